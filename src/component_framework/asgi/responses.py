@@ -1,0 +1,102 @@
+"""Sending complete HTTP responses and error answers over ASGI.
+
+Owns the bytes of a finished response: status line headers, the JSON error body of
+DESIGN.md section 4, htmx error headers, and the safe handling of server faults (generic message,
+detail only in debug mode). Shared by the HTTP transport and by routing answers in the app; a
+streaming transport uses :func:`error_response` only before its response has started.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from component_framework.errors import (
+    ComponentError,
+    MethodNotAllowed,
+    RateLimited,
+    ServerError,
+)
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGISendCallable
+
+__all__ = [
+    "JSON_HEADERS",
+    "HTMLResponse",
+    "Response",
+    "error_response",
+    "json_body",
+    "send_response",
+]
+
+Headers = list[tuple[bytes, bytes]]
+JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
+HTML_HEADERS: Final = ((b"content-type", b"text/html; charset=utf-8"),)
+_COMMON_HEADERS: Final = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+def json_body(document: object) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete HTTP response, ready to send."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def HTMLResponse(html: str, status: int = 200) -> Response:
+    """A ``text/html`` response."""
+    return Response(status, HTML_HEADERS, html.encode("utf-8"))
+
+
+async def send_response(
+    send: ASGISendCallable, response: Response, extra: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send ``response`` as one start and one body message."""
+    headers: Headers = [*response.headers, *_COMMON_HEADERS, *extra]
+    headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+    await send(
+        {"type": "http.response.start", "status": response.status, "headers": headers,
+         "trailers": False}
+    )  # fmt: skip
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+def error_response(
+    error: ComponentError, *, debug: bool = False, htmx: bool = False, component: str = ""
+) -> Response:
+    """The JSON error answer for ``error``.
+
+    Server errors carry a generic message; with ``debug`` the body also holds the exception
+    chain. For htmx requests, ``HX-Reswap: none`` keeps the component on the page and
+    ``HX-Trigger`` fires a ``component-error`` event the page can show.
+    """
+    document = error.to_dict()
+    if debug and isinstance(error, ServerError) and error.__cause__ is not None:
+        cause = error.__cause__
+        details = document["error"]
+        assert isinstance(details, dict)
+        details["debug"] = "".join(traceback.format_exception(cause))
+    headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
+    if isinstance(error, MethodNotAllowed):
+        headers.append((b"allow", ", ".join(error.allowed).encode("ascii")))
+    if isinstance(error, RateLimited):
+        headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode("ascii")))
+    if htmx:
+        trigger = {"component-error": {"code": error.code, "message": error.message,
+                                       "component": component}}  # fmt: skip
+        headers.append((b"hx-reswap", b"none"))
+        headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))
+    return Response(error.status_code, tuple(headers), json_body(document))

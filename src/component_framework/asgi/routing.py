@@ -1,0 +1,89 @@
+"""Routing: which part of the framework answers a scope. Pure functions, no I/O.
+
+Owns the two questions every request asks first: is this path ours (and what is it relative to
+the mount point), and which route does the relative path name. How hosts present paths differs
+(HOST-FACTS.md "Paths and mounting"), so :func:`relative_path` handles each:
+
+* Starlette / FastAPI ``Mount``: ``root_path`` ends with the mount prefix and ``app_root_path``
+  holds the outer value; the path minus ``root_path`` is relative.
+* Litestar ``asgi(is_mount=True)``: the path is already relative (the adapter uses ``prefix=""``).
+* Standalone, middleware, ``uvicorn --root-path``: strip ``root_path``, then the configured prefix.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["Route", "RouteKind", "match_route", "relative_path"]
+
+STATIC_SEGMENT: Final = "_static"
+
+
+class RouteKind(enum.Enum):
+    """What a relative path addresses."""
+
+    COMPONENT = "component"  # /{name}/        HTTP: mount (GET) and events (POST)
+    STREAM = "stream"  # /{name}/stream/ SSE
+    WEBSOCKET = "websocket"  # /{name}/ws/     WebSocket
+    STATIC = "static"  # /_static/...    client runtime files
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A matched route: its kind and the component name (or static file path)."""
+
+    kind: RouteKind
+    name: str
+
+
+_SUFFIXES: Final = {"stream": RouteKind.STREAM, "ws": RouteKind.WEBSOCKET}
+
+
+def _strip_boundary(path: str, prefix: str) -> str | None:
+    """``path`` without ``prefix`` if it starts with it at a segment boundary."""
+    if not prefix:
+        return path
+    if path == prefix:
+        return ""
+    if path.startswith(prefix) and path[len(prefix)] == "/":
+        return path[len(prefix) :]
+    return None
+
+
+def relative_path(scope: Mapping[str, Any], prefix: str) -> str | None:
+    """The path relative to the framework's mount point, or ``None`` if it is not ours."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "") or ""
+    app_root_path = scope.get("app_root_path")
+    if app_root_path is not None and root_path != app_root_path and root_path:
+        # Mounted by Starlette: root_path already includes the mount prefix.
+        return _strip_boundary(path, root_path.rstrip("/"))
+    if root_path:
+        stripped = _strip_boundary(path, root_path.rstrip("/"))
+        if stripped is not None:
+            path = stripped
+    relative = _strip_boundary(path, prefix.rstrip("/"))
+    if relative is None or (relative and not relative.startswith("/")):
+        return None
+    return relative
+
+
+def match_route(relative: str) -> Route | None:
+    """The route a relative path names (a trailing slash is optional), or ``None``."""
+    segments = relative.strip("/").split("/")
+    if not segments[0]:
+        return None
+    head = segments[0]
+    if head == STATIC_SEGMENT:
+        rest = "/".join(segments[1:])
+        return Route(RouteKind.STATIC, rest) if rest else None
+    if head.startswith("_"):
+        return None
+    if len(segments) == 1:
+        return Route(RouteKind.COMPONENT, head)
+    if len(segments) == 2 and segments[1] in _SUFFIXES:
+        return Route(_SUFFIXES[segments[1]], head)
+    return None

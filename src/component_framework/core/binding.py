@@ -1,0 +1,247 @@
+"""Binding of untrusted payloads and mount parameters to a Python signature.
+
+Owns the rules that turn ``{"amount": "3"}`` from a form into ``amount=3`` for
+``def on_add(self, amount: int)``: which names are accepted, which are required, and how each
+value is checked and coerced from its type hint. A value that does not fit raises
+:class:`~component_framework.errors.PayloadValidationError` naming the field; no user code runs
+before binding has succeeded.
+
+Supported hints: ``int``, ``float``, ``bool``, ``str``, ``None``, ``Optional[X]`` / ``X | None``
+and other unions, ``Literal[...]``, ``list`` / ``list[X]``, ``dict`` / ``dict[str, X]``, ``Any``
+and unannotated parameters (passed through unchanged). Form values are strings, so strings are
+coerced to numbers and booleans (``"true"``/``"false"``, ``"1"``/``"0"``, ``"on"``/``"off"``);
+JSON values must already have the right type (an ``int`` is accepted for ``float``, a ``bool``
+is never accepted for ``int``). A ``**kwargs`` parameter accepts extra fields; otherwise an
+unknown field is rejected.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Union
+
+from component_framework.errors import ConfigurationError, PayloadValidationError
+
+__all__ = ["Binder", "binder_for"]
+
+Converter = Callable[[str, Any], Any]
+_TRUE: Final = frozenset({"true", "1", "on", "yes"})
+_FALSE: Final = frozenset({"false", "0", "off", "no", ""})
+_MISSING: Final = object()
+
+
+def _invalid(field: str, expected: str, value: Any) -> PayloadValidationError:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return PayloadValidationError(field, f"expected {expected}, got {type(value).__name__} {shown}")
+
+
+def _to_int(field: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 10)
+        except ValueError:
+            pass
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _invalid(field, "an integer", value)
+
+
+def _to_float(field: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            raise _invalid(field, "a number", value) from None
+    else:
+        raise _invalid(field, "a number", value)
+    if not math.isfinite(result):
+        raise _invalid(field, "a finite number", value)
+    return result
+
+
+def _to_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise _invalid(field, "a boolean", value)
+
+
+def _to_str(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _invalid(field, "a string", value)
+
+
+def _to_none(field: str, value: Any) -> None:
+    if value is None or value == "":
+        return
+    raise _invalid(field, "null", value)
+
+
+def _passthrough(field: str, value: Any) -> Any:
+    return value
+
+
+def _literal(choices: tuple[Any, ...]) -> Converter:
+    def convert(field: str, value: Any) -> Any:
+        for choice in choices:
+            if value == choice and type(value) is type(choice):
+                return choice
+            if isinstance(value, str) and not isinstance(choice, str) and value == str(choice):
+                return choice
+        raise PayloadValidationError(
+            field, f"expected one of {', '.join(map(repr, choices))}, got {value!r}"
+        )
+
+    return convert
+
+
+def _union(members: list[Converter], allows_none: bool, label: str) -> Converter:
+    def convert(field: str, value: Any) -> Any:
+        if value is None and allows_none:
+            return None
+        for member in members:
+            try:
+                return member(field, value)
+            except PayloadValidationError:
+                continue
+        if allows_none and value == "":
+            return None
+        raise _invalid(field, label, value)
+
+    return convert
+
+
+def _list_of(item: Converter) -> Converter:
+    def convert(field: str, value: Any) -> list[Any]:
+        items = value if isinstance(value, list) else [value] if isinstance(value, str) else None
+        if items is None:
+            raise _invalid(field, "a list", value)
+        return [item(f"{field}[{index}]", element) for index, element in enumerate(items)]
+
+    return convert
+
+
+def _dict_of(item: Converter) -> Converter:
+    def convert(field: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _invalid(field, "an object", value)
+        return {key: item(f"{field}.{key}", element) for key, element in value.items()}
+
+    return convert
+
+
+_SCALARS: Final[dict[Any, Converter]] = {
+    int: _to_int,
+    float: _to_float,
+    bool: _to_bool,
+    str: _to_str,
+    type(None): _to_none,
+    None: _to_none,
+    Any: _passthrough,
+    inspect.Parameter.empty: _passthrough,
+    object: _passthrough,
+}
+
+
+def converter_for(hint: Any) -> Converter:
+    """The converter for one type hint; raises ``ConfigurationError`` for unsupported hints."""
+    if hint in _SCALARS:
+        return _SCALARS[hint]
+    origin = typing.get_origin(hint)
+    arguments = typing.get_args(hint)
+    if origin is Literal:
+        return _literal(arguments)
+    if origin in (Union, types.UnionType):
+        members = [converter_for(arg) for arg in arguments if arg is not type(None)]
+        labels = " or ".join(getattr(arg, "__name__", str(arg)) for arg in arguments)
+        return _union(members, type(None) in arguments, labels)
+    if hint is list or origin is list:
+        return _list_of(converter_for(arguments[0]) if arguments else _passthrough)
+    if hint is dict or origin is dict:
+        return _dict_of(converter_for(arguments[1]) if len(arguments) == 2 else _passthrough)
+    raise ConfigurationError(f"unsupported parameter type {hint!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    convert: Converter
+    default: Any
+
+
+class Binder:
+    """Binds a mapping of untrusted values to one function's keyword arguments."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        signature = inspect.signature(function)
+        try:
+            hints = typing.get_type_hints(function)
+        except Exception as exc:
+            raise ConfigurationError(f"cannot resolve type hints of {function!r}: {exc}") from exc
+        parameters = list(signature.parameters.values())
+        if parameters and parameters[0].name == "self":
+            parameters = parameters[1:]
+        self.accepts_extra = False
+        self.parameters: dict[str, _Parameter] = {}
+        for parameter in parameters:
+            if parameter.kind is parameter.VAR_KEYWORD:
+                self.accepts_extra = True
+            elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL):
+                raise ConfigurationError(
+                    f"{function.__qualname__}: event parameters must be nameable, "
+                    f"{parameter.name!r} is {parameter.kind.description}"
+                )
+            else:
+                hint = hints.get(parameter.name, parameter.annotation)
+                default = parameter.default
+                self.parameters[parameter.name] = _Parameter(
+                    parameter.name,
+                    converter_for(hint),
+                    _MISSING if default is parameter.empty else default,
+                )
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``."""
+        if not self.accepts_extra:
+            for name in values:
+                if name not in self.parameters:
+                    raise PayloadValidationError(name, "unexpected field")
+        bound: dict[str, Any] = {}
+        for name, parameter in self.parameters.items():
+            value = values.get(name, _MISSING)
+            if value is _MISSING:
+                if parameter.default is _MISSING:
+                    raise PayloadValidationError(name, "field required")
+                continue
+            bound[name] = parameter.convert(name, value)
+        if self.accepts_extra:
+            bound.update((k, v) for k, v in values.items() if k not in self.parameters)
+        return bound
+
+
+_binders: dict[Callable[..., Any], Binder] = {}
+
+
+def binder_for(function: Callable[..., Any]) -> Binder:
+    """The cached :class:`Binder` of ``function`` (built on first use)."""
+    binder = _binders.get(function)
+    if binder is None:
+        binder = _binders[function] = Binder(function)
+    return binder

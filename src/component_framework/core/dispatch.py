@@ -1,0 +1,281 @@
+"""Dispatch: one parsed call in, one rendered and signed result out.
+
+Owns the order in which a request meets user code, identical on every transport:
+
+1. look up the component (404) and the event (404), before anything else;
+2. verify the snapshot (400) or check that raw state is trusted (400);
+3. bind the payload or mount params to the handler's signature (422);
+4. only then run user code: ``hydrate`` or ``mount``, the handler, ``before_render``, the
+   template, ``dehydrate``; then sign the new state.
+
+Never sees ASGI objects: transports build a :class:`ComponentCall` and turn the
+:class:`DispatchResult` or the raised ``ComponentError`` into bytes. User exceptions become
+:class:`~component_framework.errors.HandlerError` (traceback logged here, once) unless they are
+deliberate ``ClientError`` instances.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from component_framework.core.binding import binder_for
+from component_framework.core.component import Component, EventHandler, is_valid_event_name
+from component_framework.core.config import Settings
+from component_framework.core.registry import ComponentRegistry, default_registry
+from component_framework.core.renderer import Renderer
+from component_framework.errors import (
+    ClientError,
+    ConfigurationError,
+    EventNotFound,
+    HandlerError,
+    InvalidSnapshot,
+    PayloadValidationError,
+)
+from component_framework.protocol.fragment import annotate_root, wire_attributes
+from component_framework.protocol.request import MOUNT_EVENT, RequestFields
+from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
+
+__all__ = ["ComponentCall", "DispatchResult", "Dispatcher"]
+
+logger = logging.getLogger("component_framework")
+_EMPTY: Final[Mapping[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentCall:
+    """A request for one component, independent of the transport that carried it."""
+
+    component_name: str
+    event: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: str | None = None
+    state: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_fields(cls, component_name: str, fields: RequestFields) -> ComponentCall:
+        """The call for parsed request ``fields`` addressed to ``component_name``."""
+        return cls(
+            component_name, fields.event, fields.payload, fields.params, fields.snapshot,
+            fields.state,
+        )  # fmt: skip
+
+    @property
+    def is_mount(self) -> bool:
+        """True when no event handler runs (first render or plain re-render)."""
+        return self.event is None or self.event == MOUNT_EVENT
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    """The outcome of one call: the rendered HTML and the signed new state."""
+
+    component: Component
+    html: str
+    state: dict[str, Any]
+    snapshot: str
+
+    @property
+    def component_id(self) -> str:
+        """The component's stable id."""
+        return self.component.id
+
+    @property
+    def component_name(self) -> str:
+        """The registered name of the component."""
+        return self.component.component_name
+
+    def fragment(self) -> str:
+        """The HTML with the wire attributes (id, htmx target and swap, snapshot in ``hx-vals``)
+        on its root element: what htmx swaps in and what a page embeds."""
+        attributes = wire_attributes(self.component.component_name, self.component.id,
+                                     self.snapshot)  # fmt: skip
+        return annotate_root(self.html, attributes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON answer: ``{"html", "state", "snapshot", "component_id"}``."""
+        return {
+            "html": self.html,
+            "state": self.state,
+            "snapshot": self.snapshot,
+            "component_id": self.component.id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything checked before user code runs."""
+
+    cls: type[Component]
+    handler: EventHandler | None
+    arguments: dict[str, Any]
+    component_id: str | None
+    restored_state: dict[str, Any] | None
+
+
+class Dispatcher:
+    """Runs component calls against a registry with one signer and (optionally) one renderer."""
+
+    def __init__(
+        self,
+        registry: ComponentRegistry | None = None,
+        settings: Settings | None = None,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self.registry = default_registry if registry is None else registry
+        self.settings = Settings.from_env() if settings is None else settings
+        self.renderer = renderer
+        self.signer: SnapshotSigner = self.settings.build_signer()
+
+    # -- checks before user code ---------------------------------------------------------
+
+    def _plan(self, call: ComponentCall) -> _Plan:
+        cls = self.registry.get(call.component_name)
+        handler = None
+        if not call.is_mount:
+            event = call.event or ""
+            handler = cls.event_handler(event) if is_valid_event_name(event) else None
+            if handler is None:
+                raise EventNotFound(call.component_name, event)
+        component_id, restored = self._restore(cls, call)
+        if handler is not None:
+            if restored is None:
+                raise InvalidSnapshot(
+                    f"event {call.event!r} needs the snapshot from the previous response"
+                )
+            arguments = binder_for(handler).bind(call.payload)
+        elif restored is None:
+            arguments = self._mount_arguments(cls, call.params)
+        else:
+            arguments = {}
+        return _Plan(cls, handler, arguments, component_id, restored)
+
+    def _restore(
+        self, cls: type[Component], call: ComponentCall
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        if call.snapshot is not None:
+            try:
+                snapshot = self.signer.verify(call.snapshot, cls.component_name)
+            except SnapshotError as exc:
+                raise InvalidSnapshot(f"invalid snapshot ({exc.problem}): {exc}") from None
+            return snapshot.component_id, snapshot.state
+        if call.state:
+            if not self.settings.trust_client_state:
+                raise InvalidSnapshot(
+                    "raw state is not accepted: echo the signed snapshot of the previous "
+                    "response (or configure trust_client_state for trusted clients)"
+                )
+            return None, dict(call.state)
+        return None, None
+
+    @staticmethod
+    def _mount_arguments(cls: type[Component], params: Mapping[str, Any]) -> dict[str, Any]:
+        if cls.mount is Component.mount:
+            if params:
+                name = next(iter(params))
+                raise PayloadValidationError(
+                    name, f"unexpected field ({cls.__name__}.mount takes no parameters)"
+                )
+            return {}
+        return binder_for(cls.mount).bind(params)
+
+    # -- running user code ---------------------------------------------------------------
+
+    def _user_code(self, component: str, stage: str, function: Callable[..., Any],
+                   *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        try:
+            return function(*args, **kwargs)
+        except ClientError:
+            raise
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            raise self._handler_error(component, stage, exc) from exc
+
+    @staticmethod
+    def _handler_error(component: str, stage: str, exc: BaseException) -> HandlerError:
+        logger.error("component %r failed in %s", component, stage, exc_info=exc)
+        return HandlerError(component, stage)
+
+    def _start(self, plan: _Plan) -> tuple[Component, Any]:
+        """Create the component; returns it and mount's result (an awaitable if async)."""
+        name = plan.cls.component_name
+        component = self._user_code(name, "__init__", plan.cls, plan.component_id)
+        if plan.restored_state is not None:
+            self._user_code(name, "hydrate", component.hydrate, plan.restored_state)
+            return component, None
+        return component, self._user_code(name, "mount", component.mount, **plan.arguments)
+
+    def _finish(self, component: Component) -> DispatchResult:
+        name = component.component_name
+        self._user_code(name, "before_render", component.before_render)
+        html = self._user_code(name, "render", component.render, self.renderer)
+        state = self._user_code(name, "dehydrate", component.dehydrate)
+        try:
+            snapshot = self.signer.sign(name, component.id, state)
+        except SnapshotError as exc:
+            raise ConfigurationError(str(exc)) from None
+        except (TypeError, ValueError) as exc:
+            raise self._handler_error(name, "dehydrate", exc) from exc
+        return DispatchResult(component, html, state, snapshot)
+
+    def dispatch(self, call: ComponentCall) -> DispatchResult:
+        """Run ``call`` synchronously; a coroutine handler or mount is a ConfigurationError."""
+        plan = self._plan(call)
+        component, mounted = self._start(plan)
+        if inspect.isawaitable(mounted):
+            _close_awaitable(mounted)
+            raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
+        if plan.handler is not None:
+            outcome = self._user_code(
+                component.component_name, "handler", plan.handler, component, **plan.arguments
+            )
+            if inspect.isawaitable(outcome) or inspect.isasyncgen(outcome):
+                _close_awaitable(outcome)
+                raise ConfigurationError(f"handler for {call.event!r} is async: use async_dispatch")
+        return self._finish(component)
+
+    async def async_dispatch(self, call: ComponentCall) -> DispatchResult:
+        """Run ``call``; async handlers are awaited on the running loop, sync ones run inline.
+
+        A generator handler (``StreamingComponent``) is run to completion here and the final
+        render is returned (streaming transports send a frame per yield instead).
+        """
+        plan = self._plan(call)
+        name = plan.cls.component_name
+        component, mounted = self._start(plan)
+        if inspect.isawaitable(mounted):
+            await self._await_user_code(name, "mount", mounted)
+        if plan.handler is not None:
+            outcome = self._user_code(name, "handler", plan.handler, component, **plan.arguments)
+            if inspect.isawaitable(outcome):
+                await self._await_user_code(name, "handler", outcome)
+            elif inspect.isasyncgen(outcome):
+                await self._await_user_code(name, "handler", _drain(outcome))
+        return self._finish(component)
+
+    async def _await_user_code(self, component: str, stage: str, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except (ClientError, ConfigurationError):
+            raise
+        except Exception as exc:
+            raise self._handler_error(component, stage, exc) from exc
+
+
+async def _drain(generator: Any) -> None:
+    async for _ in generator:
+        pass
+
+
+def _close_awaitable(value: Any) -> None:
+    """Close a coroutine we will not await, so Python does not warn about it."""
+    close = getattr(value, "close", None)
+    if inspect.iscoroutine(value) and close is not None:
+        close()
+    elif inspect.isasyncgen(value):
+        value.aclose().close()

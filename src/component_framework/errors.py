@@ -1,0 +1,223 @@
+"""The one error tree of component-framework.
+
+Every error the framework raises on purpose is a :class:`ComponentError`. Each class carries the
+HTTP status, the WebSocket close code and the stable machine-readable ``code`` that transports put
+on the wire, so no transport keeps its own mapping table. Client faults (the request was wrong) and
+server faults (our side or the user's handler failed) are separate branches, as in h11::
+
+    ComponentError                      500  1011  internal_error
+    ├── ClientError                     400  1008  bad_request
+    │   ├── MalformedRequest            400  1007  malformed_request
+    │   ├── InvalidSnapshot             400  1008  invalid_snapshot
+    │   ├── Unauthorized                401  1008  unauthorized
+    │   ├── Forbidden                   403  1008  forbidden
+    │   ├── NotFound                    404  1008  not_found
+    │   │   ├── ComponentNotFound       404  1008  component_not_found
+    │   │   └── EventNotFound           404  1008  event_not_found
+    │   ├── MethodNotAllowed            405  1008  method_not_allowed
+    │   ├── PayloadTooLarge             413  1009  payload_too_large
+    │   ├── UnsupportedMediaType        415  1003  unsupported_media_type
+    │   ├── PayloadValidationError      422  1007  validation_error
+    │   └── RateLimited                 429  1008  rate_limited
+    └── ServerError                     500  1011  internal_error
+        ├── HandlerError                500  1011  handler_error
+        ├── TransportUnavailable        501  1011  transport_unavailable
+        └── ConfigurationError          500  1011  configuration_error
+
+A user handler may raise any :class:`ClientError` on purpose (for example
+``PayloadValidationError("text", "must not be empty")``); it reaches the client as is. Any other
+exception from user code becomes a :class:`HandlerError`, whose public message reveals nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+__all__ = [
+    "ClientError",
+    "ComponentError",
+    "ComponentNotFound",
+    "ConfigurationError",
+    "EventNotFound",
+    "Forbidden",
+    "HandlerError",
+    "InvalidSnapshot",
+    "MalformedRequest",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PayloadValidationError",
+    "RateLimited",
+    "ServerError",
+    "TransportUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+]
+
+
+class ComponentError(Exception):
+    """Base of every error the framework raises deliberately."""
+
+    status_code: ClassVar[int] = 500
+    close_code: ClassVar[int] = 1011
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON error body: ``{"error": {"code": ..., "message": ...}}``."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ClientError(ComponentError):
+    """The request was at fault; the message is safe to show to the client."""
+
+    status_code = 400
+    close_code = 1008
+    code = "bad_request"
+
+
+class MalformedRequest(ClientError):
+    """The body could not be parsed or does not have the protocol's shape."""
+
+    close_code = 1007
+    code = "malformed_request"
+
+
+class InvalidSnapshot(ClientError):
+    """A snapshot is missing, tampered with, expired, foreign or oversized."""
+
+    code = "invalid_snapshot"
+
+
+class Unauthorized(ClientError):
+    """The client must authenticate first."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ClientError):
+    """The client is not allowed to do this."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ClientError):
+    """Nothing is served at this path."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ComponentNotFound(NotFound):
+    """No component is registered under the requested name."""
+
+    code = "component_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown component {name!r}")
+        self.name = name
+
+
+class EventNotFound(NotFound):
+    """The component has no public ``on_<event>`` handler of that name."""
+
+    code = "event_not_found"
+
+    def __init__(self, component: str, event: str) -> None:
+        super().__init__(f"component {component!r} has no event {event!r}")
+        self.component = component
+        self.event = event
+
+
+class MethodNotAllowed(ClientError):
+    """The HTTP method is not served at this path; ``allowed`` goes into ``Allow``."""
+
+    status_code = 405
+    code = "method_not_allowed"
+
+    def __init__(self, method: str, allowed: Sequence[str]) -> None:
+        super().__init__(
+            f"method {method} is not allowed here; expected one of {', '.join(allowed)}"
+        )
+        self.allowed = tuple(allowed)
+
+
+class PayloadTooLarge(ClientError):
+    """A body, message or token is larger than its configured limit."""
+
+    status_code = 413
+    close_code = 1009
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ClientError):
+    """The request body has a content type the protocol does not accept."""
+
+    status_code = 415
+    close_code = 1003
+    code = "unsupported_media_type"
+
+
+class PayloadValidationError(ClientError):
+    """A payload or mount parameter does not fit the handler's signature."""
+
+    status_code = 422
+    close_code = 1007
+    code = "validation_error"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"field {field!r}: {problem}")
+        self.field = field
+        self.problem = problem
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        error = body["error"]
+        assert isinstance(error, dict)
+        error["field"] = self.field
+        return body
+
+
+class RateLimited(ClientError):
+    """Too many requests; ``retry_after`` seconds is a hint for the client."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(ComponentError):
+    """Our side failed; the public message never carries internal detail."""
+
+
+class HandlerError(ServerError):
+    """User code (mount, hydrate, a handler, a template) raised an exception."""
+
+    code = "handler_error"
+
+    def __init__(self, component: str, stage: str) -> None:
+        super().__init__("the component failed to handle the request")
+        self.component = component
+        self.stage = stage
+
+
+class TransportUnavailable(ServerError):
+    """The requested transport is not served by this build of the framework."""
+
+    status_code = 501
+    code = "transport_unavailable"
+
+
+class ConfigurationError(ServerError):
+    """The application is configured wrongly (missing renderer, bad key, ...)."""
+
+    code = "configuration_error"

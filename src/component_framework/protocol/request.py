@@ -1,0 +1,206 @@
+"""Parsing of component requests: bodies and query strings into :class:`RequestFields`.
+
+Owns the request half of the HTTP wire protocol (DESIGN.md section 4): which content types are
+accepted, the reserved fields, how loose form or JSON fields join the payload, and the JSON
+nesting limit. Pure: bytes and strings in, a value or a :class:`RequestError` out.
+
+Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``. Every other field
+is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request without an
+event, or with ``"mount"``, and without a snapshot).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "MOUNT_EVENT",
+    "RESERVED_FIELDS",
+    "RequestError",
+    "RequestFields",
+    "json_depth",
+    "parse_body",
+    "parse_query",
+]
+
+MOUNT_EVENT: Final = "mount"
+RESERVED_FIELDS: Final = frozenset({"event", "payload", "params", "snapshot", "state"})
+JSON_TYPES: Final = frozenset({"application/json"})
+FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
+
+RequestProblem = Literal["malformed", "unsupported_media_type", "too_deep"]
+
+
+class RequestError(ValueError):
+    """The request body or query string cannot be turned into fields."""
+
+    def __init__(self, problem: RequestProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem: RequestProblem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFields:
+    """The protocol fields of one request, before any component is involved."""
+
+    event: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    snapshot: str | None = None
+    state: dict[str, Any] | None = None
+
+    @property
+    def is_mount(self) -> bool:
+        """True when the request asks for a (re-)render rather than an event."""
+        return self.event is None or self.event == MOUNT_EVENT
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON: a scalar is 0, ``[]`` is 1, ``[[1]]`` is 2."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def _media_type(content_type: str) -> tuple[str, str | None]:
+    media, _, rest = content_type.partition(";")
+    charset = None
+    for parameter in rest.split(";"):
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+def _decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError("malformed", f"body is not valid UTF-8 (byte {exc.start})") from None
+
+
+def parse_body(content_type: str | None, body: bytes, *, max_depth: int) -> RequestFields:
+    """Parse a POST body. An empty body is an empty request (a mount) whatever its type."""
+    if not body.strip():
+        return RequestFields()
+    media, charset = _media_type(content_type or "")
+    if charset not in (None, "utf-8", "utf8"):
+        raise RequestError("unsupported_media_type", f"expected charset utf-8, got {charset!r}")
+    if media in JSON_TYPES:
+        return _fields_from_json(_decode_text(body), max_depth)
+    if media in FORM_TYPES:
+        return _fields_from_pairs(_form_pairs(_decode_text(body)), max_depth)
+    expected = ", ".join(sorted(JSON_TYPES | FORM_TYPES))
+    raise RequestError(
+        "unsupported_media_type", f"expected content type {expected}, got {media or 'none'!r}"
+    )
+
+
+def parse_query(query_string: bytes, *, max_depth: int) -> RequestFields:
+    """Parse the query string of a GET request with the same rules as a form body."""
+    if not query_string:
+        return RequestFields()
+    try:
+        text = query_string.decode("ascii")
+    except UnicodeDecodeError:
+        raise RequestError("malformed", "query string is not ASCII (percent-encode it)") from None
+    return _fields_from_pairs(_form_pairs(text), max_depth)
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("malformed", f"form data is not valid: {exc}") from None
+
+
+def _fields_from_json(text: str, max_depth: int) -> RequestFields:
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
+    except ValueError as exc:
+        raise RequestError("malformed", f"body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
+    if json_depth(document) > max_depth:
+        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+    return _fields_from_mapping(document)
+
+
+def _fields_from_pairs(pairs: list[tuple[str, str]], max_depth: int) -> RequestFields:
+    merged: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in RESERVED_FIELDS and name in merged:
+            raise RequestError("malformed", f"field {name!r} appears more than once")
+        if name in ("payload", "params", "state"):
+            merged[name] = _embedded_object(name, value, max_depth)
+        elif name in merged:
+            previous = merged[name]
+            merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            merged[name] = value
+    return _fields_from_mapping(merged)
+
+
+def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
+    """A reserved object field sent as a form value carries JSON text."""
+    try:
+        decoded = json.loads(value) if value else {}
+    except RecursionError:
+        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
+    except ValueError:
+        raise RequestError("malformed", f"form field {name!r} must be a JSON object") from None
+    if not isinstance(decoded, dict):
+        raise RequestError("malformed", f"form field {name!r} must be a JSON object")
+    if json_depth(decoded) + 1 > max_depth:
+        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+    return decoded
+
+
+def _optional_str(document: dict[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise RequestError("malformed", f"field {name!r} must be a string, got {type(value).__name__}")
+
+
+def _optional_object(document: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = document.get(name)
+    if value is None or isinstance(value, dict):
+        return value
+    raise RequestError("malformed", f"field {name!r} must be an object, got {type(value).__name__}")
+
+
+def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
+    event = _optional_str(document, "event")
+    snapshot = _optional_str(document, "snapshot") or None
+    payload = _optional_object(document, "payload") or {}
+    params = _optional_object(document, "params") or {}
+    state = _optional_object(document, "state")
+    loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
+    if loose:
+        mounting = (event is None or event == MOUNT_EVENT) and snapshot is None
+        target = params if mounting else payload
+        for key, value in loose.items():
+            if key in target:
+                raise RequestError("malformed", f"field {key!r} is given twice")
+            target[key] = value
+    return RequestFields(
+        event=event or None, payload=payload, params=params, snapshot=snapshot, state=state
+    )

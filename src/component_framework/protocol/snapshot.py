@@ -1,0 +1,174 @@
+"""Signed state snapshots: the token a client echoes to carry component state between requests.
+
+Owns the token format, signing and verification; does not own where keys come from (see
+``core.config``) nor what a rejected token becomes on the wire (see ``errors``). Pure: no I/O,
+no clock except the one passed in.
+
+Token format (ASCII, URL-safe)::
+
+    v1.<payload>.<signature>
+
+``payload`` is base64url (no padding) of compact JSON ``{"c": component name, "i": component id,
+"t": issue time (unix seconds), "s": state}``; ``signature`` is base64url of
+HMAC-SHA256(key, ``b"v1." + payload``). The first key signs; every key verifies, so keys can be
+rotated by prepending a new one and dropping the old one after the longest snapshot lifetime.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+__all__ = ["Snapshot", "SnapshotError", "SnapshotSigner"]
+
+_VERSION: Final = "v1"
+_PREFIX: Final = b"v1."
+_SIGNATURE_BYTES: Final = 32
+_MIN_KEY_BYTES: Final = 16
+#: Accepted clock difference between the worker that signed and the one that verifies.
+CLOCK_SKEW_SECONDS: Final = 60.0
+
+SnapshotProblem = Literal["malformed", "tampered", "foreign", "expired", "oversized"]
+
+
+class SnapshotError(ValueError):
+    """A token was rejected; ``problem`` says why in one word."""
+
+    def __init__(self, problem: SnapshotProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem: SnapshotProblem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a verified token carries."""
+
+    component_name: str
+    component_id: str
+    issued_at: float
+    state: dict[str, Any]
+
+
+def _b64encode(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+def _b64decode(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded.encode("ascii"))
+
+
+class SnapshotSigner:
+    """Signs and verifies snapshot tokens with HMAC-SHA256 and key rotation.
+
+    ``keys``: secret keys, the first signs. ``max_age``: seconds a token stays valid (``None`` =
+    no expiry). ``max_bytes``: largest token accepted or produced. ``clock``: seconds since the
+    epoch, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str | bytes],
+        *,
+        max_age: float | None = None,
+        max_bytes: int = 64 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not keys:
+            raise ValueError("SnapshotSigner needs at least one key")
+        raw_keys = [key.encode("utf-8") if isinstance(key, str) else bytes(key) for key in keys]
+        for raw in raw_keys:
+            if len(raw) < _MIN_KEY_BYTES:
+                raise ValueError(
+                    f"snapshot keys must be at least {_MIN_KEY_BYTES} bytes, got {len(raw)}"
+                )
+        # Pre-keyed HMAC objects: copying one is cheaper than keying a new one per token.
+        self._macs = [hmac.new(raw, digestmod=hashlib.sha256) for raw in raw_keys]
+        self.max_age = max_age
+        self.max_bytes = max_bytes
+        self._clock = clock
+
+    def _signature(self, mac: Any, signed: bytes) -> bytes:
+        copy = mac.copy()
+        copy.update(signed)
+        digest: bytes = copy.digest()
+        return digest
+
+    def sign(self, component_name: str, component_id: str, state: dict[str, Any]) -> str:
+        """Return a token for ``state``; raises ``TypeError`` if state is not JSON data,
+        ``SnapshotError("oversized")`` if the token would exceed ``max_bytes``."""
+        document = {"c": component_name, "i": component_id, "t": int(self._clock()), "s": state}
+        encoded = json.dumps(
+            document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+        payload = _b64encode(encoded)
+        signed = _PREFIX + payload
+        signature = _b64encode(self._signature(self._macs[0], signed))
+        token = (signed + b"." + signature).decode("ascii")
+        if len(token) > self.max_bytes:
+            raise SnapshotError(
+                "oversized",
+                f"snapshot of {component_name!r} is {len(token)} bytes, "
+                f"over the limit of {self.max_bytes}",
+            )
+        return token
+
+    def verify(self, token: str, component_name: str) -> Snapshot:
+        """Check ``token`` and return its snapshot, or raise :class:`SnapshotError`.
+
+        The signature is checked before anything in the payload is decoded, so a forged token
+        never reaches the JSON parser.
+        """
+        if len(token) > self.max_bytes:
+            raise SnapshotError(
+                "oversized", f"snapshot is {len(token)} bytes, over the limit of {self.max_bytes}"
+            )
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != _VERSION:
+            raise SnapshotError("malformed", "snapshot is not a v1 token")
+        payload_text, signature_text = parts[1], parts[2]
+        try:
+            signature = _b64decode(signature_text)
+            signed = _PREFIX + payload_text.encode("ascii")
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise SnapshotError("malformed", "snapshot is not valid base64url") from None
+        if len(signature) != _SIGNATURE_BYTES or not any(
+            hmac.compare_digest(self._signature(mac, signed), signature) for mac in self._macs
+        ):
+            raise SnapshotError("tampered", "snapshot signature does not match")
+        return self._decode(payload_text, component_name)
+
+    def _decode(self, payload_text: str, component_name: str) -> Snapshot:
+        try:
+            document = json.loads(_b64decode(payload_text))
+        except (binascii.Error, ValueError) as exc:
+            # Only reachable with a correctly signed token that we did not produce.
+            raise SnapshotError("malformed", "snapshot payload is not JSON") from exc
+        if not isinstance(document, dict):
+            raise SnapshotError("malformed", "snapshot payload is not an object")
+        name, component_id = document.get("c"), document.get("i")
+        issued_at, state = document.get("t"), document.get("s")
+        if not (
+            isinstance(name, str)
+            and isinstance(component_id, str)
+            and isinstance(issued_at, int)
+            and isinstance(state, dict)
+        ):
+            raise SnapshotError("malformed", "snapshot payload lacks name, id, time or state")
+        if name != component_name:
+            raise SnapshotError(
+                "foreign", f"snapshot belongs to component {name!r}, not {component_name!r}"
+            )
+        now = self._clock()
+        if issued_at > now + CLOCK_SKEW_SECONDS:
+            raise SnapshotError("expired", "snapshot was issued in the future")
+        if self.max_age is not None and now - issued_at > self.max_age:
+            raise SnapshotError("expired", f"snapshot is older than {self.max_age:g} seconds")
+        return Snapshot(name, component_id, float(issued_at), state)

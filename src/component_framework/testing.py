@@ -1,0 +1,219 @@
+"""Helpers for testing components and apps, for users and for this project's own suite.
+
+Owns: :class:`StateRenderer` (a renderer that needs no template files), :func:`asgi_request`
+(one HTTP exchange against any ASGI app, in process, at the message level), and
+:class:`ComponentTestClient` with :class:`ComponentSession` (mount a component, send events,
+read state and HTML, with the snapshot echoed for you). No dependency beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json as jsonlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from component_framework.asgi.app import ComponentASGI
+
+__all__ = [
+    "ASGIResponse",
+    "ComponentResponseError",
+    "ComponentSession",
+    "ComponentTestClient",
+    "StateRenderer",
+    "asgi_request",
+]
+
+
+class StateRenderer:
+    """Renders any template as ``<div data-template="name">`` listing the state, escaped.
+
+    Needs no files, so component logic can be tested before templates exist.
+    """
+
+    def render(self, template_name: str, context: Mapping[str, Any]) -> str:
+        """Render ``state`` from ``context`` as ``key=value`` lines inside one root ``div``."""
+        state = context.get("state", {})
+        items = "".join(
+            f"<span data-key={html.escape(str(key))!r}>{html.escape(repr(value))}</span>"
+            for key, value in state.items()
+        )
+        return f'<div data-template="{html.escape(template_name)}">{items}</div>'
+
+
+@dataclass(frozen=True, slots=True)
+class ASGIResponse:
+    """A complete HTTP response collected from an ASGI app."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key == wanted), None)
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.body.decode("utf-8")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return jsonlib.loads(self.body)
+
+
+def _encode_body(
+    json: Any, form: Mapping[str, Any] | None, body: bytes | None, headers: dict[str, str]
+) -> bytes:
+    if json is not None:
+        headers.setdefault("content-type", "application/json")
+        return jsonlib.dumps(json).encode("utf-8")
+    if form is not None:
+        headers.setdefault("content-type", "application/x-www-form-urlencoded")
+        return urlencode(form, doseq=True).encode("ascii")
+    return body or b""
+
+
+async def asgi_request(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    form: Mapping[str, Any] | None = None,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, Any] | None = None,
+    root_path: str = "",
+    chunk_size: int | None = None,
+    extra_scope: Mapping[str, Any] | None = None,
+) -> ASGIResponse:
+    """Run one HTTP exchange against ``app`` in process and return the whole response.
+
+    ``json`` / ``form`` / ``body`` give the request body (``chunk_size`` splits it into several
+    ``http.request`` messages). The app must finish its response; after the body the receive
+    channel reports ``http.disconnect``, as a server does.
+    """
+    header_map = {key.lower(): value for key, value in (headers or {}).items()}
+    payload = _encode_body(json, form, body, header_map)
+    if payload and "content-length" not in header_map:
+        header_map["content-length"] = str(len(payload))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method.upper(),
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8"),
+        "query_string": urlencode(query or {}, doseq=True).encode("ascii"),
+        "root_path": root_path,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_map.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        **(extra_scope or {}),
+    }
+    size = chunk_size or max(len(payload), 1)
+    chunks = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
+    incoming: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            done.set()
+
+    await app(scope, receive, send)
+    done.set()
+    return _collect(sent)
+
+
+def _collect(sent: list[dict[str, Any]]) -> ASGIResponse:
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    if len(starts) != 1:
+        raise AssertionError(f"expected one http.response.start, got {len(starts)}: {sent!r}")
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in starts[0]["headers"]]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return ASGIResponse(starts[0]["status"], headers, body)
+
+
+class ComponentResponseError(AssertionError):
+    """A component request answered with an error status."""
+
+    def __init__(self, response: ASGIResponse) -> None:
+        try:
+            error = response.json()["error"]
+            self.code, self.message = error["code"], error["message"]
+        except (ValueError, KeyError, TypeError):
+            self.code, self.message = "unknown", response.text
+        super().__init__(f"{response.status} {self.code}: {self.message}")
+        self.response = response
+        self.status = response.status
+
+
+@dataclass
+class ComponentSession:
+    """One live component as a browser would hold it: the last HTML, state and snapshot."""
+
+    client: ComponentTestClient
+    name: str
+    html: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
+    snapshot: str = ""
+    component_id: str = ""
+
+    def _update(self, response: ASGIResponse) -> ComponentSession:
+        if response.status != 200:
+            raise ComponentResponseError(response)
+        answer = response.json()
+        self.html, self.state = answer["html"], answer["state"]
+        self.snapshot, self.component_id = answer["snapshot"], answer["component_id"]
+        return self
+
+    async def send(self, event: str, **payload: Any) -> ComponentSession:
+        """Send ``event`` with ``payload``; raises :class:`ComponentResponseError` on errors."""
+        body = {"event": event, "payload": payload, "snapshot": self.snapshot}
+        return self._update(await self.client.post(self.name, body))
+
+    async def refresh(self) -> ComponentSession:
+        """Re-render from the current snapshot without running a handler."""
+        return self._update(await self.client.post(self.name, {"snapshot": self.snapshot}))
+
+
+class ComponentTestClient:
+    """Drives a ``ComponentASGI`` (or any app serving it under ``prefix``) in process.
+
+    ``session = await client.mount("counter")`` then ``await session.send("increment")``.
+    """
+
+    def __init__(self, app: Any = None, *, prefix: str = "/components") -> None:
+        self.app = ComponentASGI() if app is None else app
+        self.prefix = prefix.rstrip("/")
+
+    async def post(
+        self, name: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> ASGIResponse:
+        """POST a JSON ``body`` to the component ``name``."""
+        return await asgi_request(
+            self.app, "POST", f"{self.prefix}/{name}/", json=dict(body), headers=headers
+        )
+
+    async def mount(self, name: str, **params: Any) -> ComponentSession:
+        """Mount ``name`` with ``params``; raises :class:`ComponentResponseError` on errors."""
+        response = await self.post(name, {"params": params})
+        return ComponentSession(self, name)._update(response)
