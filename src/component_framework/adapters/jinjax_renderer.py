@@ -65,8 +65,9 @@ class _ComponentGlobal:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
 
-    def __call__(self, name: str, **params: Any) -> Markup:
-        result = self.dispatcher.dispatch(ComponentCall(name, params=params))
+    def __call__(self, component_name: str, /, **params: Any) -> Markup:
+        # Positional-only, so a mount parameter may itself be called ``component_name``.
+        result = self.dispatcher.dispatch(ComponentCall(component_name, params=params))
         return Markup(result.fragment())
 
 

@@ -1,0 +1,102 @@
+"""Jinja2Renderer and the ``component()`` page global in a plain ``jinja2.Environment``."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer, register_component_global
+from component_framework.core.component import Component
+from component_framework.core.registry import ComponentRegistry
+from component_framework.errors import ConfigurationError
+from component_framework.testing import asgi_request
+from tests import sample_components
+
+
+def snapshot_in(fragment: str) -> str:
+    match = re.search(r'hx-vals="([^"]*)"', fragment)
+    assert match, fragment
+    snapshot: str = json.loads(html.unescape(match.group(1)))["snapshot"]
+    return snapshot
+
+
+def test_renderer_reads_templates_from_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "hello.html").write_text("<p>{{ who }}</p>")
+    assert Jinja2Renderer(tmp_path).render("hello.html", {"who": "<b>"}) == "<p>&lt;b&gt;</p>"
+    assert Jinja2Renderer(str(tmp_path)).render("hello.html", {"who": "x"}) == "<p>x</p>"
+
+
+def test_renderer_uses_a_given_environment_as_is() -> None:
+    environment = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ v }}"}), autoescape=False)
+    assert Jinja2Renderer(environment).render("t", {"v": "<i>"}) == "<i>"
+
+
+async def test_page_global_embeds_a_live_component(components_app: ComponentASGI) -> None:
+    environment = jinja2.Environment(
+        loader=jinja2.DictLoader({"page.html": "<main>{{ component('counter') }}</main>"}),
+        autoescape=True,
+    )
+    register_component_global(environment, components_app)
+    page = environment.get_template("page.html").render()
+    assert '<span class="count">0</span>' in page
+    assert 'hx-target="this"' in page
+    # The snapshot embedded in the page drives the next event over HTTP.
+    response = await asgi_request(
+        components_app,
+        "POST",
+        "/components/counter/",
+        form={"event": "increment", "snapshot": snapshot_in(page)},
+    )
+    assert response.status == 200
+    assert response.json()["state"] == {"count": 1}
+
+
+def test_page_global_passes_mount_params(components_app: ComponentASGI) -> None:
+    environment = jinja2.Environment(autoescape=True)
+    register_component_global(environment, components_app.dispatcher, name="widget")
+    rendered = environment.from_string("{{ widget('greeter', name='Ada', excited=True) }}").render()
+    assert "Hello Ada!" in rendered
+
+
+def test_page_global_refuses_an_async_mount(components_app: ComponentASGI) -> None:
+    registry = ComponentRegistry()
+
+    @registry.register("lazy")
+    class Lazy(Component):
+        template_name = "t"
+
+        async def mount(self) -> None:
+            self.state["ready"] = True
+
+    environment = jinja2.Environment()
+    register_component_global(environment, ComponentASGI(registry=registry))
+    with pytest.raises(ConfigurationError, match="async"):
+        environment.from_string("{{ component('lazy') }}").render()
+
+
+def test_page_global_without_components_uses_the_default_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMPONENT_FRAMEWORK_SECRET_KEY", sample_components.SECRET)
+    monkeypatch.setattr(Component, "renderer", sample_components.renderer)
+    from component_framework.core import registry
+
+    registry.register("page-counter")(sample_components.CounterComponent)
+    try:
+        environment = jinja2.Environment()
+        register_component_global(environment)
+        assert "count" in environment.from_string("{{ component('page-counter') }}").render()
+    finally:
+        registry.unregister("page-counter")
+        sample_components.CounterComponent.component_name = "counter"
+
+
+def test_registering_on_something_else_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"jinja2\.Environment"):
+        register_component_global(object())

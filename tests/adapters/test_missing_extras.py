@@ -1,0 +1,28 @@
+"""Importing an adapter without its optional dependency names the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from component_framework.adapters._extras import MissingExtraError
+
+
+@pytest.mark.parametrize(
+    ("adapter", "dependency", "extra"),
+    [
+        ("component_framework.adapters.litestar", "litestar", "litestar"),
+        ("component_framework.adapters.jinjax_renderer", "jinja2", "litestar"),
+    ],
+)
+def test_adapter_without_its_dependency_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, adapter: str, dependency: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, dependency, None)  # makes ``import dependency`` fail
+    monkeypatch.delitem(sys.modules, adapter, raising=False)
+    with pytest.raises(MissingExtraError, match=rf"component-framework\[{extra}\]") as raised:
+        importlib.import_module(adapter)
+    assert isinstance(raised.value, ImportError)
+    assert raised.value.name == dependency

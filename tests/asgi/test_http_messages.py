@@ -1,0 +1,229 @@
+"""The HTTP transport at the ASGI message level: body framing, limits, disconnects, faults."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+
+from component_framework import ComponentASGI, Settings
+from component_framework.errors import ServerError
+from tests import sample_components
+
+
+def http_scope(
+    method: str = "POST",
+    path: str = "/components/counter/",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers if headers is not None else [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def response_of(
+    communicator: ApplicationCommunicator,
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    start = await communicator.receive_output(2)
+    assert start["type"] == "http.response.start"
+    body = await communicator.receive_output(2)
+    assert body["type"] == "http.response.body"
+    assert body["more_body"] is False
+    await communicator.wait(2)
+    return start["status"], dict(start["headers"]), body["body"]
+
+
+async def test_body_split_across_messages_is_reassembled(components_app: ComponentASGI) -> None:
+    body = json.dumps({"params": {"name": "Ada", "excited": True}}).encode()
+    communicator = ApplicationCommunicator(components_app, http_scope(path="/components/greeter/"))
+    for index in range(0, len(body), 7):
+        chunk = body[index : index + 7]
+        await communicator.send_input(
+            {"type": "http.request", "body": chunk, "more_body": index + 7 < len(body)}
+        )
+    status, headers, payload = await response_of(communicator)
+    assert status == 200
+    assert json.loads(payload)["state"] == {"name": "Ada", "excited": True}
+    assert headers[b"content-length"] == str(len(payload)).encode()
+
+
+async def test_declared_oversized_body_is_refused_before_it_is_read() -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=Settings(secret_keys=sample_components.SECRET, max_body_bytes=100),
+    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"101")]
+    communicator = ApplicationCommunicator(app, http_scope(headers=headers))
+    # No http.request message is sent: the answer must not wait for the body.
+    status, _, payload = await response_of(communicator)
+    assert status == 413
+    assert json.loads(payload)["error"]["code"] == "payload_too_large"
+
+
+async def test_streamed_body_over_the_limit_is_refused_midway() -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=Settings(secret_keys=sample_components.SECRET, max_body_bytes=100),
+    )
+    communicator = ApplicationCommunicator(app, http_scope())
+    await communicator.send_input(
+        {"type": "http.request", "body": b"{" + b" " * 60, "more_body": True}
+    )
+    await communicator.send_input({"type": "http.request", "body": b" " * 60, "more_body": True})
+    status, _, _ = await response_of(communicator)
+    assert status == 413
+
+
+async def test_disconnect_before_the_body_ends_sends_nothing(components_app: ComponentASGI) -> None:
+    communicator = ApplicationCommunicator(components_app, http_scope())
+    await communicator.send_input({"type": "http.request", "body": b'{"par', "more_body": True})
+    await communicator.send_input({"type": "http.disconnect"})
+    await communicator.wait(2)
+    assert await communicator.receive_nothing()
+
+
+async def test_invalid_content_length_is_a_bad_request(components_app: ComponentASGI) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"ten")]
+    communicator = ApplicationCommunicator(components_app, http_scope(headers=headers))
+    status, _, payload = await response_of(communicator)
+    assert status == 400
+    assert "Content-Length" in json.loads(payload)["error"]["message"]
+
+
+async def test_unexpected_framework_failure_answers_500_without_detail(
+    components_app: ComponentASGI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def explode(call: object) -> None:
+        raise KeyError("internal-key-name")
+
+    monkeypatch.setattr(components_app.dispatcher, "async_dispatch", explode)
+    communicator = ApplicationCommunicator(components_app, http_scope())
+    await communicator.send_input({"type": "http.request", "body": b"{}", "more_body": False})
+    with caplog.at_level(logging.ERROR, logger="component_framework"):
+        status, _, payload = await response_of(communicator)
+    assert status == 500
+    assert b"internal-key-name" not in payload
+    assert json.loads(payload)["error"]["code"] == "internal_error"
+    assert any("internal-key-name" in (r.exc_text or "") for r in caplog.records)
+
+
+async def mounted_broken_snapshot(app: ComponentASGI) -> str:
+    communicator = ApplicationCommunicator(app, http_scope(path="/components/broken/"))
+    await communicator.send_input({"type": "http.request", "body": b"{}", "more_body": False})
+    _, _, payload = await response_of(communicator)
+    snapshot: str = json.loads(payload)["snapshot"]
+    return snapshot
+
+
+async def boom(
+    app: ComponentASGI, extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    snapshot = await mounted_broken_snapshot(app)
+    headers = [(b"content-type", b"application/json"), *extra_headers]
+    communicator = ApplicationCommunicator(
+        app, http_scope(path="/components/broken/", headers=headers)
+    )
+    body = json.dumps({"event": "boom", "snapshot": snapshot}).encode()
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    return await response_of(communicator)
+
+
+async def test_handler_failure_hides_detail_and_logs_traceback(
+    components_app: ComponentASGI, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="component_framework"):
+        status, _, payload = await boom(components_app)
+    assert status == 500
+    error = json.loads(payload)["error"]
+    assert error == {
+        "code": "handler_error",
+        "message": "the component failed to handle the request",
+    }
+    assert any("secret internal detail" in (record.exc_text or "") for record in caplog.records)
+
+
+async def test_debug_mode_puts_the_traceback_in_the_500_body() -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=Settings(secret_keys=sample_components.SECRET, debug=True),
+    )
+    status, _, payload = await boom(app)
+    assert status == 500
+    assert "RuntimeError: secret internal detail" in json.loads(payload)["error"]["debug"]
+
+
+async def test_htmx_error_keeps_the_component_and_fires_an_event(
+    components_app: ComponentASGI,
+) -> None:
+    status, headers, _ = await boom(components_app, ((b"hx-request", b"true"),))
+    assert status == 500
+    assert headers[b"hx-reswap"] == b"none"
+    trigger = json.loads(headers[b"hx-trigger"])
+    assert trigger["component-error"]["code"] == "handler_error"
+    assert trigger["component-error"]["component"] == "broken"
+
+
+async def test_standalone_app_completes_its_own_lifespan(components_app: ComponentASGI) -> None:
+    communicator = ApplicationCommunicator(
+        components_app, {"type": "lifespan", "asgi": {"version": "3.0"}}
+    )
+    await communicator.send_input({"type": "lifespan.startup"})
+    assert await communicator.receive_output(2) == {"type": "lifespan.startup.complete"}
+    await communicator.send_input({"type": "lifespan.shutdown"})
+    assert await communicator.receive_output(2) == {"type": "lifespan.shutdown.complete"}
+    await communicator.wait(2)
+
+
+def websocket_scope(path: str) -> dict[str, Any]:
+    scope = http_scope(path=path, headers=[])
+    scope.update(type="websocket", scheme="ws", subprotocols=[])
+    del scope["method"]
+    return scope
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/components/counter/ws/", 1011), ("/components/counter/", 1008), ("/elsewhere", 1008)],
+    ids=["transport-not-built-yet", "not-a-websocket-route", "outside-prefix"],
+)
+async def test_websocket_handshake_is_closed_before_accept(
+    components_app: ComponentASGI, path: str, code: int
+) -> None:
+    communicator = ApplicationCommunicator(components_app, websocket_scope(path))
+    await communicator.send_input({"type": "websocket.connect"})
+    message = await communicator.receive_output(2)
+    assert message["type"] == "websocket.close"
+    assert message["code"] == code
+    await communicator.wait(2)
+
+
+async def test_server_error_without_cause_is_logged(
+    components_app: ComponentASGI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def fail(call: object) -> None:
+        raise ServerError("storage offline")
+
+    monkeypatch.setattr(components_app.dispatcher, "async_dispatch", fail)
+    communicator = ApplicationCommunicator(components_app, http_scope())
+    await communicator.send_input({"type": "http.request", "body": b"{}", "more_body": False})
+    with caplog.at_level(logging.ERROR, logger="component_framework"):
+        status, _, _ = await response_of(communicator)
+    assert status == 500
+    assert any("storage offline" in record.getMessage() for record in caplog.records)
