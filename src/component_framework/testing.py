@@ -185,7 +185,7 @@ class ComponentSession:
         self.snapshot, self.component_id = answer["snapshot"], answer["component_id"]
         return self
 
-    async def send(self, event: str, **payload: Any) -> ComponentSession:
+    async def send(self, event: str, /, **payload: Any) -> ComponentSession:
         """Send ``event`` with ``payload``; raises :class:`ComponentResponseError` on errors."""
         body = {"event": event, "payload": payload, "snapshot": self.snapshot}
         return self._update(await self.client.post(self.name, body))
@@ -213,7 +213,7 @@ class ComponentTestClient:
             self.app, "POST", f"{self.prefix}/{name}/", json=dict(body), headers=headers
         )
 
-    async def mount(self, name: str, **params: Any) -> ComponentSession:
+    async def mount(self, name: str, /, **params: Any) -> ComponentSession:
         """Mount ``name`` with ``params``; raises :class:`ComponentResponseError` on errors."""
         response = await self.post(name, {"params": params})
         return ComponentSession(self, name)._update(response)
