@@ -79,3 +79,30 @@ async def test_custom_endpoint_serves_its_own_app_at_another_path() -> None:
     answer = await asgi_request(app, "POST", "/ui/greeter", json={"params": {"name": "Lin"}})
     assert answer.status == 200
     assert answer.json()["state"]["name"] == "Lin"
+
+
+async def test_plugin_registers_routes_and_the_page_global(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<body>{{ ui('greeter', name='Io') }}</body>")
+    components = adapter.ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=sample_components.SETTINGS,
+    )
+    calls: list[object] = []
+
+    @get("/")
+    async def index() -> Template:
+        return Template(template_name="index.html")
+
+    app = Litestar(
+        route_handlers=[index],
+        plugins=[adapter.ComponentPlugin(components, page_global="ui")],
+        template_config=TemplateConfig(
+            directory=tmp_path, engine=JinjaTemplateEngine, engine_callback=calls.append
+        ),
+    )
+    page = await asgi_request(app, "GET", "/")
+    assert "Hello Io" in page.text
+    assert len(calls) == 1  # the app's own engine callback still runs
+    answer = await asgi_request(app, "POST", "/components/counter/", json={})
+    assert answer.json()["state"] == {"count": 0}

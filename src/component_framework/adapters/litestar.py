@@ -19,13 +19,16 @@ from typing import Any, Final
 
 try:
     from litestar import Litestar, asgi
+    from litestar.config.app import AppConfig
     from litestar.handlers.asgi_handlers import ASGIRouteHandler
+    from litestar.plugins import InitPlugin
     from litestar.types import Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     from component_framework.adapters._extras import MissingExtraError
 
     raise MissingExtraError("litestar", "litestar") from exc
 
+from component_framework.adapters.jinjax_renderer import register_component_global
 from component_framework.asgi.app import ComponentASGI
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
@@ -33,6 +36,7 @@ from component_framework.core.renderer import Renderer
 
 __all__ = [
     "COMPONENTS_PATH",
+    "ComponentPlugin",
     "component_endpoint",
     "component_stream_endpoint",
     "component_websocket_endpoint",
@@ -93,5 +97,47 @@ component_websocket_endpoint: Final = _mount("component_websocket_endpoint", COM
 def create_component_routes(app: Litestar, components: ComponentASGI | None = None) -> None:
     """Register the component routes (``/components/{name}/`` with its ``stream/`` and ``ws/``
     sub-routes) on an existing Litestar ``app``."""
-    handler: Any = component_endpoint if components is None else make_component_endpoint(components)
-    app.register(handler)
+    app.register(_endpoint_for(components, COMPONENTS_PATH))
+
+
+def _endpoint_for(components: ComponentASGI | None, path: str) -> Any:
+    if components is None and path == COMPONENTS_PATH:
+        return component_endpoint
+    return make_component_endpoint(components, path=path)
+
+
+class ComponentPlugin(InitPlugin):
+    """``Litestar(plugins=[ComponentPlugin()])``: registers the component routes at ``path``
+    and, when the app uses a Jinja template engine, the ``component()`` page global (named
+    ``page_global``; ``None`` to skip) bound to the same ``components``."""
+
+    __slots__ = ("components", "page_global", "path")
+
+    def __init__(
+        self,
+        components: ComponentASGI | None = None,
+        *,
+        path: str = COMPONENTS_PATH,
+        page_global: str | None = "component",
+    ) -> None:
+        self.components = components
+        self.path = path
+        self.page_global = page_global
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Add the endpoint and chain the page global into the template engine callback."""
+        app_config.route_handlers.append(_endpoint_for(self.components, self.path))
+        template_config = app_config.template_config
+        if template_config is not None and self.page_global is not None:
+            previous = template_config.engine_callback
+            global_name = self.page_global
+
+            def install(engine: Any) -> None:
+                if previous is not None:
+                    previous(engine)
+                if hasattr(getattr(engine, "engine", None), "globals"):
+                    components = self.components or get_components_app()
+                    register_component_global(engine, components, name=global_name)
+
+            template_config.engine_callback = install
+        return app_config
