@@ -1,0 +1,136 @@
+"""Fixtures of the host contract suite: ``host`` is a :class:`HostClient`, once per host.
+
+uvicorn servers are session-scoped (one process per implementation, started on first use, so
+``-m "not uvicorn"`` starts none) and always terminated at the end of the session. The Litestar
+hosts use the adapter's shared app, which :func:`litestar_components` configures with the sample
+components and restores afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from component_framework import ComponentASGI
+from component_framework.adapters import litestar as litestar_adapter
+from component_framework.adapters.litestar import configure_components
+from tests import sample_components
+from tests.hosts.hosts import (
+    ASGIHostClient,
+    HostClient,
+    UvicornServer,
+    build_fastapi_mount,
+    build_litestar_create_routes,
+    build_litestar_handlers,
+    build_middleware,
+    build_raw,
+    build_starlette_mount,
+    http_host_client,
+    start_uvicorn,
+)
+
+IN_PROCESS_HOSTS: dict[str, Callable[[], Any]] = {
+    "raw-asgi": build_raw,
+    "litestar-handlers": build_litestar_handlers,
+    "litestar-create-routes": build_litestar_create_routes,
+    "starlette-mount": build_starlette_mount,
+    "fastapi-mount": build_fastapi_mount,
+    "middleware": build_middleware,
+}
+#: host id -> name of the session fixture running that uvicorn.
+UVICORN_HOSTS: dict[str, str] = {
+    "uvicorn-h11": "uvicorn_h11",
+    "uvicorn-httptools": "uvicorn_httptools",
+    "uvicorn-h11-root-path": "uvicorn_root_path",
+}
+HOST_PARAMS = [
+    *IN_PROCESS_HOSTS,
+    *(pytest.param(name, marks=pytest.mark.uvicorn) for name in UVICORN_HOSTS),
+]
+
+
+@pytest.fixture
+def litestar_components() -> Iterator[ComponentASGI]:
+    """The Litestar adapter's shared app, serving the sample components for one test."""
+    # The adapter has no public reset: keep whatever app it held and put it back.
+    saved = list(litestar_adapter._shared)
+    app = configure_components(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=sample_components.SETTINGS,
+    )
+    try:
+        yield app
+    finally:
+        litestar_adapter._shared[:] = saved
+
+
+def _uvicorn(
+    tmp_path_factory: pytest.TempPathFactory, http: str, *extra: str
+) -> Iterator[UvicornServer]:
+    server = start_uvicorn(http, tmp_path_factory.mktemp(f"uvicorn-{http}"), extra)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def uvicorn_h11(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
+    """uvicorn ``--http h11`` serving the standalone app."""
+    yield from _uvicorn(tmp_path_factory, "h11")
+
+
+@pytest.fixture(scope="session")
+def uvicorn_httptools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
+    """uvicorn ``--http httptools`` serving the standalone app."""
+    yield from _uvicorn(tmp_path_factory, "httptools")
+
+
+@pytest.fixture(scope="session")
+def uvicorn_root_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
+    """uvicorn ``--http h11 --root-path /api``, as behind a proxy that strips ``/api``."""
+    yield from _uvicorn(tmp_path_factory, "h11", "--root-path", "/api")
+
+
+@pytest.fixture(params=list(IN_PROCESS_HOSTS))
+def in_process_app(request: pytest.FixtureRequest) -> Any:
+    """Each in-process host's ASGI app, for tests that drive the scope themselves."""
+    name: str = request.param
+    if name.startswith("litestar"):
+        request.getfixturevalue("litestar_components")
+    return IN_PROCESS_HOSTS[name]()
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """Where a host lives: an in-process app or a server's base URL."""
+
+    name: str
+    app: Any = None
+    base_url: str = ""
+
+
+@pytest.fixture(params=HOST_PARAMS)
+def host_target(request: pytest.FixtureRequest) -> HostTarget:
+    """Build (or start) the host named by the parameter."""
+    name: str = request.param
+    if name in UVICORN_HOSTS:
+        server: UvicornServer = request.getfixturevalue(UVICORN_HOSTS[name])
+        return HostTarget(name, base_url=server.base_url)
+    if name.startswith("litestar"):
+        request.getfixturevalue("litestar_components")
+    return HostTarget(name, app=IN_PROCESS_HOSTS[name]())
+
+
+@pytest.fixture
+async def host(host_target: HostTarget) -> AsyncIterator[HostClient]:
+    """A :class:`HostClient` for every host of the contract."""
+    if host_target.app is not None:
+        yield ASGIHostClient(host_target.name, host_target.app)
+        return
+    async with http_host_client(host_target.name, host_target.base_url) as client:
+        yield client
