@@ -227,3 +227,13 @@ async def test_server_error_without_cause_is_logged(
         status, _, _ = await response_of(communicator)
     assert status == 500
     assert any("storage offline" in record.getMessage() for record in caplog.records)
+
+
+async def test_head_answers_like_get_without_a_body(components_app: ComponentASGI) -> None:
+    communicator = ApplicationCommunicator(components_app, http_scope(method="HEAD", headers=[]))
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    status, headers, payload = await response_of(communicator)
+    assert status == 200
+    assert headers[b"content-type"].startswith(b"text/html")
+    assert int(headers[b"content-length"]) > 0
+    assert payload == b""

@@ -189,7 +189,7 @@ async def test_other_methods_are_405_with_allow(host: HostClient, method: str) -
     response = await host.request(method, COUNTER, json={})
     assert_error(response, 405, "method_not_allowed")
     allowed = {part.strip() for part in (response.header("allow") or "").split(",")}
-    assert allowed == {"GET", "POST"}
+    assert allowed == {"GET", "HEAD", "POST"}
 
 
 async def test_get_with_an_event_is_405(host: HostClient) -> None:

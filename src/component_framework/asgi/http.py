@@ -3,7 +3,8 @@
 Owns reading the body under its size limit, turning it into a ``ComponentCall``, choosing the
 answer's form (JSON, or the annotated HTML fragment for htmx and for GET) and converting every
 error into its status and JSON body. ``GET`` mounts (or re-renders a snapshot) and never runs an
-event handler; ``POST`` does both. Knows nothing of other transports.
+event handler; ``HEAD`` is ``GET`` without the body; ``POST`` does both. Knows nothing of
+other transports.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["ALLOWED_METHODS", "handle_http"]
 
 logger = logging.getLogger("component_framework")
-ALLOWED_METHODS: Final = ("GET", "POST")
+ALLOWED_METHODS: Final = ("GET", "HEAD", "POST")
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 _VARY: Final = ((b"vary", b"HX-Request, Accept"),)
 
 
@@ -94,10 +96,10 @@ async def _fields(
     settings = dispatcher.settings
     method = scope["method"]
     try:
-        if method == "GET":
+        if method in _SAFE_METHODS:
             fields = parse_query(scope["query_string"], max_depth=settings.max_json_depth)
             if not fields.is_mount:
-                raise MethodNotAllowed("GET", ["POST"])
+                raise MethodNotAllowed(method, ["POST"])
             return fields
         headers = scope["headers"]
         body = await _read_body(
@@ -113,7 +115,7 @@ async def _fields(
 def _wants_html(scope: HTTPScope, htmx: bool) -> bool:
     if htmx:
         return True
-    if scope["method"] == "GET":
+    if scope["method"] in _SAFE_METHODS:
         accept = _header(scope["headers"], b"accept") or ""
         return "application/json" not in accept
     return False
@@ -150,4 +152,4 @@ async def handle_http(
         unexpected = ServerError("internal server error")
         unexpected.__cause__ = exc
         response = error_response(unexpected, debug=dispatcher.settings.debug, htmx=htmx)
-    await send_response(send, response, _VARY)
+    await send_response(send, response, _VARY, head=scope["method"] == "HEAD")

@@ -62,16 +62,22 @@ def HTMLResponse(html: str, status: int = 200) -> Response:
 
 
 async def send_response(
-    send: ASGISendCallable, response: Response, extra: Iterable[tuple[bytes, bytes]] = ()
+    send: ASGISendCallable,
+    response: Response,
+    extra: Iterable[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
 ) -> None:
-    """Send ``response`` as one start and one body message."""
+    """Send ``response`` as one start and one body message (an empty body for ``head``, with
+    the ``content-length`` the full body would have)."""
     headers: Headers = [*response.headers, *_COMMON_HEADERS, *extra]
     headers.append((b"content-length", str(len(response.body)).encode("ascii")))
     await send(
         {"type": "http.response.start", "status": response.status, "headers": headers,
          "trailers": False}
     )  # fmt: skip
-    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+    body = b"" if head else response.body
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def error_response(
