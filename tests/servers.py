@@ -1,4 +1,4 @@
-"""Real servers for tests: a uvicorn subprocess on loopback, started and always stopped."""
+"""Real servers for tests: uvicorn subprocesses on loopback, started and always stopped."""
 
 from __future__ import annotations
 
@@ -7,50 +7,120 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["LOOPBACK", "REPO_ROOT", "UvicornServer", "start_uvicorn", "uvicorn_server"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+START_ATTEMPTS = 3
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+@dataclass
+class UvicornServer:
+    """A uvicorn subprocess on loopback."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def log(self) -> str:
+        """What the server wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after a bounded wait)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
+    """True once the port accepts connections; False if the process died first."""
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"server did not listen on port {port} within {timeout} s")
+        if server.process.poll() is not None:
+            return False
+        if _port_answers(server.port):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_uvicorn(
+    app: str,
+    log_dir: Path,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> UvicornServer:
+    """Start ``uvicorn app`` on a free loopback port and wait at most ``READY_TIMEOUT`` seconds
+    for it to answer; retries when another process took the port. ``env`` replaces the
+    ``COMPONENT_FRAMEWORK_*`` variables of this process."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("COMPONENT_FRAMEWORK_")}  # fmt: skip
+    environment.update(env or {})
+    deadline = time.monotonic() + READY_TIMEOUT
+    for attempt in range(START_ATTEMPTS):
+        port = _free_port()
+        log_path = log_dir / f"uvicorn-{port}-{attempt}.log"
+        command = [
+            sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
+            "--log-level", "warning", *extra_args,
+        ]  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
+        server = UvicornServer(process, port, log_path)
+        if _wait_until_ready(server, deadline):
+            return server
+        server.stop()
+        if time.monotonic() >= deadline:
+            break
+    raise RuntimeError(
+        f"uvicorn {app} {' '.join(extra_args)} did not answer on {LOOPBACK} within "
+        f"{READY_TIMEOUT:g} s; last log:\n{server.log()}"
+    )
 
 
 @contextmanager
 def uvicorn_server(
-    app: str, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Run ``uvicorn app`` on a free loopback port; yields the base URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning", *extra_args]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
+    app: str,
+    log_dir: Path,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[UvicornServer]:
+    """:func:`start_uvicorn` as a context manager that always stops the server."""
+    server = start_uvicorn(app, log_dir, extra_args, env)
     try:
-        _wait_for_port(port, process, timeout=20)
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        server.stop()

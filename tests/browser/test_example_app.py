@@ -30,10 +30,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def example_url() -> Iterator[str]:
+def example_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {"COMPONENT_FRAMEWORK_SECRET_KEY": "browser-test-key-0123456789abcdef"}
-    with uvicorn_server("examples.litestar_example:app", env=env) as url:
-        yield url
+    log_dir = tmp_path_factory.mktemp("example-app")
+    with uvicorn_server("examples.litestar_example:app", log_dir, env=env) as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json as jsonlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +30,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from component_framework import ComponentASGI
 from component_framework.adapters.litestar import component_endpoint, create_component_routes
 from component_framework.testing import asgi_request
-from tests import sample_components
+from tests import sample_components, servers
+from tests.servers import REPO_ROOT, UvicornServer
 
 __all__ = [
     "INNER_TEXT",
@@ -56,12 +52,6 @@ __all__ = [
     "http_host_client",
     "start_uvicorn",
 ]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
-READY_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
-START_ATTEMPTS = 3
 
 
 class HostResponse(NamedTuple):
@@ -272,85 +262,7 @@ def build_middleware(record: InnerAppRecord | None = None) -> ComponentASGI:
 # -- a real uvicorn -------------------------------------------------------------------------
 
 
-@dataclass
-class UvicornServer:
-    """A uvicorn subprocess serving :mod:`tests.hosts.uvicorn_app` on loopback."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def log(self) -> str:
-        """What the server wrote so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """Terminate the server (SIGTERM, then SIGKILL after a bounded wait)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
-    """True once the port accepts connections; False if the process died first."""
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            return False
-        if _port_answers(server.port):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def start_uvicorn(http: str, log_dir: Path, extra_args: Sequence[str] = ()) -> UvicornServer:
-    """Start uvicorn with ``--http <http>`` on a free loopback port; wait at most
-    ``READY_TIMEOUT`` seconds for the port to answer. Retries a port another process took."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("COMPONENT_FRAMEWORK_")}  # fmt: skip
-    deadline = time.monotonic() + READY_TIMEOUT
-    for attempt in range(START_ATTEMPTS):
-        port = _free_port()
-        log_path = log_dir / f"uvicorn-{http}-{port}-{attempt}.log"
-        command = [
-            sys.executable, "-m", "uvicorn", "tests.hosts.uvicorn_app:app",
-            "--host", LOOPBACK, "--port", str(port), "--http", http,
-            "--lifespan", "on", "--log-level", "warning", "--no-access-log", *extra_args,
-        ]  # fmt: skip
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        server = UvicornServer(process, port, log_path)
-        if _wait_until_ready(server, deadline):
-            return server
-        server.stop()
-        if time.monotonic() >= deadline:
-            break
-    raise RuntimeError(
-        f"uvicorn --http {http} did not answer on {LOOPBACK} within {READY_TIMEOUT:g} s; "
-        f"last log:\n{server.log()}"
-    )
+    """Serve :mod:`tests.hosts.uvicorn_app` under uvicorn with ``--http <http>``."""
+    arguments = ["--http", http, "--lifespan", "on", "--no-access-log", *extra_args]
+    return servers.start_uvicorn("tests.hosts.uvicorn_app:app", log_dir, arguments)
