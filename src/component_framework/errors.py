@@ -26,7 +26,9 @@ server faults (our side or the user's handler failed) are separate branches, as 
 
 A user handler may raise any :class:`ClientError` on purpose (for example
 ``PayloadValidationError("text", "must not be empty")``); it reaches the client as is. Any other
-exception from user code becomes a :class:`HandlerError`, whose public message reveals nothing.
+exception from user code becomes a :class:`HandlerError`. A client sees the ``message`` of client
+errors only; a server error shows its class's fixed ``public_message`` (the real message goes to
+the log, and into the body only in debug mode).
 """
 
 from __future__ import annotations
@@ -62,14 +64,21 @@ class ComponentError(Exception):
     status_code: ClassVar[int] = 500
     close_code: ClassVar[int] = 1011
     code: ClassVar[str] = "internal_error"
+    #: What a client is told; ``None`` means the message itself is safe to show.
+    public_message: ClassVar[str | None] = "internal server error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    @property
+    def client_message(self) -> str:
+        """The message a client may see."""
+        return self.message if self.public_message is None else self.public_message
+
     def to_dict(self) -> dict[str, object]:
         """The JSON error body: ``{"error": {"code": ..., "message": ...}}``."""
-        return {"error": {"code": self.code, "message": self.message}}
+        return {"error": {"code": self.code, "message": self.client_message}}
 
 
 class ClientError(ComponentError):
@@ -78,6 +87,7 @@ class ClientError(ComponentError):
     status_code = 400
     close_code = 1008
     code = "bad_request"
+    public_message = None
 
 
 class MalformedRequest(ClientError):
@@ -203,6 +213,7 @@ class HandlerError(ServerError):
     """User code (mount, hydrate, a handler, a template) raised an exception."""
 
     code = "handler_error"
+    public_message = "the component failed to handle the request"
 
     def __init__(self, component: str, stage: str) -> None:
         super().__init__("the component failed to handle the request")
@@ -215,6 +226,7 @@ class TransportUnavailable(ServerError):
 
     status_code = 501
     code = "transport_unavailable"
+    public_message = None
 
 
 class ConfigurationError(ServerError):

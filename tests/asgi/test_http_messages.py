@@ -237,3 +237,18 @@ async def test_head_answers_like_get_without_a_body(components_app: ComponentASG
     assert headers[b"content-type"].startswith(b"text/html")
     assert int(headers[b"content-length"]) > 0
     assert payload == b""
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+async def test_configuration_errors_are_shown_only_in_debug_mode(debug: bool) -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        settings=Settings(secret_keys=sample_components.SECRET, debug=debug),
+    )  # no renderer anywhere: a configuration error
+    communicator = ApplicationCommunicator(app, http_scope())
+    await communicator.send_input({"type": "http.request", "body": b"{}", "more_body": False})
+    status, _, payload = await response_of(communicator)
+    assert status == 500
+    error = json.loads(payload)["error"]
+    assert error["code"] == "configuration_error"
+    assert ("no renderer configured" in error["message"]) is debug

@@ -90,18 +90,19 @@ def error_response(
     ``HX-Trigger`` fires a ``component-error`` event the page can show.
     """
     document = error.to_dict()
-    if debug and isinstance(error, ServerError) and error.__cause__ is not None:
-        cause = error.__cause__
+    if debug and isinstance(error, ServerError):
         details = document["error"]
         assert isinstance(details, dict)
-        details["debug"] = "".join(traceback.format_exception(cause))
+        details["message"] = error.message
+        if error.__cause__ is not None:
+            details["debug"] = "".join(traceback.format_exception(error.__cause__))
     headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
     if isinstance(error, MethodNotAllowed):
         headers.append((b"allow", ", ".join(error.allowed).encode("ascii")))
     if isinstance(error, RateLimited):
         headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode("ascii")))
     if htmx:
-        trigger = {"component-error": {"code": error.code, "message": error.message,
+        trigger = {"component-error": {"code": error.code, "message": error.client_message,
                                        "component": component}}  # fmt: skip
         headers.append((b"hx-reswap", b"none"))
         headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))

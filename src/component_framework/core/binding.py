@@ -55,7 +55,10 @@ def _to_int(field: str, value: Any) -> int:
 
 def _to_float(field: str, value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise _invalid(field, "a finite number", value) from None
     elif isinstance(value, str):
         try:
             result = float(value.strip())
@@ -128,6 +131,23 @@ def _union(members: list[Converter], allows_none: bool, label: str) -> Converter
     return convert
 
 
+def _optional(member: Converter) -> Converter:
+    """``X | None``: null (or an empty form value that ``X`` rejects) is ``None``; any other
+    error is ``X``'s own, so it names nested fields precisely."""
+
+    def convert(field: str, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return member(field, value)
+        except PayloadValidationError:
+            if value == "":
+                return None
+            raise
+
+    return convert
+
+
 def _list_of(item: Converter) -> Converter:
     def convert(field: str, value: Any) -> list[Any]:
         items = value if isinstance(value, list) else [value] if isinstance(value, str) else None
@@ -170,11 +190,16 @@ def converter_for(hint: Any) -> Converter:
         return _literal(arguments)
     if origin in (Union, types.UnionType):
         members = [converter_for(arg) for arg in arguments if arg is not type(None)]
+        optional = type(None) in arguments
+        if len(members) == 1 and optional:
+            return _optional(members[0])
         labels = " or ".join(getattr(arg, "__name__", str(arg)) for arg in arguments)
-        return _union(members, type(None) in arguments, labels)
+        return _union(members, optional, labels)
     if hint is list or origin is list:
         return _list_of(converter_for(arguments[0]) if arguments else _passthrough)
     if hint is dict or origin is dict:
+        if arguments and arguments[0] is not str:
+            raise ConfigurationError(f"unsupported parameter type {hint!r}: keys must be str")
         return _dict_of(converter_for(arguments[1]) if len(arguments) == 2 else _passthrough)
     raise ConfigurationError(f"unsupported parameter type {hint!r}")
 

@@ -24,6 +24,8 @@ __all__ = ["Component", "EventHandler", "StreamingComponent", "is_valid_event_na
 EventHandler = Callable[..., Any]
 _EVENT_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _HANDLER_PREFIX: Final = "on_"
+#: Event names the protocol gives a meaning of its own; ``on_mount`` is never an event.
+_RESERVED_EVENTS: Final = frozenset({"mount"})
 
 
 def is_valid_event_name(name: str) -> bool:
@@ -52,8 +54,13 @@ def _collect_events(cls: type) -> dict[str, EventHandler]:
             if not attribute.startswith(_HANDLER_PREFIX):
                 continue
             event = attribute[len(_HANDLER_PREFIX) :]
-            if not is_valid_event_name(event):
+            if not is_valid_event_name(event) or event in _RESERVED_EVENTS:
                 continue
+            if inspect.isgeneratorfunction(value):
+                raise ConfigurationError(
+                    f"{klass.__qualname__}.{attribute} is a sync generator: stream with an "
+                    "'async def' handler that yields (StreamingComponent)"
+                )
             if inspect.isfunction(value):
                 events[event] = value
             else:
@@ -80,7 +87,8 @@ class Component:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.component_name:
+        if "component_name" not in cls.__dict__:
+            # Each class gets its own default name; registering it sets the public one.
             cls.component_name = cls.__name__.lower()
         cls.events = MappingProxyType(_collect_events(cls))
 

@@ -45,6 +45,11 @@ def _random_process_key() -> str:
         return _process_key
 
 
+def _env_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
+    raw = environ.get(ENV_SECRET_KEY, "")
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
 def _env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -54,7 +59,8 @@ class Settings:
     """Every switch and limit of a component application, with secure defaults.
 
     ``secret_keys``: snapshot keys, the first signs; a string may hold several, comma-separated
-    (empty = the environment variable, else a random per-process key). ``snapshot_max_age``:
+    (empty = the ``COMPONENT_FRAMEWORK_SECRET_KEY`` variable when the signer is built, else a
+    random per-process key). ``snapshot_max_age``:
     seconds a snapshot stays valid (``None`` = no expiry). ``max_snapshot_bytes``: largest token
     accepted or produced. ``max_body_bytes``: largest request body. ``max_json_depth``: deepest
     JSON nesting accepted. ``trust_client_state``: accept raw unsigned ``state`` from clients
@@ -76,7 +82,7 @@ class Settings:
         object.__setattr__(self, "secret_keys", tuple(keys))
         for name in ("max_snapshot_bytes", "max_body_bytes", "max_json_depth"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if type(value) is not int or value < 1:
                 raise ConfigurationError(f"Settings.{name} must be a positive int, got {value!r}")
 
     @classmethod
@@ -93,7 +99,7 @@ class Settings:
 
     def build_signer(self) -> SnapshotSigner:
         """A snapshot signer for these settings (callers keep it: building one costs a little)."""
-        keys = self.secret_keys or (_random_process_key(),)
+        keys = self.secret_keys or _env_keys(os.environ) or (_random_process_key(),)
         try:
             return SnapshotSigner(
                 keys, max_age=self.snapshot_max_age, max_bytes=self.max_snapshot_bytes

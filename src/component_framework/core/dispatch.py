@@ -185,8 +185,9 @@ class Dispatcher:
 
     # -- running user code ---------------------------------------------------------------
 
-    def _user_code(self, component: str, stage: str, function: Callable[..., Any],
+    def _user_code(self, component: str, stage: str, function: Callable[..., Any], /,
                    *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        # Positional-only: user keyword arguments may be called component, stage or function.
         try:
             return function(*args, **kwargs)
         except ClientError:
@@ -219,7 +220,7 @@ class Dispatcher:
             snapshot = self.signer.sign(name, component.id, state)
         except SnapshotError as exc:
             raise ConfigurationError(str(exc)) from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise self._handler_error(name, "dehydrate", exc) from exc
         return DispatchResult(component, html, state, snapshot)
 

@@ -23,7 +23,7 @@ __all__ = ["annotate_root", "wire_attributes"]
 _ROOT_TAG: Final = re.compile(
     r"""\A(?P<lead>\s*(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*)"""
     r"""<(?P<tag>[A-Za-z][A-Za-z0-9-]*)(?P<attrs>(?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*)\s*(?P<close>/?)>""",
-    re.DOTALL,
+    re.DOTALL | re.IGNORECASE,
 )
 _ATTRIBUTE: Final = re.compile(
     r"""\s+(?P<name>[^\s"'>/=]+)(?:\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"'=<>`]+)))?"""

@@ -129,9 +129,14 @@ def _form_pairs(text: str) -> list[tuple[str, str]]:
         raise RequestError("malformed", f"form data is not valid: {exc}") from None
 
 
+def _reject_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity; Python's parser accepts them unless told otherwise."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _fields_from_json(text: str, max_depth: int) -> RequestFields:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
     except ValueError as exc:
@@ -161,7 +166,7 @@ def _fields_from_pairs(pairs: list[tuple[str, str]], max_depth: int) -> RequestF
 def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
     """A reserved object field sent as a form value carries JSON text."""
     try:
-        decoded = json.loads(value) if value else {}
+        decoded = json.loads(value, parse_constant=_reject_constant) if value else {}
     except RecursionError:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
     except ValueError:
@@ -188,7 +193,7 @@ def _optional_object(document: dict[str, Any], name: str) -> dict[str, Any] | No
 
 
 def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
-    event = _optional_str(document, "event")
+    event = _optional_str(document, "event") or None
     snapshot = _optional_str(document, "snapshot") or None
     payload = _optional_object(document, "payload") or {}
     params = _optional_object(document, "params") or {}
@@ -202,5 +207,5 @@ def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
                 raise RequestError("malformed", f"field {key!r} is given twice")
             target[key] = value
     return RequestFields(
-        event=event or None, payload=payload, params=params, snapshot=snapshot, state=state
+        event=event, payload=payload, params=params, snapshot=snapshot, state=state
     )

@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ __all__ = ["Snapshot", "SnapshotError", "SnapshotSigner"]
 
 _VERSION: Final = "v1"
 _PREFIX: Final = b"v1."
-_SIGNATURE_BYTES: Final = 32
 _MIN_KEY_BYTES: Final = 16
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_SIGNATURE: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, unpadded
 #: Accepted clock difference between the worker that signed and the one that verifies.
 CLOCK_SKEW_SECONDS: Final = 60.0
 
@@ -134,13 +136,14 @@ class SnapshotSigner:
         if len(parts) != 3 or parts[0] != _VERSION:
             raise SnapshotError("malformed", "snapshot is not a v1 token")
         payload_text, signature_text = parts[1], parts[2]
-        try:
-            signature = _b64decode(signature_text)
-            signed = _PREFIX + payload_text.encode("ascii")
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise SnapshotError("malformed", "snapshot is not valid base64url") from None
-        if len(signature) != _SIGNATURE_BYTES or not any(
-            hmac.compare_digest(self._signature(mac, signed), signature) for mac in self._macs
+        if not (_BASE64URL.fullmatch(payload_text) and _SIGNATURE.fullmatch(signature_text)):
+            raise SnapshotError("malformed", "snapshot is not canonical base64url")
+        signed = _PREFIX + payload_text.encode("ascii")
+        # Compare the canonical text, so no other spelling of the same bytes verifies.
+        presented = signature_text.encode("ascii")
+        if not any(
+            hmac.compare_digest(_b64encode(self._signature(mac, signed)), presented)
+            for mac in self._macs
         ):
             raise SnapshotError("tampered", "snapshot signature does not match")
         return self._decode(payload_text, component_name)
@@ -148,7 +151,7 @@ class SnapshotSigner:
     def _decode(self, payload_text: str, component_name: str) -> Snapshot:
         try:
             document = json.loads(_b64decode(payload_text))
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, RecursionError) as exc:
             # Only reachable with a correctly signed token that we did not produce.
             raise SnapshotError("malformed", "snapshot payload is not JSON") from exc
         if not isinstance(document, dict):
@@ -158,7 +161,7 @@ class SnapshotSigner:
         if not (
             isinstance(name, str)
             and isinstance(component_id, str)
-            and isinstance(issued_at, int)
+            and type(issued_at) is int
             and isinstance(state, dict)
         ):
             raise SnapshotError("malformed", "snapshot payload lacks name, id, time or state")

@@ -1,0 +1,1 @@
+"""Unit tests of the component core: binding, model, registry, settings and dispatch."""

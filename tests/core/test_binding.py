@@ -1,0 +1,349 @@
+"""Binding untrusted payloads to handler signatures: hints, coercion, strictness, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Optional
+
+import pytest
+
+from component_framework.core.binding import Binder, binder_for
+from component_framework.errors import ConfigurationError, PayloadValidationError
+
+_NO_DEFAULT: Any = object()
+
+
+def handler_for(hint: object, default: Any = _NO_DEFAULT) -> Callable[..., None]:
+    """A method ``(self, value: hint)`` built at run time so that tables can vary the hint."""
+    if default is _NO_DEFAULT:
+
+        def handler(self: object, value: object) -> None:
+            return None
+
+    else:
+
+        def handler(self: object, value: object = default) -> None:
+            return None
+
+    handler.__annotations__ = {"value": hint, "return": None}
+    return handler
+
+
+def bind_value(hint: object, value: Any) -> Any:
+    return Binder(handler_for(hint)).bind({"value": value})["value"]
+
+
+class Opaque:
+    """A type the binder does not know how to build from JSON."""
+
+
+def short_id(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 32 else text[:29] + "..."
+
+
+# -- accepted values ----------------------------------------------------------------------
+
+ACCEPTED: list[tuple[object, Any, Any]] = [
+    (int, 3, 3),
+    (int, -7, -7),
+    (int, "3", 3),
+    (int, " 42 ", 42),
+    (int, "-7", -7),
+    (int, 2.0, 2),
+    (float, 1.5, 1.5),
+    (float, 2, 2.0),
+    (float, "2.5", 2.5),
+    (float, "3", 3.0),
+    (float, "-1e3", -1000.0),
+    (bool, True, True),
+    (bool, False, False),
+    (bool, "true", True),
+    (bool, "TRUE", True),
+    (bool, "1", True),
+    (bool, "on", True),
+    (bool, "yes", True),
+    (bool, "false", False),
+    (bool, "0", False),
+    (bool, "off", False),
+    (bool, "no", False),
+    (bool, "", False),
+    (bool, 1, True),
+    (bool, 0, False),
+    (str, "text", "text"),
+    (str, "", ""),
+    (None, None, None),
+    (type(None), "", None),
+    (Optional[int], None, None),  # noqa: UP045 - the spelling under test
+    (Optional[int], "5", 5),  # noqa: UP045
+    (int | None, None, None),
+    (int | None, "", None),
+    (int | None, 5, 5),
+    (str | None, "", ""),
+    (int | str, "3", 3),
+    (int | str, "abc", "abc"),
+    (Literal["a", "b"], "a", "a"),
+    (Literal[1, 2], 2, 2),
+    (Literal[1, 2], "2", 2),
+    (Literal["a"] | None, None, None),
+    (list, [1, "a", None], [1, "a", None]),
+    (list, "single", ["single"]),
+    (list[int], ["1", 2], [1, 2]),
+    (list[int], "3", [3]),
+    (list[int], [], []),
+    (list[dict[str, int]], [{"a": "1"}], [{"a": 1}]),
+    (dict, {"a": [1]}, {"a": [1]}),
+    (dict[str, int], {"a": "1", "b": 2}, {"a": 1, "b": 2}),
+    (dict[str, Any], {"a": object}, {"a": object}),
+    (Any, {"anything": [1]}, {"anything": [1]}),
+]
+
+
+@pytest.mark.parametrize(("hint", "value", "expected"), ACCEPTED, ids=short_id)
+def test_value_fitting_the_hint_is_converted(hint: object, value: Any, expected: Any) -> None:
+    result = bind_value(hint, value)
+
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_any_passes_the_same_object_through() -> None:
+    marker = object()
+
+    assert bind_value(Any, marker) is marker
+
+
+def test_unannotated_parameter_passes_values_through() -> None:
+    def on_save(self: object, value) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    marker = object()
+
+    assert Binder(on_save).bind({"value": marker}) == {"value": marker}
+
+
+# -- rejected values ----------------------------------------------------------------------
+
+REJECTED: list[tuple[object, Any, str]] = [
+    (int, True, "value"),
+    (int, False, "value"),
+    (int, 1.5, "value"),
+    (int, "1.5", "value"),
+    (int, "abc", "value"),
+    (int, "", "value"),
+    (int, None, "value"),
+    (int, [1], "value"),
+    (int, float("nan"), "value"),
+    (float, True, "value"),
+    (float, float("nan"), "value"),
+    (float, float("inf"), "value"),
+    (float, float("-inf"), "value"),
+    (float, "nan", "value"),
+    (float, "inf", "value"),
+    (float, "abc", "value"),
+    (float, None, "value"),
+    (float, [1.0], "value"),
+    (float, 10**400, "value"),
+    (bool, 2, "value"),
+    (bool, 1.0, "value"),
+    (bool, "maybe", "value"),
+    (bool, None, "value"),
+    (str, 1, "value"),
+    (str, None, "value"),
+    (str, True, "value"),
+    (str, ["a"], "value"),
+    (None, "x", "value"),
+    (None, 0, "value"),
+    (int | None, "abc", "value"),
+    (int | None, 1.5, "value"),
+    (Literal["a", "b"], "c", "value"),
+    (Literal["a", "b"], 1, "value"),
+    (Literal[1], True, "value"),
+    (Literal[1], "x", "value"),
+    (list, {"a": 1}, "value"),
+    (list, 3, "value"),
+    (list[int], ["1", "x"], "value[1]"),
+    (list[int], 3, "value"),
+    (dict, "{}", "value"),
+    (dict, [1], "value"),
+    (dict[str, int], {"a": "x"}, "value.a"),
+]
+
+
+@pytest.mark.parametrize(("hint", "value", "field"), REJECTED, ids=short_id)
+def test_value_not_fitting_the_hint_names_the_field(hint: object, value: Any, field: str) -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        bind_value(hint, value)
+
+    assert excinfo.value.field == field
+    assert f"'{field}'" in str(excinfo.value)
+    assert excinfo.value.status_code == 422
+
+
+def test_error_says_what_was_expected_and_what_arrived() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        bind_value(int, "abc")
+
+    assert excinfo.value.problem == "expected an integer, got str 'abc'"
+
+
+def test_long_rejected_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        bind_value(int, "x" * 1000)
+
+    assert len(str(excinfo.value)) < 120
+    assert str(excinfo.value).endswith("...")
+
+
+def test_literal_error_lists_the_choices() -> None:
+    with pytest.raises(PayloadValidationError, match="'a', 'b'"):
+        bind_value(Literal["a", "b"], "c")
+
+
+# -- which names are accepted -------------------------------------------------------------
+
+
+def on_numbers(self: object, count: int, ratio: float = 1.0, *, flag: bool = False) -> None:
+    return None
+
+
+def test_all_fields_given_are_bound() -> None:
+    bound = Binder(on_numbers).bind({"count": "3", "ratio": "0.5", "flag": "on"})
+
+    assert bound == {"count": 3, "ratio": 0.5, "flag": True}
+
+
+def test_absent_optional_fields_are_left_to_their_defaults() -> None:
+    assert Binder(on_numbers).bind({"count": 3}) == {"count": 3}
+
+
+def test_missing_required_field_is_reported_with_its_name() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(on_numbers).bind({"ratio": 2})
+
+    assert excinfo.value.field == "count"
+    assert excinfo.value.problem == "field required"
+
+
+def test_unexpected_field_is_rejected_with_its_name() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(on_numbers).bind({"count": 3, "colour": "red"})
+
+    assert excinfo.value.field == "colour"
+    assert "'colour'" in str(excinfo.value)
+
+
+def test_self_is_never_bound_from_the_payload() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(on_numbers).bind({"count": 3, "self": "x"})
+
+    assert excinfo.value.field == "self"
+
+
+def on_flexible(self: object, count: int, **extra: Any) -> None:
+    return None
+
+
+def test_var_keyword_parameter_accepts_extra_fields_unchanged() -> None:
+    bound = Binder(on_flexible).bind({"count": "2", "colour": "red", "n": [1]})
+
+    assert bound == {"count": 2, "colour": "red", "n": [1]}
+
+
+def test_var_keyword_parameter_still_converts_declared_fields() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(on_flexible).bind({"count": "two", "colour": "red"})
+
+    assert excinfo.value.field == "count"
+
+
+def test_var_keyword_parameter_does_not_make_declared_fields_optional() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(on_flexible).bind({"colour": "red"})
+
+    assert excinfo.value.field == "count"
+
+
+def test_function_without_self_binds_every_parameter() -> None:
+    def mount(user_id: int) -> None:
+        return None
+
+    assert Binder(mount).bind({"user_id": "9"}) == {"user_id": 9}
+
+
+# -- signatures the binder refuses --------------------------------------------------------
+
+
+def on_positional(self: object, count: int, /) -> None:
+    return None
+
+
+def on_star_args(self: object, *counts: int) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"), [(on_positional, "count"), (on_star_args, "counts")]
+)
+def test_unnameable_parameter_is_a_configuration_error(
+    function: Callable[..., None], parameter: str
+) -> None:
+    with pytest.raises(ConfigurationError) as excinfo:
+        Binder(function)
+
+    assert f"'{parameter}'" in str(excinfo.value)
+    assert function.__qualname__ in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        tuple[int, ...],
+        set[int],
+        frozenset,
+        bytes,
+        complex,
+        Opaque,
+        list[bytes],
+        Optional[Opaque],  # noqa: UP045
+        dict[str, Opaque],
+        dict[int, str],
+        Callable[[], None],
+    ],
+    ids=short_id,
+)
+def test_unsupported_hint_is_a_configuration_error(hint: object) -> None:
+    with pytest.raises(ConfigurationError, match="unsupported parameter type"):
+        Binder(handler_for(hint))
+
+
+def test_unresolvable_hint_is_a_configuration_error() -> None:
+    def on_save(self: object, value: int) -> None:
+        return None
+
+    on_save.__annotations__ = {"value": "NoSuchType"}
+
+    with pytest.raises(ConfigurationError, match="cannot resolve type hints"):
+        Binder(on_save)
+
+
+# -- caching ------------------------------------------------------------------------------
+
+
+def test_binder_for_returns_the_same_binder_for_a_function() -> None:
+    assert binder_for(on_numbers) is binder_for(on_numbers)
+
+
+def test_binder_for_builds_a_binder_of_that_function() -> None:
+    assert binder_for(on_flexible).accepts_extra
+    assert not binder_for(on_numbers).accepts_extra
+
+
+def test_optional_container_reports_the_nested_field() -> None:
+    def handler(self: object, ids: list[int] | None = None) -> None: ...
+
+    with pytest.raises(PayloadValidationError) as raised:
+        Binder(handler).bind({"ids": [1, "x"]})
+    assert raised.value.field == "ids[1]"
+    assert Binder(handler).bind({"ids": None}) == {"ids": None}
+    assert Binder(handler).bind({"ids": ""}) == {"ids": None}

@@ -1,0 +1,1 @@
+"""Sans-IO tests of the wire formats in ``component_framework.protocol``."""

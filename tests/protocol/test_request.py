@@ -1,0 +1,516 @@
+"""Request parsing: JSON and form bodies, query strings, reserved fields, limits and garbage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, unquote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from component_framework.protocol.request import (
+    RequestError,
+    RequestFields,
+    json_depth,
+    parse_body,
+    parse_query,
+)
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+DEPTH = 32
+REQUEST_PROBLEMS = {"malformed", "unsupported_media_type", "too_deep"}
+
+
+def parse_json(document: Any) -> RequestFields:
+    return parse_body(JSON, json.dumps(document).encode("utf-8"), max_depth=DEPTH)
+
+
+def parse_form(body: str | bytes) -> RequestFields:
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    return parse_body(FORM, raw, max_depth=DEPTH)
+
+
+def nested_lists(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+# -- JSON bodies --------------------------------------------------------------------------
+
+JSON_CASES: dict[str, tuple[Any, RequestFields]] = {
+    "empty object is a mount": ({}, RequestFields()),
+    "event with snapshot": (
+        {"event": "increment", "snapshot": "tok"},
+        RequestFields(event="increment", snapshot="tok"),
+    ),
+    "payload object": (
+        {"event": "add", "snapshot": "tok", "payload": {"amount": 3}},
+        RequestFields(event="add", snapshot="tok", payload={"amount": 3}),
+    ),
+    "params object": ({"params": {"user_id": 7}}, RequestFields(params={"user_id": 7})),
+    "raw state": ({"state": {"count": 2}}, RequestFields(state={"count": 2})),
+    "loose fields join params at mount": (
+        {"user_id": 7, "name": "Ada"},
+        RequestFields(params={"user_id": 7, "name": "Ada"}),
+    ),
+    "loose fields join params with event mount": (
+        {"event": "mount", "user_id": 7},
+        RequestFields(event="mount", params={"user_id": 7}),
+    ),
+    "loose fields join payload for an event": (
+        {"event": "add", "snapshot": "tok", "amount": 3},
+        RequestFields(event="add", snapshot="tok", payload={"amount": 3}),
+    ),
+    "loose fields merge into payload object": (
+        {"event": "add", "snapshot": "tok", "payload": {"a": 1}, "b": [2]},
+        RequestFields(event="add", snapshot="tok", payload={"a": 1, "b": [2]}),
+    ),
+    "loose fields merge into params object": (
+        {"params": {"a": 1}, "b": {"c": None}},
+        RequestFields(params={"a": 1, "b": {"c": None}}),
+    ),
+    "loose fields of a re-render with snapshot join payload": (
+        {"snapshot": "tok", "x": 1},
+        RequestFields(snapshot="tok", payload={"x": 1}),
+    ),
+    "null reserved fields are absent": (
+        {"event": None, "snapshot": None, "payload": None, "params": None, "state": None},
+        RequestFields(),
+    ),
+    "empty event is a mount": ({"event": ""}, RequestFields()),
+    "empty snapshot is absent": ({"snapshot": "", "event": "x"}, RequestFields(event="x")),
+    "empty event with loose fields mounts with params": (
+        {"event": "", "name": "Ada"},
+        RequestFields(params={"name": "Ada"}),
+    ),
+}
+
+
+@pytest.mark.parametrize(("document", "expected"), JSON_CASES.values(), ids=list(JSON_CASES.keys()))
+def test_json_body_fields(document: Any, expected: RequestFields) -> None:
+    assert parse_json(document) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event":"add","snapshot":"tok","amount":3}',
+        b'  {"event": "add", "snapshot": "tok", "amount": 3}  \n',
+        b'{\r\n  "amount": 3,\r\n  "snapshot": "tok",\r\n  "event": "add"\r\n}\r\n',
+        b'{"event":"\\u0061dd","snapshot":"tok","amount":3}',
+    ],
+    ids=["compact", "padded", "pretty crlf reordered", "unicode escape"],
+)
+def test_json_body_layout_does_not_change_fields(body: bytes) -> None:
+    assert parse_body(JSON, body, max_depth=DEPTH) == RequestFields(
+        event="add", snapshot="tok", payload={"amount": 3}
+    )
+
+
+def test_json_body_keeps_unicode_text() -> None:
+    body = json.dumps({"text": "é ✓ 日本"}, ensure_ascii=False).encode("utf-8")
+
+    assert parse_body(JSON, body, max_depth=DEPTH).params == {"text": "é ✓ 日本"}
+
+
+@pytest.mark.parametrize("is_mount", [True, False])
+def test_is_mount_follows_the_event(is_mount: bool) -> None:
+    fields = RequestFields(event=None if is_mount else "increment")
+
+    assert fields.is_mount is is_mount
+
+
+def test_event_named_mount_is_a_mount() -> None:
+    assert RequestFields(event="mount").is_mount
+
+
+# -- content types and charsets -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        'application/json; charset="utf-8"',
+        "application/json; charset=utf8",
+        "application/json ; foo=bar",
+    ],
+)
+def test_json_content_type_variants_are_accepted(content_type: str) -> None:
+    assert parse_body(content_type, b'{"a": 1}', max_depth=DEPTH).params == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "APPLICATION/X-WWW-FORM-URLENCODED",
+    ],
+)
+def test_form_content_type_variants_are_accepted(content_type: str) -> None:
+    assert parse_body(content_type, b"a=1", max_depth=DEPTH).params == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=latin-1",
+        "application/x-www-form-urlencoded; charset=iso-8859-1",
+        "application/json; charset=utf-16",
+    ],
+)
+def test_charset_other_than_utf8_is_unsupported(content_type: str) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(content_type, b'{"a": 1}', max_depth=DEPTH)
+
+    assert excinfo.value.problem == "unsupported_media_type"
+    assert "utf-8" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=xyz",
+        "text/plain",
+        "application/xml",
+        "application/json-patch+json",
+        None,
+        "",
+    ],
+)
+def test_unsupported_media_type_with_a_body_is_refused(content_type: str | None) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(content_type, b'{"a": 1}', max_depth=DEPTH)
+
+    assert excinfo.value.problem == "unsupported_media_type"
+    assert "application/json" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("content_type", [JSON, FORM, "text/plain", "multipart/form-data", None])
+@pytest.mark.parametrize("body", [b"", b"   ", b"\r\n\t"])
+def test_empty_body_is_a_mount_whatever_the_type(content_type: str | None, body: bytes) -> None:
+    fields = parse_body(content_type, body, max_depth=DEPTH)
+
+    assert fields == RequestFields()
+    assert fields.is_mount
+
+
+# -- form bodies --------------------------------------------------------------------------
+
+FORM_CASES: dict[str, tuple[str, RequestFields]] = {
+    "event with snapshot": (
+        "event=increment&snapshot=tok",
+        RequestFields(event="increment", snapshot="tok"),
+    ),
+    "loose fields join params at mount": (
+        "name=Ada&excited=on",
+        RequestFields(params={"name": "Ada", "excited": "on"}),
+    ),
+    "loose fields join payload for an event": (
+        "event=add&snapshot=tok&amount=3",
+        RequestFields(event="add", snapshot="tok", payload={"amount": "3"}),
+    ),
+    "repeated field becomes a list": (
+        "event=collect&snapshot=tok&ids=1&ids=2&ids=3",
+        RequestFields(event="collect", snapshot="tok", payload={"ids": ["1", "2", "3"]}),
+    ),
+    "payload as JSON text": (
+        "event=add&snapshot=tok&payload=" + quote('{"amount": 3, "tags": ["a"]}'),
+        RequestFields(event="add", snapshot="tok", payload={"amount": 3, "tags": ["a"]}),
+    ),
+    "params as JSON text": (
+        "params=" + quote('{"user_id": 7}'),
+        RequestFields(params={"user_id": 7}),
+    ),
+    "state as JSON text": ("state=" + quote('{"count": 2}'), RequestFields(state={"count": 2})),
+    "empty payload field": (
+        "event=x&snapshot=tok&payload=",
+        RequestFields(event="x", snapshot="tok"),
+    ),
+    "loose field merges with payload JSON": (
+        "event=x&snapshot=tok&payload=" + quote('{"a": 1}') + "&b=2",
+        RequestFields(event="x", snapshot="tok", payload={"a": 1, "b": "2"}),
+    ),
+    "plus and percent escapes": (
+        "text=hello+world%21&tag=a%2Bb",
+        RequestFields(params={"text": "hello world!", "tag": "a+b"}),
+    ),
+    "percent-encoded utf-8": ("name=%C3%A9%E2%9C%93", RequestFields(params={"name": "é✓"})),
+    "blank values are kept": ("flag=&other", RequestFields(params={"flag": "", "other": ""})),
+    "empty segments are skipped": ("&a=1&&b=2&", RequestFields(params={"a": "1", "b": "2"})),
+    "empty event is a mount": ("event=&snapshot=", RequestFields()),
+    "empty event with loose fields mounts with params": (
+        "event=&name=Ada",
+        RequestFields(params={"name": "Ada"}),
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "expected"), FORM_CASES.values(), ids=list(FORM_CASES.keys()))
+def test_form_body_fields(body: str, expected: RequestFields) -> None:
+    assert parse_form(body) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), FORM_CASES.values(), ids=list(FORM_CASES.keys()))
+def test_query_string_follows_form_rules(query: str, expected: RequestFields) -> None:
+    assert parse_query(query.encode("ascii"), max_depth=DEPTH) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "event=add&snapshot=tok&amount=3",
+        "amount=3&snapshot=tok&event=add",
+        "event=add&amount=3&snapshot=tok&",
+        "event=%61dd&snapshot=tok&%61mount=3",
+        "event=add&snapshot=tok&payload=" + quote('{"amount": "3"}'),
+    ],
+    ids=["plain", "reordered", "trailing ampersand", "escaped names", "payload JSON"],
+)
+def test_form_layout_does_not_change_fields(body: str) -> None:
+    assert parse_form(body) == RequestFields(event="add", snapshot="tok", payload={"amount": "3"})
+
+
+def test_raw_utf8_form_body_is_decoded() -> None:
+    assert parse_form("name=é✓".encode()).params == {"name": "é✓"}
+
+
+def test_empty_query_string_is_a_mount() -> None:
+    assert parse_query(b"", max_depth=DEPTH) == RequestFields()
+
+
+def test_non_ascii_query_string_is_malformed() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_query("name=é".encode(), max_depth=DEPTH)
+
+    assert excinfo.value.problem == "malformed"
+
+
+# -- malformed requests -------------------------------------------------------------------
+
+MALFORMED_JSON: dict[str, bytes] = {
+    "event is a number": b'{"event": 1}',
+    "event is a boolean": b'{"event": true}',
+    "event is an object": b'{"event": {}}',
+    "snapshot is a number": b'{"snapshot": 5}',
+    "snapshot is a list": b'{"snapshot": ["a"]}',
+    "payload is a list": b'{"event": "x", "payload": []}',
+    "payload is a string": b'{"event": "x", "payload": "{}"}',
+    "params is a string": b'{"params": "x"}',
+    "state is a number": b'{"state": 3}',
+    "array document": b"[]",
+    "string document": b'"text"',
+    "number document": b"1",
+    "null document": b"null",
+    "truncated": b'{"event": "x"',
+    "trailing data": b'{"a": 1} {"b": 2}',
+    "single quotes": b"{'a': 1}",
+    "invalid utf-8": b'{"a": "\xff"}',
+    "utf-8 bom": b'\xef\xbb\xbf{"a": 1}',
+    "NaN": b'{"a": NaN}',
+    "Infinity": b'{"a": Infinity}',
+    "negative Infinity": b'{"a": -Infinity}',
+    "loose field clashes with payload key": (
+        b'{"event": "x", "snapshot": "t", "payload": {"a": 1}, "a": 2}'
+    ),
+    "loose field clashes with params key": b'{"params": {"a": 1}, "a": 2}',
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_JSON.values(), ids=list(MALFORMED_JSON.keys()))
+def test_malformed_json_body_is_refused(body: bytes) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(JSON, body, max_depth=DEPTH)
+
+    assert excinfo.value.problem == "malformed"
+
+
+def test_reserved_field_type_error_says_expected_and_got() -> None:
+    with pytest.raises(RequestError, match=r"'event' must be a string, got int"):
+        parse_body(JSON, b'{"event": 1}', max_depth=DEPTH)
+
+
+def test_clashing_loose_field_is_named() -> None:
+    with pytest.raises(RequestError, match="'a'"):
+        parse_body(JSON, b'{"params": {"a": 1}, "a": 2}', max_depth=DEPTH)
+
+
+MALFORMED_FORMS: dict[str, bytes] = {
+    "duplicate event": b"event=a&event=b",
+    "duplicate snapshot": b"snapshot=a&snapshot=b&event=x",
+    "duplicate payload": b"event=x&payload=%7B%7D&payload=%7B%7D",
+    "duplicate params": b"params=%7B%7D&params=%7B%7D",
+    "duplicate state": b"state=%7B%7D&state=%7B%7D",
+    "payload is not JSON": b"event=x&snapshot=t&payload=abc",
+    "payload is a JSON array": b"event=x&snapshot=t&payload=%5B1%5D",
+    "params is a JSON string": b"params=%22x%22",
+    "state is a JSON number": b"state=3",
+    "percent-encoded invalid utf-8": b"name=%FF",
+    "raw invalid utf-8": b"name=\xff",
+    "loose field clashes with payload key": b"event=x&snapshot=t&payload=%7B%22a%22%3A1%7D&a=2",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_FORMS.values(), ids=list(MALFORMED_FORMS.keys()))
+def test_malformed_form_body_is_refused(body: bytes) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_form(body)
+
+    assert excinfo.value.problem == "malformed"
+
+
+def test_duplicate_reserved_form_field_is_named() -> None:
+    with pytest.raises(RequestError, match="'event' appears more than once"):
+        parse_form("event=a&event=b")
+
+
+def test_repeated_loose_field_after_reserved_one_is_fine() -> None:
+    assert parse_form("event=x&snapshot=t&tag=a&tag=b").payload == {"tag": ["a", "b"]}
+
+
+# -- nesting limit ------------------------------------------------------------------------
+
+
+def _json_at_depth(depth: int) -> str:
+    """A JSON object of exactly ``depth`` levels: the body object plus nested lists."""
+    return '{"event": "x", "snapshot": "t", "a": ' + nested_lists(depth - 1) + "}"
+
+
+def test_json_body_at_the_nesting_limit_is_accepted() -> None:
+    body = _json_at_depth(DEPTH).encode("ascii")
+
+    assert parse_body(JSON, body, max_depth=DEPTH).event == "x"
+
+
+def test_json_body_over_the_nesting_limit_is_too_deep() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(JSON, _json_at_depth(DEPTH + 1).encode("ascii"), max_depth=DEPTH)
+
+    assert excinfo.value.problem == "too_deep"
+    assert str(DEPTH) in str(excinfo.value)
+
+
+def _form_with_payload_depth(depth: int) -> str:
+    """A form whose ``payload`` JSON is ``depth`` levels deep (the object plus lists)."""
+    return "event=x&snapshot=t&payload=" + quote('{"a": ' + nested_lists(depth - 1) + "}")
+
+
+def test_form_payload_one_level_below_the_limit_is_accepted() -> None:
+    """``payload`` sits one level below the request, as it does in a JSON body."""
+    body = _form_with_payload_depth(DEPTH - 1)
+
+    assert parse_form(body).payload == json.loads(unquote(body.split("payload=", 1)[1]))
+
+
+def test_form_payload_reaching_the_limit_is_too_deep() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_form(_form_with_payload_depth(DEPTH))
+
+    assert excinfo.value.problem == "too_deep"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        nested_lists(100_000),
+        "[" * 100_000,
+        '{"a": ' * 100_000 + "1" + "}" * 100_000,
+        '{"payload": ' + nested_lists(100_000) + "}",
+    ],
+    ids=["closed lists", "unclosed lists", "objects", "inside payload"],
+)
+def test_extremely_deep_json_body_is_too_deep_not_recursion_error(body: str) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(JSON, body.encode("ascii"), max_depth=DEPTH)
+
+    assert excinfo.value.problem == "too_deep"
+
+
+@pytest.mark.parametrize("field", ["payload", "params", "state"])
+def test_extremely_deep_json_in_form_field_is_too_deep(field: str) -> None:
+    body = f"{field}=" + quote(nested_lists(100_000))
+
+    with pytest.raises(RequestError) as excinfo:
+        parse_form(body)
+
+    assert excinfo.value.problem == "too_deep"
+
+
+def test_extremely_deep_json_in_query_string_is_too_deep() -> None:
+    query = "payload=" + quote('{"a": ' + nested_lists(100_000) + "}")
+
+    with pytest.raises(RequestError) as excinfo:
+        parse_query(query.encode("ascii"), max_depth=DEPTH)
+
+    assert excinfo.value.problem == "too_deep"
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [
+        (1, 0),
+        ("text", 0),
+        (None, 0),
+        ([], 1),
+        ({}, 1),
+        ([[1]], 2),
+        ({"a": {"b": []}}, 3),
+        ([1, [2, [3]], {"x": 1}], 3),
+    ],
+)
+def test_json_depth_counts_containers(value: Any, depth: int) -> None:
+    assert json_depth(value) == depth
+
+
+def test_json_depth_handles_nesting_deeper_than_the_recursion_limit() -> None:
+    value: list[Any] = []
+    for _ in range(100_000):
+        value = [value]
+
+    assert json_depth(value) == 100_001
+
+
+# -- invariants ---------------------------------------------------------------------------
+
+CONTENT_TYPES = [JSON, FORM, f"{FORM}; charset=utf-8", "text/plain", None]
+RESERVED_OR_LOOSE = st.sampled_from(["event", "payload", "params", "snapshot", "state", "a", "b"])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=10,
+)
+protocol_like_bodies = st.one_of(
+    st.binary(),
+    st.dictionaries(RESERVED_OR_LOOSE, json_values).map(lambda d: json.dumps(d).encode()),
+    st.lists(st.tuples(RESERVED_OR_LOOSE, st.text(max_size=10))).map(
+        lambda pairs: "&".join(f"{quote(k)}={quote(v)}" for k, v in pairs).encode()
+    ),
+)
+
+
+@settings(max_examples=200)
+@given(body=protocol_like_bodies, content_type=st.sampled_from(CONTENT_TYPES))
+def test_any_body_parses_or_raises_request_error(body: bytes, content_type: str | None) -> None:
+    try:
+        outcome: RequestFields | RequestError = parse_body(content_type, body, max_depth=DEPTH)
+    except RequestError as exc:
+        outcome = exc
+
+    assert isinstance(outcome, RequestFields) or outcome.problem in REQUEST_PROBLEMS
+
+
+@settings(max_examples=200)
+@given(query=st.binary())
+def test_any_query_string_parses_or_raises_request_error(query: bytes) -> None:
+    try:
+        outcome: RequestFields | RequestError = parse_query(query, max_depth=DEPTH)
+    except RequestError as exc:
+        outcome = exc
+
+    assert isinstance(outcome, RequestFields) or outcome.problem in {"malformed", "too_deep"}
