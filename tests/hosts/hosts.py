@@ -15,7 +15,7 @@ import json as jsonlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from component_framework import ComponentASGI
 from component_framework.adapters.litestar import component_endpoint, create_component_routes
-from component_framework.testing import asgi_request
+from component_framework.testing import ASGIResponse, asgi_request
 from tests import sample_components, servers
 from tests.servers import REPO_ROOT, UvicornServer
 
@@ -54,26 +54,8 @@ __all__ = [
 ]
 
 
-class HostResponse(NamedTuple):
-    """One complete answer: ``(status, headers, body)``; header names are lower case."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), or ``None``."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key == wanted), None)
-
-    @property
-    def text(self) -> str:
-        """The body as UTF-8 text."""
-        return self.body.decode("utf-8")
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return jsonlib.loads(self.body)
+#: One complete answer; the same type the in-process helper returns.
+HostResponse = ASGIResponse
 
 
 class HostClient(Protocol):
@@ -135,7 +117,7 @@ class ASGIHostClient:
             query=query,
             root_path=self.root_path,
         )
-        return HostResponse(response.status, tuple(response.headers), response.body)
+        return response
 
 
 @dataclass(frozen=True)
@@ -168,7 +150,7 @@ class HTTPHostClient:
         response = await self.client.request(
             method, path, content=content, headers=sent_headers, params=query
         )
-        pairs = tuple((key.lower(), value) for key, value in response.headers.multi_items())
+        pairs = [(key.lower(), value) for key, value in response.headers.multi_items()]
         return HostResponse(response.status_code, pairs, response.content)
 
 
