@@ -1,0 +1,194 @@
+"""Where ComponentASGI's time goes: ``python -m benchmarks.hotspots [--pyinstrument]``.
+
+Two views of the in-process counter event (same synthetic exchange as ``benchmarks.inprocess``):
+
+1. A stage table without any profiler: cumulative prefixes of the request path (parse, then
+   + dispatch, + JSON answer, + send, the whole ``handle_http``, the whole app), each timed as
+   the fastest of many interleaved rounds, so the increments add up to the app's cost. Pieces
+   the floor shares (verify, sign, render) are timed on their own beside them.
+2. A profile: cProfile's functions of ``component_framework`` by own time (cProfile inflates
+   small calls, so read it for ranking, not for absolute cost), or with ``--pyinstrument`` (if
+   installed) pyinstrument's call tree.
+
+Diagnostic only: it never fails on timing and is not part of ``benchmarks.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvloop
+
+from benchmarks.contenders import build_components, build_floor
+from benchmarks.inprocess import Exchange, lifespan
+from benchmarks.workload import COMPONENT_ID, COMPONENT_NAME, CONTENT_TYPE, EXPECTED_COUNT
+from component_framework.asgi.http import handle_http
+from component_framework.asgi.responses import JSON_HEADERS, Response, json_body, send_response
+from component_framework.core.dispatch import ComponentCall
+from component_framework.protocol.request import parse_body
+
+__all__ = ["main"]
+
+Loop = Callable[[int], Awaitable[None]]
+
+
+def _stages(exchange: Exchange, app: Any, floor: Any) -> dict[str, Loop]:
+    dispatcher = app.dispatcher
+    body = exchange.body
+    scope, receive, send = exchange.scope, exchange.receive, exchange.send
+    depth = dispatcher.settings.max_json_depth
+    context = {"count": EXPECTED_COUNT, "state": {"count": EXPECTED_COUNT},
+               "component_id": COMPONENT_ID, "component_name": COMPONENT_NAME}  # fmt: skip
+    token = parse_body(CONTENT_TYPE, body, max_depth=depth).snapshot or ""
+
+    async def parse(n: int) -> None:
+        for _ in range(n):
+            parse_body(CONTENT_TYPE, body, max_depth=depth)
+
+    async def dispatch(n: int) -> None:
+        for _ in range(n):
+            fields = parse_body(CONTENT_TYPE, body, max_depth=depth)
+            await dispatcher.async_dispatch(ComponentCall.from_fields(COMPONENT_NAME, fields))
+
+    async def answer(n: int) -> None:
+        for _ in range(n):
+            fields = parse_body(CONTENT_TYPE, body, max_depth=depth)
+            result = await dispatcher.async_dispatch(
+                ComponentCall.from_fields(COMPONENT_NAME, fields)
+            )
+            Response(200, JSON_HEADERS, json_body(result.to_json()))
+
+    async def sent(n: int) -> None:
+        for _ in range(n):
+            fields = parse_body(CONTENT_TYPE, body, max_depth=depth)
+            result = await dispatcher.async_dispatch(
+                ComponentCall.from_fields(COMPONENT_NAME, fields)
+            )
+            await send_response(send, Response(200, JSON_HEADERS, json_body(result.to_json())))
+
+    async def transport(n: int) -> None:
+        for _ in range(n):
+            request: Any = {**scope, "state": {}}
+            await handle_http(request, receive, send, COMPONENT_NAME, dispatcher)
+
+    async def whole(n: int) -> None:
+        for _ in range(n):
+            await app({**scope, "state": {}}, receive, send)
+
+    async def floor_app(n: int) -> None:
+        for _ in range(n):
+            await floor({**scope, "state": {}}, receive, send)
+
+    def sync(function: Callable[[], object]) -> Loop:
+        async def loop(n: int) -> None:
+            for _ in range(n):
+                function()
+
+        return loop
+
+    template = dispatcher.renderer
+    return {
+        "1. parse_body": parse,
+        "2. + ComponentCall + async_dispatch": dispatch,
+        "3. + to_json, json_body, Response": answer,
+        "4. + send_response": sent,
+        "5. handle_http (adds body read, headers)": transport,
+        "6. ComponentASGI.__call__ (adds routing)": whole,
+        "shared: SnapshotSigner.verify": sync(lambda: dispatcher.signer.verify(token, "counter")),
+        "shared: SnapshotSigner.sign": sync(
+            lambda: dispatcher.signer.sign(COMPONENT_NAME, COMPONENT_ID, {"count": 42})
+        ),
+        "shared-ish: Jinja2Renderer.render": sync(lambda: template.render("counter.html", context)),
+        "floor: CounterWork.handle": sync(lambda: floor.work.handle(CONTENT_TYPE, body)),
+        "floor: FloorApp.__call__": floor_app,
+    }
+
+
+async def _stage_table(iterations: int, rounds: int) -> list[str]:
+    exchange = Exchange()
+    app, floor = build_components(), build_floor()
+    stages = _stages(exchange, app, floor)
+    best = dict.fromkeys(stages, float("inf"))
+    for loop in stages.values():
+        await loop(iterations // 4)
+    for _ in range(rounds):
+        for name, loop in stages.items():
+            started = time.perf_counter_ns()
+            await loop(iterations)
+            elapsed = (time.perf_counter_ns() - started) / iterations / 1000
+            best[name] = min(best[name], elapsed)
+    exchange.check("hotspots")
+    lines = ["| stage (cumulative 1-6) | µs (best round) | increment |", "|---|---:|---:|"]
+    previous = 0.0
+    for name, value in best.items():
+        cumulative = name[0].isdigit()
+        increment = f"{value - previous:+.1f}" if cumulative else ""
+        previous = value if cumulative else previous
+        lines.append(f"| {name} | {value:.1f} | {increment} |")
+    return lines
+
+
+async def _profile(requests: int, top: int, use_pyinstrument: bool) -> list[str]:
+    exchange = Exchange()
+    app = build_components()
+    async with lifespan(app, "components"):
+        await exchange.run(app, 1000)
+        if use_pyinstrument:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0001, async_mode="disabled")
+            profiler.start()
+            await exchange.run(app, requests)
+            profiler.stop()
+            exchange.check("profile")
+            return [profiler.output_text(unicode=False, color=False)]
+        profile = cProfile.Profile()
+        profile.enable()
+        await exchange.run(app, requests)
+        profile.disable()
+        exchange.check("profile")
+    stats: dict[Any, Any] = getattr(pstats.Stats(profile), "stats")  # noqa: B009 - untyped
+    rows = [
+        (tottime, cumtime, calls, f"{path.split('component_framework/')[-1]}:{line} {name}")
+        for (path, line, name), (_, calls, tottime, cumtime, _) in stats.items()
+        if "component_framework" in path
+    ]
+    rows.sort(reverse=True)
+    lines = [
+        f"cProfile, {requests} requests; µs per request (inflated by the profiler)",
+        "",
+        "| function | calls/request | own µs | cumulative µs |",
+        "|---|---:|---:|---:|",
+    ]
+    for tottime, cumtime, calls, where in rows[:top]:
+        lines.append(
+            f"| {where} | {calls / requests:g} | {tottime / requests * 1e6:.2f} | "
+            f"{cumtime / requests * 1e6:.2f} |"
+        )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the stage table and the profile."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hotspots", description=__doc__)
+    parser.add_argument("--iterations", type=int, default=2000, help="requests per stage round")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per stage")
+    parser.add_argument("--requests", type=int, default=20000, help="requests profiled")
+    parser.add_argument("--top", type=int, default=25, help="functions listed")
+    parser.add_argument("--pyinstrument", action="store_true", help="pyinstrument call tree")
+    arguments = parser.parse_args(argv)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        table = runner.run(_stage_table(arguments.iterations, arguments.rounds))
+        profile = runner.run(_profile(arguments.requests, arguments.top, arguments.pyinstrument))
+    print("\n".join([*table, "", *profile]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,292 @@
+"""Loopback measurement: each contender under a real uvicorn, loaded with ``wrk``.
+
+Every contender runs in its own ``uvicorn --factory`` process (httptools, uvloop, one worker,
+no access log, log level warning) on 127.0.0.1 and a free port. With two or more CPUs and
+``taskset`` available, the servers are pinned to the first CPU and ``wrk`` to the second, so
+the load generator never competes with the server it measures. All servers start first (an idle
+uvicorn costs nothing), each answer is checked over HTTP before and after the load, then the
+``wrk`` runs interleave the contenders round by round; per contender the reported run is the one
+with the median requests/s. A run with non-2xx answers fails; timing never does.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks.contenders import Contender
+from benchmarks.workload import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+
+__all__ = ["LoopbackResult", "WrkRun", "cpu_plan", "run_loopback", "uvicorn_command"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+WRK: Final = "wrk"
+_MARKER: Final = "WRK_JSON "
+_START_TIMEOUT: Final = 30.0
+
+_LUA_DONE: Final = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_JSON {\"requests\":%d,\"duration_us\":%d,\"connect\":%d,\"read\":%d,\"write\":%d," ..
+    "\"status\":%d,\"timeout\":%d,\"mean_us\":%.1f,\"stdev_us\":%.1f,\"p50_us\":%d," ..
+    "\"p90_us\":%d,\"p99_us\":%d,\"max_us\":%d}\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency.stdev, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WrkRun:
+    """One ``wrk`` run's summary (latencies in µs)."""
+
+    requests: int
+    duration_us: int
+    connect: int
+    read: int
+    write: int
+    status: int
+    timeout: int
+    mean_us: float
+    stdev_us: float
+    p50_us: int
+    p90_us: int
+    p99_us: int
+    max_us: int
+
+    @property
+    def requests_per_second(self) -> float:
+        """Completed requests per second."""
+        return self.requests / (self.duration_us / 1e6)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopbackResult:
+    """Every run of one contender; :attr:`median` is the run reported."""
+
+    key: str
+    label: str
+    runs: list[WrkRun]
+
+    @property
+    def median(self) -> WrkRun:
+        """The run with the median requests/s (the lower middle one for an even count)."""
+        ordered = sorted(self.runs, key=lambda run: run.requests_per_second)
+        return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def requests_per_second(self) -> float:
+        """Median requests/s over the runs."""
+        return statistics.median(run.requests_per_second for run in self.runs)
+
+    @property
+    def best(self) -> float:
+        """The highest requests/s of any run (least disturbed by the rest of the machine)."""
+        return max(run.requests_per_second for run in self.runs)
+
+
+@dataclass(frozen=True, slots=True)
+class CpuPlan:
+    """Command prefixes pinning the servers and ``wrk`` to separate CPUs (empty: no pinning)."""
+
+    server: tuple[str, ...]
+    wrk: tuple[str, ...]
+
+    def describe(self) -> str:
+        """A line for the report."""
+        if not self.server:
+            return "no CPU pinning (needs taskset and at least 2 CPUs)"
+        return f"server pinned with `{' '.join(self.server)}`, wrk with `{' '.join(self.wrk)}`"
+
+
+def cpu_plan() -> CpuPlan:
+    """Pin servers to the first allowed CPU and wrk to the second, when possible."""
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    if taskset is None or len(cpus) < 2:
+        return CpuPlan((), ())
+    return CpuPlan(("taskset", "-c", str(cpus[0])), ("taskset", "-c", str(cpus[1])))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def uvicorn_command(contender: Contender, port: int) -> list[str]:
+    """The uvicorn command line serving ``contender`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", contender.factory,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--http", "httptools", "--loop", "uvloop",
+        "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT),
+    ]  # fmt: skip
+
+
+def _post(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("POST", PATH, body, {"Content-Type": CONTENT_TYPE})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@dataclass
+class _Server:
+    contender: Contender
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Any
+
+    def failure(self, why: str) -> RuntimeError:
+        self.log.seek(0)
+        output = self.log.read().decode("utf-8", "replace")[-2000:]
+        return RuntimeError(f"{self.contender.label}: {why}\n{output}")
+
+
+def _start(contender: Contender, plan: CpuPlan, stack: ExitStack) -> _Server:
+    port = _free_port()
+    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    process = subprocess.Popen(
+        [*plan.server, *uvicorn_command(contender, port)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    stack.callback(_stop, process)
+    return _Server(contender, port, process, log)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:
+    """Wait until ``server`` answers, then check its answer."""
+    while True:
+        if server.process.poll() is not None:
+            raise server.failure(f"uvicorn exited with code {server.process.returncode}")
+        try:
+            status, answer = _post(server.port, body)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise server.failure("uvicorn did not answer in time") from None
+            time.sleep(0.05)
+            continue
+        check_answer(status, answer, server.contender.label)
+        return
+
+
+@contextmanager
+def _servers(contenders: Sequence[Contender], plan: CpuPlan) -> Iterator[list[_Server]]:
+    body = request_body()
+    with ExitStack() as stack:
+        servers = [_start(contender, plan, stack) for contender in contenders]
+        deadline = time.monotonic() + _START_TIMEOUT
+        for server in servers:
+            _check_over_http(server, body, deadline)
+        yield servers
+        for server in servers:
+            _check_over_http(server, body, time.monotonic() + 5)
+
+
+def _lua_script(directory: Path) -> Path:
+    body = request_body().decode("ascii")
+    script = directory / "counter.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = [==[{body}]==]\n"
+        f'wrk.headers["Content-Type"] = "{CONTENT_TYPE}"\n' + _LUA_DONE,
+        encoding="utf-8",
+    )
+    return script
+
+
+def wrk_command(
+    plan: CpuPlan, script: Path, port: int, *, connections: int, duration: int
+) -> list[str]:
+    """The wrk command line for one run."""
+    return [
+        *plan.wrk, WRK, "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script),
+        f"http://127.0.0.1:{port}{PATH}",
+    ]  # fmt: skip
+
+
+def _wrk(command: list[str], duration: int, label: str) -> WrkRun:
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 30, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{label}: wrk failed ({completed.returncode}): {completed.stderr}")
+    for line in completed.stdout.splitlines():
+        if line.startswith(_MARKER):
+            run = WrkRun(**json.loads(line[len(_MARKER) :]))
+            break
+    else:
+        raise RuntimeError(f"{label}: no summary in wrk output: {completed.stdout}")
+    if run.status:
+        raise WrongAnswer(f"{label}: {run.status} non-2xx answers under load")
+    if run.requests == 0:
+        raise WrongAnswer(f"{label}: no request completed under load")
+    return run
+
+
+def run_loopback(
+    contenders: Sequence[Contender],
+    *,
+    connections: int,
+    duration: int,
+    rounds: int,
+    warmup: int,
+    plan: CpuPlan | None = None,
+) -> list[LoopbackResult]:
+    """Load every contender with wrk; raises if one answers wrongly or a tool fails."""
+    if shutil.which(WRK) is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    plan = cpu_plan() if plan is None else plan
+    runs: dict[str, list[WrkRun]] = {contender.key: [] for contender in contenders}
+    with tempfile.TemporaryDirectory() as directory, _servers(contenders, plan) as servers:
+        script = _lua_script(Path(directory))
+        if warmup > 0:
+            for server in servers:
+                command = wrk_command(
+                    plan, script, server.port, connections=connections, duration=warmup
+                )
+                _wrk(command, warmup, server.contender.label)
+        for index in range(rounds):
+            shift = index % len(servers)
+            for server in [*servers[shift:], *servers[:shift]]:
+                command = wrk_command(
+                    plan, script, server.port, connections=connections, duration=duration
+                )
+                runs[server.contender.key].append(_wrk(command, duration, server.contender.label))
+    return [
+        LoopbackResult(contender.key, contender.label, runs[contender.key])
+        for contender in contenders
+    ]
