@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -100,3 +101,14 @@ def test_page_global_without_components_uses_the_default_registry(
 def test_registering_on_something_else_is_a_clear_error() -> None:
     with pytest.raises(ConfigurationError, match=r"jinja2\.Environment"):
         register_component_global(object())
+
+
+def test_renderer_reloads_changed_files_only_when_asked(tmp_path: Path) -> None:
+    template = tmp_path / "t.html"
+    template.write_text("<p>one</p>")
+    cached, reloading = Jinja2Renderer(tmp_path), Jinja2Renderer(tmp_path, auto_reload=True)
+    assert cached.render("t.html", {}) == reloading.render("t.html", {}) == "<p>one</p>"
+    template.write_text("<p>two, longer</p>")
+    os.utime(template, (template.stat().st_atime + 5, template.stat().st_mtime + 5))
+    assert cached.render("t.html", {}) == "<p>one</p>"
+    assert reloading.render("t.html", {}) == "<p>two, longer</p>"

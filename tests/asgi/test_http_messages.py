@@ -121,10 +121,10 @@ async def test_server_side_failure_answers_500_and_logs_the_detail(
     failure: Exception,
     code: str,
 ) -> None:
-    async def explode(call: object) -> None:
+    def explode(call: object) -> None:
         raise failure
 
-    monkeypatch.setattr(components_app.dispatcher, "async_dispatch", explode)
+    monkeypatch.setattr(components_app.dispatcher, "prepare", explode)
     communicator = ApplicationCommunicator(components_app, http_scope())
     await communicator.send_input({"type": "http.request", "body": b"{}", "more_body": False})
     with caplog.at_level(logging.ERROR, logger="component_framework"):

@@ -32,17 +32,24 @@ class Jinja2Renderer:
     """Renders component templates with Jinja2; autoescaping is on for HTML templates.
 
     ``source``: a template directory (``str`` or ``Path``), several directories, or a ready
-    ``jinja2.Environment`` (used as is).
+    ``jinja2.Environment`` (used as is). ``auto_reload``: re-read changed template files (handy
+    while developing; off by default, so each template is compiled once).
     """
 
-    def __init__(self, source: str | Path | list[str | Path] | jinja2.Environment) -> None:
+    def __init__(
+        self,
+        source: str | Path | list[str | Path] | jinja2.Environment,
+        *,
+        auto_reload: bool = False,
+    ) -> None:
+        self._templates: dict[str, jinja2.Template] = {}
         if isinstance(source, jinja2.Environment):
             self.environment = source
         else:
             self.environment = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(source),
                 autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-                auto_reload=False,
+                auto_reload=auto_reload,
             )
 
     @classmethod
@@ -51,12 +58,21 @@ class Jinja2Renderer:
         environment = jinja2.Environment(
             loader=jinja2.DictLoader(dict(templates)),
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+            auto_reload=False,
         )
         return cls(environment)
 
     def render(self, template_name: str, context: Mapping[str, Any]) -> str:
-        """Render ``template_name`` with ``context``."""
-        return self.environment.get_template(template_name).render(context)
+        """Render ``template_name`` with ``context``.
+
+        Compiled templates are kept per name unless the environment auto-reloads (then Jinja's
+        own cache checks the files for changes on every call, as configured)."""
+        template = self._templates.get(template_name)
+        if template is None:
+            template = self.environment.get_template(template_name)
+            if not self.environment.auto_reload:
+                self._templates[template_name] = template
+        return template.render(context)
 
 
 class _ComponentGlobal:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
-from component_framework.asgi.routing import Route, RouteKind, match_route, relative_path
+from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.registry import ComponentRegistry
@@ -67,6 +67,7 @@ class ComponentASGI:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         self.dispatcher = Dispatcher(registry, settings, renderer)
+        self._routes = RouteCache(self.prefix)
 
     @property
     def settings(self) -> Settings:
@@ -87,7 +88,15 @@ class ComponentASGI:
             else:
                 await self._lifespan(receive, send)
             return
-        await self._serve(scope, receive, send, relative_path(scope, self.prefix))
+        resolution = self._routes.resolve(scope)
+        if (
+            scope["type"] == "http"
+            and type(resolution) is Route
+            and resolution.kind is RouteKind.COMPONENT
+        ):  # the hot path, without the general dispatch below
+            await handle_http(scope, receive, send, resolution.name, self.dispatcher)
+            return
+        await self._serve(scope, receive, send, resolution)
 
     async def serve_mounted(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -98,18 +107,17 @@ class ComponentASGI:
         ``XYZ/``) is not ours."""
         if scope["type"] == "lifespan":
             return
-        path = scope["path"]
-        await self._serve(scope, receive, send, path if path.startswith("/") else None)
+        await self._serve(scope, receive, send, self._routes.resolve_relative(scope["path"]))
 
     async def _serve(
         self,
         scope: HTTPScope | WebSocketScope,
         receive: ASGIReceiveCallable,
         send: ASGISendCallable,
-        relative: str | None,
+        resolution: Resolution,
     ) -> None:
         kind = scope["type"]
-        if relative is None:
+        if resolution is NOT_OURS:
             if self.app is not None:
                 await self.app(scope, receive, send)
             elif kind == "http":
@@ -117,7 +125,7 @@ class ComponentASGI:
             else:
                 await self._refuse_websocket(receive, send, NotFound("nothing is served here"))
             return
-        route = match_route(relative)
+        route = resolution if type(resolution) is Route else None
         if scope["type"] == "http":
             await self._route_http(scope, receive, send, route)
         else:

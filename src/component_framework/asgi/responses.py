@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -34,20 +33,25 @@ __all__ = [
 ]
 
 Headers = list[tuple[bytes, bytes]]
-JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
-HTML_HEADERS: Final = ((b"content-type", b"text/html; charset=utf-8"),)
+# Answers carry signed state for one client: never stored by caches (which also makes a
+# ``Vary`` header moot), never sniffed into another type.
 _COMMON_HEADERS: Final = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 )
+JSON_HEADERS: Final = ((b"content-type", b"application/json"), *_COMMON_HEADERS)
+HTML_HEADERS: Final = ((b"content-type", b"text/html; charset=utf-8"), *_COMMON_HEADERS)
+
+
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def json_body(document: object) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact UTF-8 JSON (a prebuilt encoder: ``json.dumps`` with options builds one a call)."""
+    return _ENCODER.encode(document).encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     """A complete HTTP response, ready to send."""
 
@@ -61,17 +65,10 @@ def HTMLResponse(html: str, status: int = 200) -> Response:
     return Response(status, HTML_HEADERS, html.encode("utf-8"))
 
 
-async def send_response(
-    send: ASGISendCallable,
-    response: Response,
-    extra: Iterable[tuple[bytes, bytes]] = (),
-    *,
-    head: bool = False,
-) -> None:
+async def send_response(send: ASGISendCallable, response: Response, *, head: bool = False) -> None:
     """Send ``response`` as one start and one body message (an empty body for ``head``, with
     the ``content-length`` the full body would have)."""
-    headers: Headers = [*response.headers, *_COMMON_HEADERS, *extra]
-    headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+    headers: Headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
     await send(
         {"type": "http.response.start", "status": response.status, "headers": headers,
          "trailers": False}

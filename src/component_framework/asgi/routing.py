@@ -17,7 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["Route", "RouteKind", "match_route", "relative_path"]
+__all__ = [
+    "NOT_OURS",
+    "Resolution",
+    "Route",
+    "RouteCache",
+    "RouteKind",
+    "match_route",
+    "relative_path",
+]
 
 STATIC_SEGMENT: Final = "_static"
 
@@ -31,7 +39,7 @@ class RouteKind(enum.Enum):
     STATIC = "static"  # /_static/...    client runtime files
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Route:
     """A matched route: its kind and the component name (or static file path)."""
 
@@ -87,3 +95,53 @@ def match_route(relative: str) -> Route | None:
     if len(segments) == 2 and segments[1] in _SUFFIXES:
         return Route(_SUFFIXES[segments[1]], head)
     return None
+
+
+class _NotOurs:
+    """The resolution of a path outside the framework's mount point."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_OURS"
+
+
+NOT_OURS: Final = _NotOurs()
+Resolution = Route | None | _NotOurs
+
+
+class RouteCache:
+    """Memoised :func:`relative_path` + :func:`match_route`, bounded to ``max_entries``.
+
+    Real traffic hits a handful of paths, so each is resolved once; the table is emptied when
+    full, so unbounded distinct paths cost time, never memory. Resolutions are never mutated.
+    """
+
+    def __init__(self, prefix: str, max_entries: int = 1024) -> None:
+        self.prefix = prefix
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str, str | None], Resolution] = {}
+
+    def _remember(self, key: tuple[str, str, str | None], resolution: Resolution) -> Resolution:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = resolution
+        return resolution
+
+    def resolve(self, scope: Mapping[str, Any]) -> Resolution:
+        """What ``scope``'s path addresses, seen from a host that passes full paths."""
+        key = (scope["path"], scope.get("root_path", ""), scope.get("app_root_path"))
+        try:
+            return self._entries[key]
+        except KeyError:
+            relative = relative_path(scope, self.prefix)
+            return self._remember(key, NOT_OURS if relative is None else match_route(relative))
+
+    def resolve_relative(self, path: str) -> Resolution:
+        """What an already relative ``path`` addresses (hosts that strip their mount path)."""
+        key = (path, "", "relative")
+        try:
+            return self._entries[key]
+        except KeyError:
+            relative = path if path.startswith("/") else None
+            return self._remember(key, NOT_OURS if relative is None else match_route(relative))

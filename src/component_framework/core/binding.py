@@ -241,9 +241,14 @@ class Binder:
                     converter_for(hint),
                     _MISSING if default is parameter.empty else default,
                 )
+        self.required = [p.name for p in self.parameters.values() if p.default is _MISSING]
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``."""
+        if not values:  # the common case of an event without payload
+            if self.required:
+                raise PayloadValidationError(self.required[0], "field required")
+            return {}
         if not self.accepts_extra:
             for name in values:
                 if name not in self.parameters:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from component_framework.core.binding import binder_for
-from component_framework.core.component import Component, EventHandler, is_valid_event_name
+from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import Renderer
@@ -39,13 +39,13 @@ from component_framework.protocol.fragment import annotate_root, wire_attributes
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
-__all__ = ["ComponentCall", "DispatchResult", "Dispatcher"]
+__all__ = ["ComponentCall", "DispatchResult", "Dispatcher", "PreparedCall"]
 
 logger = logging.getLogger("component_framework")
 _EMPTY: Final[Mapping[str, Any]] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ComponentCall:
     """A request for one component, independent of the transport that carried it."""
 
@@ -70,7 +70,7 @@ class ComponentCall:
         return self.event is None or self.event == MOUNT_EVENT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DispatchResult:
     """The outcome of one call: the rendered HTML and the signed new state."""
 
@@ -106,15 +106,51 @@ class DispatchResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Everything checked before user code runs."""
+class PreparedCall:
+    """A call that passed every check; no user code has run yet.
 
-    cls: type[Component]
-    handler: EventHandler | None
-    arguments: dict[str, Any]
-    component_id: str | None
-    restored_state: dict[str, Any] | None
+    ``runs_async`` says whether completing it needs the event loop (an ``async def`` or async
+    generator handler, or an ``async def mount`` when mounting), so a transport can run a sync
+    call without creating a coroutine. A plain slotted class: one is built per request.
+    """
+
+    __slots__ = (
+        "arguments", "cls", "component_id", "event", "handler", "restored_state", "runs_async",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        cls: type[Component],
+        event: str | None,
+        handler: EventHandler | None,
+        arguments: dict[str, Any],
+        component_id: str | None,
+        restored_state: dict[str, Any] | None,
+    ) -> None:
+        self.cls = cls
+        self.event = event
+        self.handler = handler
+        self.arguments = arguments
+        self.component_id = component_id
+        self.restored_state = restored_state
+        if handler is not None:
+            self.runs_async = _is_async_function(handler)
+        else:
+            self.runs_async = restored_state is None and _is_async_function(cls.mount)
+
+
+_USER_FAULTS_PASSED_THROUGH: Final = (ClientError, ConfigurationError)
+_async_functions: dict[Callable[..., Any], bool] = {}
+
+
+def _is_async_function(function: Callable[..., Any]) -> bool:
+    """Whether calling ``function`` needs the event loop; cached per function."""
+    known = _async_functions.get(function)
+    if known is None:
+        known = _async_functions[function] = inspect.iscoroutinefunction(
+            function
+        ) or inspect.isasyncgenfunction(function)
+    return known
 
 
 class Dispatcher:
@@ -133,26 +169,28 @@ class Dispatcher:
 
     # -- checks before user code ---------------------------------------------------------
 
-    def _plan(self, call: ComponentCall) -> _Plan:
+    def prepare(self, call: ComponentCall) -> PreparedCall:
+        """Run every check of ``call`` (404, 400, 422) without running user code."""
         cls = self.registry.get(call.component_name)
         handler = None
-        if not call.is_mount:
-            event = call.event or ""
-            handler = cls.event_handler(event) if is_valid_event_name(event) else None
+        event = call.event
+        if event is not None and event != MOUNT_EVENT:
+            # ``events`` holds only valid public names, so one lookup validates the name too.
+            handler = cls.events.get(event)
             if handler is None:
                 raise EventNotFound(call.component_name, event)
         component_id, restored = self._restore(cls, call)
         if handler is not None:
             if restored is None:
                 raise InvalidSnapshot(
-                    f"event {call.event!r} needs the snapshot from the previous response"
+                    f"event {event!r} needs the snapshot from the previous response"
                 )
             arguments = binder_for(handler).bind(call.payload)
         elif restored is None:
             arguments = self._mount_arguments(cls, call.params)
         else:
             arguments = {}
-        return _Plan(cls, handler, arguments, component_id, restored)
+        return PreparedCall(cls, event, handler, arguments, component_id, restored)
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
@@ -184,61 +222,62 @@ class Dispatcher:
         return binder_for(cls.mount).bind(params)
 
     # -- running user code ---------------------------------------------------------------
-
-    def _user_code(self, component: str, stage: str, function: Callable[..., Any], /,
-                   *args: Any, **kwargs: Any) -> Any:  # fmt: skip
-        # Positional-only: user keyword arguments may be called component, stage or function.
-        try:
-            return function(*args, **kwargs)
-        except ClientError:
-            raise
-        except ConfigurationError:
-            raise
-        except Exception as exc:
-            raise self._handler_error(component, stage, exc) from exc
+    # Each phase runs in one ``try`` with a ``stage`` label: user exceptions become a
+    # HandlerError naming the stage; deliberate client and configuration errors pass through.
 
     @staticmethod
     def _handler_error(component: str, stage: str, exc: BaseException) -> HandlerError:
         logger.error("component %r failed in %s", component, stage, exc_info=exc)
         return HandlerError(component, stage)
 
-    def _start(self, plan: _Plan) -> tuple[Component, Any]:
-        """Create the component; returns it and mount's result (an awaitable if async)."""
-        name = plan.cls.component_name
-        component = self._user_code(name, "__init__", plan.cls, plan.component_id)
-        if plan.restored_state is not None:
-            self._user_code(name, "hydrate", component.hydrate, plan.restored_state)
-            return component, None
-        return component, self._user_code(name, "mount", component.mount, **plan.arguments)
+    def _start(self, plan: PreparedCall) -> tuple[Component, Any]:
+        """Create the component, then hydrate or mount it; returns it and mount's result
+        (an awaitable for an async mount, else ``None``)."""
+        stage = "__init__"
+        try:
+            component = plan.cls(plan.component_id)
+            if plan.restored_state is not None:
+                stage = "hydrate"
+                component.hydrate(plan.restored_state)
+                return component, None
+            stage = "mount"
+            return component, component.mount(**plan.arguments)
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self._handler_error(plan.cls.component_name, stage, exc) from exc
+
+    def _run_handler(self, plan: PreparedCall, component: Component) -> Any:
+        """Call the handler; returns what it returned (a coroutine or generator if async)."""
+        assert plan.handler is not None
+        try:
+            return plan.handler(component, **plan.arguments)
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self._handler_error(plan.cls.component_name, "handler", exc) from exc
 
     def _finish(self, component: Component) -> DispatchResult:
         name = component.component_name
-        self._user_code(name, "before_render", component.before_render)
-        html = self._user_code(name, "render", component.render, self.renderer)
-        state = self._user_code(name, "dehydrate", component.dehydrate)
+        stage = "before_render"
         try:
+            component.before_render()
+            stage = "render"
+            html = component.render(self.renderer)
+            stage = "dehydrate"
+            state = component.dehydrate()
             snapshot = self.signer.sign(name, component.id, state)
         except SnapshotError as exc:
             raise ConfigurationError(str(exc)) from None
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise self._handler_error(name, "dehydrate", exc) from exc
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self._handler_error(name, stage, exc) from exc
         return DispatchResult(component, html, state, snapshot)
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call`` synchronously; a coroutine handler or mount is a ConfigurationError."""
-        plan = self._plan(call)
-        component, mounted = self._start(plan)
-        if inspect.isawaitable(mounted):
-            _close_awaitable(mounted)
-            raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
-        if plan.handler is not None:
-            outcome = self._user_code(
-                component.component_name, "handler", plan.handler, component, **plan.arguments
-            )
-            if inspect.isawaitable(outcome) or inspect.isasyncgen(outcome):
-                _close_awaitable(outcome)
-                raise ConfigurationError(f"handler for {call.event!r} is async: use async_dispatch")
-        return self._finish(component)
+        return self.run(self.prepare(call))
 
     async def async_dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call``; async handlers are awaited on the running loop, sync ones run inline.
@@ -246,26 +285,45 @@ class Dispatcher:
         A generator handler (``StreamingComponent``) is run to completion here and the final
         render is returned (streaming transports send a frame per yield instead).
         """
-        plan = self._plan(call)
-        name = plan.cls.component_name
+        return await self.async_run(self.prepare(call))
+
+    def run(self, plan: PreparedCall) -> DispatchResult:
+        """Complete a prepared call without the event loop (see ``PreparedCall.runs_async``)."""
         component, mounted = self._start(plan)
-        if inspect.isawaitable(mounted):
-            await self._await_user_code(name, "mount", mounted)
+        if mounted is not None and inspect.isawaitable(mounted):
+            _close_awaitable(mounted)
+            raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
         if plan.handler is not None:
-            outcome = self._user_code(name, "handler", plan.handler, component, **plan.arguments)
-            if inspect.isawaitable(outcome):
-                await self._await_user_code(name, "handler", outcome)
-            elif inspect.isasyncgen(outcome):
-                await self._await_user_code(name, "handler", _drain(outcome))
+            outcome = self._run_handler(plan, component)
+            if outcome is not None and (
+                inspect.isawaitable(outcome) or inspect.isasyncgen(outcome)
+            ):
+                _close_awaitable(outcome)
+                raise ConfigurationError(f"handler for {plan.event!r} is async: use async_dispatch")
         return self._finish(component)
 
-    async def _await_user_code(self, component: str, stage: str, awaitable: Any) -> Any:
+    async def async_run(self, plan: PreparedCall) -> DispatchResult:
+        """Complete a prepared call, awaiting async user code on the running loop."""
+        component, mounted = self._start(plan)
+        if mounted is not None and inspect.isawaitable(mounted):
+            await self._await_user_code(plan, "mount", mounted)
+        if plan.handler is not None:
+            outcome = self._run_handler(plan, component)
+            if outcome is None:
+                pass
+            elif inspect.isawaitable(outcome):
+                await self._await_user_code(plan, "handler", outcome)
+            elif inspect.isasyncgen(outcome):
+                await self._await_user_code(plan, "handler", _drain(outcome))
+        return self._finish(component)
+
+    async def _await_user_code(self, plan: PreparedCall, stage: str, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except (ClientError, ConfigurationError):
+        except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
-            raise self._handler_error(component, stage, exc) from exc
+            raise self._handler_error(plan.cls.component_name, stage, exc) from exc
 
 
 async def _drain(generator: Any) -> None:

@@ -29,6 +29,13 @@ __all__ = [
 
 MOUNT_EVENT: Final = "mount"
 RESERVED_FIELDS: Final = frozenset({"event", "payload", "params", "snapshot", "state"})
+_RESERVED_TYPES: Final = (
+    ("event", str),
+    ("snapshot", str),
+    ("payload", dict),
+    ("params", dict),
+    ("state", dict),
+)
 JSON_TYPES: Final = frozenset({"application/json"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
 
@@ -43,7 +50,7 @@ class RequestError(ValueError):
         self.problem: RequestProblem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFields:
     """The protocol fields of one request, before any component is involved."""
 
@@ -96,8 +103,10 @@ def _decode_text(body: bytes) -> str:
 
 def parse_body(content_type: str | None, body: bytes, *, max_depth: int) -> RequestFields:
     """Parse a POST body. An empty body is an empty request (a mount) whatever its type."""
-    if not body.strip():
+    if not body or body.isspace():
         return RequestFields()
+    if content_type == "application/json":  # the common spelling, without parameter parsing
+        return _fields_from_json(_decode_text(body), max_depth)
     media, charset = _media_type(content_type or "")
     if charset not in (None, "utf-8", "utf8"):
         raise RequestError("unsupported_media_type", f"expected charset utf-8, got {charset!r}")
@@ -134,16 +143,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: One decoder for every body: ``json.loads`` with an option would build a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
+    """Whether an object nests deeper than ``max_depth``; walks only container values."""
+    for value in document.values():
+        if isinstance(value, dict | list) and json_depth(value) + 1 > max_depth:
+            return True
+    return max_depth < 1
+
+
 def _fields_from_json(text: str, max_depth: int) -> RequestFields:
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = _DECODER.decode(text)
     except RecursionError:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
     except ValueError as exc:
         raise RequestError("malformed", f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
-    if json_depth(document) > max_depth:
+    if _exceeds_depth(document, max_depth):
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
     return _fields_from_mapping(document)
 
@@ -166,7 +187,7 @@ def _fields_from_pairs(pairs: list[tuple[str, str]], max_depth: int) -> RequestF
 def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
     """A reserved object field sent as a form value carries JSON text."""
     try:
-        decoded = json.loads(value, parse_constant=_reject_constant) if value else {}
+        decoded = _DECODER.decode(value) if value else {}
     except RecursionError:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
     except ValueError:
@@ -178,34 +199,30 @@ def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
     return decoded
 
 
-def _optional_str(document: dict[str, Any], name: str) -> str | None:
-    value = document.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise RequestError("malformed", f"field {name!r} must be a string, got {type(value).__name__}")
-
-
-def _optional_object(document: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = document.get(name)
-    if value is None or isinstance(value, dict):
-        return value
-    raise RequestError("malformed", f"field {name!r} must be an object, got {type(value).__name__}")
+def _check_types(document: dict[str, Any]) -> None:
+    """Reserved fields have fixed types: strings for ``event``/``snapshot``, objects else."""
+    for name, expected in _RESERVED_TYPES:
+        value = document.get(name)
+        if value is not None and not isinstance(value, expected):
+            label = "a string" if expected is str else "an object"
+            raise RequestError(
+                "malformed", f"field {name!r} must be {label}, got {type(value).__name__}"
+            )
 
 
 def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
-    event = _optional_str(document, "event") or None
-    snapshot = _optional_str(document, "snapshot") or None
-    payload = _optional_object(document, "payload") or {}
-    params = _optional_object(document, "params") or {}
-    state = _optional_object(document, "state")
-    loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
-    if loose:
+    _check_types(document)
+    event = document.get("event") or None
+    snapshot = document.get("snapshot") or None
+    payload = document.get("payload") or {}
+    params = document.get("params") or {}
+    if not document.keys() <= RESERVED_FIELDS:
         mounting = (event is None or event == MOUNT_EVENT) and snapshot is None
         target = params if mounting else payload
-        for key, value in loose.items():
+        for key, value in document.items():
+            if key in RESERVED_FIELDS:
+                continue
             if key in target:
                 raise RequestError("malformed", f"field {key!r} is given twice")
             target[key] = value
-    return RequestFields(
-        event=event, payload=payload, params=params, snapshot=snapshot, state=state
-    )
+    return RequestFields(event, payload, params, snapshot, document.get("state"))
