@@ -922,3 +922,21 @@ def test_result_fragment_root_carries_id_and_snapshot(samples: Dispatcher) -> No
     assert fragment.startswith(f'<div class="counter" id="{result.component_id}"')
     assert f"&quot;snapshot&quot;:&quot;{result.snapshot}&quot;" in fragment
     assert result.component_name == "counter"
+
+
+async def test_prepared_call_says_whether_it_needs_the_loop() -> None:
+    dispatcher = Dispatcher(
+        sample_components.registry, sample_components.SETTINGS, sample_components.renderer
+    )
+    counter = dispatcher.prepare(ComponentCall("counter"))
+    assert counter.runs_async is False
+    mounted = dispatcher.run(counter)
+    sentiment = dispatcher.dispatch(ComponentCall("sentiment"))
+    analyze = dispatcher.prepare(
+        ComponentCall("sentiment", "analyze", {"text": "hi"}, snapshot=sentiment.snapshot)
+    )
+    assert analyze.runs_async is True
+    assert (await dispatcher.async_run(analyze)).state["text"] == "hi"
+    increment = dispatcher.prepare(ComponentCall("counter", "increment", snapshot=mounted.snapshot))
+    assert increment.runs_async is False
+    assert dispatcher.run(increment).state == {"count": 1}
