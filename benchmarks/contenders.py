@@ -37,7 +37,7 @@ class CounterComponent(Component):
 
     template_name = TEMPLATE_NAME
 
-    def mount(self) -> None:  # type: ignore[override]  # the guide's signature
+    def mount(self) -> None:
         self.state["count"] = 0
 
     def on_increment(self) -> None:

@@ -68,6 +68,15 @@ def _collect_events(cls: type) -> dict[str, EventHandler]:
     return events
 
 
+def _default_mount(self: Component) -> None:
+    """Initialise ``self.state`` on first render.
+
+    Override it with the parameters you accept: ``def mount(self, user_id: int)``; request
+    ``params`` are bound to that signature like event payloads. This default accepts none.
+    May be ``async def``.
+    """
+
+
 class Component:
     """A server-side UI component: a ``state`` dict, a template and ``on_<event>`` handlers.
 
@@ -98,13 +107,10 @@ class Component:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def mount(self, **params: Any) -> Any:
-        """Initialise ``self.state`` on first render.
-
-        Override it with the parameters you accept: ``def mount(self, user_id: int)``; request
-        ``params`` are bound to that signature like event payloads. This default accepts none.
-        May be ``async def``.
-        """
+    #: Initialises ``self.state`` on first render; see :func:`_default_mount`. Typed as a
+    #: callable attribute so that overrides may take any parameters (``def mount(self)``,
+    #: ``def mount(self, user_id: int)``, ``async def mount(...)``) and stay mypy-clean.
+    mount: Callable[..., Any] = _default_mount
 
     def hydrate(self, state: dict[str, Any]) -> None:
         """Restore state from a verified snapshot (or trusted client state)."""
