@@ -58,6 +58,11 @@ __all__ = [
 ]
 
 
+def _shown(value: str, limit: int = 64) -> str:
+    """``repr`` of client-supplied text, cut so an error never echoes a huge input back."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
 class ComponentError(Exception):
     """Base of every error the framework raises deliberately."""
 
@@ -130,7 +135,7 @@ class ComponentNotFound(NotFound):
     code = "component_not_found"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown component {name!r}")
+        super().__init__(f"unknown component {_shown(name)}")
         self.name = name
 
 
@@ -140,7 +145,7 @@ class EventNotFound(NotFound):
     code = "event_not_found"
 
     def __init__(self, component: str, event: str) -> None:
-        super().__init__(f"component {component!r} has no event {event!r}")
+        super().__init__(f"component {component!r} has no event {_shown(event)}")
         self.component = component
         self.event = event
 

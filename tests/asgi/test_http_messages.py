@@ -250,3 +250,14 @@ async def test_configuration_errors_are_shown_only_in_debug_mode(debug: bool) ->
     error = json.loads(payload)["error"]
     assert error["code"] == "configuration_error"
     assert ("no renderer configured" in error["message"]) is debug
+
+
+async def test_error_messages_do_not_echo_huge_client_input(components_app: ComponentASGI) -> None:
+    communicator = ApplicationCommunicator(components_app, http_scope())
+    body = json.dumps({"event": "x" * 10_000, "snapshot": "v1.a.b"}).encode()
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    status, _, payload = await response_of(communicator)
+    assert status == 404
+    message = json.loads(payload)["error"]["message"]
+    assert len(message) < 200
+    assert message.startswith("component 'counter' has no event 'xxxx")
