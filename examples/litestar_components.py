@@ -1,11 +1,13 @@
-"""The example app's components: the guide's counter and an async sentiment analyser."""
+"""The example app's components: the guide's counter, an async sentiment analyser and the
+streaming report."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from component_framework.core import registry
-from component_framework.core.component import Component
+from component_framework.core.component import Component, StreamingComponent
 
 POSITIVE = frozenset({"love", "great", "good", "happy", "fast", "excellent", "nice"})
 NEGATIVE = frozenset({"hate", "bad", "slow", "sad", "awful", "broken", "terrible"})
@@ -59,3 +61,28 @@ class SentimentComponent(Component):
             if score < 0
             else "neutral"
         )
+
+
+@registry.register("report")
+class ReportComponent(StreamingComponent):
+    """Generates a multi-section report, streaming each section as it completes (SSE)."""
+
+    template_name = "report.html"
+
+    def mount(self) -> None:
+        self.state.update({"sections": [], "done": False})
+
+    async def on_generate(self, report_id: int = 1) -> AsyncIterator[None]:
+        """Each ``yield`` pushes the current render to the browser as one SSE frame."""
+        for title in ("Executive Summary", "Revenue Analysis", "Forecast"):
+            content = await build_section(report_id, title)
+            self.state["sections"].append({"title": title, "content": content})
+            yield
+        self.state["done"] = True
+        yield
+
+
+async def build_section(report_id: int, title: str) -> str:
+    """Simulated work: a query, a computation, a model call..."""
+    await asyncio.sleep(0.4)
+    return f"Content for {title} (report #{report_id})"

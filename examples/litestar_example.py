@@ -33,7 +33,9 @@ from component_framework.adapters.litestar import (  # noqa: E402
 from component_framework.core.component import Component  # noqa: E402
 
 TEMPLATES = ROOT / "litestar_templates"
-HTMX_DIST = ROOT.parent / "node_modules" / "htmx.org" / "dist"
+NODE_MODULES = ROOT.parent / "node_modules"
+HTMX_DIST = NODE_MODULES / "htmx.org" / "dist"
+HTMX_SSE_DIST = NODE_MODULES / "htmx-ext-sse" / "dist"
 
 Component.renderer = Jinja2Renderer(TEMPLATES)
 
@@ -51,6 +53,7 @@ app = Litestar(
         component_stream_endpoint,
         component_websocket_endpoint,
         create_static_files_router(path="/static/htmx", directories=[HTMX_DIST]),
+        create_static_files_router(path="/static/htmx-sse", directories=[HTMX_SSE_DIST]),
     ],
     template_config=TemplateConfig(
         directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register_component_global

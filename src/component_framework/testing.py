@@ -1,7 +1,8 @@
 """Helpers for testing components and apps, for users and for this project's own suite.
 
 Owns: :class:`StateRenderer` (a renderer that needs no template files), :func:`asgi_request`
-(one HTTP exchange against any ASGI app, in process, at the message level), and
+(one HTTP exchange against any ASGI app, in process, at the message level),
+:func:`sse_request` (one Server-Sent Events exchange, decoded into events), and
 :class:`ComponentTestClient` with :class:`ComponentSession` (mount a component, send events,
 read state and HTML, with the snapshot echoed for you). No dependency beyond the standard library.
 """
@@ -17,14 +18,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from component_framework.asgi.app import ComponentASGI
+from component_framework.protocol.sse import SSEDecoder, SSEEvent
 
 __all__ = [
     "ASGIResponse",
     "ComponentResponseError",
     "ComponentSession",
     "ComponentTestClient",
+    "SSEResponse",
     "StateRenderer",
     "asgi_request",
+    "sse_request",
 ]
 
 
@@ -67,6 +71,31 @@ class ASGIResponse:
         return jsonlib.loads(self.body)
 
 
+def _scope(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, Any] | None,
+    root_path: str,
+    extra_scope: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method.upper(),
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8"),
+        "query_string": urlencode(query or {}, doseq=True).encode("ascii"),
+        "root_path": root_path,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        **(extra_scope or {}),
+    }
+
+
 def _encode_body(
     json: Any, form: Mapping[str, Any] | None, body: bytes | None, headers: dict[str, str]
 ) -> bytes:
@@ -103,21 +132,7 @@ async def asgi_request(
     payload = _encode_body(json, form, body, header_map)
     if payload and "content-length" not in header_map:
         header_map["content-length"] = str(len(payload))
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method.upper(),
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode("utf-8"),
-        "query_string": urlencode(query or {}, doseq=True).encode("ascii"),
-        "root_path": root_path,
-        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_map.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        **(extra_scope or {}),
-    }
+    scope = _scope(method, path, header_map, query, root_path, extra_scope)
     size = chunk_size or max(len(payload), 1)
     chunks = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
     incoming: list[dict[str, Any]] = [
@@ -150,6 +165,74 @@ def _collect(sent: list[dict[str, Any]]) -> ASGIResponse:
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in starts[0]["headers"]]
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return ASGIResponse(starts[0]["status"], headers, body)
+
+
+@dataclass
+class SSEResponse:
+    """A Server-Sent Events answer: status, headers, the decoded events and heartbeats seen."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    events: list[SSEEvent]
+    comments: int
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key == wanted), None)
+
+
+async def sse_request(
+    app: Any,
+    path: str,
+    *,
+    method: str = "GET",
+    query: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+    max_events: int | None = None,
+    give_up_after: float = 10.0,
+) -> SSEResponse:
+    """Open a stream on ``app`` in process and collect its events.
+
+    Reads until the app ends the response, or until ``max_events`` events arrived (then the
+    client disconnects, as a browser closing the tab would). Raises ``TimeoutError`` after
+    ``give_up_after`` seconds, so a test never hangs on an endless stream.
+    """
+    header_map = {key.lower(): value for key, value in (headers or {}).items()}
+    payload = _encode_body(json, None, None, header_map)
+    scope = _scope(method, path, header_map, query, "", None)
+    decoder = SSEDecoder()
+    events: list[SSEEvent] = []
+    sent: list[dict[str, Any]] = []
+    gone = asyncio.Event()
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": payload, "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if gone.is_set():
+            return  # like uvicorn: a send after the disconnect is a no-op
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            events.extend(decoder.feed(message.get("body", b"")))
+            if not message.get("more_body", False) or (
+                max_events is not None and len(events) >= max_events
+            ):
+                gone.set()
+
+    async with asyncio.timeout(give_up_after):
+        await app(scope, receive, send)
+    gone.set()
+    response = _collect(sent)
+    return SSEResponse(response.status, response.headers, events, decoder.comments, response.body)
 
 
 class ComponentResponseError(AssertionError):

@@ -242,9 +242,17 @@ async def test_websocket_path_over_http_is_404(host: HostClient) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_stream_path_is_501_until_sse_exists(host: HostClient, method: str) -> None:
+async def test_stream_of_a_component_without_one_is_404_before_any_frame(
+    host: HostClient, method: str
+) -> None:
     response = await host.request(method, "/components/counter/stream/")
-    assert_error(response, 501, "transport_unavailable")
+    assert_error(response, 404, "stream_not_found")
+
+
+async def test_stream_with_a_wrong_parameter_is_422_before_any_frame(host: HostClient) -> None:
+    response = await host.request("GET", "/components/report/stream/", query={"report_id": "x"})
+    error = assert_error(response, 422, "validation_error")
+    assert error["field"] == "report_id"
 
 
 @pytest.mark.parametrize(

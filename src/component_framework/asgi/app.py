@@ -2,22 +2,34 @@
 
 Owns the entry point: scope types, the lifespan (its own, or the wrapped app's in middleware
 mode), deciding whether a path is ours, and handing each matched route to its transport module.
-Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``; the SSE and WebSocket
-transports plug in at :meth:`ComponentASGI._route_http` and :meth:`ComponentASGI._route_websocket`.
+Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse``
+``/{name}/stream/``, ``asgi.static`` ``/_static/...``; the WebSocket transport plugs in at
+:meth:`ComponentASGI._route_websocket`. Also owns the shutdown path of open streams: servers
+wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
+``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
+in front of the server's own handler, which still runs) or on :meth:`ComponentASGI.shutdown`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
+from component_framework.asgi.sse import StreamGate, handle_sse
+from component_framework.asgi.static import StaticFiles
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
+from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, NotFound, TransportUnavailable
 
 if TYPE_CHECKING:
@@ -33,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["ComponentASGI"]
 
 logger = logging.getLogger("component_framework")
+_SHUTDOWN_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 
 
 def _normalise_prefix(prefix: str) -> str:
@@ -52,7 +65,8 @@ class ComponentASGI:
     ``renderer``: overrides ``Component.renderer`` for these components. ``prefix``: where the
     components live when this app sees full paths (standalone, middleware); ignored when a host
     mounts it (Starlette ``Mount`` tells through ``root_path``). ``settings``: keys and limits
-    (default: :meth:`Settings.from_env`).
+    (default: :meth:`Settings.from_env`). ``shutdown_on_signals``: end open streams on
+    SIGTERM/SIGINT (the server's own handler still runs after ours).
     """
 
     def __init__(
@@ -63,10 +77,16 @@ class ComponentASGI:
         renderer: Renderer | None = None,
         prefix: str = "/components",
         settings: Settings | None = None,
+        shutdown_on_signals: bool = True,
     ) -> None:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         self.dispatcher = Dispatcher(registry, settings, renderer)
+        self.streams = StreamRegistry()
+        self.stream_gate = StreamGate()
+        self.static = StaticFiles()
+        self.shutdown_on_signals = shutdown_on_signals
+        self._signals_hooked = False
         self._routes = RouteCache(self.prefix)
 
     @property
@@ -84,7 +104,7 @@ class ComponentASGI:
     ) -> None:
         if scope["type"] == "lifespan":
             if self.app is not None:
-                await self.app(scope, receive, send)
+                await self.app(scope, self._watch_lifespan(receive), send)
             else:
                 await self._lifespan(receive, send)
             return
@@ -140,15 +160,19 @@ class ComponentASGI:
     ) -> None:
         if route is not None and route.kind is RouteKind.COMPONENT:
             await handle_http(scope, receive, send, route.name, self.dispatcher)
-            return
-        error: ComponentError
-        if route is None or route.kind is RouteKind.STATIC:
-            error = NotFound(f"nothing is served at {scope['path']!r}")
-        elif route.kind is RouteKind.WEBSOCKET:
+        elif route is not None and route.kind is RouteKind.STREAM:
+            self._hook_signals()
+            await handle_sse(
+                scope, receive, send, route.name, self.dispatcher, self.streams, self.stream_gate
+            )
+        elif route is not None and route.kind is RouteKind.STATIC:
+            await self.static.serve(scope, send, route.name)
+        elif route is not None and route.kind is RouteKind.WEBSOCKET:
             error = NotFound("this is a WebSocket endpoint: connect with a WebSocket client")
+            await send_response(send, error_response(error))
         else:
-            error = TransportUnavailable("the SSE transport is not available in this version")
-        await send_response(send, error_response(error))
+            error = NotFound(f"nothing is served at {scope['path']!r}")
+            await send_response(send, error_response(error))
 
     async def _route_websocket(
         self,
@@ -173,12 +197,59 @@ class ComponentASGI:
             return
         await send({"type": "websocket.close", "code": error.close_code, "reason": error.message})
 
-    @staticmethod
-    async def _lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _watch_lifespan(self, receive: ASGIReceiveCallable) -> ASGIReceiveCallable:
+        """The inner app's lifespan channel, ending our streams when shutdown arrives."""
+
+        async def watched() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+            return message
+
+        return watched
+
+    # -- shutdown of open streams -------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """End every open stream with a final ``shutdown`` frame and cancel every stream run
+        (their handlers' ``finally`` blocks run). Safe to call more than once."""
+        self.stream_gate.close()
+        await asyncio.sleep(0)  # let open streams send their final frame first
+        await self.streams.close_all()
+
+    def begin_shutdown(self) -> None:
+        """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers)."""
+        if not self.stream_gate.closing:
+            asyncio.get_running_loop().create_task(self.shutdown())
+
+    def _hook_signals(self) -> None:
+        """On the first stream, put our SIGTERM/SIGINT handler in front of the server's."""
+        if self._signals_hooked or not self.shutdown_on_signals:
+            return
+        self._signals_hooked = True
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in _SHUTDOWN_SIGNALS:
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                signal.signal(signum, self._chained_handler(loop, previous))
+
+    def _chained_handler(
+        self, loop: asyncio.AbstractEventLoop, previous: Callable[[int, FrameType | None], Any]
+    ) -> Callable[[int, FrameType | None], Any]:
+        def handle(signum: int, frame: FrameType | None) -> Any:
+            loop.call_soon_threadsafe(self.begin_shutdown)
+            return previous(signum, frame)
+
+        return handle

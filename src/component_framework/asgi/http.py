@@ -12,6 +12,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
+from component_framework.asgi.incoming import (
+    Disconnected,
+    RequestHeaders,
+    read_body,
+    request_error,
+)
 from component_framework.asgi.responses import (
     JSON_HEADERS,
     HTMLResponse,
@@ -23,11 +29,8 @@ from component_framework.asgi.responses import (
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import (
     ComponentError,
-    MalformedRequest,
     MethodNotAllowed,
-    PayloadTooLarge,
     ServerError,
-    UnsupportedMediaType,
 )
 from component_framework.protocol.request import RequestError, parse_body, parse_query
 
@@ -41,44 +44,6 @@ ALLOWED_METHODS: Final = ("GET", "HEAD", "POST")
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
-class _Disconnected(Exception):
-    """The client went away before its body arrived."""
-
-
-async def _read_body(receive: ASGIReceiveCallable, limit: int, declared: bytes | None) -> bytes:
-    if declared is not None:
-        try:
-            declared_length = int(declared)
-        except ValueError:
-            raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
-        if declared_length > limit:
-            raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            raise MalformedRequest(f"expected ASGI message 'http.request', got {message['type']!r}")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        if not message.get("more_body", False):
-            if not chunks:  # the whole body in one message: no copy
-                return chunk
-            chunks.append(chunk)
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def _problem_error(exc: RequestError) -> ComponentError:
-    if exc.problem == "unsupported_media_type":
-        return UnsupportedMediaType(str(exc))
-    return MalformedRequest(str(exc))
-
-
 async def handle_http(
     scope: HTTPScope,
     receive: ASGIReceiveCallable,
@@ -87,25 +52,14 @@ async def handle_http(
     dispatcher: Dispatcher,
 ) -> None:
     """Serve one request for ``component_name`` and send the complete answer."""
-    content_type = content_length = accept = None
-    htmx = False
-    for key, value in scope["headers"]:  # one pass; names should be lower case already
-        name = key.lower()
-        if name == b"content-type":
-            content_type = value
-        elif name == b"content-length":
-            content_length = value
-        elif name == b"hx-request":
-            htmx = True
-        elif name == b"accept":
-            accept = value
+    headers = RequestHeaders.of(scope)
+    htmx, accept = headers.htmx, headers.accept
     method = scope["method"]
     settings = dispatcher.settings
     try:
         if method == "POST":
-            body = await _read_body(receive, settings.max_body_bytes, content_length)
-            media = content_type.decode("latin-1") if content_type is not None else None
-            fields = parse_body(media, body, max_depth=settings.max_json_depth)
+            body = await read_body(receive, settings.max_body_bytes, headers.content_length)
+            fields = parse_body(headers.content_type, body, max_depth=settings.max_json_depth)
             wants_html = htmx
         elif method in _SAFE_METHODS:
             fields = parse_query(scope["query_string"], max_depth=settings.max_json_depth)
@@ -123,10 +77,10 @@ async def handle_http(
             response = HTMLResponse(result.fragment())
         else:
             response = Response(200, JSON_HEADERS, json_body(result.to_json()))
-    except _Disconnected:
+    except Disconnected:
         return
     except RequestError as exc:
-        response = error_response(_problem_error(exc), htmx=htmx, component=component_name)
+        response = error_response(request_error(exc), htmx=htmx, component=component_name)
     except ComponentError as error:
         if isinstance(error, ServerError) and error.__cause__ is None:
             logger.error("%s serving component %r: %s", error.code, component_name, error)

@@ -14,18 +14,48 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 
 from component_framework.core.renderer import Renderer
+from component_framework.core.streams import (
+    InsertAt,
+    StreamOp,
+    TextMode,
+    delete_op,
+    done_op,
+    error_op,
+    insert_op,
+    replace_op,
+    start_op,
+    text_op,
+)
 from component_framework.errors import ConfigurationError
 
-__all__ = ["Component", "EventHandler", "StreamingComponent", "is_valid_event_name"]
+__all__ = [
+    "Component",
+    "EventHandler",
+    "StreamSink",
+    "StreamingComponent",
+    "is_valid_event_name",
+]
 
 EventHandler = Callable[..., Any]
 _EVENT_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _HANDLER_PREFIX: Final = "on_"
 #: Event names the protocol gives a meaning of its own; ``on_mount`` is never an event.
 _RESERVED_EVENTS: Final = frozenset({"mount"})
+
+
+class StreamSink(Protocol):
+    """Where a streaming transport receives a component's stream operations."""
+
+    async def send_op(self, op: StreamOp) -> None:
+        """Queue ``op`` for the client (batched; may wait when the client is slow)."""
+        ...
+
+    def render(self, component: Component) -> str:
+        """Render ``component`` with the transport's renderer (for ``stream_to`` without html)."""
+        ...
 
 
 def is_valid_event_name(name: str) -> bool:
@@ -104,6 +134,8 @@ class Component:
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
         self.id: str = component_id or _new_component_id(self.component_name or "component")
         self.state: dict[str, Any] = dict(state)
+        #: Where stream operations go while a streaming transport runs this component.
+        self.stream_sink: StreamSink | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -146,6 +178,53 @@ class Component:
 
     # -- event surface ---------------------------------------------------------------------
 
+    # -- stream operations ---------------------------------------------------------------
+    # Under SSE or WebSocket each call becomes a ``stream`` frame (batched losslessly); over
+    # plain HTTP there is no stream, so they only validate and the final render is the answer.
+
+    async def _stream(self, op: StreamOp) -> None:
+        sink = getattr(self, "stream_sink", None)
+        if sink is not None:
+            await sink.send_op(op)
+
+    async def stream_start(self, name: str) -> None:
+        """Mark the stream ``name`` active (``data-stream-active`` on the client)."""
+        await self._stream(start_op(name))
+
+    async def stream_text(self, name: str, text: str, mode: TextMode = "append") -> None:
+        """Append ``text`` (or replace the text, ``mode="replace"``) in the ``name`` target.
+        Text is inserted as text, never parsed as HTML."""
+        await self._stream(text_op(name, text, mode))
+
+    async def stream_insert(self, name: str, html: str, at: InsertAt = "append") -> None:
+        """Insert ``html`` at the end (``at="append"``) or start (``"prepend"``) of ``name``."""
+        await self._stream(insert_op(name, html, at))
+
+    async def stream_to(
+        self, name: str, html: str | None = None, target: str | None = None
+    ) -> None:
+        """Replace the content of ``name`` (or of ``target`` inside it) with ``html``; without
+        ``html`` the component is re-rendered and the client takes the matching element from
+        the new render."""
+        if html is None:
+            sink = getattr(self, "stream_sink", None)
+            if sink is None:
+                return
+            html = sink.render(self)
+        await self._stream(replace_op(name, html, target))
+
+    async def stream_delete(self, name: str, selector: str) -> None:
+        """Remove the element matching ``selector`` inside ``name``."""
+        await self._stream(delete_op(name, selector))
+
+    async def stream_error(self, name: str, error: str) -> None:
+        """Show ``error`` inline in ``name``, keeping what was streamed so far."""
+        await self._stream(error_op(name, error))
+
+    async def stream_done(self, name: str) -> None:
+        """Mark the stream ``name`` finished."""
+        await self._stream(done_op(name))
+
     @classmethod
     def event_handler(cls, event: str) -> EventHandler | None:
         """The function handling ``event``, or ``None`` if it is not a public event."""
@@ -164,3 +243,15 @@ class StreamingComponent(Component):
     """
 
     stream_event: ClassVar[str | None] = None
+    #: Seconds a stream keeps running for a client to reconnect after a disconnect
+    #: (``None`` = the app's ``Settings.stream_resume_grace``; ``0`` = cancel at once).
+    stream_resume_grace: ClassVar[float | None] = None
+
+    @classmethod
+    def default_stream_event(cls) -> str | None:
+        """The event a stream runs when the request names none: ``stream_event``, else the
+        only async generator handler (``None`` when there is none or several)."""
+        if cls.stream_event is not None:
+            return cls.stream_event
+        generators = [name for name, fn in cls.events.items() if inspect.isasyncgenfunction(fn)]
+        return generators[0] if len(generators) == 1 else None

@@ -65,6 +65,13 @@ class Settings:
     accepted or produced. ``max_body_bytes``: largest request body. ``max_json_depth``: deepest
     JSON nesting accepted. ``trust_client_state``: accept raw unsigned ``state`` from clients
     (only for clients you trust). ``debug``: show exception detail in 500 bodies.
+
+    Streams (SSE): ``stream_resume_grace``: seconds a stream keeps running (and its frames are
+    kept) for a client to reconnect with ``Last-Event-ID``; ``stream_heartbeat``: seconds
+    between keep-alive comments; ``stream_retry_ms``: the ``retry:`` hint; ``stream_replay_frames``
+    / ``stream_replay_bytes``: bounds of a stream's replay buffer; ``stream_send_timeout``: a
+    client that does not take a frame within this is treated as gone;
+    ``stream_frame_interval``: the batching window of stream operations (60 frames/s).
     """
 
     secret_keys: tuple[str, ...] | str = ()
@@ -74,16 +81,35 @@ class Settings:
     max_json_depth: int = 32
     trust_client_state: bool = False
     debug: bool = False
+    stream_resume_grace: float = 5.0
+    stream_heartbeat: float = 15.0
+    stream_retry_ms: int = 2000
+    stream_replay_frames: int = 1024
+    stream_replay_bytes: int = 1024 * 1024
+    stream_send_timeout: float = 10.0
+    stream_frame_interval: float = 1 / 60
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
         if isinstance(keys, str):
             keys = tuple(key.strip() for key in keys.split(",") if key.strip())
         object.__setattr__(self, "secret_keys", tuple(keys))
-        for name in ("max_snapshot_bytes", "max_body_bytes", "max_json_depth"):
+        for name in (
+            "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "stream_retry_ms",
+            "stream_replay_frames", "stream_replay_bytes",
+        ):  # fmt: skip
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(f"Settings.{name} must be a positive int, got {value!r}")
+        for name in ("stream_heartbeat", "stream_send_timeout", "stream_frame_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigurationError(
+                    f"Settings.{name} must be a positive number, got {value!r}"
+                )
+        grace = self.stream_resume_grace
+        if not isinstance(grace, int | float) or isinstance(grace, bool) or grace < 0:
+            raise ConfigurationError(f"Settings.stream_resume_grace must be >= 0, got {grace!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

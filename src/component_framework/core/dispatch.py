@@ -115,7 +115,8 @@ class PreparedCall:
     """
 
     __slots__ = (
-        "arguments", "cls", "component_id", "event", "handler", "restored_state", "runs_async",
+        "arguments", "cls", "component_id", "event", "handler", "mount_arguments",
+        "restored_state", "runs_async",
     )  # fmt: skip
 
     def __init__(
@@ -126,17 +127,19 @@ class PreparedCall:
         arguments: dict[str, Any],
         component_id: str | None,
         restored_state: dict[str, Any] | None,
+        mount_arguments: dict[str, Any] | None = None,
     ) -> None:
         self.cls = cls
         self.event = event
         self.handler = handler
-        self.arguments = arguments
+        self.arguments = arguments  # the handler's
+        self.mount_arguments = mount_arguments or {}
         self.component_id = component_id
         self.restored_state = restored_state
-        if handler is not None:
-            self.runs_async = _is_async_function(handler)
-        else:
-            self.runs_async = restored_state is None and _is_async_function(cls.mount)
+        mounting = restored_state is None
+        self.runs_async = (handler is not None and _is_async_function(handler)) or (
+            mounting and _is_async_function(cls.mount)
+        )
 
 
 _USER_FAULTS_PASSED_THROUGH: Final = (ClientError, ConfigurationError)
@@ -169,8 +172,12 @@ class Dispatcher:
 
     # -- checks before user code ---------------------------------------------------------
 
-    def prepare(self, call: ComponentCall) -> PreparedCall:
-        """Run every check of ``call`` (404, 400, 422) without running user code."""
+    def prepare(self, call: ComponentCall, *, mount_first: bool = False) -> PreparedCall:
+        """Run every check of ``call`` (404, 400, 422) without running user code.
+
+        ``mount_first``: an event without a snapshot mounts a fresh component (with ``params``)
+        and then runs the event (with ``payload``): how a stream starts. Without it such an
+        event is refused, since it would act on state the client never saw."""
         cls = self.registry.get(call.component_name)
         handler = None
         event = call.event
@@ -180,17 +187,11 @@ class Dispatcher:
             if handler is None:
                 raise EventNotFound(call.component_name, event)
         component_id, restored = self._restore(cls, call)
-        if handler is not None:
-            if restored is None:
-                raise InvalidSnapshot(
-                    f"event {event!r} needs the snapshot from the previous response"
-                )
-            arguments = binder_for(handler).bind(call.payload)
-        elif restored is None:
-            arguments = self._mount_arguments(cls, call.params)
-        else:
-            arguments = {}
-        return PreparedCall(cls, event, handler, arguments, component_id, restored)
+        if handler is not None and restored is None and not mount_first:
+            raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
+        arguments = binder_for(handler).bind(call.payload) if handler is not None else {}
+        mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
+        return PreparedCall(cls, event, handler, arguments, component_id, restored, mount_arguments)
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
@@ -226,11 +227,12 @@ class Dispatcher:
     # HandlerError naming the stage; deliberate client and configuration errors pass through.
 
     @staticmethod
-    def _handler_error(component: str, stage: str, exc: BaseException) -> HandlerError:
+    def handler_error(component: str, stage: str, exc: BaseException) -> HandlerError:
+        """Log ``exc`` (with its traceback) and return the safe error for the client."""
         logger.error("component %r failed in %s", component, stage, exc_info=exc)
         return HandlerError(component, stage)
 
-    def _start(self, plan: PreparedCall) -> tuple[Component, Any]:
+    def start(self, plan: PreparedCall) -> tuple[Component, Any]:
         """Create the component, then hydrate or mount it; returns it and mount's result
         (an awaitable for an async mount, else ``None``)."""
         stage = "__init__"
@@ -241,13 +243,13 @@ class Dispatcher:
                 component.hydrate(plan.restored_state)
                 return component, None
             stage = "mount"
-            return component, component.mount(**plan.arguments)
+            return component, component.mount(**plan.mount_arguments)
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
-            raise self._handler_error(plan.cls.component_name, stage, exc) from exc
+            raise self.handler_error(plan.cls.component_name, stage, exc) from exc
 
-    def _run_handler(self, plan: PreparedCall, component: Component) -> Any:
+    def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
         assert plan.handler is not None
         try:
@@ -255,9 +257,10 @@ class Dispatcher:
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
-            raise self._handler_error(plan.cls.component_name, "handler", exc) from exc
+            raise self.handler_error(plan.cls.component_name, "handler", exc) from exc
 
-    def _finish(self, component: Component) -> DispatchResult:
+    def finish(self, component: Component) -> DispatchResult:
+        """Render and sign: ``before_render``, the template, ``dehydrate``, the snapshot."""
         name = component.component_name
         stage = "before_render"
         try:
@@ -272,7 +275,7 @@ class Dispatcher:
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
-            raise self._handler_error(name, stage, exc) from exc
+            raise self.handler_error(name, stage, exc) from exc
         return DispatchResult(component, html, state, snapshot)
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
@@ -289,41 +292,42 @@ class Dispatcher:
 
     def run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call without the event loop (see ``PreparedCall.runs_async``)."""
-        component, mounted = self._start(plan)
+        component, mounted = self.start(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             _close_awaitable(mounted)
             raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
         if plan.handler is not None:
-            outcome = self._run_handler(plan, component)
+            outcome = self.call_handler(plan, component)
             if outcome is not None and (
                 inspect.isawaitable(outcome) or inspect.isasyncgen(outcome)
             ):
                 _close_awaitable(outcome)
                 raise ConfigurationError(f"handler for {plan.event!r} is async: use async_dispatch")
-        return self._finish(component)
+        return self.finish(component)
 
     async def async_run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call, awaiting async user code on the running loop."""
-        component, mounted = self._start(plan)
+        component, mounted = self.start(plan)
         if mounted is not None and inspect.isawaitable(mounted):
-            await self._await_user_code(plan, "mount", mounted)
+            await self.await_user_code(plan, "mount", mounted)
         if plan.handler is not None:
-            outcome = self._run_handler(plan, component)
+            outcome = self.call_handler(plan, component)
             if outcome is None:
                 pass
             elif inspect.isawaitable(outcome):
-                await self._await_user_code(plan, "handler", outcome)
+                await self.await_user_code(plan, "handler", outcome)
             elif inspect.isasyncgen(outcome):
-                await self._await_user_code(plan, "handler", _drain(outcome))
-        return self._finish(component)
+                await self.await_user_code(plan, "handler", _drain(outcome))
+        return self.finish(component)
 
-    async def _await_user_code(self, plan: PreparedCall, stage: str, awaitable: Any) -> Any:
+    async def await_user_code(self, plan: PreparedCall, stage: str, awaitable: Any) -> Any:
+        """Await user code, turning its failures into a logged ``HandlerError``."""
         try:
             return await awaitable
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
-            raise self._handler_error(plan.cls.component_name, stage, exc) from exc
+            raise self.handler_error(plan.cls.component_name, stage, exc) from exc
 
 
 async def _drain(generator: Any) -> None:

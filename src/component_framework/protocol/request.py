@@ -101,26 +101,33 @@ def _decode_text(body: bytes) -> str:
         raise RequestError("malformed", f"body is not valid UTF-8 (byte {exc.start})") from None
 
 
-def parse_body(content_type: str | None, body: bytes, *, max_depth: int) -> RequestFields:
-    """Parse a POST body. An empty body is an empty request (a mount) whatever its type."""
+def parse_body(
+    content_type: str | None, body: bytes, *, max_depth: int, loose_to_payload: bool = False
+) -> RequestFields:
+    """Parse a POST body. An empty body is an empty request (a mount) whatever its type.
+
+    ``loose_to_payload``: loose fields always join ``payload`` (streams: the fields of
+    ``?report_id=7`` are the handler's, and ``params`` go to ``mount``)."""
     if not body or body.isspace():
         return RequestFields()
     if content_type == "application/json":  # the common spelling, without parameter parsing
-        return _fields_from_json(_decode_text(body), max_depth)
+        return _fields_from_json(_decode_text(body), max_depth, loose_to_payload)
     media, charset = _media_type(content_type or "")
     if charset not in (None, "utf-8", "utf8"):
         raise RequestError("unsupported_media_type", f"expected charset utf-8, got {charset!r}")
     if media in JSON_TYPES:
-        return _fields_from_json(_decode_text(body), max_depth)
+        return _fields_from_json(_decode_text(body), max_depth, loose_to_payload)
     if media in FORM_TYPES:
-        return _fields_from_pairs(_form_pairs(_decode_text(body)), max_depth)
+        return _fields_from_pairs(_form_pairs(_decode_text(body)), max_depth, loose_to_payload)
     expected = ", ".join(sorted(JSON_TYPES | FORM_TYPES))
     raise RequestError(
         "unsupported_media_type", f"expected content type {expected}, got {media or 'none'!r}"
     )
 
 
-def parse_query(query_string: bytes, *, max_depth: int) -> RequestFields:
+def parse_query(
+    query_string: bytes, *, max_depth: int, loose_to_payload: bool = False
+) -> RequestFields:
     """Parse the query string of a GET request with the same rules as a form body."""
     if not query_string:
         return RequestFields()
@@ -128,7 +135,7 @@ def parse_query(query_string: bytes, *, max_depth: int) -> RequestFields:
         text = query_string.decode("ascii")
     except UnicodeDecodeError:
         raise RequestError("malformed", "query string is not ASCII (percent-encode it)") from None
-    return _fields_from_pairs(_form_pairs(text), max_depth)
+    return _fields_from_pairs(_form_pairs(text), max_depth, loose_to_payload)
 
 
 def _form_pairs(text: str) -> list[tuple[str, str]]:
@@ -155,7 +162,7 @@ def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
     return max_depth < 1
 
 
-def _fields_from_json(text: str, max_depth: int) -> RequestFields:
+def _fields_from_json(text: str, max_depth: int, loose_to_payload: bool) -> RequestFields:
     try:
         document = _DECODER.decode(text)
     except RecursionError:
@@ -166,10 +173,12 @@ def _fields_from_json(text: str, max_depth: int) -> RequestFields:
         raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
     if _exceeds_depth(document, max_depth):
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
-    return _fields_from_mapping(document)
+    return _fields_from_mapping(document, loose_to_payload)
 
 
-def _fields_from_pairs(pairs: list[tuple[str, str]], max_depth: int) -> RequestFields:
+def _fields_from_pairs(
+    pairs: list[tuple[str, str]], max_depth: int, loose_to_payload: bool
+) -> RequestFields:
     merged: dict[str, Any] = {}
     for name, value in pairs:
         if name in RESERVED_FIELDS and name in merged:
@@ -181,7 +190,7 @@ def _fields_from_pairs(pairs: list[tuple[str, str]], max_depth: int) -> RequestF
             merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             merged[name] = value
-    return _fields_from_mapping(merged)
+    return _fields_from_mapping(merged, loose_to_payload)
 
 
 def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
@@ -210,7 +219,7 @@ def _check_types(document: dict[str, Any]) -> None:
             )
 
 
-def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
+def _fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> RequestFields:
     _check_types(document)
     event = document.get("event") or None
     snapshot = document.get("snapshot") or None
@@ -218,6 +227,7 @@ def _fields_from_mapping(document: dict[str, Any]) -> RequestFields:
     params = document.get("params") or {}
     if not document.keys() <= RESERVED_FIELDS:
         mounting = (event is None or event == MOUNT_EVENT) and snapshot is None
+        mounting = mounting and not loose_to_payload
         target = params if mounting else payload
         for key, value in document.items():
             if key in RESERVED_FIELDS:

@@ -1,0 +1,242 @@
+"""The SSE transport: one ``text/event-stream`` exchange for ``/{name}/stream/``.
+
+Owns the exchange: reading the request (query string, or a body for POST), starting a stream run
+or resuming one from ``Last-Event-ID``, the response headers, sending frames as the run produces
+them (with heartbeats while idle), and ending: after ``done``/``error``, on client disconnect
+(seen from ``http.disconnect`` or from a failing or stalled ``send``), or on server shutdown (a
+final ``shutdown`` frame). Errors found before the first frame are ordinary JSON error answers.
+The run itself (task, replay, grace) belongs to ``core.stream_run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Final
+
+from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body, request_error
+from component_framework.asgi.responses import Response, error_response, send_response
+from component_framework.core.component import StreamingComponent
+from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.stream_run import Frame, FrameFormat, StreamRegistry, StreamRun
+from component_framework.errors import ComponentError, MethodNotAllowed, NotFound
+from component_framework.protocol.request import (
+    RequestError,
+    RequestFields,
+    parse_body,
+    parse_query,
+)
+from component_framework.protocol.sse import encode_comment, encode_event
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
+
+__all__ = ["StreamGate", "StreamNotFound", "handle_sse"]
+
+logger = logging.getLogger("component_framework")
+ALLOWED_METHODS: Final = ("GET", "POST")
+_HEADERS: Final = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+)
+_HEARTBEAT: Final = encode_comment("keep-alive")
+_SHUTDOWN: Final = encode_event(
+    '{"code":"server_shutdown","message":"the server is shutting down"}', event="shutdown"
+)
+
+
+class StreamNotFound(NotFound):
+    """The component has no stream to run for this request."""
+
+    code = "stream_not_found"
+
+
+class StreamGate:
+    """What the app tells its open streams: wake up (new state) and whether to stop now."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.wakeups: set[asyncio.Event] = set()
+
+    def close(self) -> None:
+        """Ask every open stream to send its final frame and end."""
+        self.closing = True
+        for wakeup in self.wakeups:
+            wakeup.set()
+
+
+def _frame_bytes(run: StreamRun, frame: Frame) -> bytes:
+    return encode_event(frame.data, event=frame.event, id=f"{run.id}.{frame.seq}")
+
+
+def _parse_last_event_id(value: str) -> tuple[str, int] | None:
+    run_id, _, seq = value.rpartition(".")
+    if not run_id or not seq.isdigit():
+        return None
+    return run_id, int(seq)
+
+
+class _Connection:
+    """One client of one run: sends its frames until the run ends or the client goes."""
+
+    def __init__(
+        self, send: ASGISendCallable, run: StreamRun, dispatcher: Dispatcher, gate: StreamGate
+    ) -> None:
+        self.send = send
+        self.run = run
+        self.settings = dispatcher.settings
+        self.gate = gate
+        self.gone = False
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            async with asyncio.timeout(self.settings.stream_send_timeout):
+                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        except (TimeoutError, OSError, RuntimeError):
+            # A stalled or failed send means the client is gone (uvicorn may raise, or block
+            # on flow control when the reader stopped reading).
+            self.gone = True
+
+    async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: asyncio.Event) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.gone = True
+                wakeup.set()
+                return
+
+    async def serve(self, receive: ASGIReceiveCallable, after: int) -> None:
+        """Send frames after sequence ``after`` as they come; returns when the exchange ends."""
+        run, gate = self.run, self.gate
+        wakeup = run.attach()
+        gate.wakeups.add(wakeup)
+        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, wakeup))
+        try:
+            await self._write(b"retry: %d\n\n" % self.settings.stream_retry_ms)
+            while not self.gone:
+                wakeup.clear()
+                frames = run.frames_after(after)
+                for frame in frames:
+                    await self._write(_frame_bytes(run, frame))
+                    if self.gone:
+                        return
+                    after = frame.seq
+                if frames:
+                    continue
+                if gate.closing:  # before "finished": shutdown also ends the runs
+                    await self._write(_SHUTDOWN)
+                    break
+                if run.finished:
+                    break
+                try:
+                    async with asyncio.timeout(self.settings.stream_heartbeat):
+                        await wakeup.wait()
+                except TimeoutError:
+                    await self._write(_HEARTBEAT)
+            if not self.gone:
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+            gate.wakeups.discard(wakeup)
+            run.detach(wakeup)
+
+
+def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> str:
+    if fields.event is not None:
+        return fields.event
+    cls = dispatcher.registry.get(name)
+    event = cls.default_stream_event() if issubclass(cls, StreamingComponent) else None
+    if event is None:
+        raise StreamNotFound(
+            f"component {name!r} has no stream: give it one async generator handler "
+            "(StreamingComponent), set stream_event, or name the event in the request"
+        )
+    return event
+
+
+async def _fields(
+    scope: HTTPScope, receive: ASGIReceiveCallable, dispatcher: Dispatcher, headers: RequestHeaders
+) -> RequestFields:
+    settings = dispatcher.settings
+    if scope["method"] == "GET":
+        return parse_query(
+            scope["query_string"], max_depth=settings.max_json_depth, loose_to_payload=True
+        )
+    body = await read_body(receive, settings.max_body_bytes, headers.content_length)
+    return parse_body(
+        headers.content_type, body, max_depth=settings.max_json_depth, loose_to_payload=True
+    )
+
+
+def _requested_format(scope: HTTPScope) -> FrameFormat:
+    query = scope["query_string"]
+    return "json" if b"format=json" in query.split(b"&") else "html"
+
+
+async def _start_run(
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    name: str,
+    dispatcher: Dispatcher,
+    streams: StreamRegistry,
+    headers: RequestHeaders,
+) -> StreamRun:
+    fields = await _fields(scope, receive, dispatcher, headers)
+    call = ComponentCall(
+        name, _stream_event(dispatcher, name, fields), fields.payload, fields.params,
+        fields.snapshot, fields.state,
+    )  # fmt: skip
+    plan = dispatcher.prepare(call, mount_first=True)
+    cls = plan.cls
+    grace = getattr(cls, "stream_resume_grace", None)
+    if grace is None:
+        grace = dispatcher.settings.stream_resume_grace
+    return streams.start(dispatcher, plan, _requested_format(scope), grace)
+
+
+async def handle_sse(
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    component_name: str,
+    dispatcher: Dispatcher,
+    streams: StreamRegistry,
+    gate: StreamGate,
+) -> None:
+    """Serve one stream request for ``component_name``."""
+    headers = RequestHeaders.of(scope)
+    after = 0
+    try:
+        if scope["method"] not in ALLOWED_METHODS:
+            raise MethodNotAllowed(scope["method"], ALLOWED_METHODS)
+        resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
+        if headers.last_event_id is not None:
+            run = streams.get(resume[0]) if resume is not None else None
+            if (
+                run is None
+                or run.component_name != component_name
+                or (run.finished and not run.frames_after(resume[1] if resume else 0))
+            ):
+                # Finished, expired or unknown: 204 tells EventSource to stop reconnecting.
+                await send_response(send, _no_content())
+                return
+            after = resume[1] if resume else 0
+        else:
+            run = await _start_run(scope, receive, component_name, dispatcher, streams, headers)
+    except Disconnected:
+        return
+    except RequestError as exc:
+        await send_response(send, error_response(request_error(exc)))
+        return
+    except ComponentError as error:
+        await send_response(send, error_response(error, debug=dispatcher.settings.debug))
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": list(_HEADERS),
+                "trailers": False})  # fmt: skip
+    await _Connection(send, run, dispatcher, gate).serve(receive, after)
+
+
+def _no_content() -> Response:
+    return Response(204, (), b"")

@@ -1,0 +1,322 @@
+"""Stream runs: one streaming handler running as a task, its frames, replay and resume grace.
+
+Owns what outlives a single connection: the task that runs the handler (one render frame per
+``yield``, batched ``stream`` frames for stream operations, then ``done`` or ``error``), the
+bounded replay buffer that lets a reconnecting client get exactly the frames it missed, and the
+resume grace (the task keeps running for a while after its last reader left; with nobody back it
+is cancelled, so the handler's ``finally`` blocks run). :class:`StreamRegistry` holds the runs of
+one app. Does not own any wire format beyond the frame's ``(event, data)`` text: transports encode
+frames (SSE here; WebSocket later) and do all I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from component_framework.core.component import Component
+from component_framework.core.dispatch import Dispatcher, DispatchResult, PreparedCall
+from component_framework.core.streams import StreamCoalescer, StreamOp
+from component_framework.errors import ClientError, ComponentError, ConfigurationError
+
+__all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
+
+logger = logging.getLogger("component_framework")
+FrameFormat = Literal["html", "json"]
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class Frame:
+    """One frame of a run: ``event`` is ``None`` for renders (the SSE ``message`` type)."""
+
+    seq: int
+    event: str | None
+    data: str
+
+
+class StreamRun:
+    """One running (or recently finished) stream and the frames it produced."""
+
+    def __init__(
+        self,
+        run_id: str,
+        component_name: str,
+        frame_format: FrameFormat,
+        *,
+        grace: float,
+        max_frames: int,
+        max_bytes: int,
+        frame_interval: float,
+        on_closed: Callable[[StreamRun], None],
+    ) -> None:
+        self.id = run_id
+        self.component_name = component_name
+        self.format: FrameFormat = frame_format
+        self.grace = grace
+        self.frames: deque[Frame] = deque()
+        self.held_bytes = 0
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.next_seq = 1
+        self.last_render: Frame | None = None
+        self.finished = False
+        self.readers = 0
+        self.task: asyncio.Task[None] | None = None
+        self._coalescer = StreamCoalescer(interval=frame_interval, max_delay=frame_interval * 3)
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._wakeups: set[asyncio.Event] = set()
+        self._on_closed = on_closed
+        self._closed = False
+
+    # -- producing frames ------------------------------------------------------------------
+
+    def _append(self, event: str | None, data: str) -> Frame:
+        frame = Frame(self.next_seq, event, data)
+        self.next_seq += 1
+        self.frames.append(frame)
+        self.held_bytes += len(data)
+        if event is None:
+            self.last_render = frame
+        while len(self.frames) > self.max_frames or (
+            self.held_bytes > self.max_bytes and len(self.frames) > 1
+        ):
+            dropped = self.frames.popleft()
+            self.held_bytes -= len(dropped.data)
+        for wakeup in self._wakeups:
+            wakeup.set()
+        return frame
+
+    def _flush_ops(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        ops = self._coalescer.flush(loop.time())
+        if ops:
+            self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
+
+    async def send_op(self, op: StreamOp) -> None:
+        """Queue a stream operation; a batch goes out as one ``stream`` frame when due."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._coalescer.push(op, now)
+        if self._coalescer.ready(now):
+            self._flush_ops()
+        elif self._flush_timer is None:
+            deadline = self._coalescer.next_deadline()
+            if deadline is not None:
+                self._flush_timer = loop.call_at(deadline, self._flush_ops)
+        await asyncio.sleep(0)  # let readers run between bursts of operations
+
+    def _render_frame(self, result: DispatchResult) -> str:
+        if self.format == "json":
+            return _COMPACT.encode(result.to_json())
+        return result.fragment()
+
+    def emit_render(self, result: DispatchResult) -> None:
+        """Pending stream operations, then one render frame."""
+        self._flush_ops()
+        self._append(None, self._render_frame(result))
+
+    def emit_done(self, result: DispatchResult) -> None:
+        """The final frame of a run that completed: the last snapshot, so a client can go on."""
+        self._flush_ops()
+        done = {"component_id": result.component_id, "snapshot": result.snapshot}
+        self._append("done", _COMPACT.encode(done))
+
+    def emit_error(self, error: ComponentError) -> None:
+        """The final frame of a run that failed: a safe message (details are in the log)."""
+        self._flush_ops()
+        self._append(
+            "error", _COMPACT.encode({"code": error.code, "message": error.client_message})
+        )
+
+    def finish(self) -> None:
+        """Mark the run finished; its frames stay for the grace period, then go."""
+        self.finished = True
+        for wakeup in self._wakeups:
+            wakeup.set()
+        if self.readers == 0:
+            self._schedule_close()
+
+    # -- reading frames --------------------------------------------------------------------
+
+    def frames_after(self, seq: int) -> list[Frame]:
+        """Frames after ``seq``. A reader that fell behind the replay buffer first gets the
+        latest render older than what is kept, so its page shows the current state."""
+        if not self.frames or seq >= self.frames[-1].seq:
+            return []
+        first = self.frames[0].seq
+        if seq + 1 >= first:
+            return list(self.frames)[seq + 1 - first :]
+        frames = list(self.frames)
+        if self.last_render is not None and self.last_render.seq < first:
+            frames.insert(0, self.last_render)
+        return frames
+
+    def attach(self) -> asyncio.Event:
+        """A reader arrives: stop any grace countdown; returns the event set on new frames."""
+        self.readers += 1
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        wakeup = asyncio.Event()
+        self._wakeups.add(wakeup)
+        return wakeup
+
+    def detach(self, wakeup: asyncio.Event) -> None:
+        """A reader left: with no reader left, start the grace countdown."""
+        self._wakeups.discard(wakeup)
+        self.readers -= 1
+        if self.readers == 0:
+            self._schedule_close()
+
+    def _schedule_close(self) -> None:
+        if self._closed:
+            return
+        if self.grace <= 0:
+            self.close()
+        elif self._grace_timer is None:
+            self._grace_timer = asyncio.get_running_loop().call_later(self.grace, self.close)
+
+    def close(self) -> None:
+        """Cancel the task if it still runs and free the frames (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        for timer in (self._flush_timer, self._grace_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.frames.clear()
+        self.held_bytes = 0
+        self.finished = True
+        for wakeup in self._wakeups:
+            wakeup.set()
+        self._on_closed(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once the run is gone (its id answers ``204`` from now on)."""
+        return self._closed
+
+
+class _RunSink:
+    """The component's stream sink while a run drives it."""
+
+    def __init__(self, run: StreamRun, dispatcher: Dispatcher) -> None:
+        self.run = run
+        self.dispatcher = dispatcher
+
+    async def send_op(self, op: StreamOp) -> None:
+        await self.run.send_op(op)
+
+    def render(self, component: Component) -> str:
+        return component.render(self.dispatcher.renderer)
+
+
+async def _step(dispatcher: Dispatcher, plan: PreparedCall, generator: Any) -> bool:
+    """Advance a generator handler to its next ``yield``; False once it is exhausted."""
+    try:
+        await generator.__anext__()
+    except StopAsyncIteration:
+        return False
+    except (ClientError, ConfigurationError):
+        raise
+    except Exception as exc:
+        raise dispatcher.handler_error(plan.cls.component_name, "handler", exc) from exc
+    return True
+
+
+async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
+    """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure."""
+    try:
+        component, mounted = dispatcher.start(plan)
+        if mounted is not None:
+            await dispatcher.await_user_code(plan, "mount", mounted)
+        component.stream_sink = _RunSink(run, dispatcher)
+        outcome = dispatcher.call_handler(plan, component)
+        if inspect.isasyncgen(outcome):
+            try:
+                while await _step(dispatcher, plan, outcome):
+                    run.emit_render(dispatcher.finish(component))
+            finally:
+                await outcome.aclose()  # on cancellation: runs the handler's finally blocks
+            result = dispatcher.finish(component)
+        else:
+            if outcome is not None:
+                await dispatcher.await_user_code(plan, "handler", outcome)
+            result = dispatcher.finish(component)
+            run.emit_render(result)
+        run.emit_done(result)
+    except asyncio.CancelledError:
+        raise
+    except ComponentError as error:
+        if not isinstance(error, ClientError):
+            logger.error("stream of %r failed: %s", run.component_name, error.message)
+        run.emit_error(error)
+    except Exception as exc:  # a framework bug: still end the stream with a frame
+        logger.exception("stream of %r failed unexpectedly", run.component_name)
+        run.emit_error(ComponentError(str(exc)))
+    finally:
+        run.finish()
+
+
+class StreamRegistry:
+    """The runs of one app, by id; the shutdown path cancels them all."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, StreamRun] = {}
+
+    def start(
+        self,
+        dispatcher: Dispatcher,
+        plan: PreparedCall,
+        frame_format: FrameFormat,
+        grace: float,
+    ) -> StreamRun:
+        """Start running ``plan``'s handler as a task; returns its run."""
+        settings = dispatcher.settings
+        run = StreamRun(
+            secrets.token_urlsafe(12),
+            plan.cls.component_name,
+            frame_format,
+            grace=grace,
+            max_frames=settings.stream_replay_frames,
+            max_bytes=settings.stream_replay_bytes,
+            frame_interval=settings.stream_frame_interval,
+            on_closed=self._forget,
+        )
+        self.runs[run.id] = run
+        run.task = asyncio.get_running_loop().create_task(
+            _drive(run, dispatcher, plan), name=f"component-stream-{run.id}"
+        )
+        return run
+
+    def get(self, run_id: str) -> StreamRun | None:
+        """The live or recently finished run ``run_id``."""
+        return self.runs.get(run_id)
+
+    def _forget(self, run: StreamRun) -> None:
+        self.runs.pop(run.id, None)
+
+    async def close_all(self) -> None:
+        """Cancel every run and wait for their handlers' ``finally`` blocks."""
+        tasks = [run.task for run in self.runs.values() if run.task is not None]
+        for run in list(self.runs.values()):
+            run.close()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self.runs)

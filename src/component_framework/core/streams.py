@@ -1,0 +1,379 @@
+"""Stream operations as data, and the coalescer that batches them into frames.
+
+Owns the djust-style stream operations (``start``, ``text``, ``insert``, ``replace``, ``delete``,
+``error``, ``done``): their validation, their wire shape (:meth:`StreamOp.to_wire` /
+:meth:`StreamOp.from_wire`) and :class:`StreamCoalescer`, which merges rapid operations into at
+most about 60 frames per second without losing any of them. Does not own sending: the SSE
+transport writes ``to_wire()`` as the JSON data of an ``event: stream`` frame, the WebSocket
+transport as ``{"type": "stream", **to_wire()}``; nor the ``Component.stream_*`` methods, which
+call the factories here. Pure: no asyncio, no I/O, no clock except the ``now`` passed in.
+
+Wire shape: ``{"op": ..., "stream": ..., }`` plus only the fields that are set, for example
+``{"op": "text", "stream": "response", "text": "Hel", "mode": "append"}``. Invalid operations
+raise ``ValueError`` naming the component method, the field, what was expected and what arrived
+(``stream_text: expected text to be str, got int``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, cast, get_args
+
+__all__ = [
+    "InsertAt",
+    "StreamCoalescer",
+    "StreamOp",
+    "StreamOpKind",
+    "TextMode",
+    "delete_op",
+    "done_op",
+    "error_op",
+    "insert_op",
+    "replace_op",
+    "start_op",
+    "text_op",
+]
+
+StreamOpKind = Literal["start", "text", "insert", "replace", "delete", "error", "done"]
+TextMode = Literal["append", "replace"]
+InsertAt = Literal["append", "prepend"]
+
+_KINDS: Final[tuple[str, ...]] = get_args(StreamOpKind)
+_TEXT_MODES: Final[tuple[str, ...]] = get_args(TextMode)
+_INSERT_AT: Final[tuple[str, ...]] = get_args(InsertAt)
+_STREAM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The ``Component`` method behind each kind, so that errors name what the user called.
+_METHOD: Final[dict[str, str]] = {
+    "start": "stream_start",
+    "text": "stream_text",
+    "insert": "stream_insert",
+    "replace": "stream_to",
+    "delete": "stream_delete",
+    "error": "stream_error",
+    "done": "stream_done",
+}
+#: The optional fields, in wire order.
+_FIELDS: Final = ("text", "html", "mode", "at", "target", "selector")
+#: Per kind: (required fields, further allowed fields).
+_SHAPES: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
+    "start": (frozenset(), frozenset()),
+    "text": (frozenset({"text"}), frozenset({"mode", "target"})),
+    "insert": (frozenset({"html"}), frozenset({"at", "target"})),
+    "replace": (frozenset({"html"}), frozenset({"target"})),
+    "delete": (frozenset({"selector"}), frozenset()),
+    "error": (frozenset({"text"}), frozenset()),
+    "done": (frozenset(), frozenset()),
+}
+#: Fields whose value must be one of a fixed set.
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {"mode": _TEXT_MODES, "at": _INSERT_AT}
+#: Fields that hold CSS selectors: an empty one selects nothing, so it is refused.
+_SELECTORS: Final = frozenset({"target", "selector"})
+#: Lifecycle ops leave the coalescer without waiting for the interval.
+_LIFECYCLE: Final = frozenset({"start", "done", "error"})
+# Rough JSON cost of an op's frame (braces, keys, quotes), for the coalescer's byte budget.
+_OP_OVERHEAD: Final = 24
+_FIELD_OVERHEAD: Final = 10
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _quoted(choices: tuple[str, ...]) -> str:
+    return ", ".join(map(repr, choices[:-1])) + f" or {choices[-1]!r}"
+
+
+@dataclass(slots=True)
+class StreamOp:
+    """One stream operation; validated on construction (see :meth:`validate`).
+
+    ``stream`` names the target element marked ``data-stream="<name>"`` in the template.
+    ``text``: plain text of a ``text`` op (never HTML), or the message of an ``error`` op.
+    ``html``: markup of an ``insert`` or ``replace`` op. ``mode``: ``text`` appends (the default,
+    also when ``None``) or replaces. ``at``: where an ``insert`` goes (``None`` = append).
+    ``target``: optional CSS selector inside the stream element (``text``/``insert``/``replace``).
+    ``selector``: CSS selector of the element a ``delete`` removes.
+    """
+
+    op: StreamOpKind
+    stream: str
+    text: str | None = None
+    html: str | None = None
+    mode: TextMode | None = None
+    at: InsertAt | None = None
+    target: str | None = None
+    selector: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless this op is well formed for its kind."""
+        if not isinstance(self.op, str) or self.op not in _KINDS:
+            raise ValueError(
+                f"stream op: expected op to be one of {_quoted(_KINDS)}, got {self.op!r}"
+            )
+        where = _METHOD[self.op]
+        _check_stream_name(where, self.stream)
+        required, allowed = _SHAPES[self.op]
+        for name in _FIELDS:
+            _check_field(where, self.op, name, getattr(self, name), required, allowed)
+
+    def to_wire(self) -> dict[str, object]:
+        """The JSON object sent for this op: ``op``, ``stream`` and every field that is set."""
+        wire: dict[str, object] = {"op": self.op, "stream": self.stream}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, object]) -> StreamOp:
+        """Parse and validate a decoded wire object; raises ``ValueError`` on bad input.
+
+        ``null`` counts as absent. Keys this version does not know (such as the WebSocket
+        envelope's ``type``) are ignored, so a newer server's extra fields do not break a client.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"stream op: expected a JSON object, got {_type_name(data)}")
+        kind = data.get("op")
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise ValueError(f"stream op: expected op to be one of {_quoted(_KINDS)}, got {kind!r}")
+        if "stream" not in data:
+            raise ValueError(f"{_METHOD[kind]}: missing stream")
+        # Types are checked by validate() in the constructor, which names field and type.
+        values: dict[str, Any] = {name: data.get(name) for name in _FIELDS}
+        values["stream"] = data["stream"]
+        return cls(op=cast(StreamOpKind, kind), **values)
+
+    def size(self) -> int:
+        """Approximate size on the wire: characters of every field plus a fixed overhead.
+
+        Cheap by design (no JSON encoding, characters rather than UTF-8 bytes); the coalescer
+        uses it for its byte budget.
+        """
+        total = _OP_OVERHEAD + len(self.op) + len(self.stream)
+        for value in (self.text, self.html, self.mode, self.at, self.target, self.selector):
+            if value is not None:
+                total += _FIELD_OVERHEAD + len(value)
+        return total
+
+
+def _check_stream_name(where: str, stream: object) -> None:
+    if not isinstance(stream, str):
+        raise ValueError(f"{where}: expected stream to be str, got {_type_name(stream)}")
+    if _STREAM_NAME.fullmatch(stream) is None:
+        shown = stream if len(stream) <= 40 else stream[:37] + "..."
+        raise ValueError(
+            f"{where}: expected stream to be 1-64 characters of A-Z, a-z, 0-9, '_' or '-', "
+            f"got {shown!r}"
+        )
+
+
+def _check_field(
+    where: str,
+    kind: str,
+    name: str,
+    value: object,
+    required: frozenset[str],
+    allowed: frozenset[str],
+) -> None:
+    if value is None:
+        if name in required:
+            raise ValueError(f"{where}: missing {name}")
+        return
+    if name not in required and name not in allowed:
+        raise ValueError(f"{where}: a {kind} op takes no {name}, got {value!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected {name} to be str, got {_type_name(value)}")
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise ValueError(f"{where}: expected {name} to be {_quoted(choices)}, got {value!r}")
+    if name in _SELECTORS and not value.strip():
+        raise ValueError(f"{where}: expected {name} to be a CSS selector, got {value!r}")
+
+
+# -- factories used by the Component.stream_* methods -------------------------------------------
+
+
+def start_op(stream: str) -> StreamOp:
+    """``stream_start``: the client marks the stream active and fires ``stream:start``."""
+    return StreamOp("start", stream)
+
+
+def text_op(
+    stream: str, text: str, mode: TextMode = "append", target: str | None = None
+) -> StreamOp:
+    """``stream_text``: plain text appended to (or replacing) the stream's text."""
+    return StreamOp("text", stream, text=text, mode=mode, target=target)
+
+
+def insert_op(
+    stream: str, html: str, at: InsertAt = "append", target: str | None = None
+) -> StreamOp:
+    """``stream_insert``: HTML added at the end (or start) without replacing what is there."""
+    return StreamOp("insert", stream, html=html, at=at, target=target)
+
+
+def replace_op(stream: str, html: str, target: str | None = None) -> StreamOp:
+    """``stream_to``: HTML that replaces the content of the stream (or of ``target`` in it)."""
+    return StreamOp("replace", stream, html=html, target=target)
+
+
+def delete_op(stream: str, selector: str) -> StreamOp:
+    """``stream_delete``: remove the element matching ``selector``."""
+    return StreamOp("delete", stream, selector=selector)
+
+
+def error_op(stream: str, error: str) -> StreamOp:
+    """``stream_error``: show ``error`` inline, keeping the partial content already streamed."""
+    if not isinstance(error, str):
+        raise ValueError(f"stream_error: expected error to be str, got {_type_name(error)}")
+    return StreamOp("error", stream, text=error)
+
+
+def done_op(stream: str) -> StreamOp:
+    """``stream_done``: the client clears the active mark and fires ``stream:done``."""
+    return StreamOp("done", stream)
+
+
+# -- coalescing ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2) concat)."""
+
+    op: StreamOp
+    size: int
+    more: list[str] = field(default_factory=list)
+
+    def build(self) -> StreamOp:
+        if not self.more:
+            return self.op
+        return dataclasses.replace(self.op, text=(self.op.text or "") + "".join(self.more))
+
+
+def _same_place(a: StreamOp, b: StreamOp) -> bool:
+    return a.stream == b.stream and a.target == b.target
+
+
+class StreamCoalescer:
+    """Lossless batching of stream ops into frames for one connection.
+
+    ``push`` queues an op, merging it into the op queued just before it when that loses nothing:
+
+    - a ``text`` append onto a ``text`` op (append or replace) for the same stream and target
+      concatenates (the merged op keeps the first op's mode);
+    - a ``replace`` after a ``replace`` for the same stream and target supersedes it: the second
+      overwrites the whole content, so the final DOM is the same (the client sees one
+      ``stream:update`` event instead of two).
+
+    Nothing else merges, and only with the immediately preceding op, so global order is strict.
+
+    A flush is due (:meth:`ready`) when ``interval`` has passed since the last non-empty flush,
+    when the oldest queued op has waited ``max_delay``, when ``max_batch_bytes`` are queued, or
+    at once when a lifecycle op (``start``, ``done``, ``error``) is queued; it still leaves
+    behind the ops queued before it. The first op after creation is due at once. A transport
+    pushes, flushes when ready, and otherwise sleeps until :meth:`next_deadline`. Ops are not
+    copied: an unmerged op comes back from :meth:`flush` as the same object.
+    """
+
+    def __init__(
+        self, *, interval: float = 1 / 60, max_batch_bytes: int = 64 * 1024, max_delay: float = 0.05
+    ) -> None:
+        if not (math.isfinite(interval) and interval > 0):
+            raise ValueError(f"StreamCoalescer: expected interval > 0, got {interval!r}")
+        if not (math.isfinite(max_delay) and max_delay >= interval):
+            raise ValueError(
+                f"StreamCoalescer: expected max_delay >= interval ({interval!r}), got {max_delay!r}"
+            )
+        if isinstance(max_batch_bytes, bool) or not max_batch_bytes > 0:
+            raise ValueError(
+                f"StreamCoalescer: expected max_batch_bytes > 0, got {max_batch_bytes!r}"
+            )
+        self._interval = interval
+        self._max_delay = max_delay
+        self._max_batch_bytes = max_batch_bytes
+        self._queue: list[_Queued] = []
+        self._bytes = 0
+        self._urgent = False
+        self._oldest_at = 0.0
+        self._last_flush: float | None = None
+
+    @property
+    def pending(self) -> int:
+        """Number of queued ops, after merging."""
+        return len(self._queue)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Approximate wire size of the queued ops (see :meth:`StreamOp.size`)."""
+        return self._bytes
+
+    def push(self, op: StreamOp, now: float) -> None:
+        """Queue ``op`` at time ``now``, merging it into the previous op where lossless."""
+        if not self._queue:
+            self._oldest_at = now
+        elif self._merge(self._queue[-1], op):
+            return
+        size = op.size()
+        self._queue.append(_Queued(op, size))
+        self._bytes += size
+        if op.op in _LIFECYCLE:
+            self._urgent = True
+
+    def _merge(self, last: _Queued, op: StreamOp) -> bool:
+        if not _same_place(last.op, op) or last.op.op != op.op:
+            return False
+        if op.op == "text" and op.mode != "replace":
+            text = op.text or ""
+            last.more.append(text)
+            last.size += len(text)
+            self._bytes += len(text)
+            return True
+        if op.op == "replace":
+            size = op.size()
+            self._bytes += size - last.size
+            last.op, last.size = op, size
+            return True
+        return False
+
+    def next_deadline(self) -> float | None:
+        """When a flush becomes due by time alone (``None`` when nothing is queued).
+
+        It may be at or before the current time, meaning due now.
+        """
+        if not self._queue:
+            return None
+        if self._urgent or self._bytes >= self._max_batch_bytes or self._last_flush is None:
+            return self._oldest_at
+        by_rate = self._last_flush + self._interval
+        return max(self._oldest_at, min(by_rate, self._oldest_at + self._max_delay))
+
+    def ready(self, now: float) -> bool:
+        """Whether a flush is due at ``now``."""
+        deadline = self.next_deadline()
+        if deadline is None:
+            return False
+        return self._urgent or self._bytes >= self._max_batch_bytes or now >= deadline
+
+    def flush(self, now: float) -> list[StreamOp]:
+        """Return every queued op in order, merged, and empty the queue.
+
+        ``now`` becomes the last flush time, unless nothing was queued: an empty flush sends no
+        frame, so it does not hold back the next one.
+        """
+        if not self._queue:
+            return []
+        ops = [queued.build() for queued in self._queue]
+        self._queue = []
+        self._bytes = 0
+        self._urgent = False
+        self._last_flush = now
+        return ops

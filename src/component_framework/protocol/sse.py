@@ -1,0 +1,249 @@
+"""Server-Sent Events framing: an encoder for the frames we send and an incremental decoder.
+
+Owns the ``text/event-stream`` wire format (DESIGN.md section 4): how one event becomes bytes
+(field order ``event``, ``id``, ``retry``, then one ``data:`` line per line of data, LF line
+ends, a blank line to finish) and how a byte stream becomes events, following the WHATWG
+"interpreting an event stream" rules. Does not own what goes into a frame (stream operations,
+rendered HTML) nor when frames or heartbeats are sent (``asgi.sse``). Pure: no I/O, no clock.
+
+Every frame carries at least one ``data:`` line, because ``EventSource`` drops frames without
+data. The decoder is what tests and Python clients read our streams with, so it accepts anything
+a browser accepts and never raises on malformed input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "SSE_CONTENT_TYPE",
+    "SSEDecoder",
+    "SSEEncodeError",
+    "SSEEvent",
+    "encode_comment",
+    "encode_event",
+]
+
+SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
+DEFAULT_EVENT_TYPE: Final = "message"
+
+#: The three line ends of the format; ``str.splitlines`` would also split on U+2028 and friends.
+_LINE_END: Final = re.compile(r"\r\n|\r|\n")
+_BOM: Final = "\ufeff"
+
+
+class SSEEncodeError(ValueError):
+    """A field cannot be framed: it would break the frame or is not a valid value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"SSE field {field!r}: {message}")
+        self.field = field
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One dispatched event, as ``EventSource`` would see it."""
+
+    data: str = ""
+    event: str = DEFAULT_EVENT_TYPE
+    id: str | None = None
+    retry: int | None = None
+
+
+# -- encoding ---------------------------------------------------------------------------------
+
+
+def _check_single_line(field: str, value: str, *, forbid_nul: bool = False) -> None:
+    if "\r" in value or "\n" in value:
+        raise SSEEncodeError(field, f"must not contain CR or LF, got {value!r}")
+    if forbid_nul and "\0" in value:
+        raise SSEEncodeError(field, f"must not contain NUL, got {value!r}")
+
+
+def _check_retry(retry: object) -> None:
+    if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        raise SSEEncodeError("retry", f"expected a non-negative int, got {retry!r}")
+
+
+def _data_lines(data: str) -> str:
+    if "\r" not in data and "\n" not in data:  # the common case: one line, no regex
+        return f"data: {data}\n"
+    return "".join(f"data: {line}\n" for line in _LINE_END.split(data))
+
+
+def _to_utf8(text: str, fields: dict[str, str | None]) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Rare path: find which field carries the lone surrogate, to name it.
+        for name, value in fields.items():
+            if value is not None:
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise SSEEncodeError(
+                        name, f"is not encodable as UTF-8 (lone surrogate at index {exc.start})"
+                    ) from None
+        raise  # pragma: no cover - every character of ``text`` comes from one of the fields
+
+
+def encode_event(
+    data: str = "",
+    *,
+    event: str | None = None,
+    id: str | None = None,
+    retry: int | None = None,
+) -> bytes:
+    """One UTF-8 frame. ``data`` may hold CR, LF or CRLF line ends; each line gets its own
+    ``data:`` line. Raises :class:`SSEEncodeError` for a field that would break the frame."""
+    head = ""
+    if event is not None:
+        _check_single_line("event", event)
+        head = f"event: {event}\n"
+    if id is not None:
+        _check_single_line("id", id, forbid_nul=True)
+        head += f"id: {id}\n"
+    if retry is not None:
+        _check_retry(retry)
+        head += f"retry: {retry}\n"
+    frame = f"{head}{_data_lines(data)}\n"
+    return _to_utf8(frame, {"event": event, "id": id, "data": data})
+
+
+def encode_comment(text: str = "") -> bytes:
+    """A comment frame (a heartbeat: ``encode_comment("keep-alive") == b": keep-alive\\n\\n"``).
+    Each line of ``text`` becomes its own comment line; an empty line is a bare ``:``."""
+    lines = "".join(f": {line}\n" if line else ":\n" for line in _LINE_END.split(text))
+    return _to_utf8(lines + "\n", {"text": text})
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+
+class SSEDecoder:
+    """Incremental decoder: ``feed(bytes)`` returns the events completed by those bytes.
+
+    Chunk boundaries never change the result: UTF-8 sequences and CRLF pairs split across chunks
+    decode as if whole. Invalid UTF-8 becomes U+FFFD; malformed lines are ignored, as a browser
+    does. ``last_event_id`` is the spec's "last event ID string" (it persists across events and
+    is reset by an empty ``id:``); ``retry`` the last reconnection time the stream set;
+    ``comments`` how many comment lines were seen.
+    """
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial: list[str] = []  # text of the line not yet ended
+        self._bom_checked = False
+        self._after_cr = False  # the last line ended with CR: a leading LF belongs to it
+        self._closed = False
+        self._discarded = False
+        self._reset_event()
+        self._id_buffer = ""
+        self.last_event_id = ""
+        self.retry: int | None = None
+        self.comments = 0
+
+    def _reset_event(self) -> None:
+        self._data: list[str] = []
+        self._event_type = ""
+        self._frame_id: str | None = None
+        self._frame_retry: int | None = None
+        self._in_event = False
+
+    @property
+    def pending(self) -> bool:
+        """True when a partial line or an undispatched event is buffered (or was, at close)."""
+        if self._closed:
+            return self._discarded
+        return bool(self._partial or self._in_event or self._utf8.getstate()[0])
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Decode the next bytes of the stream; returns the events they complete, in order."""
+        if self._closed:
+            raise RuntimeError("SSEDecoder.feed() called after close()")
+        return self._feed_text(self._utf8.decode(chunk))
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: an incomplete event is discarded (WHATWG), so this returns ``[]``;
+        :attr:`pending` tells whether anything was discarded."""
+        if not self._closed:
+            self._discarded = self.pending
+            self._closed = True
+            self._partial = []
+            self._reset_event()
+        return []
+
+    def _feed_text(self, text: str) -> list[SSEEvent]:
+        if not text:
+            return []
+        if not self._bom_checked:
+            self._bom_checked = True
+            if text.startswith(_BOM):
+                text = text[1:]
+        if self._after_cr and text:
+            self._after_cr = False
+            if text.startswith("\n"):
+                text = text[1:]
+        if "\r" not in text and "\n" not in text:
+            if text:
+                self._partial.append(text)
+            return []
+        self._partial.append(text)
+        lines = _LINE_END.split("".join(self._partial))
+        rest = lines.pop()
+        self._partial = [rest] if rest else []
+        self._after_cr = not rest and text.endswith("\r")
+        events = []
+        for line in lines:
+            event = self._process_line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _process_line(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            self.comments += 1
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        self._in_event = True
+        self._apply_field(name, value)
+        return None
+
+    def _apply_field(self, name: str, value: str) -> None:
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event_type = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id_buffer = value
+                self._frame_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._set_retry(value)
+
+    def _set_retry(self, digits: str) -> None:
+        try:
+            milliseconds = int(digits)
+        except ValueError:  # more digits than ``sys.get_int_max_str_digits()``: no sane delay
+            return
+        self.retry = self._frame_retry = milliseconds
+
+    def _dispatch(self) -> SSEEvent | None:
+        self.last_event_id = self._id_buffer
+        event = None
+        if self._data:
+            event = SSEEvent(
+                data="\n".join(self._data),
+                event=self._event_type or DEFAULT_EVENT_TYPE,
+                id=self._frame_id,
+                retry=self._frame_retry,
+            )
+        self._reset_event()
+        return event
