@@ -22,6 +22,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
     └── ServerError                     500  1011  internal_error
         ├── HandlerError                500  1011  handler_error
         ├── TransportUnavailable        501  1011  transport_unavailable
+        ├── ServiceUnavailable          503  1012  service_unavailable
         └── ConfigurationError          500  1011  configuration_error
 
 A user handler may raise any :class:`ClientError` on purpose (for example
@@ -52,6 +53,7 @@ __all__ = [
     "PayloadValidationError",
     "RateLimited",
     "ServerError",
+    "ServiceUnavailable",
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -231,6 +233,15 @@ class TransportUnavailable(ServerError):
 
     status_code = 501
     code = "transport_unavailable"
+    public_message = None
+
+
+class ServiceUnavailable(ServerError):
+    """The server is shutting down (or otherwise cannot serve now); try again later."""
+
+    status_code = 503
+    close_code = 1012
+    code = "service_unavailable"
     public_message = None
 
 

@@ -19,7 +19,12 @@ from component_framework.asgi.responses import Response, error_response, send_re
 from component_framework.core.component import StreamingComponent
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.stream_run import Frame, FrameFormat, StreamRegistry, StreamRun
-from component_framework.errors import ComponentError, MethodNotAllowed, NotFound
+from component_framework.errors import (
+    ComponentError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
 from component_framework.protocol.request import (
     RequestError,
     RequestFields,
@@ -100,12 +105,13 @@ class _Connection:
             self.gone = True
 
     async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: asyncio.Event) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                self.gone = True
-                wakeup.set()
-                return
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # a server whose receive fails after the request: the client is gone
+            logger.debug("receive failed while streaming", exc_info=True)
+        self.gone = True
+        wakeup.set()
 
     async def serve(self, receive: ASGIReceiveCallable, after: int) -> None:
         """Send frames after sequence ``after`` as they come; returns when the exchange ends."""
@@ -211,6 +217,8 @@ async def handle_sse(
     try:
         if scope["method"] not in ALLOWED_METHODS:
             raise MethodNotAllowed(scope["method"], ALLOWED_METHODS)
+        if gate.closing:
+            raise ServiceUnavailable("the server is shutting down")
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id is not None:
             run = streams.get(resume[0]) if resume is not None else None

@@ -84,8 +84,8 @@ class Settings:
     stream_resume_grace: float = 5.0
     stream_heartbeat: float = 15.0
     stream_retry_ms: int = 2000
-    stream_replay_frames: int = 1024
-    stream_replay_bytes: int = 1024 * 1024
+    stream_replay_frames: int = 512
+    stream_replay_bytes: int = 512 * 1024
     stream_send_timeout: float = 10.0
     stream_frame_interval: float = 1 / 60
 

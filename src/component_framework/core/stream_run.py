@@ -247,12 +247,16 @@ async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> 
         component.stream_sink = _RunSink(run, dispatcher)
         outcome = dispatcher.call_handler(plan, component)
         if inspect.isasyncgen(outcome):
+            last: DispatchResult | None = None
             try:
                 while await _step(dispatcher, plan, outcome):
-                    run.emit_render(dispatcher.finish(component))
+                    last = dispatcher.finish(component)
+                    run.emit_render(last)
             finally:
                 await outcome.aclose()  # on cancellation: runs the handler's finally blocks
             result = dispatcher.finish(component)
+            if last is None or result.html != last.html:
+                run.emit_render(result)  # what changed after the last yield still reaches the page
         else:
             if outcome is not None:
                 await dispatcher.await_user_code(plan, "handler", outcome)
