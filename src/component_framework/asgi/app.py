@@ -16,9 +16,10 @@ import asyncio
 import logging
 import signal
 import threading
+import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
@@ -55,6 +56,42 @@ def _normalise_prefix(prefix: str) -> str:
     if not prefix.startswith("/"):
         prefix = "/" + prefix
     return prefix.rstrip("/")
+
+
+class _SignalHook:
+    """One SIGTERM/SIGINT handler per process, in front of the server's own handler.
+
+    It asks every live app that streamed to shut its streams down (on that app's loop, if the
+    loop still runs), then always calls the handler it replaced, so the server shuts down as
+    it would have; installed once, so handlers never pile up."""
+
+    apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
+        weakref.WeakKeyDictionary()
+    )
+    installed: ClassVar[bool] = False
+
+    @classmethod
+    def watch(cls, app: ComponentASGI, loop: asyncio.AbstractEventLoop) -> None:
+        cls.apps[app] = loop
+        if cls.installed or threading.current_thread() is not threading.main_thread():
+            return
+        cls.installed = True
+        for signum in _SHUTDOWN_SIGNALS:
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                signal.signal(signum, cls._chain(previous))
+
+    @classmethod
+    def _chain(
+        cls, previous: Callable[[int, FrameType | None], Any]
+    ) -> Callable[[int, FrameType | None], Any]:
+        def handle(signum: int, frame: FrameType | None) -> Any:
+            for app, loop in list(cls.apps.items()):
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(app.begin_shutdown)
+            return previous(signum, frame)
+
+        return handle
 
 
 class ComponentASGI:
@@ -233,23 +270,8 @@ class ComponentASGI:
             asyncio.get_running_loop().create_task(self.shutdown())
 
     def _hook_signals(self) -> None:
-        """On the first stream, put our SIGTERM/SIGINT handler in front of the server's."""
+        """On the first stream, make SIGTERM/SIGINT end this app's streams (see module doc)."""
         if self._signals_hooked or not self.shutdown_on_signals:
             return
         self._signals_hooked = True
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-        for signum in _SHUTDOWN_SIGNALS:
-            previous = signal.getsignal(signum)
-            if callable(previous):
-                signal.signal(signum, self._chained_handler(loop, previous))
-
-    def _chained_handler(
-        self, loop: asyncio.AbstractEventLoop, previous: Callable[[int, FrameType | None], Any]
-    ) -> Callable[[int, FrameType | None], Any]:
-        def handle(signum: int, frame: FrameType | None) -> Any:
-            loop.call_soon_threadsafe(self.begin_shutdown)
-            return previous(signum, frame)
-
-        return handle
+        _SignalHook.watch(self, asyncio.get_running_loop())

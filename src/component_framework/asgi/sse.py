@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl
 
 from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body, request_error
 from component_framework.asgi.responses import Response, error_response, send_response
@@ -23,6 +24,7 @@ from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
     NotFound,
+    PayloadValidationError,
     ServiceUnavailable,
 )
 from component_framework.protocol.request import (
@@ -95,10 +97,15 @@ class _Connection:
         self.gate = gate
         self.gone = False
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(self, data: bytes, *, more: bool = True) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _send(self, message: Any) -> None:
+        if self.gone:
+            return
         try:
             async with asyncio.timeout(self.settings.stream_send_timeout):
-                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+                await self.send(message)
         except (TimeoutError, OSError, RuntimeError):
             # A stalled or failed send means the client is gone (uvicorn may raise, or block
             # on flow control when the reader stopped reading).
@@ -120,6 +127,8 @@ class _Connection:
         gate.wakeups.add(wakeup)
         watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, wakeup))
         try:
+            start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
+            await self._send({**start, "trailers": False})
             await self._write(b"retry: %d\n\n" % self.settings.stream_retry_ms)
             while not self.gone:
                 wakeup.clear()
@@ -142,7 +151,7 @@ class _Connection:
                 except TimeoutError:
                     await self._write(_HEARTBEAT)
             if not self.gone:
-                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+                await self._write(b"", more=False)
         finally:
             watcher.cancel()
             gate.wakeups.discard(wakeup)
@@ -176,9 +185,16 @@ async def _fields(
     )
 
 
-def _requested_format(scope: HTTPScope) -> FrameFormat:
-    query = scope["query_string"]
-    return "json" if b"format=json" in query.split(b"&") else "html"
+def _requested_format(scope: HTTPScope, fields: RequestFields) -> FrameFormat:
+    """``format`` is a reserved field of stream requests, in the body or (also for POST, so
+    ``POST /stream/?format=json`` works) the query string: ``html`` or ``json``."""
+    requested = fields.payload.pop("format", None)
+    if requested is None:
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        requested = query.get("format", "html")
+    if requested not in ("html", "json"):
+        raise PayloadValidationError("format", f"expected 'html' or 'json', got {requested!r}")
+    return "json" if requested == "json" else "html"
 
 
 async def _start_run(
@@ -190,6 +206,7 @@ async def _start_run(
     headers: RequestHeaders,
 ) -> StreamRun:
     fields = await _fields(scope, receive, dispatcher, headers)
+    frame_format = _requested_format(scope, fields)
     call = ComponentCall(
         name, _stream_event(dispatcher, name, fields), fields.payload, fields.params,
         fields.snapshot, fields.state,
@@ -199,7 +216,7 @@ async def _start_run(
     grace = getattr(cls, "stream_resume_grace", None)
     if grace is None:
         grace = dispatcher.settings.stream_resume_grace
-    return streams.start(dispatcher, plan, _requested_format(scope), grace)
+    return streams.start(dispatcher, plan, frame_format, grace)
 
 
 async def handle_sse(
@@ -241,8 +258,6 @@ async def handle_sse(
     except ComponentError as error:
         await send_response(send, error_response(error, debug=dispatcher.settings.debug))
         return
-    await send({"type": "http.response.start", "status": 200, "headers": list(_HEADERS),
-                "trailers": False})  # fmt: skip
     await _Connection(send, run, dispatcher, gate).serve(receive, after)
 
 

@@ -159,8 +159,9 @@ class StreamRun:
         if seq + 1 >= first:
             return list(self.frames)[seq + 1 - first :]
         frames = list(self.frames)
-        if self.last_render is not None and self.last_render.seq < first:
-            frames.insert(0, self.last_render)
+        render = self.last_render
+        if render is not None and seq < render.seq < first:
+            frames.insert(0, render)
         return frames
 
     def attach(self) -> asyncio.Event:
