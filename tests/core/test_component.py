@@ -353,3 +353,49 @@ def test_unregistered_subclass_gets_its_own_default_name() -> None:
 
     assert Derived.component_name == "derived"
     assert CounterComponent.component_name == "counter"
+
+
+class _RecordingSink:
+    def __init__(self) -> None:
+        self.ops: list[dict[str, object]] = []
+
+    async def send_op(self, op: Any) -> None:
+        self.ops.append(op.to_wire())
+
+    def render(self, component: Component) -> str:
+        return f"<div>{component.state['n']}</div>"
+
+
+async def test_stream_methods_send_ops_to_the_sink_in_order() -> None:
+    class Live(Component):
+        pass
+
+    component = Live()
+    component.state["n"] = 5
+    sink = _RecordingSink()
+    component.stream_sink = sink
+    await component.stream_start("out")
+    await component.stream_text("out", "<b>hi</b>")
+    await component.stream_insert("out", "<li>x</li>", at="prepend")
+    await component.stream_to("out", "<p>y</p>", target=".slot")
+    await component.stream_to("out")  # no html: the component is re-rendered
+    await component.stream_delete("out", "#old")
+    await component.stream_error("out", "failed")
+    await component.stream_done("out")
+    assert [op["op"] for op in sink.ops] == [
+        "start", "text", "insert", "replace", "replace", "delete", "error", "done",
+    ]  # fmt: skip
+    assert sink.ops[1]["text"] == "<b>hi</b>"
+    assert sink.ops[4]["html"] == "<div>5</div>"
+    assert sink.ops[5]["selector"] == "#old"
+
+
+async def test_stream_methods_without_a_stream_only_validate() -> None:
+    class Offline(Component):
+        pass
+
+    component = Offline()
+    await component.stream_text("out", "ignored")
+    await component.stream_to("out")
+    with pytest.raises(ValueError, match="stream_text"):
+        await component.stream_text("out", 3)  # type: ignore[arg-type]

@@ -203,9 +203,12 @@ async def _start_run(
     name: str,
     dispatcher: Dispatcher,
     streams: StreamRegistry,
+    gate: StreamGate,
     headers: RequestHeaders,
 ) -> StreamRun:
     fields = await _fields(scope, receive, dispatcher, headers)
+    if gate.closing:  # the body may arrive after a shutdown began: start nothing then
+        raise ServiceUnavailable("the server is shutting down")
     frame_format = _requested_format(scope, fields)
     call = ComponentCall(
         name, _stream_event(dispatcher, name, fields), fields.payload, fields.params,
@@ -236,8 +239,9 @@ async def handle_sse(
             raise MethodNotAllowed(scope["method"], ALLOWED_METHODS)
         if gate.closing:
             raise ServiceUnavailable("the server is shutting down")
+        # An empty Last-Event-ID is no id at all (EventSource never sends one).
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
-        if headers.last_event_id is not None:
+        if headers.last_event_id:
             run = streams.get(resume[0]) if resume is not None else None
             if (
                 run is None
@@ -249,7 +253,9 @@ async def handle_sse(
                 return
             after = resume[1] if resume else 0
         else:
-            run = await _start_run(scope, receive, component_name, dispatcher, streams, headers)
+            run = await _start_run(
+                scope, receive, component_name, dispatcher, streams, gate, headers
+            )
     except Disconnected:
         return
     except RequestError as exc:

@@ -41,6 +41,12 @@ class Frame:
     event: str | None
     data: str
 
+    @property
+    def size(self) -> int:
+        """UTF-8 bytes of ``data`` (what the replay bound counts)."""
+        data = self.data
+        return len(data) if data.isascii() else len(data.encode("utf-8"))
+
 
 class StreamRun:
     """One running (or recently finished) stream and the frames it produced."""
@@ -83,14 +89,14 @@ class StreamRun:
         frame = Frame(self.next_seq, event, data)
         self.next_seq += 1
         self.frames.append(frame)
-        self.held_bytes += len(data)
+        self.held_bytes += frame.size
         if event is None:
             self.last_render = frame
         while len(self.frames) > self.max_frames or (
             self.held_bytes > self.max_bytes and len(self.frames) > 1
         ):
             dropped = self.frames.popleft()
-            self.held_bytes -= len(dropped.data)
+            self.held_bytes -= dropped.size
         for wakeup in self._wakeups:
             wakeup.set()
         return frame
