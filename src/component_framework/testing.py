@@ -28,6 +28,7 @@ __all__ = [
     "SSEResponse",
     "StateRenderer",
     "asgi_request",
+    "http_scope",
     "sse_request",
 ]
 
@@ -71,14 +72,17 @@ class ASGIResponse:
         return jsonlib.loads(self.body)
 
 
-def _scope(
+def http_scope(
     method: str,
     path: str,
-    headers: Mapping[str, str],
-    query: Mapping[str, Any] | None,
-    root_path: str,
-    extra_scope: Mapping[str, Any] | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, Any] | None = None,
+    root_path: str = "",
+    extra_scope: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """An ASGI HTTP scope as a server builds it (lower-case header names), for tests that
+    drive an app message by message."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -89,7 +93,9 @@ def _scope(
         "raw_path": path.encode("utf-8"),
         "query_string": urlencode(query or {}, doseq=True).encode("ascii"),
         "root_path": root_path,
-        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "headers": [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         **(extra_scope or {}),
@@ -132,7 +138,9 @@ async def asgi_request(
     payload = _encode_body(json, form, body, header_map)
     if payload and "content-length" not in header_map:
         header_map["content-length"] = str(len(payload))
-    scope = _scope(method, path, header_map, query, root_path, extra_scope)
+    scope = http_scope(
+        method, path, headers=header_map, query=query, root_path=root_path, extra_scope=extra_scope
+    )
     size = chunk_size or max(len(payload), 1)
     chunks = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
     incoming: list[dict[str, Any]] = [
@@ -202,7 +210,7 @@ async def sse_request(
     """
     header_map = {key.lower(): value for key, value in (headers or {}).items()}
     payload = _encode_body(json, None, None, header_map)
-    scope = _scope(method, path, header_map, query, "", None)
+    scope = http_scope(method, path, headers=header_map, query=query)
     decoder = SSEDecoder()
     events: list[SSEEvent] = []
     sent: list[dict[str, Any]] = []

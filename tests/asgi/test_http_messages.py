@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
-from component_framework import ComponentASGI, Settings
+from component_framework import ComponentASGI, Settings, testing
 from component_framework.errors import ServerError
 from tests import sample_components
 
@@ -19,20 +19,9 @@ def http_scope(
     path: str = "/components/counter/",
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers if headers is not None else [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = testing.http_scope(method, path)
+    scope["headers"] = headers if headers is not None else [(b"content-type", b"application/json")]
+    return scope
 
 
 async def response_of(

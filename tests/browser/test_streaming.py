@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
 
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.sse_app import GUIDE_MARKUP, SECTION_DELAY, SECTION_TITLES
-from tests.browser.test_example_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.browser
@@ -84,17 +84,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log_dir = tmp_path_factory.mktemp("sse-app")
     with uvicorn_server("tests.browser.sse_app:app", log_dir) as running:
         yield Server(running.base_url)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is required (installed by .ci/run)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 @contextmanager

@@ -13,9 +13,9 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.testing import http_scope
 
 __all__ = ["Exchange", "SendFault", "eventually", "stray_tasks", "stream_scope"]
 
@@ -34,20 +34,7 @@ def stream_scope(
 ) -> dict[str, Any]:
     """The HTTP scope of a stream request for component ``name``."""
     path = path if path is not None else f"/components/{name}/stream/"
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": urlencode(query or {}).encode(),
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
+    return http_scope(method, path, headers=headers, query=query)
 
 
 class Exchange:
