@@ -1,0 +1,204 @@
+"""The app under test of the streaming benchmark: a token-streaming component on ``ComponentASGI``.
+
+``GET /components/tokens/stream/?event=run&tokens=N&rate=R&stamp=1&hold=S`` runs
+:meth:`TokenStream.on_run`: ``stream_start("out")``, then ``N`` calls of ``stream_text("out", ...)``
+paced at ``R`` tokens per second against an absolute schedule (token ``i`` is due ``i / R``
+seconds after the first; ``R = 0`` means no pacing at all), then ``stream_done("out")``. With
+``hold`` the handler first waits that many seconds after ``stream_start`` (an idle open stream).
+
+Token ``i`` is the text ``t<i> `` or, with ``stamp=1``, ``<i>@<send time> `` where the send time is
+``time.time()`` (µs resolution) read just before ``stream_text``: the client subtracts it from the
+token's arrival time (same machine, same clock) to get the delivery latency.
+
+:func:`build_stream_app` is the uvicorn factory; it raises the open-file limit of the server
+process and adds ``GET /_bench/stats``: the garbage collector's pauses since the last call (the
+client reads it before and after a load). :func:`build_profiled_stream_app` also profiles the
+server's thread with cProfile from the factory call to the lifespan shutdown and dumps the stats
+to ``$STREAM_BENCH_PROFILE``. ``$STREAM_BENCH_FRAME_INTERVAL`` (seconds) overrides
+``Settings.stream_frame_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import resource
+import time
+from typing import Any, Final
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.core.component import StreamingComponent
+from component_framework.core.config import Settings
+from component_framework.core.registry import ComponentRegistry
+
+__all__ = [
+    "COMPONENT",
+    "INTERVAL_ENV",
+    "PROFILE_ENV",
+    "STATS_PATH",
+    "STREAM",
+    "GcPauses",
+    "TokenStream",
+    "build_profiled_stream_app",
+    "build_stream_app",
+    "raise_open_files",
+    "stream_path",
+]
+
+COMPONENT: Final = "tokens"
+STREAM: Final = "out"
+PROFILE_ENV: Final = "STREAM_BENCH_PROFILE"
+STATS_PATH: Final = "/_bench/stats"
+INTERVAL_ENV: Final = "STREAM_BENCH_FRAME_INTERVAL"
+TEMPLATE_NAME: Final = "tokens.html"
+TEMPLATE: Final = '<div id="{{ component_id }}"><p data-stream="out"></p></div>'
+SECRET_KEY: Final = "streaming-benchmark-key-0123456789abcdef"
+REGISTRY: Final = ComponentRegistry()
+
+
+@REGISTRY.register(COMPONENT)
+class TokenStream(StreamingComponent):
+    """Streams ``tokens`` text tokens at ``rate`` per second (0: as fast as possible)."""
+
+    template_name = TEMPLATE_NAME
+    #: Cancel a run as soon as its client leaves: no run outlives its measurement.
+    stream_resume_grace = 0.0
+
+    async def on_run(self, tokens: int, rate: float, stamp: bool = False, hold: float = 0) -> None:
+        await self.stream_start(STREAM)
+        if hold > 0:
+            await asyncio.sleep(hold)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for index in range(tokens):
+            if rate > 0:
+                delay = start + index / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            text = f"{index}@{time.time():.6f} " if stamp else f"t{index} "
+            await self.stream_text(STREAM, text)
+        await self.stream_done(STREAM)
+        self.state["sent"] = tokens
+
+
+def stream_path(tokens: int, rate: float, *, stamp: bool, hold: float = 0) -> str:
+    """The request target of one stream."""
+    query = f"event=run&tokens={tokens}&rate={rate:g}&stamp={int(stamp)}"
+    if hold > 0:
+        query += f"&hold={hold:g}"
+    return f"/components/{COMPONENT}/stream/?{query}"
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's soft open-file limit towards ``wanted`` (at most the hard limit);
+    returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def _app() -> ComponentASGI:
+    overrides: dict[str, Any] = {}
+    interval = os.environ.get(INTERVAL_ENV)
+    if interval:
+        overrides["stream_frame_interval"] = float(interval)
+    return ComponentASGI(
+        registry=REGISTRY,
+        renderer=Jinja2Renderer.from_strings({TEMPLATE_NAME: TEMPLATE}),
+        settings=Settings(secret_keys=(SECRET_KEY,), **overrides),
+    )
+
+
+class GcPauses:
+    """Garbage collector pauses of this process, per generation, since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.count = [0, 0, 0]
+        self.total = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` entry."""
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.total[generation] += pause
+        self.longest[generation] = max(self.longest[generation], pause)
+
+    def take(self) -> dict[str, Any]:
+        """The pauses so far (ms) and the tracked object count; starts counting afresh."""
+        document = {
+            f"gen{generation}": {
+                "collections": self.count[generation],
+                "total_ms": round(self.total[generation] * 1000, 1),
+                "max_ms": round(self.longest[generation] * 1000, 1),
+            }
+            for generation in range(3)
+        }
+        self._reset()
+        return document
+
+
+class _BenchApp:
+    """The app under test, plus ``GET /_bench/stats`` (GC pauses since the last call)."""
+
+    def __init__(self, app: ComponentASGI, pauses: GcPauses) -> None:
+        self.app = app
+        self.pauses = pauses
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == STATS_PATH:
+            body = json.dumps({"gc": self.pauses.take()}).encode()
+            headers = [(b"content-type", b"application/json"),
+                       (b"content-length", str(len(body)).encode())]  # fmt: skip
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def build_stream_app() -> Any:
+    """uvicorn factory: ``ComponentASGI`` serving :class:`TokenStream` at ``/components``,
+    plus ``GET /_bench/stats``."""
+    raise_open_files(65536)
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    return _BenchApp(_app(), pauses)
+
+
+class _Profiled:
+    """Passes everything to ``app``; stops the profiler and dumps it after lifespan shutdown."""
+
+    def __init__(self, app: Any, profiler: cProfile.Profile, target: str) -> None:
+        self.app = app
+        self.profiler = profiler
+        self.target = target
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            self.profiler.disable()
+            self.profiler.dump_stats(self.target)
+
+
+def build_profiled_stream_app() -> Any:
+    """uvicorn factory: :func:`build_stream_app` under cProfile, dumped to the file named by
+    ``$STREAM_BENCH_PROFILE`` at the lifespan shutdown."""
+    app = build_stream_app()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return _Profiled(app, profiler, os.environ[PROFILE_ENV])

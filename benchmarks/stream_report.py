@@ -1,0 +1,255 @@
+"""Markdown tables and the targets of one streaming benchmark run (from the clients' JSON).
+
+Token latency is judged against the schedule: token ``i`` of a stream is due ``i / rate``
+seconds after that stream's first token was stamped, and its latency is its arrival time minus
+that. This includes the server falling behind its own schedule when it is saturated (what a user
+waiting for an upstream token would see). The framework's part alone, from the send stamp read
+just before ``stream_text`` to the arrival, is reported beside it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+__all__ = [
+    "LATENCY_TARGET_MS",
+    "Loads",
+    "burst_summary",
+    "floor_summary",
+    "load_summary",
+    "markdown",
+    "targets",
+    "token_text_bytes",
+]
+
+LATENCY_TARGET_MS: Final = 100.0
+#: Load results by stream count, one per round.
+Loads = Mapping[int, Sequence[Mapping[str, Any]]]
+
+
+def token_text_bytes(tokens: int, *, stamped: bool) -> float:
+    """Average bytes of token text: ``t<i> `` or ``<i>@<seconds>.<µs> `` (17-character stamp)."""
+    digits = sum(len(str(index)) for index in range(tokens))
+    fixed = 1 + 17 + 1 if stamped else 2
+    return digits / tokens + fixed
+
+
+def burst_summary(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Median and best of the single-stream runs, and the per-token costs of the median run."""
+    ordered = sorted(runs, key=lambda run: run["tokens_per_second"])
+    median = ordered[(len(ordered) - 1) // 2]
+    tokens = median["tokens"]
+    return {
+        "rounds": len(runs),
+        "tokens": tokens,
+        "tokens_per_second_median": statistics.median(r["tokens_per_second"] for r in runs),
+        "tokens_per_second_best": ordered[-1]["tokens_per_second"],
+        "tokens_per_second_worst": ordered[0]["tokens_per_second"],
+        "frames_per_token": median["frames"] / tokens,
+        "stream_frames": median["stream_frames"],
+        "wire_bytes_per_token": median["wire_bytes"] / tokens,
+        "sse_bytes_per_token": median["body_bytes"] / tokens,
+        "text_bytes_per_token": token_text_bytes(tokens, stamped=False),
+        "server_cpu_us_per_token": statistics.median(
+            r["server_cpu_s"] * 1e6 / r["tokens"] for r in runs
+        ),
+        "first_token_ms": median["first_token_ms"],
+    }
+
+
+def floor_summary(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The pacing floor's median run (by CPU share) and the range over its runs."""
+    ordered = sorted(runs, key=lambda run: run["cpu_share"])
+    return {
+        **ordered[(len(ordered) - 1) // 2],
+        "rounds": len(runs),
+        "cpu_share_min": ordered[0]["cpu_share"],
+        "cpu_share_max": ordered[-1]["cpu_share"],
+    }
+
+
+def _works(run: Mapping[str, Any]) -> bool:
+    return bool(run["complete"]) and run["schedule_latency"]["p99_ms"] < LATENCY_TARGET_MS
+
+
+def load_summary(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The median run (by p99 token latency; of an even count the worse middle one) and the
+    best p99 of one stream count."""
+    ordered = sorted(runs, key=lambda run: run["schedule_latency"]["p99_ms"])
+    median = ordered[len(ordered) // 2]
+    return {
+        "rounds": len(runs),
+        "median_run": median,
+        "best_p99_ms": ordered[0]["schedule_latency"]["p99_ms"],
+        "all_complete": all(run["complete"] for run in runs),
+        "works": _works(median),
+    }
+
+
+def targets(loads: Loads, target_streams: int) -> dict[str, Any]:
+    """The issue's target (every token delivered, p99 < 100 ms, at ``target_streams``) and the
+    largest measured stream count whose median run meets it."""
+    working = [count for count, runs in loads.items() if load_summary(runs)["works"]]
+    document: dict[str, Any] = {
+        "target_streams": target_streams,
+        "latency_target_ms": LATENCY_TARGET_MS,
+        "largest_working_streams": max(working) if working else None,
+    }
+    if target_streams in loads:
+        summary = load_summary(loads[target_streams])
+        run = summary["median_run"]
+        document.update(
+            delivered=run["delivered"],
+            sent=run["sent"],
+            all_delivered=summary["all_complete"],
+            p99_ms=run["schedule_latency"]["p99_ms"],
+            p99_framework_ms=run["delivery_latency"]["p99_ms"],
+            latency_met=run["schedule_latency"]["p99_ms"] < LATENCY_TARGET_MS,
+        )
+    return document
+
+
+def _burst_table(summary: Mapping[str, Any]) -> list[str]:
+    return [
+        f"One stream, no pacing: {summary['tokens']:,} tokens of `stream_text`, "
+        f"{summary['rounds']} rounds",
+        "",
+        "| tokens/s (median) | best | worst | stream frames | frames/token | wire bytes/token | "
+        "SSE bytes/token | token text bytes | server CPU µs/token | first token ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary['tokens_per_second_median']:,.0f} | {summary['tokens_per_second_best']:,.0f} "
+        f"| {summary['tokens_per_second_worst']:,.0f} | {summary['stream_frames']} | "
+        f"{summary['frames_per_token']:.5f} | {summary['wire_bytes_per_token']:.2f} | "
+        f"{summary['sse_bytes_per_token']:.2f} | {summary['text_bytes_per_token']:.2f} | "
+        f"{summary['server_cpu_us_per_token']:.2f} | {summary['first_token_ms']:.1f} |",
+    ]
+
+
+def _load_tables(loads: Loads) -> list[str]:
+    lines = [
+        "Concurrent streams at the given rate (stamped tokens); per count the run with the median "
+        "p99 token latency; latencies in ms",
+        "",
+        "| streams | tok/s each | rounds | delivered / sent | p50 | p99 | best p99 | max | "
+        "stream_text→arrival p50 | p99 | works |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for count in sorted(loads):
+        summary = load_summary(loads[count])
+        run = summary["median_run"]
+        sched, framework = run["schedule_latency"], run["delivery_latency"]
+        lines.append(
+            f"| {count:,} | {run['rate']:g} | {summary['rounds']} | "
+            f"{run['delivered']:,} / {run['sent']:,} | {sched['p50_ms']:,.1f} | "
+            f"{sched['p99_ms']:,.1f} | {summary['best_p99_ms']:,.1f} | {sched['max_ms']:,.1f} | "
+            f"{framework['p50_ms']:,.1f} | {framework['p99_ms']:,.1f} | "
+            f"{'yes' if summary['works'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Throughput and cost of the same runs (rates over the whole run, from the first "
+        "connection to the last close)",
+        "",
+        "| streams | nominal s | last token at s | tokens/s | frames/s | wire MB/s | "
+        "frames/token | wire bytes/token | server process CPU | softirq on its CPU | "
+        "client CPU | server RSS MiB: start, peak | full GCs: count, longest ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for count in sorted(loads):
+        run = load_summary(loads[count])["median_run"]
+        nominal = run["ramp_s"] + run["tokens_per_stream"] / run["rate"]
+        delivered = max(1, run["delivered"])
+        softirq = run.get("server_core_softirq")
+        full_gc = run["server_gc"]["gen2"]
+        lines.append(
+            f"| {count:,} | {nominal:g} | {run['last_token_after_s'] or 0:.1f} | "
+            f"{run['tokens_per_second']:,.0f} | {run['frames_per_second']:,.0f} | "
+            f"{run['wire_bytes_per_second'] / 1e6:.2f} | {run['frames'] / delivered:.3f} | "
+            f"{run['wire_bytes'] / delivered:.1f} | {run['server_cpu_share']:.0%} | "
+            f"{'n/a' if softirq is None else f'{softirq:.0%}'} | {run['client_cpu_share']:.0%} | "
+            f"{run['server_rss_start_kib'] / 1024:.0f}, {run['server_rss_peak_kib'] / 1024:.0f} | "
+            f"{full_gc['collections']}, {full_gc['max_ms']:.0f} |"
+        )
+    return lines
+
+
+def _floor_line(floor: Mapping[str, Any]) -> str:
+    return (
+        f"Pacing floor (the token loops alone on the server's CPU, no framework, no I/O): "
+        f"{floor['tasks']:,} loops x {floor['rate']:g} tokens/s, {floor['rounds']} runs of "
+        f"{floor['seconds']:g} s: {floor['cpu_share']:.0%} of the CPU (median; "
+        f"{floor['cpu_share_min']:.0%} to {floor['cpu_share_max']:.0%}), "
+        f"{floor['cpu_us_per_token']:.1f} µs per token; wake-up lateness "
+        f"p50 {floor['late_p50_ms']:.0f} ms, p99 {floor['late_p99_ms']:.0f} ms"
+    )
+
+
+def _memory_table(idle: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "Memory: uvicorn's VmRSS with open idle streams (started, handler awaiting a sleep)",
+        "",
+        "| open streams | VmRSS MiB | KiB per stream over 0 |",
+        "|---:|---:|---:|",
+    ]
+    base = idle["points"][0]["rss_kib"]
+    for point in idle["points"]:
+        count, rss = point["open_streams"], point["rss_kib"]
+        per = f"{(rss - base) / count:.1f}" if count else ""
+        lines.append(f"| {count:,} | {rss / 1024:.1f} | {per} |")
+    lines.append(f"| after closing all | {idle['rss_after_close_kib'] / 1024:.1f} | |")
+    return lines
+
+
+def _targets_table(document: Mapping[str, Any]) -> list[str]:
+    count = document["target_streams"]
+    lines = ["| target | measured | |", "|---|---:|---|"]
+    if "sent" in document:
+        lines += [
+            f"| every token delivered, {count:,} streams x 100 tokens/s | "
+            f"{document['delivered']:,} of {document['sent']:,} | "
+            f"{'met' if document['all_delivered'] else 'missed'} |",
+            f"| p99 token latency < {LATENCY_TARGET_MS:g} ms at {count:,} streams | "
+            f"{document['p99_ms']:,.1f} ms | {'met' if document['latency_met'] else 'missed'} |",
+            f"| (framework part: stream_text → arrival, p99) | "
+            f"{document['p99_framework_ms']:,.1f} ms | |",
+        ]
+    largest = document["largest_working_streams"]
+    lines.append(
+        "| largest measured count with every token delivered and p99 < 100 ms | "
+        f"{'none' if largest is None else f'{largest:,}'} | |"
+    )
+    return lines
+
+
+def markdown(
+    machine: Mapping[str, str],
+    setup: str,
+    burst: Mapping[str, Any] | None,
+    loads: Loads,
+    idle: Mapping[str, Any] | None,
+    floor: Mapping[str, Any] | None,
+    target_document: Mapping[str, Any],
+    errors: Sequence[str],
+) -> str:
+    """The report of one run."""
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cpus']} CPUs; {machine['python']}; "
+        f"uvicorn {machine['uvicorn']}, httptools {machine['httptools']}, "
+        f"uvloop {machine['uvloop']}; {setup}",
+        "",
+    ]
+    if burst is not None:
+        lines += [*_burst_table(burst), ""]
+    if loads:
+        lines += [*_load_tables(loads), ""]
+    if idle is not None:
+        per_stream = idle["bytes_per_stream"] / 1024
+        lines += [*_memory_table(idle), "", f"Memory per open stream: {per_stream:.1f} KiB", ""]
+    if floor is not None:
+        lines += [_floor_line(floor), ""]
+    lines += ["Targets (reported, never enforced)", "", *_targets_table(target_document)]
+    if errors:
+        lines += ["", "ERRORS (lost or wrong tokens):", *(f"- {error}" for error in errors)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,244 @@
+"""Streaming benchmark: ``python -m benchmarks.streaming [--smoke]``.
+
+Measures ``stream_text`` through ``ComponentASGI``'s SSE transport under a real uvicorn (one
+worker, httptools, uvloop, 127.0.0.1) pinned to the first CPU, with the client
+(:mod:`benchmarks.stream_client`, raw asyncio sockets) pinned to the second:
+
+1. one stream as fast as possible: tokens/s, frames and bytes on the wire per token;
+2. many concurrent streams at 100 tokens/s: every token delivered in order, p50/p99 token
+   latency, frames/s, bytes/s, server CPU, GC pauses, RSS; the stream counts run interleaved
+   round by round, each run on a fresh server (so no run inherits another's heap);
+3. memory per open stream: the server's RSS with 0 and with N open idle streams, on a fresh
+   server (a server that has run the load reuses the memory it freed);
+4. the pacing floor: the token loops alone (:mod:`benchmarks.stream_floor`) on the server's CPU,
+   the least any server would spend producing the same tokens.
+
+Prints the Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
+(under 30 s) runs each part small. Exit status 1 when a stream lost or garbled a token, 2 when a
+server or client fails; timing never fails a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks.loopback import CpuPlan, cpu_plan
+from benchmarks.machine import machine_info
+from benchmarks.stream_client import load_timeout
+from benchmarks.stream_report import burst_summary, floor_summary, markdown, targets
+from benchmarks.stream_server import (
+    StreamServer,
+    describe_plan,
+    run_client,
+    run_floor,
+    stream_server,
+)
+
+__all__ = ["FULL", "SMOKE", "Load", "StreamProfile", "main"]
+
+RESULTS: Final = Path(__file__).resolve().parent / "results"
+RATE: Final = 100.0
+RAMP: Final = 1.0
+TARGET_STREAMS: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """``streams`` streams at :data:`RATE` tokens/s for ``seconds``, ``rounds`` times."""
+
+    streams: int
+    seconds: float
+    rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamProfile:
+    """How long and how hard each part runs."""
+
+    name: str
+    burst_tokens: int
+    burst_rounds: int
+    loads: tuple[Load, ...]
+    idle_streams: int
+    idle_steps: int
+    floor_tasks: int
+    floor_seconds: float
+    floor_rounds: int
+
+
+FULL: Final = StreamProfile(
+    "full",
+    burst_tokens=100_000,
+    burst_rounds=5,
+    loads=(
+        Load(100, 10, 1),
+        Load(200, 10, 3),
+        Load(250, 10, 3),
+        Load(300, 10, 1),
+        Load(TARGET_STREAMS, 10, 1),
+    ),
+    floor_tasks=TARGET_STREAMS,
+    floor_seconds=3,
+    floor_rounds=3,
+    idle_streams=1000,
+    idle_steps=4,
+)
+SMOKE: Final = StreamProfile(
+    "smoke", burst_tokens=10_000, burst_rounds=1, loads=(Load(50, 2, 1),), idle_streams=100,
+    idle_steps=2, floor_tasks=50, floor_seconds=1, floor_rounds=1,
+)  # fmt: skip
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="short correctness run (< 30 s)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    return parser.parse_args(argv)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Run:
+    """One benchmark run's results and the errors (lost or wrong tokens) it met."""
+
+    def __init__(self, plan: CpuPlan, profile: StreamProfile) -> None:
+        self.plan = plan
+        self.profile = profile
+        self.burst_runs: list[dict[str, Any]] = []
+        self.loads: dict[int, list[dict[str, Any]]] = {}
+        self.idle: dict[str, Any] | None = None
+        self.floors: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+
+    def _client(
+        self, scenario: str, server: StreamServer, options: list[str], timeout: float
+    ) -> dict[str, Any]:
+        result = run_client(self.plan, scenario, server, options, timeout)
+        if result.get("error"):
+            self.errors.append(f"{scenario} {' '.join(options)}: {result['error']}")
+            _log(f"  ERROR: {result['error']}")
+        return result
+
+    def burst(self, server: StreamServer) -> None:
+        profile = self.profile
+        options = ["--tokens", str(profile.burst_tokens), "--rounds", str(profile.burst_rounds)]
+        result = self._client("burst", server, options, 120 + 60 * profile.burst_rounds)
+        self.burst_runs = result.get("runs", [])
+        for run in self.burst_runs:
+            _log(f"  burst: {run['tokens_per_second']:,.0f} tokens/s")
+
+    def load(self, load: Load) -> None:
+        """One load run on a fresh server (warmed up by one short stream)."""
+        with stream_server(self.plan) as server:
+            self._client("burst", server, ["--tokens", "100"], 60)
+            self._load(server, load)
+
+    def _load(self, server: StreamServer, load: Load) -> None:
+        tokens = round(RATE * load.seconds)
+        options = ["--streams", str(load.streams), "--rate", f"{RATE:g}",
+                   "--tokens", str(tokens), "--ramp", f"{RAMP:g}"]  # fmt: skip
+        timeout = load_timeout(load.streams, RATE, tokens, RAMP) + 120
+        result = self._client("load", server, options, timeout)
+        if "sent" in result:
+            self.loads.setdefault(load.streams, []).append(result)
+            latency = result["schedule_latency"]
+            _log(
+                f"  {load.streams} streams: {result['delivered']:,}/{result['sent']:,} tokens, "
+                f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, "
+                f"server CPU {result['server_cpu_share']:.0%}, {result['wall_s']:.1f} s"
+            )
+
+    def loads_interleaved(self) -> None:
+        loads = self.profile.loads
+        for index in range(max((load.rounds for load in loads), default=0)):
+            shift = index % len(loads)
+            for load in [*loads[shift:], *loads[:shift]]:
+                if index < load.rounds:
+                    self.load(load)
+
+    def pacing_floor(self) -> None:
+        profile = self.profile
+        for _ in range(profile.floor_rounds):
+            run = run_floor(self.plan, profile.floor_tasks, RATE, profile.floor_seconds)
+            self.floors.append(run)
+            _log(f"  {run['tasks']} pacing loops alone: {run['cpu_share']:.0%} of a CPU")
+
+    def memory(self, server: StreamServer) -> None:
+        self._client("burst", server, ["--tokens", "100"], 60)  # warm the code paths up
+        options = ["--streams", str(self.profile.idle_streams),
+                   "--steps", str(self.profile.idle_steps), "--hold", "300"]  # fmt: skip
+        result = self._client("idle", server, options, 180)
+        if "points" in result:
+            self.idle = result
+            _log(f"  memory: {result['bytes_per_stream'] / 1024:.1f} KiB per open stream")
+
+
+def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:
+    profile = run.profile
+    setup = describe_plan(run.plan)
+    burst = burst_summary(run.burst_runs) if run.burst_runs else None
+    target_document = targets(run.loads, TARGET_STREAMS)
+    floor = floor_summary(run.floors) if run.floors else None
+    report = markdown(
+        machine, setup, burst, run.loads, run.idle, floor, target_document, run.errors
+    )
+    print(report)
+    document = {
+        "mode": profile.name,
+        "machine": machine,
+        "settings": {**asdict(profile), "rate": RATE, "ramp_s": RAMP, "setup": setup},
+        "burst": {"summary": burst, "runs": run.burst_runs},
+        "loads": {str(count): runs for count, runs in sorted(run.loads.items())},
+        "idle": run.idle,
+        "pacing_floor": {"summary": floor, "runs": run.floors},
+        "targets": target_document,
+        "errors": run.errors,
+    }
+    arguments.results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = arguments.results / f"streaming-{profile.name}-{stamp}.json"
+    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    target.with_suffix(".md").write_text(report, encoding="utf-8")
+    _log(f"[streaming {profile.name}] wrote {target}")
+    return 1 if run.errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the process exit status."""
+    arguments = _arguments(argv)
+    profile = SMOKE if arguments.smoke else FULL
+    plan = cpu_plan()
+    run = _Run(plan, profile)
+    started = time.monotonic()
+    try:
+        _log(f"[streaming {profile.name}] {describe_plan(plan)}")
+        with stream_server(plan) as server:
+            _log("[1/4] one stream, no pacing")
+            run.burst(server)
+        _log(f"[2/4] concurrent streams at {RATE:g} tokens/s (a fresh server per run)")
+        run.loads_interleaved()
+        with stream_server(plan) as server:
+            _log("[3/4] memory per open stream (fresh server)")
+            run.memory(server)
+        _log("[4/4] pacing floor: the token loops alone, no framework, no I/O")
+        run.pacing_floor()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        _log(f"FAILED: {type(exc).__name__}: {exc}")
+        return 2
+    status = _write(arguments, run, machine_info())
+    _log(f"[streaming {profile.name}] done in {time.monotonic() - started:.0f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

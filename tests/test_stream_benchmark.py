@@ -1,0 +1,101 @@
+"""The streaming benchmark's checker accepts exactly the right streams: no timing here.
+
+``benchmarks.stream_decode.ResponseReader`` is what makes ``python -m benchmarks.streaming
+--smoke`` fail on a lost, repeated or reordered token; these tests feed it hand-built responses.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmarks.stream_decode import ResponseReader, WrongStream
+from benchmarks.stream_report import token_text_bytes
+
+from component_framework.protocol.sse import encode_event
+
+HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+)
+
+
+def _stream_frame(seq: int, ops: list[dict[str, str]]) -> bytes:
+    return encode_event(json.dumps(ops), event="stream", id=f"run.{seq}")
+
+
+def _text(*indices: int) -> dict[str, str]:
+    text = "".join(f"{index}@1700000000.{index:06d} " for index in indices)
+    return {"op": "text", "stream": "out", "text": text, "mode": "append"}
+
+
+def _response(batches: list[list[int]], *, done: bool = True) -> bytes:
+    frames = [b"retry: 2000\n\n", _stream_frame(1, [{"op": "start", "stream": "out"}])]
+    for seq, batch in enumerate(batches, start=2):
+        frames.append(_stream_frame(seq, [_text(*batch)]))
+    if done:
+        frames.append(_stream_frame(99, [{"op": "done", "stream": "out"}]))
+        frames.append(encode_event("<div></div>", id="run.100"))
+        frames.append(encode_event('{"component_id": "x"}', event="done", id="run.101"))
+    body = b"".join(b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames)
+    return HEAD + body + (b"0\r\n\r\n" if done else b"")
+
+
+def _read(data: bytes, tokens: int, *, step: int = 1) -> ResponseReader:
+    reader = ResponseReader(expected_tokens=tokens, stamped=True)
+    for offset in range(0, len(data), step):
+        reader.feed(float(offset), data[offset : offset + step])
+    return reader
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_a_complete_stream_passes_however_it_is_split(step: int) -> None:
+    data = _response([[0, 1], [2], [3, 4, 5]])
+    reader = _read(data, 6, step=step)
+    reader.check_complete()
+    assert reader.tokens == 6
+    assert list(reader.sent) == [1700000000 + index / 1e6 for index in range(6)]
+    assert reader.arrived[0] <= reader.arrived[2] <= reader.arrived[5] < len(data)
+    assert reader.events["stream"] == 5
+    assert reader.wire_bytes == len(data)
+
+
+@pytest.mark.parametrize(
+    ("batches", "message"),
+    [
+        ([[0, 2]], "expected token 1"),
+        ([[0, 1], [1]], "expected token 2"),
+        ([[1, 0]], "expected token 0"),
+    ],
+)
+def test_a_lost_repeated_or_reordered_token_fails(batches: list[list[int]], message: str) -> None:
+    with pytest.raises(WrongStream, match=message):
+        _read(_response(batches), 2)
+
+
+def test_a_done_op_before_the_last_token_fails() -> None:
+    with pytest.raises(WrongStream, match="done op after 2 of 3 tokens"):
+        _read(_response([[0, 1]]), 3)
+
+
+def test_a_cut_response_fails_the_completeness_check() -> None:
+    reader = _read(_response([[0, 1]], done=False), 2)
+    with pytest.raises(WrongStream, match="response cut after 2 of 2 tokens"):
+        reader.check_complete()
+
+
+def test_an_error_frame_fails() -> None:
+    frame = encode_event('{"code": "boom"}', event="error")
+    data = HEAD + b"%x\r\n%s\r\n" % (len(frame), frame)
+    with pytest.raises(WrongStream, match="unexpected 'error' frame"):
+        _read(data, 1)
+
+
+def test_a_non_200_answer_fails() -> None:
+    with pytest.raises(WrongStream, match="expected status 200"):
+        _read(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n", 1)
+
+
+def test_token_text_sizes() -> None:
+    assert token_text_bytes(10, stamped=False) == 3  # "t0 " .. "t9 "
+    assert token_text_bytes(10, stamped=True) == 20  # "0@1700000000.000000 "
