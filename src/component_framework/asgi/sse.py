@@ -19,7 +19,7 @@ from component_framework.asgi.incoming import Disconnected, RequestHeaders, read
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.core.component import StreamingComponent
 from component_framework.core.dispatch import ComponentCall, Dispatcher
-from component_framework.core.stream_run import Frame, FrameFormat, StreamRegistry, StreamRun
+from component_framework.core.stream_run import FrameFormat, StreamRegistry, StreamRun
 from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
@@ -74,15 +74,36 @@ class StreamGate:
             wakeup.set()
 
 
-def _frame_bytes(run: StreamRun, frame: Frame) -> bytes:
-    return encode_event(frame.data, event=frame.event, id=f"{run.id}.{frame.seq}")
-
-
 def _parse_last_event_id(value: str) -> tuple[str, int] | None:
     run_id, _, seq = value.rpartition(".")
     if not run_id or not seq.isdigit():
         return None
     return run_id, int(seq)
+
+
+class _Heartbeat:
+    """A keep-alive comment when a connection sent nothing for a whole interval.
+
+    One timer per interval and connection (not one per wait, which would cost a timer for
+    every frame): each tick marks a beat due, unless frames went out since the last tick."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, interval: float, wakeup: asyncio.Event
+    ) -> None:
+        self.loop, self.interval, self.wakeup = loop, interval, wakeup
+        self.active = False  # something was sent since the last tick
+        self.due = False
+        self.timer = loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        if not self.active:
+            self.due = True
+            self.wakeup.set()
+        self.active = False
+        self.timer = self.loop.call_later(self.interval, self._tick)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
 
 
 class _Connection:
@@ -125,7 +146,9 @@ class _Connection:
         run, gate = self.run, self.gate
         wakeup = run.attach()
         gate.wakeups.add(wakeup)
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, wakeup))
+        loop = asyncio.get_running_loop()
+        watcher = loop.create_task(self._watch_disconnect(receive, wakeup))
+        heartbeat = _Heartbeat(loop, self.settings.stream_heartbeat, wakeup)
         try:
             start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
             await self._send({**start, "trailers": False})
@@ -133,26 +156,28 @@ class _Connection:
             while not self.gone:
                 wakeup.clear()
                 frames = run.frames_after(after)
-                for frame in frames:
-                    await self._write(_frame_bytes(run, frame))
+                for seq, wire in frames:
+                    await self._write(wire)
                     if self.gone:
                         return
-                    after = frame.seq
+                    after = seq
                 if frames:
+                    heartbeat.active = True
                     continue
                 if gate.closing:  # before "finished": shutdown also ends the runs
                     await self._write(_SHUTDOWN)
                     break
                 if run.finished:
                     break
-                try:
-                    async with asyncio.timeout(self.settings.stream_heartbeat):
-                        await wakeup.wait()
-                except TimeoutError:
+                if heartbeat.due:
+                    heartbeat.due = False
                     await self._write(_HEARTBEAT)
+                    continue
+                await wakeup.wait()
             if not self.gone:
                 await self._write(b"", more=False)
         finally:
+            heartbeat.cancel()
             watcher.cancel()
             gate.wakeups.discard(wakeup)
             run.detach(wakeup)

@@ -5,8 +5,8 @@ Owns what outlives a single connection: the task that runs the handler (one rend
 bounded replay buffer that lets a reconnecting client get exactly the frames it missed, and the
 resume grace (the task keeps running for a while after its last reader left; with nobody back it
 is cancelled, so the handler's ``finally`` blocks run). :class:`StreamRegistry` holds the runs of
-one app. Does not own any wire format beyond the frame's ``(event, data)`` text: transports encode
-frames (SSE here; WebSocket later) and do all I/O.
+one app. Frames are kept encoded as SSE (``protocol.sse``), the one streaming wire format so far;
+transports do all I/O.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from component_framework.core.component import Component
 from component_framework.core.dispatch import Dispatcher, DispatchResult, PreparedCall
 from component_framework.core.streams import StreamCoalescer, StreamOp
 from component_framework.errors import ClientError, ComponentError, ConfigurationError
+from component_framework.protocol.sse import encode_event
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
 
@@ -33,19 +33,10 @@ FrameFormat = Literal["html", "json"]
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(slots=True)
-class Frame:
-    """One frame of a run: ``event`` is ``None`` for renders (the SSE ``message`` type)."""
-
-    seq: int
-    event: str | None
-    data: str
-
-    @property
-    def size(self) -> int:
-        """UTF-8 bytes of ``data`` (what the replay bound counts)."""
-        data = self.data
-        return len(data) if data.isascii() else len(data.encode("utf-8"))
+#: One frame of a run, ready for the wire: ``(sequence number, encoded SSE frame)``. A plain
+#: tuple of an int and bytes, so the garbage collector stops tracking it (replay buffers hold
+#: many), and encoded once however many readers send it.
+Frame = tuple[int, bytes]
 
 
 class StreamRun:
@@ -68,6 +59,7 @@ class StreamRun:
         self.format: FrameFormat = frame_format
         self.grace = grace
         self.frames: deque[Frame] = deque()
+        self._loop = asyncio.get_running_loop()
         self.held_bytes = 0
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -86,42 +78,43 @@ class StreamRun:
     # -- producing frames ------------------------------------------------------------------
 
     def _append(self, event: str | None, data: str) -> Frame:
-        frame = Frame(self.next_seq, event, data)
+        seq = self.next_seq
         self.next_seq += 1
+        frame = (seq, encode_event(data, event=event, id=f"{self.id}.{seq}"))
         self.frames.append(frame)
-        self.held_bytes += frame.size
+        self.held_bytes += len(frame[1])
         if event is None:
             self.last_render = frame
         while len(self.frames) > self.max_frames or (
             self.held_bytes > self.max_bytes and len(self.frames) > 1
         ):
-            dropped = self.frames.popleft()
-            self.held_bytes -= dropped.size
+            self.held_bytes -= len(self.frames.popleft()[1])
         for wakeup in self._wakeups:
             wakeup.set()
         return frame
 
-    def _flush_ops(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _flush_ops(self) -> bool:
+        """Send what the coalescer holds as one ``stream`` frame; True if there was any."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        ops = self._coalescer.flush(loop.time())
+        ops = self._coalescer.flush(self._loop.time())
         if ops:
             self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
+        return bool(ops)
 
     async def send_op(self, op: StreamOp) -> None:
         """Queue a stream operation; a batch goes out as one ``stream`` frame when due."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        self._coalescer.push(op, now)
-        if self._coalescer.ready(now):
-            self._flush_ops()
+        now = self._loop.time()
+        coalescer = self._coalescer
+        coalescer.push(op, now)
+        if coalescer.ready(now):
+            if self._flush_ops():
+                await asyncio.sleep(0)  # a frame is out: let its readers send it
         elif self._flush_timer is None:
-            deadline = self._coalescer.next_deadline()
+            deadline = coalescer.next_deadline()
             if deadline is not None:
-                self._flush_timer = loop.call_at(deadline, self._flush_ops)
-        await asyncio.sleep(0)  # let readers run between bursts of operations
+                self._flush_timer = self._loop.call_at(deadline, self._flush_ops)
 
     def _render_frame(self, result: DispatchResult) -> str:
         if self.format == "json":
@@ -159,16 +152,17 @@ class StreamRun:
     def frames_after(self, seq: int) -> list[Frame]:
         """Frames after ``seq``. A reader that fell behind the replay buffer first gets the
         latest render older than what is kept, so its page shows the current state."""
-        if not self.frames or seq >= self.frames[-1].seq:
+        frames = self.frames
+        if not frames or seq >= frames[-1][0]:
             return []
-        first = self.frames[0].seq
-        if seq + 1 >= first:
-            return list(self.frames)[seq + 1 - first :]
-        frames = list(self.frames)
+        first = frames[0][0]
+        if seq + 1 >= first:  # the common case: only the newest few, without copying the rest
+            return [frames[index] for index in range(seq - frames[-1][0], 0)]
+        kept = list(frames)
         render = self.last_render
-        if render is not None and seq < render.seq < first:
-            frames.insert(0, render)
-        return frames
+        if render is not None and seq < render[0] < first:
+            kept.insert(0, render)
+        return kept
 
     def attach(self) -> asyncio.Event:
         """A reader arrives: stop any grace countdown; returns the event set on new frames."""
