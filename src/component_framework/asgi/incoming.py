@@ -32,30 +32,39 @@ class RequestHeaders:
 
     __slots__ = ("accept", "content_length", "content_type", "htmx", "last_event_id")
 
-    def __init__(self) -> None:
-        self.content_type: str | None = None
-        self.content_length: bytes | None = None
-        self.accept: bytes | None = None
-        self.htmx = False
-        self.last_event_id: str | None = None
+    def __init__(
+        self,
+        content_type: str | None = None,
+        content_length: bytes | None = None,
+        accept: bytes | None = None,
+        htmx: bool = False,
+        last_event_id: str | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.content_length = content_length
+        self.accept = accept
+        self.htmx = htmx
+        self.last_event_id = last_event_id
 
     @classmethod
     def of(cls, scope: Any) -> RequestHeaders:
-        """Read ``scope["headers"]`` once."""
-        found = cls()
+        """Read ``scope["headers"]`` once (locals, then one constructor call: a hot path)."""
+        content_type = last_event_id = None
+        content_length = accept = None
+        htmx = False
         for key, value in scope["headers"]:
             name = key.lower()
             if name == b"content-type":
-                found.content_type = value.decode("latin-1")
+                content_type = value.decode("latin-1")
             elif name == b"content-length":
-                found.content_length = value
+                content_length = value
             elif name == b"hx-request":
-                found.htmx = True
+                htmx = True
             elif name == b"accept":
-                found.accept = value
+                accept = value
             elif name == b"last-event-id":
-                found.last_event_id = value.decode("latin-1")
-        return found
+                last_event_id = value.decode("latin-1")
+        return cls(content_type, content_length, accept, htmx, last_event_id)
 
 
 def request_error(exc: RequestError) -> ComponentError:
