@@ -214,9 +214,11 @@ def _requested_format(scope: HTTPScope, fields: RequestFields) -> FrameFormat:
     """``format`` is a reserved field of stream requests, in the body or (also for POST, so
     ``POST /stream/?format=json`` works) the query string: ``html`` or ``json``."""
     requested = fields.payload.pop("format", None)
-    if requested is None:
+    if requested is None and scope["method"] == "POST":  # a GET's query is already in fields
         query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
-        requested = query.get("format", "html")
+        requested = query.get("format")
+    if requested is None:
+        requested = "html"
     if requested not in ("html", "json"):
         raise PayloadValidationError("format", f"expected 'html' or 'json', got {requested!r}")
     return "json" if requested == "json" else "html"
