@@ -15,10 +15,12 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   │   ├── ComponentNotFound       404  1008  component_not_found
     │   │   └── EventNotFound           404  1008  event_not_found
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
+    │   ├── NotJoined                   409  1008  not_joined
     │   ├── PayloadTooLarge             413  1009  payload_too_large
     │   ├── UnsupportedMediaType        415  1003  unsupported_media_type
     │   ├── PayloadValidationError      422  1007  validation_error
-    │   └── RateLimited                 429  1008  rate_limited
+    │   ├── RateLimited                 429  1008  rate_limited
+    │   └── SlowConsumer                429  1013  slow_consumer
     └── ServerError                     500  1011  internal_error
         ├── HandlerError                500  1011  handler_error
         ├── TransportUnavailable        501  1011  transport_unavailable
@@ -49,11 +51,13 @@ __all__ = [
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
+    "NotJoined",
     "PayloadTooLarge",
     "PayloadValidationError",
     "RateLimited",
     "ServerError",
     "ServiceUnavailable",
+    "SlowConsumer",
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -165,6 +169,14 @@ class MethodNotAllowed(ClientError):
         self.allowed = tuple(allowed)
 
 
+class NotJoined(ClientError):
+    """A WebSocket event arrived while the connection holds no component (its mount failed):
+    send a ``join`` first."""
+
+    status_code = 409
+    code = "not_joined"
+
+
 class PayloadTooLarge(ClientError):
     """A body, message or token is larger than its configured limit."""
 
@@ -210,6 +222,15 @@ class RateLimited(ClientError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SlowConsumer(ClientError):
+    """A WebSocket client does not take its messages fast enough and its bounded outbox is
+    full; the connection is closed with 1013 (try again later)."""
+
+    status_code = 429
+    close_code = 1013
+    code = "slow_consumer"
 
 
 class ServerError(ComponentError):

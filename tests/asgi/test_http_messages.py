@@ -202,8 +202,8 @@ def websocket_scope(path: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("path", "code"),
-    [("/components/counter/ws/", 1011), ("/components/counter/", 1008), ("/elsewhere", 1008)],
-    ids=["transport-not-built-yet", "not-a-websocket-route", "outside-prefix"],
+    [("/components/nothing/ws/", 1008), ("/components/counter/", 1008), ("/elsewhere", 1008)],
+    ids=["unknown-component", "not-a-websocket-route", "outside-prefix"],
 )
 async def test_websocket_handshake_is_closed_before_accept(
     components_app: ComponentASGI, path: str, code: int

@@ -3,8 +3,8 @@
 Owns the entry point: scope types, the lifespan (its own, or the wrapped app's in middleware
 mode), deciding whether a path is ours, and handing each matched route to its transport module.
 Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse``
-``/{name}/stream/``, ``asgi.static`` ``/_static/...``; the WebSocket transport plugs in at
-:meth:`ComponentASGI._route_websocket`. Also owns the shutdown path of open streams: servers
+``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``.
+Also owns the shutdown path of open streams and sockets: servers
 wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
 ``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
 in front of the server's own handler, which still runs) or on :meth:`ComponentASGI.shutdown`.
@@ -19,19 +19,21 @@ import threading
 import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.sse import StreamGate, handle_sse
 from component_framework.asgi.static import StaticFiles
+from component_framework.asgi.websocket import SocketRegistry, deny_handshake, handle_websocket
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
+from component_framework.core.hub import Hub, default_hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
 from component_framework.core.stream_run import StreamRegistry
-from component_framework.errors import ComponentError, NotFound, TransportUnavailable
+from component_framework.errors import ComponentError, NotFound
 
 if TYPE_CHECKING:
     from asgiref.typing import (
@@ -95,15 +97,17 @@ class _SignalHook:
 
 
 class ComponentASGI:
-    """Serves registered components over HTTP (and, later, SSE and WebSocket) as raw ASGI.
+    """Serves registered components over HTTP, SSE and WebSocket as raw ASGI.
 
     ``app``: an ASGI app to wrap; every path outside ``prefix`` and the lifespan go to it
     (middleware mode). ``registry``: components to serve (default: the default registry).
     ``renderer``: overrides ``Component.renderer`` for these components. ``prefix``: where the
     components live when this app sees full paths (standalone, middleware); ignored when a host
     mounts it (Starlette ``Mount`` tells through ``root_path``). ``settings``: keys and limits
-    (default: :meth:`Settings.from_env`). ``shutdown_on_signals``: end open streams on
-    SIGTERM/SIGINT (the server's own handler still runs after ours).
+    (default: :meth:`Settings.from_env`). ``shutdown_on_signals``: end open streams and
+    sockets on SIGTERM/SIGINT (the server's own handler still runs after ours). ``hub``: where
+    live components (WebSocket connections, live SSE streams) receive broadcasts from
+    (default: the process-wide hub that a bare ``WebSocketManager()`` also uses).
     """
 
     def __init__(
@@ -115,10 +119,13 @@ class ComponentASGI:
         prefix: str = "/components",
         settings: Settings | None = None,
         shutdown_on_signals: bool = True,
+        hub: Hub | None = None,
     ) -> None:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         self.dispatcher = Dispatcher(registry, settings, renderer)
+        self.hub = default_hub() if hub is None else hub
+        self.sockets = SocketRegistry()
         self.streams = StreamRegistry()
         self.stream_gate = StreamGate()
         self.static = StaticFiles()
@@ -180,7 +187,8 @@ class ComponentASGI:
             elif kind == "http":
                 await send_response(send, error_response(NotFound("no component is served here")))
             else:
-                await self._refuse_websocket(receive, send, NotFound("nothing is served here"))
+                error = NotFound("nothing is served here")
+                await self._refuse_websocket(cast("WebSocketScope", scope), receive, send, error)
             return
         route = resolution if type(resolution) is Route else None
         if scope["type"] == "http":
@@ -200,8 +208,9 @@ class ComponentASGI:
         elif route is not None and route.kind is RouteKind.STREAM:
             self._hook_signals()
             await handle_sse(
-                scope, receive, send, route.name, self.dispatcher, self.streams, self.stream_gate
-            )
+                scope, receive, send, route.name, self.dispatcher, self.streams, self.stream_gate,
+                self.hub,
+            )  # fmt: skip
         elif route is not None and route.kind is RouteKind.STATIC:
             await self.static.serve(scope, send, route.name)
         elif route is not None and route.kind is RouteKind.WEBSOCKET:
@@ -218,21 +227,28 @@ class ComponentASGI:
         send: ASGISendCallable,
         route: Route | None,
     ) -> None:
-        if route is None or route.kind is not RouteKind.WEBSOCKET:
-            error: ComponentError = NotFound("no WebSocket endpoint here")
+        if route is not None and route.kind is RouteKind.WEBSOCKET:
+            self._hook_signals()
+            await handle_websocket(
+                scope, receive, send, route.name, self.dispatcher, self.hub, self.sockets
+            )
         else:
-            error = TransportUnavailable("the WebSocket transport is not available in this version")
-        await self._refuse_websocket(receive, send, error)
+            error = NotFound("no WebSocket endpoint here")
+            await self._refuse_websocket(scope, receive, send, error)
 
     @staticmethod
     async def _refuse_websocket(
-        receive: ASGIReceiveCallable, send: ASGISendCallable, error: ComponentError
+        scope: WebSocketScope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        error: ComponentError,
     ) -> None:
-        """Close a handshake before accepting it; servers answer the client with 403."""
+        """Refuse a handshake before accepting it (an HTTP error where the server supports
+        it, else a close that the server turns into 403)."""
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        await send({"type": "websocket.close", "code": error.close_code, "reason": error.message})
+        await deny_handshake(scope, send, error)
 
     async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:
@@ -258,10 +274,13 @@ class ComponentASGI:
     # -- shutdown of open streams -------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """End every open stream with a final ``shutdown`` frame and cancel every stream run
-        (their handlers' ``finally`` blocks run). Safe to call more than once."""
+        """End every open stream with a final ``shutdown`` frame, close every WebSocket with
+        1012 (service restart: clients reconnect to another worker), cancel every stream run
+        and live component (their handlers' ``finally`` blocks run). Safe to call more than
+        once."""
         self.stream_gate.close()
-        await asyncio.sleep(0)  # let open streams send their final frame first
+        self.sockets.close_all()
+        await asyncio.sleep(0)  # let open streams and sockets send their final frame first
         await self.streams.close_all()
 
     def begin_shutdown(self) -> None:

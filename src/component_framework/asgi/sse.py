@@ -19,6 +19,7 @@ from component_framework.asgi.incoming import Disconnected, RequestHeaders, read
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.core.component import StreamingComponent
 from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.hub import Hub
 from component_framework.core.stream_run import FrameFormat, StreamRegistry, StreamRun
 from component_framework.errors import (
     ComponentError,
@@ -183,15 +184,17 @@ class _Connection:
             run.detach(wakeup)
 
 
-def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> str:
+def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> str | None:
+    """The event the stream runs; ``None`` for a live subscription (``live_updates``)."""
     if fields.event is not None:
         return fields.event
     cls = dispatcher.registry.get(name)
     event = cls.default_stream_event() if issubclass(cls, StreamingComponent) else None
-    if event is None:
+    if event is None and not cls.live_updates:
         raise StreamNotFound(
             f"component {name!r} has no stream: give it one async generator handler "
-            "(StreamingComponent), set stream_event, or name the event in the request"
+            "(StreamingComponent), set stream_event, name the event in the request, or set "
+            "live_updates = True to stream the renders that broadcasts cause"
         )
     return event
 
@@ -232,20 +235,30 @@ async def _start_run(
     streams: StreamRegistry,
     gate: StreamGate,
     headers: RequestHeaders,
+    hub: Hub,
 ) -> StreamRun:
     fields = await _fields(scope, receive, dispatcher, headers)
     if gate.closing:  # the body may arrive after a shutdown began: start nothing then
         raise ServiceUnavailable("the server is shutting down")
     frame_format = _requested_format(scope, fields)
-    call = ComponentCall(
-        name, _stream_event(dispatcher, name, fields), fields.payload, fields.params,
-        fields.snapshot, fields.state,
-    )  # fmt: skip
+    event = _stream_event(dispatcher, name, fields)
+    if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
+        if fields.payload:
+            raise PayloadValidationError(
+                next(iter(fields.payload)), "unexpected field (a live stream runs no event)"
+            )
+        call = ComponentCall(name, None, {}, fields.params, fields.snapshot, fields.state)
+    else:
+        call = ComponentCall(
+            name, event, fields.payload, fields.params, fields.snapshot, fields.state
+        )
     plan = dispatcher.prepare(call, mount_first=True)
     cls = plan.cls
     grace = getattr(cls, "stream_resume_grace", None)
     if grace is None:
         grace = dispatcher.settings.stream_resume_grace
+    if event is None:
+        return streams.start_live(dispatcher, hub, call, frame_format, grace)
     return streams.start(dispatcher, plan, frame_format, grace)
 
 
@@ -257,6 +270,7 @@ async def handle_sse(
     dispatcher: Dispatcher,
     streams: StreamRegistry,
     gate: StreamGate,
+    hub: Hub,
 ) -> None:
     """Serve one stream request for ``component_name``."""
     headers = RequestHeaders.of(scope)
@@ -281,7 +295,7 @@ async def handle_sse(
             after = resume[1] if resume else 0
         else:
             run = await _start_run(
-                scope, receive, component_name, dispatcher, streams, gate, headers
+                scope, receive, component_name, dispatcher, streams, gate, headers, hub
             )
     except Disconnected:
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Protocol
 
@@ -123,6 +123,10 @@ class Component:
     component_name: ClassVar[str] = ""
     #: Public events of this class: event name -> function; computed per subclass.
     events: ClassVar[Mapping[str, EventHandler]] = MappingProxyType({})
+    #: Serve ``/{name}/stream/`` as a live subscription when the class has no stream handler:
+    #: the stream stays open and carries the renders that broadcasts cause (the SSE
+    #: counterpart of a WebSocket connection).
+    live_updates: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -154,6 +158,11 @@ class Component:
 
     def before_render(self) -> None:
         """Compute derived values just before rendering."""
+
+    def topics(self) -> Iterable[str]:
+        """Broadcast topics this instance listens to while it is live (WebSocket or live
+        SSE), e.g. ``[f"room:{self.state['room']}"]``; read again after every event."""
+        return ()
 
     def get_context(self) -> dict[str, Any]:
         """The template context: state keys at top level, plus ``state`` and the identity."""

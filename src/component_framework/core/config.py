@@ -15,16 +15,29 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from component_framework.errors import ConfigurationError
 from component_framework.protocol.snapshot import SnapshotSigner
 
-__all__ = ["ENV_DEBUG", "ENV_SECRET_KEY", "ENV_TRUST_CLIENT_STATE", "Settings"]
+__all__ = [
+    "ENV_ALLOWED_ORIGINS",
+    "ENV_DEBUG",
+    "ENV_SECRET_KEY",
+    "ENV_TRUST_CLIENT_STATE",
+    "OutboxPolicy",
+    "Settings",
+]
 
 ENV_SECRET_KEY: Final = "COMPONENT_FRAMEWORK_SECRET_KEY"
 ENV_DEBUG: Final = "COMPONENT_FRAMEWORK_DEBUG"
 ENV_TRUST_CLIENT_STATE: Final = "COMPONENT_FRAMEWORK_TRUST_CLIENT_STATE"
+ENV_ALLOWED_ORIGINS: Final = "COMPONENT_FRAMEWORK_ALLOWED_ORIGINS"
+
+#: What happens when a WebSocket client does not take its messages fast enough: ``coalesce``
+#: keeps only the newest unsent push render (renders carry the whole state) and closes with
+#: 1013 only when other messages overflow; ``disconnect`` closes with 1013 on overflow.
+OutboxPolicy = Literal["coalesce", "disconnect"]
 
 logger = logging.getLogger("component_framework")
 
@@ -54,6 +67,28 @@ def _env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _check_positive(name: str, value: object) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigurationError(f"Settings.{name} must be a positive number, got {value!r}")
+
+
+def _normalise_origins(origins: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Origins compare lowercase and without a trailing slash; ``*`` allows any."""
+    normalised = []
+    for origin in origins:
+        if not isinstance(origin, str):
+            raise ConfigurationError(f"Settings.allowed_origins holds {origin!r}, not a string")
+        origin = origin.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        if origin != "*" and "://" not in origin:
+            raise ConfigurationError(
+                f"Settings.allowed_origins: {origin!r} is not an origin like 'https://host'"
+            )
+        normalised.append(origin)
+    return tuple(normalised)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every switch and limit of a component application, with secure defaults.
@@ -72,6 +107,18 @@ class Settings:
     / ``stream_replay_bytes``: bounds of a stream's replay buffer; ``stream_send_timeout``: a
     client that does not take a frame within this is treated as gone;
     ``stream_frame_interval``: the batching window of stream operations (60 frames/s).
+
+    WebSocket: ``allowed_origins``: origins (``https://app.example``) allowed to open a socket
+    besides the server's own host (``"*"`` = any; a handshake without ``Origin``, from a
+    non-browser client, is always allowed); ``ws_max_message_bytes``: largest client message
+    (larger closes with 1009); ``ws_rate`` / ``ws_burst``: client messages per second and the
+    burst allowed above it (more gets a ``rate_limited`` error, and a flood of ``ws_burst``
+    refused messages in a row closes with 1008); ``ws_inbox_messages``: messages queued per
+    connection for its component; ``ws_outbox_messages`` / ``ws_outbox_bytes`` /
+    ``ws_outbox_policy``: the bounded outbox of a slow client (see :data:`OutboxPolicy`);
+    ``ws_send_timeout``: a client that does not take a message within this is closed (1013);
+    ``ws_idle_timeout``: close (1001) a socket that received nothing for this long (``None``:
+    never; the server's own WebSocket pings already drop dead peers).
     """
 
     secret_keys: tuple[str, ...] | str = ()
@@ -88,25 +135,46 @@ class Settings:
     stream_replay_bytes: int = 512 * 1024
     stream_send_timeout: float = 10.0
     stream_frame_interval: float = 1 / 60
+    allowed_origins: tuple[str, ...] | str = ()
+    ws_max_message_bytes: int = 1024 * 1024
+    ws_rate: float = 50.0
+    ws_burst: int = 100
+    ws_inbox_messages: int = 1024
+    ws_outbox_messages: int = 256
+    ws_outbox_bytes: int = 4 * 1024 * 1024
+    ws_outbox_policy: OutboxPolicy = "coalesce"
+    ws_send_timeout: float = 10.0
+    ws_idle_timeout: float | None = None
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
         if isinstance(keys, str):
             keys = tuple(key.strip() for key in keys.split(",") if key.strip())
         object.__setattr__(self, "secret_keys", tuple(keys))
+        origins = self.allowed_origins
+        if isinstance(origins, str):
+            origins = tuple(origin for origin in origins.split(","))
+        object.__setattr__(self, "allowed_origins", _normalise_origins(origins))
         for name in (
             "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "stream_retry_ms",
-            "stream_replay_frames", "stream_replay_bytes",
+            "stream_replay_frames", "stream_replay_bytes", "ws_max_message_bytes", "ws_burst",
+            "ws_inbox_messages", "ws_outbox_messages", "ws_outbox_bytes",
         ):  # fmt: skip
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(f"Settings.{name} must be a positive int, got {value!r}")
-        for name in ("stream_heartbeat", "stream_send_timeout", "stream_frame_interval"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ConfigurationError(
-                    f"Settings.{name} must be a positive number, got {value!r}"
-                )
+        if self.ws_outbox_policy not in ("coalesce", "disconnect"):
+            raise ConfigurationError(
+                "Settings.ws_outbox_policy must be 'coalesce' or 'disconnect', "
+                f"got {self.ws_outbox_policy!r}"
+            )
+        if self.ws_idle_timeout is not None:
+            _check_positive("ws_idle_timeout", self.ws_idle_timeout)
+        for name in (
+            "stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate",
+            "ws_send_timeout",
+        ):  # fmt: skip
+            _check_positive(name, getattr(self, name))
         grace = self.stream_resume_grace
         if not isinstance(grace, int | float) or isinstance(grace, bool) or grace < 0:
             raise ConfigurationError(f"Settings.stream_resume_grace must be >= 0, got {grace!r}")
@@ -119,6 +187,7 @@ class Settings:
             "secret_keys": env.get(ENV_SECRET_KEY, ""),
             "debug": _env_flag(env, ENV_DEBUG),
             "trust_client_state": _env_flag(env, ENV_TRUST_CLIENT_STATE),
+            "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
         }
         values.update(overrides)
         return cls(**values)

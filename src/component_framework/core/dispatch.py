@@ -43,6 +43,8 @@ __all__ = ["ComponentCall", "DispatchResult", "Dispatcher", "PreparedCall"]
 
 logger = logging.getLogger("component_framework")
 _EMPTY: Final[Mapping[str, Any]] = {}
+#: ``restored_state`` of a call on a component the transport holds (never used to hydrate).
+_HELD_STATE: Final[dict[str, Any]] = {}
 
 
 @dataclass(slots=True)
@@ -193,6 +195,18 @@ class Dispatcher:
         mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
         return PreparedCall(cls, event, handler, arguments, component_id, restored, mount_arguments)
 
+    def prepare_live_event(
+        self, cls: type[Component], event: str, payload: Mapping[str, Any]
+    ) -> PreparedCall:
+        """The checks of an event for a component the transport holds (WebSocket, live SSE):
+        the event exists (404) and the payload fits the handler (422). No snapshot is involved:
+        the held component is the state."""
+        handler = cls.events.get(event)
+        if handler is None:
+            raise EventNotFound(cls.component_name, event)
+        arguments = binder_for(handler).bind(payload)
+        return PreparedCall(cls, event, handler, arguments, None, _HELD_STATE)
+
     def _restore(
         self, cls: type[Component], call: ComponentCall
     ) -> tuple[str | None, dict[str, Any] | None]:
@@ -319,6 +333,18 @@ class Dispatcher:
             elif inspect.isasyncgen(outcome):
                 await self.await_user_code(plan, "handler", _drain(outcome))
         return self.finish(component)
+
+    async def advance(self, plan: PreparedCall, generator: Any) -> bool:
+        """Run a generator handler to its next ``yield``; False once it is exhausted."""
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            return False
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self.handler_error(plan.cls.component_name, "handler", exc) from exc
+        return True
 
     async def await_user_code(self, plan: PreparedCall, stage: str, awaitable: Any) -> Any:
         """Await user code, turning its failures into a logged ``HandlerError``."""

@@ -17,13 +17,22 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
+from component_framework.core.batching import OpBatcher
 from component_framework.core.component import Component
-from component_framework.core.dispatch import Dispatcher, DispatchResult, PreparedCall
-from component_framework.core.streams import StreamCoalescer, StreamOp
-from component_framework.errors import ClientError, ComponentError, ConfigurationError
+from component_framework.core.config import Settings
+from component_framework.core.dispatch import (
+    ComponentCall,
+    Dispatcher,
+    DispatchResult,
+    PreparedCall,
+)
+from component_framework.core.hub import Hub
+from component_framework.core.live import Join, LiveSession, Ref
+from component_framework.core.streams import StreamOp
+from component_framework.errors import ClientError, ComponentError, SlowConsumer
 from component_framework.protocol.sse import encode_event
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
@@ -59,7 +68,6 @@ class StreamRun:
         self.format: FrameFormat = frame_format
         self.grace = grace
         self.frames: deque[Frame] = deque()
-        self._loop = asyncio.get_running_loop()
         self.held_bytes = 0
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -68,8 +76,7 @@ class StreamRun:
         self.finished = False
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
-        self._coalescer = StreamCoalescer(interval=frame_interval, max_delay=frame_interval * 3)
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self._ops = OpBatcher(frame_interval, self._emit_ops)
         self._grace_timer: asyncio.TimerHandle | None = None
         self._wakeups: set[asyncio.Event] = set()
         self._on_closed = on_closed
@@ -93,28 +100,16 @@ class StreamRun:
             wakeup.set()
         return frame
 
+    def _emit_ops(self, ops: list[StreamOp]) -> None:
+        self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
+
     def _flush_ops(self) -> bool:
-        """Send what the coalescer holds as one ``stream`` frame; True if there was any."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        ops = self._coalescer.flush(self._loop.time())
-        if ops:
-            self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
-        return bool(ops)
+        """Send what the batcher holds as one ``stream`` frame; True if there was any."""
+        return self._ops.flush()
 
     async def send_op(self, op: StreamOp) -> None:
         """Queue a stream operation; a batch goes out as one ``stream`` frame when due."""
-        now = self._loop.time()
-        coalescer = self._coalescer
-        coalescer.push(op, now)
-        if coalescer.ready(now):
-            if self._flush_ops():
-                await asyncio.sleep(0)  # a frame is out: let its readers send it
-        elif self._flush_timer is None:
-            deadline = coalescer.next_deadline()
-            if deadline is not None:
-                self._flush_timer = self._loop.call_at(deadline, self._flush_ops)
+        await self._ops.push(op)
 
     def _render_frame(self, result: DispatchResult) -> str:
         if self.format == "json":
@@ -138,6 +133,12 @@ class StreamRun:
         self._append(
             "error", _COMPACT.encode({"code": error.code, "message": error.client_message})
         )
+
+    def close_after_finish(self) -> None:
+        """End a live run from inside: readers get the frames so far, then the run goes."""
+        self.finish()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def finish(self) -> None:
         """Mark the run finished; its frames stay for the grace period, then go."""
@@ -194,9 +195,9 @@ class StreamRun:
         if self._closed:
             return
         self._closed = True
-        for timer in (self._flush_timer, self._grace_timer):
-            if timer is not None:
-                timer.cancel()
+        self._ops.cancel()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.frames.clear()
@@ -226,19 +227,6 @@ class _RunSink:
         return component.render(self.dispatcher.renderer)
 
 
-async def _step(dispatcher: Dispatcher, plan: PreparedCall, generator: Any) -> bool:
-    """Advance a generator handler to its next ``yield``; False once it is exhausted."""
-    try:
-        await generator.__anext__()
-    except StopAsyncIteration:
-        return False
-    except (ClientError, ConfigurationError):
-        raise
-    except Exception as exc:
-        raise dispatcher.handler_error(plan.cls.component_name, "handler", exc) from exc
-    return True
-
-
 async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
     """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure."""
     try:
@@ -250,7 +238,7 @@ async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> 
         if inspect.isasyncgen(outcome):
             last: DispatchResult | None = None
             try:
-                while await _step(dispatcher, plan, outcome):
+                while await dispatcher.advance(plan, outcome):
                     last = dispatcher.finish(component)
                     run.emit_render(last)
             finally:
@@ -277,6 +265,46 @@ async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> 
         run.finish()
 
 
+class _LiveOutlet:
+    """A live session's results as frames of a run (a live SSE subscription)."""
+
+    def __init__(self, run: StreamRun) -> None:
+        self.run = run
+        self.session: LiveSession | None = None
+
+    def render(self, result: DispatchResult, ref: Ref) -> None:
+        self.run.emit_render(result)
+
+    def stream(self, ops: list[StreamOp]) -> None:
+        self.run._emit_ops(ops)
+
+    def error(self, error: ComponentError, ref: Ref) -> None:
+        if self.session is not None and self.session.component is None:
+            self.run.emit_error(error)  # the mount failed: the stream has nothing to show
+            self.run.close_after_finish()
+        # A failing broadcast handler is logged and the subscription goes on.
+
+    def forward(self, event: str, payload: Mapping[str, Any]) -> None:
+        data = {"event": event, "payload": dict(payload)}
+        self.run._append("broadcast", _COMPACT.encode(data))
+
+    def done(self, result: DispatchResult, ref: Ref) -> None:
+        self.run.emit_render(result)
+
+    def overflow(self) -> None:
+        self.run.emit_error(SlowConsumer("the stream cannot keep up with its broadcasts"))
+        self.run.close_after_finish()
+
+
+async def _hold_live(run: StreamRun, session: LiveSession) -> None:
+    """The task of a live run: it only waits; cancelling it (grace over, shutdown) ends the
+    subscription and whatever handler is running."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await session.aclose()
+
+
 class StreamRegistry:
     """The runs of one app, by id; the shutdown path cancels them all."""
 
@@ -291,10 +319,46 @@ class StreamRegistry:
         grace: float,
     ) -> StreamRun:
         """Start running ``plan``'s handler as a task; returns its run."""
+        run = self._new_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
+        run.task = asyncio.get_running_loop().create_task(
+            _drive(run, dispatcher, plan), name=f"component-stream-{run.id}"
+        )
+        return run
+
+    def start_live(
+        self,
+        dispatcher: Dispatcher,
+        hub: Hub,
+        call: ComponentCall,
+        frame_format: FrameFormat,
+        grace: float,
+    ) -> StreamRun:
+        """Start a live subscription: mount (or resume) ``call``'s component, send its render,
+        then a render whenever broadcasts change it, until the run is closed."""
         settings = dispatcher.settings
+        run = self._new_run(call.component_name, frame_format, grace, settings)
+        outlet = _LiveOutlet(run)
+        session = LiveSession(
+            dispatcher, hub, call.component_name, outlet,
+            inbox_limit=settings.ws_inbox_messages, frame_interval=settings.stream_frame_interval,
+        )  # fmt: skip
+        outlet.session = session
+        session.submit(Join(call.params, call.snapshot))
+        run.task = asyncio.get_running_loop().create_task(
+            _hold_live(run, session), name=f"component-live-{run.id}"
+        )
+        return run
+
+    def get(self, run_id: str) -> StreamRun | None:
+        """The live or recently finished run ``run_id``."""
+        return self.runs.get(run_id)
+
+    def _new_run(
+        self, component_name: str, frame_format: FrameFormat, grace: float, settings: Settings
+    ) -> StreamRun:
         run = StreamRun(
             secrets.token_urlsafe(12),
-            plan.cls.component_name,
+            component_name,
             frame_format,
             grace=grace,
             max_frames=settings.stream_replay_frames,
@@ -303,14 +367,7 @@ class StreamRegistry:
             on_closed=self._forget,
         )
         self.runs[run.id] = run
-        run.task = asyncio.get_running_loop().create_task(
-            _drive(run, dispatcher, plan), name=f"component-stream-{run.id}"
-        )
         return run
-
-    def get(self, run_id: str) -> StreamRun | None:
-        """The live or recently finished run ``run_id``."""
-        return self.runs.get(run_id)
 
     def _forget(self, run: StreamRun) -> None:
         self.runs.pop(run.id, None)

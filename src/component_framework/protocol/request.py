@@ -22,6 +22,8 @@ __all__ = [
     "RESERVED_FIELDS",
     "RequestError",
     "RequestFields",
+    "decode_json_object",
+    "fields_from_mapping",
     "json_depth",
     "parse_body",
     "parse_query",
@@ -162,18 +164,24 @@ def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
     return max_depth < 1
 
 
-def _fields_from_json(text: str, max_depth: int, loose_to_payload: bool) -> RequestFields:
+def decode_json_object(text: str, max_depth: int, what: str = "body") -> dict[str, Any]:
+    """Decode ``text`` as one JSON object no deeper than ``max_depth`` (NaN and Infinity
+    refused); ``what`` names the text in error messages."""
     try:
         document = _DECODER.decode(text)
     except RecursionError:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
     except ValueError as exc:
-        raise RequestError("malformed", f"body is not valid JSON: {exc}") from None
+        raise RequestError("malformed", f"{what} is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
     if _exceeds_depth(document, max_depth):
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
-    return _fields_from_mapping(document, loose_to_payload)
+    return document
+
+
+def _fields_from_json(text: str, max_depth: int, loose_to_payload: bool) -> RequestFields:
+    return fields_from_mapping(decode_json_object(text, max_depth), loose_to_payload)
 
 
 def _fields_from_pairs(
@@ -190,7 +198,7 @@ def _fields_from_pairs(
             merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             merged[name] = value
-    return _fields_from_mapping(merged, loose_to_payload)
+    return fields_from_mapping(merged, loose_to_payload)
 
 
 def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
@@ -219,7 +227,9 @@ def _check_types(document: dict[str, Any]) -> None:
             )
 
 
-def _fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> RequestFields:
+def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> RequestFields:
+    """The fields of a decoded JSON object or form: reserved fields checked, loose fields
+    moved into ``payload`` (or ``params`` at a mount, unless ``loose_to_payload``)."""
     _check_types(document)
     event = document.get("event") or None
     snapshot = document.get("snapshot") or None

@@ -1,0 +1,442 @@
+"""The WebSocket transport: one ``/{name}/ws/`` connection, at the ASGI message level.
+
+Owns the exchange as an explicit state machine (``CONNECTING -> OPEN -> CLOSING -> CLOSED``):
+the handshake checks (shutdown, ``Origin``, component, query string), which answer with an HTTP
+error through the denial-response extension when the server offers it and with a close before
+accept otherwise (servers turn that into 403); then reading client frames (size limit, rate
+limit, parsing) into the connection's :class:`~component_framework.core.live.LiveSession`;
+writing its results through a bounded outbox with a named overflow policy; and closing (client
+gone, a limit, a slow client, server shutdown). The component itself, its queue and the hub
+belong to ``core.live``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from component_framework.core.config import Settings
+from component_framework.core.dispatch import Dispatcher, DispatchResult
+from component_framework.core.hub import Hub
+from component_framework.core.live import Event, Join, LiveSession, Ref
+from component_framework.core.ratelimit import TokenBucket
+from component_framework.core.streams import StreamOp
+from component_framework.errors import (
+    ComponentError,
+    Forbidden,
+    MalformedRequest,
+    PayloadTooLarge,
+    PayloadValidationError,
+    RateLimited,
+    ServiceUnavailable,
+    SlowConsumer,
+    UnsupportedMediaType,
+)
+from component_framework.protocol.request import RequestError, parse_query
+from component_framework.protocol.websocket import (
+    ClientMessage,
+    MessageError,
+    broadcast_message,
+    error_message,
+    htmx_fragment,
+    is_valid_target,
+    parse_client_message,
+    pong_message,
+    render_message,
+    stream_message,
+)
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
+
+__all__ = ["SocketRegistry", "deny_handshake", "handle_websocket"]
+
+logger = logging.getLogger("component_framework")
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_SERVICE_RESTART: Final = 1012
+
+
+class SocketState(enum.Enum):
+    """Where a connection is in its life."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"  # we sent (or are sending) the close frame
+    CLOSED = "closed"  # the client is gone
+
+
+def _reason(text: str) -> str:
+    encoded = text.encode()[:_MAX_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+async def deny_handshake(
+    scope: Mapping[str, Any], send: ASGISendCallable, error: ComponentError
+) -> None:
+    """Refuse a handshake: an HTTP answer with the JSON error when the server supports the
+    denial-response extension, else a close before accept (the server answers 403)."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = _COMPACT.encode(error.to_dict()).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "websocket.http.response.start", "status": error.status_code,
+                    "headers": headers})  # fmt: skip
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+    else:
+        await send({"type": "websocket.close", "code": error.close_code,
+                    "reason": _reason(error.client_message)})  # fmt: skip
+
+
+def _origin_and_host(scope: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    origin = host = None
+    for key, value in scope["headers"]:
+        name = key.lower()
+        if name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
+    return origin, host
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """A handshake without ``Origin`` (not a browser) is allowed; a browser's must be the
+    server's own host or one of ``settings.allowed_origins``."""
+    if origin is None:
+        return True
+    allowed = settings.allowed_origins
+    normalised = origin.strip().rstrip("/").lower()
+    if "*" in allowed or normalised in allowed:
+        return True
+    if host is None or normalised == "null":
+        return False
+    return urlsplit(normalised).netloc == host.strip().lower()
+
+
+class _Out:
+    """One queued outgoing message; ``dead`` when a newer push render replaced it."""
+
+    __slots__ = ("dead", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.dead = False
+
+
+class _Connection:
+    """One accepted socket: reads client frames, writes the session's results."""
+
+    def __init__(
+        self,
+        scope: WebSocketScope,
+        send: ASGISendCallable,
+        settings: Settings,
+        *,
+        html: bool,
+        target: str | None,
+    ) -> None:
+        self.send = send
+        self.settings = settings
+        self.html = html
+        self.target = target
+        self.state = SocketState.OPEN
+        self.session: LiveSession | None = None
+        self._loop = asyncio.get_running_loop()
+        self._outbox: deque[_Out] = deque()
+        self._outbox_bytes = 0
+        self._outbox_count = 0
+        self._pending_push: _Out | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
+        self._refused_in_a_row = 0
+
+    # -- the outlet of the live session ------------------------------------------------------
+
+    def render(self, result: DispatchResult, ref: Ref) -> None:
+        if self.html:
+            self._queue(htmx_fragment(result.fragment(), self.target), push=ref is None)
+        else:
+            self._queue(render_message(result.to_json(), ref), push=ref is None)
+
+    def stream(self, ops: list[StreamOp]) -> None:
+        for op in ops:
+            self._queue(stream_message(op.to_wire()))
+
+    def error(self, error: ComponentError, ref: Ref) -> None:
+        extra: dict[str, Any] = {}
+        if isinstance(error, PayloadValidationError):
+            extra["field"] = error.field
+        if isinstance(error, RateLimited):
+            extra["retry_after"] = round(error.retry_after, 3)
+        message = error.message if self.settings.debug else error.client_message
+        self._queue(error_message(error.code, message, ref, **extra))
+
+    def forward(self, event: str, payload: Mapping[str, Any]) -> None:
+        self._queue(broadcast_message(event, dict(payload)))
+
+    def done(self, result: DispatchResult, ref: Ref) -> None:
+        done = {"type": "done", "ref": ref, "component_id": result.component_id,
+                "snapshot": result.snapshot}  # fmt: skip
+        self._queue(_COMPACT.encode(done))
+
+    def overflow(self) -> None:
+        self.close(SlowConsumer("the connection cannot keep up with its messages"))
+
+    # -- the outbox ----------------------------------------------------------------------------
+
+    def _queue(self, text: str, *, push: bool = False) -> None:
+        if self.state is not SocketState.OPEN:
+            return
+        settings = self.settings
+        if push and settings.ws_outbox_policy == "coalesce":
+            stale = self._pending_push
+            if stale is not None:  # a newer render of the whole state supersedes it
+                stale.dead = True
+                self._outbox_count -= 1
+                self._outbox_bytes -= len(stale.text)
+        out = _Out(text)
+        self._outbox.append(out)
+        self._outbox_count += 1
+        self._outbox_bytes += len(text)
+        if push:
+            self._pending_push = out
+        if (
+            self._outbox_count > settings.ws_outbox_messages
+            or self._outbox_bytes > settings.ws_outbox_bytes
+        ):
+            self.close(SlowConsumer("the client does not take its messages fast enough"))
+            return
+        if self._sender is None:
+            self._sender = self._loop.create_task(self._send_outbox())
+
+    async def _send_outbox(self) -> None:
+        outbox, timeout = self._outbox, self.settings.ws_send_timeout
+        try:
+            while outbox and self.state is SocketState.OPEN:
+                out = outbox.popleft()
+                if out.dead:
+                    continue
+                self._outbox_count -= 1
+                self._outbox_bytes -= len(out.text)
+                if out is self._pending_push:
+                    self._pending_push = None
+                frame: Any = {"type": "websocket.send", "text": out.text}
+                async with asyncio.timeout(timeout):
+                    await self.send(frame)
+        except TimeoutError:
+            self._sender = None
+            self.close(SlowConsumer(f"the client took no message for {timeout:g} s"))
+        except (OSError, RuntimeError):  # the server says the socket is gone
+            self._gone()
+        finally:
+            self._sender = None
+
+    async def send_now(self, text: str) -> None:
+        """Queue ``text`` (for answers produced by the reading side, like pongs)."""
+        self._queue(text)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self, error: ComponentError | None = None, code: int | None = None) -> None:
+        """Close with ``error``'s close code (or ``code``), dropping unsent messages."""
+        if self.state is not SocketState.OPEN:
+            return
+        self.state = SocketState.CLOSING
+        close_code = code if code is not None else (error.close_code if error else CLOSE_NORMAL)
+        reason = _reason(error.client_message) if error is not None else ""
+        if error is not None and close_code != CLOSE_SERVICE_RESTART:
+            logger.info("closing a WebSocket with %d: %s", close_code, error.message)
+        self._drop_outbox()
+        if self.session is not None:
+            self.session.close()
+        self._closer = self._loop.create_task(self._send_close(close_code, reason))
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        sender = self._sender
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        try:
+            async with asyncio.timeout(self.settings.ws_send_timeout):
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        except (TimeoutError, OSError, RuntimeError):
+            logger.debug("sending a close frame failed", exc_info=True)
+
+    def _drop_outbox(self) -> None:
+        self._outbox.clear()
+        self._outbox_count = self._outbox_bytes = 0
+        self._pending_push = None
+
+    def _gone(self) -> None:
+        """The client went away: nothing more can be sent."""
+        if self.state is SocketState.CLOSED:
+            return
+        self.state = SocketState.CLOSED
+        self._drop_outbox()
+        if self.session is not None:
+            self.session.close()
+
+    async def finished(self) -> None:
+        """Wait for the tasks that still write to the socket (at the end of the exchange)."""
+        self._gone()
+        sender = self._sender
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()
+        tasks = [task for task in (sender, self._closer) if task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.session is not None:
+            await self.session.aclose()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def read(self, receive: ASGIReceiveCallable) -> None:
+        """Read client frames until the client or the server ends the connection."""
+        idle = self.settings.ws_idle_timeout
+        while True:
+            if idle is None:
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout(idle):
+                        message = await receive()
+                except TimeoutError:
+                    self.close(code=CLOSE_GOING_AWAY)
+                    continue
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                return
+            if kind != "websocket.receive" or self.state is not SocketState.OPEN:
+                continue
+            text: Any = message.get("text")
+            if text is None:
+                self.error(UnsupportedMediaType("binary frames are not accepted: send JSON text"),
+                           None)  # fmt: skip
+                continue
+            await self._take(text)
+
+    async def _take(self, text: str) -> None:
+        settings = self.settings
+        limit = settings.ws_max_message_bytes
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            self.close(PayloadTooLarge(f"message exceeds the limit of {limit} bytes"))
+            return
+        wait = self._bucket.take(self._loop.time())
+        if wait:
+            self._refused_in_a_row += 1
+            if self._refused_in_a_row >= settings.ws_burst:
+                self.close(RateLimited("too many messages: rate limit exceeded", wait))
+            elif self._refused_in_a_row == 1:
+                self.error(RateLimited("too many messages: slow down", wait), None)
+            return
+        self._refused_in_a_row = 0
+        try:
+            message = parse_client_message(text, max_depth=settings.max_json_depth)
+        except MessageError as exc:
+            self.error(MalformedRequest(str(exc)), exc.ref)
+            return
+        await self._dispatch(message)
+
+    async def _dispatch(self, message: ClientMessage) -> None:
+        session = self.session
+        assert session is not None
+        if message.htmx:
+            self.html = True
+        if message.type == "ping":
+            self._queue(pong_message(message.ref))
+        elif message.type == "join":
+            await session.put(Join(message.params, message.snapshot, message.ref))
+        else:
+            assert message.event is not None
+            await session.put(Event(message.event, message.payload, message.ref))
+
+
+class SocketRegistry:
+    """The open connections of one app, so that shutdown can close them."""
+
+    def __init__(self) -> None:
+        self.connections: set[_Connection] = set()
+        self.closing = False
+
+    def close_all(self) -> None:
+        """Close every connection with 1012 (service restart: clients reconnect elsewhere)."""
+        self.closing = True
+        error = ServiceUnavailable("the server is restarting")
+        for connection in list(self.connections):
+            connection.close(error, CLOSE_SERVICE_RESTART)
+
+    def __len__(self) -> int:
+        return len(self.connections)
+
+
+def _connect_options(
+    scope: WebSocketScope, dispatcher: Dispatcher
+) -> tuple[Join, bool, str | None]:
+    """The join that the query string asks for, the answer format and the htmx target."""
+    try:
+        fields = parse_query(scope["query_string"], max_depth=dispatcher.settings.max_json_depth)
+    except RequestError as exc:
+        raise MalformedRequest(str(exc)) from None
+    if fields.event is not None:
+        raise MalformedRequest("events are sent as messages, not in the URL")
+    if fields.state is not None:
+        raise MalformedRequest("'state' is not accepted over WebSocket")
+    loose = fields.params if fields.snapshot is None else fields.payload
+    answer_format = loose.pop("format", "json")
+    target = loose.pop("target", None)
+    if fields.payload:
+        name = next(iter(fields.payload))
+        raise PayloadValidationError(name, "unexpected field at connect (resuming takes none)")
+    if answer_format not in ("json", "html"):
+        raise PayloadValidationError("format", f"expected 'json' or 'html', got {answer_format!r}")
+    if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
+        raise PayloadValidationError("target", "expected the id of an element of the page")
+    return Join(fields.params, fields.snapshot), answer_format == "html", target
+
+
+async def handle_websocket(
+    scope: WebSocketScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    component_name: str,
+    dispatcher: Dispatcher,
+    hub: Hub,
+    sockets: SocketRegistry,
+) -> None:
+    """Serve one WebSocket connection for ``component_name``."""
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    settings = dispatcher.settings
+    try:
+        if sockets.closing:
+            raise ServiceUnavailable("the server is shutting down")
+        origin, host = _origin_and_host(scope)
+        if not origin_allowed(origin, host, settings):
+            raise Forbidden(f"origin {str(origin)[:64]!r} may not open this socket")
+        dispatcher.registry.get(component_name)  # 404 before accepting
+        join, html, target = _connect_options(scope, dispatcher)
+    except ComponentError as error:
+        await deny_handshake(scope, send, error)
+        return
+    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    connection = _Connection(scope, send, settings, html=html, target=target)
+    connection.session = LiveSession(
+        dispatcher, hub, component_name, connection,
+        inbox_limit=settings.ws_inbox_messages, frame_interval=settings.stream_frame_interval,
+    )  # fmt: skip
+    sockets.connections.add(connection)
+    try:
+        connection.session.submit(join)
+        await connection.read(receive)
+    finally:
+        sockets.connections.discard(connection)
+        await connection.finished()

@@ -1,0 +1,311 @@
+"""The hub: which live components this process holds, and broadcasts to them.
+
+Owns the index of live components (WebSocket connections and live SSE streams register as
+:class:`Member`, by component name, component id and topic), local delivery of a
+:class:`Broadcast`, and the link to a :class:`~component_framework.core.broker.Broker` that
+carries broadcasts to the other processes. A broadcast is delivered locally first, then
+published; a process ignores its own messages when they come back from the broker, so losing
+the broker never stops local delivery.
+
+The default hub (:func:`default_hub`) is one of the documented pieces of global state: every
+``ComponentASGI`` and every bare ``WebSocketManager()`` of a process share it, and it reads
+``COMPONENT_FRAMEWORK_BROKER_URL`` when it is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from component_framework.core.broker import Broker, BrokerUnavailable, broker_from_url
+from component_framework.core.component import is_valid_event_name
+from component_framework.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "ENV_BROKER_URL",
+    "Broadcast",
+    "Hub",
+    "Member",
+    "default_hub",
+    "reset_default_hub",
+]
+
+ENV_BROKER_URL: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
+DEFAULT_CHANNEL: Final = "component_framework:broadcast"
+_WIRE_VERSION: Final = 1
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+logger = logging.getLogger("component_framework")
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """One broadcast: an event and its payload for the live components it targets.
+
+    A component is targeted when it matches every target given: ``component_name`` (every
+    instance of a component), ``component_id`` (one instance, possibly open in several
+    places) and ``topic`` (instances whose :meth:`Component.topics` include it)."""
+
+    event: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    component_name: str | None = None
+    component_id: str | None = None
+    topic: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, str) or not is_valid_event_name(self.event):
+            raise ValueError(
+                f"invalid broadcast event {self.event!r}: expected a name of letters, digits "
+                "and '_' that starts with a letter"
+            )
+        if self.component_name is None and self.component_id is None and self.topic is None:
+            raise ValueError("a broadcast needs a target: component_name, component_id or topic")
+        if not isinstance(self.payload, Mapping):
+            raise TypeError(f"broadcast payload must be a mapping, got {type(self.payload)}")
+
+    def matches(self, member: Member) -> bool:
+        """Whether ``member`` is one of this broadcast's targets."""
+        return (
+            (self.component_name is None or member.component_name == self.component_name)
+            and (self.component_id is None or member.component_id == self.component_id)
+            and (self.topic is None or self.topic in member.topics)
+        )
+
+    def encode(self, origin: str) -> bytes:
+        """The broker message (JSON); ``TypeError`` when the payload is not JSON data."""
+        try:
+            document = {
+                "v": _WIRE_VERSION, "o": origin, "e": self.event, "p": self.payload,
+                "n": self.component_name, "i": self.component_id, "t": self.topic,
+            }  # fmt: skip
+            return _COMPACT.encode(document).encode()
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"broadcast payload is not JSON data: {exc}") from None
+
+    @classmethod
+    def decode(cls, data: bytes) -> tuple[str, Broadcast]:
+        """``(origin, broadcast)`` from a broker message; ``ValueError`` when it is not one."""
+        try:
+            document = json.loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"not a broadcast message: {exc}") from None
+        if not isinstance(document, dict) or document.get("v") != _WIRE_VERSION:
+            raise ValueError("not a broadcast message of this version")
+        origin, payload = document.get("o"), document.get("p")
+        if not isinstance(origin, str) or not isinstance(payload, dict):
+            raise ValueError("broadcast message without origin or payload")
+        targets = [document.get(key) for key in ("n", "i", "t")]
+        if not all(target is None or isinstance(target, str) for target in targets):
+            raise ValueError("broadcast targets must be strings")
+        return origin, cls(document.get("e"), payload, *targets)  # type: ignore[arg-type]
+
+
+class Member(Protocol):
+    """A live component the hub can deliver broadcasts to."""
+
+    @property
+    def component_name(self) -> str: ...
+
+    @property
+    def component_id(self) -> str: ...
+
+    @property
+    def topics(self) -> frozenset[str]: ...
+
+    def deliver(self, broadcast: Broadcast) -> None:
+        """Take ``broadcast`` for processing; must return at once (queue it)."""
+        ...
+
+
+class Hub:
+    """Live components of one process and the broker link to the others.
+
+    ``broker``: a :class:`Broker`, a broker URL, or ``None`` (this process only). ``channel``:
+    the broker channel; every process of one deployment must use the same one.
+    """
+
+    def __init__(self, broker: Broker | str | None = None, *, channel: str = DEFAULT_CHANNEL):
+        self.channel = channel
+        self.origin = secrets.token_hex(8)
+        self._broker: Broker | None = None
+        self._subscribed = False
+        self._start_lock: asyncio.Lock | None = None
+        self._by_name: dict[str, set[Member]] = {}
+        self._by_topic: dict[str, set[Member]] = {}
+        self._topics: dict[Member, frozenset[str]] = {}
+        self._publish_failures = 0
+        if broker is not None:
+            self.use_broker(broker)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def broker(self) -> Broker | None:
+        """The broker link, if any."""
+        return self._broker
+
+    def use_broker(self, broker: Broker | str) -> None:
+        """Connect this hub to other processes through ``broker`` (a broker or its URL).
+        A hub has one broker: asking for a different one is a ``ConfigurationError``."""
+        if isinstance(broker, str):
+            current = getattr(self._broker, "url", None)
+            if self._broker is not None and current == broker:
+                return
+            if self._broker is not None:
+                raise ConfigurationError(
+                    f"this hub already uses the broker {current!r}; it cannot switch to {broker!r}"
+                )
+            self._broker = broker_from_url(broker)
+        elif self._broker is None or self._broker is broker:
+            self._broker = broker
+        else:
+            raise ConfigurationError("this hub already uses another broker")
+
+    async def start(self) -> None:
+        """Subscribe to the broker channel if there is a broker (idempotent; called lazily by
+        the transports and by broadcasts, since mounted apps get no lifespan events)."""
+        if self._subscribed or self._broker is None:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._subscribed or self._broker is None:
+                return
+            await self._broker.subscribe(self.channel, self._on_broker_message)
+            self._subscribed = True
+
+    async def close(self) -> None:
+        """Unsubscribe and close the broker link; a later use subscribes again."""
+        broker, self._subscribed = self._broker, False
+        if broker is not None:
+            await broker.close()
+
+    # -- members ---------------------------------------------------------------------------
+
+    def join(self, member: Member) -> None:
+        """Start delivering broadcasts to ``member`` (call :meth:`start` first)."""
+        self._by_name.setdefault(member.component_name, set()).add(member)
+        self.retopic(member)
+
+    def retopic(self, member: Member) -> None:
+        """Re-read ``member.topics`` (after an event may have changed them)."""
+        new = member.topics
+        old = self._topics.get(member, frozenset())
+        if new == old and member in self._topics:
+            return
+        for topic in old - new:
+            self._discard(self._by_topic, topic, member)
+        for topic in new - old:
+            self._by_topic.setdefault(topic, set()).add(member)
+        self._topics[member] = new
+
+    def leave(self, member: Member) -> None:
+        """Stop delivering to ``member`` (idempotent)."""
+        self._discard(self._by_name, member.component_name, member)
+        for topic in self._topics.pop(member, frozenset()):
+            self._discard(self._by_topic, topic, member)
+
+    @staticmethod
+    def _discard(index: dict[str, set[Member]], key: str, member: Member) -> None:
+        members = index.get(key)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del index[key]
+
+    def members(self, component_name: str | None = None) -> list[Member]:
+        """Live members, all or of one component."""
+        if component_name is not None:
+            return list(self._by_name.get(component_name, ()))
+        return [member for members in self._by_name.values() for member in members]
+
+    def __len__(self) -> int:
+        return len(self._topics)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def _candidates(self, broadcast: Broadcast) -> Iterable[Member]:
+        if broadcast.topic is not None:
+            return self._by_topic.get(broadcast.topic, ())
+        if broadcast.component_name is not None:
+            return self._by_name.get(broadcast.component_name, ())
+        return [member for members in self._by_name.values() for member in members]
+
+    def deliver_local(self, broadcast: Broadcast) -> int:
+        """Hand ``broadcast`` to every matching member of this process; returns how many."""
+        delivered = 0
+        for member in list(self._candidates(broadcast)):
+            if broadcast.matches(member):
+                try:
+                    member.deliver(broadcast)
+                except Exception:  # one broken member must not stop the others
+                    logger.exception("delivering a broadcast to %r failed", member)
+                    continue
+                delivered += 1
+        return delivered
+
+    async def broadcast(self, broadcast: Broadcast) -> int:
+        """Deliver locally, then publish to the other processes through the broker (if any).
+        Returns the number of local members reached. A broker outage is logged, not raised:
+        local delivery has happened and the link reconnects by itself."""
+        data = broadcast.encode(self.origin)  # fail on a bad payload before delivering anything
+        delivered = self.deliver_local(broadcast)
+        broker = self._broker
+        if broker is not None:
+            await self.start()
+            try:
+                await broker.publish(self.channel, data)
+            except BrokerUnavailable as exc:
+                self._publish_failures += 1
+                if self._publish_failures == 1 or self._publish_failures % 100 == 0:
+                    logger.warning(
+                        "broadcast %r reached this process only: the broker is unavailable (%s; "
+                        "%d failed publishes so far)",
+                        broadcast.event, exc, self._publish_failures,
+                    )  # fmt: skip
+            else:
+                if self._publish_failures:
+                    logger.warning(
+                        "broker publishing works again after %d failures", self._publish_failures
+                    )
+                    self._publish_failures = 0
+        return delivered
+
+    def _on_broker_message(self, data: bytes) -> None:
+        try:
+            origin, broadcast = Broadcast.decode(data)
+        except (ValueError, TypeError) as exc:
+            logger.warning("ignored a malformed broker message: %s", exc)
+            return
+        if origin != self.origin:
+            self.deliver_local(broadcast)
+
+
+_default_hub: Hub | None = None
+_default_hub_lock = threading.Lock()
+
+
+def default_hub() -> Hub:
+    """The process-wide hub, created on first use with ``COMPONENT_FRAMEWORK_BROKER_URL``."""
+    global _default_hub
+    with _default_hub_lock:
+        if _default_hub is None:
+            url = os.environ.get(ENV_BROKER_URL, "").strip()
+            _default_hub = Hub(url or None)
+        return _default_hub
+
+
+def reset_default_hub() -> Hub | None:
+    """Forget the default hub (tests, or a process that changed its broker URL); returns the
+    old one, which the caller should :meth:`Hub.close`."""
+    global _default_hub
+    with _default_hub_lock:
+        old, _default_hub = _default_hub, None
+        return old

@@ -1,0 +1,368 @@
+"""Live sessions: one component held by a connection for the connection's whole life.
+
+Owns what the WebSocket transport and live SSE streams share: the held component, the serial
+processing of everything that changes it (the client's joins and events, broadcasts from the
+hub) through one bounded queue worked off by a task that exists only while there is work, the
+stream operations of its handlers (batched losslessly), and its membership of the hub (by
+component name, id and topics). Renders caused by broadcasts are coalesced: however many
+broadcasts are queued, one render goes out once they are all applied.
+
+A transport supplies an :class:`Outlet` that turns results into its wire messages; the session
+never sees a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from component_framework.core.batching import OpBatcher
+from component_framework.core.component import Component
+from component_framework.core.dispatch import (
+    ComponentCall,
+    Dispatcher,
+    DispatchResult,
+    PreparedCall,
+)
+from component_framework.core.hub import Broadcast, Hub
+from component_framework.core.streams import StreamOp
+from component_framework.errors import (
+    ClientError,
+    ComponentError,
+    NotJoined,
+    PayloadValidationError,
+)
+
+__all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref"]
+
+logger = logging.getLogger("component_framework")
+
+#: A client's correlation value, echoed in the answers to its message.
+Ref = str | int | None
+
+
+class Outlet(Protocol):
+    """Where a live session's results go; every method must return at once (queue)."""
+
+    def render(self, result: DispatchResult, ref: Ref) -> None:
+        """A new render: the answer to the message ``ref``, or a push (``ref`` is None)."""
+        ...
+
+    def stream(self, ops: list[StreamOp]) -> None:
+        """A batch of stream operations, in order."""
+        ...
+
+    def error(self, error: ComponentError, ref: Ref) -> None:
+        """The message ``ref`` failed (``ref`` None: a join at connect or a broadcast)."""
+        ...
+
+    def forward(self, event: str, payload: Mapping[str, Any]) -> None:
+        """A broadcast the component has no handler for."""
+        ...
+
+    def done(self, result: DispatchResult, ref: Ref) -> None:
+        """A generator handler started by ``ref`` finished; ``result`` is the final state."""
+        ...
+
+    def overflow(self) -> None:
+        """The session's queue is full: it cannot keep up (the transport should close)."""
+        ...
+
+
+@dataclass(slots=True)
+class Join:
+    """Mount the component (``params``) or resume it (``snapshot``), replacing any held one."""
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: str | None = None
+    ref: Ref = None
+
+
+@dataclass(slots=True)
+class Event:
+    """Run the handler of ``event`` on the held component."""
+
+    event: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    ref: Ref = None
+
+
+Work = Join | Event | Broadcast
+
+
+class LiveSession:
+    """One held component, its work queue and its hub membership.
+
+    ``inbox_limit``: most queued messages (client messages wait for room; a broadcast that
+    finds the queue full calls :meth:`Outlet.overflow`). ``frame_interval``: the batching
+    window of stream operations.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        hub: Hub,
+        component_name: str,
+        outlet: Outlet,
+        *,
+        inbox_limit: int,
+        frame_interval: float,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.hub = hub
+        self.outlet = outlet
+        self.component: Component | None = None
+        self._name = component_name
+        self._topics: frozenset[str] = frozenset()
+        self._inbox: deque[Work] = deque()
+        self._inbox_limit = inbox_limit
+        self._frame_interval = frame_interval
+        self._room: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ops: OpBatcher | None = None
+        self._dirty = False
+        self._in_hub = False
+        self.closed = False
+
+    # -- hub membership (the Member protocol) -------------------------------------------------
+
+    @property
+    def component_name(self) -> str:
+        return self._name
+
+    @property
+    def component_id(self) -> str:
+        return self.component.id if self.component is not None else ""
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return self._topics
+
+    def deliver(self, broadcast: Broadcast) -> None:
+        """Queue a broadcast; a full queue means this session cannot keep up."""
+        if not self.submit(broadcast):
+            self.outlet.overflow()
+
+    def __repr__(self) -> str:
+        return f"<LiveSession {self._name!r} id={self.component_id!r}>"
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    def submit(self, work: Work) -> bool:
+        """Queue ``work`` without waiting; False when the queue is full."""
+        if self.closed:
+            return True  # a closing session drops work silently
+        if len(self._inbox) >= self._inbox_limit:
+            return False
+        self._inbox.append(work)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._pump())
+        return True
+
+    async def put(self, work: Join | Event) -> None:
+        """Queue a client message, waiting while the queue is full (the client then stops
+        being read: backpressure instead of memory)."""
+        while not self.submit(work):
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+
+    @property
+    def busy(self) -> bool:
+        """Whether work is queued or running."""
+        return self._task is not None
+
+    async def _pump(self) -> None:
+        try:
+            inbox = self._inbox
+            while inbox:
+                work = inbox.popleft()
+                if self._room is not None and len(inbox) < self._inbox_limit:
+                    self._room.set()
+                await self._process(work)
+            component = self.component
+            if self._dirty and component is not None and not self.closed:
+                self._dirty = False
+                await self._guarded(self._push_render(component), None)
+        finally:
+            self._task = None
+
+    async def _push_render(self, component: Component) -> None:
+        self.outlet.render(self._render(component), None)
+
+    async def _process(self, work: Work) -> None:
+        if type(work) is Event:
+            await self._guarded(self._event(work), work.ref)
+        elif type(work) is Join:
+            await self._guarded(self._join(work), work.ref)
+        else:
+            assert isinstance(work, Broadcast)
+            await self._guarded(self._broadcast(work), None)
+
+    async def _guarded(self, step: Any, ref: Ref) -> None:
+        """Run one step; its failure becomes an error for the client, never a dead session."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except ComponentError as error:
+            self._flush_ops()
+            if not isinstance(error, ClientError):
+                logger.error("live component %r failed: %s", self._name, error.message)
+            self.outlet.error(error, ref)
+        except Exception:  # a framework bug: keep the session alive and say so
+            logger.exception("live component %r failed unexpectedly", self._name)
+            self._flush_ops()
+            self.outlet.error(ComponentError("unexpected failure"), ref)
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    async def _join(self, work: Join) -> None:
+        dispatcher = self.dispatcher
+        call = ComponentCall(self._name, None, {}, work.params, work.snapshot)
+        plan = dispatcher.prepare(call)
+        component, mounted = dispatcher.start(plan)
+        if mounted is not None and inspect.isawaitable(mounted):
+            await dispatcher.await_user_code(plan, "mount", mounted)
+        component.stream_sink = self
+        result = dispatcher.finish(component)  # a failing render keeps the held component
+        previous, self.component = self.component, component
+        if previous is not None:
+            previous.stream_sink = None
+        self._dirty = False
+        if not self._in_hub:
+            await self.hub.start()
+            self._in_hub = True
+            self._topics = self._read_topics(component)
+            self.hub.join(self)
+        else:
+            self._retopic(component)
+        self.outlet.render(result, work.ref)
+
+    async def _event(self, work: Event) -> None:
+        component = self.component
+        if component is None:
+            raise NotJoined("no component is mounted on this connection: send a 'join' first")
+        dispatcher = self.dispatcher
+        plan = dispatcher.prepare_live_event(type(component), work.event, work.payload)
+        outcome = dispatcher.call_handler(plan, component)
+        if outcome is not None:
+            if inspect.isasyncgen(outcome):
+                result = await self._run_generator(plan, component, outcome, work.ref)
+                self._dirty = False
+                self.outlet.done(result, work.ref)
+                return
+            if inspect.isawaitable(outcome):
+                await dispatcher.await_user_code(plan, "handler", outcome)
+        result = self._render(component)
+        self._dirty = False
+        self.outlet.render(result, work.ref)
+
+    async def _broadcast(self, broadcast: Broadcast) -> None:
+        component = self.component
+        if component is None:
+            return  # not mounted (yet): nothing to update
+        if broadcast.event not in type(component).events:
+            self._flush_ops()
+            self.outlet.forward(broadcast.event, broadcast.payload)
+            return
+        dispatcher = self.dispatcher
+        try:
+            plan = dispatcher.prepare_live_event(type(component), broadcast.event,
+                                                 broadcast.payload)  # fmt: skip
+        except PayloadValidationError as exc:  # the server's own broadcast is wrong
+            logger.error("broadcast %r does not fit %r: %s", broadcast.event, self._name, exc)
+            return
+        outcome = dispatcher.call_handler(plan, component)
+        if outcome is not None:
+            if inspect.isasyncgen(outcome):
+                await self._run_generator(plan, component, outcome, None)
+                self._dirty = False
+                return
+            if inspect.isawaitable(outcome):
+                await dispatcher.await_user_code(plan, "handler", outcome)
+        self._dirty = True  # rendered once the queue is empty
+
+    async def _run_generator(
+        self, plan: PreparedCall, component: Component, generator: Any, ref: Ref
+    ) -> DispatchResult:
+        """A render per ``yield``, and a last one if the state changed after it."""
+        dispatcher, last = self.dispatcher, None
+        try:
+            while await dispatcher.advance(plan, generator):
+                last = self._render(component)
+                self.outlet.render(last, ref)
+        finally:
+            await generator.aclose()  # on cancellation: runs the handler's finally blocks
+        result = self._render(component)
+        if last is None or result.html != last.html:
+            self.outlet.render(result, ref)
+        return result
+
+    def _render(self, component: Component) -> DispatchResult:
+        self._flush_ops()  # stream operations before the render that follows them
+        result = self.dispatcher.finish(component)
+        self._retopic(component)
+        return result
+
+    def _read_topics(self, component: Component) -> frozenset[str]:
+        try:
+            topics = frozenset(component.topics())
+        except Exception as exc:
+            raise self.dispatcher.handler_error(self._name, "topics", exc) from exc
+        if not all(isinstance(topic, str) for topic in topics):
+            raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
+        return topics
+
+    def _retopic(self, component: Component) -> None:
+        if self._in_hub:
+            topics = self._read_topics(component)
+            if topics != self._topics:
+                self._topics = topics
+                self.hub.retopic(self)
+
+    # -- the stream sink (stream operations of the held component) ----------------------------
+
+    async def send_op(self, op: StreamOp) -> None:
+        """Queue a stream operation of the held component (batched into ``Outlet.stream``)."""
+        if self._ops is None:
+            self._ops = OpBatcher(self._frame_interval, self.outlet.stream)
+        await self._ops.push(op)
+
+    def render(self, component: Component) -> str:
+        """Render ``component`` (for ``stream_to`` without html)."""
+        return component.render(self.dispatcher.renderer)
+
+    def _flush_ops(self) -> None:
+        if self._ops is not None:
+            self._ops.flush()
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Leave the hub, drop queued work and cancel running work (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._inbox.clear()
+        if self._in_hub:
+            self.hub.leave(self)
+        if self._ops is not None:
+            self._ops.cancel()
+        if self._room is not None:
+            self._room.set()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then wait until the running handler's ``finally`` blocks ran."""
+        task = self._task
+        self.close()
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.gather(task, return_exceptions=True)

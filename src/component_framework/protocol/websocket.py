@@ -1,0 +1,181 @@
+"""The WebSocket message envelopes: client messages in, server messages out.
+
+Owns the WebSocket half of the wire protocol (DESIGN.md section 4), sans-IO: text in, a
+:class:`ClientMessage` or a :class:`MessageError` out; server messages are built as compact
+JSON text. Two client dialects are understood:
+
+- the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
+  ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer;
+- htmx's ws extension: an object of form values plus ``HEADERS`` (no ``type``). Its ``event``
+  field names the handler, every other non-reserved field joins the payload, and the answer is
+  an HTML fragment (:func:`htmx_fragment`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from component_framework.protocol.request import (
+    RequestError,
+    decode_json_object,
+    fields_from_mapping,
+)
+
+__all__ = [
+    "CLIENT_TYPES",
+    "ClientMessage",
+    "MessageError",
+    "Ref",
+    "broadcast_message",
+    "error_message",
+    "htmx_fragment",
+    "is_valid_target",
+    "parse_client_message",
+    "pong_message",
+    "render_message",
+    "stream_message",
+]
+
+ClientType = Literal["event", "join", "ping"]
+CLIENT_TYPES: Final = ("event", "join", "ping")
+#: What a client may put in ``ref`` (echoed unchanged in the answer).
+Ref = str | int | None
+_MAX_REF_LENGTH: Final = 128
+_HTMX_HEADERS: Final = "HEADERS"
+_ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_TARGET_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
+
+
+class MessageError(ValueError):
+    """A client message that cannot be understood; ``problem`` says how it is wrong."""
+
+    def __init__(self, problem: Literal["malformed", "too_deep"], message: str, ref: Ref) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.ref = ref
+
+
+@dataclass(slots=True)
+class ClientMessage:
+    """One understood client message."""
+
+    type: ClientType
+    event: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    snapshot: str | None = None
+    ref: Ref = None
+    #: Sent by htmx's ws extension: answer with an HTML fragment.
+    htmx: bool = False
+
+
+def _ref_of(document: dict[str, Any]) -> Ref:
+    ref = document.get("ref")
+    if ref is None or type(ref) is int:
+        return ref
+    if isinstance(ref, str) and len(ref) <= _MAX_REF_LENGTH:
+        return ref
+    raise MessageError(
+        "malformed", f"'ref' must be a string of at most {_MAX_REF_LENGTH} characters or an int",
+        None,
+    )  # fmt: skip
+
+
+def parse_client_message(text: str, *, max_depth: int) -> ClientMessage:
+    """Parse one text frame. Raises :class:`MessageError` (with the ``ref`` when it could be
+    read, so the error answer can carry it)."""
+    try:
+        document = decode_json_object(text, max_depth, "message")
+    except RequestError as exc:
+        problem: Literal["malformed", "too_deep"] = (
+            "too_deep" if exc.problem == "too_deep" else "malformed"
+        )
+        raise MessageError(problem, str(exc), None) from None
+    ref = _ref_of(document)
+    if "type" not in document and isinstance(document.get(_HTMX_HEADERS), dict):
+        return _htmx_message(document, ref)
+    kind = document.get("type")
+    if kind not in CLIENT_TYPES:
+        expected = ", ".join(repr(name) for name in CLIENT_TYPES)
+        shown = kind if not isinstance(kind, str) else kind[:64]
+        raise MessageError("malformed", f"'type' must be one of {expected}, got {shown!r}", ref)
+    body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
+    try:
+        fields = fields_from_mapping(body, loose_to_payload=kind == "event")
+    except RequestError as exc:
+        raise MessageError("malformed", str(exc), ref) from None
+    if fields.state is not None:
+        raise MessageError("malformed", "'state' is not accepted over WebSocket", ref)
+    if kind == "event" and fields.event is None:
+        raise MessageError("malformed", "an event message needs an 'event' name", ref)
+    return ClientMessage(
+        kind, fields.event, fields.payload, fields.params, fields.snapshot, ref, htmx=False
+    )
+
+
+def _htmx_message(document: dict[str, Any], ref: Ref) -> ClientMessage:
+    body = {key: value for key, value in document.items() if key not in ("HEADERS", "ref")}
+    body.pop("snapshot", None)  # the connection holds the state; the page's copy may be stale
+    try:
+        fields = fields_from_mapping(body, loose_to_payload=True)
+    except RequestError as exc:
+        raise MessageError("malformed", str(exc), ref) from None
+    if fields.event is None:
+        raise MessageError(
+            "malformed",
+            "htmx message without an 'event' field: add hx-vals='{\"event\": \"...\"}' to the "
+            "element with ws-send",
+            ref,
+        )
+    return ClientMessage("event", fields.event, fields.payload, ref=ref, htmx=True)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return _COMPACT.encode(message)
+
+
+def render_message(rendered: dict[str, Any], ref: Ref) -> str:
+    """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``."""
+    return _encode({"type": "render", **rendered, "ref": ref})
+
+
+def stream_message(op: dict[str, object]) -> str:
+    """One stream operation: ``{"type": "stream", "op", "stream", ...}``."""
+    return _encode({"type": "stream", **op})
+
+
+def error_message(code: str, message: str, ref: Ref, **extra: Any) -> str:
+    """``{"type": "error", "code", "message", "ref"}`` plus ``extra`` (``field``, ...)."""
+    return _encode({"type": "error", "code": code, "message": message, "ref": ref, **extra})
+
+
+def broadcast_message(event: str, payload: dict[str, Any]) -> str:
+    """A broadcast the component has no handler for, forwarded to the client."""
+    return _encode({"type": "broadcast", "event": event, "payload": payload})
+
+
+def pong_message(ref: Ref) -> str:
+    """The answer to ``{"type": "ping"}``."""
+    return _encode({"type": "pong", "ref": ref})
+
+
+def is_valid_target(target: str) -> bool:
+    """Whether ``target`` can be an element id in an htmx answer (a letter, then up to 127
+    letters, digits, ``_``, ``.``, ``:`` or ``-``)."""
+    return _TARGET_ID.fullmatch(target) is not None
+
+
+def htmx_fragment(fragment: str, target: str | None) -> str:
+    """An answer for htmx's ws extension, which swaps every top-level element by its id
+    (out of band). With ``target`` (the id of an element of the page, usually the one with
+    ``ws-connect``) the fragment is placed inside that element instead, which also works
+    before the page holds an element with the component's id."""
+    if target is None:
+        return fragment
+    if not is_valid_target(target):
+        raise ValueError(f"invalid target id {target[:64]!r}")
+    return f'<div id="{target}" hx-swap-oob="innerHTML">{fragment}</div>'
