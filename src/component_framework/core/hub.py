@@ -182,7 +182,7 @@ class Hub:
             self._subscribed = True
 
     async def close(self) -> None:
-        """Unsubscribe and close the broker link; a later use subscribes again."""
+        """Close the broker link for good (at process end; the default hub is shared)."""
         broker, self._subscribed = self._broker, False
         if broker is not None:
             await broker.close()
