@@ -4,7 +4,8 @@ Owns: :class:`StateRenderer` (a renderer that needs no template files), :func:`a
 (one HTTP exchange against any ASGI app, in process, at the message level),
 :func:`sse_request` (one Server-Sent Events exchange, decoded into events), and
 :class:`ComponentTestClient` with :class:`ComponentSession` (mount a component, send events,
-read state and HTML, with the snapshot echoed for you). No dependency beyond the standard library.
+read state and HTML, with the snapshot echoed for you), and :func:`websocket_connect` (one
+WebSocket connection, message by message). No dependency beyond the standard library.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ __all__ = [
     "ComponentTestClient",
     "SSEResponse",
     "StateRenderer",
+    "WebSocketClosed",
+    "WebSocketDenied",
+    "WebSocketTestSession",
     "asgi_request",
     "http_scope",
     "sse_request",
+    "websocket_connect",
+    "websocket_scope",
 ]
 
 
@@ -308,3 +314,158 @@ class ComponentTestClient:
         """Mount ``name`` with ``params``; raises :class:`ComponentResponseError` on errors."""
         response = await self.post(name, {"params": params})
         return ComponentSession(self, name)._update(response)
+
+
+def websocket_scope(
+    path: str,
+    *,
+    query: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    root_path: str = "",
+    denial_response: bool = True,
+    extra_scope: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An ASGI WebSocket scope as a server builds it. ``denial_response``: advertise the
+    ``websocket.http.response`` extension (uvicorn does), so a refused handshake is an HTTP
+    answer instead of a close before accept."""
+    scope = http_scope("GET", path, headers=headers, query=query, root_path=root_path)
+    del scope["method"]
+    scope.update(type="websocket", scheme="ws", subprotocols=[])
+    scope["extensions"] = {"websocket.http.response": {}} if denial_response else {}
+    scope.update(extra_scope or {})
+    return scope
+
+
+class WebSocketDenied(AssertionError):
+    """The app refused the handshake: ``status`` and ``body`` (an HTTP denial) or ``code``
+    and ``reason`` (a close before accept)."""
+
+    def __init__(
+        self, *, status: int | None = None, body: bytes = b"", code: int | None = None,
+        reason: str = "",
+    ) -> None:  # fmt: skip
+        super().__init__(f"handshake refused: status={status} code={code} {body!r}{reason}")
+        self.status, self.body, self.code, self.reason = status, body, code, reason
+
+    def json(self) -> Any:
+        """The JSON error body of an HTTP denial."""
+        return jsonlib.loads(self.body)
+
+
+class WebSocketClosed(AssertionError):
+    """The app closed the socket while the test waited for a message."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"socket closed with {code}: {reason}")
+        self.code, self.reason = code, reason
+
+
+class WebSocketTestSession:
+    """One WebSocket connection to an ASGI app, in process, at the message level.
+
+    ``async with websocket_connect(app, "/components/counter/ws/") as ws:`` then
+    ``await ws.send_json({...})`` and ``await ws.receive_json()``; :meth:`event` does both.
+    """
+
+    def __init__(self, app: Any, scope: Mapping[str, Any], timeout: float = 5.0) -> None:
+        self.app, self.scope, self.timeout = app, dict(scope), timeout
+        self._inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.accepted: dict[str, Any] = {}
+
+    async def _receive(self) -> dict[str, Any]:
+        return await self._inbound.get()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._outbound.put(message)
+
+    async def connect(self) -> WebSocketTestSession:
+        """Open the connection; raises :class:`WebSocketDenied` if the app refuses it."""
+        self._task = asyncio.get_running_loop().create_task(
+            self.app(self.scope, self._receive, self._send)
+        )
+        await self._inbound.put({"type": "websocket.connect"})
+        first = await self.receive()
+        if first["type"] == "websocket.accept":
+            self.accepted = first
+            return self
+        if first["type"] == "websocket.http.response.start":
+            body = b""
+            while True:
+                part = await self.receive()
+                body += part.get("body", b"")
+                if not part.get("more_body", False):
+                    break
+            await self._finish()
+            raise WebSocketDenied(status=first["status"], body=body)
+        await self._finish()
+        raise WebSocketDenied(code=first.get("code"), reason=first.get("reason", ""))
+
+    async def receive(self) -> dict[str, Any]:
+        """The next raw ASGI message the app sent (within ``timeout``)."""
+        return await asyncio.wait_for(self._outbound.get(), self.timeout)
+
+    async def receive_text(self) -> str:
+        """The next text message; raises :class:`WebSocketClosed` if the app closed."""
+        message = await self.receive()
+        if message["type"] == "websocket.close":
+            raise WebSocketClosed(message.get("code", 1000), message.get("reason", ""))
+        text: str = message["text"]
+        return text
+
+    async def receive_json(self) -> Any:
+        """The next text message, decoded."""
+        return jsonlib.loads(await self.receive_text())
+
+    async def send_text(self, text: str) -> None:
+        """Send a text frame."""
+        await self._inbound.put({"type": "websocket.receive", "text": text})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary frame."""
+        await self._inbound.put({"type": "websocket.receive", "bytes": data})
+
+    async def send_json(self, value: Any) -> None:
+        """Send ``value`` as a JSON text frame."""
+        await self.send_text(jsonlib.dumps(value))
+
+    async def event(
+        self, event: str, payload: Mapping[str, Any] | None = None, ref: str | int | None = None
+    ) -> Any:
+        """Send an event message and return the next message (its answer, usually)."""
+        message: dict[str, Any] = {"type": "event", "event": event, "payload": dict(payload or {})}
+        if ref is not None:
+            message["ref"] = ref
+        await self.send_json(message)
+        return await self.receive_json()
+
+    async def close(self, code: int = 1000) -> None:
+        """The client goes away; waits for the app to finish the exchange."""
+        await self._inbound.put({"type": "websocket.disconnect", "code": code})
+        await self._finish()
+
+    async def _finish(self) -> None:
+        if self._task is not None:
+            await asyncio.wait_for(self._task, self.timeout)
+
+    async def __aenter__(self) -> WebSocketTestSession:
+        return await self.connect()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None and not self._task.done():
+            await self.close()
+
+
+def websocket_connect(
+    app: Any,
+    path: str,
+    *,
+    query: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    denial_response: bool = True,
+    timeout: float = 5.0,
+) -> WebSocketTestSession:
+    """A :class:`WebSocketTestSession` for ``path`` (use it with ``async with``)."""
+    scope = websocket_scope(path, query=query, headers=headers, denial_response=denial_response)
+    return WebSocketTestSession(app, scope, timeout)
