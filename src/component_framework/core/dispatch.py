@@ -39,7 +39,14 @@ from component_framework.protocol.fragment import annotate_root, wire_attributes
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
-__all__ = ["ComponentCall", "DispatchResult", "Dispatcher", "PreparedCall"]
+__all__ = [
+    "ComponentCall",
+    "DispatchResult",
+    "Dispatcher",
+    "PreparedCall",
+    "close_awaitable",
+    "is_async_function",
+]
 
 logger = logging.getLogger("component_framework")
 _EMPTY: Final[Mapping[str, Any]] = {}
@@ -139,8 +146,8 @@ class PreparedCall:
         self.component_id = component_id
         self.restored_state = restored_state
         mounting = restored_state is None
-        self.runs_async = (handler is not None and _is_async_function(handler)) or (
-            mounting and _is_async_function(cls.mount)
+        self.runs_async = (handler is not None and is_async_function(handler)) or (
+            mounting and is_async_function(cls.mount)
         )
 
 
@@ -148,7 +155,7 @@ _USER_FAULTS_PASSED_THROUGH: Final = (ClientError, ConfigurationError)
 _async_functions: dict[Callable[..., Any], bool] = {}
 
 
-def _is_async_function(function: Callable[..., Any]) -> bool:
+def is_async_function(function: Callable[..., Any]) -> bool:
     """Whether calling ``function`` needs the event loop; cached per function."""
     known = _async_functions.get(function)
     if known is None:
@@ -308,14 +315,14 @@ class Dispatcher:
         """Complete a prepared call without the event loop (see ``PreparedCall.runs_async``)."""
         component, mounted = self.start(plan)
         if mounted is not None and inspect.isawaitable(mounted):
-            _close_awaitable(mounted)
+            close_awaitable(mounted)
             raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
         if plan.handler is not None:
             outcome = self.call_handler(plan, component)
             if outcome is not None and (
                 inspect.isawaitable(outcome) or inspect.isasyncgen(outcome)
             ):
-                _close_awaitable(outcome)
+                close_awaitable(outcome)
                 raise ConfigurationError(f"handler for {plan.event!r} is async: use async_dispatch")
         return self.finish(component)
 
@@ -361,7 +368,7 @@ async def _drain(generator: Any) -> None:
         pass
 
 
-def _close_awaitable(value: Any) -> None:
+def close_awaitable(value: Any) -> None:
     """Close a coroutine we will not await, so Python does not warn about it."""
     close = getattr(value, "close", None)
     if inspect.iscoroutine(value) and close is not None:

@@ -28,12 +28,15 @@ from component_framework.core.dispatch import (
     Dispatcher,
     DispatchResult,
     PreparedCall,
+    close_awaitable,
+    is_async_function,
 )
 from component_framework.core.hub import Broadcast, Hub
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ClientError,
     ComponentError,
+    ConfigurationError,
     NotJoined,
     PayloadValidationError,
 )
@@ -126,6 +129,7 @@ class LiveSession:
         self._task: asyncio.Task[None] | None = None
         self._ops: OpBatcher | None = None
         self._dirty = False
+        self._broadcast_plan: PreparedCall | None = None
         self._in_hub = False
         self.closed = False
 
@@ -144,9 +148,34 @@ class LiveSession:
         return self._topics
 
     def deliver(self, broadcast: Broadcast) -> None:
-        """Queue a broadcast; a full queue means this session cannot keep up."""
+        """Apply a broadcast: at once when the session is idle and the handler is sync (no
+        task, the common fan-out case), else queued; a full queue means this session cannot
+        keep up."""
+        component = self.component
+        if self._task is None and component is not None and not self.closed:
+            handler = type(component).events.get(broadcast.event)
+            if handler is None or not is_async_function(handler):
+                self._apply_now(broadcast, component)
+                return
         if not self.submit(broadcast):
             self.outlet.overflow()
+
+    def _apply_now(self, broadcast: Broadcast, component: Component) -> None:
+        try:
+            outcome = self._start_broadcast(broadcast, component)
+            if outcome is not None:
+                close_awaitable(outcome)
+                raise ConfigurationError(
+                    f"the handler of broadcast {broadcast.event!r} is a plain def that returned "
+                    "an awaitable: declare it 'async def'"
+                )
+            if self._dirty:
+                self._dirty = False
+                self.outlet.render(self._render(component), None)
+        except ComponentError as error:
+            self._failed(error, None)
+        except Exception:
+            self._failed_unexpectedly(None)
 
     def __repr__(self) -> str:
         return f"<LiveSession {self._name!r} id={self.component_id!r}>"
@@ -212,14 +241,20 @@ class LiveSession:
         except asyncio.CancelledError:
             raise
         except ComponentError as error:
-            self._flush_ops()
-            if not isinstance(error, ClientError):
-                logger.error("live component %r failed: %s", self._name, error.message)
-            self.outlet.error(error, ref)
+            self._failed(error, ref)
         except Exception:  # a framework bug: keep the session alive and say so
-            logger.exception("live component %r failed unexpectedly", self._name)
-            self._flush_ops()
-            self.outlet.error(ComponentError("unexpected failure"), ref)
+            self._failed_unexpectedly(ref)
+
+    def _failed(self, error: ComponentError, ref: Ref) -> None:
+        self._flush_ops()
+        if not isinstance(error, ClientError):
+            logger.error("live component %r failed: %s", self._name, error.message)
+        self.outlet.error(error, ref)
+
+    def _failed_unexpectedly(self, ref: Ref) -> None:
+        logger.exception("live component %r failed unexpectedly", self._name)
+        self._flush_ops()
+        self.outlet.error(ComponentError("unexpected failure"), ref)
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -264,30 +299,41 @@ class LiveSession:
         self._dirty = False
         self.outlet.render(result, work.ref)
 
-    async def _broadcast(self, broadcast: Broadcast) -> None:
-        component = self.component
-        if component is None:
-            return  # not mounted (yet): nothing to update
+    def _start_broadcast(self, broadcast: Broadcast, component: Component) -> Any:
+        """Forward ``broadcast`` or call its handler; returns what a handler returned that
+        still needs awaiting (``None`` when done). Marks the component for a push render."""
         if broadcast.event not in type(component).events:
             self._flush_ops()
             self.outlet.forward(broadcast.event, broadcast.payload)
-            return
+            return None
         dispatcher = self.dispatcher
         try:
             plan = dispatcher.prepare_live_event(type(component), broadcast.event,
                                                  broadcast.payload)  # fmt: skip
         except PayloadValidationError as exc:  # the server's own broadcast is wrong
             logger.error("broadcast %r does not fit %r: %s", broadcast.event, self._name, exc)
-            return
-        outcome = dispatcher.call_handler(plan, component)
-        if outcome is not None:
-            if inspect.isasyncgen(outcome):
-                await self._run_generator(plan, component, outcome, None)
-                self._dirty = False
-                return
-            if inspect.isawaitable(outcome):
-                await dispatcher.await_user_code(plan, "handler", outcome)
+            return None
         self._dirty = True  # rendered once the queue is empty
+        outcome = dispatcher.call_handler(plan, component)
+        if outcome is None:
+            return None
+        self._broadcast_plan = plan
+        return outcome
+
+    async def _broadcast(self, broadcast: Broadcast) -> None:
+        component = self.component
+        if component is None:
+            return  # not mounted (yet): nothing to update
+        outcome = self._start_broadcast(broadcast, component)
+        if outcome is None:
+            return
+        plan = self._broadcast_plan
+        assert plan is not None
+        if inspect.isasyncgen(outcome):
+            await self._run_generator(plan, component, outcome, None)
+            self._dirty = False
+        elif inspect.isawaitable(outcome):
+            await self.dispatcher.await_user_code(plan, "handler", outcome)
 
     async def _run_generator(
         self, plan: PreparedCall, component: Component, generator: Any, ref: Ref
