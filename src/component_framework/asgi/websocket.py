@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from component_framework.core.config import Settings
-from component_framework.core.dispatch import Dispatcher, DispatchResult
+from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.hub import Hub
 from component_framework.core.live import Event, Join, LiveSession, Ref
 from component_framework.core.ratelimit import TokenBucket
@@ -40,7 +40,6 @@ from component_framework.errors import (
 )
 from component_framework.protocol.request import RequestError, parse_query
 from component_framework.protocol.websocket import (
-    ClientMessage,
     MessageError,
     broadcast_message,
     error_message,
@@ -301,6 +300,7 @@ class _Connection:
     async def read(self, receive: ASGIReceiveCallable) -> None:
         """Read client frames until the client or the server ends the connection."""
         idle = self.settings.ws_idle_timeout
+        limit = self.settings.ws_max_message_bytes
         while True:
             if idle is None:
                 message = await receive()
@@ -318,17 +318,23 @@ class _Connection:
                 continue
             text: Any = message.get("text")
             if text is None:
-                self.error(UnsupportedMediaType("binary frames are not accepted: send JSON text"),
-                           None)  # fmt: skip
+                data: Any = message.get("bytes") or b""
+                if self._admit(len(data)):
+                    error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
+                    self.error(error, None)
                 continue
-            await self._take(text)
+            # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
+            if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
+                self._take(text)
 
-    async def _take(self, text: str) -> None:
+    def _admit(self, size: int) -> bool:
+        """The size limit (close 1009) and the rate limit (an error, then close 1008) for one
+        frame of ``size`` bytes."""
         settings = self.settings
         limit = settings.ws_max_message_bytes
-        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+        if size > limit:
             self.close(PayloadTooLarge(f"message exceeds the limit of {limit} bytes"))
-            return
+            return False
         wait = self._bucket.take(self._loop.time())
         if wait:
             self._refused_in_a_row += 1
@@ -336,27 +342,33 @@ class _Connection:
                 self.close(RateLimited("too many messages: rate limit exceeded", wait))
             elif self._refused_in_a_row == 1:
                 self.error(RateLimited("too many messages: slow down", wait), None)
-            return
+            return False
         self._refused_in_a_row = 0
+        return True
+
+    def _take(self, text: str) -> None:
         try:
-            message = parse_client_message(text, max_depth=settings.max_json_depth)
+            message = parse_client_message(text, max_depth=self.settings.max_json_depth)
         except MessageError as exc:
             self.error(MalformedRequest(str(exc)), exc.ref)
             return
-        await self._dispatch(message)
-
-    async def _dispatch(self, message: ClientMessage) -> None:
         session = self.session
         assert session is not None
         if message.htmx:
             self.html = True
         if message.type == "ping":
             self._queue(pong_message(message.ref))
-        elif message.type == "join":
-            await session.put(Join(message.params, message.snapshot, message.ref))
+            return
+        if message.type == "join":
+            work: Join | Event = Join(message.params, message.snapshot, message.ref)
         else:
             assert message.event is not None
-            await session.put(Event(message.event, message.payload, message.ref))
+            work = Event(message.event, message.payload, message.ref)
+        if not session.submit(work):
+            # The component is busy with earlier messages: say so rather than stop reading
+            # (a client that is not read cannot even be seen leaving).
+            busy = RateLimited("too many messages are waiting for the component", 1.0)
+            self.error(busy, message.ref)
 
 
 class SocketRegistry:
@@ -422,8 +434,14 @@ async def handle_websocket(
         origin, host = _origin_and_host(scope)
         if not origin_allowed(origin, host, settings):
             raise Forbidden(f"origin {str(origin)[:64]!r} may not open this socket")
-        dispatcher.registry.get(component_name)  # 404 before accepting
         join, html, target = _connect_options(scope, dispatcher)
+        if join.params or join.snapshot:
+            # What the URL asks for is checked before accepting (snapshot 400, params 422);
+            # no user code runs here.
+            call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
+            dispatcher.prepare(call)
+        else:  # a bare URL: the client may still send a join with the params it needs
+            dispatcher.registry.get(component_name)
     except ComponentError as error:
         await deny_handshake(scope, send, error)
         return

@@ -101,7 +101,7 @@ Work = Join | Event | Broadcast
 class LiveSession:
     """One held component, its work queue and its hub membership.
 
-    ``inbox_limit``: most queued messages (client messages wait for room; a broadcast that
+    ``inbox_limit``: most queued messages (:meth:`submit` refuses more; a broadcast that
     finds the queue full calls :meth:`Outlet.overflow`). ``frame_interval``: the batching
     window of stream operations.
     """
@@ -125,7 +125,6 @@ class LiveSession:
         self._inbox: deque[Work] = deque()
         self._inbox_limit = inbox_limit
         self._frame_interval = frame_interval
-        self._room: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._ops: OpBatcher | None = None
         self._dirty = False
@@ -193,15 +192,6 @@ class LiveSession:
             self._task = asyncio.get_running_loop().create_task(self._pump())
         return True
 
-    async def put(self, work: Join | Event) -> None:
-        """Queue a client message, waiting while the queue is full (the client then stops
-        being read: backpressure instead of memory)."""
-        while not self.submit(work):
-            if self._room is None:
-                self._room = asyncio.Event()
-            self._room.clear()
-            await self._room.wait()
-
     @property
     def busy(self) -> bool:
         """Whether work is queued or running."""
@@ -212,8 +202,6 @@ class LiveSession:
             inbox = self._inbox
             while inbox:
                 work = inbox.popleft()
-                if self._room is not None and len(inbox) < self._inbox_limit:
-                    self._room.set()
                 await self._process(work)
             component = self.component
             if self._dirty and component is not None and not self.closed:
@@ -401,8 +389,6 @@ class LiveSession:
             self.hub.leave(self)
         if self._ops is not None:
             self._ops.cancel()
-        if self._room is not None:
-            self._room.set()
         if self._task is not None:
             self._task.cancel()
 
