@@ -29,7 +29,8 @@ from component_framework.core.broker import BrokerUnavailable, MessageCallback
 __all__ = ["RedisBroker"]
 
 logger = logging.getLogger("component_framework")
-_POLL_SECONDS: Final = 1.0
+#: How long the listener waits for a message before it looks at subscription changes.
+_POLL_SECONDS: Final = 0.25
 _LINK_ERRORS: Final = (RedisError, OSError, TimeoutError)
 
 
@@ -57,7 +58,7 @@ class RedisBroker:
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
         self.health_check_interval = health_check_interval
-        self._callbacks: dict[str, MessageCallback] = {}
+        self._callbacks: dict[str, list[MessageCallback]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._publisher: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -65,6 +66,8 @@ class RedisBroker:
         self._closed = False
         #: Set when the subscribed channels changed, for the listener to catch up.
         self._changed: asyncio.Event | None = None
+        #: Set by the listener once Redis confirmed the wanted channels.
+        self._synced: asyncio.Event | None = None
         self.reconnects = 0
 
     def __repr__(self) -> str:
@@ -93,6 +96,7 @@ class RedisBroker:
         self._listener = None
         self._connected = False
         self._changed = asyncio.Event()
+        self._synced = asyncio.Event()
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -100,6 +104,20 @@ class RedisBroker:
         if self._closed:
             raise BrokerUnavailable("the Redis broker is closed")
         self._bind_loop()
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                try:
+                    await self._publisher_client().publish(channel, data)
+                except _LINK_ERRORS:
+                    # The connection may be one that a restarted Redis closed while nothing
+                    # was published: try once more on a fresh one before calling it an outage.
+                    await self._drop_publisher()
+                    await self._publisher_client().publish(channel, data)
+        except _LINK_ERRORS as exc:
+            await self._drop_publisher()
+            raise BrokerUnavailable(f"Redis at {self.url} is unavailable: {exc}") from None
+
+    def _publisher_client(self) -> Any:
         if self._publisher is None:
             self._publisher = redis_asyncio.Redis.from_url(
                 self.url,
@@ -107,12 +125,7 @@ class RedisBroker:
                 socket_timeout=self.publish_timeout,
                 retry_on_error=[],
             )
-        try:
-            async with asyncio.timeout(self.publish_timeout):
-                await self._publisher.publish(channel, data)
-        except _LINK_ERRORS as exc:
-            await self._drop_publisher()
-            raise BrokerUnavailable(f"Redis at {self.url} is unavailable: {exc}") from None
+        return self._publisher
 
     async def _drop_publisher(self) -> None:
         publisher, self._publisher = self._publisher, None
@@ -125,16 +138,25 @@ class RedisBroker:
     # -- subscribing -----------------------------------------------------------------------
 
     async def subscribe(self, channel: str, callback: MessageCallback) -> None:
+        """Add ``callback`` for ``channel``; returns once Redis confirmed the subscription, or
+        after ``publish_timeout`` when Redis cannot be reached (the listener keeps trying)."""
         if self._closed:
             raise BrokerUnavailable("the Redis broker is closed")
         self._bind_loop()
-        self._callbacks[channel] = callback
+        self._callbacks.setdefault(channel, []).append(callback)
         assert self._changed is not None
+        assert self._synced is not None
+        self._synced.clear()
         self._changed.set()
         if self._listener is None or self._listener.done():
             self._listener = asyncio.get_running_loop().create_task(
                 self._listen(), name=f"component-framework-redis-{self.url}"
             )
+        try:
+            async with asyncio.timeout(self.publish_timeout + _POLL_SECONDS):
+                await self._synced.wait()
+        except TimeoutError:
+            logger.debug("Redis subscription to %r not confirmed yet", channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self._callbacks.pop(channel, None)
@@ -180,12 +202,15 @@ class RedisBroker:
 
     async def _sync_channels(self, pubsub: Any, subscribed: set[str]) -> set[str]:
         assert self._changed is not None
+        assert self._synced is not None
         self._changed.clear()
         wanted = set(self._callbacks)
         if wanted - subscribed:
             await pubsub.subscribe(*(wanted - subscribed))
         if subscribed - wanted:
             await pubsub.unsubscribe(*(subscribed - wanted))
+        if not self._changed.is_set():
+            self._synced.set()
         return wanted
 
     async def _receive(self, pubsub: Any, subscribed: set[str]) -> None:
@@ -203,8 +228,7 @@ class RedisBroker:
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
-            callback = self._callbacks.get(channel)
-            if callback is not None:
+            for callback in list(self._callbacks.get(channel, ())):
                 try:
                     callback(message["data"])
                 except Exception:

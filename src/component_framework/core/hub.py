@@ -94,8 +94,8 @@ class Broadcast:
         """``(origin, broadcast)`` from a broker message; ``ValueError`` when it is not one."""
         try:
             document = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"not a broadcast message: {exc}") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"not a broadcast message: {exc!r:.200}") from None
         if not isinstance(document, dict) or document.get("v") != _WIRE_VERSION:
             raise ValueError("not a broadcast message of this version")
         origin, payload = document.get("o"), document.get("p")
@@ -259,8 +259,8 @@ class Hub:
         delivered = self.deliver_local(broadcast)
         broker = self._broker
         if broker is not None:
-            await self.start()
             try:
+                await self.start()
                 await broker.publish(self.channel, data)
             except BrokerUnavailable as exc:
                 self._publish_failures += 1
