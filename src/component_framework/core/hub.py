@@ -30,6 +30,7 @@ from component_framework.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_CHANNEL",
+    "DELIVERY_CHUNK",
     "ENV_BROKER_URL",
     "Broadcast",
     "Hub",
@@ -40,6 +41,8 @@ __all__ = [
 
 ENV_BROKER_URL: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
 DEFAULT_CHANNEL: Final = "component_framework:broadcast"
+#: Members served per turn of the event loop when a broadcast is delivered.
+DELIVERY_CHUNK: Final = 256
 _WIRE_VERSION: Final = 1
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 logger = logging.getLogger("component_framework")
@@ -141,6 +144,8 @@ class Hub:
         self._by_topic: dict[str, set[Member]] = {}
         self._topics: dict[Member, frozenset[str]] = {}
         self._publish_failures = 0
+        self._delivery_lock: asyncio.Lock | None = None
+        self._deliveries: set[asyncio.Task[int]] = set()
         if broker is not None:
             self.use_broker(broker)
 
@@ -251,12 +256,36 @@ class Hub:
                 delivered += 1
         return delivered
 
+    async def deliver(self, broadcast: Broadcast) -> int:
+        """:meth:`deliver_local` in chunks of :data:`DELIVERY_CHUNK` members with a turn of
+        the event loop between them, so that a broadcast to thousands of members does not hold
+        every other connection of the worker for its whole duration. Deliveries are serialised
+        (one lock, first come first served), so each member sees broadcasts in order."""
+        if self._delivery_lock is None:
+            self._delivery_lock = asyncio.Lock()
+        async with self._delivery_lock:
+            members = [m for m in self._candidates(broadcast) if broadcast.matches(m)]
+            delivered = 0
+            for start in range(0, len(members), DELIVERY_CHUNK):
+                if start:
+                    await asyncio.sleep(0)
+                for member in members[start : start + DELIVERY_CHUNK]:
+                    if member not in self._topics:  # left while we yielded
+                        continue
+                    try:
+                        member.deliver(broadcast)
+                    except Exception:  # one broken member must not stop the others
+                        logger.exception("delivering a broadcast to %r failed", member)
+                        continue
+                    delivered += 1
+            return delivered
+
     async def broadcast(self, broadcast: Broadcast) -> int:
         """Deliver locally, then publish to the other processes through the broker (if any).
         Returns the number of local members reached. A broker outage is logged, not raised:
         local delivery has happened and the link reconnects by itself."""
         data = broadcast.encode(self.origin)  # fail on a bad payload before delivering anything
-        delivered = self.deliver_local(broadcast)
+        delivered = await self.deliver(broadcast)
         broker = self._broker
         if broker is not None:
             try:
@@ -285,7 +314,9 @@ class Hub:
             logger.warning("ignored a malformed broker message: %s", exc)
             return
         if origin != self.origin:
-            self.deliver_local(broadcast)
+            task = asyncio.get_running_loop().create_task(self.deliver(broadcast))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
 
 
 _default_hub: Hub | None = None
