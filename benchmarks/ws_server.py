@@ -1,0 +1,175 @@
+"""The WebSocket benchmark's processes: uvicorns, a redis-server and the client, always on
+127.0.0.1, always bounded in time and always stopped.
+
+:func:`ws_servers` starts uvicorns serving one factory of :mod:`benchmarks.ws_app` (one worker
+each, ``--ws`` as asked, httptools, uvloop, no access log) on free ports and stops them on exit
+(SIGTERM, then SIGKILL after a bounded wait); :func:`redis_server` starts a throwaway
+``redis-server`` (no persistence) on a free port; :func:`run_client` runs one
+:mod:`benchmarks.ws_client` scenario with a timeout and returns its JSON result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+__all__ = ["REDIS", "Server", "redis_server", "run_client", "server_command", "ws_servers"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+HOST: Final = "127.0.0.1"
+REDIS: Final = "redis-server"
+_START_TIMEOUT: Final = 30.0
+_STOP_TIMEOUT: Final = 15.0
+
+
+@dataclass
+class Server:
+    """A running server process: its port, process and log."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The server's process (``taskset`` execs it)."""
+        return self.process.pid
+
+    def output(self) -> str:
+        """The last lines it wrote."""
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")[-3000:]
+
+    def check_alive(self) -> None:
+        """Raise if it has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=_STOP_TIMEOUT)
+
+
+def server_command(factory: str, port: int, ws: str) -> list[str]:
+    """The uvicorn command line serving ``benchmarks.ws_app:<factory>``."""
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.ws_app:{factory}",
+        "--host", HOST, "--port", str(port), "--ws", ws, "--http", "httptools",
+        "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT),
+    ]  # fmt: skip
+
+
+def _start(command: list[str], port: int, env: Mapping[str, str], stack: ExitStack) -> Server:
+    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    stack.callback(_stop, process)
+    return Server(port, process, log)
+
+
+def _wait_ready(servers: Sequence[Server]) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT
+    for server in servers:
+        while not _port_answers(server.port):
+            server.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer in time:\n{server.output()}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def ws_servers(
+    factory: str,
+    ws: str,
+    *,
+    count: int = 1,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[list[Server]]:
+    """``count`` uvicorns (one worker each, own ports) serving ``factory``, ready when entered
+    and stopped on exit."""
+    with ExitStack() as stack:
+        servers = []
+        for _ in range(count):
+            port = _free_port()
+            command = [*prefix, *server_command(factory, port, ws)]
+            servers.append(_start(command, port, env or {}, stack))
+        _wait_ready(servers)
+        yield servers
+
+
+@contextmanager
+def redis_server() -> Iterator[Server]:
+    """A throwaway redis-server on a free loopback port (no persistence)."""
+    binary = shutil.which(REDIS) or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    command = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+               "--protected-mode", "yes", "--loglevel", "warning"]  # fmt: skip
+    with ExitStack() as stack:
+        server = _start(command, port, {}, stack)
+        _wait_ready([server])
+        yield server
+
+
+def run_client(
+    prefix: Sequence[str],
+    scenario: str,
+    servers: Sequence[Server],
+    options: Sequence[str],
+    timeout: float,
+) -> dict[str, Any]:
+    """Run one client scenario and return its JSON result (a wrong or missing answer shows as
+    its ``error``). Raises ``RuntimeError`` when the client or a server fails."""
+    command = [
+        *prefix, sys.executable, "-m", "benchmarks.ws_client", scenario,
+        "--ports", ",".join(str(server.port) for server in servers),
+        "--server-pids", ",".join(str(server.pid) for server in servers), *options,
+    ]  # fmt: skip
+    completed = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    for server in servers:
+        server.check_alive()
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode not in (0, 1) or not lines:
+        raise RuntimeError(
+            f"ws client {scenario} failed ({completed.returncode}):\n{completed.stderr[-3000:]}"
+        )
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result

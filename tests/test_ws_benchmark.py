@@ -1,0 +1,133 @@
+"""The WebSocket benchmark measures correct answers: every contender answers the counter over
+WebSocket right, the benchmark's own client reads frames right, and the smoke pieces (round
+trips, fan-out on one worker, fan-out through Redis) deliver every render. No timing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+from benchmarks.loopback import cpu_plan
+from benchmarks.ws_app import (
+    COUNTER_PATH,
+    build_ws_components,
+    build_ws_floor,
+    build_ws_litestar,
+    build_ws_starlette,
+)
+from benchmarks.ws_client import WrongAnswer, WsProtocol, check_render, mask_frame
+from benchmarks.ws_server import redis_server, run_client, ws_servers
+
+from component_framework.core.hub import reset_default_hub
+from component_framework.testing import websocket_connect
+
+FACTORIES = [build_ws_floor, build_ws_components, build_ws_litestar, build_ws_starlette]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_hub() -> Any:
+    """ComponentASGI joins the process's default hub; give it back afterwards."""
+    yield
+    reset_default_hub()
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda factory: factory.__name__)
+async def test_every_contender_answers_the_counter_over_websocket_in_process(
+    factory: Callable[[], Any],
+) -> None:
+    async with websocket_connect(factory(), COUNTER_PATH) as ws:
+        check_render((await ws.receive_text()).encode(), None, 0)
+        for ref in (1, 2, 3):
+            event: dict[str, Any] = {
+                "type": "event",
+                "event": "increment",
+                "payload": {},
+                "ref": ref,
+            }
+            await ws.send_text(json.dumps(event))
+            check_render((await ws.receive_text()).encode(), ref, ref)
+
+
+def test_a_render_with_the_wrong_count_is_rejected() -> None:
+    answer = {"type": "render", "html": '<span class="count">1</span>', "state": {"count": 1},
+              "snapshot": "v1.x", "component_id": "counter-1", "ref": 2}  # fmt: skip
+    with pytest.raises(WrongAnswer, match="expected count 2"):
+        check_render(json.dumps(answer).encode(), 2, 2)
+
+
+def _unmask(frame: bytes) -> tuple[int, bytes]:
+    length, offset = frame[1] & 0x7F, 2
+    if length == 126:
+        length, offset = int.from_bytes(frame[2:4], "big"), 4
+    elif length == 127:
+        length, offset = int.from_bytes(frame[2:10], "big"), 10
+    key, payload = frame[offset : offset + 4], frame[offset + 4 :]
+    assert frame[1] & 0x80  # masked
+    assert len(payload) == length
+    return frame[0], bytes(byte ^ key[index % 4] for index, byte in enumerate(payload))
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 70_000])
+def test_client_frames_are_masked_text_frames(size: int) -> None:
+    payload = bytes(index % 251 for index in range(size))
+    first, unmasked = _unmask(mask_frame(0x1, payload))
+    assert first == 0x81
+    assert unmasked == payload
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_the_client_reassembles_fragments_and_answers_pings() -> None:
+    protocol = WsProtocol("/x/", 1)
+    transport = _Transport()
+    protocol.connection_made(cast(asyncio.BaseTransport, transport))
+    accept = protocol.accept.decode()
+    protocol.data_received(f"HTTP/1.1 101 Switching\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                           .encode())  # fmt: skip
+    frames = b"\x01\x03abc" + b"\x89\x02hi" + b"\x80\x02de" + b"\x81\x7e\x00\x80" + b"x" * 128
+    for index in range(len(frames)):  # one byte at a time
+        protocol.data_received(frames[index : index + 1])
+    assert protocol.opened.done()
+    assert [message for _, message in protocol.messages] == [b"abcde", b"x" * 128]
+    assert _unmask(transport.written[-1]) == (0x8A, b"hi")  # the pong
+
+
+@pytest.mark.uvicorn
+def test_round_trips_and_a_broadcast_are_correct_under_uvicorn() -> None:
+    plan = cpu_plan()
+    with ws_servers("build_ws_components", "websockets") as servers:
+        rtt = run_client(plan.wrk, "rtt", servers, ["--clients", "5", "--seconds", "0.3",
+                                                    "--warmup", "0.1"], 60)  # fmt: skip
+        fanout = run_client(plan.wrk, "fanout", servers, ["--connections", "50",
+                                                          "--rounds", "2"], 60)  # fmt: skip
+    assert rtt.get("error") is None
+    assert rtt["round_trips"] > 0
+    assert fanout.get("error") is None
+    assert [run["delivered"] for run in fanout["rounds"]] == [50, 50]
+    assert all(run["complete"] for run in fanout["rounds"])
+
+
+@pytest.mark.uvicorn
+def test_a_broadcast_reaches_every_worker_through_redis() -> None:
+    with redis_server() as redis:
+        env = {"COMPONENT_FRAMEWORK_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0"}
+        with ws_servers("build_ws_components", "websockets", count=2, env=env) as servers:
+            fanout = run_client((), "fanout", servers, ["--connections", "20", "--rounds", "1"],
+                                60)  # fmt: skip
+    assert fanout.get("error") is None
+    assert fanout["members_per_worker"] == [10, 10]
+    assert fanout["rounds"][0]["reached_on_trigger_worker"] == 10
+    assert fanout["rounds"][0]["delivered"] == 20
