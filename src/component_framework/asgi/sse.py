@@ -23,6 +23,7 @@ from component_framework.core.hub import Hub
 from component_framework.core.stream_run import FrameFormat, StreamRegistry, StreamRun
 from component_framework.errors import (
     ComponentError,
+    MalformedRequest,
     MethodNotAllowed,
     NotFound,
     PayloadValidationError,
@@ -243,11 +244,13 @@ async def _start_run(
     frame_format = _requested_format(scope, fields)
     event = _stream_event(dispatcher, name, fields)
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
-        if fields.payload:
-            raise PayloadValidationError(
-                next(iter(fields.payload)), "unexpected field (a live stream runs no event)"
-            )
-        call = ComponentCall(name, None, {}, fields.params, fields.snapshot, fields.state)
+        # It runs no event, so loose fields are mount params, as on a WebSocket URL.
+        params = dict(fields.params)
+        for key, value in fields.payload.items():
+            if key in params:
+                raise MalformedRequest(f"field {key!r} is given twice")
+            params[key] = value
+        call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state)
     else:
         call = ComponentCall(
             name, event, fields.payload, fields.params, fields.snapshot, fields.state
