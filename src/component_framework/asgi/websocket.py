@@ -238,10 +238,6 @@ class _Connection:
         finally:
             self._sender = None
 
-    async def send_now(self, text: str) -> None:
-        """Queue ``text`` (for answers produced by the reading side, like pongs)."""
-        self._queue(text)
-
     # -- closing -------------------------------------------------------------------------------
 
     def close(self, error: ComponentError | None = None, code: int | None = None) -> None:

@@ -243,22 +243,10 @@ class Hub:
             return self._by_name.get(broadcast.component_name, ())
         return [member for members in self._by_name.values() for member in members]
 
-    def deliver_local(self, broadcast: Broadcast) -> int:
-        """Hand ``broadcast`` to every matching member of this process; returns how many."""
-        delivered = 0
-        for member in list(self._candidates(broadcast)):
-            if broadcast.matches(member):
-                try:
-                    member.deliver(broadcast)
-                except Exception:  # one broken member must not stop the others
-                    logger.exception("delivering a broadcast to %r failed", member)
-                    continue
-                delivered += 1
-        return delivered
-
     async def deliver(self, broadcast: Broadcast) -> int:
-        """:meth:`deliver_local` in chunks of :data:`DELIVERY_CHUNK` members with a turn of
-        the event loop between them, so that a broadcast to thousands of members does not hold
+        """Hand ``broadcast`` to every matching member of this process; returns how many.
+        Members are served in chunks of :data:`DELIVERY_CHUNK` with a turn of the event loop
+        between them, so that a broadcast to thousands of members does not hold
         every other connection of the worker for its whole duration. Deliveries are serialised
         (one lock, first come first served), so each member sees broadcasts in order."""
         if self._delivery_lock is None:
