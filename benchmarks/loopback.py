@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.contenders import Contender
+from benchmarks.processes import free_port, stop_process
 from benchmarks.workload import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
 
 __all__ = ["LoopbackResult", "WrkRun", "cpu_plan", "run_loopback", "uvicorn_command"]
@@ -123,13 +123,6 @@ def cpu_plan() -> CpuPlan:
     return CpuPlan(("taskset", "-c", str(cpus[0])), ("taskset", "-c", str(cpus[1])))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def uvicorn_command(contender: Contender, port: int) -> list[str]:
     """The uvicorn command line serving ``contender`` on 127.0.0.1:``port``."""
     return [
@@ -164,7 +157,7 @@ class _Server:
 
 
 def _start(contender: Contender, plan: CpuPlan, stack: ExitStack) -> _Server:
-    port = _free_port()
+    port = free_port()
     log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
     process = subprocess.Popen(
         [*plan.server, *uvicorn_command(contender, port)],
@@ -173,18 +166,8 @@ def _start(contender: Contender, plan: CpuPlan, stack: ExitStack) -> _Server:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    stack.callback(_stop, process)
+    stack.callback(stop_process, process, 10)
     return _Server(contender, port, process, log)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:

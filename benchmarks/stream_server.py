@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from benchmarks.loopback import CpuPlan
+from benchmarks.processes import HOST, ServerProcess, free_port, port_answers, stop_process
 
 __all__ = [
     "StreamServer",
@@ -35,35 +34,12 @@ __all__ = [
 ]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-HOST: Final = "127.0.0.1"
 _START_TIMEOUT: Final = 30.0
 _STOP_TIMEOUT: Final = 15.0
 
 
-@dataclass
-class StreamServer:
-    """A running uvicorn: its port, process id and log."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log: IO[bytes]
-
-    @property
-    def pid(self) -> int:
-        """The uvicorn process (``taskset`` execs it, so it is the process started)."""
-        return self.process.pid
-
-    def output(self) -> str:
-        """The last lines uvicorn wrote."""
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-3000:]
-
-    def check_alive(self) -> None:
-        """Raise if uvicorn has exited."""
-        if self.process.poll() is not None:
-            raise RuntimeError(
-                f"uvicorn exited with code {self.process.returncode}:\n{self.output()}"
-            )
+#: A running uvicorn of the streaming benchmark.
+StreamServer = ServerProcess
 
 
 def describe_plan(plan: CpuPlan) -> str:
@@ -71,13 +47,6 @@ def describe_plan(plan: CpuPlan) -> str:
     if not plan.server:
         return "no CPU pinning (needs taskset and at least 2 CPUs)"
     return f"server pinned with `{' '.join(plan.server)}`, client with `{' '.join(plan.wrk)}`"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_command(factory: str, port: int) -> list[str]:
@@ -89,30 +58,12 @@ def server_command(factory: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=_STOP_TIMEOUT)
-
-
 @contextmanager
 def stream_server(
     plan: CpuPlan, factory: str = "build_stream_app", env: Mapping[str, str] | None = None
 ) -> Iterator[StreamServer]:
     """A uvicorn serving the streaming app, ready when entered, stopped on exit."""
-    port = _free_port()
+    port = free_port()
     environment = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -126,14 +77,14 @@ def stream_server(
         server = StreamServer(port, process, log)
         try:
             deadline = time.monotonic() + _START_TIMEOUT
-            while not _port_answers(port):
+            while not port_answers(port):
                 server.check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"uvicorn did not answer in time:\n{server.output()}")
                 time.sleep(0.05)
             yield server
         finally:
-            _stop(process)
+            stop_process(process, _STOP_TIMEOUT)
 
 
 def client_command(

@@ -13,73 +13,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
+
+from benchmarks.processes import HOST, ServerProcess, free_port, port_answers, stop_process
 
 __all__ = ["REDIS", "Server", "redis_server", "run_client", "server_command", "ws_servers"]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-HOST: Final = "127.0.0.1"
 REDIS: Final = "redis-server"
 _START_TIMEOUT: Final = 30.0
 _STOP_TIMEOUT: Final = 15.0
 
 
-@dataclass
-class Server:
-    """A running server process: its port, process and log."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log: IO[bytes]
-
-    @property
-    def pid(self) -> int:
-        """The server's process (``taskset`` execs it)."""
-        return self.process.pid
-
-    def output(self) -> str:
-        """The last lines it wrote."""
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-3000:]
-
-    def check_alive(self) -> None:
-        """Raise if it has exited."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=_STOP_TIMEOUT)
+#: A running server process of the benchmark.
+Server = ServerProcess
 
 
 def server_command(factory: str, port: int, ws: str) -> list[str]:
@@ -97,14 +51,14 @@ def _start(command: list[str], port: int, env: Mapping[str, str], stack: ExitSta
         command, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-    stack.callback(_stop, process)
+    stack.callback(stop_process, process, _STOP_TIMEOUT)
     return Server(port, process, log)
 
 
 def _wait_ready(servers: Sequence[Server]) -> None:
     deadline = time.monotonic() + _START_TIMEOUT
     for server in servers:
-        while not _port_answers(server.port):
+        while not port_answers(server.port):
             server.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not answer in time:\n{server.output()}")
@@ -125,7 +79,7 @@ def ws_servers(
     with ExitStack() as stack:
         servers = []
         for _ in range(count):
-            port = _free_port()
+            port = free_port()
             command = [*prefix, *server_command(factory, port, ws)]
             servers.append(_start(command, port, env or {}, stack))
         _wait_ready(servers)
@@ -138,7 +92,7 @@ def redis_server() -> Iterator[Server]:
     binary = shutil.which(REDIS) or "/usr/bin/redis-server"
     if not Path(binary).exists():
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     command = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
                "--protected-mode", "yes", "--loglevel", "warning"]  # fmt: skip
     with ExitStack() as stack:
