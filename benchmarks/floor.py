@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import jinja2
 
+from benchmarks.asgi_parts import serve_lifespan
 from benchmarks.workload import COMPONENT_NAME, CONTENT_TYPE, PATH, SECRET_KEY, TEMPLATE
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
@@ -98,7 +99,7 @@ class FloorApp:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -133,13 +134,3 @@ class FloorApp:
             }
         )
         await send({"type": "http.response.body", "body": payload, "more_body": False})
-
-
-async def _lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -21,7 +21,6 @@ to ``$STREAM_BENCH_PROFILE``. ``$STREAM_BENCH_FRAME_INTERVAL`` (seconds) overrid
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import gc
 import json
 import os
@@ -29,6 +28,7 @@ import resource
 import time
 from typing import Any, Final
 
+from benchmarks.asgi_parts import profiled
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import StreamingComponent
@@ -180,25 +180,7 @@ def build_stream_app() -> Any:
     return _BenchApp(_app(), pauses)
 
 
-class _Profiled:
-    """Passes everything to ``app``; stops the profiler and dumps it after lifespan shutdown."""
-
-    def __init__(self, app: Any, profiler: cProfile.Profile, target: str) -> None:
-        self.app = app
-        self.profiler = profiler
-        self.target = target
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-        if scope["type"] == "lifespan":
-            self.profiler.disable()
-            self.profiler.dump_stats(self.target)
-
-
 def build_profiled_stream_app() -> Any:
     """uvicorn factory: :func:`build_stream_app` under cProfile, dumped to the file named by
     ``$STREAM_BENCH_PROFILE`` at the lifespan shutdown."""
-    app = build_stream_app()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    return _Profiled(app, profiler, os.environ[PROFILE_ENV])
+    return profiled(build_stream_app(), os.environ[PROFILE_ENV])

@@ -32,7 +32,6 @@ limited; the token bucket still runs on every message.
 
 from __future__ import annotations
 
-import cProfile
 import gc
 import json
 import os
@@ -51,6 +50,7 @@ from starlette.endpoints import WebSocketEndpoint
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket as StarletteWebSocket
 
+from benchmarks.asgi_parts import profiled, serve_lifespan
 from benchmarks.stream_app import raise_open_files
 from benchmarks.stream_probe import read_rss_kib
 from benchmarks.workload import SECRET_KEY, TEMPLATE, TEMPLATE_NAME
@@ -198,16 +198,6 @@ def _error(code: str, message: str, ref: object) -> str:
 # -- (a) the floor ---------------------------------------------------------------------------
 
 
-async def _lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 class WsFloorApp:
     """A bare ASGI app serving only the counter socket through :class:`WsCounterWork`."""
 
@@ -218,7 +208,7 @@ class WsFloorApp:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "websocket":
             return
@@ -333,7 +323,7 @@ class _BenchRoutes:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -389,25 +379,7 @@ def build_ws_components() -> Any:
     )
 
 
-class _Profiled:
-    """Passes everything to ``app``; stops the profiler and dumps it after lifespan shutdown."""
-
-    def __init__(self, app: Any, profiler: cProfile.Profile, target: str) -> None:
-        self.app = app
-        self.profiler = profiler
-        self.target = target
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-        if scope["type"] == "lifespan":
-            self.profiler.disable()
-            self.profiler.dump_stats(self.target)
-
-
 def build_profiled_ws_components() -> Any:
     """:func:`build_ws_components` under cProfile, dumped to ``$WS_BENCH_PROFILE`` at the
     lifespan shutdown (diagnostic: :mod:`benchmarks.ws_profile`)."""
-    app = build_ws_components()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    return _Profiled(app, profiler, os.environ[PROFILE_ENV])
+    return profiled(build_ws_components(), os.environ[PROFILE_ENV])
