@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from component_framework.asgi.responses import error_response
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.hub import Hub
@@ -42,6 +42,7 @@ from component_framework.protocol.request import RequestError, parse_query
 from component_framework.protocol.websocket import (
     MessageError,
     broadcast_message,
+    done_message,
     error_message,
     htmx_fragment,
     is_valid_target,
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["SocketRegistry", "deny_handshake", "handle_websocket"]
 
 logger = logging.getLogger("component_framework")
-_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
@@ -84,11 +84,13 @@ async def deny_handshake(
     """Refuse a handshake: an HTTP answer with the JSON error when the server supports the
     denial-response extension, else a close before accept (the server answers 403)."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = _COMPACT.encode(error.to_dict()).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "websocket.http.response.start", "status": error.status_code,
+        response = error_response(error)  # the JSON error answer of every HTTP route
+        headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
+        await send({"type": "websocket.http.response.start", "status": response.status,
                     "headers": headers})  # fmt: skip
-        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+        await send(
+            {"type": "websocket.http.response.body", "body": response.body, "more_body": False}
+        )
     else:
         await send({"type": "websocket.close", "code": error.close_code,
                     "reason": _reason(error.client_message)})  # fmt: skip
@@ -182,9 +184,7 @@ class _Connection:
         self._queue(broadcast_message(event, dict(payload)))
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
-        done = {"type": "done", "ref": ref, "component_id": result.component_id,
-                "snapshot": result.snapshot}  # fmt: skip
-        self._queue(_COMPACT.encode(done))
+        self._queue(done_message(ref, result.component_id, result.snapshot))
 
     def overflow(self) -> None:
         self.close(SlowConsumer("the connection cannot keep up with its messages"))

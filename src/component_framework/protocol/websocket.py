@@ -30,6 +30,7 @@ __all__ = [
     "MessageError",
     "Ref",
     "broadcast_message",
+    "done_message",
     "error_message",
     "htmx_fragment",
     "is_valid_target",
@@ -151,6 +152,13 @@ def stream_message(op: dict[str, object]) -> str:
 def error_message(code: str, message: str, ref: Ref, **extra: Any) -> str:
     """``{"type": "error", "code", "message", "ref"}`` plus ``extra`` (``field``, ...)."""
     return _encode({"type": "error", "code": code, "message": message, "ref": ref, **extra})
+
+
+def done_message(ref: Ref, component_id: str, snapshot: str) -> str:
+    """The end of a generator handler's renders: ``{"type": "done", "ref", "component_id",
+    "snapshot"}``."""
+    return _encode({"type": "done", "ref": ref, "component_id": component_id,
+                    "snapshot": snapshot})  # fmt: skip
 
 
 def broadcast_message(event: str, payload: dict[str, Any]) -> str:
