@@ -1,7 +1,8 @@
-"""The example app: an index page rendering components server-side, served by Litestar.
+"""The example app on Litestar: an index page rendering every showcase component server-side.
 
 Run it with ``python examples/litestar_example.py`` or ``uvicorn examples.litestar_example:app``.
-htmx comes from the npm package installed by ``scripts/demo.sh`` (no CDN needed).
+htmx comes from the npm packages installed by ``scripts/demo.sh`` (no CDN needed); without
+them, the page falls back to pinned public URLs.
 """
 
 from __future__ import annotations
@@ -16,49 +17,49 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT.parent) not in sys.path:  # allow ``python examples/litestar_example.py``
-    sys.path.insert(0, str(ROOT.parent))
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # ``python examples/...``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import examples.litestar_components  # noqa: E402, F401 - registers the components
-from component_framework.adapters.jinjax_renderer import (  # noqa: E402
+from component_framework.adapters.jinjax_renderer import (
     Jinja2Renderer,
     register_component_global,
 )
-from component_framework.adapters.litestar import (  # noqa: E402
-    component_endpoint,
-    component_stream_endpoint,
-    component_websocket_endpoint,
+from component_framework.adapters.litestar import (
+    configure_components,
+    create_component_routes,
 )
-from component_framework.core.component import Component  # noqa: E402
-
-TEMPLATES = ROOT / "litestar_templates"
-NODE_MODULES = ROOT.parent / "node_modules"
-HTMX_DIST = NODE_MODULES / "htmx.org" / "dist"
-HTMX_SSE_DIST = NODE_MODULES / "htmx-ext-sse" / "dist"
+from component_framework.core.component import Component
+from examples.showcase import (  # importing it registers the components
+    CONTENT_SECURITY_POLICY,
+    STATIC,
+    TEMPLATES,
+    example_settings,
+    ticker_feed,
+)
 
 Component.renderer = Jinja2Renderer(TEMPLATES)
+components = configure_components(settings=example_settings())
 
 
 @get("/")
 async def index() -> Template:
     """The page: every component rendered server-side with ``{{ component(...) }}``."""
-    return Template(template_name="index.html", context={"htmx_local": HTMX_DIST.is_dir()})
+    return Template(
+        template_name="index.html", headers={"content-security-policy": CONTENT_SECURITY_POLICY}
+    )
 
 
 app = Litestar(
-    route_handlers=[
-        index,
-        component_endpoint,
-        component_stream_endpoint,
-        component_websocket_endpoint,
-        create_static_files_router(path="/static/htmx", directories=[HTMX_DIST]),
-        create_static_files_router(path="/static/htmx-sse", directories=[HTMX_SSE_DIST]),
-    ],
+    route_handlers=[index, create_static_files_router(path="/static", directories=[STATIC])],
     template_config=TemplateConfig(
-        directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register_component_global
+        directory=TEMPLATES,
+        engine=JinjaTemplateEngine,
+        engine_callback=lambda engine: register_component_global(engine, components),
     ),
+    on_startup=[ticker_feed.start],
+    on_shutdown=[ticker_feed.stop],
 )
+create_component_routes(app, components)
 
 if __name__ == "__main__":
     import uvicorn

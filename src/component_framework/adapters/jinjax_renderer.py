@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingExtraError("jinja2", "litestar") from exc
 
 from component_framework.asgi.app import ComponentASGI
+from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import ConfigurationError
@@ -75,6 +76,19 @@ class Jinja2Renderer:
         return template.render(context)
 
 
+class _ScriptsGlobal:
+    """The callable behind ``{{ component_scripts() }}``."""
+
+    def __init__(self, settings: Settings, prefix: str, static: StaticFiles) -> None:
+        self.settings = settings
+        self.prefix = prefix
+        self.static = static
+
+    def __call__(self, *, sse: bool = True, ws: bool = True) -> Markup:
+        tags = script_tags(self.prefix, self.settings, sse=sse, ws=ws, static=self.static)
+        return Markup(tags)  # built from our constants and escaped URLs
+
+
 class _ComponentGlobal:
     """The callable behind ``{{ component(name, **params) }}``."""
 
@@ -103,8 +117,11 @@ def register_component_global(
     components: ComponentASGI | Dispatcher | None = None,
     *,
     name: str = "component",
+    scripts_name: str = "component_scripts",
+    url_prefix: str | None = None,
 ) -> None:
-    """Make ``{{ component("counter") }}`` available in ``target``'s templates.
+    """Make ``{{ component("counter") }}`` and ``{{ component_scripts() }}`` available in
+    ``target``'s templates.
 
     ``target``: a ``jinja2.Environment`` or Litestar's ``JinjaTemplateEngine`` (so it works as
     ``TemplateConfig(engine_callback=register_component_global)``). ``components``: the
@@ -112,11 +129,21 @@ def register_component_global(
     with settings from the environment, which matches a default ``ComponentASGI``.
     The global mounts the component and returns its annotated fragment, so the page can send
     events right away; components with an ``async def mount`` cannot be rendered this way.
+
+    ``component_scripts(sse=True, ws=True)`` (named by ``scripts_name``) emits the page's
+    ``<script>`` tags: htmx, its sse and ws extensions and the client runtime, from
+    ``{url_prefix}/_static/`` when ``Settings.vendor_directory`` is set, else from pinned public
+    URLs with subresource integrity. ``url_prefix``: the public URL of the components app
+    (default: the ``ComponentASGI``'s prefix, ``/components``).
     """
     if isinstance(components, ComponentASGI):
         dispatcher = components.dispatcher
-    elif components is None:
-        dispatcher = Dispatcher(settings=Settings.from_env())
+        static = components.static
+        prefix = components.prefix if url_prefix is None else url_prefix
     else:
-        dispatcher = components
-    _environment_of(target).globals[name] = _ComponentGlobal(dispatcher)
+        dispatcher = Dispatcher(settings=Settings.from_env()) if components is None else components
+        static = StaticFiles(vendor_directory=dispatcher.settings.vendor_directory)
+        prefix = "/components" if url_prefix is None else url_prefix
+    environment = _environment_of(target)
+    environment.globals[name] = _ComponentGlobal(dispatcher)
+    environment.globals[scripts_name] = _ScriptsGlobal(dispatcher.settings, prefix, static)

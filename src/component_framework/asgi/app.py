@@ -25,7 +25,7 @@ from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.sse import StreamGate, handle_sse
-from component_framework.asgi.static import StaticFiles
+from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.asgi.websocket import SocketRegistry, deny_handshake, handle_websocket
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
@@ -128,7 +128,7 @@ class ComponentASGI:
         self.sockets = SocketRegistry()
         self.streams = StreamRegistry()
         self.stream_gate = StreamGate()
-        self.static = StaticFiles()
+        self.static = StaticFiles(vendor_directory=self.settings.vendor_directory)
         self.shutdown_on_signals = shutdown_on_signals
         self._signals_hooked = False
         self._routes = RouteCache(self.prefix)
@@ -138,14 +138,25 @@ class ComponentASGI:
         """The settings in force."""
         return self.dispatcher.settings
 
+    def script_tags(
+        self, *, sse: bool = True, ws: bool = True, url_prefix: str | None = None
+    ) -> str:
+        """The ``<script>`` tags a page needs: htmx, its ``sse``/``ws`` extensions and the client
+        runtime (see :func:`component_framework.asgi.static.script_tags`). ``url_prefix``: the
+        public URL of this app when a host mounts it elsewhere (default: ``prefix``)."""
+        prefix = self.prefix if url_prefix is None else url_prefix
+        return script_tags(prefix, self.settings, sse=sse, ws=ws, static=self.static)
+
     @property
     def registry(self) -> ComponentRegistry:
         """The components served."""
         return self.dispatcher.registry
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The ASGI entry point (a ``Scope`` with ``ASGIReceiveCallable``/``ASGISendCallable``).
+
+        Annotated with ``Any`` on purpose: Starlette, Litestar and uvicorn each declare their own
+        ASGI types, and every one of them must accept this app without a cast."""
         if scope["type"] == "lifespan":
             if self.app is not None:
                 await self.app(scope, self._watch_lifespan(receive), send)

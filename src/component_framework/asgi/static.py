@@ -1,16 +1,28 @@
-"""Serving the client runtime: files of the package's ``static/`` folder under ``/_static/``.
+"""Serving the browser side: the client runtime, htmx itself when configured, and their tags.
 
-Owns one small exchange: only files that exist in that folder, by plain name (no sub-folders,
-no dot files), read once and kept in memory, with a content hash as ``ETag`` and caching headers
-(``304`` for a matching ``If-None-Match``). Anything else is a 404.
+Owns one small exchange under ``/_static/``: the files of the package's ``static/`` folder (the
+runtime ``component-framework.js`` and its ``.d.ts``) by plain name (no sub-folders, no dot files),
+plus, when ``Settings.vendor_directory`` points at a ``node_modules``-like folder, exactly three
+vendor scripts (``htmx.min.js``, ``sse.min.js``, ``ws.min.js``). Files are read once and kept in
+memory, with a content hash as ``ETag`` (``304`` for a matching ``If-None-Match``) and caching
+headers: one hour, or a year and ``immutable`` when the URL's ``?v=`` names the file's version.
+Anything else is a 404.
+
+Also owns :func:`script_tags`, the ``<script>`` tags a page needs (used by the Jinja helper
+``component_scripts()``): local URLs when the vendor folder is configured, else pinned public
+URLs with subresource integrity.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl
 
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.errors import MethodNotAllowed, NotFound
@@ -18,30 +30,101 @@ from component_framework.errors import MethodNotAllowed, NotFound
 if TYPE_CHECKING:
     from asgiref.typing import ASGISendCallable, HTTPScope
 
-__all__ = ["STATIC_DIRECTORY", "StaticFiles"]
+    from component_framework.core.config import Settings
+
+__all__ = [
+    "RUNTIME",
+    "STATIC_DIRECTORY",
+    "VENDOR_SCRIPTS",
+    "StaticFiles",
+    "VendorScript",
+    "script_tags",
+]
 
 STATIC_DIRECTORY: Final = Path(__file__).resolve().parent.parent / "static"
+RUNTIME: Final = "component-framework.js"
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _TYPES: Final = {".js": b"text/javascript; charset=utf-8", ".ts": b"text/plain; charset=utf-8"}
+_SHORT_CACHE: Final = b"public, max-age=3600"
+_LONG_CACHE: Final = b"public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorScript:
+    """A script of an npm package: where it is in ``node_modules`` and its pinned public copy."""
+
+    path: str
+    public_url: str
+    integrity: str
+
+
+#: The vendor scripts by the name they are served under, in page order. The versions match
+#: ``package.json`` (pinned there too), so a local copy and the public one are the same bytes.
+VENDOR_SCRIPTS: Final[Mapping[str, VendorScript]] = {
+    "htmx.min.js": VendorScript(
+        "htmx.org/dist/htmx.min.js",
+        "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
+        "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
+    ),
+    "sse.min.js": VendorScript(
+        "htmx-ext-sse/dist/sse.min.js",
+        "https://unpkg.com/htmx-ext-sse@2.2.4/dist/sse.min.js",
+        "sha384-A986SAtodyH8eg8x8irJnYUk7i9inVQqYigD6qZ9evobksGNIXfeFvDwLSHcp31N",
+    ),
+    "ws.min.js": VendorScript(
+        "htmx-ext-ws/dist/ws.min.js",
+        "https://unpkg.com/htmx-ext-ws@2.0.4/dist/ws.min.js",
+        "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    body: bytes
+    etag: bytes
+    content_type: bytes
+    version: str
 
 
 class StaticFiles:
-    """The client runtime files, loaded on first request."""
+    """The browser files, each loaded on first request."""
 
-    def __init__(self, directory: Path = STATIC_DIRECTORY) -> None:
+    def __init__(
+        self, directory: Path = STATIC_DIRECTORY, vendor_directory: Path | str | None = None
+    ) -> None:
         self.directory = directory
-        self._files: dict[str, tuple[bytes, bytes, bytes]] = {}
+        self.vendor_directory = None if vendor_directory is None else Path(vendor_directory)
+        self._files: dict[str, _File] = {}
 
-    def _load(self, name: str) -> tuple[bytes, bytes, bytes] | None:
-        if name in self._files:
-            return self._files[name]
+    def _path(self, name: str) -> Path | None:
+        if name in VENDOR_SCRIPTS:
+            if self.vendor_directory is None:
+                return None
+            return self.vendor_directory / VENDOR_SCRIPTS[name].path
         path = self.directory / name
-        if not _NAME.fullmatch(name) or path.suffix not in _TYPES or not path.is_file():
+        if not _NAME.fullmatch(name) or path.suffix not in _TYPES:
+            return None
+        return path
+
+    def file(self, name: str) -> _File | None:
+        """The file served as ``name``, or ``None`` when there is none."""
+        found = self._files.get(name)
+        if found is not None:
+            return found
+        path = self._path(name)
+        if path is None or not path.is_file():
             return None
         body = path.read_bytes()
-        etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode("ascii") + b'"'
-        self._files[name] = (body, etag, _TYPES[path.suffix])
-        return self._files[name]
+        digest = hashlib.sha256(body).hexdigest()
+        found = _File(body, f'"{digest[:32]}"'.encode("ascii"), _TYPES[path.suffix], digest[:12])
+        self._files[name] = found
+        return found
+
+    def version(self, name: str) -> str | None:
+        """A short content hash of ``name``, for cache-busting URLs (``?v=...``)."""
+        found = self.file(name)
+        return None if found is None else found.version
 
     async def serve(self, scope: HTTPScope, send: ASGISendCallable, name: str) -> None:
         """Answer ``GET``/``HEAD`` for ``name``."""
@@ -49,18 +132,47 @@ class StaticFiles:
             error = MethodNotAllowed(scope["method"], ("GET", "HEAD"))
             await send_response(send, error_response(error))
             return
-        found = self._load(name)
+        found = self.file(name)
         if found is None:
             await send_response(send, error_response(NotFound(f"no static file {name!r}")))
             return
-        body, etag, content_type = found
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
         headers = (
-            (b"content-type", content_type),
-            (b"cache-control", b"public, max-age=3600"),
-            (b"etag", etag),
+            (b"content-type", found.content_type),
+            (b"cache-control", _LONG_CACHE if query.get("v") == found.version else _SHORT_CACHE),
+            (b"etag", found.etag),
             (b"x-content-type-options", b"nosniff"),
         )
-        if any(k.lower() == b"if-none-match" and etag in v for k, v in scope["headers"]):
+        if any(k.lower() == b"if-none-match" and found.etag in v for k, v in scope["headers"]):
             await send_response(send, Response(304, headers, b""), head=True)
             return
-        await send_response(send, Response(200, headers, body), head=scope["method"] == "HEAD")
+        await send_response(
+            send, Response(200, headers, found.body), head=scope["method"] == "HEAD"
+        )
+
+
+def script_tags(
+    prefix: str, settings: Settings, *, sse: bool = True, ws: bool = True, static: StaticFiles
+) -> str:
+    """The ``<script>`` tags for a page: htmx, its sse and ws extensions (each optional), then
+    the client runtime. ``prefix`` is the public URL prefix of the app (``/components``).
+
+    htmx and its extensions come from ``{prefix}/_static/`` when ``settings.vendor_directory``
+    is set, else from their pinned public URLs with ``integrity``. The runtime URL carries its
+    version, so browsers may cache it for a year."""
+    base = prefix.rstrip("/") + "/_static/"
+    names = ["htmx.min.js", *(["sse.min.js"] if sse else []), *(["ws.min.js"] if ws else [])]
+    tags = []
+    for name in names:
+        script = VENDOR_SCRIPTS[name]
+        if settings.vendor_directory is not None:
+            tags.append(f'<script src="{escape(base + name)}"></script>')
+        else:
+            tags.append(
+                f'<script src="{script.public_url}" integrity="{script.integrity}" '
+                'crossorigin="anonymous"></script>'
+            )
+    version = static.version(RUNTIME)
+    runtime = base + RUNTIME + (f"?v={version}" if version else "")
+    tags.append(f'<script src="{escape(runtime)}"></script>')
+    return "\n".join(tags)

@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from component_framework.errors import ConfigurationError
@@ -25,6 +26,7 @@ __all__ = [
     "ENV_DEBUG",
     "ENV_SECRET_KEY",
     "ENV_TRUST_CLIENT_STATE",
+    "ENV_VENDOR_DIRECTORY",
     "OutboxPolicy",
     "Settings",
 ]
@@ -33,6 +35,7 @@ ENV_SECRET_KEY: Final = "COMPONENT_FRAMEWORK_SECRET_KEY"
 ENV_DEBUG: Final = "COMPONENT_FRAMEWORK_DEBUG"
 ENV_TRUST_CLIENT_STATE: Final = "COMPONENT_FRAMEWORK_TRUST_CLIENT_STATE"
 ENV_ALLOWED_ORIGINS: Final = "COMPONENT_FRAMEWORK_ALLOWED_ORIGINS"
+ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
 
 #: What happens when a WebSocket client does not take its messages fast enough: ``coalesce``
 #: keeps only the newest unsent push render (renders carry the whole state) and closes with
@@ -119,6 +122,11 @@ class Settings:
     ``ws_send_timeout``: a client that does not take a message within this is closed (1013);
     ``ws_idle_timeout``: close (1001) a socket that received nothing for this long (``None``:
     never; the server's own WebSocket pings already drop dead peers).
+
+    Browser assets: ``vendor_directory``: a folder laid out like ``node_modules`` that holds the
+    ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws`` packages. When set, the app serves their
+    scripts under ``/_static/`` and ``component_scripts()`` points at them (no CDN needed);
+    when ``None``, pages load them from pinned public URLs with subresource integrity.
     """
 
     secret_keys: tuple[str, ...] | str = ()
@@ -145,6 +153,7 @@ class Settings:
     ws_outbox_policy: OutboxPolicy = "coalesce"
     ws_send_timeout: float = 10.0
     ws_idle_timeout: float | None = None
+    vendor_directory: Path | str | None = None
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -155,6 +164,9 @@ class Settings:
         if isinstance(origins, str):
             origins = tuple(origin for origin in origins.split(","))
         object.__setattr__(self, "allowed_origins", _normalise_origins(origins))
+        if isinstance(self.vendor_directory, str):
+            vendor = self.vendor_directory.strip()
+            object.__setattr__(self, "vendor_directory", Path(vendor) if vendor else None)
         for name in (
             "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "stream_retry_ms",
             "stream_replay_frames", "stream_replay_bytes", "ws_max_message_bytes", "ws_burst",
@@ -188,6 +200,7 @@ class Settings:
             "debug": _env_flag(env, ENV_DEBUG),
             "trust_client_state": _env_flag(env, ENV_TRUST_CLIENT_STATE),
             "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
+            "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
         }
         values.update(overrides)
         return cls(**values)

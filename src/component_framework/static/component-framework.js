@@ -1,19 +1,308 @@
-/* component-framework client runtime (minimal, no build step, CSP-safe: no eval, no inline).
- * Served by ComponentASGI at <prefix>/_static/component-framework.js.
- *
- * Streams: htmx's SSE extension re-creates a closed EventSource without Last-Event-ID, which
- * would start the work again. A stream ends with a "done", "error" or "shutdown" frame, so this
- * closes the source on any of them: the finished report is never re-run.
+/* component-framework client runtime: an htmx 2 extension, no build step, CSP-safe (no eval, no
+ * inline script or style). Served by ComponentASGI at <prefix>/_static/component-framework.js;
+ * load it after htmx (and its sse/ws extensions) and put hx-ext="component-framework" on <body>.
+ * Types: component-framework.d.ts beside this file. What it does, in order below:
+ * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
+ * SSE ends and resumes; WebSocket resume with the component's last snapshot; errors shown in the
+ * component; loading state; a field the user is typing in is never overwritten by a swap.
  */
 (function () {
   "use strict";
-  var FINAL_EVENTS = ["done", "error", "shutdown"];
-  document.addEventListener("htmx:sseOpen", function (event) {
-    var source = event.detail && event.detail.source;
-    if (!source || source.componentFrameworkHooked) { return; }
-    source.componentFrameworkHooked = true;
-    FINAL_EVENTS.forEach(function (name) {
-      source.addEventListener(name, function () { source.close(); });
+  var htmx = window.htmx;
+  if (!htmx) { return; }
+  var ROOT = "[data-component]", ACTIVE = "data-stream-active", LOADING = "data-loading";
+  var NEAR_BOTTOM = 48, MAX_URL = 6000;
+
+  function fire(elt, name, detail) {
+    elt.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
+  }
+  function rootOf(elt) { return elt && elt.closest ? elt.closest(ROOT) : null; }
+  function rootIn(elt) { return elt.matches(ROOT) ? elt : elt.querySelector(ROOT) || rootOf(elt); }
+  function snapshotOf(root) {
+    try { return JSON.parse(root.getAttribute("hx-vals") || "{}").snapshot || null; } catch (e) { return null; }
+  }
+
+  /* -- stream operations ---------------------------------------------------------------------- */
+  var queue = [], scheduled = false;
+
+  function streamElement(scope, name) {
+    var selector = '[data-stream="' + CSS.escape(name) + '"]', root = rootOf(scope);
+    return (root && root.querySelector(selector)) || scope.querySelector(selector) ||
+      document.querySelector(selector);
+  }
+  function enqueue(scope, ops) {
+    for (var i = 0; i < ops.length; i++) { queue.push([scope, ops[i]]); }
+    if (!scheduled) {
+      scheduled = true;
+      if (document.hidden) { setTimeout(flush, 16); } else { requestAnimationFrame(flush); }
+    }
+  }
+  function scroller(elt) {
+    for (var node = elt; node && node !== document.body; node = node.parentElement) {
+      var overflow = getComputedStyle(node).overflowY;
+      if (overflow === "auto" || overflow === "scroll") { return node; }
+    }
+    return document.scrollingElement || document.documentElement;
+  }
+  function flush() {
+    scheduled = false;
+    var batch = queue, boxes = new Map();
+    queue = [];
+    batch.forEach(function (item) {
+      var op = item[1], elt = streamElement(item[0], op.stream);
+      if (!elt) { return; }
+      var box = scroller(elt);
+      if (!boxes.has(box)) { boxes.set(box, box.scrollHeight - box.scrollTop - box.clientHeight <= NEAR_BOTTOM); }
+      try { apply(elt, op); } catch (error) { console.warn("component-framework: stream op", op, error); }
     });
+    boxes.forEach(function (near, box) { if (near) { box.scrollTop = box.scrollHeight; } });
+  }
+  function appendText(elt, text) {
+    var node = elt.cfText;
+    if (node && node.parentNode === elt && elt.lastChild === node) { node.appendData(text); return; }
+    elt.cfText = elt.appendChild(document.createTextNode(text));
+  }
+  function apply(elt, op) {
+    var target = op.target ? elt.querySelector(op.target) : elt, detail = { stream: op.stream, op: op };
+    if (!target) { return; }
+    switch (op.op) {
+      case "start":
+        elt.setAttribute(ACTIVE, "");
+        elt.removeAttribute("data-stream-error");
+        return fire(elt, "stream:start", detail);
+      case "text":
+        if (op.mode === "replace") { target.textContent = op.text; target.cfText = target.firstChild; }
+        else { appendText(target, op.text); }
+        detail.text = op.text;
+        return fire(elt, "stream:text", detail);
+      case "insert":
+        target.insertAdjacentHTML(op.at === "prepend" ? "afterbegin" : "beforeend", op.html);
+        htmx.process(target);
+        break;
+      case "replace":
+        target.innerHTML = op.html;
+        htmx.process(target);
+        break;
+      case "delete":
+        elt.querySelectorAll(op.selector).forEach(function (node) { node.remove(); });
+        break;
+      case "error":
+        var note = document.createElement("p");
+        note.className = "stream-error";
+        note.setAttribute("role", "alert");
+        note.textContent = op.text;
+        elt.appendChild(note);
+        elt.removeAttribute(ACTIVE);
+        elt.setAttribute("data-stream-error", "");
+        detail.error = op.text;
+        return fire(elt, "stream:error", detail);
+      case "done":
+        elt.removeAttribute(ACTIVE);
+        return fire(elt, "stream:done", detail);
+      default:
+        return;
+    }
+    fire(elt, "stream:update", detail);
+  }
+  function endStreams(scope) {
+    scope.querySelectorAll("[" + ACTIVE + "]").forEach(function (elt) { elt.removeAttribute(ACTIVE); });
+  }
+
+  /* -- errors and loading state ---------------------------------------------------------------- */
+  function showError(root, message) {
+    var box = root.querySelector("[data-component-error]");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "component-error";
+      box.setAttribute("role", "alert");
+      box.setAttribute("data-component-error", "");
+      root.insertBefore(box, root.firstChild);
+    }
+    box.textContent = message;
+  }
+  document.addEventListener("component-error", function (event) {
+    var root = rootOf(event.target), detail = event.detail || {};
+    if (root) { setLoading(root, false); showError(root, detail.message || "Something went wrong"); }
   });
+  function setLoading(root, on) {
+    if (!root) { return; }
+    if (on) { root.setAttribute(LOADING, ""); root.setAttribute("aria-busy", "true"); }
+    else { root.removeAttribute(LOADING); root.removeAttribute("aria-busy"); }
+  }
+  function clearLoading(scope) {
+    var root = rootIn(scope);
+    if (root) { setLoading(root, false); }
+    scope.querySelectorAll("[" + LOADING + "]").forEach(function (elt) { setLoading(elt, false); });
+  }
+
+  /* -- SSE: end on the final frames, never re-run a finished stream ---------------------------- */
+  function hookSource(elt, source) {
+    if (source.cfHooked) { return; }
+    source.cfHooked = true;
+    source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
+    source.addEventListener("broadcast", function (event) {
+      fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(event.data));
+    });
+    ["done", "error", "shutdown"].forEach(function (name) {
+      source.addEventListener(name, function (event) {
+        if (event.data === undefined) { return; } // the browser's own error: it reconnects itself
+        source.close();
+        flush();
+        endStreams(elt);
+        if (name === "error") {
+          var root = rootIn(elt), error = JSON.parse(event.data);
+          if (root) { showError(root, (error.error || error).message || "The stream failed"); }
+        }
+      });
+    });
+  }
+
+  /* -- WebSocket: resume the page's component on every (re)connect ------------------------------ */
+  function socketElement(url) {
+    var wanted = new URL(url), found = null;
+    document.querySelectorAll("[ws-connect],[data-ws-connect]").forEach(function (elt) {
+      var own = new URL(elt.getAttribute("ws-connect") || elt.getAttribute("data-ws-connect"), location.href);
+      if (own.pathname === wanted.pathname && own.search === wanted.search) { found = elt; }
+    });
+    return found;
+  }
+  function resumeUrl(url, elt) {
+    var root = rootIn(elt), snapshot = root && snapshotOf(root);
+    elt.cfJoin = null;
+    if (!snapshot || elt.cfFresh) { return url; }
+    var resumed = new URL(url), kept = new URLSearchParams();
+    ["format", "target"].forEach(function (name) {
+      if (resumed.searchParams.has(name)) { kept.set(name, resumed.searchParams.get(name)); }
+    });
+    kept.set("snapshot", snapshot);
+    resumed.search = kept.toString();
+    if (resumed.href.length <= MAX_URL) { return resumed.href; }
+    elt.cfJoin = snapshot; // too long for a URL: mount from the URL, then join with a message
+    return url;
+  }
+  var createSocket = htmx.createWebSocket || function (url) {
+    var socket = new WebSocket(url, []);
+    socket.binaryType = htmx.config.wsBinaryType || "blob";
+    return socket;
+  };
+  htmx.createWebSocket = function (url) {
+    var elt = socketElement(url), opened = url;
+    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url; }
+    return createSocket(opened);
+  };
+
+  function onSocketMessage(elt, text) {
+    clearLoading(elt);
+    if (text.charAt(0) !== "{") { flush(); return true; } // HTML: ops before it land first
+    var message = JSON.parse(text), root = rootIn(elt);
+    if (message.type === "stream") { enqueue(elt, [message]); }
+    else if (message.type === "error" && root) { fire(root, "component-error", message); }
+    else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
+    return false;
+  }
+
+  /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
+  var focused = null, typing = null, watcher = new MutationObserver(keepField);
+  function isField(elt) {
+    return elt.tagName === "TEXTAREA" ||
+      (elt.tagName === "INPUT" && /^(text|search|email|url|tel|password|number)$/.test(elt.type));
+  }
+  function track(elt) {
+    focused = elt;
+    var root = rootOf(elt);
+    elt.cfRoot = root && root.id;
+    watcher.observe(document.documentElement, { childList: true, subtree: true });
+  }
+  function replacement(old) {
+    if (old.id) { return document.getElementById(old.id); }
+    var root = old.cfRoot && document.getElementById(old.cfRoot);
+    return root && old.name ? root.querySelector(old.tagName + '[name="' + CSS.escape(old.name) + '"]') : null;
+  }
+  function keepField() {
+    var old = focused;
+    if (!old || old.isConnected) { return; }
+    var next = replacement(old);
+    if (!next || !isField(next)) { focused = typing = null; watcher.disconnect(); return; }
+    if (typing === old) {
+      var start = old.selectionStart, end = old.selectionEnd;
+      next.value = old.value;
+      typing = next;
+      try { next.setSelectionRange(start, end); } catch (e) { /* number fields have no caret */ }
+    }
+    if (!document.activeElement || document.activeElement === document.body) { next.focus(); }
+    track(next);
+  }
+  document.addEventListener("focusin", function (event) { if (isField(event.target)) { track(event.target); } });
+  document.addEventListener("focusout", function (event) {
+    var elt = event.target;
+    setTimeout(function () { // a field removed by a swap stays tracked until its replacement is found
+      if (elt === focused && elt.isConnected && document.activeElement !== elt) {
+        focused = null;
+        watcher.disconnect();
+      }
+    }, 0);
+  });
+  document.addEventListener("input", function (event) {
+    if (isField(event.target)) { typing = event.target; if (focused !== typing) { track(typing); } }
+  }, true);
+  function sent(elt) { // the value of a field inside the sending form has been sent
+    var form = elt.closest("form") || elt;
+    if (typing && form.contains(typing)) { typing = null; }
+  }
+
+  /* -- the extension ------------------------------------------------------------------------ */
+  htmx.defineExtension("component-framework", {
+    onEvent: function (name, event) {
+      var elt = event.target, detail = event.detail || {};
+      switch (name) {
+        case "htmx:beforeRequest":
+          sent(detail.elt || elt);
+          setLoading(rootOf(detail.elt || elt), true);
+          break;
+        case "htmx:afterRequest":
+          setLoading(rootOf(detail.elt || elt), false);
+          break;
+        case "htmx:sseOpen":
+          if (detail.source) { hookSource(elt, detail.source); }
+          break;
+        case "htmx:sseBeforeMessage":
+          flush(); // a render replaces the elements that queued operations are meant for
+          break;
+        case "htmx:sseError":
+          if (detail.source && detail.source.readyState === EventSource.CLOSED) {
+            // The server ended it (204: finished or unknown); a fresh source would re-run the work.
+            elt.removeAttribute("sse-connect");
+            elt.removeAttribute("data-sse-connect");
+            endStreams(elt);
+          }
+          break;
+        case "htmx:wsConnecting":
+          elt.cfOpened = false;
+          break;
+        case "htmx:wsOpen":
+          elt.cfOpened = true;
+          elt.cfFresh = false;
+          if (elt.cfJoin) { detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin })); }
+          break;
+        case "htmx:wsClose":
+          if (!elt.cfOpened && elt.cfResuming) { elt.cfFresh = true; } // refused: mount afresh next time
+          clearLoading(elt);
+          break;
+        case "htmx:wsBeforeSend":
+          sent(elt);
+          setLoading(rootOf(elt), true);
+          break;
+        case "htmx:wsBeforeMessage":
+          return onSocketMessage(elt, detail.message);
+      }
+      return true;
+    }
+  });
+
+  window.componentFramework = {
+    /** Apply stream operations as if they had arrived for the component around ``scope``. */
+    applyOps: function (scope, ops) { enqueue(scope, ops); },
+    /** Apply every queued operation now instead of at the next animation frame. */
+    flush: flush
+  };
 })();

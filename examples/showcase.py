@@ -1,0 +1,310 @@
+"""The example app's components, shared by the Litestar, Starlette and standalone examples.
+
+- ``counter``: the guide's counter (HTTP).
+- ``sentiment``: an ``async def`` handler awaiting a mock ML service (loading state).
+- ``report``: a report whose sections arrive one by one over SSE, with a progress bar
+  (stream operations: ``stream_insert`` and ``stream_to``).
+- ``chat``: an AI-chat-style assistant over WebSocket whose reply streams token by token with
+  ``stream_text`` (a local fake token generator, no network).
+- ``ticker``: live prices pushed by a background task through ``WebSocketManager.broadcast``.
+- ``todo``: a shared list over WebSocket; every open page sees every change.
+
+Also the pieces each host needs: :func:`example_settings` (htmx from ``node_modules`` when it
+is installed), :data:`TEMPLATES`, :data:`STATIC` (the stylesheet),
+:data:`CONTENT_SECURITY_POLICY` for the page, and :data:`ticker_feed`, the background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from markupsafe import escape
+
+from component_framework.core import registry
+from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.config import Settings
+from component_framework.core.websocket import WebSocketManager
+
+ROOT: Final = Path(__file__).resolve().parent
+TEMPLATES: Final = ROOT / "templates"
+NODE_MODULES: Final = ROOT.parent / "node_modules"
+POSITIVE: Final = frozenset({"love", "great", "good", "happy", "fast", "excellent", "nice"})
+NEGATIVE: Final = frozenset({"hate", "bad", "slow", "sad", "awful", "broken", "terrible"})
+
+STATIC: Final = ROOT / "static"
+#: The index page's policy: no inline script or style anywhere, scripts from this origin (or the
+#: pinned public htmx when ``node_modules`` is absent), connections (SSE, WebSocket) to this origin.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+manager = WebSocketManager()
+
+
+def example_settings() -> Settings:
+    """Settings from the environment; htmx is served locally when ``npm ci`` installed it."""
+    vendor = NODE_MODULES if (NODE_MODULES / "htmx.org").is_dir() else None
+    return Settings.from_env(vendor_directory=vendor)
+
+
+@registry.register("counter")
+class CounterComponent(Component):
+    """Simple increment/decrement counter."""
+
+    template_name = "counter.html"
+
+    def mount(self) -> None:
+        self.state["count"] = 0
+
+    def on_increment(self) -> None:
+        self.state["count"] += 1
+
+    def on_decrement(self) -> None:
+        self.state["count"] = max(0, self.state["count"] - 1)
+
+
+async def score_sentiment(text: str) -> float:
+    """A stand-in for an ML service: awaits like network I/O, scores by word lists."""
+    await asyncio.sleep(0.3)
+    words = [word.strip(".,!?").lower() for word in text.split()]
+    hits = sum(word in POSITIVE for word in words) - sum(word in NEGATIVE for word in words)
+    return max(-1.0, min(1.0, hits / max(1, len(words)) * 3))
+
+
+@registry.register("sentiment")
+class SentimentComponent(Component):
+    """Scores a text snippet with an async (mock) ML service."""
+
+    template_name = "sentiment.html"
+
+    def mount(self) -> None:
+        self.state.update({"text": "", "score": None})
+
+    async def on_analyze(self, text: str) -> None:
+        self.state["text"] = text[:500]
+        self.state["score"] = round(await score_sentiment(self.state["text"]), 2)
+
+    def before_render(self) -> None:
+        score = self.state["score"]
+        if score is None:
+            self.state["mood"] = ""
+        else:
+            self.state["mood"] = "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+REPORT_SECTIONS: Final = ("Executive Summary", "Revenue Analysis", "Forecast")
+SECTION_SECONDS: Final = 0.4
+
+
+@registry.register("report")
+class ReportComponent(StreamingComponent):
+    """A report generated section by section; each section is streamed to the page as it is
+    ready, with a progress bar (SSE: ``/components/report/stream/?report_id=N``)."""
+
+    template_name = "report.html"
+
+    def mount(self) -> None:
+        self.state.update({"report_id": 0, "running": False})
+
+    def on_start(self) -> None:
+        """The button: renders the stream element, whose connection runs :meth:`on_generate`."""
+        self.state["report_id"] += 1
+        self.state["running"] = True
+
+    async def on_generate(self, report_id: int = 1) -> AsyncIterator[None]:
+        """Runs for ``/components/report/stream/?report_id=N`` (a fresh report component)."""
+        await self.stream_start("sections")
+        for done, title in enumerate(REPORT_SECTIONS, start=1):
+            content = await build_section(report_id, title)
+            await self.stream_insert(
+                "sections", f"<article><h3>{escape(title)}</h3><p>{escape(content)}</p></article>"
+            )
+            await self.stream_to("progress", html=progress_html(done, len(REPORT_SECTIONS)))
+            yield
+        await self.stream_to("progress", html='<p class="report-done">Report complete.</p>')
+        await self.stream_done("sections")
+
+
+def progress_html(done: int, total: int) -> str:
+    return f'<progress max="{total}" value="{done}"></progress> {done} of {total} sections'
+
+
+async def build_section(report_id: int, title: str) -> str:
+    """Simulated work: a query, a computation, a model call..."""
+    await asyncio.sleep(SECTION_SECONDS)
+    return f"Content for {title} (report #{report_id})"
+
+
+TOKEN_SECONDS: Final = 0.03
+MAX_CHAT_MESSAGES: Final = 20
+
+
+def fake_reply(question: str) -> list[str]:
+    """The assistant's answer as tokens: deterministic, local, no network."""
+    topic = " ".join(question.split()[:6]) or "that"
+    text = (
+        f"Good question about “{topic}”. Server-driven components keep the state on the "
+        "server, render HTML there, and stream each token to the page as it is produced."
+    )
+    return [word + " " for word in text.split(" ")]
+
+
+async def generate_tokens(question: str) -> AsyncIterator[str]:
+    """A stand-in for an LLM client's token stream."""
+    for token in fake_reply(question):
+        await asyncio.sleep(TOKEN_SECONDS)
+        yield token
+
+
+@registry.register("chat")
+class ChatComponent(StreamingComponent):
+    """An assistant that answers over WebSocket, streaming its reply token by token."""
+
+    template_name = "chat.html"
+
+    def mount(self) -> None:
+        self.state.update({"messages": [], "busy": False})
+
+    async def on_ask(self, question: str) -> AsyncIterator[None]:
+        question = question.strip()[:300]
+        if not question or self.state["busy"]:
+            return
+        messages = self.state["messages"][-(MAX_CHAT_MESSAGES - 1) :]
+        number = (messages[-1]["number"] + 1) if messages else 1
+        messages.append({"number": number, "question": question, "answer": ""})
+        self.state.update({"messages": messages, "busy": True})
+        yield  # the question and an empty reply appear at once
+        stream = f"reply-{number}"
+        await self.stream_start(stream)
+        answer = []
+        async for token in generate_tokens(question):
+            answer.append(token)
+            await self.stream_text(stream, token)
+        messages[-1]["answer"] = "".join(answer).strip()
+        self.state["busy"] = False
+        await self.stream_done(stream)
+        yield
+
+
+TICKER_SYMBOLS: Final = ("ACME", "GLOBEX", "INITECH")
+
+
+@registry.register("ticker")
+class TickerComponent(Component):
+    """Live prices: :class:`TickerFeed` broadcasts ``tick`` to every live ticker."""
+
+    template_name = "ticker.html"
+
+    def mount(self) -> None:
+        self.state.update({"prices": {}, "changes": {}, "ticks": 0})
+
+    def on_tick(self, prices: dict[str, float]) -> None:
+        old = self.state["prices"]
+        self.state["changes"] = {
+            symbol: round(price - old.get(symbol, price), 2) for symbol, price in prices.items()
+        }
+        self.state["prices"] = prices
+        self.state["ticks"] += 1
+
+
+@dataclass
+class TickerFeed:
+    """The background task behind the ticker: a random walk, broadcast every ``interval`` s."""
+
+    interval: float = 1.0
+    prices: dict[str, float] = field(
+        default_factory=lambda: dict(zip(TICKER_SYMBOLS, (101.0, 57.5, 12.25), strict=True))
+    )
+    task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for symbol, price in self.prices.items():
+                self.prices[symbol] = round(max(1.0, price + random.uniform(-1.5, 1.5)), 2)
+            await manager.broadcast(
+                component_name="ticker", event="tick", payload={"prices": dict(self.prices)}
+            )
+
+    async def start(self) -> None:
+        """Start broadcasting (a host's startup hook)."""
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        """Stop broadcasting (a host's shutdown hook)."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
+ticker_feed = TickerFeed()
+MAX_TODO_ITEMS: Final = 50
+MAX_TODO_TEXT: Final = 120
+
+
+@dataclass
+class TodoStore:
+    """The shared list (in this process: several workers would keep it in a database)."""
+
+    items: list[dict[str, object]] = field(default_factory=list)
+    next_id: int = 1
+
+    def add(self, text: str) -> None:
+        self.items = [*self.items, {"id": self.next_id, "text": text, "done": False}]
+        self.items = self.items[-MAX_TODO_ITEMS:]
+        self.next_id += 1
+
+    def toggle(self, item_id: int) -> None:
+        self.items = [
+            {**item, "done": not item["done"]} if item["id"] == item_id else item
+            for item in self.items
+        ]
+
+    def remove(self, item_id: int) -> None:
+        self.items = [item for item in self.items if item["id"] != item_id]
+
+
+todo_store = TodoStore()
+
+
+@registry.register("todo")
+class TodoComponent(Component):
+    """A list shared by every page: each change is broadcast, every live list re-reads it."""
+
+    template_name = "todo.html"
+
+    def mount(self) -> None:
+        self.state["items"] = todo_store.items
+
+    async def on_add(self, text: str) -> None:
+        text = " ".join(text.split())[:MAX_TODO_TEXT]
+        if text:
+            todo_store.add(text)
+            await self._changed()
+
+    async def on_toggle(self, item_id: int) -> None:
+        todo_store.toggle(item_id)
+        await self._changed()
+
+    async def on_remove(self, item_id: int) -> None:
+        todo_store.remove(item_id)
+        await self._changed()
+
+    def on_changed(self) -> None:
+        """Broadcast to every live list after a change (this one included)."""
+        self.state["items"] = todo_store.items
+
+    async def _changed(self) -> None:
+        self.state["items"] = todo_store.items
+        await manager.broadcast(component_name="todo", event="changed", payload={})

@@ -1,0 +1,80 @@
+/**
+ * Types for the component-framework client runtime (component-framework.js), for pages and
+ * scripts that listen to its DOM events or call its small API. Served by ComponentASGI at
+ * <prefix>/_static/component-framework.d.ts.
+ */
+
+/** One stream operation as the server sends it (SSE `stream` frames, WebSocket `stream` messages). */
+export type StreamOp =
+  | { op: "start"; stream: string }
+  | { op: "text"; stream: string; text: string; mode?: "append" | "replace"; target?: string }
+  | { op: "insert"; stream: string; html: string; at?: "append" | "prepend"; target?: string }
+  | { op: "replace"; stream: string; html: string; target?: string }
+  | { op: "delete"; stream: string; selector: string }
+  | { op: "error"; stream: string; text: string }
+  | { op: "done"; stream: string };
+
+/** `detail` of `stream:start`, `stream:update` and `stream:done`. */
+export interface StreamEventDetail {
+  stream: string;
+  op: StreamOp;
+}
+
+/** `detail` of `stream:text`: the text just appended (or the new text, in replace mode). */
+export interface StreamTextDetail extends StreamEventDetail {
+  text: string;
+}
+
+/** `detail` of `stream:error`: the error text, shown in the stream element too. */
+export interface StreamErrorDetail extends StreamEventDetail {
+  error: string;
+}
+
+/** `detail` of `component-error`: fired on the component (HTTP via `HX-Trigger`, WebSocket errors). */
+export interface ComponentErrorDetail {
+  code: string;
+  message: string;
+  component?: string;
+  ref?: string | number | null;
+  field?: string;
+  retry_after?: number;
+}
+
+/** `detail` of `component:broadcast`: an event forwarded by `WebSocketManager.broadcast`. */
+export interface ComponentBroadcastDetail {
+  type?: "broadcast";
+  event: string;
+  payload: Record<string, unknown>;
+}
+
+/** The global the runtime installs as `window.componentFramework`. */
+export interface ComponentFrameworkRuntime {
+  /** Queue stream operations for the component around `scope`; applied at the next frame. */
+  applyOps(scope: Element, ops: StreamOp[]): void;
+  /** Apply every queued operation now. */
+  flush(): void;
+}
+
+declare global {
+  interface Window {
+    componentFramework: ComponentFrameworkRuntime;
+  }
+  interface HTMLElementEventMap {
+    "stream:start": CustomEvent<StreamEventDetail>;
+    "stream:text": CustomEvent<StreamTextDetail>;
+    "stream:update": CustomEvent<StreamEventDetail>;
+    "stream:error": CustomEvent<StreamErrorDetail>;
+    "stream:done": CustomEvent<StreamEventDetail>;
+    "component-error": CustomEvent<ComponentErrorDetail>;
+    "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+  }
+  interface DocumentEventMap {
+    "stream:start": CustomEvent<StreamEventDetail>;
+    "stream:text": CustomEvent<StreamTextDetail>;
+    "stream:update": CustomEvent<StreamEventDetail>;
+    "stream:error": CustomEvent<StreamErrorDetail>;
+    "stream:done": CustomEvent<StreamEventDetail>;
+    "component-error": CustomEvent<ComponentErrorDetail>;
+    "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+  }
+}
