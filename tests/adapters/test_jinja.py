@@ -1,4 +1,5 @@
-"""Jinja2Renderer and the ``component()`` page global in a plain ``jinja2.Environment``."""
+"""Jinja2Renderer and the ``component()`` / ``component_scripts()`` page globals in a plain
+``jinja2.Environment``."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import pytest
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer, register_component_global
 from component_framework.core.component import Component
+from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
 from component_framework.errors import ConfigurationError
 from component_framework.testing import asgi_request
 from tests import sample_components
+
+SCRIPTS_KEY = "jinja-scripts-test-key-0123456789abcdef"
 
 
 def snapshot_in(fragment: str) -> str:
@@ -112,3 +116,34 @@ def test_renderer_reloads_changed_files_only_when_asked(tmp_path: Path) -> None:
     os.utime(template, (template.stat().st_atime + 5, template.stat().st_mtime + 5))
     assert cached.render("t.html", {}) == "<p>one</p>"
     assert reloading.render("t.html", {}) == "<p>two, longer</p>"
+
+
+def test_component_scripts_global_emits_the_apps_script_tags(tmp_path: Path) -> None:
+    environment = jinja2.Environment(autoescape=True)
+    app = ComponentASGI(settings=Settings(secret_keys=SCRIPTS_KEY, vendor_directory=tmp_path))
+    register_component_global(environment, app)
+    page = environment.from_string("<head>{{ component_scripts() }}</head>").render()
+    assert page == f"<head>{app.script_tags()}</head>"
+    assert '<script src="/components/_static/htmx.min.js"></script>' in page
+
+
+def test_component_scripts_global_takes_options_a_name_and_a_prefix(tmp_path: Path) -> None:
+    environment = jinja2.Environment(autoescape=True)
+    app = ComponentASGI(settings=Settings(secret_keys=SCRIPTS_KEY, vendor_directory=tmp_path))
+    register_component_global(environment, app, scripts_name="scripts", url_prefix="/ui")
+    page = environment.from_string("{{ scripts(sse=False, ws=False) }}").render()
+    assert page.splitlines()[0] == '<script src="/ui/_static/htmx.min.js"></script>'
+    assert len(page.splitlines()) == 2
+    assert "sse.min.js" not in page
+
+
+def test_component_scripts_global_without_an_app_uses_public_htmx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("COMPONENT_FRAMEWORK_VENDOR_DIR", raising=False)
+    environment = jinja2.Environment(autoescape=True)
+    register_component_global(environment)
+    page = environment.from_string("{{ component_scripts(ws=False) }}").render()
+    assert 'integrity="sha384-' in page
+    assert page.count("<script") == 3
+    assert '<script src="/components/_static/component-framework.js?v=' in page

@@ -1,11 +1,20 @@
-"""The client runtime under ``/_static/``: only package files, cached, with ETag."""
+"""The browser files under ``/_static/`` (the runtime, its types, vendor htmx when configured:
+cached, with ETag) and the page's script tags."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
 
 import pytest
 
 from component_framework import ComponentASGI
-from component_framework.asgi.static import STATIC_DIRECTORY
+from component_framework.asgi.static import RUNTIME as RUNTIME_NAME
+from component_framework.asgi.static import STATIC_DIRECTORY, VENDOR_SCRIPTS, StaticFiles
+from component_framework.core.config import ENV_VENDOR_DIRECTORY, Settings
 from component_framework.testing import asgi_request
 
 RUNTIME = "/components/_static/component-framework.js"
@@ -50,3 +59,126 @@ async def test_static_files_are_read_only(components_app: ComponentASGI) -> None
     answer = await asgi_request(components_app, "POST", RUNTIME, json={})
     assert answer.status == 405
     assert answer.header("allow") == "GET, HEAD"
+
+
+# -- versioned URLs, vendor scripts and the page's script tags ---------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+NODE_MODULES = REPO_ROOT / "node_modules"
+KEY = "static-test-key-0123456789abcdef0123"
+
+
+def vendor_app(vendor_directory: Path | None = NODE_MODULES) -> ComponentASGI:
+    return ComponentASGI(settings=Settings(secret_keys=KEY, vendor_directory=vendor_directory))
+
+
+async def test_runtime_url_with_its_version_may_be_cached_for_a_year() -> None:
+    app = vendor_app()
+    version = app.static.version(RUNTIME_NAME)
+    body = (STATIC_DIRECTORY / RUNTIME_NAME).read_bytes()
+    assert version == hashlib.sha256(body).hexdigest()[:12]
+    answer = await asgi_request(app, "GET", RUNTIME, query={"v": version})
+    assert answer.status == 200
+    assert answer.header("cache-control") == "public, max-age=31536000, immutable"
+
+
+async def test_runtime_url_with_a_stale_version_is_cached_briefly() -> None:
+    answer = await asgi_request(vendor_app(), "GET", RUNTIME, query={"v": "000000000000"})
+    assert answer.status == 200
+    assert answer.header("cache-control") == "public, max-age=3600"
+
+
+async def test_type_declarations_are_served_as_text() -> None:
+    answer = await asgi_request(vendor_app(), "GET", "/components/_static/component-framework.d.ts")
+    assert answer.status == 200
+    assert answer.header("content-type") == "text/plain; charset=utf-8"
+    assert b"interface ComponentFrameworkRuntime" in answer.body
+
+
+@pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
+async def test_vendor_scripts_are_served_from_the_configured_folder(name: str) -> None:
+    answer = await asgi_request(vendor_app(), "GET", f"/components/_static/{name}")
+    assert answer.status == 200
+    assert answer.header("content-type") == "text/javascript; charset=utf-8"
+    assert answer.body == (NODE_MODULES / VENDOR_SCRIPTS[name].path).read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
+async def test_vendor_scripts_are_404_without_a_vendor_folder(name: str) -> None:
+    answer = await asgi_request(vendor_app(None), "GET", f"/components/_static/{name}")
+    assert answer.status == 404
+
+
+async def test_vendor_folder_without_the_packages_gives_404(tmp_path: Path) -> None:
+    answer = await asgi_request(vendor_app(tmp_path), "GET", "/components/_static/htmx.min.js")
+    assert answer.status == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+async def test_only_the_three_vendor_scripts_are_reachable_in_the_vendor_folder() -> None:
+    answer = await asgi_request(vendor_app(), "GET", "/components/_static/htmx.js")
+    assert answer.status == 404
+
+
+@pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
+def test_pinned_integrity_matches_the_installed_package(name: str) -> None:
+    script = VENDOR_SCRIPTS[name]
+    digest = hashlib.sha384((NODE_MODULES / script.path).read_bytes()).digest()
+    assert script.integrity == "sha384-" + base64.b64encode(digest).decode("ascii")
+
+
+def test_pinned_public_urls_name_the_versions_package_json_installs() -> None:
+    wanted = json.loads((REPO_ROOT / "package.json").read_text())["dependencies"]
+    for script in VENDOR_SCRIPTS.values():
+        package = script.path.split("/", 1)[0]
+        installed = json.loads((NODE_MODULES / package / "package.json").read_text())["version"]
+        assert wanted[package] == installed
+        assert f"/{package}@{installed}/" in script.public_url
+
+
+def test_script_tags_point_at_local_copies_when_a_vendor_folder_is_set() -> None:
+    app = vendor_app()
+    tags = app.script_tags()
+    version = app.static.version(RUNTIME_NAME)
+    assert tags.splitlines() == [
+        '<script src="/components/_static/htmx.min.js"></script>',
+        '<script src="/components/_static/sse.min.js"></script>',
+        '<script src="/components/_static/ws.min.js"></script>',
+        f'<script src="/components/_static/component-framework.js?v={version}"></script>',
+    ]
+
+
+def test_script_tags_use_pinned_public_urls_with_integrity_otherwise() -> None:
+    tags = vendor_app(None).script_tags(ws=False).splitlines()
+    assert len(tags) == 3
+    for tag, name in zip(tags, ["htmx.min.js", "sse.min.js"], strict=False):
+        script = VENDOR_SCRIPTS[name]
+        assert tag == (
+            f'<script src="{script.public_url}" integrity="{script.integrity}" '
+            'crossorigin="anonymous"></script>'
+        )
+    assert re.fullmatch(
+        r'<script src="/components/_static/component-framework\.js\?v=[0-9a-f]{12}"></script>',
+        tags[2],
+    )
+
+
+def test_script_tags_follow_the_public_prefix() -> None:
+    tags = vendor_app().script_tags(sse=False, ws=False, url_prefix="/ui/components/")
+    assert tags.splitlines()[0] == '<script src="/ui/components/_static/htmx.min.js"></script>'
+    assert "/ui/components/_static/component-framework.js?v=" in tags
+
+
+def test_vendor_folder_comes_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({ENV_VENDOR_DIRECTORY: str(tmp_path)})
+    assert settings.vendor_directory == tmp_path
+    assert Settings.from_env({ENV_VENDOR_DIRECTORY: "  "}).vendor_directory is None
+    assert Settings.from_env({}).vendor_directory is None
+
+
+def test_static_files_keep_each_file_after_the_first_read(tmp_path: Path) -> None:
+    (tmp_path / "tool.js").write_text("one")
+    files = StaticFiles(tmp_path)
+    first = files.version("tool.js")
+    (tmp_path / "tool.js").write_text("two")
+    assert files.version("tool.js") == first

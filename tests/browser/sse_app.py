@@ -5,7 +5,7 @@ requests. ``inner`` is a Starlette app serving:
 
 - ``/``: a page with the guide's markup (:data:`GUIDE_MARKUP`, unchanged), htmx 2 and
   htmx-ext-sse (both from ``node_modules``) and our runtime script
-  ``/components/_static/component-framework.js``;
+  ``/components/_static/component-framework.js`` (active through ``hx-ext`` on ``<body>``);
 - ``/no-runtime``: the same page without our runtime script (the control case);
 - ``/sse-close``: no runtime script, the guide's markup plus ``sse-close="done"``;
 - ``/runs``: JSON ``{"runs": n, "requests": [...]}``: how many report runs started, and every
@@ -68,7 +68,7 @@ PAGE: Final = """<!doctype html>
 <script src="/static/htmx-sse/sse.min.js"></script>
 {runtime}
 </head>
-<body>
+<body{extension}>
 <h1>Report</h1>
 {markup}
 </body>
@@ -133,7 +133,11 @@ class ReportComponent(StreamingComponent):
 
 
 def _page(*, runtime: bool, markup: str = GUIDE_MARKUP) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(runtime=RUNTIME_SCRIPT if runtime else "", markup=markup))
+    extension = ' hx-ext="component-framework"' if runtime else ""
+    page = PAGE.format(
+        runtime=RUNTIME_SCRIPT if runtime else "", extension=extension, markup=markup
+    )
+    return HTMLResponse(page)
 
 
 async def index(request: Request) -> HTMLResponse:

@@ -1,0 +1,155 @@
+"""The example apps in process: each host serves the same page, the components behave.
+
+The browser suites (``tests/browser/test_showcase*.py``) drive them for real; these tests pin
+what each app serves and what each showcase component does, through the public API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from typing import Any
+
+import pytest
+from examples import showcase
+
+from component_framework import ComponentASGI
+from component_framework.core.hub import Hub
+from component_framework.testing import (
+    ComponentTestClient,
+    asgi_request,
+    sse_request,
+    websocket_connect,
+)
+
+KEY = "examples-test-key-0123456789abcdef0123"
+APPS = ["examples.litestar_example", "examples.starlette_app", "examples.standalone"]
+COMPONENTS = ("counter", "sentiment", "report", "chat", "ticker", "todo")
+
+
+@pytest.fixture(params=APPS)
+def example_app(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("COMPONENT_FRAMEWORK_SECRET_KEY", KEY)
+    return importlib.import_module(request.param).app
+
+
+async def test_every_host_serves_the_page_with_every_component(example_app: Any) -> None:
+    page = await asgi_request(example_app, "GET", "/")
+    assert page.status == 200
+    assert page.header("content-security-policy") == showcase.CONTENT_SECURITY_POLICY
+    for name in COMPONENTS:
+        assert f'data-component="{name}"' in page.text
+    assert '<body hx-ext="component-framework">' in page.text
+    assert "<style" not in page.text  # nothing inline, for the strict CSP
+    assert "onclick" not in page.text
+
+
+async def test_every_host_serves_htmx_and_the_runtime_locally(example_app: Any) -> None:
+    page = (await asgi_request(example_app, "GET", "/")).text
+    for script in ("htmx.min.js", "sse.min.js", "ws.min.js", "component-framework.js"):
+        assert f'<script src="/components/_static/{script}' in page
+        answer = await asgi_request(example_app, "GET", f"/components/_static/{script}")
+        assert answer.status == 200
+    assert (await asgi_request(example_app, "GET", "/static/showcase.css")).status == 200
+
+
+async def test_every_host_serves_the_component_routes(example_app: Any) -> None:
+    answer = await asgi_request(
+        example_app, "POST", "/components/counter/", json={"event": "mount"}
+    )
+    assert answer.status == 200
+    assert answer.json()["state"] == {"count": 0}
+
+
+@pytest.fixture
+def client() -> ComponentTestClient:
+    return ComponentTestClient(ComponentASGI(settings=showcase.example_settings(), hub=Hub()))
+
+
+async def test_sentiment_scores_positive_and_negative_text(client: ComponentTestClient) -> None:
+    session = await client.mount("sentiment")
+    await session.send("analyze", text="I love this great tool")
+    assert session.state["mood"] == "positive"
+    await session.send("analyze", text="this is awful and slow")
+    assert session.state["mood"] == "negative"
+
+
+def test_chat_reply_is_local_and_deterministic() -> None:
+    tokens = showcase.fake_reply("What is a component?")
+    assert len(tokens) > 10
+    assert tokens == showcase.fake_reply("What is a component?")
+    assert "What is a component?" in "".join(tokens)
+
+
+async def test_report_streams_sections_and_progress() -> None:
+    app = ComponentASGI(settings=showcase.example_settings(), hub=Hub())
+    answer = await sse_request(app, "/components/report/stream/", query={"report_id": 7})
+    frames = answer.events
+    ops = [op for frame in frames if frame.event == "stream" for op in json.loads(frame.data)]
+    inserted = [op["html"] for op in ops if op["op"] == "insert"]
+    assert len(inserted) == len(showcase.REPORT_SECTIONS)
+    assert "report #7" in inserted[0]
+    assert ops[0]["op"] == "start"
+    assert any(op["op"] == "replace" and "report-done" in op["html"] for op in ops)
+    assert frames[-1].event == "done"
+
+
+async def test_todo_changes_reach_every_live_list() -> None:
+    hub = Hub()
+    showcase.todo_store.items = []
+    app = ComponentASGI(settings=showcase.example_settings(), hub=hub)
+    original = showcase.manager
+    showcase.manager = type(original)(hub=hub)
+    try:
+        async with websocket_connect(app, "/components/todo/ws/") as first:
+            await first.receive_json()
+            async with websocket_connect(app, "/components/todo/ws/") as second:
+                await second.receive_json()
+                await first.event("add", {"text": "  buy   milk "}, ref=1)
+                seen: dict[str, Any] = await _render_with_items(second)
+                assert [item["text"] for item in seen["state"]["items"]] == ["buy milk"]
+    finally:
+        showcase.manager = original
+
+
+async def _render_with_items(session: Any) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while True:
+            message: dict[str, Any] = await session.receive_json()
+            if message["type"] == "render" and message["state"]["items"]:
+                return message
+
+
+def test_todo_store_keeps_a_bounded_list() -> None:
+    store = showcase.TodoStore()
+    for number in range(showcase.MAX_TODO_ITEMS + 5):
+        store.add(f"item {number}")
+    assert len(store.items) == showcase.MAX_TODO_ITEMS
+    first = store.items[0]["id"]
+    store.toggle(int(str(first)))
+    assert store.items[0]["done"] is True
+    store.remove(int(str(first)))
+    assert len(store.items) == showcase.MAX_TODO_ITEMS - 1
+
+
+async def test_ticker_feed_broadcasts_prices_to_live_tickers() -> None:
+    hub = Hub()
+    app = ComponentASGI(settings=showcase.example_settings(), hub=hub)
+    original = showcase.manager
+    showcase.manager = type(original)(hub=hub)
+    feed = showcase.TickerFeed(interval=0.01)
+    try:
+        async with websocket_connect(app, "/components/ticker/ws/") as socket:
+            await socket.receive_json()
+            await feed.start()
+            async with asyncio.timeout(5):
+                while True:
+                    message = await socket.receive_json()
+                    if message["type"] == "render" and message["state"]["ticks"] >= 2:
+                        break
+            assert set(message["state"]["prices"]) == set(showcase.TICKER_SYMBOLS)
+    finally:
+        await feed.stop()
+        showcase.manager = original
+    assert feed.task is None
