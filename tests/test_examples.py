@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from examples import showcase
 
 from component_framework import ComponentASGI
+from component_framework.adapters import litestar as litestar_adapter
+from component_framework.core.component import Component
 from component_framework.core.hub import Hub
+from component_framework.core.registry import default_registry
 from component_framework.testing import (
     ComponentTestClient,
     asgi_request,
@@ -24,8 +28,36 @@ from component_framework.testing import (
 )
 
 KEY = "examples-test-key-0123456789abcdef0123"
+#: Importing the examples registers their components in the default registry, sets
+#: ``Component.renderer`` and replaces the Litestar adapter's shared app: :func:`examples`
+#: imports them for this module only and puts all of that back afterwards.
+showcase: Any = None
 APPS = ["examples.litestar_example", "examples.starlette_app", "examples.standalone"]
 COMPONENTS = ("counter", "sentiment", "report", "chat", "ticker", "todo")
+
+
+def _forget_examples() -> None:
+    for name in [name for name in sys.modules if name.split(".")[0] == "examples"]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def examples() -> Iterator[None]:
+    global showcase
+    renderer, shared = Component.renderer, list(litestar_adapter._shared)
+    before = set(default_registry.names())
+    _forget_examples()
+    showcase = importlib.import_module("examples.showcase")
+    for app in APPS:
+        importlib.import_module(app)
+    try:
+        yield
+    finally:
+        for name in set(default_registry.names()) - before:
+            default_registry.unregister(name)
+        Component.renderer = renderer
+        litestar_adapter._shared[:] = shared
+        _forget_examples()
 
 
 @pytest.fixture(params=APPS)
