@@ -8,9 +8,12 @@ benchmark server answers the lifespan and is profiled the same way.
 from __future__ import annotations
 
 import cProfile
+import dataclasses
 from typing import Any
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
+
+from component_framework.core.config import Settings
 
 __all__ = ["ProfiledApp", "profiled", "serve_lifespan"]
 
@@ -47,3 +50,15 @@ def profiled(app: Any, target: str) -> ProfiledApp:
     profiler = cProfile.Profile()
     profiler.enable()
     return ProfiledApp(app, profiler, target)
+
+
+def one_client_load(settings: Settings) -> Settings:
+    """``settings`` for a load generator that is one client address: the per-client limits
+    stay on (so their checks are part of what is measured) but so high they never refuse."""
+    return dataclasses.replace(
+        settings,
+        http_rate=1e9,
+        http_burst=1_000_000_000,
+        max_streams_per_client=1_000_000,
+        max_sockets_per_client=1_000_000,
+    )

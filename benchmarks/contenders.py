@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from litestar import Litestar, MediaType, Request, Response, post
 
+from benchmarks.asgi_parts import one_client_load
 from benchmarks.floor import CounterWork, FloorApp
 from benchmarks.workload import COMPONENT_NAME, PATH, SECRET_KEY, TEMPLATE, TEMPLATE_NAME
 from component_framework import ComponentASGI
@@ -51,7 +52,7 @@ def _components() -> ComponentASGI:
     return ComponentASGI(
         registry=REGISTRY,
         renderer=Jinja2Renderer.from_strings({TEMPLATE_NAME: TEMPLATE}),
-        settings=Settings(secret_keys=(SECRET_KEY,)),
+        settings=one_client_load(Settings(secret_keys=(SECRET_KEY,))),
     )
 
 

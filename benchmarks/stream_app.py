@@ -28,7 +28,7 @@ import resource
 import time
 from typing import Any, Final
 
-from benchmarks.asgi_parts import profiled
+from benchmarks.asgi_parts import one_client_load, profiled
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import StreamingComponent
@@ -112,7 +112,7 @@ def _app() -> ComponentASGI:
     return ComponentASGI(
         registry=REGISTRY,
         renderer=Jinja2Renderer.from_strings({TEMPLATE_NAME: TEMPLATE}),
-        settings=Settings(secret_keys=(SECRET_KEY,), **overrides),
+        settings=one_client_load(Settings(secret_keys=(SECRET_KEY,), **overrides)),
     )
 
 

@@ -50,7 +50,7 @@ from starlette.endpoints import WebSocketEndpoint
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket as StarletteWebSocket
 
-from benchmarks.asgi_parts import profiled, serve_lifespan
+from benchmarks.asgi_parts import one_client_load, profiled, serve_lifespan
 from benchmarks.stream_app import raise_open_files
 from benchmarks.stream_probe import read_rss_kib
 from benchmarks.workload import SECRET_KEY, TEMPLATE, TEMPLATE_NAME
@@ -373,7 +373,7 @@ def build_ws_components() -> Any:
     renderer = Jinja2Renderer.from_strings(
         {TEMPLATE_NAME: TEMPLATE, TICKER_TEMPLATE_NAME: TICKER_TEMPLATE}
     )
-    settings = Settings(secret_keys=(SECRET_KEY,), ws_rate=1e6, ws_burst=1_000_000)
+    settings = one_client_load(Settings(secret_keys=(SECRET_KEY,), ws_rate=1e6, ws_burst=1_000_000))
     return ComponentASGI(
         app=_BenchRoutes(manager), registry=REGISTRY, renderer=renderer, settings=settings
     )

@@ -47,6 +47,7 @@ __all__ = [
     "EventNotFound",
     "Forbidden",
     "HandlerError",
+    "HandlerTimeout",
     "InvalidSnapshot",
     "MalformedRequest",
     "MethodNotAllowed",
@@ -58,6 +59,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "SlowConsumer",
+    "StreamTimeout",
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -247,6 +249,21 @@ class HandlerError(ServerError):
         super().__init__("the component failed to handle the request")
         self.component = component
         self.stage = stage
+
+
+class HandlerTimeout(ServerError):
+    """An ``async`` mount or handler ran longer than ``Settings.handler_timeout`` and was
+    cancelled."""
+
+    status_code = 504
+    code = "handler_timeout"
+    public_message = None
+
+
+class StreamTimeout(HandlerTimeout):
+    """A stream handler ran longer than ``Settings.stream_max_seconds`` and was cancelled."""
+
+    code = "stream_timeout"
 
 
 class TransportUnavailable(ServerError):

@@ -391,7 +391,7 @@ async def test_lifespan_shutdown_through_middleware_mode_ends_open_streams(
 
 
 async def test_500_connect_disconnect_cycles_leave_nothing_behind(streams: Streams) -> None:
-    app = streams.app(stream_resume_grace=0.0)
+    app = streams.app(stream_resume_grace=0.0, http_rate=None)  # 500 requests from one client
     before = baseline()
     for cycle in range(500):
         exchange = Exchange.stream(app, "paced", query={"tag": f"c{cycle}", "steps": 3})
@@ -407,7 +407,7 @@ async def test_500_connect_disconnect_cycles_leave_nothing_behind(streams: Strea
 
 
 async def test_500_resume_cycles_on_one_run_leave_no_readers(streams: Streams) -> None:
-    app = streams.app(stream_resume_grace=5.0)
+    app = streams.app(stream_resume_grace=5.0, http_rate=None)  # 500 requests from one client
     before = baseline()
     first = streams.open(app, "paced", query={"tag": "shared", "steps": 2})
     await first.events_count(1)

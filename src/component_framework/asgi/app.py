@@ -21,12 +21,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
+from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.sse import StreamGate, handle_sse
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.asgi.websocket import SocketRegistry, deny_handshake, handle_websocket
+from component_framework.core.access import AccessHook
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub, default_hub
@@ -108,6 +110,8 @@ class ComponentASGI:
     sockets on SIGTERM/SIGINT (the server's own handler still runs after ours). ``hub``: where
     live components (WebSocket connections, live SSE streams) receive broadcasts from
     (default: the process-wide hub that a bare ``WebSocketManager()`` also uses).
+    ``authorize``: an app-level check ``(context, component, event) -> bool`` run before each
+    component's own permissions at every mount, event and stream start (see ``core.access``).
     """
 
     def __init__(
@@ -120,10 +124,12 @@ class ComponentASGI:
         settings: Settings | None = None,
         shutdown_on_signals: bool = True,
         hub: Hub | None = None,
+        authorize: AccessHook | None = None,
     ) -> None:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
-        self.dispatcher = Dispatcher(registry, settings, renderer)
+        self.dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        self.guard = ClientGuard(self.dispatcher.settings)
         self.hub = default_hub() if hub is None else hub
         self.sockets = SocketRegistry()
         self.streams = StreamRegistry()
@@ -169,7 +175,7 @@ class ComponentASGI:
             and type(resolution) is Route
             and resolution.kind is RouteKind.COMPONENT
         ):  # the hot path, without the general dispatch below
-            await handle_http(scope, receive, send, resolution.name, self.dispatcher)
+            await handle_http(scope, receive, send, resolution.name, self.dispatcher, self.guard)
             return
         await self._serve(scope, receive, send, resolution)
 
@@ -215,12 +221,12 @@ class ComponentASGI:
         route: Route | None,
     ) -> None:
         if route is not None and route.kind is RouteKind.COMPONENT:
-            await handle_http(scope, receive, send, route.name, self.dispatcher)
+            await handle_http(scope, receive, send, route.name, self.dispatcher, self.guard)
         elif route is not None and route.kind is RouteKind.STREAM:
             self._hook_signals()
             await handle_sse(
                 scope, receive, send, route.name, self.dispatcher, self.streams, self.stream_gate,
-                self.hub,
+                self.hub, self.guard,
             )  # fmt: skip
         elif route is not None and route.kind is RouteKind.STATIC:
             await self.static.serve(scope, send, route.name)
@@ -241,8 +247,9 @@ class ComponentASGI:
         if route is not None and route.kind is RouteKind.WEBSOCKET:
             self._hook_signals()
             await handle_websocket(
-                scope, receive, send, route.name, self.dispatcher, self.hub, self.sockets
-            )
+                scope, receive, send, route.name, self.dispatcher, self.hub, self.sockets,
+                self.guard,
+            )  # fmt: skip
         else:
             error = NotFound("no WebSocket endpoint here")
             await self._refuse_websocket(scope, receive, send, error)

@@ -10,8 +10,10 @@ other transports.
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, Final
 
+from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
@@ -50,6 +52,7 @@ async def handle_http(
     send: ASGISendCallable,
     component_name: str,
     dispatcher: Dispatcher,
+    guard: ClientGuard,
 ) -> None:
     """Serve one request for ``component_name`` and send the complete answer."""
     headers = RequestHeaders.of(scope)
@@ -57,7 +60,10 @@ async def handle_http(
     method = scope["method"]
     settings = dispatcher.settings
     try:
+        client = guard.client_address(scope)
+        guard.take_request(client, monotonic())
         if method == "POST":
+            guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
             body = await read_body(receive, settings.max_body_bytes, headers.content_length)
             fields = parse_body(headers.content_type, body, max_depth=settings.max_json_depth)
             wants_html = htmx
@@ -68,7 +74,8 @@ async def handle_http(
             wants_html = htmx or accept is None or b"application/json" not in accept
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
-        prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields))
+        context = guard.context(scope, "http", client)
+        prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields, context))
         if prepared.runs_async:
             result = await dispatcher.async_run(prepared)
         else:  # no coroutine to create for a sync handler

@@ -30,7 +30,10 @@ class Disconnected(Exception):
 class RequestHeaders:
     """The request headers the transports care about, read in one pass."""
 
-    __slots__ = ("accept", "content_length", "content_type", "htmx", "last_event_id")
+    __slots__ = (
+        "accept", "content_length", "content_type", "fetch_site", "host", "htmx",
+        "last_event_id", "origin",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -39,17 +42,23 @@ class RequestHeaders:
         accept: bytes | None = None,
         htmx: bool = False,
         last_event_id: str | None = None,
+        origin: str | None = None,
+        fetch_site: str | None = None,
+        host: str | None = None,
     ) -> None:
         self.content_type = content_type
         self.content_length = content_length
         self.accept = accept
         self.htmx = htmx
         self.last_event_id = last_event_id
+        self.origin = origin
+        self.fetch_site = fetch_site
+        self.host = host
 
     @classmethod
     def of(cls, scope: Any) -> RequestHeaders:
         """Read ``scope["headers"]`` once (locals, then one constructor call: a hot path)."""
-        content_type = last_event_id = None
+        content_type = last_event_id = origin = fetch_site = host = None
         content_length = accept = None
         htmx = False
         for key, value in scope["headers"]:
@@ -62,9 +71,17 @@ class RequestHeaders:
                 htmx = True
             elif name == b"accept":
                 accept = value
+            elif name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site":
+                fetch_site = value.decode("latin-1")
             elif name == b"last-event-id":
                 last_event_id = value.decode("latin-1")
-        return cls(content_type, content_length, accept, htmx, last_event_id)
+        return cls(
+            content_type, content_length, accept, htmx, last_event_id, origin, fetch_site, host
+        )
 
 
 def request_error(exc: RequestError) -> ComponentError:

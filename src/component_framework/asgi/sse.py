@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
+from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body, request_error
 from component_framework.asgi.responses import Response, error_response, send_response
+from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.hub import Hub
@@ -237,6 +240,7 @@ async def _start_run(
     gate: StreamGate,
     headers: RequestHeaders,
     hub: Hub,
+    context: AccessContext,
 ) -> StreamRun:
     fields = await _fields(scope, receive, dispatcher, headers)
     if gate.closing:  # the body may arrive after a shutdown began: start nothing then
@@ -250,10 +254,10 @@ async def _start_run(
             if key in params:
                 raise MalformedRequest(f"field {key!r} is given twice")
             params[key] = value
-        call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state)
+        call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
-            name, event, fields.payload, fields.params, fields.snapshot, fields.state
+            name, event, fields.payload, fields.params, fields.snapshot, fields.state, context
         )
     plan = dispatcher.prepare(call, mount_first=True)
     cls = plan.cls
@@ -274,15 +278,19 @@ async def handle_sse(
     streams: StreamRegistry,
     gate: StreamGate,
     hub: Hub,
+    guard: ClientGuard,
 ) -> None:
     """Serve one stream request for ``component_name``."""
     headers = RequestHeaders.of(scope)
     after = 0
+    opened = False
+    client = guard.client_address(scope)
     try:
         if scope["method"] not in ALLOWED_METHODS:
             raise MethodNotAllowed(scope["method"], ALLOWED_METHODS)
         if gate.closing:
             raise ServiceUnavailable("the server is shutting down")
+        guard.take_request(client, monotonic())
         # An empty Last-Event-ID is no id at all (EventSource never sends one).
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id:
@@ -297,9 +305,19 @@ async def handle_sse(
                 return
             after = resume[1] if resume else 0
         else:
-            run = await _start_run(
-                scope, receive, component_name, dispatcher, streams, gate, headers, hub
-            )
+            # Starting work is a state change: a cross-site page may not start it.
+            guard.check_origin(headers.origin, headers.fetch_site, headers.host, "stream start")
+            guard.open("stream", client)
+            try:
+                context = guard.context(scope, "sse", client)
+                run = await _start_run(
+                    scope, receive, component_name, dispatcher, streams, gate, headers, hub,
+                    context,
+                )  # fmt: skip
+            except BaseException:
+                guard.close("stream", client)
+                raise
+            opened = True
     except Disconnected:
         return
     except RequestError as exc:
@@ -308,7 +326,16 @@ async def handle_sse(
     except ComponentError as error:
         await send_response(send, error_response(error, debug=dispatcher.settings.debug))
         return
-    await _Connection(send, run, dispatcher, gate).serve(receive, after)
+    if not opened:
+        try:
+            guard.open("stream", client)
+        except ComponentError as error:
+            await send_response(send, error_response(error))
+            return
+    try:
+        await _Connection(send, run, dispatcher, gate).serve(receive, after)
+    finally:
+        guard.close("stream", client)
 
 
 def _no_content() -> Response:

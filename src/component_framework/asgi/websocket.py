@@ -18,8 +18,9 @@ import logging
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
+from component_framework.asgi.guard import ClientGuard, origin_allowed
+from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
@@ -36,6 +37,7 @@ from component_framework.errors import (
     RateLimited,
     ServiceUnavailable,
     SlowConsumer,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from component_framework.protocol.request import RequestError, parse_query
@@ -96,31 +98,6 @@ async def deny_handshake(
                     "reason": _reason(error.client_message)})  # fmt: skip
 
 
-def _origin_and_host(scope: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    origin = host = None
-    for key, value in scope["headers"]:
-        name = key.lower()
-        if name == b"origin":
-            origin = value.decode("latin-1")
-        elif name == b"host":
-            host = value.decode("latin-1")
-    return origin, host
-
-
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
-    """A handshake without ``Origin`` (not a browser) is allowed; a browser's must be the
-    server's own host or one of ``settings.allowed_origins``."""
-    if origin is None:
-        return True
-    allowed = settings.allowed_origins
-    normalised = origin.strip().rstrip("/").lower()
-    if "*" in allowed or normalised in allowed:
-        return True
-    if host is None or normalised == "null":
-        return False
-    return urlsplit(normalised).netloc == host.strip().lower()
-
-
 class _Out:
     """One queued outgoing message; ``dead`` when a newer push render replaced it."""
 
@@ -172,6 +149,9 @@ class _Connection:
             self._queue(stream_message(op.to_wire()))
 
     def error(self, error: ComponentError, ref: Ref) -> None:
+        if isinstance(error, Forbidden | Unauthorized) and not self._joined():
+            self.close(error)  # denied before anything was shown: nothing to keep open for
+            return
         extra: dict[str, Any] = {}
         if isinstance(error, PayloadValidationError):
             extra["field"] = error.field
@@ -182,6 +162,9 @@ class _Connection:
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
         self._queue(broadcast_message(event, dict(payload)))
+
+    def _joined(self) -> bool:
+        return self.session is not None and self.session.component is not None
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
         self._queue(done_message(ref, result.component_id, result.snapshot))
@@ -418,18 +401,21 @@ async def handle_websocket(
     dispatcher: Dispatcher,
     hub: Hub,
     sockets: SocketRegistry,
+    guard: ClientGuard,
 ) -> None:
     """Serve one WebSocket connection for ``component_name``."""
     first = await receive()
     if first["type"] != "websocket.connect":
         return
     settings = dispatcher.settings
+    client = guard.client_address(scope)
     try:
         if sockets.closing:
             raise ServiceUnavailable("the server is shutting down")
-        origin, host = _origin_and_host(scope)
-        if not origin_allowed(origin, host, settings):
-            raise Forbidden(f"origin {str(origin)[:64]!r} may not open this socket")
+        headers = RequestHeaders.of(scope)
+        # Browsers always send Origin on a WebSocket handshake (and cookies with it).
+        if not origin_allowed(headers.origin, headers.host, settings):
+            raise Forbidden(f"origin {str(headers.origin)[:64]!r} may not open this socket")
         join, html, target = _connect_options(scope, dispatcher)
         if join.params or join.snapshot:
             # What the URL asks for is checked before accepting (snapshot 400, params 422);
@@ -438,19 +424,25 @@ async def handle_websocket(
             dispatcher.prepare(call)
         else:  # a bare URL: the client may still send a join with the params it needs
             dispatcher.registry.get(component_name)
+        guard.open("socket", client)
     except ComponentError as error:
         await deny_handshake(scope, send, error)
         return
-    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
-    connection = _Connection(scope, send, settings, html=html, target=target)
-    connection.session = LiveSession(
-        dispatcher, hub, component_name, connection,
-        inbox_limit=settings.ws_inbox_messages, frame_interval=settings.stream_frame_interval,
-    )  # fmt: skip
-    sockets.connections.add(connection)
     try:
-        connection.session.submit(join)
-        await connection.read(receive)
+        await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        connection = _Connection(scope, send, settings, html=html, target=target)
+        connection.session = LiveSession(
+            dispatcher, hub, component_name, connection,
+            inbox_limit=settings.ws_inbox_messages,
+            frame_interval=settings.stream_frame_interval,
+            context=guard.context(scope, "websocket", client),
+        )  # fmt: skip
+        sockets.connections.add(connection)
+        try:
+            connection.session.submit(join)
+            await connection.read(receive)
+        finally:
+            sockets.connections.discard(connection)
+            await connection.finished()
     finally:
-        sockets.connections.discard(connection)
-        await connection.finished()
+        guard.close("socket", client)

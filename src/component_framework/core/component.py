@@ -12,9 +12,9 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
@@ -30,6 +30,9 @@ from component_framework.core.streams import (
     text_op,
 )
 from component_framework.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from component_framework.core.access import AccessContext
 
 __all__ = [
     "Component",
@@ -127,6 +130,9 @@ class Component:
     #: the stream stays open and carries the renders that broadcasts cause (the SSE
     #: counterpart of a WebSocket connection).
     live_updates: ClassVar[bool] = False
+    #: Permissions checked at every mount, event and stream start, on every transport (see
+    #: ``core.access``): instances or classes with ``has_permission(context, component, event)``.
+    permission_classes: ClassVar[Sequence[Any]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -158,6 +164,13 @@ class Component:
 
     def before_render(self) -> None:
         """Compute derived values just before rendering."""
+
+    def authorize(self, context: AccessContext, event: str) -> bool:
+        """Whether the client described by ``context`` may run ``event`` (``"mount"`` for a
+        mount or re-render) on this instance; runs after ``permission_classes``, on every
+        transport, before any handler. At mount the state is still empty; for an event it is
+        the restored state. Return ``False`` for 403, or raise ``Unauthorized`` for 401."""
+        return True
 
     def topics(self) -> Iterable[str]:
         """Broadcast topics this instance listens to while it is live (WebSocket or live

@@ -9,6 +9,7 @@ that every ``ComponentASGI`` and the ``component()`` page global of one process 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ __all__ = [
     "ENV_ALLOWED_ORIGINS",
     "ENV_DEBUG",
     "ENV_SECRET_KEY",
+    "ENV_TRUSTED_PROXIES",
     "ENV_TRUST_CLIENT_STATE",
     "ENV_VENDOR_DIRECTORY",
     "OutboxPolicy",
@@ -36,6 +38,7 @@ ENV_DEBUG: Final = "COMPONENT_FRAMEWORK_DEBUG"
 ENV_TRUST_CLIENT_STATE: Final = "COMPONENT_FRAMEWORK_TRUST_CLIENT_STATE"
 ENV_ALLOWED_ORIGINS: Final = "COMPONENT_FRAMEWORK_ALLOWED_ORIGINS"
 ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
+ENV_TRUSTED_PROXIES: Final = "COMPONENT_FRAMEWORK_TRUSTED_PROXIES"
 
 #: What happens when a WebSocket client does not take its messages fast enough: ``coalesce``
 #: keeps only the newest unsent push render (renders carry the whole state) and closes with
@@ -68,6 +71,18 @@ def _env_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def _env_flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"Settings.trusted_proxies: expected addresses or networks such as 10.0.0.1 or "
+                f"10.0.0.0/8, got {entry!r}"
+            ) from None
+    return entries
 
 
 def _check_positive(name: str, value: object) -> None:
@@ -123,6 +138,19 @@ class Settings:
     ``ws_idle_timeout``: close (1001) a socket that received nothing for this long (``None``:
     never; the server's own WebSocket pings already drop dead peers).
 
+    Clients and abuse: ``check_origin``: refuse state-changing HTTP requests (``POST``, and
+    stream starts) whose ``Origin`` (or, without one, ``Sec-Fetch-Site``) says they come from
+    another site; requests without either header (non-browser clients) pass. Trusted origins
+    are ``allowed_origins``. ``http_rate`` / ``http_burst``: component requests per second per
+    client address and the burst above it (``None``: no limit; more gets ``429`` with
+    ``Retry-After``). ``max_streams_per_client`` / ``max_sockets_per_client``: open SSE
+    responses and WebSocket connections per client address (more gets ``429`` / close 1008).
+    ``trusted_proxies``: addresses or networks (``10.0.0.0/8``) of reverse proxies whose
+    ``X-Forwarded-For`` names the real client; from anyone else it is ignored.
+    ``handler_timeout``: seconds an ``async`` mount or handler may take before it is cancelled
+    (504); sync code cannot be interrupted. ``stream_max_seconds``: longest run of a stream
+    handler (then an ``error`` frame with code ``stream_timeout``); ``None``: no limit.
+
     Browser assets: ``vendor_directory``: a folder laid out like ``node_modules`` that holds the
     ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws`` packages. When set, the app serves their
     scripts under ``/_static/`` and ``component_scripts()`` points at them (no CDN needed);
@@ -154,6 +182,14 @@ class Settings:
     ws_send_timeout: float = 10.0
     ws_idle_timeout: float | None = None
     vendor_directory: Path | str | None = None
+    check_origin: bool = True
+    http_rate: float | None = 50.0
+    http_burst: int = 200
+    max_streams_per_client: int = 32
+    max_sockets_per_client: int = 64
+    trusted_proxies: tuple[str, ...] | str = ()
+    handler_timeout: float | None = 30.0
+    stream_max_seconds: float | None = 3600.0
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -164,13 +200,18 @@ class Settings:
         if isinstance(origins, str):
             origins = tuple(origin for origin in origins.split(","))
         object.__setattr__(self, "allowed_origins", _normalise_origins(origins))
+        proxies = self.trusted_proxies
+        if isinstance(proxies, str):
+            proxies = tuple(entry.strip() for entry in proxies.split(",") if entry.strip())
+        object.__setattr__(self, "trusted_proxies", _check_networks(tuple(proxies)))
         if isinstance(self.vendor_directory, str):
             vendor = self.vendor_directory.strip()
             object.__setattr__(self, "vendor_directory", Path(vendor) if vendor else None)
         for name in (
             "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "stream_retry_ms",
             "stream_replay_frames", "stream_replay_bytes", "ws_max_message_bytes", "ws_burst",
-            "ws_inbox_messages", "ws_outbox_messages", "ws_outbox_bytes",
+            "ws_inbox_messages", "ws_outbox_messages", "ws_outbox_bytes", "http_burst",
+            "max_streams_per_client", "max_sockets_per_client",
         ):  # fmt: skip
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -180,8 +221,9 @@ class Settings:
                 "Settings.ws_outbox_policy must be 'coalesce' or 'disconnect', "
                 f"got {self.ws_outbox_policy!r}"
             )
-        if self.ws_idle_timeout is not None:
-            _check_positive("ws_idle_timeout", self.ws_idle_timeout)
+        for name in ("ws_idle_timeout", "http_rate", "handler_timeout", "stream_max_seconds"):
+            if getattr(self, name) is not None:
+                _check_positive(name, getattr(self, name))
         for name in (
             "stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate",
             "ws_send_timeout",
@@ -201,6 +243,7 @@ class Settings:
             "trust_client_state": _env_flag(env, ENV_TRUST_CLIENT_STATE),
             "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
             "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
+            "trusted_proxies": env.get(ENV_TRUSTED_PROXIES, ""),
         }
         values.update(overrides)
         return cls(**values)

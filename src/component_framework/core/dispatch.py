@@ -16,12 +16,14 @@ deliberate ``ClientError`` instances.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from component_framework.core.access import AccessContext, AccessHook, check_access
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
@@ -32,6 +34,7 @@ from component_framework.errors import (
     ConfigurationError,
     EventNotFound,
     HandlerError,
+    HandlerTimeout,
     InvalidSnapshot,
     PayloadValidationError,
 )
@@ -64,13 +67,17 @@ class ComponentCall:
     params: Mapping[str, Any] = field(default_factory=dict)
     snapshot: str | None = None
     state: Mapping[str, Any] | None = None
+    #: Who asks (``None``: an in-process call, trusted; no authorization runs).
+    context: AccessContext | None = None
 
     @classmethod
-    def from_fields(cls, component_name: str, fields: RequestFields) -> ComponentCall:
+    def from_fields(
+        cls, component_name: str, fields: RequestFields, context: AccessContext | None = None
+    ) -> ComponentCall:
         """The call for parsed request ``fields`` addressed to ``component_name``."""
         return cls(
             component_name, fields.event, fields.payload, fields.params, fields.snapshot,
-            fields.state,
+            fields.state, context,
         )  # fmt: skip
 
     @property
@@ -124,7 +131,7 @@ class PreparedCall:
     """
 
     __slots__ = (
-        "arguments", "cls", "component_id", "event", "handler", "mount_arguments",
+        "arguments", "cls", "component_id", "context", "event", "handler", "mount_arguments",
         "restored_state", "runs_async",
     )  # fmt: skip
 
@@ -137,8 +144,10 @@ class PreparedCall:
         component_id: str | None,
         restored_state: dict[str, Any] | None,
         mount_arguments: dict[str, Any] | None = None,
+        context: AccessContext | None = None,
     ) -> None:
         self.cls = cls
+        self.context = context  # checked by the dispatcher when the class needs it
         self.event = event
         self.handler = handler
         self.arguments = arguments  # the handler's
@@ -153,6 +162,11 @@ class PreparedCall:
 
 _USER_FAULTS_PASSED_THROUGH: Final = (ClientError, ConfigurationError)
 _async_functions: dict[Callable[..., Any], bool] = {}
+
+
+def needs_access_check(cls: type[Component]) -> bool:
+    """Whether ``cls`` declares permissions or overrides ``authorize``."""
+    return bool(cls.permission_classes) or cls.authorize is not Component.authorize
 
 
 def is_async_function(function: Callable[..., Any]) -> bool:
@@ -173,10 +187,12 @@ class Dispatcher:
         registry: ComponentRegistry | None = None,
         settings: Settings | None = None,
         renderer: Renderer | None = None,
+        authorize: AccessHook | None = None,
     ) -> None:
         self.registry = default_registry if registry is None else registry
         self.settings = Settings.from_env() if settings is None else settings
         self.renderer = renderer
+        self.authorize = authorize
         self.signer: SnapshotSigner = self.settings.build_signer()
 
     # -- checks before user code ---------------------------------------------------------
@@ -200,19 +216,50 @@ class Dispatcher:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
         arguments = binder_for(handler).bind(call.payload) if handler is not None else {}
         mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
-        return PreparedCall(cls, event, handler, arguments, component_id, restored, mount_arguments)
+        return PreparedCall(
+            cls, event, handler, arguments, component_id, restored, mount_arguments,
+            self._context_to_check(cls, call.context),
+        )  # fmt: skip
 
     def prepare_live_event(
-        self, cls: type[Component], event: str, payload: Mapping[str, Any]
+        self,
+        cls: type[Component],
+        event: str,
+        payload: Mapping[str, Any],
+        context: AccessContext | None = None,
     ) -> PreparedCall:
         """The checks of an event for a component the transport holds (WebSocket, live SSE):
         the event exists (404) and the payload fits the handler (422). No snapshot is involved:
-        the held component is the state."""
+        the held component is the state. ``context``: the client's (``None`` for broadcasts,
+        which the server itself sends)."""
         handler = cls.events.get(event)
         if handler is None:
             raise EventNotFound(cls.component_name, event)
         arguments = binder_for(handler).bind(payload)
-        return PreparedCall(cls, event, handler, arguments, None, _HELD_STATE)
+        context = self._context_to_check(cls, context)
+        return PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
+
+    def _context_to_check(
+        self, cls: type[Component], context: AccessContext | None
+    ) -> AccessContext | None:
+        """``context`` when some check applies to ``cls`` (the app hook, permissions or an
+        ``authorize`` override), else ``None``: calls with nothing to check skip the work."""
+        if context is None:
+            return None
+        if self.authorize is None and not needs_access_check(cls):
+            return None
+        return context
+
+    def check_access(self, plan: PreparedCall, component: Component, event: str) -> None:
+        """Run the authorization checks for ``event`` (no-op when the plan has no context)."""
+        if plan.context is None:
+            return
+        try:
+            check_access(plan.context, component, event, self.authorize)
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self.handler_error(plan.cls.component_name, "authorize", exc) from exc
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
@@ -262,7 +309,10 @@ class Dispatcher:
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)
+                if plan.handler is None:  # a plain re-render; an event is checked on its own
+                    self.check_access(plan, component, MOUNT_EVENT)
                 return component, None
+            self.check_access(plan, component, MOUNT_EVENT)  # before mount: nothing of it has run
             stage = "mount"
             return component, component.mount(**plan.mount_arguments)
         except _USER_FAULTS_PASSED_THROUGH:
@@ -273,6 +323,8 @@ class Dispatcher:
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
         assert plan.handler is not None
+        assert plan.event is not None
+        self.check_access(plan, component, plan.event)
         try:
             return plan.handler(component, **plan.arguments)
         except _USER_FAULTS_PASSED_THROUGH:
@@ -354,11 +406,23 @@ class Dispatcher:
         return True
 
     async def await_user_code(self, plan: PreparedCall, stage: str, awaitable: Any) -> Any:
-        """Await user code, turning its failures into a logged ``HandlerError``."""
+        """Await user code, turning its failures into a logged ``HandlerError``; cancelled
+        with ``HandlerTimeout`` after ``Settings.handler_timeout`` seconds."""
+        limit = self.settings.handler_timeout
+        deadline = asyncio.timeout(limit)
         try:
-            return await awaitable
+            async with deadline:
+                return await awaitable
         except _USER_FAULTS_PASSED_THROUGH:
             raise
+        except TimeoutError as exc:
+            if deadline.expired():
+                name = plan.cls.component_name
+                logger.warning("component %r: %s took longer than %g s", name, stage, limit)
+                raise HandlerTimeout(
+                    f"the component took longer than {limit:g} s to handle the request"
+                ) from None
+            raise self.handler_error(plan.cls.component_name, stage, exc) from exc
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from component_framework.core.access import AccessContext
 from component_framework.core.batching import OpBatcher
 from component_framework.core.component import Component
 from component_framework.core.dispatch import (
@@ -103,7 +104,7 @@ class LiveSession:
 
     ``inbox_limit``: most queued messages (:meth:`submit` refuses more; a broadcast that
     finds the queue full calls :meth:`Outlet.overflow`). ``frame_interval``: the batching
-    window of stream operations.
+    window of stream operations. ``context``: the client's, for authorization.
     """
 
     def __init__(
@@ -115,9 +116,12 @@ class LiveSession:
         *,
         inbox_limit: int,
         frame_interval: float,
+        context: AccessContext | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.hub = hub
+        #: Who holds the connection: checked at every join and client event (not broadcasts).
+        self.context = context
         self.outlet = outlet
         self.component: Component | None = None
         self._name = component_name
@@ -248,7 +252,7 @@ class LiveSession:
 
     async def _join(self, work: Join) -> None:
         dispatcher = self.dispatcher
-        call = ComponentCall(self._name, None, {}, work.params, work.snapshot)
+        call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
         plan = dispatcher.prepare(call)
         component, mounted = dispatcher.start(plan)
         if mounted is not None and inspect.isawaitable(mounted):
@@ -273,7 +277,9 @@ class LiveSession:
         if component is None:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
         dispatcher = self.dispatcher
-        plan = dispatcher.prepare_live_event(type(component), work.event, work.payload)
+        plan = dispatcher.prepare_live_event(
+            type(component), work.event, work.payload, self.context
+        )
         outcome = dispatcher.call_handler(plan, component)
         if outcome is not None:
             if inspect.isasyncgen(outcome):

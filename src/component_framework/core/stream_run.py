@@ -32,7 +32,7 @@ from component_framework.core.dispatch import (
 from component_framework.core.hub import Hub
 from component_framework.core.live import Join, LiveSession, Ref
 from component_framework.core.streams import StreamOp
-from component_framework.errors import ClientError, ComponentError, SlowConsumer
+from component_framework.errors import ClientError, ComponentError, SlowConsumer, StreamTimeout
 from component_framework.protocol.sse import encode_event
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
@@ -228,7 +228,23 @@ class _RunSink:
 
 
 async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
-    """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure."""
+    """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure,
+    and ``stream_timeout`` after ``Settings.stream_max_seconds``."""
+    limit = dispatcher.settings.stream_max_seconds
+    deadline = asyncio.timeout(limit)
+    try:
+        async with deadline:
+            await _run_handler(run, dispatcher, plan)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        logger.warning("stream of %r stopped after %g s", run.component_name, limit)
+        run.emit_error(StreamTimeout(f"the stream was stopped after {limit:g} s"))
+    finally:
+        run.finish()
+
+
+async def _run_handler(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
     try:
         component, mounted = dispatcher.start(plan)
         if mounted is not None:
@@ -261,8 +277,6 @@ async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> 
     except Exception as exc:  # a framework bug: still end the stream with a frame
         logger.exception("stream of %r failed unexpectedly", run.component_name)
         run.emit_error(ComponentError(str(exc)))
-    finally:
-        run.finish()
 
 
 class _LiveOutlet:
@@ -341,6 +355,7 @@ class StreamRegistry:
         session = LiveSession(
             dispatcher, hub, call.component_name, outlet,
             inbox_limit=settings.ws_inbox_messages, frame_interval=settings.stream_frame_interval,
+            context=call.context,
         )  # fmt: skip
         outlet.session = session
         session.submit(Join(call.params, call.snapshot))

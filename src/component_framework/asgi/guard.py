@@ -1,0 +1,163 @@
+"""Who the client is and what it may still do: shared by every transport of one app.
+
+Owns the client's address (the ASGI ``client``, or behind a trusted proxy the right-most
+``X-Forwarded-For`` hop that is not itself a trusted proxy), the cross-site check of browser
+requests (``Origin``, else ``Sec-Fetch-Site``, against the request's own host and
+``Settings.allowed_origins``), the per-client request rate (token buckets), and the count of
+open streams and sockets per client. Each refusal is an error from ``errors`` (403 / 429), so
+transports answer it like any other; no user code runs before these checks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from component_framework.core.access import AccessContext, Transport
+from component_framework.core.config import Settings
+from component_framework.core.ratelimit import TokenBucket
+from component_framework.errors import Forbidden, RateLimited
+
+__all__ = ["ClientGuard", "Slot", "origin_allowed"]
+
+Slot = Literal["stream", "socket"]
+#: Buckets kept at most; the oldest are dropped first (a dropped bucket starts full again).
+MAX_TRACKED_CLIENTS: Final = 10_000
+_SAME_SITE_FETCHES: Final = frozenset({"same-origin", "none"})
+_UNKNOWN: Final = "unknown"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """Whether a browser request from ``origin`` may act here: no ``Origin`` (not a browser, or
+    a same-origin ``GET``) passes; otherwise it must be the request's own ``host`` or one of
+    ``settings.allowed_origins`` (``"*"`` allows any)."""
+    if origin is None:
+        return True
+    allowed = settings.allowed_origins
+    normalised = origin.strip().rstrip("/").lower()
+    if "*" in allowed or normalised in allowed:
+        return True
+    if host is None or normalised == "null":
+        return False
+    return urlsplit(normalised).netloc == host.strip().lower()
+
+
+class ClientGuard:
+    """The client policy of one app (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._proxies: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies
+        )
+        self._buckets: dict[str, TokenBucket] = {}
+        self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}}
+
+    # -- identity --------------------------------------------------------------------------
+
+    def client_address(self, scope: Mapping[str, Any]) -> str:
+        """The client's address; ``"unknown"`` when the server gave none."""
+        peer = scope.get("client")
+        address = str(peer[0]) if peer else _UNKNOWN
+        if not self._proxies or not self._trusted(address):
+            return address
+        forwarded = _header(scope.get("headers", ()), b"x-forwarded-for")
+        if not forwarded:
+            return address
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):  # right to left: the nearest hop first
+            if not self._trusted(hop):
+                return hop if _is_address(hop) else address
+        return hops[0] if hops and _is_address(hops[0]) else address
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._proxies)
+
+    def context(self, scope: Mapping[str, Any], transport: Transport, client: str) -> AccessContext:
+        """The authorization context of a request or connection."""
+        return AccessContext(transport, scope, client)
+
+    # -- cross-site requests ---------------------------------------------------------------
+
+    def check_origin(
+        self, origin: str | None, fetch_site: str | None, host: str | None, action: str
+    ) -> None:
+        """Refuse (403) a browser request that says it comes from another site."""
+        if not self.settings.check_origin:
+            return
+        if origin is not None:
+            if not origin_allowed(origin, host, self.settings):
+                raise Forbidden(
+                    f"cross-site {action} refused: origin {origin[:64]!r} is not allowed"
+                )
+        elif fetch_site is not None and fetch_site.strip().lower() not in _SAME_SITE_FETCHES:
+            raise Forbidden(f"cross-site {action} refused (Sec-Fetch-Site: {fetch_site[:32]})")
+
+    # -- rates and open connections -----------------------------------------------------------
+
+    def take_request(self, client: str, now: float) -> None:
+        """Count one request of ``client``; ``RateLimited`` (429) when it has none left."""
+        rate = self.settings.http_rate
+        if rate is None:
+            return
+        buckets = self._buckets
+        bucket = buckets.get(client)
+        if bucket is None:
+            if len(buckets) >= MAX_TRACKED_CLIENTS:
+                for stale in list(buckets)[: MAX_TRACKED_CLIENTS // 10]:
+                    del buckets[stale]
+            bucket = buckets[client] = TokenBucket(rate, self.settings.http_burst, now)
+        wait = bucket.take(now)
+        if wait:
+            raise RateLimited("too many requests from this client: slow down", wait)
+
+    def open(self, slot: Slot, client: str) -> None:
+        """Count an open stream or socket of ``client``; ``RateLimited`` when it has too many
+        (call :meth:`close` exactly once for each successful ``open``)."""
+        limit = (
+            self.settings.max_streams_per_client
+            if slot == "stream"
+            else self.settings.max_sockets_per_client
+        )
+        counts = self._open[slot]
+        current = counts.get(client, 0)
+        if current >= limit:
+            raise RateLimited(f"too many open {slot}s from this client (limit {limit})", 1.0)
+        counts[client] = current + 1
+
+    def close(self, slot: Slot, client: str) -> None:
+        """The end of a stream or socket counted by :meth:`open`."""
+        counts = self._open[slot]
+        left = counts.get(client, 0) - 1
+        if left > 0:
+            counts[client] = left
+        else:
+            counts.pop(client, None)
+
+    def open_count(self, slot: Slot) -> int:
+        """Open streams or sockets over all clients (for tests and metrics)."""
+        return sum(self._open[slot].values())
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    found = None
+    for key, value in headers:
+        if key.lower() == wanted:
+            found = bytes(value).decode("latin-1")
+    return found
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
