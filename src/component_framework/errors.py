@@ -56,6 +56,7 @@ __all__ = [
     "PayloadTooLarge",
     "PayloadValidationError",
     "RateLimited",
+    "RequestTimeout",
     "ServerError",
     "ServiceUnavailable",
     "SlowConsumer",
@@ -177,6 +178,13 @@ class NotJoined(ClientError):
 
     status_code = 409
     code = "not_joined"
+
+
+class RequestTimeout(ClientError):
+    """The request body did not arrive in time (a stalled or deliberately slow client)."""
+
+    status_code = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(ClientError):

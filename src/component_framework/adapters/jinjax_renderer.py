@@ -22,9 +22,10 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from component_framework.asgi.app import ComponentASGI
 from component_framework.asgi.static import StaticFiles, script_tags
+from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
-from component_framework.errors import ConfigurationError
+from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 
 __all__ = ["Jinja2Renderer", "register_component_global"]
 
@@ -89,16 +90,30 @@ class _ScriptsGlobal:
         return Markup(tags)  # built from our constants and escaped URLs
 
 
-class _ComponentGlobal:
+def _page_context(template_context: Mapping[str, Any]) -> AccessContext | None:
+    """The authorization context of the page being rendered: its ``request``'s scope (Litestar
+    and Starlette put the request in the template context); ``None`` without one."""
+    scope = getattr(template_context.get("request"), "scope", None)
+    if not isinstance(scope, Mapping):
+        return None
+    client = scope.get("client")
+    return AccessContext("page", scope, str(client[0]) if client else None)
+
+
+def _component_global(dispatcher: Dispatcher) -> Any:
     """The callable behind ``{{ component(name, **params) }}``."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-
-    def __call__(self, component_name: str, /, **params: Any) -> Markup:
+    @jinja2.pass_context
+    def component(template_context: Any, component_name: str, /, **params: Any) -> Markup:
         # Positional-only, so a mount parameter may itself be called ``component_name``.
-        result = self.dispatcher.dispatch(ComponentCall(component_name, params=params))
+        call = ComponentCall(component_name, params=params, context=_page_context(template_context))
+        try:
+            result = dispatcher.dispatch(call)
+        except (Forbidden, Unauthorized):
+            return Markup("")  # a denied component is left out of the page
         return Markup(result.fragment())
+
+    return component
 
 
 def _environment_of(target: Any) -> jinja2.Environment:
@@ -128,7 +143,10 @@ def register_component_global(
     ``ComponentASGI`` whose registry, renderer and keys to use; by default the default registry
     with settings from the environment, which matches a default ``ComponentASGI``.
     The global mounts the component and returns its annotated fragment, so the page can send
-    events right away; components with an ``async def mount`` cannot be rendered this way.
+    events right away. When the template context holds the ``request`` (Litestar and Starlette
+    put it there), authorization runs with that request's scope (transport ``"page"``) and a
+    denied component renders as nothing. Components with an ``async def mount`` cannot be
+    rendered this way.
 
     ``component_scripts(sse=True, ws=True)`` (named by ``scripts_name``) emits the page's
     ``<script>`` tags: htmx, its sse and ws extensions and the client runtime, from
@@ -145,5 +163,5 @@ def register_component_global(
         static = StaticFiles(vendor_directory=dispatcher.settings.vendor_directory)
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
-    environment.globals[name] = _ComponentGlobal(dispatcher)
+    environment.globals[name] = _component_global(dispatcher)
     environment.globals[scripts_name] = _ScriptsGlobal(dispatcher.settings, prefix, static)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from component_framework.asgi.incoming import BodyDeadlines
 from component_framework.core.access import AccessContext, Transport
 from component_framework.core.config import Settings
 from component_framework.core.ratelimit import TokenBucket
@@ -55,6 +56,8 @@ class ClientGuard:
             ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies
         )
         self._buckets: dict[str, TokenBucket] = {}
+        #: Body reads in progress, ended with 408 after ``settings.body_timeout``.
+        self.body_deadlines = BodyDeadlines(settings.body_timeout)
         self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}}
 
     # -- identity --------------------------------------------------------------------------

@@ -64,7 +64,9 @@ async def handle_http(
         guard.take_request(client, monotonic())
         if method == "POST":
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
-            body = await read_body(receive, settings.max_body_bytes, headers.content_length)
+            body = await read_body(
+                receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines
+            )
             fields = parse_body(headers.content_type, body, max_depth=settings.max_json_depth)
             wants_html = htmx
         elif method in _SAFE_METHODS:

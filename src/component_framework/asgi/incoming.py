@@ -7,12 +7,14 @@ need not).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from component_framework.errors import (
     ComponentError,
     MalformedRequest,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
 )
 from component_framework.protocol.request import RequestError
@@ -20,7 +22,7 @@ from component_framework.protocol.request import RequestError
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable
 
-__all__ = ["Disconnected", "RequestHeaders", "read_body", "request_error"]
+__all__ = ["BodyDeadlines", "Disconnected", "RequestHeaders", "read_body", "request_error"]
 
 
 class Disconnected(Exception):
@@ -91,7 +93,81 @@ def request_error(exc: RequestError) -> ComponentError:
     return MalformedRequest(str(exc))
 
 
-async def read_body(receive: ASGIReceiveCallable, limit: int, declared: bytes | None) -> bytes:
+class BodyDeadlines:
+    """Ends body reads that take too long (slow-loris clients) with ``RequestTimeout`` (408).
+
+    One timer per app rather than one per request (a timer per request costs more than the
+    rest of a small request): :func:`read_body` registers its task with a deadline, and a
+    check every ``interval`` seconds, running only while reads are registered, cancels the
+    overdue ones."""
+
+    def __init__(self, timeout: float | None, interval: float = 0.5) -> None:
+        self.timeout = timeout
+        self.interval = min(interval, timeout) if timeout else interval
+        self.reading: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> asyncio.Task[Any] | None:
+        """Watch the current task's body read; returns it for :meth:`stop` (``None``: off)."""
+        if self.timeout is None:
+            return None
+        task = asyncio.current_task()
+        if task is None:
+            return None
+        loop = task.get_loop()
+        self.reading[task] = loop.time() + self.timeout
+        if self._timer is None:
+            self._timer = loop.call_later(self.interval, self._check, loop)
+        return task
+
+    def stop(self, task: asyncio.Task[Any] | None) -> bool:
+        """End the watch; True when the read was cancelled for being too slow."""
+        if task is None:
+            return False
+        self.reading.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            task.uncancel()
+            return True
+        return False
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        for task, deadline in list(self.reading.items()):
+            if deadline <= now:
+                del self.reading[task]
+                self.expired.add(task)
+                task.cancel()
+        if self.reading:
+            self._timer = loop.call_later(self.interval, self._check, loop)
+
+
+async def read_body(
+    receive: ASGIReceiveCallable,
+    limit: int,
+    declared: bytes | None,
+    deadlines: BodyDeadlines | None = None,
+) -> bytes:
+    """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
+    (408); ``Disconnected`` when the client left."""
+    task = deadlines.start() if deadlines is not None else None
+    try:
+        return await _read_body(receive, limit, declared)
+    except asyncio.CancelledError:
+        if deadlines is not None and deadlines.stop(task):
+            task = None
+            raise RequestTimeout(
+                f"the request body did not arrive within {deadlines.timeout:g} s"
+            ) from None
+        raise
+    finally:
+        if deadlines is not None and task is not None:
+            deadlines.stop(task)
+
+
+async def _read_body(receive: ASGIReceiveCallable, limit: int, declared: bytes | None) -> bytes:
     if declared is not None:
         try:
             declared_length = int(declared)

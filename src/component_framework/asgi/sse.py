@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 from component_framework.asgi.guard import ClientGuard
-from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body, request_error
+from component_framework.asgi.incoming import (
+    BodyDeadlines,
+    Disconnected,
+    RequestHeaders,
+    read_body,
+    request_error,
+)
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
@@ -204,14 +210,18 @@ def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> s
 
 
 async def _fields(
-    scope: HTTPScope, receive: ASGIReceiveCallable, dispatcher: Dispatcher, headers: RequestHeaders
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    dispatcher: Dispatcher,
+    headers: RequestHeaders,
+    deadlines: BodyDeadlines,
 ) -> RequestFields:
     settings = dispatcher.settings
     if scope["method"] == "GET":
         return parse_query(
             scope["query_string"], max_depth=settings.max_json_depth, loose_to_payload=True
         )
-    body = await read_body(receive, settings.max_body_bytes, headers.content_length)
+    body = await read_body(receive, settings.max_body_bytes, headers.content_length, deadlines)
     return parse_body(
         headers.content_type, body, max_depth=settings.max_json_depth, loose_to_payload=True
     )
@@ -240,9 +250,10 @@ async def _start_run(
     gate: StreamGate,
     headers: RequestHeaders,
     hub: Hub,
+    guard: ClientGuard,
     context: AccessContext,
 ) -> StreamRun:
-    fields = await _fields(scope, receive, dispatcher, headers)
+    fields = await _fields(scope, receive, dispatcher, headers, guard.body_deadlines)
     if gate.closing:  # the body may arrive after a shutdown began: start nothing then
         raise ServiceUnavailable("the server is shutting down")
     frame_format = _requested_format(scope, fields)
@@ -312,7 +323,7 @@ async def handle_sse(
                 context = guard.context(scope, "sse", client)
                 run = await _start_run(
                     scope, receive, component_name, dispatcher, streams, gate, headers, hub,
-                    context,
+                    guard, context,
                 )  # fmt: skip
             except BaseException:
                 guard.close("stream", client)

@@ -148,7 +148,8 @@ class Settings:
     ``trusted_proxies``: addresses or networks (``10.0.0.0/8``) of reverse proxies whose
     ``X-Forwarded-For`` names the real client; from anyone else it is ignored.
     ``handler_timeout``: seconds an ``async`` mount or handler may take before it is cancelled
-    (504); sync code cannot be interrupted. ``stream_max_seconds``: longest run of a stream
+    (504); sync code cannot be interrupted. ``body_timeout``: seconds a request body may take
+    to arrive (then 408: slow-loris clients). ``stream_max_seconds``: longest run of a stream
     handler (then an ``error`` frame with code ``stream_timeout``); ``None``: no limit.
 
     Browser assets: ``vendor_directory``: a folder laid out like ``node_modules`` that holds the
@@ -189,6 +190,7 @@ class Settings:
     max_sockets_per_client: int = 64
     trusted_proxies: tuple[str, ...] | str = ()
     handler_timeout: float | None = 30.0
+    body_timeout: float | None = 15.0
     stream_max_seconds: float | None = 3600.0
 
     def __post_init__(self) -> None:
@@ -221,7 +223,13 @@ class Settings:
                 "Settings.ws_outbox_policy must be 'coalesce' or 'disconnect', "
                 f"got {self.ws_outbox_policy!r}"
             )
-        for name in ("ws_idle_timeout", "http_rate", "handler_timeout", "stream_max_seconds"):
+        for name in (
+            "ws_idle_timeout",
+            "http_rate",
+            "handler_timeout",
+            "stream_max_seconds",
+            "body_timeout",
+        ):
             if getattr(self, name) is not None:
                 _check_positive(name, getattr(self, name))
         for name in (
