@@ -187,9 +187,23 @@
   };
   htmx.createWebSocket = function (url) {
     var elt = socketElement(url), opened = url;
-    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url; }
+    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url && opened; }
     return createSocket(opened);
   };
+  function checkResume(elt) {
+    // A resume that never opened: the server is down or restarting (keep the snapshot), or
+    // it refused the snapshot (expired, new key). Only the server can tell: ask over HTTP.
+    var resumed = new URL(elt.cfResuming), snapshot = resumed.searchParams.get("snapshot");
+    resumed.protocol = resumed.protocol === "wss:" ? "https:" : "http:";
+    resumed.pathname = resumed.pathname.replace(/ws\/?$/, "");
+    resumed.search = "";
+    fetch(resumed.href, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ snapshot: snapshot })
+    }).then(function (response) {
+      if (response.status === 400) { elt.cfFresh = true; } // refused: mount afresh next time
+    }, function () { /* unreachable: keep resuming */ });
+  }
 
   function onSocketMessage(elt, text) {
     clearLoading(elt);
@@ -285,7 +299,7 @@
           if (elt.cfJoin) { detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin })); }
           break;
         case "htmx:wsClose":
-          if (!elt.cfOpened && elt.cfResuming) { elt.cfFresh = true; } // refused: mount afresh next time
+          if (!elt.cfOpened && elt.cfResuming) { checkResume(elt); }
           clearLoading(elt);
           break;
         case "htmx:wsBeforeSend":
