@@ -233,18 +233,29 @@
     return root && old.name ? root.querySelector(old.tagName + '[name="' + CSS.escape(old.name) + '"]') : null;
   }
   function keepField() {
-    var old = focused;
-    if (!old || old.isConnected) { return; }
-    var next = replacement(old);
-    if (!next || !isField(next)) { focused = typing = null; watcher.disconnect(); return; }
-    if (typing === old) {
-      var start = old.selectionStart, end = old.selectionEnd;
-      next.value = old.value;
-      typing = next;
-      try { next.setSelectionRange(start, end); } catch (e) { /* number fields have no caret */ }
+    var old = typing, next;
+    if (old && !old.isConnected) { // unsent input: its value and caret move to the new field
+      next = replacement(old);
+      typing = next && isField(next) ? next : null;
+      if (typing) {
+        typing.value = old.value;
+        typing.cfRoot = old.cfRoot;
+        try { typing.setSelectionRange(old.selectionStart, old.selectionEnd); } catch (e) { /* no caret */ }
+      }
     }
-    if (!document.activeElement || document.activeElement === document.body) { next.focus(); }
-    track(next);
+    old = focused;
+    if (old && !old.isConnected) { // the field that had focus gets it back
+      next = replacement(old);
+      focused = next && isField(next) ? next : null;
+      if (focused && (!document.activeElement || document.activeElement === document.body)) {
+        focused.focus();
+        if (focused === typing) {
+          try { focused.setSelectionRange(old.selectionStart, old.selectionEnd); } catch (e) { /* no caret */ }
+        }
+      }
+      if (focused) { focused.cfRoot = old.cfRoot; }
+    }
+    if (!typing && !focused) { watcher.disconnect(); }
   }
   document.addEventListener("focusin", function (event) { if (isField(event.target)) { track(event.target); } });
   document.addEventListener("focusout", function (event) {
@@ -252,7 +263,7 @@
     setTimeout(function () { // a field removed by a swap stays tracked until its replacement is found
       if (elt === focused && elt.isConnected && document.activeElement !== elt) {
         focused = null;
-        watcher.disconnect();
+        if (!typing) { watcher.disconnect(); }
       }
     }, 0);
   });
