@@ -64,6 +64,14 @@ def _port_answers(port: int) -> bool:
         return False
 
 
+def _new_log_path(log_dir: Path, stem: str) -> Path:
+    """``stem.log`` in ``log_dir``, or ``stem-N.log`` when a restart on the same port has it."""
+    path, number = log_dir / f"{stem}.log", 1
+    while path.exists():
+        path, number = log_dir / f"{stem}-{number}.log", number + 1
+    return path
+
+
 def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
     """True once the port accepts connections; False if the process died first."""
     while time.monotonic() < deadline:
@@ -80,26 +88,29 @@ def start_uvicorn(
     log_dir: Path,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
 ) -> UvicornServer:
-    """Start ``uvicorn app`` on a free loopback port and wait at most ``READY_TIMEOUT`` seconds
-    for it to answer; retries when another process took the port. ``env`` replaces the
-    ``COMPONENT_FRAMEWORK_*`` variables of this process."""
+    """Start ``uvicorn app`` on a free loopback port (or on ``port``, e.g. to restart a server
+    where its pages reconnect) and wait at most ``READY_TIMEOUT`` seconds for it to answer;
+    retries when another process took the port. ``env`` replaces the ``COMPONENT_FRAMEWORK_*``
+    variables of this process."""
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("COMPONENT_FRAMEWORK_")}  # fmt: skip
     environment.update(env or {})
     deadline = time.monotonic() + READY_TIMEOUT
     for attempt in range(START_ATTEMPTS):
-        port = _free_port()
-        log_path = log_dir / f"uvicorn-{port}-{attempt}.log"
+        chosen = _free_port() if port is None else port
+        log_path = _new_log_path(log_dir, f"uvicorn-{chosen}-{attempt}")
         command = [
-            sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
+            sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(chosen),
             "--log-level", "warning", *extra_args,
         ]  # fmt: skip
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
             )
-        server = UvicornServer(process, port, log_path)
+        server = UvicornServer(process, chosen, log_path)
         if _wait_until_ready(server, deadline):
             return server
         server.stop()
@@ -117,9 +128,11 @@ def uvicorn_server(
     log_dir: Path,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
 ) -> Iterator[UvicornServer]:
     """:func:`start_uvicorn` as a context manager that always stops the server."""
-    server = start_uvicorn(app, log_dir, extra_args, env)
+    server = start_uvicorn(app, log_dir, extra_args, env, port=port)
     try:
         yield server
     finally:

@@ -187,9 +187,23 @@
   };
   htmx.createWebSocket = function (url) {
     var elt = socketElement(url), opened = url;
-    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url; }
+    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url && opened; }
     return createSocket(opened);
   };
+  function checkResume(elt) {
+    // A resume that never opened: the server is down or restarting (keep the snapshot), or
+    // it refused the snapshot (expired, new key). Only the server can tell: ask over HTTP.
+    var resumed = new URL(elt.cfResuming), snapshot = resumed.searchParams.get("snapshot");
+    resumed.protocol = resumed.protocol === "wss:" ? "https:" : "http:";
+    resumed.pathname = resumed.pathname.replace(/ws\/?$/, "");
+    resumed.search = "";
+    fetch(resumed.href, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ snapshot: snapshot })
+    }).then(function (response) {
+      if (response.status === 400) { elt.cfFresh = true; } // refused: mount afresh next time
+    }, function () { /* unreachable: keep resuming */ });
+  }
 
   function onSocketMessage(elt, text) {
     clearLoading(elt);
@@ -219,18 +233,29 @@
     return root && old.name ? root.querySelector(old.tagName + '[name="' + CSS.escape(old.name) + '"]') : null;
   }
   function keepField() {
-    var old = focused;
-    if (!old || old.isConnected) { return; }
-    var next = replacement(old);
-    if (!next || !isField(next)) { focused = typing = null; watcher.disconnect(); return; }
-    if (typing === old) {
-      var start = old.selectionStart, end = old.selectionEnd;
-      next.value = old.value;
-      typing = next;
-      try { next.setSelectionRange(start, end); } catch (e) { /* number fields have no caret */ }
+    var old = typing, next;
+    if (old && !old.isConnected) { // unsent input: its value and caret move to the new field
+      next = replacement(old);
+      typing = next && isField(next) ? next : null;
+      if (typing) {
+        typing.value = old.value;
+        typing.cfRoot = old.cfRoot;
+        try { typing.setSelectionRange(old.selectionStart, old.selectionEnd); } catch (e) { /* no caret */ }
+      }
     }
-    if (!document.activeElement || document.activeElement === document.body) { next.focus(); }
-    track(next);
+    old = focused;
+    if (old && !old.isConnected) { // the field that had focus gets it back
+      next = replacement(old);
+      focused = next && isField(next) ? next : null;
+      if (focused && (!document.activeElement || document.activeElement === document.body)) {
+        focused.focus();
+        if (focused === typing) {
+          try { focused.setSelectionRange(old.selectionStart, old.selectionEnd); } catch (e) { /* no caret */ }
+        }
+      }
+      if (focused) { focused.cfRoot = old.cfRoot; }
+    }
+    if (!typing && !focused) { watcher.disconnect(); }
   }
   document.addEventListener("focusin", function (event) { if (isField(event.target)) { track(event.target); } });
   document.addEventListener("focusout", function (event) {
@@ -238,7 +263,7 @@
     setTimeout(function () { // a field removed by a swap stays tracked until its replacement is found
       if (elt === focused && elt.isConnected && document.activeElement !== elt) {
         focused = null;
-        watcher.disconnect();
+        if (!typing) { watcher.disconnect(); }
       }
     }, 0);
   });
@@ -285,7 +310,7 @@
           if (elt.cfJoin) { detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin })); }
           break;
         case "htmx:wsClose":
-          if (!elt.cfOpened && elt.cfResuming) { elt.cfFresh = true; } // refused: mount afresh next time
+          if (!elt.cfOpened && elt.cfResuming) { checkResume(elt); }
           clearLoading(elt);
           break;
         case "htmx:wsBeforeSend":
