@@ -9,9 +9,11 @@
 - ``ticker``: live prices pushed by a background task through ``WebSocketManager.broadcast``.
 - ``todo``: a shared list over WebSocket; every open page sees every change.
 
-Also the pieces each host needs: :func:`example_settings` (htmx from ``node_modules`` when it
-is installed), :data:`TEMPLATES`, :data:`STATIC` (the stylesheet),
-:data:`CONTENT_SECURITY_POLICY` for the page, and :data:`ticker_feed`, the background task.
+The slow services they call (a mock ML model, a report generator, a fake LLM) live in
+``examples.fake_services``. Also the pieces each host needs: :func:`example_settings` (htmx
+from ``node_modules`` when it is installed), :data:`TEMPLATES`, :data:`STATIC` (the
+stylesheet), :data:`CONTENT_SECURITY_POLICY` for the page, and :data:`ticker_feed`, the
+background task.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from component_framework.core import registry
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.websocket import WebSocketManager
+from examples.fake_services import (
+    REPORT_SECTIONS,
+    build_section,
+    generate_tokens,
+    score_sentiment,
+)
 
 ROOT: Final = Path(__file__).resolve().parent
 TEMPLATES: Final = ROOT / "templates"
 NODE_MODULES: Final = ROOT.parent / "node_modules"
-POSITIVE: Final = frozenset({"love", "great", "good", "happy", "fast", "excellent", "nice"})
-NEGATIVE: Final = frozenset({"hate", "bad", "slow", "sad", "awful", "broken", "terrible"})
 
 STATIC: Final = ROOT / "static"
 #: The index page's policy: no inline script or style anywhere, scripts from this origin (or the
@@ -71,14 +77,6 @@ class CounterComponent(Component):
         self.state["count"] = max(0, self.state["count"] - 1)
 
 
-async def score_sentiment(text: str) -> float:
-    """A stand-in for an ML service: awaits like network I/O, scores by word lists."""
-    await asyncio.sleep(0.3)
-    words = [word.strip(".,!?").lower() for word in text.split()]
-    hits = sum(word in POSITIVE for word in words) - sum(word in NEGATIVE for word in words)
-    return max(-1.0, min(1.0, hits / max(1, len(words)) * 3))
-
-
 @registry.register("sentiment")
 class SentimentComponent(Component):
     """Scores a text snippet with an async (mock) ML service."""
@@ -98,10 +96,6 @@ class SentimentComponent(Component):
             self.state["mood"] = ""
         else:
             self.state["mood"] = "positive" if score > 0 else "negative" if score < 0 else "neutral"
-
-
-REPORT_SECTIONS: Final = ("Executive Summary", "Revenue Analysis", "Forecast")
-SECTION_SECONDS: Final = 0.4
 
 
 @registry.register("report")
@@ -137,31 +131,7 @@ def progress_html(done: int, total: int) -> str:
     return f'<progress max="{total}" value="{done}"></progress> {done} of {total} sections'
 
 
-async def build_section(report_id: int, title: str) -> str:
-    """Simulated work: a query, a computation, a model call..."""
-    await asyncio.sleep(SECTION_SECONDS)
-    return f"Content for {title} (report #{report_id})"
-
-
-TOKEN_SECONDS: Final = 0.03
 MAX_CHAT_MESSAGES: Final = 20
-
-
-def fake_reply(question: str) -> list[str]:
-    """The assistant's answer as tokens: deterministic, local, no network."""
-    topic = " ".join(question.split()[:6]) or "that"
-    text = (
-        f"Good question about “{topic}”. Server-driven components keep the state on the "
-        "server, render HTML there, and stream each token to the page as it is produced."
-    )
-    return [word + " " for word in text.split(" ")]
-
-
-async def generate_tokens(question: str) -> AsyncIterator[str]:
-    """A stand-in for an LLM client's token stream."""
-    for token in fake_reply(question):
-        await asyncio.sleep(TOKEN_SECONDS)
-        yield token
 
 
 @registry.register("chat")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from examples import fake_services
 
 from component_framework import ComponentASGI
 from component_framework.adapters import litestar as litestar_adapter
@@ -108,9 +109,9 @@ async def test_sentiment_scores_positive_and_negative_text(client: ComponentTest
 
 
 def test_chat_reply_is_local_and_deterministic() -> None:
-    tokens = showcase.fake_reply("What is a component?")
+    tokens = fake_services.fake_reply("What is a component?")
     assert len(tokens) > 10
-    assert tokens == showcase.fake_reply("What is a component?")
+    assert tokens == fake_services.fake_reply("What is a component?")
     assert "What is a component?" in "".join(tokens)
 
 
@@ -120,7 +121,7 @@ async def test_report_streams_sections_and_progress() -> None:
     frames = answer.events
     ops = [op for frame in frames if frame.event == "stream" for op in json.loads(frame.data)]
     inserted = [op["html"] for op in ops if op["op"] == "insert"]
-    assert len(inserted) == len(showcase.REPORT_SECTIONS)
+    assert len(inserted) == len(fake_services.REPORT_SECTIONS)
     assert "report #7" in inserted[0]
     assert ops[0]["op"] == "start"
     assert any(op["op"] == "replace" and "report-done" in op["html"] for op in ops)

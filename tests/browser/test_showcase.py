@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from examples.showcase import REPORT_SECTIONS, fake_reply
+from examples.fake_services import REPORT_SECTIONS, fake_reply
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import ARTIFACTS

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from examples.showcase import fake_reply
+from examples.fake_services import fake_reply
 from playwright.sync_api import Browser, expect
 
 from tests.browser.showcase_pages import (

@@ -104,9 +104,17 @@ def _component_global(dispatcher: Dispatcher) -> Any:
     """The callable behind ``{{ component(name, **params) }}``."""
 
     @jinja2.pass_context
-    def component(template_context: Any, component_name: str, /, **params: Any) -> Markup:
+    def component(*names: Any, **params: Any) -> Markup:
+        # From a template, Jinja passes its context first; from Python, the name comes first.
         # Positional-only, so a mount parameter may itself be called ``component_name``.
-        call = ComponentCall(component_name, params=params, context=_page_context(template_context))
+        if len(names) == 2 and isinstance(names[0], jinja2.runtime.Context):
+            template_context, component_name = names
+            context = _page_context(template_context)
+        elif len(names) == 1:
+            component_name, context = names[0], None
+        else:
+            raise TypeError("component() takes the component's name, then its mount parameters")
+        call = ComponentCall(component_name, params=params, context=context)
         try:
             result = dispatcher.dispatch(call)
         except (Forbidden, Unauthorized):
