@@ -8,6 +8,8 @@ need not).
 from __future__ import annotations
 
 import asyncio
+from asyncio import current_task
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from component_framework.errors import (
@@ -98,7 +100,7 @@ class BodyDeadlines:
 
     One timer per app rather than one per request (a timer per request costs more than the
     rest of a small request): :func:`read_body` registers its task with a deadline, and a
-    check every ``interval`` seconds, running only while reads are registered, cancels the
+    check every ``interval`` seconds, scheduled only while reads are registered, cancels the
     overdue ones."""
 
     def __init__(self, timeout: float | None, interval: float = 0.5) -> None:
@@ -112,21 +114,18 @@ class BodyDeadlines:
         """Watch the current task's body read; returns it for :meth:`stop` (``None``: off)."""
         if self.timeout is None:
             return None
-        task = asyncio.current_task()
+        task = current_task()
         if task is None:
             return None
-        loop = task.get_loop()
-        self.reading[task] = loop.time() + self.timeout
+        self.reading[task] = monotonic() + self.timeout
         if self._timer is None:
+            loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.interval, self._check, loop)
         return task
 
-    def stop(self, task: asyncio.Task[Any] | None) -> bool:
+    def stop(self, task: asyncio.Task[Any]) -> bool:
         """End the watch; True when the read was cancelled for being too slow."""
-        if task is None:
-            return False
-        self.reading.pop(task, None)
-        if task in self.expired:
+        if self.reading.pop(task, None) is None and task in self.expired:
             self.expired.discard(task)
             task.uncancel()
             return True
@@ -134,7 +133,7 @@ class BodyDeadlines:
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        now = loop.time()
+        now = monotonic()
         for task, deadline in list(self.reading.items()):
             if deadline <= now:
                 del self.reading[task]
@@ -152,22 +151,6 @@ async def read_body(
 ) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
     (408); ``Disconnected`` when the client left."""
-    task = deadlines.start() if deadlines is not None else None
-    try:
-        return await _read_body(receive, limit, declared)
-    except asyncio.CancelledError:
-        if deadlines is not None and deadlines.stop(task):
-            task = None
-            raise RequestTimeout(
-                f"the request body did not arrive within {deadlines.timeout:g} s"
-            ) from None
-        raise
-    finally:
-        if deadlines is not None and task is not None:
-            deadlines.stop(task)
-
-
-async def _read_body(receive: ASGIReceiveCallable, limit: int, declared: bytes | None) -> bytes:
     if declared is not None:
         try:
             declared_length = int(declared)
@@ -175,21 +158,35 @@ async def _read_body(receive: ASGIReceiveCallable, limit: int, declared: bytes |
             raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
+    task = None if deadlines is None else deadlines.start()
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            if message["type"] == "http.disconnect":
-                raise Disconnected
-            raise MalformedRequest(f"expected ASGI message 'http.request', got {message['type']!r}")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        if not message.get("more_body", False):
-            if not chunks:  # the whole body in one message: no copy
-                return chunk
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                if message["type"] == "http.disconnect":
+                    raise Disconnected
+                raise MalformedRequest(
+                    f"expected ASGI message 'http.request', got {message['type']!r}"
+                )
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+            if not message.get("more_body", False):
+                if not chunks:  # the whole body in one message: no copy
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
             chunks.append(chunk)
-            return b"".join(chunks)
-        chunks.append(chunk)
+    except asyncio.CancelledError:
+        if task is not None and deadlines is not None and deadlines.stop(task):
+            task = None
+            raise RequestTimeout(
+                f"the request body did not arrive within {deadlines.timeout:g} s"
+            ) from None
+        raise
+    finally:
+        if task is not None and deadlines is not None:
+            deadlines.stop(task)
