@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from component_framework.adapters.jinjax_renderer import register_component_global
 from component_framework.asgi.app import ComponentASGI
+from component_framework.core.access import AccessHook
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
@@ -55,9 +56,13 @@ def configure_components(
     registry: ComponentRegistry | None = None,
     renderer: Renderer | None = None,
     settings: Settings | None = None,
+    authorize: AccessHook | None = None,
 ) -> ComponentASGI:
-    """Replace the app behind the module-level endpoints with one built from these arguments."""
-    app = ComponentASGI(registry=registry, renderer=renderer, settings=settings)
+    """Replace the app behind the module-level endpoints with one built from these arguments
+    (``authorize``: the app-level authorization hook, see ``core.access``)."""
+    app = ComponentASGI(
+        registry=registry, renderer=renderer, settings=settings, authorize=authorize
+    )
     _shared[:] = [app]
     return app
 
