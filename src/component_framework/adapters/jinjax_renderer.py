@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingExtraError("jinja2", "litestar") from exc
 
 from component_framework.asgi.app import ComponentASGI
+from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
@@ -90,17 +91,16 @@ class _ScriptsGlobal:
         return Markup(tags)  # built from our constants and escaped URLs
 
 
-def _page_context(template_context: Mapping[str, Any]) -> AccessContext | None:
+def _page_context(template_context: Mapping[str, Any], guard: ClientGuard) -> AccessContext | None:
     """The authorization context of the page being rendered: its ``request``'s scope (Litestar
     and Starlette put the request in the template context); ``None`` without one."""
     scope = getattr(template_context.get("request"), "scope", None)
     if not isinstance(scope, Mapping):
         return None
-    client = scope.get("client")
-    return AccessContext("page", scope, str(client[0]) if client else None)
+    return AccessContext("page", scope, guard.client_address(scope))
 
 
-def _component_global(dispatcher: Dispatcher) -> Any:
+def _component_global(dispatcher: Dispatcher, guard: ClientGuard) -> Any:
     """The callable behind ``{{ component(name, **params) }}``."""
 
     @jinja2.pass_context
@@ -109,7 +109,7 @@ def _component_global(dispatcher: Dispatcher) -> Any:
         # Positional-only, so a mount parameter may itself be called ``component_name``.
         if len(names) == 2 and isinstance(names[0], jinja2.runtime.Context):
             template_context, component_name = names
-            context = _page_context(template_context)
+            context = _page_context(template_context, guard)
         elif len(names) == 1:
             component_name, context = names[0], None
         else:
@@ -164,12 +164,14 @@ def register_component_global(
     """
     if isinstance(components, ComponentASGI):
         dispatcher = components.dispatcher
+        guard = components.guard
         static = components.static
         prefix = components.prefix if url_prefix is None else url_prefix
     else:
         dispatcher = Dispatcher(settings=Settings.from_env()) if components is None else components
+        guard = ClientGuard(dispatcher.settings)
         static = StaticFiles(vendor_directory=dispatcher.settings.vendor_directory)
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
-    environment.globals[name] = _component_global(dispatcher)
+    environment.globals[name] = _component_global(dispatcher, guard)
     environment.globals[scripts_name] = _ScriptsGlobal(dispatcher.settings, prefix, static)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import traceback
 from dataclasses import dataclass
+from math import ceil
 from typing import TYPE_CHECKING, Final
 
 from component_framework.errors import (
@@ -97,7 +98,7 @@ def error_response(
     if isinstance(error, MethodNotAllowed):
         headers.append((b"allow", ", ".join(error.allowed).encode("ascii")))
     if isinstance(error, RateLimited):
-        headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode("ascii")))
+        headers.append((b"retry-after", str(max(1, ceil(error.retry_after))).encode("ascii")))
     if htmx:
         trigger = {"component-error": {"code": error.code, "message": error.client_message,
                                        "component": component}}  # fmt: skip

@@ -276,8 +276,12 @@ async def _start_run(
     if grace is None:
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
+        dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
         return streams.start_live(dispatcher, hub, call, frame_format, grace)
-    return streams.start(dispatcher, plan, frame_format, grace)
+    # Mount and authorize before the response starts: a denial or a failing mount is an
+    # ordinary JSON error answer, and nothing of the component reaches a denied client.
+    component = await dispatcher.open_component(plan)
+    return streams.start(dispatcher, plan, frame_format, grace, component)
 
 
 async def handle_sse(

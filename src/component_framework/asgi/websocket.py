@@ -17,6 +17,7 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Mapping
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.guard import ClientGuard, origin_allowed
@@ -412,6 +413,7 @@ async def handle_websocket(
     try:
         if sockets.closing:
             raise ServiceUnavailable("the server is shutting down")
+        guard.take_request(client, monotonic())  # a handshake counts as a request
         headers = RequestHeaders.of(scope)
         # Browsers always send Origin on a WebSocket handshake (and cookies with it).
         if not origin_allowed(headers.origin, headers.host, settings):

@@ -86,7 +86,12 @@ def _check_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or value != value  # NaN compares false with everything, so it would disable a limit
+        or value <= 0
+    ):
         raise ConfigurationError(f"Settings.{name} must be a positive number, got {value!r}")
 
 
@@ -229,6 +234,7 @@ class Settings:
             "handler_timeout",
             "stream_max_seconds",
             "body_timeout",
+            "snapshot_max_age",
         ):
             if getattr(self, name) is not None:
                 _check_positive(name, getattr(self, name))

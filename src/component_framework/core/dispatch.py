@@ -320,6 +320,35 @@ class Dispatcher:
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
 
+    async def open_component(self, plan: PreparedCall) -> Component:
+        """Create the component, hydrate or (awaiting an async) mount it, and authorize the
+        plan's event, without running its handler: how a stream is opened before its response
+        starts, so that a denial is a plain 403 / 401. The plan's checks are done afterwards."""
+        component, mounted = self.start(plan)
+        if mounted is not None and inspect.isawaitable(mounted):
+            await self.await_user_code(plan, "mount", mounted)
+        if plan.handler is not None and plan.event is not None:
+            self.check_access(plan, component, plan.event)
+        plan.context = None
+        return component
+
+    def check_mount_access(self, plan: PreparedCall) -> None:
+        """The mount-time authorization of ``plan`` on a fresh (or hydrated) instance, without
+        mounting it: for transports that mount later, in a task (live subscriptions)."""
+        if plan.context is None:
+            return
+        stage = "__init__"
+        try:
+            component = plan.cls(plan.component_id)
+            if plan.restored_state is not None:
+                stage = "hydrate"
+                component.hydrate(plan.restored_state)
+        except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except Exception as exc:
+            raise self.handler_error(plan.cls.component_name, stage, exc) from exc
+        self.check_access(plan, component, MOUNT_EVENT)
+
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
         assert plan.handler is not None

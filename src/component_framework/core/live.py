@@ -40,6 +40,7 @@ from component_framework.errors import (
     ConfigurationError,
     NotJoined,
     PayloadValidationError,
+    StreamTimeout,
 )
 
 __all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref"]
@@ -332,12 +333,20 @@ class LiveSession:
     async def _run_generator(
         self, plan: PreparedCall, component: Component, generator: Any, ref: Ref
     ) -> DispatchResult:
-        """A render per ``yield``, and a last one if the state changed after it."""
+        """A render per ``yield``, and a last one if the state changed after it; stopped with
+        ``StreamTimeout`` after ``Settings.stream_max_seconds``."""
         dispatcher, last = self.dispatcher, None
+        limit = dispatcher.settings.stream_max_seconds
+        deadline = asyncio.timeout(limit)
         try:
-            while await dispatcher.advance(plan, generator):
-                last = self._render(component)
-                self.outlet.render(last, ref)
+            async with deadline:
+                while await dispatcher.advance(plan, generator):
+                    last = self._render(component)
+                    self.outlet.render(last, ref)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise StreamTimeout(f"the handler was stopped after {limit:g} s") from None
         finally:
             await generator.aclose()  # on cancellation: runs the handler's finally blocks
         result = self._render(component)

@@ -227,14 +227,16 @@ class _RunSink:
         return component.render(self.dispatcher.renderer)
 
 
-async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
+async def _drive(
+    run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall, component: Component
+) -> None:
     """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure,
     and ``stream_timeout`` after ``Settings.stream_max_seconds``."""
     limit = dispatcher.settings.stream_max_seconds
     deadline = asyncio.timeout(limit)
     try:
         async with deadline:
-            await _run_handler(run, dispatcher, plan)
+            await _run_handler(run, dispatcher, plan, component)
     except TimeoutError:
         if not deadline.expired():
             raise
@@ -244,11 +246,10 @@ async def _drive(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> 
         run.finish()
 
 
-async def _run_handler(run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall) -> None:
+async def _run_handler(
+    run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall, component: Component
+) -> None:
     try:
-        component, mounted = dispatcher.start(plan)
-        if mounted is not None:
-            await dispatcher.await_user_code(plan, "mount", mounted)
         component.stream_sink = _RunSink(run, dispatcher)
         outcome = dispatcher.call_handler(plan, component)
         if inspect.isasyncgen(outcome):
@@ -331,11 +332,13 @@ class StreamRegistry:
         plan: PreparedCall,
         frame_format: FrameFormat,
         grace: float,
+        component: Component,
     ) -> StreamRun:
-        """Start running ``plan``'s handler as a task; returns its run."""
+        """Start running ``plan``'s handler on ``component`` (opened by
+        ``Dispatcher.open_component``) as a task; returns its run."""
         run = self._new_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
         run.task = asyncio.get_running_loop().create_task(
-            _drive(run, dispatcher, plan), name=f"component-stream-{run.id}"
+            _drive(run, dispatcher, plan, component), name=f"component-stream-{run.id}"
         )
         return run
 
