@@ -62,6 +62,8 @@ __all__ = ["SocketRegistry", "deny_handshake", "handle_websocket"]
 
 logger = logging.getLogger("component_framework")
 _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+#: Seconds a client has, after our close frame went out (or failed to), to answer it.
+_CLOSE_ANSWER_GRACE: Final = 5.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_SERVICE_RESTART: Final = 1012
@@ -136,6 +138,11 @@ class _Connection:
         self._closer: asyncio.Task[None] | None = None
         self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
         self._refused_in_a_row = 0
+        self._dead = 0  # replaced push renders still holding a place in the outbox
+        self._reader: asyncio.Task[Any] | None = None
+        self._abandoned = False
+        self._reading = False
+        self._abandon_timer: asyncio.TimerHandle | None = None
 
     # -- the outlet of the live session ------------------------------------------------------
 
@@ -182,10 +189,20 @@ class _Connection:
         if push and settings.ws_outbox_policy == "coalesce":
             stale = self._pending_push
             if stale is not None:  # a newer render of the whole state supersedes it
-                stale.dead = True
                 self._outbox_count -= 1
                 self._outbox_bytes -= len(stale.text)
+                if self._outbox[-1] is stale:
+                    self._outbox.pop()
+                else:  # messages after it keep their order: mark it, free its text
+                    stale.dead = True
+                    stale.text = ""
+                    self._dead += 1
         out = _Out(text)
+        if self._dead and len(self._outbox) >= settings.ws_outbox_messages:  # drop dead places
+            live = [queued for queued in self._outbox if not queued.dead]
+            self._outbox.clear()
+            self._outbox.extend(live)
+            self._dead = 0
         self._outbox.append(out)
         self._outbox_count += 1
         self._outbox_bytes += len(text)
@@ -206,6 +223,7 @@ class _Connection:
             while outbox and self.state is SocketState.OPEN:
                 out = outbox.popleft()
                 if out.dead:
+                    self._dead -= 1
                     continue
                 self._outbox_count -= 1
                 self._outbox_bytes -= len(out.text)
@@ -238,20 +256,33 @@ class _Connection:
             self.session.close()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
 
+    def _abandon(self) -> None:
+        reader = self._reader
+        if reader is not None and not reader.done() and self._reading:
+            logger.info("a WebSocket client did not answer the close: dropping the connection")
+            self._abandoned = True
+            reader.cancel()
+
     async def _send_close(self, code: int, reason: str) -> None:
         sender = self._sender
         if sender is not None and sender is not asyncio.current_task():
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
+        # A client that neither takes our close frame nor answers it must not hold the
+        # connection (and its per-client slot) forever: stop reading when the frame cannot
+        # go out, or when no answer came within a grace.
         try:
             async with asyncio.timeout(self.settings.ws_send_timeout):
                 await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except (TimeoutError, OSError, RuntimeError):
             logger.debug("sending a close frame failed", exc_info=True)
+            self._abandon()
+        else:
+            self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
 
     def _drop_outbox(self) -> None:
         self._outbox.clear()
-        self._outbox_count = self._outbox_bytes = 0
+        self._outbox_count = self._outbox_bytes = self._dead = 0
         self._pending_push = None
 
     def _gone(self) -> None:
@@ -266,6 +297,8 @@ class _Connection:
     async def finished(self) -> None:
         """Wait for the tasks that still write to the socket (at the end of the exchange)."""
         self._gone()
+        if self._abandon_timer is not None:
+            self._abandon_timer.cancel()
         sender = self._sender
         if sender is not None and sender is not asyncio.current_task():
             sender.cancel()
@@ -279,6 +312,20 @@ class _Connection:
 
     async def read(self, receive: ASGIReceiveCallable) -> None:
         """Read client frames until the client or the server ends the connection."""
+        self._reader = asyncio.current_task()
+        self._reading = True
+        try:
+            await self._read(receive)
+        except asyncio.CancelledError:
+            if not self._abandoned or self._reader is None:
+                raise
+            self._reader.uncancel()
+        finally:
+            self._reading = False
+            if self._abandon_timer is not None:
+                self._abandon_timer.cancel()
+
+    async def _read(self, receive: ASGIReceiveCallable) -> None:
         idle = self.settings.ws_idle_timeout
         limit = self.settings.ws_max_message_bytes
         while True:
@@ -431,7 +478,10 @@ async def handle_websocket(
         await deny_handshake(scope, send, error)
         return
     try:
-        await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        try:
+            await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        except (OSError, RuntimeError):  # the client left during the handshake
+            return
         connection = _Connection(scope, send, settings, html=html, target=target)
         connection.session = LiveSession(
             dispatcher, hub, component_name, connection,

@@ -84,7 +84,11 @@ class StreamRun:
 
     # -- producing frames ------------------------------------------------------------------
 
-    def _append(self, event: str | None, data: str) -> Frame:
+    def _append(self, event: str | None, data: str) -> None:
+        if self.finished or self._closed:
+            # A task the handler left behind may still call stream_*: the final frame was sent.
+            logger.debug("stream %s: a frame after the end was dropped", self.id)
+            return
         seq = self.next_seq
         self.next_seq += 1
         frame = (seq, encode_event(data, event=event, id=f"{self.id}.{seq}"))
@@ -98,7 +102,6 @@ class StreamRun:
             self.held_bytes -= len(self.frames.popleft()[1])
         for wakeup in self._wakeups:
             wakeup.set()
-        return frame
 
     def _emit_ops(self, ops: list[StreamOp]) -> None:
         self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
@@ -108,7 +111,10 @@ class StreamRun:
         return self._ops.flush()
 
     async def send_op(self, op: StreamOp) -> None:
-        """Queue a stream operation; a batch goes out as one ``stream`` frame when due."""
+        """Queue a stream operation; a batch goes out as one ``stream`` frame when due.
+        Operations after the run ended are dropped."""
+        if self.finished or self._closed:
+            return
         await self._ops.push(op)
 
     def _render_frame(self, result: DispatchResult) -> str:
