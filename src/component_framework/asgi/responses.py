@@ -18,6 +18,7 @@ from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
     RateLimited,
+    RequestTimeout,
     ServerError,
 )
 
@@ -97,6 +98,8 @@ def error_response(
     headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
     if isinstance(error, MethodNotAllowed):
         headers.append((b"allow", ", ".join(error.allowed).encode("ascii")))
+    if isinstance(error, RequestTimeout):  # the rest of that body must not be read as a request
+        headers.append((b"connection", b"close"))
     if isinstance(error, RateLimited):
         headers.append((b"retry-after", str(max(1, ceil(error.retry_after))).encode("ascii")))
     if htmx:

@@ -87,7 +87,8 @@ class StreamGate:
 
 def _parse_last_event_id(value: str) -> tuple[str, int] | None:
     run_id, _, seq = value.rpartition(".")
-    if not run_id or not seq.isdigit():
+    # ASCII digits only ("²".isdigit() is true) and a sane length (int() refuses huge ones).
+    if not run_id or not seq.isascii() or not seq.isdigit() or len(seq) > 18:
         return None
     return run_id, int(seq)
 

@@ -66,6 +66,7 @@ _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 b
 _CLOSE_ANSWER_GRACE: Final = 5.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
+CLOSE_INTERNAL_ERROR: Final = 1011
 CLOSE_SERVICE_RESTART: Final = 1012
 
 
@@ -237,6 +238,10 @@ class _Connection:
             self.close(SlowConsumer(f"the client took no message for {timeout:g} s"))
         except (OSError, RuntimeError):  # the server says the socket is gone
             self._gone()
+        except UnicodeError:  # text the server cannot encode (a lone surrogate from user code)
+            logger.exception("a WebSocket message could not be encoded")
+            self._sender = None
+            self.close(code=CLOSE_INTERNAL_ERROR)
         finally:
             self._sender = None
 

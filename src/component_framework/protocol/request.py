@@ -12,6 +12,7 @@ event, or with ``"mount"``, and without a snapshot).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -164,6 +165,22 @@ def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
     return max_depth < 1
 
 
+#: ``\ud800``..``\udfff`` escapes: JSON allows them, but alone they are not Unicode text and
+#: could not be encoded again (answers, snapshots). Only texts that hold one are checked.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(text: str, document: Any) -> None:
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            "malformed", "JSON holds a lone surrogate escape (\\ud800-\\udfff): not valid text"
+        ) from None
+
+
 def decode_json_object(text: str, max_depth: int, what: str = "body") -> dict[str, Any]:
     """Decode ``text`` as one JSON object no deeper than ``max_depth`` (NaN and Infinity
     refused); ``what`` names the text in error messages."""
@@ -177,6 +194,7 @@ def decode_json_object(text: str, max_depth: int, what: str = "body") -> dict[st
         raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
     if _exceeds_depth(document, max_depth):
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+    _refuse_lone_surrogates(text, document)
     return document
 
 
@@ -213,6 +231,7 @@ def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
         raise RequestError("malformed", f"form field {name!r} must be a JSON object")
     if json_depth(decoded) + 1 > max_depth:
         raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+    _refuse_lone_surrogates(value, decoded)
     return decoded
 
 

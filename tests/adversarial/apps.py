@@ -1,0 +1,248 @@
+"""The components and apps of the bad-input matrix, for in-process hosts and for uvicorn.
+
+Owns the test components (each records every call of ``mount``, ``hydrate`` and its handlers in
+:data:`CALLS`, process-wide, so a test can prove that no user code ran on untrusted input), the
+settings (a known key, small limits so the abusive inputs stay cheap), the four host builders
+(raw ``ComponentASGI``, middleware mode, Litestar ``create_component_routes``, Starlette
+``Mount``) and :func:`sign`, which issues tokens with the app's key (and any issue time).
+
+The ``audit`` component reports :data:`CALLS` of the process that serves it: that is how tests
+read the counters of a uvicorn worker. Its own mount is not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any, Final
+
+from litestar import Litestar
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
+from component_framework import ComponentASGI, Settings
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.adapters.litestar import create_component_routes
+from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.hub import Hub
+from component_framework.core.registry import ComponentRegistry
+from component_framework.protocol.snapshot import SnapshotSigner
+
+__all__ = [
+    "BODY_LIMIT",
+    "BODY_TIMEOUT",
+    "CALLS",
+    "HOST_BUILDERS",
+    "INNER_TEXT",
+    "MAX_AGE",
+    "SECRET",
+    "SNAPSHOT_LIMIT",
+    "WS_BURST",
+    "WS_LIMIT",
+    "build_litestar",
+    "build_middleware",
+    "build_raw",
+    "build_starlette",
+    "registry",
+    "settings",
+    "sign",
+]
+
+SECRET: Final = "adversarial-matrix-secret-key-0123456789"
+OTHER_SECRET: Final = "some-other-deployment-key-9876543210"
+BODY_LIMIT: Final = 16 * 1024
+WS_LIMIT: Final = 16 * 1024
+SNAPSHOT_LIMIT: Final = 4096
+MAX_AGE: Final = 3600.0
+#: Long enough for any honest body on loopback, short enough for slow-loris tests.
+BODY_TIMEOUT: Final = 1.0
+WS_RATE: Final = 1.0
+WS_BURST: Final = 10
+INNER_TEXT: Final = "inner app says hello"
+
+#: ``"component.method"`` -> calls, in this process.
+CALLS: Counter[str] = Counter()
+
+TEMPLATES: Final = {
+    "target.html": '<div class="target"><span class="count">{{ count }}</span></div>',
+    "other.html": "<p>other {{ seen }}</p>",
+    "streamer.html": "<ol>{% for step in steps %}<li>{{ step }}</li>{% endfor %}</ol>",
+    "audit.html": "<pre>{{ calls | tojson }}</pre>",
+}
+renderer = Jinja2Renderer.from_strings(TEMPLATES)
+registry = ComponentRegistry()
+
+
+@registry.register("target")
+class Target(Component):
+    """The component every bad input is aimed at."""
+
+    template_name = "target.html"
+
+    def mount(self, start: int = 0) -> None:
+        CALLS["target.mount"] += 1
+        self.state["count"] = start
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["target.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_increment(self) -> None:
+        CALLS["target.on_increment"] += 1
+        self.state["count"] += 1
+
+    def on_add(self, amount: int) -> None:
+        CALLS["target.on_add"] += 1
+        self.state["count"] += amount
+
+    def on_label(self, text: str, loud: bool = False) -> None:
+        CALLS["target.on_label"] += 1
+        self.state["label"] = text.upper() if loud else text
+
+    def _secret(self) -> None:  # never an event
+        CALLS["target._secret"] += 1
+        self.state["count"] = -1
+
+    def on__hidden(self) -> None:  # "_hidden" is not a valid event name
+        CALLS["target.on__hidden"] += 1
+        self.state["count"] = -2
+
+
+@registry.register("other")
+class Other(Component):
+    """Another component: its snapshots are foreign to ``target``."""
+
+    template_name = "other.html"
+
+    def mount(self) -> None:
+        CALLS["other.mount"] += 1
+        self.state["seen"] = 0
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["other.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_increment(self) -> None:
+        CALLS["other.on_increment"] += 1
+        self.state["seen"] += 1
+
+
+@registry.register("streamer")
+class Streamer(StreamingComponent):
+    """A finite stream: ``steps`` renders, then ``done``."""
+
+    template_name = "streamer.html"
+
+    def mount(self) -> None:
+        CALLS["streamer.mount"] += 1
+        self.state["steps"] = []
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["streamer.hydrate"] += 1
+        super().hydrate(state)
+
+    async def on_run(self, steps: int = 2) -> Any:
+        CALLS["streamer.on_run"] += 1
+        for step in range(steps):
+            await asyncio.sleep(0)
+            self.state["steps"].append(step)
+            yield
+
+    def on_reset(self) -> None:
+        CALLS["streamer.on_reset"] += 1
+        self.state["steps"] = []
+
+
+@registry.register("audit")
+class Audit(Component):
+    """Reports :data:`CALLS` of the serving process (not counted itself)."""
+
+    template_name = "audit.html"
+
+    def mount(self) -> None:
+        self.state["calls"] = dict(CALLS)
+
+
+def settings(**overrides: Any) -> Settings:
+    """The matrix's settings: a known key, snapshot expiry, small limits, a short body
+    timeout, a WebSocket rate that a flood exhausts, and an HTTP rate no test reaches."""
+    values: dict[str, Any] = {
+        "secret_keys": (SECRET,),
+        "snapshot_max_age": MAX_AGE,
+        "max_snapshot_bytes": SNAPSHOT_LIMIT,
+        "max_body_bytes": BODY_LIMIT,
+        "ws_max_message_bytes": WS_LIMIT,
+        "ws_rate": WS_RATE,
+        "ws_burst": WS_BURST,
+        "http_rate": 1000.0,
+        "http_burst": 1_000_000,
+        "body_timeout": BODY_TIMEOUT,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def sign(
+    component: str,
+    state: dict[str, Any],
+    *,
+    component_id: str | None = None,
+    age: float = 0.0,
+    key: str = SECRET,
+) -> str:
+    """A token for ``component`` as the app would issue it ``age`` seconds ago (negative: in
+    the future), signed with ``key``."""
+    issued = time.time() - age
+    signer = SnapshotSigner([key], clock=lambda: issued, max_bytes=1 << 20)
+    return signer.sign(component, component_id or f"{component}-adversary", state)
+
+
+def components(app: Any = None, *, in_process: bool = True, **overrides: Any) -> ComponentASGI:
+    """A ``ComponentASGI`` over :data:`registry` (in process: its own hub, no signal hook)."""
+    return ComponentASGI(
+        app,
+        registry=registry,
+        renderer=renderer,
+        settings=settings(**overrides),
+        hub=Hub() if in_process else None,
+        shutdown_on_signals=not in_process,
+    )
+
+
+async def _hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(INNER_TEXT)
+
+
+def build_raw(*, in_process: bool = True, **overrides: Any) -> Any:
+    """Standalone ``ComponentASGI`` at ``/components``."""
+    return components(in_process=in_process, **overrides)
+
+
+def build_middleware(*, in_process: bool = True, **overrides: Any) -> Any:
+    """``ComponentASGI(app=starlette)``: components at ``/components``, the rest to Starlette."""
+    inner = Starlette(routes=[Route("/hello", _hello)])
+    return components(inner, in_process=in_process, **overrides)
+
+
+def build_litestar(*, in_process: bool = True, **overrides: Any) -> Any:
+    """Litestar with ``create_component_routes(app, components)``."""
+    app = Litestar(route_handlers=[])
+    create_component_routes(app, components(in_process=in_process, **overrides))
+    return app
+
+
+def build_starlette(*, in_process: bool = True, **overrides: Any) -> Any:
+    """``Starlette(routes=[Mount("/components", app=ComponentASGI(...))])``."""
+    mounted = components(in_process=in_process, **overrides)
+    return Starlette(routes=[Mount("/components", app=mounted), Route("/hello", _hello)])
+
+
+HOST_BUILDERS: Final = {
+    "raw": build_raw,
+    "middleware": build_middleware,
+    "litestar": build_litestar,
+    "starlette": build_starlette,
+}

@@ -1,0 +1,15 @@
+"""What the uvicorn hosts of the matrix serve: ``uvicorn tests.adversarial.served:<host>``.
+
+Only the server processes import this module (building the apps here would hang default-hub
+apps off the test process for nothing)."""
+
+from __future__ import annotations
+
+from tests.adversarial.apps import build_litestar, build_middleware, build_raw, build_starlette
+
+__all__ = ["litestar", "middleware", "raw", "starlette"]
+
+raw = build_raw(in_process=False)
+middleware = build_middleware(in_process=False)
+litestar = build_litestar(in_process=False)
+starlette = build_starlette(in_process=False)
