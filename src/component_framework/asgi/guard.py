@@ -65,8 +65,10 @@ class ClientGuard:
     def client_address(self, scope: Mapping[str, Any]) -> str:
         """The client's address; ``"unknown"`` when the server gave none."""
         peer = scope.get("client")
+        if not self._proxies:  # the common case, on every request: no parsing at all
+            return str(peer[0]) if peer else _UNKNOWN
         address = str(peer[0]) if peer else _UNKNOWN
-        if not self._proxies or not self._trusted(address):
+        if not self._trusted(address):
             return address
         forwarded = _header(scope.get("headers", ()), b"x-forwarded-for")
         if not forwarded:

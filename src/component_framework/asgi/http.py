@@ -28,6 +28,7 @@ from component_framework.asgi.responses import (
     json_body,
     send_response,
 )
+from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import (
     ComponentError,
@@ -61,12 +62,14 @@ async def handle_http(
     settings = dispatcher.settings
     try:
         client = guard.client_address(scope)
-        guard.take_request(client, monotonic())
+        now = monotonic()
+        guard.take_request(client, now)
         if method == "POST":
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
             body = await read_body(
-                receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines
-            )
+                receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines,
+                now,
+            )  # fmt: skip
             fields = parse_body(headers.content_type, body, max_depth=settings.max_json_depth)
             wants_html = htmx
         elif method in _SAFE_METHODS:
@@ -76,7 +79,7 @@ async def handle_http(
             wants_html = htmx or accept is None or b"application/json" not in accept
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
-        context = guard.context(scope, "http", client)
+        context = AccessContext("http", scope, client)
         prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields, context))
         if prepared.runs_async:
             result = await dispatcher.async_run(prepared)

@@ -110,14 +110,15 @@ class BodyDeadlines:
         self.expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    def start(self) -> asyncio.Task[Any] | None:
-        """Watch the current task's body read; returns it for :meth:`stop` (``None``: off)."""
+    def start(self, now: float) -> asyncio.Task[Any] | None:
+        """Watch the current task's body read from ``now`` (``time.monotonic()``); returns
+        the task for :meth:`stop` (``None``: off)."""
         if self.timeout is None:
             return None
         task = current_task()
         if task is None:
             return None
-        self.reading[task] = monotonic() + self.timeout
+        self.reading[task] = now + self.timeout
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.interval, self._check, loop)
@@ -148,9 +149,10 @@ async def read_body(
     limit: int,
     declared: bytes | None,
     deadlines: BodyDeadlines | None = None,
+    now: float | None = None,
 ) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
-    (408); ``Disconnected`` when the client left."""
+    (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left."""
     if declared is not None:
         try:
             declared_length = int(declared)
@@ -158,7 +160,7 @@ async def read_body(
             raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
-    task = None if deadlines is None else deadlines.start()
+    task = None if deadlines is None else deadlines.start(monotonic() if now is None else now)
     chunks: list[bytes] = []
     size = 0
     try:

@@ -39,6 +39,7 @@ from component_framework.errors import (
     ServiceUnavailable,
 )
 from component_framework.protocol.request import (
+    MOUNT_EVENT,
     RequestError,
     RequestFields,
     parse_body,
@@ -196,8 +197,9 @@ class _Connection:
 
 
 def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> str | None:
-    """The event the stream runs; ``None`` for a live subscription (``live_updates``)."""
-    if fields.event is not None:
+    """The event the stream runs; ``None`` for a live subscription (``live_updates``).
+    ``event=mount`` names no event, as over HTTP."""
+    if fields.event is not None and fields.event != MOUNT_EVENT:
         return fields.event
     cls = dispatcher.registry.get(name)
     event = cls.default_stream_event() if issubclass(cls, StreamingComponent) else None

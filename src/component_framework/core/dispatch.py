@@ -309,10 +309,11 @@ class Dispatcher:
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)
-                if plan.handler is None:  # a plain re-render; an event is checked on its own
-                    self.check_access(plan, component, MOUNT_EVENT)
+                if plan.handler is None and plan.context is not None:  # a plain re-render
+                    self.check_access(plan, component, MOUNT_EVENT)  # (events: at the handler)
                 return component, None
-            self.check_access(plan, component, MOUNT_EVENT)  # before mount: nothing of it has run
+            if plan.context is not None:  # before mount: nothing of it has run
+                self.check_access(plan, component, MOUNT_EVENT)
             stage = "mount"
             return component, component.mount(**plan.mount_arguments)
         except _USER_FAULTS_PASSED_THROUGH:
@@ -352,8 +353,9 @@ class Dispatcher:
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
         assert plan.handler is not None
-        assert plan.event is not None
-        self.check_access(plan, component, plan.event)
+        if plan.context is not None:
+            assert plan.event is not None
+            self.check_access(plan, component, plan.event)
         try:
             return plan.handler(component, **plan.arguments)
         except _USER_FAULTS_PASSED_THROUGH:

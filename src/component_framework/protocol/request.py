@@ -12,6 +12,7 @@ event, or with ``"mount"``, and without a snapshot).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,8 +154,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """``1e999`` would become infinity, which no answer or snapshot could carry."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
+
+
 #: One decoder for every body: ``json.loads`` with an option would build a new one per call.
-_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
