@@ -300,9 +300,10 @@ class Dispatcher:
         logger.error("component %r failed in %s", component, stage, exc_info=exc)
         return HandlerError(component, stage)
 
-    def start(self, plan: PreparedCall) -> tuple[Component, Any]:
+    def start(self, plan: PreparedCall, *, mount: bool = True) -> tuple[Component, Any]:
         """Create the component, then hydrate or mount it; returns it and mount's result
-        (an awaitable for an async mount, else ``None``)."""
+        (an awaitable for an async mount, else ``None``). ``mount=False``: stop after the
+        mount-time authorization, before ``mount`` runs."""
         stage = "__init__"
         try:
             component = plan.cls(plan.component_id)
@@ -314,6 +315,8 @@ class Dispatcher:
                 return component, None
             if plan.context is not None:  # before mount: nothing of it has run
                 self.check_access(plan, component, MOUNT_EVENT)
+            if not mount:
+                return component, None
             stage = "mount"
             return component, component.mount(**plan.mount_arguments)
         except _USER_FAULTS_PASSED_THROUGH:
@@ -336,19 +339,8 @@ class Dispatcher:
     def check_mount_access(self, plan: PreparedCall) -> None:
         """The mount-time authorization of ``plan`` on a fresh (or hydrated) instance, without
         mounting it: for transports that mount later, in a task (live subscriptions)."""
-        if plan.context is None:
-            return
-        stage = "__init__"
-        try:
-            component = plan.cls(plan.component_id)
-            if plan.restored_state is not None:
-                stage = "hydrate"
-                component.hydrate(plan.restored_state)
-        except _USER_FAULTS_PASSED_THROUGH:
-            raise
-        except Exception as exc:
-            raise self.handler_error(plan.cls.component_name, stage, exc) from exc
-        self.check_access(plan, component, MOUNT_EVENT)
+        if plan.context is not None:
+            self.start(plan, mount=False)
 
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
