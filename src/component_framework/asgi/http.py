@@ -2,7 +2,9 @@
 
 Owns reading the body under its size limit, turning it into a ``ComponentCall``, choosing the
 answer's form (JSON, or the annotated HTML fragment for htmx and for GET) and converting every
-error into its status and JSON body. ``GET`` mounts (or re-renders a snapshot) and never runs an
+error into its status and JSON body. Before any of that, the app's ``ClientGuard`` counts the
+request against the client's rate and refuses a cross-site ``POST``; the request's scope is the
+authorization context of the call. ``GET`` mounts (or re-renders a snapshot) and never runs an
 event handler; ``HEAD`` is ``GET`` without the body; ``POST`` does both. Knows nothing of
 other transports.
 """
