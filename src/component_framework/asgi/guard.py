@@ -16,7 +16,6 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from component_framework.asgi.incoming import BodyDeadlines
-from component_framework.core.access import AccessContext, Transport
 from component_framework.core.config import Settings
 from component_framework.core.ratelimit import TokenBucket
 from component_framework.errors import Forbidden, RateLimited
@@ -85,10 +84,6 @@ class ClientGuard:
         except ValueError:
             return False
         return any(ip in network for network in self._proxies)
-
-    def context(self, scope: Mapping[str, Any], transport: Transport, client: str) -> AccessContext:
-        """The authorization context of a request or connection."""
-        return AccessContext(transport, scope, client)
 
     # -- cross-site requests ---------------------------------------------------------------
 

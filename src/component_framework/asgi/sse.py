@@ -327,7 +327,7 @@ async def handle_sse(
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "stream start")
             guard.open("stream", client)
             try:
-                context = guard.context(scope, "sse", client)
+                context = AccessContext("sse", scope, client)
                 run = await _start_run(
                     scope, receive, component_name, dispatcher, streams, gate, headers, hub,
                     guard, context,

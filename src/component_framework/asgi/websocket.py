@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 from component_framework.asgi.guard import ClientGuard, origin_allowed
 from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response
+from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.hub import Hub
@@ -492,7 +493,7 @@ async def handle_websocket(
             dispatcher, hub, component_name, connection,
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
-            context=guard.context(scope, "websocket", client),
+            context=AccessContext("websocket", scope, client),
         )  # fmt: skip
         sockets.connections.add(connection)
         try:
