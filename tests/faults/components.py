@@ -12,13 +12,13 @@ client (no traceback, no exception text).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar, Final
 
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.registry import ComponentRegistry
+from tests.journal import Journal
 
 __all__ = ["JOURNAL_FILE_VARIABLE", "SECRET", "SECRET_DETAIL", "gates", "journal", "registry"]
 
@@ -45,29 +45,6 @@ renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
 
 
-class Journal:
-    """What handlers went through, as ``(kind, tag)`` entries in order."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str]] = []
-
-    def record(self, kind: str, tag: str) -> None:
-        self.entries.append((kind, tag))
-        path = os.environ.get(JOURNAL_FILE_VARIABLE)
-        if path:
-            with open(path, "a", encoding="utf-8") as file:
-                file.write(f"{kind} {tag}\n")
-
-    def tags(self, kind: str) -> list[str]:
-        return [tag for entry_kind, tag in self.entries if entry_kind == kind]
-
-    def has(self, kind: str, tag: str) -> bool:
-        return (kind, tag) in self.entries
-
-    def reset(self) -> None:
-        self.entries.clear()
-
-
 class Gates:
     """Named gates a handler waits at until the test opens them."""
 
@@ -87,7 +64,7 @@ class Gates:
         self._gates.clear()
 
 
-journal = Journal()
+journal = Journal(JOURNAL_FILE_VARIABLE)
 gates = Gates()
 
 

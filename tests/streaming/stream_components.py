@@ -12,13 +12,13 @@ In a uvicorn process the journal also appends each entry to the file named by th
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Final
 
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.registry import ComponentRegistry
+from tests.journal import Journal
 
 __all__ = [
     "JOURNAL_FILE_VARIABLE",
@@ -49,30 +49,6 @@ TEMPLATES: Final = {
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
-
-
-class Journal:
-    """What the streaming handlers went through, as ``(kind, tag)`` entries in order."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str]] = []
-
-    def record(self, kind: str, tag: str) -> None:
-        self.entries.append((kind, tag))
-        path = os.environ.get(JOURNAL_FILE_VARIABLE)
-        if path:
-            with open(path, "a", encoding="utf-8") as file:
-                file.write(f"{kind} {tag}\n")
-
-    def tags(self, kind: str) -> list[str]:
-        """The tags recorded with ``kind``, in order."""
-        return [tag for entry_kind, tag in self.entries if entry_kind == kind]
-
-    def has(self, kind: str, tag: str) -> bool:
-        return (kind, tag) in self.entries
-
-    def reset(self) -> None:
-        self.entries.clear()
 
 
 class Pacer:
@@ -107,7 +83,7 @@ class Pacer:
             self._waiting.discard(tag)
 
 
-journal = Journal()
+journal = Journal(JOURNAL_FILE_VARIABLE)
 pacer = Pacer()
 
 
