@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 from component_framework.protocol.request import MOUNT_EVENT
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from component_framework.core.component import Component
 
 __all__ = [
-    "MOUNT",
     "AccessContext",
     "AccessHook",
     "AllowAny",
@@ -40,8 +39,6 @@ __all__ = [
 ]
 
 Transport = Literal["http", "sse", "websocket", "page"]
-#: The event name authorization sees when a component is mounted or re-rendered.
-MOUNT: Final = MOUNT_EVENT
 
 
 class AccessContext:
@@ -168,16 +165,17 @@ def check_access(
     ``component``: the app ``hook``, each permission, then ``component.authorize``."""
     name = component.component_name
     if hook is not None and not _allowed(hook(context, component, event), "the authorize hook"):
-        raise _denied(context, name, event)
+        raise _denied(name, event)
     for permission in _permissions(component):
         where = f"{type(permission).__name__}.has_permission"
         if not _allowed(permission.has_permission(context, component, event), where):
-            raise _denied(context, name, event)
+            raise _denied(name, event)
     where = f"{type(component).__qualname__}.authorize"
     if not _allowed(component.authorize(context, event), where):
-        raise _denied(context, name, event)
+        raise _denied(name, event)
 
 
-def _denied(context: AccessContext, component: str, event: str) -> Forbidden:
-    target = f"component {component!r}" if event == MOUNT else f"event {event!r} of {component!r}"
-    return Forbidden(f"not allowed: {target}")
+def _denied(component: str, event: str) -> Forbidden:
+    if event == MOUNT_EVENT:
+        return Forbidden(f"not allowed: component {component!r}")
+    return Forbidden(f"not allowed: event {event!r} of {component!r}")
