@@ -165,9 +165,9 @@ class MethodNotAllowed(ClientError):
     status_code = 405
     code = "method_not_allowed"
 
-    def __init__(self, method: str, allowed: Sequence[str]) -> None:
+    def __init__(self, method: str, allowed: Sequence[str], message: str | None = None) -> None:
         super().__init__(
-            f"method {method} is not allowed here; expected one of {', '.join(allowed)}"
+            message or f"method {method} is not allowed here; expected one of {', '.join(allowed)}"
         )
         self.allowed = tuple(allowed)
 

@@ -545,6 +545,16 @@ SSE_CASES: Final = [
          allow=STREAM_METHODS),
     case("sse-method-delete", lambda t: get(STREAM, method="DELETE"), 405, "method_not_allowed",
          allow=STREAM_METHODS),
+    # A GET starts only stream handlers: an <img> or a link on another site sends a GET
+    # without Origin, so a plain (state-changing) handler named in one must not run.
+    case("sse-get-plain-handler", lambda t: get(STREAM, q(event="reset")), 405,
+         "method_not_allowed", allow="POST", message="not a stream handler"),
+    case("sse-get-plain-handler-of-plain-component",
+         lambda t: get(TARGET_STREAM, q(event="add", amount=1)), 405, "method_not_allowed",
+         allow="POST", message="not a stream handler"),
+    case("sse-get-plain-handler-with-snapshot",
+         lambda t: get(TARGET_STREAM, q(event="increment", snapshot=t.valid())), 405,
+         "method_not_allowed", allow="POST"),
     case("sse-foreign-origin", lambda t: get(STREAM, headers=(("origin", "https://evil.example"),)),
          403, "forbidden"),
     # Last-Event-ID of no known run: 204, never a new run (docs/streaming.md, Decisions)

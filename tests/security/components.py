@@ -311,3 +311,24 @@ class Ticker(StreamingComponent):
             raise
         finally:
             journal.record("ticker", "finally")
+
+
+@registry.register("announcer")
+class Announcer(StreamingComponent):
+    """Its declared ``stream_event`` is a plain ``async def`` that streams through operations;
+    ``rename`` is an ordinary (state-changing) handler."""
+
+    template_name = "plain.html"
+    stream_event = "announce"
+
+    def mount(self) -> None:
+        journal.record("announcer", "mount")
+        self.state["name"] = "first"
+
+    async def on_announce(self) -> None:
+        journal.record("announcer", "announce")
+        await self.stream_text("news", "hello")
+
+    def on_rename(self, name: str) -> None:
+        journal.record("announcer", "rename")
+        self.state["name"] = name

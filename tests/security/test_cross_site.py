@@ -5,6 +5,7 @@ resumes are not checked. And how it combines with Litestar's CSRF middleware."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -207,6 +208,74 @@ async def test_last_event_id_resume_is_not_origin_checked():
     await resumed.wait_for(lambda: resumed.ended)
     assert [event.id for event in resumed.events] == [event.id for event in first.events[1:]]
     assert journal.of("ticker") == ["mount", "run"]  # nothing ran again
+
+
+# -- GET stream requests run only stream handlers ---------------------------------------------
+# An <img src> or a link on another site sends a GET with neither Origin nor Sec-Fetch-Site
+# to a plain-HTTP origin (and a link carries SameSite=Lax cookies): the origin check cannot see
+# it, so a GET must not be able to run a state-changing handler at all.
+
+
+@pytest.mark.parametrize("with_snapshot", [False, True])
+async def test_get_stream_naming_a_plain_handler_is_405_and_runs_nothing(with_snapshot: bool):
+    app = make_app()
+    query = {"event": "click"}
+    if with_snapshot:
+        query["snapshot"] = (await post(app, "public")).json()["snapshot"]
+        journal.entries.clear()
+    answer = await sse_request(
+        app, path("public", "stream"), query=query, headers=_headers(), give_up_after=WAIT
+    )
+    assert answer.status == 405
+    assert answer.header("allow") == "POST"
+    error = json.loads(answer.body)["error"]
+    assert error["code"] == "method_not_allowed"
+    assert "'click' is not a stream handler" in error["message"]
+    assert journal.entries == []  # not even a mount
+    assert app.streams.runs == {}
+
+
+async def test_get_stream_refuses_a_plain_handler_of_a_streaming_component():
+    app = make_app()
+    answer = await sse_request(
+        app,
+        path("announcer", "stream"),
+        query={"event": "rename", "name": "pwned"},
+        give_up_after=WAIT,
+    )
+    assert answer.status == 405
+    assert journal.entries == []
+
+
+async def test_get_stream_starts_a_generator_handler_named_in_the_query():
+    answer = await sse_request(
+        make_app(), path("ticker", "stream"), query={"event": "run", "steps": 2}, give_up_after=WAIT
+    )
+    assert answer.status == 200
+    assert [event.event for event in answer.events] == ["message", "message", "done"]
+    assert journal.of("ticker") == ["mount", "run"]
+
+
+async def test_get_stream_starts_a_declared_stream_event_that_is_not_a_generator():
+    answer = await sse_request(make_app(), path("announcer", "stream"), give_up_after=WAIT)
+    assert answer.status == 200
+    assert [event.event for event in answer.events] == ["stream", "message", "done"]
+    assert journal.of("announcer") == ["mount", "announce"]
+
+
+async def test_post_stream_may_still_name_a_plain_handler():
+    answer = await sse_request(
+        make_app(),
+        path("announcer", "stream"),
+        method="POST",
+        json={"event": "rename", "name": "second"},
+        headers=_headers(Origin=f"https://{HOST}"),
+        give_up_after=WAIT,
+    )
+    assert answer.status == 200
+    assert [event.event for event in answer.events] == ["message", "done"]
+    assert "second" in answer.events[0].data
+    assert journal.of("announcer") == ["mount", "rename"]
 
 
 # -- WebSocket handshakes -------------------------------------------------------------------

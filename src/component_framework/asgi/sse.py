@@ -196,12 +196,24 @@ class _Connection:
             run.detach(wakeup)
 
 
-def _stream_event(dispatcher: Dispatcher, name: str, fields: RequestFields) -> str | None:
+def _stream_event(
+    dispatcher: Dispatcher, name: str, fields: RequestFields, method: str
+) -> str | None:
     """The event the stream runs; ``None`` for a live subscription (``live_updates``).
-    ``event=mount`` names no event, as over HTTP."""
-    if fields.event is not None and fields.event != MOUNT_EVENT:
-        return fields.event
+    ``event=mount`` names no event, as over HTTP. A ``GET`` may name only a stream handler
+    (``Component.is_stream_event``): other handlers change state, and a cross-site ``<img>``
+    or link sends a ``GET`` without ``Origin``; they start over ``POST`` (405 otherwise)."""
     cls = dispatcher.registry.get(name)
+    named = fields.event
+    if named is not None and named != MOUNT_EVENT:
+        if method == "GET" and cls.event_handler(named) and not cls.is_stream_event(named):
+            raise MethodNotAllowed(
+                "GET",
+                ["POST"],
+                f"event {named!r} is not a stream handler: a GET stream request starts only "
+                "async generator handlers (or the component's stream_event); send it with POST",
+            )
+        return named
     event = cls.default_stream_event() if issubclass(cls, StreamingComponent) else None
     if event is None and not cls.live_updates:
         raise StreamNotFound(
@@ -260,7 +272,7 @@ async def _start_run(
     if gate.closing:  # the body may arrive after a shutdown began: start nothing then
         raise ServiceUnavailable("the server is shutting down")
     frame_format = _requested_format(scope, fields)
-    event = _stream_event(dispatcher, name, fields)
+    event = _stream_event(dispatcher, name, fields, scope["method"])
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)

@@ -252,6 +252,17 @@ class Component:
         """The function handling ``event``, or ``None`` if it is not a public event."""
         return cls.events.get(event)
 
+    @classmethod
+    def is_stream_event(cls, event: str) -> bool:
+        """Whether ``event`` is one of the component's stream handlers: an async generator
+        handler, or the ``stream_event`` a :class:`StreamingComponent` declares. Only these
+        start over a ``GET`` stream request: links and images on other sites send ``GET``
+        requests without ``Origin``, so a ``GET`` must not run any other handler."""
+        handler = cls.events.get(event)
+        if handler is None:
+            return False
+        return inspect.isasyncgenfunction(handler) or event == getattr(cls, "stream_event", None)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id!r} state={self.state!r}>"
 
