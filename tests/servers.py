@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,7 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LOOPBACK", "REPO_ROOT", "UvicornServer", "start_uvicorn", "uvicorn_server"]
+__all__ = [
+    "LOOPBACK",
+    "REPO_ROOT",
+    "UvicornServer",
+    "free_port",
+    "port_answers",
+    "post_stalled_body",
+    "start_uvicorn",
+    "uvicorn_server",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -49,19 +59,47 @@ class UvicornServer:
                 self.process.wait(timeout=STOP_TIMEOUT)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free at this moment (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
 
 
-def _port_answers(port: int) -> bool:
+def port_answers(port: int) -> bool:
+    """True when something accepts TCP connections on the loopback ``port``."""
     try:
         with socket.create_connection((LOOPBACK, port), timeout=0.5):
             return True
     except OSError:
         return False
+
+
+def post_stalled_body(port: int, path: str, timeout: float) -> bytes:
+    """``POST path`` to the loopback ``port`` with a JSON body that stops after 5 of its 100
+    announced bytes; returns the answer (its head, and its body when it has a length), or what
+    arrived before the server closed the connection. A read that waits longer than ``timeout``
+    raises :class:`TimeoutError`."""
+    head = (
+        f"POST {path} HTTP/1.1\r\n"
+        f"Host: {LOOPBACK}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n"
+        '{"par'
+    ).encode("ascii")
+    answer = b""
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as raw:
+        raw.sendall(head)  # ... and nothing more: the other 95 bytes never come
+        while True:
+            top, end_of_head, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", top)
+            if end_of_head and (length is None or len(body) >= int(length.group(1))):
+                return answer
+            chunk = raw.recv(4096)
+            if not chunk:
+                return answer
+            answer += chunk
 
 
 def _new_log_path(log_dir: Path, stem: str) -> Path:
@@ -77,7 +115,7 @@ def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             return False
-        if _port_answers(server.port):
+        if port_answers(server.port):
             return True
         time.sleep(0.05)
     return False
@@ -100,7 +138,7 @@ def start_uvicorn(
     environment.update(env or {})
     deadline = time.monotonic() + READY_TIMEOUT
     for attempt in range(START_ATTEMPTS):
-        chosen = _free_port() if port is None else port
+        chosen = free_port() if port is None else port
         log_path = _new_log_path(log_dir, f"uvicorn-{chosen}-{attempt}")
         command = [
             sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(chosen),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.security.uvicorn_app import BODY_TIMEOUT
-from tests.servers import LOOPBACK, UvicornServer, uvicorn_server
+from tests.servers import LOOPBACK, UvicornServer, post_stalled_body, uvicorn_server
 
 pytestmark = pytest.mark.uvicorn
 
@@ -104,22 +103,8 @@ async def test_websocket_denied_event_is_an_error_and_the_socket_stays(server: U
 
 
 def test_body_that_stops_arriving_is_answered_with_408(server: UvicornServer):
-    head = (
-        "POST /components/public/ HTTP/1.1\r\n"
-        f"Host: {LOOPBACK}:{server.port}\r\n"
-        "Content-Type: application/json\r\n"
-        "Content-Length: 100\r\n\r\n"
-        '{"par'
-    ).encode("ascii")
     started = time.monotonic()
-    with socket.create_connection((LOOPBACK, server.port), timeout=WAIT * 2) as raw:
-        raw.sendall(head)  # ... and nothing more: the other 95 bytes never come
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = raw.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+    answer = post_stalled_body(server.port, "/components/public/", WAIT * 2)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert time.monotonic() - started >= BODY_TIMEOUT * 0.9  # not refused before the deadline
 
