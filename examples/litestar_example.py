@@ -1,8 +1,8 @@
 """The example app on Litestar: an index page rendering every showcase component server-side.
 
-Run it with ``python examples/litestar_example.py`` or ``uvicorn examples.litestar_example:app``.
-htmx comes from the npm packages installed by ``scripts/demo.sh`` (no CDN needed); without
-them, the page falls back to pinned public URLs.
+Run it with ``scripts/demo.sh`` (debug mode: edited templates show on the next render),
+``python examples/litestar_example.py`` or ``uvicorn examples.litestar_example:app``. htmx is
+served by the app itself (the copy shipped with the package): no CDN, no npm.
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@
 - ``todo``: a shared list over WebSocket; every open page sees every change.
 
 The slow services they call (a mock ML model, a report generator, a fake LLM) live in
-``examples.fake_services``. Also the pieces each host needs: :func:`example_settings` (htmx
-from ``node_modules`` when it is installed), :data:`TEMPLATES`, :data:`STATIC` (the
-stylesheet), :data:`CONTENT_SECURITY_POLICY` for the page, and :data:`ticker_feed`, the
-background task.
+``examples.fake_services``. Also the pieces each host needs: :func:`example_settings`,
+:data:`TEMPLATES`, :data:`STATIC` (the stylesheet), :data:`CONTENT_SECURITY_POLICY` for the
+page, and :data:`ticker_feed`, the background task.
 """
 
 from __future__ import annotations
@@ -41,13 +40,12 @@ from examples.fake_services import (
 
 ROOT: Final = Path(__file__).resolve().parent
 TEMPLATES: Final = ROOT / "templates"
-NODE_MODULES: Final = ROOT.parent / "node_modules"
 
 STATIC: Final = ROOT / "static"
-#: The index page's policy: no inline script or style anywhere, scripts from this origin (or the
-#: pinned public htmx when ``node_modules`` is absent), connections (SSE, WebSocket) to this origin.
+#: The index page's policy: no inline script or style anywhere, scripts (htmx included) and
+#: connections (SSE, WebSocket) to this origin only.
 CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -56,9 +54,9 @@ manager = WebSocketManager()
 
 
 def example_settings() -> Settings:
-    """Settings from the environment; htmx is served locally when ``npm ci`` installed it."""
-    vendor = NODE_MODULES if (NODE_MODULES / "htmx.org").is_dir() else None
-    return Settings.from_env(vendor_directory=vendor)
+    """Settings from the environment (``scripts/demo.sh`` turns ``COMPONENT_FRAMEWORK_DEBUG``
+    on); htmx is the copy shipped with the package, served by the app itself."""
+    return Settings.from_env()
 
 
 @registry.register("counter")

@@ -1,5 +1,5 @@
-"""The browser files under ``/_static/`` (the runtime, its types, vendor htmx when configured:
-cached, with ETag) and the page's script tags."""
+"""The browser files under ``/_static/`` (the runtime, its types, htmx and its extensions from
+the shipped copies or a configured folder: cached, with ETag) and the page's script tags."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from component_framework import ComponentASGI
+from component_framework.asgi.static import (
+    BUNDLED_VENDOR_DIRECTORY,
+    STATIC_DIRECTORY,
+    VENDOR_SCRIPTS,
+    StaticFiles,
+)
 from component_framework.asgi.static import RUNTIME as RUNTIME_NAME
-from component_framework.asgi.static import STATIC_DIRECTORY, VENDOR_SCRIPTS, StaticFiles
 from component_framework.core.config import ENV_VENDOR_DIRECTORY, Settings
 from component_framework.testing import asgi_request
 
@@ -104,7 +109,15 @@ async def test_vendor_scripts_are_served_from_the_configured_folder(name: str) -
 
 
 @pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
-async def test_vendor_scripts_are_404_without_a_vendor_folder(name: str) -> None:
+async def test_vendor_scripts_are_served_from_the_shipped_copies_by_default(name: str) -> None:
+    answer = await asgi_request(vendor_app(None), "GET", f"/components/_static/{name}")
+    assert answer.status == 200
+    assert answer.header("content-type") == "text/javascript; charset=utf-8"
+    assert answer.body == (BUNDLED_VENDOR_DIRECTORY / VENDOR_SCRIPTS[name].path).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["LICENSE", "htmx.org", "vendor", "htmx.js"])
+async def test_nothing_else_of_the_shipped_copies_is_reachable(name: str) -> None:
     answer = await asgi_request(vendor_app(None), "GET", f"/components/_static/{name}")
     assert answer.status == 404
 
@@ -120,20 +133,32 @@ async def test_only_the_three_vendor_scripts_are_reachable_in_the_vendor_folder(
     assert answer.status == 404
 
 
+def _integrity(path: Path) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
+
+
 @pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
 def test_pinned_integrity_matches_the_installed_package(name: str) -> None:
     script = VENDOR_SCRIPTS[name]
-    digest = hashlib.sha384((NODE_MODULES / script.path).read_bytes()).digest()
-    assert script.integrity == "sha384-" + base64.b64encode(digest).decode("ascii")
+    assert _integrity(NODE_MODULES / script.path) == script.integrity
 
 
-def test_pinned_public_urls_name_the_versions_package_json_installs() -> None:
+@pytest.mark.parametrize("name", sorted(VENDOR_SCRIPTS))
+def test_shipped_copies_are_the_pinned_releases_with_their_licence(name: str) -> None:
+    # The package ships these files so that pages work offline with no npm; each must be the
+    # unmodified file of the npm release (its published sha384), under its own 0BSD licence.
+    script = VENDOR_SCRIPTS[name]
+    assert _integrity(BUNDLED_VENDOR_DIRECTORY / script.path) == script.integrity
+    licence = (BUNDLED_VENDOR_DIRECTORY / script.package / "LICENSE").read_text()
+    assert re.search(r"Zero.Clause BSD|BSD Zero Clause", licence)
+
+
+def test_pinned_versions_are_the_ones_package_json_installs() -> None:
     wanted = json.loads((REPO_ROOT / "package.json").read_text())["dependencies"]
+    assert {script.package for script in VENDOR_SCRIPTS.values()} == set(wanted)
     for script in VENDOR_SCRIPTS.values():
-        package = script.path.split("/", 1)[0]
-        installed = json.loads((NODE_MODULES / package / "package.json").read_text())["version"]
-        assert wanted[package] == installed
-        assert f"/{package}@{installed}/" in script.public_url
+        installed = json.loads((NODE_MODULES / script.package / "package.json").read_text())
+        assert wanted[script.package] == installed["version"] == script.version
 
 
 def test_script_tags_point_at_local_copies_when_a_vendor_folder_is_set() -> None:
@@ -148,19 +173,17 @@ def test_script_tags_point_at_local_copies_when_a_vendor_folder_is_set() -> None
     ]
 
 
-def test_script_tags_use_pinned_public_urls_with_integrity_otherwise() -> None:
+def test_script_tags_are_local_by_default_too() -> None:
     tags = vendor_app(None).script_tags(ws=False).splitlines()
-    assert len(tags) == 3
-    for tag, name in zip(tags, ["htmx.min.js", "sse.min.js"], strict=False):
-        script = VENDOR_SCRIPTS[name]
-        assert tag == (
-            f'<script src="{script.public_url}" integrity="{script.integrity}" '
-            'crossorigin="anonymous"></script>'
-        )
+    assert tags[:2] == [
+        '<script src="/components/_static/htmx.min.js"></script>',
+        '<script src="/components/_static/sse.min.js"></script>',
+    ]
     assert re.fullmatch(
         r'<script src="/components/_static/component-framework\.js\?v=[0-9a-f]{12}"></script>',
         tags[2],
     )
+    assert len(tags) == 3
 
 
 def test_script_tags_follow_the_public_prefix() -> None:

@@ -8,6 +8,7 @@ Litestar's ``JinjaTemplateEngine``. Requires the ``litestar`` extra (it brings J
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from component_framework.asgi.app import ComponentASGI
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.access import AccessContext
-from component_framework.core.config import Settings
+from component_framework.core.config import ENV_DEBUG, Settings, _env_flag
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 
@@ -35,20 +36,28 @@ class Jinja2Renderer:
     """Renders component templates with Jinja2; autoescaping is on for HTML templates.
 
     ``source``: a template directory (``str`` or ``Path``), several directories, or a ready
-    ``jinja2.Environment`` (used as is). ``auto_reload``: re-read changed template files (handy
-    while developing; off by default, so each template is compiled once).
+    ``jinja2.Environment`` (used as is, with its own ``auto_reload``).
+
+    ``auto_reload``: re-read a template file when it changed on disk. ``None`` (the default)
+    follows debug mode: on when ``COMPONENT_FRAMEWORK_DEBUG`` is set as the renderer is created,
+    or once a ``ComponentASGI`` whose ``Settings.debug`` is on starts rendering with it (see
+    :meth:`enable_reload`); off otherwise, and then each template is compiled once and looked up
+    in a dict, with no file access. ``True`` / ``False`` decide for good.
     """
 
     def __init__(
         self,
         source: str | Path | list[str | Path] | jinja2.Environment,
         *,
-        auto_reload: bool = False,
+        auto_reload: bool | None = None,
     ) -> None:
         self._templates: dict[str, jinja2.Template] = {}
+        self._follows_debug = auto_reload is None and not isinstance(source, jinja2.Environment)
         if isinstance(source, jinja2.Environment):
             self.environment = source
         else:
+            if auto_reload is None:
+                auto_reload = _env_flag(os.environ, ENV_DEBUG)
             self.environment = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(source),
                 autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -64,6 +73,14 @@ class Jinja2Renderer:
             auto_reload=False,
         )
         return cls(environment)
+
+    def enable_reload(self) -> None:
+        """Debug mode is on: re-read edited templates from now on. Called by the dispatcher of
+        an app whose ``Settings.debug`` is on; does nothing when ``auto_reload`` was given
+        explicitly or the renderer wraps a ready ``Environment``."""
+        if self._follows_debug and not self.environment.auto_reload:
+            self.environment.auto_reload = True
+            self._templates.clear()
 
     def render(self, template_name: str, context: Mapping[str, Any]) -> str:
         """Render ``template_name`` with ``context``.
@@ -81,13 +98,12 @@ class Jinja2Renderer:
 class _ScriptsGlobal:
     """The callable behind ``{{ component_scripts() }}``."""
 
-    def __init__(self, settings: Settings, prefix: str, static: StaticFiles) -> None:
-        self.settings = settings
+    def __init__(self, prefix: str, static: StaticFiles) -> None:
         self.prefix = prefix
         self.static = static
 
     def __call__(self, *, sse: bool = True, ws: bool = True) -> Markup:
-        tags = script_tags(self.prefix, self.settings, sse=sse, ws=ws, static=self.static)
+        tags = script_tags(self.prefix, sse=sse, ws=ws, static=self.static)
         return Markup(tags)  # built from our constants and escaped URLs
 
 
@@ -157,10 +173,10 @@ def register_component_global(
     rendered this way.
 
     ``component_scripts(sse=True, ws=True)`` (named by ``scripts_name``) emits the page's
-    ``<script>`` tags: htmx, its sse and ws extensions and the client runtime, from
-    ``{url_prefix}/_static/`` when ``Settings.vendor_directory`` is set, else from pinned public
-    URLs with subresource integrity. ``url_prefix``: the public URL of the components app
-    (default: the ``ComponentASGI``'s prefix, ``/components``).
+    ``<script>`` tags: htmx, its sse and ws extensions and the client runtime, all served by
+    the components app from ``{url_prefix}/_static/`` (htmx from the copy shipped with the
+    package, or from ``Settings.vendor_directory``). ``url_prefix``: the public URL of the
+    components app (default: the ``ComponentASGI``'s prefix, ``/components``).
     """
     if isinstance(components, ComponentASGI):
         dispatcher = components.dispatcher
@@ -174,4 +190,4 @@ def register_component_global(
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
     environment.globals[name] = _component_global(dispatcher, guard)
-    environment.globals[scripts_name] = _ScriptsGlobal(dispatcher.settings, prefix, static)
+    environment.globals[scripts_name] = _ScriptsGlobal(prefix, static)

@@ -151,7 +151,7 @@ class ComponentASGI:
         runtime (see :func:`component_framework.asgi.static.script_tags`). ``url_prefix``: the
         public URL of this app when a host mounts it elsewhere (default: ``prefix``)."""
         prefix = self.prefix if url_prefix is None else url_prefix
-        return script_tags(prefix, self.settings, sse=sse, ws=ws, static=self.static)
+        return script_tags(prefix, sse=sse, ws=ws, static=self.static)
 
     @property
     def registry(self) -> ComponentRegistry:

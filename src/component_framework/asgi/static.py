@@ -1,16 +1,17 @@
-"""Serving the browser side: the client runtime, htmx itself when configured, and their tags.
+"""Serving the browser side: the client runtime, htmx and its extensions, and their tags.
 
 Owns one small exchange under ``/_static/``: the files of the package's ``static/`` folder (the
 runtime ``component-framework.js`` and its ``.d.ts``) by plain name (no sub-folders, no dot files),
-plus, when ``Settings.vendor_directory`` points at a ``node_modules``-like folder, exactly three
-vendor scripts (``htmx.min.js``, ``sse.min.js``, ``ws.min.js``). Files are read once and kept in
-memory, with a content hash as ``ETag`` (``304`` for a matching ``If-None-Match``) and caching
-headers: one hour, or a year and ``immutable`` when the URL's ``?v=`` names the file's version.
-Anything else is a 404.
+plus exactly three vendor scripts (``htmx.min.js``, ``sse.min.js``, ``ws.min.js``). These come
+from the copies the package ships in ``static/vendor/`` (laid out like ``node_modules``, the
+exact npm releases pinned in :data:`VENDOR_SCRIPTS`), or from ``Settings.vendor_directory``
+when it names another ``node_modules``-like folder. Files are read once and kept in memory, with
+a content hash as ``ETag`` (``304`` for a matching ``If-None-Match``) and caching headers: one
+hour, or a year and ``immutable`` when the URL's ``?v=`` names the file's version. Anything
+else is a 404.
 
 Also owns :func:`script_tags`, the ``<script>`` tags a page needs (used by the Jinja helper
-``component_scripts()``): local URLs when the vendor folder is configured, else pinned public
-URLs with subresource integrity.
+``component_scripts()``): every script from this app, so a page needs no CDN and works offline.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from component_framework.errors import MethodNotAllowed, NotFound
 if TYPE_CHECKING:
     from asgiref.typing import ASGISendCallable, HTTPScope
 
-    from component_framework.core.config import Settings
-
 __all__ = [
+    "BUNDLED_VENDOR_DIRECTORY",
     "RUNTIME",
     "STATIC_DIRECTORY",
     "VENDOR_SCRIPTS",
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 STATIC_DIRECTORY: Final = Path(__file__).resolve().parent.parent / "static"
+#: htmx and its extensions as shipped with the package (0BSD licensed; each with its LICENSE).
+BUNDLED_VENDOR_DIRECTORY: Final = STATIC_DIRECTORY / "vendor"
 RUNTIME: Final = "component-framework.js"
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _TYPES: Final = {".js": b"text/javascript; charset=utf-8", ".ts": b"text/plain; charset=utf-8"}
@@ -51,29 +53,35 @@ _LONG_CACHE: Final = b"public, max-age=31536000, immutable"
 
 @dataclass(frozen=True, slots=True)
 class VendorScript:
-    """A script of an npm package: where it is in ``node_modules`` and its pinned public copy."""
+    """A script of an npm package: its path in a ``node_modules``-like folder, the release the
+    package ships, and the sha384 digest (subresource-integrity form) of that release's file."""
 
     path: str
-    public_url: str
+    version: str
     integrity: str
 
+    @property
+    def package(self) -> str:
+        """The npm package name (``htmx.org``)."""
+        return self.path.split("/", 1)[0]
 
-#: The vendor scripts by the name they are served under, in page order. The versions match
-#: ``package.json`` (pinned there too), so a local copy and the public one are the same bytes.
+
+#: The vendor scripts by the name they are served under, in page order. ``package.json`` pins
+#: the same versions, and the test suite checks the shipped copies against these digests.
 VENDOR_SCRIPTS: Final[Mapping[str, VendorScript]] = {
     "htmx.min.js": VendorScript(
         "htmx.org/dist/htmx.min.js",
-        "https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js",
+        "2.0.11",
         "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
     ),
     "sse.min.js": VendorScript(
         "htmx-ext-sse/dist/sse.min.js",
-        "https://unpkg.com/htmx-ext-sse@2.2.4/dist/sse.min.js",
+        "2.2.4",
         "sha384-A986SAtodyH8eg8x8irJnYUk7i9inVQqYigD6qZ9evobksGNIXfeFvDwLSHcp31N",
     ),
     "ws.min.js": VendorScript(
         "htmx-ext-ws/dist/ws.min.js",
-        "https://unpkg.com/htmx-ext-ws@2.0.4/dist/ws.min.js",
+        "2.0.4",
         "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
     ),
 }
@@ -88,19 +96,20 @@ class _File:
 
 
 class StaticFiles:
-    """The browser files, each loaded on first request."""
+    """The browser files, each loaded on first request. ``vendor_directory``: where htmx and
+    its extensions are read from (``None``: the copies shipped with the package)."""
 
     def __init__(
         self, directory: Path = STATIC_DIRECTORY, vendor_directory: Path | str | None = None
     ) -> None:
         self.directory = directory
-        self.vendor_directory = None if vendor_directory is None else Path(vendor_directory)
+        self.vendor_directory = (
+            BUNDLED_VENDOR_DIRECTORY if vendor_directory is None else Path(vendor_directory)
+        )
         self._files: dict[str, _File] = {}
 
     def _path(self, name: str) -> Path | None:
         if name in VENDOR_SCRIPTS:
-            if self.vendor_directory is None:
-                return None
             return self.vendor_directory / VENDOR_SCRIPTS[name].path
         path = self.directory / name
         if not _NAME.fullmatch(name) or path.suffix not in _TYPES:
@@ -151,27 +160,14 @@ class StaticFiles:
         )
 
 
-def script_tags(
-    prefix: str, settings: Settings, *, sse: bool = True, ws: bool = True, static: StaticFiles
-) -> str:
+def script_tags(prefix: str, *, sse: bool = True, ws: bool = True, static: StaticFiles) -> str:
     """The ``<script>`` tags for a page: htmx, its sse and ws extensions (each optional), then
-    the client runtime. ``prefix`` is the public URL prefix of the app (``/components``).
-
-    htmx and its extensions come from ``{prefix}/_static/`` when ``settings.vendor_directory``
-    is set, else from their pinned public URLs with ``integrity``. The runtime URL carries its
-    version, so browsers may cache it for a year."""
+    the client runtime, all from ``{prefix}/_static/`` (``prefix`` is the public URL prefix of
+    the app, ``/components``), so the page needs no CDN. The runtime URL carries its version
+    (read from ``static``), so browsers may cache it for a year."""
     base = prefix.rstrip("/") + "/_static/"
     names = ["htmx.min.js", *(["sse.min.js"] if sse else []), *(["ws.min.js"] if ws else [])]
-    tags = []
-    for name in names:
-        script = VENDOR_SCRIPTS[name]
-        if settings.vendor_directory is not None:
-            tags.append(f'<script src="{escape(base + name)}"></script>')
-        else:
-            tags.append(
-                f'<script src="{script.public_url}" integrity="{script.integrity}" '
-                'crossorigin="anonymous"></script>'
-            )
+    tags = [f'<script src="{escape(base + name)}"></script>' for name in names]
     version = static.version(RUNTIME)
     runtime = base + RUNTIME + (f"?v={version}" if version else "")
     tags.append(f'<script src="{escape(runtime)}"></script>')

@@ -122,7 +122,8 @@ class Settings:
     seconds a snapshot stays valid (``None`` = no expiry). ``max_snapshot_bytes``: largest token
     accepted or produced. ``max_body_bytes``: largest request body. ``max_json_depth``: deepest
     JSON nesting accepted. ``trust_client_state``: accept raw unsigned ``state`` from clients
-    (only for clients you trust). ``debug``: show exception detail in 500 bodies.
+    (only for clients you trust). ``debug``: show exception detail in 500 bodies, and re-read
+    edited templates (``Jinja2Renderer``) without a restart.
 
     Streams (SSE): ``stream_resume_grace``: seconds a stream keeps running (and its frames are
     kept) for a client to reconnect with ``Last-Event-ID``; ``stream_heartbeat``: seconds
@@ -157,10 +158,10 @@ class Settings:
     to arrive (then 408: slow-loris clients). ``stream_max_seconds``: longest run of a stream
     handler (then an ``error`` frame with code ``stream_timeout``); ``None``: no limit.
 
-    Browser assets: ``vendor_directory``: a folder laid out like ``node_modules`` that holds the
-    ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws`` packages. When set, the app serves their
-    scripts under ``/_static/`` and ``component_scripts()`` points at them (no CDN needed);
-    when ``None``, pages load them from pinned public URLs with subresource integrity.
+    Browser assets: the app serves htmx and its sse and ws extensions under ``/_static/`` (no
+    CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
+    out like ``node_modules`` holding the ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws``
+    packages to serve instead (``None``: the shipped copies).
     """
 
     secret_keys: tuple[str, ...] | str = ()

@@ -28,7 +28,7 @@ from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry, default_registry
-from component_framework.core.renderer import Renderer
+from component_framework.core.renderer import ReloadingRenderer, Renderer
 from component_framework.errors import (
     ClientError,
     ConfigurationError,
@@ -192,6 +192,10 @@ class Dispatcher:
         self.registry = default_registry if registry is None else registry
         self.settings = Settings.from_env() if settings is None else settings
         self.renderer = renderer
+        if self.settings.debug:  # pick up template edits without a restart
+            for candidate in (renderer, Component.renderer):
+                if isinstance(candidate, ReloadingRenderer):
+                    candidate.enable_reload()
         self.authorize = authorize
         self.signer: SnapshotSigner = self.settings.build_signer()
 
