@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install the project with the given extra (default: dev), plus the
-# browser packages from package.json. Idempotent; used by demo.sh, test.sh and .ci/run.
+# Create .venv (if missing) and install the project with the given extra (default: dev); for dev,
+# also the browser test packages of package.json (npm ci). Idempotent; used by demo.sh, test.sh
+# and .ci/run. System packages (python3-venv, npm, ...) come from scripts/system-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-dev}"
@@ -10,8 +11,6 @@ if [ ! -x .venv/bin/python ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extra}]"
-if command -v npm >/dev/null 2>&1; then
+if [ "$extra" = dev ]; then
     npm ci --no-audit --no-fund --loglevel=error
-else
-    echo "npm not found: the demo page will load htmx from its public URL" >&2
 fi

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """A headless Chromium for the module's tests (the probe's flags: no network chatter)."""
-    assert CHROMIUM.exists(), "Debian's chromium is required (installed by .ci/run)"
+    assert CHROMIUM.exists(), "Debian's chromium is required (scripts/test.sh installs it)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
