@@ -22,7 +22,8 @@ def test_adapter_without_its_dependency_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, dependency, None)  # makes ``import dependency`` fail
     monkeypatch.delitem(sys.modules, adapter, raising=False)
-    with pytest.raises(MissingExtraError, match=rf"component-framework\[{extra}\]") as raised:
+    with pytest.raises(MissingExtraError, match=rf"pip install -e '\.\[{extra}\]'") as raised:
         importlib.import_module(adapter)
+    assert f"its '{extra}' extra, from a clone" in str(raised.value)
     assert isinstance(raised.value, ImportError)
     assert raised.value.name == dependency

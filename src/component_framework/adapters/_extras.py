@@ -10,7 +10,8 @@ class MissingExtraError(ImportError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
-            f"{package} is not installed: pip install 'component-framework[{extra}]'",
+            f"{package} is not installed: install component-framework with its {extra!r} "
+            f"extra, from a clone of its repository: pip install -e '.[{extra}]'",
             name=package,
         )
         self.extra = extra
