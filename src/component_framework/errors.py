@@ -17,6 +17,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
     │   ├── NotJoined                   409  1008  not_joined
     │   ├── PayloadTooLarge             413  1009  payload_too_large
+    │   │   └── SnapshotTooLarge        413  1009  snapshot_too_large
     │   ├── UnsupportedMediaType        415  1003  unsupported_media_type
     │   ├── PayloadValidationError      422  1007  validation_error
     │   ├── RateLimited                 429  1008  rate_limited
@@ -32,14 +33,21 @@ A user handler may raise any :class:`ClientError` on purpose (for example
 exception from user code becomes a :class:`HandlerError`. A client sees the ``message`` of client
 errors only; a server error shows its class's fixed ``public_message`` (the real message goes to
 the log, and into the body only in debug mode).
+
+Client text is never echoed whole: where a message quotes it, :func:`shown` cuts it, and every
+error's message (:data:`MAX_MESSAGE_CHARS`) and ``field`` (:data:`MAX_FIELD_CHARS`) is cut
+again when the error is built, so an answer, a header or a log line stays small whatever a
+client sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Final
 
 __all__ = [
+    "MAX_FIELD_CHARS",
+    "MAX_MESSAGE_CHARS",
     "ClientError",
     "ComponentError",
     "ComponentNotFound",
@@ -60,16 +68,35 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "SlowConsumer",
+    "SnapshotTooLarge",
     "StreamTimeout",
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "cut_short",
+    "shown",
 ]
 
+#: Longest message an error carries (to a client, in a header, in a log line).
+MAX_MESSAGE_CHARS: Final = 512
+#: Longest ``field`` name a validation error carries.
+MAX_FIELD_CHARS: Final = 128
 
-def _shown(value: str, limit: int = 64) -> str:
-    """``repr`` of client-supplied text, cut so an error never echoes a huge input back."""
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+def cut_short(text: str, limit: int) -> str:
+    """``text`` when it has at most ``limit`` characters, else its first ``limit`` and ``...``."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def shown(value: object, limit: int = 64) -> str:
+    """How a message quotes a client-supplied value: the ``repr`` of a string cut to ``limit``
+    characters, of a number or ``None`` cut likewise, and only the type of anything else (a
+    list or object may be huge)."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    if value is None or isinstance(value, int | float):
+        return cut_short(repr(value), limit)
+    return type(value).__name__
 
 
 class ComponentError(Exception):
@@ -82,6 +109,7 @@ class ComponentError(Exception):
     public_message: ClassVar[str | None] = "internal server error"
 
     def __init__(self, message: str) -> None:
+        message = cut_short(message, MAX_MESSAGE_CHARS)  # whatever a caller quoted
         super().__init__(message)
         self.message = message
 
@@ -144,7 +172,7 @@ class ComponentNotFound(NotFound):
     code = "component_not_found"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown component {_shown(name)}")
+        super().__init__(f"unknown component {shown(name)}")
         self.name = name
 
 
@@ -154,7 +182,7 @@ class EventNotFound(NotFound):
     code = "event_not_found"
 
     def __init__(self, component: str, event: str) -> None:
-        super().__init__(f"component {component!r} has no event {_shown(event)}")
+        super().__init__(f"component {component!r} has no event {shown(event)}")
         self.component = component
         self.event = event
 
@@ -195,6 +223,14 @@ class PayloadTooLarge(ClientError):
     code = "payload_too_large"
 
 
+class SnapshotTooLarge(PayloadTooLarge):
+    """The state a request would leave is larger, as a signed snapshot, than
+    ``Settings.max_snapshot_bytes``: the change is not applied (the previous snapshot, or the
+    state a WebSocket connection holds, stays what it was)."""
+
+    code = "snapshot_too_large"
+
+
 class UnsupportedMediaType(ClientError):
     """The request body has a content type the protocol does not accept."""
 
@@ -211,9 +247,9 @@ class PayloadValidationError(ClientError):
     code = "validation_error"
 
     def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"field {field!r}: {problem}")
-        self.field = field
-        self.problem = problem
+        super().__init__(f"field {shown(field, MAX_FIELD_CHARS)}: {problem}")
+        self.field = cut_short(field, MAX_FIELD_CHARS)
+        self.problem = cut_short(problem, MAX_MESSAGE_CHARS)
 
     def to_dict(self) -> dict[str, object]:
         body = super().to_dict()

@@ -50,12 +50,18 @@ ACCEPTED: list[tuple[object, Any, Any]] = [
     (int, "3", 3),
     (int, " 42 ", 42),
     (int, "-7", -7),
+    (int, "+7", 7),
+    (int, "007", 7),
+    (int, "\t12\n", 12),
     (int, 2.0, 2),
     (float, 1.5, 1.5),
     (float, 2, 2.0),
     (float, "2.5", 2.5),
     (float, "3", 3.0),
     (float, "-1e3", -1000.0),
+    (float, "+.5", 0.5),
+    (float, "5.", 5.0),
+    (float, "1.5E-2", 0.015),
     (bool, True, True),
     (bool, False, False),
     (bool, "true", True),
@@ -130,6 +136,17 @@ REJECTED: list[tuple[object, Any, str]] = [
     (int, 1.5, "value"),
     (int, "1.5", "value"),
     (int, "abc", "value"),
+    (int, "1_000", "value"),
+    (int, "\u0661\u0662\u0663", "value"),
+    (int, "\u0967\u0968", "value"),
+    (int, "\uff11\uff12", "value"),
+    (int, "\u00b2", "value"),
+    (int, "0x10", "value"),
+    (int, "1e3", "value"),
+    (int, "--1", "value"),
+    (int, "+", "value"),
+    (int, "\u30001\u3000", "value"),
+    (int, "9" * 5000, "value"),
     (int, "", "value"),
     (int, None, "value"),
     (int, [1], "value"),
@@ -141,6 +158,16 @@ REJECTED: list[tuple[object, Any, str]] = [
     (float, "nan", "value"),
     (float, "inf", "value"),
     (float, "abc", "value"),
+    (float, "Infinity", "value"),
+    (float, "-inf", "value"),
+    (float, "NaN", "value"),
+    (float, "1e999", "value"),
+    (float, "1_0.5", "value"),
+    (float, "\u0661.\u0665", "value"),
+    (float, "\uff11.5", "value"),
+    (float, "0x1p3", "value"),
+    (float, ".", "value"),
+    (float, "1e", "value"),
     (float, None, "value"),
     (float, [1.0], "value"),
     (float, 10**400, "value"),
@@ -347,3 +374,27 @@ def test_optional_container_reports_the_nested_field() -> None:
     assert raised.value.field == "ids[1]"
     assert Binder(handler).bind({"ids": None}) == {"ids": None}
     assert Binder(handler).bind({"ids": ""}) == {"ids": None}
+
+
+def test_a_list_or_object_that_does_not_fit_is_named_not_printed() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        bind_value(int, list(range(1_000_000)))
+
+    assert excinfo.value.problem == "expected an integer, got list"
+
+
+def test_a_huge_field_name_is_cut_short_in_the_error() -> None:
+    name = "n" * 1_000_000
+
+    with pytest.raises(PayloadValidationError) as excinfo:
+        Binder(handler_for(int)).bind({"value": 1, name: 2})
+
+    assert excinfo.value.field == "n" * 128 + "..."
+    assert len(str(excinfo.value)) < 300
+
+
+def test_a_huge_literal_choice_that_does_not_fit_is_cut_short() -> None:
+    with pytest.raises(PayloadValidationError) as excinfo:
+        bind_value(Literal["a", "b"], "c" * 1_000_000)
+
+    assert len(str(excinfo.value)) < 200

@@ -23,6 +23,7 @@ from component_framework.errors import (
     HandlerError,
     InvalidSnapshot,
     PayloadValidationError,
+    SnapshotTooLarge,
 )
 from component_framework.protocol.request import RequestFields
 from component_framework.protocol.snapshot import SnapshotSigner
@@ -777,13 +778,19 @@ def test_state_nested_too_deep_to_serialise_is_a_handler_error_in_dehydrate() ->
     assert excinfo.value.stage == "dehydrate"
 
 
-def test_state_larger_than_the_snapshot_limit_is_a_configuration_error() -> None:
+def test_state_grown_past_the_snapshot_limit_is_a_413_logged_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     settings = Settings(secret_keys=(SECRET,), max_snapshot_bytes=1000)
     dispatcher = Dispatcher(registry, settings, LabelRenderer())
     mounted = dispatcher.dispatch(ComponentCall("huge"))
 
-    with pytest.raises(ConfigurationError, match="over the limit of 1000"):
+    with pytest.raises(SnapshotTooLarge, match="over the limit of 1000") as excinfo:
         dispatcher.dispatch(ComponentCall("huge", "grow", snapshot=mounted.snapshot))
+
+    assert (excinfo.value.status_code, excinfo.value.code) == (413, "snapshot_too_large")
+    assert "the change was not applied" in excinfo.value.message
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("WARNING", None)]
 
 
 def test_missing_renderer_is_a_configuration_error_not_a_handler_error(

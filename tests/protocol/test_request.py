@@ -21,7 +21,7 @@ from component_framework.protocol.request import (
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 DEPTH = 32
-REQUEST_PROBLEMS = {"malformed", "unsupported_media_type", "too_deep"}
+REQUEST_PROBLEMS = {"malformed", "unsupported_media_type", "too_deep", "too_many_fields"}
 
 
 def parse_json(document: Any) -> RequestFields:
@@ -320,6 +320,10 @@ MALFORMED_JSON: dict[str, bytes] = {
         b'{"event": "x", "snapshot": "t", "payload": {"a": 1}, "a": 2}'
     ),
     "loose field clashes with params key": b'{"params": {"a": 1}, "a": 2}',
+    "reserved key twice": b'{"event": "a", "event": "b"}',
+    "loose key twice": b'{"a": 1, "a": 2}',
+    "key twice in payload": b'{"event": "x", "snapshot": "t", "payload": {"a": 1, "a": 2}}',
+    "key twice deep inside": b'{"params": {"a": [{"b": 1, "b": 1}]}}',
 }
 
 
@@ -354,6 +358,7 @@ MALFORMED_FORMS: dict[str, bytes] = {
     "percent-encoded invalid utf-8": b"name=%FF",
     "raw invalid utf-8": b"name=\xff",
     "loose field clashes with payload key": b"event=x&snapshot=t&payload=%7B%22a%22%3A1%7D&a=2",
+    "key twice in payload JSON": b"event=x&snapshot=t&payload=%7B%22a%22%3A1%2C%22a%22%3A2%7D",
 }
 
 
@@ -372,6 +377,127 @@ def test_duplicate_reserved_form_field_is_named() -> None:
 
 def test_repeated_loose_field_after_reserved_one_is_fine() -> None:
     assert parse_form("event=x&snapshot=t&tag=a&tag=b").payload == {"tag": ["a", "b"]}
+
+
+def test_json_key_given_twice_is_named_in_the_message() -> None:
+    with pytest.raises(RequestError, match="holds the key 'amount' twice"):
+        parse_body(JSON, b'{"event": "x", "amount": 1, "amount": 2}', max_depth=DEPTH)
+
+
+def test_huge_json_key_given_twice_is_cut_short_in_the_message() -> None:
+    key = "k" * 1_000_000
+    body = json.dumps({"x": 1}).replace('"x": 1', f'"{key}": 1, "{key}": 2').encode()
+
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(JSON, body, max_depth=DEPTH)
+
+    assert excinfo.value.problem == "malformed"
+    assert len(str(excinfo.value)) < 200
+
+
+def test_same_key_in_two_objects_is_not_a_duplicate() -> None:
+    document = {"event": "x", "snapshot": "t", "payload": {"a": {"id": 1}, "b": {"id": 2}}}
+
+    assert parse_json(document).payload == {"a": {"id": 1}, "b": {"id": 2}}
+
+
+# -- field counts -------------------------------------------------------------------------
+
+
+def test_form_at_the_field_limit_is_accepted() -> None:
+    body = "&".join(f"f{index}=1" for index in range(10))
+
+    assert len(parse_body(FORM, body.encode(), max_depth=DEPTH, max_fields=10).params) == 10
+
+
+def test_form_over_the_field_limit_is_too_many_fields_naming_the_limit() -> None:
+    body = "&".join(f"f{index}=1" for index in range(11))
+
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(FORM, body.encode(), max_depth=DEPTH, max_fields=10)
+
+    assert excinfo.value.problem == "too_many_fields"
+    assert str(excinfo.value).startswith("form data holds 11 fields, over the limit of 10")
+
+
+def test_empty_form_segments_are_not_fields() -> None:
+    body = "a=1" + "&" * 5000 + "b=2"
+
+    assert parse_body(FORM, body.encode(), max_depth=DEPTH, max_fields=2).params == {
+        "a": "1",
+        "b": "2",
+    }
+
+
+def test_query_string_over_the_field_limit_is_too_many_fields() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        parse_query(b"a&" * 11, max_depth=DEPTH, max_fields=10)
+
+    assert excinfo.value.problem == "too_many_fields"
+    assert str(excinfo.value).startswith("query string holds 11 fields")
+
+
+def test_keys_of_json_objects_count_at_every_level() -> None:
+    document = {"event": "x", "snapshot": "t", "payload": {"a": {"b": [{"c": 1, "d": 2}]}}}
+    body = json.dumps(document).encode()  # 3 + 1 + 1 + 2 = 7 keys
+
+    assert parse_body(JSON, body, max_depth=DEPTH, max_fields=7).payload == document["payload"]
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(JSON, body, max_depth=DEPTH, max_fields=6)
+    assert excinfo.value.problem == "too_many_fields"
+    assert str(excinfo.value).startswith("body holds 7 fields, over the limit of 6")
+
+
+def test_keys_of_json_in_form_fields_count_with_the_form_fields() -> None:
+    body = "event=x&snapshot=t&payload=" + quote(json.dumps({"a": 1, "b": {"c": 2}}))  # 3 + 3
+
+    assert parse_body(FORM, body.encode(), max_depth=DEPTH, max_fields=6).event == "x"
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(FORM, body.encode(), max_depth=DEPTH, max_fields=5)
+    assert excinfo.value.problem == "too_many_fields"
+
+
+def test_default_field_limit_is_a_thousand() -> None:
+    at_limit = json.dumps({f"k{index}": index for index in range(1000)}).encode()
+    over = json.dumps({f"k{index}": index for index in range(1001)}).encode()
+
+    assert len(parse_body(JSON, at_limit, max_depth=DEPTH).params) == 1000
+    with pytest.raises(RequestError, match="over the limit of 1000"):
+        parse_body(JSON, over, max_depth=DEPTH)
+
+
+def test_a_million_repeated_form_fields_are_refused_by_counting_alone() -> None:
+    """The issue-11 body (``a&`` 300,000 times, 586 KiB) took 55 s in the quadratic merge."""
+    with pytest.raises(RequestError) as excinfo:
+        parse_body(FORM, b"a&" * 1_000_000, max_depth=DEPTH)
+
+    assert excinfo.value.problem == "too_many_fields"
+    assert "holds 1000000 fields" in str(excinfo.value)
+
+
+def test_a_hundred_thousand_repeats_of_one_field_merge_into_one_list_in_linear_time() -> None:
+    """Under a raised limit the merge runs: quadratic copying would take minutes (and hit the
+    suite's timeout); appending takes milliseconds."""
+    body = b"event=x&snapshot=t&" + b"tag=v&" * 100_000
+
+    fields = parse_body(FORM, body, max_depth=DEPTH, max_fields=200_000)
+
+    assert fields.payload["tag"] == ["v"] * 100_000
+
+
+def test_a_hundred_thousand_json_keys_are_counted_under_a_raised_limit() -> None:
+    document = {"params": {f"k{index}": {"v": index} for index in range(100_000)}}
+
+    fields = parse_json_with_limit(document, 200_001)
+
+    assert len(fields.params) == 100_000
+    with pytest.raises(RequestError, match="holds 200001 fields"):
+        parse_json_with_limit(document, 200_000)
+
+
+def parse_json_with_limit(document: Any, max_fields: int) -> RequestFields:
+    body = json.dumps(document).encode("utf-8")
+    return parse_body(JSON, body, max_depth=DEPTH, max_fields=max_fields)
 
 
 # -- nesting limit ------------------------------------------------------------------------
@@ -513,4 +639,6 @@ def test_any_query_string_parses_or_raises_request_error(query: bytes) -> None:
     except RequestError as exc:
         outcome = exc
 
-    assert isinstance(outcome, RequestFields) or outcome.problem in {"malformed", "too_deep"}
+    assert isinstance(outcome, RequestFields) or outcome.problem in REQUEST_PROBLEMS - {
+        "unsupported_media_type"
+    }

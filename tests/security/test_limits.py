@@ -139,6 +139,7 @@ POSITIVE_INTS = [
     "max_snapshot_bytes",
     "max_body_bytes",
     "max_json_depth",
+    "max_fields",
     "stream_retry_ms",
     "stream_replay_frames",
     "stream_replay_bytes",
@@ -233,5 +234,6 @@ def test_defaults_of_the_abuse_limits():
     assert settings.stream_max_seconds == 3600.0
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.max_json_depth == 32
+    assert settings.max_fields == 1000
     assert settings.max_snapshot_bytes == 64 * 1024
     assert settings.ws_max_message_bytes == 1024 * 1024

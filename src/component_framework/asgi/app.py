@@ -35,7 +35,7 @@ from component_framework.core.hub import Hub, default_hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
 from component_framework.core.stream_run import StreamRegistry
-from component_framework.errors import ComponentError, NotFound
+from component_framework.errors import ComponentError, NotFound, shown
 
 if TYPE_CHECKING:
     from asgiref.typing import (
@@ -234,7 +234,7 @@ class ComponentASGI:
             error = NotFound("this is a WebSocket endpoint: connect with a WebSocket client")
             await send_response(send, error_response(error))
         else:
-            error = NotFound(f"nothing is served at {scope['path']!r}")
+            error = NotFound(f"nothing is served at {shown(scope['path'], 128)}")
             await send_response(send, error_response(error))
 
     async def _route_websocket(

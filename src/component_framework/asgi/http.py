@@ -72,10 +72,16 @@ async def handle_http(
                 receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines,
                 now,
             )  # fmt: skip
-            fields = parse_body(headers.content_type, body, max_depth=settings.max_json_depth)
+            fields = parse_body(
+                headers.content_type, body, max_depth=settings.max_json_depth,
+                max_fields=settings.max_fields,
+            )  # fmt: skip
             wants_html = htmx
         elif method in _SAFE_METHODS:
-            fields = parse_query(scope["query_string"], max_depth=settings.max_json_depth)
+            fields = parse_query(
+                scope["query_string"], max_depth=settings.max_json_depth,
+                max_fields=settings.max_fields,
+            )  # fmt: skip
             if not fields.is_mount:
                 raise MethodNotAllowed(method, ["POST"])
             wants_html = htmx or accept is None or b"application/json" not in accept
@@ -97,10 +103,10 @@ async def handle_http(
         response = error_response(request_error(exc), htmx=htmx, component=component_name)
     except ComponentError as error:
         if isinstance(error, ServerError) and error.__cause__ is None:
-            logger.error("%s serving component %r: %s", error.code, component_name, error)
+            logger.error("%s serving component %.80r: %s", error.code, component_name, error)
         response = error_response(error, debug=settings.debug, htmx=htmx, component=component_name)
     except Exception as exc:  # a framework bug must still answer, never crash the worker
-        logger.exception("unexpected failure serving component %r", component_name)
+        logger.exception("unexpected failure serving component %.80r", component_name)
         unexpected = ServerError("internal server error")
         unexpected.__cause__ = exc
         response = error_response(unexpected, debug=settings.debug, htmx=htmx)

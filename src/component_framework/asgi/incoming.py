@@ -92,6 +92,8 @@ def request_error(exc: RequestError) -> ComponentError:
     """The wire error for a body or query string that could not be parsed."""
     if exc.problem == "unsupported_media_type":
         return UnsupportedMediaType(str(exc))
+    if exc.problem == "too_many_fields":
+        return PayloadTooLarge(str(exc))
     return MalformedRequest(str(exc))
 
 

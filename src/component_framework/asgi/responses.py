@@ -15,11 +15,13 @@ from math import ceil
 from typing import TYPE_CHECKING, Final
 
 from component_framework.errors import (
+    MAX_FIELD_CHARS,
     ComponentError,
     MethodNotAllowed,
     RateLimited,
     RequestTimeout,
     ServerError,
+    cut_short,
 )
 
 if TYPE_CHECKING:
@@ -102,9 +104,10 @@ def error_response(
         headers.append((b"connection", b"close"))
     if isinstance(error, RateLimited):
         headers.append((b"retry-after", str(max(1, ceil(error.retry_after))).encode("ascii")))
-    if htmx:
+    if htmx:  # the message is cut short by the error itself; the name comes from the path
+        name = cut_short(component, MAX_FIELD_CHARS)
         trigger = {"component-error": {"code": error.code, "message": error.client_message,
-                                       "component": component}}  # fmt: skip
+                                       "component": name}}  # fmt: skip
         headers.append((b"hx-reswap", b"none"))
         headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))
     return Response(error.status_code, tuple(headers), json_body(document))

@@ -37,6 +37,7 @@ from component_framework.errors import (
     NotFound,
     PayloadValidationError,
     ServiceUnavailable,
+    shown,
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
@@ -234,12 +235,14 @@ async def _fields(
     settings = dispatcher.settings
     if scope["method"] == "GET":
         return parse_query(
-            scope["query_string"], max_depth=settings.max_json_depth, loose_to_payload=True
-        )
+            scope["query_string"], max_depth=settings.max_json_depth,
+            max_fields=settings.max_fields, loose_to_payload=True,
+        )  # fmt: skip
     body = await read_body(receive, settings.max_body_bytes, headers.content_length, deadlines)
     return parse_body(
-        headers.content_type, body, max_depth=settings.max_json_depth, loose_to_payload=True
-    )
+        headers.content_type, body, max_depth=settings.max_json_depth,
+        max_fields=settings.max_fields, loose_to_payload=True,
+    )  # fmt: skip
 
 
 def _requested_format(scope: HTTPScope, fields: RequestFields) -> FrameFormat:
@@ -252,7 +255,7 @@ def _requested_format(scope: HTTPScope, fields: RequestFields) -> FrameFormat:
     if requested is None:
         requested = "html"
     if requested not in ("html", "json"):
-        raise PayloadValidationError("format", f"expected 'html' or 'json', got {requested!r}")
+        raise PayloadValidationError("format", f"expected 'html' or 'json', got {shown(requested)}")
     return "json" if requested == "json" else "html"
 
 

@@ -21,7 +21,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.guard import ClientGuard, origin_allowed
-from component_framework.asgi.incoming import RequestHeaders
+from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.responses import error_response
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
@@ -41,6 +41,7 @@ from component_framework.errors import (
     SlowConsumer,
     Unauthorized,
     UnsupportedMediaType,
+    shown,
 )
 from component_framework.protocol.request import RequestError, parse_query
 from component_framework.protocol.websocket import (
@@ -380,10 +381,16 @@ class _Connection:
         return True
 
     def _take(self, text: str) -> None:
+        settings = self.settings
         try:
-            message = parse_client_message(text, max_depth=self.settings.max_json_depth)
+            message = parse_client_message(
+                text, max_depth=settings.max_json_depth, max_fields=settings.max_fields
+            )
         except MessageError as exc:
-            self.error(MalformedRequest(str(exc)), exc.ref)
+            # Too many fields is an error for that message (the socket stays open): unlike a
+            # frame over the size limit (1009), the message was read and refused in full.
+            refused = PayloadTooLarge if exc.problem == "too_many_fields" else MalformedRequest
+            self.error(refused(str(exc)), exc.ref)
             return
         session = self.session
         assert session is not None
@@ -426,10 +433,14 @@ def _connect_options(
     scope: WebSocketScope, dispatcher: Dispatcher
 ) -> tuple[Join, bool, str | None]:
     """The join that the query string asks for, the answer format and the htmx target."""
+    settings = dispatcher.settings
     try:
-        fields = parse_query(scope["query_string"], max_depth=dispatcher.settings.max_json_depth)
+        fields = parse_query(
+            scope["query_string"], max_depth=settings.max_json_depth,
+            max_fields=settings.max_fields,
+        )  # fmt: skip
     except RequestError as exc:
-        raise MalformedRequest(str(exc)) from None
+        raise request_error(exc) from None
     if fields.event is not None:
         raise MalformedRequest("events are sent as messages, not in the URL")
     if fields.state is not None:
@@ -441,7 +452,9 @@ def _connect_options(
         name = next(iter(fields.payload))
         raise PayloadValidationError(name, "unexpected field at connect (resuming takes none)")
     if answer_format not in ("json", "html"):
-        raise PayloadValidationError("format", f"expected 'json' or 'html', got {answer_format!r}")
+        raise PayloadValidationError(
+            "format", f"expected 'json' or 'html', got {shown(answer_format)}"
+        )
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise PayloadValidationError("target", "expected the id of an element of the page")
     return Join(fields.params, fields.snapshot), answer_format == "html", target

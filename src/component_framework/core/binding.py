@@ -9,23 +9,27 @@ before binding has succeeded.
 Supported hints: ``int``, ``float``, ``bool``, ``str``, ``None``, ``Optional[X]`` / ``X | None``
 and other unions, ``Literal[...]``, ``list`` / ``list[X]``, ``dict`` / ``dict[str, X]``, ``Any``
 and unannotated parameters (passed through unchanged). Form values are strings, so strings are
-coerced to numbers and booleans (``"true"``/``"false"``, ``"1"``/``"0"``, ``"on"``/``"off"``);
-JSON values must already have the right type (an ``int`` is accepted for ``float``, a ``bool``
-is never accepted for ``int``). A ``**kwargs`` parameter accepts extra fields; otherwise an
-unknown field is rejected.
+coerced to numbers and booleans (``"true"``/``"false"``, ``"1"``/``"0"``, ``"on"``/``"off"``).
+Number strings are read strictly, in ASCII: an ``int`` is an optional sign and the digits
+``0-9`` (no ``1_000``, no Arabic-Indic or other digits Python's ``int()`` would take), a
+``float`` is decimal or exponent notation of the same digits (no ``nan``, ``inf``, ``1_0.5``),
+so that every reader of a request sees the same number. JSON values must already have the
+right type (an ``int`` is accepted for ``float``, a ``bool`` is never accepted for ``int``).
+A ``**kwargs`` parameter accepts extra fields; otherwise an unknown field is rejected.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Union
 
-from component_framework.errors import ConfigurationError, PayloadValidationError
+from component_framework.errors import ConfigurationError, PayloadValidationError, shown
 
 __all__ = ["Binder", "binder_for"]
 
@@ -33,21 +37,31 @@ Converter = Callable[[str, Any], Any]
 _TRUE: Final = frozenset({"true", "1", "on", "yes"})
 _FALSE: Final = frozenset({"false", "0", "off", "no", ""})
 _MISSING: Final = object()
+#: What a form value may spell a number with (``int()`` and ``float()`` also take ``1_000``,
+#: any Unicode digits, ``nan`` and ``inf``). Surrounding ASCII blanks are stripped first.
+_INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_BLANKS: Final = " \t\r\n"
 
 
 def _invalid(field: str, expected: str, value: Any) -> PayloadValidationError:
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return PayloadValidationError(field, f"expected {expected}, got {type(value).__name__} {shown}")
+    """The error for ``value``: a scalar is quoted (cut short), a list or object only named."""
+    got = type(value).__name__
+    if value is None or isinstance(value, str | int | float):
+        got = f"{got} {shown(value, 36)}"
+    return PayloadValidationError(field, f"expected {expected}, got {got}")
 
 
 def _to_int(field: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        try:
-            return int(value.strip(), 10)
-        except ValueError:
-            pass
+        text = value.strip(_BLANKS)
+        if _INT_TEXT.fullmatch(text) is not None:
+            try:
+                return int(text)
+            except ValueError:  # more digits than Python converts (4300 by default)
+                pass
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise _invalid(field, "an integer", value)
@@ -60,10 +74,10 @@ def _to_float(field: str, value: Any) -> float:
         except OverflowError:
             raise _invalid(field, "a finite number", value) from None
     elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            raise _invalid(field, "a number", value) from None
+        text = value.strip(_BLANKS)
+        if _FLOAT_TEXT.fullmatch(text) is None:
+            raise _invalid(field, "a number", value)
+        result = float(text)
     else:
         raise _invalid(field, "a number", value)
     if not math.isfinite(result):
@@ -109,7 +123,7 @@ def _literal(choices: tuple[Any, ...]) -> Converter:
             if isinstance(value, str) and not isinstance(choice, str) and value == str(choice):
                 return choice
         raise PayloadValidationError(
-            field, f"expected one of {', '.join(map(repr, choices))}, got {value!r}"
+            field, f"expected one of {', '.join(map(repr, choices))}, got {shown(value)}"
         )
 
     return convert

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from component_framework.errors import ConfigurationError
+from component_framework.protocol.request import DEFAULT_MAX_FIELDS
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
@@ -120,10 +121,13 @@ class Settings:
     (empty = the ``COMPONENT_FRAMEWORK_SECRET_KEY`` variable when the signer is built, else a
     random per-process key). ``snapshot_max_age``:
     seconds a snapshot stays valid (``None`` = no expiry). ``max_snapshot_bytes``: largest token
-    accepted or produced. ``max_body_bytes``: largest request body. ``max_json_depth``: deepest
-    JSON nesting accepted. ``trust_client_state``: accept raw unsigned ``state`` from clients
-    (only for clients you trust). ``debug``: show exception detail in 500 bodies, and re-read
-    edited templates (``Jinja2Renderer``) without a restart.
+    accepted or produced (a request whose new state would be larger is refused with ``413
+    snapshot_too_large`` and not applied). ``max_body_bytes``: largest request body.
+    ``max_json_depth``: deepest JSON nesting accepted. ``max_fields``: most fields one request
+    or WebSocket message may carry: form or query fields plus the keys of every JSON object in
+    it, at any depth (more is ``413 payload_too_large``). ``trust_client_state``: accept raw
+    unsigned ``state`` from clients (only for clients you trust). ``debug``: show exception
+    detail in 500 bodies, and re-read edited templates (``Jinja2Renderer``) without a restart.
 
     Streams (SSE): ``stream_resume_grace``: seconds a stream keeps running (and its frames are
     kept) for a client to reconnect with ``Last-Event-ID``; ``stream_heartbeat``: seconds
@@ -169,6 +173,7 @@ class Settings:
     max_snapshot_bytes: int = 64 * 1024
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
+    max_fields: int = DEFAULT_MAX_FIELDS
     trust_client_state: bool = False
     debug: bool = False
     stream_resume_grace: float = 5.0
@@ -216,8 +221,9 @@ class Settings:
             vendor = self.vendor_directory.strip()
             object.__setattr__(self, "vendor_directory", Path(vendor) if vendor else None)
         for name in (
-            "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "stream_retry_ms",
-            "stream_replay_frames", "stream_replay_bytes", "ws_max_message_bytes", "ws_burst",
+            "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "max_fields",
+            "stream_retry_ms", "stream_replay_frames", "stream_replay_bytes",
+            "ws_max_message_bytes", "ws_burst",
             "ws_inbox_messages", "ws_outbox_messages", "ws_outbox_bytes", "http_burst",
             "max_streams_per_client", "max_sockets_per_client",
         ):  # fmt: skip

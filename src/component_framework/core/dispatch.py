@@ -37,6 +37,7 @@ from component_framework.errors import (
     HandlerTimeout,
     InvalidSnapshot,
     PayloadValidationError,
+    SnapshotTooLarge,
 )
 from component_framework.protocol.fragment import annotate_root, wire_attributes
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields
@@ -371,7 +372,11 @@ class Dispatcher:
             state = component.dehydrate()
             snapshot = self.signer.sign(name, component.id, state)
         except SnapshotError as exc:
-            raise ConfigurationError(str(exc)) from None
+            # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
+            # many items), so a 413 for it rather than a 500, and no traceback in the log.
+            too_large = SnapshotTooLarge(f"{exc}: the change was not applied")
+            logger.warning("component %r: %s", name, too_large.message)
+            raise too_large from None
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:

@@ -40,6 +40,7 @@ from component_framework.errors import (
     ConfigurationError,
     NotJoined,
     PayloadValidationError,
+    SnapshotTooLarge,
     StreamTimeout,
 )
 
@@ -134,6 +135,8 @@ class LiveSession:
         self._ops: OpBatcher | None = None
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
+        #: The snapshot of the last render sent: the state the client holds.
+        self._rendered_snapshot: str | None = None
         self._in_hub = False
         self.closed = False
 
@@ -260,6 +263,7 @@ class LiveSession:
             await dispatcher.await_user_code(plan, "mount", mounted)
         component.stream_sink = self
         result = dispatcher.finish(component)  # a failing render keeps the held component
+        self._rendered_snapshot = result.snapshot
         previous, self.component = self.component, component
         if previous is not None:
             previous.stream_sink = None
@@ -356,9 +360,27 @@ class LiveSession:
 
     def _render(self, component: Component) -> DispatchResult:
         self._flush_ops()  # stream operations before the render that follows them
-        result = self.dispatcher.finish(component)
+        try:
+            result = self.dispatcher.finish(component)
+        except SnapshotTooLarge:
+            self._roll_back(component)
+            raise
+        self._rendered_snapshot = result.snapshot
         self._retopic(component)
         return result
+
+    def _roll_back(self, component: Component) -> None:
+        """Put the held component back to the state of the last render sent, which its client
+        holds: a state too large to sign is never kept, so client and server still agree."""
+        token = self._rendered_snapshot
+        if token is None:
+            return
+        dispatcher = self.dispatcher
+        snapshot = dispatcher.signer.verify(token, component.component_name, expire=False)
+        try:
+            component.hydrate(snapshot.state)
+        except Exception as exc:
+            raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
     def _read_topics(self, component: Component) -> frozenset[str]:
         try:

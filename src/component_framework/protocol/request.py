@@ -1,8 +1,16 @@
 """Parsing of component requests: bodies and query strings into :class:`RequestFields`.
 
 Owns the request half of the HTTP wire protocol (DESIGN.md section 4): which content types are
-accepted, the reserved fields, how loose form or JSON fields join the payload, and the JSON
-nesting limit. Pure: bytes and strings in, a value or a :class:`RequestError` out.
+accepted, the reserved fields, how loose form or JSON fields join the payload, and the limits
+of what a request may hold: JSON nesting depth and the number of fields (form fields plus the
+keys of every JSON object, at any depth). Pure: bytes and strings in, a value or a
+:class:`RequestError` out. Every step is linear in the size of its input (a body of a million
+repeated fields costs what a million-character string costs), and client text quoted in an
+error is cut short.
+
+JSON is read strictly: ``NaN``, ``Infinity``, numbers beyond float range, lone surrogate
+escapes and an object holding one key twice are refused (two readers of one request could
+otherwise disagree about it, as a form repeating a reserved field is refused too).
 
 Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``. Every other field
 is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request without an
@@ -19,11 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
 
+from component_framework.errors import shown
+
 __all__ = [
+    "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
     "RESERVED_FIELDS",
     "RequestError",
     "RequestFields",
+    "RequestProblem",
     "decode_json_object",
     "fields_from_mapping",
     "json_depth",
@@ -40,10 +52,13 @@ _RESERVED_TYPES: Final = (
     ("params", dict),
     ("state", dict),
 )
+_OBJECT_FIELDS: Final = frozenset({"payload", "params", "state"})
 JSON_TYPES: Final = frozenset({"application/json"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
+#: Most fields (form fields plus JSON object keys) one request may hold (``Settings.max_fields``).
+DEFAULT_MAX_FIELDS: Final = 1000
 
-RequestProblem = Literal["malformed", "unsupported_media_type", "too_deep"]
+RequestProblem = Literal["malformed", "unsupported_media_type", "too_deep", "too_many_fields"]
 
 
 class RequestError(ValueError):
@@ -70,22 +85,44 @@ class RequestFields:
         return self.event is None or self.event == MOUNT_EVENT
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of decoded JSON: a scalar is 0, ``[]`` is 1, ``[[1]]`` is 2."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
+def _shape(value: Any) -> tuple[int, int]:
+    """Nesting depth and the number of object keys (at every level) of decoded JSON (plain
+    dicts and lists), in one pass without recursion; only containers are visited."""
+    if not isinstance(value, dict | list):
+        return 0, 0
+    deepest, keys = 0, 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    push = stack.append
     while stack:
         item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        children: Iterable[Any] = item
         if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+            keys += len(item)
+            children = item.values()
         depth += 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth) for child in children)
-    return deepest
+        for child in children:  # a plain loop: a generator per container costs 3x as much
+            if type(child) is dict or type(child) is list:  # what a JSON decoder makes
+                push((child, depth))
+    return deepest, keys
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON: a scalar is 0, ``[]`` is 1, ``[[1]]`` is 2."""
+    return _shape(value)[0]
+
+
+def _too_deep(max_depth: int) -> RequestError:
+    return RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+
+
+def _too_many_fields(what: str, count: int, max_fields: int) -> RequestError:
+    return RequestError(
+        "too_many_fields",
+        f"{what} holds {count} fields, over the limit of {max_fields} "
+        "(each form field and each key of a JSON object counts)",
+    )
 
 
 def _media_type(content_type: str) -> tuple[str, str | None]:
@@ -106,7 +143,12 @@ def _decode_text(body: bytes) -> str:
 
 
 def parse_body(
-    content_type: str | None, body: bytes, *, max_depth: int, loose_to_payload: bool = False
+    content_type: str | None,
+    body: bytes,
+    *,
+    max_depth: int,
+    max_fields: int = DEFAULT_MAX_FIELDS,
+    loose_to_payload: bool = False,
 ) -> RequestFields:
     """Parse a POST body. An empty body is an empty request (a mount) whatever its type.
 
@@ -115,22 +157,29 @@ def parse_body(
     if not body or body.isspace():
         return RequestFields()
     if content_type == "application/json":  # the common spelling, without parameter parsing
-        return _fields_from_json(_decode_text(body), max_depth, loose_to_payload)
+        return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
     media, charset = _media_type(content_type or "")
     if charset not in (None, "utf-8", "utf8"):
-        raise RequestError("unsupported_media_type", f"expected charset utf-8, got {charset!r}")
+        raise RequestError(
+            "unsupported_media_type", f"expected charset utf-8, got {shown(charset)}"
+        )
     if media in JSON_TYPES:
-        return _fields_from_json(_decode_text(body), max_depth, loose_to_payload)
+        return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
     if media in FORM_TYPES:
-        return _fields_from_pairs(_form_pairs(_decode_text(body)), max_depth, loose_to_payload)
+        pairs = _form_pairs(_decode_text(body), max_fields, "form data")
+        return _fields_from_pairs(pairs, max_depth, max_fields, loose_to_payload, "form data")
     expected = ", ".join(sorted(JSON_TYPES | FORM_TYPES))
     raise RequestError(
-        "unsupported_media_type", f"expected content type {expected}, got {media or 'none'!r}"
+        "unsupported_media_type", f"expected content type {expected}, got {shown(media or 'none')}"
     )
 
 
 def parse_query(
-    query_string: bytes, *, max_depth: int, loose_to_payload: bool = False
+    query_string: bytes,
+    *,
+    max_depth: int,
+    max_fields: int = DEFAULT_MAX_FIELDS,
+    loose_to_payload: bool = False,
 ) -> RequestFields:
     """Parse the query string of a GET request with the same rules as a form body."""
     if not query_string:
@@ -139,14 +188,22 @@ def parse_query(
         text = query_string.decode("ascii")
     except UnicodeDecodeError:
         raise RequestError("malformed", "query string is not ASCII (percent-encode it)") from None
-    return _fields_from_pairs(_form_pairs(text), max_depth, loose_to_payload)
+    pairs = _form_pairs(text, max_fields, "query string")
+    return _fields_from_pairs(pairs, max_depth, max_fields, loose_to_payload, "query string")
 
 
-def _form_pairs(text: str) -> list[tuple[str, str]]:
+def _form_pairs(text: str, max_fields: int, what: str) -> list[tuple[str, str]]:
+    """The name/value pairs of form text; more than ``max_fields`` of them are refused before
+    any is decoded (empty segments, as in ``a&&b``, are no fields)."""
+    if text.count("&") >= max_fields:  # perhaps too many: count them, in C
+        segments = text.split("&")
+        count = len(segments) - segments.count("")
+        if count > max_fields:
+            raise _too_many_fields(what, count, max_fields)
     try:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("malformed", f"form data is not valid: {exc}") from None
+        raise RequestError("malformed", f"{what} is not valid: {exc}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -162,16 +219,43 @@ def _finite_float(text: str) -> float:
     return value
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object holds one key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build one JSON object, refusing a repeated key (Python's parser keeps the last one)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return document
+
+
 #: One decoder for every body: ``json.loads`` with an option would build a new one per call.
-_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_DECODER: Final = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+)
 
 
-def _exceeds_depth(document: dict[str, Any], max_depth: int) -> bool:
-    """Whether an object nests deeper than ``max_depth``; walks only container values."""
-    for value in document.values():
-        if isinstance(value, dict | list) and json_depth(value) + 1 > max_depth:
-            return True
-    return max_depth < 1
+def _load(text: str, max_depth: int, what: str) -> Any:
+    """Decode JSON ``text``: a repeated key, and nesting deeper than the parser can follow,
+    are a ``RequestError`` here; any other ``ValueError`` is the caller's to word."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except _RepeatedKey as exc:
+        raise RequestError(
+            "malformed", f"{what} holds the key {shown(exc.key)} twice in one JSON object"
+        ) from None
 
 
 #: ``\ud800``..``\udfff`` escapes: JSON allows them, but alone they are not Unicode text and
@@ -190,58 +274,84 @@ def _refuse_lone_surrogates(text: str, document: Any) -> None:
         ) from None
 
 
-def decode_json_object(text: str, max_depth: int, what: str = "body") -> dict[str, Any]:
-    """Decode ``text`` as one JSON object no deeper than ``max_depth`` (NaN and Infinity
-    refused); ``what`` names the text in error messages."""
+def decode_json_object(
+    text: str, max_depth: int, what: str = "body", *, max_fields: int = DEFAULT_MAX_FIELDS
+) -> dict[str, Any]:
+    """Decode ``text`` as one JSON object no deeper than ``max_depth`` and with at most
+    ``max_fields`` keys at all levels (NaN, Infinity and repeated keys refused); ``what`` names
+    the text in error messages."""
     try:
-        document = _DECODER.decode(text)
-    except RecursionError:
-        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
+        document = _load(text, max_depth, what)
+    except RequestError:
+        raise
     except ValueError as exc:
         raise RequestError("malformed", f"{what} is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise RequestError("malformed", f"expected a JSON object, got {type(document).__name__}")
-    if _exceeds_depth(document, max_depth):
-        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+    depth, keys = _shape(document)
+    if depth > max_depth:
+        raise _too_deep(max_depth)
+    if keys > max_fields:
+        raise _too_many_fields(what, keys, max_fields)
     _refuse_lone_surrogates(text, document)
     return document
 
 
-def _fields_from_json(text: str, max_depth: int, loose_to_payload: bool) -> RequestFields:
-    return fields_from_mapping(decode_json_object(text, max_depth), loose_to_payload)
+def _fields_from_json(
+    text: str, max_depth: int, max_fields: int, loose_to_payload: bool
+) -> RequestFields:
+    document = decode_json_object(text, max_depth, max_fields=max_fields)
+    return fields_from_mapping(document, loose_to_payload)
 
 
 def _fields_from_pairs(
-    pairs: list[tuple[str, str]], max_depth: int, loose_to_payload: bool
+    pairs: list[tuple[str, str]],
+    max_depth: int,
+    max_fields: int,
+    loose_to_payload: bool,
+    what: str,
 ) -> RequestFields:
+    """Merge form pairs: a repeated loose field becomes a list (appended in place: linear), a
+    repeated reserved field is refused, object fields are decoded. The keys of those objects
+    count against ``max_fields`` with the form fields."""
     merged: dict[str, Any] = {}
+    spare = max_fields - len(pairs)
     for name, value in pairs:
         if name in RESERVED_FIELDS and name in merged:
             raise RequestError("malformed", f"field {name!r} appears more than once")
-        if name in ("payload", "params", "state"):
-            merged[name] = _embedded_object(name, value, max_depth)
+        if name in _OBJECT_FIELDS:
+            merged[name], keys = _embedded_object(name, value, max_depth)
+            spare -= keys
+            if spare < 0:
+                raise _too_many_fields(what, max_fields - spare, max_fields)
         elif name in merged:
             previous = merged[name]
-            merged[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+            if type(previous) is list:  # only this loop makes lists of form values
+                previous.append(value)
+            else:
+                merged[name] = [previous, value]
         else:
             merged[name] = value
     return fields_from_mapping(merged, loose_to_payload)
 
 
-def _embedded_object(name: str, value: str, max_depth: int) -> dict[str, Any]:
-    """A reserved object field sent as a form value carries JSON text."""
+def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, Any], int]:
+    """A reserved object field sent as a form value carries JSON text: the object (one level
+    below the form) and its number of keys at all levels."""
+    what = f"form field {name!r}"
     try:
-        decoded = _DECODER.decode(value) if value else {}
-    except RecursionError:
-        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}") from None
+        decoded = _load(value, max_depth, what) if value else {}
+    except RequestError:
+        raise
     except ValueError:
-        raise RequestError("malformed", f"form field {name!r} must be a JSON object") from None
+        raise RequestError("malformed", f"{what} must be a JSON object") from None
     if not isinstance(decoded, dict):
-        raise RequestError("malformed", f"form field {name!r} must be a JSON object")
-    if json_depth(decoded) + 1 > max_depth:
-        raise RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
+        raise RequestError("malformed", f"{what} must be a JSON object")
+    depth, keys = _shape(decoded)
+    if depth + 1 > max_depth:
+        raise _too_deep(max_depth)
     _refuse_lone_surrogates(value, decoded)
-    return decoded
+    return decoded, keys
 
 
 def _check_types(document: dict[str, Any]) -> None:
@@ -271,6 +381,6 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
             if key in RESERVED_FIELDS:
                 continue
             if key in target:
-                raise RequestError("malformed", f"field {key!r} is given twice")
+                raise RequestError("malformed", f"field {shown(key)} is given twice")
             target[key] = value
     return RequestFields(event, payload, params, snapshot, document.get("state"))

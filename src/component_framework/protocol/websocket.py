@@ -18,8 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from component_framework.errors import shown
 from component_framework.protocol.request import (
+    DEFAULT_MAX_FIELDS,
     RequestError,
+    RequestProblem,
     decode_json_object,
     fields_from_mapping,
 )
@@ -52,9 +55,10 @@ _TARGET_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 
 
 class MessageError(ValueError):
-    """A client message that cannot be understood; ``problem`` says how it is wrong."""
+    """A client message that cannot be understood; ``problem`` says how it is wrong (as for a
+    request body: ``malformed``, ``too_deep`` or ``too_many_fields``)."""
 
-    def __init__(self, problem: Literal["malformed", "too_deep"], message: str, ref: Ref) -> None:
+    def __init__(self, problem: RequestProblem, message: str, ref: Ref) -> None:
         super().__init__(message)
         self.problem = problem
         self.ref = ref
@@ -86,24 +90,23 @@ def _ref_of(document: dict[str, Any]) -> Ref:
     )  # fmt: skip
 
 
-def parse_client_message(text: str, *, max_depth: int) -> ClientMessage:
-    """Parse one text frame. Raises :class:`MessageError` (with the ``ref`` when it could be
-    read, so the error answer can carry it)."""
+def parse_client_message(
+    text: str, *, max_depth: int, max_fields: int = DEFAULT_MAX_FIELDS
+) -> ClientMessage:
+    """Parse one text frame (at most ``max_fields`` JSON object keys, at all levels). Raises
+    :class:`MessageError` (with the ``ref`` when it could be read, so the error answer can
+    carry it)."""
     try:
-        document = decode_json_object(text, max_depth, "message")
+        document = decode_json_object(text, max_depth, "message", max_fields=max_fields)
     except RequestError as exc:
-        problem: Literal["malformed", "too_deep"] = (
-            "too_deep" if exc.problem == "too_deep" else "malformed"
-        )
-        raise MessageError(problem, str(exc), None) from None
+        raise MessageError(exc.problem, str(exc), None) from None
     ref = _ref_of(document)
     if "type" not in document and isinstance(document.get(_HTMX_HEADERS), dict):
         return _htmx_message(document, ref)
     kind = document.get("type")
     if kind not in CLIENT_TYPES:
         expected = ", ".join(repr(name) for name in CLIENT_TYPES)
-        shown = kind if not isinstance(kind, str) else kind[:64]
-        raise MessageError("malformed", f"'type' must be one of {expected}, got {shown!r}", ref)
+        raise MessageError("malformed", f"'type' must be one of {expected}, got {shown(kind)}", ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     try:
         fields = fields_from_mapping(body, loose_to_payload=kind == "event")
