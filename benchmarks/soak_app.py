@@ -125,6 +125,7 @@ class Tokens(StreamingComponent):
 
     template_name = "tokens.html"
     stream_resume_grace = STREAM_GRACE
+    stream_event = "run"  # a plain async handler that streams: GET may start it
 
     async def on_run(self, tokens: int, rate: float) -> None:
         await self.stream_start("out")

@@ -67,6 +67,7 @@ class TokenStream(StreamingComponent):
     template_name = TEMPLATE_NAME
     #: Cancel a run as soon as its client leaves: no run outlives its measurement.
     stream_resume_grace = 0.0
+    stream_event = "run"  # a plain async handler that streams: GET may start it
 
     async def on_run(self, tokens: int, rate: float, stamp: bool = False, hold: float = 0) -> None:
         await self.stream_start(STREAM)

@@ -205,6 +205,7 @@ async def sse_request(
     query: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     json: Any = None,
+    form: Mapping[str, Any] | None = None,
     max_events: int | None = None,
     give_up_after: float = 10.0,
 ) -> SSEResponse:
@@ -212,10 +213,11 @@ async def sse_request(
 
     Reads until the app ends the response, or until ``max_events`` events arrived (then the
     client disconnects, as a browser closing the tab would). Raises ``TimeoutError`` after
-    ``give_up_after`` seconds, so a test never hangs on an endless stream.
+    ``give_up_after`` seconds, so a test never hangs on an endless stream. ``json`` / ``form``
+    give the body of a ``POST`` stream start.
     """
     header_map = {key.lower(): value for key, value in (headers or {}).items()}
-    payload = _encode_body(json, None, None, header_map)
+    payload = _encode_body(json, form, None, header_map)
     scope = http_scope(method, path, headers=header_map, query=query)
     decoder = SSEDecoder()
     events: list[SSEEvent] = []

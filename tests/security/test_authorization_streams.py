@@ -22,7 +22,11 @@ def _renders(events: list[Any]) -> list[Any]:
 async def test_allowed_stream_start_runs_mount_then_the_event():
     app = make_app()
     answer = await stream(
-        app, "document", {"event": "edit", "text": "hi", "params": OWNED_BY_ADA}, user="ada"
+        app,
+        "document",
+        {"event": "edit", "text": "hi", "params": OWNED_BY_ADA},
+        user="ada",
+        method="POST",
     )
     assert answer.status == 200
     assert [event.event for event in answer.events][-1] == "done"
@@ -36,7 +40,7 @@ async def test_allowed_stream_start_runs_mount_then_the_event():
 
 async def test_stream_start_denied_at_mount_renders_nothing_and_runs_no_user_code():
     app = make_app()
-    answer = await stream(app, "vault", {"event": "open"}, user="ada")
+    answer = await stream(app, "vault", {"event": "open"}, user="ada", method="POST")
     assert _renders(answer.events) == []
     assert_nothing_rendered(answer.body)
     assert journal.of("vault") == []
@@ -44,14 +48,14 @@ async def test_stream_start_denied_at_mount_renders_nothing_and_runs_no_user_cod
 
 async def test_stream_start_denied_at_mount_answers_403_before_the_stream_opens():
     app = make_app()
-    answer = await stream(app, "vault", {"event": "open"}, user="ada")
+    answer = await stream(app, "vault", {"event": "open"}, user="ada", method="POST")
     assert answer.status == 403, answer.body
     assert answer.header("content-type") == "application/json"
 
 
 async def test_stream_start_without_a_user_answers_401():
     app = make_app()
-    answer = await stream(app, "members", {"event": "ping"})
+    answer = await stream(app, "members", {"event": "ping"}, method="POST")
     assert answer.status == 401, answer.body
     assert journal.of("members") == []
 
@@ -61,7 +65,9 @@ async def test_stream_start_without_a_user_answers_401():
 
 async def test_stream_start_of_a_denied_event_never_runs_the_handler_nor_renders():
     app = make_app()
-    answer = await stream(app, "document", {"event": "delete", "params": OWNED_BY_ADA}, user="bob")
+    answer = await stream(
+        app, "document", {"event": "delete", "params": OWNED_BY_ADA}, user="bob", method="POST"
+    )
     assert _renders(answer.events) == []
     assert_nothing_rendered(answer.body)
     assert "delete" not in journal.of("document")
@@ -70,7 +76,9 @@ async def test_stream_start_of_a_denied_event_never_runs_the_handler_nor_renders
 
 async def test_stream_start_of_a_denied_event_answers_403():
     app = make_app()
-    answer = await stream(app, "document", {"event": "delete", "params": OWNED_BY_ADA}, user="bob")
+    answer = await stream(
+        app, "document", {"event": "delete", "params": OWNED_BY_ADA}, user="bob", method="POST"
+    )
     assert answer.status == 403, answer.body
     assert answer.header("content-type") == "application/json"
 
@@ -79,10 +87,14 @@ async def test_stream_start_with_a_snapshot_is_checked_against_the_restored_stat
     app = make_app()
     mounted = await post(app, "document", {"params": {"owner": "ada"}}, user="ada")
     snapshot = mounted.json()["snapshot"]
-    denied = await stream(app, "document", {"event": "delete", "snapshot": snapshot}, user="bob")
+    denied = await stream(
+        app, "document", {"event": "delete", "snapshot": snapshot}, user="bob", method="POST"
+    )
     assert _renders(denied.events) == []
     assert "delete" not in journal.of("document")
-    allowed = await stream(app, "document", {"event": "delete", "snapshot": snapshot}, user="ada")
+    allowed = await stream(
+        app, "document", {"event": "delete", "snapshot": snapshot}, user="ada", method="POST"
+    )
     assert allowed.status == 200
     assert journal.of("document")[-1] == "delete"
 
@@ -129,7 +141,7 @@ async def test_live_subscription_denied_answers_403():
 async def test_denied_streams_free_their_slot():
     app = make_app(max_streams_per_client=1)
     for _ in range(3):
-        await stream(app, "vault", {"event": "open"}, user="ada")
+        await stream(app, "vault", {"event": "open"}, user="ada", method="POST")
     assert app.guard.open_count("stream") == 0
     allowed = await stream(app, "ticker", {"event": "run"})
     assert allowed.status == 200

@@ -98,18 +98,23 @@ async def stream(
     user: User | str | None = None,
     headers: Mapping[str, str] | None = None,
     max_events: int | None = None,
+    method: str = "GET",
 ) -> SSEResponse:
     """One SSE exchange as ``user`` (``sse_request`` takes no scope extras: the host's user is
-    added by a thin wrapper, as authentication middleware would)."""
+    added by a thin wrapper, as authentication middleware would). With ``method="POST"`` the
+    fields of ``query`` travel as a form body: a ``GET`` starts only stream handlers."""
     extra = scope_extra(user)
 
     async def with_user(scope: Any, receive: Any, send: Any) -> None:
         await app({**scope, **extra}, receive, send)
 
+    posting = method == "POST"
     return await sse_request(
         with_user,
         path(name, "stream"),
-        query=query,
+        method=method,
+        query=None if posting else query,
+        form=query if posting else None,
         headers=headers,
         max_events=max_events,
         give_up_after=WAIT,
