@@ -46,7 +46,7 @@ DEPLOYMENT_PAGE = REPO_ROOT / "docs" / "deployment.md"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 APP = "tests.security.uvicorn_app:app"
 #: The header timeout of the test's nginx (the page says 10 s); short to keep the suite fast.
-HEADER_TIMEOUT = 3.0
+HEADER_TIMEOUT = 5.0
 #: Half-sent requests held at once; every other one sends a byte every ``TRICKLE`` seconds.
 SLOW_CLIENTS = 200
 TRICKLE = 0.5
@@ -250,8 +250,10 @@ async def test_half_sent_headers_are_held_by_nginx_and_reset_after_its_timeout(
         for task in slow:
             task.cancel()
         await asyncio.gather(*slow, return_exceptions=True)
-    assert min(lifetimes) >= HEADER_TIMEOUT * 0.9, min(lifetimes)  # the timeout, not a refusal
-    assert max(lifetimes) <= HEADER_TIMEOUT + 2.0, max(lifetimes)
+    # Bounds with room for a loaded machine (a busy loop notes a connection's start late):
+    # the connections ended by the timeout, not by a refusal, and not long after it.
+    assert min(lifetimes) >= HEADER_TIMEOUT * 0.5, min(lifetimes)
+    assert max(lifetimes) <= HEADER_TIMEOUT + WAIT, max(lifetimes)
     timed_out = nginx.error_log().count("client timed out (110: Connection timed out) while "
                                         "reading client request headers")  # fmt: skip
     assert timed_out >= SLOW_CLIENTS, nginx.error_log()[-2000:]
