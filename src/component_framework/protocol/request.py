@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
 
-from component_framework.errors import shown
-
 __all__ = [
     "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
@@ -41,6 +39,7 @@ __all__ = [
     "json_depth",
     "parse_body",
     "parse_query",
+    "quoted",
 ]
 
 MOUNT_EVENT: Final = "mount"
@@ -113,6 +112,15 @@ def json_depth(value: Any) -> int:
     return _shape(value)[0]
 
 
+def quoted(value: object, limit: int = 64) -> str:
+    """How an error message quotes a client's value: the ``repr`` of a string cut to ``limit``
+    characters, only the type of anything else (a list or object may be huge). The protocol
+    layer's counterpart of ``errors.shown``, which it may not import."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
 def _too_deep(max_depth: int) -> RequestError:
     return RequestError("too_deep", f"JSON nesting exceeds the limit of {max_depth}")
 
@@ -161,7 +169,7 @@ def parse_body(
     media, charset = _media_type(content_type or "")
     if charset not in (None, "utf-8", "utf8"):
         raise RequestError(
-            "unsupported_media_type", f"expected charset utf-8, got {shown(charset)}"
+            "unsupported_media_type", f"expected charset utf-8, got {quoted(charset)}"
         )
     if media in JSON_TYPES:
         return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
@@ -170,7 +178,7 @@ def parse_body(
         return _fields_from_pairs(pairs, max_depth, max_fields, loose_to_payload, "form data")
     expected = ", ".join(sorted(JSON_TYPES | FORM_TYPES))
     raise RequestError(
-        "unsupported_media_type", f"expected content type {expected}, got {shown(media or 'none')}"
+        "unsupported_media_type", f"expected content type {expected}, got {quoted(media or 'none')}"
     )
 
 
@@ -254,7 +262,7 @@ def _load(text: str, max_depth: int, what: str) -> Any:
         raise _too_deep(max_depth) from None
     except _RepeatedKey as exc:
         raise RequestError(
-            "malformed", f"{what} holds the key {shown(exc.key)} twice in one JSON object"
+            "malformed", f"{what} holds the key {quoted(exc.key)} twice in one JSON object"
         ) from None
 
 
@@ -381,6 +389,6 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
             if key in RESERVED_FIELDS:
                 continue
             if key in target:
-                raise RequestError("malformed", f"field {shown(key)} is given twice")
+                raise RequestError("malformed", f"field {quoted(key)} is given twice")
             target[key] = value
     return RequestFields(event, payload, params, snapshot, document.get("state"))

@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from component_framework.errors import shown
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
     RequestError,
     RequestProblem,
     decode_json_object,
     fields_from_mapping,
+    quoted,
 )
 
 __all__ = [
@@ -106,7 +106,8 @@ def parse_client_message(
     kind = document.get("type")
     if kind not in CLIENT_TYPES:
         expected = ", ".join(repr(name) for name in CLIENT_TYPES)
-        raise MessageError("malformed", f"'type' must be one of {expected}, got {shown(kind)}", ref)
+        got = quoted(kind)
+        raise MessageError("malformed", f"'type' must be one of {expected}, got {got}", ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     try:
         fields = fields_from_mapping(body, loose_to_payload=kind == "event")
