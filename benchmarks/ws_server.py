@@ -3,7 +3,9 @@
 
 :func:`ws_servers` starts uvicorns serving one factory of :mod:`benchmarks.ws_app` (one worker
 each, ``--ws`` as asked, httptools, uvloop, no access log) on free ports and stops them on exit
-(SIGTERM, then SIGKILL after a bounded wait); :func:`redis_server` starts a throwaway
+(SIGTERM, then SIGKILL after a bounded wait); :func:`app_server` does the same for one module
+attribute app (``examples.standalone:app``), from this checkout or another one;
+:func:`redis_server` starts a throwaway
 ``redis-server`` (no persistence) on a free port; :func:`run_client` runs one
 :mod:`benchmarks.ws_client` scenario with a timeout and returns its JSON result.
 """
@@ -24,7 +26,15 @@ from typing import Any, Final
 
 from benchmarks.processes import HOST, ServerProcess, free_port, port_answers, stop_process
 
-__all__ = ["REDIS", "Server", "redis_server", "run_client", "server_command", "ws_servers"]
+__all__ = [
+    "REDIS",
+    "Server",
+    "app_server",
+    "redis_server",
+    "run_client",
+    "server_command",
+    "ws_servers",
+]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 REDIS: Final = "redis-server"
@@ -38,17 +48,23 @@ Server = ServerProcess
 
 def server_command(factory: str, port: int, ws: str) -> list[str]:
     """The uvicorn command line serving ``benchmarks.ws_app:<factory>``."""
+    return _uvicorn(f"benchmarks.ws_app:{factory}", port, ws, ROOT, "--factory")
+
+
+def _uvicorn(target: str, port: int, ws: str, root: Path, *options: str) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.ws_app:{factory}",
-        "--host", HOST, "--port", str(port), "--ws", ws, "--http", "httptools",
-        "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT),
+        sys.executable, "-m", "uvicorn", *options, target, "--host", HOST, "--port", str(port),
+        "--ws", ws, "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+        "--log-level", "warning", "--app-dir", str(root),
     ]  # fmt: skip
 
 
-def _start(command: list[str], port: int, env: Mapping[str, str], stack: ExitStack) -> Server:
+def _start(
+    command: list[str], port: int, env: Mapping[str, str], stack: ExitStack, cwd: Path = ROOT
+) -> Server:
     log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
     process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
+        command, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     stack.callback(stop_process, process, _STOP_TIMEOUT)
@@ -84,6 +100,27 @@ def ws_servers(
             servers.append(_start(command, port, env or {}, stack))
         _wait_ready(servers)
         yield servers
+
+
+@contextmanager
+def app_server(
+    target: str,
+    ws: str,
+    *,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    root: Path = ROOT,
+) -> Iterator[Server]:
+    """One uvicorn serving the app ``target`` (``module:attribute``) of the checkout at
+    ``root`` (its ``src`` comes first on the path, so another checkout serves its own
+    code), ready when entered and stopped on exit."""
+    with ExitStack() as stack:
+        port = free_port()
+        path = os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")]))
+        server = _start([*prefix, *_uvicorn(target, port, ws, root)], port,
+                        {**(env or {}), "PYTHONPATH": path}, stack, root)  # fmt: skip
+        _wait_ready([server])
+        yield server
 
 
 @contextmanager

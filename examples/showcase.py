@@ -7,7 +7,9 @@
 - ``chat``: an AI-chat-style assistant over WebSocket whose reply streams token by token with
   ``stream_text`` (a local fake token generator, no network).
 - ``ticker``: live prices pushed by a background task through ``WebSocketManager.broadcast``.
-- ``todo``: a shared list over WebSocket; every open page sees every change.
+- ``todo``: a shared list over WebSocket; every open page sees every change, so each client
+  may change it at most twice a second (``@rate_limit``: every change is a broadcast that
+  re-renders every open page).
 
 The slow services they call (a mock ML model, a report generator, a fake LLM) live in
 ``examples.fake_services``. Also the pieces each host needs: :func:`example_settings`,
@@ -28,7 +30,7 @@ from typing import Final
 from markupsafe import escape
 
 from component_framework.core import registry
-from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.config import Settings
 from component_framework.core.websocket import WebSocketManager
 from examples.fake_services import (
@@ -255,16 +257,21 @@ class TodoComponent(Component):
     def mount(self) -> None:
         self.state["items"] = todo_store.items
 
+    # Each change re-renders every open list: one client may not make the server do that
+    # more than twice a second (a burst of 5 for quick clicks).
+    @rate_limit(per_second=2, burst=5)
     async def on_add(self, text: str) -> None:
         text = " ".join(text.split())[:MAX_TODO_TEXT]
         if text:
             todo_store.add(text)
             await self._changed()
 
+    @rate_limit(per_second=2, burst=5)
     async def on_toggle(self, item_id: int) -> None:
         todo_store.toggle(item_id)
         await self._changed()
 
+    @rate_limit(per_second=2, burst=5)
     async def on_remove(self, item_id: int) -> None:
         todo_store.remove(item_id)
         await self._changed()

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from component_framework import ComponentASGI, Settings
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.adapters.litestar import create_component_routes
-from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.protocol.snapshot import SnapshotSigner
@@ -37,6 +37,7 @@ __all__ = [
     "CALLS",
     "HOST_BUILDERS",
     "INNER_TEXT",
+    "LIMITED_BURST",
     "MAX_AGE",
     "SECRET",
     "SNAPSHOT_LIMIT",
@@ -71,6 +72,7 @@ TEMPLATES: Final = {
     "other.html": "<p>other {{ seen }}</p>",
     "streamer.html": "<ol>{% for step in steps %}<li>{{ step }}</li>{% endfor %}</ol>",
     "audit.html": "<pre>{{ calls | tojson }}</pre>",
+    "limited.html": "<p>{{ hits }}</p>",
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -154,6 +156,48 @@ class Streamer(StreamingComponent):
     def on_reset(self) -> None:
         CALLS["streamer.on_reset"] += 1
         self.state["steps"] = []
+
+
+#: Runs of each ``limited`` event one client gets; the budget refills so slowly (one every
+#: 1,000 s) that no test sees a refill.
+LIMITED_BURST: Final = 2
+_limited = rate_limit(per_second=0.001, burst=LIMITED_BURST)
+
+
+@registry.register("limited")
+class Limited(StreamingComponent):
+    """Events with a declared per-client rate (``@rate_limit``). A uvicorn host serves a whole
+    test module from one client address, so each test spends the budget of its own event."""
+
+    template_name = "limited.html"
+
+    def mount(self) -> None:
+        self.state["hits"] = 0
+
+    def _hit(self, event: str) -> None:
+        CALLS[f"limited.on_{event}"] += 1
+        self.state["hits"] += 1
+
+    @_limited
+    def on_http_hit(self) -> None:
+        self._hit("http_hit")
+
+    @_limited
+    async def on_sse_hit(self) -> Any:  # a stream handler: starts over GET
+        self._hit("sse_hit")
+        yield
+
+    @_limited
+    def on_ws_hit(self) -> None:
+        self._hit("ws_hit")
+
+    @_limited
+    def on_shared_hit(self) -> None:
+        self._hit("shared_hit")
+
+    @_limited
+    def on_client_hit(self) -> None:
+        self._hit("client_hit")
 
 
 @registry.register("audit")

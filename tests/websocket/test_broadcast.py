@@ -301,3 +301,50 @@ async def test_broadcast_to_an_htmx_connection_pushes_an_html_fragment(app: Comp
         push = await ws.receive_text()
     assert push.startswith('<div id="c" hx-swap-oob="innerHTML">')
     assert '<span class="count">1</span>' in push
+
+
+async def test_broadcasts_applied_before_the_push_render_had_its_turn_push_one_render(
+    app: ComponentASGI,
+):
+    manager = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        ws, _ = await _open(stack, app, "counter")
+        for _ in range(3):  # delivered one after the other, before the loop turns
+            await manager.broadcast(component_name="counter", event="increment")
+        push = await ws.receive_json()
+        answer = await ws.event("increment", ref="after")
+    assert push["ref"] is None
+    assert push["state"] == {"count": 3}
+    assert answer["ref"] == "after"  # no second push render came first
+    assert answer["state"] == {"count": 4}
+
+
+async def test_a_forwarded_broadcast_arrives_after_the_render_of_the_one_before(
+    app: ComponentASGI,
+):
+    manager = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        ws, _ = await _open(stack, app, "counter")
+        await manager.broadcast(component_name="counter", event="increment")
+        await manager.broadcast(component_name="counter", event="notice", payload={"n": 1})
+        first, second = await ws.receive_json(), await ws.receive_json()
+    assert (first["type"], first["state"]) == ("render", {"count": 1})
+    assert second == {"type": "broadcast", "event": "notice", "payload": {"n": 1}}
+
+
+async def test_broadcasts_run_a_rate_limited_handler_every_time(app: ComponentASGI):
+    """The declared rate bounds what a client asks for; the server's own broadcasts are not
+    counted against anyone."""
+    manager = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        ws, _ = await _open(stack, app, "board")
+        own = await ws.event("post", ref="mine")
+        for _ in range(3):
+            await manager.broadcast(component_name="board", event="post")
+            push = await ws.receive_json()
+        refused = await ws.event("post", ref="again")
+    assert own["state"] == {"posts": 1}
+    assert push["state"] == {"posts": 4}
+    assert refused["type"] == "error"
+    assert refused["code"] == "rate_limited"
+    assert refused["ref"] == "again"

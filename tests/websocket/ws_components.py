@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
-from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.registry import ComponentRegistry
 from tests import sample_components
 
@@ -30,6 +30,7 @@ TEMPLATES: Final = {
     "sleeper.html": '<div class="sleeper">{{ tag }}</div>',
     "live.html": '<div class="live">{{ count }}</div>',
     "ticker.html": '<div class="ticker">{{ ticks }}</div>',
+    "board.html": '<div class="board">{{ posts }}</div>',
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -189,3 +190,18 @@ class TickerComponent(StreamingComponent):
             await asyncio.sleep(0)
             self.state["ticks"] += 1
             yield
+
+
+@registry.register("board")
+class BoardComponent(Component):
+    """A shared board: each client may post once (a declared rate that never refills in a
+    test); broadcasts run the same handler."""
+
+    template_name = "board.html"
+
+    def mount(self) -> None:
+        self.state["posts"] = 0
+
+    @rate_limit(per_second=0.001, burst=1)
+    def on_post(self) -> None:
+        self.state["posts"] += 1

@@ -14,7 +14,8 @@ One registry of small components, served by every host the guide documents:
 Settings come from the environment (``COMPONENT_FRAMEWORK_SECRET_KEY``, passed by the tests),
 every app uses the process-wide hub, so a bare ``WebSocketManager()`` in a handler reaches
 every live component of the server process. Broadcasts are triggered from outside through the
-``announcer`` component; ``inspector`` reports ``WebSocketManager().connections(name)``.
+``announcer`` component; ``inspector`` reports ``WebSocketManager().connections(name)``;
+``progress`` reports how many ``busy_viewer`` broadcast handlers of a room have run.
 
 Only the server processes import this module: building the apps touches process-wide state
 (the default hub, the Litestar adapter's shared app), so the tests take their constants from
@@ -23,7 +24,9 @@ Only the server processes import this module: building the apps touches process-
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections import Counter as Tally
+from typing import Any, Final
 
 from litestar import Litestar
 from starlette.applications import Starlette
@@ -120,6 +123,12 @@ class Announcer(Component):
         reached = await manager.broadcast("ticker", "tick", {"text": text}, topic=room_topic(room))
         self.state["reached"] = reached
 
+    async def on_work(self, room: str) -> None:
+        """``work`` to the ``busy_viewer`` pages of ``room``: a long fan-out."""
+        manager = WebSocketManager()
+        reached = await manager.broadcast("busy_viewer", "work", topic=room_topic(room))
+        self.state["reached"] = reached
+
     async def on_shout(self, text: str, room: str) -> None:
         """``note`` to the tickers of ``room``: no handler, so forwarded as a ``broadcast``."""
         manager = WebSocketManager()
@@ -138,6 +147,42 @@ class Inspector(Component):
 
     def on_count(self, name: str) -> None:
         self.state["connections"] = WebSocketManager().connections(name)
+
+
+#: CPU time each ``busy_viewer`` broadcast handler takes (as a heavy render would).
+BUSY_HANDLER_SECONDS: Final = 0.006
+#: ``busy_viewer`` broadcast handlers run so far, per room.
+busy_runs: Tally[str] = Tally()
+
+
+@registry.register("busy_viewer")
+class BusyViewer(Component):
+    """A page of ``room`` whose broadcast handler keeps the CPU busy for a while."""
+
+    template_name = "sentinel.html"
+
+    def mount(self, room: str = "lobby") -> None:
+        self.state.update({"room": room, "seen": 0})
+
+    def topics(self) -> list[str]:
+        return [room_topic(self.state["room"])]
+
+    def on_work(self) -> None:
+        deadline = time.perf_counter() + BUSY_HANDLER_SECONDS
+        while time.perf_counter() < deadline:
+            pass
+        busy_runs[self.state["room"]] += 1
+        self.state["seen"] += 1
+
+
+@registry.register("progress")
+class Progress(Component):
+    """An unrelated request: how many ``busy_viewer`` handlers of ``room`` have run."""
+
+    template_name = "sentinel.html"
+
+    def mount(self, room: str) -> None:
+        self.state["seen"] = busy_runs[room]
 
 
 @registry.register("sentinel")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from component_framework.asgi.incoming import BodyDeadlines
 from component_framework.core.config import Settings
-from component_framework.core.ratelimit import TokenBucket
+from component_framework.core.ratelimit import TokenBuckets
 from component_framework.errors import Forbidden, RateLimited
 
 __all__ = ["ClientGuard", "Slot", "origin_allowed"]
@@ -54,7 +54,7 @@ class ClientGuard:
         self._proxies: tuple[IPNetwork, ...] = tuple(
             ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies
         )
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets = TokenBuckets(MAX_TRACKED_CLIENTS)
         #: Body reads in progress, ended with 408 after ``settings.body_timeout``.
         self.body_deadlines = BodyDeadlines(settings.body_timeout)
         self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}}
@@ -108,14 +108,7 @@ class ClientGuard:
         rate = self.settings.http_rate
         if rate is None:
             return
-        buckets = self._buckets
-        bucket = buckets.get(client)
-        if bucket is None:
-            if len(buckets) >= MAX_TRACKED_CLIENTS:
-                for stale in list(buckets)[: MAX_TRACKED_CLIENTS // 10]:
-                    del buckets[stale]
-            bucket = buckets[client] = TokenBucket(rate, self.settings.http_burst, now)
-        wait = bucket.take(now)
+        wait = self._buckets.take(client, rate, self.settings.http_burst, now)
         if wait:
             raise RateLimited("too many requests from this client: slow down", wait)
 

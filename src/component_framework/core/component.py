@@ -3,8 +3,10 @@
 Owns the lifecycle a user overrides (``mount``, ``hydrate``, ``dehydrate``, ``before_render``,
 ``get_context``), rendering through the class-level :attr:`Component.renderer`, and the rule of
 which methods are events: public ``on_<name>`` functions defined on the user's own classes (never
-on the framework's base classes, never names starting with ``_``). Knows nothing of transports;
-a component can be used and tested by calling its methods directly.
+on the framework's base classes, never names starting with ``_``), and the rates declared on
+them with :func:`rate_limit` (re-exported from ``core.ratelimit``; the dispatcher applies
+them). Knows nothing of transports; a component can be used and tested by calling its
+methods directly.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
+from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
     InsertAt,
@@ -40,6 +43,7 @@ __all__ = [
     "StreamSink",
     "StreamingComponent",
     "is_valid_event_name",
+    "rate_limit",
 ]
 
 EventHandler = Callable[..., Any]
@@ -101,6 +105,20 @@ def _collect_events(cls: type) -> dict[str, EventHandler]:
     return events
 
 
+def _collect_rates(cls: type, events: Mapping[str, EventHandler]) -> dict[str, EventRate]:
+    """The rates ``@rate_limit`` declared on ``events``; one declared on anything of ``cls``
+    that is not an event handler is a ``ConfigurationError`` (it would never apply)."""
+    rates = {name: rate for name, fn in events.items() if (rate := declared_rate(fn)) is not None}
+    for attribute, value in vars(cls).items():
+        event = attribute.removeprefix(_HANDLER_PREFIX)
+        if declared_rate(value) is not None and events.get(event) is not value:
+            raise ConfigurationError(
+                f"{cls.__qualname__}.{attribute}: @rate_limit applies to public on_<event> "
+                "handlers only"
+            )
+    return rates
+
+
 def _default_mount(self: Component) -> None:
     """Initialise ``self.state`` on first render.
 
@@ -126,6 +144,8 @@ class Component:
     component_name: ClassVar[str] = ""
     #: Public events of this class: event name -> function; computed per subclass.
     events: ClassVar[Mapping[str, EventHandler]] = MappingProxyType({})
+    #: Rates declared with ``@rate_limit``: event name -> rate; computed per subclass.
+    event_rates: ClassVar[Mapping[str, EventRate]] = MappingProxyType({})
     #: Serve ``/{name}/stream/`` as a live subscription when the class has no stream handler:
     #: the stream stays open and carries the renders that broadcasts cause (the SSE
     #: counterpart of a WebSocket connection).
@@ -140,6 +160,7 @@ class Component:
             # Each class gets its own default name; registering it sets the public one.
             cls.component_name = cls.__name__.lower()
         cls.events = MappingProxyType(_collect_events(cls))
+        cls.event_rates = MappingProxyType(_collect_rates(cls, cls.events))
 
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
         self.id: str = component_id or _new_component_id(self.component_name or "component")

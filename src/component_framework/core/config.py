@@ -26,6 +26,7 @@ from component_framework.protocol.snapshot import SnapshotSigner
 __all__ = [
     "ENV_ALLOWED_ORIGINS",
     "ENV_DEBUG",
+    "ENV_EVENT_RATE_LIMITS",
     "ENV_SECRET_KEY",
     "ENV_TRUSTED_PROXIES",
     "ENV_TRUST_CLIENT_STATE",
@@ -40,6 +41,7 @@ ENV_TRUST_CLIENT_STATE: Final = "COMPONENT_FRAMEWORK_TRUST_CLIENT_STATE"
 ENV_ALLOWED_ORIGINS: Final = "COMPONENT_FRAMEWORK_ALLOWED_ORIGINS"
 ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
 ENV_TRUSTED_PROXIES: Final = "COMPONENT_FRAMEWORK_TRUSTED_PROXIES"
+ENV_EVENT_RATE_LIMITS: Final = "COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS"
 
 #: What happens when a WebSocket client does not take its messages fast enough: ``coalesce``
 #: keeps only the newest unsent push render (renders carry the whole state) and closes with
@@ -70,8 +72,9 @@ def _env_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
-def _env_flag(environ: Mapping[str, str], name: str) -> bool:
-    return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _env_flag(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = environ.get(name, "").strip().lower()
+    return value in {"1", "true", "yes", "on"} if value else default
 
 
 def _check_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
@@ -153,7 +156,9 @@ class Settings:
     another site; requests without either header (non-browser clients) pass. Trusted origins
     are ``allowed_origins``. ``http_rate`` / ``http_burst``: component requests per second per
     client address and the burst above it (``None``: no limit; more gets ``429`` with
-    ``Retry-After``). ``max_streams_per_client`` / ``max_sockets_per_client``: open SSE
+    ``Retry-After``). ``event_rate_limits``: apply the per-client rates that handlers declare
+    with ``@rate_limit`` (``False``, or ``COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS=off``, ignores
+    them: load tests). ``max_streams_per_client`` / ``max_sockets_per_client``: open SSE
     responses and WebSocket connections per client address (more gets ``429`` / close 1008).
     ``trusted_proxies``: addresses or networks (``10.0.0.0/8``) of reverse proxies whose
     ``X-Forwarded-For`` names the real client; from anyone else it is ignored.
@@ -197,6 +202,7 @@ class Settings:
     check_origin: bool = True
     http_rate: float | None = 50.0
     http_burst: int = 200
+    event_rate_limits: bool = True
     max_streams_per_client: int = 32
     max_sockets_per_client: int = 64
     trusted_proxies: tuple[str, ...] | str = ()
@@ -265,6 +271,7 @@ class Settings:
             "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
             "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
             "trusted_proxies": env.get(ENV_TRUSTED_PROXIES, ""),
+            "event_rate_limits": _env_flag(env, ENV_EVENT_RATE_LIMITS, default=True),
         }
         values.update(overrides)
         return cls(**values)

@@ -3,7 +3,8 @@
 Owns the order in which a request meets user code, identical on every transport:
 
 1. look up the component (404) and the event (404), before anything else;
-2. verify the snapshot (400) or check that raw state is trusted (400);
+2. count the event against the rate its handler declares for this client (429), then verify
+   the snapshot (400) or check that raw state is trusted (400);
 3. bind the payload or mount params to the handler's signature (422);
 4. only then run user code: ``hydrate`` or ``mount``, the handler, ``before_render``, the
    template, ``dehydrate``; then sign the new state.
@@ -21,12 +22,14 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any, Final
 
 from component_framework.core.access import AccessContext, AccessHook, check_access
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
+from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import ReloadingRenderer, Renderer
 from component_framework.errors import (
@@ -37,6 +40,7 @@ from component_framework.errors import (
     HandlerTimeout,
     InvalidSnapshot,
     PayloadValidationError,
+    RateLimited,
     SnapshotTooLarge,
 )
 from component_framework.protocol.fragment import annotate_root, wire_attributes
@@ -199,11 +203,13 @@ class Dispatcher:
                     candidate.enable_reload()
         self.authorize = authorize
         self.signer: SnapshotSigner = self.settings.build_signer()
+        #: Budgets of the rates handlers declare, per (client, component, event).
+        self.event_buckets = TokenBuckets()
 
     # -- checks before user code ---------------------------------------------------------
 
     def prepare(self, call: ComponentCall, *, mount_first: bool = False) -> PreparedCall:
-        """Run every check of ``call`` (404, 400, 422) without running user code.
+        """Run every check of ``call`` (404, 429, 400, 422) without running user code.
 
         ``mount_first``: an event without a snapshot mounts a fresh component (with ``params``)
         and then runs the event (with ``payload``): how a stream starts. Without it such an
@@ -216,6 +222,8 @@ class Dispatcher:
             handler = cls.events.get(event)
             if handler is None:
                 raise EventNotFound(call.component_name, event)
+            if cls.event_rates and call.context is not None:
+                self._take_event(cls, event, call.context)
         component_id, restored = self._restore(cls, call)
         if handler is not None and restored is None and not mount_first:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
@@ -234,15 +242,33 @@ class Dispatcher:
         context: AccessContext | None = None,
     ) -> PreparedCall:
         """The checks of an event for a component the transport holds (WebSocket, live SSE):
-        the event exists (404) and the payload fits the handler (422). No snapshot is involved:
-        the held component is the state. ``context``: the client's (``None`` for broadcasts,
-        which the server itself sends)."""
+        the event exists (404), the client is within its declared rate (429) and the payload
+        fits the handler (422). No snapshot is involved: the held component is the state.
+        ``context``: the client's (``None`` for broadcasts, which the server itself sends, and
+        which no declared rate counts)."""
         handler = cls.events.get(event)
         if handler is None:
             raise EventNotFound(cls.component_name, event)
+        if cls.event_rates and context is not None:
+            self._take_event(cls, event, context)
         arguments = binder_for(handler).bind(payload)
         context = self._context_to_check(cls, context)
         return PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
+
+    def _take_event(self, cls: type[Component], event: str, context: AccessContext) -> None:
+        """Count ``event`` against the rate its handler declares (``@rate_limit``) for the
+        client of ``context``: ``RateLimited`` (429) when its budget is spent."""
+        rate = cls.event_rates.get(event)
+        if rate is None or not self.settings.event_rate_limits:
+            return
+        key = (context.client or "unknown", cls.component_name, event)
+        wait = self.event_buckets.take(key, rate.per_second, rate.burst, monotonic())
+        if wait:
+            raise RateLimited(
+                f"too many {event!r} events: {cls.component_name!r} allows "
+                f"{rate.per_second:g} per second from each client",
+                wait,
+            )
 
     def _context_to_check(
         self, cls: type[Component], context: AccessContext | None

@@ -2,7 +2,9 @@
 
 Owns the index of live components (WebSocket connections and live SSE streams register as
 :class:`Member`, by component name, component id and topic), local delivery of a
-:class:`Broadcast`, and the link to a :class:`~component_framework.core.broker.Broker` that
+:class:`Broadcast` in short slices of the event loop (and the :class:`TurnQueue` where members
+queue the push renders a broadcast causes, so those are sliced too), and the link to a
+:class:`~component_framework.core.broker.Broker` that
 carries broadcasts to the other processes. A broadcast is delivered locally first, then
 published; a process ignores its own messages when they come back from the broker, so losing
 the broker never stops local delivery.
@@ -26,11 +28,11 @@ from typing import Any, Final, Protocol
 
 from component_framework.core.broker import Broker, BrokerUnavailable, broker_from_url
 from component_framework.core.component import is_valid_event_name
+from component_framework.core.turns import LoopSlice, TurnQueue
 from component_framework.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_CHANNEL",
-    "DELIVERY_CHUNK",
     "ENV_BROKER_URL",
     "Broadcast",
     "Hub",
@@ -41,8 +43,6 @@ __all__ = [
 
 ENV_BROKER_URL: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
 DEFAULT_CHANNEL: Final = "component_framework:broadcast"
-#: Members served per turn of the event loop when a broadcast is delivered.
-DELIVERY_CHUNK: Final = 256
 _WIRE_VERSION: Final = 1
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 logger = logging.getLogger("component_framework")
@@ -146,6 +146,8 @@ class Hub:
         self._publish_failures = 0
         self._delivery_lock: asyncio.Lock | None = None
         self._deliveries: set[asyncio.Task[int]] = set()
+        #: Work that broadcasts cause for members (push renders), done in fair slices.
+        self.turns = TurnQueue()
         if broker is not None:
             self.use_broker(broker)
 
@@ -245,27 +247,28 @@ class Hub:
 
     async def deliver(self, broadcast: Broadcast) -> int:
         """Hand ``broadcast`` to every matching member of this process; returns how many.
-        Members are served in chunks of :data:`DELIVERY_CHUNK` with a turn of the event loop
-        between them, so that a broadcast to thousands of members does not hold
-        every other connection of the worker for its whole duration. Deliveries are serialised
-        (one lock, first come first served), so each member sees broadcasts in order."""
+        Members are served in slices (:class:`~component_framework.core.turns.LoopSlice`)
+        with a turn of the event loop between them, so that a broadcast to thousands of
+        members does not hold every other connection of the worker for its whole duration.
+        Deliveries are serialised (one lock, first come first served), so each member sees
+        broadcasts in order."""
         if self._delivery_lock is None:
             self._delivery_lock = asyncio.Lock()
         async with self._delivery_lock:
             members = [m for m in self._candidates(broadcast) if broadcast.matches(m)]
             delivered = 0
-            for start in range(0, len(members), DELIVERY_CHUNK):
-                if start:
-                    await asyncio.sleep(0)
-                for member in members[start : start + DELIVERY_CHUNK]:
-                    if member not in self._topics:  # left while we yielded
-                        continue
-                    try:
-                        member.deliver(broadcast)
-                    except Exception:  # one broken member must not stop the others
-                        logger.exception("delivering a broadcast to %r failed", member)
-                        continue
-                    delivered += 1
+            budget = LoopSlice()
+            for member in members:
+                if budget.spent():
+                    await budget.next_turn()
+                if member not in self._topics:  # left while we yielded
+                    continue
+                try:
+                    member.deliver(broadcast)
+                except Exception:  # one broken member must not stop the others
+                    logger.exception("delivering a broadcast to %r failed", member)
+                    continue
+                delivered += 1
             return delivered
 
     async def broadcast(self, broadcast: Broadcast) -> int:

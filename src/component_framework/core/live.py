@@ -5,7 +5,10 @@ processing of everything that changes it (the client's joins and events, broadca
 hub) through one bounded queue worked off by a task that exists only while there is work, the
 stream operations of its handlers (batched losslessly), and its membership of the hub (by
 component name, id and topics). Renders caused by broadcasts are coalesced: however many
-broadcasts are queued, one render goes out once they are all applied.
+broadcasts are queued, one render goes out once they are all applied; a broadcast applied to
+an idle session queues its push render in the hub's turn queue (``core.turns``), where it
+waits for its turn once (later broadcasts only update the state), so a broadcast to many
+sessions renders them in fair slices of the event loop.
 
 A transport supplies an :class:`Outlet` that turns results into its wire messages; the session
 never sees a socket.
@@ -17,7 +20,7 @@ import asyncio
 import inspect
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -135,6 +138,7 @@ class LiveSession:
         self._ops: OpBatcher | None = None
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
+        self._push_queued = False  # a push render waits in the hub's turn queue
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
         self._in_hub = False
@@ -156,29 +160,49 @@ class LiveSession:
 
     def deliver(self, broadcast: Broadcast) -> None:
         """Apply a broadcast: at once when the session is idle and the handler is sync (no
-        task, the common fan-out case), else queued; a full queue means this session cannot
-        keep up."""
+        task, the common fan-out case; the push render waits for its turn), else queued; a
+        full queue means this session cannot keep up."""
         component = self.component
         if self._task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
-            if handler is None or not is_async_function(handler):
-                self._apply_now(broadcast, component)
+            if handler is None:  # forwarded: after the render of what came before it
+                self._at_once(self._push_due)
+                self._at_once(lambda: self._start_broadcast(broadcast, component))
+                return
+            if not is_async_function(handler):
+                self._at_once(lambda: self._apply(broadcast, component))
                 return
         if not self.submit(broadcast):
             self.outlet.overflow()
 
-    def _apply_now(self, broadcast: Broadcast, component: Component) -> None:
+    def _apply(self, broadcast: Broadcast, component: Component) -> None:
+        outcome = self._start_broadcast(broadcast, component)
+        if outcome is not None:
+            close_awaitable(outcome)
+            raise ConfigurationError(
+                f"the handler of broadcast {broadcast.event!r} is a plain def that returned "
+                "an awaitable: declare it 'async def'"
+            )
+        if self._dirty and not self._push_queued:
+            self._push_queued = True
+            self.hub.turns.submit(self._push_turn)
+
+    def _push_turn(self) -> None:
+        self._push_queued = False
+        self._at_once(self._push_due)
+
+    def _push_due(self) -> None:
+        """The push render of applied broadcasts, unless nothing changed since the last
+        render, or the running queue renders at its end anyway."""
+        component = self.component
+        if self._dirty and self._task is None and component is not None and not self.closed:
+            self._dirty = False
+            self.outlet.render(self._render(component), None)
+
+    def _at_once(self, step: Callable[[], object]) -> None:
+        """Run a sync step outside the queue; its failure becomes an error for the client."""
         try:
-            outcome = self._start_broadcast(broadcast, component)
-            if outcome is not None:
-                close_awaitable(outcome)
-                raise ConfigurationError(
-                    f"the handler of broadcast {broadcast.event!r} is a plain def that returned "
-                    "an awaitable: declare it 'async def'"
-                )
-            if self._dirty:
-                self._dirty = False
-                self.outlet.render(self._render(component), None)
+            step()
         except ComponentError as error:
             self._failed(error, None)
         except Exception:
@@ -202,8 +226,8 @@ class LiveSession:
 
     @property
     def busy(self) -> bool:
-        """Whether work is queued or running."""
-        return self._task is not None
+        """Whether work is queued or running (a push render waiting for its turn included)."""
+        return self._task is not None or self._push_queued
 
     async def _pump(self) -> None:
         try:
@@ -211,6 +235,8 @@ class LiveSession:
             while inbox:
                 work = inbox.popleft()
                 await self._process(work)
+                if inbox:  # a backlog must not hold the event loop: one message a turn
+                    await asyncio.sleep(0)
             component = self.component
             if self._dirty and component is not None and not self.closed:
                 self._dirty = False
