@@ -395,6 +395,27 @@ def test_huge_json_key_given_twice_is_cut_short_in_the_message() -> None:
     assert len(str(excinfo.value)) < 200
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "x:y", "a": 1}',
+        b'{"a:b": 1, "a:b": 2}',
+        b'{"params": {"url": "http://x", "start": 1, "start": 2}}',
+        b'{"a"  :  1,\n "a":2}',
+    ],
+    ids=["colon in a value", "colon in the key", "colon elsewhere", "spaced out"],
+)
+def test_key_given_twice_is_found_whatever_else_holds_a_colon(body: bytes) -> None:
+    with pytest.raises(RequestError, match="twice in one JSON object"):
+        parse_body(JSON, body, max_depth=DEPTH)
+
+
+def test_colons_inside_strings_are_not_repeated_keys() -> None:
+    body = b'{"event": "x:y", "snapshot": "t", "payload": {"url": "http://a:8000/", "b:c": ":"}}'
+
+    assert parse_body(JSON, body, max_depth=DEPTH).payload == {"url": "http://a:8000/", "b:c": ":"}
+
+
 def test_same_key_in_two_objects_is_not_a_duplicate() -> None:
     document = {"event": "x", "snapshot": "t", "payload": {"a": {"id": 1}, "b": {"id": 2}}}
 

@@ -89,6 +89,12 @@ def _shape(value: Any) -> tuple[int, int]:
     dicts and lists), in one pass without recursion; only containers are visited."""
     if not isinstance(value, dict | list):
         return 0, 0
+    if isinstance(value, dict):  # the common request: one object of scalars, no stack needed
+        for child in value.values():
+            if type(child) is dict or type(child) is list:
+                break
+        else:
+            return 1, len(value)
     deepest, keys = 0, 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     push = stack.append
@@ -236,7 +242,7 @@ class _RepeatedKey(ValueError):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build one JSON object, refusing a repeated key (Python's parser keeps the last one)."""
+    """Build one JSON object, refusing a repeated key."""
     document = dict(pairs)
     if len(document) != len(pairs):
         seen: set[str] = set()
@@ -247,19 +253,33 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-#: One decoder for every body: ``json.loads`` with an option would build a new one per call.
-_DECODER: Final = json.JSONDecoder(
+#: One decoder for every body (``json.loads`` with an option would build a new one per call),
+#: and one that also refuses a repeated key, for the texts that may hold one.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_REPEAT_DECODER: Final = json.JSONDecoder(
     parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
 )
 
 
-def _load(text: str, max_depth: int, what: str) -> Any:
-    """Decode JSON ``text``: a repeated key, and nesting deeper than the parser can follow,
-    are a ``RequestError`` here; any other ``ValueError`` is the caller's to word."""
+def _load(text: str, max_depth: int) -> Any:
+    """Decode JSON ``text``: nesting deeper than the parser can follow is a ``RequestError``
+    here; any other ``ValueError`` is the caller's to word."""
     try:
         return _DECODER.decode(text)
     except RecursionError:
         raise _too_deep(max_depth) from None
+
+
+def _refuse_repeated_keys(text: str, keys: int, what: str) -> None:
+    """Refuse a JSON object of ``text`` that holds a key twice (Python's parser keeps the
+    last one, another reader may keep the first). ``keys``: the decoded objects' keys, at all
+    levels. Each key the text spells is followed by a ``:`` outside strings, so a text with no
+    more ``:`` than that spells no key twice: only a text with a ``:`` inside a string, or a
+    repeat, is decoded again, by the decoder that sees every key (linear too)."""
+    if text.count(":") <= keys:
+        return
+    try:
+        _REPEAT_DECODER.decode(text)
     except _RepeatedKey as exc:
         raise RequestError(
             "malformed", f"{what} holds the key {quoted(exc.key)} twice in one JSON object"
@@ -289,7 +309,7 @@ def decode_json_object(
     ``max_fields`` keys at all levels (NaN, Infinity and repeated keys refused); ``what`` names
     the text in error messages."""
     try:
-        document = _load(text, max_depth, what)
+        document = _load(text, max_depth)
     except RequestError:
         raise
     except ValueError as exc:
@@ -301,6 +321,7 @@ def decode_json_object(
         raise _too_deep(max_depth)
     if keys > max_fields:
         raise _too_many_fields(what, keys, max_fields)
+    _refuse_repeated_keys(text, keys, what)
     _refuse_lone_surrogates(text, document)
     return document
 
@@ -348,7 +369,7 @@ def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, A
     below the form) and its number of keys at all levels."""
     what = f"form field {name!r}"
     try:
-        decoded = _load(value, max_depth, what) if value else {}
+        decoded = _load(value, max_depth) if value else {}
     except RequestError:
         raise
     except ValueError:
@@ -358,6 +379,7 @@ def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, A
     depth, keys = _shape(decoded)
     if depth + 1 > max_depth:
         raise _too_deep(max_depth)
+    _refuse_repeated_keys(value, keys, what)
     _refuse_lone_surrogates(value, decoded)
     return decoded, keys
 
