@@ -9,6 +9,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
     ├── ClientError                     400  1008  bad_request
     │   ├── MalformedRequest            400  1007  malformed_request
     │   ├── InvalidSnapshot             400  1008  invalid_snapshot
+    │   ├── HostNotAllowed              400  1008  host_not_allowed
     │   ├── Unauthorized                401  1008  unauthorized
     │   ├── Forbidden                   403  1008  forbidden
     │   ├── NotFound                    404  1008  not_found
@@ -56,6 +57,7 @@ __all__ = [
     "Forbidden",
     "HandlerError",
     "HandlerTimeout",
+    "HostNotAllowed",
     "InvalidSnapshot",
     "MalformedRequest",
     "MethodNotAllowed",
@@ -143,6 +145,12 @@ class InvalidSnapshot(ClientError):
     """A snapshot is missing, tampered with, expired, foreign or oversized."""
 
     code = "invalid_snapshot"
+
+
+class HostNotAllowed(ClientError):
+    """The request's ``Host`` is not one of ``Settings.allowed_hosts`` (or it has none)."""
+
+    code = "host_not_allowed"
 
 
 class Unauthorized(ClientError):

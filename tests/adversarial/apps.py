@@ -32,6 +32,7 @@ from component_framework.core.registry import ComponentRegistry
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
+    "ALLOWED_HOSTS",
     "BODY_LIMIT",
     "BODY_TIMEOUT",
     "CALLS",
@@ -210,9 +211,15 @@ class Audit(Component):
         self.state["calls"] = dict(CALLS)
 
 
+#: The hosts the matrix's apps answer for; a request for ``localhost`` is refused.
+ALLOWED_HOSTS: Final = ("127.0.0.1", "app.example")
+
+
 def settings(**overrides: Any) -> Settings:
     """The matrix's settings: a known key, snapshot expiry, small limits, a short body
-    timeout, a WebSocket rate that a flood exhausts, and an HTTP rate no test reaches."""
+    timeout, a WebSocket rate that a flood exhausts, an HTTP rate no test reaches, and
+    ``allowed_hosts`` (the loopback address the clients use, and the name a cross-site case
+    sends; ``localhost`` is the unknown host)."""
     values: dict[str, Any] = {
         "secret_keys": (SECRET,),
         "snapshot_max_age": MAX_AGE,
@@ -224,6 +231,7 @@ def settings(**overrides: Any) -> Settings:
         "http_rate": 1000.0,
         "http_burst": 1_000_000,
         "body_timeout": BODY_TIMEOUT,
+        "allowed_hosts": ALLOWED_HOSTS,
     }
     values.update(overrides)
     return Settings(**values)

@@ -167,6 +167,10 @@ class _RealWS(WSClient):
         return text
 
 
+#: The ``Host`` an in-process request carries unless a case sends its own (one of the matrix
+#: apps' ``allowed_hosts``, like the loopback address a real client sends).
+IN_PROCESS_HOST: Final = b"127.0.0.1"
+
 # -- hosts -----------------------------------------------------------------------------------
 
 
@@ -224,6 +228,8 @@ async def asgi_exchange(app: Any, request: Request, *, limit: float = WAIT) -> A
     scope["headers"] = [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in request.headers
     ]
+    if not any(name.lower() == "host" for name, _ in request.headers):
+        scope["headers"].append((b"host", IN_PROCESS_HOST))  # as an HTTP/1.1 server passes it
     chunks = request.chunks
     incoming = [
         {"type": "http.request", "body": chunk,
@@ -282,7 +288,9 @@ class InProcessHost(Host):
         query: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[WSClient]:
-        scope = websocket_scope(path, query=query, headers=headers)
+        scope = websocket_scope(
+            path, query=query, headers={"Host": IN_PROCESS_HOST.decode(), **(headers or {})}
+        )
         session = WebSocketTestSession(self.app, scope, timeout=MESSAGE_WAIT)
         try:
             await session.connect()
@@ -363,9 +371,11 @@ class UvicornHost(Host):
         assert "Traceback" not in log, f"{self.name} logged a traceback:\n{log}"
         assert SECRET not in log, f"{self.name} logged the secret key:\n{log}"
 
-    def ws_url(self, path: str, query: Mapping[str, Any] | None = None) -> str:
+    def ws_url(
+        self, path: str, query: Mapping[str, Any] | None = None, hostname: str = LOOPBACK
+    ) -> str:
         suffix = f"?{urlencode(query)}" if query else ""
-        return f"ws://{LOOPBACK}:{self.server.port}{path}{suffix}"
+        return f"ws://{hostname}:{self.server.port}{path}{suffix}"
 
     @contextlib.asynccontextmanager
     async def websocket(
@@ -376,14 +386,16 @@ class UvicornHost(Host):
     ) -> AsyncIterator[WSClient]:
         extra = dict(headers or {})
         origin = extra.pop("Origin", None)
-        extra.pop("Host", None)  # the real Host is the server's address
+        # The real Host is the server's address, unless a case asks for "localhost" (the
+        # matrix's unknown host), which reaches the same server under another name.
+        hostname = "localhost" if extra.pop("Host", None) == "localhost" else LOOPBACK
         options: dict[str, Any] = {"open_timeout": WAIT, "close_timeout": WAIT}
         if origin is not None:
             options["origin"] = origin
         if extra:
             options["additional_headers"] = extra
         try:
-            connection = await connect(self.ws_url(path, query), **options)
+            connection = await connect(self.ws_url(path, query, hostname), **options)
         except InvalidStatus as refused:
             response = refused.response
             raise Refused(response.status_code, bytes(response.body or b"")) from None

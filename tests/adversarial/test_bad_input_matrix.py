@@ -231,6 +231,9 @@ def case(
 
 
 MALFORMED: Final = "malformed_request"
+HOST_NOT_ALLOWED: Final = "host_not_allowed"
+#: A Host the matrix apps do not answer for (their ``allowed_hosts``: 127.0.0.1, app.example).
+UNKNOWN_HOST: Final = (("host", "localhost"),)
 INVALID_SNAPSHOT: Final = "invalid_snapshot"
 VALIDATION: Final = "validation_error"
 EVENT_NOT_FOUND: Final = "event_not_found"
@@ -462,6 +465,13 @@ HTTP_CASES: Final = [
         for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND")
     ),
     # cross-site
+    # hosts: 400 (allowed_hosts; a DNS-rebinding page is same-origin with what it asks for)
+    case("unknown-host", lambda t: post(TARGET, b"{}", headers=UNKNOWN_HOST), 400,
+         HOST_NOT_ALLOWED),
+    case("unknown-host-same-origin",
+         lambda t: post(TARGET, b"{}", headers=(*UNKNOWN_HOST, ("origin", "http://localhost"))),
+         400, HOST_NOT_ALLOWED),
+    case("unknown-host-get", lambda t: get(TARGET, headers=UNKNOWN_HOST), 400, HOST_NOT_ALLOWED),
     case("foreign-origin", lambda t: post(TARGET, b"{}", headers=(("origin", "https://evil.example"),)),
          403, "forbidden"),
     case("cross-site-fetch",
@@ -545,6 +555,10 @@ SSE_CASES: Final = [
          allow=STREAM_METHODS),
     case("sse-method-delete", lambda t: get(STREAM, method="DELETE"), 405, "method_not_allowed",
          allow=STREAM_METHODS),
+    case("sse-unknown-host", lambda t: get(STREAM, headers=UNKNOWN_HOST), 400, HOST_NOT_ALLOWED),
+    case("sse-resume-unknown-host",
+         lambda t: get(STREAM, headers=(*UNKNOWN_HOST, ("last-event-id", "run.1"))), 400,
+         HOST_NOT_ALLOWED),
     # A GET starts only stream handlers: an <img> or a link on another site sends a GET
     # without Origin, so a plain (state-changing) handler named in one must not run.
     case("sse-get-plain-handler", lambda t: get(STREAM, q(event="reset")), 405,
@@ -1090,6 +1104,9 @@ HANDSHAKE_CASES: Final = [
        field="target"),
     hs("foreign-origin", lambda t: {}, 403, "forbidden",
        headers={"Host": "app.example", "Origin": "https://evil.example"}),
+    # DNS rebinding: the attacker's name points at the server, the page is "same-origin".
+    hs("unknown-host", lambda t: {}, 400, HOST_NOT_ALLOWED,
+       headers={"Host": "localhost", "Origin": "http://localhost"}),
 ]
 # fmt: on
 

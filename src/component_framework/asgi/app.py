@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
+from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.sse import StreamGate, handle_sse
@@ -229,6 +230,11 @@ class ComponentASGI:
                 self.hub, self.guard,
             )  # fmt: skip
         elif route is not None and route.kind is RouteKind.STATIC:
+            try:
+                self.guard.check_host(RequestHeaders.of(scope).host)
+            except ComponentError as refused:
+                await send_response(send, error_response(refused))
+                return
             await self.static.serve(scope, send, route.name)
         elif route is not None and route.kind is RouteKind.WEBSOCKET:
             error = NotFound("this is a WebSocket endpoint: connect with a WebSocket client")

@@ -1,11 +1,13 @@
 """Who the client is and what it may still do: shared by every transport of one app.
 
-Owns the client's address (the ASGI ``client``, or behind a trusted proxy the right-most
-``X-Forwarded-For`` hop that is not itself a trusted proxy), the cross-site check of browser
-requests (``Origin``, else ``Sec-Fetch-Site``, against the request's own host and
-``Settings.allowed_origins``), the per-client request rate (token buckets), and the count of
-open streams and sockets per client. Each refusal is an error from ``errors`` (403 / 429), so
-transports answer it like any other; no user code runs before these checks.
+Owns the host check (``Settings.allowed_hosts``: a ``Host`` this app does not answer for is
+refused, the DNS-rebinding defence), the client's address (the ASGI ``client``, or behind a
+trusted proxy the right-most ``X-Forwarded-For`` hop that is not itself a trusted proxy), the
+cross-site check of browser requests (``Origin``, else ``Sec-Fetch-Site``, against the
+request's own host and ``Settings.allowed_origins``), the per-client request rate (token
+buckets), and the count of open streams and sockets per client. Each refusal is an error from
+``errors`` (400 / 403 / 429), so transports answer it like any other; no user code runs before
+these checks.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from urllib.parse import urlsplit
 from component_framework.asgi.incoming import BodyDeadlines
 from component_framework.core.config import Settings
 from component_framework.core.ratelimit import TokenBuckets
-from component_framework.errors import Forbidden, RateLimited
+from component_framework.errors import Forbidden, HostNotAllowed, RateLimited, shown
 
-__all__ = ["ClientGuard", "Slot", "origin_allowed"]
+__all__ = ["ClientGuard", "Slot", "host_allowed", "origin_allowed"]
 
 Slot = Literal["stream", "socket"]
 #: Buckets kept at most; the oldest are dropped first (a dropped bucket starts full again).
 MAX_TRACKED_CLIENTS: Final = 10_000
 _SAME_SITE_FETCHES: Final = frozenset({"same-origin", "none"})
 _UNKNOWN: Final = "unknown"
+#: ``Host`` spellings whose verdict is remembered (forgotten all at once beyond this).
+_MAX_HOST_VERDICTS: Final = 1024
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -46,6 +50,36 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     return urlsplit(normalised).netloc == host.strip().lower()
 
 
+def _split_port(host: str) -> tuple[str, str | None]:
+    """``example.com:8000`` -> (``example.com``, ``8000``); ``[::1]:80`` -> (``[::1]``, ``80``)."""
+    if host.startswith("["):
+        name, bracket, rest = host.partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        return name + bracket, port
+    name, colon, port = host.rpartition(":")
+    return (name, port) if colon and name else (host, None)
+
+
+def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a ``Host`` header matches one of ``patterns`` (normalised by ``Settings``): a
+    pattern without a port matches any port, ``*.example.com`` any subdomain, ``*`` any."""
+    host = host.strip().lower()
+    name, port = _split_port(host)
+    name = name.removesuffix(".")  # "example.com." is example.com
+    for pattern in patterns:
+        if pattern == "*":
+            return True
+        wanted, wanted_port = _split_port(pattern)
+        if wanted_port is not None and wanted_port != port:
+            continue
+        if wanted.startswith("*."):
+            if name.endswith(wanted[1:]):
+                return True
+        elif name == wanted:
+            return True
+    return False
+
+
 class ClientGuard:
     """The client policy of one app (see the module docstring)."""
 
@@ -58,6 +92,28 @@ class ClientGuard:
         #: Body reads in progress, ended with 408 after ``settings.body_timeout``.
         self.body_deadlines = BodyDeadlines(settings.body_timeout)
         self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}}
+        hosts = settings.allowed_hosts
+        self._hosts: tuple[str, ...] | None = tuple(hosts) if hosts else None
+        self._host_verdicts: dict[str, bool] = {}
+
+    # -- hosts -------------------------------------------------------------------------------
+
+    def check_host(self, host: str | None) -> None:
+        """Refuse (400 ``host_not_allowed``) a request whose ``Host`` this app does not answer
+        for, when ``Settings.allowed_hosts`` is set; without it every host passes."""
+        patterns = self._hosts
+        if patterns is None:
+            return
+        if host is None:
+            raise HostNotAllowed("the request has no Host header (allowed_hosts is set)")
+        verdicts = self._host_verdicts
+        allowed = verdicts.get(host)
+        if allowed is None:  # a new spelling: match it once (a few hosts serve all requests)
+            if len(verdicts) >= _MAX_HOST_VERDICTS:
+                verdicts.clear()
+            allowed = verdicts[host] = host_allowed(host, patterns)
+        if not allowed:
+            raise HostNotAllowed(f"host {shown(host)} is not one of this server's allowed_hosts")
 
     # -- identity --------------------------------------------------------------------------
 

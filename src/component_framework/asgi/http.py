@@ -63,6 +63,7 @@ async def handle_http(
     method = scope["method"]
     settings = dispatcher.settings
     try:
+        guard.check_host(headers.host)
         client = guard.client_address(scope)
         now = monotonic()
         guard.take_request(client, now)

@@ -319,6 +319,7 @@ async def handle_sse(
     opened = False
     client = guard.client_address(scope)
     try:
+        guard.check_host(headers.host)
         if scope["method"] not in ALLOWED_METHODS:
             raise MethodNotAllowed(scope["method"], ALLOWED_METHODS)
         if gate.closing:

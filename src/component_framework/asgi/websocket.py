@@ -477,10 +477,11 @@ async def handle_websocket(
     settings = dispatcher.settings
     client = guard.client_address(scope)
     try:
+        headers = RequestHeaders.of(scope)
+        guard.check_host(headers.host)
         if sockets.closing:
             raise ServiceUnavailable("the server is shutting down")
         guard.take_request(client, monotonic())  # a handshake counts as a request
-        headers = RequestHeaders.of(scope)
         # Browsers always send Origin on a WebSocket handshake (and cookies with it).
         if not origin_allowed(headers.origin, headers.host, settings):
             raise Forbidden(f"origin {str(headers.origin)[:64]!r} may not open this socket")

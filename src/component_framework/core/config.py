@@ -24,6 +24,7 @@ from component_framework.protocol.request import DEFAULT_MAX_FIELDS
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
+    "ENV_ALLOWED_HOSTS",
     "ENV_ALLOWED_ORIGINS",
     "ENV_DEBUG",
     "ENV_EVENT_RATE_LIMITS",
@@ -39,6 +40,7 @@ ENV_SECRET_KEY: Final = "COMPONENT_FRAMEWORK_SECRET_KEY"
 ENV_DEBUG: Final = "COMPONENT_FRAMEWORK_DEBUG"
 ENV_TRUST_CLIENT_STATE: Final = "COMPONENT_FRAMEWORK_TRUST_CLIENT_STATE"
 ENV_ALLOWED_ORIGINS: Final = "COMPONENT_FRAMEWORK_ALLOWED_ORIGINS"
+ENV_ALLOWED_HOSTS: Final = "COMPONENT_FRAMEWORK_ALLOWED_HOSTS"
 ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
 ENV_TRUSTED_PROXIES: Final = "COMPONENT_FRAMEWORK_TRUSTED_PROXIES"
 ENV_EVENT_RATE_LIMITS: Final = "COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS"
@@ -116,6 +118,27 @@ def _normalise_origins(origins: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(normalised)
 
 
+def _normalise_hosts(hosts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Host patterns compare lowercase: ``example.com`` (any port), ``example.com:8000``,
+    ``[::1]``, ``*.example.com`` (any subdomain, not the name itself), ``*`` (any)."""
+    normalised = []
+    for host in hosts:
+        if not isinstance(host, str):
+            raise ConfigurationError(f"Settings.allowed_hosts holds {host!r}, not a string")
+        host = host.strip().lower()
+        if not host:
+            continue
+        wildcard = host.startswith("*.")
+        name = host[2:] if wildcard else host
+        if host != "*" and (not name or any(char in name for char in "/*@ ")):
+            raise ConfigurationError(
+                "Settings.allowed_hosts: expected host names such as 'example.com', "
+                f"'example.com:8000' or '*.example.com', got {host!r}"
+            )
+        normalised.append(host)
+    return tuple(normalised)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every switch and limit of a component application, with secure defaults.
@@ -138,6 +161,11 @@ class Settings:
     / ``stream_replay_bytes``: bounds of a stream's replay buffer; ``stream_send_timeout``: a
     client that does not take a frame within this is treated as gone;
     ``stream_frame_interval``: the batching window of stream operations (60 frames/s).
+
+    ``allowed_hosts``: the host names this app answers for (``example.com``,
+    ``example.com:8000``, ``*.example.com``, ``*``); a request whose ``Host`` is not among them,
+    or that has none, is refused with ``400 host_not_allowed`` before anything else (DNS
+    rebinding). Empty (the default): any ``Host``.
 
     WebSocket: ``allowed_origins``: origins (``https://app.example``) allowed to open a socket
     besides the server's own host (``"*"`` = any; a handshake without ``Origin``, from a
@@ -189,6 +217,7 @@ class Settings:
     stream_send_timeout: float = 10.0
     stream_frame_interval: float = 1 / 60
     allowed_origins: tuple[str, ...] | str = ()
+    allowed_hosts: tuple[str, ...] | str = ()
     ws_max_message_bytes: int = 1024 * 1024
     ws_rate: float = 50.0
     ws_burst: int = 100
@@ -219,6 +248,10 @@ class Settings:
         if isinstance(origins, str):
             origins = tuple(origin for origin in origins.split(","))
         object.__setattr__(self, "allowed_origins", _normalise_origins(origins))
+        hosts = self.allowed_hosts
+        if isinstance(hosts, str):
+            hosts = tuple(hosts.split(","))
+        object.__setattr__(self, "allowed_hosts", _normalise_hosts(hosts))
         proxies = self.trusted_proxies
         if isinstance(proxies, str):
             proxies = tuple(entry.strip() for entry in proxies.split(",") if entry.strip())
@@ -269,6 +302,7 @@ class Settings:
             "debug": _env_flag(env, ENV_DEBUG),
             "trust_client_state": _env_flag(env, ENV_TRUST_CLIENT_STATE),
             "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
+            "allowed_hosts": env.get(ENV_ALLOWED_HOSTS, ""),
             "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
             "trusted_proxies": env.get(ENV_TRUSTED_PROXIES, ""),
             "event_rate_limits": _env_flag(env, ENV_EVENT_RATE_LIMITS, default=True),
