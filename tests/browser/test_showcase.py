@@ -163,7 +163,10 @@ def test_report_sections_arrive_one_by_one_and_the_stream_runs_once(
         assert all(arrivals[n]["active"] for n in (1, 2)), (
             f"data-stream-active missing while sections arrived: {states}"
         )
-        assert [arrivals[n]["progress"] for n in (1, 2)] == [1, 2], states
+        # Each section's progress line follows it before the next section (on a loaded machine
+        # the two may land in consecutive animation frames rather than one).
+        for n in (1, 2):
+            assert any(s["articles"] == n and s["progress"] == n for s in states), states
         progress = [s["progress"] for s in states if s["progress"] is not None]
         assert progress == sorted(progress), states  # type: ignore[type-var]
         assert states[-1]["done"], states
