@@ -98,7 +98,7 @@ def request_error(exc: RequestError) -> ComponentError:
 
 
 class BodyDeadlines:
-    """Ends body reads that take too long (slow-loris clients) with ``RequestTimeout`` (408).
+    """Ends body reads that take too long (slow-loris bodies) with ``RequestTimeout`` (408).
 
     One timer per app rather than one per request (a timer per request costs more than the
     rest of a small request): :func:`read_body` registers its task with a deadline, and a

@@ -192,8 +192,9 @@ class Settings:
     ``X-Forwarded-For`` names the real client; from anyone else it is ignored.
     ``handler_timeout``: seconds an ``async`` mount or handler may take before it is cancelled
     (504); sync code cannot be interrupted. ``body_timeout``: seconds a request body may take
-    to arrive (then 408: slow-loris clients). ``stream_max_seconds``: longest run of a stream
-    handler (then an ``error`` frame with code ``stream_timeout``); ``None``: no limit.
+    to arrive (then 408: slow bodies; slow headers are the server's to bound).
+    ``stream_max_seconds``: longest run of a stream handler (then an ``error`` frame with code
+    ``stream_timeout``); ``None``: no limit.
 
     Browser assets: the app serves htmx and its sse and ws extensions under ``/_static/`` (no
     CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
