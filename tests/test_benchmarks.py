@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from benchmarks.contenders import CONTENDERS
-from benchmarks.inprocess import run_inprocess
-from benchmarks.workload import EXPECTED_COUNT, WrongAnswer, check_answer
+from benchmarks.common.counter import EXPECTED_COUNT, WrongAnswer, check_answer
+from benchmarks.http.contenders import CONTENDERS
+from benchmarks.http.inprocess import run_inprocess
 
 
 def test_every_contender_answers_the_counter_event_in_process() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.fairness import SMOKE, main, markdown
-from benchmarks.fairness_client import viewer_address
+from benchmarks.fairness.client import viewer_address
+from benchmarks.fairness.run import SMOKE, main, markdown
 
 
 def result(refused: int) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.soak import SMOKE, _TokenCheck
-from benchmarks.soak_app import COUNTERS_PATH, DRAINED, MEMORY_PATH, soak_app
-from benchmarks.ws_client import WrongAnswer
+from benchmarks.common.wsclient import WrongAnswer
+from benchmarks.soak.app import COUNTERS_PATH, DRAINED, MEMORY_PATH, soak_app
+from benchmarks.soak.run import SMOKE, _TokenCheck
 
 from component_framework.core.hub import reset_default_hub
 from component_framework.protocol.sse import SSEEvent

@@ -1,6 +1,6 @@
 """The streaming benchmark's checker accepts exactly the right streams: no timing here.
 
-``benchmarks.stream_decode.ResponseReader`` is what makes ``python -m benchmarks.streaming
+``benchmarks.streaming.decode.ResponseReader`` is what makes ``python -m benchmarks.streaming
 --smoke`` fail on a lost, repeated or reordered token; these tests feed it hand-built responses.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from benchmarks.stream_decode import ResponseReader, WrongStream
-from benchmarks.stream_report import token_text_bytes
+from benchmarks.streaming.decode import ResponseReader, WrongStream
+from benchmarks.streaming.report import token_text_bytes
 
 from component_framework.protocol.sse import encode_event
 

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from benchmarks.loopback import cpu_plan
-from benchmarks.ws_app import (
+from benchmarks.common.processes import cpu_plan
+from benchmarks.common.wsclient import WrongAnswer, WsProtocol, mask_frame
+from benchmarks.websocket.app import (
     COUNTER_PATH,
     build_ws_components,
     build_ws_floor,
     build_ws_litestar,
     build_ws_starlette,
 )
-from benchmarks.ws_client import WrongAnswer, WsProtocol, check_render, mask_frame
-from benchmarks.ws_server import redis_server, run_client, ws_servers
+from benchmarks.websocket.client import check_render
+from benchmarks.websocket.server import redis_server, run_client, ws_servers
 
 from component_framework.core.hub import reset_default_hub
 from component_framework.testing import websocket_connect

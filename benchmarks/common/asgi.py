@@ -1,21 +1,26 @@
-"""ASGI pieces the benchmark apps share: a bare lifespan and a cProfile wrapper.
+"""ASGI pieces the benchmark apps share: a bare lifespan, a cProfile wrapper, load settings.
 
-Owns :func:`serve_lifespan` (answer startup and shutdown, nothing else) and :func:`profiled`
-(run an app under cProfile and dump the profile after the lifespan shutdown), so every
-benchmark server answers the lifespan and is profiled the same way.
+Owns :func:`serve_lifespan` (answer startup and shutdown, nothing else), :func:`profiled` (run
+an app under cProfile and dump the profile after the lifespan shutdown) with
+:func:`profile_table` (the dump as a table, for the ``profile`` diagnostics) and
+:func:`one_client_load` (settings for a load generator that is one client address), so every
+benchmark server answers the lifespan, is profiled and is configured the same way.
 """
 
 from __future__ import annotations
 
 import cProfile
 import dataclasses
+import io
+import pstats
+from pathlib import Path
 from typing import Any
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 
 from component_framework.core.config import Settings
 
-__all__ = ["ProfiledApp", "profiled", "serve_lifespan"]
+__all__ = ["ProfiledApp", "one_client_load", "profile_table", "profiled", "serve_lifespan"]
 
 
 async def serve_lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
@@ -50,6 +55,22 @@ def profiled(app: Any, target: str) -> ProfiledApp:
     profiler = cProfile.Profile()
     profiler.enable()
     return ProfiledApp(app, profiler, target)
+
+
+def profile_table(
+    profile: Path, top: int, order: str = "tottime", restriction: str | None = None
+) -> str:
+    """The ``top`` functions of a dumped profile by ``order``, only those whose path matches
+    ``restriction`` when given."""
+    out = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=out)
+    stats.sort_stats(order)
+    if restriction is None:
+        stats.print_stats(top)
+    else:
+        stats.print_stats(restriction, top)
+    text = out.getvalue()
+    return text[text.find("   ncalls") :]
 
 
 def one_client_load(settings: Settings) -> Settings:

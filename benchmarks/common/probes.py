@@ -1,14 +1,17 @@
-"""What the streaming benchmark's client reads about the server process and its CPU.
+"""What the benchmarks' clients read about a server process and its CPU, and how they sum up.
 
 From ``/proc``: a process's RSS (``VmRSS``) and CPU time, a CPU's busy and softirq ticks;
 :class:`CpuMeter` and :class:`RssSampler` turn them into what one scenario used. Also the
-nearest-rank :func:`percentile` the reports use. Linux only, like the rest of the harness.
+nearest-rank :func:`percentile` and :func:`summary_ms` the reports use, and
+:func:`raise_open_files` for processes holding thousands of sockets. Linux only, like the rest
+of the harness.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -17,9 +20,11 @@ __all__ = [
     "CpuMeter",
     "RssSampler",
     "percentile",
+    "raise_open_files",
     "read_core_jiffies",
     "read_cpu_seconds",
     "read_rss_kib",
+    "summary_ms",
 ]
 
 _CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -96,6 +101,28 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
         return float("nan")
     rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99/max of durations in seconds, in ms."""
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 3),
+        "p90_ms": round(percentile(ordered, 0.90) * 1000, 3),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 3),
+        "max_ms": round(ordered[-1] * 1000, 3) if ordered else float("nan"),
+    }
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's soft open-file limit towards ``wanted`` (at most the hard limit);
+    returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
 
 
 class RssSampler:

@@ -1,20 +1,52 @@
-"""Server processes of the benchmarks: free loopback ports, readiness, bounded stops.
+"""Server and client processes of the benchmarks: loopback ports, CPU pinning, uvicorn
+command lines, readiness, bounded stops and the JSON line a client process prints.
 
-Owns what every benchmark that starts a server shares: :func:`free_port`, :func:`port_answers`,
-:func:`stop_process` (SIGTERM, then SIGKILL after a bounded wait) and :class:`ServerProcess`
-(a running server, its port and log).
+Owns what every benchmark that starts a process shares: :func:`free_port`, :func:`port_answers`,
+:class:`CpuPlan` (which CPU the server and the load generator are pinned to),
+:func:`uvicorn_command` (one worker, httptools, uvloop, no access log), :func:`start_process`
+and :func:`wait_ready` (a server started on an :class:`~contextlib.ExitStack` that stops it),
+:func:`serve` (both in one), :func:`stop_process` (SIGTERM, then SIGKILL after a bounded wait),
+:class:`ServerProcess` (a running server, its port and log) and :func:`run_json` (run a client
+process with a timeout and read the JSON line it prints last).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import socket
 import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import IO, Final
+from pathlib import Path
+from typing import IO, Any, Final
 
-__all__ = ["HOST", "ServerProcess", "free_port", "port_answers", "stop_process"]
+__all__ = [
+    "HOST",
+    "ROOT",
+    "CpuPlan",
+    "ServerProcess",
+    "cpu_plan",
+    "free_port",
+    "port_answers",
+    "run_json",
+    "serve",
+    "start_process",
+    "stop_process",
+    "uvicorn_command",
+    "wait_ready",
+]
 
 HOST: Final = "127.0.0.1"
+#: The checkout: every process runs there (``benchmarks`` and ``examples`` import from it).
+ROOT: Final = Path(__file__).resolve().parents[2]
+START_TIMEOUT: Final = 30.0
+STOP_TIMEOUT: Final = 15.0
 
 
 def free_port() -> int:
@@ -34,7 +66,7 @@ def port_answers(port: int) -> bool:
         return False
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
     """Terminate ``process``, and kill it if it has not exited within ``timeout`` seconds."""
     if process.poll() is None:
         process.terminate()
@@ -67,3 +99,110 @@ class ServerProcess:
         """Raise if it has exited."""
         if self.process.poll() is not None:
             raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuPlan:
+    """Command prefixes pinning the servers and ``wrk`` to separate CPUs (empty: no pinning)."""
+
+    server: tuple[str, ...]
+    wrk: tuple[str, ...]
+
+    def describe(self) -> str:
+        """A line for the report."""
+        if not self.server:
+            return "no CPU pinning (needs taskset and at least 2 CPUs)"
+        return f"server pinned with `{' '.join(self.server)}`, wrk with `{' '.join(self.wrk)}`"
+
+
+def cpu_plan() -> CpuPlan:
+    """Pin servers to the first allowed CPU and wrk to the second, when possible."""
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    if taskset is None or len(cpus) < 2:
+        return CpuPlan((), ())
+    return CpuPlan(("taskset", "-c", str(cpus[0])), ("taskset", "-c", str(cpus[1])))
+
+
+def uvicorn_command(
+    target: str, port: int, *, ws: str | None = None, factory: bool = True, root: Path = ROOT
+) -> list[str]:
+    """The uvicorn command line serving ``target`` (``module:factory``, or ``module:app`` with
+    ``factory=False``) of the checkout at ``root`` on 127.0.0.1:``port``: one worker,
+    httptools, uvloop, ``--ws ws`` when given, no access log, log level warning."""
+    return [
+        sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), target,
+        "--host", HOST, "--port", str(port), *(["--ws", ws] if ws else []),
+        "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+        "--app-dir", str(root),
+    ]  # fmt: skip
+
+
+def start_process(
+    command: Sequence[str],
+    port: int,
+    stack: ExitStack,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+) -> ServerProcess:
+    """Start ``command`` (a server that will listen on ``port``) with ``env`` added to this
+    process's environment, its output in a temporary log; ``stack`` stops it and closes the
+    log."""
+    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    process = subprocess.Popen(
+        list(command), cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    stack.callback(stop_process, process, STOP_TIMEOUT)
+    return ServerProcess(port, process, log)
+
+
+def wait_ready(servers: Sequence[ServerProcess], timeout: float = START_TIMEOUT) -> None:
+    """Wait until every server accepts connections; raise if one exits or the time is up."""
+    deadline = time.monotonic() + timeout
+    for server in servers:
+        while not port_answers(server.port):
+            server.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer in time:\n{server.output()}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def serve(
+    command: Sequence[str],
+    port: int,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+) -> Iterator[ServerProcess]:
+    """The server ``command`` listening on ``port``, ready when entered, stopped on exit."""
+    with ExitStack() as stack:
+        server = start_process(command, port, stack, env=env, cwd=cwd)
+        wait_ready([server])
+        yield server
+
+
+def run_json(
+    command: Sequence[str],
+    timeout: float,
+    what: str,
+    *,
+    servers: Sequence[ServerProcess] = (),
+    exits: tuple[int, ...] = (0, 1),
+) -> dict[str, Any]:
+    """Run the client ``command`` (named ``what`` in errors) and return the JSON line it
+    printed last. Raises ``RuntimeError`` when one of ``servers`` has exited, or the client
+    exited with a status not in ``exits`` (0: done, 1: a wrong answer, shown in the JSON's
+    ``error``) or printed nothing."""
+    completed = subprocess.run(
+        list(command), cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    for server in servers:
+        server.check_alive()
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode not in exits or not lines:
+        raise RuntimeError(f"{what} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result

@@ -1,4 +1,4 @@
-"""The fairness benchmark's client: ``python -m benchmarks.fairness_client --port P ...``.
+"""The fairness benchmark's client: ``python -m benchmarks.fairness.client --port P ...``.
 
 Plays the attack on the showcase's shared todo list (``examples.standalone`` under uvicorn on
 127.0.0.1) and measures what an unrelated client sees meanwhile. Prints one JSON line.
@@ -33,9 +33,8 @@ from typing import Any, Final
 
 import uvloop
 
-from benchmarks.stream_app import raise_open_files
-from benchmarks.stream_probe import read_cpu_seconds
-from benchmarks.ws_client import WrongAnswer, WsProtocol, summary_ms
+from benchmarks.common.probes import raise_open_files, read_cpu_seconds, summary_ms
+from benchmarks.common.wsclient import WrongAnswer, WsProtocol
 
 __all__ = ["Broadcaster", "Viewer", "main", "probe_once", "viewer_address"]
 
@@ -208,7 +207,7 @@ async def run(
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.fairness_client")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fairness.client")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--viewers", type=int, default=100)

@@ -9,7 +9,7 @@ how many events ran or were refused (``rate_limited``) and how many renders the 
 
 The server is ``examples.standalone:app`` (the showcase, unchanged) under a real uvicorn on
 127.0.0.1 (``--ws websockets``, httptools, uvloop, one worker, pinned to the first CPU); the
-client (:mod:`benchmarks.fairness_client`) runs in its own process on the second CPU. Each
+client (:mod:`benchmarks.fairness.client`) runs in its own process on the second CPU. Each
 configuration gets a fresh server:
 
 - ``limits off``: ``COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS=off``, so only the fair fan-out
@@ -28,22 +28,29 @@ never fails a run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.loopback import cpu_plan
-from benchmarks.machine import machine_info
-from benchmarks.ws_server import ROOT, app_server
+from benchmarks.common.machine import machine_info
+from benchmarks.common.processes import (
+    ROOT,
+    ServerProcess,
+    cpu_plan,
+    free_port,
+    run_json,
+    serve,
+    uvicorn_command,
+)
+from benchmarks.common.report import FAILURES, RESULTS, log, write_results
 
 __all__ = ["FULL", "SMOKE", "FairnessProfile", "main", "markdown"]
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
 APP: Final = "examples.standalone:app"
 ENV_EVENT_RATE_LIMITS: Final = "COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS"
 SERVER_ENV: Final = {"COMPONENT_FRAMEWORK_SECRET_KEY": "fairness-benchmark-key-0123456789abcdef"}
@@ -88,27 +95,29 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+@contextmanager
+def app_server(
+    target: str, *, prefix: Sequence[str], env: Mapping[str, str], root: Path
+) -> Iterator[ServerProcess]:
+    """One uvicorn (``--ws websockets``) serving the app ``target`` (``module:attribute``) of the
+    checkout at ``root`` (its ``src`` comes first on the path, so another checkout serves its
+    own code), ready when entered and stopped on exit."""
+    port = free_port()
+    path = os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")]))
+    command = [*prefix, *uvicorn_command(target, port, ws="websockets", factory=False, root=root)]
+    with serve(command, port, env={**env, "PYTHONPATH": path}, cwd=root) as server:
+        yield server
 
 
 def _run_client(prefix: Sequence[str], port: int, pid: int, profile: FairnessProfile) -> Any:
     command = [
-        *prefix, sys.executable, "-m", "benchmarks.fairness_client", "--port", str(port),
+        *prefix, sys.executable, "-m", "benchmarks.fairness.client", "--port", str(port),
         "--server-pid", str(pid), "--viewers", str(profile.viewers), "--rate", f"{profile.rate:g}",
         "--seconds", f"{profile.seconds:g}", "--quiet", f"{profile.quiet:g}",
         "--probe-interval", f"{profile.probe_interval:g}",
     ]  # fmt: skip
     timeout = 180 + profile.seconds + profile.quiet
-    completed = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode not in (0, 1) or not lines:
-        raise RuntimeError(
-            f"fairness client failed ({completed.returncode}):\n{completed.stderr[-3000:]}"
-        )
-    return json.loads(lines[-1])
+    return run_json(command, timeout, "fairness client")
 
 
 def _expectation(label: str, result: dict[str, Any]) -> str | None:
@@ -125,18 +134,17 @@ def _configuration(
     label: str, env: dict[str, str], root: Path, profile: FairnessProfile, errors: list[str]
 ) -> dict[str, Any]:
     plan = cpu_plan()
-    with app_server(APP, "websockets", prefix=plan.server, env={**SERVER_ENV, **env},
-                    root=root) as server:  # fmt: skip
+    with app_server(APP, prefix=plan.server, env={**SERVER_ENV, **env}, root=root) as server:
         result: dict[str, Any] = _run_client(plan.wrk, server.port, server.pid, profile)
         server.check_alive()
     problem = result.get("error") or _expectation(label, result)
     if problem:
         errors.append(f"{label}: {problem}")
-        _log(f"  ERROR: {problem}")
+        log(f"  ERROR: {problem}")
     load = result.get("load")
     if load:
         quiet = result["quiet"]["latency"]
-        _log(f"  {label}: probe p50 {quiet['p50_ms']:.1f} -> {load['latency']['p50_ms']:.1f} ms, "
+        log(f"  {label}: probe p50 {quiet['p50_ms']:.1f} -> {load['latency']['p50_ms']:.1f} ms, "
              f"p99 {quiet['p99_ms']:.1f} -> {load['latency']['p99_ms']:.1f} ms, server CPU "
              f"{load['server_cpu_share']:.0%}, events run {load['events_run']} of "
              f"{load['events_sent']} ({load['events_rate_limited']} rate limited)")  # fmt: skip
@@ -184,25 +192,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors: list[str] = []
     try:
         for index, (label, (root, env)) in enumerate(configurations.items(), 1):
-            _log(f"[{index}/{len(configurations)}] {label}: a fresh server, {profile.viewers} "
+            log(f"[{index}/{len(configurations)}] {label}: a fresh server, {profile.viewers} "
                  f"pages, {profile.rate:g} events/s")  # fmt: skip
             results[label] = _configuration(label, env, root, profile, errors)
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
+    except FAILURES as exc:
+        log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
     machine = machine_info()
     report = markdown(machine, profile, results)
     print(report)
-    arguments.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = arguments.results / f"fairness-{profile.name}-{stamp}.json"
     document = {"mode": profile.name, "machine": machine, "settings": asdict(profile),
                 "results": results, "errors": errors}  # fmt: skip
-    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    target.with_suffix(".md").write_text(report, encoding="utf-8")
-    _log(f"[fairness {profile.name}] wrote {target} in {time.monotonic() - started:.0f} s")
+    target = write_results(arguments.results, f"fairness-{profile.name}", document, report)
+    log(f"[fairness {profile.name}] wrote {target} in {time.monotonic() - started:.0f} s")
     return 1 if errors else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

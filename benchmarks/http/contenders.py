@@ -1,12 +1,13 @@
 """The four contenders, each an ASGI app serving the counter event at ``/components/counter/``.
 
-(a) ``floor``: :class:`benchmarks.floor.FloorApp`, the work with nothing around it.
+(a) ``floor``: :class:`benchmarks.http.floor.FloorApp`, the work with nothing around it.
 (b) ``components``: ``ComponentASGI`` standalone, over its own registry and renderer.
 (c) ``litestar_handler``: a plain Litestar ``@post`` handler running the floor's logic.
 (d) ``litestar_mount``: ``ComponentASGI`` mounted in Litestar by ``make_component_endpoint``.
 
-Each ``build_*`` function is a uvicorn factory (``uvicorn --factory benchmarks.contenders:...``)
-and is also what the in-process benchmark calls, so both measure the same objects.
+Each ``build_*`` function is a uvicorn factory
+(``uvicorn --factory benchmarks.http.contenders:...``) and is also what the in-process benchmark
+calls, so both measure the same objects.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any, Final
 
 from litestar import Litestar, MediaType, Request, Response, post
 
-from benchmarks.asgi_parts import one_client_load
-from benchmarks.floor import CounterWork, FloorApp
-from benchmarks.workload import COMPONENT_NAME, PATH, SECRET_KEY, TEMPLATE, TEMPLATE_NAME
+from benchmarks.common.asgi import one_client_load
+from benchmarks.common.counter import COMPONENT_NAME, PATH, SECRET_KEY, TEMPLATE, TEMPLATE_NAME
+from benchmarks.http.floor import CounterWork, FloorApp
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.adapters.litestar import make_component_endpoint
@@ -94,7 +95,7 @@ class Contender:
     @property
     def factory(self) -> str:
         """The uvicorn factory import string."""
-        return f"benchmarks.contenders:{self.build.__name__}"
+        return f"benchmarks.http.contenders:{self.build.__name__}"
 
 
 FLOOR: Final = Contender("floor", "(a) floor: bare ASGI", build_floor)

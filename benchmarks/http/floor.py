@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import jinja2
 
-from benchmarks.asgi_parts import serve_lifespan
-from benchmarks.workload import COMPONENT_NAME, CONTENT_TYPE, PATH, SECRET_KEY, TEMPLATE
+from benchmarks.common.asgi import serve_lifespan
+from benchmarks.common.counter import COMPONENT_NAME, CONTENT_TYPE, PATH, SECRET_KEY, TEMPLATE
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 if TYPE_CHECKING:

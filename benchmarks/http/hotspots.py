@@ -1,6 +1,7 @@
-"""Where ComponentASGI's time goes: ``python -m benchmarks.hotspots [--pyinstrument]``.
+"""Where ComponentASGI's time goes: ``python -m benchmarks.http.hotspots [--pyinstrument]``.
 
-Two views of the in-process counter event (same synthetic exchange as ``benchmarks.inprocess``):
+Two views of the in-process counter event (same synthetic exchange as
+``benchmarks.http.inprocess``):
 
 1. A stage table without any profiler: cumulative prefixes of the request path (parse, then
    + dispatch, + JSON answer, + send, the whole ``handle_http``, the whole app), each timed as
@@ -10,7 +11,7 @@ Two views of the in-process counter event (same synthetic exchange as ``benchmar
    small calls, so read it for ranking, not for absolute cost), or with ``--pyinstrument`` (if
    installed) pyinstrument's call tree.
 
-Diagnostic only: it never fails on timing and is not part of ``benchmarks.run``.
+Diagnostic only: it never fails on timing and is not part of ``benchmarks.http``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 
 import uvloop
 
-from benchmarks.contenders import build_components, build_floor
-from benchmarks.inprocess import Exchange, lifespan
-from benchmarks.workload import COMPONENT_ID, COMPONENT_NAME, CONTENT_TYPE, EXPECTED_COUNT
+from benchmarks.common.counter import COMPONENT_ID, COMPONENT_NAME, CONTENT_TYPE, EXPECTED_COUNT
+from benchmarks.http.contenders import build_components, build_floor
+from benchmarks.http.inprocess import Exchange, lifespan
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.responses import JSON_HEADERS, Response, json_body, send_response
 from component_framework.core.dispatch import ComponentCall
@@ -176,7 +177,7 @@ async def _profile(requests: int, top: int, use_pyinstrument: bool) -> list[str]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the stage table and the profile."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.hotspots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.http.hotspots", description=__doc__)
     parser.add_argument("--iterations", type=int, default=2000, help="requests per stage round")
     parser.add_argument("--rounds", type=int, default=15, help="rounds per stage")
     parser.add_argument("--requests", type=int, default=20000, help="requests profiled")

@@ -23,8 +23,8 @@ from typing import Any, Final
 
 import uvloop
 
-from benchmarks.contenders import Contender
-from benchmarks.workload import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.common.counter import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.http.contenders import Contender
 
 __all__ = ["Exchange", "InProcessResult", "lifespan", "run_inprocess"]
 

@@ -13,26 +13,30 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from benchmarks.contenders import Contender
-from benchmarks.processes import free_port, stop_process
-from benchmarks.workload import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.common.counter import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.common.processes import (
+    CpuPlan,
+    ServerProcess,
+    cpu_plan,
+    free_port,
+    start_process,
+    uvicorn_command,
+)
+from benchmarks.http.contenders import Contender
 
-__all__ = ["LoopbackResult", "WrkRun", "cpu_plan", "run_loopback", "uvicorn_command"]
+__all__ = ["LoopbackResult", "WrkRun", "run_loopback", "wrk_command"]
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 WRK: Final = "wrk"
 _MARKER: Final = "WRK_JSON "
 _START_TIMEOUT: Final = 30.0
@@ -100,39 +104,6 @@ class LoopbackResult:
         return max(run.requests_per_second for run in self.runs)
 
 
-@dataclass(frozen=True, slots=True)
-class CpuPlan:
-    """Command prefixes pinning the servers and ``wrk`` to separate CPUs (empty: no pinning)."""
-
-    server: tuple[str, ...]
-    wrk: tuple[str, ...]
-
-    def describe(self) -> str:
-        """A line for the report."""
-        if not self.server:
-            return "no CPU pinning (needs taskset and at least 2 CPUs)"
-        return f"server pinned with `{' '.join(self.server)}`, wrk with `{' '.join(self.wrk)}`"
-
-
-def cpu_plan() -> CpuPlan:
-    """Pin servers to the first allowed CPU and wrk to the second, when possible."""
-    cpus = sorted(os.sched_getaffinity(0))
-    taskset = shutil.which("taskset")
-    if taskset is None or len(cpus) < 2:
-        return CpuPlan((), ())
-    return CpuPlan(("taskset", "-c", str(cpus[0])), ("taskset", "-c", str(cpus[1])))
-
-
-def uvicorn_command(contender: Contender, port: int) -> list[str]:
-    """The uvicorn command line serving ``contender`` on 127.0.0.1:``port``."""
-    return [
-        sys.executable, "-m", "uvicorn", "--factory", contender.factory,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--http", "httptools", "--loop", "uvloop",
-        "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT),
-    ]  # fmt: skip
-
-
 def _post(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -146,35 +117,28 @@ def _post(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
 @dataclass
 class _Server:
     contender: Contender
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Any
+    running: ServerProcess
+
+    @property
+    def port(self) -> int:
+        return self.running.port
 
     def failure(self, why: str) -> RuntimeError:
-        self.log.seek(0)
-        output = self.log.read().decode("utf-8", "replace")[-2000:]
-        return RuntimeError(f"{self.contender.label}: {why}\n{output}")
+        return RuntimeError(f"{self.contender.label}: {why}\n{self.running.output()}")
 
 
 def _start(contender: Contender, plan: CpuPlan, stack: ExitStack) -> _Server:
     port = free_port()
-    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-    process = subprocess.Popen(
-        [*plan.server, *uvicorn_command(contender, port)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.callback(stop_process, process, 10)
-    return _Server(contender, port, process, log)
+    command = [*plan.server, *uvicorn_command(contender.factory, port)]
+    return _Server(contender, start_process(command, port, stack))
 
 
 def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:
     """Wait until ``server`` answers, then check its answer."""
     while True:
-        if server.process.poll() is not None:
-            raise server.failure(f"uvicorn exited with code {server.process.returncode}")
+        if server.running.process.poll() is not None:
+            code = server.running.process.returncode
+            raise server.failure(f"uvicorn exited with code {code}")
         try:
             status, answer = _post(server.port, body)
         except OSError:

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from benchmarks.inprocess import InProcessResult
-from benchmarks.loopback import LoopbackResult
+from benchmarks.http.inprocess import InProcessResult
+from benchmarks.http.loopback import LoopbackResult
 
 __all__ = ["TARGETS", "Target", "markdown", "to_json"]
 

@@ -1,4 +1,4 @@
-"""Entry point: ``python -m benchmarks.run [--smoke] [--no-loopback]``.
+"""HTTP benchmark: ``python -m benchmarks.http [--smoke] [--no-loopback]``.
 
 Runs the in-process and the loopback benchmark of the four contenders in one go, prints the
 Markdown tables and writes the JSON (and the Markdown) to ``benchmarks/results/``.
@@ -10,25 +10,22 @@ server or tool fails; timing never fails a run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
-from benchmarks.contenders import CONTENDERS
-from benchmarks.inprocess import InProcessResult, run_inprocess
-from benchmarks.loopback import LoopbackResult, cpu_plan, run_loopback
-from benchmarks.machine import machine_info
-from benchmarks.report import markdown, to_json
-from benchmarks.workload import WrongAnswer
+from benchmarks.common.counter import WrongAnswer
+from benchmarks.common.machine import machine_info
+from benchmarks.common.processes import cpu_plan
+from benchmarks.common.report import FAILURES, RESULTS, log, write_results
+from benchmarks.http.contenders import CONTENDERS
+from benchmarks.http.inprocess import InProcessResult, run_inprocess
+from benchmarks.http.loopback import LoopbackResult, run_loopback
+from benchmarks.http.report import markdown, to_json
 
 __all__ = ["FULL", "SMOKE", "Profile", "main"]
-
-RESULTS: Final = Path(__file__).resolve().parent / "results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +47,11 @@ SMOKE: Final = Profile("smoke", 200, 2, 50, 32, 1, 1, 0)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.http", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="short sanity run (< 1 minute)")
     parser.add_argument("--no-loopback", action="store_true", help="skip uvicorn + wrk")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     return parser.parse_args(argv)
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inprocess: list[InProcessResult] | None = None
     loopback: list[LoopbackResult] | None = None
     try:
-        _log(f"[{profile.name}] in process: {len(CONTENDERS)} contenders")
+        log(f"[{profile.name}] in process: {len(CONTENDERS)} contenders")
         inprocess = run_inprocess(
             CONTENDERS,
             iterations=profile.iterations,
@@ -80,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warmup=profile.warmup_iterations,
         )
         if not arguments.no_loopback:
-            _log(f"[{profile.name}] loopback: uvicorn + wrk, {plan.describe()}")
+            log(f"[{profile.name}] loopback: uvicorn + wrk, {plan.describe()}")
             loopback = run_loopback(
                 CONTENDERS,
                 connections=profile.connections,
@@ -90,23 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan=plan,
             )
     except WrongAnswer as exc:
-        _log(f"FAILED: a contender answered wrongly: {exc}")
+        log(f"FAILED: a contender answered wrongly: {exc}")
         return 1
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
+    except FAILURES as exc:
+        log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
     report = markdown(machine, inprocess, loopback, setup)
     print(report)
     settings = {**asdict(profile), "loopback_setup": setup}
     document = to_json(profile.name, machine, settings, inprocess, loopback)
-    arguments.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = arguments.results / f"{profile.name}-{stamp}.json"
-    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    target.with_suffix(".md").write_text(report, encoding="utf-8")
-    _log(f"[{profile.name}] done in {time.monotonic() - started:.0f} s; wrote {target}")
+    target = write_results(arguments.results, f"{profile.name}", document, report)
+    log(f"[{profile.name}] done in {time.monotonic() - started:.0f} s; wrote {target}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,10 +38,9 @@ from collections import Counter
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-from benchmarks.asgi_parts import one_client_load, serve_lifespan
-from benchmarks.stream_app import raise_open_files
-from benchmarks.stream_probe import read_rss_kib
-from benchmarks.workload import TEMPLATE, TEMPLATE_NAME
+from benchmarks.common.asgi import one_client_load, serve_lifespan
+from benchmarks.common.counter import TEMPLATE, TEMPLATE_NAME
+from benchmarks.common.probes import raise_open_files, read_rss_kib
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent

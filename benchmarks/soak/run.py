@@ -2,7 +2,7 @@
 
 A bounded run, loopback only, that stops by itself and checks that nothing grows. One real
 uvicorn (httptools, uvloop, ``--ws websockets`` by default, one worker, 127.0.0.1, a free port)
-serves :mod:`benchmarks.soak_app` (``ComponentASGI`` in middleware mode, per-client limits raised
+serves :mod:`benchmarks.soak.app` (``ComponentASGI`` in middleware mode, per-client limits raised
 by ``one_client_load`` so the single load address is never refused; tracemalloc on in the
 server). The load comes from this process (asyncio on uvloop, raw sockets), in phases:
 
@@ -40,12 +40,10 @@ import asyncio
 import json
 import random
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, aclosing, contextmanager, suppress
+from contextlib import aclosing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -54,9 +52,12 @@ from urllib.parse import urlencode
 
 import uvloop
 
-from benchmarks.machine import machine_info
-from benchmarks.processes import HOST, ServerProcess, free_port, port_answers, stop_process
-from benchmarks.soak_app import (
+from benchmarks.common.machine import machine_info
+from benchmarks.common.probes import percentile, raise_open_files, read_cpu_seconds
+from benchmarks.common.processes import HOST, ROOT, ServerProcess, free_port, serve, uvicorn_command
+from benchmarks.common.report import FAILURES, RESULTS, log, write_results
+from benchmarks.common.wsclient import WrongAnswer, WsProtocol
+from benchmarks.soak.app import (
     BASELINE,
     COUNTER_NAME,
     COUNTERS_PATH,
@@ -66,16 +67,11 @@ from benchmarks.soak_app import (
     STREAM_GRACE,
     TOKENS_NAME,
 )
-from benchmarks.stream_app import raise_open_files
-from benchmarks.stream_probe import percentile, read_cpu_seconds
-from benchmarks.ws_client import WrongAnswer, WsProtocol
 from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
 
 __all__ = ["FULL", "SMOKE", "Counts", "SoakProfile", "main"]
 
-ROOT: Final = Path(__file__).resolve().parent.parent
-RESULTS: Final = ROOT / "benchmarks" / "results"
 WS_IMPLEMENTATIONS: Final = ("websockets", "websockets-sansio", "wsproto")
 COUNTER_PATH: Final = f"/components/{COUNTER_NAME}/"
 ROOM_PATH: Final = f"/components/{ROOM_NAME}/ws/"
@@ -83,7 +79,6 @@ STREAM_PATH: Final = f"/components/{TOKENS_NAME}/stream/"
 MIB: Final = 1024 * 1024
 _TIMEOUT: Final = 30.0
 _MEMORY_TIMEOUT: Final = 300.0
-_START_TIMEOUT: Final = 30.0
 _RECONNECT_EVERY: Final = 500
 _FORGED_EVERY: Final = 100
 _ABORT_EVERY: Final = 10
@@ -131,10 +126,6 @@ SMOKE: Final = SoakProfile(
 )  # fmt: skip
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 class _Errors:
     """Wrong answers: how many, and the first few."""
 
@@ -146,7 +137,7 @@ class _Errors:
         self.count += 1
         if len(self.first) < _KEPT_ERRORS:
             self.first.append(f"{where}: {type(error).__name__}: {error}")
-            _log(f"  ERROR {self.first[-1]}")
+            log(f"  ERROR {self.first[-1]}")
 
 
 @dataclass
@@ -581,7 +572,7 @@ class _Soak:
         document = await _get_json(self.port, path, _MEMORY_TIMEOUT)
         self.marks.append(document)
         traced = document.get("traced_bytes")
-        _log(f"  [{name}] traced {(traced or 0) / MIB:.2f} MiB, RSS "
+        log(f"  [{name}] traced {(traced or 0) / MIB:.2f} MiB, RSS "
              f"{document['rss_kib'] / 1024:.1f} MiB, runs {document['stream_runs']}, hub "
              f"{document['hub_members']}, sockets {document['sockets']}, tasks "
              f"{document['tasks']}")  # fmt: skip
@@ -605,7 +596,7 @@ class _Soak:
     async def run(self) -> None:
         profile = self.profile
         await self.mark("start")
-        _log(f"[warm-up] {profile.warmup.http:,} HTTP events, {profile.warmup.ws:,} WebSocket "
+        log(f"[warm-up] {profile.warmup.http:,} HTTP events, {profile.warmup.ws:,} WebSocket "
              f"cycles, {profile.warmup.sse:,} SSE streams")  # fmt: skip
         warm = [await self.http("warm-up HTTP", profile.warmup.http),
                 await self.websocket("warm-up WebSocket", profile.warmup.ws),
@@ -620,10 +611,10 @@ class _Soak:
             ("WebSocket", self.websocket, profile.load.ws, "after WebSocket"),
             ("SSE", self.sse, profile.load.sse, "after SSE"),
         ):
-            _log(f"[{label}] {count:,}")
+            log(f"[{label}] {count:,}")
             phase = await runner(label, count)
             self.phases.append(phase)
-            _log(f"  {phase.count:,} in {phase.seconds:.1f} s ({phase.rate:,.0f}/s), "
+            log(f"  {phase.count:,} in {phase.seconds:.1f} s ({phase.rate:,.0f}/s), "
                  f"server CPU {phase.server_cpu_s:.1f} s, {phase.errors} wrong, "
                  f"{phase.detail}")  # fmt: skip
             await self.mark(mark)
@@ -726,24 +717,8 @@ def _log_errors(server: ServerProcess) -> list[str]:
 def _server(ws: str) -> Iterator[ServerProcess]:
     """The uvicorn under test, ready when entered, stopped on exit."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", "benchmarks.soak_app:build_soak_app",
-        "--host", HOST, "--port", str(port), "--http", "httptools", "--ws", ws,
-        "--loop", "uvloop", "--workers", "1", "--no-access-log", "--log-level", "warning",
-        "--app-dir", str(ROOT),
-    ]  # fmt: skip
-    with ExitStack() as stack:
-        log = stack.enter_context(tempfile.TemporaryFile())
-        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
-        stack.callback(stop_process, process, 15.0)
-        server = ServerProcess(port, process, log)
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not port_answers(port):
-            server.check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not answer in time:\n{server.output()}")
-            time.sleep(0.05)
+    command = uvicorn_command("benchmarks.soak.app:build_soak_app", port, ws=ws)
+    with serve(command, port) as server:
         yield server
 
 
@@ -799,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m benchmarks.soak" + (" --smoke" if arguments.smoke else "")
     if arguments.ws != "websockets":
         command += f" --ws {arguments.ws}"
-    _log(f"[soak {profile.name}] {profile.load.http:,} HTTP events, {profile.load.ws:,} "
+    log(f"[soak {profile.name}] {profile.load.http:,} HTTP events, {profile.load.ws:,} "
          f"WebSocket cycles, {profile.load.sse:,} SSE streams; --ws {arguments.ws}")  # fmt: skip
     try:
         with _server(arguments.ws) as server:
@@ -807,8 +782,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             uvloop.run(soak.run())
             server.check_alive()
             log_errors = _log_errors(server)
-    except (RuntimeError, OSError, subprocess.SubprocessError, TimeoutError) as exc:
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
+    except (*FAILURES, TimeoutError) as exc:
+        log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
     bounds = _bounds(soak, log_errors)
     document = {
@@ -842,13 +817,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report = _markdown(document)
     print(json.dumps(document, indent=2) if arguments.json else report, flush=True)
-    arguments.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = arguments.results / f"soak-{profile.name}-{stamp}.json"
-    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    target.with_suffix(".md").write_text(report, encoding="utf-8")
+    target = write_results(arguments.results, f"soak-{profile.name}", document, report)
     held = all(bound["held"] for bound in bounds)
-    _log(f"[soak {profile.name}] {'every bound held' if held else 'A BOUND BROKE'}; wrote "
+    log(f"[soak {profile.name}] {'every bound held' if held else 'A BOUND BROKE'}; wrote "
          f"{target}; {document['runtime_s']:.0f} s")  # fmt: skip
     return 0 if held else 1
 
@@ -858,7 +829,3 @@ def _load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
     except OSError:
         return "unknown"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

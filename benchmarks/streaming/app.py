@@ -24,11 +24,11 @@ import asyncio
 import gc
 import json
 import os
-import resource
 import time
 from typing import Any, Final
 
-from benchmarks.asgi_parts import one_client_load, profiled
+from benchmarks.common.asgi import one_client_load, profiled
+from benchmarks.common.probes import raise_open_files
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import StreamingComponent
@@ -45,7 +45,6 @@ __all__ = [
     "TokenStream",
     "build_profiled_stream_app",
     "build_stream_app",
-    "raise_open_files",
     "stream_path",
 ]
 
@@ -92,17 +91,6 @@ def stream_path(tokens: int, rate: float, *, stamp: bool, hold: float = 0) -> st
     if hold > 0:
         query += f"&hold={hold:g}"
     return f"/components/{COMPONENT}/stream/?{query}"
-
-
-def raise_open_files(wanted: int) -> int:
-    """Raise this process's soft open-file limit towards ``wanted`` (at most the hard limit);
-    returns the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        soft = target
-    return soft
 
 
 def _app() -> ComponentASGI:

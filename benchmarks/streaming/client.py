@@ -1,10 +1,10 @@
-"""The streaming benchmark's client: ``python -m benchmarks.stream_client SCENARIO ...``.
+"""The streaming benchmark's client: ``python -m benchmarks.streaming.client SCENARIO ...``.
 
-Runs one scenario against a uvicorn serving :mod:`benchmarks.stream_app` on 127.0.0.1 and prints
+Runs one scenario against a uvicorn serving :mod:`benchmarks.streaming.app` on 127.0.0.1 and prints
 one JSON line with what it measured. Connections are raw asyncio sockets (an
 :class:`asyncio.Protocol` per stream, uvloop) sending an HTTP/1.1 ``GET`` with
 ``Connection: close``; while streams run, each connection only stores ``(time.time(), bytes)``
-per read, and decoding and checking (:class:`benchmarks.stream_decode.ResponseReader`) happen
+per read, and decoding and checking (:class:`benchmarks.streaming.decode.ResponseReader`) happen
 afterwards, so a busy decoder never delays a read and the arrival times stay honest.
 
 Scenarios: ``burst`` (one stream, no pacing, ``--tokens`` tokens, ``--rounds`` times), ``load``
@@ -12,7 +12,7 @@ Scenarios: ``burst`` (one stream, no pacing, ``--tokens`` tokens, ``--rounds`` t
 and ``idle`` (``--streams`` streams that start and then wait; the server's RSS from
 ``/proc/<pid>/status`` before and after). What is read about the server (CPU time, RSS, and
 with ``--server-core`` how busy that CPU was and how much of it went to the kernel's softirq
-work for loopback networking) comes from :mod:`benchmarks.stream_probe`.
+work for loopback networking) comes from :mod:`benchmarks.common.probes`.
 Exit status 0 with the JSON line; 1 when a stream lost tokens or carried wrong data (the JSON
 line then holds ``"error"``); timing never fails.
 """
@@ -29,9 +29,15 @@ from typing import Any, Final, cast
 
 import uvloop
 
-from benchmarks.stream_app import STATS_PATH, raise_open_files, stream_path
-from benchmarks.stream_decode import ResponseReader, WrongStream
-from benchmarks.stream_probe import CpuMeter, RssSampler, percentile, read_rss_kib
+from benchmarks.common.probes import (
+    CpuMeter,
+    RssSampler,
+    raise_open_files,
+    read_rss_kib,
+    summary_ms,
+)
+from benchmarks.streaming.app import STATS_PATH, stream_path
+from benchmarks.streaming.decode import ResponseReader, WrongStream
 
 __all__ = ["load_timeout", "main", "server_stats"]
 
@@ -211,15 +217,6 @@ def _latencies(readers: Sequence[ResponseReader], rate: float) -> tuple[list[flo
     return delivery, schedule
 
 
-def _summary_ms(ordered: Sequence[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(ordered, 0.50) * 1000, 3),
-        "p90_ms": round(percentile(ordered, 0.90) * 1000, 3),
-        "p99_ms": round(percentile(ordered, 0.99) * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3) if ordered else float("nan"),
-    }
-
-
 async def load(
     meter: CpuMeter, port: int, count: int, rate: float, tokens: int, ramp: float
 ) -> dict[str, Any]:
@@ -262,8 +259,8 @@ async def load(
         error=error,
         wall_s=round(wall, 3),
         last_token_after_s=round(max(arrivals) - started, 3) if arrivals else None,
-        delivery_latency=_summary_ms(delivery),
-        schedule_latency=_summary_ms(schedule),
+        delivery_latency=summary_ms(delivery),
+        schedule_latency=summary_ms(schedule),
         frames=frames,
         stream_frames=stream_frames,
         wire_bytes=wire,
@@ -338,7 +335,7 @@ async def idle(port: int, pid: int, count: int, steps: int, hold: float) -> dict
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stream_client")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming.client")
     parser.add_argument("scenario", choices=("burst", "load", "idle"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--server-pid", type=int, required=True)

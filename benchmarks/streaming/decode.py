@@ -4,7 +4,7 @@
 each chunk was read, and decodes them: the HTTP/1.1 status line and headers, the chunked
 transfer coding, the SSE frames (with :class:`component_framework.protocol.sse.SSEDecoder`) and
 the JSON op lists of ``event: stream`` frames. It checks that the response is exactly what
-:class:`benchmarks.stream_app.TokenStream` sends: status 200, a ``start`` op, tokens ``0..N-1``
+:class:`benchmarks.streaming.app.TokenStream` sends: status 200, a ``start`` op, tokens ``0..N-1``
 each once and in order, a ``done`` op, then an ``event: done`` frame, and no ``error`` frame. A
 token's arrival time is the read time of the chunk that completed its frame.
 """

@@ -1,7 +1,7 @@
-"""The pacing floor: ``python -m benchmarks.stream_floor --tasks N --rate R --seconds S``.
+"""The pacing floor: ``python -m benchmarks.streaming.floor --tasks N --rate R --seconds S``.
 
 ``N`` asyncio tasks on uvloop, each running the token loop of
-:meth:`benchmarks.stream_app.TokenStream.on_run` (absolute-schedule ``asyncio.sleep`` pacing and
+:meth:`benchmarks.streaming.app.TokenStream.on_run` (absolute-schedule ``asyncio.sleep`` pacing and
 the stamped token text) without the framework, without ``stream_text`` and without any I/O.
 What it costs is the least any server pays to produce the benchmark's tokens on this machine;
 it prints one JSON line: the CPU share it used and how late the tasks woke (p50/p99, ms).
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import uvloop
 
-from benchmarks.stream_probe import percentile
+from benchmarks.common.probes import percentile
 
 __all__ = ["main", "pace"]
 
@@ -61,7 +61,7 @@ async def pace(tasks: int, rate: float, seconds: float) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the floor's JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stream_floor")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming.floor")
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=5.0)

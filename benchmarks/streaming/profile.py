@@ -1,7 +1,7 @@
-"""Where the streaming server's time goes: ``python -m benchmarks.stream_profile``.
+"""Where the streaming server's time goes: ``python -m benchmarks.streaming.profile``.
 
 Runs the streaming app under a real uvicorn with cProfile enabled in the server's thread
-(:func:`benchmarks.stream_app.build_profiled_stream_app`), loads it with ``--streams`` streams at
+(:func:`benchmarks.streaming.app.build_profiled_stream_app`), loads it with ``--streams`` streams at
 100 tokens/s for ``--seconds`` and one unpaced stream, stops it (the profile is dumped at the
 lifespan shutdown) and prints the functions by own time: those of ``component_framework``, then
 the whole process. cProfile inflates small calls: read it for ranking, not for absolute cost.
@@ -11,38 +11,25 @@ Diagnostic only: never fails on timing and is not part of ``benchmarks.streaming
 from __future__ import annotations
 
 import argparse
-import io
-import pstats
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.loopback import cpu_plan
-from benchmarks.stream_app import PROFILE_ENV
-from benchmarks.stream_server import run_client, stream_server
+from benchmarks.common.asgi import profile_table
+from benchmarks.common.processes import cpu_plan
+from benchmarks.streaming.app import PROFILE_ENV
+from benchmarks.streaming.server import run_client, stream_server
 
 __all__ = ["main"]
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stream_profile")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming.profile")
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--top", type=int, default=25)
     return parser.parse_args(argv)
-
-
-def _table(profile: Path, top: int, restriction: str | None) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(str(profile), stream=out)
-    stats.sort_stats("tottime")
-    if restriction is None:
-        stats.print_stats(top)
-    else:
-        stats.print_stats(restriction, top)
-    text = out.getvalue()
-    return text[text.find("   ncalls") :]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"{arguments.streams} streams x 100 tokens/s x {arguments.seconds:g} s, "
               "then one stream of 50,000 unpaced tokens; by own time\n")  # fmt: skip
-        print("component_framework:\n" + _table(target, arguments.top, "component_framework"))
-        print("whole server process:\n" + _table(target, arguments.top, None))
+        own = profile_table(target, arguments.top, restriction="component_framework")
+        print("component_framework:\n" + own)
+        print("whole server process:\n" + profile_table(target, arguments.top))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Measures ``stream_text`` through ``ComponentASGI``'s SSE transport under a real uvicorn (one
 worker, httptools, uvloop, 127.0.0.1) pinned to the first CPU, with the client
-(:mod:`benchmarks.stream_client`, raw asyncio sockets) pinned to the second:
+(:mod:`benchmarks.streaming.client`, raw asyncio sockets) pinned to the second:
 
 1. one stream as fast as possible: tokens/s, frames and bytes on the wire per token;
 2. many concurrent streams at 100 tokens/s: every token delivered in order, p50/p99 token
@@ -10,7 +10,7 @@ worker, httptools, uvloop, 127.0.0.1) pinned to the first CPU, with the client
    round by round, each run on a fresh server (so no run inherits another's heap);
 3. memory per open stream: the server's RSS with 0 and with N open idle streams, on a fresh
    server (a server that has run the load reuses the memory it freed);
-4. the pacing floor: the token loops alone (:mod:`benchmarks.stream_floor`) on the server's CPU,
+4. the pacing floor: the token loops alone (:mod:`benchmarks.streaming.floor`) on the server's CPU,
    the least any server would spend producing the same tokens.
 
 Prints the Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
@@ -21,20 +21,18 @@ server or client fails; timing never fails a run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.loopback import CpuPlan, cpu_plan
-from benchmarks.machine import machine_info
-from benchmarks.stream_client import load_timeout
-from benchmarks.stream_report import burst_summary, floor_summary, markdown, targets
-from benchmarks.stream_server import (
+from benchmarks.common.machine import machine_info
+from benchmarks.common.processes import CpuPlan, cpu_plan
+from benchmarks.common.report import FAILURES, RESULTS, log, write_results
+from benchmarks.streaming.client import load_timeout
+from benchmarks.streaming.report import burst_summary, floor_summary, markdown, targets
+from benchmarks.streaming.server import (
     StreamServer,
     describe_plan,
     run_client,
@@ -44,7 +42,6 @@ from benchmarks.stream_server import (
 
 __all__ = ["FULL", "SMOKE", "Load", "StreamProfile", "main"]
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
 RATE: Final = 100.0
 RAMP: Final = 1.0
 TARGET_STREAMS: Final = 1000
@@ -104,10 +101,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 class _Run:
     """One benchmark run's results and the errors (lost or wrong tokens) it met."""
 
@@ -126,7 +119,7 @@ class _Run:
         result = run_client(self.plan, scenario, server, options, timeout)
         if result.get("error"):
             self.errors.append(f"{scenario} {' '.join(options)}: {result['error']}")
-            _log(f"  ERROR: {result['error']}")
+            log(f"  ERROR: {result['error']}")
         return result
 
     def burst(self, server: StreamServer) -> None:
@@ -135,7 +128,7 @@ class _Run:
         result = self._client("burst", server, options, 120 + 60 * profile.burst_rounds)
         self.burst_runs = result.get("runs", [])
         for run in self.burst_runs:
-            _log(f"  burst: {run['tokens_per_second']:,.0f} tokens/s")
+            log(f"  burst: {run['tokens_per_second']:,.0f} tokens/s")
 
     def load(self, load: Load) -> None:
         """One load run on a fresh server (warmed up by one short stream)."""
@@ -152,7 +145,7 @@ class _Run:
         if "sent" in result:
             self.loads.setdefault(load.streams, []).append(result)
             latency = result["schedule_latency"]
-            _log(
+            log(
                 f"  {load.streams} streams: {result['delivered']:,}/{result['sent']:,} tokens, "
                 f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, "
                 f"server CPU {result['server_cpu_share']:.0%}, {result['wall_s']:.1f} s"
@@ -171,7 +164,7 @@ class _Run:
         for _ in range(profile.floor_rounds):
             run = run_floor(self.plan, profile.floor_tasks, RATE, profile.floor_seconds)
             self.floors.append(run)
-            _log(f"  {run['tasks']} pacing loops alone: {run['cpu_share']:.0%} of a CPU")
+            log(f"  {run['tasks']} pacing loops alone: {run['cpu_share']:.0%} of a CPU")
 
     def memory(self, server: StreamServer) -> None:
         self._client("burst", server, ["--tokens", "100"], 60)  # warm the code paths up
@@ -180,7 +173,7 @@ class _Run:
         result = self._client("idle", server, options, 180)
         if "points" in result:
             self.idle = result
-            _log(f"  memory: {result['bytes_per_stream'] / 1024:.1f} KiB per open stream")
+            log(f"  memory: {result['bytes_per_stream'] / 1024:.1f} KiB per open stream")
 
 
 def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:
@@ -204,12 +197,8 @@ def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) ->
         "targets": target_document,
         "errors": run.errors,
     }
-    arguments.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = arguments.results / f"streaming-{profile.name}-{stamp}.json"
-    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    target.with_suffix(".md").write_text(report, encoding="utf-8")
-    _log(f"[streaming {profile.name}] wrote {target}")
+    target = write_results(arguments.results, f"streaming-{profile.name}", document, report)
+    log(f"[streaming {profile.name}] wrote {target}")
     return 1 if run.errors else 0
 
 
@@ -221,24 +210,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = _Run(plan, profile)
     started = time.monotonic()
     try:
-        _log(f"[streaming {profile.name}] {describe_plan(plan)}")
+        log(f"[streaming {profile.name}] {describe_plan(plan)}")
         with stream_server(plan) as server:
-            _log("[1/4] one stream, no pacing")
+            log("[1/4] one stream, no pacing")
             run.burst(server)
-        _log(f"[2/4] concurrent streams at {RATE:g} tokens/s (a fresh server per run)")
+        log(f"[2/4] concurrent streams at {RATE:g} tokens/s (a fresh server per run)")
         run.loads_interleaved()
         with stream_server(plan) as server:
-            _log("[3/4] memory per open stream (fresh server)")
+            log("[3/4] memory per open stream (fresh server)")
             run.memory(server)
-        _log("[4/4] pacing floor: the token loops alone, no framework, no I/O")
+        log("[4/4] pacing floor: the token loops alone, no framework, no I/O")
         run.pacing_floor()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
+    except FAILURES as exc:
+        log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
     status = _write(arguments, run, machine_info())
-    _log(f"[streaming {profile.name}] done in {time.monotonic() - started:.0f} s")
+    log(f"[streaming {profile.name}] done in {time.monotonic() - started:.0f} s")
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,27 +1,27 @@
 """The streaming benchmark's server and client processes, always on 127.0.0.1 and always stopped.
 
-:func:`stream_server` runs ``uvicorn --factory benchmarks.stream_app:...`` (httptools, uvloop,
-one worker, no access log) pinned to the first CPU and stops it on exit (SIGTERM, then SIGKILL
-after a bounded wait). :func:`run_client` runs one ``benchmarks.stream_client`` scenario pinned
-to the second CPU, with a timeout, and returns its JSON result; :func:`run_floor` runs the pacing
-floor on the server's CPU.
+:func:`stream_server` runs ``uvicorn --factory benchmarks.streaming.app:...`` (httptools,
+uvloop, one worker, no access log) pinned to the first CPU and stops it on exit (SIGTERM, then
+SIGKILL after a bounded wait). :func:`run_client` runs one ``benchmarks.streaming.client``
+scenario pinned to the second CPU, with a timeout, and returns its JSON result; :func:`run_floor`
+runs the pacing floor on the server's CPU.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from benchmarks.loopback import CpuPlan
-from benchmarks.processes import HOST, ServerProcess, free_port, port_answers, stop_process
+from benchmarks.common.processes import (
+    CpuPlan,
+    ServerProcess,
+    free_port,
+    run_json,
+    serve,
+    uvicorn_command,
+)
 
 __all__ = [
     "StreamServer",
@@ -32,11 +32,6 @@ __all__ = [
     "server_command",
     "stream_server",
 ]
-
-ROOT: Final = Path(__file__).resolve().parent.parent
-_START_TIMEOUT: Final = 30.0
-_STOP_TIMEOUT: Final = 15.0
-
 
 #: A running uvicorn of the streaming benchmark.
 StreamServer = ServerProcess
@@ -50,12 +45,8 @@ def describe_plan(plan: CpuPlan) -> str:
 
 
 def server_command(factory: str, port: int) -> list[str]:
-    """The uvicorn command line serving ``benchmarks.stream_app:<factory>``."""
-    return [
-        sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.stream_app:{factory}",
-        "--host", HOST, "--port", str(port), "--http", "httptools", "--loop", "uvloop",
-        "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT),
-    ]  # fmt: skip
+    """The uvicorn command line serving ``benchmarks.streaming.app:<factory>``."""
+    return uvicorn_command(f"benchmarks.streaming.app:{factory}", port)
 
 
 @contextmanager
@@ -64,27 +55,8 @@ def stream_server(
 ) -> Iterator[StreamServer]:
     """A uvicorn serving the streaming app, ready when entered, stopped on exit."""
     port = free_port()
-    environment = {**os.environ, **(env or {})}
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [*plan.server, *server_command(factory, port)],
-            cwd=ROOT,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = StreamServer(port, process, log)
-        try:
-            deadline = time.monotonic() + _START_TIMEOUT
-            while not port_answers(port):
-                server.check_alive()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not answer in time:\n{server.output()}")
-                time.sleep(0.05)
-            yield server
-        finally:
-            stop_process(process, _STOP_TIMEOUT)
+    with serve([*plan.server, *server_command(factory, port)], port, env=env) as server:
+        yield server
 
 
 def client_command(
@@ -93,7 +65,7 @@ def client_command(
     """The client command line of one scenario."""
     core = ["--server-core", plan.server[-1]] if plan.server else []
     return [
-        *plan.wrk, sys.executable, "-m", "benchmarks.stream_client", scenario,
+        *plan.wrk, sys.executable, "-m", "benchmarks.streaming.client", scenario,
         "--port", str(server.port), "--server-pid", str(server.pid), *core, *options,
     ]  # fmt: skip
 
@@ -103,35 +75,14 @@ def run_client(
 ) -> dict[str, Any]:
     """Run one client scenario and return its JSON result; a lost or wrong token shows as the
     result's ``error``. Raises ``RuntimeError`` when the client or the server fails."""
-    completed = subprocess.run(
-        client_command(plan, scenario, server, options),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    server.check_alive()
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode not in (0, 1) or not lines:
-        raise RuntimeError(
-            f"stream client {scenario} failed ({completed.returncode}):\n{completed.stderr[-3000:]}"
-        )
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    command = client_command(plan, scenario, server, options)
+    return run_json(command, timeout, f"stream client {scenario}", servers=[server])
 
 
 def run_floor(plan: CpuPlan, tasks: int, rate: float, seconds: float) -> dict[str, Any]:
-    """The pacing floor (:mod:`benchmarks.stream_floor`) on the server's CPU."""
+    """The pacing floor (:mod:`benchmarks.streaming.floor`) on the server's CPU."""
     command = [
-        *plan.server, sys.executable, "-m", "benchmarks.stream_floor",
+        *plan.server, sys.executable, "-m", "benchmarks.streaming.floor",
         "--tasks", str(tasks), "--rate", f"{rate:g}", "--seconds", f"{seconds:g}",
     ]  # fmt: skip
-    completed = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=seconds * 4 + 60, check=False
-    )
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"stream floor failed ({completed.returncode}):\n{completed.stderr}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    return run_json(command, seconds * 4 + 60, "stream floor", exits=(0,))

@@ -50,10 +50,9 @@ from starlette.endpoints import WebSocketEndpoint
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket as StarletteWebSocket
 
-from benchmarks.asgi_parts import one_client_load, profiled, serve_lifespan
-from benchmarks.stream_app import raise_open_files
-from benchmarks.stream_probe import read_rss_kib
-from benchmarks.workload import SECRET_KEY, TEMPLATE, TEMPLATE_NAME
+from benchmarks.common.asgi import one_client_load, profiled, serve_lifespan
+from benchmarks.common.counter import SECRET_KEY, TEMPLATE, TEMPLATE_NAME
+from benchmarks.common.probes import raise_open_files, read_rss_kib
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
@@ -381,5 +380,5 @@ def build_ws_components() -> Any:
 
 def build_profiled_ws_components() -> Any:
     """:func:`build_ws_components` under cProfile, dumped to ``$WS_BENCH_PROFILE`` at the
-    lifespan shutdown (diagnostic: :mod:`benchmarks.ws_profile`)."""
+    lifespan shutdown (diagnostic: :mod:`benchmarks.websocket.profile`)."""
     return profiled(build_ws_components(), os.environ[PROFILE_ENV])

@@ -1,4 +1,4 @@
-"""The WebSocket benchmark's client: ``python -m benchmarks.ws_client SCENARIO ...``.
+"""The WebSocket benchmark's client: ``python -m benchmarks.websocket.client SCENARIO ...``.
 
 Runs one scenario against uvicorn(s) on 127.0.0.1 and prints one JSON line. Connections are
 our own minimal RFC 6455 client (:class:`WsProtocol`: an :class:`asyncio.Protocol` on uvloop
@@ -28,214 +28,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import uvloop
 
-from benchmarks.stream_app import raise_open_files
-from benchmarks.stream_probe import CpuMeter, percentile, read_cpu_seconds, read_rss_kib
-from benchmarks.ws_app import BROADCAST_PATH, COUNTER_PATH, MEMORY_PATH, TICKER_PATH
+from benchmarks.common.probes import (
+    CpuMeter,
+    raise_open_files,
+    read_cpu_seconds,
+    read_rss_kib,
+    summary_ms,
+)
+from benchmarks.common.wsclient import HOST, WrongAnswer, WsProtocol
+from benchmarks.websocket.app import BROADCAST_PATH, COUNTER_PATH, MEMORY_PATH, TICKER_PATH
 
-__all__ = [
-    "WrongAnswer",
-    "WsProtocol",
-    "check_render",
-    "check_ticker",
-    "main",
-    "mask_frame",
-    "summary_ms",
-]
+__all__ = ["check_render", "check_ticker", "main"]
 
-HOST: Final = "127.0.0.1"
-_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CONNECT_LIMIT: Final = 64
 _CONNECT_TIMEOUT: Final = 30.0
-_ANSWER_TIMEOUT: Final = 30.0
-_OP_TEXT: Final = 0x1
-_OP_CLOSE: Final = 0x8
-_OP_PING: Final = 0x9
-
-
-class WrongAnswer(Exception):
-    """A message that is not the expected answer, or no message at all."""
-
-
-def mask_frame(opcode: int, payload: bytes) -> bytes:
-    """One client frame (FIN set, masked with a random key, as RFC 6455 requires)."""
-    length = len(payload)
-    if length < 126:
-        head = bytes((0x80 | opcode, 0x80 | length))
-    elif length < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + length.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + length.to_bytes(8, "big")
-    key = os.urandom(4)
-    if not length:
-        return head + key
-    mask = (key * (length // 4 + 1))[:length]
-    masked = int.from_bytes(payload, "big") ^ int.from_bytes(mask, "big")
-    return head + key + masked.to_bytes(length, "big")
-
-
-class WsProtocol(asyncio.Protocol):
-    """One client connection. Messages are ``(clock(), bytes)``, kept in :attr:`messages`
-    (:meth:`receive` takes them from there or waits for the next); ``on_message`` is called
-    for each."""
-
-    def __init__(
-        self,
-        path: str,
-        port: int,
-        *,
-        clock: Callable[[], float] = time.perf_counter,
-        on_message: Callable[[], None] | None = None,
-    ) -> None:
-        key = base64.b64encode(os.urandom(16))
-        self.accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        self.request = (
-            f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key.decode()}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode("ascii")
-        self.clock = clock
-        self.on_message = on_message
-        loop = asyncio.get_running_loop()
-        self.opened: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.fragments: bytearray | None = None
-        self.handshaken = False
-        self.messages: list[tuple[float, bytes]] = []
-        self.count = 0
-        self.close_code: int | None = None
-        self._waiter: asyncio.Future[tuple[float, bytes]] | None = None
-        self._sent_close = False
-
-    # -- asyncio.Protocol --------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        now = self.clock()
-        self.buffer += data
-        if not self.handshaken and not self._handshake():
-            return
-        self._frames(now)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for future in (self.opened, self._waiter):
-            if future is not None and not future.done():
-                future.set_exception(ConnectionError(f"connection lost ({self.close_code})"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    # -- the wire ----------------------------------------------------------------------------
-
-    def _handshake(self) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        head = bytes(self.buffer[:end]).lower()
-        del self.buffer[: end + 4]
-        if not head.startswith(b"http/1.1 101") or self.accept.lower() not in head:
-            if not self.opened.done():
-                self.opened.set_exception(WrongAnswer(f"handshake refused: {head[:200]!r}"))
-            self.abort()
-            return False
-        self.handshaken = True
-        self.opened.set_result(None)
-        return True
-
-    def _frames(self, now: float) -> None:
-        buffer = self.buffer
-        size, position = len(buffer), 0
-        while size - position >= 2:
-            first, second = buffer[position], buffer[position + 1]
-            length, head = second & 0x7F, 2
-            if length == 126:
-                if size - position < 4:
-                    break
-                length, head = int.from_bytes(buffer[position + 2 : position + 4], "big"), 4
-            elif length == 127:
-                if size - position < 10:
-                    break
-                length, head = int.from_bytes(buffer[position + 2 : position + 10], "big"), 10
-            if size - position < head + length:
-                break
-            start = position + head
-            payload = bytes(buffer[start : start + length])
-            position = start + length
-            self._frame(now, first, payload)
-        if position:
-            del buffer[:position]
-
-    def _frame(self, now: float, first: int, payload: bytes) -> None:
-        opcode, final = first & 0x0F, first & 0x80
-        if opcode >= _OP_CLOSE:
-            if opcode == _OP_PING:
-                self._write(mask_frame(0xA, payload))
-            elif opcode == _OP_CLOSE:
-                self.close_code = int.from_bytes(payload[:2], "big") if payload else 1005
-                self.close(self.close_code if self.close_code != 1005 else 1000)
-            return
-        if opcode != 0:  # a new data message
-            self.fragments = bytearray()
-        if self.fragments is None:
-            return
-        self.fragments += payload
-        if final:
-            message, self.fragments = bytes(self.fragments), None
-            self._message(now, message)
-
-    def _message(self, now: float, message: bytes) -> None:
-        self.count += 1
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            self._waiter = None
-            waiter.set_result((now, message))
-        else:
-            self.messages.append((now, message))
-        if self.on_message is not None:
-            self.on_message()
-
-    def _write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    # -- the API -----------------------------------------------------------------------------
-
-    def send_text(self, text: str) -> None:
-        """Send one text message."""
-        self._write(mask_frame(_OP_TEXT, text.encode()))
-
-    async def receive(self) -> tuple[float, bytes]:
-        """The next message and the time it arrived."""
-        if self.messages:
-            return self.messages.pop(0)
-        self._waiter = asyncio.get_running_loop().create_future()
-        async with asyncio.timeout(_ANSWER_TIMEOUT):
-            return await self._waiter
-
-    def close(self, code: int = 1000) -> None:
-        """Send a close frame (once); the server then closes the TCP connection."""
-        if not self._sent_close:
-            self._sent_close = True
-            self._write(mask_frame(_OP_CLOSE, code.to_bytes(2, "big")))
-
-    def abort(self) -> None:
-        """Drop the TCP connection."""
-        if self.transport is not None:
-            self.transport.abort()
 
 
 class _Pool:
@@ -268,17 +83,6 @@ class _Pool:
             for connection in self.connections:
                 if not connection.closed.done():
                     connection.abort()
-
-
-def summary_ms(values: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99/max of durations in seconds, in ms."""
-    ordered = sorted(values)
-    return {
-        "p50_ms": round(percentile(ordered, 0.50) * 1000, 3),
-        "p90_ms": round(percentile(ordered, 0.90) * 1000, 3),
-        "p99_ms": round(percentile(ordered, 0.99) * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3) if ordered else float("nan"),
-    }
 
 
 # -- rtt ------------------------------------------------------------------------------------------
@@ -554,7 +358,7 @@ async def fanout(
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ws_client")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.client")
     parser.add_argument("scenario", choices=("rtt", "fanout"))
     parser.add_argument("--ports", required=True, help="comma-separated; the first is triggered")
     parser.add_argument("--server-pids", required=True, help="comma-separated, as --ports")

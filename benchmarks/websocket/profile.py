@@ -1,7 +1,7 @@
-"""Where the broadcast fan-out's server time goes: ``python -m benchmarks.ws_profile``.
+"""Where the broadcast fan-out's server time goes: ``python -m benchmarks.websocket.profile``.
 
 Runs ``ComponentASGI`` under a real uvicorn (``--ws websockets``, one worker) with cProfile in
-the server's thread (:func:`benchmarks.ws_app.build_profiled_ws_components`), opens
+the server's thread (:func:`benchmarks.websocket.app.build_profiled_ws_components`), opens
 ``--connections`` idle ticker connections, broadcasts ``--rounds`` times, stops the server (the
 profile is dumped at the lifespan shutdown) and prints the functions by own time and by
 cumulative time. cProfile inflates small calls: read it for ranking, not for absolute cost.
@@ -11,22 +11,21 @@ Diagnostic only: never fails on timing and is not part of ``benchmarks.websocket
 from __future__ import annotations
 
 import argparse
-import io
-import pstats
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.loopback import cpu_plan
-from benchmarks.ws_app import PROFILE_ENV
-from benchmarks.ws_server import run_client, ws_servers
+from benchmarks.common.asgi import profile_table
+from benchmarks.common.processes import cpu_plan
+from benchmarks.websocket.app import PROFILE_ENV
+from benchmarks.websocket.server import run_client, ws_servers
 
 __all__ = ["main"]
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ws_profile")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.profile")
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ws", default="websockets")
@@ -34,15 +33,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=0,
                         help="profile event round trips of this many clients instead")  # fmt: skip
     return parser.parse_args(argv)
-
-
-def _table(profile: Path, top: int, order: str) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(str(profile), stream=out)
-    stats.sort_stats(order)
-    stats.print_stats(top)
-    text = out.getvalue()
-    return text[text.find("   ncalls") :]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else f"{arguments.connections:,} connections opened, {arguments.rounds} broadcasts"
         )
         print(f"\n{what}; by own time\n")
-        print(_table(target, arguments.top, "tottime"))
-        print("by cumulative time\n" + _table(target, arguments.top, "cumulative"))
+        print(profile_table(target, arguments.top))
+        print("by cumulative time\n" + profile_table(target, arguments.top, "cumulative"))
     return 0
 
 

@@ -24,7 +24,7 @@ __all__ = [
     "targets",
 ]
 
-#: key -> (uvicorn factory in benchmarks.ws_app, label), the floor first.
+#: key -> (uvicorn factory in benchmarks.websocket.app, label), the floor first.
 CONTENDERS: Final = {
     "floor": ("build_ws_floor", "(a) floor: bare ASGI"),
     "components": ("build_ws_components", "(b) ComponentASGI"),

@@ -2,13 +2,13 @@
 
 Measures ``ComponentASGI``'s WebSocket transport and broadcasts under real uvicorns on
 127.0.0.1 (``--ws websockets`` by default, httptools, uvloop), with the client
-(:mod:`benchmarks.ws_client`, our own minimal asyncio WebSocket client on uvloop) in a separate
-process:
+(:mod:`benchmarks.websocket.client`, our own minimal asyncio WebSocket client on uvloop) in a
+separate process:
 
 1. event round trips (the counter's ``increment``, JSON protocol): 1 client in a closed loop,
    500 clients in a closed loop, and 500 clients each pacing 10 events/s; against the same
    work done by a bare ASGI WebSocket app (the floor), a Litestar ``@websocket`` handler and a
-   Starlette ``WebSocketEndpoint`` (:mod:`benchmarks.ws_app`). All four servers start first,
+   Starlette ``WebSocketEndpoint`` (:mod:`benchmarks.websocket.app`). All four servers start first,
    the runs interleave round by round, the server is pinned to the first CPU and the client to
    the second;
 2. broadcast fan-out on one worker: 1,000 and 10,000 idle ticker connections, each on a fresh
@@ -30,9 +30,6 @@ never fails a run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -40,15 +37,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.loopback import CpuPlan, cpu_plan
-from benchmarks.machine import machine_info
-from benchmarks.ws_app import TRACE_ENV
-from benchmarks.ws_report import CONTENDERS, markdown, targets
-from benchmarks.ws_server import Server, redis_server, run_client, ws_servers
+from benchmarks.common.machine import machine_info
+from benchmarks.common.processes import CpuPlan, cpu_plan
+from benchmarks.common.report import FAILURES, RESULTS, log, write_results
+from benchmarks.websocket.app import TRACE_ENV
+from benchmarks.websocket.report import CONTENDERS, markdown, targets
+from benchmarks.websocket.server import Server, redis_server, run_client, ws_servers
 
 __all__ = ["FULL", "SMOKE", "RttLoad", "WsProfile", "main"]
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
 BROKER_ENV: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
 WS_IMPLEMENTATIONS: Final = ("websockets", "websockets-sansio", "wsproto")
 
@@ -103,10 +100,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _fanout_timeout(connections: int, rounds: int) -> float:
     return 120 + connections / 50 + rounds * (60 + connections / 200)
 
@@ -132,7 +125,7 @@ class _Run:
         result = run_client(prefix, scenario, servers, [*core, *options], timeout)
         if result.get("error"):
             self.errors.append(f"{scenario} {' '.join(options)}: {result['error']}")
-            _log(f"  ERROR: {result['error']}")
+            log(f"  ERROR: {result['error']}")
         return result
 
     def round_trips(self) -> None:
@@ -158,7 +151,7 @@ class _Run:
         if "round_trips" in result:
             self.rtt.setdefault(load.key, {}).setdefault(key, []).append(result)
             latency = result["latency"]
-            _log(f"  {CONTENDERS[key][1]}, {load.key} clients: "
+            log(f"  {CONTENDERS[key][1]}, {load.key} clients: "
                  f"{result['round_trips_per_second']:,.0f} round trips/s, p50 "
                  f"{latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms, "
                  f"server CPU {result['server_cpu_share']:.0%}")  # fmt: skip
@@ -201,15 +194,15 @@ class _Run:
         if "traced" in result:
             diff = result["traced"]["after"][0].get("traced_diff_bytes", {})
             total = sum(diff.values()) / connections
-            _log(f"  tracemalloc: {total / 1024:.1f} KiB of Python allocations per connection")
+            log(f"  tracemalloc: {total / 1024:.1f} KiB of Python allocations per connection")
 
 
 def _log_fanout(label: str, result: dict[str, Any]) -> None:
     if "bytes_per_connection" in result:
         per = result["bytes_per_connection"] / 1024
-        _log(f"  {label}: opened in {result['open_s']:.1f} s, {per:.1f} KiB of server RSS each")
+        log(f"  {label}: opened in {result['open_s']:.1f} s, {per:.1f} KiB of server RSS each")
     for run in result.get("rounds", []):
-        _log(f"  {label}: last render {run['last_ms']:,.1f} ms after the trigger, p50 "
+        log(f"  {label}: last render {run['last_ms']:,.1f} ms after the trigger, p50 "
              f"{run['latency']['p50_ms']:,.1f} ms, broadcast() returned after "
              f"{run['broadcast_returned_ms']:,.1f} ms")  # fmt: skip
 
@@ -233,12 +226,8 @@ def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) ->
         "targets": target_document,
         "errors": run.errors,
     }
-    arguments.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = arguments.results / f"websocket-{profile.name}-{stamp}.json"
-    target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    target.with_suffix(".md").write_text(report, encoding="utf-8")
-    _log(f"[websocket {profile.name}] wrote {target}")
+    target = write_results(arguments.results, f"websocket-{profile.name}", document, report)
+    log(f"[websocket {profile.name}] wrote {target}")
     return 1 if run.errors else 0
 
 
@@ -251,23 +240,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         pinning = plan.describe().replace("wrk", "client")
-        _log(f"[websocket {profile.name}] --ws {arguments.ws}; {pinning}")
-        _log("[1/4] event round trips: floor, ComponentASGI, Litestar, Starlette")
+        log(f"[websocket {profile.name}] --ws {arguments.ws}; {pinning}")
+        log("[1/4] event round trips: floor, ComponentASGI, Litestar, Starlette")
         run.round_trips()
-        _log("[2/4] broadcast fan-out, one worker (a fresh server per count)")
+        log("[2/4] broadcast fan-out, one worker (a fresh server per count)")
         for connections in profile.fanout:
             run.fan_out(connections)
-        _log(f"[3/4] broadcast through Redis to {profile.workers} workers")
+        log(f"[3/4] broadcast through Redis to {profile.workers} workers")
         run.through_redis()
-        _log("[4/4] memory per connection by package (tracemalloc in the server)")
+        log("[4/4] memory per connection by package (tracemalloc in the server)")
         run.traced()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
+    except FAILURES as exc:
+        log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
     status = _write(arguments, run, machine_info())
-    _log(f"[websocket {profile.name}] done in {time.monotonic() - started:.0f} s")
+    log(f"[websocket {profile.name}] done in {time.monotonic() - started:.0f} s")
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
