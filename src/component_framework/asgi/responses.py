@@ -23,6 +23,7 @@ from component_framework.errors import (
     ServerError,
     cut_short,
 )
+from component_framework.protocol.compact import compact_json
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGISendCallable
@@ -47,12 +48,9 @@ JSON_HEADERS: Final = ((b"content-type", b"application/json"), *_COMMON_HEADERS)
 HTML_HEADERS: Final = ((b"content-type", b"text/html; charset=utf-8"), *_COMMON_HEADERS)
 
 
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def json_body(document: object) -> bytes:
-    """Compact UTF-8 JSON (a prebuilt encoder: ``json.dumps`` with options builds one a call)."""
-    return _ENCODER.encode(document).encode("utf-8")
+    """Compact UTF-8 JSON."""
+    return compact_json(document).encode("utf-8")
 
 
 @dataclass(slots=True)

@@ -32,7 +32,6 @@ from component_framework.core.hub import Hub
 from component_framework.core.stream_run import FrameFormat, StreamRegistry, StreamRun
 from component_framework.errors import (
     ComponentError,
-    MalformedRequest,
     MethodNotAllowed,
     NotFound,
     PayloadValidationError,
@@ -43,6 +42,7 @@ from component_framework.protocol.request import (
     MOUNT_EVENT,
     RequestError,
     RequestFields,
+    merge_loose,
     parse_body,
     parse_query,
 )
@@ -120,8 +120,8 @@ class _Heartbeat:
         self.timer.cancel()
 
 
-class _Connection:
-    """One client of one run: sends its frames until the run ends or the client goes."""
+class _StreamReader:
+    """One client reading one run: sends its frames until the run ends or the client goes."""
 
     def __init__(
         self, send: ASGISendCallable, run: StreamRun, dispatcher: Dispatcher, gate: StreamGate
@@ -279,10 +279,7 @@ async def _start_run(
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
-        for key, value in fields.payload.items():
-            if key in params:
-                raise MalformedRequest(f"field {key!r} is given twice")
-            params[key] = value
+        merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
@@ -299,7 +296,7 @@ async def _start_run(
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)
-    return streams.start(dispatcher, plan, frame_format, grace, component)
+    return streams.start_run(dispatcher, plan, frame_format, grace, component)
 
 
 async def handle_sse(
@@ -367,7 +364,7 @@ async def handle_sse(
             await send_response(send, error_response(error))
             return
     try:
-        await _Connection(send, run, dispatcher, gate).serve(receive, after)
+        await _StreamReader(send, run, dispatcher, gate).serve(receive, after)
     finally:
         guard.close("stream", client)
 

@@ -27,7 +27,7 @@ from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.hub import Hub
-from component_framework.core.live import Event, Join, LiveSession, Ref
+from component_framework.core.live import Event, Join, LiveSession
 from component_framework.core.ratelimit import TokenBucket
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -46,6 +46,7 @@ from component_framework.errors import (
 from component_framework.protocol.request import RequestError, parse_query
 from component_framework.protocol.websocket import (
     MessageError,
+    Ref,
     broadcast_message,
     done_message,
     error_message,
@@ -60,7 +61,7 @@ from component_framework.protocol.websocket import (
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 
-__all__ = ["SocketRegistry", "deny_handshake", "handle_websocket"]
+__all__ = ["SocketRegistry", "SocketState", "deny_handshake", "handle_websocket"]
 
 logger = logging.getLogger("component_framework")
 _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
@@ -114,7 +115,7 @@ class _Out:
         self.dead = False
 
 
-class _Connection:
+class _SocketConnection:
     """One accepted socket: reads client frames, writes the session's results."""
 
     def __init__(
@@ -415,7 +416,7 @@ class SocketRegistry:
     """The open connections of one app, so that shutdown can close them."""
 
     def __init__(self) -> None:
-        self.connections: set[_Connection] = set()
+        self.connections: set[_SocketConnection] = set()
         self.closing = False
 
     def close_all(self) -> None:
@@ -502,7 +503,7 @@ async def handle_websocket(
             await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
         except (OSError, RuntimeError):  # the client left during the handshake
             return
-        connection = _Connection(scope, send, settings, html=html, target=target)
+        connection = _SocketConnection(scope, send, settings, html=html, target=target)
         connection.session = LiveSession(
             dispatcher, hub, component_name, connection,
             inbox_limit=settings.ws_inbox_messages,

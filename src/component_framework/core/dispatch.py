@@ -44,7 +44,7 @@ from component_framework.errors import (
     SnapshotTooLarge,
 )
 from component_framework.protocol.fragment import annotate_root, wire_attributes
-from component_framework.protocol.request import MOUNT_EVENT, RequestFields
+from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_mount_event
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "PreparedCall",
     "close_awaitable",
     "is_async_function",
+    "needs_access_check",
 ]
 
 logger = logging.getLogger("component_framework")
@@ -88,7 +89,7 @@ class ComponentCall:
     @property
     def is_mount(self) -> bool:
         """True when no event handler runs (first render or plain re-render)."""
-        return self.event is None or self.event == MOUNT_EVENT
+        return is_mount_event(self.event)
 
 
 @dataclass(slots=True)
@@ -331,7 +332,7 @@ class Dispatcher:
         logger.error("component %r failed in %s", component, stage, exc_info=exc)
         return HandlerError(component, stage)
 
-    def start(self, plan: PreparedCall, *, mount: bool = True) -> tuple[Component, Any]:
+    def create(self, plan: PreparedCall, *, mount: bool = True) -> tuple[Component, Any]:
         """Create the component, then hydrate or mount it; returns it and mount's result
         (an awaitable for an async mount, else ``None``). ``mount=False``: stop after the
         mount-time authorization, before ``mount`` runs."""
@@ -359,7 +360,7 @@ class Dispatcher:
         """Create the component, hydrate or (awaiting an async) mount it, and authorize the
         plan's event, without running its handler: how a stream is opened before its response
         starts, so that a denial is a plain 403 / 401. The plan's checks are done afterwards."""
-        component, mounted = self.start(plan)
+        component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
         if plan.handler is not None and plan.event is not None:
@@ -371,7 +372,7 @@ class Dispatcher:
         """The mount-time authorization of ``plan`` on a fresh (or hydrated) instance, without
         mounting it: for transports that mount later, in a task (live subscriptions)."""
         if plan.context is not None:
-            self.start(plan, mount=False)
+            self.create(plan, mount=False)
 
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
         """Call the handler; returns what it returned (a coroutine or generator if async)."""
@@ -386,7 +387,7 @@ class Dispatcher:
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, "handler", exc) from exc
 
-    def finish(self, component: Component) -> DispatchResult:
+    def render(self, component: Component) -> DispatchResult:
         """Render and sign: ``before_render``, the template, ``dehydrate``, the snapshot."""
         name = component.component_name
         stage = "before_render"
@@ -423,7 +424,7 @@ class Dispatcher:
 
     def run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call without the event loop (see ``PreparedCall.runs_async``)."""
-        component, mounted = self.start(plan)
+        component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             close_awaitable(mounted)
             raise ConfigurationError(f"{plan.cls.__qualname__}.mount is async: use async_dispatch")
@@ -434,11 +435,11 @@ class Dispatcher:
             ):
                 close_awaitable(outcome)
                 raise ConfigurationError(f"handler for {plan.event!r} is async: use async_dispatch")
-        return self.finish(component)
+        return self.render(component)
 
     async def async_run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call, awaiting async user code on the running loop."""
-        component, mounted = self.start(plan)
+        component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
         if plan.handler is not None:
@@ -449,7 +450,7 @@ class Dispatcher:
                 await self.await_user_code(plan, "handler", outcome)
             elif inspect.isasyncgen(outcome):
                 await self.await_user_code(plan, "handler", _drain(outcome))
-        return self.finish(component)
+        return self.render(component)
 
     async def advance(self, plan: PreparedCall, generator: Any) -> bool:
         """Run a generator handler to its next ``yield``; False once it is exhausted."""

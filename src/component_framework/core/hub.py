@@ -30,6 +30,7 @@ from component_framework.core.broker import Broker, BrokerUnavailable, broker_fr
 from component_framework.core.component import is_valid_event_name
 from component_framework.core.turns import LoopSlice, TurnQueue
 from component_framework.errors import ConfigurationError
+from component_framework.protocol.compact import compact_json
 
 __all__ = [
     "DEFAULT_CHANNEL",
@@ -44,7 +45,6 @@ __all__ = [
 ENV_BROKER_URL: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
 DEFAULT_CHANNEL: Final = "component_framework:broadcast"
 _WIRE_VERSION: Final = 1
-_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 logger = logging.getLogger("component_framework")
 
 
@@ -88,7 +88,7 @@ class Broadcast:
                 "v": _WIRE_VERSION, "o": origin, "e": self.event, "p": self.payload,
                 "n": self.component_name, "i": self.component_id, "t": self.topic,
             }  # fmt: skip
-            return _COMPACT.encode(document).encode()
+            return compact_json(document).encode()
         except (TypeError, ValueError) as exc:
             raise TypeError(f"broadcast payload is not JSON data: {exc}") from None
 

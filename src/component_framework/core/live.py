@@ -46,13 +46,11 @@ from component_framework.errors import (
     SnapshotTooLarge,
     StreamTimeout,
 )
+from component_framework.protocol.websocket import Ref
 
 __all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref"]
 
 logger = logging.getLogger("component_framework")
-
-#: A client's correlation value, echoed in the answers to its message.
-Ref = str | int | None
 
 
 class Outlet(Protocol):
@@ -284,11 +282,11 @@ class LiveSession:
         dispatcher = self.dispatcher
         call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
         plan = dispatcher.prepare(call)
-        component, mounted = dispatcher.start(plan)
+        component, mounted = dispatcher.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await dispatcher.await_user_code(plan, "mount", mounted)
         component.stream_sink = self
-        result = dispatcher.finish(component)  # a failing render keeps the held component
+        result = dispatcher.render(component)  # a failing render keeps the held component
         self._rendered_snapshot = result.snapshot
         previous, self.component = self.component, component
         if previous is not None:
@@ -387,7 +385,7 @@ class LiveSession:
     def _render(self, component: Component) -> DispatchResult:
         self._flush_ops()  # stream operations before the render that follows them
         try:
-            result = self.dispatcher.finish(component)
+            result = self.dispatcher.render(component)
         except SnapshotTooLarge:
             self._roll_back(component)
             raise

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from component_framework.core.batching import OpBatcher
 from component_framework.core.component import Component
@@ -33,13 +32,13 @@ from component_framework.core.hub import Hub
 from component_framework.core.live import Join, LiveSession, Ref
 from component_framework.core.streams import StreamOp
 from component_framework.errors import ClientError, ComponentError, SlowConsumer, StreamTimeout
+from component_framework.protocol.compact import compact_json
 from component_framework.protocol.sse import encode_event
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
 
 logger = logging.getLogger("component_framework")
 FrameFormat = Literal["html", "json"]
-_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 #: One frame of a run, ready for the wire: ``(sequence number, encoded SSE frame)``. A plain
@@ -76,7 +75,7 @@ class StreamRun:
         self.finished = False
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
-        self._ops = OpBatcher(frame_interval, self._emit_ops)
+        self._ops = OpBatcher(frame_interval, self.emit_ops)
         self._grace_timer: asyncio.TimerHandle | None = None
         self._wakeups: set[asyncio.Event] = set()
         self._on_closed = on_closed
@@ -103,8 +102,8 @@ class StreamRun:
         for wakeup in self._wakeups:
             wakeup.set()
 
-    def _emit_ops(self, ops: list[StreamOp]) -> None:
-        self._append("stream", _COMPACT.encode([op.to_wire() for op in ops]))
+    def emit_ops(self, ops: list[StreamOp]) -> None:
+        self._append("stream", compact_json([op.to_wire() for op in ops]))
 
     def _flush_ops(self) -> bool:
         """Send what the batcher holds as one ``stream`` frame; True if there was any."""
@@ -119,7 +118,7 @@ class StreamRun:
 
     def _render_frame(self, result: DispatchResult) -> str:
         if self.format == "json":
-            return _COMPACT.encode(result.to_json())
+            return compact_json(result.to_json())
         return result.fragment()
 
     def emit_render(self, result: DispatchResult) -> None:
@@ -131,22 +130,24 @@ class StreamRun:
         """The final frame of a run that completed: the last snapshot, so a client can go on."""
         self._flush_ops()
         done = {"component_id": result.component_id, "snapshot": result.snapshot}
-        self._append("done", _COMPACT.encode(done))
+        self._append("done", compact_json(done))
 
     def emit_error(self, error: ComponentError) -> None:
         """The final frame of a run that failed: a safe message (details are in the log)."""
         self._flush_ops()
-        self._append(
-            "error", _COMPACT.encode({"code": error.code, "message": error.client_message})
-        )
+        self._append("error", compact_json({"code": error.code, "message": error.client_message}))
+
+    def emit_broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
+        """A broadcast the component has no handler for, forwarded to the client."""
+        self._append("broadcast", compact_json({"event": event, "payload": dict(payload)}))
 
     def close_after_finish(self) -> None:
         """End a live run from inside: readers get the frames so far, then the run goes."""
-        self.finish()
+        self.mark_finished()
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    def finish(self) -> None:
+    def mark_finished(self) -> None:
         """Mark the run finished; its frames stay for the grace period, then go."""
         self.finished = True
         for wakeup in self._wakeups:
@@ -249,7 +250,7 @@ async def _drive(
         logger.warning("stream of %r stopped after %g s", run.component_name, limit)
         run.emit_error(StreamTimeout(f"the stream was stopped after {limit:g} s"))
     finally:
-        run.finish()
+        run.mark_finished()
 
 
 async def _run_handler(
@@ -262,17 +263,17 @@ async def _run_handler(
             last: DispatchResult | None = None
             try:
                 while await dispatcher.advance(plan, outcome):
-                    last = dispatcher.finish(component)
+                    last = dispatcher.render(component)
                     run.emit_render(last)
             finally:
                 await outcome.aclose()  # on cancellation: runs the handler's finally blocks
-            result = dispatcher.finish(component)
+            result = dispatcher.render(component)
             if last is None or result.html != last.html:
                 run.emit_render(result)  # what changed after the last yield still reaches the page
         else:
             if outcome is not None:
                 await dispatcher.await_user_code(plan, "handler", outcome)
-            result = dispatcher.finish(component)
+            result = dispatcher.render(component)
             run.emit_render(result)
         run.emit_done(result)
     except asyncio.CancelledError:
@@ -297,7 +298,7 @@ class _LiveOutlet:
         self.run.emit_render(result)
 
     def stream(self, ops: list[StreamOp]) -> None:
-        self.run._emit_ops(ops)
+        self.run.emit_ops(ops)
 
     def error(self, error: ComponentError, ref: Ref) -> None:
         if self.session is not None and self.session.component is None:
@@ -306,8 +307,7 @@ class _LiveOutlet:
         # A failing broadcast handler is logged and the subscription goes on.
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
-        data = {"event": event, "payload": dict(payload)}
-        self.run._append("broadcast", _COMPACT.encode(data))
+        self.run.emit_broadcast(event, payload)
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
         self.run.emit_render(result)
@@ -332,7 +332,7 @@ class StreamRegistry:
     def __init__(self) -> None:
         self.runs: dict[str, StreamRun] = {}
 
-    def start(
+    def start_run(
         self,
         dispatcher: Dispatcher,
         plan: PreparedCall,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
@@ -36,7 +36,9 @@ __all__ = [
     "RequestProblem",
     "decode_json_object",
     "fields_from_mapping",
+    "is_mount_event",
     "json_depth",
+    "merge_loose",
     "parse_body",
     "parse_query",
     "quoted",
@@ -60,6 +62,11 @@ DEFAULT_MAX_FIELDS: Final = 1000
 RequestProblem = Literal["malformed", "unsupported_media_type", "too_deep", "too_many_fields"]
 
 
+def is_mount_event(event: str | None) -> bool:
+    """Whether a request naming ``event`` asks for a (re-)render rather than a handler."""
+    return event is None or event == MOUNT_EVENT
+
+
 class RequestError(ValueError):
     """The request body or query string cannot be turned into fields."""
 
@@ -81,7 +88,7 @@ class RequestFields:
     @property
     def is_mount(self) -> bool:
         """True when the request asks for a (re-)render rather than an event."""
-        return self.event is None or self.event == MOUNT_EVENT
+        return is_mount_event(self.event)
 
 
 def _shape(value: Any) -> tuple[int, int]:
@@ -395,6 +402,15 @@ def _check_types(document: dict[str, Any]) -> None:
             )
 
 
+def merge_loose(target: dict[str, Any], loose: Mapping[str, Any]) -> None:
+    """Add loose (non-reserved) fields to ``target``, a request's ``params`` or ``payload``;
+    a field that is already there is given twice (``malformed``)."""
+    for key, value in loose.items():
+        if key in target:
+            raise RequestError("malformed", f"field {quoted(key)} is given twice")
+        target[key] = value
+
+
 def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> RequestFields:
     """The fields of a decoded JSON object or form: reserved fields checked, loose fields
     moved into ``payload`` (or ``params`` at a mount, unless ``loose_to_payload``)."""
@@ -406,11 +422,6 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
     if not document.keys() <= RESERVED_FIELDS:
         mounting = (event is None or event == MOUNT_EVENT) and snapshot is None
         mounting = mounting and not loose_to_payload
-        target = params if mounting else payload
-        for key, value in document.items():
-            if key in RESERVED_FIELDS:
-                continue
-            if key in target:
-                raise RequestError("malformed", f"field {quoted(key)} is given twice")
-            target[key] = value
+        loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
+        merge_loose(params if mounting else payload, loose)
     return RequestFields(event, payload, params, snapshot, document.get("state"))

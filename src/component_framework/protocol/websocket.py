@@ -13,11 +13,11 @@ JSON text. Two client dialects are understood:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from component_framework.protocol.compact import compact_json
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
     RequestError,
@@ -50,7 +50,6 @@ Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
 _HTMX_HEADERS: Final = "HEADERS"
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
-_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _TARGET_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 
 
@@ -140,7 +139,7 @@ def _htmx_message(document: dict[str, Any], ref: Ref) -> ClientMessage:
 
 
 def _encode(message: dict[str, Any]) -> str:
-    return _COMPACT.encode(message)
+    return compact_json(message)
 
 
 def render_message(rendered: dict[str, Any], ref: Ref) -> str:
