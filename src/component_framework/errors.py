@@ -30,7 +30,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
         └── ConfigurationError          500  1011  configuration_error
 
 A user handler may raise any :class:`ClientError` on purpose (for example
-``PayloadValidationError("text", "must not be empty")``); it reaches the client as is. Any other
+``PayloadValidationError("text", "Write something.")``); it reaches the client as is. Any other
 exception from user code becomes a :class:`HandlerError`. A client sees the ``message`` of client
 errors only; a server error shows its class's fixed ``public_message`` (the real message goes to
 the log, and into the body only in debug mode).
@@ -142,9 +142,37 @@ class MalformedRequest(ClientError):
 
 
 class InvalidSnapshot(ClientError):
-    """A snapshot is missing, tampered with, expired, foreign or oversized."""
+    """A snapshot is missing, tampered with, signed by an unknown key, expired, foreign or
+    oversized. ``reason`` (in the body when set) is the verifier's one word for it:
+    ``malformed``, ``tampered``, ``unknown_key``, ``foreign``, ``expired`` or ``oversized``."""
 
     code = "invalid_snapshot"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @classmethod
+    def refused(cls, reason: str, detail: str) -> InvalidSnapshot:
+        """The error for a token the verifier refused with ``reason`` and ``detail``."""
+        if reason == "unknown_key":
+            return cls(
+                "invalid snapshot (unknown key): this page's state was signed with a key the "
+                "server does not have, so the server's key changed (a restart without a "
+                "configured key, or another worker without the shared key). Reload the page; "
+                "set COMPONENT_FRAMEWORK_SECRET_KEY, the same on every worker, to keep pages "
+                "working across restarts",
+                reason,
+            )
+        return cls(f"invalid snapshot ({reason}): {detail}", reason)
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        if self.reason is not None:
+            error = body["error"]
+            assert isinstance(error, dict)
+            error["reason"] = self.reason
+        return body
 
 
 class HostNotAllowed(ClientError):
@@ -248,16 +276,23 @@ class UnsupportedMediaType(ClientError):
 
 
 class PayloadValidationError(ClientError):
-    """A payload or mount parameter does not fit the handler's signature."""
+    """A payload or mount parameter does not fit the handler's signature.
+
+    ``problem`` is the message, written for the person who filled in the form ("Enter a whole
+    number."); ``field`` names the field for programs (in the body and the ``component-error``
+    detail), so the message does not repeat it. ``str()`` of the error (logs) has both."""
 
     status_code = 422
     close_code = 1007
     code = "validation_error"
 
     def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"field {shown(field, MAX_FIELD_CHARS)}: {problem}")
+        super().__init__(problem)
         self.field = cut_short(field, MAX_FIELD_CHARS)
-        self.problem = cut_short(problem, MAX_MESSAGE_CHARS)
+        self.problem = self.message
+
+    def __str__(self) -> str:
+        return f"field {shown(self.field, MAX_FIELD_CHARS)}: {self.message}"
 
     def to_dict(self) -> dict[str, object]:
         body = super().to_dict()

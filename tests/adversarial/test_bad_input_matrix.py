@@ -74,7 +74,7 @@ def _b64(raw: bytes) -> str:
 
 
 def _payload(token: str) -> dict[str, Any]:
-    body = token.split(".")[1]
+    body = token.split(".")[2]  # v2.<key id>.<payload>.<signature>
     document: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return document
 
@@ -92,16 +92,16 @@ class Tokens:
 
     def tampered_payload(self, component: str = "target") -> str:
         """The state rewritten, the original signature kept."""
-        version, _, signature = self.valid(component).split(".")
+        version, identifier, _, signature = self.valid(component).split(".")
         document = _payload(self.valid(component))
         document["s"] = {**document["s"], "count": 1000}
-        return f"{version}.{_b64(json.dumps(document).encode())}.{signature}"
+        return f"{version}.{identifier}.{_b64(json.dumps(document).encode())}.{signature}"
 
     def tampered_signature(self, component: str = "target") -> str:
         """One character of the signature changed."""
-        version, payload, signature = self.valid(component).split(".")
+        version, identifier, payload, signature = self.valid(component).split(".")
         swapped = "A" if signature[10] != "A" else "B"
-        return f"{version}.{payload}.{signature[:10]}{swapped}{signature[11:]}"
+        return f"{version}.{identifier}.{payload}.{signature[:10]}{swapped}{signature[11:]}"
 
     @staticmethod
     def other_key(component: str = "target") -> str:
@@ -235,6 +235,9 @@ HOST_NOT_ALLOWED: Final = "host_not_allowed"
 #: A Host the matrix apps do not answer for (their ``allowed_hosts``: 127.0.0.1, app.example).
 UNKNOWN_HOST: Final = (("host", "localhost"),)
 INVALID_SNAPSHOT: Final = "invalid_snapshot"
+SNAPSHOT_REASONS: Final = frozenset(
+    ("malformed", "tampered", "unknown_key", "foreign", "expired", "oversized")
+)
 VALIDATION: Final = "validation_error"
 EVENT_NOT_FOUND: Final = "event_not_found"
 FRAMEWORK_NAMES: Final = (
@@ -415,10 +418,10 @@ HTTP_CASES: Final = [
          400, INVALID_SNAPSHOT, message="tampered"),
     case("snapshot-other-key",
          lambda t: post(TARGET, js({"event": "increment", "snapshot": t.other_key()})), 400,
-         INVALID_SNAPSHOT, message="tampered"),
+         INVALID_SNAPSHOT, message="(unknown key)"),
     case("snapshot-garbage", lambda t: post(TARGET, js({"snapshot": "not-a-snapshot"})), 400,
          INVALID_SNAPSHOT),
-    case("snapshot-v2", lambda t: post(TARGET, js({"snapshot": "v2" + t.valid()[2:]})), 400,
+    case("snapshot-v3", lambda t: post(TARGET, js({"snapshot": "v3" + t.valid()[2:]})), 400,
          INVALID_SNAPSHOT),
     case("snapshot-truncated", lambda t: post(TARGET, js({"snapshot": t.valid()[:-5]})), 400,
          INVALID_SNAPSHOT),
@@ -638,7 +641,10 @@ def assert_error_answer(response: Any, expected: HttpCase) -> None:
         document = response.json()
         assert set(document) == {"error"}, document
         error = document["error"]
-        assert set(error) <= {"code", "message", "field"}, error
+        assert set(error) <= {"code", "message", "field", "reason"}, error
+        if "reason" in error:  # why a snapshot was refused, for programs
+            assert error["code"] == INVALID_SNAPSHOT, error
+            assert error["reason"] in SNAPSHOT_REASONS, error
         assert (response.status, error["code"]) in outcomes, (response.status, error)
         assert isinstance(error["message"], str)
         assert error["message"]
@@ -855,7 +861,7 @@ MESSAGE_CASES: Final = [
         lambda t: {"type": "join", "snapshot": t.tampered_signature()}, INVALID_SNAPSHOT,
         text="tampered"),
     msg("join-snapshot-other-key", lambda t: {"type": "join", "snapshot": t.other_key()},
-        INVALID_SNAPSHOT),
+        INVALID_SNAPSHOT, text="(unknown key)"),
     msg("join-snapshot-from-another-component",
         lambda t: {"type": "join", "snapshot": t.foreign}, INVALID_SNAPSHOT, text="foreign"),
     msg("join-snapshot-expired", lambda t: {"type": "join", "snapshot": t.expired()},
@@ -916,7 +922,7 @@ async def test_websocket_bad_message_gets_an_error_and_the_socket_stays_open(
         assert answer["code"] in {bad.code, *bad.also}, answer
         assert isinstance(answer["message"], str)
         assert answer["message"]
-        assert set(answer) <= {"type", "code", "message", "ref", "field"}, answer
+        assert set(answer) <= {"type", "code", "message", "ref", "field", "reason"}, answer
         if bad.field is not None:
             assert answer["field"] == bad.field, answer
         if bad.text is not None:
@@ -1150,9 +1156,11 @@ def test_the_tokens_are_what_the_cases_say() -> None:
     """The forgeries differ from a valid token only where they claim to."""
     tokens = Tokens(foreign=sign("other", {"seen": 0}))
     valid = tokens.valid()
-    assert tokens.tampered_signature().split(".")[1] == valid.split(".")[1]
+    assert tokens.tampered_signature().split(".")[:3] == valid.split(".")[:3]
     assert tokens.tampered_signature() != valid
-    assert tokens.tampered_payload().split(".")[2] == valid.split(".")[2]
+    assert tokens.tampered_payload().split(".")[3] == valid.split(".")[3]
+    assert tokens.tampered_payload().split(".")[1] == valid.split(".")[1]  # the same key id
+    assert tokens.other_key().split(".")[1] != valid.split(".")[1]
     assert _payload(tokens.tampered_payload())["s"]["count"] == 1000
     assert len(tokens.oversized()) > SNAPSHOT_LIMIT
     app = build_raw()

@@ -77,7 +77,7 @@ TEXT_TOKENS: Final = tuple(f"w{i} " for i in range(12))
 RESUME_TOKENS: Final = tuple(f"r{i:02d} " for i in range(30))
 ANSWER_TOKENS: Final = tuple(f"a{i} " for i in range(40))
 FAIL_MESSAGE: Final = "the model went away"
-REFUSE_MESSAGE: Final = "is not acceptable"
+REFUSE_MESSAGE: Final = "This text is not acceptable."
 STREAM_PATH: Final = "/components/ops/stream"
 
 STREAM_ELEMENTS: Final = (

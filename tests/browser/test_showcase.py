@@ -347,7 +347,7 @@ def test_after_a_server_restart_the_page_resumes_its_components(
                     expect(resumed).to_have_attribute("id", component_id or "")
                 log = after.log()
                 for name in ("chat", "ticker", "todo"):
-                    assert re.search(rf'"WebSocket \S*/{name}/ws/\?\S*snapshot=v1\.', log), (
+                    assert re.search(rf'"WebSocket \S*/{name}/ws/\?\S*snapshot=v2\.', log), (
                         f"the {name} socket did not resume with the page's snapshot:\n{log}"
                     )
 

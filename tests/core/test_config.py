@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_second_environment_key_does_not_sign() -> None:
 
     with pytest.raises(SnapshotError) as excinfo:
         SnapshotSigner([SECOND_KEY]).verify(token, "counter")
-    assert excinfo.value.problem == "tampered"
+    assert excinfo.value.problem == "unknown_key"
 
 
 def test_second_environment_key_still_verifies() -> None:
@@ -182,7 +183,7 @@ def test_random_key_of_another_process_rejects_this_processs_snapshots(
     with pytest.raises(SnapshotError) as excinfo:
         Settings().build_signer().verify(token, "counter")
 
-    assert excinfo.value.problem == "tampered"
+    assert excinfo.value.problem == "unknown_key"  # not "tampered": the key changed
 
 
 # -- limits and keys ----------------------------------------------------------------------
@@ -231,3 +232,98 @@ def test_explicit_keys_win_over_the_environment(monkeypatch: pytest.MonkeyPatch)
     token = Settings(secret_keys="explicit-key-0123456789abcdef").build_signer().sign("c", "i", {})
     with pytest.raises(SnapshotError):
         SnapshotSigner(["environment-key-that-must-lose"]).verify(token, "c")
+
+
+# -- the development key (debug only) --------------------------------------------------------
+
+
+@pytest.fixture
+def dev_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Where this test's development key goes; the process has read none yet."""
+    path = tmp_path / config.DEV_KEY_FILE
+    monkeypatch.setenv(config.ENV_DEV_KEY_FILE, str(path))
+    monkeypatch.delenv(ENV_SECRET_KEY, raising=False)
+    monkeypatch.setattr(config, "_development_keys", {})
+    monkeypatch.setattr(config, "_process_key", None)
+    return path
+
+
+def test_debug_without_a_key_creates_a_private_development_key_and_says_where(
+    dev_key_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="component_framework")
+
+    token = Settings(debug=True).build_signer().sign("counter", "counter-1", {"count": 2})
+
+    assert dev_key_file.stat().st_mode & 0o777 == 0o600
+    assert len(dev_key_file.read_text().strip()) >= 32
+    (record,) = caplog.records
+    assert str(dev_key_file) in record.getMessage()
+    assert "created" in record.getMessage()
+    assert SnapshotSigner([dev_key_file.read_text().strip()]).verify(token, "counter")
+    assert list(dev_key_file.parent.iterdir()) == [dev_key_file]  # no temporary file left
+
+
+def test_the_development_key_survives_a_restart(
+    dev_key_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = Settings(debug=True).build_signer().sign("counter", "counter-1", {"count": 2})
+    monkeypatch.setattr(config, "_development_keys", {})  # a restart: the file is read again
+    monkeypatch.setattr(config, "_process_key", None)
+    caplog.set_level(logging.WARNING, logger="component_framework")
+
+    assert Settings(debug=True).build_signer().verify(token, "counter").state == {"count": 2}
+    assert "kept" in caplog.records[-1].getMessage()
+
+
+def test_the_development_key_is_never_used_with_debug_off(dev_key_file: Path) -> None:
+    token = Settings(debug=True).build_signer().sign("counter", "counter-1", {})
+
+    with pytest.raises(SnapshotError) as excinfo:
+        Settings(debug=False).build_signer().verify(token, "counter")
+
+    assert excinfo.value.problem == "unknown_key"
+
+
+def test_debug_off_writes_no_development_key(dev_key_file: Path) -> None:
+    Settings(debug=False).build_signer()
+    Settings.from_env({}).build_signer()
+
+    assert not dev_key_file.exists()
+
+
+def test_a_configured_key_wins_over_the_development_key(
+    dev_key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explicit = Settings(debug=True, secret_keys=(FIRST_KEY,)).build_signer()
+    monkeypatch.setenv(ENV_SECRET_KEY, SECOND_KEY)
+    from_env = Settings(debug=True).build_signer()
+
+    assert not dev_key_file.exists()
+    token = explicit.sign("counter", "counter-1", {})
+    assert SnapshotSigner([FIRST_KEY]).verify(token, "counter")
+    assert SnapshotSigner([SECOND_KEY]).verify(from_env.sign("c", "c-1", {}), "c")
+
+
+def test_a_development_key_written_by_another_worker_first_is_used(dev_key_file: Path) -> None:
+    dev_key_file.write_text("another-workers-development-key-0123456789\n")
+
+    token = Settings(debug=True).build_signer().sign("counter", "counter-1", {})
+
+    assert SnapshotSigner(["another-workers-development-key-0123456789"]).verify(token, "counter")
+
+
+@pytest.mark.parametrize("content", ["", "short"])
+def test_an_unusable_development_key_file_falls_back_to_the_process_key(
+    dev_key_file: Path, content: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dev_key_file.write_text(content)
+    caplog.set_level(logging.WARNING, logger="component_framework")
+
+    signer = Settings(debug=True).build_signer()
+
+    assert "cannot be used" in caplog.records[0].getMessage()
+    assert "random key for this process" in caplog.records[-1].getMessage()
+    assert dev_key_file.read_text() == content  # never overwritten
+    token = signer.sign("counter", "counter-1", {})
+    assert Settings().build_signer().verify(token, "counter")  # the process key

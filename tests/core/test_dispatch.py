@@ -342,7 +342,7 @@ def _of_another_component(snapshot: str) -> str:
     [
         ("tampered", _tampered),
         ("malformed", _not_a_token),
-        ("tampered", _signed_with_unknown_key),
+        ("unknown key", _signed_with_unknown_key),
         ("foreign", _of_another_component),
     ],
     ids=["tampered", "malformed", "unknown key", "foreign"],

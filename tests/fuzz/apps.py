@@ -274,7 +274,7 @@ def check_json_render(document: Any) -> None:
     assert isinstance(document["html"], str)
     assert isinstance(document["state"], dict)
     assert isinstance(document["snapshot"], str)
-    assert document["snapshot"].startswith("v1.")
+    assert document["snapshot"].startswith("v2.")
     assert isinstance(document["component_id"], str)
 
 
@@ -316,7 +316,7 @@ def check_ws_server_message(text: str, refs: set[Any], *, html_possible: bool) -
             assert isinstance(message.get("retry_after"), int | float), message
     if kind in ("render", "done"):
         assert isinstance(message["snapshot"], str)
-        assert message["snapshot"].startswith("v1.")
+        assert message["snapshot"].startswith("v2.")
     return message
 
 

@@ -114,7 +114,7 @@ def test_bind_gives_typed_arguments_or_names_the_field(
         assert (error.status_code, error.code) == (422, "validation_error")
         top = error.field.split("[", 1)[0].split(".", 1)[0]
         assert error.field in payload or top in declared, (error.field, payload)
-        assert error.message.startswith(f"field {error.field!r}: ")
+        assert str(error).startswith(f"field {error.field!r}: ")
         assert len(error.message) < 400  # the value is shown cut, never echoed whole
         return
     assert bound is not None

@@ -19,6 +19,7 @@ from component_framework.protocol.snapshot import (
     Snapshot,
     SnapshotError,
     SnapshotSigner,
+    key_id,
 )
 
 KEY = "snapshot-test-key-0123456789abcdef"
@@ -32,8 +33,9 @@ STATE: dict[str, Any] = {
     "items": ["a", "b"],
     "nested": {"ok": True, "ratio": 0.5, "nothing": None, "text": "é ✓ <b>"},
 }
-REJECTED = {"tampered", "malformed"}
-SNAPSHOT_PROBLEMS = {"malformed", "tampered", "foreign", "expired", "oversized"}
+#: An edited key id names no key: "unknown_key" is a rejection too.
+REJECTED = {"tampered", "malformed", "unknown_key"}
+SNAPSHOT_PROBLEMS = {"malformed", "tampered", "unknown_key", "foreign", "expired", "oversized"}
 
 
 class FakeClock:
@@ -56,6 +58,16 @@ def b64(raw: bytes) -> str:
 
 def hand_signed(payload_text: str, key: str = KEY) -> str:
     """A token over ``payload_text`` with a correct signature, built without the signer."""
+    identifier = b64(
+        hmac.new(key.encode(), b"component-framework snapshot key id", "sha256").digest()[:6]
+    )
+    signed = f"v2.{identifier}.{payload_text}".encode("ascii")
+    mac = hmac.new(key.encode("utf-8"), signed, hashlib.sha256).digest()
+    return f"v2.{identifier}.{payload_text}.{b64(mac)}"
+
+
+def legacy_signed(payload_text: str, key: str = KEY) -> str:
+    """A token of the previous format (``v1``, no key id)."""
     signed = b"v1." + payload_text.encode("ascii")
     mac = hmac.new(key.encode("utf-8"), signed, hashlib.sha256).digest()
     return f"v1.{payload_text}.{b64(mac)}"
@@ -69,10 +81,12 @@ def document(**fields: Any) -> bytes:
 
 TOKEN = signer().sign(NAME, COMPONENT_ID, STATE)
 _PREFIX_END = TOKEN.index(".") + 1
+_KEY_ID_END = TOKEN.index(".", _PREFIX_END) + 1
 _SIGNATURE_START = TOKEN.rindex(".")
 REGIONS = {
     "version prefix": range(_PREFIX_END),
-    "payload": range(_PREFIX_END, _SIGNATURE_START),
+    "key id": range(_PREFIX_END, _KEY_ID_END),
+    "payload": range(_KEY_ID_END, _SIGNATURE_START),
     "signature": range(_SIGNATURE_START, len(TOKEN)),
 }
 _REPLACEMENTS = string.ascii_letters + string.digits + "-_.=+/!~ \n"
@@ -109,11 +123,53 @@ def test_verified_token_returns_name_id_time_and_state() -> None:
     assert snapshot == Snapshot(NAME, COMPONENT_ID, float(NOW), STATE)
 
 
-def test_token_is_ascii_version_payload_signature() -> None:
-    version, payload, signature = TOKEN.split(".")
+def test_token_is_ascii_version_key_id_payload_signature() -> None:
+    version, identifier, payload, signature = TOKEN.split(".")
 
-    assert version == "v1"
-    assert set(payload + signature) <= set(string.ascii_letters + string.digits + "-_")
+    assert version == "v2"
+    assert identifier == key_id(KEY)
+    assert len(identifier) == 8
+    assert set(identifier + payload + signature) <= set(string.ascii_letters + string.digits + "-_")
+    assert hand_signed(payload) == TOKEN
+
+
+def test_the_key_id_depends_on_the_key_only() -> None:
+    assert key_id(KEY) == key_id(KEY.encode("utf-8")) != key_id(NEW_KEY)
+    assert signer(KEY, NEW_KEY).sign(NAME, COMPONENT_ID, {}).split(".")[1] == key_id(KEY)
+
+
+def test_a_legacy_v1_token_still_verifies() -> None:
+    payload = b64(document(s=STATE))
+
+    assert signer(NEW_KEY, KEY).verify(legacy_signed(payload), NAME).state == STATE
+
+
+def test_a_legacy_v1_token_of_an_unknown_key_is_tampered() -> None:
+    """A v1 token carries no key id, so nothing tells another key from an edit."""
+    with pytest.raises(SnapshotError) as excinfo:
+        signer(NEW_KEY).verify(legacy_signed(b64(document())), NAME)
+
+    assert excinfo.value.problem == "tampered"
+
+
+def test_a_key_id_swapped_for_another_known_key_is_tampered() -> None:
+    version, _, payload, signature = TOKEN.split(".")
+    swapped = f"{version}.{key_id(NEW_KEY)}.{payload}.{signature}"
+
+    with pytest.raises(SnapshotError) as excinfo:
+        signer(KEY, NEW_KEY).verify(swapped, NAME)
+
+    assert excinfo.value.problem == "tampered"
+
+
+@pytest.mark.parametrize("identifier", ["", "short", "much-too-long", "é" * 8])
+def test_a_key_id_of_the_wrong_shape_is_malformed(identifier: str) -> None:
+    version, _, payload, signature = TOKEN.split(".")
+
+    with pytest.raises(SnapshotError) as excinfo:
+        signer().verify(f"{version}.{identifier}.{payload}.{signature}", NAME)
+
+    assert excinfo.value.problem == "malformed"
 
 
 def test_issue_time_is_the_signing_clock_in_whole_seconds() -> None:
@@ -164,13 +220,14 @@ def test_payload_of_one_token_with_signature_of_another_is_tampered() -> None:
     assert excinfo.value.problem == "tampered"
 
 
-def test_token_signed_with_an_unknown_key_is_tampered() -> None:
+def test_token_signed_with_an_unknown_key_is_unknown_key_not_tampered() -> None:
     foreign = signer(OTHER_KEY).sign(NAME, COMPONENT_ID, STATE)
 
     with pytest.raises(SnapshotError) as excinfo:
         signer(KEY).verify(foreign, NAME)
 
-    assert excinfo.value.problem == "tampered"
+    assert excinfo.value.problem == "unknown_key"
+    assert str(excinfo.value) == "snapshot was signed with a key this server does not have"
 
 
 def test_truncated_signature_is_malformed() -> None:
@@ -182,7 +239,22 @@ def test_truncated_signature_is_malformed() -> None:
 
 @pytest.mark.parametrize(
     "token",
-    ["", "v1", "v1.", "v1..", "v2.abc.def", "V1.abc.def", "v1.a.b.c", "x" * 100, "v1.é.abc"],
+    [
+        "",
+        "v1",
+        "v1.",
+        "v1..",
+        "v2.abc.def",
+        "V1.abc.def",
+        "v1.a.b.c",
+        "x" * 100,
+        "v1.é.abc",
+        "v2",
+        "v2...",
+        "v2.a.b.c.d",
+        "V2.abcdefgh.a.b",
+        "v3.abcdefgh.a.b",
+    ],
 )
 def test_structurally_broken_token_is_rejected(token: str) -> None:
     with pytest.raises(SnapshotError) as excinfo:
@@ -213,7 +285,7 @@ def test_new_tokens_are_signed_with_the_first_key() -> None:
     assert signer(NEW_KEY).verify(token, NAME).state == STATE
     with pytest.raises(SnapshotError) as excinfo:
         signer(KEY).verify(token, NAME)
-    assert excinfo.value.problem == "tampered"
+    assert excinfo.value.problem == "unknown_key"
 
 
 def test_dropping_the_old_key_rejects_its_tokens() -> None:
@@ -222,7 +294,7 @@ def test_dropping_the_old_key_rejects_its_tokens() -> None:
     with pytest.raises(SnapshotError) as excinfo:
         signer(NEW_KEY).verify(old_token, NAME)
 
-    assert excinfo.value.problem == "tampered"
+    assert excinfo.value.problem == "unknown_key"
 
 
 # -- expiry -------------------------------------------------------------------------------
@@ -445,6 +517,11 @@ token_like = st.one_of(
     st.text(),
     st.text(alphabet=_TOKEN_ALPHABET),
     st.builds(lambda a, b: f"v1.{a}.{b}", st.text(_TOKEN_ALPHABET), st.text(_TOKEN_ALPHABET)),
+    st.builds(
+        lambda a, b: f"v2.{key_id(KEY)}.{a}.{b}",
+        st.text(_TOKEN_ALPHABET),
+        st.text(_TOKEN_ALPHABET),
+    ),
     st.builds(
         lambda index, text: TOKEN[:index] + text + TOKEN[index + len(text) :],
         st.integers(0, len(TOKEN)),

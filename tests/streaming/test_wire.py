@@ -360,7 +360,9 @@ async def test_validation_error_names_the_field(streams: Streams) -> None:
         app, "/components/paced/stream/", query={"tag": "x", "steps": "many"}
     )
     assert response.status == 422
-    assert "steps" in json.loads(response.body)["error"]["message"]
+    error = json.loads(response.body)["error"]
+    assert error["field"] == "steps"
+    assert error["message"] == "Enter a whole number."
 
 
 async def test_malformed_post_body_is_400_before_any_frame(streams: Streams) -> None:

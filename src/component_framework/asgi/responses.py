@@ -104,8 +104,13 @@ def error_response(
         headers.append((b"retry-after", str(max(1, ceil(error.retry_after))).encode("ascii")))
     if htmx:  # the message is cut short by the error itself; the name comes from the path
         name = cut_short(component, MAX_FIELD_CHARS)
-        trigger = {"component-error": {"code": error.code, "message": error.client_message,
-                                       "component": name}}  # fmt: skip
+        detail = {"code": error.code, "message": error.client_message, "component": name}
+        error_fields = document["error"]
+        assert isinstance(error_fields, dict)
+        for extra in ("field", "reason"):  # machine-readable: which field, why a snapshot failed
+            if extra in error_fields:
+                detail[extra] = error_fields[extra]
+        trigger = {"component-error": detail}
         headers.append((b"hx-reswap", b"none"))
         headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))
     return Response(error.status_code, tuple(headers), json_body(document))

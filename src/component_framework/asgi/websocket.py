@@ -33,6 +33,7 @@ from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
     Forbidden,
+    InvalidSnapshot,
     MalformedRequest,
     PayloadTooLarge,
     PayloadValidationError,
@@ -169,6 +170,8 @@ class _SocketConnection:
             extra["field"] = error.field
         if isinstance(error, RateLimited):
             extra["retry_after"] = round(error.retry_after, 3)
+        if isinstance(error, InvalidSnapshot) and error.reason is not None:
+            extra["reason"] = error.reason
         message = error.message if self.settings.debug else error.client_message
         self._queue(error_message(error.code, message, ref, **extra))
 

@@ -3,8 +3,10 @@
 Owns the rules that turn ``{"amount": "3"}`` from a form into ``amount=3`` for
 ``def on_add(self, amount: int)``: which names are accepted, which are required, and how each
 value is checked and coerced from its type hint. A value that does not fit raises
-:class:`~component_framework.errors.PayloadValidationError` naming the field; no user code runs
-before binding has succeeded.
+:class:`~component_framework.errors.PayloadValidationError` with the field's name in ``field``
+(dotted, with ``[index]`` for list items) and a message meant for the person who filled in the
+form ("Enter a whole number."), never quoting the value back; no user code runs before binding
+has succeeded.
 
 Supported hints: ``int``, ``float``, ``bool``, ``str``, ``None``, ``Optional[X]`` / ``X | None``
 and other unions, ``Literal[...]``, ``list`` / ``list[X]``, ``dict`` / ``dict[str, X]``, ``Any``
@@ -29,9 +31,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Union
 
-from component_framework.errors import ConfigurationError, PayloadValidationError, shown
+from component_framework.errors import ConfigurationError, PayloadValidationError
 
-__all__ = ["Binder", "binder_for"]
+__all__ = ["FIELD_REQUIRED", "FIELD_UNEXPECTED", "Binder", "binder_for"]
+
+#: The message of a required field that is missing.
+FIELD_REQUIRED: Final = "This field is required."
+#: The message of a field the handler does not take (a page or client out of step with it).
+FIELD_UNEXPECTED: Final = "This field is not accepted here."
 
 Converter = Callable[[str, Any], Any]
 _TRUE: Final = frozenset({"true", "1", "on", "yes"})
@@ -44,12 +51,22 @@ _FLOAT_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[
 _BLANKS: Final = " \t\r\n"
 
 
+#: What each type asks a person for, in "Enter ..." messages.
+_WANTED: Final[dict[Any, str]] = {
+    int: "a whole number",
+    float: "a number",
+    bool: "yes or no",
+    str: "text",
+    type(None): "nothing",
+    list: "a list of values",
+    dict: "a set of named values",
+}
+
+
 def _invalid(field: str, expected: str, value: Any) -> PayloadValidationError:
-    """The error for ``value``: a scalar is quoted (cut short), a list or object only named."""
-    got = type(value).__name__
-    if value is None or isinstance(value, str | int | float):
-        got = f"{got} {shown(value, 36)}"
-    return PayloadValidationError(field, f"expected {expected}, got {got}")
+    """The error for a value that is not ``expected`` (a phrase of :data:`_WANTED`)."""
+    del value  # never echoed: the person knows what they typed, and it may be anything
+    return PayloadValidationError(field, f"Enter {expected}.")
 
 
 def _to_int(field: str, value: Any) -> int:
@@ -64,7 +81,7 @@ def _to_int(field: str, value: Any) -> int:
                 pass
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise _invalid(field, "an integer", value)
+    raise _invalid(field, _WANTED[int], value)
 
 
 def _to_float(field: str, value: Any) -> float:
@@ -72,16 +89,16 @@ def _to_float(field: str, value: Any) -> float:
         try:
             result = float(value)
         except OverflowError:
-            raise _invalid(field, "a finite number", value) from None
+            raise _invalid(field, _WANTED[float], value) from None
     elif isinstance(value, str):
         text = value.strip(_BLANKS)
         if _FLOAT_TEXT.fullmatch(text) is None:
-            raise _invalid(field, "a number", value)
+            raise _invalid(field, _WANTED[float], value)
         result = float(text)
     else:
-        raise _invalid(field, "a number", value)
+        raise _invalid(field, _WANTED[float], value)
     if not math.isfinite(result):
-        raise _invalid(field, "a finite number", value)
+        raise _invalid(field, _WANTED[float], value)
     return result
 
 
@@ -96,19 +113,19 @@ def _to_bool(field: str, value: Any) -> bool:
             return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise _invalid(field, "a boolean", value)
+    raise _invalid(field, _WANTED[bool], value)
 
 
 def _to_str(field: str, value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise _invalid(field, "a string", value)
+    raise _invalid(field, _WANTED[str], value)
 
 
 def _to_none(field: str, value: Any) -> None:
     if value is None or value == "":
         return
-    raise _invalid(field, "null", value)
+    raise PayloadValidationError(field, "Leave this field empty.")
 
 
 def _passthrough(field: str, value: Any) -> Any:
@@ -122,9 +139,7 @@ def _literal(choices: tuple[Any, ...]) -> Converter:
                 return choice
             if isinstance(value, str) and not isinstance(choice, str) and value == str(choice):
                 return choice
-        raise PayloadValidationError(
-            field, f"expected one of {', '.join(map(repr, choices))}, got {shown(value)}"
-        )
+        raise PayloadValidationError(field, f"Choose one of: {', '.join(map(str, choices))}.")
 
     return convert
 
@@ -166,7 +181,7 @@ def _list_of(item: Converter) -> Converter:
     def convert(field: str, value: Any) -> list[Any]:
         items = value if isinstance(value, list) else [value] if isinstance(value, str) else None
         if items is None:
-            raise _invalid(field, "a list", value)
+            raise _invalid(field, _WANTED[list], value)
         return [item(f"{field}[{index}]", element) for index, element in enumerate(items)]
 
     return convert
@@ -175,7 +190,7 @@ def _list_of(item: Converter) -> Converter:
 def _dict_of(item: Converter) -> Converter:
     def convert(field: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _invalid(field, "an object", value)
+            raise _invalid(field, _WANTED[dict], value)
         return {key: item(f"{field}.{key}", element) for key, element in value.items()}
 
     return convert
@@ -207,8 +222,9 @@ def converter_for(hint: Any) -> Converter:
         optional = type(None) in arguments
         if len(members) == 1 and optional:
             return _optional(members[0])
-        labels = " or ".join(getattr(arg, "__name__", str(arg)) for arg in arguments)
-        return _union(members, optional, labels)
+        wanted = [_WANTED.get(typing.get_origin(arg) or arg, "a valid value")
+                  for arg in arguments if arg is not type(None)]  # fmt: skip
+        return _union(members, optional, " or ".join(dict.fromkeys(wanted)))
     if hint is list or origin is list:
         return _list_of(converter_for(arguments[0]) if arguments else _passthrough)
     if hint is dict or origin is dict:
@@ -261,18 +277,18 @@ class Binder:
         """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``."""
         if not values:  # the common case of an event without payload
             if self.required:
-                raise PayloadValidationError(self.required[0], "field required")
+                raise PayloadValidationError(self.required[0], FIELD_REQUIRED)
             return {}
         if not self.accepts_extra:
             for name in values:
                 if name not in self.parameters:
-                    raise PayloadValidationError(name, "unexpected field")
+                    raise PayloadValidationError(name, FIELD_UNEXPECTED)
         bound: dict[str, Any] = {}
         for name, parameter in self.parameters.items():
             value = values.get(name, _MISSING)
             if value is _MISSING:
                 if parameter.default is _MISSING:
-                    raise PayloadValidationError(name, "field required")
+                    raise PayloadValidationError(name, FIELD_REQUIRED)
                 continue
             bound[name] = parameter.convert(name, value)
         if self.accepts_extra:

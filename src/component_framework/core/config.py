@@ -2,9 +2,12 @@
 
 Owns :class:`Settings` (every limit and switch, with its default) and the resolution of the
 snapshot keys: explicit keys, else the ``COMPONENT_FRAMEWORK_SECRET_KEY`` environment variable
-(comma-separated, the first signs), else one random key per process with a warning. The process
-key is one of the two documented pieces of global state (the other is the default registry), so
-that every ``ComponentASGI`` and the ``component()`` page global of one process agree on it.
+(comma-separated, the first signs), else, with ``debug`` on only, the development key kept in
+``.component-framework-dev-key`` in the working directory (or the file that
+``COMPONENT_FRAMEWORK_DEV_KEY_FILE`` names), created on first use, so that open pages survive a
+restart during development; else one random key per process with a warning. The process key is
+one of the two documented pieces of global state (the other is the default registry), so that
+every ``ComponentASGI`` and the ``component()`` page global of one process agree on it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from component_framework.protocol.request import DEFAULT_MAX_FIELDS
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
+    "DEV_KEY_FILE",
     "ENV_ALLOWED_HOSTS",
     "ENV_ALLOWED_ORIGINS",
     "ENV_DEBUG",
+    "ENV_DEV_KEY_FILE",
     "ENV_EVENT_RATE_LIMITS",
     "ENV_SECRET_KEY",
     "ENV_TRUSTED_PROXIES",
@@ -44,6 +49,10 @@ ENV_ALLOWED_HOSTS: Final = "COMPONENT_FRAMEWORK_ALLOWED_HOSTS"
 ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
 ENV_TRUSTED_PROXIES: Final = "COMPONENT_FRAMEWORK_TRUSTED_PROXIES"
 ENV_EVENT_RATE_LIMITS: Final = "COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS"
+ENV_DEV_KEY_FILE: Final = "COMPONENT_FRAMEWORK_DEV_KEY_FILE"
+#: Where the development key lives (relative to the working directory), unless
+#: ``COMPONENT_FRAMEWORK_DEV_KEY_FILE`` names another file. Git-ignored; read only in ``debug``.
+DEV_KEY_FILE: Final = ".component-framework-dev-key"
 
 #: What happens when a WebSocket client does not take its messages fast enough: ``coalesce``
 #: keeps only the newest unsent push render (renders carry the whole state) and closes with
@@ -67,6 +76,65 @@ def _random_process_key() -> str:
                 ENV_SECRET_KEY,
             )
         return _process_key
+
+
+_development_keys: dict[Path, str] = {}
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key.encode("utf-8")) < 16:
+        raise ValueError("it holds fewer than 16 bytes")
+    return key
+
+
+def _write_new_key(path: Path) -> str:
+    """A new random key in ``path``, unless another process wrote one first (then that one):
+    the key goes to a private temporary file that is then linked into place, which fails if
+    the file exists, so no worker ever reads a half-written key or replaces another's."""
+    key = secrets.token_urlsafe(32)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(key + "\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return _read_key(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return key
+
+
+def _development_key(environ: Mapping[str, str]) -> str | None:
+    """The development key (``debug`` only): read from its file, or created there once."""
+    path = Path(environ.get(ENV_DEV_KEY_FILE, "").strip() or DEV_KEY_FILE).absolute()
+    with _process_key_lock:
+        if path in _development_keys:
+            return _development_keys[path]
+        try:
+            try:
+                key, verb = _read_key(path), "kept"
+            except FileNotFoundError:
+                key, verb = _write_new_key(path), "created"
+        except (OSError, ValueError) as exc:
+            logger.warning(
+                "debug is on but the development snapshot key file %s cannot be used (%s): "
+                "using a random key for this process instead",
+                path,
+                exc,
+            )
+            return None
+        _development_keys[path] = key
+        logger.warning(
+            "debug is on and no snapshot key is configured (%s): using the development key "
+            "%s in %s, so open pages survive restarts. Never used with debug off; keep the "
+            "file out of version control.",
+            ENV_SECRET_KEY,
+            verb,
+            path,
+        )
+        return key
 
 
 def _env_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -144,8 +212,9 @@ class Settings:
     """Every switch and limit of a component application, with secure defaults.
 
     ``secret_keys``: snapshot keys, the first signs; a string may hold several, comma-separated
-    (empty = the ``COMPONENT_FRAMEWORK_SECRET_KEY`` variable when the signer is built, else a
-    random per-process key). ``snapshot_max_age``:
+    (empty = the ``COMPONENT_FRAMEWORK_SECRET_KEY`` variable when the signer is built, else with
+    ``debug`` the development key file ``.component-framework-dev-key``, else a random
+    per-process key). ``snapshot_max_age``:
     seconds a snapshot stays valid (``None`` = no expiry). ``max_snapshot_bytes``: largest token
     accepted or produced (a request whose new state would be larger is refused with ``413
     snapshot_too_large`` and not applied). ``max_body_bytes``: largest request body.
@@ -153,7 +222,8 @@ class Settings:
     or WebSocket message may carry: form or query fields plus the keys of every JSON object in
     it, at any depth (more is ``413 payload_too_large``). ``trust_client_state``: accept raw
     unsigned ``state`` from clients (only for clients you trust). ``debug``: show exception
-    detail in 500 bodies, and re-read edited templates (``Jinja2Renderer``) without a restart.
+    detail in 500 bodies, re-read edited templates (``Jinja2Renderer``) without a restart, and
+    without a configured key sign with the development key file (open pages survive restarts).
 
     Streams (SSE): ``stream_resume_grace``: seconds a stream keeps running (and its frames are
     kept) for a client to reconnect with ``Last-Event-ID``; ``stream_heartbeat``: seconds
@@ -313,7 +383,10 @@ class Settings:
 
     def build_signer(self) -> SnapshotSigner:
         """A snapshot signer for these settings (callers keep it: building one costs a little)."""
-        keys = self.secret_keys or _env_keys(os.environ) or (_random_process_key(),)
+        keys = self.secret_keys or _env_keys(os.environ)
+        if not keys:
+            development = _development_key(os.environ) if self.debug else None
+            keys = (development or _random_process_key(),)
         try:
             return SnapshotSigner(
                 keys, max_age=self.snapshot_max_age, max_bytes=self.max_snapshot_bytes

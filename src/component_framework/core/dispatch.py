@@ -300,7 +300,7 @@ class Dispatcher:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
-                raise InvalidSnapshot(f"invalid snapshot ({exc.problem}): {exc}") from None
+                raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
             return snapshot.component_id, snapshot.state
         if call.state:
             if not self.settings.trust_client_state:
@@ -317,7 +317,8 @@ class Dispatcher:
             if params:
                 name = next(iter(params))
                 raise PayloadValidationError(
-                    name, f"unexpected field ({cls.__name__}.mount takes no parameters)"
+                    name,
+                    f"This field is not accepted here ({cls.__name__}.mount takes no parameters).",
                 )
             return {}
         return binder_for(cls.mount).bind(params)

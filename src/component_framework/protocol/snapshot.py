@@ -6,12 +6,19 @@ no clock except the one passed in.
 
 Token format (ASCII, URL-safe)::
 
-    v1.<payload>.<signature>
+    v2.<key id>.<payload>.<signature>
 
-``payload`` is base64url (no padding) of compact JSON ``{"c": component name, "i": component id,
-"t": issue time (unix seconds), "s": state}``; ``signature`` is base64url of
-HMAC-SHA256(key, ``b"v1." + payload``). The first key signs; every key verifies, so keys can be
-rotated by prepending a new one and dropping the old one after the longest snapshot lifetime.
+``key id`` is base64url (no padding) of the first 6 bytes of HMAC-SHA256(key,
+``b"component-framework snapshot key id"``): it names the key that signed, so that a token
+signed by a key this process does not have (``unknown_key``: the server restarted with a new
+random key, or a worker lacks the shared key) is told apart from an edited one (``tampered``).
+It reveals nothing a signature does not: both are HMACs under the key. ``payload`` is base64url
+of compact JSON ``{"c": component name, "i": component id, "t": issue time (unix seconds), "s":
+state}``; ``signature`` is base64url of HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
+The first key signs; every key verifies, so keys can be rotated by prepending a new one and
+dropping the old one after the longest snapshot lifetime. Tokens of the previous format,
+``v1.<payload>.<signature>`` (HMAC over ``b"v1." + payload``, no key id), still verify; one
+that matches no key is reported as ``tampered``, since nothing tells who signed it.
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-__all__ = ["Snapshot", "SnapshotError", "SnapshotSigner"]
+__all__ = ["Snapshot", "SnapshotError", "SnapshotSigner", "key_id"]
 
-_VERSION: Final = "v1"
-_PREFIX: Final = b"v1."
+_VERSION: Final = "v2"
+_PREFIX: Final = b"v2."
+_LEGACY_VERSION: Final = "v1"
+_LEGACY_PREFIX: Final = b"v1."
+_KEY_ID_LABEL: Final = b"component-framework snapshot key id"
+_KEY_ID_CHARS: Final = 8  # 6 bytes in unpadded base64url
 _MIN_KEY_BYTES: Final = 16
 _SIGNATURE_CHARS: Final = 43  # 32 bytes of HMAC-SHA256 in unpadded base64url
 #: Accepted clock difference between the worker that signed and the one that verifies.
 CLOCK_SKEW_SECONDS: Final = 60.0
 
-SnapshotProblem = Literal["malformed", "tampered", "foreign", "expired", "oversized"]
+SnapshotProblem = Literal["malformed", "tampered", "unknown_key", "foreign", "expired", "oversized"]
 
 
 class SnapshotError(ValueError):
@@ -71,6 +82,13 @@ def _b64decode(text: str) -> bytes:
     return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4))
 
 
+def key_id(key: str | bytes) -> str:
+    """The 8-character id that tokens signed by ``key`` carry."""
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    digest = hmac.new(raw, _KEY_ID_LABEL, hashlib.sha256).digest()
+    return _b64encode(digest[:6]).decode("ascii")
+
+
 class SnapshotSigner:
     """Signs and verifies snapshot tokens with HMAC-SHA256 and key rotation.
 
@@ -97,6 +115,12 @@ class SnapshotSigner:
                 )
         # Pre-keyed HMAC objects: copying one is cheaper than keying a new one per token.
         self._macs = [hmac.new(raw, digestmod=hashlib.sha256) for raw in raw_keys]
+        key_ids = [key_id(raw).encode("ascii") for raw in raw_keys]
+        #: The verifying MAC of each key id (the first key wins a repeated one).
+        self._by_key_id: dict[bytes, Any] = {}
+        for identifier, mac in zip(key_ids, self._macs, strict=True):
+            self._by_key_id.setdefault(identifier, mac)
+        self._sign_prefix = _PREFIX + key_ids[0] + b"."
         self.max_age = max_age
         self.max_bytes = max_bytes
         self._clock = clock
@@ -113,7 +137,7 @@ class SnapshotSigner:
         document = {"c": component_name, "i": component_id, "t": int(self._clock()), "s": state}
         encoded = _ENCODER.encode(document).encode("utf-8")
         payload = _b64encode(encoded)
-        signed = _PREFIX + payload
+        signed = self._sign_prefix + payload
         signature = _b64encode(self._signature(self._macs[0], signed))
         token = (signed + b"." + signature).decode("ascii")
         if len(token) > self.max_bytes:
@@ -137,18 +161,35 @@ class SnapshotSigner:
                 "oversized", f"snapshot is {len(token)} bytes, over the limit of {self.max_bytes}"
             )
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _VERSION:
-            raise SnapshotError("malformed", "snapshot is not a v1 token")
-        payload_text, signature_text = parts[1], parts[2]
+        if len(parts) == 4 and parts[0] == _VERSION:
+            identifier_text, payload_text, signature_text = parts[1], parts[2], parts[3]
+            if len(identifier_text) != _KEY_ID_CHARS:
+                raise SnapshotError("malformed", "snapshot key id has the wrong length")
+        elif len(parts) == 3 and parts[0] == _LEGACY_VERSION:
+            identifier_text, payload_text, signature_text = "", parts[1], parts[2]
+        else:
+            raise SnapshotError("malformed", "snapshot is not a v2 token")
         if len(signature_text) != _SIGNATURE_CHARS:
             raise SnapshotError("malformed", "snapshot signature has the wrong length")
         try:
-            signed = _PREFIX + payload_text.encode("ascii")
+            identifier = identifier_text.encode("ascii")
+            payload = payload_text.encode("ascii")
             presented = signature_text.encode("ascii")
         except UnicodeEncodeError:
             raise SnapshotError("malformed", "snapshot is not ASCII") from None
         # The exact payload text is signed, and the signature is compared as canonical text,
         # so no other spelling of a token (padding, '+/', spare bits) verifies.
+        if identifier:
+            mac = self._by_key_id.get(identifier)
+            if mac is None:
+                raise SnapshotError(
+                    "unknown_key", "snapshot was signed with a key this server does not have"
+                )
+            signed = _PREFIX + identifier + b"." + payload
+            if hmac.compare_digest(_b64encode(self._signature(mac, signed)), presented):
+                return self._decode(payload_text, component_name, expire)
+            raise SnapshotError("tampered", "snapshot signature does not match")
+        signed = _LEGACY_PREFIX + payload
         for mac in self._macs:
             if hmac.compare_digest(_b64encode(self._signature(mac, signed)), presented):
                 return self._decode(payload_text, component_name, expire)

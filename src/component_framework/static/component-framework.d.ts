@@ -30,13 +30,20 @@ export interface StreamErrorDetail extends StreamEventDetail {
   error: string;
 }
 
-/** `detail` of `component-error`: fired on the component (HTTP via `HX-Trigger`, WebSocket errors). */
+/** `detail` of `component-error`: fired on the component (HTTP via `HX-Trigger`, WebSocket
+ * errors, and `not_applied` from the runtime: events queued while a socket was away, dropped
+ * because the server could not resume the component and mounted it afresh). */
 export interface ComponentErrorDetail {
+  /** The server's error code (`validation_error`, `invalid_snapshot`, ...) or `not_applied`. */
   code: string;
+  /** For people: shown in the component. */
   message: string;
   component?: string;
   ref?: string | number | null;
+  /** `validation_error`: the (dotted) field name the message is about. */
   field?: string;
+  /** `invalid_snapshot`: `malformed`, `tampered`, `unknown_key`, `foreign`, `expired`, `oversized`. */
+  reason?: string;
   retry_after?: number;
 }
 

@@ -3,8 +3,10 @@
  * load it after htmx (and its sse/ws extensions) and put hx-ext="component-framework" on <body>.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; WebSocket resume with the component's last snapshot; errors shown in the
- * component; loading state; a field the user is typing in is never overwritten by a swap.
+ * SSE ends and resumes; WebSocket resume with the component's last snapshot, events queued while
+ * the socket is away (sent after the rejoin, or reported as not applied after a fresh mount);
+ * errors shown in the component, with no htmx console error for them; loading state; a field the
+ * user is typing in is never overwritten by a swap.
  */
 (function () {
   "use strict";
@@ -12,6 +14,8 @@
   if (!htmx) { return; }
   var ROOT = "[data-component]", ACTIVE = "data-stream-active", LOADING = "data-loading";
   var NEAR_BOTTOM = 48, MAX_URL = 6000;
+  var NOT_APPLIED = "Your last action was not applied: the server could not resume this component " +
+    "(a new server key, or its state expired), so it was reloaded. Please try again.";
 
   function fire(elt, name, detail) {
     elt.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
@@ -287,6 +291,9 @@
         case "htmx:afterRequest":
           setLoading(rootOf(detail.elt || elt), false);
           break;
+        case "htmx:beforeSwap": // a component error is shown by its HX-Trigger: not an htmx error
+          if (/component-error/.test(detail.xhr.getResponseHeader("HX-Trigger"))) { detail.isError = false; }
+          break;
         case "htmx:sseOpen":
           if (detail.source) { hookSource(elt, detail.source); }
           break;
@@ -306,12 +313,24 @@
           break;
         case "htmx:wsOpen":
           elt.cfOpened = true;
+          // A fresh mount: the events queued meanwhile were meant for the component it replaced.
+          if (elt.cfFresh) { elt.cfDropped = detail.socketWrapper.queue.splice(0).length; }
           elt.cfFresh = false;
           if (elt.cfJoin) { detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin })); }
           break;
         case "htmx:wsClose":
           if (!elt.cfOpened && elt.cfResuming) { checkResume(elt); }
-          clearLoading(elt);
+          elt.cfOpened = false;
+          if (!detail.socketWrapper.queue.length) { clearLoading(elt); }
+          break;
+        case "htmx:wsAfterMessage":
+          if (elt.cfDropped) { // shown in the fresh render
+            fire(rootIn(elt) || elt, "component-error", { code: "not_applied", message: NOT_APPLIED });
+            elt.cfDropped = 0;
+          }
+          break;
+        case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
+          if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
           break;
         case "htmx:wsBeforeSend":
           sent(elt);
