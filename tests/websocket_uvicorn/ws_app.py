@@ -150,7 +150,7 @@ class Inspector(Component):
 
 
 #: CPU time each ``busy_viewer`` broadcast handler takes (as a heavy render would).
-BUSY_HANDLER_SECONDS: Final = 0.006
+BUSY_HANDLER_SECONDS: Final = 0.02
 #: ``busy_viewer`` broadcast handlers run so far, per room.
 busy_runs: Tally[str] = Tally()
 
