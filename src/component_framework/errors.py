@@ -35,6 +35,12 @@ exception from user code becomes a :class:`HandlerError`. A client sees the ``me
 errors only; a server error shows its class's fixed ``public_message`` (the real message goes to
 the log, and into the body only in debug mode).
 
+Every transport sends a failure the same way: :func:`report_failure` applies the one logging rule
+and turns any exception into a :class:`ComponentError`, and :func:`error_document` turns that into
+the error document (``code``, ``message``, and ``field``, ``reason``, ``retry_after`` and
+``debug`` when they apply); a transport only frames the document (an HTTP JSON body and htmx
+headers, an SSE ``error`` frame, a WebSocket ``error`` message or close).
+
 Client text is never echoed whole: where a message quotes it, :func:`shown` cuts it, and every
 error's message (:data:`MAX_MESSAGE_CHARS`) and ``field`` (:data:`MAX_FIELD_CHARS`) is cut
 again when the error is built, so an answer, a header or a log line stays small whatever a
@@ -43,8 +49,10 @@ client sent.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Sequence
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 __all__ = [
     "MAX_FIELD_CHARS",
@@ -75,9 +83,14 @@ __all__ = [
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "as_component_error",
     "cut_short",
+    "error_document",
+    "report_failure",
     "shown",
 ]
+
+logger = logging.getLogger("component_framework")
 
 #: Longest message an error carries (to a client, in a header, in a log line).
 MAX_MESSAGE_CHARS: Final = 512
@@ -374,3 +387,50 @@ class ConfigurationError(ServerError):
     """The application is configured wrongly (missing renderer, bad key, ...)."""
 
     code = "configuration_error"
+
+
+def as_component_error(exc: BaseException) -> ComponentError:
+    """``exc`` itself when it is a :class:`ComponentError`; anything else is a framework bug,
+    answered as a :class:`ServerError` (``internal_error``) caused by it."""
+    if isinstance(exc, ComponentError):
+        return exc
+    error = ServerError("internal server error")
+    error.__cause__ = exc
+    return error
+
+
+def report_failure(exc: BaseException, where: str) -> ComponentError:
+    """Log ``exc`` by the one rule, once, where a transport (or a stream, or a live session)
+    turns it into an answer; returns the error to send. ``where`` completes the log line
+    ("serving component 'counter'").
+
+    - not a :class:`ComponentError`: a framework bug, logged at ERROR with its traceback;
+    - a :class:`ClientError`: not logged (the answer says everything);
+    - an error with a ``__cause__``: not logged again (whoever wrapped the cause logged it
+      with its traceback, as ``Dispatcher.handler_error`` does);
+    - :class:`ServiceUnavailable`: not logged (a refusal while shutting down is no failure);
+    - any other server error: one ERROR line with its code and real message.
+    """
+    if not isinstance(exc, ComponentError):
+        logger.error("unexpected failure %s", where, exc_info=exc)
+        return as_component_error(exc)
+    if not (isinstance(exc, ClientError | ServiceUnavailable) or exc.__cause__ is not None):
+        logger.error("%s %s: %s", exc.code, where, exc)
+    return exc
+
+
+def error_document(exc: BaseException, *, debug: bool = False) -> dict[str, Any]:
+    """The error document every transport frames: ``code`` and ``message`` (what a client
+    may see), ``field`` (validation), ``reason`` (snapshot refusals), ``retry_after`` (rate
+    limits, seconds). With ``debug``, a server-side error shows its real ``message`` and, when
+    it wraps another exception, that exception's traceback as ``debug``."""
+    error = as_component_error(exc)
+    details = error.to_dict()["error"]
+    assert isinstance(details, dict)
+    if isinstance(error, RateLimited):
+        details["retry_after"] = round(error.retry_after, 3)
+    if debug and not isinstance(error, ClientError):
+        details["message"] = error.message
+        if error.__cause__ is not None:
+            details["debug"] = "".join(traceback.format_exception(error.__cause__))
+    return details

@@ -1,8 +1,9 @@
 """The HTTP transport: one request/response exchange for ``/{name}/``.
 
 Owns reading the body under its size limit, turning it into a ``ComponentCall``, choosing the
-answer's form (JSON, or the annotated HTML fragment for htmx and for GET) and converting every
-error into its status and JSON body. Before any of that, the app's ``ClientGuard`` counts the
+answer's form (JSON, or the annotated HTML fragment for htmx and for GET) and framing every
+failure's error document (``errors.report_failure``, then ``responses.error_response``) as its
+status and JSON body. Before any of that, the app's ``ClientGuard`` counts the
 request against the client's rate and refuses a cross-site ``POST``; the request's scope is the
 authorization context of the call. ``GET`` mounts (or re-renders a snapshot) and never runs an
 event handler; ``HEAD`` is ``GET`` without the body; ``POST`` does both. Knows nothing of
@@ -11,7 +12,6 @@ other transports.
 
 from __future__ import annotations
 
-import logging
 from time import monotonic
 from typing import TYPE_CHECKING, Final
 
@@ -32,11 +32,7 @@ from component_framework.asgi.responses import (
 )
 from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall, Dispatcher
-from component_framework.errors import (
-    ComponentError,
-    MethodNotAllowed,
-    ServerError,
-)
+from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.request import RequestError, parse_body, parse_query
 
 if TYPE_CHECKING:
@@ -44,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ALLOWED_METHODS", "handle_http"]
 
-logger = logging.getLogger("component_framework")
 ALLOWED_METHODS: Final = ("GET", "HEAD", "POST")
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
@@ -102,13 +97,7 @@ async def handle_http(
         return
     except RequestError as exc:
         response = error_response(request_error(exc), htmx=htmx, component=component_name)
-    except ComponentError as error:
-        if isinstance(error, ServerError) and error.__cause__ is None:
-            logger.error("%s serving component %.80r: %s", error.code, component_name, error)
-        response = error_response(error, debug=settings.debug, htmx=htmx, component=component_name)
     except Exception as exc:  # a framework bug must still answer, never crash the worker
-        logger.exception("unexpected failure serving component %.80r", component_name)
-        unexpected = ServerError("internal server error")
-        unexpected.__cause__ = exc
-        response = error_response(unexpected, debug=settings.debug, htmx=htmx)
+        error = report_failure(exc, f"serving component {component_name!r:.80}")
+        response = error_response(error, debug=settings.debug, htmx=htmx, component=component_name)
     await send_response(send, response, head=method == "HEAD")

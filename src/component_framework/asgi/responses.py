@@ -2,14 +2,15 @@
 
 Owns the bytes of a finished response: status line headers, the JSON error body of
 DESIGN.md section 4, htmx error headers, and the safe handling of server faults (generic message,
-detail only in debug mode). Shared by the HTTP transport and by routing answers in the app; a
-streaming transport uses :func:`error_response` only before its response has started.
+detail only in debug mode), all framed from the one error document of
+:func:`~component_framework.errors.error_document`. Shared by the HTTP transport and by routing
+answers in the app; a streaming transport uses :func:`error_response` only before its response
+has started.
 """
 
 from __future__ import annotations
 
 import json
-import traceback
 from dataclasses import dataclass
 from math import ceil
 from typing import TYPE_CHECKING, Final
@@ -20,8 +21,8 @@ from component_framework.errors import (
     MethodNotAllowed,
     RateLimited,
     RequestTimeout,
-    ServerError,
     cut_short,
+    error_document,
 )
 from component_framework.protocol.compact import compact_json
 
@@ -82,19 +83,11 @@ async def send_response(send: ASGISendCallable, response: Response, *, head: boo
 def error_response(
     error: ComponentError, *, debug: bool = False, htmx: bool = False, component: str = ""
 ) -> Response:
-    """The JSON error answer for ``error``.
-
-    Server errors carry a generic message; with ``debug`` the body also holds the exception
-    chain. For htmx requests, ``HX-Reswap: none`` keeps the component on the page and
-    ``HX-Trigger`` fires a ``component-error`` event the page can show.
-    """
-    document = error.to_dict()
-    if debug and isinstance(error, ServerError):
-        details = document["error"]
-        assert isinstance(details, dict)
-        details["message"] = error.message
-        if error.__cause__ is not None:
-            details["debug"] = "".join(traceback.format_exception(error.__cause__))
+    """The HTTP framing of ``error``'s document (``errors.error_document``): its status,
+    ``{"error": document}`` as JSON, and ``Allow``, ``Retry-After`` and ``Connection: close``
+    where they apply. For htmx requests, ``HX-Reswap: none`` keeps the component on the page
+    and ``HX-Trigger`` fires a ``component-error`` event (the document without ``debug``)."""
+    document = error_document(error, debug=debug)
     headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
     if isinstance(error, MethodNotAllowed):
         headers.append((b"allow", ", ".join(error.allowed).encode("ascii")))
@@ -103,14 +96,12 @@ def error_response(
     if isinstance(error, RateLimited):
         headers.append((b"retry-after", str(max(1, ceil(error.retry_after))).encode("ascii")))
     if htmx:  # the message is cut short by the error itself; the name comes from the path
-        name = cut_short(component, MAX_FIELD_CHARS)
-        detail = {"code": error.code, "message": error.client_message, "component": name}
-        error_fields = document["error"]
-        assert isinstance(error_fields, dict)
-        for extra in ("field", "reason"):  # machine-readable: which field, why a snapshot failed
-            if extra in error_fields:
-                detail[extra] = error_fields[extra]
+        detail = {"code": error.code, "message": document["message"]}
+        detail["component"] = cut_short(component, MAX_FIELD_CHARS)
+        for extra in ("field", "reason", "retry_after"):  # a traceback is too big for a header
+            if extra in document:
+                detail[extra] = document[extra]
         trigger = {"component-error": detail}
         headers.append((b"hx-reswap", b"none"))
         headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))
-    return Response(error.status_code, tuple(headers), json_body(document))
+    return Response(error.status_code, tuple(headers), json_body({"error": document}))

@@ -4,7 +4,8 @@ Owns the exchange: reading the request (query string, or a body for POST), start
 or resuming one from ``Last-Event-ID``, the response headers, sending frames as the run produces
 them (with heartbeats while idle), and ending: after ``done``/``error``, on client disconnect
 (seen from ``http.disconnect`` or from a failing or stalled ``send``), or on server shutdown (a
-final ``shutdown`` frame). Errors found before the first frame are ordinary JSON error answers.
+final ``shutdown`` frame). A failure before the first frame is the HTTP transport's JSON error
+answer (htmx headers included); after it, the run's ``error`` frame.
 The run itself (task, replay, grace) belongs to ``core.stream_run``.
 """
 
@@ -36,6 +37,7 @@ from component_framework.errors import (
     NotFound,
     PayloadValidationError,
     ServiceUnavailable,
+    report_failure,
     shown,
 )
 from component_framework.protocol.request import (
@@ -351,22 +353,30 @@ async def handle_sse(
             opened = True
     except Disconnected:
         return
-    except RequestError as exc:
-        await send_response(send, error_response(request_error(exc)))
-        return
-    except ComponentError as error:
-        await send_response(send, error_response(error, debug=dispatcher.settings.debug))
+    except Exception as exc:  # before the response started: the JSON error answer of HTTP
+        await _refuse(send, exc, component_name, dispatcher.settings.debug, headers.htmx)
         return
     if not opened:
         try:
             guard.open("stream", client)
         except ComponentError as error:
-            await send_response(send, error_response(error))
+            await _refuse(send, error, component_name, dispatcher.settings.debug, headers.htmx)
             return
     try:
         await _StreamReader(send, run, dispatcher, gate).serve(receive, after)
     finally:
         guard.close("stream", client)
+
+
+async def _refuse(
+    send: ASGISendCallable, exc: Exception, name: str, debug: bool, htmx: bool
+) -> None:
+    """Answer a stream request that failed before its response started, as HTTP does."""
+    if isinstance(exc, RequestError):
+        error = request_error(exc)
+    else:
+        error = report_failure(exc, f"starting a stream of {name!r:.80}")
+    await send_response(send, error_response(error, debug=debug, htmx=htmx, component=name))
 
 
 def _no_content() -> Response:

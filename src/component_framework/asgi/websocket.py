@@ -33,7 +33,6 @@ from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
     Forbidden,
-    InvalidSnapshot,
     MalformedRequest,
     PayloadTooLarge,
     PayloadValidationError,
@@ -42,6 +41,7 @@ from component_framework.errors import (
     SlowConsumer,
     Unauthorized,
     UnsupportedMediaType,
+    error_document,
     shown,
 )
 from component_framework.protocol.request import RequestError, parse_query
@@ -165,15 +165,8 @@ class _SocketConnection:
         if isinstance(error, Forbidden | Unauthorized) and not self._joined():
             self.close(error)  # denied before anything was shown: nothing to keep open for
             return
-        extra: dict[str, Any] = {}
-        if isinstance(error, PayloadValidationError):
-            extra["field"] = error.field
-        if isinstance(error, RateLimited):
-            extra["retry_after"] = round(error.retry_after, 3)
-        if isinstance(error, InvalidSnapshot) and error.reason is not None:
-            extra["reason"] = error.reason
-        message = error.message if self.settings.debug else error.client_message
-        self._queue(error_message(error.code, message, ref, **extra))
+        document = error_document(error, debug=self.settings.debug)
+        self._queue(error_message(ref=ref, **document))
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
         self._queue(broadcast_message(event, dict(payload)))

@@ -38,13 +38,13 @@ from component_framework.core.dispatch import (
 from component_framework.core.hub import Broadcast, Hub
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
-    ClientError,
     ComponentError,
     ConfigurationError,
     NotJoined,
     PayloadValidationError,
     SnapshotTooLarge,
     StreamTimeout,
+    report_failure,
 )
 from component_framework.protocol.websocket import Ref
 
@@ -201,10 +201,8 @@ class LiveSession:
         """Run a sync step outside the queue; its failure becomes an error for the client."""
         try:
             step()
-        except ComponentError as error:
-            self._failed(error, None)
-        except Exception:
-            self._failed_unexpectedly(None)
+        except Exception as exc:
+            self._failed(exc, None)
 
     def __repr__(self) -> str:
         return f"<LiveSession {self._name!r} id={self.component_id!r}>"
@@ -260,21 +258,13 @@ class LiveSession:
             await step
         except asyncio.CancelledError:
             raise
-        except ComponentError as error:
-            self._failed(error, ref)
-        except Exception:  # a framework bug: keep the session alive and say so
-            self._failed_unexpectedly(ref)
+        except Exception as exc:  # a framework bug too: keep the session alive and say so
+            self._failed(exc, ref)
 
-    def _failed(self, error: ComponentError, ref: Ref) -> None:
+    def _failed(self, exc: Exception, ref: Ref) -> None:
+        error = report_failure(exc, f"in the live component {self._name!r}")
         self._flush_ops()
-        if not isinstance(error, ClientError):
-            logger.error("live component %r failed: %s", self._name, error.message)
         self.outlet.error(error, ref)
-
-    def _failed_unexpectedly(self, ref: Ref) -> None:
-        logger.exception("live component %r failed unexpectedly", self._name)
-        self._flush_ops()
-        self.outlet.error(ComponentError("unexpected failure"), ref)
 
     # -- the steps -----------------------------------------------------------------------------
 

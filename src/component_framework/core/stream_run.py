@@ -31,7 +31,13 @@ from component_framework.core.dispatch import (
 from component_framework.core.hub import Hub
 from component_framework.core.live import Join, LiveSession, Ref
 from component_framework.core.streams import StreamOp
-from component_framework.errors import ClientError, ComponentError, SlowConsumer, StreamTimeout
+from component_framework.errors import (
+    ComponentError,
+    SlowConsumer,
+    StreamTimeout,
+    error_document,
+    report_failure,
+)
 from component_framework.protocol.compact import compact_json
 from component_framework.protocol.sse import encode_event
 
@@ -61,11 +67,13 @@ class StreamRun:
         max_bytes: int,
         frame_interval: float,
         on_closed: Callable[[StreamRun], None],
+        debug: bool = False,
     ) -> None:
         self.id = run_id
         self.component_name = component_name
         self.format: FrameFormat = frame_format
         self.grace = grace
+        self.debug = debug
         self.frames: deque[Frame] = deque()
         self.held_bytes = 0
         self.max_frames = max_frames
@@ -133,9 +141,10 @@ class StreamRun:
         self._append("done", compact_json(done))
 
     def emit_error(self, error: ComponentError) -> None:
-        """The final frame of a run that failed: a safe message (details are in the log)."""
+        """The final frame of a run that failed: ``error``'s document (a safe message; details
+        are in the log, and in the frame only with ``debug``)."""
         self._flush_ops()
-        self._append("error", compact_json({"code": error.code, "message": error.client_message}))
+        self._append("error", compact_json(error_document(error, debug=self.debug)))
 
     def emit_broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
         """A broadcast the component has no handler for, forwarded to the client."""
@@ -278,13 +287,8 @@ async def _run_handler(
         run.emit_done(result)
     except asyncio.CancelledError:
         raise
-    except ComponentError as error:
-        if not isinstance(error, ClientError):
-            logger.error("stream of %r failed: %s", run.component_name, error.message)
-        run.emit_error(error)
-    except Exception as exc:  # a framework bug: still end the stream with a frame
-        logger.exception("stream of %r failed unexpectedly", run.component_name)
-        run.emit_error(ComponentError(str(exc)))
+    except Exception as exc:  # a framework bug too: still end the stream with a frame
+        run.emit_error(report_failure(exc, f"in the stream of {run.component_name!r}"))
 
 
 class _LiveOutlet:
@@ -389,6 +393,7 @@ class StreamRegistry:
             max_bytes=settings.stream_replay_bytes,
             frame_interval=settings.stream_frame_interval,
             on_closed=self._forget,
+            debug=settings.debug,
         )
         self.runs[run.id] = run
         return run
