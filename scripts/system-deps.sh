@@ -3,7 +3,8 @@
 # Ubuntu, with apt-get). Usage: scripts/system-deps.sh demo|test
 #
 #   demo: a Python 3.11+ that can create a virtual environment (python3, python3-venv);
-#   test: the same, plus redis-server, chromium (Debian's), node (nodejs) and npm.
+#   test: the same, plus redis-server, chromium (Debian's), node (nodejs), npm and nginx (the
+#         deployment tests run the documented nginx configuration).
 #
 # Only what is missing is installed: as root with apt-get, otherwise through sudo. Without
 # either, one message names the packages and the command to run, and the exit status is 1.
@@ -20,6 +21,9 @@ python="${PYTHON:-python3}"
 packages=()
 
 missing() { ! command -v "$1" >/dev/null 2>&1; }
+# nginx lives in /usr/sbin, which a non-root PATH often lacks (SYSTEM_DEPS_SBIN: tests).
+sbin="${SYSTEM_DEPS_SBIN:-/usr/sbin}"
+missing_nginx() { missing nginx && [ ! -x "$sbin/nginx" ]; }
 
 # .venv is created by scripts/setup.sh; once it exists, the system Python is not needed.
 if [ ! -x .venv/bin/python ]; then
@@ -38,6 +42,7 @@ if [ "$purpose" = test ]; then
     missing chromium && packages+=(chromium)
     missing node && packages+=(nodejs)
     missing npm && packages+=(npm)
+    missing_nginx && packages+=(nginx)
 fi
 [ "${#packages[@]}" -eq 0 ] && exit 0
 
@@ -73,6 +78,7 @@ if [ "$purpose" = test ]; then
     for command in redis-server chromium node npm; do
         missing "$command" && still+=("$command")
     done
+    missing_nginx && still+=(nginx)
 fi
 if [ "${#still[@]}" -gt 0 ]; then
     echo "still missing after apt-get install: ${still[*]}" >&2

@@ -22,7 +22,7 @@ from tests.servers import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "system-deps.sh"
 BASH = shutil.which("bash") or "/bin/bash"
-TEST_COMMANDS = ["redis-server", "chromium", "node", "npm"]
+TEST_COMMANDS = ["redis-server", "chromium", "node", "npm", "nginx"]
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Machine:
     def run(self, purpose: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [BASH, str(self.root / "scripts" / "system-deps.sh"), purpose],
-            env={"PATH": str(self.bin), "HOME": str(self.root)},
+            env={"PATH": str(self.bin), "HOME": str(self.root), "SYSTEM_DEPS_SBIN": str(self.bin)},
             stdin=subprocess.DEVNULL,  # not a terminal: sudo could not ask for a password
             capture_output=True,
             text=True,
@@ -73,7 +73,7 @@ def machine(tmp_path: Path) -> Machine:
         'for package in "$@"; do\n'
         '  case "$package" in\n'
         "    nodejs) command=node ;;\n"
-        '    redis-server | chromium | npm) command="$package" ;;\n'
+        '    redis-server | chromium | npm | nginx) command="$package" ;;\n'
         "    *) continue ;;\n"
         "  esac\n"
         f'  printf "#!{BASH}\\nexit 0\\n" > "{machine.bin}/$command"\n'
@@ -97,15 +97,15 @@ def test_nothing_missing_means_no_apt_get(machine: Machine) -> None:
 
 
 def test_as_root_it_updates_then_installs_only_what_is_missing(machine: Machine) -> None:
-    with_test_commands(machine, "redis-server", "chromium", "node", "npm")
+    with_test_commands(machine, "redis-server", "chromium", "node", "npm", "nginx")
     machine.add("id", "echo 0")
     result = machine.run("test")
     assert result.returncode == 0, result.stderr
     assert machine.apt_calls() == [
         "update -qq",
-        "install -y -qq --no-install-recommends redis-server chromium nodejs npm",
+        "install -y -qq --no-install-recommends redis-server chromium nodejs npm nginx",
     ]
-    assert "Installing the missing system packages: redis-server chromium nodejs npm" in (
+    assert "Installing the missing system packages: redis-server chromium nodejs npm nginx" in (
         result.stdout
     )
 
@@ -221,3 +221,16 @@ def test_the_scripts_call_it_before_their_set_up() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert ci.index("bash scripts/system-deps.sh test\n") < ci.index("bash scripts/setup.sh dev")
     assert os.access(REPO_ROOT / "scripts" / "system-deps.sh", os.X_OK)
+
+
+def test_nginx_outside_path_counts_as_present_and_missing_nginx_is_installed(
+    machine: Machine,
+) -> None:
+    with_test_commands(machine, "nginx")
+    machine.add("id", "echo 0")
+    result = machine.run("test")
+    assert result.returncode == 0, result.stderr
+    assert machine.apt_calls()[-1] == "install -y -qq --no-install-recommends nginx"
+    # Installed now (in the pretend sbin): nothing more to do.
+    assert machine.run("test").returncode == 0
+    assert len(machine.apt_calls()) == 2
