@@ -29,6 +29,7 @@ a restarting server does), ``POST /test/broadcast``
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -535,11 +536,28 @@ class _Recorder:
             "query": query,
             "snapshot": parse_qs(query).get("snapshot", [None])[0],
             "outcome": None,
+            "join_error": None,
         }
         RECORD.sockets.append(entry)
+        joining = False
+
+        async def recording_receive() -> Any:
+            nonlocal joining
+            message = await receive()
+            text = message.get("text") if message["type"] == "websocket.receive" else None
+            if text and text.startswith('{"type":"join"') and entry["snapshot"] is None:
+                entry["snapshot"] = json.loads(text).get("snapshot")  # the snapshot it resumes
+                joining = True
+            return message
 
         async def recording_send(message: Any) -> None:
+            nonlocal joining
             kind = message["type"]
+            if joining and kind == "websocket.send":  # the answer to the join
+                joining = False
+                text = message.get("text") or ""
+                if text.startswith("{") and json.loads(text).get("type") == "error":
+                    entry["join_error"] = json.loads(text)["code"]
             if entry["outcome"] is None:
                 if kind == "websocket.accept":
                     entry["outcome"] = "accepted"
@@ -551,7 +569,7 @@ class _Recorder:
                 entry["closed"] = message.get("code")
             await send(message)
 
-        await self.app(scope, receive, recording_send)
+        await self.app(scope, recording_receive, recording_send)
 
 
 app = _Recorder(components)

@@ -574,6 +574,12 @@ def test_a_dropped_sse_stream_resumes_with_last_event_id_without_loss_or_repeat(
 # -- 8. WebSocket resume -------------------------------------------------------------------------
 
 
+def _no_snapshot_in_urls(sockets: list[dict[str, Any]]) -> None:
+    """No WebSocket URL of the page carried a snapshot (it would be in access logs)."""
+    for socket in sockets:
+        assert "snapshot" not in socket["query"], socket["query"]
+
+
 def test_the_socket_resumes_the_page_component_with_its_snapshot(rt: RuntimePage) -> None:
     component_id = _open_ws_page(rt)
 
@@ -581,9 +587,9 @@ def test_the_socket_resumes_the_page_component_with_its_snapshot(rt: RuntimePage
     (served,) = record["pages"]
     (socket,) = record["sockets"]
     assert socket["outcome"] == "accepted"
-    assert socket["snapshot"] == served["snapshot"], socket
-    assert "format=html" in socket["query"]
-    assert "target=ws-box" in socket["query"]
+    assert socket["snapshot"] == served["snapshot"], socket  # sent in the join message
+    assert socket["query"] == "format=html&target=ws-box&join=message"
+    _no_snapshot_in_urls(record["sockets"])
     assert component_id == served["id"]
     expect(_root(rt, "wsbox")).to_have_count(1)
 
@@ -612,6 +618,7 @@ def test_after_a_1012_close_the_page_reconnects_with_its_state(rt: RuntimePage) 
     assert [socket["outcome"] for socket in sockets] == ["accepted", "accepted"]
     assert sockets[1]["snapshot"], "the reconnect did not carry the component's snapshot"
     assert sockets[1]["snapshot"] != sockets[0]["snapshot"]  # the latest state, not the page's
+    _no_snapshot_in_urls(sockets)
     assert _root(rt, "wsbox").get_attribute("id") == component_id
 
     page.locator("input[name=text]").fill("after the drop")
@@ -620,10 +627,9 @@ def test_after_a_1012_close_the_page_reconnects_with_its_state(rt: RuntimePage) 
     rt.shot("ws-reconnected")
 
 
-def test_a_handshake_refused_for_its_snapshot_is_retried_as_a_fresh_mount(
+def test_a_join_refused_for_its_snapshot_is_retried_as_a_fresh_mount(
     rt: RuntimePage,
 ) -> None:
-    rt.console_errors_expected = True  # the refused handshake is logged by the browser
     old_id = _open_ws_page(rt)
     page = rt.page
     page.locator("input[name=text]").fill("lost with the snapshot")
@@ -643,10 +649,13 @@ def test_a_handshake_refused_for_its_snapshot_is_retried_as_a_fresh_mount(
     )
     expect(page.locator(".items li")).to_have_count(0)  # a fresh component
     sockets = rt.record()["sockets"]
-    outcomes = [(socket["snapshot"], socket["outcome"]) for socket in sockets]
-    assert outcomes[1] == ("v1.tampered.token", "refused 400"), outcomes
-    assert outcomes[-1][0] is None
-    assert outcomes[-1][1] == "accepted"
+    outcomes = [(socket["snapshot"], socket["join_error"]) for socket in sockets]
+    assert outcomes[1] == ("v1.tampered.token", "invalid_snapshot"), outcomes
+    assert outcomes[-1] == (None, None)  # mounted from the page's own URL
+    assert sockets[-1]["query"] == "format=html&target=ws-box"
+    assert all(socket["outcome"] == "accepted" for socket in sockets)
+    _no_snapshot_in_urls(sockets)
+    expect(page.locator("[data-component-error]")).to_have_count(0)  # nothing was queued
     new_id = _root(rt, "wsbox").get_attribute("id")
     assert new_id
     assert new_id != old_id
@@ -676,19 +685,22 @@ def test_a_reconnect_refused_while_the_server_restarts_still_resumes_the_state(
         timeout=2 * UI_TIMEOUT_MS,
     )
     sockets = rt.record()["sockets"]
-    outcomes = [(bool(socket["snapshot"]), socket["outcome"]) for socket in sockets]
+    outcomes = [("join=message" in socket["query"], socket["outcome"]) for socket in sockets]
     assert outcomes[1] == (True, "refused 503"), outcomes  # the retry inside the restart
     assert outcomes[-1] == (True, "accepted"), f"the page gave up its snapshot: {outcomes}"
+    assert sockets[-1]["snapshot"]
+    assert sockets[-1]["join_error"] is None
+    _no_snapshot_in_urls(sockets)
     expect(page.locator(".items li")).to_have_text(["before the restart"])
     assert _root(rt, "wsbox").get_attribute("id") == component_id
 
 
-def test_a_snapshot_too_long_for_the_url_resumes_through_a_join_message(
+def test_a_long_snapshot_resumes_through_the_join_message(
     rt: RuntimePage,
 ) -> None:
     component_id = _open_ws_page(rt)
     page = rt.page
-    long_item = "long " * 1500  # the snapshot no longer fits a URL (over 6000 characters)
+    long_item = "long " * 1500  # a snapshot over 6000 characters: too long for a URL
     page.locator("input[name=text]").fill(long_item)
     page.locator(".add-form button").click()
     expect(page.locator(".items li")).to_have_count(1)
@@ -703,6 +715,9 @@ def test_a_snapshot_too_long_for_the_url_resumes_through_a_join_message(
     rt.wait_for_ws_messages(messages + 1)
     expect(page.locator(".items li")).to_have_text([long_item.strip()])
     assert _root(rt, "wsbox").get_attribute("id") == component_id
+    sockets = rt.record()["sockets"]
+    assert len(sockets[-1]["snapshot"]) > 6000
+    assert sockets[-1]["query"] == "format=html&target=ws-box&join=message"
     page.locator("input[name=text]").fill("after")
     page.locator(".add-form button").click()
     expect(page.locator(".items li")).to_have_text([long_item.strip(), "after"])

@@ -158,6 +158,7 @@ POSITIVE_NUMBERS = [
     "stream_frame_interval",
     "ws_rate",
     "ws_send_timeout",
+    "ws_join_timeout",
 ]
 OPTIONAL_POSITIVE_NUMBERS = [
     "ws_idle_timeout",

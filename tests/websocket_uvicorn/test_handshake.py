@@ -144,3 +144,40 @@ async def test_a_websocket_outside_the_prefix_is_refused_with_404(
 
     assert status == 404
     assert body["error"]["code"] == "not_found"
+
+
+# -- joining by message (join=message): the snapshot stays out of the URL ----------------------
+
+
+async def test_join_by_message_resumes_the_component_of_the_snapshot(
+    standalone: UvicornServer,
+) -> None:
+    async with open_socket(standalone, "counter") as socket:
+        await receive_json(socket)
+        answer = await event(socket, "increment", ref=1)
+
+    async with open_socket(standalone, "counter", {"join": "message"}) as socket:
+        await socket.send(json.dumps({"type": "join", "snapshot": answer["snapshot"], "ref": "j"}))
+        resumed = await receive_json(socket)
+        again = await event(socket, "increment", ref=2)
+
+    assert (resumed["type"], resumed["ref"]) == ("render", "j")
+    assert resumed["component_id"] == answer["component_id"]
+    assert resumed["state"] == {"count": 1}
+    assert again["state"] == {"count": 2}
+
+
+async def test_a_forged_snapshot_by_message_is_an_invalid_snapshot_error(
+    standalone: UvicornServer,
+) -> None:
+    forged = SnapshotSigner(("some-other-key-0123456789abcdef",)).sign(
+        "counter", "counter-forged", {"count": 1000}
+    )
+    async with open_socket(standalone, "counter", {"join": "message"}) as socket:
+        await socket.send(json.dumps({"type": "join", "snapshot": forged, "ref": "j"}))
+        refused = await receive_json(socket)
+        early = await event(socket, "increment", ref=1)  # no component on this connection
+
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "invalid_snapshot", "j")
+    assert refused["reason"] == "unknown_key"
+    assert early["code"] == "not_joined"

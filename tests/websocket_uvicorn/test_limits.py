@@ -1,5 +1,6 @@
-"""Message size and rate limits under a real uvicorn. The ``limited`` app allows 1024-byte client
-messages (``Settings.ws_max_message_bytes``) and uvicorn runs with ``--ws-max-size 4096``:
+"""Message size, rate and join-timeout limits under a real uvicorn. The ``limited`` app allows
+1024-byte client messages (``Settings.ws_max_message_bytes``) and uvicorn runs with
+``--ws-max-size 4096``:
 a message between the two is closed by the framework (1009 with its own reason), a larger
 one by uvicorn itself before the app sees it. Observed with uvicorn 0.54: both ``--ws
 websockets`` (legacy, reason empty) and ``--ws wsproto`` (reason "Message exceeds the maximum
@@ -18,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.servers import UvicornServer
 from tests.websocket_uvicorn.wsclient import (
+    LIMITED_JOIN_TIMEOUT,
     LIMITED_MAX_MESSAGE_BYTES,
     WAIT,
     close_code_of,
@@ -124,3 +126,12 @@ async def test_a_flood_beyond_the_rate_limit_closes_with_1008(limited: UvicornSe
     assert {message["code"] for message in messages if message["type"] == "error"} <= {
         "rate_limited"
     }
+
+
+async def test_a_socket_that_sends_no_join_is_closed_with_1008(limited: UvicornServer) -> None:
+    """``join=message`` mounts nothing at accept: without a join within ``ws_join_timeout``
+    (0.5 s in the ``limited`` app) the server closes the socket."""
+    async with open_socket(limited, "counter", {"join": "message"}) as socket:
+        code, reason = await close_code_of(socket)
+    assert code == 1008
+    assert reason == f"no 'join' message within {LIMITED_JOIN_TIMEOUT:g} s of connecting"

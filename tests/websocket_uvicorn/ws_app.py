@@ -9,7 +9,7 @@ One registry of small components, served by every host the guide documents:
   (``component_endpoint``, ``component_stream_endpoint``, ``component_websocket_endpoint``);
 * ``starlette_mount``: ``Mount("/components", app=ComponentASGI(...))``;
 * ``middleware``: ``ComponentASGI(app=inner)`` around a Starlette app with its own lifespan;
-* ``limited``: standalone with ``ws_max_message_bytes=1024``.
+* ``limited``: standalone with ``ws_max_message_bytes=1024`` and ``ws_join_timeout=0.5``.
 
 Settings come from the environment (``COMPONENT_FRAMEWORK_SECRET_KEY``, passed by the tests),
 every app uses the process-wide hub, so a bare ``WebSocketManager()`` in a handler reaches
@@ -46,7 +46,11 @@ from component_framework.adapters.litestar import (
 from component_framework.core.component import Component
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
-from tests.websocket_uvicorn.wsclient import DELIBERATE_FAILURE, LIMITED_MAX_MESSAGE_BYTES
+from tests.websocket_uvicorn.wsclient import (
+    DELIBERATE_FAILURE,
+    LIMITED_JOIN_TIMEOUT,
+    LIMITED_MAX_MESSAGE_BYTES,
+)
 
 __all__ = [
     "limited",
@@ -225,7 +229,9 @@ async def hello(request: Request) -> PlainTextResponse:
 
 
 standalone = components()
-limited = components(ws_max_message_bytes=LIMITED_MAX_MESSAGE_BYTES)
+limited = components(
+    ws_max_message_bytes=LIMITED_MAX_MESSAGE_BYTES, ws_join_timeout=LIMITED_JOIN_TIMEOUT
+)
 starlette_mount = Starlette(routes=[Mount("/components", app=components())])
 middleware = components(Starlette(routes=[Route("/hello", hello)]))
 

@@ -23,6 +23,7 @@ from tests.servers import LOOPBACK, UvicornServer, uvicorn_server
 
 __all__ = [
     "DELIBERATE_FAILURE",
+    "LIMITED_JOIN_TIMEOUT",
     "LIMITED_MAX_MESSAGE_BYTES",
     "SECRET",
     "SERVER_ENV",
@@ -49,6 +50,8 @@ SERVER_ENV = {
 WAIT = 5.0
 #: ``Settings.ws_max_message_bytes`` of the ``limited`` app.
 LIMITED_MAX_MESSAGE_BYTES = 1024
+#: ``Settings.ws_join_timeout`` of the ``limited`` app.
+LIMITED_JOIN_TIMEOUT = 0.5
 #: The only exception a server may log with a traceback (``fragile``'s failing mount).
 DELIBERATE_FAILURE = "mount failed on purpose"
 

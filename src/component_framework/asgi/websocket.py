@@ -34,6 +34,7 @@ from component_framework.errors import (
     ComponentError,
     Forbidden,
     MalformedRequest,
+    NotJoined,
     PayloadTooLarge,
     PayloadValidationError,
     RateLimited,
@@ -72,6 +73,7 @@ CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_INTERNAL_ERROR: Final = 1011
 CLOSE_SERVICE_RESTART: Final = 1012
+_url_snapshot_logged = False  # a snapshot in a URL is logged once per process
 
 
 class SocketState(enum.Enum):
@@ -148,6 +150,12 @@ class _SocketConnection:
         self._abandoned = False
         self._reading = False
         self._abandon_timer: asyncio.TimerHandle | None = None
+        self._join_timer: asyncio.TimerHandle | None = None
+
+    def expect_join(self, timeout: float) -> None:
+        """Close with 1008 unless a ``join`` message arrives within ``timeout`` seconds."""
+        error = NotJoined(f"no 'join' message within {timeout:g} s of connecting")
+        self._join_timer = self._loop.call_later(timeout, self.close, error)
 
     # -- the outlet of the live session ------------------------------------------------------
 
@@ -291,6 +299,8 @@ class _SocketConnection:
 
     def _gone(self) -> None:
         """The client went away: nothing more can be sent."""
+        if self._join_timer is not None:
+            self._join_timer.cancel()
         if self.state is SocketState.CLOSED:
             return
         self.state = SocketState.CLOSED
@@ -397,6 +407,9 @@ class _SocketConnection:
             self._queue(pong_message(message.ref))
             return
         if message.type == "join":
+            if self._join_timer is not None:
+                self._join_timer.cancel()
+                self._join_timer = None
             work: Join | Event = Join(message.params, message.snapshot, message.ref)
         else:
             assert message.event is not None
@@ -428,8 +441,9 @@ class SocketRegistry:
 
 def _connect_options(
     scope: WebSocketScope, dispatcher: Dispatcher
-) -> tuple[Join, bool, str | None]:
-    """The join that the query string asks for, the answer format and the htmx target."""
+) -> tuple[Join | None, bool, str | None]:
+    """The join that the query string asks for (``None`` with ``join=message``: the client
+    sends it as its first message), the answer format and the htmx target."""
     settings = dispatcher.settings
     try:
         fields = parse_query(
@@ -445,6 +459,11 @@ def _connect_options(
     loose = fields.params if fields.snapshot is None else fields.payload
     answer_format = loose.pop("format", "json")
     target = loose.pop("target", None)
+    by_message = loose.pop("join", None)
+    if by_message is not None and by_message != "message":
+        raise PayloadValidationError("join", f"expected 'message', got {shown(by_message)}")
+    if by_message is not None and (fields.snapshot is not None or fields.params):
+        raise MalformedRequest("with join=message, mount arguments and the snapshot go in the join")
     if fields.payload:
         name = next(iter(fields.payload))
         raise PayloadValidationError(name, "unexpected field at connect (resuming takes none)")
@@ -454,6 +473,16 @@ def _connect_options(
         )
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise PayloadValidationError("target", "expected the id of an element of the page")
+    if by_message is not None:
+        return None, answer_format == "html", target
+    if fields.snapshot is not None:
+        global _url_snapshot_logged
+        if not _url_snapshot_logged:  # once per process: the URL ends up in access logs
+            _url_snapshot_logged = True
+            logger.warning(
+                "a WebSocket URL carries a snapshot, so access logs record it: connect with "
+                "join=message and send the snapshot in a 'join' message instead"
+            )
     return Join(fields.params, fields.snapshot), answer_format == "html", target
 
 
@@ -483,12 +512,12 @@ async def handle_websocket(
         if not origin_allowed(headers.origin, headers.host, settings):
             raise Forbidden(f"origin {str(headers.origin)[:64]!r} may not open this socket")
         join, html, target = _connect_options(scope, dispatcher)
-        if join.params or join.snapshot:
+        if join is not None and (join.params or join.snapshot):
             # What the URL asks for is checked before accepting (snapshot 400, params 422);
             # no user code runs here.
             call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
             dispatcher.prepare(call)
-        else:  # a bare URL: the client may still send a join with the params it needs
+        else:  # a bare URL or join=message: the client sends a join with what it needs
             dispatcher.registry.get(component_name)
         guard.open("socket", client)
     except ComponentError as error:
@@ -508,7 +537,10 @@ async def handle_websocket(
         )  # fmt: skip
         sockets.connections.add(connection)
         try:
-            connection.session.submit(join)
+            if join is None:  # join=message: the snapshot stays out of the URL (access logs)
+                connection.expect_join(settings.ws_join_timeout)
+            else:
+                connection.session.submit(join)
             await connection.read(receive)
         finally:
             sockets.connections.discard(connection)

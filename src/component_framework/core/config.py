@@ -247,7 +247,8 @@ class Settings:
     ``ws_outbox_policy``: the bounded outbox of a slow client (see :data:`OutboxPolicy`);
     ``ws_send_timeout``: a client that does not take a message within this is closed (1013);
     ``ws_idle_timeout``: close (1001) a socket that received nothing for this long (``None``:
-    never; the server's own WebSocket pings already drop dead peers).
+    never; the server's own WebSocket pings already drop dead peers); ``ws_join_timeout``: a
+    socket opened with ``join=message`` that sent no ``join`` within this is closed (1008).
 
     Clients and abuse: ``check_origin``: refuse state-changing HTTP requests (``POST``, and
     stream starts) whose ``Origin`` (or, without one, ``Sec-Fetch-Site``) says they come from
@@ -298,6 +299,7 @@ class Settings:
     ws_outbox_policy: OutboxPolicy = "coalesce"
     ws_send_timeout: float = 10.0
     ws_idle_timeout: float | None = None
+    ws_join_timeout: float = 5.0
     vendor_directory: Path | str | None = None
     check_origin: bool = True
     http_rate: float | None = 50.0
@@ -357,7 +359,7 @@ class Settings:
                 _check_positive(name, getattr(self, name))
         for name in (
             "stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate",
-            "ws_send_timeout",
+            "ws_send_timeout", "ws_join_timeout",
         ):  # fmt: skip
             _check_positive(name, getattr(self, name))
         grace = self.stream_resume_grace

@@ -3,8 +3,9 @@
  * load it after htmx (and its sse/ws extensions) and put hx-ext="component-framework" on <body>.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; WebSocket resume with the component's last snapshot, events queued while
- * the socket is away (sent after the rejoin, or reported as not applied after a fresh mount);
+ * SSE ends and resumes; WebSocket resume with the component's last snapshot, sent in a join
+ * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
+ * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
  * user is typing in is never overwritten by a swap.
  */
@@ -13,7 +14,7 @@
   var htmx = window.htmx;
   if (!htmx) { return; }
   var ROOT = "[data-component]", ACTIVE = "data-stream-active", LOADING = "data-loading";
-  var NEAR_BOTTOM = 48, MAX_URL = 6000;
+  var NEAR_BOTTOM = 48;
   var NOT_APPLIED = "Your last action was not applied: the server could not resume this component " +
     "(a new server key, or its state expired), so it was reloaded. Please try again.";
 
@@ -170,19 +171,16 @@
     });
     return found;
   }
-  function resumeUrl(url, elt) {
-    var root = rootIn(elt), snapshot = root && snapshotOf(root);
-    elt.cfJoin = null;
-    if (!snapshot || elt.cfFresh) { return url; }
-    var resumed = new URL(url), kept = new URLSearchParams();
+  function joinUrl(url, elt) { // the snapshot goes in a join message, never in a logged URL
+    var root = rootIn(elt), joined = new URL(url), kept = new URLSearchParams();
+    elt.cfJoin = !elt.cfFresh && root && snapshotOf(root);
+    if (!elt.cfJoin) { return url; }
     ["format", "target"].forEach(function (name) {
-      if (resumed.searchParams.has(name)) { kept.set(name, resumed.searchParams.get(name)); }
+      if (joined.searchParams.has(name)) { kept.set(name, joined.searchParams.get(name)); }
     });
-    kept.set("snapshot", snapshot);
-    resumed.search = kept.toString();
-    if (resumed.href.length <= MAX_URL) { return resumed.href; }
-    elt.cfJoin = snapshot; // too long for a URL: mount from the URL, then join with a message
-    return url;
+    kept.set("join", "message");
+    joined.search = kept.toString();
+    return joined.href;
   }
   var createSocket = htmx.createWebSocket || function (url) {
     var socket = new WebSocket(url, []);
@@ -190,29 +188,29 @@
     return socket;
   };
   htmx.createWebSocket = function (url) {
-    var elt = socketElement(url), opened = url;
-    if (elt) { opened = resumeUrl(url, elt); elt.cfResuming = opened !== url && opened; }
-    return createSocket(opened);
+    var elt = socketElement(url);
+    return createSocket(elt ? joinUrl(url, elt) : url);
   };
-  function checkResume(elt) {
-    // A resume that never opened: the server is down or restarting (keep the snapshot), or
-    // it refused the snapshot (expired, new key). Only the server can tell: ask over HTTP.
-    var resumed = new URL(elt.cfResuming), snapshot = resumed.searchParams.get("snapshot");
-    resumed.protocol = resumed.protocol === "wss:" ? "https:" : "http:";
-    resumed.pathname = resumed.pathname.replace(/ws\/?$/, "");
-    resumed.search = "";
-    fetch(resumed.href, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ snapshot: snapshot })
-    }).then(function (response) {
-      if (response.status === 400) { elt.cfFresh = true; } // refused: mount afresh next time
-    }, function () { /* unreachable: keep resuming */ });
+  function joined(elt, wrapper, message) {
+    // The first answer to the join: a refused snapshot (expired, new key) means a fresh mount
+    // from the page's URL, where the held events are dropped and reported as not applied.
+    var held = elt.cfHeld;
+    elt.cfHeld = null;
+    if (message && message.code === "invalid_snapshot") {
+      elt.cfFresh = true;
+      wrapper.queue.push.apply(wrapper.queue, held);
+      wrapper.reconnect();
+      return false;
+    }
+    held.forEach(function (item) { wrapper.send(item.message, item.sendElt); });
+    return true;
   }
 
-  function onSocketMessage(elt, text) {
+  function onSocketMessage(elt, text, wrapper) {
+    var json = text.charAt(0) === "{", message = json && JSON.parse(text), root = rootIn(elt);
     clearLoading(elt);
-    if (text.charAt(0) !== "{") { flush(); return true; } // HTML: ops before it land first
-    var message = JSON.parse(text), root = rootIn(elt);
+    if (elt.cfHeld && !joined(elt, wrapper, message)) { return false; }
+    if (!json) { flush(); return true; } // HTML: ops before it land first
     if (message.type === "stream") { enqueue(elt, [message]); }
     else if (message.type === "error" && root) { fire(root, "component-error", message); }
     else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
@@ -316,11 +314,17 @@
           // A fresh mount: the events queued meanwhile were meant for the component it replaced.
           if (elt.cfFresh) { elt.cfDropped = detail.socketWrapper.queue.splice(0).length; }
           elt.cfFresh = false;
-          if (elt.cfJoin) { detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin })); }
+          if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
+            elt.cfHeld = detail.socketWrapper.queue.splice(0);
+            detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
+          }
           break;
         case "htmx:wsClose":
-          if (!elt.cfOpened && elt.cfResuming) { checkResume(elt); }
           elt.cfOpened = false;
+          if (elt.cfHeld) { // closed before the join was answered: they wait for the next one
+            [].unshift.apply(detail.socketWrapper.queue, elt.cfHeld);
+            elt.cfHeld = null;
+          }
           if (!detail.socketWrapper.queue.length) { clearLoading(elt); }
           break;
         case "htmx:wsAfterMessage":
@@ -337,7 +341,7 @@
           setLoading(rootOf(elt), true);
           break;
         case "htmx:wsBeforeMessage":
-          return onSocketMessage(elt, detail.message);
+          return onSocketMessage(elt, detail.message, detail.socketWrapper);
       }
       return true;
     }
