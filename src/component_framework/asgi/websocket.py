@@ -5,9 +5,9 @@ the handshake checks (shutdown, ``Origin``, component, query string), which answ
 error through the denial-response extension when the server offers it and with a close before
 accept otherwise (servers turn that into 403); then reading client frames (size limit, rate
 limit, parsing) into the connection's :class:`~component_framework.core.live.LiveSession`;
-writing its results through a bounded outbox with a named overflow policy; and closing (client
-gone, a limit, a slow client, server shutdown). The component itself, its queue and the hub
-belong to ``core.live``.
+sending its results out of a bounded :class:`~component_framework.core.outbox.Outbox` (the send
+timeout here, the overflow policy there); and closing (client gone, a limit, a slow client,
+server shutdown). The component itself, its queue and the hub belong to ``core.live``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections import deque
 from collections.abc import Mapping
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
@@ -28,6 +27,7 @@ from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.hub import Hub
 from component_framework.core.live import Event, Join, LiveSession
+from component_framework.core.outbox import OVERFLOW, Outbox
 from component_framework.core.ratelimit import TokenBucket
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -108,16 +108,6 @@ async def deny_handshake(
                     "reason": _reason(error.client_message)})  # fmt: skip
 
 
-class _Out:
-    """One queued outgoing message; ``dead`` when a newer push render replaced it."""
-
-    __slots__ = ("dead", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.dead = False
-
-
 class _SocketConnection:
     """One accepted socket: reads client frames, writes the session's results."""
 
@@ -137,15 +127,15 @@ class _SocketConnection:
         self.state = SocketState.OPEN
         self.session: LiveSession | None = None
         self._loop = asyncio.get_running_loop()
-        self._outbox: deque[_Out] = deque()
-        self._outbox_bytes = 0
-        self._outbox_count = 0
-        self._pending_push: _Out | None = None
+        self._outbox = Outbox(
+            max_messages=settings.ws_outbox_messages,
+            max_bytes=settings.ws_outbox_bytes,
+            policy=settings.ws_outbox_policy,
+        )
         self._sender: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
         self._refused_in_a_row = 0
-        self._dead = 0  # replaced push renders still holding a place in the outbox
         self._reader: asyncio.Task[Any] | None = None
         self._abandoned = False
         self._reading = False
@@ -193,33 +183,7 @@ class _SocketConnection:
     def _queue(self, text: str, *, push: bool = False) -> None:
         if self.state is not SocketState.OPEN:
             return
-        settings = self.settings
-        if push and settings.ws_outbox_policy == "coalesce":
-            stale = self._pending_push
-            if stale is not None:  # a newer render of the whole state supersedes it
-                self._outbox_count -= 1
-                self._outbox_bytes -= len(stale.text)
-                if self._outbox[-1] is stale:
-                    self._outbox.pop()
-                else:  # messages after it keep their order: mark it, free its text
-                    stale.dead = True
-                    stale.text = ""
-                    self._dead += 1
-        out = _Out(text)
-        if self._dead and len(self._outbox) >= settings.ws_outbox_messages:  # drop dead places
-            live = [queued for queued in self._outbox if not queued.dead]
-            self._outbox.clear()
-            self._outbox.extend(live)
-            self._dead = 0
-        self._outbox.append(out)
-        self._outbox_count += 1
-        self._outbox_bytes += len(text)
-        if push:
-            self._pending_push = out
-        if (
-            self._outbox_count > settings.ws_outbox_messages
-            or self._outbox_bytes > settings.ws_outbox_bytes
-        ):
+        if self._outbox.put(text, push=push) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
         if self._sender is None:
@@ -228,16 +192,8 @@ class _SocketConnection:
     async def _send_outbox(self) -> None:
         outbox, timeout = self._outbox, self.settings.ws_send_timeout
         try:
-            while outbox and self.state is SocketState.OPEN:
-                out = outbox.popleft()
-                if out.dead:
-                    self._dead -= 1
-                    continue
-                self._outbox_count -= 1
-                self._outbox_bytes -= len(out.text)
-                if out is self._pending_push:
-                    self._pending_push = None
-                frame: Any = {"type": "websocket.send", "text": out.text}
+            while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
+                frame: Any = {"type": "websocket.send", "text": text}
                 async with asyncio.timeout(timeout):
                     await self.send(frame)
         except TimeoutError:
@@ -263,7 +219,7 @@ class _SocketConnection:
         reason = _reason(error.client_message) if error is not None else ""
         if error is not None and close_code != CLOSE_SERVICE_RESTART:
             logger.info("closing a WebSocket with %d: %s", close_code, error.message)
-        self._drop_outbox()
+        self._outbox.clear()
         if self.session is not None:
             self.session.close()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
@@ -292,11 +248,6 @@ class _SocketConnection:
         else:
             self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
 
-    def _drop_outbox(self) -> None:
-        self._outbox.clear()
-        self._outbox_count = self._outbox_bytes = self._dead = 0
-        self._pending_push = None
-
     def _gone(self) -> None:
         """The client went away: nothing more can be sent."""
         if self._join_timer is not None:
@@ -304,7 +255,7 @@ class _SocketConnection:
         if self.state is SocketState.CLOSED:
             return
         self.state = SocketState.CLOSED
-        self._drop_outbox()
+        self._outbox.clear()
         if self.session is not None:
             self.session.close()
 
