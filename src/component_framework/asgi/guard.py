@@ -151,9 +151,8 @@ class ClientGuard:
             return
         if origin is not None:
             if not origin_allowed(origin, host, self.settings):
-                raise Forbidden(
-                    f"cross-site {action} refused: origin {origin[:64]!r} is not allowed"
-                )
+                refused = f"cross-site {action} refused: origin {shown(origin)} is not allowed"
+                raise Forbidden(refused)
         elif fetch_site is not None and fetch_site.strip().lower() not in _SAME_SITE_FETCHES:
             raise Forbidden(f"cross-site {action} refused (Sec-Fetch-Site: {fetch_site[:32]})")
 

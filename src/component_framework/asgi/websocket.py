@@ -461,7 +461,7 @@ async def handle_websocket(
         guard.take_request(client, monotonic())  # a handshake counts as a request
         # Browsers always send Origin on a WebSocket handshake (and cookies with it).
         if not origin_allowed(headers.origin, headers.host, settings):
-            raise Forbidden(f"origin {str(headers.origin)[:64]!r} may not open this socket")
+            raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
         join, html, target = _connect_options(scope, dispatcher)
         if join is not None and (join.params or join.snapshot):
             # What the URL asks for is checked before accepting (snapshot 400, params 422);
