@@ -139,3 +139,15 @@ def test_component_scripts_global_without_an_app_uses_the_shipped_htmx(
     assert page.count("<script") == 3
     assert "https:" not in page
     assert '<script src="/components/_static/component-framework.js?v=' in page
+
+
+def test_component_scripts_global_loads_htmx_4_when_asked(tmp_path: Path) -> None:
+    environment = jinja2.Environment(autoescape=True)
+    app = ComponentASGI(settings=Settings(secret_keys=SCRIPTS_KEY, vendor_directory=tmp_path))
+    register_component_global(environment, app)
+    page = environment.from_string("{{ component_scripts(htmx=4, ws=False) }}").render()
+    assert page == app.script_tags(htmx=4, ws=False)
+    assert page.splitlines()[:2] == [
+        '<script src="/components/_static/htmx4.min.js"></script>',
+        '<script src="/components/_static/hx-sse.min.js"></script>',
+    ]

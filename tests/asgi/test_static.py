@@ -158,7 +158,9 @@ def test_pinned_versions_are_the_ones_package_json_installs() -> None:
     assert {script.package for script in VENDOR_SCRIPTS.values()} == set(wanted)
     for script in VENDOR_SCRIPTS.values():
         installed = json.loads((NODE_MODULES / script.package / "package.json").read_text())
-        assert wanted[script.package] == installed["version"] == script.version
+        # htmx 4 is installed beside htmx 2 under an npm alias: "htmx4": "npm:htmx.org@4.0.1".
+        pinned = wanted[script.package].removeprefix(f"npm:{installed['name']}@")
+        assert pinned == installed["version"] == script.version
 
 
 def test_script_tags_point_at_local_copies_when_a_vendor_folder_is_set() -> None:
@@ -205,3 +207,31 @@ def test_static_files_keep_each_file_after_the_first_read(tmp_path: Path) -> Non
     first = files.version("tool.js")
     (tmp_path / "tool.js").write_text("two")
     assert files.version("tool.js") == first
+
+
+def test_script_tags_for_htmx_4_load_htmx_4_and_its_own_extensions() -> None:
+    app = vendor_app(None)
+    tags = app.script_tags(htmx=4).splitlines()
+    version = app.static.version(RUNTIME_NAME)
+    assert tags == [
+        '<script src="/components/_static/htmx4.min.js"></script>',
+        '<script src="/components/_static/hx-sse.min.js"></script>',
+        '<script src="/components/_static/hx-ws.min.js"></script>',
+        f'<script src="/components/_static/component-framework.js?v={version}"></script>',
+    ]
+    assert app.script_tags(htmx=4, sse=False, ws=False).splitlines()[0] == tags[0]
+
+
+async def test_htmx_4_files_are_the_release_beside_htmx_2() -> None:
+    app = vendor_app(None)
+    htmx2 = await asgi_request(app, "GET", "/components/_static/htmx.min.js")
+    htmx4 = await asgi_request(app, "GET", "/components/_static/htmx4.min.js")
+    assert b"defineExtension" in htmx2.body
+    assert b"registerExtension" in htmx4.body
+    assert b'version="4.0.1"' in htmx4.body.replace(b"'", b'"').replace(b" ", b"")
+
+
+@pytest.mark.parametrize("htmx", [1, 3, "4", True, None])
+def test_script_tags_refuse_an_htmx_version_they_do_not_ship(htmx: object) -> None:
+    with pytest.raises(ValueError, match=r"htmx must be 2 or 4, got"):
+        vendor_app(None).script_tags(htmx=htmx)  # type: ignore[arg-type]

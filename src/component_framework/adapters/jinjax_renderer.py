@@ -102,8 +102,8 @@ class _ScriptsGlobal:
         self.prefix = prefix
         self.static = static
 
-    def __call__(self, *, sse: bool = True, ws: bool = True) -> Markup:
-        tags = script_tags(self.prefix, sse=sse, ws=ws, static=self.static)
+    def __call__(self, *, sse: bool = True, ws: bool = True, htmx: int = 2) -> Markup:
+        tags = script_tags(self.prefix, sse=sse, ws=ws, static=self.static, htmx=htmx)
         return Markup(tags)  # built from our constants and escaped URLs
 
 
@@ -172,11 +172,12 @@ def register_component_global(
     denied component renders as nothing. Components with an ``async def mount`` cannot be
     rendered this way.
 
-    ``component_scripts(sse=True, ws=True)`` (named by ``scripts_name``) emits the page's
-    ``<script>`` tags: htmx, its sse and ws extensions and the client runtime, all served by
-    the components app from ``{url_prefix}/_static/`` (htmx from the copy shipped with the
-    package, or from ``Settings.vendor_directory``). ``url_prefix``: the public URL of the
-    components app (default: the ``ComponentASGI``'s prefix, ``/components``).
+    ``component_scripts(sse=True, ws=True, htmx=2)`` (named by ``scripts_name``) emits the
+    page's ``<script>`` tags: htmx (``htmx=4`` for htmx 4), its sse and ws extensions and the
+    client runtime, all served by the components app from ``{url_prefix}/_static/`` (htmx from
+    the copy shipped with the package, or from ``Settings.vendor_directory``). ``url_prefix``:
+    the public URL of the components app (default: the ``ComponentASGI``'s prefix,
+    ``/components``).
     """
     if isinstance(components, ComponentASGI):
         dispatcher = components.dispatcher

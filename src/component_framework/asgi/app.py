@@ -146,13 +146,14 @@ class ComponentASGI:
         return self.dispatcher.settings
 
     def script_tags(
-        self, *, sse: bool = True, ws: bool = True, url_prefix: str | None = None
+        self, *, sse: bool = True, ws: bool = True, url_prefix: str | None = None, htmx: int = 2
     ) -> str:
-        """The ``<script>`` tags a page needs: htmx, its ``sse``/``ws`` extensions and the client
-        runtime (see :func:`component_framework.asgi.static.script_tags`). ``url_prefix``: the
-        public URL of this app when a host mounts it elsewhere (default: ``prefix``)."""
+        """The ``<script>`` tags a page needs: htmx (``htmx=4`` for htmx 4), its ``sse``/``ws``
+        extensions and the client runtime (see :func:`component_framework.asgi.static.script_tags`).
+        ``url_prefix``: the public URL of this app when a host mounts it elsewhere (default:
+        ``prefix``)."""
         prefix = self.prefix if url_prefix is None else url_prefix
-        return script_tags(prefix, sse=sse, ws=ws, static=self.static)
+        return script_tags(prefix, sse=sse, ws=ws, static=self.static, htmx=htmx)
 
     @property
     def registry(self) -> ComponentRegistry:

@@ -2,16 +2,20 @@
 
 Owns one small exchange under ``/_static/``: the files of the package's ``static/`` folder (the
 runtime ``component-framework.js`` and its ``.d.ts``) by plain name (no sub-folders, no dot files),
-plus exactly three vendor scripts (``htmx.min.js``, ``sse.min.js``, ``ws.min.js``). These come
-from the copies the package ships in ``static/vendor/`` (laid out like ``node_modules``, the
-exact npm releases pinned in :data:`VENDOR_SCRIPTS`), or from ``Settings.vendor_directory``
-when it names another ``node_modules``-like folder. Files are read once and kept in memory, with
+plus exactly six vendor scripts: htmx 2 with its extensions (``htmx.min.js``, ``sse.min.js``,
+``ws.min.js``) and htmx 4 with its own (``htmx4.min.js``, ``hx-sse.min.js``, ``hx-ws.min.js``).
+These come from the copies the package ships in ``static/vendor/`` (laid out like
+``node_modules``, htmx 4 under its alias ``htmx4``; the exact npm releases pinned in
+:data:`VENDOR_SCRIPTS`), or from ``Settings.vendor_directory`` when it names another
+``node_modules``-like folder. Files are read once and kept in memory, with
 a content hash as ``ETag`` (``304`` for a matching ``If-None-Match``) and caching headers: one
 hour, or a year and ``immutable`` when the URL's ``?v=`` names the file's version. Anything
 else is a 404.
 
 Also owns :func:`script_tags`, the ``<script>`` tags a page needs (used by the Jinja helper
 ``component_scripts()``): every script from this app, so a page needs no CDN and works offline.
+A page chooses its htmx with ``htmx=2`` (the default) or ``htmx=4`` (:data:`HTMX_VERSIONS`); the
+runtime is the same file for both.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUNDLED_VENDOR_DIRECTORY",
+    "HTMX_VERSIONS",
     "RUNTIME",
     "STATIC_DIRECTORY",
     "VENDOR_SCRIPTS",
@@ -66,6 +71,9 @@ class VendorScript:
         return self.path.split("/", 1)[0]
 
 
+_HTMX4: Final = "htmx4"  # the npm alias htmx 4 is installed under (package.json)
+
+
 #: The vendor scripts by the name they are served under, in page order. ``package.json`` pins
 #: the same versions, and the test suite checks the shipped copies against these digests.
 VENDOR_SCRIPTS: Final[Mapping[str, VendorScript]] = {
@@ -84,6 +92,27 @@ VENDOR_SCRIPTS: Final[Mapping[str, VendorScript]] = {
         "2.0.4",
         "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
     ),
+    "htmx4.min.js": VendorScript(
+        f"{_HTMX4}/dist/htmx.min.js",
+        "4.0.1",
+        "sha384-Qp9rdC8H7EqOoX+nR0P3RPG2Noji+qdwJlGpfzwQJsfOpp3sGwIdSP9xO3+UlEhn",
+    ),
+    "hx-sse.min.js": VendorScript(
+        f"{_HTMX4}/dist/ext/hx-sse.min.js",
+        "4.0.1",
+        "sha384-v8HvucQ+ohQhMg0arboXc5049yNR46QKMjphs7YDch+Wm7zpfK5XVS01f26mQDJV",
+    ),
+    "hx-ws.min.js": VendorScript(
+        f"{_HTMX4}/dist/ext/hx-ws.min.js",
+        "4.0.1",
+        "sha384-8iDMDuKIquXLgObstxvwGlWD1bY/ALMH7k9rbC070qmZrRvJ0BGO+8xG+Ul+J0bP",
+    ),
+}
+#: The htmx major versions a page may load, each with its scripts: htmx, then its sse and ws
+#: extensions. htmx 2 is the default (see docs/htmx.md: how to choose).
+HTMX_VERSIONS: Final[Mapping[int, tuple[str, str, str]]] = {
+    2: ("htmx.min.js", "sse.min.js", "ws.min.js"),
+    4: ("htmx4.min.js", "hx-sse.min.js", "hx-ws.min.js"),
 }
 
 
@@ -160,13 +189,20 @@ class StaticFiles:
         )
 
 
-def script_tags(prefix: str, *, sse: bool = True, ws: bool = True, static: StaticFiles) -> str:
-    """The ``<script>`` tags for a page: htmx, its sse and ws extensions (each optional), then
-    the client runtime, all from ``{prefix}/_static/`` (``prefix`` is the public URL prefix of
-    the app, ``/components``), so the page needs no CDN. The runtime URL carries its version
-    (read from ``static``), so browsers may cache it for a year."""
+def script_tags(
+    prefix: str, *, sse: bool = True, ws: bool = True, static: StaticFiles, htmx: int = 2
+) -> str:
+    """The ``<script>`` tags for a page: htmx (major version ``htmx``: 2 or 4), its sse and ws
+    extensions (each optional), then the client runtime, all from ``{prefix}/_static/``
+    (``prefix`` is the public URL prefix of the app, ``/components``), so the page needs no CDN.
+    The runtime URL carries its version (read from ``static``), so browsers may cache it for a
+    year. Another ``htmx`` is a ``ValueError`` that names the choices."""
+    if isinstance(htmx, bool) or not isinstance(htmx, int) or htmx not in HTMX_VERSIONS:
+        choices = " or ".join(str(version) for version in HTMX_VERSIONS)
+        raise ValueError(f"htmx must be {choices}, got {htmx!r}")
+    core, sse_name, ws_name = HTMX_VERSIONS[htmx]
     base = prefix.rstrip("/") + "/_static/"
-    names = ["htmx.min.js", *(["sse.min.js"] if sse else []), *(["ws.min.js"] if ws else [])]
+    names = [core, *([sse_name] if sse else []), *([ws_name] if ws else [])]
     tags = [f'<script src="{escape(base + name)}"></script>' for name in names]
     version = static.version(RUNTIME)
     runtime = base + RUNTIME + (f"?v={version}" if version else "")
