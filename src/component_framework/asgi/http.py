@@ -33,6 +33,7 @@ from component_framework.asgi.responses import (
 from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import MethodNotAllowed, report_failure
+from component_framework.protocol.answer import render_document, render_fragment
 from component_framework.protocol.request import RequestError, parse_body, parse_query
 
 if TYPE_CHECKING:
@@ -90,9 +91,9 @@ async def handle_http(
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
         if wants_html:
-            response = HTMLResponse(result.fragment())
+            response = HTMLResponse(render_fragment(result))
         else:
-            response = Response(200, JSON_HEADERS, json_body(result.to_json()))
+            response = Response(200, JSON_HEADERS, json_body(render_document(result)))
     except Disconnected:
         return
     except RequestError as exc:

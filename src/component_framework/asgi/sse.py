@@ -48,7 +48,12 @@ from component_framework.protocol.request import (
     parse_body,
     parse_query,
 )
-from component_framework.protocol.sse import encode_comment, encode_event
+from component_framework.protocol.sse import (
+    HEARTBEAT_FRAME,
+    SHUTDOWN_FRAME,
+    SSE_CONTENT_TYPE,
+    retry_frame,
+)
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
@@ -58,14 +63,10 @@ __all__ = ["StreamGate", "StreamNotFound", "handle_sse"]
 logger = logging.getLogger("component_framework")
 ALLOWED_METHODS: Final = ("GET", "POST")
 _HEADERS: Final = (
-    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"content-type", SSE_CONTENT_TYPE.encode("ascii")),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
     (b"x-content-type-options", b"nosniff"),
-)
-_HEARTBEAT: Final = encode_comment("keep-alive")
-_SHUTDOWN: Final = encode_event(
-    '{"code":"server_shutdown","message":"the server is shutting down"}', event="shutdown"
 )
 
 
@@ -168,7 +169,7 @@ class _StreamReader:
         try:
             start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
             await self._send({**start, "trailers": False})
-            await self._write(b"retry: %d\n\n" % self.settings.stream_retry_ms)
+            await self._write(retry_frame(self.settings.stream_retry_ms))
             while not self.gone:
                 wakeup.clear()
                 frames = run.frames_after(after)
@@ -181,13 +182,13 @@ class _StreamReader:
                     heartbeat.active = True
                     continue
                 if gate.closing:  # before "finished": shutdown also ends the runs
-                    await self._write(_SHUTDOWN)
+                    await self._write(SHUTDOWN_FRAME)
                     break
                 if run.finished:
                     break
                 if heartbeat.due:
                     heartbeat.due = False
-                    await self._write(_HEARTBEAT)
+                    await self._write(HEARTBEAT_FRAME)
                     continue
                 await wakeup.wait()
             if not self.gone:

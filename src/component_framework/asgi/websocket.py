@@ -52,7 +52,7 @@ from component_framework.protocol.websocket import (
     broadcast_message,
     done_message,
     error_message,
-    htmx_fragment,
+    htmx_render_message,
     is_valid_target,
     parse_client_message,
     pong_message,
@@ -151,9 +151,9 @@ class _SocketConnection:
 
     def render(self, result: DispatchResult, ref: Ref) -> None:
         if self.html:
-            self._queue(htmx_fragment(result.fragment(), self.target), push=ref is None)
+            self._queue(htmx_render_message(result, self.target), push=ref is None)
         else:
-            self._queue(render_message(result.to_json(), ref), push=ref is None)
+            self._queue(render_message(result, ref), push=ref is None)
 
     def stream(self, ops: list[StreamOp]) -> None:
         for op in ops:
@@ -163,17 +163,16 @@ class _SocketConnection:
         if isinstance(error, Forbidden | Unauthorized) and not self._joined():
             self.close(error)  # denied before anything was shown: nothing to keep open for
             return
-        document = error_document(error, debug=self.settings.debug)
-        self._queue(error_message(ref=ref, **document))
+        self._queue(error_message(error_document(error, debug=self.settings.debug), ref))
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
-        self._queue(broadcast_message(event, dict(payload)))
+        self._queue(broadcast_message(event, payload))
 
     def _joined(self) -> bool:
         return self.session is not None and self.session.component is not None
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
-        self._queue(done_message(ref, result.component_id, result.snapshot))
+        self._queue(done_message(result, ref))
 
     def overflow(self) -> None:
         self.close(SlowConsumer("the connection cannot keep up with its messages"))

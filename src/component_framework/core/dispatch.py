@@ -43,7 +43,7 @@ from component_framework.errors import (
     RateLimited,
     SnapshotTooLarge,
 )
-from component_framework.protocol.fragment import annotate_root, wire_attributes
+from component_framework.protocol.answer import render_document, render_fragment
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_mount_event
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
@@ -112,20 +112,14 @@ class DispatchResult:
         return self.component.component_name
 
     def fragment(self) -> str:
-        """The HTML with the wire attributes (id, htmx target and swap, snapshot in ``hx-vals``)
-        on its root element: what htmx swaps in and what a page embeds."""
-        attributes = wire_attributes(self.component.component_name, self.component.id,
-                                     self.snapshot)  # fmt: skip
-        return annotate_root(self.html, attributes)
+        """The annotated HTML fragment (``protocol.answer.render_fragment``): what htmx
+        swaps in and what a page embeds."""
+        return render_fragment(self)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON answer: ``{"html", "state", "snapshot", "component_id"}``."""
-        return {
-            "html": self.html,
-            "state": self.state,
-            "snapshot": self.snapshot,
-            "component_id": self.component.id,
-        }
+        """The render document (``protocol.answer.render_document``): ``{"html", "state",
+        "snapshot", "component_id"}``."""
+        return render_document(self)
 
 
 class PreparedCall:

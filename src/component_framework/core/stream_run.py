@@ -5,8 +5,8 @@ Owns what outlives a single connection: the task that runs the handler (one rend
 bounded replay buffer that lets a reconnecting client get exactly the frames it missed, and the
 resume grace (the task keeps running for a while after its last reader left; with nobody back it
 is cancelled, so the handler's ``finally`` blocks run). :class:`StreamRegistry` holds the runs of
-one app. Frames are kept encoded as SSE (``protocol.sse``), the one streaming wire format so far;
-transports do all I/O.
+one app. Frames are kept encoded as SSE, built only by ``protocol.sse``'s frame builders (the
+one streaming wire format so far); this module numbers them. Transports do all I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from component_framework.core.batching import OpBatcher
 from component_framework.core.component import Component
@@ -38,13 +38,20 @@ from component_framework.errors import (
     error_document,
     report_failure,
 )
-from component_framework.protocol.compact import compact_json
-from component_framework.protocol.sse import encode_event
+from component_framework.protocol.answer import AnswerFormat
+from component_framework.protocol.sse import (
+    broadcast_frame,
+    done_frame,
+    error_frame,
+    render_frame,
+    stream_frame,
+)
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
 
 logger = logging.getLogger("component_framework")
-FrameFormat = Literal["html", "json"]
+#: A run's render frames: the annotated fragment or the render document (``protocol.answer``).
+FrameFormat = AnswerFormat
 
 
 #: One frame of a run, ready for the wire: ``(sequence number, encoded SSE frame)``. A plain
@@ -91,17 +98,22 @@ class StreamRun:
 
     # -- producing frames ------------------------------------------------------------------
 
-    def _append(self, event: str | None, data: str) -> None:
+    def _next_id(self) -> str | None:
+        """The ``id`` of the next frame, ``<run>.<seq>``; ``None`` once the run ended (a task
+        the handler left behind may still call ``stream_*``: the final frame was sent)."""
         if self.finished or self._closed:
-            # A task the handler left behind may still call stream_*: the final frame was sent.
             logger.debug("stream %s: a frame after the end was dropped", self.id)
-            return
-        seq = self.next_seq
+            return None
+        return f"{self.id}.{self.next_seq}"
+
+    def _keep(self, wire: bytes, *, render: bool = False) -> None:
+        """Add the next frame (encoded with :meth:`_next_id`) to the replay buffer, within
+        its bounds, and wake the readers."""
+        frame = (self.next_seq, wire)
         self.next_seq += 1
-        frame = (seq, encode_event(data, event=event, id=f"{self.id}.{seq}"))
         self.frames.append(frame)
-        self.held_bytes += len(frame[1])
-        if event is None:
+        self.held_bytes += len(wire)
+        if render:
             self.last_render = frame
         while len(self.frames) > self.max_frames or (
             self.held_bytes > self.max_bytes and len(self.frames) > 1
@@ -111,7 +123,9 @@ class StreamRun:
             wakeup.set()
 
     def emit_ops(self, ops: list[StreamOp]) -> None:
-        self._append("stream", compact_json([op.to_wire() for op in ops]))
+        """A batch of stream operations as one ``stream`` frame."""
+        if (frame_id := self._next_id()) is not None:
+            self._keep(stream_frame([op.to_wire() for op in ops], frame_id))
 
     def _flush_ops(self) -> bool:
         """Send what the batcher holds as one ``stream`` frame; True if there was any."""
@@ -124,31 +138,29 @@ class StreamRun:
             return
         await self._ops.push(op)
 
-    def _render_frame(self, result: DispatchResult) -> str:
-        if self.format == "json":
-            return compact_json(result.to_json())
-        return result.fragment()
-
     def emit_render(self, result: DispatchResult) -> None:
         """Pending stream operations, then one render frame."""
         self._flush_ops()
-        self._append(None, self._render_frame(result))
+        if (frame_id := self._next_id()) is not None:
+            self._keep(render_frame(result, self.format, frame_id), render=True)
 
     def emit_done(self, result: DispatchResult) -> None:
         """The final frame of a run that completed: the last snapshot, so a client can go on."""
         self._flush_ops()
-        done = {"component_id": result.component_id, "snapshot": result.snapshot}
-        self._append("done", compact_json(done))
+        if (frame_id := self._next_id()) is not None:
+            self._keep(done_frame(result, frame_id))
 
     def emit_error(self, error: ComponentError) -> None:
         """The final frame of a run that failed: ``error``'s document (a safe message; details
         are in the log, and in the frame only with ``debug``)."""
         self._flush_ops()
-        self._append("error", compact_json(error_document(error, debug=self.debug)))
+        if (frame_id := self._next_id()) is not None:
+            self._keep(error_frame(error_document(error, debug=self.debug), frame_id))
 
     def emit_broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
         """A broadcast the component has no handler for, forwarded to the client."""
-        self._append("broadcast", compact_json({"event": event, "payload": dict(payload)}))
+        if (frame_id := self._next_id()) is not None:
+            self._keep(broadcast_frame(event, payload, frame_id))
 
     def close_after_finish(self) -> None:
         """End a live run from inside: readers get the frames so far, then the run goes."""

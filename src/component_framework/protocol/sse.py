@@ -2,9 +2,12 @@
 
 Owns the ``text/event-stream`` wire format (DESIGN.md section 4): how one event becomes bytes
 (field order ``event``, ``id``, ``retry``, then one ``data:`` line per line of data, LF line
-ends, a blank line to finish) and how a byte stream becomes events, following the WHATWG
-"interpreting an event stream" rules. Does not own what goes into a frame (stream operations,
-rendered HTML) nor when frames or heartbeats are sent (``asgi.sse``). Pure: no I/O, no clock.
+ends, a blank line to finish), the frames a stream sends (the builders below mirror the message
+builders of ``protocol.websocket``: render, stream, done, error, broadcast, plus the stream's
+own retry, heartbeat and shutdown frames), and how a byte stream becomes events, following the
+WHATWG "interpreting an event stream" rules. Does not own when frames or heartbeats are sent
+(``asgi.sse``) nor a run's sequence numbers and replay (``core.stream_run``, which names each
+frame's ``id``). Pure: no I/O, no clock.
 
 Every frame carries at least one ``data:`` line, because ``EventSource`` drops frames without
 data. The decoder is what tests and Python clients read our streams with, so it accepts anything
@@ -15,16 +18,28 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+from component_framework.protocol.answer import AnswerFormat, Rendered, render_text
+from component_framework.protocol.compact import compact_json
 
 __all__ = [
+    "HEARTBEAT_FRAME",
+    "SHUTDOWN_FRAME",
     "SSE_CONTENT_TYPE",
     "SSEDecoder",
     "SSEEncodeError",
     "SSEEvent",
+    "broadcast_frame",
+    "done_frame",
     "encode_comment",
     "encode_event",
+    "error_frame",
+    "render_frame",
+    "retry_frame",
+    "stream_frame",
 ]
 
 SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
@@ -118,6 +133,56 @@ def encode_comment(text: str = "") -> bytes:
     Each line of ``text`` becomes its own comment line; an empty line is a bare ``:``."""
     lines = "".join(f": {line}\n" if line else ":\n" for line in _LINE_END.split(text))
     return _to_utf8(lines + "\n", {"text": text})
+
+
+# -- the frames a stream sends ------------------------------------------------------------------
+
+
+def render_frame(rendered: Rendered, answer_format: AnswerFormat, frame_id: str) -> bytes:
+    """One render, with no ``event:`` line (its type is ``message``, which htmx 2's
+    ``sse-swap="message"`` and htmx 4 both swap): the fragment, or the render document."""
+    return encode_event(render_text(rendered, answer_format), id=frame_id)
+
+
+def stream_frame(ops: list[dict[str, object]], frame_id: str) -> bytes:
+    """A batch of stream operations (their wire form), in order: ``event: stream``."""
+    return encode_event(compact_json(ops), event="stream", id=frame_id)
+
+
+def done_frame(rendered: Rendered, frame_id: str) -> bytes:
+    """The end of a run that completed: ``event: done`` with ``{"component_id", "snapshot"}``,
+    so a client can go on from the last state."""
+    done = {"component_id": rendered.component_id, "snapshot": rendered.snapshot}
+    return encode_event(compact_json(done), event="done", id=frame_id)
+
+
+def error_frame(document: Mapping[str, Any], frame_id: str) -> bytes:
+    """The end of a run that failed: ``event: error`` with the error document."""
+    return encode_event(compact_json(document), event="error", id=frame_id)
+
+
+def broadcast_frame(event: str, payload: Mapping[str, Any], frame_id: str) -> bytes:
+    """A broadcast the component has no handler for, forwarded: ``event: broadcast`` with
+    ``{"event", "payload"}``."""
+    forwarded = {"event": event, "payload": dict(payload)}
+    return encode_event(compact_json(forwarded), event="broadcast", id=frame_id)
+
+
+def retry_frame(milliseconds: int) -> bytes:
+    """The reconnection delay a stream opens with: a ``retry:`` line and no data, so the
+    client dispatches nothing for it."""
+    _check_retry(milliseconds)
+    return b"retry: %d\n\n" % milliseconds
+
+
+#: What an idle stream sends now and then, so proxies keep it open.
+HEARTBEAT_FRAME: Final = encode_comment("keep-alive")
+#: The last frame of every open stream when the server shuts down (no ``id``: it is no part
+#: of the run, and a reconnecting client must not resume after it).
+SHUTDOWN_FRAME: Final = encode_event(
+    compact_json({"code": "server_shutdown", "message": "the server is shutting down"}),
+    event="shutdown",
+)
 
 
 # -- decoding ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Owns the WebSocket half of the wire protocol (DESIGN.md section 4), sans-IO: text in, a
 :class:`ClientMessage` or a :class:`MessageError` out; server messages are built as compact
-JSON text. Two client dialects are understood:
+JSON text by the builders below (render, stream, done, error, broadcast, pong: the mirror of
+``protocol.sse``'s frame builders). Two client dialects are understood:
 
 - the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
   ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer;
@@ -14,9 +15,11 @@ JSON text. Two client dialects are understood:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from component_framework.protocol.answer import Rendered, render_document, render_fragment
 from component_framework.protocol.compact import compact_json
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
@@ -36,6 +39,7 @@ __all__ = [
     "done_message",
     "error_message",
     "htmx_fragment",
+    "htmx_render_message",
     "is_valid_target",
     "parse_client_message",
     "pong_message",
@@ -83,10 +87,8 @@ def _ref_of(document: dict[str, Any]) -> Ref:
         return ref
     if isinstance(ref, str) and len(ref) <= _MAX_REF_LENGTH:
         return ref
-    raise MessageError(
-        "malformed", f"'ref' must be a string of at most {_MAX_REF_LENGTH} characters or an int",
-        None,
-    )  # fmt: skip
+    expected = f"a string of at most {_MAX_REF_LENGTH} characters or an int"
+    raise MessageError("malformed", f"'ref' must be {expected}", None)
 
 
 def parse_client_message(
@@ -142,9 +144,15 @@ def _encode(message: dict[str, Any]) -> str:
     return compact_json(message)
 
 
-def render_message(rendered: dict[str, Any], ref: Ref) -> str:
+def render_message(rendered: Rendered, ref: Ref) -> str:
     """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``."""
-    return _encode({"type": "render", **rendered, "ref": ref})
+    return _encode({"type": "render", **render_document(rendered), "ref": ref})
+
+
+def htmx_render_message(rendered: Rendered, target: str | None) -> str:
+    """A render for htmx's ws extension: the annotated fragment, placed by
+    :func:`htmx_fragment`."""
+    return htmx_fragment(render_fragment(rendered), target)
 
 
 def stream_message(op: dict[str, object]) -> str:
@@ -152,21 +160,35 @@ def stream_message(op: dict[str, object]) -> str:
     return _encode({"type": "stream", **op})
 
 
-def error_message(code: str, message: str, ref: Ref, **extra: Any) -> str:
-    """``{"type": "error", "code", "message", "ref"}`` plus ``extra`` (``field``, ...)."""
-    return _encode({"type": "error", "code": code, "message": message, "ref": ref, **extra})
+def error_message(document: Mapping[str, Any], ref: Ref) -> str:
+    """``{"type": "error", "code", "message", "ref"}`` plus the rest of the error document
+    (``field``, ``reason``, ``retry_after``, ``debug``), in that order."""
+    message = {
+        "type": "error",
+        "code": document["code"],
+        "message": document["message"],
+        "ref": ref,
+    }
+    message.update(document)  # code and message keep their places; the rest follows ref
+    return _encode(message)
 
 
-def done_message(ref: Ref, component_id: str, snapshot: str) -> str:
+def done_message(rendered: Rendered, ref: Ref) -> str:
     """The end of a generator handler's renders: ``{"type": "done", "ref", "component_id",
     "snapshot"}``."""
-    return _encode({"type": "done", "ref": ref, "component_id": component_id,
-                    "snapshot": snapshot})  # fmt: skip
+    return _encode(
+        {
+            "type": "done",
+            "ref": ref,
+            "component_id": rendered.component_id,
+            "snapshot": rendered.snapshot,
+        }
+    )
 
 
-def broadcast_message(event: str, payload: dict[str, Any]) -> str:
+def broadcast_message(event: str, payload: Mapping[str, Any]) -> str:
     """A broadcast the component has no handler for, forwarded to the client."""
-    return _encode({"type": "broadcast", "event": event, "payload": payload})
+    return _encode({"type": "broadcast", "event": event, "payload": dict(payload)})
 
 
 def pong_message(ref: Ref) -> str:

@@ -1,0 +1,244 @@
+"""The output builders: a render becomes the same document or fragment on every transport,
+and each SSE frame builder mirrors a WebSocket message builder (same content, other framing).
+Sans-IO: exact text and bytes, read back with our own decoder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from component_framework.protocol.answer import (
+    ANSWER_FORMATS,
+    render_document,
+    render_fragment,
+    render_text,
+)
+from component_framework.protocol.sse import (
+    HEARTBEAT_FRAME,
+    SHUTDOWN_FRAME,
+    SSEDecoder,
+    SSEEncodeError,
+    SSEEvent,
+    broadcast_frame,
+    done_frame,
+    error_frame,
+    render_frame,
+    retry_frame,
+    stream_frame,
+)
+from component_framework.protocol.websocket import (
+    broadcast_message,
+    done_message,
+    error_message,
+    htmx_render_message,
+    pong_message,
+    render_message,
+    stream_message,
+)
+
+
+@dataclass
+class FakeRender:
+    """Anything shaped like a render feeds the builders (core's DispatchResult is one)."""
+
+    html: str = '<div class="c">1 &lt; 2</div>'
+    state: dict[str, Any] = field(default_factory=lambda: {"count": 1})
+    snapshot: str = "v2.k.payload.mac"
+    component_id: str = "c-1"
+    component_name: str = "counter"
+
+
+RENDER = FakeRender()
+FRAGMENT = (
+    '<div class="c" id="c-1" data-component="counter" hx-target="this" hx-swap="outerHTML"'
+    ' hx-vals="{&quot;snapshot&quot;:&quot;v2.k.payload.mac&quot;}">1 &lt; 2</div>'
+)
+DOCUMENT = {
+    "html": '<div class="c">1 &lt; 2</div>',
+    "state": {"count": 1},
+    "snapshot": "v2.k.payload.mac",
+    "component_id": "c-1",
+}
+ERROR = {"code": "validation_error", "message": "Enter a number.", "field": "n"}
+
+
+def read_frame(wire: bytes) -> SSEEvent:
+    decoder = SSEDecoder()
+    events = decoder.feed(wire)
+    assert len(events) == 1
+    assert not decoder.pending
+    return events[0]
+
+
+# -- the render, whatever carries it ------------------------------------------------------------
+
+
+def test_render_document_holds_html_state_snapshot_and_id() -> None:
+    assert render_document(RENDER) == DOCUMENT
+    assert list(render_document(RENDER)) == ["html", "state", "snapshot", "component_id"]
+
+
+def test_render_fragment_annotates_the_root_with_id_and_snapshot() -> None:
+    assert render_fragment(RENDER) == FRAGMENT
+
+
+def test_render_text_is_the_fragment_or_the_compact_document() -> None:
+    assert render_text(RENDER, "html") == FRAGMENT
+    assert render_text(RENDER, "json") == json.dumps(DOCUMENT, separators=(",", ":"))
+    assert ANSWER_FORMATS == ("html", "json")
+
+
+# -- SSE frames ---------------------------------------------------------------------------------
+
+
+def test_render_frame_has_no_event_line_so_htmx_swaps_it_as_a_message() -> None:
+    wire = render_frame(RENDER, "html", "run.1")
+
+    assert wire == f"id: run.1\ndata: {FRAGMENT}\n\n".encode()
+    assert read_frame(wire) == SSEEvent(FRAGMENT, "message", "run.1")
+
+
+def test_json_render_frame_carries_the_render_document() -> None:
+    event = read_frame(render_frame(RENDER, "json", "run.2"))
+
+    assert (event.event, event.id) == ("message", "run.2")
+    assert json.loads(event.data) == DOCUMENT
+
+
+def test_multiline_html_becomes_one_data_line_per_line_and_reads_back_whole() -> None:
+    render = FakeRender(html="<ul>\n<li>a</li>\r\n</ul>")
+
+    event = read_frame(render_frame(render, "html", "run.3"))
+
+    assert event.data == render_fragment(render).replace("\r\n", "\n")
+
+
+def test_stream_frame_carries_the_batch_of_ops_in_order() -> None:
+    ops: list[dict[str, object]] = [
+        {"op": "text", "stream": "answer", "text": "a"},
+        {"op": "done", "stream": "answer"},
+    ]
+
+    wire = stream_frame(ops, "run.4")
+
+    assert wire.startswith(b"event: stream\nid: run.4\ndata: [")
+    assert json.loads(read_frame(wire).data) == ops
+
+
+def test_done_frame_carries_component_id_and_snapshot() -> None:
+    wire = done_frame(RENDER, "run.5")
+
+    assert wire == (
+        b'event: done\nid: run.5\ndata: {"component_id":"c-1","snapshot":"v2.k.payload.mac"}\n\n'
+    )
+
+
+def test_error_frame_carries_the_error_document_as_it_is() -> None:
+    wire = error_frame(ERROR, "run.6")
+
+    assert wire == (
+        b'event: error\nid: run.6\ndata: {"code":"validation_error",'
+        b'"message":"Enter a number.","field":"n"}\n\n'
+    )
+
+
+def test_broadcast_frame_forwards_event_and_payload() -> None:
+    event = read_frame(broadcast_frame("tick", {"n": 1, "text": "é"}, "run.7"))
+
+    assert (event.event, event.id) == ("broadcast", "run.7")
+    assert json.loads(event.data) == {"event": "tick", "payload": {"n": 1, "text": "é"}}
+
+
+def test_retry_frame_sets_the_delay_and_dispatches_nothing() -> None:
+    decoder = SSEDecoder()
+
+    assert retry_frame(3000) == b"retry: 3000\n\n"
+    assert decoder.feed(retry_frame(3000)) == []
+    assert decoder.retry == 3000
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5])
+def test_retry_frame_refuses_what_is_not_a_delay(bad: Any) -> None:
+    with pytest.raises(SSEEncodeError, match="retry"):
+        retry_frame(bad)
+
+
+def test_heartbeat_is_a_comment_and_shutdown_an_event_without_id() -> None:
+    decoder = SSEDecoder()
+
+    assert HEARTBEAT_FRAME == b": keep-alive\n\n"
+    assert decoder.feed(HEARTBEAT_FRAME) == []
+    assert decoder.comments == 1
+    assert SHUTDOWN_FRAME == (
+        b'event: shutdown\ndata: {"code":"server_shutdown",'
+        b'"message":"the server is shutting down"}\n\n'
+    )
+    assert read_frame(SHUTDOWN_FRAME).id is None
+
+
+def test_a_frame_id_that_would_break_the_frame_is_refused() -> None:
+    with pytest.raises(SSEEncodeError, match="'id'"):
+        done_frame(RENDER, "run\n7")
+
+
+# -- WebSocket messages: the same content ---------------------------------------------------------
+
+
+def test_render_message_is_the_render_document_with_type_and_ref() -> None:
+    text = render_message(RENDER, "r1")
+
+    assert json.loads(text) == {"type": "render", **DOCUMENT, "ref": "r1"}
+    assert list(json.loads(text)) == ["type", *DOCUMENT, "ref"]
+
+
+def test_htmx_render_message_is_the_fragment_placed_by_target() -> None:
+    assert htmx_render_message(RENDER, None) == FRAGMENT
+    assert htmx_render_message(RENDER, "box") == (
+        f'<div id="box" hx-swap-oob="innerHTML">{FRAGMENT}</div>'
+    )
+
+
+def test_stream_message_is_one_op() -> None:
+    op: dict[str, object] = {"op": "text", "stream": "answer", "text": "a"}
+
+    assert stream_message(op) == '{"type":"stream","op":"text","stream":"answer","text":"a"}'
+
+
+def test_done_message_mirrors_the_done_frame() -> None:
+    text = done_message(RENDER, 7)
+
+    assert text == '{"type":"done","ref":7,"component_id":"c-1","snapshot":"v2.k.payload.mac"}'
+    done = json.loads(read_frame(done_frame(RENDER, "run.1")).data)
+    assert {key: value for key, value in json.loads(text).items() if key in done} == done
+
+
+def test_error_message_puts_ref_after_code_and_message_then_the_rest() -> None:
+    text = error_message(ERROR, "r2")
+
+    assert text == (
+        '{"type":"error","code":"validation_error","message":"Enter a number.",'
+        '"ref":"r2","field":"n"}'
+    )
+
+
+def test_error_message_carries_the_same_document_as_the_error_frame() -> None:
+    message = json.loads(error_message(ERROR, None))
+    frame = json.loads(read_frame(error_frame(ERROR, "run.1")).data)
+
+    assert {key: value for key, value in message.items() if key not in ("type", "ref")} == frame
+
+
+def test_broadcast_message_mirrors_the_broadcast_frame() -> None:
+    payload = {"n": 1}
+
+    message = json.loads(broadcast_message("tick", payload))
+    frame = json.loads(read_frame(broadcast_frame("tick", payload, "run.1")).data)
+
+    assert message == {"type": "broadcast", **frame}
+
+
+def test_pong_answers_with_the_ref() -> None:
+    assert pong_message(None) == '{"type":"pong","ref":null}'
