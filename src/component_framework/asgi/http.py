@@ -34,7 +34,12 @@ from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document, render_fragment
-from component_framework.protocol.request import RequestError, parse_body, parse_query
+from component_framework.protocol.request import (
+    RequestError,
+    http_answer_format,
+    parse_body,
+    parse_query,
+)
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
@@ -73,7 +78,6 @@ async def handle_http(
                 headers.content_type, body, max_depth=settings.max_json_depth,
                 max_fields=settings.max_fields,
             )  # fmt: skip
-            wants_html = htmx
         elif method in _SAFE_METHODS:
             fields = parse_query(
                 scope["query_string"], max_depth=settings.max_json_depth,
@@ -81,7 +85,6 @@ async def handle_http(
             )  # fmt: skip
             if not fields.is_mount:
                 raise MethodNotAllowed(method, ["POST"])
-            wants_html = htmx or accept is None or b"application/json" not in accept
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
         context = AccessContext("http", scope, client)
@@ -90,7 +93,7 @@ async def handle_http(
             result = await dispatcher.async_run(prepared)
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
-        if wants_html:
+        if http_answer_format(method == "POST", htmx, accept) == "html":
             response = HTMLResponse(render_fragment(result))
         else:
             response = Response(200, JSON_HEADERS, json_body(render_document(result)))

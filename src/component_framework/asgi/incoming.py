@@ -16,6 +16,7 @@ from component_framework.errors import (
     ComponentError,
     MalformedRequest,
     PayloadTooLarge,
+    PayloadValidationError,
     RequestTimeout,
     UnsupportedMediaType,
 )
@@ -89,7 +90,10 @@ class RequestHeaders:
 
 
 def request_error(exc: RequestError) -> ComponentError:
-    """The wire error for a body or query string that could not be parsed."""
+    """The wire error for a body or query string that could not be parsed, or a refused
+    field (422, naming it)."""
+    if exc.problem == "invalid_field" and exc.field is not None:
+        return PayloadValidationError(exc.field, str(exc))
     if exc.problem == "unsupported_media_type":
         return UnsupportedMediaType(str(exc))
     if exc.problem == "too_many_fields":

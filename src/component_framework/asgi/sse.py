@@ -15,7 +15,6 @@ import asyncio
 import logging
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl
 
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.incoming import (
@@ -30,15 +29,13 @@ from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.hub import Hub
-from component_framework.core.stream_run import FrameFormat, StreamRegistry, StreamRun
+from component_framework.core.stream_run import StreamRegistry, StreamRun
 from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
     NotFound,
-    PayloadValidationError,
     ServiceUnavailable,
     report_failure,
-    shown,
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
@@ -47,6 +44,7 @@ from component_framework.protocol.request import (
     merge_loose,
     parse_body,
     parse_query,
+    stream_format,
 )
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
@@ -248,20 +246,6 @@ async def _fields(
     )  # fmt: skip
 
 
-def _requested_format(scope: HTTPScope, fields: RequestFields) -> FrameFormat:
-    """``format`` is a reserved field of stream requests, in the body or (also for POST, so
-    ``POST /stream/?format=json`` works) the query string: ``html`` or ``json``."""
-    requested = fields.payload.pop("format", None)
-    if requested is None and scope["method"] == "POST":  # a GET's query is already in fields
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
-        requested = query.get("format")
-    if requested is None:
-        requested = "html"
-    if requested not in ("html", "json"):
-        raise PayloadValidationError("format", f"expected 'html' or 'json', got {shown(requested)}")
-    return "json" if requested == "json" else "html"
-
-
 async def _start_run(
     scope: HTTPScope,
     receive: ASGIReceiveCallable,
@@ -277,7 +261,8 @@ async def _start_run(
     fields = await _fields(scope, receive, dispatcher, headers, guard.body_deadlines)
     if gate.closing:  # the body may arrive after a shutdown began: start nothing then
         raise ServiceUnavailable("the server is shutting down")
-    frame_format = _requested_format(scope, fields)
+    post_query = scope["query_string"] if scope["method"] == "POST" else b""
+    frame_format = stream_format(fields, post_query)
     event = _stream_event(dispatcher, name, fields, scope["method"])
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.

@@ -36,7 +36,6 @@ from component_framework.errors import (
     MalformedRequest,
     NotJoined,
     PayloadTooLarge,
-    PayloadValidationError,
     RateLimited,
     ServiceUnavailable,
     SlowConsumer,
@@ -45,7 +44,12 @@ from component_framework.errors import (
     error_document,
     shown,
 )
-from component_framework.protocol.request import RequestError, parse_query
+from component_framework.protocol.request import (
+    RequestError,
+    SocketOptions,
+    parse_query,
+    socket_options,
+)
 from component_framework.protocol.websocket import (
     MessageError,
     Ref,
@@ -53,7 +57,6 @@ from component_framework.protocol.websocket import (
     done_message,
     error_message,
     htmx_render_message,
-    is_valid_target,
     parse_client_message,
     pong_message,
     render_message,
@@ -390,41 +393,21 @@ class SocketRegistry:
 
 
 def _connect_options(
-    scope: WebSocketScope, dispatcher: Dispatcher
-) -> tuple[Join | None, bool, str | None]:
-    """The join that the query string asks for (``None`` with ``join=message``: the client
-    sends it as its first message), the answer format and the htmx target."""
-    settings = dispatcher.settings
+    scope: WebSocketScope, settings: Settings
+) -> tuple[Join | None, SocketOptions]:
+    """The join that the URL asks for (``None`` with ``join=message``: the client sends it as
+    its first message) and the URL's answer options (``protocol.request.socket_options``)."""
     try:
         fields = parse_query(
-            scope["query_string"], max_depth=settings.max_json_depth,
+            scope["query_string"],
+            max_depth=settings.max_json_depth,
             max_fields=settings.max_fields,
-        )  # fmt: skip
+        )
+        options = socket_options(fields)
     except RequestError as exc:
         raise request_error(exc) from None
-    if fields.event is not None:
-        raise MalformedRequest("events are sent as messages, not in the URL")
-    if fields.state is not None:
-        raise MalformedRequest("'state' is not accepted over WebSocket")
-    loose = fields.params if fields.snapshot is None else fields.payload
-    answer_format = loose.pop("format", "json")
-    target = loose.pop("target", None)
-    by_message = loose.pop("join", None)
-    if by_message is not None and by_message != "message":
-        raise PayloadValidationError("join", f"expected 'message', got {shown(by_message)}")
-    if by_message is not None and (fields.snapshot is not None or fields.params):
-        raise MalformedRequest("with join=message, mount arguments and the snapshot go in the join")
-    if fields.payload:
-        name = next(iter(fields.payload))
-        raise PayloadValidationError(name, "unexpected field at connect (resuming takes none)")
-    if answer_format not in ("json", "html"):
-        raise PayloadValidationError(
-            "format", f"expected 'json' or 'html', got {shown(answer_format)}"
-        )
-    if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
-        raise PayloadValidationError("target", "expected the id of an element of the page")
-    if by_message is not None:
-        return None, answer_format == "html", target
+    if options.join_by_message:
+        return None, options
     if fields.snapshot is not None:
         global _url_snapshot_logged
         if not _url_snapshot_logged:  # once per process: the URL ends up in access logs
@@ -433,7 +416,7 @@ def _connect_options(
                 "a WebSocket URL carries a snapshot, so access logs record it: connect with "
                 "join=message and send the snapshot in a 'join' message instead"
             )
-    return Join(fields.params, fields.snapshot), answer_format == "html", target
+    return Join(fields.params, fields.snapshot), options
 
 
 async def handle_websocket(
@@ -461,7 +444,7 @@ async def handle_websocket(
         # Browsers always send Origin on a WebSocket handshake (and cookies with it).
         if not origin_allowed(headers.origin, headers.host, settings):
             raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
-        join, html, target = _connect_options(scope, dispatcher)
+        join, options = _connect_options(scope, settings)
         if join is not None and (join.params or join.snapshot):
             # What the URL asks for is checked before accepting (snapshot 400, params 422);
             # no user code runs here.
@@ -478,7 +461,8 @@ async def handle_websocket(
             await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
         except (OSError, RuntimeError):  # the client left during the handshake
             return
-        connection = _SocketConnection(scope, send, settings, html=html, target=target)
+        html = options.format == "html"
+        connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
         connection.session = LiveSession(
             dispatcher, hub, component_name, connection,
             inbox_limit=settings.ws_inbox_messages,

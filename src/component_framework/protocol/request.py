@@ -15,6 +15,12 @@ otherwise disagree about it, as a form repeating a reserved field is refused too
 Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``. Every other field
 is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request without an
 event, or with ``"mount"``, and without a snapshot).
+
+Also owns how a request chooses its answer, one function per transport: the HTTP answer
+format (``HX-Request`` and ``Accept``, :func:`http_answer_format`), a stream's ``format``
+(:func:`stream_format`) and a WebSocket URL's ``format``, ``target`` and ``join``
+(:func:`socket_options`); those fields are taken out of the loose fields, so no handler sees
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
 
+from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
+
 __all__ = [
     "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
@@ -34,14 +42,19 @@ __all__ = [
     "RequestError",
     "RequestFields",
     "RequestProblem",
+    "SocketOptions",
     "decode_json_object",
     "fields_from_mapping",
+    "http_answer_format",
     "is_mount_event",
+    "is_valid_target",
     "json_depth",
     "merge_loose",
     "parse_body",
     "parse_query",
     "quoted",
+    "socket_options",
+    "stream_format",
 ]
 
 MOUNT_EVENT: Final = "mount"
@@ -59,7 +72,15 @@ FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
 #: Most fields (form fields plus JSON object keys) one request may hold (``Settings.max_fields``).
 DEFAULT_MAX_FIELDS: Final = 1000
 
-RequestProblem = Literal["malformed", "unsupported_media_type", "too_deep", "too_many_fields"]
+_TARGET_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
+#: The formats of a WebSocket answer, its default first (a stream's default is ``html``).
+_SOCKET_FORMATS: Final[tuple[AnswerFormat, AnswerFormat]] = ("json", "html")
+
+#: How a request is wrong: ``invalid_field`` is a field whose value is refused (its name in
+#: :attr:`RequestError.field`), the others concern the body or query string as a whole.
+RequestProblem = Literal[
+    "malformed", "unsupported_media_type", "too_deep", "too_many_fields", "invalid_field"
+]
 
 
 def is_mount_event(event: str | None) -> bool:
@@ -68,11 +89,13 @@ def is_mount_event(event: str | None) -> bool:
 
 
 class RequestError(ValueError):
-    """The request body or query string cannot be turned into fields."""
+    """The request body or query string cannot be turned into fields, or a field's value is
+    refused (``field`` names it)."""
 
-    def __init__(self, problem: RequestProblem, message: str) -> None:
+    def __init__(self, problem: RequestProblem, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.problem: RequestProblem = problem
+        self.field = field
 
 
 @dataclass(slots=True)
@@ -125,13 +148,18 @@ def json_depth(value: Any) -> int:
     return _shape(value)[0]
 
 
-def quoted(value: object, limit: int = 64) -> str:
+def quoted(value: object, limit: int = 64, *, scalars: bool = False) -> str:
     """How an error message quotes a client's value: the ``repr`` of a string cut to ``limit``
-    characters, only the type of anything else (a list or object may be huge). The protocol
-    layer's counterpart of ``errors.shown``, which it may not import."""
-    if not isinstance(value, str):
-        return type(value).__name__
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    characters, only the type of anything else (a list or object may be huge). ``scalars``:
+    numbers, booleans and ``None`` by their ``repr`` too, cut likewise. The protocol layer's
+    counterpart of ``errors.shown`` (which is ``quoted(..., scalars=True)``), which it may not
+    import."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    if scalars and (value is None or isinstance(value, int | float)):
+        text = repr(value)
+        return text if len(text) <= limit else text[:limit] + "..."
+    return type(value).__name__
 
 
 def _too_deep(max_depth: int) -> RequestError:
@@ -425,3 +453,86 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
         loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
         merge_loose(params if mounting else payload, loose)
     return RequestFields(event, payload, params, snapshot, document.get("state"))
+
+
+# -- how a request chooses its answer -----------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> RequestError:
+    return RequestError("invalid_field", message, field)
+
+
+def _answer_format(requested: object, formats: tuple[AnswerFormat, AnswerFormat]) -> AnswerFormat:
+    """``requested`` (``None``: not given, the first of ``formats``) as an answer format."""
+    if requested is None:
+        return formats[0]
+    if requested not in formats:
+        expected = f"{formats[0]!r} or {formats[1]!r}"
+        raise _invalid("format", f"expected {expected}, got {quoted(requested, scalars=True)}")
+    return "json" if requested == "json" else "html"
+
+
+def http_answer_format(post: bool, htmx: bool, accept: bytes | None) -> AnswerFormat:
+    """The form of an HTTP answer: the annotated fragment for htmx (``HX-Request``) and for a
+    ``GET``/``HEAD`` that does not accept ``application/json`` (a page loading a component),
+    the render document as JSON otherwise."""
+    if htmx or not (post or (accept is not None and b"application/json" in accept)):
+        return "html"
+    return "json"
+
+
+def stream_format(fields: RequestFields, query_string: bytes = b"") -> AnswerFormat:
+    """The ``format`` a stream request asks for, ``html`` (default) or ``json``: a reserved
+    field of streams, taken out of ``fields.payload`` (where their loose fields land), else
+    read from ``query_string``, the URL of a ``POST`` (so ``POST /stream/?format=json``
+    works; a ``GET``'s query string is ``fields`` already). ``invalid_field`` otherwise."""
+    requested = fields.payload.pop("format", None)
+    if requested is None and query_string:
+        requested = dict(parse_qsl(query_string.decode("latin-1"))).get("format")
+    return _answer_format(requested, ANSWER_FORMATS)
+
+
+def is_valid_target(target: str) -> bool:
+    """Whether ``target`` can be an element id in an htmx answer (a letter, then up to 127
+    letters, digits, ``_``, ``.``, ``:`` or ``-``)."""
+    return _TARGET_ID.fullmatch(target) is not None
+
+
+@dataclass(slots=True, frozen=True)
+class SocketOptions:
+    """What a WebSocket URL asks for besides its component's mount or resume."""
+
+    #: ``json`` messages (default) or htmx ``html`` fragments.
+    format: AnswerFormat
+    #: The id of the page element an htmx answer is placed in.
+    target: str | None
+    #: ``join=message``: nothing is mounted at connect, the client sends a ``join`` message.
+    join_by_message: bool
+
+
+def socket_options(fields: RequestFields) -> SocketOptions:
+    """The options of a WebSocket URL's ``fields`` (parsed with :func:`parse_query`), taken
+    out of its loose fields; what stays is the join: ``params`` to mount, or the ``snapshot``
+    to resume (which takes no other field). No event and no raw state in a URL; ``join`` is
+    ``message`` or absent, and with it the URL holds no mount arguments nor snapshot."""
+    if fields.event is not None:
+        raise RequestError("malformed", "events are sent as messages, not in the URL")
+    if fields.state is not None:
+        raise RequestError("malformed", "'state' is not accepted over WebSocket")
+    loose = fields.params if fields.snapshot is None else fields.payload
+    requested = loose.pop("format", None)
+    target = loose.pop("target", None)
+    by_message = loose.pop("join", None)
+    if by_message is not None and by_message != "message":
+        raise _invalid("join", f"expected 'message', got {quoted(by_message, scalars=True)}")
+    if by_message is not None and (fields.snapshot is not None or fields.params):
+        raise RequestError(
+            "malformed", "with join=message, mount arguments and the snapshot go in the join"
+        )
+    if fields.payload:
+        name = next(iter(fields.payload))
+        raise _invalid(name, "unexpected field at connect (resuming takes none)")
+    answer_format = _answer_format(requested, _SOCKET_FORMATS)
+    if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
+        raise _invalid("target", "expected the id of an element of the page")
+    return SocketOptions(answer_format, target, by_message is not None)

@@ -14,7 +14,6 @@ JSON text by the builders below (render, stream, done, error, broadcast, pong: t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -27,6 +26,7 @@ from component_framework.protocol.request import (
     RequestProblem,
     decode_json_object,
     fields_from_mapping,
+    is_valid_target,
     quoted,
 )
 
@@ -54,7 +54,6 @@ Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
 _HTMX_HEADERS: Final = "HEADERS"
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
-_TARGET_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 
 
 class MessageError(ValueError):
@@ -194,12 +193,6 @@ def broadcast_message(event: str, payload: Mapping[str, Any]) -> str:
 def pong_message(ref: Ref) -> str:
     """The answer to ``{"type": "ping"}``."""
     return _encode({"type": "pong", "ref": ref})
-
-
-def is_valid_target(target: str) -> bool:
-    """Whether ``target`` can be an element id in an htmx answer (a letter, then up to 127
-    letters, digits, ``_``, ``.``, ``:`` or ``-``)."""
-    return _TARGET_ID.fullmatch(target) is not None
 
 
 def htmx_fragment(fragment: str, target: str | None) -> str:
