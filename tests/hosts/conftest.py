@@ -18,6 +18,7 @@ from component_framework import ComponentASGI
 from component_framework.adapters import litestar as litestar_adapter
 from component_framework.adapters.litestar import configure_components
 from tests import sample_components
+from tests.hosts.django_host import build_django_middleware
 from tests.hosts.hosts import (
     ASGIHostClient,
     HostClient,
@@ -39,6 +40,7 @@ IN_PROCESS_HOSTS: dict[str, Callable[[], Any]] = {
     "starlette-mount": build_starlette_mount,
     "fastapi-mount": build_fastapi_mount,
     "middleware": build_middleware,
+    "django-middleware": build_django_middleware,
 }
 #: host id -> name of the session fixture running that uvicorn.
 UVICORN_HOSTS: dict[str, str] = {
