@@ -18,9 +18,12 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
     │   ├── NotJoined                   409  1008  not_joined
     │   ├── PayloadTooLarge             413  1009  payload_too_large
-    │   │   └── SnapshotTooLarge        413  1009  snapshot_too_large
+    │   │   ├── SnapshotTooLarge        413  1009  snapshot_too_large
+    │   │   └── UploadTooLarge          413  1009  upload_too_large
     │   ├── UnsupportedMediaType        415  1003  unsupported_media_type
+    │   │   └── UploadTypeNotAllowed    415  1003  upload_type_not_allowed
     │   ├── PayloadValidationError      422  1007  validation_error
+    │   │   └── FormInvalid             422  1007  invalid_form
     │   ├── RateLimited                 429  1008  rate_limited
     │   └── SlowConsumer                429  1013  slow_consumer
     └── ServerError                     500  1011  internal_error
@@ -37,9 +40,9 @@ the log, and into the body only in debug mode).
 
 Every transport sends a failure the same way: :func:`report_failure` applies the one logging rule
 and turns any exception into a :class:`ComponentError`, and :func:`error_document` turns that into
-the error document (``code``, ``message``, and ``field``, ``reason``, ``retry_after`` and
-``debug`` when they apply); a transport only frames the document (an HTTP JSON body and htmx
-headers, an SSE ``error`` frame, a WebSocket ``error`` message or close).
+the error document (``code``, ``message``, and ``field``, ``errors``, ``limit``, ``reason``,
+``retry_after`` and ``debug`` when they apply); a transport only frames the document (an HTTP
+JSON body and htmx headers, an SSE ``error`` frame, a WebSocket ``error`` message or close).
 
 Client text is never echoed whole: where a message quotes it, :func:`shown` cuts it, and every
 error's message (:data:`MAX_MESSAGE_CHARS`) and ``field`` (:data:`MAX_FIELD_CHARS`) is cut
@@ -51,7 +54,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "ConfigurationError",
     "EventNotFound",
     "Forbidden",
+    "FormInvalid",
     "HandlerError",
     "HandlerTimeout",
     "HostNotAllowed",
@@ -83,6 +87,8 @@ __all__ = [
     "TransportUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UploadTooLarge",
+    "UploadTypeNotAllowed",
     "as_component_error",
     "cut_short",
     "error_document",
@@ -288,6 +294,48 @@ class UnsupportedMediaType(ClientError):
     code = "unsupported_media_type"
 
 
+def _with_details(body: dict[str, object], **details: object) -> dict[str, object]:
+    """``body`` (a ``to_dict`` answer) with ``details`` added to its error document."""
+    error = body["error"]
+    assert isinstance(error, dict)
+    error.update(details)
+    return body
+
+
+class UploadTooLarge(PayloadTooLarge):
+    """A ``multipart/form-data`` body went past one of its limits while it streamed in: a file's
+    bytes, the files or fields of one request, or its total bytes. ``limit`` names the setting
+    (``upload_max_file_bytes``, ``upload_max_files``, ``upload_max_bytes``,
+    ``upload_max_fields``, or ``max_bytes`` of the field's ``Accept``), ``field`` the form field
+    it happened in (``None`` for the request as a whole)."""
+
+    code = "upload_too_large"
+
+    def __init__(self, message: str, *, limit: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.field = None if field is None else cut_short(field, MAX_FIELD_CHARS)
+
+    def to_dict(self) -> dict[str, object]:
+        body = _with_details(super().to_dict(), limit=self.limit)
+        return body if self.field is None else _with_details(body, field=self.field)
+
+
+class UploadTypeNotAllowed(UnsupportedMediaType):
+    """A file's declared content type is not one its field accepts (``Accept``); ``field``
+    names the field and ``limit`` is ``accept``."""
+
+    code = "upload_type_not_allowed"
+    limit: Final = "accept"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = cut_short(field, MAX_FIELD_CHARS)
+
+    def to_dict(self) -> dict[str, object]:
+        return _with_details(super().to_dict(), field=self.field, limit=self.limit)
+
+
 class PayloadValidationError(ClientError):
     """A payload or mount parameter does not fit the handler's signature.
 
@@ -313,6 +361,38 @@ class PayloadValidationError(ClientError):
         assert isinstance(error, dict)
         error["field"] = self.field
         return body
+
+
+class FormInvalid(PayloadValidationError):
+    """A submitted form has invalid fields, every one of them reported at once.
+
+    ``errors`` maps each dotted field name (``address.city``, ``items[0].name``; ``""`` for
+    the form as a whole) to its messages, written for people; ``form`` holds the submitted
+    values exactly as they were typed, by the same dotted names, so that a page can show them
+    again. The error document carries ``errors`` (never ``form``: the client has its own
+    values, and they are not echoed); ``field`` is the first invalid field."""
+
+    code = "invalid_form"
+
+    def __init__(
+        self, errors: Mapping[str, Sequence[str]], form: Mapping[str, Any] | None = None
+    ) -> None:
+        kept = {
+            cut_short(name, MAX_FIELD_CHARS): [cut_short(m, MAX_MESSAGE_CHARS) for m in messages]
+            for name, messages in errors.items()
+            if messages
+        }
+        if not kept:
+            raise ValueError("FormInvalid needs at least one field error")
+        first, problems = next(iter(kept.items()))
+        count = len(kept)
+        summary = problems[0] if count == 1 else f"{count} fields need correcting."
+        super().__init__(first, summary)
+        self.errors: dict[str, list[str]] = kept
+        self.form: dict[str, Any] = dict(form or {})
+
+    def to_dict(self) -> dict[str, object]:
+        return _with_details(super().to_dict(), errors={k: list(v) for k, v in self.errors.items()})
 
 
 class RateLimited(ClientError):
@@ -421,9 +501,11 @@ def report_failure(exc: BaseException, where: str) -> ComponentError:
 
 def error_document(exc: BaseException, *, debug: bool = False) -> dict[str, Any]:
     """The error document every transport frames: ``code`` and ``message`` (what a client
-    may see), ``field`` (validation), ``reason`` (snapshot refusals), ``retry_after`` (rate
-    limits, seconds). With ``debug``, a server-side error shows its real ``message`` and, when
-    it wraps another exception, that exception's traceback as ``debug``."""
+    may see), ``field`` (validation), ``errors`` (an invalid form: dotted field name -> its
+    messages), ``limit`` (an upload refusal: the setting it went past), ``reason`` (snapshot
+    refusals), ``retry_after`` (rate limits, seconds). With ``debug``, a server-side error shows
+    its real ``message`` and, when it wraps another exception, that exception's traceback as
+    ``debug``."""
     error = as_component_error(exc)
     details = error.to_dict()["error"]
     assert isinstance(details, dict)

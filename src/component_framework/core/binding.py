@@ -29,11 +29,24 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NotRequired, Required, Union
 
-from component_framework.errors import ConfigurationError, PayloadValidationError
+from component_framework.core.uploads import Accept, UploadFile
+from component_framework.errors import ConfigurationError, FormInvalid, PayloadValidationError
 
-__all__ = ["FIELD_REQUIRED", "FIELD_UNEXPECTED", "Binder", "binder_for"]
+if TYPE_CHECKING:
+    from component_framework.core.forms import FormModel
+
+__all__ = [
+    "FALSE_WORDS",
+    "FIELD_REQUIRED",
+    "FIELD_UNEXPECTED",
+    "TRUE_WORDS",
+    "WANTED",
+    "Binder",
+    "binder_for",
+    "converter_for",
+]
 
 #: The message of a required field that is missing.
 FIELD_REQUIRED: Final = "This field is required."
@@ -41,8 +54,8 @@ FIELD_REQUIRED: Final = "This field is required."
 FIELD_UNEXPECTED: Final = "This field is not accepted here."
 
 Converter = Callable[[str, Any], Any]
-_TRUE: Final = frozenset({"true", "1", "on", "yes"})
-_FALSE: Final = frozenset({"false", "0", "off", "no", ""})
+TRUE_WORDS: Final = frozenset({"true", "1", "on", "yes"})
+FALSE_WORDS: Final = frozenset({"false", "0", "off", "no", ""})
 _MISSING: Final = object()
 #: What a form value may spell a number with (``int()`` and ``float()`` also take ``1_000``,
 #: any Unicode digits, ``nan`` and ``inf``). Surrounding ASCII blanks are stripped first.
@@ -52,7 +65,7 @@ _BLANKS: Final = " \t\r\n"
 
 
 #: What each type asks a person for, in "Enter ..." messages.
-_WANTED: Final[dict[Any, str]] = {
+WANTED: Final[dict[Any, str]] = {
     int: "a whole number",
     float: "a number",
     bool: "yes or no",
@@ -64,7 +77,7 @@ _WANTED: Final[dict[Any, str]] = {
 
 
 def _invalid(field: str, expected: str, value: Any) -> PayloadValidationError:
-    """The error for a value that is not ``expected`` (a phrase of :data:`_WANTED`)."""
+    """The error for a value that is not ``expected`` (a phrase of :data:`WANTED`)."""
     del value  # never echoed: the person knows what they typed, and it may be anything
     return PayloadValidationError(field, f"Enter {expected}.")
 
@@ -81,7 +94,7 @@ def _to_int(field: str, value: Any) -> int:
                 pass
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise _invalid(field, _WANTED[int], value)
+    raise _invalid(field, WANTED[int], value)
 
 
 def _to_float(field: str, value: Any) -> float:
@@ -89,16 +102,16 @@ def _to_float(field: str, value: Any) -> float:
         try:
             result = float(value)
         except OverflowError:
-            raise _invalid(field, _WANTED[float], value) from None
+            raise _invalid(field, WANTED[float], value) from None
     elif isinstance(value, str):
         text = value.strip(_BLANKS)
         if _FLOAT_TEXT.fullmatch(text) is None:
-            raise _invalid(field, _WANTED[float], value)
+            raise _invalid(field, WANTED[float], value)
         result = float(text)
     else:
-        raise _invalid(field, _WANTED[float], value)
+        raise _invalid(field, WANTED[float], value)
     if not math.isfinite(result):
-        raise _invalid(field, _WANTED[float], value)
+        raise _invalid(field, WANTED[float], value)
     return result
 
 
@@ -107,19 +120,19 @@ def _to_bool(field: str, value: Any) -> bool:
         return value
     if isinstance(value, str):
         lowered = value.strip().lower()
-        if lowered in _TRUE:
+        if lowered in TRUE_WORDS:
             return True
-        if lowered in _FALSE:
+        if lowered in FALSE_WORDS:
             return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise _invalid(field, _WANTED[bool], value)
+    raise _invalid(field, WANTED[bool], value)
 
 
 def _to_str(field: str, value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise _invalid(field, _WANTED[str], value)
+    raise _invalid(field, WANTED[str], value)
 
 
 def _to_none(field: str, value: Any) -> None:
@@ -130,6 +143,12 @@ def _to_none(field: str, value: Any) -> None:
 
 def _passthrough(field: str, value: Any) -> Any:
     return value
+
+
+def _to_upload(field: str, value: Any) -> UploadFile:
+    if isinstance(value, UploadFile):
+        return value
+    raise PayloadValidationError(field, "Choose a file.")
 
 
 def _literal(choices: tuple[Any, ...]) -> Converter:
@@ -179,9 +198,10 @@ def _optional(member: Converter) -> Converter:
 
 def _list_of(item: Converter) -> Converter:
     def convert(field: str, value: Any) -> list[Any]:
-        items = value if isinstance(value, list) else [value] if isinstance(value, str) else None
+        single = isinstance(value, str | UploadFile)
+        items = value if isinstance(value, list) else [value] if single else None
         if items is None:
-            raise _invalid(field, _WANTED[list], value)
+            raise _invalid(field, WANTED[list], value)
         return [item(f"{field}[{index}]", element) for index, element in enumerate(items)]
 
     return convert
@@ -190,7 +210,7 @@ def _list_of(item: Converter) -> Converter:
 def _dict_of(item: Converter) -> Converter:
     def convert(field: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _invalid(field, _WANTED[dict], value)
+            raise _invalid(field, WANTED[dict], value)
         return {key: item(f"{field}.{key}", element) for key, element in value.items()}
 
     return convert
@@ -206,6 +226,7 @@ _SCALARS: Final[dict[Any, Converter]] = {
     Any: _passthrough,
     inspect.Parameter.empty: _passthrough,
     object: _passthrough,
+    UploadFile: _to_upload,
 }
 
 
@@ -215,6 +236,8 @@ def converter_for(hint: Any) -> Converter:
         return _SCALARS[hint]
     origin = typing.get_origin(hint)
     arguments = typing.get_args(hint)
+    if origin in (Annotated, Required, NotRequired):  # Accept(...) is read by the Binder
+        return converter_for(arguments[0])
     if origin is Literal:
         return _literal(arguments)
     if origin in (Union, types.UnionType):
@@ -222,8 +245,11 @@ def converter_for(hint: Any) -> Converter:
         optional = type(None) in arguments
         if len(members) == 1 and optional:
             return _optional(members[0])
-        wanted = [_WANTED.get(typing.get_origin(arg) or arg, "a valid value")
-                  for arg in arguments if arg is not type(None)]  # fmt: skip
+        wanted = [
+            WANTED.get(typing.get_origin(arg) or arg, "a valid value")
+            for arg in arguments
+            if arg is not type(None)
+        ]
         return _union(members, optional, " or ".join(dict.fromkeys(wanted)))
     if hint is list or origin is list:
         return _list_of(converter_for(arguments[0]) if arguments else _passthrough)
@@ -241,13 +267,43 @@ class _Parameter:
     default: Any
 
 
+def _upload_rule(hint: Any) -> Accept | None:
+    """The :class:`Accept` of an ``UploadFile`` (or ``list[UploadFile]``, optional or not)
+    parameter: from its ``Annotated`` extras, else one that takes any file; ``None`` when the
+    parameter takes no file."""
+    rules = [extra for extra in getattr(hint, "__metadata__", ()) if isinstance(extra, Accept)]
+    while True:
+        origin = typing.get_origin(hint)
+        arguments = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if origin is Annotated:
+            rules += [extra for extra in hint.__metadata__ if isinstance(extra, Accept)]
+            hint = arguments[0]
+        elif origin in (Union, types.UnionType, list) and len(arguments) == 1:
+            hint = arguments[0]
+        elif hint is UploadFile:
+            return rules[0] if rules else Accept()
+        else:
+            return None
+
+
 class Binder:
-    """Binds a mapping of untrusted values to one function's keyword arguments."""
+    """Binds a mapping of untrusted values to one function's keyword arguments.
+
+    A parameter annotated with a form model (a dataclass, a ``TypedDict``, a pydantic model or
+    a msgspec ``Struct``; at most one per function) is the form parameter: it receives every
+    field that names no other parameter, and binding then reports every invalid field at once
+    (:class:`~component_framework.errors.FormInvalid`, with the other parameters' errors too).
+    Without one, the first invalid field is the error (``PayloadValidationError``), and an
+    unknown field is refused unless there is a ``**kwargs``. ``upload_rules`` maps each
+    parameter that takes files (``UploadFile``, ``list[UploadFile]``) to its :class:`Accept`.
+    """
 
     def __init__(self, function: Callable[..., Any]) -> None:
+        from component_framework.core.forms import form_model  # built on this module
+
         signature = inspect.signature(function)
         try:
-            hints = typing.get_type_hints(function)
+            hints = typing.get_type_hints(function, include_extras=True)
         except Exception as exc:
             raise ConfigurationError(f"cannot resolve type hints of {function!r}: {exc}") from exc
         parameters = list(signature.parameters.values())
@@ -255,26 +311,41 @@ class Binder:
             parameters = parameters[1:]
         self.accepts_extra = False
         self.parameters: dict[str, _Parameter] = {}
+        self.form: tuple[str, FormModel, Any] | None = None
+        self.upload_rules: dict[str, Accept] = {}
         for parameter in parameters:
             if parameter.kind is parameter.VAR_KEYWORD:
                 self.accepts_extra = True
-            elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL):
+                continue
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL):
                 raise ConfigurationError(
                     f"{function.__qualname__}: event parameters must be nameable, "
                     f"{parameter.name!r} is {parameter.kind.description}"
                 )
-            else:
-                hint = hints.get(parameter.name, parameter.annotation)
-                default = parameter.default
-                self.parameters[parameter.name] = _Parameter(
-                    parameter.name,
-                    converter_for(hint),
-                    _MISSING if default is parameter.empty else default,
-                )
+            hint = hints.get(parameter.name, parameter.annotation)
+            default = _MISSING if parameter.default is parameter.empty else parameter.default
+            model = form_model(hint)
+            if model is not None:
+                if self.form is not None:
+                    raise ConfigurationError(
+                        f"{function.__qualname__}: one form parameter per handler, got "
+                        f"{self.form[0]!r} and {parameter.name!r}"
+                    )
+                self.form = (parameter.name, model, default)
+                continue
+            rule = _upload_rule(hint)
+            if rule is not None:
+                self.upload_rules[parameter.name] = rule
+            self.parameters[parameter.name] = _Parameter(
+                parameter.name, converter_for(hint), default
+            )
         self.required = [p.name for p in self.parameters.values() if p.default is _MISSING]
 
     def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``."""
+        """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``
+        (``FormInvalid`` with every error, for a function with a form parameter)."""
+        if self.form is not None:
+            return self._bind_form(values, self.form)
         if not values:  # the common case of an event without payload
             if self.required:
                 raise PayloadValidationError(self.required[0], FIELD_REQUIRED)
@@ -294,6 +365,41 @@ class Binder:
         if self.accepts_extra:
             bound.update((k, v) for k, v in values.items() if k not in self.parameters)
         return bound
+
+    def _bind_form(
+        self, values: Mapping[str, Any], form: tuple[str, FormModel, Any]
+    ) -> dict[str, Any]:
+        from component_framework.core.forms import nest
+
+        name, model, default = form
+        bound: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for key, parameter in self.parameters.items():
+            value = values.get(key, _MISSING)
+            if value is _MISSING:
+                if parameter.default is _MISSING:
+                    errors[key] = [FIELD_REQUIRED]
+                continue
+            try:
+                bound[key] = parameter.convert(key, value)
+            except PayloadValidationError as exc:
+                errors.setdefault(exc.field, []).append(exc.problem)
+        submitted = {k: v for k, v in values.items() if k not in self.parameters}
+        if submitted or default is _MISSING:
+            data, shape_errors = nest(submitted)
+            bound[name], model_errors = model.validate(data)
+            for messages in (shape_errors, model_errors):
+                for field, problems in messages.items():
+                    errors.setdefault(field, []).extend(problems)
+        if errors:
+            raise FormInvalid(errors, form=_as_typed(values))
+        return bound
+
+
+def _as_typed(values: Mapping[str, Any]) -> dict[str, Any]:
+    from component_framework.core.forms import flatten
+
+    return flatten(values)
 
 
 _binders: dict[Callable[..., Any], Binder] = {}

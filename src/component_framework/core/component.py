@@ -167,6 +167,10 @@ class Component:
         self.state: dict[str, Any] = dict(state)
         #: Where stream operations go while a streaming transport runs this component.
         self.stream_sink: StreamSink | None = None
+        #: Field errors of the current request: dotted field name -> messages (``""`` for the
+        #: form as a whole). Filled by a form that failed validation or by :meth:`add_error`;
+        #: never part of the snapshot, so it starts empty on every request.
+        self.errors: dict[str, list[str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -218,6 +222,16 @@ class Component:
         if not self.template_name:
             raise ConfigurationError(f"{type(self).__qualname__} has no template_name")
         return renderer.render(self.template_name, self.get_context())
+
+    # -- form errors -----------------------------------------------------------------------
+
+    def add_error(self, field: str, message: str) -> None:
+        """Report ``message`` on ``field`` (a dotted name such as ``address.city``; ``""`` for
+        the whole form), as a handler's own check: ``self.add_error("email", "This address is
+        already registered.")``. Kept in :attr:`errors` for this request only."""
+        messages = self.errors.setdefault(field, [])
+        if message not in messages:
+            messages.append(message)
 
     # -- event surface ---------------------------------------------------------------------
 

@@ -207,6 +207,21 @@ def _normalise_hosts(hosts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(normalised)
 
 
+#: Settings that must be an ``int`` of at least 1.
+_POSITIVE_INTS: Final = (
+    *("max_snapshot_bytes", "max_body_bytes", "max_json_depth", "max_fields"),
+    *("stream_retry_ms", "stream_replay_frames", "stream_replay_bytes"),
+    *("ws_max_message_bytes", "ws_burst", "ws_inbox_messages", "ws_outbox_messages"),
+    *("ws_outbox_bytes", "http_burst", "max_streams_per_client", "max_sockets_per_client"),
+    *("upload_max_file_bytes", "upload_max_files", "upload_max_bytes", "upload_spool_bytes"),
+)
+#: Settings that must be a positive number (never ``None``).
+_POSITIVE_NUMBERS: Final = (
+    *("stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate"),
+    *("ws_send_timeout", "ws_join_timeout"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every switch and limit of a component application, with secure defaults.
@@ -267,6 +282,16 @@ class Settings:
     ``stream_max_seconds``: longest run of a stream handler (then an ``error`` frame with code
     ``stream_timeout``); ``None``: no limit.
 
+    Uploads (``multipart/form-data`` bodies, checked while they stream in; see
+    ``core.uploads``): ``upload_max_file_bytes``: largest file; ``upload_max_files``: most files
+    in one request; ``upload_max_bytes``: largest whole multipart body (files and fields; such
+    a body is not held to ``max_body_bytes``, whose 1 MiB would refuse a photo). The text
+    fields of a multipart body keep the ordinary limits: at most ``max_fields`` of them, and
+    ``max_body_bytes`` for all their bytes together. Past one: ``413 upload_too_large`` naming
+    the setting. ``upload_spool_bytes``: a file is kept in memory up to this size, then moved
+    to an anonymous temporary file in ``upload_directory`` (``None``: the system's temporary
+    directory), which disappears when it is closed, even if the process is killed.
+
     Browser assets: the app serves htmx and its sse and ws extensions under ``/_static/`` (no
     CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
     out like ``node_modules`` holding the ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws``
@@ -311,6 +336,11 @@ class Settings:
     handler_timeout: float | None = 30.0
     body_timeout: float | None = 15.0
     stream_max_seconds: float | None = 3600.0
+    upload_max_file_bytes: int = 16 * 1024 * 1024
+    upload_max_files: int = 10
+    upload_max_bytes: int = 64 * 1024 * 1024
+    upload_spool_bytes: int = 1024 * 1024
+    upload_directory: Path | str | None = None
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -332,13 +362,10 @@ class Settings:
         if isinstance(self.vendor_directory, str):
             vendor = self.vendor_directory.strip()
             object.__setattr__(self, "vendor_directory", Path(vendor) if vendor else None)
-        for name in (
-            "max_snapshot_bytes", "max_body_bytes", "max_json_depth", "max_fields",
-            "stream_retry_ms", "stream_replay_frames", "stream_replay_bytes",
-            "ws_max_message_bytes", "ws_burst",
-            "ws_inbox_messages", "ws_outbox_messages", "ws_outbox_bytes", "http_burst",
-            "max_streams_per_client", "max_sockets_per_client",
-        ):  # fmt: skip
+        if isinstance(self.upload_directory, str):
+            folder = self.upload_directory.strip()
+            object.__setattr__(self, "upload_directory", Path(folder) if folder else None)
+        for name in _POSITIVE_INTS:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(f"Settings.{name} must be a positive int, got {value!r}")
@@ -357,10 +384,7 @@ class Settings:
         ):
             if getattr(self, name) is not None:
                 _check_positive(name, getattr(self, name))
-        for name in (
-            "stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate",
-            "ws_send_timeout", "ws_join_timeout",
-        ):  # fmt: skip
+        for name in _POSITIVE_NUMBERS:
             _check_positive(name, getattr(self, name))
         grace = self.stream_resume_grace
         if not isinstance(grace, int | float) or isinstance(grace, bool) or grace < 0:
