@@ -6,7 +6,8 @@ them (with heartbeats while idle), and ending: after ``done``/``error``, on clie
 (seen from ``http.disconnect`` or from a failing or stalled ``send``), or on server shutdown (a
 final ``shutdown`` frame). A failure before the first frame is the HTTP transport's JSON error
 answer (htmx headers included); after it, the run's ``error`` frame.
-The run itself (task, replay, grace) belongs to ``core.stream_run``.
+The run itself (task, replay, grace) belongs to ``core.stream_run``; a live subscription's
+outlet to ``asgi.live_stream``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from component_framework.asgi.incoming import (
     read_body,
     request_error,
 )
+from component_framework.asgi.live_stream import start_live_stream
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
@@ -280,7 +282,7 @@ async def _start_run(
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
-        return streams.start_live(dispatcher, hub, call, frame_format, grace)
+        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)

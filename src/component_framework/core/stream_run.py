@@ -5,8 +5,10 @@ Owns what outlives a single connection: the task that runs the handler (one rend
 bounded replay buffer that lets a reconnecting client get exactly the frames it missed, and the
 resume grace (the task keeps running for a while after its last reader left; with nobody back it
 is cancelled, so the handler's ``finally`` blocks run). :class:`StreamRegistry` holds the runs of
-one app. Frames are kept encoded as SSE, built only by ``protocol.sse``'s frame builders (the
-one streaming wire format so far); this module numbers them. Transports do all I/O.
+one app; a live SSE subscription is a run whose task holds a live session (its outlet, which
+writes the run's frames, belongs to the SSE transport: ``asgi.live_stream``). Frames are kept
+encoded as SSE, built only by ``protocol.sse``'s frame builders (the one streaming wire format
+so far); this module numbers them. Transports do all I/O.
 """
 
 from __future__ import annotations
@@ -23,17 +25,14 @@ from component_framework.core.batching import OpBatcher
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import (
-    ComponentCall,
     Dispatcher,
     DispatchResult,
     PreparedCall,
 )
-from component_framework.core.hub import Hub
-from component_framework.core.live import Join, LiveSession, Ref
+from component_framework.core.live import LiveSession
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
-    SlowConsumer,
     StreamTimeout,
     error_document,
     report_failure,
@@ -303,36 +302,6 @@ async def _run_handler(
         run.emit_error(report_failure(exc, f"in the stream of {run.component_name!r}"))
 
 
-class _LiveOutlet:
-    """A live session's results as frames of a run (a live SSE subscription)."""
-
-    def __init__(self, run: StreamRun) -> None:
-        self.run = run
-        self.session: LiveSession | None = None
-
-    def render(self, result: DispatchResult, ref: Ref) -> None:
-        self.run.emit_render(result)
-
-    def stream(self, ops: list[StreamOp]) -> None:
-        self.run.emit_ops(ops)
-
-    def error(self, error: ComponentError, ref: Ref) -> None:
-        if self.session is not None and self.session.component is None:
-            self.run.emit_error(error)  # the mount failed: the stream has nothing to show
-            self.run.close_after_finish()
-        # A failing broadcast handler is logged and the subscription goes on.
-
-    def forward(self, event: str, payload: Mapping[str, Any]) -> None:
-        self.run.emit_broadcast(event, payload)
-
-    def done(self, result: DispatchResult, ref: Ref) -> None:
-        self.run.emit_render(result)
-
-    def overflow(self) -> None:
-        self.run.emit_error(SlowConsumer("the stream cannot keep up with its broadcasts"))
-        self.run.close_after_finish()
-
-
 async def _hold_live(run: StreamRun, session: LiveSession) -> None:
     """The task of a live run: it only waits; cancelling it (grace over, shutdown) ends the
     subscription and whatever handler is running."""
@@ -358,44 +327,28 @@ class StreamRegistry:
     ) -> StreamRun:
         """Start running ``plan``'s handler on ``component`` (opened by
         ``Dispatcher.open_component``) as a task; returns its run."""
-        run = self._new_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
+        run = self.open_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
         run.task = asyncio.get_running_loop().create_task(
             _drive(run, dispatcher, plan, component), name=f"component-stream-{run.id}"
         )
         return run
 
-    def start_live(
-        self,
-        dispatcher: Dispatcher,
-        hub: Hub,
-        call: ComponentCall,
-        frame_format: FrameFormat,
-        grace: float,
-    ) -> StreamRun:
-        """Start a live subscription: mount (or resume) ``call``'s component, send its render,
-        then a render whenever broadcasts change it, until the run is closed."""
-        settings = dispatcher.settings
-        run = self._new_run(call.component_name, frame_format, grace, settings)
-        outlet = _LiveOutlet(run)
-        session = LiveSession(
-            dispatcher, hub, call.component_name, outlet,
-            inbox_limit=settings.ws_inbox_messages, frame_interval=settings.stream_frame_interval,
-            context=call.context,
-        )  # fmt: skip
-        outlet.session = session
-        session.submit(Join(call.params, call.snapshot))
+    def hold_live(self, run: StreamRun, session: LiveSession) -> None:
+        """Make a live subscription ``run``'s task: ``session`` (whose outlet writes the run's
+        frames) lives until the run is closed (grace over, shutdown), then it ends."""
         run.task = asyncio.get_running_loop().create_task(
             _hold_live(run, session), name=f"component-live-{run.id}"
         )
-        return run
 
     def get(self, run_id: str) -> StreamRun | None:
         """The live or recently finished run ``run_id``."""
         return self.runs.get(run_id)
 
-    def _new_run(
+    def open_run(
         self, component_name: str, frame_format: FrameFormat, grace: float, settings: Settings
     ) -> StreamRun:
+        """A new run of ``component_name``, known by its id, with no task yet (a handler's
+        run gets one from :meth:`start_run`, a live subscription's from :meth:`hold_live`)."""
         run = StreamRun(
             secrets.token_urlsafe(12),
             component_name,
