@@ -82,9 +82,14 @@ class ComponentCall:
     ) -> ComponentCall:
         """The call for parsed request ``fields`` addressed to ``component_name``."""
         return cls(
-            component_name, fields.event, fields.payload, fields.params, fields.snapshot,
-            fields.state, context,
-        )  # fmt: skip
+            component_name,
+            fields.event,
+            fields.payload,
+            fields.params,
+            fields.snapshot,
+            fields.state,
+            context,
+        )
 
     @property
     def is_mount(self) -> bool:
@@ -127,13 +132,23 @@ class PreparedCall:
 
     ``runs_async`` says whether completing it needs the event loop (an ``async def`` or async
     generator handler, or an ``async def mount`` when mounting), so a transport can run a sync
-    call without creating a coroutine. A plain slotted class: one is built per request.
+    call without creating a coroutine. ``authorized`` is set once every authorization check of
+    the call has passed (:meth:`Dispatcher.open_component`): the dispatcher runs none again.
+    A plain slotted class: one is built per request.
     """
 
     __slots__ = (
-        "arguments", "cls", "component_id", "context", "event", "handler", "mount_arguments",
-        "restored_state", "runs_async",
-    )  # fmt: skip
+        "arguments",
+        "authorized",
+        "cls",
+        "component_id",
+        "context",
+        "event",
+        "handler",
+        "mount_arguments",
+        "restored_state",
+        "runs_async",
+    )
 
     def __init__(
         self,
@@ -148,6 +163,7 @@ class PreparedCall:
     ) -> None:
         self.cls = cls
         self.context = context  # checked by the dispatcher when the class needs it
+        self.authorized = False
         self.event = event
         self.handler = handler
         self.arguments = arguments  # the handler's
@@ -224,10 +240,10 @@ class Dispatcher:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
         arguments = binder_for(handler).bind(call.payload) if handler is not None else {}
         mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
+        context = self._context_to_check(cls, call.context)
         return PreparedCall(
-            cls, event, handler, arguments, component_id, restored, mount_arguments,
-            self._context_to_check(cls, call.context),
-        )  # fmt: skip
+            cls, event, handler, arguments, component_id, restored, mount_arguments, context
+        )
 
     def prepare_live_event(
         self,
@@ -277,11 +293,13 @@ class Dispatcher:
         return context
 
     def check_access(self, plan: PreparedCall, component: Component, event: str) -> None:
-        """Run the authorization checks for ``event`` (no-op when the plan has no context)."""
-        if plan.context is None:
+        """Run the authorization checks for ``event`` (no-op when the plan has no context or
+        is already authorized)."""
+        context = plan.context
+        if context is None or plan.authorized:
             return
         try:
-            check_access(plan.context, component, event, self.authorize)
+            check_access(context, component, event, self.authorize)
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
@@ -351,22 +369,28 @@ class Dispatcher:
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
 
-    async def open_component(self, plan: PreparedCall) -> Component:
-        """Create the component, hydrate or (awaiting an async) mount it, and authorize the
-        plan's event, without running its handler: how a stream is opened before its response
-        starts, so that a denial is a plain 403 / 401. The plan's checks are done afterwards."""
+    async def open(self, plan: PreparedCall) -> Component:
+        """The phase before the handler, for callers on the event loop: :meth:`create`, and
+        await an async ``mount`` (bounded by ``Settings.handler_timeout``)."""
         component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
+        return component
+
+    async def open_component(self, plan: PreparedCall) -> Component:
+        """:meth:`open`, then authorize the plan's event without running its handler: how a
+        stream is opened before its response starts, so that a denial is a plain 403 / 401.
+        The plan is ``authorized`` afterwards: its handler runs without checking again."""
+        component = await self.open(plan)
         if plan.handler is not None and plan.event is not None:
             self.check_access(plan, component, plan.event)
-        plan.context = None
+        plan.authorized = True
         return component
 
     def check_mount_access(self, plan: PreparedCall) -> None:
         """The mount-time authorization of ``plan`` on a fresh (or hydrated) instance, without
         mounting it: for transports that mount later, in a task (live subscriptions)."""
-        if plan.context is not None:
+        if plan.context is not None and not plan.authorized:
             self.create(plan, mount=False)
 
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
@@ -434,9 +458,7 @@ class Dispatcher:
 
     async def async_run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call, awaiting async user code on the running loop."""
-        component, mounted = self.create(plan)
-        if mounted is not None and inspect.isawaitable(mounted):
-            await self.await_user_code(plan, "mount", mounted)
+        component = await self.open(plan)
         if plan.handler is not None:
             outcome = self.call_handler(plan, component)
             if outcome is None:
