@@ -3,7 +3,8 @@
 Owns the timer side of stream operations: :class:`OpBatcher` pushes ops into a
 :class:`~component_framework.core.streams.StreamCoalescer` and hands each due batch to a
 callback, at once when a batch is due and otherwise from a loop timer at the coalescer's next
-deadline. The SSE stream runs and the live sessions (WebSocket, live SSE) share it; what a batch
+deadline. :class:`BatchingSink` is the component's stream sink built on it, the one that SSE
+stream runs and live sessions (WebSocket, live SSE) both hand their component; what a batch
 becomes on the wire belongs to them.
 """
 
@@ -11,10 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from component_framework.core.streams import StreamCoalescer, StreamOp
 
-__all__ = ["OpBatcher"]
+if TYPE_CHECKING:
+    from component_framework.core.component import Component
+    from component_framework.core.renderer import Renderer
+
+__all__ = ["BatchingSink", "OpBatcher"]
 
 
 class OpBatcher:
@@ -59,3 +65,50 @@ class OpBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class BatchingSink:
+    """A component's stream sink (``Component.stream_sink``) while a transport drives it.
+
+    Its stream operations are batched (:class:`OpBatcher`, created at the first one) into
+    ``emit``; :meth:`flush` sends the pending batch, which the owner does before each render,
+    so operations always reach the client before the render that follows them; after
+    :meth:`close` operations are dropped (a task the handler left behind may still call
+    ``stream_*``). :meth:`render` serves ``stream_to`` without html, with ``renderer``.
+    """
+
+    __slots__ = ("_batcher", "_emit", "_interval", "closed", "renderer")
+
+    def __init__(
+        self, renderer: Renderer | None, interval: float, emit: Callable[[list[StreamOp]], None]
+    ) -> None:
+        self.renderer = renderer
+        self._interval = interval
+        self._emit = emit
+        self._batcher: OpBatcher | None = None
+        self.closed = False
+
+    async def send_op(self, op: StreamOp) -> None:
+        """Queue ``op``; a due batch goes to ``emit`` (see :meth:`OpBatcher.push`)."""
+        if self.closed:
+            return
+        batcher = self._batcher
+        if batcher is None:
+            batcher = self._batcher = OpBatcher(self._interval, self._emit)
+        await batcher.push(op)
+
+    def render(self, component: Component) -> str:
+        """Render ``component``'s template (for ``stream_to`` without html)."""
+        return component.render(self.renderer)
+
+    def flush(self) -> bool:
+        """Emit the pending operations as one batch now; True if there were any."""
+        batcher = self._batcher
+        return batcher is not None and batcher.flush()
+
+    def close(self) -> None:
+        """Drop pending operations and every later one (idempotent)."""
+        self.closed = True
+        if self._batcher is not None:
+            self._batcher.cancel()
+            self._batcher = None

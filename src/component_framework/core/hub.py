@@ -1,7 +1,8 @@
 """The hub: which live components this process holds, and broadcasts to them.
 
 Owns the index of live components (WebSocket connections and live SSE streams register as
-:class:`Member`, by component name, component id and topic), local delivery of a
+:class:`Member`, by component name, component id and topic; a :class:`Membership` keeps one
+member's entry), local delivery of a
 :class:`Broadcast` in short slices of the event loop (and the :class:`TurnQueue` where members
 queue the push renders a broadcast causes, so those are sliced too), and the link to a
 :class:`~component_framework.core.broker.Broker` that
@@ -38,6 +39,7 @@ __all__ = [
     "Broadcast",
     "Hub",
     "Member",
+    "Membership",
     "default_hub",
     "reset_default_hub",
 ]
@@ -85,9 +87,14 @@ class Broadcast:
         """The broker message (JSON); ``TypeError`` when the payload is not JSON data."""
         try:
             document = {
-                "v": _WIRE_VERSION, "o": origin, "e": self.event, "p": self.payload,
-                "n": self.component_name, "i": self.component_id, "t": self.topic,
-            }  # fmt: skip
+                "v": _WIRE_VERSION,
+                "o": origin,
+                "e": self.event,
+                "p": self.payload,
+                "n": self.component_name,
+                "i": self.component_id,
+                "t": self.topic,
+            }
             return compact_json(document).encode()
         except (TypeError, ValueError) as exc:
             raise TypeError(f"broadcast payload is not JSON data: {exc}") from None
@@ -125,6 +132,41 @@ class Member(Protocol):
     def deliver(self, broadcast: Broadcast) -> None:
         """Take ``broadcast`` for processing; must return at once (queue it)."""
         ...
+
+
+class Membership:
+    """One member's entry in a hub: entered once (after the hub's broker link is up), its
+    topics re-indexed only when they change, left once. The member's ``topics`` are these."""
+
+    __slots__ = ("entered", "hub", "member", "topics")
+
+    def __init__(self, hub: Hub, member: Member) -> None:
+        self.hub = hub
+        self.member = member
+        self.topics: frozenset[str] = frozenset()
+        self.entered = False
+
+    async def enter(self, topics: frozenset[str]) -> None:
+        """Start receiving broadcasts, with ``topics``; once entered, only :meth:`update`."""
+        if self.entered:
+            self.update(topics)
+            return
+        await self.hub.start()
+        self.entered = True
+        self.topics = topics
+        self.hub.join(self.member)
+
+    def update(self, topics: frozenset[str]) -> None:
+        """The member's topics now (after a render); the hub re-indexes only a change."""
+        if self.entered and topics != self.topics:
+            self.topics = topics
+            self.hub.retopic(self.member)
+
+    def leave(self) -> None:
+        """Stop receiving broadcasts (idempotent)."""
+        if self.entered:
+            self.entered = False
+            self.hub.leave(self.member)
 
 
 class Hub:
@@ -288,8 +330,10 @@ class Hub:
                     logger.warning(
                         "broadcast %r reached this process only: the broker is unavailable (%s; "
                         "%d failed publishes so far)",
-                        broadcast.event, exc, self._publish_failures,
-                    )  # fmt: skip
+                        broadcast.event,
+                        exc,
+                        self._publish_failures,
+                    )
             else:
                 if self._publish_failures:
                     logger.warning(

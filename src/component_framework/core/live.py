@@ -1,14 +1,17 @@
 """Live sessions: one component held by a connection for the connection's whole life.
 
-Owns what the WebSocket transport and live SSE streams share: the held component, the serial
-processing of everything that changes it (the client's joins and events, broadcasts from the
-hub) through one bounded queue worked off by a task that exists only while there is work, the
-stream operations of its handlers (batched losslessly), and its membership of the hub (by
-component name, id and topics). Renders caused by broadcasts are coalesced: however many
-broadcasts are queued, one render goes out once they are all applied; a broadcast applied to
-an idle session queues its push render in the hub's turn queue (``core.turns``), where it
-waits for its turn once (later broadcasts only update the state), so a broadcast to many
-sessions renders them in fair slices of the event loop.
+Owns what the WebSocket transport and live SSE streams share: the held component and the
+steps that change it (a client's join and events, broadcasts from the hub), each a short
+method here. Its other jobs live in units of their own, which the session composes: the
+serial work queue (:class:`~component_framework.core.inbox.Inbox`: one piece of work at a
+time, a task only while there is work), the hub entry (:class:`~component_framework.core.hub
+.Membership`: name, id and topics), the stream sink of its handlers
+(:class:`~component_framework.core.batching.BatchingSink`) and the driving of generator
+handlers (:func:`~component_framework.core.driver.drive_stream`). Renders caused by broadcasts
+are coalesced: however many broadcasts are queued, one render goes out once they are all
+applied; a broadcast applied to an idle session queues its push render in the hub's turn queue
+(``core.turns``), where it waits for its turn once (later broadcasts only update the state), so
+a broadcast to many sessions renders them in fair slices of the event loop.
 
 A transport supplies an :class:`Outlet` that turns results into its wire messages; the session
 never sees a socket.
@@ -19,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from component_framework.core.access import AccessContext
-from component_framework.core.batching import OpBatcher
+from component_framework.core.batching import BatchingSink
 from component_framework.core.component import Component
 from component_framework.core.dispatch import (
     ComponentCall,
@@ -35,7 +37,9 @@ from component_framework.core.dispatch import (
     close_awaitable,
     is_async_function,
 )
-from component_framework.core.hub import Broadcast, Hub
+from component_framework.core.driver import drive_stream
+from component_framework.core.hub import Broadcast, Hub, Membership
+from component_framework.core.inbox import Inbox
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -43,7 +47,6 @@ from component_framework.errors import (
     NotJoined,
     PayloadValidationError,
     SnapshotTooLarge,
-    StreamTimeout,
     report_failure,
 )
 from component_framework.protocol.websocket import Ref
@@ -103,7 +106,7 @@ Work = Join | Event | Broadcast
 
 
 class LiveSession:
-    """One held component, its work queue and its hub membership.
+    """One held component and the steps that change it (see the module docstring).
 
     ``inbox_limit``: most queued messages (:meth:`submit` refuses more; a broadcast that
     finds the queue full calls :meth:`Outlet.overflow`). ``frame_interval``: the batching
@@ -128,21 +131,17 @@ class LiveSession:
         self.outlet = outlet
         self.component: Component | None = None
         self._name = component_name
-        self._topics: frozenset[str] = frozenset()
-        self._inbox: deque[Work] = deque()
-        self._inbox_limit = inbox_limit
-        self._frame_interval = frame_interval
-        self._task: asyncio.Task[None] | None = None
-        self._ops: OpBatcher | None = None
+        self._work: Inbox[Work] = Inbox(inbox_limit, self._process, self._drained)
+        self._membership = Membership(hub, self)
+        self._sink = BatchingSink(dispatcher.renderer, frame_interval, outlet.stream)
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
         self._push_queued = False  # a push render waits in the hub's turn queue
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
-        self._in_hub = False
         self.closed = False
 
-    # -- hub membership (the Member protocol) -------------------------------------------------
+    # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
     @property
     def component_name(self) -> str:
@@ -154,14 +153,14 @@ class LiveSession:
 
     @property
     def topics(self) -> frozenset[str]:
-        return self._topics
+        return self._membership.topics
 
     def deliver(self, broadcast: Broadcast) -> None:
         """Apply a broadcast: at once when the session is idle and the handler is sync (no
         task, the common fan-out case; the push render waits for its turn), else queued; a
         full queue means this session cannot keep up."""
         component = self.component
-        if self._task is None and component is not None and not self.closed:
+        if self._work.task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
             if handler is None:  # forwarded: after the render of what came before it
                 self._at_once(self._push_due)
@@ -173,7 +172,109 @@ class LiveSession:
         if not self.submit(broadcast):
             self.outlet.overflow()
 
+    def __repr__(self) -> str:
+        return f"<LiveSession {self._name!r} id={self.component_id!r}>"
+
+    # -- the work queue (the queue itself is ``_work``) ------------------------------------------
+
+    def submit(self, work: Work) -> bool:
+        """Queue ``work`` without waiting; False when the queue is full."""
+        if self.closed:
+            return True  # a closing session drops work silently
+        return self._work.put(work)
+
+    @property
+    def busy(self) -> bool:
+        """Whether work is queued or running (a push render waiting for its turn included)."""
+        return self._work.task is not None or self._push_queued
+
+    @property
+    def _task(self) -> asyncio.Task[None] | None:
+        """The task working the queue off, if any (read by tests and diagnostics)."""
+        return self._work.task
+
+    @property
+    def _inbox(self) -> Inbox[Work]:
+        """The queued work (read by tests and diagnostics: its ``len``)."""
+        return self._work
+
+    async def _process(self, work: Work) -> None:
+        """One piece of work; its failure becomes an error for the client, never a dead
+        session."""
+        try:
+            if type(work) is Event:
+                await self._event(work)
+            elif type(work) is Join:
+                await self._join(work)
+            else:
+                assert isinstance(work, Broadcast)
+                await self._broadcast(work)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a framework bug too: keep the session alive and say so
+            self._failed(exc, None if isinstance(work, Broadcast) else work.ref)
+
+    def _drained(self) -> None:
+        """The queue ran dry: the push render of the broadcasts it applied, if any."""
+        component = self.component
+        if self._dirty and component is not None and not self.closed:
+            self._dirty = False
+            try:
+                self.outlet.render(self._render(component), None)
+            except Exception as exc:
+                self._failed(exc, None)
+
+    def _at_once(self, step: Callable[[], object]) -> None:
+        """Run a sync step outside the queue; its failure becomes an error for the client."""
+        try:
+            step()
+        except Exception as exc:
+            self._failed(exc, None)
+
+    def _failed(self, exc: Exception, ref: Ref) -> None:
+        error = report_failure(exc, f"in the live component {self._name!r}")
+        self._sink.flush()
+        self.outlet.error(error, ref)
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    async def _join(self, work: Join) -> None:
+        dispatcher = self.dispatcher
+        call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
+        component = await dispatcher.open(dispatcher.prepare(call))
+        component.stream_sink = self._sink
+        result = dispatcher.render(component)  # a failing render keeps the held component
+        self._rendered_snapshot = result.snapshot
+        previous, self.component = self.component, component
+        if previous is not None:
+            previous.stream_sink = None
+        self._dirty = False
+        await self._membership.enter(self._read_topics(component))
+        self.outlet.render(result, work.ref)
+
+    async def _event(self, work: Event) -> None:
+        component = self.component
+        if component is None:
+            raise NotJoined("no component is mounted on this connection: send a 'join' first")
+        dispatcher = self.dispatcher
+        plan = dispatcher.prepare_live_event(
+            type(component), work.event, work.payload, self.context
+        )
+        outcome = dispatcher.call_handler(plan, component)
+        if outcome is not None:
+            if inspect.isasyncgen(outcome):
+                result = await self._stream(plan, component, outcome, work.ref)
+                self._dirty = False
+                self.outlet.done(result, work.ref)
+                return
+            if inspect.isawaitable(outcome):
+                await dispatcher.await_user_code(plan, "handler", outcome)
+        result = self._render(component)
+        self._dirty = False
+        self.outlet.render(result, work.ref)
+
     def _apply(self, broadcast: Broadcast, component: Component) -> None:
+        """A broadcast to a sync handler on an idle session: applied now, rendered later."""
         outcome = self._start_broadcast(broadcast, component)
         if outcome is not None:
             close_awaitable(outcome)
@@ -193,136 +294,22 @@ class LiveSession:
         """The push render of applied broadcasts, unless nothing changed since the last
         render, or the running queue renders at its end anyway."""
         component = self.component
-        if self._dirty and self._task is None and component is not None and not self.closed:
+        if self._dirty and self._work.task is None and component is not None and not self.closed:
             self._dirty = False
             self.outlet.render(self._render(component), None)
-
-    def _at_once(self, step: Callable[[], object]) -> None:
-        """Run a sync step outside the queue; its failure becomes an error for the client."""
-        try:
-            step()
-        except Exception as exc:
-            self._failed(exc, None)
-
-    def __repr__(self) -> str:
-        return f"<LiveSession {self._name!r} id={self.component_id!r}>"
-
-    # -- the queue -----------------------------------------------------------------------------
-
-    def submit(self, work: Work) -> bool:
-        """Queue ``work`` without waiting; False when the queue is full."""
-        if self.closed:
-            return True  # a closing session drops work silently
-        if len(self._inbox) >= self._inbox_limit:
-            return False
-        self._inbox.append(work)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._pump())
-        return True
-
-    @property
-    def busy(self) -> bool:
-        """Whether work is queued or running (a push render waiting for its turn included)."""
-        return self._task is not None or self._push_queued
-
-    async def _pump(self) -> None:
-        try:
-            inbox = self._inbox
-            while inbox:
-                work = inbox.popleft()
-                await self._process(work)
-                if inbox:  # a backlog must not hold the event loop: one message a turn
-                    await asyncio.sleep(0)
-            component = self.component
-            if self._dirty and component is not None and not self.closed:
-                self._dirty = False
-                await self._guarded(self._push_render(component), None)
-        finally:
-            self._task = None
-
-    async def _push_render(self, component: Component) -> None:
-        self.outlet.render(self._render(component), None)
-
-    async def _process(self, work: Work) -> None:
-        if type(work) is Event:
-            await self._guarded(self._event(work), work.ref)
-        elif type(work) is Join:
-            await self._guarded(self._join(work), work.ref)
-        else:
-            assert isinstance(work, Broadcast)
-            await self._guarded(self._broadcast(work), None)
-
-    async def _guarded(self, step: Any, ref: Ref) -> None:
-        """Run one step; its failure becomes an error for the client, never a dead session."""
-        try:
-            await step
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a framework bug too: keep the session alive and say so
-            self._failed(exc, ref)
-
-    def _failed(self, exc: Exception, ref: Ref) -> None:
-        error = report_failure(exc, f"in the live component {self._name!r}")
-        self._flush_ops()
-        self.outlet.error(error, ref)
-
-    # -- the steps -----------------------------------------------------------------------------
-
-    async def _join(self, work: Join) -> None:
-        dispatcher = self.dispatcher
-        call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
-        plan = dispatcher.prepare(call)
-        component, mounted = dispatcher.create(plan)
-        if mounted is not None and inspect.isawaitable(mounted):
-            await dispatcher.await_user_code(plan, "mount", mounted)
-        component.stream_sink = self
-        result = dispatcher.render(component)  # a failing render keeps the held component
-        self._rendered_snapshot = result.snapshot
-        previous, self.component = self.component, component
-        if previous is not None:
-            previous.stream_sink = None
-        self._dirty = False
-        if not self._in_hub:
-            await self.hub.start()
-            self._in_hub = True
-            self._topics = self._read_topics(component)
-            self.hub.join(self)
-        else:
-            self._retopic(component)
-        self.outlet.render(result, work.ref)
-
-    async def _event(self, work: Event) -> None:
-        component = self.component
-        if component is None:
-            raise NotJoined("no component is mounted on this connection: send a 'join' first")
-        dispatcher = self.dispatcher
-        plan = dispatcher.prepare_live_event(
-            type(component), work.event, work.payload, self.context
-        )
-        outcome = dispatcher.call_handler(plan, component)
-        if outcome is not None:
-            if inspect.isasyncgen(outcome):
-                result = await self._run_generator(plan, component, outcome, work.ref)
-                self._dirty = False
-                self.outlet.done(result, work.ref)
-                return
-            if inspect.isawaitable(outcome):
-                await dispatcher.await_user_code(plan, "handler", outcome)
-        result = self._render(component)
-        self._dirty = False
-        self.outlet.render(result, work.ref)
 
     def _start_broadcast(self, broadcast: Broadcast, component: Component) -> Any:
         """Forward ``broadcast`` or call its handler; returns what a handler returned that
         still needs awaiting (``None`` when done). Marks the component for a push render."""
         if broadcast.event not in type(component).events:
-            self._flush_ops()
+            self._sink.flush()
             self.outlet.forward(broadcast.event, broadcast.payload)
             return None
         dispatcher = self.dispatcher
         try:
-            plan = dispatcher.prepare_live_event(type(component), broadcast.event,
-                                                 broadcast.payload)  # fmt: skip
+            plan = dispatcher.prepare_live_event(
+                type(component), broadcast.event, broadcast.payload
+            )
         except PayloadValidationError as exc:  # the server's own broadcast is wrong
             logger.error("broadcast %r does not fit %r: %s", broadcast.event, self._name, exc)
             return None
@@ -343,44 +330,36 @@ class LiveSession:
         plan = self._broadcast_plan
         assert plan is not None
         if inspect.isasyncgen(outcome):
-            await self._run_generator(plan, component, outcome, None)
+            await self._stream(plan, component, outcome, None)
             self._dirty = False
         elif inspect.isawaitable(outcome):
             await self.dispatcher.await_user_code(plan, "handler", outcome)
 
-    async def _run_generator(
+    async def _stream(
         self, plan: PreparedCall, component: Component, generator: Any, ref: Ref
     ) -> DispatchResult:
-        """A render per ``yield``, and a last one if the state changed after it; stopped with
-        ``StreamTimeout`` after ``Settings.stream_max_seconds``."""
-        dispatcher, last = self.dispatcher, None
-        limit = dispatcher.settings.stream_max_seconds
-        deadline = asyncio.timeout(limit)
-        try:
-            async with deadline:
-                while await dispatcher.advance(plan, generator):
-                    last = self._render(component)
-                    self.outlet.render(last, ref)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            raise StreamTimeout(f"the handler was stopped after {limit:g} s") from None
-        finally:
-            await generator.aclose()  # on cancellation: runs the handler's finally blocks
-        result = self._render(component)
-        if last is None or result.html != last.html:
-            self.outlet.render(result, ref)
-        return result
+        """A generator handler, driven to its end: each render to the outlet for ``ref``."""
+        outlet = self.outlet
+        return await drive_stream(
+            self.dispatcher,
+            plan,
+            component,
+            generator,
+            render=self._render,
+            show=lambda result: outlet.render(result, ref),
+            stopped="the handler",
+        )
 
     def _render(self, component: Component) -> DispatchResult:
-        self._flush_ops()  # stream operations before the render that follows them
+        self._sink.flush()  # stream operations before the render that follows them
         try:
             result = self.dispatcher.render(component)
         except SnapshotTooLarge:
             self._roll_back(component)
             raise
         self._rendered_snapshot = result.snapshot
-        self._retopic(component)
+        if self._membership.entered:
+            self._membership.update(self._read_topics(component))
         return result
 
     def _roll_back(self, component: Component) -> None:
@@ -405,29 +384,6 @@ class LiveSession:
             raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
         return topics
 
-    def _retopic(self, component: Component) -> None:
-        if self._in_hub:
-            topics = self._read_topics(component)
-            if topics != self._topics:
-                self._topics = topics
-                self.hub.retopic(self)
-
-    # -- the stream sink (stream operations of the held component) ----------------------------
-
-    async def send_op(self, op: StreamOp) -> None:
-        """Queue a stream operation of the held component (batched into ``Outlet.stream``)."""
-        if self._ops is None:
-            self._ops = OpBatcher(self._frame_interval, self.outlet.stream)
-        await self._ops.push(op)
-
-    def render(self, component: Component) -> str:
-        """Render ``component`` (for ``stream_to`` without html)."""
-        return component.render(self.dispatcher.renderer)
-
-    def _flush_ops(self) -> None:
-        if self._ops is not None:
-            self._ops.flush()
-
     # -- the end -----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -435,17 +391,13 @@ class LiveSession:
         if self.closed:
             return
         self.closed = True
-        self._inbox.clear()
-        if self._in_hub:
-            self.hub.leave(self)
-        if self._ops is not None:
-            self._ops.cancel()
-        if self._task is not None:
-            self._task.cancel()
+        self._membership.leave()
+        self._sink.close()
+        self._work.close()
 
     async def aclose(self) -> None:
         """:meth:`close`, then wait until the running handler's ``finally`` blocks ran."""
-        task = self._task
+        task = self._work.task
         self.close()
         if task is not None and task is not asyncio.current_task():
             await asyncio.gather(task, return_exceptions=True)

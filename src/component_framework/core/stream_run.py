@@ -14,14 +14,13 @@ so far); this module numbers them. Transports do all I/O.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from component_framework.core.batching import OpBatcher
+from component_framework.core.batching import BatchingSink, OpBatcher
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import (
@@ -29,6 +28,7 @@ from component_framework.core.dispatch import (
     DispatchResult,
     PreparedCall,
 )
+from component_framework.core.driver import drive_stream
 from component_framework.core.live import LiveSession
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -240,66 +240,46 @@ class StreamRun:
         return self._closed
 
 
-class _RunSink:
-    """The component's stream sink while a run drives it."""
-
-    def __init__(self, run: StreamRun, dispatcher: Dispatcher) -> None:
-        self.run = run
-        self.dispatcher = dispatcher
-
-    async def send_op(self, op: StreamOp) -> None:
-        await self.run.send_op(op)
-
-    def render(self, component: Component) -> str:
-        return component.render(self.dispatcher.renderer)
-
-
 async def _drive(
     run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall, component: Component
 ) -> None:
-    """Run the handler: a render frame per ``yield``, then ``done``; ``error`` on failure,
-    and ``stream_timeout`` after ``Settings.stream_max_seconds``."""
-    limit = dispatcher.settings.stream_max_seconds
-    deadline = asyncio.timeout(limit)
-    try:
-        async with deadline:
-            await _run_handler(run, dispatcher, plan, component)
-    except TimeoutError:
-        if not deadline.expired():
-            raise
-        logger.warning("stream of %r stopped after %g s", run.component_name, limit)
-        run.emit_error(StreamTimeout(f"the stream was stopped after {limit:g} s"))
-    finally:
-        run.mark_finished()
+    """The task of a run: the handler driven as a stream (``core.driver``), a render frame
+    per ``yield`` (or one), then ``done``; ``error`` on failure, and ``stream_timeout`` after
+    ``Settings.stream_max_seconds``. Stream operations go out as ``stream`` frames, each
+    batch before the frame that follows it; after the end they are dropped."""
+    interval = dispatcher.settings.stream_frame_interval
+    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops)
 
+    def render(held: Component) -> DispatchResult:
+        sink.flush()
+        return dispatcher.render(held)
 
-async def _run_handler(
-    run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall, component: Component
-) -> None:
     try:
-        component.stream_sink = _RunSink(run, dispatcher)
+        component.stream_sink = sink
         outcome = dispatcher.call_handler(plan, component)
-        if inspect.isasyncgen(outcome):
-            last: DispatchResult | None = None
-            try:
-                while await dispatcher.advance(plan, outcome):
-                    last = dispatcher.render(component)
-                    run.emit_render(last)
-            finally:
-                await outcome.aclose()  # on cancellation: runs the handler's finally blocks
-            result = dispatcher.render(component)
-            if last is None or result.html != last.html:
-                run.emit_render(result)  # what changed after the last yield still reaches the page
-        else:
-            if outcome is not None:
-                await dispatcher.await_user_code(plan, "handler", outcome)
-            result = dispatcher.render(component)
-            run.emit_render(result)
+        result = await drive_stream(
+            dispatcher,
+            plan,
+            component,
+            outcome,
+            render=render,
+            show=run.emit_render,
+            stopped="the stream",
+        )
         run.emit_done(result)
     except asyncio.CancelledError:
         raise
+    except StreamTimeout as timeout:
+        limit = dispatcher.settings.stream_max_seconds
+        logger.warning("stream of %r stopped after %g s", run.component_name, limit)
+        sink.flush()
+        run.emit_error(timeout)
     except Exception as exc:  # a framework bug too: still end the stream with a frame
+        sink.flush()
         run.emit_error(report_failure(exc, f"in the stream of {run.component_name!r}"))
+    finally:
+        sink.close()
+        run.mark_finished()
 
 
 async def _hold_live(run: StreamRun, session: LiveSession) -> None:

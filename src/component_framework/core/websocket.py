@@ -64,9 +64,7 @@ class WebSocketManager:
         component_name: str | None = None,
     ) -> int:
         """:meth:`broadcast` to the instances subscribed to ``topic`` (a chat room, ...)."""
-        return await self.broadcast(
-            component_name, event, payload, topic=topic
-        )  # fmt: skip
+        return await self.broadcast(component_name, event, payload, topic=topic)
 
     def connections(self, component_name: str | None = None) -> int:
         """How many live instances this process holds (of one component, or all)."""

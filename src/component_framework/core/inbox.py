@@ -1,0 +1,70 @@
+"""A live component's inbox: its work, taken one piece at a time, in order.
+
+Owns the bounded queue of what a connection asks of its component (joins, events,
+broadcasts) and the task that works it off: the task exists only while there is work, runs
+one piece at a time (so a component never sees two at once, and answers leave in order), and
+yields a turn of the event loop between pieces while a backlog lasts, so that one busy
+connection cannot hold the worker. What a piece of work means (``process``) and what happens
+once the queue runs dry (``drained``) belong to the owner. Pure asyncio: no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Inbox"]
+
+W = TypeVar("W")
+
+
+class Inbox(Generic[W]):
+    """At most ``limit`` pieces of work, each handed to ``process`` in order; ``drained`` is
+    called when the last one is done (still on the inbox's task: :attr:`task` is set)."""
+
+    __slots__ = ("_drained", "_items", "_limit", "_process", "task")
+
+    def __init__(
+        self,
+        limit: int,
+        process: Callable[[W], Coroutine[Any, Any, None]],
+        drained: Callable[[], None],
+    ) -> None:
+        self._items: deque[W] = deque()
+        self._limit = limit
+        self._process = process
+        self._drained = drained
+        #: The task working the inbox off; ``None`` when idle.
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, work: W) -> bool:
+        """Queue ``work`` without waiting (the task starts if idle); False when full."""
+        items = self._items
+        if len(items) >= self._limit:
+            return False
+        items.append(work)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._work_off())
+        return True
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def _work_off(self) -> None:
+        try:
+            items, process = self._items, self._process
+            while items:
+                await process(items.popleft())
+                if items:  # a backlog must not hold the event loop: one piece a turn
+                    await asyncio.sleep(0)
+            self._drained()
+        finally:
+            self.task = None
+
+    def close(self) -> None:
+        """Drop the queued work and cancel the running piece (its ``finally`` blocks run)."""
+        self._items.clear()
+        if self.task is not None:
+            self.task.cancel()
