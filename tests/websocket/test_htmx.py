@@ -99,3 +99,24 @@ async def test_htmx_message_with_an_unknown_event_is_a_json_error(app: Component
         answer = json.loads(await ws.receive_text())
     assert answer["type"] == "error"
     assert answer["code"] == "event_not_found"
+
+
+async def test_htmx_4_messages_with_lowercase_headers_are_htmx_messages(app: ComponentASGI):
+    # htmx 4's hx-ws sends {...values, "headers": {...}} where htmx 2's sent HEADERS.
+    async with websocket_connect(app, ws_path("sentiment")) as ws:
+        await ws.receive_json()
+        await ws.send_json({"headers": HEADERS, "event": "analyze", "text": "hello"})
+        fragment = await ws.receive_text()
+    assert "<p>hello</p>" in fragment
+
+
+async def test_a_form_field_named_headers_beside_htmx_2_headers_joins_the_payload(
+    app: ComponentASGI,
+):
+    async with websocket_connect(app, ws_path("sentiment")) as ws:
+        await ws.receive_json()
+        message = {"HEADERS": HEADERS, "headers": "mine", "event": "analyze", "text": "hi"}
+        await ws.send_json(message)
+        answer = json.loads(await ws.receive_text())
+    # The form field reached the payload: on_analyze takes no 'headers', and the answer says so.
+    assert (answer["code"], answer["field"]) == ("validation_error", "headers")

@@ -7,7 +7,8 @@ JSON text by the builders below (render, stream, done, error, broadcast, pong: t
 
 - the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
   ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer;
-- htmx's ws extension: an object of form values plus ``HEADERS`` (no ``type``). Its ``event``
+- htmx's ws extension: an object of form values plus its request headers (no ``type``):
+  ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
   an HTML fragment (:func:`htmx_fragment`).
 """
@@ -52,7 +53,8 @@ CLIENT_TYPES: Final = ("event", "join", "ping")
 #: What a client may put in ``ref`` (echoed unchanged in the answer).
 Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
-_HTMX_HEADERS: Final = "HEADERS"
+#: Where htmx's ws extension puts its request headers: htmx 2 ``HEADERS``, htmx 4 ``headers``.
+_HTMX_HEADER_KEYS: Final = ("HEADERS", "headers")
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
 
 
@@ -101,8 +103,10 @@ def parse_client_message(
     except RequestError as exc:
         raise MessageError(exc.problem, str(exc), None) from None
     ref = _ref_of(document)
-    if "type" not in document and isinstance(document.get(_HTMX_HEADERS), dict):
-        return _htmx_message(document, ref)
+    if "type" not in document:
+        for headers in _HTMX_HEADER_KEYS:  # htmx 4's hx-ws: headers
+            if isinstance(document.get(headers), dict):
+                return _htmx_message(document, ref, headers)
     kind = document.get("type")
     if kind not in CLIENT_TYPES:
         expected = ", ".join(repr(name) for name in CLIENT_TYPES)
@@ -122,8 +126,8 @@ def parse_client_message(
     )
 
 
-def _htmx_message(document: dict[str, Any], ref: Ref) -> ClientMessage:
-    body = {key: value for key, value in document.items() if key not in ("HEADERS", "ref")}
+def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMessage:
+    body = {key: value for key, value in document.items() if key not in (headers, "ref")}
     body.pop("snapshot", None)  # the connection holds the state; the page's copy may be stale
     try:
         fields = fields_from_mapping(body, loose_to_payload=True)
