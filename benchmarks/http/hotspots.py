@@ -76,7 +76,7 @@ def _stages(exchange: Exchange, app: Any, floor: Any) -> dict[str, Loop]:
     async def transport(n: int) -> None:
         for _ in range(n):
             request: Any = {**scope, "state": {}}
-            await handle_http(request, receive, send, COMPONENT_NAME, dispatcher, app.guard)
+            await handle_http(request, receive, send, COMPONENT_NAME, app.services)
 
     async def whole(n: int) -> None:
         for _ in range(n):

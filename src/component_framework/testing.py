@@ -343,9 +343,13 @@ class WebSocketDenied(AssertionError):
     and ``reason`` (a close before accept)."""
 
     def __init__(
-        self, *, status: int | None = None, body: bytes = b"", code: int | None = None,
+        self,
+        *,
+        status: int | None = None,
+        body: bytes = b"",
+        code: int | None = None,
         reason: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(f"handshake refused: status={status} code={code} {body!r}{reason}")
         self.status, self.body, self.code, self.reason = status, body, code, reason
 

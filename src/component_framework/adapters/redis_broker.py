@@ -177,8 +177,10 @@ class RedisBroker:
                     self.reconnects += 1
                     logger.warning(
                         "Redis broker %s is back after %.1f s; broadcasts from other processes "
-                        "during the outage were not received", self.url, loop.time() - outage_since,
-                    )  # fmt: skip
+                        "during the outage were not received",
+                        self.url,
+                        loop.time() - outage_since,
+                    )
                     outage_since = None
                 self._connected = True
                 delay = self.reconnect_initial
@@ -190,8 +192,10 @@ class RedisBroker:
                     outage_since = loop.time()
                     logger.warning(
                         "Redis broker %s is unavailable (%s): broadcasts reach this process "
-                        "only; reconnecting", self.url, exc or type(exc).__name__,
-                    )  # fmt: skip
+                        "only; reconnecting",
+                        self.url,
+                        exc or type(exc).__name__,
+                    )
             finally:
                 self._connected = False
                 await _close_quietly(pubsub, client)

@@ -17,18 +17,19 @@ import logging
 import signal
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
-from component_framework.asgi.sse import StreamGate, handle_sse
+from component_framework.asgi.services import AppServices, SocketRegistry, StreamGate
+from component_framework.asgi.sse import handle_sse
 from component_framework.asgi.static import StaticFiles, script_tags
-from component_framework.asgi.websocket import SocketRegistry, deny_handshake, handle_websocket
+from component_framework.asgi.websocket import deny_handshake, handle_websocket
 from component_framework.core.access import AccessHook
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
@@ -47,6 +48,15 @@ if TYPE_CHECKING:
         Scope,
         WebSocketScope,
     )
+
+    #: What a route table maps a route kind to: one exchange, the shape every transport has.
+    HTTPRouteHandler = Callable[
+        [HTTPScope, ASGIReceiveCallable, ASGISendCallable, str, AppServices], Awaitable[None]
+    ]
+    WebSocketRouteHandler = Callable[
+        [WebSocketScope, ASGIReceiveCallable, ASGISendCallable, str, AppServices],
+        Awaitable[None],
+    ]
 
 __all__ = ["ComponentASGI"]
 
@@ -129,21 +139,71 @@ class ComponentASGI:
     ) -> None:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
-        self.dispatcher = Dispatcher(registry, settings, renderer, authorize)
-        self.guard = ClientGuard(self.dispatcher.settings)
-        self.hub = default_hub() if hub is None else hub
-        self.sockets = SocketRegistry()
-        self.streams = StreamRegistry()
-        self.stream_gate = StreamGate()
-        self.static = StaticFiles(vendor_directory=self.settings.vendor_directory)
+        dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        #: What every transport is handed with each exchange.
+        self.services = AppServices(
+            dispatcher=dispatcher,
+            guard=ClientGuard(dispatcher.settings),
+            hub=default_hub() if hub is None else hub,
+            streams=StreamRegistry(),
+            stream_gate=StreamGate(),
+            sockets=SocketRegistry(),
+            static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
+        )
         self.shutdown_on_signals = shutdown_on_signals
         self._signals_hooked = False
         self._routes = RouteCache(self.prefix)
+        # The route tables: a matched route's kind -> the exchange that serves it.
+        self._http_routes: dict[RouteKind, HTTPRouteHandler] = {
+            RouteKind.COMPONENT: handle_http,
+            RouteKind.STREAM: self._serve_stream,
+            RouteKind.STATIC: _serve_static,
+            RouteKind.WEBSOCKET: _websocket_over_http,
+        }
+        self._websocket_routes: dict[RouteKind, WebSocketRouteHandler] = dict.fromkeys(
+            RouteKind, _no_websocket_here
+        )
+        self._websocket_routes[RouteKind.WEBSOCKET] = self._serve_socket
 
     @property
     def settings(self) -> Settings:
         """The settings in force."""
-        return self.dispatcher.settings
+        return self.services.dispatcher.settings
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Runs the calls of every transport."""
+        return self.services.dispatcher
+
+    @property
+    def guard(self) -> ClientGuard:
+        """The client policy (hosts, origins, rates, open streams and sockets)."""
+        return self.services.guard
+
+    @property
+    def hub(self) -> Hub:
+        """Where live components receive broadcasts from."""
+        return self.services.hub
+
+    @property
+    def streams(self) -> StreamRegistry:
+        """The stream runs of this app."""
+        return self.services.streams
+
+    @property
+    def stream_gate(self) -> StreamGate:
+        """Tells open streams to end (shutdown)."""
+        return self.services.stream_gate
+
+    @property
+    def sockets(self) -> SocketRegistry:
+        """The open WebSockets of this app."""
+        return self.services.sockets
+
+    @property
+    def static(self) -> StaticFiles:
+        """The browser files under ``/_static/``."""
+        return self.services.static
 
     def script_tags(
         self, *, sse: bool = True, ws: bool = True, url_prefix: str | None = None, htmx: int = 2
@@ -165,21 +225,19 @@ class ComponentASGI:
 
         Annotated with ``Any`` on purpose: Starlette, Litestar and uvicorn each declare their own
         ASGI types, and every one of them must accept this app without a cast."""
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             if self.app is not None:
                 await self.app(scope, self._watch_lifespan(receive), send)
             else:
                 await self._lifespan(receive, send)
             return
         resolution = self._routes.resolve(scope)
-        if (
-            scope["type"] == "http"
-            and type(resolution) is Route
-            and resolution.kind is RouteKind.COMPONENT
-        ):  # the hot path, without the general dispatch below
-            await handle_http(scope, receive, send, resolution.name, self.dispatcher, self.guard)
+        if type(resolution) is Route:  # the hot path (_serve, inlined): one table lookup
+            routes = self._http_routes if kind == "http" else self._websocket_routes
+            await routes[resolution.kind](scope, receive, send, resolution.name, self.services)
             return
-        await self._serve(scope, receive, send, resolution)
+        await self._unrouted(scope, receive, send, resolution)
 
     async def serve_mounted(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -192,88 +250,60 @@ class ComponentASGI:
             return
         await self._serve(scope, receive, send, self._routes.resolve_relative(scope["path"]))
 
-    async def _serve(
+    async def _serve(self, scope: Any, receive: Any, send: Any, resolution: Resolution) -> None:
+        """Serve ``scope`` as ``resolution`` says: a route through its table, else
+        :meth:`_unrouted` (``__call__`` does the same inline, saving an await a request)."""
+        if type(resolution) is Route:
+            routes = self._http_routes if scope["type"] == "http" else self._websocket_routes
+            await routes[resolution.kind](scope, receive, send, resolution.name, self.services)
+        else:
+            await self._unrouted(scope, receive, send, resolution)
+
+    async def _unrouted(
         self,
         scope: HTTPScope | WebSocketScope,
         receive: ASGIReceiveCallable,
         send: ASGISendCallable,
         resolution: Resolution,
     ) -> None:
-        kind = scope["type"]
-        if resolution is NOT_OURS:
-            if self.app is not None:
-                await self.app(scope, receive, send)
-            elif kind == "http":
-                await send_response(send, error_response(NotFound("no component is served here")))
+        """A path outside the mount point (the wrapped app's, else 404) or inside it but
+        naming no route (404)."""
+        if resolution is NOT_OURS and self.app is not None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            if resolution is None:
+                message = f"nothing is served at {shown(scope['path'], 128)}"
             else:
-                error = NotFound("nothing is served here")
-                await self._refuse_websocket(cast("WebSocketScope", scope), receive, send, error)
-            return
-        route = resolution if type(resolution) is Route else None
-        if scope["type"] == "http":
-            await self._route_http(scope, receive, send, route)
+                message = "no component is served here"
+            await send_response(send, error_response(NotFound(message)))
         else:
-            await self._route_websocket(scope, receive, send, route)
+            if resolution is None:
+                message = "no WebSocket endpoint here"
+            else:
+                message = "nothing is served here"
+            await _refuse_websocket(scope, receive, send, NotFound(message))
 
-    async def _route_http(
+    async def _serve_stream(
         self,
         scope: HTTPScope,
         receive: ASGIReceiveCallable,
         send: ASGISendCallable,
-        route: Route | None,
+        name: str,
+        services: AppServices,
     ) -> None:
-        if route is not None and route.kind is RouteKind.COMPONENT:
-            await handle_http(scope, receive, send, route.name, self.dispatcher, self.guard)
-        elif route is not None and route.kind is RouteKind.STREAM:
-            self._hook_signals()
-            await handle_sse(
-                scope, receive, send, route.name, self.dispatcher, self.streams, self.stream_gate,
-                self.hub, self.guard,
-            )  # fmt: skip
-        elif route is not None and route.kind is RouteKind.STATIC:
-            try:
-                self.guard.check_host(RequestHeaders.of(scope).host)
-            except ComponentError as refused:
-                await send_response(send, error_response(refused))
-                return
-            await self.static.serve(scope, send, route.name)
-        elif route is not None and route.kind is RouteKind.WEBSOCKET:
-            error = NotFound("this is a WebSocket endpoint: connect with a WebSocket client")
-            await send_response(send, error_response(error))
-        else:
-            error = NotFound(f"nothing is served at {shown(scope['path'], 128)}")
-            await send_response(send, error_response(error))
+        self._hook_signals()
+        await handle_sse(scope, receive, send, name, services)
 
-    async def _route_websocket(
+    async def _serve_socket(
         self,
         scope: WebSocketScope,
         receive: ASGIReceiveCallable,
         send: ASGISendCallable,
-        route: Route | None,
+        name: str,
+        services: AppServices,
     ) -> None:
-        if route is not None and route.kind is RouteKind.WEBSOCKET:
-            self._hook_signals()
-            await handle_websocket(
-                scope, receive, send, route.name, self.dispatcher, self.hub, self.sockets,
-                self.guard,
-            )  # fmt: skip
-        else:
-            error = NotFound("no WebSocket endpoint here")
-            await self._refuse_websocket(scope, receive, send, error)
-
-    @staticmethod
-    async def _refuse_websocket(
-        scope: WebSocketScope,
-        receive: ASGIReceiveCallable,
-        send: ASGISendCallable,
-        error: ComponentError,
-    ) -> None:
-        """Refuse a handshake before accepting it (an HTTP error where the server supports
-        it, else a close that the server turns into 403)."""
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return
-        await deny_handshake(scope, send, error)
+        self._hook_signals()
+        await handle_websocket(scope, receive, send, name, services)
 
     async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:
@@ -319,3 +349,59 @@ class ComponentASGI:
             return
         self._signals_hooked = True
         _SignalHook.watch(self, asyncio.get_running_loop())
+
+
+# -- the routes served by no transport ---------------------------------------------------------
+
+
+async def _serve_static(
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    path: str,
+    services: AppServices,
+) -> None:
+    """``/_static/{path}``: the browser files, for an allowed host."""
+    try:
+        services.guard.check_host(RequestHeaders.of(scope).host)
+    except ComponentError as refused:
+        await send_response(send, error_response(refused))
+        return
+    await services.static.serve(scope, send, path)
+
+
+async def _websocket_over_http(
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    name: str,
+    services: AppServices,
+) -> None:
+    """``/{name}/ws/`` asked for over plain HTTP."""
+    error = NotFound("this is a WebSocket endpoint: connect with a WebSocket client")
+    await send_response(send, error_response(error))
+
+
+async def _no_websocket_here(
+    scope: WebSocketScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    name: str,
+    services: AppServices,
+) -> None:
+    """A WebSocket handshake for a route that is no WebSocket endpoint."""
+    await _refuse_websocket(scope, receive, send, NotFound("no WebSocket endpoint here"))
+
+
+async def _refuse_websocket(
+    scope: WebSocketScope,
+    receive: ASGIReceiveCallable,
+    send: ASGISendCallable,
+    error: ComponentError,
+) -> None:
+    """Refuse a handshake before accepting it (an HTTP error where the server supports
+    it, else a close that the server turns into 403)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await deny_handshake(scope, send, error)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from time import monotonic
 from typing import TYPE_CHECKING, Final
 
-from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
@@ -31,7 +30,7 @@ from component_framework.asgi.responses import (
     send_response,
 )
 from component_framework.core.access import AccessContext
-from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.dispatch import ComponentCall
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document, render_fragment
 from component_framework.protocol.request import (
@@ -44,6 +43,8 @@ from component_framework.protocol.request import (
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
+    from component_framework.asgi.services import AppServices
+
 __all__ = ["ALLOWED_METHODS", "handle_http"]
 
 ALLOWED_METHODS: Final = ("GET", "HEAD", "POST")
@@ -55,13 +56,13 @@ async def handle_http(
     receive: ASGIReceiveCallable,
     send: ASGISendCallable,
     component_name: str,
-    dispatcher: Dispatcher,
-    guard: ClientGuard,
+    services: AppServices,
 ) -> None:
     """Serve one request for ``component_name`` and send the complete answer."""
     headers = RequestHeaders.of(scope)
     htmx, accept = headers.htmx, headers.accept
     method = scope["method"]
+    dispatcher, guard = services.dispatcher, services.guard
     settings = dispatcher.settings
     try:
         guard.check_host(headers.host)
@@ -70,19 +71,20 @@ async def handle_http(
         guard.take_request(client, now)
         if method == "POST":
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
-            body = await read_body(
-                receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines,
-                now,
-            )  # fmt: skip
+            limit, deadlines = settings.max_body_bytes, guard.body_deadlines
+            body = await read_body(receive, limit, headers.content_length, deadlines, now)
             fields = parse_body(
-                headers.content_type, body, max_depth=settings.max_json_depth,
+                headers.content_type,
+                body,
+                max_depth=settings.max_json_depth,
                 max_fields=settings.max_fields,
-            )  # fmt: skip
+            )
         elif method in _SAFE_METHODS:
             fields = parse_query(
-                scope["query_string"], max_depth=settings.max_json_depth,
+                scope["query_string"],
+                max_depth=settings.max_json_depth,
                 max_fields=settings.max_fields,
-            )  # fmt: skip
+            )
             if not fields.is_mount:
                 raise MethodNotAllowed(method, ["POST"])
         else:

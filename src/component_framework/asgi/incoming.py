@@ -36,9 +36,15 @@ class RequestHeaders:
     """The request headers the transports care about, read in one pass."""
 
     __slots__ = (
-        "accept", "content_length", "content_type", "fetch_site", "host", "htmx",
-        "last_event_id", "origin",
-    )  # fmt: skip
+        "accept",
+        "content_length",
+        "content_type",
+        "fetch_site",
+        "host",
+        "htmx",
+        "last_event_id",
+        "origin",
+    )
 
     def __init__(
         self,

@@ -73,9 +73,13 @@ async def send_response(send: ASGISendCallable, response: Response, *, head: boo
     the ``content-length`` the full body would have)."""
     headers: Headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
     await send(
-        {"type": "http.response.start", "status": response.status, "headers": headers,
-         "trailers": False}
-    )  # fmt: skip
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": headers,
+            "trailers": False,
+        }
+    )
     body = b"" if head else response.body
     await send({"type": "http.response.body", "body": body, "more_body": False})
 

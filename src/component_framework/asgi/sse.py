@@ -17,9 +17,7 @@ import logging
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
-from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.incoming import (
-    BodyDeadlines,
     Disconnected,
     RequestHeaders,
     read_body,
@@ -29,9 +27,9 @@ from component_framework.asgi.live_stream import start_live_stream
 from component_framework.asgi.responses import Response, error_response, send_response
 from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
+from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
-from component_framework.core.hub import Hub
-from component_framework.core.stream_run import StreamRegistry, StreamRun
+from component_framework.core.stream_run import StreamRun
 from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
@@ -58,7 +56,9 @@ from component_framework.protocol.sse import (
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
-__all__ = ["StreamGate", "StreamNotFound", "handle_sse"]
+    from component_framework.asgi.services import AppServices, StreamGate
+
+__all__ = ["StreamNotFound", "handle_sse"]
 
 logger = logging.getLogger("component_framework")
 ALLOWED_METHODS: Final = ("GET", "POST")
@@ -74,20 +74,6 @@ class StreamNotFound(NotFound):
     """The component has no stream to run for this request."""
 
     code = "stream_not_found"
-
-
-class StreamGate:
-    """What the app tells its open streams: wake up (new state) and whether to stop now."""
-
-    def __init__(self) -> None:
-        self.closing = False
-        self.wakeups: set[asyncio.Event] = set()
-
-    def close(self) -> None:
-        """Ask every open stream to send its final frame and end."""
-        self.closing = True
-        for wakeup in self.wakeups:
-            wakeup.set()
 
 
 def _parse_last_event_id(value: str) -> tuple[str, int] | None:
@@ -127,11 +113,11 @@ class _StreamReader:
     """One client reading one run: sends its frames until the run ends or the client goes."""
 
     def __init__(
-        self, send: ASGISendCallable, run: StreamRun, dispatcher: Dispatcher, gate: StreamGate
+        self, send: ASGISendCallable, run: StreamRun, settings: Settings, gate: StreamGate
     ) -> None:
         self.send = send
         self.run = run
-        self.settings = dispatcher.settings
+        self.settings = settings
         self.gate = gate
         self.gone = False
 
@@ -231,37 +217,31 @@ def _stream_event(
 async def _fields(
     scope: HTTPScope,
     receive: ASGIReceiveCallable,
-    dispatcher: Dispatcher,
     headers: RequestHeaders,
-    deadlines: BodyDeadlines,
+    services: AppServices,
 ) -> RequestFields:
-    settings = dispatcher.settings
+    settings = services.settings
+    depth, most = settings.max_json_depth, settings.max_fields
     if scope["method"] == "GET":
-        return parse_query(
-            scope["query_string"], max_depth=settings.max_json_depth,
-            max_fields=settings.max_fields, loose_to_payload=True,
-        )  # fmt: skip
-    body = await read_body(receive, settings.max_body_bytes, headers.content_length, deadlines)
-    return parse_body(
-        headers.content_type, body, max_depth=settings.max_json_depth,
-        max_fields=settings.max_fields, loose_to_payload=True,
-    )  # fmt: skip
+        query = scope["query_string"]
+        return parse_query(query, max_depth=depth, max_fields=most, loose_to_payload=True)
+    limit, deadlines = settings.max_body_bytes, services.guard.body_deadlines
+    body = await read_body(receive, limit, headers.content_length, deadlines)
+    kind = headers.content_type
+    return parse_body(kind, body, max_depth=depth, max_fields=most, loose_to_payload=True)
 
 
 async def _start_run(
     scope: HTTPScope,
     receive: ASGIReceiveCallable,
     name: str,
-    dispatcher: Dispatcher,
-    streams: StreamRegistry,
-    gate: StreamGate,
     headers: RequestHeaders,
-    hub: Hub,
-    guard: ClientGuard,
     context: AccessContext,
+    services: AppServices,
 ) -> StreamRun:
-    fields = await _fields(scope, receive, dispatcher, headers, guard.body_deadlines)
-    if gate.closing:  # the body may arrive after a shutdown began: start nothing then
+    dispatcher, streams = services.dispatcher, services.streams
+    fields = await _fields(scope, receive, headers, services)
+    if services.stream_gate.closing:  # the body may arrive after a shutdown began: start nothing
         raise ServiceUnavailable("the server is shutting down")
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
@@ -282,7 +262,7 @@ async def _start_run(
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
-        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace)
+        return start_live_stream(dispatcher, services.hub, streams, call, frame_format, grace)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)
@@ -294,13 +274,11 @@ async def handle_sse(
     receive: ASGIReceiveCallable,
     send: ASGISendCallable,
     component_name: str,
-    dispatcher: Dispatcher,
-    streams: StreamRegistry,
-    gate: StreamGate,
-    hub: Hub,
-    guard: ClientGuard,
+    services: AppServices,
 ) -> None:
     """Serve one stream request for ``component_name``."""
+    guard, gate, streams = services.guard, services.stream_gate, services.streams
+    debug = services.settings.debug
     headers = RequestHeaders.of(scope)
     after = 0
     opened = False
@@ -331,10 +309,7 @@ async def handle_sse(
             guard.open("stream", client)
             try:
                 context = AccessContext("sse", scope, client)
-                run = await _start_run(
-                    scope, receive, component_name, dispatcher, streams, gate, headers, hub,
-                    guard, context,
-                )  # fmt: skip
+                run = await _start_run(scope, receive, component_name, headers, context, services)
             except BaseException:
                 guard.close("stream", client)
                 raise
@@ -342,16 +317,16 @@ async def handle_sse(
     except Disconnected:
         return
     except Exception as exc:  # before the response started: the JSON error answer of HTTP
-        await _refuse(send, exc, component_name, dispatcher.settings.debug, headers.htmx)
+        await _refuse(send, exc, component_name, debug, headers.htmx)
         return
     if not opened:
         try:
             guard.open("stream", client)
         except ComponentError as error:
-            await _refuse(send, error, component_name, dispatcher.settings.debug, headers.htmx)
+            await _refuse(send, error, component_name, debug, headers.htmx)
             return
     try:
-        await _StreamReader(send, run, dispatcher, gate).serve(receive, after)
+        await _StreamReader(send, run, services.settings, gate).serve(receive, after)
     finally:
         guard.close("stream", client)
 

@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
-from component_framework.asgi.guard import ClientGuard, origin_allowed
+from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.responses import error_response
+from component_framework.asgi.services import CLOSE_SERVICE_RESTART
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
-from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
-from component_framework.core.hub import Hub
+from component_framework.core.dispatch import ComponentCall, DispatchResult
 from component_framework.core.live import Event, Join, LiveSession
 from component_framework.core.outbox import OVERFLOW, Outbox
 from component_framework.core.ratelimit import TokenBucket
@@ -66,7 +66,9 @@ from component_framework.protocol.websocket import (
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 
-__all__ = ["SocketRegistry", "SocketState", "deny_handshake", "handle_websocket"]
+    from component_framework.asgi.services import AppServices
+
+__all__ = ["SocketState", "deny_handshake", "handle_websocket"]
 
 logger = logging.getLogger("component_framework")
 _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
@@ -75,7 +77,6 @@ _CLOSE_ANSWER_GRACE: Final = 5.0
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_INTERNAL_ERROR: Final = 1011
-CLOSE_SERVICE_RESTART: Final = 1012
 _url_snapshot_logged = False  # a snapshot in a URL is logged once per process
 
 
@@ -101,14 +102,19 @@ async def deny_handshake(
     if "websocket.http.response" in (scope.get("extensions") or {}):
         response = error_response(error)  # the JSON error answer of every HTTP route
         headers = [*response.headers, (b"content-length", b"%d" % len(response.body))]
-        await send({"type": "websocket.http.response.start", "status": response.status,
-                    "headers": headers})  # fmt: skip
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status,
+                "headers": headers,
+            }
+        )
         await send(
             {"type": "websocket.http.response.body", "body": response.body, "more_body": False}
         )
     else:
-        await send({"type": "websocket.close", "code": error.close_code,
-                    "reason": _reason(error.client_message)})  # fmt: skip
+        reason = _reason(error.client_message)
+        await send({"type": "websocket.close", "code": error.close_code, "reason": reason})
 
 
 class _SocketConnection:
@@ -374,24 +380,6 @@ class _SocketConnection:
             self.error(busy, message.ref)
 
 
-class SocketRegistry:
-    """The open connections of one app, so that shutdown can close them."""
-
-    def __init__(self) -> None:
-        self.connections: set[_SocketConnection] = set()
-        self.closing = False
-
-    def close_all(self) -> None:
-        """Close every connection with 1012 (service restart: clients reconnect elsewhere)."""
-        self.closing = True
-        error = ServiceUnavailable("the server is restarting")
-        for connection in list(self.connections):
-            connection.close(error, CLOSE_SERVICE_RESTART)
-
-    def __len__(self) -> int:
-        return len(self.connections)
-
-
 def _connect_options(
     scope: WebSocketScope, settings: Settings
 ) -> tuple[Join | None, SocketOptions]:
@@ -424,15 +412,13 @@ async def handle_websocket(
     receive: ASGIReceiveCallable,
     send: ASGISendCallable,
     component_name: str,
-    dispatcher: Dispatcher,
-    hub: Hub,
-    sockets: SocketRegistry,
-    guard: ClientGuard,
+    services: AppServices,
 ) -> None:
     """Serve one WebSocket connection for ``component_name``."""
     first = await receive()
     if first["type"] != "websocket.connect":
         return
+    dispatcher, guard, sockets = services.dispatcher, services.guard, services.sockets
     settings = dispatcher.settings
     client = guard.client_address(scope)
     try:
@@ -464,11 +450,14 @@ async def handle_websocket(
         html = options.format == "html"
         connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
         connection.session = LiveSession(
-            dispatcher, hub, component_name, connection,
+            dispatcher,
+            services.hub,
+            component_name,
+            connection,
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
             context=AccessContext("websocket", scope, client),
-        )  # fmt: skip
+        )
         sockets.connections.add(connection)
         try:
             if join is None:  # join=message: the snapshot stays out of the URL (access logs)
