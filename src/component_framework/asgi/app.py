@@ -141,7 +141,7 @@ class ComponentASGI:
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize)
         #: What every transport is handed with each exchange.
-        self.services = AppServices(
+        self.services = services = AppServices(
             dispatcher=dispatcher,
             guard=ClientGuard(dispatcher.settings),
             hub=default_hub() if hub is None else hub,
@@ -150,6 +150,10 @@ class ComponentASGI:
             sockets=SocketRegistry(),
             static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
         )
+        # The same objects by name on the app, where pages, adapters and tests read them.
+        self.dispatcher, self.guard, self.hub = dispatcher, services.guard, services.hub
+        self.streams, self.stream_gate = services.streams, services.stream_gate
+        self.sockets, self.static = services.sockets, services.static
         self.shutdown_on_signals = shutdown_on_signals
         self._signals_hooked = False
         self._routes = RouteCache(self.prefix)
@@ -168,42 +172,7 @@ class ComponentASGI:
     @property
     def settings(self) -> Settings:
         """The settings in force."""
-        return self.services.dispatcher.settings
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        """Runs the calls of every transport."""
-        return self.services.dispatcher
-
-    @property
-    def guard(self) -> ClientGuard:
-        """The client policy (hosts, origins, rates, open streams and sockets)."""
-        return self.services.guard
-
-    @property
-    def hub(self) -> Hub:
-        """Where live components receive broadcasts from."""
-        return self.services.hub
-
-    @property
-    def streams(self) -> StreamRegistry:
-        """The stream runs of this app."""
-        return self.services.streams
-
-    @property
-    def stream_gate(self) -> StreamGate:
-        """Tells open streams to end (shutdown)."""
-        return self.services.stream_gate
-
-    @property
-    def sockets(self) -> SocketRegistry:
-        """The open WebSockets of this app."""
-        return self.services.sockets
-
-    @property
-    def static(self) -> StaticFiles:
-        """The browser files under ``/_static/``."""
-        return self.services.static
+        return self.dispatcher.settings
 
     def script_tags(
         self, *, sse: bool = True, ws: bool = True, url_prefix: str | None = None, htmx: int = 2
