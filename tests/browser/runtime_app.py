@@ -157,6 +157,9 @@ class _Record:
         self.pages: list[dict[str, Any]] = []
         self.pokes = 0
         self.drop_after: int | None = None
+        #: Answer every resume (a request with Last-Event-ID) with 204, as a server does that
+        #: no longer knows the stream (another worker, a restart).
+        self.forget_resumes = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -330,9 +333,9 @@ class SlowHttpComponent(StreamingComponent):
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def _page(title: str, body: str, htmx: int = 2) -> HTMLResponse:
     html = renderer.environment.get_template("page.html").render(
-        title=title, scripts=components.script_tags(), body=body
+        title=title, scripts=components.script_tags(htmx=htmx), body=body
     )
     return HTMLResponse(html, headers={"content-security-policy": CSP})
 
@@ -387,6 +390,11 @@ async def http_page(request: Request) -> HTMLResponse:
     return _page("http", _component("slowhttp"))
 
 
+async def http_htmx4_page(request: Request) -> HTMLResponse:
+    """The ``/http`` page with the tags of ``script_tags(htmx=4)``: htmx 4 as the app serves it."""
+    return _page("http htmx 4", _component("slowhttp"), htmx=4)
+
+
 async def burst_page(request: Request) -> HTMLResponse:
     body = (
         '<div id="burst-host"><p class="burst" data-stream="burst"></p></div>'
@@ -415,6 +423,7 @@ async def record_reset(request: Request) -> JSONResponse:
 
 async def arm_drop(request: Request) -> JSONResponse:
     RECORD.drop_after = int(request.query_params["after"])
+    RECORD.forget_resumes = request.query_params.get("forget") == "1"
     return JSONResponse({"ok": True})
 
 
@@ -459,6 +468,7 @@ inner = Starlette(
         Route("/sse-two", sse_two_page),
         Route("/ws", ws_page),
         Route("/http", http_page),
+        Route("/http-htmx4", http_htmx4_page),
         Route("/burst", burst_page),
         Route("/runtime.css", stylesheet),
         Route("/favicon.ico", favicon),
@@ -510,6 +520,11 @@ class _Recorder:
             "dropped_after": None,
         }
         RECORD.streams.append(entry)
+        if last_event_id is not None and RECORD.forget_resumes:
+            entry["status"] = 204
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         drop_after, RECORD.drop_after = RECORD.drop_after, None
         chunks = 0
 

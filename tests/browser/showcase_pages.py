@@ -39,18 +39,26 @@ window.__wsCloses = {};
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__violations.push(`${event.violatedDirective} blocked ${event.blockedURI}`);
 });
-document.addEventListener("htmx:wsOpen", (event) => {
+// htmx 2 names first, then htmx 4's (the same moments of a socket's life).
+const opened = (event) => {
   const id = event.target.id;
   window.__wsOpened[id] = (window.__wsOpened[id] || 0) + 1;
-});
-document.addEventListener("htmx:wsClose", (event) => {
-  const id = event.target.id;
-  (window.__wsCloses[id] = window.__wsCloses[id] || []).push(event.detail.event.code);
-});
-document.addEventListener("htmx:wsAfterMessage", (event) => {
+};
+const closed = (id, code) => { (window.__wsCloses[id] = window.__wsCloses[id] || []).push(code); };
+const received = (event) => {
   const id = event.target.id;
   window.__wsMessages[id] = (window.__wsMessages[id] || 0) + 1;
+};
+document.addEventListener("htmx:wsOpen", opened);
+document.addEventListener("htmx:ws:after:connection", opened);
+document.addEventListener("htmx:wsClose", (event) => {
+  closed(event.target.id, event.detail.event.code);
 });
+document.addEventListener("htmx:ws:close", (event) => {
+  if (event.detail.reason === "closed") { closed(event.target.id, event.detail.code); }
+});
+document.addEventListener("htmx:wsAfterMessage", received);
+document.addEventListener("htmx:ws:after:message:incoming", received);
 """
 
 

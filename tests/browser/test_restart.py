@@ -33,8 +33,8 @@ APP = "examples.litestar_example:app"
 #: connections and handshakes refused while the old server shuts down (503; a refused snapshot
 #: is an error message on an open socket, never a 400 handshake), its network line for a
 #: 4xx/5xx answer (a page script cannot silence it), and htmx's log of the ``htmx:wsError``
-#: event. Nothing else: in particular no ``Response Status Error Code`` line from htmx for the
-#: refused click.
+#: event (htmx 4: ``htmx:ws:error``). Nothing else: in particular no ``Response Status Error
+#: Code`` line from htmx for the refused click.
 EXPECTED_WHILE_RESTARTING = (
     re.compile(
         r"Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a "
@@ -46,6 +46,8 @@ EXPECTED_WHILE_RESTARTING = (
         r"|Error during WebSocket handshake: Unexpected response code: 503)"
     ),
     re.compile(r"\[object Event\]"),
+    # htmx 4 logs the same event itself: hx-ws's htmx:ws:error with the element it belongs to.
+    re.compile(r"htmx: htmx:ws:error: \[object Event\] \{elt: div#(chat|ticker|todo)-box, .*\}"),
 )
 #: The runtime's message for events queued for a component the server could not resume.
 NOT_APPLIED = "Your last action was not applied"

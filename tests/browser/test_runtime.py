@@ -77,11 +77,17 @@ INIT_SCRIPT = """
         event: d.event || null, on: root ? root.getAttribute("data-component") : null,
       });
     }));
+  // The socket's life under htmx 2's event names, then under htmx 4's.
   document.addEventListener("htmx:wsOpen", () => cf.ws.push({ type: "open" }));
   document.addEventListener("htmx:wsClose", (e) => cf.ws.push({
     type: "close", code: e.detail.event.code,
   }));
   document.addEventListener("htmx:wsAfterMessage", () => { cf.wsMessages += 1; });
+  document.addEventListener("htmx:ws:after:connection", () => cf.ws.push({ type: "open" }));
+  document.addEventListener("htmx:ws:close", (e) => {
+    if (e.detail.reason === "closed") { cf.ws.push({ type: "close", code: e.detail.code }); }
+  });
+  document.addEventListener("htmx:ws:after:message:incoming", () => { cf.wsMessages += 1; });
 })();
 """
 
@@ -571,6 +577,25 @@ def test_a_dropped_sse_stream_resumes_with_last_event_id_without_loss_or_repeat(
     expect(text).not_to_have_attribute("data-stream-active", "")
 
 
+def test_a_resume_answered_204_ends_the_stream_and_is_never_retried(rt: RuntimePage) -> None:
+    # htmx 2: the EventSource is CLOSED by the 204 and the runtime keeps htmx-ext-sse from
+    # re-creating it; htmx 4: hx-sse reads the 204 as a success and would retry every 0.5 s.
+    rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
+    rt.post("/arm-drop?after=6&forget=1")
+    rt.goto("/sse?script=resume")
+    text = rt.page.locator("[data-stream=text]")
+    expect(text).to_have_attribute("data-stream-active", "")
+    expect(text).not_to_have_attribute("data-stream-active", "", timeout=UI_TIMEOUT_MS)
+    rt.page.wait_for_timeout(AFTER_DONE_WATCH_MS)
+
+    streams = rt.record()["streams"]
+    assert [(s["last_event_id"] is None, s["status"]) for s in streams] == [
+        (True, 200),
+        (False, 204),
+    ], streams
+    assert rt.record()["runs"] == {"resume": 1}
+
+
 # -- 8. WebSocket resume -------------------------------------------------------------------------
 
 
@@ -739,6 +764,25 @@ def test_loading_is_marked_on_the_component_during_an_http_event(rt: RuntimePage
     expect(root).not_to_have_attribute("aria-busy", "true")
 
 
+def test_pages_run_on_the_htmx_of_their_round(rt: RuntimePage, htmx_version: int) -> None:
+    rt.goto("/http")
+    assert rt.page.evaluate("htmx.version").split(".")[0] == str(htmx_version)
+
+
+def test_a_page_built_with_htmx_4_tags_runs_its_component_on_htmx_4(rt: RuntimePage) -> None:
+    # Served by the app itself (script_tags(htmx=4): htmx4.min.js, hx-sse.min.js, hx-ws.min.js),
+    # whatever the round: the server side of choosing htmx 4.
+    rt.goto("/http-htmx4")
+    assert rt.page.evaluate("htmx.version") == "4.0.1"
+    root = _root(rt, "slowhttp")
+    root.locator("form.set-form input").fill("7")
+    root.locator("form.set-form button").click()
+    expect(root.locator(".value")).to_have_text("value: 7", timeout=UI_TIMEOUT_MS)
+    root.locator("button.work").click()
+    expect(root.locator(".works")).to_have_text("works: 1", timeout=UI_TIMEOUT_MS)
+    expect(root.locator(".value")).to_have_text("value: 7")  # the snapshot went with the click
+
+
 def test_loading_is_marked_on_the_component_during_a_websocket_event(rt: RuntimePage) -> None:
     _open_ws_page(rt)
     root = _root(rt, "wsbox")
@@ -875,7 +919,7 @@ def test_an_http_422_is_shown_in_the_component_which_keeps_working(rt: RuntimePa
 # -- 12. CSP -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/sse?script=text", "/ws", "/http", "/burst"])
+@pytest.mark.parametrize("path", ["/sse?script=text", "/ws", "/http", "/http-htmx4", "/burst"])
 def test_pages_run_the_runtime_under_a_strict_csp(rt: RuntimePage, path: str) -> None:
     response = rt.goto(path)
 

@@ -48,8 +48,8 @@ MIN_SECTION_GAP_MS = 150
 AFTER_DONE_MS = 1_500
 #: What a page logs while its server restarts and htmx-ext-ws retries: the browser's refused
 #: connection (nothing listens) or refused handshake (503: the old server is shutting down),
-#: htmx's log of the ``htmx:wsError`` event, and the network line of any HTTP request made
-#: while the server is away (refused, or 503).
+#: htmx's log of the ``htmx:wsError`` event (htmx 4: ``htmx:ws:error``), and the network line
+#: of any HTTP request made while the server is away (refused, or 503).
 REFUSED_WHILE_DOWN = (
     re.compile(
         r"Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded "
@@ -61,6 +61,8 @@ REFUSED_WHILE_DOWN = (
         r"|Error during WebSocket handshake: Unexpected response code: 503)"
     ),
     re.compile(r"\[object Event\]"),
+    # htmx 4 logs the same event itself: hx-ws's htmx:ws:error with the element it belongs to.
+    re.compile(r"htmx: htmx:ws:error: \[object Event\] \{elt: div#(chat|ticker|todo)-box, .*\}"),
 )
 
 

@@ -1,4 +1,4 @@
-"""The WebSocket chat in a real headless Chromium with htmx 2 and htmx-ext-ws.
+"""The WebSocket chat in a real headless Chromium, on htmx 2 (htmx-ext-ws) and htmx 4 (hx-ws).
 
 Runs ``tests.browser.ws_chat_app:app`` under a real uvicorn on loopback; htmx and its ws
 extension come from ``node_modules`` (``scripts/setup.sh``), and the page holds no script of

@@ -1,18 +1,23 @@
-/* component-framework client runtime: an htmx 2 extension, no build step, CSP-safe (no eval, no
- * inline script or style). Served by ComponentASGI at <prefix>/_static/component-framework.js;
- * load it after htmx (and its sse/ws extensions) and put hx-ext="component-framework" on <body>.
+/* component-framework client runtime: an htmx extension for htmx 2 and htmx 4 alike, no build step,
+ * CSP-safe (no eval, no inline script or style). Served by ComponentASGI at
+ * <prefix>/_static/component-framework.js; load it after htmx (and its sse/ws extensions). On htmx 2
+ * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
  * SSE ends and resumes; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
- * user is typing in is never overwritten by a swap.
+ * user is typing in is never overwritten by a swap. The last two sections adapt it to each htmx:
+ * htmx 2 (defineExtension, inherited hx-vals/hx-target/hx-swap) and htmx 4 (registerExtension,
+ * where the runtime itself gives every request from inside a component the root's snapshot, target
+ * and swap, and closes a finished stream, since hx-sse would otherwise reconnect forever).
  */
 (function () {
   "use strict";
   var htmx = window.htmx;
   if (!htmx) { return; }
+  var HTMX4 = typeof htmx.registerExtension === "function", api = null;
   var ROOT = "[data-component]", ACTIVE = "data-stream-active", LOADING = "data-loading";
   var NEAR_BOTTOM = 48;
   var NOT_APPLIED = "Your last action was not applied: the server could not resume this component " +
@@ -141,36 +146,51 @@
   }
 
   /* -- SSE: end on the final frames, never re-run a finished stream ---------------------------- */
-  function hookSource(elt, source) {
+  var FINAL = ["done", "error", "shutdown"];
+  function ended(elt, name, data) { // "done", "error" or "shutdown": the source is closed by now
+    flush();
+    endStreams(elt);
+    if (name === "error") {
+      var root = rootIn(elt), error = JSON.parse(data);
+      if (root) { showError(root, (error.error || error).message || "The stream failed"); }
+    }
+  }
+  function hookSource(elt, source) { // htmx 2: the extension's EventSource
     if (source.cfHooked) { return; }
     source.cfHooked = true;
     source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
     source.addEventListener("broadcast", function (event) {
       fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(event.data));
     });
-    ["done", "error", "shutdown"].forEach(function (name) {
+    FINAL.forEach(function (name) {
       source.addEventListener(name, function (event) {
         if (event.data === undefined) { return; } // the browser's own error: it reconnects itself
         source.close();
-        flush();
-        endStreams(elt);
-        if (name === "error") {
-          var root = rootIn(elt), error = JSON.parse(event.data);
-          if (root) { showError(root, (error.error || error).message || "The stream failed"); }
-        }
+        ended(elt, name, event.data);
       });
     });
   }
+  function stopConnection(connection) { // htmx 4: hx-sse's loop ends instead of reconnecting
+    connection.config.reconnect = false;
+    try { if (connection.reader) { connection.reader.cancel(); } } catch (e) { /* already released */ }
+  }
+  function onStreamMessage(elt, message, connection) { // htmx 4: every frame, before hx-sse acts
+    switch (message.event) {
+      case "": flush(); break; // a render replaces the elements queued operations are meant for
+      case "stream": enqueue(elt, JSON.parse(message.data)); break;
+      case "broadcast": fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(message.data)); break;
+      default:
+        if (FINAL.indexOf(message.event) >= 0) {
+          stopConnection(connection);
+          ended(elt, message.event, message.data);
+        }
+    }
+  }
 
   /* -- WebSocket: resume the page's component on every (re)connect ------------------------------ */
-  function socketElement(url) {
-    var wanted = new URL(url), found = null;
-    document.querySelectorAll("[ws-connect],[data-ws-connect]").forEach(function (elt) {
-      var own = new URL(elt.getAttribute("ws-connect") || elt.getAttribute("data-ws-connect"), location.href);
-      if (own.pathname === wanted.pathname && own.search === wanted.search) { found = elt; }
-    });
-    return found;
-  }
+  // Both htmx ws extensions are driven through a "link": the socket's queue of unsent events,
+  // send (a text now), resend (a queued event now) and reconnect (with the extension's backoff).
+  var FRESH_CLOSE = 4000; // htmx 4: our close code when the page must mount afresh
   function joinUrl(url, elt) { // the snapshot goes in a join message, never in a logged URL
     var root = rootIn(elt), joined = new URL(url), kept = new URLSearchParams();
     elt.cfJoin = !elt.cfFresh && root && snapshotOf(root);
@@ -182,34 +202,48 @@
     joined.search = kept.toString();
     return joined.href;
   }
-  var createSocket = htmx.createWebSocket || function (url) {
-    var socket = new WebSocket(url, []);
-    socket.binaryType = htmx.config.wsBinaryType || "blob";
-    return socket;
-  };
-  htmx.createWebSocket = function (url) {
-    var elt = socketElement(url);
-    return createSocket(elt ? joinUrl(url, elt) : url);
-  };
-  function joined(elt, wrapper, message) {
+  function joined(elt, link, message) {
     // The first answer to the join: a refused snapshot (expired, new key) means a fresh mount
     // from the page's URL, where the held events are dropped and reported as not applied.
     var held = elt.cfHeld;
     elt.cfHeld = null;
     if (message && message.code === "invalid_snapshot") {
       elt.cfFresh = true;
-      wrapper.queue.push.apply(wrapper.queue, held);
-      wrapper.reconnect();
+      link.queue.push.apply(link.queue, held);
+      link.reconnect();
       return false;
     }
-    held.forEach(function (item) { wrapper.send(item.message, item.sendElt); });
+    held.forEach(link.resend);
     return true;
   }
-
-  function onSocketMessage(elt, text, wrapper) {
+  function socketOpened(elt, link) {
+    elt.cfOpened = true;
+    // A fresh mount: the events queued meanwhile were meant for the component it replaced.
+    if (elt.cfFresh) { elt.cfDropped = link.queue.splice(0).length; }
+    elt.cfFresh = false;
+    if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
+      elt.cfHeld = link.queue.splice(0);
+      link.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
+    }
+  }
+  function socketClosed(elt, link) {
+    elt.cfOpened = false;
+    if (elt.cfHeld) { // closed before the join was answered: they wait for the next one
+      [].unshift.apply(link.queue, elt.cfHeld);
+      elt.cfHeld = null;
+    }
+    if (!link.queue.length) { clearLoading(elt); }
+  }
+  function reportDropped(elt) { // after the fresh render has been swapped: shown in it
+    if (elt.cfDropped) {
+      fire(rootIn(elt) || elt, "component-error", { code: "not_applied", message: NOT_APPLIED });
+      elt.cfDropped = 0;
+    }
+  }
+  function onSocketMessage(elt, text, link) { // false: not for htmx to swap
     var json = text.charAt(0) === "{", message = json && JSON.parse(text), root = rootIn(elt);
     clearLoading(elt);
-    if (elt.cfHeld && !joined(elt, wrapper, message)) { return false; }
+    if (elt.cfHeld && !joined(elt, link, message)) { return false; }
     if (!json) { flush(); return true; } // HTML: ops before it land first
     if (message.type === "stream") { enqueue(elt, [message]); }
     else if (message.type === "error" && root) { fire(root, "component-error", message); }
@@ -277,75 +311,179 @@
     if (typing && form.contains(typing)) { typing = null; }
   }
 
-  /* -- the extension ------------------------------------------------------------------------ */
-  htmx.defineExtension("component-framework", {
-    onEvent: function (name, event) {
-      var elt = event.target, detail = event.detail || {};
-      switch (name) {
-        case "htmx:beforeRequest":
-          sent(detail.elt || elt);
-          setLoading(rootOf(detail.elt || elt), true);
-          break;
-        case "htmx:afterRequest":
-          setLoading(rootOf(detail.elt || elt), false);
-          break;
-        case "htmx:beforeSwap": // a component error is shown by its HX-Trigger: not an htmx error
-          if (/component-error/.test(detail.xhr.getResponseHeader("HX-Trigger"))) { detail.isError = false; }
-          break;
-        case "htmx:sseOpen":
-          if (detail.source) { hookSource(elt, detail.source); }
-          break;
-        case "htmx:sseBeforeMessage":
-          flush(); // a render replaces the elements that queued operations are meant for
-          break;
-        case "htmx:sseError":
-          if (detail.source && detail.source.readyState === EventSource.CLOSED) {
-            // The server ended it (204: finished or unknown); a fresh source would re-run the work.
-            elt.removeAttribute("sse-connect");
-            elt.removeAttribute("data-sse-connect");
-            endStreams(elt);
-          }
-          break;
-        case "htmx:wsConnecting":
-          elt.cfOpened = false;
-          break;
-        case "htmx:wsOpen":
-          elt.cfOpened = true;
-          // A fresh mount: the events queued meanwhile were meant for the component it replaced.
-          if (elt.cfFresh) { elt.cfDropped = detail.socketWrapper.queue.splice(0).length; }
-          elt.cfFresh = false;
-          if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
-            elt.cfHeld = detail.socketWrapper.queue.splice(0);
-            detail.socketWrapper.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
-          }
-          break;
-        case "htmx:wsClose":
-          elt.cfOpened = false;
-          if (elt.cfHeld) { // closed before the join was answered: they wait for the next one
-            [].unshift.apply(detail.socketWrapper.queue, elt.cfHeld);
-            elt.cfHeld = null;
-          }
-          if (!detail.socketWrapper.queue.length) { clearLoading(elt); }
-          break;
-        case "htmx:wsAfterMessage":
-          if (elt.cfDropped) { // shown in the fresh render
-            fire(rootIn(elt) || elt, "component-error", { code: "not_applied", message: NOT_APPLIED });
-            elt.cfDropped = 0;
-          }
-          break;
-        case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
-          if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
-          break;
-        case "htmx:wsBeforeSend":
-          sent(elt);
-          setLoading(rootOf(elt), true);
-          break;
-        case "htmx:wsBeforeMessage":
-          return onSocketMessage(elt, detail.message, detail.socketWrapper);
+  /* -- htmx 2: an extension on <body>; hx-vals, hx-target and hx-swap are inherited by htmx ----- */
+  function socketElement(url) {
+    var wanted = new URL(url), found = null;
+    document.querySelectorAll("[ws-connect],[data-ws-connect]").forEach(function (elt) {
+      var own = new URL(elt.getAttribute("ws-connect") || elt.getAttribute("data-ws-connect"), location.href);
+      if (own.pathname === wanted.pathname && own.search === wanted.search) { found = elt; }
+    });
+    return found;
+  }
+  function wrapperLink(wrapper) {
+    return {
+      queue: wrapper.queue,
+      send: function (text) { wrapper.send(text); },
+      resend: function (item) { wrapper.send(item.message, item.sendElt); },
+      reconnect: function () { wrapper.reconnect(); }
+    };
+  }
+  function defineHtmx2() {
+    var createSocket = htmx.createWebSocket || function (url) {
+      var socket = new WebSocket(url, []);
+      socket.binaryType = htmx.config.wsBinaryType || "blob";
+      return socket;
+    };
+    htmx.createWebSocket = function (url) {
+      var elt = socketElement(url);
+      return createSocket(elt ? joinUrl(url, elt) : url);
+    };
+    htmx.defineExtension("component-framework", {
+      onEvent: function (name, event) {
+        var elt = event.target, detail = event.detail || {};
+        switch (name) {
+          case "htmx:beforeRequest":
+            sent(detail.elt || elt);
+            setLoading(rootOf(detail.elt || elt), true);
+            break;
+          case "htmx:afterRequest":
+            setLoading(rootOf(detail.elt || elt), false);
+            break;
+          case "htmx:beforeSwap": // a component error is shown by its HX-Trigger: not an htmx error
+            if (/component-error/.test(detail.xhr.getResponseHeader("HX-Trigger"))) { detail.isError = false; }
+            break;
+          case "htmx:sseOpen":
+            if (detail.source) { hookSource(elt, detail.source); }
+            break;
+          case "htmx:sseBeforeMessage":
+            flush(); // a render replaces the elements that queued operations are meant for
+            break;
+          case "htmx:sseError":
+            if (detail.source && detail.source.readyState === EventSource.CLOSED) {
+              // The server ended it (204: finished or unknown); a fresh source would re-run the work.
+              elt.removeAttribute("sse-connect");
+              elt.removeAttribute("data-sse-connect");
+              endStreams(elt);
+            }
+            break;
+          case "htmx:wsConnecting":
+            elt.cfOpened = false;
+            break;
+          case "htmx:wsOpen":
+            socketOpened(elt, wrapperLink(detail.socketWrapper));
+            break;
+          case "htmx:wsClose":
+            socketClosed(elt, wrapperLink(detail.socketWrapper));
+            break;
+          case "htmx:wsAfterMessage":
+            reportDropped(elt);
+            break;
+          case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
+            if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
+            break;
+          case "htmx:wsBeforeSend":
+            sent(elt);
+            setLoading(rootOf(elt), true);
+            break;
+          case "htmx:wsBeforeMessage":
+            return onSocketMessage(elt, detail.message, wrapperLink(detail.socketWrapper));
+        }
+        return true;
       }
-      return true;
+    });
+  }
+
+  /* -- htmx 4: a global extension; attributes are not inherited, so the runtime passes them ---- */
+  function hasAttr(elt, name) { return elt.hasAttribute(name) || elt.hasAttribute("data-" + name); }
+  function attr(elt, name) { return elt.hasAttribute(name) ? elt.getAttribute(name) : elt.getAttribute("data-" + name); }
+  function isStreamSource(elt) {
+    return hasAttr(elt, "sse-connect") || hasAttr(elt, "hx-sse:connect");
+  }
+  function fromComponent(src, root, name) {
+    // htmx 2's inheritance inside a component: the closest element up to the root that sets
+    // `name`, unless the source has its own (plain or hx-*:inherited) value.
+    if (api.attributeValue(src, name) != null) { return null; }
+    for (var elt = src.parentElement; elt; elt = elt === root ? null : elt.parentElement) {
+      if (hasAttr(elt, name)) { return { owner: elt, value: attr(elt, name) }; }
     }
-  });
+    return null;
+  }
+  function configure(ctx) { // every request, before htmx 4 sends it
+    var src = ctx.sourceElement, root = rootOf(src), body = ctx.request.body, stream = isStreamSource(src);
+    if (stream && (hasAttr(src, "sse-connect") && !hasAttr(src, "sse-swap"))) {
+      ctx.swap = "none"; // htmx 2 markup: without sse-swap, renders are not swapped (only ops apply)
+    }
+    if (!root) { return; }
+    if (body && typeof body.set === "function") {
+      if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
+      else if (!body.has("snapshot") && snapshotOf(root)) { body.set("snapshot", snapshotOf(root)); }
+    }
+    var target = fromComponent(src, root, "hx-target"), swap = fromComponent(src, root, "hx-swap");
+    if (target) {
+      ctx.target = target.value === "this" ? target.owner : htmx.find(target.owner, target.value);
+      if (ctx.target) { ctx.request.headers["HX-Target"] = ctx.target.tagName.toLowerCase() + (ctx.target.id ? "#" + ctx.target.id : ""); }
+    }
+    if (swap && ctx.swap !== "none") { ctx.swap = swap.value; }
+  }
+  function connectionLink(connection) {
+    return {
+      queue: connection.queue,
+      send: function (text) { connection.socket.send(text); },
+      resend: function (item) { connection.socket.send(item.message.data); },
+      reconnect: function () { // hx-ws reconnects only on the close codes of its config
+        var codes = connection.config.reconnectCodes;
+        if (codes.indexOf(FRESH_CLOSE) < 0) { connection.config.reconnectCodes = codes.concat([FRESH_CLOSE]); }
+        connection.socket.close(FRESH_CLOSE, "mount afresh");
+      }
+    };
+  }
+  function registerHtmx4() {
+    htmx.registerExtension("component-framework", {
+      init: function (internalApi) { api = internalApi; },
+      htmx_config_request: function (elt, detail) { configure(detail.ctx); },
+      htmx_before_request: function (elt, detail) {
+        var src = detail.ctx.sourceElement;
+        if (isStreamSource(src)) { return; } // a stream is not a pending action
+        sent(src);
+        setLoading(rootOf(src), true);
+      },
+      htmx_finally_request: function (elt, detail) {
+        if (!isStreamSource(detail.ctx.sourceElement)) { setLoading(rootOf(detail.ctx.sourceElement), false); }
+      },
+      htmx_sse_after_connection: function (elt, detail) {
+        var connection = detail.connection;
+        if (connection.status === 204) { // a resume answered "finished": never again
+          stopConnection(connection);
+          connection.abortController.abort(); // its empty body is not an error to report
+          endStreams(elt);
+        }
+      },
+      htmx_sse_before_message: function (elt, detail) {
+        onStreamMessage(elt, detail.message, detail.connection);
+      },
+      htmx_ws_before_connection: function (elt, detail) {
+        var connection = detail.connection;
+        elt.cfUrl = elt.cfUrl || connection.url;
+        elt.cfOpened = false;
+        connection.url = joinUrl(elt.cfUrl, elt);
+      },
+      htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
+      htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
+      htmx_ws_before_message_outgoing: function (elt) {
+        sent(elt);
+        setLoading(rootOf(elt), true);
+      },
+      htmx_ws_before_message_incoming: function (elt, detail) {
+        var data = detail.message.data;
+        if (typeof data === "string" && !onSocketMessage(elt, data, connectionLink(detail.connection))) {
+          detail.cancelled = true;
+        }
+      },
+      htmx_ws_after_message_incoming: function (elt) { reportDropped(elt); }
+    });
+  }
+
+  if (HTMX4) { registerHtmx4(); } else { defineHtmx2(); }
 
   window.componentFramework = {
     /** Apply stream operations as if they had arrived for the component around ``scope``. */
