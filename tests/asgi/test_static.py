@@ -128,8 +128,11 @@ async def test_vendor_folder_without_the_packages_gives_404(tmp_path: Path) -> N
     assert answer.json()["error"]["code"] == "not_found"
 
 
-async def test_only_the_three_vendor_scripts_are_reachable_in_the_vendor_folder() -> None:
-    answer = await asgi_request(vendor_app(), "GET", "/components/_static/htmx.js")
+@pytest.mark.parametrize("name", ["htmx.js", "hx-sse.js", "htmx-2-compat.min.js", "htmx4"])
+async def test_only_the_pinned_vendor_scripts_are_reachable_in_the_vendor_folder(
+    name: str,
+) -> None:
+    answer = await asgi_request(vendor_app(), "GET", f"/components/_static/{name}")
     assert answer.status == 404
 
 
