@@ -138,7 +138,7 @@ async def test_django_page_renders_components_and_their_scripts(
 
 
 async def test_django_static_files_are_served(client: httpx.AsyncClient) -> None:
-    own = await client.get("/static/site/site.css")
+    own = await client.get("/static/django_site/site.css")
     admin = await client.get("/static/admin/css/base.css")
     assert (own.status_code, admin.status_code) == (200, 200)
     assert "font-family" in own.text
