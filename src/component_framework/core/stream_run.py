@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from component_framework.core.batching import BatchingSink, OpBatcher
+from component_framework.core.batching import BatchingSink
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import (
@@ -71,7 +71,6 @@ class StreamRun:
         grace: float,
         max_frames: int,
         max_bytes: int,
-        frame_interval: float,
         on_closed: Callable[[StreamRun], None],
         debug: bool = False,
     ) -> None:
@@ -89,7 +88,6 @@ class StreamRun:
         self.finished = False
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
-        self._ops = OpBatcher(frame_interval, self.emit_ops)
         self._grace_timer: asyncio.TimerHandle | None = None
         self._wakeups: set[asyncio.Event] = set()
         self._on_closed = on_closed
@@ -126,33 +124,19 @@ class StreamRun:
         if (frame_id := self._next_id()) is not None:
             self._keep(stream_frame([op.to_wire() for op in ops], frame_id))
 
-    def _flush_ops(self) -> bool:
-        """Send what the batcher holds as one ``stream`` frame; True if there was any."""
-        return self._ops.flush()
-
-    async def send_op(self, op: StreamOp) -> None:
-        """Queue a stream operation; a batch goes out as one ``stream`` frame when due.
-        Operations after the run ended are dropped."""
-        if self.finished or self._closed:
-            return
-        await self._ops.push(op)
-
     def emit_render(self, result: DispatchResult) -> None:
-        """Pending stream operations, then one render frame."""
-        self._flush_ops()
+        """One render frame (its driver flushed the stream operations before it first)."""
         if (frame_id := self._next_id()) is not None:
             self._keep(render_frame(result, self.format, frame_id), render=True)
 
     def emit_done(self, result: DispatchResult) -> None:
         """The final frame of a run that completed: the last snapshot, so a client can go on."""
-        self._flush_ops()
         if (frame_id := self._next_id()) is not None:
             self._keep(done_frame(result, frame_id))
 
     def emit_error(self, error: ComponentError) -> None:
         """The final frame of a run that failed: ``error``'s document (a safe message; details
         are in the log, and in the frame only with ``debug``)."""
-        self._flush_ops()
         if (frame_id := self._next_id()) is not None:
             self._keep(error_frame(error_document(error, debug=self.debug), frame_id))
 
@@ -222,7 +206,6 @@ class StreamRun:
         if self._closed:
             return
         self._closed = True
-        self._ops.cancel()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         if self.task is not None and not self.task.done():
@@ -336,7 +319,6 @@ class StreamRegistry:
             grace=grace,
             max_frames=settings.stream_replay_frames,
             max_bytes=settings.stream_replay_bytes,
-            frame_interval=settings.stream_frame_interval,
             on_closed=self._forget,
             debug=settings.debug,
         )
