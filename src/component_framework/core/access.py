@@ -1,7 +1,11 @@
-"""Authorization: who is asking (:class:`AccessContext`) and whether they may (permissions).
+"""The request a component sees (:class:`AccessContext`) and whether it may act (permissions).
 
-Owns the connection context a transport builds from what the host put in the ASGI scope (the
-user and session of Litestar or Starlette auth middleware, headers, the client address), the
+Owns the request a transport builds from what the host put in the ASGI scope (the user and
+session of Litestar, Starlette, FastAPI or Django auth middleware, headers, cookies, the URL,
+the client address): the one object that ``authorize`` receives and that a component reads as
+``self.request`` (and its template as ``request``) in every hook. Everything but the transport
+and the client is read from the scope only when asked, so a component that never looks costs
+nothing. Also owns the
 :class:`Permission` protocol with :class:`AllowAny`, :class:`IsAuthenticated` and
 :class:`DenyAll`, and :func:`check_access`, which the dispatcher runs at every mount, every
 event and every stream start on every transport: first the app-level hook, then the
@@ -18,7 +22,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, unquote
 
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 from component_framework.protocol.request import MOUNT_EVENT
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from component_framework.core.component import Component
 
 __all__ = [
+    "UNSERVED",
     "AccessContext",
     "AccessHook",
     "AllowAny",
@@ -42,18 +48,22 @@ Transport = Literal["http", "sse", "websocket", "page"]
 
 
 class AccessContext:
-    """Who is asking, as the host and its middleware described it.
+    """The request, as the host and its middleware described it: ``self.request`` in a
+    component, ``request`` in its template, the ``context`` of ``authorize``.
 
-    ``transport``: ``"http"``, ``"sse"``, ``"websocket"``, or ``"page"`` (the ``component()``
-    page global). ``scope``: the ASGI scope of the request or connection. ``client``: the
-    client's address (the ASGI ``client``, or behind a configured trusted proxy the address
-    ``X-Forwarded-For`` names). ``user`` / ``auth`` / ``session`` read ``scope["user"]``,
-    ``scope["auth"]`` and ``scope["session"]`` (``None`` when the host set none), which is where
-    Litestar's and Starlette's authentication and session middleware put them. ``headers``: the
-    request headers with lower-case names (the last of repeated ones), decoded on first use.
+    ``transport``: ``"http"``, ``"sse"``, ``"websocket"`` (the handshake's request, for the
+    whole connection), or ``"page"`` (the ``component()`` page global: the page's request).
+    ``scope``: the ASGI scope of the request or connection. ``client``: the client's address
+    (the ASGI ``client``, or behind a configured trusted proxy the address ``X-Forwarded-For``
+    names). ``user`` / ``auth`` / ``session`` read ``scope["user"]``, ``scope["auth"]`` and
+    ``scope["session"]`` (``None`` when the host set none), which is where Litestar's,
+    Starlette's (and so FastAPI's) authentication and session middleware and
+    ``adapters.django.DjangoSessionAuth`` put them. ``headers``, ``cookies`` and
+    ``query_params``: lower-case header names, cookie names and query names to their values
+    (the last of repeated ones), decoded on first use. ``url``: the request's absolute URL.
     """
 
-    __slots__ = ("_headers", "client", "scope", "transport")
+    __slots__ = ("_cookies", "_headers", "_query", "client", "scope", "transport")
 
     def __init__(
         self,
@@ -65,6 +75,8 @@ class AccessContext:
         self.scope: Mapping[str, Any] = {} if scope is None else scope
         self.client = client
         self._headers: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._query: dict[str, str] | None = None
 
     @property
     def user(self) -> Any:
@@ -91,8 +103,70 @@ class AccessContext:
             }
         return self._headers
 
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The cookies of every ``Cookie`` header, by name (values percent-decoded)."""
+        if self._cookies is None:
+            cookies: dict[str, str] = {}
+            for key, value in self.scope.get("headers", ()):
+                if bytes(key).lower() == b"cookie":
+                    _read_cookies(bytes(value).decode("latin-1"), cookies)
+            self._cookies = cookies
+        return self._cookies
+
+    @property
+    def query_params(self) -> Mapping[str, str]:
+        """The query string's parameters (UTF-8, ``+`` as space)."""
+        if self._query is None:
+            raw = bytes(self.scope.get("query_string", b"")).decode("utf-8", "replace")
+            kept = "&".join(raw.split("&", _MAX_QUERY)[:_MAX_QUERY])  # the rest is ignored
+            self._query = dict(parse_qsl(kept, keep_blank_values=True))
+        return self._query
+
+    @property
+    def url(self) -> str:
+        """The absolute URL of the request (for the page global: of the page), from the
+        scope's scheme, the ``Host`` header (else the server address) and the request path as
+        the server received it."""
+        scope = self.scope
+        scheme = scope.get("scheme") or ("ws" if scope.get("type") == "websocket" else "http")
+        host = self.headers.get("host")
+        if not host:
+            server = scope.get("server")
+            host = f"{server[0]}:{server[1]}" if server else "localhost"
+        raw_path = scope.get("raw_path")
+        if raw_path:  # as sent (a mount may have cut scope["path"]); some test clients add "?"
+            path = bytes(raw_path).decode("latin-1").partition("?")[0]
+        else:
+            path = scope.get("root_path", "") + scope.get("path", "/")
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
     def __repr__(self) -> str:
         return f"AccessContext({self.transport!r}, client={self.client!r}, user={self.user!r})"
+
+
+#: Most query parameters :attr:`AccessContext.query_params` reads; any further ones are
+#: ignored (the server bounds the request line anyway).
+_MAX_QUERY: Final = 1000
+
+
+def _read_cookies(header: str, into: dict[str, str]) -> None:
+    """``name=value; other=value`` into ``into`` (browsers' rules: no quoting beyond an
+    optional pair of double quotes; a pair without ``=`` is skipped)."""
+    for pair in header.split(";"):
+        name, equals, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name:
+            continue
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        into[name] = unquote(value)
+
+
+#: The request of a component no transport serves (one created directly, in a unit test, or
+#: rendered in process without a request): nobody, no headers, an empty scope.
+UNSERVED: Final = AccessContext("page")
 
 
 @runtime_checkable

@@ -16,8 +16,9 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
+from component_framework.core.access import UNSERVED, AccessContext
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
@@ -33,9 +34,6 @@ from component_framework.core.streams import (
     text_op,
 )
 from component_framework.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from component_framework.core.access import AccessContext
 
 __all__ = [
     "Component",
@@ -153,6 +151,12 @@ class Component:
     #: Permissions checked at every mount, event and stream start, on every transport (see
     #: ``core.access``): instances or classes with ``has_permission(context, component, event)``.
     permission_classes: ClassVar[Sequence[Any]] = ()
+    #: The request this instance serves (``core.access.AccessContext``: ``user``, ``auth``,
+    #: ``session``, ``headers``, ``cookies``, ``client``, ``url``, ``query_params``,
+    #: ``transport``), set by the dispatcher before ``mount`` / ``hydrate``; ``request`` in the
+    #: template. A held component (WebSocket, live SSE) keeps its connection's request, which
+    #: broadcast handlers see too. Never part of the snapshot. Unserved: an empty request.
+    request: AccessContext = UNSERVED
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -203,11 +207,13 @@ class Component:
         return ()
 
     def get_context(self) -> dict[str, Any]:
-        """The template context: state keys at top level, plus ``state`` and the identity."""
+        """The template context: state keys at top level, plus ``state``, the identity and
+        ``request``."""
         context = dict(self.state)
         context["state"] = self.state
         context["component_id"] = self.id
         context["component_name"] = self.component_name
+        context["request"] = self.request
         return context
 
     def render(self, renderer: Renderer | None = None) -> str:

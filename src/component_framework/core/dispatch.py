@@ -146,6 +146,7 @@ class PreparedCall:
         "event",
         "handler",
         "mount_arguments",
+        "request",
         "restored_state",
         "runs_async",
     )
@@ -160,9 +161,11 @@ class PreparedCall:
         restored_state: dict[str, Any] | None,
         mount_arguments: dict[str, Any] | None = None,
         context: AccessContext | None = None,
+        request: AccessContext | None = None,
     ) -> None:
         self.cls = cls
         self.context = context  # checked by the dispatcher when the class needs it
+        self.request = request  # the new instance's ``request``, checked or not
         self.authorized = False
         self.event = event
         self.handler = handler
@@ -242,7 +245,15 @@ class Dispatcher:
         mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
         context = self._context_to_check(cls, call.context)
         return PreparedCall(
-            cls, event, handler, arguments, component_id, restored, mount_arguments, context
+            cls,
+            event,
+            handler,
+            arguments,
+            component_id,
+            restored,
+            mount_arguments,
+            context,
+            call.context,
         )
 
     def prepare_live_event(
@@ -352,6 +363,8 @@ class Dispatcher:
         stage = "__init__"
         try:
             component = plan.cls(plan.component_id)
+            if plan.request is not None:
+                component.request = plan.request
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)
