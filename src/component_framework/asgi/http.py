@@ -3,11 +3,14 @@
 Owns reading the body under its size limit, turning it into a ``ComponentCall``, choosing the
 answer's form (JSON, or the annotated HTML fragment for htmx and for GET) and framing every
 failure's error document (``errors.report_failure``, then ``responses.error_response``) as its
-status and JSON body. Before any of that, the app's ``ClientGuard`` counts the
-request against the client's rate and refuses a cross-site ``POST``; the request's scope is the
-authorization context of the call. ``GET`` mounts (or re-renders a snapshot) and never runs an
-event handler; ``HEAD`` is ``GET`` without the body; ``POST`` does both. Knows nothing of
-other transports.
+status and JSON body. A ``multipart/form-data`` body (an upload) is not collected: it streams
+into a ``core.multipart.MultipartReader`` under the upload limits, which learns the fields
+that take files as soon as the event is known (from the URL, or when its form field arrives);
+the request's files are closed once it is answered, whatever happened. Before any of that,
+the app's ``ClientGuard`` counts the request against the client's rate and refuses a
+cross-site ``POST``; the request's scope is the authorization context of the call. ``GET``
+mounts (or re-renders a snapshot) and never runs an event handler; ``HEAD`` is ``GET``
+without the body; ``POST`` does both. Knows nothing of other transports.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
     read_body,
+    read_multipart,
     request_error,
 )
 from component_framework.asgi.responses import (
@@ -31,11 +35,17 @@ from component_framework.asgi.responses import (
 )
 from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall
+from component_framework.core.multipart import MultipartForm, MultipartReader, call_upload_rules
+from component_framework.core.uploads import UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document, render_fragment
 from component_framework.protocol.request import (
     RequestError,
+    RequestFields,
+    fields_from_form,
     http_answer_format,
+    is_multipart,
+    merge_loose,
     parse_body,
     parse_query,
 )
@@ -64,6 +74,7 @@ async def handle_http(
     method = scope["method"]
     dispatcher, guard = services.dispatcher, services.guard
     settings = dispatcher.settings
+    form: MultipartForm | None = None
     try:
         guard.check_host(headers.host)
         client = guard.client_address(scope)
@@ -71,14 +82,17 @@ async def handle_http(
         guard.take_request(client, now)
         if method == "POST":
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
-            limit, deadlines = settings.max_body_bytes, guard.body_deadlines
-            body = await read_body(receive, limit, headers.content_length, deadlines, now)
-            fields = parse_body(
-                headers.content_type,
-                body,
-                max_depth=settings.max_json_depth,
-                max_fields=settings.max_fields,
-            )
+            if is_multipart(headers.content_type):
+                fields, form = await _read_upload(scope, receive, headers, services, component_name)
+            else:
+                limit, deadlines = settings.max_body_bytes, guard.body_deadlines
+                body = await read_body(receive, limit, headers.content_length, deadlines, now)
+                fields = parse_body(
+                    headers.content_type,
+                    body,
+                    max_depth=settings.max_json_depth,
+                    max_fields=settings.max_fields,
+                )
         elif method in _SAFE_METHODS:
             fields = parse_query(
                 scope["query_string"],
@@ -106,4 +120,56 @@ async def handle_http(
     except Exception as exc:  # a framework bug must still answer, never crash the worker
         error = report_failure(exc, f"serving component {component_name!r:.80}")
         response = error_response(error, debug=settings.debug, htmx=htmx, component=component_name)
+    finally:
+        if form is not None:  # the handler is done with the files: free them at once
+            form.close()
     await send_response(send, response, head=method == "HEAD")
+
+
+async def _read_upload(
+    scope: HTTPScope,
+    receive: ASGIReceiveCallable,
+    headers: RequestHeaders,
+    services: AppServices,
+    component_name: str,
+) -> tuple[RequestFields, MultipartForm]:
+    """The fields and files of a ``multipart/form-data`` POST, read as the body streams in.
+
+    The event may be given in the URL (``?event=upload``): the handler's rules then apply from
+    the first byte; otherwise they apply from its form field on (the files before it are
+    checked then). A call that takes no file refuses the body (415) as soon as its event is
+    known. The caller closes the returned form's files; on any failure here they are closed
+    already."""
+    settings, registry = services.dispatcher.settings, services.dispatcher.registry
+    query = parse_query(
+        scope["query_string"], max_depth=settings.max_json_depth, max_fields=settings.max_fields
+    )
+
+    def learn_event(field: str, value: str) -> None:
+        if field == "event" and reader.rules is None:
+            reader.rules = call_upload_rules(registry, component_name, value)
+
+    reader = MultipartReader(
+        headers.content_type or "", UploadLimits.from_settings(settings), on_field=learn_event
+    )
+    if query.event is not None:
+        reader.rules = call_upload_rules(registry, component_name, query.event)
+    form = await read_multipart(
+        receive,
+        reader,
+        headers.content_length,
+        services.guard.body_deadlines,
+        seconds=settings.upload_timeout,
+    )
+    try:
+        if reader.rules is None:  # no event at all: a mount, which takes no files
+            reader.rules = call_upload_rules(registry, component_name, None)
+        pairs = form.pairs if query.event is None else [("event", query.event), *form.pairs]
+        fields = fields_from_form(
+            pairs, max_depth=settings.max_json_depth, max_fields=settings.max_fields
+        )
+        merge_loose(fields.payload, form.file_fields())
+    except BaseException:
+        form.close()
+        raise
+    return fields, form

@@ -1,8 +1,10 @@
 """What every transport reads from a request: its headers (one pass) and its body (bounded).
 
 Owns reading, not answering: the HTTP and SSE transports both use these, and neither imports
-the other. Header names are compared lower-cased (ASGI says servers should lower-case them but
-need not).
+the other. A ``multipart/form-data`` body is not collected but fed, chunk by chunk as it
+arrives, to a ``core.multipart.MultipartReader`` (:func:`read_multipart`), which enforces the
+upload limits while it streams. Header names are compared lower-cased (ASGI says servers
+should lower-case them but need not).
 """
 
 from __future__ import annotations
@@ -19,13 +21,23 @@ from component_framework.errors import (
     PayloadValidationError,
     RequestTimeout,
     UnsupportedMediaType,
+    UploadTooLarge,
 )
 from component_framework.protocol.request import RequestError
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable
 
-__all__ = ["BodyDeadlines", "Disconnected", "RequestHeaders", "read_body", "request_error"]
+    from component_framework.core.multipart import MultipartForm, MultipartReader
+
+__all__ = [
+    "BodyDeadlines",
+    "Disconnected",
+    "RequestHeaders",
+    "read_body",
+    "read_multipart",
+    "request_error",
+]
 
 
 class Disconnected(Exception):
@@ -122,15 +134,17 @@ class BodyDeadlines:
         self.expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    def start(self, now: float) -> asyncio.Task[Any] | None:
-        """Watch the current task's body read from ``now`` (``time.monotonic()``); returns
-        the task for :meth:`stop` (``None``: off)."""
-        if self.timeout is None:
+    def start(self, now: float, timeout: float | None = None) -> asyncio.Task[Any] | None:
+        """Watch the current task's body read from ``now`` (``time.monotonic()``) for
+        ``timeout`` seconds (``None``: the app's); returns the task for :meth:`stop`
+        (``None``: off)."""
+        timeout = self.timeout if timeout is None else timeout
+        if timeout is None:
             return None
         task = current_task()
         if task is None:
             return None
-        self.reading[task] = now + self.timeout
+        self.reading[task] = now + timeout
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.interval, self._check, loop)
@@ -156,6 +170,19 @@ class BodyDeadlines:
             self._timer = loop.call_later(self.interval, self._check, loop)
 
 
+def _declared_length(declared: bytes) -> int:
+    try:
+        return int(declared)
+    except ValueError:
+        raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
+
+
+def _not_a_body_message(message: Any) -> Exception:
+    if message["type"] == "http.disconnect":
+        return Disconnected()
+    return MalformedRequest(f"expected ASGI message 'http.request', got {message['type']!r}")
+
+
 async def read_body(
     receive: ASGIReceiveCallable,
     limit: int,
@@ -166,10 +193,7 @@ async def read_body(
     """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
     (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left."""
     if declared is not None:
-        try:
-            declared_length = int(declared)
-        except ValueError:
-            raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
+        declared_length = _declared_length(declared)
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
     task = None if deadlines is None else deadlines.start(monotonic() if now is None else now)
@@ -179,11 +203,7 @@ async def read_body(
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                if message["type"] == "http.disconnect":
-                    raise Disconnected
-                raise MalformedRequest(
-                    f"expected ASGI message 'http.request', got {message['type']!r}"
-                )
+                raise _not_a_body_message(message)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -204,3 +224,49 @@ async def read_body(
     finally:
         if task is not None and deadlines is not None:
             deadlines.stop(task)
+
+
+async def read_multipart(
+    receive: ASGIReceiveCallable,
+    reader: MultipartReader,
+    declared: bytes | None,
+    deadlines: BodyDeadlines | None = None,
+    now: float | None = None,
+    seconds: float | None = None,
+) -> MultipartForm:
+    """Feed a ``multipart/form-data`` body to ``reader`` chunk by chunk as it arrives and
+    return the complete form. A declared length past the reader's ``upload_max_bytes`` is
+    refused before any byte is read; the reader refuses the rest while the bytes stream in.
+    The body must arrive within ``seconds`` from ``now`` (408; ``None``: no limit; the app
+    gives ``Settings.upload_timeout``). A disconnect (``Disconnected``), a refusal, a timeout
+    or any other failure aborts the reader first, so no file of the request stays open."""
+    try:
+        if declared is not None and _declared_length(declared) > reader.limits.max_bytes:
+            raise UploadTooLarge(
+                f"the upload of {_declared_length(declared)} bytes is larger than the limit "
+                f"of {reader.limits.max_bytes}",
+                limit="upload_max_bytes",
+            )
+        started = monotonic() if now is None else now
+        task = None
+        if deadlines is not None and seconds is not None:
+            task = deadlines.start(started, seconds)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise _not_a_body_message(message)
+                reader.feed(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return reader.finish()
+        except asyncio.CancelledError:
+            if task is not None and deadlines is not None and deadlines.stop(task):
+                task = None
+                raise RequestTimeout(f"the upload did not arrive within {seconds} s") from None
+            raise
+        finally:
+            if task is not None and deadlines is not None:
+                deadlines.stop(task)
+    except BaseException:
+        reader.abort()
+        raise

@@ -291,6 +291,8 @@ class Settings:
     the setting. ``upload_spool_bytes``: a file is kept in memory up to this size, then moved
     to an anonymous temporary file in ``upload_directory`` (``None``: the system's temporary
     directory), which disappears when it is closed, even if the process is killed.
+    ``upload_timeout``: seconds a whole multipart body may take to arrive (then 408; it
+    replaces ``body_timeout``, whose 15 s would cut off a large file on a slow link).
 
     Browser assets: the app serves htmx and its sse and ws extensions under ``/_static/`` (no
     CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
@@ -341,6 +343,7 @@ class Settings:
     upload_max_bytes: int = 64 * 1024 * 1024
     upload_spool_bytes: int = 1024 * 1024
     upload_directory: Path | str | None = None
+    upload_timeout: float | None = 300.0
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -380,6 +383,7 @@ class Settings:
             "handler_timeout",
             "stream_max_seconds",
             "body_timeout",
+            "upload_timeout",
             "snapshot_max_age",
         ):
             if getattr(self, name) is not None:

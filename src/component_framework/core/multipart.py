@@ -13,19 +13,26 @@ a broken body) and closes every file it had opened; so do :meth:`MultipartReader
 client went away, or the caller failed) and any error after that: the reader is then done for
 good. A complete body gives a :class:`MultipartForm`, whose files the caller closes once the
 request is answered. Knows nothing of ASGI: the transport reads ``receive()`` and feeds.
+
+Also owns which files one call takes (:func:`call_upload_rules`): the ``UploadFile``
+parameters of the handler its event names. A call whose handler takes no file (a mount, or an
+event without such a parameter) refuses a multipart body as a whole (``415``), so a form sent
+with the wrong encoding gets a message that says so rather than a refusal per file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from component_framework.core.binding import binder_for
 from component_framework.core.uploads import Accept, UploadFile, UploadLimits
 from component_framework.errors import (
+    EventNotFound,
     MalformedRequest,
     PayloadValidationError,
     UnsupportedMediaType,
@@ -33,8 +40,12 @@ from component_framework.errors import (
     UploadTypeNotAllowed,
     shown,
 )
+from component_framework.protocol.request import MOUNT_EVENT
 
-__all__ = ["FILE_NOT_ACCEPTED", "MultipartForm", "MultipartReader"]
+if TYPE_CHECKING:
+    from component_framework.core.registry import ComponentRegistry
+
+__all__ = ["FILE_NOT_ACCEPTED", "MultipartForm", "MultipartReader", "call_upload_rules"]
 
 #: The message of a file sent in a field whose handler parameter takes no file.
 FILE_NOT_ACCEPTED: Final = "This field does not accept files."
@@ -70,6 +81,10 @@ class MultipartForm:
             else:
                 merged[name] = [merged[name], value]
         return merged
+
+    def file_fields(self) -> dict[str, UploadFile | list[UploadFile]]:
+        """The files by field name: one file, or the list of a field that sent several."""
+        return {name: files[0] if len(files) == 1 else files for name, files in self.files.items()}
 
     def close(self) -> None:
         """Close every file (their temporary files go with them)."""
@@ -108,6 +123,7 @@ class MultipartReader:
         content_type: str,
         limits: UploadLimits,
         rules: Mapping[str, Accept] | None = None,
+        on_field: Callable[[str, str], None] | None = None,
     ) -> None:
         media, options = parse_options_header(content_type)
         if media != _MEDIA_TYPE:
@@ -118,6 +134,9 @@ class MultipartReader:
         if not boundary or len(boundary) > 70:  # RFC 2046: 1 to 70 characters
             raise MalformedRequest("multipart/form-data needs a boundary of 1 to 70 characters")
         self.limits = limits
+        #: Called with each text field as soon as it is complete (the transport learns the
+        #: event this way, and sets :attr:`rules`); what it raises refuses the body.
+        self.on_field = on_field
         self._rules = None if rules is None else dict(rules)
         self._form = MultipartForm()
         self._part = _Part()
@@ -281,6 +300,8 @@ class MultipartReader:
             except UnicodeDecodeError:
                 raise MalformedRequest(f"form field {shown(part.name)} is not UTF-8 text") from None
             self._form.pairs.append((part.name, value))
+            if self.on_field is not None:
+                self.on_field(part.name, value)
 
     def _on_end(self) -> None:
         self._ended = True
@@ -306,3 +327,28 @@ class MultipartReader:
             limit, name = accept.max_bytes, "max_bytes"
         if size > limit:
             raise UploadTooLarge(f"the file is larger than {_size(limit)}", limit=name, field=field)
+
+
+def call_upload_rules(
+    registry: ComponentRegistry, component_name: str, event: str | None
+) -> dict[str, Accept]:
+    """The fields that take files in a call of ``event`` on ``component_name``, and their
+    :class:`Accept`: ``404`` for an unknown component or event, ``415`` when the call takes no
+    file at all (a mount, or a handler without an ``UploadFile`` parameter)."""
+    cls = registry.get(component_name)
+    if event is None or event == MOUNT_EVENT:
+        raise UnsupportedMediaType(
+            f"a multipart/form-data body needs an event whose handler takes files; "
+            f"this request to {shown(component_name)} names none (mounts take no files)"
+        )
+    handler = cls.events.get(event)
+    if handler is None:
+        raise EventNotFound(component_name, event)
+    rules = binder_for(handler).upload_rules
+    if not rules:
+        raise UnsupportedMediaType(
+            f"event {shown(event)} of {shown(component_name)} takes no files, so it does not "
+            "accept multipart/form-data: send the form as application/x-www-form-urlencoded "
+            "or JSON (htmx's default), or give the handler an UploadFile parameter"
+        )
+    return rules

@@ -44,9 +44,11 @@ __all__ = [
     "RequestProblem",
     "SocketOptions",
     "decode_json_object",
+    "fields_from_form",
     "fields_from_mapping",
     "http_answer_format",
     "is_mount_event",
+    "is_multipart",
     "is_valid_target",
     "json_depth",
     "merge_loose",
@@ -69,6 +71,7 @@ _RESERVED_TYPES: Final = (
 _OBJECT_FIELDS: Final = frozenset({"payload", "params", "state"})
 JSON_TYPES: Final = frozenset({"application/json"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
+MULTIPART_TYPE: Final = "multipart/form-data"
 #: Most fields (form fields plus JSON object keys) one request may hold (``Settings.max_fields``).
 DEFAULT_MAX_FIELDS: Final = 1000
 
@@ -217,10 +220,35 @@ def parse_body(
     if media in FORM_TYPES:
         pairs = _form_pairs(_decode_text(body), max_fields, "form data")
         return _fields_from_pairs(pairs, max_depth, max_fields, loose_to_payload, "form data")
+    if media == MULTIPART_TYPE:
+        raise RequestError(
+            "unsupported_media_type",
+            "multipart/form-data (a file upload) is accepted only by POST /{name}/, for an "
+            "event whose handler takes files; this request takes application/json or "
+            "application/x-www-form-urlencoded",
+        )
     expected = ", ".join(sorted(JSON_TYPES | FORM_TYPES))
     raise RequestError(
         "unsupported_media_type", f"expected content type {expected}, got {quoted(media or 'none')}"
     )
+
+
+def is_multipart(content_type: str | None) -> bool:
+    """Whether a body of ``content_type`` is multipart: read as it streams in (the upload
+    reader), never by :func:`parse_body`."""
+    return content_type is not None and content_type[:10].lower() == "multipart/"
+
+
+def fields_from_form(
+    pairs: list[tuple[str, str]],
+    *,
+    max_depth: int,
+    max_fields: int = DEFAULT_MAX_FIELDS,
+    what: str = "form data",
+) -> RequestFields:
+    """The fields of form ``pairs`` read elsewhere (the text fields of a multipart body), by
+    the rules of a form-urlencoded body: reserved fields, repeats become lists."""
+    return _fields_from_pairs(pairs, max_depth, max_fields, False, what)
 
 
 def parse_query(
