@@ -10,6 +10,8 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   ├── MalformedRequest            400  1007  malformed_request
     │   ├── InvalidSnapshot             400  1008  invalid_snapshot
     │   ├── HostNotAllowed              400  1008  host_not_allowed
+    │   ├── URLNotAllowed               400  1008  url_not_allowed
+    │   ├── InvalidTrigger              400  1008  invalid_trigger
     │   ├── Unauthorized                401  1008  unauthorized
     │   ├── Forbidden                   403  1008  forbidden
     │   ├── NotFound                    404  1008  not_found
@@ -71,6 +73,7 @@ __all__ = [
     "HandlerTimeout",
     "HostNotAllowed",
     "InvalidSnapshot",
+    "InvalidTrigger",
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
@@ -85,6 +88,7 @@ __all__ = [
     "SnapshotTooLarge",
     "StreamTimeout",
     "TransportUnavailable",
+    "URLNotAllowed",
     "Unauthorized",
     "UnsupportedMediaType",
     "UploadTooLarge",
@@ -198,6 +202,33 @@ class HostNotAllowed(ClientError):
     """The request's ``Host`` is not one of ``Settings.allowed_hosts`` (or it has none)."""
 
     code = "host_not_allowed"
+
+
+class URLNotAllowed(ClientError):
+    """A handler asked to send the browser to a URL it may not (``redirect``, ``push_url``,
+    ``replace_url``: no open redirect). ``reason`` says why: ``foreign_origin``,
+    ``scheme_relative``, ``backslash``, ``control_character``, ``scheme``, ``relative``,
+    ``userinfo``, ``too_long``, ``empty`` or ``malformed``."""
+
+    code = "url_not_allowed"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        error = body["error"]
+        assert isinstance(error, dict)
+        error["reason"] = self.reason
+        return body
+
+
+class InvalidTrigger(ClientError):
+    """A handler's ``trigger`` named an event it may not fire (an invalid name, or one of
+    htmx or the client runtime) or gave a detail that is not small JSON data."""
+
+    code = "invalid_trigger"
 
 
 class Unauthorized(ClientError):

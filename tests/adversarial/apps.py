@@ -105,6 +105,17 @@ class Target(Component):
         CALLS["target.on_label"] += 1
         self.state["label"] = text.upper() if loud else text
 
+    def on_go(self, url: str, how: str = "redirect") -> None:
+        # A handler echoing a client's URL (a next= parameter): the effect must refuse it.
+        CALLS["target.on_go"] += 1
+        self.state["count"] += 100
+        getattr(self, how)(url)
+
+    def on_flash(self, name: str) -> None:
+        CALLS["target.on_flash"] += 1
+        self.state["count"] += 100
+        self.trigger(name, {"text": "hi"})
+
     def _secret(self) -> None:  # never an event
         CALLS["target._secret"] += 1
         self.state["count"] = -1

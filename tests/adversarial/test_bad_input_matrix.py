@@ -940,6 +940,105 @@ async def test_websocket_bad_message_gets_an_error_and_the_socket_stays_open(
     await ws_host.check_healthy()
 
 
+# -- effects: open redirects and bad trigger names ------------------------------------------
+# Here user code does run (a handler that echoes what a client sent into redirect / push_url /
+# replace_url / trigger): the refusal is a 400 with its machine code, and nothing of the
+# handler's change is applied (no snapshot; a held component keeps its state).
+
+OFF_SITE: Final = [
+    ("https://evil.example/", "foreign_origin"),
+    ("http://127.0.0.1.evil.example/", "foreign_origin"),
+    ("//evil.example", "scheme_relative"),
+    ("//evil.example/%2F..", "scheme_relative"),
+    ("/\\evil.example", "backslash"),
+    ("\\\\evil.example", "backslash"),
+    ("/\t/evil.example", "control_character"),
+    (" https://evil.example", "control_character"),
+    ("/ok\r\nlocation: https://evil.example", "control_character"),
+    ("javascript:alert(document.cookie)", "scheme"),
+    ("JaVaScRiPt:alert(1)", "scheme"),
+    ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "scheme"),
+    ("https:evil.example", "scheme"),
+    ("https://app.example@evil.example/", "userinfo"),
+    ("../../evil.example", "relative"),
+    ("evil.example/login", "relative"),
+]
+BAD_TRIGGER_NAMES: Final = [
+    "htmx:afterSwap",
+    "htmx:beforeRequest",
+    "component-error",
+    "component:broadcast",
+    "stream:done",
+    "",
+    "1flash",
+    "flash now",
+    "flash\n",
+    "<img src=x>",
+    "a" * 65,
+]
+URL_NOT_ALLOWED: Final = "url_not_allowed"
+
+
+def _refused_effect(response: Any, code: str, reason: str | None) -> None:
+    assert_no_leak(response.body)
+    assert response.status == 400, (response.status, response.body[:300])
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    assert error.get("reason") == reason, error
+    assert error["message"]
+    assert "snapshot" not in response.json()
+
+
+@pytest.mark.parametrize("how", ["redirect", "push_url", "replace_url"])
+@pytest.mark.parametrize(("url", "reason"), OFF_SITE)
+async def test_http_a_handler_sending_the_browser_off_site_is_refused(
+    host: Host, url: str, reason: str, how: str
+) -> None:
+    tokens = await tokens_for(host)
+    body = js(_event(tokens, "go", {"url": url, "how": how}))
+    response = await host.send(post(TARGET, body))
+    _refused_effect(response, URL_NOT_ALLOWED, reason)
+    htmx = await host.send(post(TARGET, body, headers=(("hx-request", "true"),)))
+    assert htmx.status == 400
+    assert htmx.header("hx-reswap") == "none"
+    for header in ("hx-redirect", "hx-push-url", "hx-replace-url"):
+        assert htmx.header(header) is None
+    await host.check_healthy()
+
+
+@pytest.mark.parametrize("name", BAD_TRIGGER_NAMES)
+async def test_http_a_bad_trigger_name_is_refused(host: Host, name: str) -> None:
+    tokens = await tokens_for(host)
+    response = await host.send(post(TARGET, js(_event(tokens, "flash", {"name": name}))))
+    _refused_effect(response, "invalid_trigger", None)
+    await host.check_healthy()
+
+
+@pytest.mark.parametrize(("url", "reason"), OFF_SITE[:6])
+@pytest.mark.parametrize("name", BAD_TRIGGER_NAMES[:3])
+async def test_websocket_refused_effects_leave_the_held_component_as_it_was(
+    ws_host: Host, url: str, reason: str, name: str
+) -> None:
+    async with _open_target(ws_host) as ws:
+        assert (await ws.receive_json())["state"] == {"count": 5}
+        await ws.send_json(ev("go", {"url": url}, ref="go"))
+        refused = await ws.receive_json()
+        assert (refused["type"], refused["code"], refused["reason"], refused["ref"]) == (
+            "error",
+            URL_NOT_ALLOWED,
+            reason,
+            "go",
+        )
+        await ws.send_json(ev("flash", {"name": name}, ref="flash"))
+        refused = await ws.receive_json()
+        assert (refused["type"], refused["code"]) == ("error", "invalid_trigger")
+        assert_no_leak(json.dumps(refused).encode())
+        await ws.send_json(ev("increment", ref="after"))
+        after = await ws.receive_json()
+        assert after["state"] == {"count": 6}, "a refused effect's change was kept"
+    await ws_host.check_healthy()
+
+
 # -- WebSocket: closes ------------------------------------------------------------------------
 
 

@@ -26,8 +26,8 @@ from component_framework.protocol.sse import (
     done_frame,
     error_frame,
     render_frame,
-    retry_frame,
     stream_frame,
+    with_retry,
 )
 from component_framework.protocol.websocket import (
     broadcast_message,
@@ -49,6 +49,7 @@ class FakeRender:
     snapshot: str = "v2.k.payload.mac"
     component_id: str = "c-1"
     component_name: str = "counter"
+    effects: dict[str, Any] | None = None
 
 
 RENDER = FakeRender()
@@ -152,18 +153,33 @@ def test_broadcast_frame_forwards_event_and_payload() -> None:
     assert json.loads(event.data) == {"event": "tick", "payload": {"n": 1, "text": "é"}}
 
 
-def test_retry_frame_sets_the_delay_and_dispatches_nothing() -> None:
+def test_with_retry_puts_the_delay_on_the_frame_itself() -> None:
+    """The hint rides on a real frame: no block of its own, which some clients (httpx-sse)
+    would hand over as an empty message with an empty id."""
     decoder = SSEDecoder()
+    frame = done_frame(RENDER, "run.9")
 
-    assert retry_frame(3000) == b"retry: 3000\n\n"
-    assert decoder.feed(retry_frame(3000)) == []
+    wire = with_retry(frame, 3000)
+
+    assert wire == b"retry: 3000\n" + frame
+    (event,) = decoder.feed(wire)
+    assert (event.event, event.id, event.retry) == ("done", "run.9", 3000)
+    assert event.data == read_frame(frame).data
     assert decoder.retry == 3000
 
 
 @pytest.mark.parametrize("bad", [-1, True, 1.5])
-def test_retry_frame_refuses_what_is_not_a_delay(bad: Any) -> None:
+def test_with_retry_refuses_what_is_not_a_delay(bad: Any) -> None:
     with pytest.raises(SSEEncodeError, match="retry"):
-        retry_frame(bad)
+        with_retry(done_frame(RENDER, "run.9"), bad)
+
+
+@pytest.mark.parametrize(
+    "frame", [HEARTBEAT_FRAME, b"", b"data: x\n"], ids=["comment", "empty", "unfinished"]
+)
+def test_with_retry_refuses_what_is_not_a_frame_with_fields(frame: bytes) -> None:
+    with pytest.raises(SSEEncodeError, match="retry"):
+        with_retry(frame, 3000)
 
 
 def test_heartbeat_is_a_comment_and_shutdown_an_event_without_id() -> None:

@@ -153,7 +153,7 @@ class Exchange:
         await self.wait_until(lambda: self.status is not None, within)
 
     async def body_started(self, within: float = WAIT) -> None:
-        """Wait for the first body message (of a stream: the ``retry:`` hint)."""
+        """Wait for the first body message (of a stream: the empty one that sends the head out)."""
         await self.wait_until(lambda: self.body_messages >= 1, within)
 
     def disconnect(self) -> None:

@@ -137,7 +137,7 @@ async def test_receive_failing_while_streaming_ends_the_exchange(streams: Stream
 #: third body message is a keep-alive comment.
 FAULT_POINTS: dict[str, tuple[int | None, float]] = {
     "response-start": (None, 15.0),
-    "retry-hint": (0, 15.0),
+    "opening-body": (0, 15.0),
     "first-frame": (1, 15.0),
     "second-frame": (2, 15.0),
     "heartbeat": (2, 0.05),

@@ -27,9 +27,9 @@ from component_framework.asgi.incoming import (
 )
 from component_framework.asgi.responses import (
     JSON_HEADERS,
-    HTMLResponse,
     Response,
     error_response,
+    fragment_response,
     json_body,
     send_response,
 )
@@ -38,7 +38,7 @@ from component_framework.core.dispatch import ComponentCall
 from component_framework.core.multipart import MultipartForm, MultipartReader, call_upload_rules
 from component_framework.core.uploads import UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
-from component_framework.protocol.answer import render_document, render_fragment
+from component_framework.protocol.answer import render_document
 from component_framework.protocol.request import (
     RequestError,
     RequestFields,
@@ -110,7 +110,7 @@ async def handle_http(
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
         if http_answer_format(method == "POST", htmx, accept) == "html":
-            response = HTMLResponse(render_fragment(result))
+            response = fragment_response(result)
         else:
             response = Response(200, JSON_HEADERS, json_body(render_document(result)))
     except Disconnected:

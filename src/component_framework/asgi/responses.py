@@ -24,6 +24,7 @@ from component_framework.errors import (
     cut_short,
     error_document,
 )
+from component_framework.protocol.answer import Rendered, effect_headers, render_fragment
 from component_framework.protocol.compact import compact_json
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ __all__ = [
     "HTMLResponse",
     "Response",
     "error_response",
+    "fragment_response",
     "json_body",
     "send_response",
 ]
@@ -66,6 +68,16 @@ class Response:
 def HTMLResponse(html: str, status: int = 200) -> Response:
     """A ``text/html`` response."""
     return Response(status, HTML_HEADERS, html.encode("utf-8"))
+
+
+def fragment_response(rendered: Rendered) -> Response:
+    """The htmx answer of a render: its annotated fragment, and the htmx headers of its
+    effects (``protocol.answer.effect_headers``) when the handler asked for any."""
+    headers: tuple[tuple[bytes, bytes], ...] = HTML_HEADERS
+    effects = rendered.effects
+    if effects:
+        headers = (*HTML_HEADERS, *effect_headers(effects, rendered.component_id))
+    return Response(200, headers, render_fragment(rendered).encode("utf-8"))
 
 
 async def send_response(send: ASGISendCallable, response: Response, *, head: bool = False) -> None:

@@ -22,10 +22,19 @@ from component_framework.core.hub import Hub
 from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, ServiceUnavailable
 
-__all__ = ["CLOSE_SERVICE_RESTART", "AppServices", "OpenSocket", "SocketRegistry", "StreamGate"]
+__all__ = [
+    "CLOSE_SERVICE_RESTART",
+    "RESTART_REASON",
+    "AppServices",
+    "OpenSocket",
+    "SocketRegistry",
+    "StreamGate",
+]
 
 #: The close code of every socket at shutdown (service restart: clients reconnect elsewhere).
 CLOSE_SERVICE_RESTART: Final = 1012
+#: The reason that close carries.
+RESTART_REASON: Final = "the server is restarting"
 
 
 class StreamGate:
@@ -60,7 +69,7 @@ class SocketRegistry:
     def close_all(self) -> None:
         """Close every connection with 1012 (service restart: clients reconnect elsewhere)."""
         self.closing = True
-        error = ServiceUnavailable("the server is restarting")
+        error = ServiceUnavailable(RESTART_REASON)
         for connection in list(self.connections):
             connection.close(error, CLOSE_SERVICE_RESTART)
 

@@ -50,7 +50,7 @@ from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
     SHUTDOWN_FRAME,
     SSE_CONTENT_TYPE,
-    retry_frame,
+    with_retry,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +68,9 @@ _HEADERS: Final = (
     (b"x-accel-buffering", b"no"),
     (b"x-content-type-options", b"nosniff"),
 )
+#: Seconds a cancelled stream may spend sending its shutdown frame (servers that stop by
+#: cancelling the application, daphne and hypercorn's workers, give it no other chance).
+LAST_FRAME_TIMEOUT: Final = 0.5
 
 
 class StreamNotFound(NotFound):
@@ -120,9 +123,18 @@ class _StreamReader:
         self.settings = settings
         self.gate = gate
         self.gone = False
+        self.retry_sent = False
 
     async def _write(self, data: bytes, *, more: bool = True) -> None:
         await self._send({"type": "http.response.body", "body": data, "more_body": more})
+
+    def _framed(self, frame: bytes) -> bytes:
+        """``frame``, with the ``retry:`` hint if it is the first frame of this exchange (a
+        separate retry block would reach httpx-sse's callers as an empty message)."""
+        if self.retry_sent:
+            return frame
+        self.retry_sent = True
+        return with_retry(frame, self.settings.stream_retry_ms)
 
     async def _send(self, message: Any) -> None:
         if self.gone:
@@ -144,6 +156,21 @@ class _StreamReader:
         self.gone = True
         wakeup.set()
 
+    async def _last_frame(self) -> None:
+        """The server cancelled the exchange (daphne stops that way, hypercorn after its
+        graceful timeout): one bounded try at the ``shutdown`` frame and the body's end, so
+        the client learns the server went away rather than reading a cut-off stream."""
+        if self.gone:
+            return
+        try:
+            async with asyncio.timeout(LAST_FRAME_TIMEOUT):
+                last = self._framed(SHUTDOWN_FRAME)
+                await self.send({"type": "http.response.body", "body": last, "more_body": True})
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (TimeoutError, OSError, RuntimeError, asyncio.CancelledError):
+            logger.debug("the shutdown frame of a cancelled stream did not go out", exc_info=True)
+        self.gone = True
+
     async def serve(self, receive: ASGIReceiveCallable, after: int) -> None:
         """Send frames after sequence ``after`` as they come; returns when the exchange ends."""
         run, gate = self.run, self.gate
@@ -155,12 +182,12 @@ class _StreamReader:
         try:
             start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
             await self._send({**start, "trailers": False})
-            await self._write(retry_frame(self.settings.stream_retry_ms))
+            await self._write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
             while not self.gone:
                 wakeup.clear()
                 frames = run.frames_after(after)
                 for seq, wire in frames:
-                    await self._write(wire)
+                    await self._write(self._framed(wire))
                     if self.gone:
                         return
                     after = seq
@@ -168,7 +195,7 @@ class _StreamReader:
                     heartbeat.active = True
                     continue
                 if gate.closing:  # before "finished": shutdown also ends the runs
-                    await self._write(SHUTDOWN_FRAME)
+                    await self._write(self._framed(SHUTDOWN_FRAME))
                     break
                 if run.finished:
                     break
@@ -179,6 +206,9 @@ class _StreamReader:
                 await wakeup.wait()
             if not self.gone:
                 await self._write(b"", more=False)
+        except asyncio.CancelledError:
+            await self._last_frame()
+            raise
         finally:
             heartbeat.cancel()
             watcher.cancel()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.responses import error_response
-from component_framework.asgi.services import CLOSE_SERVICE_RESTART
+from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REASON
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
@@ -55,6 +55,7 @@ from component_framework.protocol.websocket import (
     Ref,
     broadcast_message,
     done_message,
+    effects_message,
     error_message,
     htmx_render_message,
     parse_client_message,
@@ -74,6 +75,9 @@ logger = logging.getLogger("component_framework")
 _MAX_REASON_BYTES: Final = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 #: Seconds a client has, after our close frame went out (or failed to), to answer it.
 _CLOSE_ANSWER_GRACE: Final = 5.0
+#: Seconds a cancelled connection may spend sending its 1012 close (servers that stop by
+#: cancelling the application, daphne and hypercorn's workers, give it no other chance).
+LAST_CLOSE_TIMEOUT: Final = 0.5
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_INTERNAL_ERROR: Final = 1011
@@ -161,6 +165,8 @@ class _SocketConnection:
     def render(self, result: DispatchResult, ref: Ref) -> None:
         if self.html:
             self._queue(htmx_render_message(result, self.target), push=ref is None)
+            if result.effects:  # after the swap they belong to; never coalesced away
+                self._queue(effects_message(result.effects, result.component_id, ref))
         else:
             self._queue(render_message(result, ref), push=ref is None)
 
@@ -249,12 +255,42 @@ class _SocketConnection:
         # go out, or when no answer came within a grace.
         try:
             async with asyncio.timeout(self.settings.ws_send_timeout):
-                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+                await self._send_close_frame(code, reason)
         except (TimeoutError, OSError, RuntimeError):
             logger.debug("sending a close frame failed", exc_info=True)
             self._abandon()
         else:
             self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
+
+    async def _send_close_frame(self, code: int, reason: str) -> None:
+        """Send the close; a server that refuses the code (daphne's autobahn sends only 1000
+        and 3000-4999) gets 1000 instead, except for 1012, whose connection is dropped (the
+        client sees 1006 and reconnects, as after 1012; after 1000 it would not)."""
+        try:
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        except (TimeoutError, OSError, RuntimeError):
+            raise
+        except Exception as refused:  # the server's own check of the code, any type
+            logger.info("the server refused close code %d (%s)", code, refused)
+            if code == CLOSE_SERVICE_RESTART:
+                raise RuntimeError("close code refused") from refused
+            await self.send({"type": "websocket.close", "code": CLOSE_NORMAL, "reason": reason})
+
+    async def _last_close(self) -> None:
+        """The server cancelled the connection (daphne stops that way, hypercorn after its
+        graceful timeout): one bounded try at the 1012 close, so the client reconnects as
+        after any restart instead of seeing 1006 or 1011."""
+        if self.state is not SocketState.OPEN:
+            return
+        self.state = SocketState.CLOSING
+        self._outbox.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+        try:
+            async with asyncio.timeout(LAST_CLOSE_TIMEOUT):
+                await self._send_close_frame(CLOSE_SERVICE_RESTART, RESTART_REASON)
+        except (TimeoutError, OSError, RuntimeError, asyncio.CancelledError):
+            logger.debug("the close of a cancelled WebSocket did not go out", exc_info=True)
 
     def _gone(self) -> None:
         """The client went away: nothing more can be sent."""
@@ -291,6 +327,7 @@ class _SocketConnection:
             await self._read(receive)
         except asyncio.CancelledError:
             if not self._abandoned or self._reader is None:
+                await self._last_close()
                 raise
             self._reader.uncancel()
         finally:

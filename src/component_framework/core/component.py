@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Final, Protocol
 
 from component_framework.core.access import UNSERVED, AccessContext
+from component_framework.core.effects import Effects, checked_trigger, checked_url
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
@@ -205,6 +206,44 @@ class Component:
         """Broadcast topics this instance listens to while it is live (WebSocket or live
         SSE), e.g. ``[f"room:{self.state['room']}"]``; read again after every event."""
         return ()
+
+    # -- navigation and client effects -----------------------------------------------------
+    # Recorded for the answer of the running event (never in the snapshot); see core.effects
+    # for the rules. Over HTTP they become htmx headers (and data of the JSON answer); over
+    # WebSocket and SSE, a message / frame the client runtime applies.
+
+    def redirect(self, url: str) -> None:
+        """Send the browser to ``url`` (a path of this site, or an ``http(s)`` URL of an
+        origin in ``allowed_origins``) once this answer arrives. Anything else raises
+        ``URLNotAllowed`` (400): no open redirect."""
+        self._effects().redirect = checked_url(url, "redirect")
+
+    def push_url(self, url: str) -> None:
+        """Add ``url`` to the browser's history (the address bar shows it; Back returns)."""
+        self._effects().history = ("push_url", checked_url(url, "push_url"))
+
+    def replace_url(self, url: str) -> None:
+        """Show ``url`` in the address bar in place of the current history entry."""
+        self._effects().history = ("replace_url", checked_url(url, "replace_url"))
+
+    def trigger(self, name: str, detail: Any = None) -> None:
+        """Fire the DOM event ``name`` on this component's root element once the answer is
+        applied (it bubbles); ``detail`` (JSON data) is its ``event.detail``, an object as
+        given or ``{"value": detail}`` otherwise. Raises ``InvalidTrigger`` (400)."""
+        name, detail = checked_trigger(name, {} if detail is None else detail)
+        self._effects().triggers[name] = detail
+
+    def _effects(self) -> Effects:
+        effects = self.__dict__.get("pending_effects")
+        if effects is None:
+            effects = self.__dict__["pending_effects"] = Effects()
+        return effects
+
+    def take_effects(self) -> Effects | None:
+        """The effects asked for since the last render, now owned by the caller (the
+        dispatcher's render); ``None`` when there are none."""
+        effects: Effects | None = self.__dict__.pop("pending_effects", None)
+        return effects
 
     def get_context(self) -> dict[str, Any]:
         """The template context: state keys at top level, plus ``state``, the identity and

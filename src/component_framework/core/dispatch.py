@@ -105,6 +105,8 @@ class DispatchResult:
     html: str
     state: dict[str, Any]
     snapshot: str
+    #: Navigation and client effects the handler asked for (``core.effects``), as data.
+    effects: dict[str, Any] | None = None
 
     @property
     def component_id(self) -> str:
@@ -429,6 +431,11 @@ class Dispatcher:
             html = component.render(self.renderer)
             stage = "dehydrate"
             state = component.dehydrate()
+            # Before signing: a refused URL leaves nothing of the change applied.
+            pending = component.take_effects()
+            effects = None
+            if pending is not None:
+                effects = pending.document(component.request, self.settings.allowed_origins)
             snapshot = self.signer.sign(name, component.id, state)
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
@@ -440,7 +447,7 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
-        return DispatchResult(component, html, state, snapshot)
+        return DispatchResult(component, html, state, snapshot, effects or None)
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call`` synchronously; a coroutine handler or mount is a ConfigurationError."""

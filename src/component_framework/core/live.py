@@ -20,6 +20,7 @@ never sees a socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -44,9 +45,11 @@ from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
     ConfigurationError,
+    InvalidTrigger,
     NotJoined,
     PayloadValidationError,
     SnapshotTooLarge,
+    URLNotAllowed,
     report_failure,
 )
 from component_framework.protocol.websocket import Ref
@@ -232,6 +235,11 @@ class LiveSession:
             self._failed(exc, None)
 
     def _failed(self, exc: Exception, ref: Ref) -> None:
+        component = self.component
+        if isinstance(exc, URLNotAllowed | InvalidTrigger) and component is not None:
+            # A refused effect fails the whole step: its state change goes too.
+            with contextlib.suppress(ComponentError):  # a failing hydrate is logged there
+                self._roll_back(component)
         error = report_failure(exc, f"in the live component {self._name!r}")
         self._sink.flush()
         self.outlet.error(error, ref)
@@ -365,6 +373,7 @@ class LiveSession:
     def _roll_back(self, component: Component) -> None:
         """Put the held component back to the state of the last render sent, which its client
         holds: a state too large to sign is never kept, so client and server still agree."""
+        component.take_effects()  # asked for by the change that is undone
         token = self._rendered_snapshot
         if token is None:
             return

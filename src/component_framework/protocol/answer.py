@@ -13,7 +13,9 @@ this layer still imports nothing of ours. Pure.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final, Literal, Protocol
+from urllib.parse import quote
 
 from component_framework.protocol.compact import compact_json
 from component_framework.protocol.fragment import annotate_root, wire_attributes
@@ -22,6 +24,7 @@ __all__ = [
     "ANSWER_FORMATS",
     "AnswerFormat",
     "Rendered",
+    "effect_headers",
     "render_document",
     "render_fragment",
     "render_text",
@@ -30,6 +33,8 @@ __all__ = [
 #: How a stream or socket answers: the annotated HTML fragment, or the render document as JSON.
 AnswerFormat = Literal["html", "json"]
 ANSWER_FORMATS: Final[tuple[AnswerFormat, AnswerFormat]] = ("html", "json")
+#: What a URL keeps as is in a header: printable ASCII (non-ASCII is percent-encoded).
+_URL_SAFE: Final = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 class Rendered(Protocol):
@@ -60,15 +65,62 @@ class Rendered(Protocol):
         """The registered name of the component."""
         ...
 
+    @property
+    def effects(self) -> dict[str, Any] | None:
+        """Navigation and client effects for the browser (``redirect``, ``push_url`` or
+        ``replace_url``, ``trigger``), or ``None``."""
+        ...
+
 
 def render_document(rendered: Rendered) -> dict[str, Any]:
-    """The render document: ``{"html", "state", "snapshot", "component_id"}``."""
-    return {
+    """The render document: ``{"html", "state", "snapshot", "component_id"}``, and
+    ``effects`` when the handler asked for some."""
+    document = {
         "html": rendered.html,
         "state": rendered.state,
         "snapshot": rendered.snapshot,
         "component_id": rendered.component_id,
     }
+    effects = rendered.effects
+    if effects:
+        document["effects"] = effects
+    return document
+
+
+#: The htmx response header of each effect (htmx 2 and htmx 4 read the same ones).
+_EFFECT_HEADERS: Final = (
+    ("redirect", b"hx-redirect"),
+    ("push_url", b"hx-push-url"),
+    ("replace_url", b"hx-replace-url"),
+)
+
+
+def effect_headers(effects: dict[str, Any], component_id: str) -> list[tuple[bytes, bytes]]:
+    """The htmx response headers of ``effects``: ``HX-Redirect``, ``HX-Push-Url`` /
+    ``HX-Replace-Url`` (URLs with non-ASCII characters percent-encoded) and ``HX-Trigger``,
+    JSON ``{name: detail}`` where each detail is an object (else ``{"value": detail}``, as
+    htmx does) carrying ``target``, the component root's selector: htmx 2 fires the event
+    before its swap and htmx 4 after it, on the element that sent the request, which the swap
+    may have detached; both fire on ``target`` instead, so the event reaches the component
+    (and bubbles to the page) on either."""
+    headers = [
+        (header, quote(effects[key], safe=_URL_SAFE).encode("ascii"))
+        for key, header in _EFFECT_HEADERS
+        if key in effects
+    ]
+    triggers = effects.get("trigger")
+    if triggers:
+        selector = '[id="' + component_id.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+        fired = {
+            name: {**_as_object(detail), "target": selector} for name, detail in triggers.items()
+        }
+        headers.append((b"hx-trigger", json.dumps(fired, ensure_ascii=True).encode("ascii")))
+    return headers
+
+
+def _as_object(detail: Any) -> dict[str, Any]:
+    """An event's detail as htmx gives it: an object as is, anything else as ``value``."""
+    return detail if isinstance(detail, dict) else {"value": detail}
 
 
 def render_fragment(rendered: Rendered) -> str:

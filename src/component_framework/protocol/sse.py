@@ -3,11 +3,12 @@
 Owns the ``text/event-stream`` wire format (DESIGN.md section 4): how one event becomes bytes
 (field order ``event``, ``id``, ``retry``, then one ``data:`` line per line of data, LF line
 ends, a blank line to finish), the frames a stream sends (the builders below mirror the message
-builders of ``protocol.websocket``: render, stream, done, error, broadcast, plus the stream's
-own retry, heartbeat and shutdown frames), and how a byte stream becomes events, following the
-WHATWG "interpreting an event stream" rules. Does not own when frames or heartbeats are sent
-(``asgi.sse``) nor a run's sequence numbers and replay (``core.stream_run``, which names each
-frame's ``id``). Pure: no I/O, no clock.
+builders of ``protocol.websocket``: render, stream, done, error, effects, broadcast, plus the
+stream's own heartbeat and shutdown frames, and the ``retry:`` hint put on a stream's first
+frame), and how a byte stream becomes events, following the WHATWG "interpreting an event
+stream" rules. Does not own when frames or heartbeats are sent (``asgi.sse``) nor a run's
+sequence numbers and replay (``core.stream_run``, which names each frame's ``id``). Pure: no
+I/O, no clock.
 
 Every frame carries at least one ``data:`` line, because ``EventSource`` drops frames without
 data. The decoder is what tests and Python clients read our streams with, so it accepts anything
@@ -34,12 +35,13 @@ __all__ = [
     "SSEEvent",
     "broadcast_frame",
     "done_frame",
+    "effects_frame",
     "encode_comment",
     "encode_event",
     "error_frame",
     "render_frame",
-    "retry_frame",
     "stream_frame",
+    "with_retry",
 ]
 
 SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
@@ -140,8 +142,21 @@ def encode_comment(text: str = "") -> bytes:
 
 def render_frame(rendered: Rendered, answer_format: AnswerFormat, frame_id: str) -> bytes:
     """One render, with no ``event:`` line (its type is ``message``, which htmx 2's
-    ``sse-swap="message"`` and htmx 4 both swap): the fragment, or the render document."""
-    return encode_event(render_text(rendered, answer_format), id=frame_id)
+    ``sse-swap="message"`` and htmx 4 both swap): the fragment, or the render document. A
+    fragment whose render has effects is followed by their :func:`effects_frame` (one entry
+    of the run, so a replay sends both); the document carries them itself."""
+    frame = encode_event(render_text(rendered, answer_format), id=frame_id)
+    effects = rendered.effects
+    if effects and answer_format == "html":
+        frame += effects_frame(effects, rendered.component_id)
+    return frame
+
+
+def effects_frame(effects: Mapping[str, Any], component_id: str) -> bytes:
+    """Navigation and client effects for the client runtime: ``event: effects`` with
+    ``{"component_id", "effects"}``; no ``id`` (it belongs to the render before it)."""
+    document = {"component_id": component_id, "effects": dict(effects)}
+    return encode_event(compact_json(document), event="effects")
 
 
 def stream_frame(ops: list[dict[str, object]], frame_id: str) -> bytes:
@@ -168,11 +183,15 @@ def broadcast_frame(event: str, payload: Mapping[str, Any], frame_id: str) -> by
     return encode_event(compact_json(forwarded), event="broadcast", id=frame_id)
 
 
-def retry_frame(milliseconds: int) -> bytes:
-    """The reconnection delay a stream opens with: a ``retry:`` line and no data, so the
-    client dispatches nothing for it."""
+def with_retry(frame: bytes, milliseconds: int) -> bytes:
+    """``frame`` (one frame of the builders above, not a comment) with the reconnection delay
+    on its first line: a stream sends it on its first frame, because a ``retry:`` block of its
+    own is an event to some clients (httpx-sse hands it over as an empty message with an empty
+    ``id``, and a client resuming from that id would start a new run)."""
     _check_retry(milliseconds)
-    return b"retry: %d\n\n" % milliseconds
+    if not frame.endswith(b"\n\n") or frame.startswith(b":"):
+        raise SSEEncodeError("retry", f"needs a frame with fields to go on, got {frame[:40]!r}")
+    return b"retry: %d\n%s" % (milliseconds, frame)
 
 
 #: What an idle stream sends now and then, so proxies keep it open.

@@ -2,8 +2,8 @@
 
 Owns the WebSocket half of the wire protocol (DESIGN.md section 4), sans-IO: text in, a
 :class:`ClientMessage` or a :class:`MessageError` out; server messages are built as compact
-JSON text by the builders below (render, stream, done, error, broadcast, pong: the mirror of
-``protocol.sse``'s frame builders). Two client dialects are understood:
+JSON text by the builders below (render, stream, done, error, effects, broadcast, pong: the
+mirror of ``protocol.sse``'s frame builders). Two client dialects are understood:
 
 - the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
   ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer;
@@ -38,6 +38,7 @@ __all__ = [
     "Ref",
     "broadcast_message",
     "done_message",
+    "effects_message",
     "error_message",
     "htmx_fragment",
     "htmx_render_message",
@@ -186,6 +187,16 @@ def done_message(rendered: Rendered, ref: Ref) -> str:
             "component_id": rendered.component_id,
             "snapshot": rendered.snapshot,
         }
+    )
+
+
+def effects_message(effects: Mapping[str, Any], component_id: str, ref: Ref) -> str:
+    """Navigation and client effects for the client runtime, sent after the HTML render of
+    the same answer (a JSON render carries them in its document instead): ``{"type":
+    "effects", "component_id", "effects": {redirect?, push_url? | replace_url?, trigger?},
+    "ref"}``."""
+    return _encode(
+        {"type": "effects", "component_id": component_id, "effects": dict(effects), "ref": ref}
     )
 
 

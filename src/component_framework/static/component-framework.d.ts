@@ -54,6 +54,18 @@ export interface ComponentBroadcastDetail {
   payload: Record<string, unknown>;
 }
 
+/** Navigation and client effects a handler asked for (`redirect`, `push_url` or `replace_url`,
+ * `trigger`): the `effects` of a WebSocket `effects` message, an SSE `effects` frame and a JSON
+ * answer (htmx answers carry them as `HX-Redirect`, `HX-Push-Url`, `HX-Replace-Url`, `HX-Trigger`).
+ * Each trigger fires a bubbling DOM event on the component's root; its `detail` is the object the
+ * handler gave, or `{ value }` for anything else. */
+export interface ComponentEffects {
+  redirect?: string;
+  push_url?: string;
+  replace_url?: string;
+  trigger?: Record<string, unknown>;
+}
+
 /** The global the runtime installs as `window.componentFramework`. */
 export interface ComponentFrameworkRuntime {
   /** Queue stream operations for the component around `scope`; applied at the next frame. */

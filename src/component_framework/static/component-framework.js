@@ -159,6 +159,7 @@
     if (source.cfHooked) { return; }
     source.cfHooked = true;
     source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
+    source.addEventListener("effects", function (event) { applyEffects(elt, JSON.parse(event.data)); });
     source.addEventListener("broadcast", function (event) {
       fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(event.data));
     });
@@ -178,6 +179,7 @@
     switch (message.event) {
       case "": flush(); break; // a render replaces the elements queued operations are meant for
       case "stream": enqueue(elt, JSON.parse(message.data)); break;
+      case "effects": applyEffects(elt, JSON.parse(message.data)); break;
       case "broadcast": fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(message.data)); break;
       default:
         if (FINAL.indexOf(message.event) >= 0) {
@@ -248,7 +250,23 @@
     if (message.type === "stream") { enqueue(elt, [message]); }
     else if (message.type === "error" && root) { fire(root, "component-error", message); }
     else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
+    else if (message.type === "effects") { applyEffects(elt, message); }
     return false;
+  }
+
+  /* -- navigation and client effects: WebSocket "effects" messages, SSE "effects" frames -------- */
+  // Over HTTP htmx applies them from its HX-* headers; here they come after the render they belong
+  // to, so a trigger fires on the new root. Order as htmx: events, then history, then redirect.
+  function applyEffects(scope, data) {
+    var effects = data.effects || {}, triggers = effects.trigger || {};
+    var root = document.getElementById(data.component_id) || rootIn(scope) || scope;
+    Object.keys(triggers).forEach(function (name) {
+      var detail = triggers[name], object = detail !== null && typeof detail === "object" && !Array.isArray(detail);
+      fire(root, name, object ? detail : { value: detail });
+    });
+    if (effects.push_url) { history.pushState({ htmx: true }, "", effects.push_url); }
+    if (effects.replace_url) { history.replaceState({ htmx: true }, "", effects.replace_url); }
+    if (effects.redirect) { window.location.assign(effects.redirect); }
   }
 
   /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
