@@ -66,6 +66,19 @@ export interface ComponentEffects {
   trigger?: Record<string, unknown>;
 }
 
+/** `detail` of `component:upload-progress`: fired on the component while a request from inside
+ * it sends files (htmx 2 and htmx 4 alike), from 0 when it starts to 100 when the last byte is
+ * sent. The root's `data-upload-progress` and each `<progress data-upload-progress>` in it show
+ * `percent` meanwhile. */
+export interface ComponentUploadProgressDetail {
+  /** Bytes of the request body sent so far. */
+  loaded: number;
+  /** The whole body's bytes (0 while the browser does not know it). */
+  total: number;
+  /** 0-100, or `null` while the total is unknown. */
+  percent: number | null;
+}
+
 /** The global the runtime installs as `window.componentFramework`. */
 export interface ComponentFrameworkRuntime {
   /** Queue stream operations for the component around `scope`; applied at the next frame. */
@@ -86,6 +99,7 @@ declare global {
     "stream:done": CustomEvent<StreamEventDetail>;
     "component-error": CustomEvent<ComponentErrorDetail>;
     "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+    "component:upload-progress": CustomEvent<ComponentUploadProgressDetail>;
   }
   interface DocumentEventMap {
     "stream:start": CustomEvent<StreamEventDetail>;
@@ -95,5 +109,6 @@ declare global {
     "stream:done": CustomEvent<StreamEventDetail>;
     "component-error": CustomEvent<ComponentErrorDetail>;
     "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+    "component:upload-progress": CustomEvent<ComponentUploadProgressDetail>;
   }
 }

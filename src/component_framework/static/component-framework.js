@@ -329,6 +329,73 @@
     if (typing && form.contains(typing)) { typing = null; }
   }
 
+  /* -- uploads: progress of a request that sends files, on its component (docs/uploads.md) ----- */
+  // htmx 4 sends with fetch, which reports no upload progress: such a request goes through
+  // XMLHttpRequest in its ctx.fetch hook. No inline style: a strict CSP refuses it on settle.
+  var UPLOAD = "data-upload-progress";
+  function sendsFiles(body) { // a chosen file (an empty file input sends a nameless one)
+    var found = false;
+    if (body && body.forEach && window.File) { body.forEach(function (v) { found = found || (v instanceof File && !!v.name); }); }
+    return found;
+  }
+  function bars(root, value) {
+    root.querySelectorAll("progress[" + UPLOAD + "]").forEach(function (bar) {
+      bar.max = 100;
+      if (value === null) { bar.removeAttribute("value"); } else { bar.value = value; }
+    });
+  }
+  function showUpload(root, loaded, total) {
+    var percent = total > 0 ? Math.min(100, Math.floor(loaded * 100 / total)) : null;
+    root.setAttribute(UPLOAD, percent === null ? "" : percent);
+    bars(root, percent);
+    fire(root, "component:upload-progress", { loaded: loaded, total: total, percent: percent });
+  }
+  function trackUpload(xhr, elt) { // before send(): later upload listeners never fire
+    var root = elt.cfUpload = rootOf(elt) || elt;
+    showUpload(root, 0, 1);
+    xhr.upload.addEventListener("progress", function (e) { showUpload(root, e.loaded, e.lengthComputable ? e.total : 0); });
+  }
+  function endUpload(elt) { // after the answer was swapped, or refused and not swapped
+    var root = elt && elt.cfUpload;
+    if (root) { elt.cfUpload = null; root.removeAttribute(UPLOAD); bars(root, 0); }
+  }
+  function uploadSent(elt, detail) { // htmx 2's beforeSend, with its own XMLHttpRequest
+    var config = detail.requestConfig || {}, encoded = elt.closest("[hx-encoding],[data-hx-encoding]");
+    var multipart = (encoded && attr(encoded, "hx-encoding") === "multipart/form-data") ||
+      (elt.matches("form") && elt.enctype === "multipart/form-data");
+    if (multipart && !config.useUrlParams && !elt.cfValidation && sendsFiles(config.formData)) { trackUpload(detail.xhr, elt); }
+  }
+  function uploadConfigured(ctx) { // htmx 4's config:request
+    var src = ctx.sourceElement;
+    if (!ctx.fetch && !src.cfValidation && sendsFiles(ctx.request.body)) { ctx.fetch = fetchWithProgress(src); }
+  }
+  function fetchWithProgress(elt) { // fetch's contract over XMLHttpRequest
+    return function (url, request) {
+      return new Promise(function (resolve, reject) {
+        var xhr = new XMLHttpRequest(), signal = request.signal, headers = new Headers();
+        var aborted = function () { reject(new DOMException("upload aborted", "AbortError")); };
+        if (signal && signal.aborted) { return aborted(); }
+        xhr.open(request.method || "POST", url);
+        Object.keys(request.headers || {}).forEach(function (name) { xhr.setRequestHeader(name, request.headers[name]); });
+        xhr.withCredentials = request.credentials === "include";
+        xhr.responseType = "blob";
+        trackUpload(xhr, elt);
+        xhr.onload = function () {
+          xhr.getAllResponseHeaders().trim().split(/[\r\n]+/).forEach(function (line) {
+            var at = line.indexOf(":");
+            if (at > 0) { headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim()); }
+          });
+          var empty = [101, 204, 205, 304].indexOf(xhr.status) >= 0;
+          resolve(new Response(empty ? null : xhr.response, { status: xhr.status, statusText: xhr.statusText, headers: headers }));
+        };
+        xhr.onerror = function () { reject(new TypeError("upload failed")); };
+        xhr.onabort = aborted;
+        if (signal) { signal.addEventListener("abort", function () { xhr.abort(); }); }
+        xhr.send(request.body);
+      });
+    };
+  }
+
   /* -- htmx 2: an extension on <body>; hx-vals, hx-target and hx-swap are inherited by htmx ----- */
   function socketElement(url) {
     var wanted = new URL(url), found = null;
@@ -364,8 +431,12 @@
             sent(detail.elt || elt);
             setLoading(rootOf(detail.elt || elt), true);
             break;
+          case "htmx:beforeSend":
+            uploadSent(detail.elt || elt, detail);
+            break;
           case "htmx:afterRequest":
             setLoading(rootOf(detail.elt || elt), false);
+            endUpload(detail.elt || elt);
             break;
           case "htmx:beforeSwap": // a component error is shown by its HX-Trigger: not an htmx error
             if (/component-error/.test(detail.xhr.getResponseHeader("HX-Trigger"))) { detail.isError = false; }
@@ -458,7 +529,10 @@
   function registerHtmx4() {
     htmx.registerExtension("component-framework", {
       init: function (internalApi) { api = internalApi; },
-      htmx_config_request: function (elt, detail) { configure(detail.ctx); },
+      htmx_config_request: function (elt, detail) {
+        configure(detail.ctx);
+        uploadConfigured(detail.ctx);
+      },
       htmx_before_request: function (elt, detail) {
         var src = detail.ctx.sourceElement;
         if (isStreamSource(src)) { return; } // a stream is not a pending action
@@ -467,6 +541,7 @@
       },
       htmx_finally_request: function (elt, detail) {
         if (!isStreamSource(detail.ctx.sourceElement)) { setLoading(rootOf(detail.ctx.sourceElement), false); }
+        endUpload(detail.ctx.sourceElement);
       },
       htmx_sse_after_connection: function (elt, detail) {
         var connection = detail.connection;

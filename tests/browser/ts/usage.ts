@@ -4,6 +4,7 @@ import type {
   ComponentBroadcastDetail,
   ComponentErrorDetail,
   ComponentFrameworkRuntime,
+  ComponentUploadProgressDetail,
   StreamErrorDetail,
   StreamEventDetail,
   StreamOp,
@@ -48,6 +49,12 @@ document.addEventListener("component:broadcast", (event) => {
   const detail: ComponentBroadcastDetail = event.detail;
   const payload: Record<string, unknown> = detail.payload;
   log.push(`broadcast ${detail.event} ${Object.keys(payload).length}`);
+});
+
+document.addEventListener("component:upload-progress", (event) => {
+  const detail: ComponentUploadProgressDetail = event.detail;
+  const shown: string = detail.percent === null ? "?" : `${detail.percent}%`;
+  log.push(`upload ${shown} of ${detail.total} (${detail.loaded} sent)`);
 });
 
 const answer = document.querySelector<HTMLElement>("[data-stream=answer]");
