@@ -158,6 +158,9 @@ class Component:
     #: template. A held component (WebSocket, live SSE) keeps its connection's request, which
     #: broadcast handlers see too. Never part of the snapshot. Unserved: an empty request.
     request: AccessContext = UNSERVED
+    #: Effects asked for since the last render (``redirect``, ``trigger``, ...); ``None``, the
+    #: class default, costs a render nothing. Never part of the snapshot.
+    pending_effects: Effects | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -234,15 +237,17 @@ class Component:
         self._effects().triggers[name] = detail
 
     def _effects(self) -> Effects:
-        effects = self.__dict__.get("pending_effects")
+        effects = self.pending_effects
         if effects is None:
-            effects = self.__dict__["pending_effects"] = Effects()
+            effects = self.pending_effects = Effects()
         return effects
 
     def take_effects(self) -> Effects | None:
         """The effects asked for since the last render, now owned by the caller (the
         dispatcher's render); ``None`` when there are none."""
-        effects: Effects | None = self.__dict__.pop("pending_effects", None)
+        effects = self.pending_effects
+        if effects is not None:
+            self.pending_effects = None
         return effects
 
     def get_context(self) -> dict[str, Any]:

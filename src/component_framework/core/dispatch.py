@@ -432,9 +432,9 @@ class Dispatcher:
             stage = "dehydrate"
             state = component.dehydrate()
             # Before signing: a refused URL leaves nothing of the change applied.
-            pending = component.take_effects()
-            effects = None
+            effects, pending = None, component.pending_effects
             if pending is not None:
+                component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
             snapshot = self.signer.sign(name, component.id, state)
         except SnapshotError as exc:
