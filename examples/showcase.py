@@ -10,6 +10,9 @@
 - ``todo``: a shared list over WebSocket; every open page sees every change, so each client
   may change it at most twice a second (``@rate_limit``: every change is a broadcast that
   re-renders every open page).
+- ``avatar``: an image upload over HTTP with its progress shown while it is sent and a
+  preview once it arrived (``UploadFile`` with ``Accept``: type and size checked as it
+  streams).
 
 The slow services they call (a mock ML model, a report generator, a fake LLM) live in
 ``examples.fake_services``. Also the pieces each host needs: :func:`example_settings`,
@@ -20,18 +23,22 @@ page, and :data:`ticker_feed`, the background task.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import random
+import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Any, Final
 
 from markupsafe import escape
 
 from component_framework.core import registry
 from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.config import Settings
+from component_framework.core.uploads import Accept, UploadFile
 from component_framework.core.websocket import WebSocketManager
 from examples.fake_services import (
     REPORT_SECTIONS,
@@ -283,3 +290,65 @@ class TodoComponent(Component):
     async def _changed(self) -> None:
         self.state["items"] = todo_store.items
         await manager.broadcast(component_name="todo", event="changed", payload={})
+
+
+# -- avatar: an upload with progress and a preview (docs/uploads.md) --------------------------
+
+#: What the avatar field takes: a small image of one of these types.
+AVATAR_TYPES: Final = ("image/png", "image/jpeg", "image/gif", "image/webp")
+AVATAR_MAX_BYTES: Final = 512 * 1024
+
+
+class AvatarStore:
+    """The latest avatars, in memory and bounded (a real app saves them to its storage). The
+    state holds only an avatar's key, so the snapshot stays small; the page shows the image as
+    a ``data:`` URL (which the page's policy allows for images), served by no extra route."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._images: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+
+    def put(self, media_type: str, data: bytes) -> str:
+        """Keep an image (the oldest goes past ``limit``); its new key."""
+        key = secrets.token_urlsafe(12)
+        self._images[key] = (media_type, data)
+        while len(self._images) > self.limit:
+            self._images.popitem(last=False)
+        return key
+
+    def data_url(self, key: str) -> str | None:
+        """The image under ``key`` as a ``data:`` URL (``None``: gone)."""
+        found = self._images.get(key)
+        if found is None:
+            return None
+        media_type, data = found
+        return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+avatars = AvatarStore()
+
+
+@registry.register("avatar")
+class AvatarComponent(Component):
+    """An avatar upload over HTTP (``avatar.html``): the runtime shows its progress on the
+    ``<progress data-upload-progress>``, the answer shows the image. A file of another type or
+    over 512 KiB is refused while it streams, and the refusal is shown in the component."""
+
+    template_name = "avatar.html"
+
+    def mount(self) -> None:
+        self.state.update({"key": None, "name": "", "size": 0})
+
+    async def on_upload(
+        self,
+        avatar: Annotated[UploadFile, Accept(*AVATAR_TYPES, max_bytes=AVATAR_MAX_BYTES)],
+    ) -> None:
+        media_type = avatar.content_type.split(";", 1)[0].strip().lower()
+        key = avatars.put(media_type, await avatar.read())
+        self.state.update({"key": key, "name": avatar.filename, "size": avatar.size})
+
+    def get_context(self) -> dict[str, Any]:
+        context = super().get_context()
+        key = self.state.get("key")
+        context["preview"] = avatars.data_url(key) if key else None
+        return context
