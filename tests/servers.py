@@ -1,4 +1,5 @@
-"""Real servers for tests: uvicorn subprocesses on loopback, started and always stopped."""
+"""Real servers for tests: server subprocesses on loopback (uvicorn, and any other server whose
+command line takes a port), started and always stopped."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ from pathlib import Path
 __all__ = [
     "LOOPBACK",
     "REPO_ROOT",
+    "ServerProcess",
     "UvicornServer",
     "free_port",
     "port_answers",
     "post_stalled_body",
+    "start_server",
     "start_uvicorn",
     "uvicorn_server",
 ]
@@ -32,8 +35,8 @@ START_ATTEMPTS = 3
 
 
 @dataclass
-class UvicornServer:
-    """A uvicorn subprocess on loopback."""
+class ServerProcess:
+    """A server subprocess on loopback."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -57,6 +60,10 @@ class UvicornServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=STOP_TIMEOUT)
+
+
+#: The name the uvicorn tests know it by.
+UvicornServer = ServerProcess
 
 
 def free_port() -> int:
@@ -110,7 +117,7 @@ def _new_log_path(log_dir: Path, stem: str) -> Path:
     return path
 
 
-def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
+def _wait_until_ready(server: ServerProcess, deadline: float) -> bool:
     """True once the port accepts connections; False if the process died first."""
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -121,6 +128,49 @@ def _wait_until_ready(server: UvicornServer, deadline: float) -> bool:
     return False
 
 
+def start_server(
+    name: str,
+    command: Callable[[int], Sequence[str]],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    port: int | None = None,
+) -> ServerProcess:
+    """Start ``command(port)`` on a free loopback port (or on ``port``, e.g. to restart a
+    server where its pages reconnect) and wait at most ``READY_TIMEOUT`` seconds for it to
+    answer; retries when another process took the port. ``env`` replaces the
+    ``COMPONENT_FRAMEWORK_*`` variables of this process. ``name`` (one word) names the log
+    files."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("COMPONENT_FRAMEWORK_")
+    }
+    environment.update(env or {})
+    deadline = time.monotonic() + READY_TIMEOUT
+    for attempt in range(START_ATTEMPTS):
+        chosen = free_port() if port is None else port
+        log_path = _new_log_path(log_dir, f"{name}-{chosen}-{attempt}")
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                list(command(chosen)),
+                cwd=REPO_ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = ServerProcess(process, chosen, log_path)
+        if _wait_until_ready(server, deadline):
+            return server
+        server.stop()
+        if time.monotonic() >= deadline:
+            break
+    raise RuntimeError(
+        f"{' '.join(command(chosen))} did not answer on {LOOPBACK} within "
+        f"{READY_TIMEOUT:g} s; last log:\n{server.log()}"
+    )
+
+
 def start_uvicorn(
     app: str,
     log_dir: Path,
@@ -128,36 +178,16 @@ def start_uvicorn(
     env: Mapping[str, str] | None = None,
     *,
     port: int | None = None,
-) -> UvicornServer:
-    """Start ``uvicorn app`` on a free loopback port (or on ``port``, e.g. to restart a server
-    where its pages reconnect) and wait at most ``READY_TIMEOUT`` seconds for it to answer;
-    retries when another process took the port. ``env`` replaces the ``COMPONENT_FRAMEWORK_*``
-    variables of this process."""
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("COMPONENT_FRAMEWORK_")}  # fmt: skip
-    environment.update(env or {})
-    deadline = time.monotonic() + READY_TIMEOUT
-    for attempt in range(START_ATTEMPTS):
-        chosen = free_port() if port is None else port
-        log_path = _new_log_path(log_dir, f"uvicorn-{chosen}-{attempt}")
-        command = [
-            sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(chosen),
-            "--log-level", "warning", *extra_args,
-        ]  # fmt: skip
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
-        server = UvicornServer(process, chosen, log_path)
-        if _wait_until_ready(server, deadline):
-            return server
-        server.stop()
-        if time.monotonic() >= deadline:
-            break
-    raise RuntimeError(
-        f"uvicorn {app} {' '.join(extra_args)} did not answer on {LOOPBACK} within "
-        f"{READY_TIMEOUT:g} s; last log:\n{server.log()}"
-    )
+) -> ServerProcess:
+    """:func:`start_server` with ``uvicorn app`` (``--log-level warning`` and ``extra_args``)."""
+
+    def command(chosen: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK),
+            *("--port", str(chosen), "--log-level", "warning", *extra_args),
+        ]
+
+    return start_server("uvicorn", command, log_dir, env, port=port)
 
 
 @contextmanager
@@ -168,7 +198,7 @@ def uvicorn_server(
     env: Mapping[str, str] | None = None,
     *,
     port: int | None = None,
-) -> Iterator[UvicornServer]:
+) -> Iterator[ServerProcess]:
     """:func:`start_uvicorn` as a context manager that always stops the server."""
     server = start_uvicorn(app, log_dir, extra_args, env, port=port)
     try:

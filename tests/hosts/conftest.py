@@ -1,9 +1,11 @@
 """Fixtures of the host contract suite: ``host`` is a :class:`HostClient`, once per host.
 
 uvicorn servers are session-scoped (one process per implementation, started on first use, so
-``-m "not uvicorn"`` starts none) and always terminated at the end of the session. The Litestar
-hosts use the adapter's shared app, which :func:`litestar_components` configures with the sample
-components and restores afterwards.
+``-m "not uvicorn"`` starts none) and always terminated at the end of the session; so are the
+other servers of the table (hypercorn, daphne, granian: :mod:`tests.hosts.asgi_servers`), whose
+hosts are marked ``servers``; the ``-h2`` hosts talk HTTP/2 (h2c, prior knowledge) to the same
+process. The Litestar hosts use the adapter's shared app, which :func:`litestar_components`
+configures with the sample components and restores afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from component_framework import ComponentASGI
 from component_framework.adapters import litestar as litestar_adapter
 from component_framework.adapters.litestar import configure_components
 from tests import sample_components
+from tests.hosts.asgi_servers import SERVERS, start
 from tests.hosts.django_host import build_django_middleware
 from tests.hosts.hosts import (
     ASGIHostClient,
@@ -48,10 +51,20 @@ UVICORN_HOSTS: dict[str, str] = {
     "uvicorn-httptools": "uvicorn_httptools",
     "uvicorn-h11-root-path": "uvicorn_root_path",
 }
+#: host id -> (server of the table serving ``tests.hosts.uvicorn_app:app``, HTTP/2 client).
+SERVER_HOSTS: dict[str, tuple[str, bool]] = {
+    "hypercorn": ("hypercorn", False),
+    "hypercorn-h2": ("hypercorn", True),
+    "daphne": ("daphne", False),
+    "granian": ("granian", False),
+    "granian-h2": ("granian", True),
+}
 HOST_PARAMS = [
     *IN_PROCESS_HOSTS,
     *(pytest.param(name, marks=pytest.mark.uvicorn) for name in UVICORN_HOSTS),
+    *(pytest.param(name, marks=pytest.mark.servers) for name in SERVER_HOSTS),
 ]
+CONTRACT_APP = "tests.hosts.uvicorn_app:app"
 
 
 @pytest.fixture
@@ -98,6 +111,26 @@ def uvicorn_root_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvic
     yield from _uvicorn(tmp_path_factory, "h11", "--root-path", "/api")
 
 
+@pytest.fixture(scope="session")
+def contract_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], UvicornServer]]:
+    """``kind name -> its process`` serving the contract app, started on first use and all
+    stopped at the end of the session."""
+    running: dict[str, UvicornServer] = {}
+
+    def server(kind: str) -> UvicornServer:
+        if kind not in running:
+            running[kind] = start(SERVERS[kind], CONTRACT_APP, tmp_path_factory.mktemp(kind))
+        return running[kind]
+
+    try:
+        yield server
+    finally:
+        for process in running.values():
+            process.stop()
+
+
 @pytest.fixture(params=list(IN_PROCESS_HOSTS))
 def in_process_app(request: pytest.FixtureRequest) -> Any:
     """Each in-process host's ASGI app, for tests that drive the scope themselves."""
@@ -114,6 +147,7 @@ class HostTarget:
     name: str
     app: Any = None
     base_url: str = ""
+    http2: bool = False
 
 
 @pytest.fixture(params=HOST_PARAMS)
@@ -123,6 +157,10 @@ def host_target(request: pytest.FixtureRequest) -> HostTarget:
     if name in UVICORN_HOSTS:
         server: UvicornServer = request.getfixturevalue(UVICORN_HOSTS[name])
         return HostTarget(name, base_url=server.base_url)
+    if name in SERVER_HOSTS:
+        kind, http2 = SERVER_HOSTS[name]
+        process = request.getfixturevalue("contract_servers")(kind)
+        return HostTarget(name, base_url=process.base_url, http2=http2)
     if name.startswith("litestar"):
         request.getfixturevalue("litestar_components")
     return HostTarget(name, app=IN_PROCESS_HOSTS[name]())
@@ -134,5 +172,7 @@ async def host(host_target: HostTarget) -> AsyncIterator[HostClient]:
     if host_target.app is not None:
         yield ASGIHostClient(host_target.name, host_target.app)
         return
-    async with http_host_client(host_target.name, host_target.base_url) as client:
+    async with http_host_client(
+        host_target.name, host_target.base_url, http2=host_target.http2
+    ) as client:
         yield client

@@ -155,10 +155,21 @@ class HTTPHostClient:
 
 
 @contextlib.asynccontextmanager
-async def http_host_client(name: str, base_url: str) -> AsyncIterator[HTTPHostClient]:
-    """An :class:`HTTPHostClient` on a fresh ``httpx.AsyncClient`` (closed on exit)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+async def http_host_client(
+    name: str, base_url: str, *, http2: bool = False
+) -> AsyncIterator[HTTPHostClient]:
+    """An :class:`HTTPHostClient` on a fresh ``httpx.AsyncClient`` (closed on exit); with
+    ``http2`` it speaks HTTP/2 only (h2c with prior knowledge over ``http://``), and every
+    answer is checked to have come over HTTP/2."""
+    hooks = {"response": [_check_http2]} if http2 else {}
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=10.0, http1=not http2, http2=http2, event_hooks=hooks
+    ) as client:
         yield HTTPHostClient(name, client)
+
+
+async def _check_http2(response: httpx.Response) -> None:
+    assert response.http_version == "HTTP/2", response.http_version
 
 
 # -- in-process hosts -----------------------------------------------------------------------

@@ -5,8 +5,10 @@ Each test runs once per host (the ``host`` fixture); see ``conftest.py`` for the
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import httpx
 import pytest
 
 from tests.hosts.hosts import HostClient
@@ -14,6 +16,12 @@ from tests.hosts.wire import assert_error, count_in, mount, send_event, tampered
 
 ONE_MIB = 1024 * 1024
 COUNTER = "/components/counter/"
+#: Hosts where a client uploading a body over the limit may lose the early 413 (docs/hosts.md,
+#: Servers): hypercorn closes the HTTP/1.1 connection with the upload unread (the reset can
+#: reach the client before the answer), and over HTTP/2 httpx reads no answer before its
+#: upload is done, which the server's flow control stops (a reset, or no answer at all). The
+#: limit itself holds there too: tests/hosts/test_servers.py checks it from a declared length.
+EARLY_ANSWER_MAY_BE_LOST = frozenset({"hypercorn", "hypercorn-h2", "granian-h2"})
 
 
 async def test_unknown_component_is_404(host: HostClient) -> None:
@@ -121,7 +129,14 @@ async def test_body_over_one_mib_is_413(host: HostClient) -> None:
     body = json.dumps({"event": "increment", "payload": {"pad": padding}}).encode()
     assert len(body) > ONE_MIB
     headers = {"Content-Type": "application/json"}
-    response = await host.request("POST", COUNTER, body=body, headers=headers)
+    if host.name in EARLY_ANSWER_MAY_BE_LOST:
+        try:
+            async with asyncio.timeout(3.0):  # an h2 upload stopped by flow control waits
+                response = await host.request("POST", COUNTER, body=body, headers=headers)
+        except (httpx.TransportError, TimeoutError):
+            return  # the documented limitation of this host
+    else:
+        response = await host.request("POST", COUNTER, body=body, headers=headers)
     assert_error(response, 413, "payload_too_large")
 
 
