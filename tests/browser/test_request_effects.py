@@ -36,6 +36,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 HOSTS = ("starlette_app", "litestar_app")
 TRANSPORTS = ("http", "ws")
 UI_TIMEOUT_MS = 10_000
+#: After the back button: htmx swaps the restored (or reloaded) page in, and a socket rejoins.
+RESTORE_SETTLE_MS = 800
 #: Chromium's own console line for an answer with an error status (the refused redirect).
 BAD_REQUEST = re.compile(r"Failed to load resource: the server responded with a status of 400.*")
 
@@ -243,6 +245,14 @@ def test_push_url_changes_the_location_adds_a_history_entry_and_back_returns(
 
     visitor.page.wait_for_url(f"{visitor.base_url}/shop/{transport}")
     assert visitor.path() == f"/shop/{transport}"
+    # What the page shows now is htmx's history restore (docs/request.md): the component there
+    # keeps working either way.
+    visitor.page.wait_for_timeout(RESTORE_SETTLE_MS)
+    if transport == "ws":
+        visitor.page.wait_for_function("() => window.__seen.opens >= 1", timeout=UI_TIMEOUT_MS)
+    items = int(shop.locator(".item-count").inner_text().removeprefix("items: "))
+    shop.locator("button.add").click()
+    expect(shop.locator(".item-count")).to_have_text(f"items: {items + 1}")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
