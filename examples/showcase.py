@@ -13,6 +13,9 @@
 - ``avatar``: an image upload over HTTP with its progress shown while it is sent and a
   preview once it arrived (``UploadFile`` with ``Accept``: type and size checked as it
   streams).
+- ``greeting`` and ``checkout`` (``examples.account``, imported here): a component that
+  reads ``self.request.user``, and handlers that redirect the browser (one refused: no
+  open redirect).
 
 The slow services they call (a mock ML model, a report generator, a fake LLM) live in
 ``examples.fake_services``. Also the pieces each host needs: :func:`example_settings`,
@@ -40,6 +43,7 @@ from component_framework.core.component import Component, StreamingComponent, ra
 from component_framework.core.config import Settings
 from component_framework.core.uploads import Accept, UploadFile
 from component_framework.core.websocket import WebSocketManager
+from examples import account  # noqa: F401  (registers greeting and checkout)
 from examples.fake_services import (
     REPORT_SECTIONS,
     build_section,

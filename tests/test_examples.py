@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from examples import fake_services
+from starlette.authentication import SimpleUser, UnauthenticatedUser
 
 from component_framework import ComponentASGI
 from component_framework.adapters import litestar as litestar_adapter
+from component_framework.core.access import AccessContext
 from component_framework.core.component import Component
 from component_framework.core.hub import Hub
 from component_framework.core.registry import default_registry
@@ -35,6 +37,9 @@ KEY = "examples-test-key-0123456789abcdef0123"
 showcase: Any = None
 APPS = ["examples.litestar_example", "examples.starlette_app", "examples.standalone"]
 COMPONENTS = ("counter", "sentiment", "report", "chat", "ticker", "todo")
+
+#: examples.account's, beside the showcase's own.
+ACCOUNT_COMPONENTS = ("greeting", "checkout")
 
 
 def _forget_examples() -> None:
@@ -71,7 +76,7 @@ async def test_every_host_serves_the_page_with_every_component(example_app: Any)
     page = await asgi_request(example_app, "GET", "/")
     assert page.status == 200
     assert page.header("content-security-policy") == showcase.CONTENT_SECURITY_POLICY
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *ACCOUNT_COMPONENTS):
         assert f'data-component="{name}"' in page.text
     assert '<body hx-ext="component-framework">' in page.text
     assert "<style" not in page.text  # nothing inline, for the strict CSP
@@ -186,3 +191,42 @@ async def test_ticker_feed_broadcasts_prices_to_live_tickers() -> None:
         await feed.stop()
         showcase.manager = original
     assert feed.task is None
+
+
+async def test_greeting_greets_a_stranger_on_the_demo_and_says_who_waved(
+    client: ComponentTestClient,
+) -> None:
+    session = await client.mount("greeting")
+    assert "Hello, stranger!" in session.html
+
+    await session.send("wave")
+
+    assert "Wave 1 came from someone not signed in, over http." in session.html
+
+
+def test_greeting_names_the_user_the_authentication_middleware_put_in_the_scope() -> None:
+    account = importlib.import_module("examples.account")
+    greeting = account.GreetingComponent()
+    greeting.request = AccessContext("http", {"user": SimpleUser("ada")})
+
+    greeting.mount()
+
+    assert greeting.state["name"] == "ada"
+    assert account.user_name(AccessContext("http", {"user": UnauthenticatedUser()})) is None
+
+
+async def test_checkout_redirects_to_the_order_and_refuses_to_send_the_browser_elsewhere(
+    client: ComponentTestClient,
+) -> None:
+    session = await client.mount("checkout")
+    await session.send("add")
+    await session.send("add")
+
+    checkout = await client.post("checkout", {"event": "checkout", "snapshot": session.snapshot})
+    body = {"event": "pay_elsewhere", "snapshot": session.snapshot}
+    elsewhere = await client.post("checkout", body)
+
+    assert checkout.json()["effects"] == {"redirect": "/?ordered=2#checkout-demo"}
+    assert elsewhere.status == 400
+    assert elsewhere.json()["error"]["reason"] == "foreign_origin"
+    assert "snapshot" not in elsewhere.json()
