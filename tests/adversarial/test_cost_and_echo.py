@@ -36,6 +36,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
+from component_framework.protocol.sse import SSEDecoder
 from tests.adversarial.apps import BODY_LIMIT, SNAPSHOT_LIMIT
 from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
 from tests.adversarial.clients import (
@@ -277,9 +278,9 @@ async def test_stream_state_grown_past_the_snapshot_limit_ends_with_an_error_fra
     response = await host.send(post(TARGET_STREAM, js({"event": "label", **GROW})))
 
     assert response.status == 200, response.body[:300]
-    frames = [frame for frame in response.body.split(b"\n\n") if frame.strip()]
-    assert frames[-1].startswith(b"event: error\n"), frames[-1][:300]
-    error = json.loads(frames[-1].split(b"data: ", 1)[1])
+    last = SSEDecoder().feed(response.body)[-1]  # the only frame: it carries the retry hint
+    assert last.event == "error", response.body[:300]
+    error = json.loads(last.data)
     assert error["code"] == SNAPSHOT_TOO_LARGE
     assert len(response.body) < SMALL
     assert not [r for r in caplog.records if r.levelno > logging.WARNING or r.exc_info]
