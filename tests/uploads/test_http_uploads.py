@@ -16,6 +16,7 @@ from component_framework import ComponentASGI
 from component_framework.testing import ASGIResponse, asgi_request, http_scope
 from tests.core.test_multipart import CONTENT_TYPE, body, part
 from tests.core.test_uploads import open_temporary_files
+from tests.uploads import upload_app
 from tests.uploads.upload_app import AVATAR_MAX_BYTES, CALLS, GIVEN, build_app
 
 PATH = "/components/profile/"
@@ -477,3 +478,25 @@ async def test_a_request_cancelled_mid_upload_leaves_no_file(
 
     assert open_temporary_files(tmp_path) == []
     assert CALLS == []
+
+
+async def test_a_component_that_takes_no_files_refuses_before_reading(tmp_path: Path) -> None:
+    app = build_app(tmp_path)
+    scope = http_scope("POST", "/components/plain/", headers={"content-type": CONTENT_TYPE})
+    upload_app.registry.register("plain")(upload_app.Plain)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the body was read")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    try:
+        await asyncio.wait_for(app(scope, receive, send), 5)
+    finally:
+        upload_app.registry.unregister("plain")
+
+    assert sent[0]["status"] == 415
+    message = json.loads(sent[1]["body"])["error"]["message"]
+    assert "component 'plain' takes no files" in message

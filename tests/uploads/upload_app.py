@@ -76,6 +76,15 @@ class Profile(Component):
         self.state["caption"] = caption
 
 
+class Plain(Component):
+    """Takes no files (registered by the test that needs it)."""
+
+    template_name = "upload.html"
+
+    def on_rename(self, caption: str) -> None:
+        self.state["caption"] = caption
+
+
 def build_app(directory: Path | None = None, **settings: object) -> ComponentASGI:
     """The app, spooling past :data:`SPOOL_BYTES` into ``directory``."""
     options: dict[str, object] = {

@@ -35,7 +35,12 @@ from component_framework.asgi.responses import (
 )
 from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall
-from component_framework.core.multipart import MultipartForm, MultipartReader, call_upload_rules
+from component_framework.core.multipart import (
+    MultipartForm,
+    MultipartReader,
+    call_upload_rules,
+    check_takes_files,
+)
 from component_framework.core.uploads import UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document
@@ -137,10 +142,11 @@ async def _read_upload(
 
     The event may be given in the URL (``?event=upload``): the handler's rules then apply from
     the first byte; otherwise they apply from its form field on (the files before it are
-    checked then). A call that takes no file refuses the body (415) as soon as its event is
-    known. The caller closes the returned form's files; on any failure here they are closed
-    already."""
+    checked then). A component with no handler that takes files refuses the body before
+    reading it, a call that takes no file as soon as its event is known (415). The caller
+    closes the returned form's files; on any failure here they are closed already."""
     settings, registry = services.dispatcher.settings, services.dispatcher.registry
+    check_takes_files(registry, component_name)
     query = parse_query(
         scope["query_string"], max_depth=settings.max_json_depth, max_fields=settings.max_fields
     )

@@ -45,7 +45,13 @@ from component_framework.protocol.request import MOUNT_EVENT
 if TYPE_CHECKING:
     from component_framework.core.registry import ComponentRegistry
 
-__all__ = ["FILE_NOT_ACCEPTED", "MultipartForm", "MultipartReader", "call_upload_rules"]
+__all__ = [
+    "FILE_NOT_ACCEPTED",
+    "MultipartForm",
+    "MultipartReader",
+    "call_upload_rules",
+    "check_takes_files",
+]
 
 #: The message of a file sent in a field whose handler parameter takes no file.
 FILE_NOT_ACCEPTED: Final = "This field does not accept files."
@@ -327,6 +333,18 @@ class MultipartReader:
             limit, name = accept.max_bytes, "max_bytes"
         if size > limit:
             raise UploadTooLarge(f"the file is larger than {_size(limit)}", limit=name, field=field)
+
+
+def check_takes_files(registry: ComponentRegistry, component_name: str) -> None:
+    """Refuse a multipart body for ``component_name`` before reading it: ``404`` for an
+    unknown component, ``415`` when none of its handlers takes a file."""
+    cls = registry.get(component_name)
+    if not any(binder_for(handler).upload_rules for handler in cls.events.values()):
+        raise UnsupportedMediaType(
+            f"component {shown(component_name)} takes no files, so it does not accept "
+            "multipart/form-data: send the form as application/x-www-form-urlencoded or JSON "
+            "(htmx's default), or give a handler an UploadFile parameter"
+        )
 
 
 def call_upload_rules(
