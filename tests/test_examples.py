@@ -36,7 +36,7 @@ KEY = "examples-test-key-0123456789abcdef0123"
 #: imports them for this module only and puts all of that back afterwards.
 showcase: Any = None
 APPS = ["examples.litestar_example", "examples.starlette_app", "examples.standalone"]
-COMPONENTS = ("counter", "sentiment", "report", "chat", "ticker", "todo")
+COMPONENTS = ("counter", "sentiment", "report", "chat", "ticker", "todo", "profile")
 
 #: examples.account's, beside the showcase's own.
 ACCOUNT_COMPONENTS = ("greeting", "checkout")
@@ -191,6 +191,64 @@ async def test_ticker_feed_broadcasts_prices_to_live_tickers() -> None:
         await feed.stop()
         showcase.manager = original
     assert feed.task is None
+
+
+PROFILE = {"name": "Ann", "email": "ann@example.com", "age": "33", "website": "", "bio": "Hi"}
+
+
+async def test_profile_reports_every_invalid_field_and_keeps_the_typing(
+    client: ComponentTestClient,
+) -> None:
+    session = await client.mount("profile")
+    typed = {"name": "A", "email": "ann", "age": "12", "website": "ftp://x", "bio": "b" * 161}
+    body = {"event": "save", "snapshot": session.snapshot, **typed}
+
+    answer = await client.post("profile", body)
+
+    assert answer.status == 422
+    document = answer.json()
+    assert document["errors"] == {
+        "name": ["Enter at least 2 characters."],
+        "email": ["Enter a value in the expected format."],
+        "age": ["Enter a number of at least 13."],
+        "website": ["Enter a value in the expected format."],
+        "bio": ["Enter at most 160 characters."],
+    }
+    assert document["state"] == session.state  # nothing saved
+    assert 'value="ftp://x" hx-trigger' in document["html"]
+    assert "5 fields need correcting." in document["html"]
+
+
+async def test_profile_checks_one_field_as_the_person_types(client: ComponentTestClient) -> None:
+    session = await client.mount("profile")
+    body = {"event": "save", "snapshot": session.snapshot, "name": "A", "email": "ann"}
+
+    typing = await client.post("profile", {**body, "validate": "email"})
+    right = await client.post("profile", {**body, "email": "ann@example.com", "validate": "email"})
+
+    assert typing.status == 200
+    assert typing.json()["errors"] == {"email": ["Enter a value in the expected format."]}
+    assert right.status == 200
+    assert "errors" not in right.json()
+    assert 'value="ann@example.com"' in right.json()["html"]
+    assert right.json()["state"]["saves"] == 0
+
+
+async def test_profile_saves_a_valid_form_and_refuses_a_taken_name(
+    client: ComponentTestClient,
+) -> None:
+    session = await client.mount("profile")
+
+    taken = await client.post(
+        "profile", {"event": "save", "snapshot": session.snapshot, **PROFILE, "name": "Admin"}
+    )
+    await session.send("save", **PROFILE, newsletter="on")
+
+    assert taken.status == 422
+    assert taken.json()["errors"] == {"name": [showcase.TAKEN]}
+    assert session.state["saves"] == 1
+    assert session.state["profile"] == {**PROFILE, "age": 33, "newsletter": True}
+    assert "Saved." in session.html
 
 
 async def test_greeting_greets_a_stranger_on_the_demo_and_says_who_waved(

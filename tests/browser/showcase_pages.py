@@ -171,7 +171,7 @@ def open_showcase(browser: Browser, url: str) -> Iterator[ShowcasePage]:
         page.on("pageerror", lambda error: opened.errors.append(f"page error: {error}"))
         page.on("websocket", lambda socket: opened.sockets.append(socket.url))
         page.goto(url)
-        expect(page.locator("[data-component]")).to_have_count(9)
+        expect(page.locator("[data-component]")).to_have_count(10)
         opened.wait_until_connected()
         yield opened
     finally:

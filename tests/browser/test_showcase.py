@@ -296,6 +296,56 @@ def test_a_push_does_not_overwrite_what_the_user_is_typing(
         assert other.problems() == []
 
 
+def test_profile_shows_every_error_at_once_and_checks_fields_as_they_are_typed(
+    browser: Browser, server: UvicornServer
+) -> None:
+    with open_showcase(browser, server.base_url) as user:
+        profile = user.component("profile")
+        field = {name: profile.locator(f"[name={name}]") for name in ("name", "email", "age")}
+        field["name"].fill("A")
+        field["email"].fill("ann")
+        field["age"].fill("12")
+
+        profile.locator("button", has_text="Save profile").click()
+
+        expect(profile.locator(".field-error")).to_have_text(
+            [
+                "Enter at least 2 characters.",
+                "Enter a value in the expected format.",
+                "Enter a number of at least 13.",
+            ]
+        )
+        expect(profile.locator(".form-status")).to_have_text("3 fields need correcting.")
+        for name, value in (("name", "A"), ("email", "ann"), ("age", "12")):
+            expect(field[name]).to_have_value(value)
+        expect(profile.locator("[data-component-error]")).to_have_count(0)
+
+        # Finishing the email as a person types: its message goes, the others stay.
+        field["email"].click()
+        field["email"].press("End")
+        field["email"].press_sequentially("@example.com")
+        expect(profile.locator(".field-error")).to_have_count(2, timeout=UI_TIMEOUT_MS)
+        expect(field["email"]).to_have_value("ann@example.com")
+        expect(field["email"]).to_be_focused()
+
+        field["name"].fill("admin")
+        field["age"].fill("30")
+        profile.locator("button", has_text="Save profile").click()
+        expect(profile.locator(".field-error")).to_have_text(
+            ["This name is taken: choose another."]
+        )
+
+        field["name"].fill("Ann")
+        profile.locator("button", has_text="Save profile").click()
+        expect(profile.locator(".form-status")).to_have_text("Saved.")
+        expect(field["name"]).to_have_value("Ann")
+        expect(profile.locator(".field-error")).to_have_count(0)
+        user.page.screenshot(
+            path=str(ARTIFACTS / "showcase-profile.png"), full_page=True, caret="initial"
+        )
+        assert user.problems() == []
+
+
 def test_after_a_server_restart_the_page_resumes_its_components(
     browser: Browser, tmp_path: Path
 ) -> None:

@@ -2,8 +2,8 @@
 
 A shorter scenario than ``test_showcase.py`` (which drives the Litestar app in depth): a counter
 click, a report streamed to its end, one chat question answered in full, a shared-list item
-seen from a second page; in a real headless Chromium, with no console error, page error or
-Content-Security-Policy violation.
+seen from a second page, a profile saved with wrong fields; in a real headless Chromium, with
+no console error, page error or Content-Security-Policy violation.
 """
 
 from __future__ import annotations
@@ -107,3 +107,23 @@ def test_todo_item_added_in_one_page_appears_in_another(
         second.shot(f"{host}-todo")
         assert first.problems() == []
         assert second.problems() == []
+
+
+def test_profile_shows_every_error_at_once_and_keeps_the_typing(
+    browser: Browser, server: UvicornServer, host: str
+) -> None:
+    with open_showcase(browser, server.base_url) as user:
+        profile = user.component("profile")
+        profile.locator("[name=name]").fill("A")
+        profile.locator("[name=age]").fill("12")
+        profile.locator("button", has_text="Save profile").click()
+        expect(profile.locator(".field-error")).to_have_text(
+            [
+                "Enter at least 2 characters.",
+                "Enter a value in the expected format.",
+                "Enter a number of at least 13.",
+            ]
+        )
+        expect(profile.locator("[name=name]")).to_have_value("A")
+        expect(profile.locator("[name=age]")).to_have_value("12")
+        assert user.problems() == []

@@ -49,6 +49,7 @@ class FakeRender:
     snapshot: str = "v2.k.payload.mac"
     component_id: str = "c-1"
     component_name: str = "counter"
+    errors: dict[str, list[str]] = field(default_factory=dict)
     effects: dict[str, Any] | None = None
 
 
@@ -80,6 +81,15 @@ def read_frame(wire: bytes) -> SSEEvent:
 def test_render_document_holds_html_state_snapshot_and_id() -> None:
     assert render_document(RENDER) == DOCUMENT
     assert list(render_document(RENDER)) == ["html", "state", "snapshot", "component_id"]
+
+
+def test_render_document_of_a_render_with_form_errors_carries_them() -> None:
+    errors = {"age": ["Enter a whole number."], "": ["The end comes before the start."]}
+    document = render_document(FakeRender(errors=errors))
+    assert list(document) == ["html", "state", "snapshot", "component_id", "errors"]
+    assert document["errors"] == errors
+    message = json.loads(render_message(FakeRender(errors=errors), 3))
+    assert list(message)[-2:] == ["errors", "ref"]
 
 
 def test_render_fragment_annotates_the_root_with_id_and_snapshot() -> None:

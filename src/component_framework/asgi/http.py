@@ -31,6 +31,7 @@ from component_framework.asgi.responses import (
     error_response,
     fragment_response,
     json_body,
+    refused_form_response,
     send_response,
 )
 from component_framework.core.access import AccessContext
@@ -115,7 +116,9 @@ async def handle_http(
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
         if http_answer_format(method == "POST", htmx, accept) == "html":
-            response = fragment_response(result)
+            response = fragment_response(result)  # errors too: htmx swaps it
+        elif (refusal := result.refusal()) is not None:  # a form that did not go through
+            response = refused_form_response(refusal, render_document(result))
         else:
             response = Response(200, JSON_HEADERS, json_body(render_document(result)))
     except Disconnected:

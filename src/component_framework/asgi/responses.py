@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 from component_framework.errors import (
     MAX_FIELD_CHARS,
     ComponentError,
+    FormInvalid,
     MethodNotAllowed,
     RateLimited,
     RequestTimeout,
@@ -37,6 +38,7 @@ __all__ = [
     "error_response",
     "fragment_response",
     "json_body",
+    "refused_form_response",
     "send_response",
 ]
 
@@ -121,3 +123,11 @@ def error_response(
         headers.append((b"hx-reswap", b"none"))
         headers.append((b"hx-trigger", json.dumps(trigger, ensure_ascii=True).encode("ascii")))
     return Response(error.status_code, tuple(headers), json_body({"error": document}))
+
+
+def refused_form_response(error: FormInvalid, render: dict[str, object]) -> Response:
+    """The JSON answer to a form that did not go through (it did not bind, or its handler
+    added errors): ``422`` with ``{"error": document}`` as for any refused request, and the
+    render document beside it (``html``, ``state``, ``snapshot``, ``component_id``,
+    ``errors``), so a client can show the component again with the messages."""
+    return Response(422, JSON_HEADERS, json_body({"error": error_document(error), **render}))

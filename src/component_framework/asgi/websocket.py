@@ -409,7 +409,7 @@ class _SocketConnection:
             work: Join | Event = Join(message.params, message.snapshot, message.ref)
         else:
             assert message.event is not None
-            work = Event(message.event, message.payload, message.ref)
+            work = Event(message.event, message.payload, message.ref, message.validate)
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).

@@ -46,6 +46,7 @@ __all__ = [
     "Binder",
     "binder_for",
     "converter_for",
+    "read_number",
 ]
 
 #: The message of a required field that is missing.
@@ -82,16 +83,31 @@ def _invalid(field: str, expected: str, value: Any) -> PayloadValidationError:
     return PayloadValidationError(field, f"Enter {expected}.")
 
 
+def read_number(kind: type[int] | type[float], text: str) -> int | float | None:
+    """Form ``text`` read as ``kind`` (``int`` or ``float``): ASCII digits (and for a float a
+    decimal point or an exponent), blanks around them ignored, finite; ``None`` when it is
+    not such a number. The one reading of number text, for plain parameters and forms."""
+    text = text.strip(_BLANKS)
+    if kind is int:
+        if _INT_TEXT.fullmatch(text) is None:
+            return None
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (4300 by default)
+            return None
+    if _FLOAT_TEXT.fullmatch(text) is None:
+        return None
+    result = float(text)
+    return result if math.isfinite(result) else None
+
+
 def _to_int(field: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        text = value.strip(_BLANKS)
-        if _INT_TEXT.fullmatch(text) is not None:
-            try:
-                return int(text)
-            except ValueError:  # more digits than Python converts (4300 by default)
-                pass
+        number = read_number(int, value)
+        if number is not None:
+            return int(number)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise _invalid(field, WANTED[int], value)
@@ -104,10 +120,10 @@ def _to_float(field: str, value: Any) -> float:
         except OverflowError:
             raise _invalid(field, WANTED[float], value) from None
     elif isinstance(value, str):
-        text = value.strip(_BLANKS)
-        if _FLOAT_TEXT.fullmatch(text) is None:
+        number = read_number(float, value)
+        if number is None:
             raise _invalid(field, WANTED[float], value)
-        result = float(text)
+        return float(number)
     else:
         raise _invalid(field, WANTED[float], value)
     if not math.isfinite(result):
@@ -341,11 +357,12 @@ class Binder:
             )
         self.required = [p.name for p in self.parameters.values() if p.default is _MISSING]
 
-    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def bind(self, values: Mapping[str, Any], *, max_errors: int | None = None) -> dict[str, Any]:
         """Return the keyword arguments for ``values`` or raise ``PayloadValidationError``
-        (``FormInvalid`` with every error, for a function with a form parameter)."""
+        (``FormInvalid`` with every error, for a function with a form parameter; the search
+        stops at ``max_errors`` fields with errors, such as the items of a long list)."""
         if self.form is not None:
-            return self._bind_form(values, self.form)
+            return self._bind_form(values, self.form, max_errors)
         if not values:  # the common case of an event without payload
             if self.required:
                 raise PayloadValidationError(self.required[0], FIELD_REQUIRED)
@@ -367,7 +384,7 @@ class Binder:
         return bound
 
     def _bind_form(
-        self, values: Mapping[str, Any], form: tuple[str, FormModel, Any]
+        self, values: Mapping[str, Any], form: tuple[str, FormModel, Any], max_errors: int | None
     ) -> dict[str, Any]:
         from component_framework.core.forms import nest
 
@@ -387,7 +404,7 @@ class Binder:
         submitted = {k: v for k, v in values.items() if k not in self.parameters}
         if submitted or default is _MISSING:
             data, shape_errors = nest(submitted)
-            bound[name], model_errors = model.validate(data)
+            bound[name], model_errors = model.validate(data, limit=max_errors)
             for messages in (shape_errors, model_errors):
                 for field, problems in messages.items():
                     errors.setdefault(field, []).extend(problems)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 from component_framework.core.access import UNSERVED, AccessContext
 from component_framework.core.effects import Effects, checked_trigger, checked_url
+from component_framework.core.forms import flatten
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
@@ -132,7 +133,8 @@ class Component:
 
     Subclass it, set :attr:`template_name`, initialise state in :meth:`mount` and change it in
     ``on_<event>`` methods (``def`` or ``async def``). The template sees every state key at top
-    level, plus ``state``, ``component_id`` and ``component_name``.
+    level, plus ``state``, ``component_id`` and ``component_name`` (and the other names of
+    :meth:`get_context`: ``request``, ``errors``, ``form``).
     """
 
     #: Renderer shared by every component that does not set its own (e.g. ``Jinja2Renderer``).
@@ -177,8 +179,18 @@ class Component:
         self.stream_sink: StreamSink | None = None
         #: Field errors of the current request: dotted field name -> messages (``""`` for the
         #: form as a whole). Filled by a form that failed validation or by :meth:`add_error`;
-        #: never part of the snapshot, so it starts empty on every request.
+        #: never part of the snapshot, so it starts empty on every request (a component a
+        #: connection holds keeps them until the client's next event). ``errors`` in the
+        #: template; see ``docs/forms.md``.
         self.errors: dict[str, list[str]] = {}
+
+    #: The fields a client sent with the event being handled, as received (set by the
+    #: dispatcher before the handler; ``form`` shows them again while the form has errors).
+    #: Never part of the snapshot; empty at a mount and for broadcasts.
+    submitted: Mapping[str, Any] = MappingProxyType({})
+    #: The form fields a person is typing in, to validate without running the handler (the
+    #: ``validate`` request field, set by the dispatcher); empty for a submission.
+    validating: tuple[str, ...] = ()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -251,13 +263,16 @@ class Component:
         return effects
 
     def get_context(self) -> dict[str, Any]:
-        """The template context: state keys at top level, plus ``state``, the identity and
-        ``request``."""
+        """The template context: state keys at top level, plus ``state``, the identity,
+        ``request``, ``errors`` and ``form`` (always there, and winning over state keys of
+        the same names, which ``state`` still holds)."""
         context = dict(self.state)
         context["state"] = self.state
         context["component_id"] = self.id
         context["component_name"] = self.component_name
         context["request"] = self.request
+        context["errors"] = self.errors
+        context["form"] = self.form
         return context
 
     def render(self, renderer: Renderer | None = None) -> str:
@@ -282,6 +297,17 @@ class Component:
         messages = self.errors.setdefault(field, [])
         if message not in messages:
             messages.append(message)
+
+    @property
+    def form(self) -> dict[str, Any]:
+        """What the person submitted, by dotted field name and exactly as typed, while it did
+        not go through: the form has :attr:`errors` (it did not bind, or :meth:`add_error`)
+        or was only validated (:attr:`validating`). Empty otherwise, so that a template's
+        ``value="{{ form.name }}"`` shows the typing again after an error and an empty field
+        after a successful submit. Files are left out."""
+        if not (self.errors or self.validating) or not self.submitted:
+            return {}
+        return flatten(self.submitted)
 
     # -- event surface ---------------------------------------------------------------------
 

@@ -235,7 +235,8 @@ class Settings:
     snapshot_too_large`` and not applied). ``max_body_bytes``: largest request body.
     ``max_json_depth``: deepest JSON nesting accepted. ``max_fields``: most fields one request
     or WebSocket message may carry: form or query fields plus the keys of every JSON object in
-    it, at any depth (more is ``413 payload_too_large``). ``trust_client_state``: accept raw
+    it, at any depth (more is ``413 payload_too_large``); also the most fields with errors an
+    invalid form reports. ``trust_client_state``: accept raw
     unsigned ``state`` from clients (only for clients you trust). ``debug``: show exception
     detail in 500 bodies, re-read edited templates (``Jinja2Renderer``) without a restart, and
     without a configured key sign with the development key file (open pages survive restarts).

@@ -5,7 +5,10 @@ Owns the order in which a request meets user code, identical on every transport:
 1. look up the component (404) and the event (404), before anything else;
 2. count the event against the rate its handler declares for this client (429), then verify
    the snapshot (400) or check that raw state is trusted (400);
-3. bind the payload or mount params to the handler's signature (422);
+3. bind the payload or mount params to the handler's signature (422); a form that does not
+   bind (``FormInvalid``: every field's error) is not an error answer but a re-render with
+   those errors, so the plan keeps it and the handler will not run; neither does it for a
+   validation as the person types (``validate``), which shows the named fields' errors only;
 4. only then run user code: ``hydrate`` or ``mount``, the handler, ``before_render``, the
    template, ``dehydrate``; then sign the new state.
 
@@ -20,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from time import monotonic
 from typing import Any, Final
 
@@ -36,6 +40,7 @@ from component_framework.errors import (
     ClientError,
     ConfigurationError,
     EventNotFound,
+    FormInvalid,
     HandlerError,
     HandlerTimeout,
     InvalidSnapshot,
@@ -75,6 +80,9 @@ class ComponentCall:
     state: Mapping[str, Any] | None = None
     #: Who asks (``None``: an in-process call, trusted; no authorization runs).
     context: AccessContext | None = None
+    #: Form fields to validate as a person types: the handler does not run, and the render
+    #: shows these fields' errors only (``validate``).
+    validate: tuple[str, ...] = ()
 
     @classmethod
     def from_fields(
@@ -89,6 +97,7 @@ class ComponentCall:
             fields.snapshot,
             fields.state,
             context,
+            fields.validate,
         )
 
     @property
@@ -117,6 +126,20 @@ class DispatchResult:
     def component_name(self) -> str:
         """The registered name of the component."""
         return self.component.component_name
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        """The form errors the render shows (``Component.errors``)."""
+        return self.component.errors
+
+    def refusal(self) -> FormInvalid | None:
+        """The error of a submission that did not go through (the render shows errors, and it
+        was no validation as the person types): what a JSON answer carries beside the render
+        (``422 invalid_form``). ``None`` otherwise."""
+        component = self.component
+        if not component.errors or component.validating:
+            return None
+        return FormInvalid(component.errors)
 
     def fragment(self) -> str:
         """The annotated HTML fragment (``protocol.answer.render_fragment``): what htmx
@@ -147,10 +170,13 @@ class PreparedCall:
         "context",
         "event",
         "handler",
+        "invalid",
         "mount_arguments",
         "request",
         "restored_state",
         "runs_async",
+        "submitted",
+        "validate",
     )
 
     def __init__(
@@ -176,6 +202,11 @@ class PreparedCall:
         self.component_id = component_id
         self.restored_state = restored_state
         mounting = restored_state is None
+        #: What a client sent with the event (``None``: no client's event, a broadcast), the
+        #: form that did not bind with it, and the fields to validate as the person types.
+        self.submitted: Mapping[str, Any] | None = None
+        self.invalid: FormInvalid | None = None
+        self.validate: tuple[str, ...] = ()
         self.runs_async = (handler is not None and is_async_function(handler)) or (
             mounting and is_async_function(cls.mount)
         )
@@ -229,24 +260,32 @@ class Dispatcher:
 
         ``mount_first``: an event without a snapshot mounts a fresh component (with ``params``)
         and then runs the event (with ``payload``): how a stream starts. Without it such an
-        event is refused, since it would act on state the client never saw."""
+        event is refused, since it would act on state the client never saw. A form that does
+        not bind is kept in the plan (``invalid``), not raised: see :meth:`call_handler`."""
         cls = self.registry.get(call.component_name)
         handler = None
         event = call.event
+        validate = call.validate
         if event is not None and event != MOUNT_EVENT:
             # ``events`` holds only valid public names, so one lookup validates the name too.
             handler = cls.events.get(event)
             if handler is None:
                 raise EventNotFound(call.component_name, event)
-            if cls.event_rates and call.context is not None:
+            # A validation as the person types runs no handler: it spends no handler budget.
+            if cls.event_rates and call.context is not None and not validate:
                 self._take_event(cls, event, call.context)
+        elif validate:
+            raise PayloadValidationError("validate", "Name the event whose form is validated.")
         component_id, restored = self._restore(cls, call)
         if handler is not None and restored is None and not mount_first:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
-        arguments = binder_for(handler).bind(call.payload) if handler is not None else {}
+        arguments: dict[str, Any] = {}
+        invalid = None
+        if handler is not None:
+            arguments, invalid = self._bind_event(handler, call.payload, validate)
         mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
         context = self._context_to_check(cls, call.context)
-        return PreparedCall(
+        plan = PreparedCall(
             cls,
             event,
             handler,
@@ -257,6 +296,9 @@ class Dispatcher:
             context,
             call.context,
         )
+        if handler is not None:
+            plan.submitted, plan.invalid, plan.validate = call.payload, invalid, validate
+        return plan
 
     def prepare_live_event(
         self,
@@ -264,20 +306,47 @@ class Dispatcher:
         event: str,
         payload: Mapping[str, Any],
         context: AccessContext | None = None,
+        validate: tuple[str, ...] = (),
+        *,
+        broadcast: bool = False,
     ) -> PreparedCall:
         """The checks of an event for a component the transport holds (WebSocket, live SSE):
         the event exists (404), the client is within its declared rate (429) and the payload
-        fits the handler (422). No snapshot is involved: the held component is the state.
+        fits the handler (422; a client's form that does not bind is kept in the plan, as by
+        :meth:`prepare`). No snapshot is involved: the held component is the state.
         ``context``: the client's (``None`` for broadcasts, which the server itself sends, and
-        which no declared rate counts)."""
+        which no declared rate counts). ``broadcast``: the server's own event, never a form
+        to re-render: any payload that does not fit is raised."""
         handler = cls.events.get(event)
         if handler is None:
             raise EventNotFound(cls.component_name, event)
-        if cls.event_rates and context is not None:
+        if cls.event_rates and context is not None and not validate:
             self._take_event(cls, event, context)
-        arguments = binder_for(handler).bind(payload)
+        if broadcast:
+            arguments, invalid = binder_for(handler).bind(payload), None
+        else:
+            arguments, invalid = self._bind_event(handler, payload, validate)
         context = self._context_to_check(cls, context)
-        return PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
+        plan = PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
+        if not broadcast:
+            plan.submitted, plan.invalid, plan.validate = payload, invalid, validate
+        return plan
+
+    def _bind_event(
+        self, handler: EventHandler, payload: Mapping[str, Any], validate: tuple[str, ...]
+    ) -> tuple[dict[str, Any], FormInvalid | None]:
+        """The handler's arguments for a client's ``payload``, or the form that does not bind
+        (``FormInvalid``: every field's error, at most ``Settings.max_fields`` of them), kept
+        for the re-render instead of raised. While a person types (``validate``) any field's
+        error is kept: only the named ones are shown."""
+        try:
+            return binder_for(handler).bind(payload, max_errors=self.settings.max_fields), None
+        except FormInvalid as invalid:
+            return {}, invalid
+        except PayloadValidationError as exc:
+            if not validate:
+                raise
+            return {}, FormInvalid({exc.field: [exc.problem]})
 
     def _take_event(self, cls: type[Component], event: str, context: AccessContext) -> None:
         """Count ``event`` against the rate its handler declares (``@rate_limit``) for the
@@ -409,17 +478,43 @@ class Dispatcher:
             self.create(plan, mount=False)
 
     def call_handler(self, plan: PreparedCall, component: Component) -> Any:
-        """Call the handler; returns what it returned (a coroutine or generator if async)."""
+        """Call the handler; returns what it returned (a coroutine or generator if async).
+
+        A client's event first gives the component what was submitted (:meth:`receive`);
+        when its form did not bind, or it is a validation as the person types, the handler
+        does not run (``None``) and the render that follows shows the errors."""
         assert plan.handler is not None
         if plan.context is not None:
             assert plan.event is not None
             self.check_access(plan, component, plan.event)
+        if plan.submitted is not None and not self.receive(plan, component):
+            return None
         try:
             return plan.handler(component, **plan.arguments)
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, "handler", exc) from exc
+
+    def receive(self, plan: PreparedCall, component: Component) -> bool:
+        """Give ``component`` what a client submitted with ``plan``'s event: ``submitted``,
+        ``validating`` and this request's ``errors``, which start empty (a held component
+        keeps its last event's until the next one). False when the handler must not run: the
+        form did not bind (its errors, at most ``Settings.max_fields`` of them, become the
+        component's), or the person is typing (only the named fields' errors)."""
+        assert plan.submitted is not None
+        component.submitted = plan.submitted
+        component.validating = validate = plan.validate
+        component.errors = {}
+        invalid = plan.invalid
+        if invalid is not None:
+            errors: Collection[tuple[str, list[str]]] = invalid.errors.items()
+            if validate:
+                names = frozenset(validate)
+                errors = [(name, found) for name, found in errors if _validated(name, names)]
+            kept = islice(errors, self.settings.max_fields)
+            component.errors = {name: list(found) for name, found in kept}
+        return invalid is None and not validate
 
     def render(self, component: Component) -> DispatchResult:
         """Render and sign: ``before_render``, the template, ``dehydrate``, the snapshot."""
@@ -521,6 +616,14 @@ class Dispatcher:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
+
+
+def _validated(name: str, names: frozenset[str]) -> bool:
+    """Whether the error of field ``name`` is one of a validation of ``names``: the field
+    itself or a field inside it (``address`` covers ``address.city``)."""
+    if name in names:
+        return True
+    return any(name[:i] in names for i, c in enumerate(name) if c in ".[")
 
 
 async def _drain(generator: Any) -> None:

@@ -17,7 +17,10 @@ a date, a nested model) counts as not given (its default applies, else it is req
 numbers are read as for plain parameters (ASCII digits, blanks around them ignored).
 
 Errors are keyed by dotted field name (``address.city``, ``items[0].name``; ``""``,
-:data:`WHOLE_FORM`, for the form as a whole, such as a model validator's).
+:data:`WHOLE_FORM`, for the form as a whole, such as a model validator's). A search for them
+may be bounded (``limit``: most fields with errors, then it stops), so that a list of a
+hundred thousand wrong items costs no more than the first of them; what each hint of a model
+means for form text is worked out once per hint.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from component_framework.core.binding import (
     TRUE_WORDS,
     WANTED,
     converter_for,
+    read_number,
 )
 from component_framework.core.uploads import UploadFile
 from component_framework.errors import ConfigurationError, PayloadValidationError
@@ -59,10 +63,29 @@ def _join(path: str, step: str | int) -> str:
     return f"{path}.{step}" if path else step
 
 
+class _Found(dict[str, list[str]]):
+    """Errors as they are found, of at most ``limit`` fields (``None``: no bound)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit = limit
+
+    @property
+    def full(self) -> bool:
+        """Whether no other field's error is taken any more (the search may stop)."""
+        return self.limit is not None and len(self) >= self.limit
+
+
 def _add(errors: Messages, path: str, message: str) -> None:
+    if path not in errors and isinstance(errors, _Found) and errors.full:
+        return
     messages = errors.setdefault(path, [])
     if message not in messages:
         messages.append(message)
+
+
+def _full(errors: Messages) -> bool:
+    return isinstance(errors, _Found) and errors.full
 
 
 # -- names ----------------------------------------------------------------------------------
@@ -243,6 +266,37 @@ def _holds_text(hint: Any) -> bool:
     return not (issubclass(origin, _NO_TEXT) or _kind(origin) is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Hint:
+    """What a field's type hint means for form text, worked out once per hint."""
+
+    stripped: Any  # without Annotated, Required/NotRequired, None
+    kind: str | None  # a nested model's kind
+    item: Any  # the item hint of a list-like hint, else _MISSING
+    holds_text: bool
+
+
+_hints: dict[Any, _Hint] = {}
+#: Hints come from the application's models, never from a request; the bound is a backstop.
+_MAX_KNOWN: Final = 4096
+
+
+def _facts(hint: Any) -> _Hint:
+    try:
+        found = _hints.get(hint)
+    except TypeError:  # an unhashable hint (Annotated extras that are not hashable)
+        found = None
+    if found is None:
+        stripped = _strip(hint)
+        found = _Hint(stripped, _kind(stripped), _list_item(stripped), _holds_text(stripped))
+        try:
+            if len(_hints) < _MAX_KNOWN:
+                _hints[hint] = found
+        except TypeError:
+            pass
+    return found
+
+
 class FormModel:
     """One form model class: prepares submitted data for it and validates it, collecting
     every error (see the module docstring)."""
@@ -251,11 +305,16 @@ class FormModel:
         self.model = model
         self.kind = kind
         self.fields = _fields(model, kind)
+        #: pydantic error locations (indexes left out) -> how they name a field.
+        self._located: dict[tuple[str | None, ...], tuple[tuple[bool, ...], bool]] = {}
 
-    def validate(self, data: Mapping[str, Any], path: str = "") -> tuple[Any, Messages]:
+    def validate(
+        self, data: Mapping[str, Any], path: str = "", limit: int | None = None
+    ) -> tuple[Any, Messages]:
         """The model built from ``data`` (nested, as :func:`nest` gives) and the errors
-        (empty when it is valid; the model is then ``None``)."""
-        errors: Messages = {}
+        (empty when it is valid; the model is then ``None``): of at most ``limit`` fields,
+        after which the search stops."""
+        errors: Messages = _Found(limit)
         prepared = self._prepare(data)
         validate = {"pydantic": self._pydantic, "msgspec": self._msgspec}.get(self.kind)
         value = (validate or self._native)(prepared, path, errors)
@@ -300,6 +359,8 @@ class FormModel:
             return self.model.model_validate(data)  # type: ignore[attr-defined]
         except ValidationError as exc:
             for detail in exc.errors(include_url=False):
+                if _full(errors):
+                    break
                 where, exact = self._locate(detail["loc"], path)
                 if exact or where not in errors:
                     _add(errors, where, _pydantic_message(detail))
@@ -307,24 +368,41 @@ class FormModel:
 
     def _locate(self, loc: tuple[int | str, ...], path: str) -> tuple[str, bool]:
         """The dotted name of a pydantic error location; ``False`` when a union member's tag
-        was left out (its messages then only count when the field has no other)."""
+        was left out (its messages then only count when the field has no other). Worked out
+        once per location with its indexes left out (every item of a list shares one)."""
+        shape = tuple(step if isinstance(step, str) else None for step in loc)
+        known = self._located.get(shape)
+        if known is None:
+            known = self._walk(shape)
+            if len(self._located) < _MAX_KNOWN:  # dict keys of a request could grow it
+                self._located[shape] = known
+        joins, exact = known
+        for step, index in zip(loc, joins, strict=False):
+            path = _join(path, step if index else str(step))
+        return path, exact
+
+    def _walk(self, shape: tuple[str | None, ...]) -> tuple[tuple[bool, ...], bool]:
+        """For each step of a location ``shape`` (indexes as ``None``) that names the field,
+        whether it is an index; and whether the name is exact (see :meth:`_locate`)."""
         hint: Any = self.model
-        for step in loc:
-            hint = _strip(hint)
-            kind = _kind(hint)
-            item = _list_item(hint)
-            if isinstance(step, int) and item is not _MISSING:
-                path, hint = _join(path, step), item
-            elif kind is not None and isinstance(step, str):
-                field = form_model_of(hint, kind).fields.get(step)
+        joins: list[bool] = []
+        for step in shape:
+            facts = _facts(hint)
+            if step is None and facts.item is not _MISSING:
+                joins.append(True)
+                hint = facts.item
+            elif facts.kind is not None and step is not None:
+                field = form_model_of(facts.stripped, facts.kind).fields.get(step)
+                joins.append(False)
                 if field is None:
-                    return _join(path, step), True  # an extra field
-                path, hint = _join(path, step), field.hint
-            elif typing.get_origin(hint) is dict or hint is dict:
-                path, hint = _join(path, str(step)), Any
+                    return tuple(joins), True  # an extra field
+                hint = field.hint
+            elif typing.get_origin(facts.stripped) is dict or facts.stripped is dict:
+                joins.append(False)
+                hint = Any
             else:
-                return path, False
-        return path, True
+                return tuple(joins), False
+        return tuple(joins), True
 
     # -- msgspec: one field at a time, so that every error is found --
 
@@ -382,47 +460,51 @@ def _nested_model(hint: Any) -> bool:
 
 def _shape(hint: Any, value: Any) -> Any:
     """Form text made ready for a field of type ``hint`` (see the module docstring)."""
-    hint = _strip(hint)
+    facts = _facts(hint)
+    stripped = facts.stripped
     if isinstance(value, str):
-        if hint is bool:
+        if stripped is bool:
             lowered = value.strip().lower()
             return True if lowered in TRUE_WORDS else False if lowered in FALSE_WORDS else value
-        if value == "" and not _holds_text(hint):
+        if value == "" and not facts.holds_text:
             return _MISSING
-        if hint in (int, float):  # read as plain parameters are, whatever the library
-            try:
-                return converter_for(hint)("", value)
-            except PayloadValidationError:
-                return value  # the library says what is wrong with it
-    item = _list_item(hint)
+        if stripped is int or stripped is float:  # read as plain parameters, whatever the library
+            number = read_number(stripped, value)
+            return value if number is None else number  # else the library says what is wrong
+    item = facts.item
     if item is not _MISSING:
         items = value if isinstance(value, list) else [value]
         shaped = [_shape(item, element) for element in items]
         return [element for element in shaped if element is not _MISSING]
-    kind = _kind(hint)
-    if kind is not None and isinstance(value, dict):
-        return form_model_of(hint, kind)._prepare(value)
+    if facts.kind is not None and isinstance(value, dict):
+        return form_model_of(stripped, facts.kind)._prepare(value)
     return value
 
 
 def _check(hint: Any, value: Any, path: str, errors: Messages) -> Any:
     """One value of a dataclass or TypedDict field (or of a nested model), errors collected."""
-    stripped = _strip(hint)
+    facts = _facts(hint)
+    stripped = facts.stripped
     if value is None and stripped is not hint:
         return None  # Optional
-    kind = _kind(stripped)
-    if kind is not None:
+    if facts.kind is not None:
         if not isinstance(value, dict):
             _add(errors, path, f"Enter {WANTED[dict]}.")
             return None
-        built, found = form_model_of(stripped, kind).validate(value, path)
+        limit = errors.limit if isinstance(errors, _Found) else None
+        built, found = form_model_of(stripped, facts.kind).validate(value, path, limit)
         for where, messages in found.items():
             for message in messages:
                 _add(errors, where, message)
         return built
-    item = _list_item(stripped)
-    if item is not _MISSING and _kind(item) is not None and isinstance(value, list):
-        return [_check(item, element, _join(path, i), errors) for i, element in enumerate(value)]
+    item = facts.item
+    if item is not _MISSING and _facts(item).kind is not None and isinstance(value, list):
+        built_items = []
+        for index, element in enumerate(value):
+            if _full(errors):
+                break
+            built_items.append(_check(item, element, _join(path, index), errors))
+        return built_items
     try:
         return converter_for(hint)(path, value)
     except PayloadValidationError as exc:

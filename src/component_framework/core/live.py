@@ -98,11 +98,13 @@ class Join:
 
 @dataclass(slots=True)
 class Event:
-    """Run the handler of ``event`` on the held component."""
+    """Run the handler of ``event`` on the held component (or, with ``validate``, only check
+    those fields of its form, as the person types)."""
 
     event: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     ref: Ref = None
+    validate: tuple[str, ...] = ()
 
 
 Work = Join | Event | Broadcast
@@ -266,7 +268,7 @@ class LiveSession:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
         dispatcher = self.dispatcher
         plan = dispatcher.prepare_live_event(
-            type(component), work.event, work.payload, self.context
+            type(component), work.event, work.payload, self.context, work.validate
         )
         outcome = dispatcher.call_handler(plan, component)
         if outcome is not None:
@@ -316,7 +318,7 @@ class LiveSession:
         dispatcher = self.dispatcher
         try:
             plan = dispatcher.prepare_live_event(
-                type(component), broadcast.event, broadcast.payload
+                type(component), broadcast.event, broadcast.payload, broadcast=True
             )
         except PayloadValidationError as exc:  # the server's own broadcast is wrong
             logger.error("broadcast %r does not fit %r: %s", broadcast.event, self._name, exc)

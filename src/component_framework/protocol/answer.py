@@ -1,7 +1,8 @@
 """What a rendered component becomes on the wire, whatever the transport carries it.
 
 Owns the two forms of a render (DESIGN.md section 4): the render document
-``{"html", "state", "snapshot", "component_id"}`` (the JSON answer of HTTP, the body of a
+``{"html", "state", "snapshot", "component_id"}``, plus ``errors`` (dotted field name ->
+messages) when the render shows a form's errors (the JSON answer of HTTP, the body of a
 WebSocket ``render`` message and of a JSON SSE render frame) and the annotated HTML fragment
 (the htmx answer of HTTP, the data of an HTML SSE render frame, what htmx's ws extension
 swaps, what a page embeds). Also the two answer formats a request may ask for. Does not own
@@ -66,6 +67,11 @@ class Rendered(Protocol):
         ...
 
     @property
+    def errors(self) -> dict[str, list[str]]:
+        """The form errors the render shows (dotted field name -> messages), often none."""
+        ...
+
+    @property
     def effects(self) -> dict[str, Any] | None:
         """Navigation and client effects for the browser (``redirect``, ``push_url`` or
         ``replace_url``, ``trigger``), or ``None``."""
@@ -74,13 +80,17 @@ class Rendered(Protocol):
 
 def render_document(rendered: Rendered) -> dict[str, Any]:
     """The render document: ``{"html", "state", "snapshot", "component_id"}``, and
-    ``effects`` when the handler asked for some."""
+    ``errors`` when the render shows form errors and ``effects`` when the handler asked for
+    some."""
     document = {
         "html": rendered.html,
         "state": rendered.state,
         "snapshot": rendered.snapshot,
         "component_id": rendered.component_id,
     }
+    errors = rendered.errors
+    if errors:
+        document["errors"] = errors
     effects = rendered.effects
     if effects:
         document["effects"] = effects

@@ -12,9 +12,11 @@ JSON is read strictly: ``NaN``, ``Infinity``, numbers beyond float range, lone s
 escapes and an object holding one key twice are refused (two readers of one request could
 otherwise disagree about it, as a form repeating a reserved field is refused too).
 
-Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``. Every other field
-is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request without an
-event, or with ``"mount"``, and without a snapshot).
+Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``, ``validate``. Every
+other field is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request
+without an event, or with ``"mount"``, and without a snapshot). ``validate`` names the form
+fields to check as a person types (a string, or a list: a JSON array or the field repeated in a
+form), without running the event's handler.
 
 Also owns how a request chooses its answer, one function per transport: the HTTP answer
 format (``HX-Request`` and ``Accept``, :func:`http_answer_format`), a stream's ``format``
@@ -60,7 +62,9 @@ __all__ = [
 ]
 
 MOUNT_EVENT: Final = "mount"
-RESERVED_FIELDS: Final = frozenset({"event", "payload", "params", "snapshot", "state"})
+RESERVED_FIELDS: Final = frozenset({"event", "payload", "params", "snapshot", "state", "validate"})
+#: The reserved field that may be repeated in a form (a list of field names).
+_VALIDATE: Final = "validate"
 _RESERVED_TYPES: Final = (
     ("event", str),
     ("snapshot", str),
@@ -110,6 +114,8 @@ class RequestFields:
     params: dict[str, Any] = field(default_factory=dict)
     snapshot: str | None = None
     state: dict[str, Any] | None = None
+    #: Form fields to validate as the person types, without running the handler (``validate``).
+    validate: tuple[str, ...] = ()
 
     @property
     def is_mount(self) -> bool:
@@ -409,7 +415,7 @@ def _fields_from_pairs(
     merged: dict[str, Any] = {}
     spare = max_fields - len(pairs)
     for name, value in pairs:
-        if name in RESERVED_FIELDS and name in merged:
+        if name in RESERVED_FIELDS and name in merged and name != _VALIDATE:
             raise RequestError("malformed", f"field {name!r} appears more than once")
         if name in _OBJECT_FIELDS:
             merged[name], keys = _embedded_object(name, value, max_depth)
@@ -458,6 +464,16 @@ def _check_types(document: dict[str, Any]) -> None:
             )
 
 
+def _validated_names(value: Any) -> tuple[str, ...]:
+    """The ``validate`` field: one name or a list of names (empty ones dropped)."""
+    if value is None:
+        return ()
+    names = value if isinstance(value, list) else [value]
+    if not all(isinstance(name, str) for name in names):
+        raise RequestError("malformed", "field 'validate' must be a field name or a list of them")
+    return tuple(name for name in names if name)
+
+
 def merge_loose(target: dict[str, Any], loose: Mapping[str, Any]) -> None:
     """Add loose (non-reserved) fields to ``target``, a request's ``params`` or ``payload``;
     a field that is already there is given twice (``malformed``)."""
@@ -480,7 +496,8 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
         mounting = mounting and not loose_to_payload
         loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
         merge_loose(params if mounting else payload, loose)
-    return RequestFields(event, payload, params, snapshot, document.get("state"))
+    validate = _validated_names(document.get(_VALIDATE))
+    return RequestFields(event, payload, params, snapshot, document.get("state"), validate)
 
 
 # -- how a request chooses its answer -----------------------------------------------------------
@@ -543,7 +560,7 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     out of its loose fields; what stays is the join: ``params`` to mount, or the ``snapshot``
     to resume (which takes no other field). No event and no raw state in a URL; ``join`` is
     ``message`` or absent, and with it the URL holds no mount arguments nor snapshot."""
-    if fields.event is not None:
+    if fields.event is not None or fields.validate:
         raise RequestError("malformed", "events are sent as messages, not in the URL")
     if fields.state is not None:
         raise RequestError("malformed", "'state' is not accepted over WebSocket")

@@ -81,6 +81,8 @@ class ClientMessage:
     ref: Ref = None
     #: Sent by htmx's ws extension: answer with an HTML fragment.
     htmx: bool = False
+    #: Form fields to validate as the person types (``validate``), without running the handler.
+    validate: tuple[str, ...] = ()
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -123,7 +125,14 @@ def parse_client_message(
     if kind == "event" and fields.event is None:
         raise MessageError("malformed", "an event message needs an 'event' name", ref)
     return ClientMessage(
-        kind, fields.event, fields.payload, fields.params, fields.snapshot, ref, htmx=False
+        kind,
+        fields.event,
+        fields.payload,
+        fields.params,
+        fields.snapshot,
+        ref,
+        htmx=False,
+        validate=fields.validate,
     )
 
 
@@ -141,7 +150,9 @@ def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMes
             "element with ws-send",
             ref,
         )
-    return ClientMessage("event", fields.event, fields.payload, ref=ref, htmx=True)
+    return ClientMessage(
+        "event", fields.event, fields.payload, ref=ref, htmx=True, validate=fields.validate
+    )
 
 
 def _encode(message: dict[str, Any]) -> str:
@@ -149,7 +160,8 @@ def _encode(message: dict[str, Any]) -> str:
 
 
 def render_message(rendered: Rendered, ref: Ref) -> str:
-    """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``."""
+    """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``, with
+    ``errors`` before ``ref`` when the render shows form errors."""
     return _encode({"type": "render", **render_document(rendered), "ref": ref})
 
 

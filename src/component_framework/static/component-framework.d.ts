@@ -66,6 +66,13 @@ export interface ComponentEffects {
   trigger?: Record<string, unknown>;
 }
 
+/** `detail` of `component:restored`: after the first render of a (re)opened socket, the fields
+ * that showed other values before it (typed, chosen, not sent) got them back. */
+export interface ComponentRestoredDetail {
+  /** The `name` of each restored field. */
+  fields: string[];
+}
+
 /** `detail` of `component:upload-progress`: fired on the component while a request from inside
  * it sends files (htmx 2 and htmx 4 alike), from 0 when it starts to 100 when the last byte is
  * sent. The root's `data-upload-progress` and each `<progress data-upload-progress>` in it show
@@ -99,6 +106,7 @@ declare global {
     "stream:done": CustomEvent<StreamEventDetail>;
     "component-error": CustomEvent<ComponentErrorDetail>;
     "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+    "component:restored": CustomEvent<ComponentRestoredDetail>;
     "component:upload-progress": CustomEvent<ComponentUploadProgressDetail>;
   }
   interface DocumentEventMap {
@@ -109,6 +117,7 @@ declare global {
     "stream:done": CustomEvent<StreamEventDetail>;
     "component-error": CustomEvent<ComponentErrorDetail>;
     "component:broadcast": CustomEvent<ComponentBroadcastDetail>;
+    "component:restored": CustomEvent<ComponentRestoredDetail>;
     "component:upload-progress": CustomEvent<ComponentUploadProgressDetail>;
   }
 }

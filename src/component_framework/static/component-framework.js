@@ -8,7 +8,8 @@
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
- * user is typing in is never overwritten by a swap. The last two sections adapt it to each htmx:
+ * user is typing in is never overwritten by a swap; forms: validating as the person types, and
+ * the fields' values kept across a socket's reconnect. The last two sections adapt it to each htmx:
  * htmx 2 (defineExtension, inherited hx-vals/hx-target/hx-swap) and htmx 4 (registerExtension,
  * where the runtime itself gives every request from inside a component the root's snapshot, target
  * and swap, and closes a finished stream, since hx-sse would otherwise reconnect forever).
@@ -220,8 +221,10 @@
   }
   function socketOpened(elt, link) {
     elt.cfOpened = true;
+    var shown = elt.cfShown = {}; // given back after the render that answers this open
+    eachField(elt, function (field, key) { shown[key] = fieldValue(field); });
     // A fresh mount: the events queued meanwhile were meant for the component it replaced.
-    if (elt.cfFresh) { elt.cfDropped = link.queue.splice(0).length; }
+    if (elt.cfFresh) { elt.cfDropped = link.queue.splice(0).filter(function (item) { return !isCheck(item.message); }).length; }
     elt.cfFresh = false;
     if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
       elt.cfHeld = link.queue.splice(0);
@@ -286,12 +289,16 @@
     var root = old.cfRoot && document.getElementById(old.cfRoot);
     return root && old.name ? root.querySelector(old.tagName + '[name="' + CSS.escape(old.name) + '"]') : null;
   }
+  function stale(field) { // the render did not see this typing: checks of the field run again
+    setTimeout(function () { if (field === typing) { field.dispatchEvent(new Event("input", { bubbles: true })); } }, 50);
+  }
   function keepField() {
     var old = typing, next;
     if (old && !old.isConnected) { // unsent input: its value and caret move to the new field
       next = replacement(old);
       typing = next && isField(next) ? next : null;
       if (typing) {
+        if (typing.value !== old.value) { stale(typing); }
         typing.value = old.value;
         typing.cfRoot = old.cfRoot;
         try { typing.setSelectionRange(old.selectionStart, old.selectionEnd); } catch (e) { /* no caret */ }
@@ -327,6 +334,66 @@
   function sent(elt) { // the value of a field inside the sending form has been sent
     var form = elt.closest("form") || elt;
     if (typing && form.contains(typing)) { typing = null; }
+  }
+
+  /* -- forms: validation as the person types; fields kept across a reconnect ---------------- */
+  // A request with a `validate` value only checks fields (no handler runs): nothing was sent for
+  // good, so the typing and caret stay and nothing is loading. It also re-checks the fields of
+  // its form that show an error (aria-invalid="true"), so their messages stay until put right.
+  var VALIDATE = "validate", UNRESTORED = /^(file|hidden|submit|button|reset|image)$/;
+  function alsoValidate(elt, named) {
+    var scope = elt.closest("form") || rootOf(elt), names = [];
+    (scope ? scope.querySelectorAll('[aria-invalid="true"][name]') : []).forEach(function (field) {
+      if (named.concat(names).indexOf(field.name) < 0) { names.push(field.name); }
+    });
+    return names;
+  }
+  function validatesForm(elt, data) { // an HTTP request's FormData
+    if (!data || !data.getAll || !data.has(VALIDATE)) { return false; }
+    alsoValidate(elt, data.getAll(VALIDATE)).forEach(function (name) { data.append(VALIDATE, name); });
+    return true;
+  }
+  function checks(elt) { // a socket check goes out: not from a field a render replaced, nor while
+    var root = rootOf(elt); // its form is being sent (what hx-sync="closest form:abort" does on HTTP)
+    return elt.isConnected && !(root && root.hasAttribute(LOADING));
+  }
+  function isCheck(message) { // a queued socket message that only validates: no lost action
+    try { return JSON.parse(message.data || message)[VALIDATE] !== undefined; } catch (e) { return false; }
+  }
+  function validatesValues(elt, values) { // a WebSocket message's values
+    if (!values || values[VALIDATE] === undefined) { return false; }
+    values[VALIDATE] = [].concat(values[VALIDATE]);
+    values[VALIDATE] = values[VALIDATE].concat(alsoValidate(elt, values[VALIDATE]));
+    return true;
+  }
+  // The first render after a socket (re)opens replaces the component: every named field gets
+  // back the value the page showed (a reconnect, a restart, a fresh mount lose no typing).
+  function eachField(scope, each) { // each(field, key): by component, name and rank
+    var seen = {};
+    scope.querySelectorAll("input[name],textarea[name],select[name]").forEach(function (field) {
+      var root = rootOf(field), key = root && root.getAttribute("data-component") + "\n" + field.name;
+      if (root && !UNRESTORED.test(field.type)) { seen[key] = (seen[key] || 0) + 1; each(field, key + "\n" + seen[key]); }
+    });
+  }
+  function fieldValue(field) {
+    if (/^(checkbox|radio)$/.test(field.type)) { return field.checked; }
+    return field.options ? [].filter.call(field.options, function (option) { return option.selected; })
+      .map(function (option) { return option.value; }).join("\n") : field.value;
+  }
+  function restoreShown(elt) { // after the render that answers a socket's open
+    var shown = elt.cfShown, names = [];
+    if (!shown) { return; }
+    elt.cfShown = null;
+    eachField(elt, function (field, key) {
+      var value = shown[key];
+      if (value === undefined || value === fieldValue(field)) { return; } // equal: its caret stays
+      if (typeof value === "boolean") { field.checked = value; }
+      else if (field.options) {
+        [].forEach.call(field.options, function (option) { option.selected = value.split("\n").indexOf(option.value) >= 0; });
+      } else { field.value = value; }
+      if (names.indexOf(field.name) < 0) { names.push(field.name); }
+    });
+    if (names.length) { fire(rootIn(elt) || elt, "component:restored", { fields: names }); }
   }
 
   /* -- uploads: progress of a request that sends files, on its component (docs/uploads.md) ----- */
@@ -427,7 +494,11 @@
       onEvent: function (name, event) {
         var elt = event.target, detail = event.detail || {};
         switch (name) {
+          case "htmx:configRequest":
+            (detail.elt || elt).cfValidation = validatesForm(detail.elt || elt, detail.formData);
+            break;
           case "htmx:beforeRequest":
+            if ((detail.elt || elt).cfValidation) { break; } // checks fields, sends nothing for good
             sent(detail.elt || elt);
             setLoading(rootOf(detail.elt || elt), true);
             break;
@@ -465,12 +536,16 @@
             socketClosed(elt, wrapperLink(detail.socketWrapper));
             break;
           case "htmx:wsAfterMessage":
+            restoreShown(elt);
             reportDropped(elt);
             break;
           case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
+            elt.cfValidation = validatesValues(elt, detail.parameters);
+            if (elt.cfValidation) { return checks(elt); }
             if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
             break;
           case "htmx:wsBeforeSend":
+            if (elt.cfValidation) { break; }
             sent(elt);
             setLoading(rootOf(elt), true);
             break;
@@ -502,6 +577,7 @@
     if (stream && (hasAttr(src, "sse-connect") && !hasAttr(src, "sse-swap"))) {
       ctx.swap = "none"; // htmx 2 markup: without sse-swap, renders are not swapped (only ops apply)
     }
+    src.cfValidation = !stream && !!root && validatesForm(src, body);
     if (!root) { return; }
     if (body && typeof body.set === "function") {
       if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
@@ -535,7 +611,7 @@
       },
       htmx_before_request: function (elt, detail) {
         var src = detail.ctx.sourceElement;
-        if (isStreamSource(src)) { return; } // a stream is not a pending action
+        if (isStreamSource(src) || src.cfValidation) { return; } // no pending action: a stream, a validation
         sent(src);
         setLoading(rootOf(src), true);
       },
@@ -562,7 +638,9 @@
       },
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
-      htmx_ws_before_message_outgoing: function (elt) {
+      htmx_ws_before_message_outgoing: function (elt, detail) {
+        elt.cfValidation = validatesValues(elt, detail.message && detail.message.values);
+        if (elt.cfValidation) { detail.cancelled = !checks(elt); return; }
         sent(elt);
         setLoading(rootOf(elt), true);
       },
@@ -572,7 +650,10 @@
           detail.cancelled = true;
         }
       },
-      htmx_ws_after_message_incoming: function (elt) { reportDropped(elt); }
+      htmx_ws_after_message_incoming: function (elt) {
+        restoreShown(elt);
+        reportDropped(elt);
+      }
     });
   }
 

@@ -4,6 +4,7 @@ import type {
   ComponentBroadcastDetail,
   ComponentErrorDetail,
   ComponentFrameworkRuntime,
+  ComponentRestoredDetail,
   ComponentUploadProgressDetail,
   StreamErrorDetail,
   StreamEventDetail,
@@ -49,6 +50,12 @@ document.addEventListener("component:broadcast", (event) => {
   const detail: ComponentBroadcastDetail = event.detail;
   const payload: Record<string, unknown> = detail.payload;
   log.push(`broadcast ${detail.event} ${Object.keys(payload).length}`);
+});
+
+document.addEventListener("component:restored", (event) => {
+  const detail: ComponentRestoredDetail = event.detail;
+  const fields: string[] = detail.fields;
+  log.push(`restored ${fields.join(", ")}`);
 });
 
 document.addEventListener("component:upload-progress", (event) => {
