@@ -77,6 +77,23 @@ class HtmxBrowser:
         return getattr(self.browser, name)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``htmx_only(version)`` is not collected for the other htmx version: it
+    observes one version's own behaviour, so there is nothing to run (nor skip) on the other."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("htmx_only")
+        callspec = getattr(item, "callspec", None)
+        version = callspec.params.get("htmx_version") if callspec is not None else None
+        if marker is not None and version is not None and version != marker.args[0]:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="module", params=HTMX_VERSIONS, ids=lambda version: f"htmx{version}")
 def htmx_version(request: pytest.FixtureRequest) -> int:
     """The htmx major version this round of the module's tests runs on."""

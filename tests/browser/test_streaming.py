@@ -218,14 +218,13 @@ def test_finished_report_is_not_run_again(report_page: Opened, server: Server) -
     shot(page, "streaming-5-still-done")
 
 
+@pytest.mark.htmx_only(2)
 def test_without_the_runtime_script_htmx_2_runs_the_report_again(
-    server: Server, browser: Browser, htmx_version: int
+    server: Server, browser: Browser
 ) -> None:
     """The control case on htmx 2: this is why the runtime script exists (see HOST-FACTS,
     htmx). htmx-2-specific by nature: it observes htmx-ext-sse 2 re-creating a closed source
     without ``Last-Event-ID``; htmx 4 fails differently (the next test)."""
-    if htmx_version != 2:
-        pytest.skip("htmx-ext-sse 2's rebuild of a closed source; htmx 4: see the next test")
     server.reset()
     with open_page(browser, f"{server.base_url}/no-runtime") as opened:
         wait_until_done(opened.page)
@@ -248,15 +247,14 @@ def test_without_the_runtime_script_htmx_2_runs_the_report_again(
     assert rerun == (None, 200), requests
 
 
+@pytest.mark.htmx_only(4)
 def test_without_the_runtime_script_htmx_4_asks_for_the_finished_stream_forever(
-    server: Server, browser: Browser, htmx_version: int
+    server: Server, browser: Browser
 ) -> None:
     """The control case on htmx 4, htmx-4-specific by nature: hx-sse reconnects with
     ``Last-Event-ID`` (so nothing runs again), reads the ``204`` as a success, fails on its
     empty body and tries again about every 0.5 s for as long as the page is open. The runtime
     stops it (``test_finished_report_is_not_run_again``)."""
-    if htmx_version != 4:
-        pytest.skip("hx-sse's reconnect loop; htmx 2: see the previous test")
     server.reset()
     with open_page(browser, f"{server.base_url}/no-runtime") as opened:
         wait_until_done(opened.page)
