@@ -241,9 +241,10 @@ async def read_multipart(
     gives ``Settings.upload_timeout``). A disconnect (``Disconnected``), a refusal, a timeout
     or any other failure aborts the reader first, so no file of the request stays open."""
     try:
-        if declared is not None and _declared_length(declared) > reader.limits.max_bytes:
+        declared_length = None if declared is None else _declared_length(declared)
+        if declared_length is not None and declared_length > reader.limits.max_bytes:
             raise UploadTooLarge(
-                f"the upload of {_declared_length(declared)} bytes is larger than the limit "
+                f"the upload of {declared_length} bytes is larger than the limit "
                 f"of {reader.limits.max_bytes}",
                 limit="upload_max_bytes",
             )
