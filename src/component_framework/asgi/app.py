@@ -81,15 +81,16 @@ class _SignalHook:
     hands the signal on to the handler it replaced once the apps have sent their final frames
     and close codes (at most :data:`_SIGNAL_CLOSE_GRACE` later): a server that closes every
     socket itself on shutdown (uvicorn writes a bare 1012) would otherwise race our close and
-    its reason. The server then shuts down as it would have. A second signal, a loop that is
-    not running, or apps on several loops go straight to the replaced handler. Installed once,
+    its reason. The server then shuts down as it would have. A signal while one waits, a loop
+    that is not running, or apps on several loops go straight to the replaced handler. Installed once,
     so handlers never pile up."""
 
     apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
         weakref.WeakKeyDictionary()
     )
     installed: ClassVar[bool] = False
-    #: Set by the first signal: later ones go straight to the replaced handler.
+    #: Set while a signal waits for the apps' final frames: another one meanwhile goes
+    #: straight to the replaced handler (a second Ctrl-C forces the exit at once).
     relaying: ClassVar[bool] = False
 
     @classmethod
@@ -136,6 +137,7 @@ class _SignalHook:
                 if shutdowns:
                     await asyncio.wait(shutdowns, timeout=_SIGNAL_CLOSE_GRACE)
             finally:
+                _SignalHook.relaying = False
                 previous(signum, None)
 
         _background.add(task := asyncio.get_running_loop().create_task(relay()))
