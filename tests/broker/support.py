@@ -1,10 +1,13 @@
 """Helpers of the broker tests: bounded waits, message recorders, hub members, Redis probes.
 
 Every wait here is bounded and polls a condition; nothing asserts how long something took.
-:class:`BrokerKit` hands out brokers of one kind (the shared :class:`MemoryBroker`, or one
-:class:`RedisBroker` per call on the same Redis, as separate processes would have) and knows
-how to wait until a subscription is really effective: a Redis subscription becomes active in
-the background after ``subscribe`` returns, so the kit waits for ``PUBSUB NUMSUB`` to count it.
+:class:`BrokerKit` hands out brokers of one kind (:data:`BROKER_KINDS`: the shared
+:class:`MemoryBroker`; one :class:`RedisBroker` or :class:`PostgresBroker` per call on the same
+server, as separate processes would have; Litestar channels brokers on one shared memory
+backend, or each on its own asyncpg backend) and knows how to wait until a subscription is
+really effective: a Redis subscription becomes active in the background after ``subscribe``
+returns, so the kit waits for ``PUBSUB NUMSUB`` to count it; the PostgreSQL and Litestar
+brokers have run ``LISTEN`` (or subscribed the backend) when ``subscribe`` returns.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
 from redis import asyncio as redis_asyncio
 
+from component_framework.adapters.litestar_channels_broker import LitestarChannelsBroker
+from component_framework.adapters.postgres_broker import PostgresBroker
 from component_framework.adapters.redis_broker import RedisBroker
 from component_framework.core.broker import Broker, MemoryBroker
 from component_framework.core.hub import Broadcast, Hub
 
 __all__ = [
+    "BROKER_KINDS",
     "WAIT",
     "BrokerKit",
     "Probe",
@@ -32,6 +40,15 @@ __all__ = [
     "wait_for",
     "wait_subscribers",
 ]
+
+#: Every broker the contract and hub suites run on; the server each needs (None: none).
+BROKER_KINDS: dict[str, str | None] = {
+    "memory": None,
+    "redis": "redis",
+    "postgres": "postgres",
+    "litestar-memory": None,
+    "litestar-postgres": "postgres",
+}
 
 #: Upper bound of every wait in this directory (seconds); generous for a shared 2-core box.
 WAIT = 15.0
@@ -134,34 +151,52 @@ async def barrier(via: Broker, to: Broker, redis_url: str | None) -> None:
 
 @dataclass
 class BrokerKit:
-    """Brokers of one kind for one test; :meth:`close` closes every broker it made."""
+    """Brokers of one kind for one test; :meth:`close` closes every broker it made.
+    ``server_url``: the Redis or PostgreSQL server of the kind (None for in-memory kinds)."""
 
     kind: str
-    redis_url: str | None = None
+    server_url: str | None = None
     made: list[Broker] = field(default_factory=list)
-    _shared: MemoryBroker | None = None
+    _shared: Broker | None = None
     _expected: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def redis_url(self) -> str | None:
+        return self.server_url if self.kind == "redis" else None
+
     async def new(self, **options: Any) -> Broker:
-        """A broker as another process would have it: for Redis a new connection, for the
-        in-memory reference the one instance every caller shares."""
+        """A broker as another process would have it: for a server a new connection, for the
+        in-memory kinds one shared backend."""
+        broker: Broker
         if self.kind == "memory":
             if self._shared is None:
                 self._shared = MemoryBroker()
                 self.made.append(self._shared)
             return self._shared
-        assert self.redis_url is not None
-        options.setdefault("reconnect_initial", 0.05)
-        options.setdefault("reconnect_max", 0.5)
-        broker = RedisBroker(self.redis_url, **options)
+        if self.kind == "litestar-memory":
+            if self._shared is None:  # the first owns the backend's plugin; the rest reuse it
+                broker = LitestarChannelsBroker(MemoryChannelsBackend())
+                self._shared = broker
+            else:
+                assert isinstance(self._shared, LitestarChannelsBroker)
+                broker = LitestarChannelsBroker(self._shared.plugin)
+            self.made.append(broker)
+            return broker
+        assert self.server_url is not None
+        if self.kind == "litestar-postgres":
+            broker = LitestarChannelsBroker(AsyncPgChannelsBackend(dsn=self.server_url))
+        else:
+            options.setdefault("reconnect_initial", 0.05)
+            options.setdefault("reconnect_max", 0.5)
+            factory = RedisBroker if self.kind == "redis" else PostgresBroker
+            broker = factory(self.server_url, **options)
         self.made.append(broker)
         return broker
 
     async def settled(self, channel: str, added: int = 1) -> None:
         """Wait until ``added`` more subscriptions of ``channel`` are effective."""
         self._expected[channel] = self._expected.get(channel, 0) + added
-        if self.kind == "redis":
-            assert self.redis_url is not None
+        if self.redis_url is not None:
             await wait_subscribers(self.redis_url, channel, self._expected[channel])
 
     async def subscribe(self, broker: Broker, channel: str) -> Recorder:
@@ -175,8 +210,7 @@ class BrokerKit:
         """Unsubscribe ``broker`` from ``channel`` and wait until that is effective."""
         await broker.unsubscribe(channel)
         self._expected[channel] = self._expected.get(channel, 1) - 1
-        if self.kind == "redis":
-            assert self.redis_url is not None
+        if self.redis_url is not None:
             url, left = self.redis_url, self._expected[channel]
 
             async def gone() -> bool:
@@ -195,8 +229,8 @@ class BrokerKit:
 
     async def barrier(self, via: Broker, to: Broker) -> None:
         """See :func:`barrier`."""
-        await barrier(via, to, self.redis_url if self.kind == "redis" else None)
+        await barrier(via, to, self.redis_url)
 
     async def close(self) -> None:
-        for broker in self.made:
+        for broker in reversed(self.made):  # a shared plugin's owner goes last
             await broker.close()

@@ -6,8 +6,9 @@ in-process reference implementation that every broker is tested against, and
 :func:`broker_from_url`, which picks an implementation by URL scheme. Brokers carry opaque
 bytes: what a message means belongs to ``core.hub``.
 
-Delivery is at most once, like Redis pub/sub: a message published while a subscriber's link is
-down is lost for it (the hub has already delivered it locally in the publishing process).
+Delivery is at most once, like Redis pub/sub and PostgreSQL NOTIFY: a message published while
+a subscriber's link is down is lost for it (the hub has already delivered it locally in the
+publishing process).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ BROKER_SCHEMES: Final[dict[str, str]] = {
     "redis": "component_framework.adapters.redis_broker:RedisBroker",
     "rediss": "component_framework.adapters.redis_broker:RedisBroker",
     "unix": "component_framework.adapters.redis_broker:RedisBroker",
+    "postgresql": "component_framework.adapters.postgres_broker:PostgresBroker",
+    "postgres": "component_framework.adapters.postgres_broker:PostgresBroker",
 }
 
 
@@ -117,7 +120,8 @@ class MemoryBroker:
 
 def broker_from_url(url: str) -> Broker:
     """A broker for ``url``: ``redis://``, ``rediss://`` or ``unix://`` (Redis, needs the
-    ``redis`` extra) or ``memory://`` (this process only)."""
+    ``redis`` extra), ``postgresql://`` or ``postgres://`` (PostgreSQL LISTEN/NOTIFY, needs the
+    ``postgres`` extra) or ``memory://`` (this process only)."""
     scheme = urlsplit(url).scheme.lower()
     target = BROKER_SCHEMES.get(scheme)
     if target is None:
