@@ -1,9 +1,12 @@
-"""Broadcasts across real processes: two uvicorn servers of ``tests.broker.ws_app`` on one Redis.
+"""Broadcasts across real processes: two uvicorn servers on one broker, of each deployment kind.
 
-WebSocket clients (the ``websockets`` library) hold ``ticker`` components in both processes; an
-HTTP event on ``announcer`` in process A broadcasts a price through a bare
-``WebSocketManager()``. Every client keeps a reader task that records what it receives, and the
-tests poll those records with bounded waits.
+The kinds (``DEPLOYMENTS``): ``tests.broker.ws_app`` with ``COMPONENT_FRAMEWORK_BROKER_URL``
+pointing at one real Redis or one real PostgreSQL, and ``tests.broker.litestar_app``, a
+Litestar app whose own ``ChannelsPlugin`` (asyncpg backend) is the broker. WebSocket clients
+(the ``websockets`` library) hold ``ticker`` components in both processes; an HTTP event on
+``announcer`` in process A broadcasts a price through a bare ``WebSocketManager()``. Every
+client keeps a reader task that records what it receives, and the tests poll those records
+with bounded waits.
 """
 
 from __future__ import annotations
@@ -22,29 +25,81 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from component_framework.core.hub import DEFAULT_CHANNEL
+from tests.broker.postgres_server import PostgresServer
 from tests.broker.redis_server import RedisServer
 from tests.broker.support import WAIT, wait_for, wait_subscribers
 from tests.servers import UvicornServer, start_uvicorn
 
 pytestmark = pytest.mark.uvicorn
 
-APP = "tests.broker.ws_app:app"
 SECRET = "broker-processes-secret-0123456789abcdef"
 CLIENTS_PER_PROCESS = 2
 RECOVERY_WAIT = 20.0
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """How the processes of one kind find their broker: ``app`` served with ``env``, given
+    the URL of the server (Redis or PostgreSQL) fixture named ``server``."""
+
+    app: str
+    server: str
+    env_name: str = "COMPONENT_FRAMEWORK_BROKER_URL"
+    #: Whether the broker reconnects after its server restarts (Litestar's backends do not).
+    reconnects: bool = True
+
+
+DEPLOYMENTS = {
+    "redis": Deployment("tests.broker.ws_app:app", "fresh_redis"),
+    "postgres": Deployment("tests.broker.ws_app:app", "fresh_postgres"),
+    "litestar-postgres": Deployment(
+        "tests.broker.litestar_app:app", "fresh_postgres", "CF_TEST_CHANNELS_DSN", False
+    ),
+}
+
+
+@dataclass
+class Setup:
+    """One deployment kind and its running broker server."""
+
+    kind: str
+    deployment: Deployment
+    server: RedisServer | PostgresServer
+
+    async def linked(self, processes: int = 2) -> None:
+        """Wait until ``processes`` processes listen on the hub channel. Redis counts them;
+        the PostgreSQL brokers have run LISTEN before their first client was accepted."""
+        if isinstance(self.server, RedisServer):
+            await wait_subscribers(self.server.url, DEFAULT_CHANNEL, processes)
+
+
+def _setup(request: pytest.FixtureRequest) -> Setup:
+    deployment = DEPLOYMENTS[request.param]
+    return Setup(request.param, deployment, request.getfixturevalue(deployment.server))
+
+
+@pytest.fixture(params=list(DEPLOYMENTS))
+def setup(request: pytest.FixtureRequest) -> Setup:
+    """Every deployment kind."""
+    return _setup(request)
+
+
+@pytest.fixture(params=[kind for kind, d in DEPLOYMENTS.items() if d.reconnects])
+def reconnecting_setup(request: pytest.FixtureRequest) -> Setup:
+    """The deployment kinds whose broker reconnects after its server restarts."""
+    return _setup(request)
+
+
 @contextlib.contextmanager
-def two_processes(redis: RedisServer, log_dir: Path) -> Iterator[tuple[UvicornServer, ...]]:
-    """Processes A and B of one deployment (same broker URL and secret), always stopped."""
-    env = {
-        "COMPONENT_FRAMEWORK_BROKER_URL": redis.url,
-        "COMPONENT_FRAMEWORK_SECRET_KEY": SECRET,
-    }
+def two_processes(setup: Setup, log_dir: Path) -> Iterator[tuple[UvicornServer, ...]]:
+    """Processes A and B of one deployment (same broker and secret), always stopped."""
+    env = {setup.deployment.env_name: setup.server.url, "COMPONENT_FRAMEWORK_SECRET_KEY": SECRET}
     with contextlib.ExitStack() as stack:
         servers = []
         for _ in range(2):
-            server = start_uvicorn(APP, log_dir, ["--no-access-log", "--lifespan", "on"], env)
+            server = start_uvicorn(
+                setup.deployment.app, log_dir, ["--no-access-log", "--lifespan", "on"], env
+            )
             stack.callback(server.stop)
             servers.append(server)
         yield tuple(servers)
@@ -125,11 +180,11 @@ async def announce(server: UvicornServer, price: float) -> int:
 
 
 async def test_a_broadcast_in_one_process_reaches_clients_of_both(
-    fresh_redis: RedisServer, tmp_path: Path
+    setup: Setup, tmp_path: Path
 ) -> None:
-    with two_processes(fresh_redis, tmp_path) as (server_a, server_b):
+    with two_processes(setup, tmp_path) as (server_a, server_b):
         async with clients_of(server_a, "a") as on_a, clients_of(server_b, "b") as on_b:
-            await wait_subscribers(fresh_redis.url, DEFAULT_CHANNEL, 2)
+            await setup.linked()
 
             reached = await announce(server_a, 101.5)
 
@@ -142,17 +197,18 @@ async def test_a_broadcast_in_one_process_reaches_clients_of_both(
 
 
 @pytest.mark.timeout(120)
-async def test_clients_of_both_processes_ride_out_a_redis_restart(
-    fresh_redis: RedisServer, tmp_path: Path
+async def test_clients_of_both_processes_ride_out_a_broker_restart(
+    reconnecting_setup: Setup, tmp_path: Path
 ) -> None:
-    with two_processes(fresh_redis, tmp_path) as (server_a, server_b):
+    setup = reconnecting_setup
+    with two_processes(setup, tmp_path) as (server_a, server_b):
         async with clients_of(server_a, "a") as on_a, clients_of(server_b, "b") as on_b:
-            await wait_subscribers(fresh_redis.url, DEFAULT_CHANNEL, 2)
+            await setup.linked()
             await announce(server_a, 1.0)
             for client in on_a + on_b:
                 await client.wait_price(1.0)
 
-            fresh_redis.stop()
+            setup.server.stop()
             reached = await asyncio.wait_for(announce(server_a, 2.0), WAIT)
 
             assert reached == CLIENTS_PER_PROCESS
@@ -162,7 +218,7 @@ async def test_clients_of_both_processes_ride_out_a_redis_restart(
                 await client.ping()
                 assert not client.has_price(2.0)
 
-            fresh_redis.start()
+            setup.server.start()
             price = 100.0
             loop = asyncio.get_running_loop()
             deadline = loop.time() + RECOVERY_WAIT
