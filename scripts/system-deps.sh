@@ -3,8 +3,9 @@
 # Ubuntu, with apt-get). Usage: scripts/system-deps.sh demo|test
 #
 #   demo: a Python 3.11+ that can create a virtual environment (python3, python3-venv);
-#   test: the same, plus redis-server, chromium (Debian's), node (nodejs), npm and nginx (the
-#         deployment tests run the documented nginx configuration).
+#   test: the same, plus redis-server, postgresql (the PostgreSQL broker tests start their own
+#         server from its initdb and postgres), chromium (Debian's), node (nodejs), npm and nginx
+#         (the deployment tests run the documented nginx configuration).
 #
 # Only what is missing is installed: as root with apt-get, otherwise through sudo. Without
 # either, one message names the packages and the command to run, and the exit status is 1.
@@ -24,6 +25,16 @@ missing() { ! command -v "$1" >/dev/null 2>&1; }
 # nginx lives in /usr/sbin, which a non-root PATH often lacks (SYSTEM_DEPS_SBIN: tests).
 sbin="${SYSTEM_DEPS_SBIN:-/usr/sbin}"
 missing_nginx() { missing nginx && [ ! -x "$sbin/nginx" ]; }
+# Debian's postgresql keeps initdb off PATH, in /usr/lib/postgresql/<version>/bin
+# (SYSTEM_DEPS_PGLIB: tests).
+pglib="${SYSTEM_DEPS_PGLIB:-/usr/lib/postgresql}"
+missing_postgres() {
+    missing initdb || return 1
+    for initdb in "$pglib"/*/bin/initdb; do
+        [ -x "$initdb" ] && return 1
+    done
+    return 0
+}
 
 # .venv is created by scripts/setup.sh; once it exists, the system Python is not needed.
 if [ ! -x .venv/bin/python ]; then
@@ -39,6 +50,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ "$purpose" = test ]; then
     missing redis-server && packages+=(redis-server)
+    missing_postgres && packages+=(postgresql)
     missing chromium && packages+=(chromium)
     missing node && packages+=(nodejs)
     missing npm && packages+=(npm)
@@ -79,6 +91,7 @@ if [ "$purpose" = test ]; then
         missing "$command" && still+=("$command")
     done
     missing_nginx && still+=(nginx)
+    missing_postgres && still+=(postgresql)
 fi
 if [ "${#still[@]}" -gt 0 ]; then
     echo "still missing after apt-get install: ${still[*]}" >&2

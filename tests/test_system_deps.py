@@ -22,7 +22,7 @@ from tests.servers import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "system-deps.sh"
 BASH = shutil.which("bash") or "/bin/bash"
-TEST_COMMANDS = ["redis-server", "chromium", "node", "npm", "nginx"]
+TEST_COMMANDS = ["redis-server", "initdb", "chromium", "node", "npm", "nginx"]
 
 
 @dataclass
@@ -45,7 +45,12 @@ class Machine:
     def run(self, purpose: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [BASH, str(self.root / "scripts" / "system-deps.sh"), purpose],
-            env={"PATH": str(self.bin), "HOME": str(self.root), "SYSTEM_DEPS_SBIN": str(self.bin)},
+            env={
+                "PATH": str(self.bin),
+                "HOME": str(self.root),
+                "SYSTEM_DEPS_SBIN": str(self.bin),
+                "SYSTEM_DEPS_PGLIB": str(self.root / "pglib"),  # not this machine's
+            },
             stdin=subprocess.DEVNULL,  # not a terminal: sudo could not ask for a password
             capture_output=True,
             text=True,
@@ -73,6 +78,7 @@ def machine(tmp_path: Path) -> Machine:
         'for package in "$@"; do\n'
         '  case "$package" in\n'
         "    nodejs) command=node ;;\n"
+        "    postgresql) command=initdb ;;\n"
         '    redis-server | chromium | npm | nginx) command="$package" ;;\n'
         "    *) continue ;;\n"
         "  esac\n"
@@ -97,17 +103,16 @@ def test_nothing_missing_means_no_apt_get(machine: Machine) -> None:
 
 
 def test_as_root_it_updates_then_installs_only_what_is_missing(machine: Machine) -> None:
-    with_test_commands(machine, "redis-server", "chromium", "node", "npm", "nginx")
+    with_test_commands(machine, *TEST_COMMANDS)
     machine.add("id", "echo 0")
     result = machine.run("test")
     assert result.returncode == 0, result.stderr
+    packages = "redis-server postgresql chromium nodejs npm nginx"
     assert machine.apt_calls() == [
         "update -qq",
-        "install -y -qq --no-install-recommends redis-server chromium nodejs npm nginx",
+        f"install -y -qq --no-install-recommends {packages}",
     ]
-    assert "Installing the missing system packages: redis-server chromium nodejs npm nginx" in (
-        result.stdout
-    )
+    assert f"Installing the missing system packages: {packages}" in result.stdout
 
 
 def test_without_root_or_sudo_one_message_names_packages_and_command(machine: Machine) -> None:
@@ -221,6 +226,29 @@ def test_the_scripts_call_it_before_their_set_up() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert ci.index("bash scripts/system-deps.sh test\n") < ci.index("bash scripts/setup.sh dev")
     assert os.access(REPO_ROOT / "scripts" / "system-deps.sh", os.X_OK)
+
+
+def test_postgresql_in_debians_versioned_directory_counts_as_present(machine: Machine) -> None:
+    with_test_commands(machine, "initdb")
+    initdb = machine.root / "pglib" / "15" / "bin" / "initdb"
+    initdb.parent.mkdir(parents=True)
+    initdb.write_text(f"#!{BASH}\nexit 0\n")
+    initdb.chmod(0o755)
+
+    result = machine.run("test")
+
+    assert result.returncode == 0, result.stderr
+    assert machine.apt_calls() == []
+
+
+def test_missing_postgresql_is_installed_as_the_postgresql_package(machine: Machine) -> None:
+    with_test_commands(machine, "initdb")
+    machine.add("id", "echo 0")
+
+    result = machine.run("test")
+
+    assert result.returncode == 0, result.stderr
+    assert machine.apt_calls()[-1] == "install -y -qq --no-install-recommends postgresql"
 
 
 def test_nginx_outside_path_counts_as_present_and_missing_nginx_is_installed(
