@@ -19,9 +19,9 @@ ALLOWED = {
     "__init__": {"asgi", "core"},
 }
 FOREIGN_FORBIDDEN = {
-    "protocol": {"asyncio", "litestar", "starlette", "jinja2", "redis", "asgiref"},
-    "core": {"litestar", "starlette", "jinja2", "redis", "uvicorn"},
-    "asgi": {"litestar", "starlette", "jinja2", "redis"},
+    "protocol": {"asyncio", "litestar", "starlette", "jinja2", "redis", "asyncpg", "asgiref"},
+    "core": {"litestar", "starlette", "jinja2", "redis", "asyncpg", "psycopg", "uvicorn"},
+    "asgi": {"litestar", "starlette", "jinja2", "redis", "asyncpg", "psycopg"},
 }
 
 

@@ -15,6 +15,9 @@ from component_framework.adapters._extras import MissingExtraError
     [
         ("component_framework.adapters.litestar", "litestar", "litestar"),
         ("component_framework.adapters.jinjax_renderer", "jinja2", "litestar"),
+        ("component_framework.adapters.redis_broker", "redis", "redis"),
+        ("component_framework.adapters.postgres_broker", "asyncpg", "postgres"),
+        ("component_framework.adapters.litestar_channels_broker", "litestar", "litestar"),
     ],
 )
 def test_adapter_without_its_dependency_names_the_extra(
