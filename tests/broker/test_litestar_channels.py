@@ -78,6 +78,18 @@ async def test_publishing_before_the_apps_plugin_started_is_broker_unavailable()
         await broker.publish(DEFAULT_CHANNEL, b"too early")
 
 
+async def test_subscribing_through_a_plugin_the_app_never_started_names_the_fix(
+    postgres_server: PostgresServer,
+) -> None:
+    plugin = ChannelsPlugin(
+        AsyncPgChannelsBackend(dsn=postgres_server.url), arbitrary_channels_allowed=True
+    )
+    broker = LitestarChannelsBroker(plugin)
+
+    with pytest.raises(ConfigurationError, match="list it in the Litestar app's plugins"):
+        await broker.subscribe(DEFAULT_CHANNEL, Recorder())
+
+
 def test_something_else_than_a_plugin_or_backend_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="ChannelsPlugin or ChannelsBackend"):
         LitestarChannelsBroker("redis://127.0.0.1:6379/0")

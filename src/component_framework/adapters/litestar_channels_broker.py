@@ -63,7 +63,7 @@ class LitestarChannelsBroker:
     ) -> None:
         if isinstance(channels, ChannelsPlugin):
             self.plugin, self._owns_plugin = channels, False
-            backend = channels._backend
+            backend = channels._backend  # only to pick the payload format; never used directly
         elif isinstance(channels, ChannelsBackend):
             self.plugin = ChannelsPlugin(channels, arbitrary_channels_allowed=True)
             self._owns_plugin, backend = True, channels
@@ -132,6 +132,12 @@ class LitestarChannelsBroker:
             raise ConfigurationError(
                 f"the ChannelsPlugin refuses the channel {channel!r}: add it to "
                 f"ChannelsPlugin(channels=[...]) or pass arbitrary_channels_allowed=True ({exc})"
+            ) from None
+        except (RuntimeError, AttributeError) as exc:  # a backend whose on_startup never ran
+            self._callbacks.pop(channel, None)
+            raise ConfigurationError(
+                "the ChannelsPlugin is not running: list it in the Litestar app's plugins, "
+                f"whose lifespan starts it ({type(exc).__name__}: {exc})"
             ) from None
         reader = asyncio.get_running_loop().create_task(
             self._read(channel, subscriber), name=f"component-framework-channels-{channel}"
