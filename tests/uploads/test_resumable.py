@@ -60,7 +60,7 @@ def user(identity: int) -> dict[str, Any]:
 async def create(
     app: ComponentASGI, *, scope: dict[str, Any] | None = None, **fields: Any
 ) -> ASGIResponse:
-    document = {"component": "profile", "event": "attach", "field": "files"}
+    document: dict[str, Any] = {"component": "profile", "event": "attach", "field": "files"}
     document.update(filename="big.bin", size=len(DATA), content_type="application/x-data")
     document.update(fields)
     return await asgi_request(app, "POST", UPLOADS, json=document, extra_scope=scope)
@@ -96,7 +96,7 @@ async def patch(
 async def head(app: ComponentASGI, upload_id: str, scope: dict[str, Any] | None = None) -> int:
     answer = await asgi_request(app, "HEAD", UPLOADS + upload_id, extra_scope=scope)
     assert answer.status == 200, answer.status
-    return int(answer.header("upload-offset"))
+    return int(answer.header("upload-offset") or -1)
 
 
 async def send_all(app: ComponentASGI, upload_id: str, data: bytes = DATA) -> None:
