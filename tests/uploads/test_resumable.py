@@ -342,15 +342,17 @@ async def test_a_chunk_must_say_its_offset_and_type(app: ComponentASGI) -> None:
 
 
 @pytest.mark.parametrize(
-    "forge",
+    ("forge", "claim_status"),
     [
-        lambda upload_id: upload_id[:-2] + ("AA" if not upload_id.endswith("AA") else "BB"),
-        lambda upload_id: "v2.abcdefgh.e30." + "A" * 43,
-        lambda upload_id: "not-an-id",
+        (lambda upload_id: upload_id[:-2] + ("BB" if upload_id.endswith("AA") else "AA"), 404),
+        (lambda upload_id: "v2.abcdefgh.e30." + "A" * 43, 404),
+        (lambda upload_id: "not-an-id", 422),  # no id at all: a text where a file belongs
     ],
     ids=["edited", "unsigned", "garbage"],
 )
-async def test_a_forged_id_is_404_everywhere(app: ComponentASGI, forge: Any) -> None:
+async def test_a_forged_id_is_refused_everywhere(
+    app: ComponentASGI, forge: Any, claim_status: int
+) -> None:
     upload_id = await created(app)
     await send_all(app, upload_id)
     forged = forge(upload_id)
@@ -361,7 +363,7 @@ async def test_a_forged_id_is_404_everywhere(app: ComponentASGI, forge: Any) -> 
         await claim(app, "attach", {"files": forged}),
     ]
 
-    assert [answer.status for answer in answers] == [404, 404, 404]
+    assert [answer.status for answer in answers] == [404, 404, claim_status]
     assert error(answers[1])["code"] == "upload_not_found"
     assert CALLS == []
 

@@ -113,6 +113,12 @@ def upload_owner(context: AccessContext | None) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def _is_id(value: object) -> bool:
+    """Whether ``value`` has the shape of an upload id (other text, such as the file name a
+    form sent without multipart encoding, is left to binding, which refuses it)."""
+    return isinstance(value, str) and value.startswith("v2.") and value.count(".") == 3
+
+
 class ChunkWriter:
     """Appends one request's chunk to an upload, from its confirmed offset: every piece is
     checked (the declared size, ``upload_chunk_bytes``) and written to disk as it arrives.
@@ -329,9 +335,10 @@ class ResumableUploads:
         payload: dict[str, Any],
         context: AccessContext | None,
     ) -> list[UploadFile]:
-        """Replace each upload id in ``payload`` (a text value, or a list of them, in a field
-        of ``event`` that takes files) by its claimed ``UploadFile``; returns the files for the
-        caller to close once the request is answered (all closed here on a refusal)."""
+        """Replace each upload id in ``payload`` (a token-shaped text value, or a list of them,
+        in a field of ``event`` that takes files) by its claimed ``UploadFile``; returns the
+        files for the caller to close once the request is answered (all closed here on a
+        refusal)."""
         if event is None or not payload:
             return []
         cls = self.registry.get(component)
@@ -342,10 +349,10 @@ class ResumableUploads:
         try:
             for field in binder_for(handler).upload_rules:
                 value = payload.get(field)
-                if isinstance(value, str):
+                if _is_id(value):
                     payload[field] = self.claim(value, component, event, field, owner)
                     claimed.append(payload[field])
-                elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                elif isinstance(value, list) and value and all(_is_id(v) for v in value):
                     files = []
                     for upload_id in value:
                         files.append(self.claim(upload_id, component, event, field, owner))
