@@ -349,7 +349,7 @@ class ResumableUploads:
         try:
             for field in binder_for(handler).upload_rules:
                 value = payload.get(field)
-                if _is_id(value):
+                if isinstance(value, str) and _is_id(value):
                     payload[field] = self.claim(value, component, event, field, owner)
                     claimed.append(payload[field])
                 elif isinstance(value, list) and value and all(_is_id(v) for v in value):
