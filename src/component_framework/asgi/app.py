@@ -82,8 +82,8 @@ class _SignalHook:
     and close codes (at most :data:`_SIGNAL_CLOSE_GRACE` later): a server that closes every
     socket itself on shutdown (uvicorn writes a bare 1012) would otherwise race our close and
     its reason. The server then shuts down as it would have. A signal while one waits, a loop
-    that is not running, or apps on several loops go straight to the replaced handler. Installed once,
-    so handlers never pile up."""
+    that is not running, or apps on several loops go straight to the replaced handler.
+    Installed once, so handlers never pile up."""
 
     apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
         weakref.WeakKeyDictionary()
