@@ -29,9 +29,9 @@ __all__ = [
 ]
 
 #: Largest payload of one emitted event, as JSON (over htmx it travels in a response header).
-MAX_EMIT_PAYLOAD_BYTES: Final = 4096
+MAX_EMIT_PAYLOAD_BYTES: Final = 1024
 #: Most events one answer emits.
-MAX_EMITS_PER_ANSWER: Final = 16
+MAX_EMITS_PER_ANSWER: Final = 8
 #: Most hops of a chain of events (A emits, B handles it and emits, ...): past it, the chain
 #: stops with a warning in the log (a cycle of listeners would otherwise never end).
 MAX_EMIT_DEPTH: Final = 8

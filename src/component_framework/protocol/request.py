@@ -553,6 +553,8 @@ class SocketOptions:
     target: str | None
     #: ``join=message``: nothing is mounted at connect, the client sends a ``join`` message.
     join_by_message: bool
+    #: ``page``: the page load's id the client runtime sends (``core.events`` checks it).
+    page: object = None
 
 
 def socket_options(fields: RequestFields) -> SocketOptions:
@@ -568,6 +570,7 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     requested = loose.pop("format", None)
     target = loose.pop("target", None)
     by_message = loose.pop("join", None)
+    page = loose.pop("page", None)
     if by_message is not None and by_message != "message":
         raise _invalid("join", f"expected 'message', got {quoted(by_message, scalars=True)}")
     if by_message is not None and (fields.snapshot is not None or fields.params):
@@ -580,4 +583,4 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     answer_format = _answer_format(requested, _SOCKET_FORMATS)
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise _invalid("target", "expected the id of an element of the page")
-    return SocketOptions(answer_format, target, by_message is not None)
+    return SocketOptions(answer_format, target, by_message is not None, page)
