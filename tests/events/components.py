@@ -2,8 +2,8 @@
 payload a test gives it), ``cart`` and ``badge`` listen to ``added`` (``cart`` to
 ``removed`` too), ``locked`` lists ``added`` but its ``authorize`` refuses it, ``bystander``
 has an ``on_added`` handler but does not list the event, ``relay`` passes ``added`` on as
-``relayed``, ``echo`` emits ``ping`` whenever it hears ``ping`` (a cycle), and ``live_cart``
-is ``cart`` with live SSE updates."""
+``relayed`` (which ``tally`` hears), ``echo`` emits ``ping`` whenever it hears ``ping`` (a
+cycle), and ``live_cart`` is ``cart`` with live SSE updates."""
 
 from __future__ import annotations
 
@@ -94,6 +94,14 @@ class Relay(_Cart):
     def on_added(self, qty: int) -> None:
         super().on_added(qty)
         self.emit("relayed", qty=qty)
+
+
+@registry.register("tally")
+class Tally(_Cart):
+    listens = ("relayed",)
+
+    def on_relayed(self, qty: int) -> None:
+        self.state["total"] += qty
 
 
 @registry.register("echo")
