@@ -25,7 +25,7 @@ QUIET = 0.2  # long enough for a push that is not coming
 
 
 def socket(app: Any, name: str, page: str | None = PAGE) -> WebSocketTestSession:
-    query = {"page": page} if page else None
+    query = {"_page": page} if page else None
     scope = websocket_scope(f"/components/{name}/ws/", headers=HOST, query=query)
     return WebSocketTestSession(app, scope, WAIT)
 
@@ -148,7 +148,7 @@ async def test_a_live_sse_listener_gets_the_event_in_its_stream():
         sse_request(
             app,
             "/components/live_cart/stream/",
-            query={"page": PAGE, "format": "json"},
+            query={"_page": PAGE, "format": "json"},
             headers=HOST,
             max_events=2,
             give_up_after=WAIT,

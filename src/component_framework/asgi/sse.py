@@ -40,6 +40,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
+    PAGE_FIELD,
     RequestError,
     RequestFields,
     merge_loose,
@@ -282,7 +283,7 @@ async def _start_run(
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
         merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
-        page = checked_page_id(params.pop("page", None))  # the runtime's page id
+        page = checked_page_id(params.pop(PAGE_FIELD, None))  # the runtime's page id
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
