@@ -208,6 +208,14 @@ async def test_a_malformed_batch_is_refused_whole(body, status):
     assert "results" not in answer.json()
 
 
+async def test_each_listener_beyond_the_first_costs_a_request_of_the_clients_budget():
+    app = make_app(http_rate=0.001, http_burst=3)
+    cart, badge = await listener(app, "cart"), await listener(app, "badge")  # two spent
+    ran, refused = (await batch(app, ADDED, [cart, badge])).json()["results"]
+    assert ">total 2<" in ran["html"]
+    assert refused["error"]["code"] == "rate_limited"
+
+
 async def test_a_batch_counts_against_the_clients_request_rate():
     app = make_app(http_rate=0.001, http_burst=1)
     cart = await listener(app, "cart")  # the mount spent the budget

@@ -1,7 +1,8 @@
 """The emit transport: ``POST {prefix}/_emit/``, one batch of emitted events for the
 listeners of a page, in one request/response exchange.
 
-Owns the exchange: the same guard as an event (host, client rate, cross-site refusal), the
+Owns the exchange: the same guard as an event (host, client rate: the batch and each
+listener beyond the first count as one request each, cross-site refusal), the
 JSON body under the body limit (``protocol.emit`` parses it), then each listener in turn:
 its class must list at least one event of the batch (else ``not_listening``, and it does not
 run), and each event it lists runs on it as a client's event would (``Dispatcher.prepare``
@@ -15,6 +16,7 @@ transports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
@@ -88,9 +90,12 @@ async def handle_emit(
             max_chain=MAX_EMIT_DEPTH,
         )
         context = AccessContext("http", scope, client)
-        results = [
-            await _result(dispatcher, services, batch, lr, context) for lr in batch.listeners
-        ]
+        results = []
+        for index, listener in enumerate(batch.listeners):
+            # Each listener beyond the first costs a request of the client's budget, as the
+            # event it replaces would (a refusal is that listener's 429).
+            charge = None if index == 0 else (lambda: guard.take_request(client, monotonic()))
+            results.append(await _result(dispatcher, services, batch, listener, context, charge))
         response = Response(200, JSON_HEADERS, json_body({"results": results}))
     except Disconnected:
         return
@@ -107,10 +112,13 @@ async def _result(
     batch: EmitBatch,
     listener: Listener,
     context: AccessContext,
+    charge: Callable[[], None] | None,
 ) -> dict[str, Any]:
     """One listener's entry of the answer: its render, or its own error."""
     settings = dispatcher.settings
     try:
+        if charge is not None:
+            charge()
         result = await run_listener(dispatcher, listener, batch.events, context)
         emitted = (result.effects or {}).get("emit")
         page = checked_page_id(batch.page)
