@@ -23,7 +23,7 @@ HOSTS = ("starlette_app", "litestar_app")
 UI_TIMEOUT_MS = 10_000
 INIT_SCRIPT = """
 (() => {
-  const seen = window.__seen = { csp: [], opens: 0, errors: [] };
+  const seen = window.__seen = { csp: [], opens: 0, errors: [], messages: 0 };
   document.addEventListener("securitypolicyviolation", (e) => {
     seen.csp.push(e.violatedDirective);
   });
@@ -31,6 +31,9 @@ INIT_SCRIPT = """
   const opened = () => { seen.opens += 1; };
   document.addEventListener("htmx:wsOpen", opened);
   document.addEventListener("htmx:ws:after:connection", opened);
+  const message = () => { seen.messages += 1; };
+  document.addEventListener("htmx:wsAfterMessage", message);
+  document.addEventListener("htmx:ws:after:message:incoming", message);
 })();
 """
 
@@ -74,7 +77,9 @@ def shop(browser: Browser, server: ServerProcess) -> Iterator[Shop]:
     page.add_init_script(INIT_SCRIPT)
     try:
         page.goto(server.base_url + "/shop")
-        page.wait_for_function("() => window.__seen.opens >= 1")
+        # The socket's first render answers its join: from then on the server holds the
+        # component in the page's topic (an event emitted before that does not reach it).
+        page.wait_for_function("() => window.__seen.messages >= 1")
         yield shop
         seen = page.evaluate("window.__seen")
         assert (seen["csp"], seen["errors"]) == ([], [])
