@@ -29,6 +29,7 @@ __all__ = [
 
 STATIC_SEGMENT: Final = "_static"
 UPLOADS_SEGMENT: Final = "_uploads"
+EMIT_SEGMENT: Final = "_emit"
 
 
 class RouteKind(enum.Enum):
@@ -39,6 +40,7 @@ class RouteKind(enum.Enum):
     WEBSOCKET = "websocket"  # /{name}/ws/     WebSocket
     STATIC = "static"  # /_static/...    client runtime files
     UPLOADS = "uploads"  # /_uploads/[id]  resumable uploads (the name is the id, or "")
+    EMIT = "emit"  # /_emit/         HTTP: a batch of emitted events for a page's listeners
 
 
 @dataclass(slots=True)
@@ -92,6 +94,8 @@ def match_route(relative: str) -> Route | None:
         return Route(RouteKind.STATIC, rest) if rest else None
     if head == UPLOADS_SEGMENT and len(segments) <= 2:
         return Route(RouteKind.UPLOADS, segments[1] if len(segments) == 2 else "")
+    if head == EMIT_SEGMENT:
+        return Route(RouteKind.EMIT, "") if len(segments) == 1 else None
     if head.startswith("_"):
         return None
     if len(segments) == 1:
