@@ -23,7 +23,10 @@ from component_framework.adapters._extras import MissingExtraError
 def test_adapter_without_its_dependency_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, adapter: str, dependency: str, extra: str
 ) -> None:
-    monkeypatch.setitem(sys.modules, dependency, None)  # makes ``import dependency`` fail
+    # None makes ``import dependency`` fail, and its submodules too (``from litestar.channels
+    # import ...`` finds an already imported ``litestar.channels`` without its parent).
+    for name in [dependency, *(n for n in sys.modules if n.startswith(f"{dependency}."))]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, adapter, raising=False)
     with pytest.raises(MissingExtraError, match=rf"pip install -e '\.\[{extra}\]'") as raised:
         importlib.import_module(adapter)
