@@ -127,8 +127,10 @@ class PostgresBroker:
         payloads = encode_chunks(data, self.payload_limit)
         _checked_channel(channel)
         assert self._publish_lock is not None
+        holding = False  # a timeout while waiting for the lock must not kill another's query
         try:
             async with asyncio.timeout(self.publish_timeout), self._publish_lock:
+                holding = True
                 try:
                     await self._notify(channel, payloads)
                 except _LINK_ERRORS:
@@ -137,7 +139,8 @@ class PostgresBroker:
                     self._drop_publisher()
                     await self._notify(channel, payloads)
         except _LINK_ERRORS as exc:
-            self._drop_publisher()
+            if holding:
+                self._drop_publisher()
             raise BrokerUnavailable(
                 f"PostgreSQL at {_redacted(self.url)} is unavailable: {exc or type(exc).__name__}"
             ) from None
