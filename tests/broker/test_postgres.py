@@ -125,6 +125,21 @@ def test_broker_from_url_postgres_schemes_are_postgres_brokers(url: str) -> None
     assert broker.url == url
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://app:s3cret@127.0.0.1:notaport/app", "invalid PostgreSQL URL"),
+        ("postgresql://app@127.0.0.1:99999/app", "invalid PostgreSQL URL"),
+        ("mysql://app@127.0.0.1/app", "not a PostgreSQL URL"),
+    ],
+)
+def test_a_malformed_url_is_a_configuration_error_at_once(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message) as raised:
+        PostgresBroker(url)
+
+    assert "s3cret" not in str(raised.value)
+
+
 async def test_publish_to_an_unreachable_server_fails_fast_without_the_password() -> None:
     broker = PostgresBroker("postgresql://app:s3cret@127.0.0.1:1/app", publish_timeout=0.5)
 

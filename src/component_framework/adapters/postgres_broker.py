@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 try:
     import asyncpg
@@ -42,6 +43,24 @@ _LINK_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, T
 #: PostgreSQL identifiers (channel names) are at most 63 bytes.
 _MAX_CHANNEL_BYTES: Final = 63
 _NOTIFY: Final = "SELECT pg_notify($1, $2)"
+
+
+def _checked_url(url: str) -> str:
+    """``url`` if it is a PostgreSQL URL with a usable port; a ``ConfigurationError`` naming
+    what is wrong otherwise (asyncpg would raise it later, inside the listener task)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"not a PostgreSQL URL: {_redacted(url)[:200]!r}: expected "
+            "postgresql://user:password@host:5432/database"
+        )
+    try:
+        _ = parts.port  # parsing it is the check
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"invalid PostgreSQL URL {_redacted(url)[:200]!r}: {exc}"
+        ) from None
+    return url
 
 
 def _checked_channel(channel: str) -> str:
@@ -75,7 +94,7 @@ class PostgresBroker:
         health_check_interval: float = 10.0,
         payload_limit: int = NOTIFY_PAYLOAD_LIMIT,
     ) -> None:
-        self.url = url
+        self.url = _checked_url(url)
         self.publish_timeout = publish_timeout
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
