@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    page_of,
     read_body,
     request_error,
 )
@@ -288,7 +289,8 @@ async def _start_run(
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
         merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
-        page = checked_page_id(params.pop(PAGE_FIELD, None))  # the runtime's page id
+        # The runtime's page id: EventSource (htmx 2) can only name it in the URL.
+        page = checked_page_id(params.pop(PAGE_FIELD, None)) or page_of(scope)
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
@@ -302,7 +304,7 @@ async def _start_run(
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
         hub = services.hub
-        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
+        return await start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)

@@ -42,6 +42,7 @@ from component_framework.protocol.sse import (
     broadcast_frame,
     done_frame,
     error_frame,
+    listening_frame,
     render_frame,
     stream_frame,
 )
@@ -144,6 +145,11 @@ class StreamRun:
         """A broadcast the component has no handler for, forwarded to the client."""
         if (frame_id := self._next_id()) is not None:
             self._keep(broadcast_frame(event, payload, frame_id))
+
+    def emit_listening(self, page: str) -> None:
+        """A live subscription hears the events emitted on ``page`` (``protocol.sse``)."""
+        if (frame_id := self._next_id()) is not None:
+            self._keep(listening_frame(page, frame_id))
 
     def close_after_finish(self) -> None:
         """End a live run from inside: readers get the frames so far, then the run goes."""
