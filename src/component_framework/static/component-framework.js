@@ -116,6 +116,7 @@
     fire(elt, "stream:update", detail);
   }
   function endStreams(scope) {
+    scope.cfLive = false; // a live stream that heard its page's events has ended
     scope.querySelectorAll("[" + ACTIVE + "]").forEach(function (elt) { elt.removeAttribute(ACTIVE); });
   }
 
@@ -162,6 +163,7 @@
     source.cfHooked = true;
     source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
     source.addEventListener("effects", function (event) { applyEffects(elt, JSON.parse(event.data)); });
+    source.addEventListener("listening", function () { elt.cfLive = true; });
     source.addEventListener("broadcast", function (event) {
       fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(event.data));
     });
@@ -182,6 +184,7 @@
       case "": flush(); break; // a render replaces the elements queued operations are meant for
       case "stream": enqueue(elt, JSON.parse(message.data)); break;
       case "effects": applyEffects(elt, JSON.parse(message.data)); break;
+      case "listening": elt.cfLive = true; break; // the server delivers the page's events to it
       case "broadcast": fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(message.data)); break;
       default:
         if (FINAL.indexOf(message.event) >= 0) {
@@ -275,12 +278,18 @@
   }
 
   /* -- events between components (docs/events.md): emitted events reach the page's listeners -- */
-  // Listeners inside an open socket (which named this page load) get them from the server; the
-  // others in one POST to <prefix>/_emit/ per answer, whose renders are swapped in by id.
-  var PAGE = window.crypto && crypto.randomUUID ? crypto.randomUUID() : (Math.random() + "-" + Date.now()).slice(2);
-  var SCRIPT = document.currentScript, EMIT_URL = SCRIPT && SCRIPT.src.split("/_static/")[0] + "/_emit/";
+  // Listeners inside an open socket or a live stream that said "listening" (both name this page
+  // load) get them from the server; the others in one POST to <prefix>/_emit/ per answer, whose
+  // renders are swapped in by id. The page id: 128 random bits (getRandomValues works on plain
+  // http too, where randomUUID does not exist).
+  var PAGE = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  var SCRIPT = document.currentScript, APP = SCRIPT && SCRIPT.src.split("/_static/")[0], EMIT_URL = APP && APP + "/_emit/";
+  var SSE = "[sse-connect],[data-sse-connect],[hx-sse\\:connect],[data-hx-sse\\:connect]";
   function paged(url) { var own = new URL(url, location.href); own.searchParams.set("_page", PAGE); return own.href; }
-  function heldLive(root) { return !!(root.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened; }
+  function ours(url) { return !!APP && new URL(url, location.href).href.indexOf(APP + "/") === 0; }
+  function heldLive(root) {
+    return !!((root.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened || (root.closest(SSE) || {}).cfLive);
+  }
   function swapRoot(root, html) {
     var template = document.createElement("template");
     template.innerHTML = html;
@@ -539,6 +548,8 @@
       var elt = socketElement(url);
       return createSocket(paged(elt ? joinUrl(url, elt) : url));
     };
+    var createSource = htmx.createEventSource || function (url) { return new EventSource(url, { withCredentials: true }); };
+    htmx.createEventSource = function (url) { return createSource(ours(url) ? paged(url) : url); }; // an EventSource sends no header
     htmx.defineExtension("component-framework", {
       onEvent: function (name, event) {
         var elt = event.target, detail = event.detail || {};
@@ -628,8 +639,8 @@
       ctx.swap = "none"; // htmx 2 markup: without sse-swap, renders are not swapped (only ops apply)
     }
     src.cfValidation = !stream && !!root && validatesForm(src, body);
+    if (root || stream && ours(ctx.request.action)) { ctx.request.headers["X-Component-Page"] = PAGE; }
     if (!root) { return; }
-    ctx.request.headers["X-Component-Page"] = PAGE;
     if (body && typeof body.set === "function") {
       if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
       else if (!body.has("snapshot") && snapshotOf(root)) { body.set("snapshot", snapshotOf(root)); }
