@@ -10,6 +10,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from component_framework.core.events import MAX_EMIT_DEPTH
 from component_framework.core.hub import Broadcast
 from component_framework.testing import (
@@ -220,3 +222,24 @@ async def test_events_held_before_the_join_are_bounded_by_the_sessions_queue():
             await add_over_http(app, qty=1)
         closed = await ws.receive()
     assert (closed["type"], closed["code"]) == ("websocket.close", 1013)
+
+
+@pytest.mark.parametrize(
+    "names_page",
+    [{"query": {"_page": PAGE}}, {"headers": {"x-component-page": PAGE}}],
+    ids=["url", "header"],
+)
+async def test_what_a_stream_handler_emits_reaches_the_pages_live_listeners(names_page):
+    app = make_app()
+    async with socket(app, "cart") as ws:
+        await ws.receive_json()
+        answer = await sse_request(
+            app,
+            "/components/packer/stream/",
+            query={"qty": 3, **names_page.get("query", {})},
+            headers={**HOST, **names_page.get("headers", {})},
+            give_up_after=WAIT,
+        )
+        # The page id is never the handler's field: it ran with its own payload.
+        assert [event.event for event in answer.events] == ["message", "effects", "done"]
+        assert (await ws.receive_json())["state"] == {"total": 3}
