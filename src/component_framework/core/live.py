@@ -45,6 +45,7 @@ from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
     ConfigurationError,
+    InvalidChild,
     InvalidTrigger,
     NotJoined,
     PayloadValidationError,
@@ -54,7 +55,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.websocket import Ref
 
-__all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref"]
+__all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref", "held_child"]
 
 logger = logging.getLogger("component_framework")
 
@@ -94,20 +95,38 @@ class Join:
     params: Mapping[str, Any] = field(default_factory=dict)
     snapshot: str | None = None
     ref: Ref = None
+    #: The signed snapshots of its children that the page holds (``core.nesting``).
+    children: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class Event:
     """Run the handler of ``event`` on the held component (or, with ``validate``, only check
-    those fields of its form, as the person types)."""
+    those fields of its form, as the person types); ``component_id``: on the held child of
+    that id instead (its render goes out as a message of its own)."""
 
     event: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     ref: Ref = None
     validate: tuple[str, ...] = ()
+    component_id: str | None = None
 
 
 Work = Join | Event | Broadcast
+
+
+def held_child(component: Component, component_id: str) -> Component:
+    """The child (grandchild, ...) of ``component`` with ``component_id``, as its last render
+    kept it; ``InvalidChild`` (400) when it holds none (a render removed it meanwhile)."""
+    pending = list(component.children.values())
+    while pending:
+        child = pending.pop()
+        if child.id == component_id:
+            return child
+        pending.extend(child.children.values())
+    raise InvalidChild(
+        f"this connection holds no child component {component_id[:64]!r}", "unknown_child"
+    )
 
 
 class LiveSession:
@@ -251,9 +270,13 @@ class LiveSession:
     async def _join(self, work: Join) -> None:
         dispatcher = self.dispatcher
         call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
-        component = await dispatcher.open(dispatcher.prepare(call))
+        call.children = work.children
+        plan = dispatcher.prepare(call)
+        component = await dispatcher.open(plan)
         component.stream_sink = self._sink
-        result = dispatcher.render(component)  # a failing render keeps the held component
+        component.held = True  # its children live with it, lazy ones render in place
+        # A failing render keeps the held component.
+        result = dispatcher.render(component, plan.children)
         self._rendered_snapshot = result.snapshot
         previous, self.component = self.component, component
         if previous is not None:
@@ -266,6 +289,9 @@ class LiveSession:
         component = self.component
         if component is None:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
+        if work.component_id is not None and work.component_id != component.id:
+            await self._child_event(work, held_child(component, work.component_id))
+            return
         dispatcher = self.dispatcher
         plan = dispatcher.prepare_live_event(
             type(component), work.event, work.payload, self.context, work.validate
@@ -282,6 +308,22 @@ class LiveSession:
         result = self._render(component)
         self._dirty = False
         self.outlet.render(result, work.ref)
+
+    async def _child_event(self, work: Event, child: Component) -> None:
+        """An event for a held child: its handler, then its render as a message of its own
+        (the parent is not rendered; its next render keeps the child as it is now)."""
+        dispatcher = self.dispatcher
+        plan = dispatcher.prepare_live_event(
+            type(child), work.event, work.payload, self.context, work.validate
+        )
+        outcome = dispatcher.call_handler(plan, child)
+        if inspect.isasyncgen(outcome):
+            close_awaitable(outcome)
+            raise ConfigurationError("a held child's handler cannot stream: make it async def")
+        if outcome is not None and inspect.isawaitable(outcome):
+            await dispatcher.await_user_code(plan, "handler", outcome)
+        self._sink.flush()
+        self.outlet.render(dispatcher.render(child), work.ref)
 
     def _apply(self, broadcast: Broadcast, component: Component) -> None:
         """A broadcast to a sync handler on an idle session: applied now, rendered later."""

@@ -609,6 +609,10 @@ def socket_options(fields: RequestFields) -> SocketOptions:
         raise RequestError("malformed", "events are sent as messages, not in the URL")
     if fields.state is not None:
         raise RequestError("malformed", "'state' is not accepted over WebSocket")
+    if fields.children or fields.component_id is not None or fields.lazy is not None:
+        raise RequestError(
+            "malformed", "'children', 'component_id' and 'lazy' go in messages, not in the URL"
+        )
     loose = fields.params if fields.snapshot is None else fields.payload
     requested = loose.pop("format", None)
     target = loose.pop("target", None)

@@ -83,6 +83,9 @@ class ClientMessage:
     htmx: bool = False
     #: Form fields to validate as the person types (``validate``), without running the handler.
     validate: tuple[str, ...] = ()
+    #: A join's children snapshots; an event's held child (``core.nesting``).
+    children: tuple[str, ...] = ()
+    component_id: str | None = None
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -133,6 +136,8 @@ def parse_client_message(
         ref,
         htmx=False,
         validate=fields.validate,
+        children=fields.children,
+        component_id=fields.component_id,
     )
 
 
@@ -151,7 +156,13 @@ def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMes
             ref,
         )
     return ClientMessage(
-        "event", fields.event, fields.payload, ref=ref, htmx=True, validate=fields.validate
+        "event",
+        fields.event,
+        fields.payload,
+        ref=ref,
+        htmx=True,
+        validate=fields.validate,
+        component_id=fields.component_id,
     )
 
 
