@@ -95,6 +95,7 @@ async def test_the_htmx_dialect_swaps_a_childs_render_by_its_own_id(app: Compone
         await ws.send_json({"HEADERS": HTMX_HEADERS, "event": "inc", "component_id": item.id})
         answer = await ws.receive_text()
         assert answer.startswith(f'<article id="{item.id}" data-component="item"')
+        assert 'hx-swap-oob="outerHTML"' in answer.split(">", 1)[0]
         assert roots(answer)[item.id].content == "Shelf #1: 1"
 
 

@@ -57,6 +57,7 @@ from component_framework.protocol.websocket import (
     done_message,
     effects_message,
     error_message,
+    htmx_child_message,
     htmx_render_message,
     parse_client_message,
     pong_message,
@@ -166,7 +167,7 @@ class _SocketConnection:
         session = self.session
         if session is not None and result.component is not session.component:
             # A held child's render: swapped by its own id, never coalesced with the root's.
-            text = htmx_render_message(result, None) if self.html else render_message(result, ref)
+            text = htmx_child_message(result) if self.html else render_message(result, ref)
             self._queue(text)
             return
         if self.html:

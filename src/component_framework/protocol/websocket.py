@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 
 from component_framework.protocol.answer import Rendered, render_document, render_fragment
 from component_framework.protocol.compact import compact_json
+from component_framework.protocol.fragment import annotate_root
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
     RequestError,
@@ -40,6 +41,7 @@ __all__ = [
     "done_message",
     "effects_message",
     "error_message",
+    "htmx_child_message",
     "htmx_fragment",
     "htmx_render_message",
     "is_valid_target",
@@ -180,6 +182,13 @@ def htmx_render_message(rendered: Rendered, target: str | None) -> str:
     """A render for htmx's ws extension: the annotated fragment, placed by
     :func:`htmx_fragment`."""
     return htmx_fragment(render_fragment(rendered), target)
+
+
+def htmx_child_message(rendered: Rendered) -> str:
+    """The render of a nested component held with its parent, for htmx's ws extension: its
+    fragment marked ``hx-swap-oob="outerHTML"``, so htmx 2 and htmx 4 alike replace the
+    element of the same id and nothing else."""
+    return annotate_root(render_fragment(rendered), {"hx-swap-oob": "outerHTML"})
 
 
 def stream_message(op: dict[str, object]) -> str:
