@@ -34,7 +34,10 @@ renderer = Jinja2Renderer.from_strings(
         "vault.html": "<p>secret</p>",
         "feed.html": "<ul><li>{{ topic }} {{ count }}</li></ul>",
         "page.html": '<main>{{ component("feed", key="f", lazy=True, topic=topic) }}</main>',
-        "ticker.html": '<div>tick {{ tick }}{{ component("note") }}</div>',
+        "ticker.html": (
+            '<div>tick {{ tick }}<p data-stream="box">{{ component("note") }}</p></div>'
+        ),
+        "rack.html": '<div>rack {{ renders }}{{ component("shelf", key="s") }}</div>',
     }
 )
 registry = ComponentRegistry()
@@ -125,6 +128,23 @@ class Ticker(StreamingComponent):
         for _ in range(3):
             self.state["tick"] += 1
             yield
+
+    async def on_redraw(self) -> AsyncIterator[None]:
+        yield
+        await self.stream_to("box")  # re-rendered here, children included
+
+
+@registry.register("rack")
+class Rack(Component):
+    """A grandparent: a ``shelf`` inside, whose items are its grandchildren."""
+
+    template_name = "rack.html"
+
+    def mount(self) -> None:
+        self.state["renders"] = 0
+
+    def on_bump(self) -> None:
+        self.state["renders"] += 1
 
 
 def make_app(**settings: Any) -> ComponentASGI:

@@ -1,5 +1,6 @@
 """Nested components over HTTP, JSON and htmx: children with their own id, snapshot and
-events; a parent's re-render keeps each child's state (matched by key, or by position); a child
+events; a parent's re-render keeps each child's state (matched by key, or by position), and
+its children's children too; a child
 that leaves the output is gone, a new key mounts a new child; ``props`` reach existing
 children; a child its client may not see is left out."""
 
@@ -171,3 +172,29 @@ async def test_a_child_answers_with_its_own_fragment_and_a_parent_binding_surviv
     document = answer.json()
     assert document["component_id"] == children[1].id
     assert document["state"]["count"] == 1
+
+
+async def test_a_grandparents_re_render_keeps_children_and_grandchildren(
+    app: ComponentASGI,
+) -> None:
+    mounted = await post(app, "rack", {}, htmx=True)
+    rack, shelf, *rest = roots(mounted.text).values()
+    clicked = await click_child(app, rest[0])
+    descendants = [shelf.snapshot, clicked.snapshot, *(r.snapshot for r in rest[1:])]
+    body = {"event": "bump", "snapshot": rack.snapshot, "children": descendants}
+    answer = await post(app, "rack", body, htmx=True)
+    found = roots(answer.text)
+    assert found[shelf.id].parent == rack.id
+    assert found[clicked.id].content == "Shelf #1: 1"
+    assert "rack 1" in answer.text
+
+
+async def test_a_grandchild_without_its_parent_in_the_request_is_refused(
+    app: ComponentASGI,
+) -> None:
+    mounted = await post(app, "rack", {}, htmx=True)
+    rack, _, item, *_ = roots(mounted.text).values()
+    body = {"event": "bump", "snapshot": rack.snapshot, "children": [item.snapshot]}
+    answer = await post(app, "rack", body)
+    assert answer.status == 400
+    assert answer.json()["error"]["reason"] == "foreign_parent"

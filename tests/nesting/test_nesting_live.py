@@ -6,6 +6,7 @@ frames."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -139,3 +140,12 @@ async def test_a_streaming_parent_keeps_its_children_across_frames(app: Componen
     notes = [next(r for r in roots(f.data).values() if r.name == "note") for f in frames]
     assert len({note.id for note in notes}) == 1
     assert [f"tick {n}" in f.data for n, f in enumerate(frames, 1)] == [True] * 3
+
+
+async def test_stream_to_without_html_re_renders_the_held_children(app: ComponentASGI) -> None:
+    stream = await sse_request(app, "/components/ticker/stream/", query={"event": "redraw"})
+    (render, *_) = [event for event in stream.events if event.event in ("", "message")]
+    (ops,) = [json.loads(event.data) for event in stream.events if event.event == "stream"]
+    note = next(r for r in roots(render.data).values() if r.name == "note")
+    assert ops[0]["op"] == "replace"
+    assert f'id="{note.id}"' in ops[0]["html"]

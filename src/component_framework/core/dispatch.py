@@ -34,8 +34,9 @@ from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
 from component_framework.core.nesting import (
-    ChildSeed,
+    NO_SEEDS,
     RenderFrame,
+    Seeds,
     refuse_client_params,
     verify_children,
     verify_lazy,
@@ -220,7 +221,7 @@ class PreparedCall:
         #: Nesting (``core.nesting``): the parent id and key the instance is signed with, the
         #: client's children snapshots by key, and whether a connection holds the instance.
         self.parent: tuple[str, str] | None = None
-        self.children: Mapping[str, ChildSeed] = _EMPTY
+        self.children: Seeds = NO_SEEDS
         self.held = False
         mounting = restored_state is None
         #: What a client sent with the event (``None``: no client's event, a broadcast), the
@@ -558,24 +559,28 @@ class Dispatcher:
             component.errors = {name: list(found) for name, found in kept}
         return invalid is None and not validate
 
-    def render(
-        self, component: Component, children: Mapping[str, ChildSeed] = _EMPTY
-    ) -> DispatchResult:
-        """Render and sign: ``before_render``, the template (in a ``core.nesting`` frame: the
-        children it renders are kept in ``component.children``; ``children``: the client's
-        snapshots of them, by key), ``dehydrate``, the snapshot."""
+    def render_template(self, component: Component, children: Seeds = NO_SEEDS) -> str:
+        """The template's HTML, in a ``core.nesting`` frame: the children it renders are kept
+        in ``component.children``; ``children``: the client's snapshots of the component's
+        descendants, by (parent id, key). Also what ``stream_to`` without html renders."""
+        frame = RenderFrame(self, component, children)
+        entered = frame.enter()
+        try:
+            html = component.render(self.renderer)
+        finally:
+            frame.leave(entered)
+        component.children = frame.rendered
+        return html
+
+    def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
+        """Render and sign: ``before_render``, the template (:meth:`render_template`),
+        ``dehydrate``, the snapshot."""
         name = component.component_name
         stage = "before_render"
         try:
             component.before_render()
             stage = "render"
-            frame = RenderFrame(self, component, children)
-            entered = frame.enter()
-            try:
-                html = component.render(self.renderer)
-            finally:
-                frame.leave(entered)
-            component.children = frame.rendered
+            html = self.render_template(component, children)
             stage = "dehydrate"
             state = component.dehydrate()
             # Before signing: a refused URL leaves nothing of the change applied.

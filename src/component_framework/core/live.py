@@ -157,7 +157,9 @@ class LiveSession:
         self._name = component_name
         self._work: Inbox[Work] = Inbox(inbox_limit, self._process, self._drained)
         self._membership = Membership(hub, self)
-        self._sink = BatchingSink(dispatcher.renderer, frame_interval, outlet.stream)
+        self._sink = BatchingSink(
+            dispatcher.renderer, frame_interval, outlet.stream, dispatcher.render_template
+        )
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
         self._push_queued = False  # a push render waits in the hub's turn queue

@@ -8,8 +8,10 @@ given), in this order:
 
 1. the instance the parent's previous render kept (``Component.children``): a parent held by a
    connection (WebSocket, live SSE, a stream run) keeps its children with it;
-2. the signed snapshot the client sent for that key (``children`` of an HTTP request), checked
-   at :func:`verify_children` before any user code ran: bound to this parent and this key;
+2. the signed snapshot the client sent for that key (``children`` of an HTTP request: the
+   snapshots of every component inside the one it targets, so grandchildren are kept too),
+   checked at :func:`verify_children` before any user code ran: each bound to its parent and
+   key, every parent the target or one of the others;
 3. otherwise a new child is mounted with ``params`` (or, ``lazy=True``, a placeholder that
    loads it after the page painted, its params signed: :func:`lazy_token`).
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChildSeed",
     "RenderFrame",
+    "Seeds",
     "current_frame",
     "lazy_placeholder",
     "lazy_token",
@@ -70,18 +73,25 @@ class ChildSeed:
     token: str
 
 
+#: The client's snapshots of a component's descendants, by (parent id, key).
+Seeds = Mapping[tuple[str, str], ChildSeed]
+NO_SEEDS: Final[Seeds] = {}
+
+
 def verify_children(
     signer: SnapshotSigner, parent_id: str | None, tokens: tuple[str, ...]
-) -> dict[str, ChildSeed]:
-    """The children snapshots of a request by key, each verified and bound to ``parent_id``
-    (``None``: the parent is being mounted, and has no children yet). ``InvalidChild`` (400)
-    for a tampered or expired token, one of another parent, a key given twice, or children
-    sent without the parent's own snapshot."""
+) -> dict[tuple[str, str], ChildSeed]:
+    """The descendants' snapshots of a request by (parent id, key), each verified and bound
+    to ``parent_id`` or to another of them (``parent_id`` ``None``: the component is being
+    mounted, and has no children yet). ``InvalidChild`` (400) for a tampered or expired token,
+    one of another tree, a key given twice, or children sent without the component's own
+    snapshot."""
     if parent_id is None:
         raise InvalidChild(
             "children snapshots were sent without the component's own snapshot", "orphan"
         )
-    seeds: dict[str, ChildSeed] = {}
+    seeds: dict[tuple[str, str], ChildSeed] = {}
+    ids: dict[str, tuple[str, str]] = {}
     for token in tokens:
         try:
             snapshot = signer.verify(token, None)
@@ -89,17 +99,30 @@ def verify_children(
             raise InvalidChild(
                 f"invalid child snapshot ({exc.problem}): {exc}", exc.problem
             ) from None
-        if snapshot.parent is None or snapshot.parent[0] != parent_id:
-            raise InvalidChild(
-                "a child snapshot belongs to another component: a child's state is bound to "
-                "its parent and its key",
-                "foreign_parent",
-            )
-        key = snapshot.parent[1]
-        if key in seeds:
-            raise InvalidChild(f"two child snapshots for the key {key[:64]!r}", "repeated")
-        seeds[key] = ChildSeed(snapshot.component_name, token)
+        slot = snapshot.parent
+        if slot is None:
+            raise _foreign()
+        if slot in seeds:
+            raise InvalidChild(f"two child snapshots for the key {slot[1][:64]!r}", "repeated")
+        seeds[slot] = ChildSeed(snapshot.component_name, token)
+        ids[snapshot.component_id] = slot
+    for slot in seeds:  # each one's parent chain ends at the target (at most len(ids) steps)
+        parent, steps = slot[0], 0
+        while parent != parent_id:
+            above = ids.get(parent)
+            steps += 1
+            if above is None or steps > len(ids):
+                raise _foreign()
+            parent = above[0]
     return seeds
+
+
+def _foreign() -> InvalidChild:
+    return InvalidChild(
+        "a child snapshot belongs to another component: a child's state is bound to its "
+        "parent and its key",
+        "foreign_parent",
+    )
 
 
 def lazy_token(
@@ -169,9 +192,7 @@ class RenderFrame:
 
     __slots__ = ("dispatcher", "parent", "position", "rendered", "seeds")
 
-    def __init__(
-        self, dispatcher: Dispatcher, parent: Component, seeds: Mapping[str, ChildSeed]
-    ) -> None:
+    def __init__(self, dispatcher: Dispatcher, parent: Component, seeds: Seeds) -> None:
         self.dispatcher = dispatcher
         self.parent = parent
         self.seeds = seeds
@@ -219,17 +240,17 @@ class RenderFrame:
         request = parent.request
         context = None if request is UNSERVED else request
         kept = parent.children.get(slot)
-        seed = self.seeds.get(slot)
+        seed = self.seeds.get((parent.id, slot))
         try:
             if kept is not None and kept.component_name == name:
                 _give_props(kept, params)
-                result = dispatcher.render(kept)
+                result = dispatcher.render(kept, self.seeds)
             elif seed is not None and seed.component_name == name:
                 plan = dispatcher.prepare(ComponentCall(name, snapshot=seed.token, context=context))
                 child, _ = dispatcher.create(plan)
                 child.held = parent.held
                 _give_props(child, params)
-                result = dispatcher.render(child)
+                result = dispatcher.render(child, self.seeds)
             elif lazy and not parent.held:
                 return self._placeholder(name, slot, params, context)
             else:

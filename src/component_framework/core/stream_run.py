@@ -231,7 +231,7 @@ async def _drive(
     ``Settings.stream_max_seconds``. Stream operations go out as ``stream`` frames, each
     batch before the frame that follows it; after the end they are dropped."""
     interval = dispatcher.settings.stream_frame_interval
-    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops)
+    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops, dispatcher.render_template)
 
     def render(held: Component) -> DispatchResult:
         sink.flush()

@@ -14,7 +14,7 @@ otherwise disagree about it, as a form repeating a reserved field is refused too
 
 Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``, ``validate``, and
 the three of nested and lazy components: ``children`` (the signed snapshots of the target
-component's direct children: a JSON array of strings, or its JSON text in a form),
+component's descendants: a JSON array of strings, or its JSON text in a form),
 ``component_id`` (over a socket: the held child component an event is for) and ``lazy`` (the
 signed token of a lazy component's mount). Every
 other field is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request
@@ -134,7 +134,7 @@ class RequestFields:
     state: dict[str, Any] | None = None
     #: Form fields to validate as the person types, without running the handler (``validate``).
     validate: tuple[str, ...] = ()
-    #: Signed snapshots of the target component's direct children (``children``).
+    #: Signed snapshots of the target component's descendants (``children``).
     children: tuple[str, ...] = ()
     #: The held child an event over a socket is for (``component_id``); ``None``: the root.
     component_id: str | None = None

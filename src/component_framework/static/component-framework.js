@@ -10,7 +10,7 @@
  * errors shown in the component, with no htmx console error for them; loading state; a field the
  * user is typing in is never overwritten by a swap; forms: validating as the person types, and
  * the fields' values kept across a socket's reconnect; nested components (a request carries the
- * snapshots of its component's direct children; over a socket an event names its child). The last two sections adapt it to each htmx:
+ * snapshots of the components inside its own; over a socket an event names its child). The last two sections adapt it to each htmx:
  * htmx 2 (defineExtension, inherited hx-vals/hx-target/hx-swap) and htmx 4 (registerExtension,
  * where the runtime itself gives every request from inside a component the root's snapshot, target
  * and swap, and closes a finished stream, since hx-sse would otherwise reconnect forever).
@@ -262,12 +262,13 @@
   }
 
   /* -- nested components: children's snapshots with their parent's requests (docs/nesting.md) -- */
-  // Every request from inside a component carries the snapshots of its direct children, so its
-  // re-render keeps them; over a socket an event from inside a held child names it.
+  // Every request from inside a component carries the snapshots of the components inside it
+  // (children, theirs, ...), so its re-render keeps them; over a socket an event from inside a
+  // held child names it.
   function childSnapshots(root) {
     var found = [];
     root.querySelectorAll(ROOT).forEach(function (child) {
-      var token = rootOf(child.parentElement) === root && snapshotOf(child);
+      var token = snapshotOf(child);
       if (token) { found.push(token); }
     });
     return found;
