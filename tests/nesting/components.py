@@ -74,6 +74,9 @@ class Item(Component):
     def on_inc(self) -> None:
         self.state["count"] += 1
 
+    def on_flash(self) -> None:
+        self.trigger("flash", {"product": self.state["product_id"]})
+
 
 @registry.register("note")
 class Note(Component):

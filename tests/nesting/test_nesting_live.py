@@ -100,6 +100,17 @@ async def test_the_htmx_dialect_swaps_a_childs_render_by_its_own_id(app: Compone
         assert roots(answer)[item.id].content == "Shelf #1: 1"
 
 
+async def test_a_held_childs_effects_follow_its_own_render(app: ComponentASGI) -> None:
+    async with websocket_connect(app, "/components/shelf/ws/", query={"format": "html"}) as ws:
+        item = next(r for r in roots(await ws.receive_text()).values() if r.name == "item")
+        await ws.send_json({"HEADERS": HTMX_HEADERS, "event": "flash", "component_id": item.id})
+        assert (await ws.receive_text()).startswith(f'<article id="{item.id}"')
+        effects = await ws.receive_json()
+        assert effects["type"] == "effects"
+        assert effects["component_id"] == item.id
+        assert effects["effects"] == {"trigger": {"flash": {"product": 1}}}
+
+
 async def test_a_join_with_the_pages_children_snapshots_resumes_them(
     app: ComponentASGI,
 ) -> None:

@@ -167,8 +167,12 @@ class _SocketConnection:
         session = self.session
         if session is not None and result.component is not session.component:
             # A held child's render: swapped by its own id, never coalesced with the root's.
-            text = htmx_child_message(result) if self.html else render_message(result, ref)
-            self._queue(text)
+            if not self.html:
+                self._queue(render_message(result, ref))
+                return
+            self._queue(htmx_child_message(result))
+            if result.effects:
+                self._queue(effects_message(result.effects, result.component_id, ref))
             return
         if self.html:
             self._queue(htmx_render_message(result, self.target), push=ref is None)
