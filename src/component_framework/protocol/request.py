@@ -44,11 +44,13 @@ from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
 __all__ = [
     "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
+    "PAGE_FIELD",
     "RESERVED_FIELDS",
     "RequestError",
     "RequestFields",
     "RequestProblem",
     "SocketOptions",
+    "child_snapshots",
     "decode_json_object",
     "fields_from_form",
     "fields_from_mapping",
@@ -106,6 +108,11 @@ _SOCKET_FORMATS: Final[tuple[AnswerFormat, AnswerFormat]] = ("json", "html")
 RequestProblem = Literal[
     "malformed", "unsupported_media_type", "too_deep", "too_many_fields", "invalid_field"
 ]
+
+
+#: The URL field of a socket or live stream naming the page load (``core.events``); it starts
+#: with ``_`` so that no component's mount parameter (``page=2``) is taken for it.
+PAGE_FIELD: Final = "_page"
 
 
 def is_mount_event(event: str | None) -> bool:
@@ -498,7 +505,7 @@ def _validated_names(value: Any) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
-def _child_snapshots(value: Any, max_fields: int) -> tuple[str, ...]:
+def child_snapshots(value: Any, max_fields: int) -> tuple[str, ...]:
     """The ``children`` field: a list of snapshot strings, or its JSON text (a form field)."""
     if value is None or value == "":
         return ()
@@ -539,7 +546,7 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
     validate = _validated_names(document.get(_VALIDATE))
     fields = RequestFields(event, payload, params, snapshot, document.get("state"), validate)
     if "children" in document or "component_id" in document or "lazy" in document:
-        fields.children = _child_snapshots(document.get("children"), DEFAULT_MAX_FIELDS)
+        fields.children = child_snapshots(document.get("children"), DEFAULT_MAX_FIELDS)
         fields.component_id = document.get("component_id") or None
         fields.lazy = document.get("lazy") or None
     return fields
@@ -598,6 +605,8 @@ class SocketOptions:
     target: str | None
     #: ``join=message``: nothing is mounted at connect, the client sends a ``join`` message.
     join_by_message: bool
+    #: ``_page``: the page load's id the client runtime sends (``core.events`` checks it).
+    page: object = None
 
 
 def socket_options(fields: RequestFields) -> SocketOptions:
@@ -617,6 +626,7 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     requested = loose.pop("format", None)
     target = loose.pop("target", None)
     by_message = loose.pop("join", None)
+    page = loose.pop(PAGE_FIELD, None)
     if by_message is not None and by_message != "message":
         raise _invalid("join", f"expected 'message', got {quoted(by_message, scalars=True)}")
     if by_message is not None and (fields.snapshot is not None or fields.params):
@@ -629,4 +639,4 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     answer_format = _answer_format(requested, _SOCKET_FORMATS)
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise _invalid("target", "expected the id of an element of the page")
-    return SocketOptions(answer_format, target, by_message is not None)
+    return SocketOptions(answer_format, target, by_message is not None, page)
