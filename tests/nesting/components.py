@@ -38,6 +38,11 @@ renderer = Jinja2Renderer.from_strings(
             '<div>tick {{ tick }}<p data-stream="box">{{ component("note") }}</p></div>'
         ),
         "rack.html": '<div>rack {{ renders }}{{ component("shelf", key="s") }}</div>',
+        "basket.html": (
+            "<div>total {{ total }}"
+            '{% for key in [1, 2] %}{{ component("pick", key=key) }}{% endfor %}</div>'
+        ),
+        "pick.html": "<b>pick {{ count }}</b>",
     }
 )
 registry = ComponentRegistry()
@@ -148,6 +153,42 @@ class Rack(Component):
 
     def on_bump(self) -> None:
         self.state["renders"] += 1
+
+
+@registry.register("basket")
+class Basket(Component):
+    """A parent that hears its children's ``picked`` events and emits ``reset`` to them."""
+
+    template_name = "basket.html"
+    listens = ("picked",)
+
+    def mount(self) -> None:
+        self.state["total"] = 0
+
+    def on_picked(self, qty: int) -> None:
+        self.state["total"] += qty
+
+    def on_clear(self) -> None:
+        self.state["total"] = 0
+        self.emit("reset")
+
+
+@registry.register("pick")
+class Pick(Component):
+    """A child that emits ``picked`` and hears ``reset``."""
+
+    template_name = "pick.html"
+    listens = ("reset",)
+
+    def mount(self) -> None:
+        self.state["count"] = 0
+
+    def on_take(self) -> None:
+        self.state["count"] += 1
+        self.emit("picked", qty=1)
+
+    def on_reset(self) -> None:
+        self.state["count"] = 0
 
 
 def make_app(**settings: Any) -> ComponentASGI:
