@@ -15,6 +15,7 @@ from component_framework.core.dispatch import ComponentCall
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.errors import ConfigurationError
+from component_framework.testing import asgi_request
 
 KEY = "nesting-templates-key-0123456789abcdef"
 
@@ -34,6 +35,13 @@ def app_with(
 
         def mount(self, n: int = 0) -> None:
             self.state["n"] = n
+
+    @registry.register("broken")
+    class Broken(Component):
+        template_name = "inner.html"
+
+        def mount(self) -> None:
+            raise RuntimeError("the database is down")
 
     @registry.register("slow")
     class Slow(Component):
@@ -85,3 +93,16 @@ def test_component_outside_any_components_render_is_a_configuration_error() -> N
     renderer = Jinja2Renderer.from_strings({"page.html": '{{ component("inner") }}'})
     with pytest.raises(ConfigurationError, match="register_component_global"):
         renderer.render("page.html", {})
+
+
+async def test_a_failing_child_fails_its_parents_request_once_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_with({"outer.html": '<b>{{ component("broken") }}</b>'})
+    with caplog.at_level("ERROR", logger="component_framework"):
+        answer = await asgi_request(app, "POST", "/components/outer/", json={})
+    assert answer.status == 500
+    assert answer.json()["error"]["code"] == "handler_error"
+    assert "database" not in answer.text
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == ["component 'broken' failed in mount"]

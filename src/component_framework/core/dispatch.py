@@ -602,6 +602,8 @@ class Dispatcher:
             raise too_large from None
         except _USER_FAULTS_PASSED_THROUGH:
             raise
+        except HandlerError:  # a nested child's failure, logged where it happened
+            raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
         return DispatchResult(component, html, state, snapshot, effects or None)
