@@ -8,6 +8,9 @@ Pages (each loads ``component_scripts()`` under a strict Content-Security-Policy
   in ``#shelf-box``), which renders a keyed ``item`` per product and one keyless ``note``; its
   buttons re-render it (``bump``), remove its first product, add one and rename it (``label``
   is a prop of ``item``); each child has its own ``+1`` button;
+- ``/live``: the ``dock`` component (over HTTP) holding a ``clock`` child with a socket of its
+  own (``#clock-box``), a ``+1`` button sent over that socket and a button that hides the
+  clock; ``/connections`` answers how many sockets hold a ``clock`` now;
 - ``/lazy``: a lazy ``feed`` at page level (``#page-feed``) and a ``corner`` component holding
   a lazy ``feed`` of its own, with a button that re-renders the corner. ``feed``'s mount waits
   a moment, so its placeholder shows first.
@@ -27,7 +30,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
 from component_framework import ComponentASGI
@@ -37,6 +40,7 @@ from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
+from component_framework.core.websocket import WebSocketManager
 
 __all__ = ["litestar_app", "starlette_app"]
 
@@ -81,6 +85,16 @@ COMPONENT_TEMPLATES: Final = {
     '{{ button("note", "inc", "+1") }}</div>',
     "feed.html": BUTTON + '<div class="feed"><span class="text">{{ topic }} {{ count }}</span>'
     '{{ button("feed", "inc", "+1") }}</div>',
+    "dock.html": '<div class="dock">'
+    '<button class="toggle" hx-post="/components/dock/" hx-vals=\'{"event": "toggle"}\'>'
+    "Toggle</button>"
+    "{% if shown %}"
+    '<section id="clock-box" hx-ext="ws" '
+    'ws-connect="/components/clock/ws/?format=html&target=clock-box">'
+    '{{ component("clock", key="clock") }}</section>'
+    "{% endif %}</div>",
+    "clock.html": '<p class="clock"><span class="ticks">ticks {{ ticks }}</span>'
+    '<button class="tick" ws-send hx-vals=\'{"event": "tick"}\'>+1</button></p>',
     "corner.html": BUTTON + '<div class="corner"><span class="renders">corner {{ renders }}</span>'
     '{{ button("corner", "bump", "Re-render corner") }}'
     '{{ component("feed", key="inner", lazy=True, topic="inner", via=via) }}</div>',
@@ -102,6 +116,7 @@ BODIES: Final = {
         'ws-connect="/components/shelf/ws/?format=html&target=shelf-box">'
         '{{ component("shelf", via="ws") }}</section>'
     ),
+    "/live": '<section id="dock-box">{{ component("dock") }}</section>',
     "/lazy": (
         '<section id="page-feed">{{ component("feed", lazy=True, topic="news") }}</section>'
         '<section id="corner-box">{{ component("corner") }}</section>'
@@ -171,6 +186,28 @@ class Feed(Component):
         self.state["count"] += 1
 
 
+@registry.register("dock")
+class Dock(Component):
+    template_name = "dock.html"
+
+    def mount(self) -> None:
+        self.state["shown"] = True
+
+    def on_toggle(self) -> None:
+        self.state["shown"] = not self.state["shown"]
+
+
+@registry.register("clock")
+class Clock(Component):
+    template_name = "clock.html"
+
+    def mount(self) -> None:
+        self.state["ticks"] = 0
+
+    def on_tick(self) -> None:
+        self.state["ticks"] += 1
+
+
 @registry.register("corner")
 class Corner(Component):
     template_name = "corner.html"
@@ -209,9 +246,16 @@ async def _starlette_page(request: Request) -> HTMLResponse:
     return HTMLResponse(page, headers={"content-security-policy": CSP})
 
 
+async def _starlette_connections(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(
+        str(WebSocketManager(hub=starlette_components.hub).connections("clock"))
+    )
+
+
 starlette_app = Starlette(
     routes=[
         *(Route(path, _starlette_page) for path in BODIES),
+        Route("/connections", _starlette_connections),
         Mount("/components", app=starlette_components),
     ]
 )
@@ -225,8 +269,15 @@ def _litestar_page(request: LitestarRequest[Any, Any, Any]) -> Template:
 
 
 litestar_components = _components()
+
+
+@get("/connections", sync_to_thread=False)
+def _litestar_connections() -> str:
+    return str(WebSocketManager(hub=litestar_components.hub).connections("clock"))
+
+
 litestar_app = Litestar(
-    route_handlers=[_litestar_page],
+    route_handlers=[_litestar_page, _litestar_connections],
     template_config=TemplateConfig(
         directory=REPO_ROOT / "tests" / "browser",
         engine=JinjaTemplateEngine,

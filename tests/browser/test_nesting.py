@@ -8,6 +8,7 @@ Runs ``tests.browser.nesting_app`` under a real uvicorn on loopback. What a pers
   and every child keeps its count; removing a product removes its child (the others keep
   theirs), adding one adds a fresh child; renaming reaches every child (a prop) while their
   counts stay;
+- a child with a socket of its own: its session ends once the parent's re-render leaves it out;
 - a lazy component shows its placeholder first, then its content, at page level and nested in
   a parent, whose re-render keeps the loaded child as it is.
 
@@ -130,6 +131,35 @@ def test_removing_adding_and_renaming_children(page: Page, transport: str) -> No
     expect(shelf.locator("li[data-product='2'] .text")).to_have_text("Sale #2: 1")
     assert texts(shelf) == ["Sale #2: 1", "Sale #3: 0", "Sale #4: 0"]
     click_child(shelf, 4, "Sale #4: 1")
+
+
+def test_a_child_with_a_socket_of_its_own_ends_its_session_when_it_leaves_the_parent(
+    page: Page,
+) -> None:
+    page.goto("/live")
+    page.wait_for_function("() => window.__seen.opens >= 1", timeout=UI_TIMEOUT_MS)
+    clock = page.locator("[data-component=clock]")
+    clock.locator("button.tick").click()
+    expect(clock.locator(".ticks")).to_have_text("ticks 1")
+    assert connections(page) == "1"
+
+    page.locator("button.toggle").click()
+
+    expect(page.locator("[data-component=clock]")).to_have_count(0)
+    wait_for_connections(page, "0")
+
+
+def connections(page: Page) -> str:
+    answer = page.request.get("/connections")
+    return answer.text()
+
+
+def wait_for_connections(page: Page, expected: str) -> None:
+    for _ in range(100):
+        if connections(page) == expected:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the clock's sockets: {connections(page)}, expected {expected}")
 
 
 def test_a_lazy_component_shows_its_placeholder_then_loads_at_page_level_and_nested(
