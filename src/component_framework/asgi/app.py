@@ -188,6 +188,7 @@ class ComponentASGI:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
             dispatcher=dispatcher,

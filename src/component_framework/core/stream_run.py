@@ -247,7 +247,7 @@ async def _drive(
     emitted go to ``page_events`` too (the page's live listeners; the client runtime
     delivers them to the others from the render's effects)."""
     interval = dispatcher.settings.stream_frame_interval
-    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops)
+    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops, dispatcher.render_template)
 
     def render(held: Component) -> DispatchResult:
         sink.flush()

@@ -9,7 +9,8 @@
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
  * user is typing in is never overwritten by a swap; forms: validating as the person types, and
- * the fields' values kept across a socket's reconnect. The last two sections adapt it to each htmx:
+ * the fields' values kept across a socket's reconnect; nested components (a request carries the
+ * snapshots of the components inside its own; over a socket an event names its child). The last two sections adapt it to each htmx:
  * htmx 2 (defineExtension, inherited hx-vals/hx-target/hx-swap) and htmx 4 (registerExtension,
  * where the runtime itself gives every request from inside a component the root's snapshot, target
  * and swap, and closes a finished stream, since hx-sse would otherwise reconnect forever).
@@ -201,6 +202,7 @@
   function joinUrl(url, elt) { // the snapshot goes in a join message, never in a logged URL
     var root = rootIn(elt), joined = new URL(url), kept = new URLSearchParams();
     elt.cfJoin = !elt.cfFresh && root && snapshotOf(root);
+    elt.cfKids = elt.cfJoin ? childSnapshots(root) : [];
     if (!elt.cfJoin) { return url; }
     ["format", "target"].forEach(function (name) {
       if (joined.searchParams.has(name)) { kept.set(name, joined.searchParams.get(name)); }
@@ -214,7 +216,7 @@
     // from the page's URL, where the held events are dropped and reported as not applied.
     var held = elt.cfHeld;
     elt.cfHeld = null;
-    if (message && message.code === "invalid_snapshot") {
+    if (message && /^invalid_(snapshot|child)$/.test(message.code)) {
       elt.cfFresh = true;
       link.queue.push.apply(link.queue, held);
       link.reconnect();
@@ -232,7 +234,9 @@
     elt.cfFresh = false;
     if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
       elt.cfHeld = link.queue.splice(0);
-      link.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
+      var join = { type: "join", snapshot: elt.cfJoin };
+      if (elt.cfKids.length) { join.children = elt.cfKids; }
+      link.send(JSON.stringify(join));
     }
   }
   function socketClosed(elt, link) {
@@ -259,6 +263,30 @@
     else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
     else if (message.type === "effects") { applyEffects(elt, message); }
     return false;
+  }
+
+  /* -- nested components: children's snapshots with their parent's requests (docs/nesting.md) -- */
+  // Every request from inside a component carries the snapshots of the components inside it
+  // (children, theirs, ...), so its re-render keeps them; over a socket an event from inside a
+  // held child names it.
+  function childSnapshots(root) {
+    var found = [];
+    root.querySelectorAll(ROOT).forEach(function (child) {
+      var token = snapshotOf(child);
+      if (token) { found.push(token); }
+    });
+    return found;
+  }
+  function withChildren(src, body) { // body: the request's FormData
+    var root = rootOf(src), tokens = root && !hasAttr(src, "data-lazy") ? childSnapshots(root) : [];
+    if (tokens.length && body && body.set) { body.set("children", JSON.stringify(tokens)); }
+  }
+  function ownRoot(socketElt) {
+    return socketElt.matches(ROOT) ? socketElt : rootOf(socketElt) || socketElt.querySelector(ROOT);
+  }
+  function heldChild(elt, values) { // an event sent over its parent's socket
+    var socket = elt.closest("[ws-connect],[data-ws-connect],[hx-ws\\:connect]"), root = rootOf(elt);
+    if (values && socket && root && root !== ownRoot(socket)) { values.component_id = root.id; }
   }
 
   /* -- navigation and client effects: WebSocket "effects" messages, SSE "effects" frames -------- */
@@ -307,7 +335,10 @@
     if (!roots.length || !EMIT_URL || depth > 8) { return; }
     roots.forEach(function (root) { setLoading(root, true); });
     var listeners = roots.map(function (root) {
-      return { component: root.getAttribute("data-component"), id: root.id, snapshot: snapshotOf(root) };
+      var listener = { component: root.getAttribute("data-component"), id: root.id, snapshot: snapshotOf(root) };
+      var kids = childSnapshots(root);
+      if (kids.length) { listener.children = kids; } // its re-render keeps them (docs/nesting.md)
+      return listener;
     });
     fetch(EMIT_URL, {
       method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
@@ -648,6 +679,7 @@
             return chunkFirst(elt, detail);
           case "htmx:configRequest":
             (detail.elt || elt).cfValidation = validatesForm(detail.elt || elt, detail.formData);
+            withChildren(detail.elt || elt, detail.formData);
             if (elt.cfChunked) { withIds(detail.formData, elt.cfChunked.big, elt.cfChunked.ids); elt.cfChunked = null; }
             if (rootOf(detail.elt || elt)) { detail.headers["X-Component-Page"] = PAGE; }
             break;
@@ -694,6 +726,7 @@
             reportDropped(elt);
             break;
           case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
+            heldChild(elt, detail.parameters);
             elt.cfValidation = validatesValues(elt, detail.parameters);
             if (elt.cfValidation) { return checks(elt); }
             if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
@@ -734,6 +767,8 @@
     src.cfValidation = !stream && !!root && validatesForm(src, body);
     if (root || stream && ours(ctx.request.action)) { ctx.request.headers["X-Component-Page"] = PAGE; }
     if (!root) { return; }
+    if (hasAttr(src, "data-lazy")) { return; } // a lazy load sends no parent's state
+    if (!stream) { withChildren(src, body); }
     if (body && typeof body.set === "function") {
       if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
       else if (!body.has("snapshot") && snapshotOf(root)) { body.set("snapshot", snapshotOf(root)); }
@@ -795,6 +830,7 @@
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
       htmx_ws_before_message_outgoing: function (elt, detail) {
+        heldChild(elt, detail.message && detail.message.values);
         elt.cfValidation = validatesValues(elt, detail.message && detail.message.values);
         if (elt.cfValidation) { detail.cancelled = !checks(elt); return; }
         sent(elt);
