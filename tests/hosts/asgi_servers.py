@@ -59,6 +59,10 @@ def _hypercorn(app: str, port: int) -> list[str]:
     return _python("hypercorn", app, "--bind", f"{LOOPBACK}:{port}", "--log-level", "warning")
 
 
+def _hypercorn_trio(app: str, port: int) -> list[str]:
+    return [*_hypercorn(app, port), "--worker-class", "trio"]
+
+
 def _daphne(app: str, port: int) -> list[str]:
     return _python("daphne", "--bind", LOOPBACK, "--port", str(port), "-v", "0", app)
 
@@ -76,6 +80,7 @@ SERVERS: dict[str, ServerKind] = {
         ServerKind("uvicorn-h11-websockets", _uvicorn("h11", "websockets")),
         ServerKind("uvicorn-httptools-wsproto", _uvicorn("httptools", "wsproto")),
         ServerKind("hypercorn", _hypercorn, http2=True, stop_seconds=4.5),
+        ServerKind("hypercorn-trio", _hypercorn_trio, http2=True, stop_seconds=4.5),
         ServerKind("daphne", _daphne, close_codes=False, reads_whole_body=True),
         ServerKind("granian", _granian, http2=True, close_may_race_stop=True),
     )

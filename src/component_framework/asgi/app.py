@@ -12,7 +12,6 @@ in front of the server's own handler, which still runs) or on :meth:`ComponentAS
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -30,6 +29,7 @@ from component_framework.asgi.services import AppServices, SocketRegistry, Strea
 from component_framework.asgi.sse import handle_sse
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.asgi.websocket import deny_handshake, handle_websocket
+from component_framework.core import aio
 from component_framework.core.access import AccessHook
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
@@ -80,13 +80,11 @@ class _SignalHook:
     loop still runs), then always calls the handler it replaced, so the server shuts down as
     it would have; installed once, so handlers never pile up."""
 
-    apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
-        weakref.WeakKeyDictionary()
-    )
+    apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, aio.Loop]] = weakref.WeakKeyDictionary()
     installed: ClassVar[bool] = False
 
     @classmethod
-    def watch(cls, app: ComponentASGI, loop: asyncio.AbstractEventLoop) -> None:
+    def watch(cls, app: ComponentASGI, loop: aio.Loop) -> None:
         cls.apps[app] = loop
         if cls.installed or threading.current_thread() is not threading.main_thread():
             return
@@ -304,20 +302,20 @@ class ComponentASGI:
         once."""
         self.stream_gate.close()
         self.sockets.close_all()
-        await asyncio.sleep(0)  # let open streams and sockets send their final frame first
+        await aio.checkpoint()  # let open streams and sockets send their final frame first
         await self.streams.close_all()
 
     def begin_shutdown(self) -> None:
         """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers)."""
         if not self.stream_gate.closing:
-            asyncio.get_running_loop().create_task(self.shutdown())
+            aio.running_loop().create_task(self.shutdown())
 
     def _hook_signals(self) -> None:
         """On the first stream, make SIGTERM/SIGINT end this app's streams (see module doc)."""
         if self._signals_hooked or not self.shutdown_on_signals:
             return
         self._signals_hooked = True
-        _SignalHook.watch(self, asyncio.get_running_loop())
+        _SignalHook.watch(self, aio.running_loop())
 
 
 # -- the routes served by no transport ---------------------------------------------------------

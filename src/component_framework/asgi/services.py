@@ -10,12 +10,12 @@ no transport, so each transport depends on this module and on none of the others
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles
+from component_framework.core import aio
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub
@@ -42,7 +42,7 @@ class StreamGate:
 
     def __init__(self) -> None:
         self.closing = False
-        self.wakeups: set[asyncio.Event] = set()
+        self.wakeups: set[aio.Event] = set()
 
     def close(self) -> None:
         """Ask every open stream to send its final frame and end."""

@@ -19,7 +19,6 @@ never sees a socket.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -27,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.batching import BatchingSink
 from component_framework.core.component import Component
@@ -194,7 +194,7 @@ class LiveSession:
         return self._work.task is not None or self._push_queued
 
     @property
-    def _task(self) -> asyncio.Task[None] | None:
+    def _task(self) -> aio.Task | None:
         """The task working the queue off, if any (read by tests and diagnostics)."""
         return self._work.task
 
@@ -214,7 +214,7 @@ class LiveSession:
             else:
                 assert isinstance(work, Broadcast)
                 await self._broadcast(work)
-        except asyncio.CancelledError:
+        except aio.cancellation():
             raise
         except Exception as exc:  # a framework bug too: keep the session alive and say so
             self._failed(exc, None if isinstance(work, Broadcast) else work.ref)
@@ -410,5 +410,5 @@ class LiveSession:
         """:meth:`close`, then wait until the running handler's ``finally`` blocks ran."""
         task = self._work.task
         self.close()
-        if task is not None and task is not asyncio.current_task():
-            await asyncio.gather(task, return_exceptions=True)
+        if task is not None and task is not aio.current_task():
+            await aio.wait_all([task])
