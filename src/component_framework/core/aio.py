@@ -30,6 +30,7 @@ import contextvars
 import logging
 import sys
 from asyncio import _get_running_loop
+from asyncio import current_task as _asyncio_current_task
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
@@ -171,8 +172,10 @@ def running_loop() -> Loop:
 
 def current_task() -> Any:
     """The running task (compared with ``is``; a task of :func:`running_loop` is itself)."""
-    if _get_running_loop() is not None:
-        return asyncio.current_task()
+    try:
+        return _asyncio_current_task()
+    except RuntimeError:  # no asyncio loop: trio's
+        pass
     trio_module = _trio()
     handle = _CURRENT.get(None)
     if handle is None:
