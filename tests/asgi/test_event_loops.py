@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import anyio
-import pytest
 
 from component_framework import ComponentASGI
 from component_framework.core.component import Component, StreamingComponent
@@ -29,17 +28,10 @@ from component_framework.testing import (
     sse_request,
     websocket_scope,
 )
-
-pytestmark = pytest.mark.anyio
+from tests.event_loops import on_both_loops
 
 SECRET = "event-loops-test-secret-0123456789abcdef"
 registry = ComponentRegistry()
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
 
 
 @registry.register("counter")
@@ -102,6 +94,7 @@ def make_app(**settings: Any) -> ComponentASGI:
     )
 
 
+@on_both_loops
 async def test_http_events_round_trip() -> None:
     client = ComponentTestClient(make_app())
     session = await client.mount("counter")
@@ -110,6 +103,7 @@ async def test_http_events_round_trip() -> None:
     assert session.state == {"count": 2}
 
 
+@on_both_loops
 async def test_a_body_that_stops_arriving_is_408() -> None:
     app = make_app(body_timeout=0.2)
     scope = http_scope("POST", "/components/counter/", headers={"content-type": "application/json"})
@@ -133,6 +127,7 @@ async def test_a_body_that_stops_arriving_is_408() -> None:
     assert json.loads(sent[1]["body"])["error"]["code"] == "request_timeout"
 
 
+@on_both_loops
 async def test_a_handler_past_its_timeout_is_504() -> None:
     client = ComponentTestClient(make_app(handler_timeout=0.1))
     session = await client.mount("slow")
@@ -147,12 +142,14 @@ async def test_a_handler_past_its_timeout_is_504() -> None:
     assert response.json()["error"]["code"] == "handler_timeout"
 
 
+@on_both_loops
 async def test_a_stream_sends_a_frame_per_yield_then_done() -> None:
     answer = await sse_request(make_app(), "/components/ticker/stream/", query={"event": "tick"})
     assert answer.status == 200
     assert [event.event for event in answer.events] == ["message"] * 3 + ["done"]
 
 
+@on_both_loops
 async def test_a_stream_outlives_its_request_and_resumes_with_last_event_id() -> None:
     app = make_app()
     path = "/components/ticker/stream/"
@@ -171,6 +168,7 @@ async def test_a_stream_outlives_its_request_and_resumes_with_last_event_id() ->
     assert finished.status == 204
 
 
+@on_both_loops
 async def test_an_unread_stream_is_cancelled_after_its_grace() -> None:
     Ticker.ended.clear()
     Ticker.finished = finished = anyio.Event()
@@ -188,6 +186,7 @@ async def test_an_unread_stream_is_cancelled_after_its_grace() -> None:
     assert gone.status == 204
 
 
+@on_both_loops
 async def test_shutdown_ends_an_open_stream_with_the_shutdown_frame() -> None:
     app = make_app()
     answers: list[Any] = []
@@ -203,6 +202,7 @@ async def test_shutdown_ends_an_open_stream_with_the_shutdown_frame() -> None:
     assert answers[0].events[-1].event == "shutdown"
 
 
+@on_both_loops
 async def test_a_websocket_joins_takes_an_event_and_closes() -> None:
     app = make_app()
     to_app, app_inbox = anyio.create_memory_object_stream[dict[str, Any]](10)

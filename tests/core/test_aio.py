@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anyio
 import pytest
 
 from component_framework.core import aio
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
+from tests.event_loops import LOOPS, on_both_loops
 
 
+@on_both_loops
 async def test_timeout_raises_timeout_error_and_says_it_expired() -> None:
     deadline = aio.timeout(0.05)
     with pytest.raises(TimeoutError):
@@ -27,6 +22,7 @@ async def test_timeout_raises_timeout_error_and_says_it_expired() -> None:
     assert deadline.expired()
 
 
+@on_both_loops
 async def test_timeout_that_did_not_fire_lets_other_errors_through() -> None:
     deadline = aio.timeout(5)
     with pytest.raises(ValueError, match="own"):
@@ -37,6 +33,7 @@ async def test_timeout_that_did_not_fire_lets_other_errors_through() -> None:
         await aio.checkpoint()
 
 
+@on_both_loops
 async def test_timers_fire_once_unless_cancelled() -> None:
     loop = aio.running_loop()
     fired: list[str] = []
@@ -48,6 +45,7 @@ async def test_timers_fire_once_unless_cancelled() -> None:
     assert sorted(fired) == ["at", "later", "soon"]
 
 
+@on_both_loops
 async def test_a_cancelled_task_runs_its_finally_and_reports_done() -> None:
     ended: list[str] = []
     started = aio.new_event()
@@ -72,6 +70,7 @@ async def test_a_cancelled_task_runs_its_finally_and_reports_done() -> None:
     assert ended == ["finally", "callback"]
 
 
+@on_both_loops
 async def test_a_failing_task_does_not_fail_its_waiter_or_the_loop() -> None:
     async def broken() -> None:
         raise RuntimeError("boom")
@@ -82,6 +81,7 @@ async def test_a_failing_task_does_not_fail_its_waiter_or_the_loop() -> None:
     await aio.checkpoint()  # the loop goes on (under trio a system task's error would end it)
 
 
+@on_both_loops
 async def test_an_event_can_be_cleared_and_set_again() -> None:
     event = aio.new_event()
     event.set()
@@ -95,6 +95,7 @@ async def test_an_event_can_be_cleared_and_set_again() -> None:
     assert event.is_set()
 
 
+@on_both_loops
 async def test_a_lock_serialises_its_holders() -> None:
     lock, order = aio.new_lock(), []
 
@@ -110,6 +111,7 @@ async def test_a_lock_serialises_its_holders() -> None:
     assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
 
 
+@on_both_loops
 async def test_a_shielded_block_still_runs_after_a_cancel() -> None:
     sent: list[str] = []
 
@@ -130,5 +132,17 @@ async def test_a_shielded_block_still_runs_after_a_cancel() -> None:
     assert sent == ["goodbye"]
 
 
+@on_both_loops
 async def test_to_thread_runs_the_function_elsewhere() -> None:
     assert await aio.to_thread(sum, [1, 2, 3]) == 6
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_on_both_loops_runs_on_the_loop_it_names(loop: str) -> None:
+    """The helper the tests here use is honest: its trio runs see no asyncio loop."""
+
+    async def running() -> aio.Loop:
+        return aio.running_loop()
+
+    found = anyio.run(running, backend=loop)
+    assert isinstance(found, asyncio.AbstractEventLoop) == (loop == "asyncio")
