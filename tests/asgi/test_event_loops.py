@@ -183,7 +183,9 @@ async def test_an_unread_stream_is_cancelled_after_its_grace() -> None:
         Ticker.finished = None
     assert Ticker.ended == ["cancelled"]
     gone = await sse_request(app, path, headers={"Last-Event-ID": first.events[0].id or ""})
-    assert gone.status == 204
+    # The run is gone with the frames the client missed: told so, never run again.
+    assert [event.event for event in gone.events] == ["lost"]
+    assert json.loads(gone.events[0].data)["code"] == "stream_lost"
 
 
 @on_both_loops

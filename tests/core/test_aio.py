@@ -146,3 +146,14 @@ def test_on_both_loops_runs_on_the_loop_it_names(loop: str) -> None:
 
     found = anyio.run(running, backend=loop)
     assert isinstance(found, asyncio.AbstractEventLoop) == (loop == "asyncio")
+
+
+@on_both_loops
+async def test_waiting_for_tasks_can_give_up_and_leave_them_running() -> None:
+    task = aio.running_loop().create_task(aio.sleep_forever())
+    with anyio.fail_after(5):
+        await aio.wait_all([task], within=0.05)
+    assert not task.done()
+    task.cancel()
+    await aio.wait_all([task])
+    assert task.done()

@@ -83,16 +83,15 @@ class H2WebSocket:
         return message
 
     async def close(self, code: int = 1000) -> int | None:
-        """Send a close, read until the server's close answers it, end our half of the stream;
-        the server's close code. (hypercorn then forgets the stream without ending its half,
-        which RFC 8441 allows a server that already sent its close.)"""
+        """Send a close and read until the server's close answers it; its code. Our half of
+        the stream is not ended afterwards, as RFC 8441 would have it: hypercorn 0.18 forgets
+        the stream once the closes crossed, and the empty DATA frame that ends it then raises
+        in hypercorn's h2 code (logged by its asyncio worker, fatal to its trio worker; see
+        docs/hosts.md). :meth:`aclose` ends the connection instead."""
         self.h2.send_data(self.stream_id, self.ws.send(CloseConnection(code=code)))
         await self._flush()
         while self.close_code is None:
             await self._pump()
-        if not self.stream_ended:
-            self.h2.end_stream(self.stream_id)
-            await self._flush()
         return self.close_code
 
     async def aclose(self) -> None:

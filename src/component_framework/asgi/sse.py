@@ -13,6 +13,7 @@ outlet to ``asgi.live_stream``.
 from __future__ import annotations
 
 import logging
+import re
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,16 +30,20 @@ from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.events import checked_page_id
 from component_framework.core.stream_run import StreamRun
 from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
+    StreamLost,
+    error_document,
     report_failure,
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
+    PAGE_FIELD,
     RequestError,
     RequestFields,
     merge_loose,
@@ -48,8 +53,10 @@ from component_framework.protocol.request import (
 )
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
+    LOST_ID_SUFFIX,
     SHUTDOWN_FRAME,
     SSE_CONTENT_TYPE,
+    lost_frame,
     with_retry,
 )
 
@@ -278,10 +285,12 @@ async def _start_run(
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
     event = _stream_event(dispatcher, name, fields, scope["method"])
+    page = None
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
         merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
+        page = checked_page_id(params.pop(PAGE_FIELD, None))  # the runtime's page id
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
@@ -294,7 +303,8 @@ async def _start_run(
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
-        return start_live_stream(dispatcher, services.hub, streams, call, frame_format, grace)
+        hub = services.hub
+        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)
@@ -326,12 +336,12 @@ async def handle_sse(
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id:
             run = streams.get(resume[0]) if resume is not None else None
-            if (
-                run is None
-                or run.component_name != component_name
-                or (run.finished and not run.frames_after(resume[1] if resume else 0))
-            ):
-                # Finished, expired or unknown: 204 tells EventSource to stop reconnecting.
+            if run is None or run.component_name != component_name:
+                # Expired, run elsewhere or never ours: not "finished", the client missed frames.
+                await send_response(send, _lost(resume[0] if resume else "", headers, services))
+                return
+            if run.finished and not run.frames_after(resume[1] if resume else 0):
+                # Finished: 204 tells EventSource to stop reconnecting.
                 await send_response(send, _no_content())
                 return
             after = resume[1] if resume else 0
@@ -376,3 +386,19 @@ async def _refuse(
 
 def _no_content() -> Response:
     return Response(204, (), b"")
+
+
+#: What a run id we issued looks like (``secrets.token_urlsafe``); anything else is echoed as
+#: ``unknown`` in the ``lost`` frame's id.
+_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _lost(run_id: str, headers: RequestHeaders, services: AppServices) -> Response:
+    """The answer to a resume of a stream this server does not have: one ``lost`` frame
+    (``StreamLost``, with the retry hint as every first frame), whose id a reconnect sends
+    back to be answered ``204``."""
+    if (headers.last_event_id or "").endswith(LOST_ID_SUFFIX):
+        return _no_content()  # the client was told; a plain EventSource asks once more
+    shown_id = run_id if _RUN_ID.fullmatch(run_id) else "unknown"
+    frame = lost_frame(error_document(StreamLost()), shown_id)
+    return Response(200, _HEADERS, with_retry(frame, services.settings.stream_retry_ms))

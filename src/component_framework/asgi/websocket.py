@@ -26,6 +26,7 @@ from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
+from component_framework.core.events import checked_page_id
 from component_framework.core.live import Event, Join, LiveSession
 from component_framework.core.outbox import OVERFLOW, Outbox
 from component_framework.core.ratelimit import TokenBucket
@@ -224,10 +225,13 @@ class _SocketConnection:
 
     # -- closing -------------------------------------------------------------------------------
 
-    def close(self, error: ComponentError | None = None, code: int | None = None) -> None:
-        """Close with ``error``'s close code (or ``code``), dropping unsent messages."""
+    def close(
+        self, error: ComponentError | None = None, code: int | None = None
+    ) -> aio.Task | None:
+        """Close with ``error``'s close code (or ``code``), dropping unsent messages: the task
+        sending the close, or ``None`` when the socket was not open."""
         if self.state is not SocketState.OPEN:
-            return
+            return None
         self.state = SocketState.CLOSING
         close_code = code if code is not None else (error.close_code if error else CLOSE_NORMAL)
         reason = _reason(error.client_message) if error is not None else ""
@@ -237,6 +241,7 @@ class _SocketConnection:
         if self.session is not None:
             self.session.close()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
+        return self._closer
 
     def _abandon(self) -> None:
         reader = self._reader
@@ -496,6 +501,7 @@ async def handle_websocket(
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
             context=AccessContext("websocket", scope, client),
+            page=checked_page_id(options.page),
         )
         sockets.connections.add(connection)
         try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 import sys
 from asyncio import _get_running_loop
 from asyncio import current_task as _asyncio_current_task
@@ -101,6 +102,8 @@ class Loop(Protocol):
     def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> Any: ...
 
     def is_closed(self) -> bool: ...
+
+    def is_running(self) -> bool: ...
 
 
 class Event(Protocol):
@@ -230,14 +233,18 @@ async def to_thread(function: Callable[..., T], *args: Any) -> T:
     return result
 
 
-async def wait_all(tasks: Iterable[Any]) -> None:
+async def wait_all(tasks: Iterable[Any], within: float | None = None) -> None:
     """Wait until every task in ``tasks`` ended, whatever the outcome (``gather`` with
-    ``return_exceptions``)."""
+    ``return_exceptions``), or until ``within`` seconds passed (the tasks go on)."""
     if _get_running_loop() is not None:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if within is None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        elif tasks := list(tasks):
+            await asyncio.wait(tasks, timeout=within)
         return
-    for task in tasks:
-        await task.wait()
+    with _trio().move_on_after(math.inf if within is None else within):
+        for task in tasks:
+            await task.wait()
 
 
 def cancellation(*others: type[BaseException]) -> tuple[type[BaseException], ...]:
@@ -412,6 +419,9 @@ class _TrioLoop:
 
     def is_closed(self) -> bool:
         return False
+
+    def is_running(self) -> bool:
+        return True
 
 
 _trio_loop: _TrioLoop | None = None
