@@ -505,6 +505,7 @@ async def handle_websocket(
         )
         sockets.connections.add(connection)
         try:
+            await connection.session.listen_to_page()  # from the accept on: no event is missed
             if join is None:  # join=message: the snapshot stays out of the URL (access logs)
                 connection.expect_join(settings.ws_join_timeout)
             else:

@@ -152,6 +152,9 @@ class LiveSession:
         self.page = page
         self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
         self._publishing: set[aio.Task] = set()
+        #: Events of the page heard before the component is ready: run after its join.
+        self._early: list[Broadcast] = []
+        self._early_limit = inbox_limit
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -173,9 +176,7 @@ class LiveSession:
         full queue means this session cannot keep up."""
         component = self.component
         if broadcast.emit_depth:  # an event of the page: only a listener hears it
-            listens = component is not None and broadcast.event in type(component).listens
-            if listens and not self.submit(broadcast):
-                self.outlet.overflow()
+            self._hear(broadcast)
             return
         if self._work.task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
@@ -273,6 +274,7 @@ class LiveSession:
         self._dirty = False
         await self._membership.enter(self._read_topics(component))
         self.outlet.render(result, work.ref)
+        self._release_early()
 
     async def _event(self, work: Event) -> None:
         component = self.component
@@ -395,6 +397,46 @@ class LiveSession:
         if result.effects and "emit" in result.effects and self.page is not None:
             self._emit_to_page(result.effects["emit"])
         return result
+
+    # -- events of the page (``core.events``) ----------------------------------------------
+
+    async def listen_to_page(self) -> bool:
+        """Hear the page's events from now on, before the component is joined (those that
+        arrive meanwhile run after the join); the transports call it as the connection is
+        accepted. False when there is nothing to hear (no page, or a class that lists no
+        event): then the session enters the hub at its join, as for broadcasts."""
+        cls = self.dispatcher.registry.get(self._name)
+        if self.page is None or not cls.listens:
+            return False
+        try:
+            await self._membership.enter(frozenset({page_topic(self.page)}))
+        except Exception as exc:  # the broker link: the join reports it again
+            self._failed(exc, None)
+            return False
+        return True
+
+    def _hear(self, broadcast: Broadcast) -> None:
+        """An event of the page, when the class lists it: queued, or held until the component
+        is joined (as many as the queue holds: past that the session cannot keep up)."""
+        component = self.component
+        cls = type(component) if component is not None else self.dispatcher.registry.get(self._name)
+        if broadcast.event not in cls.listens:
+            return
+        if component is not None:
+            if not self.submit(broadcast):
+                self.outlet.overflow()
+        elif len(self._early) < self._early_limit:
+            self._early.append(broadcast)
+        else:
+            self.outlet.overflow()
+
+    def _release_early(self) -> None:
+        """The events of the page heard before the join, now that the component is there."""
+        early, self._early = self._early, []
+        for broadcast in early:
+            if not self.submit(broadcast):
+                self.outlet.overflow()
+                return
 
     def _emit_to_page(self, emitted: list[dict[str, Any]]) -> None:
         """The events this component emitted, to the page's live components (the client
