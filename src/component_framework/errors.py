@@ -9,6 +9,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
     ├── ClientError                     400  1008  bad_request
     │   ├── MalformedRequest            400  1007  malformed_request
     │   ├── InvalidSnapshot             400  1008  invalid_snapshot
+    │   │   └── InvalidChild            400  1008  invalid_child
     │   ├── HostNotAllowed              400  1008  host_not_allowed
     │   ├── URLNotAllowed               400  1008  url_not_allowed
     │   ├── InvalidTrigger              400  1008  invalid_trigger
@@ -78,6 +79,7 @@ __all__ = [
     "HandlerError",
     "HandlerTimeout",
     "HostNotAllowed",
+    "InvalidChild",
     "InvalidEmit",
     "InvalidSnapshot",
     "InvalidTrigger",
@@ -208,6 +210,16 @@ class InvalidSnapshot(ClientError):
             assert isinstance(error, dict)
             error["reason"] = self.reason
         return body
+
+
+class InvalidChild(InvalidSnapshot):
+    """The snapshot of a nested component (a ``children`` entry, or a held child an event
+    names) is not one this component may take: tampered, signed for another parent or key,
+    given twice, sent without the parent's own snapshot, or no such child is held. ``reason``
+    as for :class:`InvalidSnapshot`, or ``foreign_parent`` / ``repeated`` / ``orphan`` /
+    ``unknown_child``."""
+
+    code = "invalid_child"
 
 
 class HostNotAllowed(ClientError):

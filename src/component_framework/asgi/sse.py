@@ -12,20 +12,22 @@ outlet to ``asgi.live_stream``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
+from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    page_of,
     read_body,
     request_error,
 )
 from component_framework.asgi.live_stream import start_live_stream
 from component_framework.asgi.responses import Response, error_response, send_response
+from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
@@ -100,9 +102,7 @@ class _Heartbeat:
     One timer per interval and connection (not one per wait, which would cost a timer for
     every frame): each tick marks a beat due, unless frames went out since the last tick."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, interval: float, wakeup: asyncio.Event
-    ) -> None:
+    def __init__(self, loop: aio.Loop, interval: float, wakeup: aio.Event) -> None:
         self.loop, self.interval, self.wakeup = loop, interval, wakeup
         self.active = False  # something was sent since the last tick
         self.due = False
@@ -147,14 +147,17 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with asyncio.timeout(self.settings.stream_send_timeout):
+            async with aio.timeout(self.settings.stream_send_timeout):
                 await self.send(message)
         except (TimeoutError, OSError, RuntimeError):
             # A stalled or failed send means the client is gone (uvicorn may raise, or block
             # on flow control when the reader stopped reading).
             self.gone = True
 
-    async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: asyncio.Event) -> None:
+    async def _write_now(self, data: bytes, *, more: bool) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: aio.Event) -> None:
         try:
             while (await receive())["type"] != "http.disconnect":
                 pass
@@ -170,11 +173,12 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with asyncio.timeout(LAST_FRAME_TIMEOUT):
-                last = self._framed(SHUTDOWN_FRAME)
-                await self.send({"type": "http.response.body", "body": last, "more_body": True})
-                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (TimeoutError, OSError, RuntimeError, asyncio.CancelledError):
+            with aio.shield():
+                async with aio.timeout(LAST_FRAME_TIMEOUT):
+                    last = self._framed(SHUTDOWN_FRAME)
+                    await self._write_now(last, more=True)
+                    await self._write_now(b"", more=False)
+        except aio.cancellation(TimeoutError, OSError, RuntimeError):
             logger.debug("the shutdown frame of a cancelled stream did not go out", exc_info=True)
         self.gone = True
 
@@ -183,7 +187,7 @@ class _StreamReader:
         run, gate = self.run, self.gate
         wakeup = run.attach()
         gate.wakeups.add(wakeup)
-        loop = asyncio.get_running_loop()
+        loop = aio.running_loop()
         watcher = loop.create_task(self._watch_disconnect(receive, wakeup))
         heartbeat = _Heartbeat(loop, self.settings.stream_heartbeat, wakeup)
         try:
@@ -213,7 +217,7 @@ class _StreamReader:
                 await wakeup.wait()
             if not self.gone:
                 await self._write(b"", more=False)
-        except asyncio.CancelledError:
+        except aio.cancellation():
             await self._last_frame()
             raise
         finally:
@@ -283,12 +287,13 @@ async def _start_run(
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
     event = _stream_event(dispatcher, name, fields, scope["method"])
-    page = None
+    # The runtime's page id, on every stream (an EventSource can name it in the URL only);
+    # never a handler's field nor a mount argument.
+    page = checked_page_id(fields.payload.pop(PAGE_FIELD, None)) or page_of(scope)
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
         merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
-        page = checked_page_id(params.pop(PAGE_FIELD, None))  # the runtime's page id
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
@@ -302,11 +307,13 @@ async def _start_run(
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
         hub = services.hub
-        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
+        return await start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)
-    return streams.start_run(dispatcher, plan, frame_format, grace, component)
+    # What its handler emits reaches the page's live listeners too.
+    page_events = None if page is None else partial(services.hub.emit_to_page, page, depth=1)
+    return streams.start_run(dispatcher, plan, frame_format, grace, component, page_events)
 
 
 async def handle_sse(

@@ -10,10 +10,10 @@ becomes on the wire belongs to them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from component_framework.core import aio
 from component_framework.core.streams import StreamCoalescer, StreamOp
 
 if TYPE_CHECKING:
@@ -31,10 +31,10 @@ class OpBatcher:
     """
 
     def __init__(self, interval: float, emit: Callable[[list[StreamOp]], None]) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop = aio.running_loop()
         self._coalescer = StreamCoalescer(interval=interval, max_delay=interval * 3)
         self._emit = emit
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: aio.Timer | None = None
 
     async def push(self, op: StreamOp) -> None:
         """Queue ``op``; a due batch goes out now (then the loop gets a turn so that its
@@ -44,7 +44,7 @@ class OpBatcher:
         coalescer.push(op, now)
         if coalescer.ready(now):
             if self.flush():
-                await asyncio.sleep(0)
+                await aio.checkpoint()
         elif self._timer is None:
             deadline = coalescer.next_deadline()
             if deadline is not None:
@@ -77,12 +77,18 @@ class BatchingSink:
     ``stream_*``). :meth:`render` serves ``stream_to`` without html, with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_emit", "_interval", "closed", "renderer")
+    __slots__ = ("_batcher", "_emit", "_interval", "_template", "closed", "renderer")
 
     def __init__(
-        self, renderer: Renderer | None, interval: float, emit: Callable[[list[StreamOp]], None]
+        self,
+        renderer: Renderer | None,
+        interval: float,
+        emit: Callable[[list[StreamOp]], None],
+        template: Callable[[Component], str] | None = None,
     ) -> None:
         self.renderer = renderer
+        #: How the owner renders a template (``Dispatcher.render_template``: with children).
+        self._template = template
         self._interval = interval
         self._emit = emit
         self._batcher: OpBatcher | None = None
@@ -99,6 +105,8 @@ class BatchingSink:
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""
+        if self._template is not None:
+            return self._template(component)
         return component.render(self.renderer)
 
     def flush(self) -> bool:

@@ -13,12 +13,12 @@ publishing process).
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from component_framework.core import aio
 from component_framework.errors import ConfigurationError
 
 __all__ = [
@@ -97,7 +97,7 @@ class MemoryBroker:
             raise BrokerUnavailable("the broker is closed")
         callbacks = self._subscribers.get(channel)
         if callbacks:
-            loop = asyncio.get_running_loop()
+            loop = aio.running_loop()
             for callback in list(callbacks):
                 loop.call_soon(callback, data)
 
