@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("litestar", "litestar") from exc
 
+from component_framework.adapters._asyncio_only import running_asyncio_loop
 from component_framework.core.broker import BrokerUnavailable, MessageCallback
 from component_framework.core.broker_chunks import (
     NOTIFY_PAYLOAD_LIMIT,
@@ -95,6 +96,7 @@ class LitestarChannelsBroker:
     async def _start(self) -> None:
         if self._closed:
             raise BrokerUnavailable("the Litestar channels broker is closed")
+        running_asyncio_loop("LitestarChannelsBroker", "Litestar's channels run on asyncio")
         if self._started:
             return
         if self._start_lock is None:

@@ -28,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("asyncpg", "postgres") from exc
 
+from component_framework.adapters._asyncio_only import running_asyncio_loop
 from component_framework.core.broker import BrokerUnavailable, MessageCallback
 from component_framework.core.broker_chunks import (
     NOTIFY_PAYLOAD_LIMIT,
@@ -122,8 +123,9 @@ class PostgresBroker:
         return self._connected
 
     def _bind_loop(self) -> None:
-        """Connections belong to one event loop; a broker used from a new loop starts over."""
-        loop = asyncio.get_running_loop()
+        """Connections belong to one event loop; a broker used from a new loop starts over.
+        asyncpg is asyncio's: on another loop (trio) this is a ``ConfigurationError``."""
+        loop = running_asyncio_loop("PostgresBroker", "asyncpg is an asyncio client")
         if self._loop is loop:
             return
         self._loop = loop
