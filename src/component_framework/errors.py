@@ -23,6 +23,9 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   │   └── NotListening            404  1008  not_listening
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
     │   ├── NotJoined                   409  1008  not_joined
+    │   ├── StateConflict               409  1008  state_conflict
+    │   │   └── StaleState              409  1008  stale_state
+    │   ├── StateExpired                410  1008  state_expired
     │   ├── UploadOffsetMismatch        409  1008  upload_offset_mismatch
     │   │   └── UploadIncomplete        409  1008  upload_incomplete
     │   ├── UploadExpired               410  1008  upload_expired
@@ -39,6 +42,7 @@ server faults (our side or the user's handler failed) are separate branches, as 
         ├── HandlerError                500  1011  handler_error
         ├── TransportUnavailable        501  1011  transport_unavailable
         ├── ServiceUnavailable          503  1012  service_unavailable
+        │   └── StateStoreUnavailable   503  1013  state_store_unavailable
         └── ConfigurationError          500  1011  configuration_error
 
 A user handler may raise any :class:`ClientError` on purpose (for example
@@ -96,6 +100,10 @@ __all__ = [
     "ServiceUnavailable",
     "SlowConsumer",
     "SnapshotTooLarge",
+    "StaleState",
+    "StateConflict",
+    "StateExpired",
+    "StateStoreUnavailable",
     "StreamTimeout",
     "TransportUnavailable",
     "URLNotAllowed",
@@ -335,6 +343,32 @@ class NotJoined(ClientError):
 
     status_code = 409
     code = "not_joined"
+
+
+class StateConflict(ClientError):
+    """Another event changed this component's server-held state first (two events sent with
+    the same version, from two tabs or a double submit): this one was not applied. The
+    client's next request must start from the winner's render (reload the component)."""
+
+    status_code = 409
+    code = "state_conflict"
+
+
+class StaleState(StateConflict):
+    """The reference token names a version of server-held state that later events already
+    replaced: a replayed or older copy of the page (the back button, another tab) is
+    refused, and nothing ran."""
+
+    code = "stale_state"
+
+
+class StateExpired(ClientError):
+    """The server-held state a reference token names is gone: it was not used for
+    ``Settings.state_ttl`` seconds, or the store lost it (a restart without persistence).
+    Nothing ran; mount the component again."""
+
+    status_code = 410
+    code = "state_expired"
 
 
 class StreamLost(ClientError):
@@ -590,6 +624,15 @@ class ServiceUnavailable(ServerError):
     close_code = 1012
     code = "service_unavailable"
     public_message = None
+
+
+class StateStoreUnavailable(ServiceUnavailable):
+    """The store of server-held state cannot be reached: nothing ran and nothing was
+    stored. Try again later (the state is still there once the store is back, unless it
+    expired meanwhile)."""
+
+    close_code = 1013
+    code = "state_store_unavailable"
 
 
 class ConfigurationError(ServerError):

@@ -42,6 +42,7 @@ from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
 from component_framework.core.resumable import ResumableUploads
 from component_framework.core.stream_run import StreamRegistry
+from component_framework.core.state_store import StateStore
 from component_framework.errors import ComponentError, NotFound, shown
 
 if TYPE_CHECKING:
@@ -169,6 +170,9 @@ class ComponentASGI:
     (default: the process-wide hub that a bare ``WebSocketManager()`` also uses).
     ``authorize``: an app-level check ``(context, component, event) -> bool`` run before each
     component's own permissions at every mount, event and stream start (see ``core.access``).
+    ``state_store``: where components that keep their state on the server keep it (default:
+    built on first use from ``Settings.state_store_location()``: the broker's Redis, else
+    this process's memory; see ``docs/server-state.md``).
     """
 
     def __init__(
@@ -182,10 +186,11 @@ class ComponentASGI:
         shutdown_on_signals: bool = True,
         hub: Hub | None = None,
         authorize: AccessHook | None = None,
+        state_store: StateStore | None = None,
     ) -> None:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
-        dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        dispatcher = Dispatcher(registry, settings, renderer, authorize, state_store)
         dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(

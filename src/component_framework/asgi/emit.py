@@ -161,4 +161,6 @@ async def run_listener(
         await dispatcher.complete(plan, dispatcher.call_handler(plan, component))
     assert component is not None
     assert first is not None
-    return dispatcher.render(component, first.children)  # nested children keep their state
+    result = dispatcher.render(component, first.children)  # nested children keep their state
+    await dispatcher.commit(result)  # server-held state: stored before the answer
+    return result

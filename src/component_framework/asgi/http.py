@@ -120,6 +120,8 @@ async def handle_http(
             result = await dispatcher.async_run(prepared)
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
+            if result.writes:  # server-held state of nested children
+                await dispatcher.commit(result)
         if result.effects and "emit" in result.effects:
             await _emit_to_live(scope, services, result.effects["emit"])
         if http_answer_format(method == "POST", htmx, accept) == "html":

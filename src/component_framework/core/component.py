@@ -294,6 +294,16 @@ class Component:
     #: with it, and lazy ones render in place (its renders already come after the page).
     held: bool = False
 
+    # -- server-held state (core.server_state, docs/server-state.md) --------------------------
+
+    #: Keep the state in the server's store and give the client only a signed reference
+    #: (``True``), or travel as a signed snapshot (``False``); ``None``: the app's default,
+    #: ``Settings.state_on_server``.
+    state_on_server: ClassVar[bool | None] = None
+    #: The stored version this instance's state was loaded at or last rendered as (``0``:
+    #: never stored). Set by the dispatcher.
+    state_version: int = 0
+
     @classmethod
     def placeholder(cls) -> str:
         """The HTML shown in place of a lazy instance until it loads (trusted markup, not

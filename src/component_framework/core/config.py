@@ -34,6 +34,8 @@ __all__ = [
     "ENV_DEV_KEY_FILE",
     "ENV_EVENT_RATE_LIMITS",
     "ENV_SECRET_KEY",
+    "ENV_STATE_ON_SERVER",
+    "ENV_STATE_STORE_URL",
     "ENV_TRUSTED_PROXIES",
     "ENV_TRUST_CLIENT_STATE",
     "ENV_VENDOR_DIRECTORY",
@@ -50,6 +52,10 @@ ENV_VENDOR_DIRECTORY: Final = "COMPONENT_FRAMEWORK_VENDOR_DIR"
 ENV_TRUSTED_PROXIES: Final = "COMPONENT_FRAMEWORK_TRUSTED_PROXIES"
 ENV_EVENT_RATE_LIMITS: Final = "COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS"
 ENV_DEV_KEY_FILE: Final = "COMPONENT_FRAMEWORK_DEV_KEY_FILE"
+ENV_STATE_ON_SERVER: Final = "COMPONENT_FRAMEWORK_STATE_ON_SERVER"
+ENV_STATE_STORE_URL: Final = "COMPONENT_FRAMEWORK_STATE_STORE_URL"
+#: The broker's variable (``core.hub``): its Redis also keeps server-held state by default.
+ENV_BROKER_URL: Final = "COMPONENT_FRAMEWORK_BROKER_URL"
 #: Where the development key lives (relative to the working directory), unless
 #: ``COMPONENT_FRAMEWORK_DEV_KEY_FILE`` names another file. Git-ignored; read only in ``debug``.
 DEV_KEY_FILE: Final = ".component-framework-dev-key"
@@ -215,11 +221,12 @@ _POSITIVE_INTS: Final = (
     *("ws_outbox_bytes", "http_burst", "max_streams_per_client", "max_sockets_per_client"),
     *("upload_max_file_bytes", "upload_max_files", "upload_max_bytes", "upload_spool_bytes"),
     "upload_chunk_bytes",
+    "state_max_bytes",
 )
 #: Settings that must be a positive number (never ``None``).
 _POSITIVE_NUMBERS: Final = (
     *("stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate"),
-    *("ws_send_timeout", "ws_join_timeout", "upload_resumable_ttl"),
+    *("ws_send_timeout", "ws_join_timeout", "upload_resumable_ttl", "state_ttl"),
 )
 
 
@@ -304,6 +311,15 @@ class Settings:
     CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
     out like ``node_modules`` holding the ``htmx.org``, ``htmx-ext-sse`` and ``htmx-ext-ws``
     packages to serve instead (``None``: the shipped copies).
+
+    Server-held state (``core.server_state``, ``docs/server-state.md``): ``state_on_server``:
+    the default of components that do not say (``Component.state_on_server``): keep state in
+    the store and give clients a signed reference only. ``state_store_url``: where
+    (``memory://``: this process; ``redis://...``); ``None``: the
+    ``COMPONENT_FRAMEWORK_STATE_STORE_URL`` variable, else the broker's
+    (``COMPONENT_FRAMEWORK_BROKER_URL``), else ``memory://``. ``state_ttl``: seconds a stored
+    state lives after its last event (then ``410 state_expired``). ``state_max_bytes``: the
+    largest stored state (larger is ``413 snapshot_too_large``, not applied).
     """
 
     secret_keys: tuple[str, ...] | str = ()
@@ -353,6 +369,10 @@ class Settings:
     upload_resumable_directory: Path | str | None = None
     upload_resumable_ttl: float = 3600.0
     upload_chunk_bytes: int = 8 * 1024 * 1024
+    state_on_server: bool = False
+    state_store_url: str | None = None
+    state_ttl: float = 3600.0
+    state_max_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -419,6 +439,7 @@ class Settings:
             "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
             "trusted_proxies": env.get(ENV_TRUSTED_PROXIES, ""),
             "event_rate_limits": _env_flag(env, ENV_EVENT_RATE_LIMITS, default=True),
+            "state_on_server": _env_flag(env, ENV_STATE_ON_SERVER),
         }
         values.update(overrides)
         return cls(**values)
@@ -431,6 +452,19 @@ class Settings:
             development = _development_key(os.environ) if self.debug else None
             keys = (development or _random_process_key(),)
         return tuple(keys)
+
+    def state_store_location(self) -> str:
+        """Where server-held state lives: ``state_store_url``, else the
+        ``COMPONENT_FRAMEWORK_STATE_STORE_URL`` variable, else the broker's URL, else
+        ``memory://``."""
+        for url in (
+            self.state_store_url,
+            os.environ.get(ENV_STATE_STORE_URL),
+            os.environ.get(ENV_BROKER_URL),
+        ):
+            if url and url.strip():
+                return url.strip()
+        return "memory://"
 
     def build_signer(self) -> SnapshotSigner:
         """A snapshot signer for these settings (callers keep it: building one costs a little)."""

@@ -44,6 +44,16 @@ from component_framework.core.nesting import (
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import ReloadingRenderer, Renderer
+from component_framework.core.server_state import (
+    PendingWrite,
+    check_loaded,
+    commit_writes,
+    decode_state,
+    encode_state,
+    load_entries,
+    state_key,
+)
+from component_framework.core.state_store import StateStore, StateWrite, state_store_from_url
 from component_framework.errors import (
     ClientError,
     ConfigurationError,
@@ -130,6 +140,12 @@ class DispatchResult:
     snapshot: str
     #: Navigation and client effects the handler asked for (``core.effects``), as data.
     effects: dict[str, Any] | None = None
+    #: The store writes of this render and its nested children's (server-held state), to
+    #: commit before the answer goes out (:meth:`Dispatcher.commit`).
+    writes: tuple[PendingWrite, ...] = ()
+    #: Whether the component keeps its state on the server: ``snapshot`` is a reference and
+    #: the render document carries no ``state``.
+    server_held: bool = False
 
     @property
     def component_id(self) -> str:
@@ -192,11 +208,13 @@ class PreparedCall:
         "handler",
         "held",
         "invalid",
+        "loaded_version",
         "mount_arguments",
         "parent",
         "request",
         "restored_state",
         "runs_async",
+        "stored_version",
         "submitted",
         "validate",
     )
@@ -234,6 +252,10 @@ class PreparedCall:
         self.submitted: Mapping[str, Any] | None = None
         self.invalid: FormInvalid | None = None
         self.validate: tuple[str, ...] = ()
+        #: The version a reference token named: its state is still to load from the store
+        #: (:meth:`Dispatcher.load`), after which it is ``None`` again.
+        self.stored_version: int | None = None
+        self.loaded_version = 0
         self.runs_async = (handler is not None and is_async_function(handler)) or (
             mounting and is_async_function(cls.mount)
         )
@@ -267,8 +289,10 @@ class Dispatcher:
         settings: Settings | None = None,
         renderer: Renderer | None = None,
         authorize: AccessHook | None = None,
+        state_store: StateStore | None = None,
     ) -> None:
         self.registry = default_registry if registry is None else registry
+        self._state_store = state_store
         self.settings = Settings.from_env() if settings is None else settings
         self.renderer = renderer
         if self.settings.debug:  # pick up template edits without a restart
@@ -281,6 +305,76 @@ class Dispatcher:
         self.url_prefix = "/components"
         #: Budgets of the rates handlers declare, per (client, component, event).
         self.event_buckets = TokenBuckets()
+
+    # -- server-held state (core.server_state) ---------------------------------------------
+
+    @property
+    def state_store(self) -> StateStore:
+        """The store of server-held state, built on first use from
+        ``Settings.state_store_location()`` (a ``ConfigurationError`` for a broker that keeps
+        none)."""
+        store = self._state_store
+        if store is None:
+            store = self._state_store = state_store_from_url(self.settings.state_store_location())
+        return store
+
+    def keeps_state(self, cls: type[Component]) -> bool:
+        """Whether ``cls`` keeps its state on the server (its own switch, else the app's)."""
+        own = cls.state_on_server
+        return self.settings.state_on_server if own is None else own
+
+    async def load(self, plan: PreparedCall) -> None:
+        """Load the server-held state the plan's reference token names, and that of the
+        client's nested children with reference tokens, in one round trip; checks each
+        version (``stale_state`` 409, ``state_expired`` 410, ``state_store_unavailable``
+        503). No-op when nothing is to load."""
+        seeds = [(slot, seed) for slot, seed in plan.children.items() if seed.version is not None]
+        if plan.stored_version is None and not seeds:
+            return
+        keys = [state_key(seed.component_name, seed.component_id) for _, seed in seeds]
+        own = plan.stored_version is not None
+        if own:
+            assert plan.component_id is not None
+            keys.append(state_key(plan.cls.component_name, plan.component_id))
+        found = await load_entries(self.state_store, keys)
+        loaded = dict(plan.children)
+        for (slot, seed), entry in zip(seeds, found, strict=False):
+            assert seed.version is not None
+            stored = check_loaded(entry, seed.version, seed.component_name)
+            loaded[slot] = seed.loaded(decode_state(stored.data))
+        plan.children = loaded
+        if own:
+            assert plan.stored_version is not None
+            stored = check_loaded(found[-1], plan.stored_version, plan.cls.component_name)
+            plan.restored_state = decode_state(stored.data)
+            plan.loaded_version, plan.stored_version = stored.version, None
+
+    async def commit(self, result: DispatchResult) -> None:
+        """Store every write of ``result`` at once, before its answer goes out: ``409
+        state_conflict`` when another event stored the same version first (nothing is
+        stored), ``503 state_store_unavailable`` when the store cannot be reached."""
+        if result.writes:
+            await commit_writes(
+                self.state_store,
+                result.writes,
+                self.settings.state_ttl,
+                result.component_name,
+            )
+
+    def _state_write(self, component: Component, state: dict[str, Any]) -> PendingWrite:
+        """The write of ``component``'s new state; its version advances at once (a held
+        component's next render expects it)."""
+        name = component.component_name
+        try:
+            data = encode_state(state)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"the state of {name!r} is not JSON data: {exc}") from exc
+        limit = self.settings.state_max_bytes
+        if len(data) > limit:
+            raise SnapshotError("oversized", f"state of {name!r} is over {limit} bytes")
+        version = component.state_version
+        component.state_version = version + 1
+        return PendingWrite(StateWrite(state_key(name, component.id), version, data), component)
 
     # -- checks before user code ---------------------------------------------------------
 
@@ -305,7 +399,7 @@ class Dispatcher:
                 self._take_event(cls, event, call.context)
         elif validate:
             raise PayloadValidationError("validate", "Name the event whose form is validated.")
-        component_id, restored, parent = self._restore(cls, call)
+        component_id, restored, parent, stored_version = self._restore(cls, call)
         params = call.params
         if call.lazy is not None:
             if restored is not None:
@@ -344,6 +438,11 @@ class Dispatcher:
             plan.parent = parent
         if children is not None:
             plan.children = children
+        if stored_version is not None:
+            plan.stored_version = stored_version
+            plan.runs_async = True
+        elif self.keeps_state(cls):
+            plan.runs_async = True  # its answer waits for the store
         return plan
 
     def prepare_live_event(
@@ -435,21 +534,34 @@ class Dispatcher:
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
-    ) -> tuple[str | None, dict[str, Any] | None, tuple[str, str] | None]:
+    ) -> tuple[str | None, dict[str, Any] | None, tuple[str, str] | None, int | None]:
         if call.snapshot is not None:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
                 raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
-            return snapshot.component_id, snapshot.state, snapshot.parent
+            if snapshot.version is not None:
+                return snapshot.component_id, snapshot.state, snapshot.parent, snapshot.version
+            if self.keeps_state(cls):
+                raise InvalidSnapshot(
+                    f"{cls.component_name!r} keeps its state on the server: a snapshot that "
+                    "carries state is not accepted (mount the component again)",
+                    "state_on_server",
+                )
+            return snapshot.component_id, snapshot.state, snapshot.parent, None
         if call.state:
+            if self.keeps_state(cls):
+                raise InvalidSnapshot(
+                    f"{cls.component_name!r} keeps its state on the server: raw state is "
+                    "never accepted for it"
+                )
             if not self.settings.trust_client_state:
                 raise InvalidSnapshot(
                     "raw state is not accepted: echo the signed snapshot of the previous "
                     "response (or configure trust_client_state for trusted clients)"
                 )
-            return None, dict(call.state), None
-        return None, None, None
+            return None, dict(call.state), None, None
+        return None, None, None, None
 
     @staticmethod
     def _mount_arguments(cls: type[Component], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -476,7 +588,13 @@ class Dispatcher:
     def create(self, plan: PreparedCall, *, mount: bool = True) -> tuple[Component, Any]:
         """Create the component, then hydrate or mount it; returns it and mount's result
         (an awaitable for an async mount, else ``None``). ``mount=False``: stop after the
-        mount-time authorization, before ``mount`` runs."""
+        mount-time authorization, before ``mount`` runs. A plan with server-held state to
+        load (:meth:`load`, which :meth:`open` calls) is a ``ConfigurationError``."""
+        if plan.stored_version is not None:
+            raise ConfigurationError(
+                f"{plan.cls.__qualname__} keeps its state on the server: load it first "
+                "(async_dispatch, or Dispatcher.open)"
+            )
         stage = "__init__"
         try:
             component = plan.cls(plan.component_id)
@@ -486,6 +604,8 @@ class Dispatcher:
                 component.parent, component.held = plan.parent, plan.held
             if plan.restored_state is not None:
                 stage = "hydrate"
+                if plan.loaded_version:
+                    component.state_version = plan.loaded_version
                 component.hydrate(plan.restored_state)
                 if plan.handler is None and plan.context is not None:  # a plain re-render
                     self.check_access(plan, component, MOUNT_EVENT)  # (events: at the handler)
@@ -503,7 +623,10 @@ class Dispatcher:
 
     async def open(self, plan: PreparedCall) -> Component:
         """The phase before the handler, for callers on the event loop: :meth:`create`, and
-        await an async ``mount`` (bounded by ``Settings.handler_timeout``)."""
+        await an async ``mount`` (bounded by ``Settings.handler_timeout``); server-held state
+        is loaded first (:meth:`load`)."""
+        if plan.stored_version is not None or plan.children:
+            await self.load(plan)
         component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
@@ -568,6 +691,12 @@ class Dispatcher:
         """The template's HTML, in a ``core.nesting`` frame: the children it renders are kept
         in ``component.children``; ``children``: the client's snapshots of the component's
         descendants, by (parent id, key). Also what ``stream_to`` without html renders."""
+        return self._render_frame(component, children)[0]
+
+    def _render_frame(
+        self, component: Component, children: Seeds
+    ) -> tuple[str, tuple[PendingWrite, ...]]:
+        """:meth:`render_template`, and the store writes of the children it rendered."""
         frame = RenderFrame(self, component, children)
         entered = frame.enter()
         try:
@@ -575,7 +704,7 @@ class Dispatcher:
         finally:
             frame.leave(entered)
         component.children = frame.rendered
-        return html
+        return html, tuple(frame.writes)
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
@@ -585,7 +714,7 @@ class Dispatcher:
         try:
             component.before_render()
             stage = "render"
-            html = self.render_template(component, children)
+            html, writes = self._render_frame(component, children)
             stage = "dehydrate"
             state = component.dehydrate()
             # Before signing: a refused URL leaves nothing of the change applied.
@@ -593,7 +722,14 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            snapshot = self.signer.sign(name, component.id, state, component.parent)
+            held = self.keeps_state(type(component))
+            if held:
+                writes = (*writes, self._state_write(component, state))
+                snapshot = self.signer.sign_reference(
+                    name, component.id, component.state_version, component.parent
+                )
+            else:
+                snapshot = self.signer.sign(name, component.id, state, component.parent)
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
             # many items), so a 413 for it rather than a 500, and no traceback in the log.
@@ -606,11 +742,17 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
-        return DispatchResult(component, html, state, snapshot, effects or None)
+        return DispatchResult(component, html, state, snapshot, effects or None, writes, held)
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
-        """Run ``call`` synchronously; a coroutine handler or mount is a ConfigurationError."""
-        return self.run(self.prepare(call))
+        """Run ``call`` synchronously; a coroutine handler or mount, or server-held state
+        (which waits for its store), is a ConfigurationError."""
+        result = self.run(self.prepare(call))
+        if result.writes:
+            raise ConfigurationError(
+                f"{call.component_name!r} keeps state on the server: use async_dispatch"
+            )
+        return result
 
     async def async_dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call``; async handlers are awaited on the running loop, sync ones run inline.
@@ -636,11 +778,14 @@ class Dispatcher:
         return self.render(component, plan.children)
 
     async def async_run(self, plan: PreparedCall) -> DispatchResult:
-        """Complete a prepared call, awaiting async user code on the running loop."""
+        """Complete a prepared call, awaiting async user code on the running loop, and store
+        its server-held state (:meth:`commit`) before returning."""
         component = await self.open(plan)
         if plan.handler is not None:
             await self.complete(plan, self.call_handler(plan, component))
-        return self.render(component, plan.children)
+        result = self.render(component, plan.children)
+        await self.commit(result)
+        return result
 
     async def complete(self, plan: PreparedCall, outcome: Any) -> None:
         """Finish what :meth:`call_handler` returned: await a coroutine, drain an async

@@ -45,6 +45,7 @@ from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 if TYPE_CHECKING:
     from component_framework.core.dispatch import Dispatcher
+    from component_framework.core.server_state import PendingWrite
 
 __all__ = [
     "ChildSeed",
@@ -67,10 +68,19 @@ _FRAME: ContextVar[RenderFrame | None] = ContextVar("component_framework_frame",
 
 @dataclass(slots=True, frozen=True)
 class ChildSeed:
-    """A child's signed snapshot, as its client sent it with the parent's request."""
+    """A child's signed snapshot, as its client sent it with the parent's request. A child
+    that keeps its state on the server sent a reference token: ``version`` names the stored
+    state, which the dispatcher loads (``Dispatcher.load``) into ``state`` before the render."""
 
     component_name: str
     token: str
+    component_id: str = ""
+    version: int | None = None
+    state: dict[str, Any] | None = None
+
+    def loaded(self, state: dict[str, Any]) -> ChildSeed:
+        """This seed with its server-held ``state`` loaded."""
+        return ChildSeed(self.component_name, self.token, self.component_id, self.version, state)
 
 
 #: The client's snapshots of a component's descendants, by (parent id, key).
@@ -104,7 +114,9 @@ def verify_children(
             raise _foreign()
         if slot in seeds:
             raise InvalidChild(f"two child snapshots for the key {slot[1][:64]!r}", "repeated")
-        seeds[slot] = ChildSeed(snapshot.component_name, token)
+        seeds[slot] = ChildSeed(
+            snapshot.component_name, token, snapshot.component_id, snapshot.version
+        )
         ids[snapshot.component_id] = slot
     for slot in seeds:  # each one's parent chain ends at the target (at most len(ids) steps)
         parent, steps = slot[0], 0
@@ -190,13 +202,16 @@ class RenderFrame:
     docstring). Entered by :meth:`Dispatcher.render`; ``seeds``: the client's children
     snapshots (HTTP), by key."""
 
-    __slots__ = ("dispatcher", "parent", "position", "rendered", "seeds")
+    __slots__ = ("dispatcher", "parent", "position", "rendered", "seeds", "writes")
 
     def __init__(self, dispatcher: Dispatcher, parent: Component, seeds: Seeds) -> None:
         self.dispatcher = dispatcher
         self.parent = parent
         self.seeds = seeds
         self.rendered: dict[str, Component] = {}
+        #: The store writes of the children rendered (server-held state), for the parent's
+        #: answer to commit with its own.
+        self.writes: list[PendingWrite] = []
         self.position = 0
 
     def enter(self) -> Token[RenderFrame | None]:
@@ -247,6 +262,11 @@ class RenderFrame:
                 result = dispatcher.render(kept, self.seeds)
             elif seed is not None and seed.component_name == name:
                 plan = dispatcher.prepare(ComponentCall(name, snapshot=seed.token, context=context))
+                if seed.version is not None:  # server-held: loaded with the parent's state
+                    if seed.state is None:
+                        raise InvalidChild("a child's server-held state was not loaded", "orphan")
+                    plan.restored_state, plan.stored_version = seed.state, None
+                    plan.loaded_version = seed.version
                 child, _ = dispatcher.create(plan)
                 child.held = parent.held
                 _give_props(child, params)
@@ -261,6 +281,7 @@ class RenderFrame:
         except (Forbidden, Unauthorized):
             return ""  # a denied child is left out, as a denied component of a page
         self.rendered[slot] = result.component
+        self.writes.extend(result.writes)
         return result.fragment()
 
     def _placeholder(

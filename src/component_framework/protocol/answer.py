@@ -78,6 +78,12 @@ class Rendered(Protocol):
         ...
 
     @property
+    def server_held(self) -> bool:
+        """Whether the state stays on the server (``snapshot`` is a reference to it): then
+        the document carries no ``state``."""
+        ...
+
+    @property
     def effects(self) -> dict[str, Any] | None:
         """Navigation and client effects for the browser (``redirect``, ``push_url`` or
         ``replace_url``, ``trigger``), or ``None``."""
@@ -87,13 +93,21 @@ class Rendered(Protocol):
 def render_document(rendered: Rendered) -> dict[str, Any]:
     """The render document: ``{"html", "state", "snapshot", "component_id"}``, and
     ``errors`` when the render shows form errors and ``effects`` when the handler asked for
-    some."""
-    document = {
-        "html": rendered.html,
-        "state": rendered.state,
-        "snapshot": rendered.snapshot,
-        "component_id": rendered.component_id,
-    }
+    some. A component whose state stays on the server has no ``state`` key: its secrets
+    never leave the server, and ``snapshot`` is only a reference."""
+    if rendered.server_held:
+        document = {
+            "html": rendered.html,
+            "snapshot": rendered.snapshot,
+            "component_id": rendered.component_id,
+        }
+    else:
+        document = {
+            "html": rendered.html,
+            "state": rendered.state,
+            "snapshot": rendered.snapshot,
+            "component_id": rendered.component_id,
+        }
     errors = rendered.errors
     if errors:
         document["errors"] = errors

@@ -15,7 +15,10 @@ random key, or a worker lacks the shared key) is told apart from an edited one (
 It reveals nothing a signature does not: both are HMACs under the key. ``payload`` is base64url
 of compact JSON ``{"c": component name, "i": component id, "t": issue time (unix seconds), "s":
 state}``, plus ``"p": [parent id, key]`` for a nested component (a child is bound to its
-parent and its key, so its state cannot be moved to another); ``signature`` is base64url of
+parent and its key, so its state cannot be moved to another). A **reference** token (a
+component that keeps its state on the server, ``core.state_store``) carries ``"v": version``
+in place of ``"s"``: it names the stored state and the version it was issued for, and holds no
+state at all; ``signature`` is base64url of
 HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
 The first key signs; every key verifies, so keys can be rotated by prepending a new one and
 dropping the old one after the longest snapshot lifetime. Tokens of the previous format,
@@ -68,6 +71,9 @@ class Snapshot:
     state: dict[str, Any]
     #: A nested component's parent id and key; ``None`` for a top-level component.
     parent: tuple[str, str] | None = None
+    #: The stored version a reference token names (its ``state`` is empty); ``None`` for a
+    #: token that carries its state.
+    version: int | None = None
 
 
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
@@ -151,6 +157,28 @@ class SnapshotSigner:
             "t": int(self._clock()),
             "s": state,
         }
+        return self._seal(component_name, document, parent)
+
+    def sign_reference(
+        self,
+        component_name: str,
+        component_id: str,
+        version: int,
+        parent: tuple[str, str] | None = None,
+    ) -> str:
+        """Return a reference token: it names ``version`` of the state the server keeps for
+        ``component_id`` and carries no state (verified like any token; ``Snapshot.version``)."""
+        document: dict[str, Any] = {
+            "c": component_name,
+            "i": component_id,
+            "t": int(self._clock()),
+            "v": version,
+        }
+        return self._seal(component_name, document, parent)
+
+    def _seal(
+        self, component_name: str, document: dict[str, Any], parent: tuple[str, str] | None
+    ) -> str:
         if parent is not None:
             document["p"] = parent
         encoded = _ENCODER.encode(document).encode("utf-8")
@@ -224,6 +252,11 @@ class SnapshotSigner:
             raise SnapshotError("malformed", "snapshot payload is not an object")
         name, component_id = document.get("c"), document.get("i")
         issued_at, state = document.get("t"), document.get("s")
+        version = document.get("v")
+        if version is not None:
+            if type(version) is not int or version < 1 or state is not None:
+                raise SnapshotError("malformed", "snapshot payload has a malformed version")
+            state = {}
         if not (
             isinstance(name, str)
             and isinstance(component_id, str)
@@ -245,10 +278,10 @@ class SnapshotSigner:
                 raise SnapshotError("malformed", "snapshot payload has a malformed parent")
             parent = (parent[0], parent[1])
         if not expire:
-            return Snapshot(name, component_id, float(issued_at), state, parent)
+            return Snapshot(name, component_id, float(issued_at), state, parent, version)
         now = self._clock()
         if issued_at > now + CLOCK_SKEW_SECONDS:
             raise SnapshotError("expired", "snapshot was issued in the future")
         if self.max_age is not None and now - issued_at > self.max_age:
             raise SnapshotError("expired", f"snapshot is older than {self.max_age:g} seconds")
-        return Snapshot(name, component_id, float(issued_at), state, parent)
+        return Snapshot(name, component_id, float(issued_at), state, parent, version)
