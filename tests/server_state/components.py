@@ -14,6 +14,7 @@ from component_framework import ComponentASGI, Settings
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.registry import ComponentRegistry
+from component_framework.core.hub import Hub
 from component_framework.core.state_store import StateStore
 
 SECRET = "server-state-secret-0123456789abcdef"
@@ -27,6 +28,7 @@ TEMPLATES = {
         '{{ component("drawer", key="d") }}</div>'
     ),
     "drawer.html": '<div class="drawer"><u>{{ items }}</u></div>',
+    "lobby.html": '<div class="lobby">{{ component("vault", lazy=True) }}</div>',
     "ticker.html": '<div class="ticker"><b>{{ ticks }}</b></div>',
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
@@ -39,6 +41,7 @@ class Vault(Component):
 
     template_name = "vault.html"
     state_on_server = True
+    listens = ("knock",)
 
     def mount(self) -> None:
         self.state["opened"] = 0
@@ -46,6 +49,9 @@ class Vault(Component):
 
     def on_open(self) -> None:
         self.state["opened"] += 1
+
+    def on_knock(self) -> None:
+        self.state["opened"] += 10
 
 
 @registry.register("plain_counter")
@@ -89,6 +95,13 @@ class Drawer(Component):
         self.state["items"] += 1
 
 
+@registry.register("lobby")
+class Lobby(Component):
+    """A client-held page part that loads a vault lazily."""
+
+    template_name = "lobby.html"
+
+
 @registry.register("ticker")
 class Ticker(StreamingComponent):
     """A server-held stream: three renders, one per yield."""
@@ -113,5 +126,6 @@ def app(store: StateStore | None = None, **settings: Any) -> ComponentASGI:
         renderer=renderer,
         settings=Settings(secret_keys=(SECRET,), **settings),
         state_store=store,
+        hub=Hub(),
         shutdown_on_signals=False,
     )

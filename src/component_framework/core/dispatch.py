@@ -438,6 +438,8 @@ class Dispatcher:
             plan.parent = parent
         if children is not None:
             plan.children = children
+            if any(seed.version is not None for seed in children.values()):
+                plan.runs_async = True  # server-held children: loaded on the loop
         if stored_version is not None:
             plan.stored_version = stored_version
             plan.runs_async = True

@@ -42,6 +42,7 @@ from component_framework.core.driver import drive_stream
 from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
+from component_framework.core.server_state import WriteBehind, decode_state
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -180,6 +181,10 @@ class LiveSession:
         self._push_queued = False  # a push render waits in the hub's turn queue
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
+        #: Server-held state (``core.server_state``): the store writes of the renders, in
+        #: order behind them, and the state text of the last render sent.
+        self._writer: WriteBehind | None = None
+        self._rendered_state: str | None = None
         self.closed = False
         #: The page load the client runtime named (``core.events``): the session hears the
         #: events other components of that page emit, and its own go to them.
@@ -305,6 +310,8 @@ class LiveSession:
         component.held = True  # its children live with it, lazy ones render in place
         # A failing render keeps the held component.
         result = dispatcher.render(component, plan.children)
+        self._writer = None  # a new component: a new chain of versions
+        self._store(result)
         self._rendered_snapshot = result.snapshot
         previous, self.component = self.component, component
         if previous is not None:
@@ -353,6 +360,7 @@ class LiveSession:
             await dispatcher.await_user_code(plan, "handler", outcome)
         self._sink.flush()
         result = dispatcher.render(child)
+        self._store(result)
         self._pass_on(result)
         self.outlet.render(result, work.ref)
 
@@ -459,11 +467,30 @@ class LiveSession:
         except SnapshotTooLarge:
             self._roll_back(component)
             raise
+        self._store(result)
         self._rendered_snapshot = result.snapshot
         if self._membership.entered:
             self._membership.update(self._read_topics(component))
         self._pass_on(result)
         return result
+
+    def _store(self, result: DispatchResult) -> None:
+        """Queue the store writes of ``result`` (server-held state) behind its render; a
+        refused one reaches the client as an error message."""
+        if not result.writes:
+            return
+        writer = self._writer
+        if writer is None:
+            dispatcher = self.dispatcher
+            writer = self._writer = WriteBehind(
+                dispatcher.state_store,
+                dispatcher.settings.state_ttl,
+                self._name,
+                lambda error: self.outlet.error(error, None),
+            )
+        writer.submit(result.writes)
+        if result.server_held:
+            self._rendered_state = result.writes[-1].write.data
 
     def _pass_on(self, result: DispatchResult) -> None:
         """The events ``result``'s component emitted, to the page."""
@@ -530,8 +557,11 @@ class LiveSession:
             return
         dispatcher = self.dispatcher
         snapshot = dispatcher.signer.verify(token, component.component_name, expire=False)
+        state = snapshot.state
+        if snapshot.version is not None and self._rendered_state is not None:
+            state = decode_state(self._rendered_state)  # a reference: the state is ours
         try:
-            component.hydrate(snapshot.state)
+            component.hydrate(state)
         except Exception as exc:
             raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
@@ -563,3 +593,5 @@ class LiveSession:
         self.close()
         if task is not None and task is not aio.current_task():
             await aio.wait_all([task])
+        if self._writer is not None:  # the last state stored, for a resume elsewhere
+            await self._writer.flush()

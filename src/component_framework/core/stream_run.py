@@ -30,6 +30,7 @@ from component_framework.core.dispatch import (
 )
 from component_framework.core.driver import drive_stream
 from component_framework.core.live import LiveSession
+from component_framework.core.server_state import WriteBehind
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -249,9 +250,23 @@ async def _drive(
     interval = dispatcher.settings.stream_frame_interval
     sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops, dispatcher.render_template)
 
+    writer: WriteBehind | None = None
+    refused: list[ComponentError] = []
+
     def render(held: Component) -> DispatchResult:
+        nonlocal writer
         sink.flush()
-        return dispatcher.render(held)
+        result = dispatcher.render(held)
+        if result.writes:  # server-held state: stored in order behind the frames
+            if writer is None:
+                writer = WriteBehind(
+                    dispatcher.state_store,
+                    dispatcher.settings.state_ttl,
+                    run.component_name,
+                    refused.append,
+                )
+            writer.submit(result.writes)
+        return result
 
     publishing: set[aio.Task] = set()
 
@@ -275,7 +290,12 @@ async def _drive(
             show=show,
             stopped="the stream",
         )
-        run.emit_done(result)
+        if writer is not None:  # the done frame's reference is valid when it arrives
+            await writer.flush()
+        if refused:
+            run.emit_error(refused[0])
+        else:
+            run.emit_done(result)
     except aio.cancellation():
         raise
     except StreamTimeout as timeout:

@@ -95,6 +95,7 @@ def render_document(rendered: Rendered) -> dict[str, Any]:
     ``errors`` when the render shows form errors and ``effects`` when the handler asked for
     some. A component whose state stays on the server has no ``state`` key: its secrets
     never leave the server, and ``snapshot`` is only a reference."""
+    document: dict[str, Any]
     if rendered.server_held:
         document = {
             "html": rendered.html,
