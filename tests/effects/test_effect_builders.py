@@ -25,6 +25,7 @@ class Render:
     errors: dict[str, list[str]] = field(default_factory=dict)
     effects: dict[str, Any] | None = None
     listens: tuple[str, ...] = ()
+    server_held: bool = False
 
 
 def test_the_render_document_has_effects_only_when_there_are_some():

@@ -52,6 +52,7 @@ class FakeRender:
     errors: dict[str, list[str]] = field(default_factory=dict)
     effects: dict[str, Any] | None = None
     listens: tuple[str, ...] = ()
+    server_held: bool = False
 
 
 RENDER = FakeRender()
@@ -82,6 +83,11 @@ def read_frame(wire: bytes) -> SSEEvent:
 def test_render_document_holds_html_state_snapshot_and_id() -> None:
     assert render_document(RENDER) == DOCUMENT
     assert list(render_document(RENDER)) == ["html", "state", "snapshot", "component_id"]
+
+
+def test_render_document_of_server_held_state_carries_no_state() -> None:
+    document = render_document(FakeRender(server_held=True))
+    assert list(document) == ["html", "snapshot", "component_id"]
 
 
 def test_render_document_of_a_render_with_form_errors_carries_them() -> None:
