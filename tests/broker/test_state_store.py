@@ -42,7 +42,8 @@ async def test_a_first_commit_creates_version_one(store: StateStore) -> None:
     assert await store.load([name]) == [None]
     assert await store.commit([StateWrite(name, 0, '{"a":1}')], 60)
     (entry,) = await store.load([name])
-    assert entry is not None and (entry.version, entry.data) == (1, '{"a":1}')
+    assert entry is not None
+    assert (entry.version, entry.data) == (1, '{"a":1}')
 
 
 async def test_a_commit_from_a_stale_version_changes_nothing(store: StateStore) -> None:
@@ -51,7 +52,8 @@ async def test_a_commit_from_a_stale_version_changes_nothing(store: StateStore) 
     await store.commit([StateWrite(name, 1, '{"n":2}')], 60)
     assert not await store.commit([StateWrite(name, 1, '{"n":"lost"}')], 60)
     (entry,) = await store.load([name])
-    assert entry is not None and (entry.version, entry.data) == (2, '{"n":2}')
+    assert entry is not None
+    assert (entry.version, entry.data) == (2, '{"n":2}')
 
 
 async def test_several_writes_are_all_or_nothing(store: StateStore) -> None:
@@ -68,7 +70,8 @@ async def test_unicode_state_round_trips(store: StateStore) -> None:
     text = '{"t":"héllo ✓ \\n line"}'
     await store.commit([StateWrite(name, 0, text)], 60)
     (entry,) = await store.load([name])
-    assert entry is not None and entry.data == text
+    assert entry is not None
+    assert entry.data == text
 
 
 async def test_entries_expire_after_their_time_to_live(store: StateStore) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from component_framework import ComponentASGI, Settings
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
-from component_framework.core.registry import ComponentRegistry
 from component_framework.core.hub import Hub
+from component_framework.core.registry import ComponentRegistry
 from component_framework.core.state_store import StateStore
 
 SECRET = "server-state-secret-0123456789abcdef"
@@ -23,10 +23,7 @@ PASSWORD = "hunter2-never-sent"
 TEMPLATES = {
     "vault.html": '<div class="vault"><b>{{ opened }}</b></div>',
     "plain.html": '<div class="plain"><b>{{ count }}</b></div>',
-    "shelf.html": (
-        '<div class="shelf"><i>{{ count }}</i>'
-        '{{ component("drawer", key="d") }}</div>'
-    ),
+    "shelf.html": ('<div class="shelf"><i>{{ count }}</i>{{ component("drawer", key="d") }}</div>'),
     "drawer.html": '<div class="drawer"><u>{{ items }}</u></div>',
     "lobby.html": '<div class="lobby">{{ component("vault", lazy=True) }}</div>',
     "ticker.html": '<div class="ticker"><b>{{ ticks }}</b></div>',

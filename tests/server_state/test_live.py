@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+
 from component_framework import testing
 from component_framework.core.state_store import MemoryStateStore
 from component_framework.testing import websocket_connect
@@ -38,9 +39,11 @@ async def test_a_socket_resumes_from_the_store_and_http_takes_over() -> None:
         await ws.send_json({"type": "join", "snapshot": last["snapshot"], "ref": "j"})
         resumed = await ws.receive_json()
         after = await ws.event("open")
-    assert "<b>2</b>" in resumed["html"] and "<b>3</b>" in after["html"]
+    assert "<b>2</b>" in resumed["html"]
+    assert "<b>3</b>" in after["html"]
     answer = await post(application, {"event": "open", "snapshot": after["snapshot"]})
-    assert answer.status == 200 and "<b>4</b>" in answer.json()["html"]
+    assert answer.status == 200
+    assert "<b>4</b>" in answer.json()["html"]
 
 
 async def test_a_socket_joining_with_a_replayed_reference_gets_stale_state() -> None:
@@ -77,10 +80,12 @@ async def test_an_sse_stream_run_stores_every_frame_and_sends_no_state() -> None
     assert stream.status == 200
     assert PASSWORD not in stream.body.decode()
     documents = [json.loads(event.data) for event in stream.events if event.data.startswith("{")]
-    assert documents and all("state" not in document for document in documents)
+    assert documents
+    assert all("state" not in document for document in documents)
     last = documents[-1]["snapshot"]
     answer = await post(application, {"event": "run", "snapshot": last}, name="ticker")
-    assert answer.status == 200 and "<b>6</b>" in answer.json()["html"]
+    assert answer.status == 200
+    assert "<b>6</b>" in answer.json()["html"]
     replay = await post(application, {"event": "run", "snapshot": snapshot}, name="ticker")
     assert replay.json()["error"]["code"] == "stale_state"
 
@@ -99,7 +104,8 @@ async def test_an_emitted_event_batch_runs_on_a_server_held_listener() -> None:
         application, "POST", "/components/_emit/", json=batch, headers=JSON
     )
     result = answer.json()["results"][0]
-    assert "state" not in result and "<b>10</b>" in result["html"]
+    assert "state" not in result
+    assert "<b>10</b>" in result["html"]
     again = await testing.asgi_request(
         application, "POST", "/components/_emit/", json=batch, headers=JSON
     )
@@ -131,7 +137,8 @@ async def test_a_server_held_child_keeps_its_state_through_its_parents_events() 
     )
     assert again.status == 200
     html = again.json()["html"]
-    assert "<u>1</u>" in html and drawer_id in html
+    assert "<u>1</u>" in html
+    assert drawer_id in html
     newer = child_snapshot(html)
     assert payload_of(newer)["v"] == 3
     stale = await post(
@@ -139,7 +146,8 @@ async def test_a_server_held_child_keeps_its_state_through_its_parents_events() 
         {"event": "add", "snapshot": again.json()["snapshot"], "children": [child]},
         name="shelf",
     )
-    assert stale.status == 409 and stale.json()["error"]["code"] == "stale_state"
+    assert stale.status == 409
+    assert stale.json()["error"]["code"] == "stale_state"
 
 
 async def test_a_lazy_server_held_component_mounts_with_a_reference() -> None:
@@ -151,11 +159,13 @@ async def test_a_lazy_server_held_component_mounts_with_a_reference() -> None:
     path, _, query = url.partition("?")
     lazy = dict(part.split("=", 1) for part in query.split("&"))["lazy"]
     loaded = await testing.asgi_request(application, "GET", path, query={"lazy": lazy})
-    assert loaded.status == 200 and PASSWORD not in loaded.body.decode()
+    assert loaded.status == 200
+    assert PASSWORD not in loaded.body.decode()
     snapshot = re.search(r"snapshot&quot;:&quot;([^&]*)&quot;", loaded.body.decode())
     assert snapshot is not None
     opened = await post(application, {"event": "open", "snapshot": snapshot.group(1)})
-    assert opened.status == 200 and "<b>1</b>" in opened.json()["html"]
+    assert opened.status == 200
+    assert "<b>1</b>" in opened.json()["html"]
 
 
 class Clock:

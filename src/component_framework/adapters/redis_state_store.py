@@ -14,6 +14,7 @@ caller's back, since the answer is waiting for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Final
@@ -119,10 +120,8 @@ class RedisStateStore:
     async def close(self) -> None:
         client, self._client, self._script = self._client, None, None
         if client is not None:
-            try:
+            with contextlib.suppress(*_LINK_ERRORS):  # closing a link that is already gone
                 await client.aclose()
-            except _LINK_ERRORS:  # closing a link that is already gone
-                pass
 
 
 def _entry(value: bytes) -> StoredState:

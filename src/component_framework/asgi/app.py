@@ -41,8 +41,8 @@ from component_framework.core.hub import Hub, default_hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
 from component_framework.core.resumable import ResumableUploads
-from component_framework.core.stream_run import StreamRegistry
 from component_framework.core.state_store import StateStore
+from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, NotFound, shown
 
 if TYPE_CHECKING:
