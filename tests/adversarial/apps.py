@@ -74,6 +74,7 @@ TEMPLATES: Final = {
     "streamer.html": "<ol>{% for step in steps %}<li>{{ step }}</li>{% endfor %}</ol>",
     "audit.html": "<pre>{{ calls | tojson }}</pre>",
     "limited.html": "<p>{{ hits }}</p>",
+    "vault.html": "<p>{{ opened }}</p>",
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -129,6 +130,26 @@ class Target(Component):
     def on__hidden(self) -> None:  # "_hidden" is not a valid event name
         CALLS["target.on__hidden"] += 1
         self.state["count"] = -2
+
+
+@registry.register("vault")
+class Vault(Component):
+    """Keeps its state on the server: the client holds a signed reference only."""
+
+    template_name = "vault.html"
+    state_on_server = True
+
+    def mount(self) -> None:
+        CALLS["vault.mount"] += 1
+        self.state["opened"] = 0
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["vault.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_open(self) -> None:
+        CALLS["vault.on_open"] += 1
+        self.state["opened"] += 1
 
 
 @registry.register("listener")

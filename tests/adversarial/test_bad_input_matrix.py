@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.protocol.sse import SSEDecoder
 from tests.adversarial.apps import (
     BODY_LIMIT,
@@ -57,6 +58,7 @@ from tests.adversarial.clients import (
 )
 
 TARGET: Final = "/components/target/"
+VAULT: Final = "/components/vault/"
 STREAM: Final = "/components/streamer/stream/"
 TARGET_STREAM: Final = "/components/target/stream/"
 SOCKET: Final = "/components/target/ws/"
@@ -86,6 +88,8 @@ class Tokens:
     ``foreign``, a real token the host issued to the ``other`` component."""
 
     foreign: str
+    #: A vault's (server-held state) first reference, after an event advanced it: a replay.
+    replayed: str = ""
 
     @staticmethod
     def valid(component: str = "target") -> str:
@@ -132,7 +136,27 @@ async def tokens_for(host: Host) -> Tokens:
     """Tokens for one test; the foreign one is issued by ``host`` itself."""
     mounted = await host.post_json("/components/other/", {})
     assert mounted.status == 200, mounted.body[:300]
-    return Tokens(foreign=mounted.json()["snapshot"])
+    vault = await host.post_json(VAULT, {})
+    assert vault.status == 200, vault.body[:300]
+    first = vault.json()["snapshot"]
+    opened = await host.post_json(VAULT, {"event": "open", "snapshot": first})
+    assert opened.status == 200, opened.body[:300]
+    return Tokens(foreign=mounted.json()["snapshot"], replayed=first)
+
+
+def reference(
+    version: int, *, component: str = "vault", component_id: str = "vault-never", key: str = SECRET
+) -> str:
+    """A reference token (server-held state) as an app with ``key`` would sign it."""
+    return SnapshotSigner([key]).sign_reference(component, component_id, version)
+
+
+def with_version(token: str, version: Any) -> str:
+    """``token`` with the version in its payload changed and its signature kept."""
+    head, identifier, _, signature = token.split(".")
+    document = _payload(token)
+    document["v"] = version
+    return f"{head}.{identifier}.{_b64(json.dumps(document).encode())}.{signature}"
 
 
 # -- request builders -----------------------------------------------------------------------
@@ -238,7 +262,7 @@ UNKNOWN_HOST: Final = (("host", "localhost"),)
 INVALID_SNAPSHOT: Final = "invalid_snapshot"
 LOST: Final = "stream_lost"
 SNAPSHOT_REASONS: Final = frozenset(
-    ("malformed", "tampered", "unknown_key", "foreign", "expired", "oversized")
+    ("malformed", "tampered", "unknown_key", "foreign", "expired", "oversized", "state_on_server")
 )
 VALIDATION: Final = "validation_error"
 EVENT_NOT_FOUND: Final = "event_not_found"
@@ -763,7 +787,42 @@ async def assert_streams_work(host: Host) -> None:
 # -- HTTP and SSE ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [*HTTP_CASES, *NESTING_CASES])
+def _open(snapshot: str) -> bytes:
+    return js({"event": "open", "snapshot": snapshot})
+
+
+# Server-held state (docs/server-state.md): forged, replayed and foreign references.
+# fmt: off
+SERVER_STATE_CASES: Final = [
+    case("reference-replayed", lambda t: post(VAULT, _open(t.replayed)), 409, "stale_state"),
+    case("reference-replayed-rerender", lambda t: post(VAULT, js({"snapshot": t.replayed})), 409,
+         "stale_state"),
+    case("reference-replayed-in-form", lambda t: form(VAULT, q(event="open", snapshot=t.replayed)),
+         409, "stale_state"),
+    case("reference-version-tampered", lambda t: post(VAULT, _open(with_version(t.replayed, 2))),
+         400, INVALID_SNAPSHOT, message="tampered"),
+    case("reference-other-key",
+         lambda t: post(VAULT, _open(reference(1, key=OTHER_SECRET))), 400, INVALID_SNAPSHOT,
+         message="(unknown key)"),
+    case("reference-to-state-never-stored", lambda t: post(VAULT, _open(reference(1))), 410,
+         "state_expired"),
+    case("reference-version-zero", lambda t: post(VAULT, _open(reference(0))), 400,
+         INVALID_SNAPSHOT, message="malformed"),
+    case("reference-version-negative", lambda t: post(VAULT, _open(reference(-3))), 400,
+         INVALID_SNAPSHOT, message="malformed"),
+    case("reference-of-another-component",
+         lambda t: post(VAULT, _open(reference(1, component="other"))), 400, INVALID_SNAPSHOT,
+         message="foreign"),
+    case("state-snapshot-to-server-held",
+         lambda t: post(VAULT, _open(sign("vault", {"opened": 9}))), 400, INVALID_SNAPSHOT,
+         message="keeps its state on the server"),
+    case("raw-state-to-server-held", lambda t: post(VAULT, js({"state": {"opened": 9}})), 400,
+         INVALID_SNAPSHOT),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("bad", [*HTTP_CASES, *NESTING_CASES, *SERVER_STATE_CASES])
 async def test_http_bad_input_gets_its_documented_error(host: Host, bad: HttpCase) -> None:
     tokens = await tokens_for(host)
     request = bad.build(tokens)
