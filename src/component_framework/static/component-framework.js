@@ -212,11 +212,12 @@
     return joined.href;
   }
   function joined(elt, link, message) {
-    // The first answer to the join: a refused snapshot (expired, new key) means a fresh mount
-    // from the page's URL, where the held events are dropped and reported as not applied.
+    // The first answer to the join: a refused snapshot (expired, new key), or server-held
+    // state that is gone or was replaced meanwhile, means a fresh mount from the page's URL,
+    // where the held events are dropped and reported as not applied.
     var held = elt.cfHeld;
     elt.cfHeld = null;
-    if (message && /^invalid_(snapshot|child)$/.test(message.code)) {
+    if (message && /^(invalid_(snapshot|child)|state_expired|stale_state|state_conflict)$/.test(message.code)) {
       elt.cfFresh = true;
       link.queue.push.apply(link.queue, held);
       link.reconnect();
