@@ -6,12 +6,14 @@ persistence) a 410 once Redis is back."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.broker.redis_server import RedisServer
 from tests.broker.state_app import SECRET_COMBINATION
@@ -84,3 +86,24 @@ async def test_a_redis_outage_is_503_and_lost_state_is_410(
         assert gone.json()["error"]["code"] == "state_expired"
         fresh = await post(second, {})
         assert fresh.status_code == 200  # a new mount works again
+
+
+async def test_a_socket_resumes_on_the_other_worker(fresh_redis: RedisServer, tmp_path: Path):
+    with two_workers(fresh_redis, tmp_path) as (first, second):
+        async with connect(first.base_url.replace("http", "ws") + "/components/safe/ws/") as ws:
+            json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "event", "event": "turn", "ref": "t"}))
+            turned = json.loads(await ws.recv())
+        assert "state" not in turned
+        resume = second.base_url.replace("http", "ws") + "/components/safe/ws/?join=message"
+        async with connect(resume) as ws:
+            await ws.send(json.dumps({"type": "join", "snapshot": turned["snapshot"]}))
+            resumed = json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "event", "event": "turn", "ref": "u"}))
+            again = json.loads(await ws.recv())
+        assert resumed["type"] == "render", resumed
+        assert "<b>1</b>" in resumed["html"]
+        assert "<b>2</b>" in again["html"]
+        answer = await post(first, {"event": "turn", "snapshot": again["snapshot"]})
+        assert answer.status_code == 200, answer.text
+        assert "<b>3</b>" in answer.json()["html"]
