@@ -14,7 +14,9 @@ signed by a key this process does not have (``unknown_key``: the server restarte
 random key, or a worker lacks the shared key) is told apart from an edited one (``tampered``).
 It reveals nothing a signature does not: both are HMACs under the key. ``payload`` is base64url
 of compact JSON ``{"c": component name, "i": component id, "t": issue time (unix seconds), "s":
-state}``; ``signature`` is base64url of HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
+state}``, plus ``"m"``: what the framework keeps beside the state (the defaults of URL
+state), only when there is some; ``signature`` is base64url of HMAC-SHA256(key, ``b"v2." +
+key id + b"." + payload``).
 The first key signs; every key verifies, so keys can be rotated by prepending a new one and
 dropping the old one after the longest snapshot lifetime. Tokens of the previous format,
 ``v1.<payload>.<signature>`` (HMAC over ``b"v1." + payload``, no key id), still verify; one
@@ -64,6 +66,8 @@ class Snapshot:
     component_id: str
     issued_at: float
     state: dict[str, Any]
+    #: What the framework keeps beside the state (``"m"``; e.g. the defaults of URL state).
+    meta: dict[str, Any] | None = None
 
 
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
@@ -131,10 +135,19 @@ class SnapshotSigner:
         digest: bytes = copy.digest()
         return digest
 
-    def sign(self, component_name: str, component_id: str, state: dict[str, Any]) -> str:
-        """Return a token for ``state``; raises ``TypeError`` if state is not JSON data,
-        ``SnapshotError("oversized")`` if the token would exceed ``max_bytes``."""
+    def sign(
+        self,
+        component_name: str,
+        component_id: str,
+        state: dict[str, Any],
+        meta: dict[str, Any] | None = None,
+    ) -> str:
+        """Return a token for ``state`` (and the framework's ``meta``, when given); raises
+        ``TypeError`` if either is not JSON data, ``SnapshotError("oversized")`` if the token
+        would exceed ``max_bytes``."""
         document = {"c": component_name, "i": component_id, "t": int(self._clock()), "s": state}
+        if meta:
+            document["m"] = meta
         encoded = _ENCODER.encode(document).encode("utf-8")
         payload = _b64encode(encoded)
         signed = self._sign_prefix + payload
@@ -204,12 +217,13 @@ class SnapshotSigner:
         if not isinstance(document, dict):
             raise SnapshotError("malformed", "snapshot payload is not an object")
         name, component_id = document.get("c"), document.get("i")
-        issued_at, state = document.get("t"), document.get("s")
+        issued_at, state, meta = document.get("t"), document.get("s"), document.get("m")
         if not (
             isinstance(name, str)
             and isinstance(component_id, str)
             and type(issued_at) is int
             and isinstance(state, dict)
+            and (meta is None or isinstance(meta, dict))
         ):
             raise SnapshotError("malformed", "snapshot payload lacks name, id, time or state")
         if name != component_name:
@@ -217,10 +231,10 @@ class SnapshotSigner:
                 "foreign", f"snapshot belongs to component {name!r}, not {component_name!r}"
             )
         if not expire:
-            return Snapshot(name, component_id, float(issued_at), state)
+            return Snapshot(name, component_id, float(issued_at), state, meta)
         now = self._clock()
         if issued_at > now + CLOCK_SKEW_SECONDS:
             raise SnapshotError("expired", "snapshot was issued in the future")
         if self.max_age is not None and now - issued_at > self.max_age:
             raise SnapshotError("expired", f"snapshot is older than {self.max_age:g} seconds")
-        return Snapshot(name, component_id, float(issued_at), state)
+        return Snapshot(name, component_id, float(issued_at), state, meta)
