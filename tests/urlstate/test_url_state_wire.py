@@ -176,3 +176,30 @@ async def test_over_websocket_a_render_carries_the_change_of_a_held_component():
     assert paged["effects"] == {"push_url": "?q=red&page=2"}
     assert "effects" not in same
     assert back["effects"] == {"push_url": "?"}
+
+
+async def test_a_websocket_join_with_the_page_url_restores_and_builds_on_it():
+    async with socket(make_app(), join="message") as ws:
+        await ws.send_json({"type": "join", "url": f"{PAGE}?htmx=4&q=red"})
+        joined = await ws.receive_json()
+        paged = await ws.event("page", {"page": 2})
+    assert joined["state"]["q"] == "red"
+    assert paged["effects"] == {"push_url": "/shop?htmx=4&q=red&page=2"}
+
+
+async def test_a_websocket_resume_keeps_the_defaults_mount_set_at_first():
+    app = make_app()
+    snapshot = await snapshot_at(app, f"{PAGE}?q=red&page=2")
+    async with socket(app, join="message") as ws:
+        await ws.send_json({"type": "join", "snapshot": snapshot, "url": f"{PAGE}?q=red&page=2"})
+        assert (await ws.receive_json())["state"]["page"] == 2
+        back = await ws.event("page", {"page": 1})
+    assert back["effects"] == {"push_url": "/shop?q=red"}
+
+
+@pytest.mark.parametrize("url", [7, ["/shop"], "x" * 9000])
+async def test_a_join_url_that_is_not_a_short_string_is_a_malformed_message(url: Any):
+    async with socket(make_app(), join="message") as ws:
+        await ws.send_json({"type": "join", "url": url, "ref": "j"})
+        refused = await ws.receive_json()
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "malformed_request", "j")

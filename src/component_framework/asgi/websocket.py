@@ -406,7 +406,7 @@ class _SocketConnection:
             if self._join_timer is not None:
                 self._join_timer.cancel()
                 self._join_timer = None
-            work: Join | Event = Join(message.params, message.snapshot, message.ref)
+            work: Join | Event = Join(message.params, message.snapshot, message.ref, message.url)
         else:
             assert message.event is not None
             work = Event(message.event, message.payload, message.ref, message.validate)

@@ -176,6 +176,9 @@ class Component:
     #: shows; the bookkeeping of ``core.url_state``, never part of the state.
     url_defaults: dict[str, Any] | None = None
     url_shown: dict[str, Any] | None = None
+    #: The URL of the page this instance is on, when the transport knows it better than
+    #: ``request`` (a WebSocket join's ``url``); see ``core.url_state.page_url``.
+    page_url: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

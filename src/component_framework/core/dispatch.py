@@ -84,6 +84,9 @@ class ComponentCall:
     #: Form fields to validate as a person types: the handler does not run, and the render
     #: shows these fields' errors only (``validate``).
     validate: tuple[str, ...] = ()
+    #: The URL of the page, when the transport knows it better than the request (a WebSocket
+    #: join's ``url``): what URL state reads at mount and builds on.
+    page_url: str | None = None
 
     @classmethod
     def from_fields(
@@ -174,6 +177,7 @@ class PreparedCall:
         "invalid",
         "meta",
         "mount_arguments",
+        "page_url",
         "request",
         "restored_state",
         "runs_async",
@@ -211,6 +215,7 @@ class PreparedCall:
         self.validate: tuple[str, ...] = ()
         #: The restored snapshot's meta (``Snapshot.meta``): the URL state's defaults.
         self.meta: dict[str, Any] | None = None
+        self.page_url: str | None = None
         self.runs_async = (handler is not None and is_async_function(handler)) or (
             mounting and is_async_function(cls.mount)
         )
@@ -302,7 +307,7 @@ class Dispatcher:
         )
         if handler is not None:
             plan.submitted, plan.invalid, plan.validate = call.payload, invalid, validate
-        plan.meta = meta
+        plan.meta, plan.page_url = meta, call.page_url
         return plan
 
     def prepare_live_event(
@@ -441,6 +446,8 @@ class Dispatcher:
             component = plan.cls(plan.component_id)
             if plan.request is not None:
                 component.request = plan.request
+            if plan.page_url is not None:
+                component.page_url = plan.page_url
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)

@@ -94,6 +94,8 @@ class Join:
     params: Mapping[str, Any] = field(default_factory=dict)
     snapshot: str | None = None
     ref: Ref = None
+    #: The URL of the page the component is on (the join message's ``url``), for URL state.
+    url: str | None = None
 
 
 @dataclass(slots=True)
@@ -251,6 +253,7 @@ class LiveSession:
     async def _join(self, work: Join) -> None:
         dispatcher = self.dispatcher
         call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
+        call.page_url = work.url
         component = await dispatcher.open(dispatcher.prepare(call))
         component.stream_sink = self._sink
         result = dispatcher.render(component)  # a failing render keeps the held component

@@ -25,7 +25,6 @@ from component_framework.core.effects import MAX_URL_CHARS, checked_url
 from component_framework.errors import ConfigurationError, URLNotAllowed
 
 if TYPE_CHECKING:
-    from component_framework.core.access import AccessContext
     from component_framework.core.component import Component
 
 __all__ = [
@@ -70,10 +69,13 @@ def check_declaration(cls: type[Component]) -> None:
         )
 
 
-def page_url(request: AccessContext) -> str | None:
-    """The URL of the page the component is on, as far as the request says: the page's own
-    request for the page global, else htmx's ``HX-Current-URL`` header (every htmx 2 and htmx
-    4 request sends it), else ``None``."""
+def page_url(component: Component) -> str | None:
+    """The URL of the page ``component`` is on, as far as its transport knows: the page's
+    own request for the page global; the ``url`` of a WebSocket join; htmx's
+    ``HX-Current-URL`` header (every htmx 2 and htmx 4 request sends it); else ``None``."""
+    if component.page_url:
+        return component.page_url
+    request = component.request
     if request.transport == "page":
         return request.url if request.scope else None
     return request.headers.get("hx-current-url") or None
@@ -128,7 +130,7 @@ def restore(component: Component) -> None:
     the page URL holds, read as the default's type (:func:`read_value`)."""
     defaults = _values(component)
     component.url_defaults = defaults
-    found = dict(_query(page_url(component.request)))
+    found = dict(_query(page_url(component)))
     for key, default in defaults.items():
         if key in found:
             value = read_value(found[key], default)
@@ -156,7 +158,7 @@ def url_for(component: Component, values: Mapping[str, Any]) -> str:
     left out, the page's other parameters kept in place. A path of the page URL when one is
     known and usable, else the query alone (``?q=shoes``), which the browser reads against the
     page it shows."""
-    page = page_url(component.request)
+    page = page_url(component)
     defaults = component.url_defaults or {}
     wanted: dict[str, str | None] = {}
     for key, value in values.items():

@@ -228,7 +228,7 @@
     elt.cfFresh = false;
     if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
       elt.cfHeld = link.queue.splice(0);
-      link.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
+      link.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin, url: location.href })); // url: for URL state
     }
   }
   function socketClosed(elt, link) {
