@@ -288,3 +288,109 @@ async def test_checkout_redirects_to_the_order_and_refuses_to_send_the_browser_e
     assert elsewhere.status == 400
     assert elsewhere.json()["error"]["reason"] == "foreign_origin"
     assert "snapshot" not in elsewhere.json()
+
+
+# -- the shop page (examples.shop): URL state, session sign-in, an owner-only action -----------
+
+SHOP_APPS = ["examples.litestar_example", "examples.starlette_app"]
+
+
+@pytest.fixture(params=SHOP_APPS)
+def shop_app(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("COMPONENT_FRAMEWORK_SECRET_KEY", KEY)
+    return importlib.import_module(request.param).app
+
+
+async def sign_in(app: Any, name: str) -> dict[str, str]:
+    answer = await asgi_request(app, "POST", "/login", form={"name": name})
+    assert answer.status == 303
+    assert answer.header("location") == "/shop"
+    return {"cookie": (answer.header("set-cookie") or "").split(";")[0]}
+
+
+def products_on(page: str) -> list[str]:
+    return [line.split(">", 1)[1] for line in page.split('<span class="name')[1:]]
+
+
+async def test_the_shop_page_reads_the_search_and_page_from_its_url(shop_app: Any) -> None:
+    shop = importlib.import_module("examples.shop")
+    matching = [p.name for p in shop.PRODUCTS if "s" in p.name.lower()]
+
+    page = await asgi_request(shop_app, "GET", "/shop", query={"q": "s", "page": "2"})
+
+    assert page.status == 200
+    assert page.header("content-security-policy") == showcase.CONTENT_SECURITY_POLICY
+    names = [name.split("<", 1)[0] for name in products_on(page.text)]
+    assert names == matching[shop.PAGE_SIZE : 2 * shop.PAGE_SIZE]
+    assert "Page 2 of 3" in page.text
+    for name in ("greeting", "shop_products", "checkout"):
+        assert f'data-component="{name}"' in page.text
+
+
+async def test_a_hostile_shop_url_shows_the_first_page(shop_app: Any) -> None:
+    page = await asgi_request(shop_app, "GET", "/shop", query={"q": "<x>", "page": "1e99"})
+    assert page.status == 200
+    assert "0 products for “&lt;x&gt;”" in page.text
+    assert "Page 1 of 1" in page.text
+
+
+async def test_a_shop_search_replaces_the_url_and_a_page_change_pushes_it(shop_app: Any) -> None:
+    at = {"hx-current-url": "http://testserver/shop"}
+    mounted = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json={}, headers=at
+    )
+    body = {"event": "search", "payload": {"q": "s"}, "snapshot": mounted.json()["snapshot"]}
+    searched = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=at
+    )
+    body = {"event": "page", "payload": {"page": 2}, "snapshot": searched.json()["snapshot"]}
+    at = {"hx-current-url": "http://testserver/shop?q=s", "hx-request": "true"}
+    paged = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=at
+    )
+
+    assert searched.json()["effects"] == {"replace_url": "/shop?q=s"}
+    assert paged.header("hx-push-url") == "/shop?q=s&page=2"
+
+
+async def test_the_shop_greets_the_signed_in_user_and_shows_the_owner_the_feature_button(
+    shop_app: Any,
+) -> None:
+    owner = await sign_in(shop_app, "ada")
+    guest = await sign_in(shop_app, "bob")
+
+    as_owner = (await asgi_request(shop_app, "GET", "/shop", headers=owner)).text
+    as_guest = (await asgi_request(shop_app, "GET", "/shop", headers=guest)).text
+    anonymous = (await asgi_request(shop_app, "GET", "/shop")).text
+
+    assert "Hello, ada!" in as_owner
+    assert 'class="feature"' in as_owner
+    assert "Hello, bob!" in as_guest
+    assert 'class="feature"' not in as_guest
+    assert "Hello, stranger!" in anonymous
+    assert 'class="sign-in"' in anonymous
+    assert 'class="sign-out"' in as_owner
+
+
+async def test_only_the_owner_may_feature_a_product(shop_app: Any) -> None:
+    owner = await sign_in(shop_app, "ada")
+    guest = await sign_in(shop_app, "bob")
+    mounted = await asgi_request(shop_app, "POST", "/components/shop_products/", json={})
+    body = {
+        "event": "feature",
+        "payload": {"product_id": 3},
+        "snapshot": mounted.json()["snapshot"],
+    }
+
+    refused = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=guest
+    )
+    nobody = await asgi_request(shop_app, "POST", "/components/shop_products/", json=body)
+    featured = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=owner
+    )
+
+    assert refused.status == 403
+    assert nobody.status == 403
+    assert featured.status == 200
+    assert "Featured: <b>Blue shoes</b>" in featured.json()["html"]
