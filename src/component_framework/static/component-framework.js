@@ -267,9 +267,17 @@
       var detail = triggers[name], object = detail !== null && typeof detail === "object" && !Array.isArray(detail);
       fire(root, name, object ? detail : { value: detail });
     });
-    if (effects.push_url) { history.pushState({ htmx: true }, "", effects.push_url); }
-    if (effects.replace_url) { history.replaceState({ htmx: true }, "", effects.replace_url); }
+    if (effects.push_url) { toHistory(effects.push_url, true); }
+    if (effects.replace_url) { toHistory(effects.replace_url, false); }
     if (effects.redirect) { window.location.assign(effects.redirect); }
+  }
+  // As htmx's own history changes, so that Back is htmx's restore (docs/url-state.md): the entry
+  // left is marked as htmx's (else htmx ignores the popstate), and htmx 2 files the page it saves
+  // on Back under the address now shown (its "current path"; htmx 4 reloads the URL instead).
+  function toHistory(url, push) {
+    if (!(history.state && history.state.htmx)) { history.replaceState({ htmx: true }, "", location.href); }
+    history[push ? "pushState" : "replaceState"]({ htmx: true }, "", url);
+    try { sessionStorage.setItem("htmx-current-path-for-history", location.pathname + location.search); } catch (e) { /* no storage */ }
   }
 
   /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
