@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from component_framework.core.component import Component
-from component_framework.core.url_state import encode_value, read_value
+from component_framework.core.effects import checked_url
+from component_framework.core.url_state import encode_value, read_value, url_for
 from component_framework.errors import ConfigurationError
 
 
@@ -70,3 +73,29 @@ def test_a_bad_declaration_is_a_configuration_error_when_the_class_is_defined(
 ):
     with pytest.raises(ConfigurationError, match="url_"):
         type("Bad", (Component,), {"url_state": url_state, "url_history": url_history})
+
+
+@given(st.text(max_size=80), st.sampled_from(["d", 7, 0.5, True, None, ["x"]]))
+def test_any_url_text_reads_as_the_defaults_type_or_keeps_the_default(text: str, default: Any):
+    value = read_value(text, default)
+    assert value is default or type(value) is type(default) or default is None
+
+
+@given(
+    page=st.one_of(st.none(), st.text(max_size=120)),
+    q=st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.none()),
+    number=st.integers(min_value=-(10**6), max_value=10**6),
+)
+def test_any_page_url_gives_a_url_of_this_site_or_the_query_alone(
+    page: str | None, q: Any, number: int
+):
+    component = Finder()
+    component.page_url = page
+    component.url_defaults = {"q": "", "page": 1}
+    url = url_for(component, {"q": q, "page": number})
+    assert checked_url(url) == url
+    assert url[0] in "/?"
+
+
+class Finder(Component):
+    url_state = ("q", "page")

@@ -90,6 +90,15 @@ def _query(url: str | None) -> list[tuple[str, str]]:
         return []
 
 
+def _path(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        return urlsplit(url).path
+    except ValueError:  # a URL urlsplit refuses (an unclosed IPv6 host): no path of it
+        return ""
+
+
 def read_value(text: str, default: Any) -> Any:
     """``text`` from a query as the type of ``default`` (``bool``: true/false, 1/0, on/off,
     yes/no; ``int``; ``float``, finite; ``str`` or ``None``: the text). Anything else, or a
@@ -172,7 +181,7 @@ def url_for(component: Component, values: Mapping[str, Any]) -> str:
             pairs.append((key, ours))  # in place, once
     pairs.extend((key, value) for key, value in wanted.items() if value is not None)
     query = "?" + urlencode(pairs, quote_via=quote)
-    path = urlsplit(page).path if page else ""
+    path = _path(page)
     if path:
         try:
             return checked_url(path + (query if pairs else ""), "url_state")
