@@ -294,6 +294,21 @@ class NotJoined(ClientError):
     code = "not_joined"
 
 
+class StreamLost(ClientError):
+    """A resume named a stream this server does not have (its frames expired, or it ran on
+    another worker): unlike a finished stream (``204``), the client missed frames it will never
+    get, so it is told, as the ``lost`` frame of a resume answer (see ``docs/streaming.md``)."""
+
+    status_code = 410
+    code = "stream_lost"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this stream cannot be resumed here (it expired, or it ran on another server): "
+            "what it sent while you were away is lost; load the component again"
+        )
+
+
 class RequestTimeout(ClientError):
     """The request body did not arrive in time (a stalled or deliberately slow client)."""
 

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from component_framework.protocol.sse import SSEDecoder
 from tests.adversarial.apps import (
     BODY_LIMIT,
     MAX_AGE,
@@ -235,6 +236,7 @@ HOST_NOT_ALLOWED: Final = "host_not_allowed"
 #: A Host the matrix apps do not answer for (their ``allowed_hosts``: 127.0.0.1, app.example).
 UNKNOWN_HOST: Final = (("host", "localhost"),)
 INVALID_SNAPSHOT: Final = "invalid_snapshot"
+LOST: Final = "stream_lost"
 SNAPSHOT_REASONS: Final = frozenset(
     ("malformed", "tampered", "unknown_key", "foreign", "expired", "oversized")
 )
@@ -582,20 +584,25 @@ SSE_CASES: Final = [
          "method_not_allowed", allow="POST"),
     case("sse-foreign-origin", lambda t: get(STREAM, headers=(("origin", "https://evil.example"),)),
          403, "forbidden"),
-    # Last-Event-ID of no known run: 204, never a new run (docs/streaming.md, Decisions)
-    case("sse-last-event-id-garbage", lambda t: get(STREAM, headers=((LEI, "garbage"),)), 204,
-         None),
-    case("sse-last-event-id-unknown-run", lambda t: get(STREAM, headers=((LEI, "nope.3"),)), 204,
-         None),
-    case("sse-last-event-id-dots", lambda t: get(STREAM, headers=((LEI, "..."),)), 204, None),
-    case("sse-last-event-id-negative", lambda t: get(STREAM, headers=((LEI, "run.-1"),)), 204,
-         None),
+    # Last-Event-ID of no run the server has: one `lost` frame, never a new run and never a
+    # "finished" 204 (docs/streaming.md, Decisions); the id that frame gives is answered 204.
+    case("sse-last-event-id-garbage", lambda t: get(STREAM, headers=((LEI, "garbage"),)), 200,
+         LOST),
+    case("sse-last-event-id-unknown-run", lambda t: get(STREAM, headers=((LEI, "nope.3"),)), 200,
+         LOST),
+    case("sse-last-event-id-dots", lambda t: get(STREAM, headers=((LEI, "..."),)), 200, LOST),
+    case("sse-last-event-id-negative", lambda t: get(STREAM, headers=((LEI, "run.-1"),)), 200,
+         LOST),
     case("sse-last-event-id-on-component-without-stream",
-         lambda t: get(TARGET_STREAM, headers=((LEI, "run.1"),)), 204, None),
+         lambda t: get(TARGET_STREAM, headers=((LEI, "run.1"),)), 200, LOST),
     case("sse-last-event-id-non-ascii-digit",
-         lambda t: get(STREAM, headers=((LEI, "run.\xb2"),), raw=True), 204, None),
+         lambda t: get(STREAM, headers=((LEI, "run.\xb2"),), raw=True), 200, LOST),
     case("sse-last-event-id-huge-number",
-         lambda t: get(STREAM, headers=((LEI, "run." + "9" * 5000),)), 204, None),
+         lambda t: get(STREAM, headers=((LEI, "run." + "9" * 5000),)), 200, LOST),
+    case("sse-last-event-id-huge-run-id",
+         lambda t: get(STREAM, headers=((LEI, "r" * 5000 + ".1"),)), 200, LOST),
+    case("sse-last-event-id-already-told-lost",
+         lambda t: get(STREAM, headers=((LEI, "nope.lost"),)), 204, None),
 ]
 # fmt: on
 
@@ -614,6 +621,8 @@ ASGI_ONLY_CASES: Final = [
          MALFORMED),
     case("sse-query-not-ascii", lambda t: get(STREAM, "steps=\xe9".encode("latin-1")), 400,
          MALFORMED),
+    case("sse-last-event-id-control-characters",
+         lambda t: get(STREAM, headers=((LEI, "run\x01\x7f.1"),), raw=True), 200, LOST),
     case("sse-post-content-length-lies-small",
          lambda t: post(STREAM, b"", content_length="10",
                         chunks=(b'{"pad": "', b"y" * BODY_LIMIT, b'"}')), 413,
@@ -636,6 +645,15 @@ def assert_error_answer(response: Any, expected: HttpCase) -> None:
     outcomes = {(expected.status, expected.code), *expected.also}
     if expected.status == 204:
         assert (response.status, response.body) == (204, b""), (response.status, response.body)
+        return
+    if expected.code == LOST:  # an event stream of one frame: EventSource reads no error body
+        assert response.status == 200, (response.status, response.body[:300])
+        assert (response.header("content-type") or "").startswith("text/event-stream")
+        (lost,) = SSEDecoder().feed(response.body)
+        assert lost.event == "lost", lost
+        assert (lost.id or "").endswith(".lost"), lost
+        assert len(lost.id or "") <= 80, "a client's id is echoed only if it is one of ours"
+        assert json.loads(lost.data)["code"] == LOST, lost
         return
     assert (response.header("content-type") or "").startswith(JSON), (
         response.status,

@@ -20,7 +20,9 @@ Pages (``inner``, a Starlette app):
 
 Test routes: ``GET /record`` (JSON of :data:`RECORD`), ``POST /record/reset``, ``POST
 /arm-drop?after=K`` (the next stream response is ended by the server after ``K`` body chunks,
-once), ``POST /test/close-sockets`` (close every socket with 1012), ``POST
+once; ``&forget=1``: resumes are then answered ``204`` by this wrapper, ``&forget=lost``: they
+reach the app with a run id it never issued, as on another worker), ``POST
+/test/close-sockets`` (close every socket with 1012), ``POST
 /test/restart?down=S`` (close every socket with 1012 and refuse handshakes for ``S`` seconds, as
 a restarting server does), ``POST /test/broadcast``
 (``tick`` to every live ``wsbox``), ``POST /poked`` (what an inserted ``hx-post`` button calls).
@@ -159,7 +161,9 @@ class _Record:
         self.drop_after: int | None = None
         #: Answer every resume (a request with Last-Event-ID) with 204, as a server does that
         #: no longer knows the stream (another worker, a restart).
-        self.forget_resumes = False
+        #: How the next resumes are answered: "204" (by this wrapper), "lost" (by the app,
+        #: which is handed an id it never issued, as another worker would be), or None.
+        self.forget_resumes: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -423,7 +427,7 @@ async def record_reset(request: Request) -> JSONResponse:
 
 async def arm_drop(request: Request) -> JSONResponse:
     RECORD.drop_after = int(request.query_params["after"])
-    RECORD.forget_resumes = request.query_params.get("forget") == "1"
+    RECORD.forget_resumes = {"1": "204", "lost": "lost"}.get(request.query_params.get("forget", ""))
     return JSONResponse({"ok": True})
 
 
@@ -520,7 +524,13 @@ class _Recorder:
             "dropped_after": None,
         }
         RECORD.streams.append(entry)
-        if last_event_id is not None and RECORD.forget_resumes:
+        if last_event_id is not None and RECORD.forget_resumes == "lost":
+            seq = last_event_id.rpartition(b".")[2]
+            forged = [(k, v) for k, v in scope["headers"] if k != b"last-event-id"]
+            forged.append((b"last-event-id", b"forgotten-run." + seq))
+            scope = {**scope, "headers": forged}
+            entry["last_event_id"] = "forgotten-run." + seq.decode("latin-1")
+        elif last_event_id is not None and RECORD.forget_resumes:
             entry["status"] = 204
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})

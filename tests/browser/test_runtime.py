@@ -55,7 +55,8 @@ INIT_SCRIPT = """
     if (!ids.has(node)) { ids.set(node, ++nextId); }
     return ids.get(node);
   };
-  ["stream:start", "stream:text", "stream:update", "stream:error", "stream:done"].forEach(
+  ["stream:start", "stream:text", "stream:update", "stream:error", "stream:done", "stream:lost"]
+    .forEach(
     (name) => document.addEventListener(name, (e) => {
       const el = e.target, d = e.detail || {};
       const texts = Array.from(el.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE);
@@ -594,6 +595,34 @@ def test_a_resume_answered_204_ends_the_stream_and_is_never_retried(rt: RuntimeP
         (False, 204),
     ], streams
     assert rt.record()["runs"] == {"resume": 1}
+
+
+def test_a_resume_the_server_cannot_serve_is_shown_as_lost_and_never_retried(
+    rt: RuntimePage,
+) -> None:
+    # The reconnect reaches a server that does not know the run (as another worker would):
+    # it answers one `lost` frame; the runtime closes the stream, shows the message in the
+    # component and fires stream:lost, and nothing runs again or asks again.
+    rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
+    rt.post("/arm-drop?after=6&forget=lost")
+    rt.goto("/sse?script=resume")
+    text = rt.page.locator("[data-stream=text]")
+    expect(text).to_have_attribute("data-stream-active", "")
+    rt.wait_for_event("stream:lost")
+    expect(text).not_to_have_attribute("data-stream-active", "")
+    error = rt.page.locator("[data-component-error]")
+    expect(error).to_contain_text("lost")
+    rt.page.wait_for_timeout(AFTER_DONE_WATCH_MS)
+
+    streams = rt.record()["streams"]
+    assert [(s["last_event_id"] is None, s["status"]) for s in streams] == [
+        (True, 200),
+        (False, 200),
+    ], streams
+    assert streams[1]["last_event_id"].startswith("forgotten-run"), streams
+    assert rt.record()["runs"] == {"resume": 1}
+    (lost,) = rt.events("stream:lost")
+    assert lost["error"]["code"] == "stream_lost"
 
 
 # -- 8. WebSocket resume -------------------------------------------------------------------------

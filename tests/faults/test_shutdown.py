@@ -230,3 +230,44 @@ async def test_shutdown_while_a_socket_handshake_and_a_stream_body_are_in_flight
     assert socket.sent[0]["status"] == 503
     assert journal.entries == []
     await assert_nothing_leaks(app, before)
+
+
+async def test_a_signal_reaches_the_servers_own_handler_only_after_every_close_went_out(
+    opened_app: tuple[Open, Any],
+) -> None:
+    """uvicorn closes every socket itself (a bare 1012, no reason) as soon as its SIGTERM
+    handler has run: ours hands the signal on only once our closes went out, so our reason
+    always wins that race. A second signal meanwhile goes straight through (a second Ctrl-C
+    forces the exit)."""
+    from component_framework.asgi.app import _SignalHook
+
+    opened, _ = opened_app
+    relayed: list[tuple[int, dict[str, Any]]] = []
+    servers_handler_ran = asyncio.Event()
+
+    def servers_handler(signum: int, frame: Any) -> None:
+        closes = {name: socket.close for name, socket in opened.sockets.items()}
+        relayed.append((signum, closes))
+        servers_handler_ran.set()
+
+    handle = _SignalHook._chain(servers_handler)
+    _SignalHook.apps[opened.app] = asyncio.get_running_loop()
+    try:
+        assert handle(15, None) is None
+        assert relayed == [], "the server's handler waits for our closes"
+        handle(2, None)
+        assert [signum for signum, _ in relayed] == [2], "a second signal meanwhile is not held"
+        async with asyncio.timeout(WAIT):
+            while len(relayed) < 2:
+                await servers_handler_ran.wait()
+                servers_handler_ran.clear()
+        signum, closes = relayed[1]
+        assert signum == 15
+        for name, close in closes.items():
+            assert close is not None, f"{name} was not closed before the server's handler ran"
+            assert (close["code"], close["reason"]) == (1012, RESTART_REASON), name
+    finally:
+        _SignalHook.relaying = False
+        _SignalHook.apps.pop(opened.app, None)
+    await settle(lambda: not opened.app.streams.runs, "the runs cancelled")
+    await check_everything_ended(opened)

@@ -172,7 +172,7 @@ def check_http_answer(answer: Answer, method: str, *, left_early: bool = False) 
             answer.body.decode("utf-8")  # HTML fragments and static files are UTF-8
 
 
-FRAME_TYPES = frozenset({"message", "stream", "done", "error", "broadcast", "shutdown"})
+FRAME_TYPES = frozenset({"message", "stream", "done", "error", "broadcast", "shutdown", "lost"})
 
 
 def check_sse_body(body: bytes, after: int = 0) -> list[SSEEvent]:
@@ -184,6 +184,11 @@ def check_sse_body(body: bytes, after: int = 0) -> list[SSEEvent]:
         assert events[0].retry is not None, "a stream's first frame carries the retry hint"
     last_seq = after
     run_ids = set()
+    if any(event.event == "lost" for event in events):  # a resume of a stream we do not have
+        (lost,) = events
+        assert (lost.id or "").endswith(".lost"), lost
+        assert json.loads(lost.data)["code"] == "stream_lost", lost
+        return events
     for event in events:
         assert event.event in FRAME_TYPES, event
         if event.event != "shutdown":

@@ -43,7 +43,10 @@ async def stream_then_sigterm(tag: str) -> dict[str, Any]:
     app = build_app()
     exchange = Exchange.stream(app, "paced", query={"tag": tag, "steps": 3})
     await exchange.events_count(1)
+    before = len(received)
     outcome = signal_outcome(signal.SIGTERM)
+    # The previous handler runs once the app's final frames went out, not inside the signal.
+    outcome["previous_held"] = received[before:] == []
     try:
         await exchange.run_to_end(within=2)
     except AssertionError as error:
@@ -52,6 +55,7 @@ async def stream_then_sigterm(tag: str) -> dict[str, Any]:
     await asyncio.sleep(0.05)
     outcome["events"] = [event.event for event in exchange.events]
     outcome["finally_ran"] = stream_components.journal.has("finally", tag)
+    outcome["previous_called"] = received[before:] == [signal.SIGTERM]
     await app.shutdown()
     return outcome
 

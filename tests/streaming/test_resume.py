@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from component_framework.testing import sse_request
+from component_framework.testing import SSEResponse, sse_request
 from tests.streaming.conftest import Streams
 from tests.streaming.exchange import Exchange, eventually
 from tests.streaming.stream_components import journal, pacer
@@ -112,26 +112,58 @@ async def test_reconnect_after_done_within_the_grace_is_204(streams: Streams) ->
     assert journal.tags("start") == ["done"], "the work did not run again"
 
 
-async def test_reconnect_after_the_grace_expired_is_204(streams: Streams) -> None:
+def assert_told_lost(response: SSEResponse, shown_id: str) -> None:
+    """``response`` is the answer to a resume of a stream the server does not have: one
+    ``lost`` frame with the ``stream_lost`` error, never a new run and never "finished"."""
+    assert response.status == 200
+    (lost,) = response.events
+    assert lost.event == "lost"
+    assert lost.id == f"{shown_id}.lost"
+    assert lost.retry is not None, "the retry hint rides on it, as on every first frame"
+    error = json.loads(lost.data)
+    assert error["code"] == "stream_lost"
+    assert "lost" in error["message"]
+
+
+async def test_reconnect_after_the_grace_expired_is_told_the_stream_is_lost(
+    streams: Streams,
+) -> None:
     app = streams.app(stream_resume_grace=0.05)
     pacer.grant("expired", 2)
     exchange = await streams.open(app, "paced", query={"tag": "expired", "steps": 2}).run_to_end()
     await eventually(lambda: len(app.streams) == 0)
+    assert exchange.last_id is not None
+    run_id = exchange.last_id.rpartition(".")[0]
 
     again = await sse_request(
         app, "/components/paced/stream/", headers={"Last-Event-ID": exchange.last_id}
     )
 
-    assert again.status == 204
-    assert journal.tags("start") == ["expired"]
+    assert_told_lost(again, run_id)
+    assert journal.tags("start") == ["expired"], "the work did not run again"
+    told = await sse_request(
+        app, "/components/paced/stream/", headers={"Last-Event-ID": again.events[0].id or ""}
+    )
+    assert (told.status, told.body) == (204, b""), "once told, a plain EventSource stops"
 
 
 @pytest.mark.parametrize(
-    "last_event_id",
-    ["unknownrun.3", "garbage", "12", ".4", "run.", "run.x", "run.-1", "a.b.c", "\u00e9t\u00e9.1"],
+    ("last_event_id", "shown_id"),
+    [
+        ("unknownrun.3", "unknownrun"),
+        ("garbage", "unknown"),
+        ("12", "unknown"),
+        (".4", "unknown"),
+        ("run.", "unknown"),
+        ("run.x", "unknown"),
+        ("run.-1", "unknown"),
+        ("a.b.c", "unknown"),
+        ("\u00e9t\u00e9.1", "unknown"),
+        ("other-worker_Run9.17", "other-worker_Run9"),
+    ],
 )
-async def test_unknown_or_garbage_last_event_id_is_204(
-    streams: Streams, last_event_id: str
+async def test_unknown_or_garbage_last_event_id_is_told_lost_and_starts_nothing(
+    streams: Streams, last_event_id: str, shown_id: str
 ) -> None:
     app = streams.app()
     response = await sse_request(
@@ -141,16 +173,16 @@ async def test_unknown_or_garbage_last_event_id_is_204(
         headers={"Last-Event-ID": last_event_id},
     )
 
-    assert response.status == 204
-    assert response.body == b""
+    assert_told_lost(response, shown_id)
     assert len(app.streams) == 0, "no run was started"
     assert journal.entries == []
 
 
-async def test_last_event_id_of_another_components_run_is_204(streams: Streams) -> None:
+async def test_last_event_id_of_another_components_run_is_told_lost(streams: Streams) -> None:
     app = streams.app()
     running = streams.open(app, "paced", query={"tag": "other", "steps": 2})
     await running.events_count(1)
+    assert running.last_id is not None
 
     response = await sse_request(
         app,
@@ -159,7 +191,7 @@ async def test_last_event_id_of_another_components_run_is_204(streams: Streams) 
         headers={"Last-Event-ID": running.last_id},
     )
 
-    assert response.status == 204
+    assert_told_lost(response, running.last_id.rpartition(".")[0])
     assert len(app.streams) == 1
     pacer.grant("other", 2)
     await running.run_to_end()
@@ -200,7 +232,8 @@ async def test_run_is_cancelled_after_the_grace_with_nobody_back(
     again = await sse_request(
         app, f"/components/{name}/stream/", headers={"Last-Event-ID": exchange.last_id}
     )
-    assert again.status == 204
+    assert again.status == 200
+    assert [event.event for event in again.events] == ["lost"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The SIGTERM/SIGINT hook: it ends open streams and always hands the signal on to the handler
-that was there before (the server's), even after the loop it served is gone.
+that was there before (the server's), once its streams got their final frame, and even after
+the loop it served is gone.
 
 The hook is process-wide state, so :mod:`tests.streaming.signal_probe` exercises it in a
 subprocess of its own and reports what happened; these tests read that report.
@@ -46,7 +47,8 @@ def test_sigterm_during_a_stream_still_calls_the_previous_handler(
 ) -> None:
     during = report["during_stream"]
     assert during["raised"] is None, during
-    assert during["previous_called"]
+    assert during["previous_held"], "held until the stream's shutdown frame went out"
+    assert during["previous_called"], "then called, once"
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])

@@ -7,7 +7,8 @@ Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse`
 Also owns the shutdown path of open streams and sockets: servers
 wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
 ``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
-in front of the server's own handler, which still runs) or on :meth:`ComponentASGI.shutdown`.
+in front of the server's own handler, which runs once our final frames went out) or on
+:meth:`ComponentASGI.shutdown`.
 """
 
 from __future__ import annotations
@@ -76,14 +77,21 @@ def _normalise_prefix(prefix: str) -> str:
 class _SignalHook:
     """One SIGTERM/SIGINT handler per process, in front of the server's own handler.
 
-    It asks every live app that streamed to shut its streams down (on that app's loop, if the
-    loop still runs), then always calls the handler it replaced, so the server shuts down as
-    it would have; installed once, so handlers never pile up."""
+    It asks every live app that streamed to shut its streams down, on that app's loop, and
+    hands the signal on to the handler it replaced once the apps have sent their final frames
+    and close codes (at most :data:`_SIGNAL_CLOSE_GRACE` later): a server that closes every
+    socket itself on shutdown (uvicorn writes a bare 1012) would otherwise race our close and
+    its reason. The server then shuts down as it would have. A signal while one waits, a loop
+    that is not running, or apps on several loops go straight to the replaced handler. Installed once,
+    so handlers never pile up."""
 
     apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
         weakref.WeakKeyDictionary()
     )
     installed: ClassVar[bool] = False
+    #: Set while a signal waits for the apps' final frames: another one meanwhile goes
+    #: straight to the replaced handler (a second Ctrl-C forces the exit at once).
+    relaying: ClassVar[bool] = False
 
     @classmethod
     def watch(cls, app: ComponentASGI, loop: asyncio.AbstractEventLoop) -> None:
@@ -101,12 +109,48 @@ class _SignalHook:
         cls, previous: Callable[[int, FrameType | None], Any]
     ) -> Callable[[int, FrameType | None], Any]:
         def handle(signum: int, frame: FrameType | None) -> Any:
-            for app, loop in list(cls.apps.items()):
-                if not loop.is_closed():
+            watched = [(app, loop) for app, loop in list(cls.apps.items()) if not loop.is_closed()]
+            loops = {loop for _, loop in watched}
+            if cls.relaying or len(loops) != 1 or not next(iter(loops)).is_running():
+                for app, loop in watched:
                     loop.call_soon_threadsafe(app.begin_shutdown)
-            return previous(signum, frame)
+                return previous(signum, frame)
+            cls.relaying = True
+            apps = [app for app, _ in watched]
+            loops.pop().call_soon_threadsafe(cls._shut_then_relay, apps, previous, signum)
+            return None
 
         return handle
+
+    @staticmethod
+    def _shut_then_relay(
+        apps: list[ComponentASGI],
+        previous: Callable[[int, FrameType | None], Any],
+        signum: int,
+    ) -> None:
+        """On the loop: start every app's shutdown, then relay the signal once their final
+        frames went out (or the grace ran out)."""
+        shutdowns = [task for app in apps if (task := app.begin_shutdown()) is not None]
+
+        async def relay() -> None:
+            try:
+                if shutdowns:
+                    await asyncio.wait(shutdowns, timeout=_SIGNAL_CLOSE_GRACE)
+            finally:
+                _SignalHook.relaying = False
+                previous(signum, None)
+
+        _background.add(task := asyncio.get_running_loop().create_task(relay()))
+        task.add_done_callback(_background.discard)
+
+
+#: How long a signal waits for the apps' final frames before the server's own handler runs.
+_SIGNAL_CLOSE_GRACE: Final = 1.0
+#: How long :meth:`ComponentASGI.shutdown` waits for the sockets' close frames to go out.
+_SHUTDOWN_CLOSE_GRACE: Final = 0.5
+#: Tasks started from synchronous code that nobody awaits (shutdowns, signal relays): held
+#: here, since a task nobody references may be collected before it finishes.
+_background: set[asyncio.Task[None]] = set()
 
 
 class ComponentASGI:
@@ -303,14 +347,23 @@ class ComponentASGI:
         and live component (their handlers' ``finally`` blocks run). Safe to call more than
         once."""
         self.stream_gate.close()
-        self.sockets.close_all()
-        await asyncio.sleep(0)  # let open streams and sockets send their final frame first
+        closing = self.sockets.close_all()
+        # Let open streams and sockets send their final frame before their runs are cancelled
+        # (each close is bounded by ws_send_timeout; shutdown waits for them only this long).
+        await asyncio.sleep(0)
+        if closing:
+            await asyncio.wait(closing, timeout=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
 
-    def begin_shutdown(self) -> None:
-        """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers)."""
-        if not self.stream_gate.closing:
-            asyncio.get_running_loop().create_task(self.shutdown())
+    def begin_shutdown(self) -> asyncio.Task[None] | None:
+        """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers); the
+        task, or ``None`` when a shutdown had already begun."""
+        if self.stream_gate.closing:
+            return None
+        task = asyncio.get_running_loop().create_task(self.shutdown())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        return task
 
     def _hook_signals(self) -> None:
         """On the first stream, make SIGTERM/SIGINT end this app's streams (see module doc)."""

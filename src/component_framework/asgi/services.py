@@ -54,8 +54,11 @@ class StreamGate:
 class OpenSocket(Protocol):
     """An open WebSocket as shutdown sees it (``asgi.websocket``'s connection)."""
 
-    def close(self, error: ComponentError | None = None, code: int | None = None) -> None:
-        """Close with ``error``'s close code, or ``code``."""
+    def close(
+        self, error: ComponentError | None = None, code: int | None = None
+    ) -> asyncio.Task[None] | None:
+        """Close with ``error``'s close code, or ``code``: the task sending the close, or
+        ``None`` when the connection was not open."""
         ...
 
 
@@ -66,12 +69,15 @@ class SocketRegistry:
         self.connections: set[OpenSocket] = set()
         self.closing = False
 
-    def close_all(self) -> None:
-        """Close every connection with 1012 (service restart: clients reconnect elsewhere)."""
+    def close_all(self) -> list[asyncio.Task[None]]:
+        """Close every connection with 1012 (service restart: clients reconnect elsewhere);
+        the tasks sending those closes."""
         self.closing = True
         error = ServiceUnavailable(RESTART_REASON)
-        for connection in list(self.connections):
-            connection.close(error, CLOSE_SERVICE_RESTART)
+        closing = (
+            connection.close(error, CLOSE_SERVICE_RESTART) for connection in list(self.connections)
+        )
+        return [task for task in closing if task is not None]
 
     def __len__(self) -> int:
         return len(self.connections)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,6 +36,8 @@ from component_framework.errors import (
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
+    StreamLost,
+    error_document,
     report_failure,
 )
 from component_framework.protocol.request import (
@@ -48,8 +51,10 @@ from component_framework.protocol.request import (
 )
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
+    LOST_ID_SUFFIX,
     SHUTDOWN_FRAME,
     SSE_CONTENT_TYPE,
+    lost_frame,
     with_retry,
 )
 
@@ -324,12 +329,12 @@ async def handle_sse(
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id:
             run = streams.get(resume[0]) if resume is not None else None
-            if (
-                run is None
-                or run.component_name != component_name
-                or (run.finished and not run.frames_after(resume[1] if resume else 0))
-            ):
-                # Finished, expired or unknown: 204 tells EventSource to stop reconnecting.
+            if run is None or run.component_name != component_name:
+                # Expired, run elsewhere or never ours: not "finished", the client missed frames.
+                await send_response(send, _lost(resume[0] if resume else "", headers, services))
+                return
+            if run.finished and not run.frames_after(resume[1] if resume else 0):
+                # Finished: 204 tells EventSource to stop reconnecting.
                 await send_response(send, _no_content())
                 return
             after = resume[1] if resume else 0
@@ -374,3 +379,19 @@ async def _refuse(
 
 def _no_content() -> Response:
     return Response(204, (), b"")
+
+
+#: What a run id we issued looks like (``secrets.token_urlsafe``); anything else is echoed as
+#: ``unknown`` in the ``lost`` frame's id.
+_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _lost(run_id: str, headers: RequestHeaders, services: AppServices) -> Response:
+    """The answer to a resume of a stream this server does not have: one ``lost`` frame
+    (``StreamLost``, with the retry hint as every first frame), whose id a reconnect sends
+    back to be answered ``204``."""
+    if (headers.last_event_id or "").endswith(LOST_ID_SUFFIX):
+        return _no_content()  # the client was told; a plain EventSource asks once more
+    shown_id = run_id if _RUN_ID.fullmatch(run_id) else "unknown"
+    frame = lost_frame(error_document(StreamLost()), shown_id)
+    return Response(200, _HEADERS, with_retry(frame, services.settings.stream_retry_ms))

@@ -224,10 +224,13 @@ class _SocketConnection:
 
     # -- closing -------------------------------------------------------------------------------
 
-    def close(self, error: ComponentError | None = None, code: int | None = None) -> None:
-        """Close with ``error``'s close code (or ``code``), dropping unsent messages."""
+    def close(
+        self, error: ComponentError | None = None, code: int | None = None
+    ) -> asyncio.Task[None] | None:
+        """Close with ``error``'s close code (or ``code``), dropping unsent messages: the task
+        sending the close, or ``None`` when the socket was not open."""
         if self.state is not SocketState.OPEN:
-            return
+            return None
         self.state = SocketState.CLOSING
         close_code = code if code is not None else (error.close_code if error else CLOSE_NORMAL)
         reason = _reason(error.client_message) if error is not None else ""
@@ -237,6 +240,7 @@ class _SocketConnection:
         if self.session is not None:
             self.session.close()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
+        return self._closer
 
     def _abandon(self) -> None:
         reader = self._reader

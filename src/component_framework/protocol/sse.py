@@ -28,6 +28,7 @@ from component_framework.protocol.compact import compact_json
 
 __all__ = [
     "HEARTBEAT_FRAME",
+    "LOST_ID_SUFFIX",
     "SHUTDOWN_FRAME",
     "SSE_CONTENT_TYPE",
     "SSEDecoder",
@@ -39,6 +40,7 @@ __all__ = [
     "encode_comment",
     "encode_event",
     "error_frame",
+    "lost_frame",
     "render_frame",
     "stream_frame",
     "with_retry",
@@ -174,6 +176,18 @@ def done_frame(rendered: Rendered, frame_id: str) -> bytes:
 def error_frame(document: Mapping[str, Any], frame_id: str) -> bytes:
     """The end of a run that failed: ``event: error`` with the error document."""
     return encode_event(compact_json(document), event="error", id=frame_id)
+
+
+#: The end of a ``Last-Event-ID`` that a ``lost`` frame answered: a reconnect with it is told
+#: "nothing to resume" (``204``) instead of "lost" again.
+LOST_ID_SUFFIX: Final = ".lost"
+
+
+def lost_frame(document: Mapping[str, Any], run_id: str) -> bytes:
+    """The whole answer to a resume of a stream the server does not have: ``event: lost``
+    with the error document, and an ``id`` whose reconnect is answered ``204`` (so a plain
+    ``EventSource`` stops after it instead of asking again)."""
+    return encode_event(compact_json(document), event="lost", id=run_id + LOST_ID_SUFFIX)
 
 
 def broadcast_frame(event: str, payload: Mapping[str, Any], frame_id: str) -> bytes:

@@ -147,13 +147,14 @@
   }
 
   /* -- SSE: end on the final frames, never re-run a finished stream ---------------------------- */
-  var FINAL = ["done", "error", "shutdown"];
-  function ended(elt, name, data) { // "done", "error" or "shutdown": the source is closed by now
+  var FINAL = ["done", "error", "shutdown", "lost"];
+  function ended(elt, name, data) { // a FINAL frame: the source is closed by now
     flush();
     endStreams(elt);
-    if (name === "error") {
+    if (name === "error" || name === "lost") { // lost: a resume the server could not serve
       var root = rootIn(elt), error = JSON.parse(data);
       if (root) { showError(root, (error.error || error).message || "The stream failed"); }
+      if (name === "lost") { fire(elt, "stream:lost", { error: error }); }
     }
   }
   function hookSource(elt, source) { // htmx 2: the extension's EventSource
