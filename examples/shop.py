@@ -93,10 +93,12 @@ class FeaturedStore:
 featured = FeaturedStore()
 
 
-def shop_page_context(request: AccessContext) -> dict[str, Any]:
-    """What ``shop.html`` reads besides ``request``: the owner's name, and whether someone
-    is signed in (the sign-in or the sign-out form)."""
-    return {"owner": SHOP_OWNER, "signed_in": user_name(request) is not None}
+def shop_page_context(request: AccessContext, *, sessions: bool = True) -> dict[str, Any]:
+    """What ``shop.html`` reads besides ``request``: the owner's name, whether someone is
+    signed in (the sign-in or the sign-out form), and whether the host has sessions at all
+    (the standalone host has none: no form)."""
+    signed_in = user_name(request) is not None
+    return {"owner": SHOP_OWNER, "signed_in": signed_in, "sessions": sessions}
 
 
 def _is_owner(request: AccessContext) -> bool:

@@ -292,6 +292,7 @@ async def test_checkout_redirects_to_the_order_and_refuses_to_send_the_browser_e
 
 # -- the shop page (examples.shop): URL state, session sign-in, an owner-only action -----------
 
+#: The hosts with session middleware (the standalone host serves the shop without sign-in).
 SHOP_APPS = ["examples.litestar_example", "examples.starlette_app"]
 
 
@@ -312,11 +313,13 @@ def products_on(page: str) -> list[str]:
     return [line.split(">", 1)[1] for line in page.split('<span class="name')[1:]]
 
 
-async def test_the_shop_page_reads_the_search_and_page_from_its_url(shop_app: Any) -> None:
+async def test_every_host_serves_the_shop_reading_the_search_and_page_from_its_url(
+    example_app: Any,
+) -> None:
     shop = importlib.import_module("examples.shop")
     matching = [p.name for p in shop.PRODUCTS if "s" in p.name.lower()]
 
-    page = await asgi_request(shop_app, "GET", "/shop", query={"q": "s", "page": "2"})
+    page = await asgi_request(example_app, "GET", "/shop", query={"q": "s", "page": "2"})
 
     assert page.status == 200
     assert page.header("content-security-policy") == showcase.CONTENT_SECURITY_POLICY
@@ -327,8 +330,8 @@ async def test_the_shop_page_reads_the_search_and_page_from_its_url(shop_app: An
         assert f'data-component="{name}"' in page.text
 
 
-async def test_a_hostile_shop_url_shows_the_first_page(shop_app: Any) -> None:
-    page = await asgi_request(shop_app, "GET", "/shop", query={"q": "<x>", "page": "1e99"})
+async def test_a_hostile_shop_url_shows_the_first_page(example_app: Any) -> None:
+    page = await asgi_request(example_app, "GET", "/shop", query={"q": "<x>", "page": "1e99"})
     assert page.status == 200
     assert "0 products for “&lt;x&gt;”" in page.text
     assert "Page 1 of 1" in page.text
@@ -394,3 +397,12 @@ async def test_only_the_owner_may_feature_a_product(shop_app: Any) -> None:
     assert nobody.status == 403
     assert featured.status == 200
     assert "Featured: <b>Blue shoes</b>" in featured.json()["html"]
+
+
+async def test_the_standalone_shop_offers_no_sign_in_and_the_index_links_to_the_shop() -> None:
+    standalone = importlib.import_module("examples.standalone").app
+    page = (await asgi_request(standalone, "GET", "/shop")).text
+    index = (await asgi_request(standalone, "GET", "/")).text
+    assert 'class="no-sessions"' in page
+    assert 'class="sign-in"' not in page
+    assert '<a href="/shop">' in index
