@@ -12,11 +12,13 @@ server faults (our side or the user's handler failed) are separate branches, as 
     │   ├── HostNotAllowed              400  1008  host_not_allowed
     │   ├── URLNotAllowed               400  1008  url_not_allowed
     │   ├── InvalidTrigger              400  1008  invalid_trigger
+    │   ├── InvalidEmit                 400  1008  invalid_emit
     │   ├── Unauthorized                401  1008  unauthorized
     │   ├── Forbidden                   403  1008  forbidden
     │   ├── NotFound                    404  1008  not_found
     │   │   ├── ComponentNotFound       404  1008  component_not_found
-    │   │   └── EventNotFound           404  1008  event_not_found
+    │   │   ├── EventNotFound           404  1008  event_not_found
+    │   │   └── NotListening            404  1008  not_listening
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
     │   ├── NotJoined                   409  1008  not_joined
     │   ├── PayloadTooLarge             413  1009  payload_too_large
@@ -72,12 +74,14 @@ __all__ = [
     "HandlerError",
     "HandlerTimeout",
     "HostNotAllowed",
+    "InvalidEmit",
     "InvalidSnapshot",
     "InvalidTrigger",
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
     "NotJoined",
+    "NotListening",
     "PayloadTooLarge",
     "PayloadValidationError",
     "RateLimited",
@@ -231,6 +235,13 @@ class InvalidTrigger(ClientError):
     code = "invalid_trigger"
 
 
+class InvalidEmit(ClientError):
+    """A handler's ``emit`` named an invalid event, gave a payload that is not small JSON
+    data, or emitted more events than one answer carries (``core.events``)."""
+
+    code = "invalid_emit"
+
+
 class Unauthorized(ClientError):
     """The client must authenticate first."""
 
@@ -271,6 +282,18 @@ class EventNotFound(NotFound):
         super().__init__(f"component {component!r} has no event {shown(event)}")
         self.component = component
         self.event = event
+
+
+class NotListening(NotFound):
+    """An emitted event was sent to a component whose class does not list it in ``listens``
+    (or to a listener whose class lists none of the events of the batch)."""
+
+    code = "not_listening"
+
+    def __init__(self, component: str, events: Sequence[str]) -> None:
+        names = ", ".join(shown(event, 64) for event in events[:4])
+        super().__init__(f"component {component!r} does not listen to {names}")
+        self.component = component
 
 
 class MethodNotAllowed(ClientError):

@@ -117,6 +117,12 @@ class Target(Component):
         self.state["count"] += 100
         self.trigger(name, {"text": "hi"})
 
+    def on_shout(self, event: str, payload: dict[str, Any] | None = None) -> None:
+        # A handler emitting what a client names: the emit must refuse anything unfit.
+        CALLS["target.on_shout"] += 1
+        self.state["count"] += 100
+        self.emit(event, **(payload or {}))
+
     def _secret(self) -> None:  # never an event
         CALLS["target._secret"] += 1
         self.state["count"] = -1
@@ -124,6 +130,27 @@ class Target(Component):
     def on__hidden(self) -> None:  # "_hidden" is not a valid event name
         CALLS["target.on__hidden"] += 1
         self.state["count"] = -2
+
+
+@registry.register("listener")
+class Listener(Component):
+    """Hears ``added`` emitted by other components of the page (``tests/adversarial``'s
+    emitted-event cases aim bad batches at it)."""
+
+    template_name = "other.html"
+    listens = ("added",)
+
+    def mount(self) -> None:
+        CALLS["listener.mount"] += 1
+        self.state["seen"] = 0
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["listener.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_added(self, amount: int) -> None:
+        CALLS["listener.on_added"] += 1
+        self.state["seen"] += amount
 
 
 @registry.register("finder")

@@ -1294,6 +1294,170 @@ def test_the_tokens_are_what_the_cases_say() -> None:
     assert app.dispatcher.signer.verify(valid, "target").state == {"count": 5}
 
 
+# -- emitted events (issue 14.3) ----------------------------------------------------------------
+# A handler emitting what a client names is refused like a bad trigger; a batch to /_emit/ is
+# refused whole when malformed, and each listener's bad case is that listener's error only:
+# its handler never runs for an event it does not list, a payload that does not fit, or a
+# snapshot that is not its own.
+
+EMIT: Final = "/components/_emit/"
+BAD_EMITTED_EVENTS: Final = [
+    ("", None),
+    ("mount", None),
+    ("_private", None),
+    ("htmx:load", None),
+    ("added now", None),
+    ("<img src=x>", None),
+    ("a" * 65, None),
+    ("added", {"text": "x" * 2000}),
+]
+
+
+@pytest.mark.parametrize(("event", "payload"), BAD_EMITTED_EVENTS)
+async def test_http_a_handler_emitting_a_bad_event_or_payload_is_refused(
+    host: Host, event: str, payload: Any
+) -> None:
+    tokens = await tokens_for(host)
+    body = js(_event(tokens, "shout", {"event": event, "payload": payload}))
+    response = await host.send(post(TARGET, body))
+    _refused_effect(response, "invalid_emit", None)
+    await host.check_healthy()
+
+
+def _batch(events: Any, listeners: Any, **extra: Any) -> bytes:
+    return js({"events": events, "listeners": listeners, **extra})
+
+
+def _listener(component: str = "listener", snapshot: str | None = None) -> dict[str, str]:
+    token = snapshot or sign(component, {"seen": 0})
+    return {"component": component, "id": f"{component}-adversary", "snapshot": token}
+
+
+ADDED: Final = [{"event": "added", "payload": {"amount": 1}}]
+
+# fmt: off
+EMIT_BATCH_CASES: Final = [
+    case("emit-get", lambda t: get(EMIT, b""), 405, "method_not_allowed"),
+    case("emit-form", lambda t: post(EMIT, b"events=x", FORM), 415, "unsupported_media_type"),
+    case("emit-truncated", lambda t: post(EMIT, b'{"events": ['), 400, MALFORMED),
+    case("emit-not-object", lambda t: post(EMIT, b"[1, 2]"), 400, MALFORMED),
+    case("emit-not-utf8", lambda t: post(EMIT, b'{"events": "\xff"}'), 400, MALFORMED),
+    case("emit-no-events", lambda t: post(EMIT, _batch([], [_listener()])), 400, MALFORMED),
+    case("emit-event-not-object", lambda t: post(EMIT, _batch(["added"], [_listener()])), 400,
+         MALFORMED),
+    case("emit-payload-list",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": [1]}], [_listener()])),
+         400, MALFORMED),
+    case("emit-listener-no-snapshot",
+         lambda t: post(EMIT, _batch(ADDED, [{"component": "listener", "id": "x"}])), 400,
+         MALFORMED),
+    case("emit-listener-id-huge",
+         lambda t: post(EMIT, _batch(ADDED, [{**_listener(), "id": "x" * 129}])), 400,
+         MALFORMED),
+    case("emit-depth-past-chain",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], depth=9)), 400, MALFORMED),
+    case("emit-depth-not-int",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], depth="1")), 400, MALFORMED),
+    case("emit-unknown-field",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], snapshot="x")), 400, MALFORMED),
+    case("emit-too-many-events", lambda t: post(EMIT, _batch(ADDED * 9, [_listener()])), 413,
+         "payload_too_large"),
+    case("emit-too-many-listeners", lambda t: post(EMIT, _batch(ADDED, [_listener()] * 65)),
+         413, "payload_too_large"),
+    case("emit-too-deep",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": deep(40)}], [_listener()])),
+         400, "malformed_request"),
+    case("emit-body-too-large",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": {"x": "y" * BODY_LIMIT}}],
+                                     [_listener()])), 413, "payload_too_large"),
+    case("emit-cross-site",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()]),
+                        headers=(("origin", "https://evil.example"),
+                                 ("sec-fetch-site", "cross-site"))), 403, "forbidden"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("bad", EMIT_BATCH_CASES)
+async def test_http_a_bad_batch_of_emitted_events_is_refused_whole(
+    host: Host, bad: HttpCase
+) -> None:
+    tokens = await tokens_for(host)
+    before = await host.calls()
+    response = await host.send(bad.build(tokens))
+    assert_error_answer(response, bad)
+    assert await host.calls() == before, "user code ran on a refused batch"
+    await host.check_healthy()
+
+
+# fmt: off
+UNFIT_EVENTS: Final = [
+    # (id, events, listener, code, field)
+    ("payload-wrong-type", [{"event": "added", "payload": {"amount": "many"}}], _listener(),
+     VALIDATION, "amount"),
+    ("payload-missing", [{"event": "added", "payload": {}}], _listener(), VALIDATION, "amount"),
+    ("payload-extra", [{"event": "added", "payload": {"amount": 1, "admin": True}}],
+     _listener(), VALIDATION, "admin"),
+    ("payload-object", [{"event": "added", "payload": {"amount": {"n": 1}}}], _listener(),
+     VALIDATION, "amount"),
+    ("unknown-event", [{"event": "deleted", "payload": {}}], _listener(), "not_listening",
+     None),
+    ("framework-name", [{"event": "hydrate", "payload": {}}], _listener(), "not_listening",
+     None),
+    ("not-listed", [{"event": "add", "payload": {"amount": 1}}], _listener("target"),
+     "not_listening", None),
+]
+BAD_LISTENERS: Final = [
+    ("forged-snapshot", _listener(snapshot=sign("listener", {"seen": 0})[:-6] + "AAAAAA"),
+     INVALID_SNAPSHOT),
+    ("foreign-key", _listener(snapshot=sign("listener", {"seen": 9}, key=OTHER_SECRET)),
+     INVALID_SNAPSHOT),
+    ("snapshot-of-another-component", {**_listener(), "snapshot": sign("target", {"count": 5})},
+     INVALID_SNAPSHOT),
+    ("unknown-component", _listener("nothing"), "component_not_found"),
+    ("reserved-component", _listener("_static"), "component_not_found"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("events", "listener", "code", "field"),
+    [pytest.param(*row[1:], id=row[0]) for row in UNFIT_EVENTS],
+)
+async def test_http_an_emitted_event_a_listener_cannot_take_never_runs_it(
+    host: Host, events: Any, listener: dict[str, str], code: str, field: str | None
+) -> None:
+    before = await host.calls()
+    response = await host.send(post(EMIT, _batch(events, [listener])))
+    assert_no_leak(response.body)
+    assert response.status == 200, (response.status, response.body[:300])
+    (refused,) = response.json()["results"]
+    assert (refused["error"]["code"], refused["error"].get("field")) == (code, field), refused
+    assert (refused["component_id"], "html" in refused) == (listener["id"], False)
+    assert await host.calls() == before, "user code ran for an event it cannot take"
+    await host.check_healthy()
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"), [pytest.param(*row[1:], id=row[0]) for row in BAD_LISTENERS]
+)
+async def test_http_a_listener_with_a_bad_snapshot_fails_alone(
+    host: Host, bad: dict[str, str], code: str
+) -> None:
+    token = sign("listener", {"seen": 0}, component_id="listener-good")
+    good = {"component": "listener", "id": "listener-good", "snapshot": token}
+    before = await host.calls()
+    response = await host.send(post(EMIT, _batch(ADDED, [bad, good])))
+    assert_no_leak(response.body)
+    assert response.status == 200, (response.status, response.body[:300])
+    refused, ran = response.json()["results"]
+    assert (refused["error"]["code"], refused["component_id"]) == (code, bad["id"]), refused
+    assert "error" not in ran, ran
+    assert ran["component_id"] == "listener-good"
+    assert (await host.calls())["listener.on_added"] == before["listener.on_added"] + 1
+    await host.check_healthy()
+
+
 # -- URL state: hostile page URLs and query values ------------------------------------------
 # A page URL is the client's to name (HX-Current-URL): whatever it holds, a mount answers 200
 # with mount's values for what does not read, and a history change never leaves the page's

@@ -3,7 +3,8 @@
 Owns the entry point: scope types, the lifespan (its own, or the wrapped app's in middleware
 mode), deciding whether a path is ours, and handing each matched route to its transport module.
 Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse``
-``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``.
+``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``,
+``asgi.emit`` ``/_emit/`` (a batch of emitted events for a page's listeners).
 Also owns the shutdown path of open streams and sockets: servers
 wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
 ``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from component_framework.asgi.emit import handle_emit
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.incoming import RequestHeaders
@@ -82,8 +84,8 @@ class _SignalHook:
     and close codes (at most :data:`_SIGNAL_CLOSE_GRACE` later): a server that closes every
     socket itself on shutdown (uvicorn writes a bare 1012) would otherwise race our close and
     its reason. The server then shuts down as it would have. A signal while one waits, a loop
-    that is not running, or apps on several loops go straight to the replaced handler. Installed once,
-    so handlers never pile up."""
+    that is not running, or apps on several loops go straight to the replaced handler.
+    Installed once, so handlers never pile up."""
 
     apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
         weakref.WeakKeyDictionary()
@@ -207,6 +209,7 @@ class ComponentASGI:
             RouteKind.STREAM: self._serve_stream,
             RouteKind.STATIC: _serve_static,
             RouteKind.WEBSOCKET: _websocket_over_http,
+            RouteKind.EMIT: handle_emit,
         }
         self._websocket_routes: dict[RouteKind, WebSocketRouteHandler] = dict.fromkeys(
             RouteKind, _no_websocket_here

@@ -16,11 +16,12 @@ without the body; ``POST`` does both. Knows nothing of other transports.
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    page_of,
     read_body,
     read_multipart,
     request_error,
@@ -115,6 +116,8 @@ async def handle_http(
             result = await dispatcher.async_run(prepared)
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
+        if result.effects and "emit" in result.effects:
+            await _emit_to_live(scope, services, result.effects["emit"])
         if http_answer_format(method == "POST", htmx, accept) == "html":
             response = fragment_response(result)  # errors too: htmx swaps it
         elif (refusal := result.refusal()) is not None:  # a form that did not go through
@@ -132,6 +135,14 @@ async def handle_http(
         if form is not None:  # the handler is done with the files: free them at once
             form.close()
     await send_response(send, response, head=method == "HEAD")
+
+
+async def _emit_to_live(scope: HTTPScope, services: AppServices, emitted: list[Any]) -> None:
+    """The events a handler emitted, to the live components of the request's page (the
+    runtime delivers them to the others with the answer: nobody gets them twice)."""
+    page = page_of(scope)
+    if page is not None:
+        await services.hub.emit_to_page(page, emitted, 1)
 
 
 async def _read_upload(

@@ -61,9 +61,11 @@ def start_live_stream(
     call: ComponentCall,
     frame_format: FrameFormat,
     grace: float,
+    page: str | None = None,
 ) -> StreamRun:
     """Start a live subscription: mount (or resume) ``call``'s component, send its render,
-    then a render whenever broadcasts change it, until the run is closed."""
+    then a render whenever broadcasts (or events emitted on its ``page``) change it, until
+    the run is closed."""
     settings = dispatcher.settings
     run = streams.open_run(call.component_name, frame_format, grace, settings)
     outlet = _LiveFrames(run)
@@ -75,6 +77,7 @@ def start_live_stream(
         inbox_limit=settings.ws_inbox_messages,
         frame_interval=settings.stream_frame_interval,
         context=call.context,
+        page=page,
     )
     outlet.session = session
     session.submit(Join(call.params, call.snapshot))

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 STATIC_SEGMENT: Final = "_static"
+EMIT_SEGMENT: Final = "_emit"
 
 
 class RouteKind(enum.Enum):
@@ -37,6 +38,7 @@ class RouteKind(enum.Enum):
     STREAM = "stream"  # /{name}/stream/ SSE
     WEBSOCKET = "websocket"  # /{name}/ws/     WebSocket
     STATIC = "static"  # /_static/...    client runtime files
+    EMIT = "emit"  # /_emit/         HTTP: a batch of emitted events for a page's listeners
 
 
 @dataclass(slots=True)
@@ -88,6 +90,8 @@ def match_route(relative: str) -> Route | None:
     if head == STATIC_SEGMENT:
         rest = "/".join(segments[1:])
         return Route(RouteKind.STATIC, rest) if rest else None
+    if head == EMIT_SEGMENT:
+        return Route(RouteKind.EMIT, "") if len(segments) == 1 else None
     if head.startswith("_"):
         return None
     if len(segments) == 1:

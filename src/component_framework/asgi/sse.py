@@ -30,6 +30,7 @@ from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.events import checked_page_id
 from component_framework.core.stream_run import StreamRun
 from component_framework.errors import (
     ComponentError,
@@ -42,6 +43,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
+    PAGE_FIELD,
     RequestError,
     RequestFields,
     merge_loose,
@@ -281,10 +283,12 @@ async def _start_run(
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
     event = _stream_event(dispatcher, name, fields, scope["method"])
+    page = None
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
         merge_loose(params, fields.payload)  # a field given twice: RequestError, a 400
+        page = checked_page_id(params.pop(PAGE_FIELD, None))  # the runtime's page id
         call = ComponentCall(name, None, {}, params, fields.snapshot, fields.state, context)
     else:
         call = ComponentCall(
@@ -297,7 +301,8 @@ async def _start_run(
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
-        return start_live_stream(dispatcher, services.hub, streams, call, frame_format, grace)
+        hub = services.hub
+        return start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)

@@ -26,6 +26,7 @@ from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REA
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
+from component_framework.core.events import checked_page_id
 from component_framework.core.live import Event, Join, LiveSession
 from component_framework.core.outbox import OVERFLOW, Outbox
 from component_framework.core.ratelimit import TokenBucket
@@ -498,6 +499,7 @@ async def handle_websocket(
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
             context=AccessContext("websocket", scope, client),
+            page=checked_page_id(options.page),
         )
         sockets.connections.add(connection)
         try:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 from component_framework.core.access import UNSERVED, AccessContext
 from component_framework.core.effects import Effects, checked_trigger, checked_url
+from component_framework.core.events import MAX_EMITS_PER_ANSWER, checked_emit, checked_listens
 from component_framework.core.forms import flatten
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
@@ -36,7 +37,7 @@ from component_framework.core.streams import (
     text_op,
 )
 from component_framework.core.url_state import check_declaration as check_url_state
-from component_framework.errors import ConfigurationError
+from component_framework.errors import ConfigurationError, InvalidEmit
 
 __all__ = [
     "Component",
@@ -164,6 +165,10 @@ class Component:
     #: Effects asked for since the last render (``redirect``, ``trigger``, ...); ``None``, the
     #: class default, costs a render nothing. Never part of the snapshot.
     pending_effects: Effects | None = None
+    #: Events emitted by other components of the page that this class handles (each with
+    #: its public ``on_<event>`` handler; checked when the class is created). An event a
+    #: class does not list never runs it. See ``docs/events.md``.
+    listens: ClassVar[tuple[str, ...]] = ()
 
     # -- state in the URL (core.url_state, docs/url-state.md) ------------------------------
     #: State keys mirrored into the page's query string as they change, and read back from
@@ -187,6 +192,7 @@ class Component:
             cls.component_name = cls.__name__.lower()
         cls.events = MappingProxyType(_collect_events(cls))
         cls.event_rates = MappingProxyType(_collect_rates(cls, cls.events))
+        cls.listens = checked_listens(cls, cls.events)
         check_url_state(cls)
 
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
@@ -264,6 +270,18 @@ class Component:
         given or ``{"value": detail}`` otherwise. Raises ``InvalidTrigger`` (400)."""
         name, detail = checked_trigger(name, {} if detail is None else detail)
         self._effects().triggers[name] = detail
+
+    # -- events between components (core.events, docs/events.md) ---------------------------
+
+    def emit(self, event: str, **payload: Any) -> None:
+        """Run ``on_<event>(**payload)`` on every component of this page whose class lists
+        ``event`` in ``listens`` (parents, siblings, children, this one too), once this
+        answer arrives: the browser sends them in one batch, and live ones (WebSocket, live
+        SSE) get it from the server. ``payload``: small JSON data. Raises ``InvalidEmit``."""
+        emitted = self._effects().emitted
+        if len(emitted) >= MAX_EMITS_PER_ANSWER:
+            raise InvalidEmit(f"one answer emits at most {MAX_EMITS_PER_ANSWER} events")
+        emitted.append(checked_emit(event, payload))
 
     def _effects(self) -> Effects:
         effects = self.pending_effects

@@ -132,6 +132,11 @@ class DispatchResult:
         return self.component.component_name
 
     @property
+    def listens(self) -> tuple[str, ...]:
+        """The events of other components the component handles (``Component.listens``)."""
+        return self.component.listens
+
+    @property
     def errors(self) -> dict[str, list[str]]:
         """The form errors the render shows (``Component.errors``)."""
         return self.component.errors
@@ -599,14 +604,18 @@ class Dispatcher:
         """Complete a prepared call, awaiting async user code on the running loop."""
         component = await self.open(plan)
         if plan.handler is not None:
-            outcome = self.call_handler(plan, component)
-            if outcome is None:
-                pass
-            elif inspect.isawaitable(outcome):
-                await self.await_user_code(plan, "handler", outcome)
-            elif inspect.isasyncgen(outcome):
-                await self.await_user_code(plan, "handler", _drain(outcome))
+            await self.complete(plan, self.call_handler(plan, component))
         return self.render(component)
+
+    async def complete(self, plan: PreparedCall, outcome: Any) -> None:
+        """Finish what :meth:`call_handler` returned: await a coroutine, drain an async
+        generator (its final state is what counts), nothing for a sync handler's result."""
+        if outcome is None:
+            return
+        if inspect.isawaitable(outcome):
+            await self.await_user_code(plan, "handler", outcome)
+        elif inspect.isasyncgen(outcome):
+            await self.await_user_code(plan, "handler", _drain(outcome))
 
     async def advance(self, plan: PreparedCall, generator: Any) -> bool:
         """Run a generator handler to its next ``yield``; False once it is exhausted."""

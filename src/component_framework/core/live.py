@@ -39,6 +39,7 @@ from component_framework.core.dispatch import (
     is_async_function,
 )
 from component_framework.core.driver import drive_stream
+from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
 from component_framework.core.streams import StreamOp
@@ -130,6 +131,7 @@ class LiveSession:
         inbox_limit: int,
         frame_interval: float,
         context: AccessContext | None = None,
+        page: str | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.hub = hub
@@ -147,6 +149,11 @@ class LiveSession:
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
         self.closed = False
+        #: The page load the client runtime named (``core.events``): the session hears the
+        #: events other components of that page emit, and its own go to them.
+        self.page = page
+        self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
+        self._publishing: set[asyncio.Task[None]] = set()
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -167,6 +174,11 @@ class LiveSession:
         task, the common fan-out case; the push render waits for its turn), else queued; a
         full queue means this session cannot keep up."""
         component = self.component
+        if broadcast.emit_depth:  # an event of the page: only a listener hears it
+            listens = component is not None and broadcast.event in type(component).listens
+            if listens and not self.submit(broadcast):
+                self.outlet.overflow()
+            return
         if self._work.task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
             if handler is None:  # forwarded: after the render of what came before it
@@ -215,7 +227,7 @@ class LiveSession:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
-                await self._broadcast(work)
+                await (self._emitted(work) if work.emit_depth else self._broadcast(work))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a framework bug too: keep the session alive and say so
@@ -285,6 +297,16 @@ class LiveSession:
         result = self._render(component)
         self._dirty = False
         self.outlet.render(result, work.ref)
+
+    async def _emitted(self, broadcast: Broadcast) -> None:
+        """An event another component of the page emitted, run as the client's own event
+        (its rate, binding and 422, authorization); its render is pushed, a failure is this
+        component's error only."""
+        self._emit_depth = broadcast.emit_depth
+        try:
+            await self._event(Event(broadcast.event, broadcast.payload))
+        finally:
+            self._emit_depth = 0
 
     def _apply(self, broadcast: Broadcast, component: Component) -> None:
         """A broadcast to a sync handler on an idle session: applied now, rendered later."""
@@ -373,7 +395,18 @@ class LiveSession:
         self._rendered_snapshot = result.snapshot
         if self._membership.entered:
             self._membership.update(self._read_topics(component))
+        if result.effects and "emit" in result.effects and self.page is not None:
+            self._emit_to_page(result.effects["emit"])
         return result
+
+    def _emit_to_page(self, emitted: list[dict[str, Any]]) -> None:
+        """The events this component emitted, to the page's live components (the client
+        runtime delivers them to the others, from the render's effects)."""
+        assert self.page is not None
+        publish = self.hub.emit_to_page(self.page, emitted, self._emit_depth + 1)
+        task = asyncio.get_running_loop().create_task(publish)
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
 
     def _roll_back(self, component: Component) -> None:
         """Put the held component back to the state of the last render sent, which its client
@@ -396,6 +429,8 @@ class LiveSession:
             raise self.dispatcher.handler_error(self._name, "topics", exc) from exc
         if not all(isinstance(topic, str) for topic in topics):
             raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
+        if self.page is not None and type(component).listens:
+            topics |= {page_topic(self.page)}
         return topics
 
     # -- the end -----------------------------------------------------------------------------

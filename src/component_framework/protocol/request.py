@@ -40,6 +40,7 @@ from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
 __all__ = [
     "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
+    "PAGE_FIELD",
     "RESERVED_FIELDS",
     "RequestError",
     "RequestFields",
@@ -88,6 +89,11 @@ _SOCKET_FORMATS: Final[tuple[AnswerFormat, AnswerFormat]] = ("json", "html")
 RequestProblem = Literal[
     "malformed", "unsupported_media_type", "too_deep", "too_many_fields", "invalid_field"
 ]
+
+
+#: The URL field of a socket or live stream naming the page load (``core.events``); it starts
+#: with ``_`` so that no component's mount parameter (``page=2``) is taken for it.
+PAGE_FIELD: Final = "_page"
 
 
 def is_mount_event(event: str | None) -> bool:
@@ -553,6 +559,8 @@ class SocketOptions:
     target: str | None
     #: ``join=message``: nothing is mounted at connect, the client sends a ``join`` message.
     join_by_message: bool
+    #: ``_page``: the page load's id the client runtime sends (``core.events`` checks it).
+    page: object = None
 
 
 def socket_options(fields: RequestFields) -> SocketOptions:
@@ -568,6 +576,7 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     requested = loose.pop("format", None)
     target = loose.pop("target", None)
     by_message = loose.pop("join", None)
+    page = loose.pop(PAGE_FIELD, None)
     if by_message is not None and by_message != "message":
         raise _invalid("join", f"expected 'message', got {quoted(by_message, scalars=True)}")
     if by_message is not None and (fields.snapshot is not None or fields.params):
@@ -580,4 +589,4 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     answer_format = _answer_format(requested, _SOCKET_FORMATS)
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise _invalid("target", "expected the id of an element of the page")
-    return SocketOptions(answer_format, target, by_message is not None)
+    return SocketOptions(answer_format, target, by_message is not None, page)

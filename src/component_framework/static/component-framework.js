@@ -261,13 +261,14 @@
   /* -- navigation and client effects: WebSocket "effects" messages, SSE "effects" frames -------- */
   // Over HTTP htmx applies them from its HX-* headers; here they come after the render they belong
   // to, so a trigger fires on the new root. Order as htmx: events, then history, then redirect.
-  function applyEffects(scope, data) {
+  function applyEffects(scope, data, depth) {
     var effects = data.effects || {}, triggers = effects.trigger || {};
     var root = document.getElementById(data.component_id) || rootIn(scope) || scope;
     Object.keys(triggers).forEach(function (name) {
       var detail = triggers[name], object = detail !== null && typeof detail === "object" && !Array.isArray(detail);
       fire(root, name, object ? detail : { value: detail });
     });
+    if (effects.emit) { deliver(effects.emit, depth || 1); }
     if (effects.push_url) { toHistory(effects.push_url, true); }
     if (effects.replace_url) { toHistory(effects.replace_url, false); }
     if (effects.redirect) { window.location.assign(effects.redirect); }
@@ -280,6 +281,53 @@
     history[push ? "pushState" : "replaceState"]({ htmx: true }, "", url);
     try { sessionStorage.setItem("htmx-current-path-for-history", location.pathname + location.search); } catch (e) { /* no storage */ }
   }
+
+  /* -- events between components (docs/events.md): emitted events reach the page's listeners -- */
+  // Listeners inside an open socket (which named this page load) get them from the server; the
+  // others in one POST to <prefix>/_emit/ per answer, whose renders are swapped in by id.
+  var PAGE = window.crypto && crypto.randomUUID ? crypto.randomUUID() : (Math.random() + "-" + Date.now()).slice(2);
+  var SCRIPT = document.currentScript, EMIT_URL = SCRIPT && SCRIPT.src.split("/_static/")[0] + "/_emit/";
+  function paged(url) { var own = new URL(url, location.href); own.searchParams.set("_page", PAGE); return own.href; }
+  function heldLive(root) { return !!(root.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened; }
+  function swapRoot(root, html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var next = template.content.firstElementChild;
+    root.replaceWith(next);
+    htmx.process(next);
+    return next;
+  }
+  function deliver(events, depth) { // depth: the hop of this chain (a cycle stops at the server's limit)
+    var names = events.map(function (e) { return e.event; }), roots = [];
+    document.querySelectorAll("[data-listens]").forEach(function (root) {
+      var listens = root.getAttribute("data-listens").split(" ");
+      if (!heldLive(root) && snapshotOf(root) && names.some(function (n) { return listens.indexOf(n) >= 0; })) { roots.push(root); }
+    });
+    if (!roots.length || !EMIT_URL || depth > 8) { return; }
+    roots.forEach(function (root) { setLoading(root, true); });
+    var listeners = roots.map(function (root) {
+      return { component: root.getAttribute("data-component"), id: root.id, snapshot: snapshotOf(root) };
+    });
+    fetch(EMIT_URL, {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: events, listeners: listeners, page: PAGE, depth: depth })
+    }).then(function (response) { return response.json(); }).then(function (answer) {
+      roots.forEach(function (root) { setLoading(root, false); });
+      (answer.results || []).forEach(function (result) {
+        var root = document.getElementById(result.component_id);
+        if (!root) { return; }
+        if (result.error) { fire(root, "component-error", result.error); return; }
+        applyEffects(swapRoot(root, result.html), result, depth + 1);
+      });
+      if (answer.error) { roots.forEach(function (root) { fire(root, "component-error", answer.error); }); }
+    }).catch(function (error) {
+      roots.forEach(function (root) { setLoading(root, false); fire(root, "component-error", { message: String(error) }); });
+    });
+  }
+  document.addEventListener("component:emit", function (event) { // HX-Trigger of an HTTP answer
+    var events = (event.detail || {}).events;
+    if (events) { setTimeout(function () { deliver(events, 1); }, 0); } // after htmx 2's swap
+  });
 
   /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
   var focused = null, typing = null, watcher = new MutationObserver(keepField);
@@ -497,7 +545,7 @@
     };
     htmx.createWebSocket = function (url) {
       var elt = socketElement(url);
-      return createSocket(elt ? joinUrl(url, elt) : url);
+      return createSocket(paged(elt ? joinUrl(url, elt) : url));
     };
     htmx.defineExtension("component-framework", {
       onEvent: function (name, event) {
@@ -505,6 +553,7 @@
         switch (name) {
           case "htmx:configRequest":
             (detail.elt || elt).cfValidation = validatesForm(detail.elt || elt, detail.formData);
+            if (rootOf(detail.elt || elt)) { detail.headers["X-Component-Page"] = PAGE; }
             break;
           case "htmx:beforeRequest":
             if ((detail.elt || elt).cfValidation) { break; } // checks fields, sends nothing for good
@@ -588,6 +637,7 @@
     }
     src.cfValidation = !stream && !!root && validatesForm(src, body);
     if (!root) { return; }
+    ctx.request.headers["X-Component-Page"] = PAGE;
     if (body && typeof body.set === "function") {
       if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
       else if (!body.has("snapshot") && snapshotOf(root)) { body.set("snapshot", snapshotOf(root)); }
@@ -643,7 +693,7 @@
         var connection = detail.connection;
         elt.cfUrl = elt.cfUrl || connection.url;
         elt.cfOpened = false;
-        connection.url = joinUrl(elt.cfUrl, elt);
+        connection.url = paged(joinUrl(elt.cfUrl, elt));
       },
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
@@ -672,6 +722,8 @@
     /** Apply stream operations as if they had arrived for the component around ``scope``. */
     applyOps: function (scope, ops) { enqueue(scope, ops); },
     /** Apply every queued operation now instead of at the next animation frame. */
-    flush: flush
+    flush: flush,
+    /** This page load's id (sent with component requests and in socket URLs: docs/events.md). */
+    page: PAGE
   };
 })();
