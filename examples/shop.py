@@ -6,14 +6,18 @@
   previous page of results. It reads ``self.request.user``: the shop's owner (``SHOP_OWNER``,
   signed in through the host's session authentication) sees a "Feature" button on each
   product, and ``authorize`` refuses that event to anyone else (403), whatever they send.
-- ``greeting`` and ``checkout`` (``examples.account``): who is signed in, and a cart whose
-  checkout redirects.
+  Each product's "Add to cart" emits ``added`` (``self.emit``, docs/events.md).
+- ``cart_badge``: the header's cart count; it lists ``added`` in ``listens``, so every
+  "Add to cart" on the page updates it (the client runtime delivers the event).
+- ``greeting`` and ``checkout`` (``examples.account``): who is signed in, and a cart that
+  also hears ``added`` and whose checkout redirects.
 
 Each product row is its own template (``shop_item.html``), included by the list: the unit a
-nested ``{{ component("shop_item", key=product.id) }}`` will render, and the cart badge will
-follow ``emit("added")`` (issue 14, points 2 and 3) once those land.
+nested ``{{ component("shop_item", key=product.id) }}`` will render once nested components
+land (issue 14, point 2).
 
-Importing this module registers ``shop_products`` (``examples.showcase`` does).
+Importing this module registers ``shop_products`` and ``cart_badge`` (``examples.showcase``
+does).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "PRODUCTS",
     "SESSION_SECRET",
     "SHOP_OWNER",
+    "CartBadgeComponent",
     "FeaturedStore",
     "Product",
     "ShopProductsComponent",
@@ -122,6 +127,10 @@ class ShopProductsComponent(Component):
     def on_page(self, page: int) -> None:
         self.state["page"] = page
 
+    def on_add(self, product_id: int) -> None:
+        if product_id in _BY_ID:
+            self.emit("added", product_id=product_id, qty=1)
+
     def on_feature(self, product_id: int) -> None:
         if product_id in _BY_ID:
             featured.product_id = product_id
@@ -147,3 +156,17 @@ class ShopProductsComponent(Component):
             }
         )
         return context
+
+
+@registry.register("cart_badge")
+class CartBadgeComponent(Component):
+    """How many things are in the cart: it hears every ``added`` of the page."""
+
+    template_name = "cart_badge.html"
+    listens = ("added",)
+
+    def mount(self) -> None:
+        self.state["count"] = 0
+
+    def on_added(self, product_id: int, qty: int = 1) -> None:
+        self.state["count"] += max(0, qty)

@@ -406,3 +406,37 @@ async def test_the_standalone_shop_offers_no_sign_in_and_the_index_links_to_the_
     assert 'class="no-sessions"' in page
     assert 'class="sign-in"' not in page
     assert '<a href="/shop">' in index
+
+
+async def test_add_to_cart_emits_added_and_the_badge_and_the_cart_hear_it(shop_app: Any) -> None:
+    shop = "/components/shop_products/"
+    mounted = await asgi_request(shop_app, "POST", shop, json={})
+    body = {"event": "add", "payload": {"product_id": 2}, "snapshot": mounted.json()["snapshot"]}
+    added = await asgi_request(shop_app, "POST", shop, json=body)
+    events = added.json()["effects"]["emit"]
+    assert events == [{"event": "added", "payload": {"product_id": 2, "qty": 1}}]
+
+    listeners = []
+    for name, params in (("cart_badge", {}), ("checkout", {"adder": False})):
+        page = await asgi_request(shop_app, "POST", f"/components/{name}/", json={"params": params})
+        document = page.json()
+        listeners.append(
+            {"component": name, "id": document["component_id"], "snapshot": document["snapshot"]}
+        )
+    batch = {"events": events + events, "listeners": listeners, "format": "json"}
+    heard = await asgi_request(shop_app, "POST", "/components/_emit/", json=batch)
+
+    badge, cart = heard.json()["results"]
+    assert badge["state"] == {"count": 2}
+    assert cart["state"] == {"items": 2, "adder": False}
+    assert "Add an item" not in cart["html"]
+
+
+async def test_the_shop_page_shows_the_cart_badge_and_a_cart_without_its_own_add_button(
+    shop_app: Any,
+) -> None:
+    page = (await asgi_request(shop_app, "GET", "/shop")).text
+    assert 'data-component="cart_badge"' in page
+    assert 'data-listens="added"' in page
+    assert "Add to cart" in page
+    assert "Add an item" not in page

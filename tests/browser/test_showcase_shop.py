@@ -2,7 +2,8 @@
 and htmx 4, on Litestar and Starlette: the product search lives in the address bar (typing
 replaces the history entry, a page change adds one), a reload and an opened link keep it, Back
 shows the previous results; a user signed in through the host's session authentication is
-greeted by name, and only the shop's owner gets (and may use) the Feature action."""
+greeted by name, and only the shop's owner gets (and may use) the Feature action; "Add to
+cart" emits ``added``, which the cart badge and the cart hear, and the checkout redirects."""
 
 from __future__ import annotations
 
@@ -176,3 +177,24 @@ def test_a_signed_in_owner_is_greeted_and_may_feature_a_product_others_may_not(
             re.compile(r"Wave 1 came from ada, over http\.")
         )
         assert owner.errors == []
+
+
+def test_add_to_cart_updates_the_badge_and_the_cart_and_checkout_redirects(
+    browser: Browser, server: UvicornServer
+) -> None:
+    with shopping(browser, server, "/shop?q=hat") as shopper:
+        badge = shopper.page.locator("[data-component=cart_badge]")
+        cart = shopper.page.locator("[data-component=checkout]")
+        expect(badge).to_have_text("Cart: 0")
+
+        shopper.products.locator(".product", has_text="Red hat").locator(".add-to-cart").click()
+        expect(badge).to_have_text("Cart: 1")
+        shopper.products.locator(".product", has_text="Blue hat").locator(".add-to-cart").click()
+
+        expect(badge).to_have_text("Cart: 2")
+        expect(cart.locator(".cart")).to_have_text("2 items in the cart")
+        shopper.expect_url("/shop?q=hat")  # an emitted event changes no address
+        cart.locator("button.checkout-now").click()
+        shopper.page.wait_for_url(server.base_url + "/?ordered=2#checkout-demo")
+        assert shopper.errors == []
+        assert violations(shopper) == []
