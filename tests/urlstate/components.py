@@ -1,7 +1,7 @@
 """Components of the URL state tests, in their own registry: ``search`` keeps ``q`` (a
 change replaces the history entry) and ``page`` (a change pushes one) in the page's query
-string; ``filters`` has a key of each type a URL value is read as; ``feed`` streams its
-page changes over SSE."""
+string; ``filters`` has a key of each type a URL value is read as; ``pager`` changes its page when
+it hears an emitted event; ``feed`` streams its page changes over SSE."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ renderer = Jinja2Renderer.from_strings(
         "search.html": "<div>{{ q }}|{{ page }}</div>",
         "filters.html": "<div>{{ state }}</div>",
         "feed.html": "<div>{{ page }}</div>",
+        "pager.html": "<div>{{ page }}</div>",
     }
 )
 registry = ComponentRegistry()
@@ -59,6 +60,25 @@ class Filters(Component):
         self.state.update(
             {"text": "a", "count": 3, "ratio": 0.5, "fresh": False, "tags": ["x"], "maybe": None}
         )
+
+
+@registry.register("pager")
+class Pager(Component):
+    """Hears ``filtered`` from other components of the page: back to page 1."""
+
+    template_name = "pager.html"
+    url_state = ("page",)
+    url_history = ("page",)
+    listens = ("filtered",)
+
+    def mount(self) -> None:
+        self.state["page"] = 1
+
+    def on_page(self, page: int) -> None:
+        self.state["page"] = page
+
+    def on_filtered(self) -> None:
+        self.state["page"] = 1
 
 
 @registry.register("feed")

@@ -203,3 +203,20 @@ async def test_a_join_url_that_is_not_a_short_string_is_a_malformed_message(url:
         await ws.send_json({"type": "join", "url": url, "ref": "j"})
         refused = await ws.receive_json()
     assert (refused["type"], refused["code"], refused["ref"]) == ("error", "malformed_request", "j")
+
+
+async def test_a_listener_whose_key_an_emitted_event_changes_answers_with_the_new_url():
+    app = make_app()
+    at = {**HOST, "hx-current-url": f"{PAGE}?page=3"}
+    mounted = await asgi_request(app, "POST", "/components/pager/", json={}, headers=at)
+    assert mounted.json()["state"] == {"page": 3}
+    listener = {
+        "component": "pager",
+        "id": mounted.json()["component_id"],
+        "snapshot": mounted.json()["snapshot"],
+    }
+    batch = {"events": [{"event": "filtered"}], "listeners": [listener], "format": "json"}
+    heard = await asgi_request(app, "POST", "/components/_emit/", json=batch, headers=at)
+    (result,) = heard.json()["results"]
+    assert result["state"] == {"page": 1}
+    assert result["effects"] == {"push_url": "/shop"}
