@@ -300,12 +300,14 @@ def sign(
     component_id: str | None = None,
     age: float = 0.0,
     key: str = SECRET,
+    parent: tuple[str, str] | None = None,
 ) -> str:
     """A token for ``component`` as the app would issue it ``age`` seconds ago (negative: in
-    the future), signed with ``key``."""
+    the future), signed with ``key`` (a nested component's: bound to ``parent``, its parent's
+    id and its key)."""
     issued = time.time() - age
     signer = SnapshotSigner([key], clock=lambda: issued, max_bytes=1 << 20)
-    return signer.sign(component, component_id or f"{component}-adversary", state)
+    return signer.sign(component, component_id or f"{component}-adversary", state, parent)
 
 
 def components(app: Any = None, *, in_process: bool = True, **overrides: Any) -> ComponentASGI:

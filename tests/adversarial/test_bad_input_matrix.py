@@ -606,6 +606,69 @@ SSE_CASES: Final = [
 ]
 # fmt: on
 
+# -- nested and lazy components: forged, moved or misplaced children, forged lazy loads ---------
+# ``target`` is the parent: its snapshot's id is ``target-adversary``, so a child bound to
+# ("target-adversary", key) is its own; anything else is refused before user code runs.
+INVALID_CHILD: Final = "invalid_child"
+CHILD_REASONS: Final = frozenset(("foreign_parent", "repeated", "orphan", "unknown_child"))
+OWN_PARENT: Final = ("target-adversary", "1")
+
+
+def _child(parent: tuple[str, str] = OWN_PARENT, **options: Any) -> str:
+    return sign("other", {"seen": 0}, component_id="other-child", parent=parent, **options)
+
+
+def _with_children(t: Tokens, *children: Any) -> Request:
+    return post(TARGET, js({**_event(t, "increment"), "children": list(children)}))
+
+
+def _lazy(**options: Any) -> str:
+    return sign("target:lazy", {"params": {"start": 1}}, **options)
+
+
+# fmt: off
+NESTING_CASES: Final = [
+    case("children-tampered",
+         lambda t: _with_children(t, _child()[:-6] + ("AAAAAA" if _child()[-6:] != "AAAAAA"
+                                                      else "BBBBBB")), 400, INVALID_CHILD),
+    case("children-other-key", lambda t: _with_children(t, _child(key=OTHER_SECRET)), 400,
+         INVALID_CHILD),
+    case("children-expired", lambda t: _with_children(t, _child(age=2 * MAX_AGE)), 400,
+         INVALID_CHILD),
+    case("children-of-another-parent",
+         lambda t: _with_children(t, _child(("target-elsewhere", "1"))), 400, INVALID_CHILD),
+    case("children-a-top-level-snapshot", lambda t: _with_children(t, t.foreign), 400,
+         INVALID_CHILD),
+    case("children-the-parents-own-snapshot", lambda t: _with_children(t, t.valid()), 400,
+         INVALID_CHILD),
+    case("children-one-key-twice", lambda t: _with_children(t, _child(), _child()), 400,
+         INVALID_CHILD),
+    case("children-without-the-parent", lambda t: post(TARGET, js({"children": [_child()]})),
+         400, INVALID_CHILD),
+    case("children-not-strings", lambda t: _with_children(t, 1, {"a": 1}), 400, MALFORMED),
+    case("children-not-an-array",
+         lambda t: post(TARGET, js({**_event(t, "increment"), "children": {"1": _child()}})),
+         400, MALFORMED),
+    case("children-form-not-json",
+         lambda t: form(TARGET, q(event="increment", snapshot=t.valid(), children="[nope")), 400,
+         MALFORMED),
+    case("lazy-tampered", lambda t: get(TARGET, q(lazy=_lazy()[:-4] + "AAAA")), 400,
+         INVALID_SNAPSHOT),
+    case("lazy-other-key", lambda t: get(TARGET, q(lazy=_lazy(key=OTHER_SECRET))), 400,
+         INVALID_SNAPSHOT),
+    case("lazy-a-snapshot", lambda t: get(TARGET, q(lazy=t.valid())), 400, INVALID_SNAPSHOT),
+    case("lazy-of-another-component",
+         lambda t: get("/components/other/", q(lazy=_lazy())), 400, INVALID_SNAPSHOT),
+    case("lazy-with-client-params", lambda t: get(TARGET, q(lazy=_lazy(), start=1000)), 422,
+         VALIDATION, field="start"),
+    case("lazy-with-a-snapshot", lambda t: get(TARGET, q(lazy=_lazy(), snapshot=t.valid())),
+         400, INVALID_SNAPSHOT),
+    case("lazy-token-as-a-snapshot",
+         lambda t: post(TARGET, js({"event": "increment", "snapshot": _lazy()})), 400,
+         INVALID_SNAPSHOT),
+]
+# fmt: on
+
 #: Inputs only an ASGI-level client can deliver (a real server refuses or reframes them).
 # fmt: off
 ASGI_ONLY_CASES: Final = [
@@ -669,8 +732,8 @@ def assert_error_answer(response: Any, expected: HttpCase) -> None:
         error = document["error"]
         assert set(error) <= {"code", "message", "field", "reason"}, error
         if "reason" in error:  # why a snapshot was refused, for programs
-            assert error["code"] == INVALID_SNAPSHOT, error
-            assert error["reason"] in SNAPSHOT_REASONS, error
+            assert error["code"] in (INVALID_SNAPSHOT, INVALID_CHILD), error
+            assert error["reason"] in SNAPSHOT_REASONS | CHILD_REASONS, error
         assert (response.status, error["code"]) in outcomes, (response.status, error)
         assert isinstance(error["message"], str)
         assert error["message"]
@@ -700,7 +763,7 @@ async def assert_streams_work(host: Host) -> None:
 # -- HTTP and SSE ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", HTTP_CASES)
+@pytest.mark.parametrize("bad", [*HTTP_CASES, *NESTING_CASES])
 async def test_http_bad_input_gets_its_documented_error(host: Host, bad: HttpCase) -> None:
     tokens = await tokens_for(host)
     request = bad.build(tokens)
@@ -910,6 +973,21 @@ MESSAGE_CASES: Final = [
         EVENT_NOT_FOUND, html_after=True),
     msg("htmx-wrong-type", lambda t: {"HEADERS": HTMX_HEADERS, "event": "add", "amount": "x"},
         VALIDATION, field="amount", html_after=True),
+    msg("event-for-an-unknown-child", lambda t: ev("increment", component_id="other-child"),
+        INVALID_CHILD),
+    msg("event-for-an-unknown-child-htmx",
+        lambda t: {"HEADERS": HTMX_HEADERS, "event": "increment", "component_id": "x-1"},
+        INVALID_CHILD, html_after=True),
+    msg("join-children-of-another-parent",
+        lambda t: {"type": "join", "snapshot": t.valid(),
+                   "children": [_child(("target-elsewhere", "1"))]}, INVALID_CHILD),
+    msg("join-children-tampered",
+        lambda t: {"type": "join", "snapshot": t.valid(), "children": [_child()[:-4] + "AAAA"]},
+        INVALID_CHILD),
+    msg("join-children-without-the-parent", lambda t: {"type": "join", "children": [_child()]},
+        INVALID_CHILD),
+    msg("join-children-not-strings",
+        lambda t: {"type": "join", "snapshot": t.valid(), "children": [5]}, MALFORMED),
     msg("binary-frame", lambda t: b"\x00\x01\x02", "unsupported_media_type"),
     msg("binary-json-event", lambda t: js(ev("increment")), "unsupported_media_type"),
 ]

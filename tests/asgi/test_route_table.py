@@ -21,6 +21,7 @@ PATHS = {
     RouteKind.STREAM: "/components/report/stream/",
     RouteKind.WEBSOCKET: "/components/counter/ws/",
     RouteKind.STATIC: "/components/_static/component-framework.js",
+    RouteKind.UPLOADS: "/components/_uploads/",
     RouteKind.EMIT: "/components/_emit/",
 }
 
@@ -71,6 +72,15 @@ async def test_http_on_a_static_route_serves_the_file(components_app: ComponentA
 
     assert response.status == 200
     assert "javascript" in (response.header("content-type") or "")
+
+
+async def test_http_on_the_uploads_route_is_the_resumable_upload_exchange(
+    components_app: ComponentASGI,
+) -> None:
+    response = await testing.asgi_request(components_app, "GET", PATHS[RouteKind.UPLOADS])
+
+    assert response.status == 405
+    assert response.header("allow") == "POST"
 
 
 async def test_http_on_the_emit_route_is_the_batch_exchange(

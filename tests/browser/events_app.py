@@ -10,6 +10,10 @@ components rendered by the ``component()`` page global) shows:
   ``added``: the badge counts the items, the summary lists them;
 - ``live_total`` inside a ``ws-connect`` box (``#live-box``): it lists ``added`` too and is
   held by its socket, so the server updates it;
+- ``live_sse_total`` inside an ``sse-connect`` box (``#sse-box``): it lists ``added`` too and
+  is held by its live SSE stream (``live_updates``), so the server updates it; ``POST /tick``
+  broadcasts ``tick`` to it, whose push must keep what the events added (it shows ``via
+  stream`` once the stream's render replaced the page's);
 - ``clock`` (``#clock``), which has an ``on_added`` handler but does not list the event: it
   counts its renders, which must not move.
 """
@@ -20,13 +24,13 @@ from pathlib import Path
 from typing import Final
 
 import jinja2
-from litestar import Litestar, get
+from litestar import Litestar, get, post
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from component_framework import ComponentASGI
@@ -37,7 +41,7 @@ from component_framework.adapters.jinjax_renderer import (
 from component_framework.adapters.litestar import create_component_routes
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
-from component_framework.core.hub import Hub
+from component_framework.core.hub import Broadcast, Hub
 from component_framework.core.registry import ComponentRegistry
 
 __all__ = ["CSP", "litestar_app", "starlette_app"]
@@ -61,6 +65,9 @@ TEMPLATES: Final = {
     "summary.html": '<ul class="summary">{% for sku in skus %}<li>{{ sku }}</li>{% endfor %}</ul>',
     "live_total.html": '<p class="live-total">live: {{ count }}</p>',
     "clock.html": '<p class="clock">renders: {{ renders }}</p>',
+    "live_sse_total.html": (
+        '<p class="live-sse">sse: {{ count }} ticks {{ ticks }} via {{ via }}</p>'
+    ),
 }
 
 PAGE: Final = """<!doctype html>
@@ -77,6 +84,9 @@ PAGE: Final = """<!doctype html>
 <section id="live-box" hx-ext="ws"
  ws-connect="/components/live_total/ws/?format=html&target=live-box">
 {{ component("live_total") }}</section>
+<section id="sse-box" hx-ext="sse" sse-swap="message"
+ sse-connect="/components/live_sse_total/stream/?via=stream">
+{{ component("live_sse_total") }}</section>
 </body></html>
 """
 
@@ -124,6 +134,21 @@ class LiveTotalComponent(BadgeComponent):
     template_name = "live_total.html"
 
 
+@registry.register("live_sse_total")
+class LiveSseTotalComponent(BadgeComponent):
+    template_name = "live_sse_total.html"
+    live_updates = True
+
+    def mount(self, via: str = "page") -> None:
+        self.state.update({"count": 0, "ticks": 0, "via": via})
+
+    def on_tick(self) -> None:
+        self.state["ticks"] += 1
+
+
+TICK: Final = Broadcast("tick", component_name="live_sse_total")
+
+
 @registry.register("clock")
 class ClockComponent(Component):
     """Counts its renders; has ``on_added`` but does not list it."""
@@ -162,8 +187,17 @@ async def _starlette_page(request: Request) -> HTMLResponse:
     return HTMLResponse(page, headers={"content-security-policy": CSP})
 
 
+async def _starlette_tick(request: Request) -> Response:
+    await starlette_components.hub.broadcast(TICK)
+    return Response(status_code=204)
+
+
 starlette_app = Starlette(
-    routes=[Route("/shop", _starlette_page), Mount("/components", app=starlette_components)]
+    routes=[
+        Route("/shop", _starlette_page),
+        Route("/tick", _starlette_tick, methods=["POST"]),
+        Mount("/components", app=starlette_components),
+    ]
 )
 
 
@@ -172,9 +206,14 @@ def _litestar_page() -> Template:
     return Template(template_str=PAGE, headers={"content-security-policy": CSP})
 
 
+@post("/tick", status_code=204)
+async def _litestar_tick() -> None:
+    await litestar_components.hub.broadcast(TICK)
+
+
 litestar_components = _components()
 litestar_app = Litestar(
-    route_handlers=[_litestar_page],
+    route_handlers=[_litestar_page, _litestar_tick],
     template_config=TemplateConfig(
         directory=REPO_ROOT / "tests" / "browser",
         engine=JinjaTemplateEngine,

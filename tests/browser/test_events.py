@@ -2,13 +2,17 @@
 and on Litestar (issue 14.3), with ``tests.browser.events_app`` under a real uvicorn.
 
 What a person sees on ``/shop``: "Add to cart" on an item updates the cart badge and the
-summary (siblings over HTTP) through one request to ``/_emit/`` for both, and the total held
-by a WebSocket, which the server updates itself (it is never in that request); a component
-that does not list the event neither runs nor renders. No CSP violation, no console error.
+summary (siblings over HTTP) through one request to ``/_emit/`` for both, and the totals held
+by a WebSocket and by a live SSE stream, which the server updates itself (they are never in
+that request; the stream's next broadcast push keeps what the events added); a component that
+does not list the event neither runs nor renders. The page id is 128 random bits even where
+``crypto.randomUUID`` does not exist (plain http on a non-localhost name). No CSP violation, no
+console error.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +84,8 @@ def shop(browser: Browser, server: ServerProcess) -> Iterator[Shop]:
         # The socket's first render answers its join: from then on the server holds the
         # component in the page's topic (an event emitted before that does not reach it).
         page.wait_for_function("() => window.__seen.messages >= 1")
+        # The live stream's render replaced the page's: it said "listening" before it.
+        expect(page.locator("#sse-box .live-sse")).to_contain_text("via stream")
         yield shop
         seen = page.evaluate("window.__seen")
         assert (seen["csp"], seen["errors"]) == ([], [])
@@ -125,3 +131,36 @@ def test_listeners_keep_working_after_their_render_was_swapped_in(shop: Shop):
     expect(shop.page.locator("#badge .badge")).to_have_text("cart: 3")
     expect(shop.page.locator("#summary li")).to_have_count(3)
     expect(shop.page.locator("#live-box .live-total")).to_have_text("live: 3")
+
+
+def test_a_listener_held_by_a_live_sse_stream_is_updated_by_the_server_and_keeps_it(
+    shop: Shop, server: ServerProcess
+):
+    total = shop.page.locator("#sse-box .live-sse")
+    shop.add("tea")
+    shop.add("cake")
+    expect(total).to_have_text("sse: 2 ticks 0 via stream")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 2")
+    assert all("live_sse_total" not in sent for sent in shop.listeners_sent())
+    # A broadcast's push renders the state the stream holds: the two events are in it.
+    assert shop.page.request.post(server.base_url + "/tick").status == 204
+    expect(total).to_have_text("sse: 2 ticks 1 via stream")
+
+
+def test_the_page_id_is_128_random_bits_without_crypto_random_uuid(
+    browser: Browser, server: ServerProcess
+):
+    context = browser.new_context()
+    context.add_init_script("delete Crypto.prototype.randomUUID;")
+    try:
+        ids = []
+        for _ in range(2):
+            page = context.new_page()
+            page.goto(server.base_url + "/shop")
+            assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+            ids.append(page.evaluate("window.componentFramework.page"))
+            page.close()
+    finally:
+        context.close()
+    assert all(re.fullmatch(r"[0-9a-f]{32}", page_id) for page_id in ids), ids
+    assert ids[0] != ids[1]

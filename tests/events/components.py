@@ -3,7 +3,8 @@ payload a test gives it), ``cart`` and ``badge`` listen to ``added`` (``cart`` t
 ``removed`` too), ``locked`` lists ``added`` but its ``authorize`` refuses it, ``bystander``
 has an ``on_added`` handler but does not list the event, ``relay`` passes ``added`` on as
 ``relayed`` (which ``tally`` hears), ``echo`` emits ``ping`` whenever it hears ``ping`` (a
-cycle), and ``live_cart`` is ``cart`` with live SSE updates."""
+cycle), ``live_cart`` is ``cart`` with live SSE updates, and ``packer``'s stream handler
+emits ``added``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Final
 from component_framework import ComponentASGI, Settings
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.access import AccessContext
-from component_framework.core.component import Component
+from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 
@@ -123,6 +124,19 @@ class Echo(Component):
 @registry.register("live_cart")
 class LiveCart(Cart):
     live_updates = True
+
+
+@registry.register("packer")
+class Packer(StreamingComponent):
+    template_name = "item.html"
+
+    def mount(self) -> None:
+        self.state["count"] = 0
+
+    async def on_pack(self, qty: int = 1) -> Any:
+        self.state["count"] += 1
+        self.emit("added", qty=qty)
+        yield
 
 
 def make_app(hub: Hub | None = None, **settings: Any) -> ComponentASGI:

@@ -10,7 +10,10 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from component_framework.core.events import MAX_EMIT_DEPTH
+from component_framework.core.hub import Broadcast
 from component_framework.testing import (
     WebSocketTestSession,
     asgi_request,
@@ -142,15 +145,17 @@ async def test_a_batch_naming_the_page_passes_a_listeners_own_emits_to_live_list
         assert (await ws.receive_json())["state"] == {"total": 5}
 
 
-async def test_a_live_sse_listener_gets_the_event_in_its_stream():
-    app = make_app()
+async def live_cart_stream(app: Any, frames: int, **page: Any) -> asyncio.Task[Any]:
+    """A live SSE subscription to ``live_cart`` reading ``frames`` frames; ``page``: how it
+    names its page (``query``, as an EventSource must, or ``headers``, as htmx 4 does)."""
+    query = {"format": "json", **page.get("query", {})}
     stream = asyncio.create_task(
         sse_request(
             app,
             "/components/live_cart/stream/",
-            query={"_page": PAGE, "format": "json"},
-            headers=HOST,
-            max_events=2,
+            query=query,
+            headers={**HOST, **page.get("headers", {})},
+            max_events=frames,
             give_up_after=WAIT,
         )
     )
@@ -158,7 +163,83 @@ async def test_a_live_sse_listener_gets_the_event_in_its_stream():
         if len(app.hub):
             break
         await asyncio.sleep(0.01)
+    return stream
+
+
+async def test_a_live_sse_listener_gets_the_event_in_its_stream():
+    app = make_app()
+    stream = await live_cart_stream(app, 3, query={"_page": PAGE})
     await add_over_http(app, qty=4)
-    answer = await stream
-    renders = [json.loads(event.data) for event in answer.events]
-    assert [render["state"] for render in renders] == [{"total": 0}, {"total": 4}]
+    listening, *renders = (await stream).events
+    assert (listening.event, json.loads(listening.data)) == ("listening", {"page": PAGE})
+    assert [json.loads(e.data)["state"] for e in renders] == [{"total": 0}, {"total": 4}]
+
+
+async def test_a_live_stream_names_its_page_in_the_header_htmx_4_sends():
+    app = make_app()
+    stream = await live_cart_stream(app, 3, headers={"x-component-page": PAGE})
+    await add_over_http(app, qty=4)
+    listening, *renders = (await stream).events
+    assert listening.event == "listening"
+    assert json.loads(renders[-1].data)["state"] == {"total": 4}
+
+
+async def test_a_live_stream_without_a_page_says_nothing_of_listening():
+    app = make_app()
+    stream = await live_cart_stream(app, 1)
+    (render,) = (await stream).events
+    assert (render.event, json.loads(render.data)["state"]) == ("message", {"total": 0})
+
+
+async def test_a_live_sse_listener_keeps_the_emitted_state_in_its_next_broadcast_push():
+    app = make_app()
+    stream = await live_cart_stream(app, 4, query={"_page": PAGE})
+    await add_over_http(app, qty=4)  # queued in the session before the broadcast
+    await app.hub.broadcast(Broadcast("removed", {"qty": 1}, component_name="live_cart"))
+    states = [json.loads(event.data)["state"] for event in (await stream).events[1:]]
+    assert states == [{"total": 0}, {"total": 4}, {"total": 3}]
+
+
+async def test_an_event_emitted_before_the_socket_joins_runs_after_the_join():
+    app = make_app()
+    scope = websocket_scope(
+        "/components/cart/ws/", headers=HOST, query={"_page": PAGE, "join": "message"}
+    )
+    async with WebSocketTestSession(app, scope, WAIT) as ws:
+        await add_over_http(app, qty=2)  # accepted, not joined yet: no component to run on
+        await ws.send_json({"type": "join", "params": {}})
+        joined, pushed = await ws.receive_json(), await ws.receive_json()
+    assert (joined["state"], pushed["state"], pushed["ref"]) == ({"total": 0}, {"total": 2}, None)
+
+
+async def test_events_held_before_the_join_are_bounded_by_the_sessions_queue():
+    app = make_app(ws_inbox_messages=2)
+    scope = websocket_scope(
+        "/components/cart/ws/", headers=HOST, query={"_page": PAGE, "join": "message"}
+    )
+    async with WebSocketTestSession(app, scope, WAIT) as ws:
+        for _ in range(3):
+            await add_over_http(app, qty=1)
+        closed = await ws.receive()
+    assert (closed["type"], closed["code"]) == ("websocket.close", 1013)
+
+
+@pytest.mark.parametrize(
+    "names_page",
+    [{"query": {"_page": PAGE}}, {"headers": {"x-component-page": PAGE}}],
+    ids=["url", "header"],
+)
+async def test_what_a_stream_handler_emits_reaches_the_pages_live_listeners(names_page):
+    app = make_app()
+    async with socket(app, "cart") as ws:
+        await ws.receive_json()
+        answer = await sse_request(
+            app,
+            "/components/packer/stream/",
+            query={"qty": 3, **names_page.get("query", {})},
+            headers={**HOST, **names_page.get("headers", {})},
+            give_up_after=WAIT,
+        )
+        # The page id is never the handler's field: it ran with its own payload.
+        assert [event.event for event in answer.events] == ["message", "effects", "done"]
+        assert (await ws.receive_json())["state"] == {"total": 3}

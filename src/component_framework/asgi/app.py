@@ -28,6 +28,7 @@ from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response, send_response
+from component_framework.asgi.resumable import handle_resumable
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.services import AppServices, SocketRegistry, StreamGate
 from component_framework.asgi.sse import handle_sse
@@ -39,6 +40,7 @@ from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub, default_hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
+from component_framework.core.resumable import ResumableUploads
 from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, NotFound, shown
 
@@ -186,6 +188,7 @@ class ComponentASGI:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
             dispatcher=dispatcher,
@@ -195,6 +198,7 @@ class ComponentASGI:
             stream_gate=StreamGate(),
             sockets=SocketRegistry(),
             static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
+            uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
         # The same objects by name on the app, where pages, adapters and tests read them.
         self.dispatcher, self.guard, self.hub = dispatcher, services.guard, services.hub
@@ -209,6 +213,7 @@ class ComponentASGI:
             RouteKind.STREAM: self._serve_stream,
             RouteKind.STATIC: _serve_static,
             RouteKind.WEBSOCKET: _websocket_over_http,
+            RouteKind.UPLOADS: handle_resumable,
             RouteKind.EMIT: handle_emit,
         }
         self._websocket_routes: dict[RouteKind, WebSocketRouteHandler] = dict.fromkeys(

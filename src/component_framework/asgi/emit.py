@@ -29,7 +29,12 @@ from component_framework.asgi.responses import (
     send_response,
 )
 from component_framework.core.access import AccessContext
-from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
+from component_framework.core.dispatch import (
+    ComponentCall,
+    Dispatcher,
+    DispatchResult,
+    PreparedCall,
+)
 from component_framework.core.events import MAX_EMIT_DEPTH, MAX_EMITS_PER_ANSWER, checked_page_id
 from component_framework.errors import (
     MethodNotAllowed,
@@ -144,14 +149,16 @@ async def run_listener(
     if not heard:
         raise NotListening(listener.component, [event for event, _ in events])
     component = None
+    first: PreparedCall | None = None
     for event, payload in heard:
-        if component is None:  # the snapshot's checks, then hydrate
+        if component is None:  # the snapshot's checks (its children's too), then hydrate
             call = ComponentCall(listener.component, event, payload, {}, listener.snapshot)
-            call.context = context
-            plan = dispatcher.prepare(call)
+            call.context, call.children = context, listener.children
+            plan = first = dispatcher.prepare(call)
             component = await dispatcher.open(plan)
         else:
             plan = dispatcher.prepare_live_event(cls, event, payload, context)
         await dispatcher.complete(plan, dispatcher.call_handler(plan, component))
     assert component is not None
-    return dispatcher.render(component)
+    assert first is not None
+    return dispatcher.render(component, first.children)  # nested children keep their state

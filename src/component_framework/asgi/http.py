@@ -43,7 +43,7 @@ from component_framework.core.multipart import (
     call_upload_rules,
     check_takes_files,
 )
-from component_framework.core.uploads import UploadLimits
+from component_framework.core.uploads import UploadFile, UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document
 from component_framework.protocol.request import (
@@ -82,6 +82,7 @@ async def handle_http(
     dispatcher, guard = services.dispatcher, services.guard
     settings = dispatcher.settings
     form: MultipartForm | None = None
+    claimed: list[UploadFile] = []
     try:
         guard.check_host(headers.host)
         client = guard.client_address(scope)
@@ -111,6 +112,9 @@ async def handle_http(
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
         context = AccessContext("http", scope, client)
+        claimed = services.uploads.claim_payload(  # resumable uploads named by their id
+            component_name, fields.event, fields.payload, context
+        )
         prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields, context))
         if prepared.runs_async:
             result = await dispatcher.async_run(prepared)
@@ -134,6 +138,8 @@ async def handle_http(
     finally:
         if form is not None:  # the handler is done with the files: free them at once
             form.close()
+        for upload in claimed:
+            upload.close()
     await send_response(send, response, head=method == "HEAD")
 
 

@@ -53,9 +53,9 @@ PAGE_HEADER: Final = b"x-component-page"
 
 
 def page_of(scope: Any) -> str | None:
-    """The page id of a request (``PAGE_HEADER``, or ``page`` in a socket's or stream's
-    query string is read by those transports), when valid; read only when a handler emitted
-    events, so it costs other requests nothing."""
+    """The page id of a request (``PAGE_HEADER``), when valid; read only when a handler
+    emitted events or a live stream starts, so it costs other requests nothing (a socket,
+    and an EventSource, which sends no header, name it as ``_page`` in their URL)."""
     for key, value in scope["headers"]:
         if key.lower() == PAGE_HEADER:
             return checked_page_id(value.decode("latin-1"))

@@ -54,7 +54,7 @@ class _LiveFrames:
         self.run.close_after_finish()
 
 
-def start_live_stream(
+async def start_live_stream(
     dispatcher: Dispatcher,
     hub: Hub,
     streams: StreamRegistry,
@@ -65,7 +65,8 @@ def start_live_stream(
 ) -> StreamRun:
     """Start a live subscription: mount (or resume) ``call``'s component, send its render,
     then a render whenever broadcasts (or events emitted on its ``page``) change it, until
-    the run is closed."""
+    the run is closed. A class that lists events hears its page's from the start (a
+    ``listening`` frame says so first)."""
     settings = dispatcher.settings
     run = streams.open_run(call.component_name, frame_format, grace, settings)
     outlet = _LiveFrames(run)
@@ -80,6 +81,9 @@ def start_live_stream(
         page=page,
     )
     outlet.session = session
+    if await session.listen_to_page():  # before the mount: no event of the page is missed
+        assert page is not None
+        run.emit_listening(page)
     session.submit(Join(call.params, call.snapshot))
     streams.hold_live(run, session)
     return run

@@ -297,6 +297,26 @@ class Component:
             self.pending_effects = None
         return effects
 
+    # -- nesting: children in the template, lazy loading (core.nesting, docs/nesting.md) -----
+
+    #: Mount parameters that a parent's re-render gives again to an existing child: each one
+    #: named here that the parent passes is written into the child's state under the same
+    #: name before the child renders. Other parameters count at mount only.
+    props: ClassVar[tuple[str, ...]] = ()
+    #: A nested instance's parent id and key, signed into its snapshot; ``None`` at top level.
+    parent: tuple[str, str] | None = None
+    #: The children the last render of this instance rendered, by key (set by the dispatcher).
+    children: Mapping[str, Component] = MappingProxyType({})
+    #: Whether a connection holds this instance (WebSocket, live SSE): its children are held
+    #: with it, and lazy ones render in place (its renders already come after the page).
+    held: bool = False
+
+    @classmethod
+    def placeholder(cls) -> str:
+        """The HTML shown in place of a lazy instance until it loads (trusted markup, not
+        escaped; its root element gets the attributes that load the component)."""
+        return '<div class="component-placeholder" aria-busy="true"></div>'
+
     def get_context(self) -> dict[str, Any]:
         """The template context: state keys at top level, plus ``state``, the identity,
         ``request``, ``errors`` and ``form`` (always there, and winning over state keys of

@@ -26,7 +26,12 @@ from component_framework.protocol.answer import (
     render_document,
     render_fragment,
 )
-from component_framework.protocol.request import RequestError, decode_json_object, quoted
+from component_framework.protocol.request import (
+    RequestError,
+    child_snapshots,
+    decode_json_object,
+    quoted,
+)
 
 __all__ = [
     "MAX_BATCH_LISTENERS",
@@ -45,12 +50,14 @@ _MAX_ID_CHARS: Final = 128
 @dataclass(frozen=True, slots=True)
 class Listener:
     """A component of the page to run the events on: its name, the id the page shows it
-    under (echoed in its result, never trusted: the snapshot says which component it is) and
-    its signed snapshot."""
+    under (echoed in its result, never trusted: the snapshot says which component it is),
+    its signed snapshot and those of the components inside it (``children``: its re-render
+    keeps them, see ``core.nesting``)."""
 
     component: str
     id: str
     snapshot: str
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,7 @@ def parse_emit_batch(
             _text(item, "component", "a listener", _MAX_ID_CHARS),
             _text(item, "id", "a listener", _MAX_ID_CHARS),
             _text(item, "snapshot", "a listener"),
+            child_snapshots(item.get("children"), max_fields),
         )
         for item in _items(document, "listeners", MAX_BATCH_LISTENERS)
     )
