@@ -3,21 +3,21 @@
 - ``shop_products``: the product list. Its search text and page live in the page's URL
   (``url_state = ("q", "page")``): a search is bookmarkable, a reload keeps it, typing replaces
   the history entry and each page change adds one (``url_history``), so Back goes to the
-  previous page of results. It reads ``self.request.user``: the shop's owner (``SHOP_OWNER``,
-  signed in through the host's session authentication) sees a "Feature" button on each
-  product, and ``authorize`` refuses that event to anyone else (403), whatever they send.
-  Each product's "Add to cart" emits ``added`` (``self.emit``, docs/events.md).
+  previous page of results. Each product is a nested component,
+  ``{{ component("shop_item", key=product.id, product_id=product.id) }}`` (docs/nesting.md):
+  a search or a page change re-renders the list, and a product still shown keeps its state.
+  The list hears ``featured`` (``listens``) to show the featured product.
+- ``shop_item``: one product. "Add to cart" emits ``added`` (``self.emit``, docs/events.md)
+  and counts how many this visitor added. It reads ``self.request.user``: the shop's owner
+  (``SHOP_OWNER``, signed in through the host's session authentication) sees a "Feature"
+  button, and ``authorize`` refuses that event to anyone else (403), whatever they send.
 - ``cart_badge``: the header's cart count; it lists ``added`` in ``listens``, so every
   "Add to cart" on the page updates it (the client runtime delivers the event).
 - ``greeting`` and ``checkout`` (``examples.account``): who is signed in, and a cart that
   also hears ``added`` and whose checkout redirects.
 
-Each product row is its own template (``shop_item.html``), included by the list: the unit a
-nested ``{{ component("shop_item", key=product.id) }}`` will render once nested components
-land (issue 14, point 2).
-
-Importing this module registers ``shop_products`` and ``cart_badge`` (``examples.showcase``
-does).
+Importing this module registers ``shop_products``, ``shop_item`` and ``cart_badge``
+(``examples.showcase`` does).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "CartBadgeComponent",
     "FeaturedStore",
     "Product",
+    "ShopItemComponent",
     "ShopProductsComponent",
     "featured",
     "shop_page_context",
@@ -112,11 +113,12 @@ def _is_owner(request: AccessContext) -> bool:
 
 @registry.register("shop_products")
 class ShopProductsComponent(Component):
-    """Search and page through the products; the owner may feature one."""
+    """Search and page through the products, each a nested ``shop_item``."""
 
     template_name = "shop_products.html"
     url_state = ("q", "page")
     url_history = ("page",)
+    listens = ("featured",)
 
     def mount(self) -> None:
         self.state.update({"q": "", "page": 1})
@@ -127,16 +129,8 @@ class ShopProductsComponent(Component):
     def on_page(self, page: int) -> None:
         self.state["page"] = page
 
-    def on_add(self, product_id: int) -> None:
-        if product_id in _BY_ID:
-            self.emit("added", product_id=product_id, qty=1)
-
-    def on_feature(self, product_id: int) -> None:
-        if product_id in _BY_ID:
-            featured.product_id = product_id
-
-    def authorize(self, context: AccessContext, event: str) -> bool:
-        return event != "feature" or _is_owner(context)
+    def on_featured(self, product_id: int) -> None:
+        """The owner featured a product (emitted by ``shop_item``): the render shows it."""
 
     def get_context(self) -> dict[str, Any]:
         context = super().get_context()
@@ -151,10 +145,37 @@ class ShopProductsComponent(Component):
                 "found": len(found),
                 "page": page,
                 "pages": pages,
-                "owner": _is_owner(self.request),
                 "featured": _BY_ID.get(featured.product_id or 0),
             }
         )
+        return context
+
+
+@registry.register("shop_item")
+class ShopItemComponent(Component):
+    """One product: add it to the cart; the owner may feature it."""
+
+    template_name = "shop_item.html"
+
+    def mount(self, product_id: int) -> None:
+        self.state.update({"product_id": product_id, "added": 0})
+
+    def on_add(self) -> None:
+        self.state["added"] += 1
+        self.emit("added", product_id=self.state["product_id"], qty=1)
+
+    def on_feature(self) -> None:
+        if self.state["product_id"] in _BY_ID:
+            featured.product_id = self.state["product_id"]
+            self.emit("featured", product_id=self.state["product_id"])
+
+    def authorize(self, context: AccessContext, event: str) -> bool:
+        return event != "feature" or _is_owner(context)
+
+    def get_context(self) -> dict[str, Any]:
+        context = super().get_context()
+        context["product"] = _BY_ID.get(self.state["product_id"])
+        context["owner"] = _is_owner(self.request)
         return context
 
 

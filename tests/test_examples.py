@@ -7,8 +7,10 @@ what each app serves and what each showcase component does, through the public A
 from __future__ import annotations
 
 import asyncio
+import html
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -378,25 +380,56 @@ async def test_the_shop_greets_the_signed_in_user_and_shows_the_owner_the_featur
 async def test_only_the_owner_may_feature_a_product(shop_app: Any) -> None:
     owner = await sign_in(shop_app, "ada")
     guest = await sign_in(shop_app, "bob")
-    mounted = await asgi_request(shop_app, "POST", "/components/shop_products/", json={})
-    body = {
-        "event": "feature",
-        "payload": {"product_id": 3},
-        "snapshot": mounted.json()["snapshot"],
-    }
+    item = "/components/shop_item/"
+    mounted = await asgi_request(shop_app, "POST", item, json={"params": {"product_id": 3}})
+    body = {"event": "feature", "snapshot": mounted.json()["snapshot"]}
 
-    refused = await asgi_request(
-        shop_app, "POST", "/components/shop_products/", json=body, headers=guest
-    )
-    nobody = await asgi_request(shop_app, "POST", "/components/shop_products/", json=body)
-    featured = await asgi_request(
-        shop_app, "POST", "/components/shop_products/", json=body, headers=owner
-    )
+    refused = await asgi_request(shop_app, "POST", item, json=body, headers=guest)
+    nobody = await asgi_request(shop_app, "POST", item, json=body)
+    featured = await asgi_request(shop_app, "POST", item, json=body, headers=owner)
 
     assert refused.status == 403
     assert nobody.status == 403
     assert featured.status == 200
-    assert "Featured: <b>Blue shoes</b>" in featured.json()["html"]
+    assert featured.json()["effects"]["emit"] == [
+        {"event": "featured", "payload": {"product_id": 3}}
+    ]
+    listing = await asgi_request(shop_app, "POST", "/components/shop_products/", json={})
+    assert "Featured: <b>Blue shoes</b>" in listing.json()["html"]
+
+
+def roots(fragment: str) -> dict[str, str]:
+    """The snapshot of each nested product root in ``fragment``, by product id."""
+    found = {}
+    for match in re.finditer(
+        r'<li class="product" data-product="(\d+)"[^>]*hx-vals="([^"]+)"', fragment
+    ):
+        found[match.group(1)] = json.loads(html.unescape(match.group(2)))["snapshot"]
+    return found
+
+
+async def test_each_product_is_a_nested_component_that_keeps_its_state_across_a_search(
+    shop_app: Any,
+) -> None:
+    listing = "/components/shop_products/"
+    mounted = (await asgi_request(shop_app, "POST", listing, json={})).json()
+    items = roots(mounted["html"])
+    assert list(items) == ["1", "2", "3", "4"]
+    body = {"event": "add", "snapshot": items["2"]}
+    added = (await asgi_request(shop_app, "POST", "/components/shop_item/", json=body)).json()
+    assert added["state"] == {"product_id": 2, "added": 1}
+
+    search = {
+        "event": "search",
+        "payload": {"q": "hat"},
+        "snapshot": mounted["snapshot"],
+        "children": [added["snapshot"], items["1"], items["3"], items["4"]],
+    }
+    searched = (await asgi_request(shop_app, "POST", listing, json=search)).json()
+
+    assert list(roots(searched["html"])) == ["2", "6"]  # Red hat (kept), Blue hat (new)
+    assert '<span class="added">1 added</span>' in searched["html"]
+    assert searched["effects"] == {"replace_url": "?q=hat"}
 
 
 async def test_the_standalone_shop_offers_no_sign_in_and_the_index_links_to_the_shop() -> None:
@@ -409,10 +442,10 @@ async def test_the_standalone_shop_offers_no_sign_in_and_the_index_links_to_the_
 
 
 async def test_add_to_cart_emits_added_and_the_badge_and_the_cart_hear_it(shop_app: Any) -> None:
-    shop = "/components/shop_products/"
-    mounted = await asgi_request(shop_app, "POST", shop, json={})
-    body = {"event": "add", "payload": {"product_id": 2}, "snapshot": mounted.json()["snapshot"]}
-    added = await asgi_request(shop_app, "POST", shop, json=body)
+    item = "/components/shop_item/"
+    mounted = await asgi_request(shop_app, "POST", item, json={"params": {"product_id": 2}})
+    body = {"event": "add", "snapshot": mounted.json()["snapshot"]}
+    added = await asgi_request(shop_app, "POST", item, json=body)
     events = added.json()["effects"]["emit"]
     assert events == [{"event": "added", "payload": {"product_id": 2, "qty": 1}}]
 

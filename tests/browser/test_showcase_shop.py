@@ -2,7 +2,8 @@
 and htmx 4, on Litestar and Starlette: the product search lives in the address bar (typing
 replaces the history entry, a page change adds one), a reload and an opened link keep it, Back
 shows the previous results; a user signed in through the host's session authentication is
-greeted by name, and only the shop's owner gets (and may use) the Feature action; "Add to
+greeted by name, and only the shop's owner gets (and may use) the Feature action; each
+product is a nested component (a search keeps the state of those still shown), its "Add to
 cart" emits ``added``, which the cart badge and the cart hear, and the checkout redirects."""
 
 from __future__ import annotations
@@ -194,6 +195,15 @@ def test_add_to_cart_updates_the_badge_and_the_cart_and_checkout_redirects(
         expect(badge).to_have_text("Cart: 2")
         expect(cart.locator(".cart")).to_have_text("2 items in the cart")
         shopper.expect_url("/shop?q=hat")  # an emitted event changes no address
+
+        # Each product is a nested component: the list's re-render keeps the ones it shows.
+        red_hat = shopper.products.locator(".product", has_text="Red hat")
+        expect(red_hat.locator(".added")).to_have_text("1 added")
+        shopper.products.locator("input[name=q]").fill("red")
+        shopper.expect_url("/shop?q=red")
+        expect(shopper.names()).to_have_text(["Red shoes", "Red hat", "Red socks", "Red scarf"])
+        expect(red_hat.locator(".added")).to_have_text("1 added")
+        expect(badge).to_have_text("Cart: 2")
         cart.locator("button.checkout-now").click()
         shopper.page.wait_for_url(server.base_url + "/?ordered=2#checkout-demo")
         assert shopper.errors == []
