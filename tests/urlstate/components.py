@@ -1,7 +1,8 @@
 """Components of the URL state tests, in their own registry: ``search`` keeps ``q`` (a
 change replaces the history entry) and ``page`` (a change pushes one) in the page's query
-string; ``filters`` has a key of each type a URL value is read as; ``pager`` changes its page when
-it hears an emitted event; ``feed`` streams its page changes over SSE."""
+string; ``filters`` has a key of each type a URL value is read as; ``pager`` changes its
+page when it hears an emitted event; ``shelf`` nests a ``search``; ``feed`` streams its page
+changes over SSE."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ renderer = Jinja2Renderer.from_strings(
         "filters.html": "<div>{{ state }}</div>",
         "feed.html": "<div>{{ page }}</div>",
         "pager.html": "<div>{{ page }}</div>",
+        "shelf.html": '<section>{{ component("search", key="s") }}</section>',
     }
 )
 registry = ComponentRegistry()
@@ -79,6 +81,13 @@ class Pager(Component):
 
     def on_filtered(self) -> None:
         self.state["page"] = 1
+
+
+@registry.register("shelf")
+class Shelf(Component):
+    """A parent whose nested ``search`` child keeps its keys in the URL."""
+
+    template_name = "shelf.html"
 
 
 @registry.register("feed")

@@ -220,3 +220,15 @@ async def test_a_listener_whose_key_an_emitted_event_changes_answers_with_the_ne
     (result,) = heard.json()["results"]
     assert result["state"] == {"page": 1}
     assert result["effects"] == {"push_url": "/shop"}
+
+
+async def test_a_nested_child_reads_and_builds_on_its_parents_page_url():
+    over_http = await asgi_request(
+        make_app(), "POST", "/components/shelf/", json={}, headers=htmx(f"{PAGE}?q=red")
+    )
+    assert ">red|1</div>" in over_http.text
+    socket_scope = websocket_scope("/components/shelf/ws/", headers=HOST, query={"join": "message"})
+    async with WebSocketTestSession(make_app(), socket_scope, WAIT) as ws:
+        await ws.send_json({"type": "join", "url": f"{PAGE}?q=blue"})
+        joined = await ws.receive_json()
+    assert ">blue|1</div>" in joined["html"]
