@@ -262,6 +262,8 @@ class RedisBroker:
             await asyncio.gather(listener, return_exceptions=True)
         if self._loop is asyncio.get_running_loop():
             await self._drop_publisher()
+        if self._resume_store is not None:
+            await self._resume_store.close()
         self._connected = False
 
 

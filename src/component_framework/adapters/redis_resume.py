@@ -10,8 +10,8 @@ three keys under ``component_framework:stream:<component>:<run id>``:
 - ``…:meta``, a hash: the latest render (``rs``, ``r``: a reader that fell behind the kept
   frames gets it first, as locally) and ``end``, the number of the final frame once finished;
 - ``…:follow``, the heartbeat of readers on other workers: each sets it (``PX``, three refresh
-  periods) while it follows, and the producer, which reads it at every write, keeps the run
-  past its resume grace while it exists.
+  periods) while it follows; when the producing run's resume grace is over (no local reader
+  left), it looks at the key and, while it exists, keeps running for another grace.
 
 The producer writes from one task per run (:class:`_RunWriter`): it wakes on new frames, sends
 every frame not yet in Redis in one pipeline, and otherwise refreshes the keys' expiry every
@@ -19,7 +19,9 @@ every frame not yet in Redis in one pipeline, and otherwise refreshes the keys' 
 its producer died; a finished one ``grace`` seconds after it finished). A write that fails is not
 retried frame by frame: once Redis answers again, the writer asks which frame Redis has last
 and writes the rest from the run's own buffer, so a restarted (empty) Redis is filled again with
-everything the producer still keeps. Readers elsewhere follow with ``XREAD BLOCK``
+everything the producer still keeps. A run cancelled before its end (its grace ran out with
+nobody following, or its worker shut down) is removed and marked ``gone``, so that followers
+are told at once that it is lost. Readers elsewhere follow with ``XREAD BLOCK``
 (:class:`_Follower`); a run whose keys stay missing for ``patience`` seconds (or that the store
 cannot reach for as long) is gone for them. Outages are logged once when they start and once
 when they end.
@@ -59,8 +61,8 @@ def _seq(entry_id: bytes | str) -> int:
 class RedisResumeStore:
     """Redis Streams as the resume store of a deployment (one per :class:`RedisBroker`).
 
-    ``refresh``: seconds between a producer's expiry refreshes and heartbeat checks while its
-    run is idle, and between a follower's heartbeats. ``patience``: seconds a follower waits for
+    ``refresh``: seconds between a producer's expiry refreshes while its run is idle, and
+    between a follower's heartbeats. ``patience``: seconds a follower waits for
     a run whose keys disappeared, or for a Redis it cannot reach, before telling its client the
     stream is lost. ``timeout``: seconds a connection attempt or a command may take.
     """
@@ -125,16 +127,30 @@ class RedisResumeStore:
         try:
             async with asyncio.timeout(self.timeout):
                 pipe = self.client().pipeline(transaction=False)
-                pipe.exists(key, f"{key}:meta")
-                pipe.hget(f"{key}:meta", "end")
-                present, end = await pipe.execute()
+                pipe.exists(key)
+                pipe.hmget(f"{key}:meta", ["end", "gone"])
+                present, (end, gone) = await pipe.execute()
         except _LINK_ERRORS as exc:
             self.link_failed(exc)
             return None
         self.link_works()
-        if not present:
+        if gone or not (present or end):
             return None
         return _Follower(self, key, None if end is None else int(end))
+
+    async def close(self) -> None:
+        """Stop the writers and close the connections (idempotent; at process end)."""
+        writers = [task for task in self._writers if not task.done()]
+        for task in writers:
+            task.cancel()
+        if writers:
+            await asyncio.gather(*writers, return_exceptions=True)
+        redis, self._redis = self._redis, None
+        if redis is not None and self._loop is asyncio.get_running_loop():
+            try:
+                await redis.aclose()
+            except (*_LINK_ERRORS, RuntimeError):
+                logger.debug("closing the resume store's connections failed", exc_info=True)
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Keep a writer task referenced until it ends."""
@@ -157,8 +173,14 @@ class _RunWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    @property
-    def followed(self) -> bool:
+    async def followed(self) -> bool:
+        """Whether the heartbeat key of a follower exists; during an outage, what it was
+        last time Redis answered (a run is not cancelled because Redis is away)."""
+        try:
+            async with asyncio.timeout(self.store.timeout):
+                self._followed = bool(await self.store.client().exists(f"{self.key}:follow"))
+        except _LINK_ERRORS as exc:
+            self.store.link_failed(exc)
         return self._followed
 
     def notify(self) -> None:
@@ -182,9 +204,14 @@ class _RunWriter:
             self.store.track(task)
 
     async def _remove(self) -> None:
+        meta = f"{self.key}:meta"
         try:
             async with asyncio.timeout(self.store.timeout):
-                await self.store.client().delete(self.key, f"{self.key}:meta")
+                pipe = self.store.client().pipeline(transaction=False)
+                pipe.delete(self.key, meta)
+                pipe.hset(meta, "gone", 1)  # followers: lost now, not after their patience
+                pipe.pexpire(meta, int(1000 * max(self.run.grace, 3 * self.store.refresh)))
+                await pipe.execute()
         except _LINK_ERRORS as exc:
             logger.debug("removing stream %s from Redis failed: %s", self.key, exc)
 
@@ -239,9 +266,7 @@ class _RunWriter:
         ttl = grace_ms if finished else grace_ms + int(3000 * self.store.refresh)
         pipe.pexpire(key, ttl)
         pipe.pexpire(meta, ttl)
-        pipe.exists(f"{key}:follow")
-        results = await pipe.execute()
-        self._followed = bool(results[-1])
+        await pipe.execute()
         if frames:
             self.sent = frames[-1][0]
         if render is not None:
@@ -288,8 +313,8 @@ class _Follower:
                     return await self._frames(client, answer[0][1], after)
                 pipe = client.pipeline(transaction=False)
                 pipe.exists(key)
-                pipe.hget(f"{key}:meta", "end")
-                present, end = await pipe.execute()
+                pipe.hmget(f"{key}:meta", ["end", "gone"])
+                present, (end, gone) = await pipe.execute()
         except _LINK_ERRORS as exc:
             store.link_failed(exc)
             if self._patience_over(now):
@@ -297,6 +322,8 @@ class _Follower:
             await asyncio.sleep(min(wait, 0.1))
             return []
         store.link_works()
+        if gone:
+            return None
         if end is not None:
             self.end = int(end)
             if after >= self.end:

@@ -68,10 +68,9 @@ class RunLog(Protocol):
         """New frames (or the end) are in the run's buffer; must return at once."""
         ...
 
-    @property
-    def followed(self) -> bool:
-        """Whether a reader on another worker follows the run right now (the run then keeps
-        running past its resume grace, as it would for a local reader)."""
+    async def followed(self) -> bool:
+        """Whether a reader on another worker follows the run right now (asked when the
+        run's grace is over: a followed run keeps running, as it would for a local reader)."""
         ...
 
     def close(self) -> None:
@@ -145,8 +144,7 @@ class _MemoryLog:
     def notify(self) -> None:
         pass  # followers wait on the run's own wakeups
 
-    @property
-    def followed(self) -> bool:
+    async def followed(self) -> bool:
         return False  # a follower attaches to the run: it is one of its readers
 
     def close(self) -> None:

@@ -98,6 +98,7 @@ class StreamRun:
         self._closed = False
         #: The run's entry in the deployment's resume store (``None``: this worker only).
         self.log: RunLog | None = None
+        self._checks: set[asyncio.Task[None]] = set()
 
     # -- producing frames ------------------------------------------------------------------
 
@@ -215,7 +216,18 @@ class StreamRun:
         """The grace after the last local reader left is over: close, unless a reader on
         another worker follows the run through the resume store (then wait another grace)."""
         self._grace_timer = None
-        if self.log is not None and self.log.followed and not self._closed:
+        if self.log is None:
+            self.close()
+        elif not self._closed:
+            check = asyncio.get_running_loop().create_task(self._close_unless_followed(self.log))
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
+
+    async def _close_unless_followed(self, log: RunLog) -> None:
+        followed = await log.followed()
+        if self._closed or self.readers or self._grace_timer is not None:
+            return  # closed meanwhile, or a reader came back (its leaving restarts the grace)
+        if followed:
             self._schedule_close()
         else:
             self.close()
