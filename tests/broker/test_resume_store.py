@@ -152,7 +152,8 @@ async def test_a_reader_behind_the_kept_frames_gets_what_a_local_one_gets(
     ).run_to_end()
 
     seqs = [seq_of(e.id) for e in local.events]
-    assert seqs[0] == 2 and seqs[1] > 3, "the latest render, then the frames still kept"
+    assert seqs[0] == 2, "the latest render first"
+    assert seqs[1] > 3, "then the frames still kept"
     assert "step 2" in local.events[0].data
     assert [(e.id, e.event, e.data) for e in remote.events] == [
         (e.id, e.event, e.data) for e in local.events
