@@ -13,8 +13,10 @@ three keys under ``component_framework:stream:<component>:<run id>``:
   periods) while it follows; when the producing run's resume grace is over (no local reader
   left), it looks at the key and, while it exists, keeps running for another grace.
 
-The producer writes from one task per run (:class:`_RunWriter`): it wakes on new frames, sends
-every frame not yet in Redis in one pipeline, and otherwise refreshes the keys' expiry every
+A process writes from one task for all its runs (each run's state is a :class:`_RunWriter`):
+it wakes on new frames and sends what every run has new in one pipeline (an ``XADD`` per frame;
+the trim, the latest render and the expiry only when they changed or are due), so under load
+the frames of many streams share a round trip; it refreshes idle runs' expiry every
 ``refresh`` seconds (a run that is still running expires ``grace + 3 * refresh`` seconds after
 its producer died; a finished one ``grace`` seconds after it finished). A write that fails is not
 retried frame by frame: once Redis answers again, the writer asks which frame Redis has last
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 try:
@@ -61,10 +64,10 @@ def _seq(entry_id: bytes | str) -> int:
 class RedisResumeStore:
     """Redis Streams as the resume store of a deployment (one per :class:`RedisBroker`).
 
-    ``refresh``: seconds between a producer's expiry refreshes while its run is idle, and
-    between a follower's heartbeats. ``patience``: seconds a follower waits for
-    a run whose keys disappeared, or for a Redis it cannot reach, before telling its client the
-    stream is lost. ``timeout``: seconds a connection attempt or a command may take.
+    ``refresh``: seconds between expiry refreshes of an idle run's keys, and between a
+    follower's heartbeats. ``patience``: seconds a follower waits for a run whose keys
+    disappeared, or for a Redis it cannot reach, before telling its client the stream is lost.
+    ``timeout``: seconds a connection attempt or a command may take.
     """
 
     def __init__(
@@ -74,10 +77,14 @@ class RedisResumeStore:
         self.refresh = refresh
         self.patience = patience
         self.timeout = timeout
+        self.outage = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Any = None
-        self._writers: set[asyncio.Task[None]] = set()
-        self.outage = False
+        self._live: set[_RunWriter] = set()  # runs whose end is not in Redis yet
+        self._dirty: set[_RunWriter] = set()  # ... with something new to write
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"<RedisResumeStore {self.url!r}>"
@@ -138,13 +145,93 @@ class RedisResumeStore:
             return None
         return _Follower(self, key, None if end is None else int(end))
 
+    # -- writing: one task for every run of the process -----------------------------------
+
+    def dirty(self, writer: _RunWriter) -> None:
+        """``writer``'s run has something new for Redis."""
+        self._live.add(writer)
+        self._dirty.add(writer)
+        loop = asyncio.get_running_loop()
+        if self._flusher is None or self._flusher.done() or self._loop is not loop:
+            self.client()  # binds the store to this loop
+            self._wake = asyncio.Event()
+            self._flusher = loop.create_task(self._flush_loop(), name=f"resume-store-{self.url}")
+        self._wake.set()
+
+    def forget(self, writer: _RunWriter) -> None:
+        """``writer``'s run is gone before its end: nothing more to write for it."""
+        self._live.discard(writer)
+        self._dirty.discard(writer)
+
+    def spawn(self, work: Any) -> None:
+        """Run ``work`` (a coroutine) as a task this store keeps until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_loop(self) -> None:
+        """Write every run's news in one pipeline per turn (frames of many runs share it);
+        push back idle runs' expiry every ``refresh`` seconds; on failure, back off and
+        write everything again once Redis answers."""
+        loop, backoff = asyncio.get_running_loop(), 0.05
+        while self._live:
+            if not self._dirty:
+                try:
+                    async with asyncio.timeout(self.refresh / 2):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            self._wake.clear()
+            now = loop.time()
+            batch = [w for w in self._live if w in self._dirty or now >= w.expiry_due]
+            self._dirty.clear()
+            if not batch:
+                continue
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._write(batch, now)
+            except _LINK_ERRORS as exc:
+                self.link_failed(exc)
+                for writer in batch:
+                    writer.resync = True
+                self._dirty.update(w for w in batch if w in self._live)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.refresh)
+                continue
+            self.link_works()
+            backoff = 0.05
+
+    async def _write(self, batch: list[_RunWriter], now: float) -> None:
+        client = self.client()
+        behind = [writer for writer in batch if writer.resync]
+        if behind:  # after a failure: which frame does Redis have last (none: restarted)?
+            pipe = client.pipeline(transaction=False)
+            for writer in behind:
+                pipe.xrevrange(writer.key, count=1)
+            for writer, newest in zip(behind, await pipe.execute(), strict=True):
+                writer.restart_from(_seq(newest[0][0]) if newest else 0)
+        pipe = client.pipeline(transaction=False)
+        commits = [writer.add_to(pipe, now) for writer in batch]
+        await pipe.execute()
+        for writer, commit in zip(batch, commits, strict=True):
+            commit()
+            if writer.end_written:
+                self._live.discard(writer)
+
+    @property
+    def writing(self) -> int:
+        """How many runs have something Redis does not have yet (their end at least)."""
+        return len(self._live)
+
     async def close(self) -> None:
-        """Stop the writers and close the connections (idempotent; at process end)."""
-        writers = [task for task in self._writers if not task.done()]
-        for task in writers:
+        """Stop writing and close the connections (idempotent; at process end)."""
+        tasks = [task for task in (self._flusher, *self._tasks) if task and not task.done()]
+        for task in tasks:
             task.cancel()
-        if writers:
-            await asyncio.gather(*writers, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._live.clear()
+        self._dirty.clear()
         redis, self._redis = self._redis, None
         if redis is not None and self._loop is asyncio.get_running_loop():
             try:
@@ -152,14 +239,9 @@ class RedisResumeStore:
             except (*_LINK_ERRORS, RuntimeError):
                 logger.debug("closing the resume store's connections failed", exc_info=True)
 
-    def track(self, task: asyncio.Task[None]) -> None:
-        """Keep a writer task referenced until it ends."""
-        self._writers.add(task)
-        task.add_done_callback(self._writers.discard)
-
 
 class _RunWriter:
-    """The producer's side of one run: mirrors its buffer into Redis from one task."""
+    """The producer's side of one run: what of it Redis has, and what to write next."""
 
     def __init__(self, store: RedisResumeStore, run: PublishedRun) -> None:
         self.store = store
@@ -167,10 +249,11 @@ class _RunWriter:
         self.key = store.key(run.component_name, run.id)
         self.sent = 0  # the newest frame Redis has
         self.render_sent = 0
+        self.trimmed = 0  # Redis keeps no frame before this one
+        self.expiry_due = 0.0  # when the keys' expiry must be pushed back again
+        self.end_written = False
         self.resync = False
         self._followed = False
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     async def followed(self) -> bool:
@@ -184,94 +267,79 @@ class _RunWriter:
         return self._followed
 
     def notify(self) -> None:
-        self._wake.set()
-        if self._task is None and not self._closed:
-            self._task = asyncio.get_running_loop().create_task(
-                self._write_loop(), name=f"component-stream-store-{self.run.id}"
-            )
-            self.store.track(self._task)
+        if not self._closed:
+            self.store.dirty(self)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         if self.run.finished:
-            self._wake.set()  # the writer writes the end, sets the grace expiry, and stops
+            if not self.end_written:
+                self.store.dirty(self)  # the end, with the grace expiry
             return
         # Cancelled before its end: remove it, so that its followers are told it is lost.
-        if self._task is not None:
-            self._task.cancel()
-        if self._task is not None or self.sent:
-            task = asyncio.get_running_loop().create_task(self._remove())
-            self.store.track(task)
+        self.store.forget(self)
+        self.store.spawn(self._remove())
 
     async def _remove(self) -> None:
-        meta = f"{self.key}:meta"
+        meta, store = f"{self.key}:meta", self.store
         try:
-            async with asyncio.timeout(self.store.timeout):
-                pipe = self.store.client().pipeline(transaction=False)
+            async with asyncio.timeout(store.timeout):
+                pipe = store.client().pipeline(transaction=False)
                 pipe.delete(self.key, meta)
                 pipe.hset(meta, "gone", 1)  # followers: lost now, not after their patience
-                pipe.pexpire(meta, int(1000 * max(self.run.grace, 3 * self.store.refresh)))
+                pipe.pexpire(meta, int(1000 * max(self.run.grace, 3 * store.refresh)))
                 await pipe.execute()
         except _LINK_ERRORS as exc:
             logger.debug("removing stream %s from Redis failed: %s", self.key, exc)
 
-    async def _write_loop(self) -> None:
-        store, backoff = self.store, 0.05
-        while True:
-            try:
-                async with asyncio.timeout(store.refresh):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(store.timeout):
-                    finished = await self._flush()
-            except _LINK_ERRORS as exc:
-                store.link_failed(exc)
-                self.resync = True
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, store.refresh)
-                continue
-            store.link_works()
-            backoff = 0.05
-            if finished:
-                return
+    def restart_from(self, newest: int) -> None:
+        """Redis has frames up to ``newest`` (0: none, e.g. a restarted Redis): write the
+        rest again from the run's buffer, with the latest render, trim and expiry."""
+        self.sent = newest
+        self.render_sent = self.trimmed = 0
+        self.expiry_due = 0.0
+        self.end_written = False
+        self.resync = False
 
-    async def _flush(self) -> bool:
-        """Write what Redis misses; True once the run's end is written."""
-        client, run, key, meta = self.store.client(), self.run, self.key, f"{self.key}:meta"
-        if self.resync:  # after a failure: which frame does Redis have last (none: restarted)?
-            newest = await client.xrevrange(key, count=1)
-            self.sent = _seq(newest[0][0]) if newest else 0
-            self.render_sent = 0  # a restarted Redis lost it: write it again
-            self.resync = False
+    def add_to(self, pipe: Any, now: float) -> Callable[[], None]:
+        """Queue in ``pipe`` what Redis misses; returns what to record once it succeeded."""
+        run, key, meta = self.run, self.key, f"{self.key}:meta"
         finished = run.finished
         frames = run.frames_after(self.sent)
         last = run.next_seq - 1
-        pipe = client.pipeline(transaction=False)
         for seq, wire in frames:
             fields: dict[str, bytes] = {"w": wire}
             if finished and seq == last:
                 fields["e"] = b"1"
             pipe.xadd(key, fields, id=f"0-{seq}")
-        if frames and run.frames:  # once per write: trim to what the run still keeps
-            pipe.xtrim(key, minid=f"0-{run.frames[0][0]}")
+        first_kept = run.frames[0][0] if run.frames else 0
+        if frames and first_kept > self.trimmed:  # to what the run still keeps
+            pipe.xtrim(key, minid=f"0-{first_kept}")
         render = run.last_render
         if render is not None and render[0] > self.render_sent:
             pipe.hset(meta, mapping={"rs": render[0], "r": render[1]})
         if finished:
             pipe.hset(meta, "end", last)
-        grace_ms = max(1, int(run.grace * 1000))
-        ttl = grace_ms if finished else grace_ms + int(3000 * self.store.refresh)
-        pipe.pexpire(key, ttl)
-        pipe.pexpire(meta, ttl)
-        await pipe.execute()
-        if frames:
-            self.sent = frames[-1][0]
-        if render is not None:
-            self.render_sent = max(self.render_sent, render[0])
-        return finished
+        expire = finished or now >= self.expiry_due
+        if expire:
+            grace_ms = max(1, int(run.grace * 1000))
+            ttl = grace_ms if finished else grace_ms + int(3000 * self.store.refresh)
+            pipe.pexpire(key, ttl)
+            pipe.pexpire(meta, ttl)
+
+        def commit() -> None:
+            if frames:
+                self.sent = max(self.sent, frames[-1][0])
+                self.trimmed = max(self.trimmed, first_kept)
+            if render is not None:
+                self.render_sent = max(self.render_sent, render[0])
+            if expire:
+                self.expiry_due = now + self.store.refresh
+            self.end_written = finished
+
+        return commit
 
 
 class _Follower:
