@@ -143,6 +143,7 @@ async def test_a_reader_behind_the_kept_frames_gets_what_a_local_one_gets(
     pacer.grant("far", 3)
     run_id = run_of(first.last_id)
     await eventually(lambda: (run := worker_a.streams.get(run_id)) is not None and run.finished)
+    await eventually(lambda: workers.store_of(worker_a).writing == 0)  # Redis caught up
 
     local = await workers.open(
         worker_a, "burst", headers={"Last-Event-ID": first.last_id}

@@ -7,8 +7,10 @@ three keys under ``component_framework:stream:<component>:<run id>``:
   (``0-<seq>``, so ``XREAD`` after ``0-<n>`` is exactly "the frames after n"), the encoded frame
   in field ``w`` and ``e`` on the final one; trimmed with ``MINID`` to the frames the producing
   run still keeps, so its bounds (``stream_replay_frames`` / ``stream_replay_bytes``) hold here;
-- ``…:meta``, a hash: the latest render (``rs``, ``r``: a reader that fell behind the kept
-  frames gets it first, as locally) and ``end``, the number of the final frame once finished;
+- ``…:meta``, a hash: ``open``, written before the run's first frame goes out (so a reconnect
+  elsewhere finds the run even while its frames are still on their way to Redis), the latest
+  render (``rs``, ``r``: a reader that fell behind the kept frames gets it first, as locally)
+  and ``end``, the number of the final frame once finished;
 - ``…:follow``, the heartbeat of readers on other workers: each sets it (``PX``, three refresh
   periods) while it follows; when the producing run's resume grace is over (no local reader
   left), it looks at the key and, while it exists, keeps running for another grace.
@@ -134,16 +136,21 @@ class RedisResumeStore:
         try:
             async with asyncio.timeout(self.timeout):
                 pipe = self.client().pipeline(transaction=False)
-                pipe.exists(key)
+                pipe.exists(key, f"{key}:meta")
                 pipe.hmget(f"{key}:meta", ["end", "gone"])
-                present, (end, gone) = await pipe.execute()
+                # The follower's heartbeat, before its client hears anything: the producer
+                # may ask for it at any moment from now on.
+                pipe.set(f"{key}:follow", b"1", px=int(3000 * self.refresh))
+                present, (end, gone), _ = await pipe.execute()
         except _LINK_ERRORS as exc:
             self.link_failed(exc)
             return None
         self.link_works()
-        if gone or not (present or end):
+        if gone or not present:
             return None
-        return _Follower(self, key, None if end is None else int(end))
+        follower = _Follower(self, key, None if end is None else int(end))
+        follower.beat_due = asyncio.get_running_loop().time() + self.refresh
+        return follower
 
     # -- writing: one task for every run of the process -----------------------------------
 
@@ -266,6 +273,22 @@ class _RunWriter:
             self.store.link_failed(exc)
         return self._followed
 
+    async def opened(self) -> None:
+        """The run's meta hash exists (``open``) with the running expiry; skipped while the
+        store is known to be down, so an outage does not delay every stream start."""
+        if self.store.outage:
+            return
+        meta, store = f"{self.key}:meta", self.store
+        ttl = int(1000 * (self.run.grace + 3 * store.refresh))
+        try:
+            async with asyncio.timeout(store.timeout):
+                pipe = store.client().pipeline(transaction=False)
+                pipe.hset(meta, "open", 1)
+                pipe.pexpire(meta, ttl)
+                await pipe.execute()
+        except _LINK_ERRORS as exc:
+            store.link_failed(exc)
+
     def notify(self) -> None:
         if not self._closed:
             self.store.dirty(self)
@@ -316,7 +339,7 @@ class _RunWriter:
             pipe.xadd(key, fields, id=f"0-{seq}")
         first_kept = run.frames[0][0] if run.frames else 0
         if frames and first_kept > self.trimmed:  # to what the run still keeps
-            pipe.xtrim(key, minid=f"0-{first_kept}")
+            pipe.xtrim(key, minid=f"0-{first_kept}", approximate=False)
         render = run.last_render
         if render is not None and render[0] > self.render_sent:
             pipe.hset(meta, mapping={"rs": render[0], "r": render[1]})
@@ -350,7 +373,7 @@ class _Follower:
         self.key = key
         self.end = end
         self._ended = False
-        self._beat_due = 0.0
+        self.beat_due = 0.0
         self._trouble_since: float | None = None  # keys missing, or Redis unreachable
 
     def done_after(self, seq: int) -> bool:
@@ -372,15 +395,15 @@ class _Follower:
         try:
             async with asyncio.timeout(wait + store.timeout):
                 client = store.client()
-                if now >= self._beat_due:
+                if now >= self.beat_due:
                     await client.set(f"{key}:follow", b"1", px=int(3000 * store.refresh))
-                    self._beat_due = now + store.refresh
+                    self.beat_due = now + store.refresh
                 block = max(1, int(wait * 1000))
                 answer = await client.xread({key: f"0-{after}"}, count=_READ_COUNT, block=block)
                 if answer:
                     return await self._frames(client, answer[0][1], after)
                 pipe = client.pipeline(transaction=False)
-                pipe.exists(key)
+                pipe.exists(key, f"{key}:meta")
                 pipe.hmget(f"{key}:meta", ["end", "gone"])
                 present, (end, gone) = await pipe.execute()
         except _LINK_ERRORS as exc:

@@ -401,6 +401,7 @@ async def handle_sse(
             try:
                 context = AccessContext("sse", scope, client)
                 run = await _start_run(scope, receive, component_name, headers, context, services)
+                await streams.published(run)  # before the client can learn the run's id
             except BaseException:
                 guard.close("stream", client)
                 raise

@@ -64,6 +64,12 @@ class PublishedRun(Protocol):
 class RunLog(Protocol):
     """The producing worker's side of one run in a store."""
 
+    async def opened(self) -> None:
+        """Make the run known to the store before any client learns its id (awaited before
+        the first frame goes out, so a reconnect elsewhere never finds it missing only
+        because its frames are on their way); bounded, never raises."""
+        ...
+
     def notify(self) -> None:
         """New frames (or the end) are in the run's buffer; must return at once."""
         ...
@@ -140,6 +146,9 @@ class _MemoryLog:
     def __init__(self, run: PublishedRun, forget: Callable[[PublishedRun], None]) -> None:
         self.run = run
         self._forget = forget
+
+    async def opened(self) -> None:
+        pass  # published synchronously
 
     def notify(self) -> None:
         pass  # followers wait on the run's own wakeups

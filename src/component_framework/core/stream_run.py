@@ -366,6 +366,11 @@ class StreamRegistry:
             run.log = store.publish(run)
         return run
 
+    async def published(self, run: StreamRun) -> None:
+        """Once this returns, other workers can find ``run`` in the resume store (if any)."""
+        if run.log is not None:
+            await run.log.opened()
+
     async def find_elsewhere(self, component_name: str, run_id: str) -> RemoteRun | None:
         """A run of ``component_name`` that another worker produces, from the resume store;
         ``None`` without a store or when no worker has it."""
