@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from component_framework import ComponentASGI
@@ -114,3 +116,61 @@ def test_component_renders_with_a_state_renderer_directly() -> None:
     component = Plain()
     component.mount()
     assert component.render(StateRenderer()).startswith('<div data-template="plain.html">')
+
+
+@dataclass
+class _Booking:
+    guests: int
+    email: str
+
+
+class _BookingForm(Component):
+    template_name = "booking.html"
+
+    def mount(self) -> None:
+        self.state["booked"] = 0
+
+    def on_book(self, form: _Booking) -> None:
+        if form.email.endswith("@blocked.example"):
+            self.add_error("email", "This address cannot book.")
+            return
+        self.state["booked"] += form.guests
+        self.trigger("booked", {"guests": form.guests})
+
+
+@pytest.fixture
+def booking_client() -> ComponentTestClient:
+    registry = ComponentRegistry()
+    registry.register("booking")(_BookingForm)
+    app = ComponentASGI(
+        registry=registry, renderer=StateRenderer(), settings=sample_components.SETTINGS
+    )
+    return ComponentTestClient(app)
+
+
+async def test_a_form_that_does_not_bind_is_a_render_whose_errors_the_session_shows(
+    booking_client: ComponentTestClient,
+) -> None:
+    booking = await booking_client.mount("booking")
+
+    await booking.send("book", guests="many", email="")
+
+    assert booking.errors == {"guests": ["Enter a whole number."]}
+    assert booking.state == {"booked": 0}  # the handler did not run
+    await booking.send("book", guests="1", email="ann@example.com")  # the session goes on
+    assert booking.state == {"booked": 1}
+
+
+async def test_a_handlers_own_errors_reach_the_session_and_clear_on_the_next_render(
+    booking_client: ComponentTestClient,
+) -> None:
+    booking = await booking_client.mount("booking")
+
+    await booking.send("book", guests="2", email="ann@blocked.example")
+    assert booking.errors == {"email": ["This address cannot book."]}
+    assert booking.effects == {}
+
+    await booking.send("book", guests="2", email="ann@example.com")
+    assert booking.errors == {}
+    assert booking.state == {"booked": 2}
+    assert booking.effects == {"trigger": {"booked": {"guests": 2}}}

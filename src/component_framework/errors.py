@@ -9,16 +9,23 @@ server faults (our side or the user's handler failed) are separate branches, as 
     ├── ClientError                     400  1008  bad_request
     │   ├── MalformedRequest            400  1007  malformed_request
     │   ├── InvalidSnapshot             400  1008  invalid_snapshot
+    │   │   └── InvalidChild            400  1008  invalid_child
     │   ├── HostNotAllowed              400  1008  host_not_allowed
     │   ├── URLNotAllowed               400  1008  url_not_allowed
     │   ├── InvalidTrigger              400  1008  invalid_trigger
+    │   ├── InvalidEmit                 400  1008  invalid_emit
     │   ├── Unauthorized                401  1008  unauthorized
     │   ├── Forbidden                   403  1008  forbidden
     │   ├── NotFound                    404  1008  not_found
     │   │   ├── ComponentNotFound       404  1008  component_not_found
-    │   │   └── EventNotFound           404  1008  event_not_found
+    │   │   ├── EventNotFound           404  1008  event_not_found
+    │   │   ├── UploadNotFound          404  1008  upload_not_found
+    │   │   └── NotListening            404  1008  not_listening
     │   ├── MethodNotAllowed            405  1008  method_not_allowed
     │   ├── NotJoined                   409  1008  not_joined
+    │   ├── UploadOffsetMismatch        409  1008  upload_offset_mismatch
+    │   │   └── UploadIncomplete        409  1008  upload_incomplete
+    │   ├── UploadExpired               410  1008  upload_expired
     │   ├── PayloadTooLarge             413  1009  payload_too_large
     │   │   ├── SnapshotTooLarge        413  1009  snapshot_too_large
     │   │   └── UploadTooLarge          413  1009  upload_too_large
@@ -72,12 +79,15 @@ __all__ = [
     "HandlerError",
     "HandlerTimeout",
     "HostNotAllowed",
+    "InvalidChild",
+    "InvalidEmit",
     "InvalidSnapshot",
     "InvalidTrigger",
     "MalformedRequest",
     "MethodNotAllowed",
     "NotFound",
     "NotJoined",
+    "NotListening",
     "PayloadTooLarge",
     "PayloadValidationError",
     "RateLimited",
@@ -91,6 +101,10 @@ __all__ = [
     "URLNotAllowed",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UploadExpired",
+    "UploadIncomplete",
+    "UploadNotFound",
+    "UploadOffsetMismatch",
     "UploadTooLarge",
     "UploadTypeNotAllowed",
     "as_component_error",
@@ -198,6 +212,16 @@ class InvalidSnapshot(ClientError):
         return body
 
 
+class InvalidChild(InvalidSnapshot):
+    """The snapshot of a nested component (a ``children`` entry, or a held child an event
+    names) is not one this component may take: tampered, signed for another parent or key,
+    given twice, sent without the parent's own snapshot, or no such child is held. ``reason``
+    as for :class:`InvalidSnapshot`, or ``foreign_parent`` / ``repeated`` / ``orphan`` /
+    ``unknown_child``."""
+
+    code = "invalid_child"
+
+
 class HostNotAllowed(ClientError):
     """The request's ``Host`` is not one of ``Settings.allowed_hosts`` (or it has none)."""
 
@@ -229,6 +253,13 @@ class InvalidTrigger(ClientError):
     htmx or the client runtime) or gave a detail that is not small JSON data."""
 
     code = "invalid_trigger"
+
+
+class InvalidEmit(ClientError):
+    """A handler's ``emit`` named an invalid event, gave a payload that is not small JSON
+    data, or emitted more events than one answer carries (``core.events``)."""
+
+    code = "invalid_emit"
 
 
 class Unauthorized(ClientError):
@@ -271,6 +302,18 @@ class EventNotFound(NotFound):
         super().__init__(f"component {component!r} has no event {shown(event)}")
         self.component = component
         self.event = event
+
+
+class NotListening(NotFound):
+    """An emitted event was sent to a component whose class does not list it in ``listens``
+    (or to a listener whose class lists none of the events of the batch)."""
+
+    code = "not_listening"
+
+    def __init__(self, component: str, events: Sequence[str]) -> None:
+        names = ", ".join(shown(event, 64) for event in events[:4])
+        super().__init__(f"component {component!r} does not listen to {names}")
+        self.component = component
 
 
 class MethodNotAllowed(ClientError):
@@ -380,6 +423,46 @@ class UploadTypeNotAllowed(UnsupportedMediaType):
 
     def to_dict(self) -> dict[str, object]:
         return _with_details(super().to_dict(), field=self.field, limit=self.limit)
+
+
+# -- resumable uploads (core.resumable) -----------------------------------------------------
+
+
+class UploadNotFound(NotFound):
+    """A resumable upload id that names no upload: forged or edited, made for another
+    component, event or field, or already claimed by its event."""
+
+    code = "upload_not_found"
+
+
+class UploadOffsetMismatch(ClientError):
+    """A chunk of a resumable upload did not start where the server's data ends; ``offset``
+    (also the ``Upload-Offset`` header) is where the next chunk must start."""
+
+    status_code = 409
+    code = "upload_offset_mismatch"
+
+    def __init__(self, message: str, *, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+    def to_dict(self) -> dict[str, object]:
+        return _with_details(super().to_dict(), offset=self.offset)
+
+
+class UploadIncomplete(UploadOffsetMismatch):
+    """An event claimed a resumable upload before all of its bytes arrived (``offset``: how
+    many did)."""
+
+    code = "upload_incomplete"
+
+
+class UploadExpired(ClientError):
+    """A resumable upload the server made, left alone longer than its time to live (its data
+    is gone: start again)."""
+
+    status_code = 410
+    code = "upload_expired"
 
 
 class PayloadValidationError(ClientError):
@@ -546,12 +629,12 @@ def report_failure(exc: BaseException, where: str) -> ComponentError:
 
 
 def error_document(exc: BaseException, *, debug: bool = False) -> dict[str, Any]:
-    """The error document every transport frames: ``code`` and ``message`` (what a client
-    may see), ``field`` (validation), ``errors`` (an invalid form: dotted field name -> its
-    messages), ``limit`` (an upload refusal: the setting it went past), ``reason`` (snapshot
-    refusals), ``retry_after`` (rate limits, seconds). With ``debug``, a server-side error shows
-    its real ``message`` and, when it wraps another exception, that exception's traceback as
-    ``debug``."""
+    """The error document every transport frames: ``code`` and ``message`` (what a client may
+    see), ``field`` (validation), ``errors`` (an invalid form: dotted field name -> its
+    messages), ``limit`` (an upload refusal: the setting it went past), ``offset`` (a resumable
+    upload's confirmed bytes), ``reason`` (snapshot refusals), ``retry_after`` (rate limits,
+    seconds). With ``debug``, a server-side error shows its real ``message`` and, when it wraps
+    another exception, that exception's traceback as ``debug``."""
     error = as_component_error(exc)
     details = error.to_dict()["error"]
     assert isinstance(details, dict)

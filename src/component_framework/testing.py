@@ -251,6 +251,18 @@ async def sse_request(
     return SSEResponse(response.status, response.headers, events, decoder.comments, response.body)
 
 
+def _is_form_render(response: ASGIResponse) -> bool:
+    """Whether ``response`` is a form that did not go through: a ``422 invalid_form`` that
+    carries the component's render with its errors (a render, not a failure)."""
+    if response.status != 422:
+        return False
+    try:
+        answer = response.json()
+        return bool(answer["error"]["code"] == "invalid_form" and "html" in answer)
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 class ComponentResponseError(AssertionError):
     """A component request answered with an error status."""
 
@@ -267,7 +279,10 @@ class ComponentResponseError(AssertionError):
 
 @dataclass
 class ComponentSession:
-    """One live component as a browser would hold it: the last HTML, state and snapshot."""
+    """One live component as a browser would hold it: the last HTML, state and snapshot, the
+    form ``errors`` that render shows (dotted field name -> messages; empty when none) and
+    the ``effects`` its event asked for (``redirect``, ``push_url``, ``replace_url``,
+    ``trigger``; empty when none)."""
 
     client: ComponentTestClient
     name: str
@@ -275,13 +290,17 @@ class ComponentSession:
     state: dict[str, Any] = field(default_factory=dict)
     snapshot: str = ""
     component_id: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    effects: dict[str, Any] = field(default_factory=dict)
 
     def _update(self, response: ASGIResponse) -> ComponentSession:
-        if response.status != 200:
+        if response.status != 200 and not _is_form_render(response):
             raise ComponentResponseError(response)
         answer = response.json()
         self.html, self.state = answer["html"], answer["state"]
         self.snapshot, self.component_id = answer["snapshot"], answer["component_id"]
+        self.errors = answer.get("errors", {})
+        self.effects = answer.get("effects", {})
         return self
 
     async def send(self, event: str, /, **payload: Any) -> ComponentSession:

@@ -116,6 +116,12 @@ class Target(Component):
         self.state["count"] += 100
         self.trigger(name, {"text": "hi"})
 
+    def on_shout(self, event: str, payload: dict[str, Any] | None = None) -> None:
+        # A handler emitting what a client names: the emit must refuse anything unfit.
+        CALLS["target.on_shout"] += 1
+        self.state["count"] += 100
+        self.emit(event, **(payload or {}))
+
     def _secret(self) -> None:  # never an event
         CALLS["target._secret"] += 1
         self.state["count"] = -1
@@ -123,6 +129,27 @@ class Target(Component):
     def on__hidden(self) -> None:  # "_hidden" is not a valid event name
         CALLS["target.on__hidden"] += 1
         self.state["count"] = -2
+
+
+@registry.register("listener")
+class Listener(Component):
+    """Hears ``added`` emitted by other components of the page (``tests/adversarial``'s
+    emitted-event cases aim bad batches at it)."""
+
+    template_name = "other.html"
+    listens = ("added",)
+
+    def mount(self) -> None:
+        CALLS["listener.mount"] += 1
+        self.state["seen"] = 0
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["listener.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_added(self, amount: int) -> None:
+        CALLS["listener.on_added"] += 1
+        self.state["seen"] += amount
 
 
 @registry.register("other")
@@ -255,12 +282,14 @@ def sign(
     component_id: str | None = None,
     age: float = 0.0,
     key: str = SECRET,
+    parent: tuple[str, str] | None = None,
 ) -> str:
     """A token for ``component`` as the app would issue it ``age`` seconds ago (negative: in
-    the future), signed with ``key``."""
+    the future), signed with ``key`` (a nested component's: bound to ``parent``, its parent's
+    id and its key)."""
     issued = time.time() - age
     signer = SnapshotSigner([key], clock=lambda: issued, max_bytes=1 << 20)
-    return signer.sign(component, component_id or f"{component}-adversary", state)
+    return signer.sign(component, component_id or f"{component}-adversary", state, parent)
 
 
 def components(app: Any = None, *, in_process: bool = True, **overrides: Any) -> ComponentASGI:

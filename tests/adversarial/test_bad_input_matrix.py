@@ -606,6 +606,69 @@ SSE_CASES: Final = [
 ]
 # fmt: on
 
+# -- nested and lazy components: forged, moved or misplaced children, forged lazy loads ---------
+# ``target`` is the parent: its snapshot's id is ``target-adversary``, so a child bound to
+# ("target-adversary", key) is its own; anything else is refused before user code runs.
+INVALID_CHILD: Final = "invalid_child"
+CHILD_REASONS: Final = frozenset(("foreign_parent", "repeated", "orphan", "unknown_child"))
+OWN_PARENT: Final = ("target-adversary", "1")
+
+
+def _child(parent: tuple[str, str] = OWN_PARENT, **options: Any) -> str:
+    return sign("other", {"seen": 0}, component_id="other-child", parent=parent, **options)
+
+
+def _with_children(t: Tokens, *children: Any) -> Request:
+    return post(TARGET, js({**_event(t, "increment"), "children": list(children)}))
+
+
+def _lazy(**options: Any) -> str:
+    return sign("target:lazy", {"params": {"start": 1}}, **options)
+
+
+# fmt: off
+NESTING_CASES: Final = [
+    case("children-tampered",
+         lambda t: _with_children(t, _child()[:-6] + ("AAAAAA" if _child()[-6:] != "AAAAAA"
+                                                      else "BBBBBB")), 400, INVALID_CHILD),
+    case("children-other-key", lambda t: _with_children(t, _child(key=OTHER_SECRET)), 400,
+         INVALID_CHILD),
+    case("children-expired", lambda t: _with_children(t, _child(age=2 * MAX_AGE)), 400,
+         INVALID_CHILD),
+    case("children-of-another-parent",
+         lambda t: _with_children(t, _child(("target-elsewhere", "1"))), 400, INVALID_CHILD),
+    case("children-a-top-level-snapshot", lambda t: _with_children(t, t.foreign), 400,
+         INVALID_CHILD),
+    case("children-the-parents-own-snapshot", lambda t: _with_children(t, t.valid()), 400,
+         INVALID_CHILD),
+    case("children-one-key-twice", lambda t: _with_children(t, _child(), _child()), 400,
+         INVALID_CHILD),
+    case("children-without-the-parent", lambda t: post(TARGET, js({"children": [_child()]})),
+         400, INVALID_CHILD),
+    case("children-not-strings", lambda t: _with_children(t, 1, {"a": 1}), 400, MALFORMED),
+    case("children-not-an-array",
+         lambda t: post(TARGET, js({**_event(t, "increment"), "children": {"1": _child()}})),
+         400, MALFORMED),
+    case("children-form-not-json",
+         lambda t: form(TARGET, q(event="increment", snapshot=t.valid(), children="[nope")), 400,
+         MALFORMED),
+    case("lazy-tampered", lambda t: get(TARGET, q(lazy=_lazy()[:-4] + "AAAA")), 400,
+         INVALID_SNAPSHOT),
+    case("lazy-other-key", lambda t: get(TARGET, q(lazy=_lazy(key=OTHER_SECRET))), 400,
+         INVALID_SNAPSHOT),
+    case("lazy-a-snapshot", lambda t: get(TARGET, q(lazy=t.valid())), 400, INVALID_SNAPSHOT),
+    case("lazy-of-another-component",
+         lambda t: get("/components/other/", q(lazy=_lazy())), 400, INVALID_SNAPSHOT),
+    case("lazy-with-client-params", lambda t: get(TARGET, q(lazy=_lazy(), start=1000)), 422,
+         VALIDATION, field="start"),
+    case("lazy-with-a-snapshot", lambda t: get(TARGET, q(lazy=_lazy(), snapshot=t.valid())),
+         400, INVALID_SNAPSHOT),
+    case("lazy-token-as-a-snapshot",
+         lambda t: post(TARGET, js({"event": "increment", "snapshot": _lazy()})), 400,
+         INVALID_SNAPSHOT),
+]
+# fmt: on
+
 #: Inputs only an ASGI-level client can deliver (a real server refuses or reframes them).
 # fmt: off
 ASGI_ONLY_CASES: Final = [
@@ -669,8 +732,8 @@ def assert_error_answer(response: Any, expected: HttpCase) -> None:
         error = document["error"]
         assert set(error) <= {"code", "message", "field", "reason"}, error
         if "reason" in error:  # why a snapshot was refused, for programs
-            assert error["code"] == INVALID_SNAPSHOT, error
-            assert error["reason"] in SNAPSHOT_REASONS, error
+            assert error["code"] in (INVALID_SNAPSHOT, INVALID_CHILD), error
+            assert error["reason"] in SNAPSHOT_REASONS | CHILD_REASONS, error
         assert (response.status, error["code"]) in outcomes, (response.status, error)
         assert isinstance(error["message"], str)
         assert error["message"]
@@ -700,7 +763,7 @@ async def assert_streams_work(host: Host) -> None:
 # -- HTTP and SSE ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", HTTP_CASES)
+@pytest.mark.parametrize("bad", [*HTTP_CASES, *NESTING_CASES])
 async def test_http_bad_input_gets_its_documented_error(host: Host, bad: HttpCase) -> None:
     tokens = await tokens_for(host)
     request = bad.build(tokens)
@@ -910,6 +973,21 @@ MESSAGE_CASES: Final = [
         EVENT_NOT_FOUND, html_after=True),
     msg("htmx-wrong-type", lambda t: {"HEADERS": HTMX_HEADERS, "event": "add", "amount": "x"},
         VALIDATION, field="amount", html_after=True),
+    msg("event-for-an-unknown-child", lambda t: ev("increment", component_id="other-child"),
+        INVALID_CHILD),
+    msg("event-for-an-unknown-child-htmx",
+        lambda t: {"HEADERS": HTMX_HEADERS, "event": "increment", "component_id": "x-1"},
+        INVALID_CHILD, html_after=True),
+    msg("join-children-of-another-parent",
+        lambda t: {"type": "join", "snapshot": t.valid(),
+                   "children": [_child(("target-elsewhere", "1"))]}, INVALID_CHILD),
+    msg("join-children-tampered",
+        lambda t: {"type": "join", "snapshot": t.valid(), "children": [_child()[:-4] + "AAAA"]},
+        INVALID_CHILD),
+    msg("join-children-without-the-parent", lambda t: {"type": "join", "children": [_child()]},
+        INVALID_CHILD),
+    msg("join-children-not-strings",
+        lambda t: {"type": "join", "snapshot": t.valid(), "children": [5]}, MALFORMED),
     msg("binary-frame", lambda t: b"\x00\x01\x02", "unsupported_media_type"),
     msg("binary-json-event", lambda t: js(ev("increment")), "unsupported_media_type"),
 ]
@@ -1292,3 +1370,167 @@ def test_the_tokens_are_what_the_cases_say() -> None:
     assert len(tokens.oversized()) > SNAPSHOT_LIMIT
     app = build_raw()
     assert app.dispatcher.signer.verify(valid, "target").state == {"count": 5}
+
+
+# -- emitted events (issue 14.3) ----------------------------------------------------------------
+# A handler emitting what a client names is refused like a bad trigger; a batch to /_emit/ is
+# refused whole when malformed, and each listener's bad case is that listener's error only:
+# its handler never runs for an event it does not list, a payload that does not fit, or a
+# snapshot that is not its own.
+
+EMIT: Final = "/components/_emit/"
+BAD_EMITTED_EVENTS: Final = [
+    ("", None),
+    ("mount", None),
+    ("_private", None),
+    ("htmx:load", None),
+    ("added now", None),
+    ("<img src=x>", None),
+    ("a" * 65, None),
+    ("added", {"text": "x" * 2000}),
+]
+
+
+@pytest.mark.parametrize(("event", "payload"), BAD_EMITTED_EVENTS)
+async def test_http_a_handler_emitting_a_bad_event_or_payload_is_refused(
+    host: Host, event: str, payload: Any
+) -> None:
+    tokens = await tokens_for(host)
+    body = js(_event(tokens, "shout", {"event": event, "payload": payload}))
+    response = await host.send(post(TARGET, body))
+    _refused_effect(response, "invalid_emit", None)
+    await host.check_healthy()
+
+
+def _batch(events: Any, listeners: Any, **extra: Any) -> bytes:
+    return js({"events": events, "listeners": listeners, **extra})
+
+
+def _listener(component: str = "listener", snapshot: str | None = None) -> dict[str, str]:
+    token = snapshot or sign(component, {"seen": 0})
+    return {"component": component, "id": f"{component}-adversary", "snapshot": token}
+
+
+ADDED: Final = [{"event": "added", "payload": {"amount": 1}}]
+
+# fmt: off
+EMIT_BATCH_CASES: Final = [
+    case("emit-get", lambda t: get(EMIT, b""), 405, "method_not_allowed"),
+    case("emit-form", lambda t: post(EMIT, b"events=x", FORM), 415, "unsupported_media_type"),
+    case("emit-truncated", lambda t: post(EMIT, b'{"events": ['), 400, MALFORMED),
+    case("emit-not-object", lambda t: post(EMIT, b"[1, 2]"), 400, MALFORMED),
+    case("emit-not-utf8", lambda t: post(EMIT, b'{"events": "\xff"}'), 400, MALFORMED),
+    case("emit-no-events", lambda t: post(EMIT, _batch([], [_listener()])), 400, MALFORMED),
+    case("emit-event-not-object", lambda t: post(EMIT, _batch(["added"], [_listener()])), 400,
+         MALFORMED),
+    case("emit-payload-list",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": [1]}], [_listener()])),
+         400, MALFORMED),
+    case("emit-listener-no-snapshot",
+         lambda t: post(EMIT, _batch(ADDED, [{"component": "listener", "id": "x"}])), 400,
+         MALFORMED),
+    case("emit-listener-id-huge",
+         lambda t: post(EMIT, _batch(ADDED, [{**_listener(), "id": "x" * 129}])), 400,
+         MALFORMED),
+    case("emit-depth-past-chain",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], depth=9)), 400, MALFORMED),
+    case("emit-depth-not-int",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], depth="1")), 400, MALFORMED),
+    case("emit-unknown-field",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()], snapshot="x")), 400, MALFORMED),
+    case("emit-too-many-events", lambda t: post(EMIT, _batch(ADDED * 9, [_listener()])), 413,
+         "payload_too_large"),
+    case("emit-too-many-listeners", lambda t: post(EMIT, _batch(ADDED, [_listener()] * 65)),
+         413, "payload_too_large"),
+    case("emit-too-deep",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": deep(40)}], [_listener()])),
+         400, "malformed_request"),
+    case("emit-body-too-large",
+         lambda t: post(EMIT, _batch([{"event": "added", "payload": {"x": "y" * BODY_LIMIT}}],
+                                     [_listener()])), 413, "payload_too_large"),
+    case("emit-cross-site",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()]),
+                        headers=(("origin", "https://evil.example"),
+                                 ("sec-fetch-site", "cross-site"))), 403, "forbidden"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("bad", EMIT_BATCH_CASES)
+async def test_http_a_bad_batch_of_emitted_events_is_refused_whole(
+    host: Host, bad: HttpCase
+) -> None:
+    tokens = await tokens_for(host)
+    before = await host.calls()
+    response = await host.send(bad.build(tokens))
+    assert_error_answer(response, bad)
+    assert await host.calls() == before, "user code ran on a refused batch"
+    await host.check_healthy()
+
+
+# fmt: off
+UNFIT_EVENTS: Final = [
+    # (id, events, listener, code, field)
+    ("payload-wrong-type", [{"event": "added", "payload": {"amount": "many"}}], _listener(),
+     VALIDATION, "amount"),
+    ("payload-missing", [{"event": "added", "payload": {}}], _listener(), VALIDATION, "amount"),
+    ("payload-extra", [{"event": "added", "payload": {"amount": 1, "admin": True}}],
+     _listener(), VALIDATION, "admin"),
+    ("payload-object", [{"event": "added", "payload": {"amount": {"n": 1}}}], _listener(),
+     VALIDATION, "amount"),
+    ("unknown-event", [{"event": "deleted", "payload": {}}], _listener(), "not_listening",
+     None),
+    ("framework-name", [{"event": "hydrate", "payload": {}}], _listener(), "not_listening",
+     None),
+    ("not-listed", [{"event": "add", "payload": {"amount": 1}}], _listener("target"),
+     "not_listening", None),
+]
+BAD_LISTENERS: Final = [
+    ("forged-snapshot", _listener(snapshot=sign("listener", {"seen": 0})[:-6] + "AAAAAA"),
+     INVALID_SNAPSHOT),
+    ("foreign-key", _listener(snapshot=sign("listener", {"seen": 9}, key=OTHER_SECRET)),
+     INVALID_SNAPSHOT),
+    ("snapshot-of-another-component", {**_listener(), "snapshot": sign("target", {"count": 5})},
+     INVALID_SNAPSHOT),
+    ("unknown-component", _listener("nothing"), "component_not_found"),
+    ("reserved-component", _listener("_static"), "component_not_found"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("events", "listener", "code", "field"),
+    [pytest.param(*row[1:], id=row[0]) for row in UNFIT_EVENTS],
+)
+async def test_http_an_emitted_event_a_listener_cannot_take_never_runs_it(
+    host: Host, events: Any, listener: dict[str, str], code: str, field: str | None
+) -> None:
+    before = await host.calls()
+    response = await host.send(post(EMIT, _batch(events, [listener])))
+    assert_no_leak(response.body)
+    assert response.status == 200, (response.status, response.body[:300])
+    (refused,) = response.json()["results"]
+    assert (refused["error"]["code"], refused["error"].get("field")) == (code, field), refused
+    assert (refused["component_id"], "html" in refused) == (listener["id"], False)
+    assert await host.calls() == before, "user code ran for an event it cannot take"
+    await host.check_healthy()
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"), [pytest.param(*row[1:], id=row[0]) for row in BAD_LISTENERS]
+)
+async def test_http_a_listener_with_a_bad_snapshot_fails_alone(
+    host: Host, bad: dict[str, str], code: str
+) -> None:
+    token = sign("listener", {"seen": 0}, component_id="listener-good")
+    good = {"component": "listener", "id": "listener-good", "snapshot": token}
+    before = await host.calls()
+    response = await host.send(post(EMIT, _batch(ADDED, [bad, good])))
+    assert_no_leak(response.body)
+    assert response.status == 200, (response.status, response.body[:300])
+    refused, ran = response.json()["results"]
+    assert (refused["error"]["code"], refused["component_id"]) == (code, bad["id"]), refused
+    assert "error" not in ran, ran
+    assert ran["component_id"] == "listener-good"
+    assert (await host.calls())["listener.on_added"] == before["listener.on_added"] + 1
+    await host.check_healthy()

@@ -14,12 +14,15 @@ from component_framework.asgi.services import AppServices
 from component_framework.core.hub import Hub
 from tests import sample_components
 
-#: One path per route kind (the component, its stream and socket, a static file).
+#: One path per route kind (the component, its stream and socket, a static file, the batch
+#: of emitted events).
 PATHS = {
     RouteKind.COMPONENT: "/components/counter/",
     RouteKind.STREAM: "/components/report/stream/",
     RouteKind.WEBSOCKET: "/components/counter/ws/",
     RouteKind.STATIC: "/components/_static/component-framework.js",
+    RouteKind.UPLOADS: "/components/_uploads/",
+    RouteKind.EMIT: "/components/_emit/",
 }
 
 
@@ -69,6 +72,24 @@ async def test_http_on_a_static_route_serves_the_file(components_app: ComponentA
 
     assert response.status == 200
     assert "javascript" in (response.header("content-type") or "")
+
+
+async def test_http_on_the_uploads_route_is_the_resumable_upload_exchange(
+    components_app: ComponentASGI,
+) -> None:
+    response = await testing.asgi_request(components_app, "GET", PATHS[RouteKind.UPLOADS])
+
+    assert response.status == 405
+    assert response.header("allow") == "POST"
+
+
+async def test_http_on_the_emit_route_is_the_batch_exchange(
+    components_app: ComponentASGI,
+) -> None:
+    response = await testing.asgi_request(components_app, "POST", PATHS[RouteKind.EMIT], json={})
+
+    assert response.status == 400
+    assert "'events' must be a non-empty list" in response.json()["error"]["message"]
 
 
 async def test_http_on_the_socket_route_says_it_is_a_websocket_endpoint(

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
 
-from tests.browser.upload_page_app import THUMB_MAX_BYTES
+from tests.browser.upload_page_app import CHUNKED_OVER, THUMB_MAX_BYTES
 from tests.servers import uvicorn_server
 
 UI_TIMEOUT_MS = 20_000
@@ -40,11 +40,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 #: The statuses of refusals a test provokes on purpose (the browser logs each as an error).
 EXPECTED_STATUSES: list[int] = []
+#: Other console errors a test provokes on purpose (a request it makes fail).
+EXPECTED_TEXTS: list[str] = []
 
 
 @pytest.fixture
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
     EXPECTED_STATUSES.clear()
+    EXPECTED_TEXTS.clear()
     context = browser.new_context()
     opened = context.new_page()
     errors: list[str] = []
@@ -61,7 +64,7 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
         yield opened
     finally:
         context.close()
-    expected = tuple(f"status of {status} " for status in EXPECTED_STATUSES)
+    expected = (*(f"status of {status} " for status in EXPECTED_STATUSES), *EXPECTED_TEXTS)
     unexpected = [text for text in errors if not any(status in text for status in expected)]
     assert unexpected == [], unexpected
 
@@ -143,4 +146,48 @@ def test_a_file_over_the_limit_is_refused_while_it_streams(page: Page) -> None:
     expect(root.locator(".component-error, [data-component-error]").first).to_contain_text(
         "larger than 1 MiB", timeout=UI_TIMEOUT_MS
     )
+    assert root.get_attribute("data-upload-progress") is None
+
+
+def test_a_large_file_goes_in_chunks_and_resumes_after_a_network_error(page: Page) -> None:
+    EXPECTED_TEXTS.append("net::ERR_FAILED")
+    root = page.locator("[data-component=avatar]")
+    size = 5 * CHUNKED_OVER + 1000
+    choose(page, size, "big.png", form="chunked")
+    protocol: list[str] = []
+    dropped: list[str] = []
+
+    def flaky(route: Route) -> None:
+        request = route.request
+        protocol.append(f"{request.method} {request.headers.get('upload-offset', '')}".strip())
+        if (
+            request.method == "PATCH"
+            and not dropped
+            and request.headers.get("upload-offset") == str(2 * CHUNKED_OVER)
+        ):
+            dropped.append(request.url)
+            route.abort()  # the network fails in the middle of the upload
+            return
+        route.continue_()
+
+    page.route("**/_uploads/**", flaky)
+
+    root.locator("form.chunked button").click()
+
+    expect(root.locator(".result")).to_have_text(f"big.png: {size} bytes", timeout=UI_TIMEOUT_MS)
+    offsets = [str(n * CHUNKED_OVER) for n in range(6)]
+    assert (
+        protocol
+        == [
+            "POST",
+            *(f"PATCH {offset}" for offset in offsets[:3]),
+            "HEAD",  # where does the server stand? then on from there
+            *(f"PATCH {offset}" for offset in offsets[2:]),
+        ]
+    )
+    percents = [report["percent"] for report in reports(page)]
+    assert percents[0] == 0
+    assert percents[-1] == 100
+    assert percents == sorted(percents)
+    assert len({p for p in percents if 0 < p < 100}) >= 4, percents
     assert root.get_attribute("data-upload-progress") is None

@@ -1,10 +1,11 @@
 """The app the upload browser tests drive (``tests/browser/test_uploads.py``).
 
-``components = ComponentASGI(app=inner)`` serves the ``avatar`` component: two forms sent with
-``hx-encoding="multipart/form-data"``, an image (``upload``) and a thumbnail of at most
-:data:`THUMB_MAX_BYTES` (``thumbnail``), and a ``<progress data-upload-progress>``. ``app``
-reads upload bodies slowly (:data:`CHUNK_DELAY` per message), as a server on a slow link does,
-so the browser reports progress along the way (past what the loopback socket buffers hold).
+``components = ComponentASGI(app=inner)`` serves the ``avatar`` component: forms sent with
+``hx-encoding="multipart/form-data"``, an image (``upload``, sent whole), the same image as a
+resumable upload in chunks when it is over :data:`CHUNKED_OVER`, a thumbnail of at most
+:data:`THUMB_MAX_BYTES` (``thumbnail``), and a ``<progress data-upload-progress>``. ``app`` reads
+upload bodies slowly (:data:`CHUNK_DELAY` per message), as a server on a slow link does, so
+the browser reports progress along the way (past what the loopback socket buffers hold).
 Page: ``/avatar`` (strict CSP, htmx from ``node_modules``).
 """
 
@@ -27,11 +28,13 @@ from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.uploads import Accept, UploadFile
 
-__all__ = ["CSP", "THUMB_MAX_BYTES", "app", "components"]
+__all__ = ["CHUNKED_OVER", "CSP", "THUMB_MAX_BYTES", "app", "components"]
 
 NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
 CSP: Final = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'"
 THUMB_MAX_BYTES: Final = 1024 * 1024
+#: Files over this size go as resumable uploads from ``form.chunked``, in chunks of this size.
+CHUNKED_OVER: Final = 1024 * 1024
 #: Seconds the server waits after each body message of an upload (a slow link).
 CHUNK_DELAY: Final = 0.02
 
@@ -39,8 +42,11 @@ TEMPLATES: Final = {
     "avatar.html": (
         '<div class="avatar">'
         '<form class="image" hx-post="/components/avatar/?event=upload" '
-        'hx-encoding="multipart/form-data">'
+        'hx-encoding="multipart/form-data" data-upload-chunked="off">'
         '<input type="file" name="avatar" accept="image/*"><button>Upload</button></form>'
+        '<form class="chunked" hx-post="/components/avatar/?event=upload" '
+        f'hx-encoding="multipart/form-data" data-upload-chunked="{CHUNKED_OVER}">'
+        '<input type="file" name="avatar" accept="image/*"><button>Resumable</button></form>'
         '<form class="thumb" hx-post="/components/avatar/?event=thumbnail" '
         'hx-encoding="multipart/form-data">'
         '<input type="file" name="thumb"><button>Thumbnail</button></form>'
@@ -102,6 +108,7 @@ components = ComponentASGI(
         secret_keys=("browser-upload-test-key-0123456789abcdef",),
         vendor_directory=NODE_MODULES,
         upload_max_file_bytes=64 * 1024 * 1024,
+        upload_chunk_bytes=CHUNKED_OVER,
     ),
     hub=Hub(),
 )

@@ -24,6 +24,7 @@ class Render:
     component_name: str = "counter"
     errors: dict[str, list[str]] = field(default_factory=dict)
     effects: dict[str, Any] | None = None
+    listens: tuple[str, ...] = ()
 
 
 def test_the_render_document_has_effects_only_when_there_are_some():

@@ -51,6 +51,7 @@ class FakeRender:
     component_name: str = "counter"
     errors: dict[str, list[str]] = field(default_factory=dict)
     effects: dict[str, Any] | None = None
+    listens: tuple[str, ...] = ()
 
 
 RENDER = FakeRender()

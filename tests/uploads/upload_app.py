@@ -101,5 +101,8 @@ def build_app(directory: Path | None = None, **settings: object) -> ComponentASG
 _folder = os.environ.get("UPLOAD_TEST_DIR")
 _LARGE = 600 * 1024 * 1024
 app = build_app(
-    Path(_folder) if _folder else None, upload_max_bytes=_LARGE, upload_max_file_bytes=_LARGE
+    Path(_folder) if _folder else None,
+    upload_max_bytes=_LARGE,
+    upload_max_file_bytes=_LARGE,
+    upload_resumable_directory=os.environ.get("UPLOAD_RESUMABLE_DIR") or None,
 )

@@ -1,9 +1,12 @@
 """Jinja2 integration: the default renderer and the ``component()`` page global.
 
 Owns :class:`Jinja2Renderer` (templates from a directory, a ``Path`` or an existing
-``jinja2.Environment``, autoescaped) and :func:`register_component_global`, which puts
-``{{ component("counter", start=3) }}`` into any Jinja environment, including the one inside
-Litestar's ``JinjaTemplateEngine``. Requires the ``litestar`` extra (it brings Jinja2).
+``jinja2.Environment``, autoescaped; it gives component templates ``{{ component("item",
+key=..., **params) }}``, a nested child, through ``core.nesting``) and
+:func:`register_component_global`, which puts ``{{ component("counter", start=3) }}`` into any
+Jinja environment, including the one inside Litestar's ``JinjaTemplateEngine`` (the top level
+of a page; inside a component's render it renders a child, as the renderer's own global).
+Requires the ``litestar`` extra (it brings Jinja2).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.access import AccessContext
 from component_framework.core.config import ENV_DEBUG, Settings, _env_flag
 from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.nesting import current_frame, placeholder_for, render_child
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 
 __all__ = ["Jinja2Renderer", "register_component_global"]
@@ -55,6 +59,8 @@ class Jinja2Renderer:
         self._follows_debug = auto_reload is None and not isinstance(source, jinja2.Environment)
         if isinstance(source, jinja2.Environment):
             self.environment = source
+            # A page global registered on it already renders children inside a component.
+            self.environment.globals.setdefault("component", _child_global)
         else:
             if auto_reload is None:
                 auto_reload = _env_flag(os.environ, ENV_DEBUG)
@@ -63,6 +69,7 @@ class Jinja2Renderer:
                 autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                 auto_reload=auto_reload,
             )
+            self.environment.globals["component"] = _child_global
 
     @classmethod
     def from_strings(cls, templates: Mapping[str, str]) -> Jinja2Renderer:
@@ -95,6 +102,12 @@ class Jinja2Renderer:
         return template.render(context)
 
 
+def _child_global(name: Any, *, key: Any = None, lazy: bool = False, **params: Any) -> Markup:
+    """``{{ component(name, key=..., lazy=..., **params) }}`` in a component's template: a
+    nested child (``core.nesting.render_child``); its fragment is built and escaped by us."""
+    return Markup(render_child(name, key, lazy, **params))
+
+
 class _ScriptsGlobal:
     """The callable behind ``{{ component_scripts() }}``."""
 
@@ -116,11 +129,13 @@ def _page_context(template_context: Mapping[str, Any], guard: ClientGuard) -> Ac
     return AccessContext("page", scope, guard.client_address(scope))
 
 
-def _component_global(dispatcher: Dispatcher, guard: ClientGuard) -> Any:
-    """The callable behind ``{{ component(name, **params) }}``."""
+def _component_global(dispatcher: Dispatcher, guard: ClientGuard, prefix: str) -> Any:
+    """The callable behind ``{{ component(name, **params) }}``: a page's component, or a
+    nested child inside a component's render (``core.nesting``); ``lazy=True``: its
+    placeholder, loaded from ``prefix`` after the page painted."""
 
     @jinja2.pass_context
-    def component(*names: Any, **params: Any) -> Markup:
+    def component(*names: Any, key: Any = None, lazy: bool = False, **params: Any) -> Markup:
         # From a template, Jinja passes its context first; from Python, the name comes first.
         # Positional-only, so a mount parameter may itself be called ``component_name``.
         if len(names) == 2 and isinstance(names[0], jinja2.runtime.Context):
@@ -130,9 +145,16 @@ def _component_global(dispatcher: Dispatcher, guard: ClientGuard) -> Any:
             component_name, context = names[0], None
         else:
             raise TypeError("component() takes the component's name, then its mount parameters")
-        call = ComponentCall(component_name, params=params, context=context)
+        if current_frame() is not None:  # inside a component's template: a child
+            return Markup(render_child(component_name, key, lazy, **params))
         try:
-            result = dispatcher.dispatch(call)
+            if lazy:
+                return Markup(
+                    placeholder_for(dispatcher, component_name, params, context, None, prefix)
+                )
+            result = dispatcher.dispatch(
+                ComponentCall(component_name, params=params, context=context)
+            )
         except (Forbidden, Unauthorized):
             return Markup("")  # a denied component is left out of the page
         return Markup(result.fragment())
@@ -170,7 +192,8 @@ def register_component_global(
     events right away. When the template context holds the ``request`` (Litestar and Starlette
     put it there), authorization runs with that request's scope (transport ``"page"``) and a
     denied component renders as nothing. Components with an ``async def mount`` cannot be
-    rendered this way.
+    rendered this way. ``lazy=True`` renders the component's placeholder, which loads it from
+    ``url_prefix`` once the page painted (docs/nesting.md); ``key=`` matters only to children.
 
     ``component_scripts(sse=True, ws=True, htmx=2)`` (named by ``scripts_name``) emits the
     page's ``<script>`` tags: htmx (``htmx=4`` for htmx 4), its sse and ws extensions and the
@@ -190,5 +213,5 @@ def register_component_global(
         static = StaticFiles(vendor_directory=dispatcher.settings.vendor_directory)
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
-    environment.globals[name] = _component_global(dispatcher, guard)
+    environment.globals[name] = _component_global(dispatcher, guard, prefix)
     environment.globals[scripts_name] = _ScriptsGlobal(prefix, static)

@@ -3,7 +3,8 @@
 Owns the entry point: scope types, the lifespan (its own, or the wrapped app's in middleware
 mode), deciding whether a path is ours, and handing each matched route to its transport module.
 Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse``
-``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``.
+``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``,
+``asgi.emit`` ``/_emit/`` (a batch of emitted events for a page's listeners).
 Also owns the shutdown path of open streams and sockets: servers
 wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
 ``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
@@ -22,10 +23,12 @@ from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from component_framework.asgi.emit import handle_emit
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.incoming import RequestHeaders
 from component_framework.asgi.responses import error_response, send_response
+from component_framework.asgi.resumable import handle_resumable
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
 from component_framework.asgi.services import AppServices, SocketRegistry, StreamGate
 from component_framework.asgi.sse import handle_sse
@@ -37,6 +40,7 @@ from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub, default_hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import Renderer
+from component_framework.core.resumable import ResumableUploads
 from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, NotFound, shown
 
@@ -82,8 +86,8 @@ class _SignalHook:
     and close codes (at most :data:`_SIGNAL_CLOSE_GRACE` later): a server that closes every
     socket itself on shutdown (uvicorn writes a bare 1012) would otherwise race our close and
     its reason. The server then shuts down as it would have. A signal while one waits, a loop
-    that is not running, or apps on several loops go straight to the replaced handler. Installed once,
-    so handlers never pile up."""
+    that is not running, or apps on several loops go straight to the replaced handler.
+    Installed once, so handlers never pile up."""
 
     apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
         weakref.WeakKeyDictionary()
@@ -185,6 +189,7 @@ class ComponentASGI:
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize)
         app_hub = default_hub() if hub is None else hub
+        dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
             dispatcher=dispatcher,
@@ -194,6 +199,7 @@ class ComponentASGI:
             stream_gate=StreamGate(),
             sockets=SocketRegistry(),
             static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
+            uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
         # The same objects by name on the app, where pages, adapters and tests read them.
         self.dispatcher, self.guard, self.hub = dispatcher, services.guard, services.hub
@@ -208,6 +214,8 @@ class ComponentASGI:
             RouteKind.STREAM: self._serve_stream,
             RouteKind.STATIC: _serve_static,
             RouteKind.WEBSOCKET: _websocket_over_http,
+            RouteKind.UPLOADS: handle_resumable,
+            RouteKind.EMIT: handle_emit,
         }
         self._websocket_routes: dict[RouteKind, WebSocketRouteHandler] = dict.fromkeys(
             RouteKind, _no_websocket_here

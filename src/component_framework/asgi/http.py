@@ -16,11 +16,12 @@ without the body; ``POST`` does both. Knows nothing of other transports.
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    page_of,
     read_body,
     read_multipart,
     request_error,
@@ -42,7 +43,7 @@ from component_framework.core.multipart import (
     call_upload_rules,
     check_takes_files,
 )
-from component_framework.core.uploads import UploadLimits
+from component_framework.core.uploads import UploadFile, UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document
 from component_framework.protocol.request import (
@@ -81,6 +82,7 @@ async def handle_http(
     dispatcher, guard = services.dispatcher, services.guard
     settings = dispatcher.settings
     form: MultipartForm | None = None
+    claimed: list[UploadFile] = []
     try:
         guard.check_host(headers.host)
         client = guard.client_address(scope)
@@ -110,11 +112,16 @@ async def handle_http(
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
         context = AccessContext("http", scope, client)
+        claimed = services.uploads.claim_payload(  # resumable uploads named by their id
+            component_name, fields.event, fields.payload, context
+        )
         prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields, context))
         if prepared.runs_async:
             result = await dispatcher.async_run(prepared)
         else:  # no coroutine to create for a sync handler
             result = dispatcher.run(prepared)
+        if result.effects and "emit" in result.effects:
+            await _emit_to_live(scope, services, result.effects["emit"])
         if http_answer_format(method == "POST", htmx, accept) == "html":
             response = fragment_response(result)  # errors too: htmx swaps it
         elif (refusal := result.refusal()) is not None:  # a form that did not go through
@@ -131,7 +138,17 @@ async def handle_http(
     finally:
         if form is not None:  # the handler is done with the files: free them at once
             form.close()
+        for upload in claimed:
+            upload.close()
     await send_response(send, response, head=method == "HEAD")
+
+
+async def _emit_to_live(scope: HTTPScope, services: AppServices, emitted: list[Any]) -> None:
+    """The events a handler emitted, to the live components of the request's page (the
+    runtime delivers them to the others with the answer: nobody gets them twice)."""
+    page = page_of(scope)
+    if page is not None:
+        await services.hub.emit_to_page(page, emitted, 1)
 
 
 async def _read_upload(

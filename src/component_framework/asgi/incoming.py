@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 from asyncio import current_task
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from component_framework.core.events import checked_page_id
 from component_framework.errors import (
     ComponentError,
     MalformedRequest,
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
     from component_framework.core.multipart import MultipartForm, MultipartReader
 
 __all__ = [
+    "PAGE_HEADER",
     "BodyDeadlines",
     "Disconnected",
     "RequestHeaders",
+    "page_of",
     "read_body",
     "read_multipart",
     "request_error",
@@ -42,6 +45,21 @@ __all__ = [
 
 class Disconnected(Exception):
     """The client went away before its request was complete."""
+
+
+#: The header the client runtime names its page load with (``core.events``): the live
+#: components of that page hear the events a request's handler emits.
+PAGE_HEADER: Final = b"x-component-page"
+
+
+def page_of(scope: Any) -> str | None:
+    """The page id of a request (``PAGE_HEADER``), when valid; read only when a handler
+    emitted events or a live stream starts, so it costs other requests nothing (a socket,
+    and an EventSource, which sends no header, name it as ``_page`` in their URL)."""
+    for key, value in scope["headers"]:
+        if key.lower() == PAGE_HEADER:
+            return checked_page_id(value.decode("latin-1"))
+    return None
 
 
 class RequestHeaders:

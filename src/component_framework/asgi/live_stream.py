@@ -54,16 +54,19 @@ class _LiveFrames:
         self.run.close_after_finish()
 
 
-def start_live_stream(
+async def start_live_stream(
     dispatcher: Dispatcher,
     hub: Hub,
     streams: StreamRegistry,
     call: ComponentCall,
     frame_format: FrameFormat,
     grace: float,
+    page: str | None = None,
 ) -> StreamRun:
     """Start a live subscription: mount (or resume) ``call``'s component, send its render,
-    then a render whenever broadcasts change it, until the run is closed."""
+    then a render whenever broadcasts (or events emitted on its ``page``) change it, until
+    the run is closed. A class that lists events hears its page's from the start (a
+    ``listening`` frame says so first)."""
     settings = dispatcher.settings
     run = streams.open_run(call.component_name, frame_format, grace, settings)
     outlet = _LiveFrames(run)
@@ -75,8 +78,12 @@ def start_live_stream(
         inbox_limit=settings.ws_inbox_messages,
         frame_interval=settings.stream_frame_interval,
         context=call.context,
+        page=page,
     )
     outlet.session = session
+    if await session.listen_to_page():  # before the mount: no event of the page is missed
+        assert page is not None
+        run.emit_listening(page)
     session.submit(Join(call.params, call.snapshot))
     streams.hold_live(run, session)
     return run

@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 STATIC_SEGMENT: Final = "_static"
+UPLOADS_SEGMENT: Final = "_uploads"
+EMIT_SEGMENT: Final = "_emit"
 
 
 class RouteKind(enum.Enum):
@@ -37,6 +39,8 @@ class RouteKind(enum.Enum):
     STREAM = "stream"  # /{name}/stream/ SSE
     WEBSOCKET = "websocket"  # /{name}/ws/     WebSocket
     STATIC = "static"  # /_static/...    client runtime files
+    UPLOADS = "uploads"  # /_uploads/[id]  resumable uploads (the name is the id, or "")
+    EMIT = "emit"  # /_emit/         HTTP: a batch of emitted events for a page's listeners
 
 
 @dataclass(slots=True)
@@ -88,6 +92,10 @@ def match_route(relative: str) -> Route | None:
     if head == STATIC_SEGMENT:
         rest = "/".join(segments[1:])
         return Route(RouteKind.STATIC, rest) if rest else None
+    if head == UPLOADS_SEGMENT and len(segments) <= 2:
+        return Route(RouteKind.UPLOADS, segments[1] if len(segments) == 2 else "")
+    if head == EMIT_SEGMENT:
+        return Route(RouteKind.EMIT, "") if len(segments) == 1 else None
     if head.startswith("_"):
         return None
     if len(segments) == 1:

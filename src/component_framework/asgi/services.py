@@ -2,10 +2,11 @@
 
 Owns :class:`AppServices`, which ``ComponentASGI`` builds once and hands to every transport
 with each exchange (``handle_*(scope, receive, send, name, services)``): the dispatcher and its
-settings, the client guard, the hub, the stream runs, the static files and the two registries
-that the app's shutdown path shares with the transports: :class:`StreamGate` (open SSE
-streams) and :class:`SocketRegistry` (open WebSockets). Holds no exchange itself and imports
-no transport, so each transport depends on this module and on none of the others.
+settings, the client guard, the hub, the stream runs, the static files, the resumable uploads
+and the two registries that the app's shutdown path shares with the transports:
+:class:`StreamGate` (open SSE streams) and :class:`SocketRegistry` (open WebSockets). Holds no
+exchange itself and imports no transport, so each transport depends on this module and on none
+of the others.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from component_framework.asgi.static import StaticFiles
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub
+from component_framework.core.resumable import ResumableUploads
 from component_framework.core.stream_run import StreamRegistry
 from component_framework.errors import ComponentError, ServiceUnavailable
 
@@ -94,6 +96,8 @@ class AppServices:
     stream_gate: StreamGate
     sockets: SocketRegistry
     static: StaticFiles
+    #: Resumable uploads (``/_uploads/``, and the events that claim them).
+    uploads: ResumableUploads
 
     @property
     def settings(self) -> Settings:

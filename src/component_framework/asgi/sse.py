@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    page_of,
     read_body,
     request_error,
 )
@@ -31,6 +33,7 @@ from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
+from component_framework.core.events import checked_page_id
 from component_framework.core.resume_store import RemoteRun
 from component_framework.core.stream_run import StreamRun
 from component_framework.errors import (
@@ -44,6 +47,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.request import (
     MOUNT_EVENT,
+    PAGE_FIELD,
     RequestError,
     RequestFields,
     merge_loose,
@@ -329,6 +333,9 @@ async def _start_run(
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
     event = _stream_event(dispatcher, name, fields, scope["method"])
+    # The runtime's page id, on every stream (an EventSource can name it in the URL only);
+    # never a handler's field nor a mount argument.
+    page = checked_page_id(fields.payload.pop(PAGE_FIELD, None)) or page_of(scope)
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)
@@ -345,11 +352,14 @@ async def _start_run(
         grace = dispatcher.settings.stream_resume_grace
     if event is None:
         dispatcher.check_mount_access(plan)  # a denial is a 403 / 401, not a stream
-        return start_live_stream(dispatcher, services.hub, streams, call, frame_format, grace)
+        hub = services.hub
+        return await start_live_stream(dispatcher, hub, streams, call, frame_format, grace, page)
     # Mount and authorize before the response starts: a denial or a failing mount is an
     # ordinary JSON error answer, and nothing of the component reaches a denied client.
     component = await dispatcher.open_component(plan)
-    return streams.start_run(dispatcher, plan, frame_format, grace, component)
+    # What its handler emits reaches the page's live listeners too.
+    page_events = None if page is None else partial(services.hub.emit_to_page, page, depth=1)
+    return streams.start_run(dispatcher, plan, frame_format, grace, component, page_events)
 
 
 async def handle_sse(

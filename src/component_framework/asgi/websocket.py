@@ -26,6 +26,7 @@ from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REA
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
+from component_framework.core.events import checked_page_id
 from component_framework.core.live import Event, Join, LiveSession
 from component_framework.core.outbox import OVERFLOW, Outbox
 from component_framework.core.ratelimit import TokenBucket
@@ -57,6 +58,7 @@ from component_framework.protocol.websocket import (
     done_message,
     effects_message,
     error_message,
+    htmx_child_message,
     htmx_render_message,
     parse_client_message,
     pong_message,
@@ -163,6 +165,16 @@ class _SocketConnection:
     # -- the outlet of the live session ------------------------------------------------------
 
     def render(self, result: DispatchResult, ref: Ref) -> None:
+        session = self.session
+        if session is not None and result.component is not session.component:
+            # A held child's render: swapped by its own id, never coalesced with the root's.
+            if not self.html:
+                self._queue(render_message(result, ref))
+                return
+            self._queue(htmx_child_message(result))
+            if result.effects:
+                self._queue(effects_message(result.effects, result.component_id, ref))
+            return
         if self.html:
             self._queue(htmx_render_message(result, self.target), push=ref is None)
             if result.effects:  # after the swap they belong to; never coalesced away
@@ -410,10 +422,14 @@ class _SocketConnection:
             if self._join_timer is not None:
                 self._join_timer.cancel()
                 self._join_timer = None
-            work: Join | Event = Join(message.params, message.snapshot, message.ref)
+            work: Join | Event = Join(
+                message.params, message.snapshot, message.ref, message.children
+            )
         else:
             assert message.event is not None
-            work = Event(message.event, message.payload, message.ref, message.validate)
+            work = Event(
+                message.event, message.payload, message.ref, message.validate, message.component_id
+            )
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
@@ -498,9 +514,11 @@ async def handle_websocket(
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
             context=AccessContext("websocket", scope, client),
+            page=checked_page_id(options.page),
         )
         sockets.connections.add(connection)
         try:
+            await connection.session.listen_to_page()  # from the accept on: no event is missed
             if join is None:  # join=message: the snapshot stays out of the URL (access logs)
                 connection.expect_join(settings.ws_join_timeout)
             else:

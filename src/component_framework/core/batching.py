@@ -77,12 +77,18 @@ class BatchingSink:
     ``stream_*``). :meth:`render` serves ``stream_to`` without html, with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_emit", "_interval", "closed", "renderer")
+    __slots__ = ("_batcher", "_emit", "_interval", "_template", "closed", "renderer")
 
     def __init__(
-        self, renderer: Renderer | None, interval: float, emit: Callable[[list[StreamOp]], None]
+        self,
+        renderer: Renderer | None,
+        interval: float,
+        emit: Callable[[list[StreamOp]], None],
+        template: Callable[[Component], str] | None = None,
     ) -> None:
         self.renderer = renderer
+        #: How the owner renders a template (``Dispatcher.render_template``: with children).
+        self._template = template
         self._interval = interval
         self._emit = emit
         self._batcher: OpBatcher | None = None
@@ -99,6 +105,8 @@ class BatchingSink:
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""
+        if self._template is not None:
+            return self._template(component)
         return component.render(self.renderer)
 
     def flush(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 from component_framework.core.access import UNSERVED, AccessContext
 from component_framework.core.effects import Effects, checked_trigger, checked_url
+from component_framework.core.events import MAX_EMITS_PER_ANSWER, checked_emit, checked_listens
 from component_framework.core.forms import flatten
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
@@ -35,7 +36,7 @@ from component_framework.core.streams import (
     start_op,
     text_op,
 )
-from component_framework.errors import ConfigurationError
+from component_framework.errors import ConfigurationError, InvalidEmit
 
 __all__ = [
     "Component",
@@ -163,6 +164,10 @@ class Component:
     #: Effects asked for since the last render (``redirect``, ``trigger``, ...); ``None``, the
     #: class default, costs a render nothing. Never part of the snapshot.
     pending_effects: Effects | None = None
+    #: Events emitted by other components of the page that this class handles (each with
+    #: its public ``on_<event>`` handler; checked when the class is created). An event a
+    #: class does not list never runs it. See ``docs/events.md``.
+    listens: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -171,6 +176,7 @@ class Component:
             cls.component_name = cls.__name__.lower()
         cls.events = MappingProxyType(_collect_events(cls))
         cls.event_rates = MappingProxyType(_collect_rates(cls, cls.events))
+        cls.listens = checked_listens(cls, cls.events)
 
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
         self.id: str = component_id or _new_component_id(self.component_name or "component")
@@ -248,6 +254,18 @@ class Component:
         name, detail = checked_trigger(name, {} if detail is None else detail)
         self._effects().triggers[name] = detail
 
+    # -- events between components (core.events, docs/events.md) ---------------------------
+
+    def emit(self, event: str, **payload: Any) -> None:
+        """Run ``on_<event>(**payload)`` on every component of this page whose class lists
+        ``event`` in ``listens`` (parents, siblings, children, this one too), once this
+        answer arrives: the browser sends them in one batch, and live ones (WebSocket, live
+        SSE) get it from the server. ``payload``: small JSON data. Raises ``InvalidEmit``."""
+        emitted = self._effects().emitted
+        if len(emitted) >= MAX_EMITS_PER_ANSWER:
+            raise InvalidEmit(f"one answer emits at most {MAX_EMITS_PER_ANSWER} events")
+        emitted.append(checked_emit(event, payload))
+
     def _effects(self) -> Effects:
         effects = self.pending_effects
         if effects is None:
@@ -261,6 +279,26 @@ class Component:
         if effects is not None:
             self.pending_effects = None
         return effects
+
+    # -- nesting: children in the template, lazy loading (core.nesting, docs/nesting.md) -----
+
+    #: Mount parameters that a parent's re-render gives again to an existing child: each one
+    #: named here that the parent passes is written into the child's state under the same
+    #: name before the child renders. Other parameters count at mount only.
+    props: ClassVar[tuple[str, ...]] = ()
+    #: A nested instance's parent id and key, signed into its snapshot; ``None`` at top level.
+    parent: tuple[str, str] | None = None
+    #: The children the last render of this instance rendered, by key (set by the dispatcher).
+    children: Mapping[str, Component] = MappingProxyType({})
+    #: Whether a connection holds this instance (WebSocket, live SSE): its children are held
+    #: with it, and lazy ones render in place (its renders already come after the page).
+    held: bool = False
+
+    @classmethod
+    def placeholder(cls) -> str:
+        """The HTML shown in place of a lazy instance until it loads (trusted markup, not
+        escaped; its root element gets the attributes that load the component)."""
+        return '<div class="component-placeholder" aria-busy="true"></div>'
 
     def get_context(self) -> dict[str, Any]:
         """The template context: state keys at top level, plus ``state``, the identity,

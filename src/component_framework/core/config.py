@@ -214,11 +214,12 @@ _POSITIVE_INTS: Final = (
     *("ws_max_message_bytes", "ws_burst", "ws_inbox_messages", "ws_outbox_messages"),
     *("ws_outbox_bytes", "http_burst", "max_streams_per_client", "max_sockets_per_client"),
     *("upload_max_file_bytes", "upload_max_files", "upload_max_bytes", "upload_spool_bytes"),
+    "upload_chunk_bytes",
 )
 #: Settings that must be a positive number (never ``None``).
 _POSITIVE_NUMBERS: Final = (
     *("stream_heartbeat", "stream_send_timeout", "stream_frame_interval", "ws_rate"),
-    *("ws_send_timeout", "ws_join_timeout"),
+    *("ws_send_timeout", "ws_join_timeout", "upload_resumable_ttl"),
 )
 
 
@@ -294,6 +295,10 @@ class Settings:
     directory), which disappears when it is closed, even if the process is killed.
     ``upload_timeout``: seconds a whole multipart body may take to arrive (then 408; it
     replaces ``body_timeout``, whose 15 s would cut off a large file on a slow link).
+    Resumable uploads (``core.resumable``, ``docs/uploads.md``): their partial data lives in
+    ``upload_resumable_directory`` (``None``: ``component-framework-uploads`` in the system's
+    temporary directory) and is removed once untouched for ``upload_resumable_ttl`` seconds
+    (3600); ``upload_chunk_bytes`` is the largest chunk one request may append (8 MiB).
 
     Browser assets: the app serves htmx and its sse and ws extensions under ``/_static/`` (no
     CDN needed), from the copies shipped with the package. ``vendor_directory``: a folder laid
@@ -345,6 +350,9 @@ class Settings:
     upload_spool_bytes: int = 1024 * 1024
     upload_directory: Path | str | None = None
     upload_timeout: float | None = 300.0
+    upload_resumable_directory: Path | str | None = None
+    upload_resumable_ttl: float = 3600.0
+    upload_chunk_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -366,6 +374,9 @@ class Settings:
         if isinstance(self.vendor_directory, str):
             vendor = self.vendor_directory.strip()
             object.__setattr__(self, "vendor_directory", Path(vendor) if vendor else None)
+        if isinstance(self.upload_resumable_directory, str):
+            folder = self.upload_resumable_directory.strip()
+            object.__setattr__(self, "upload_resumable_directory", Path(folder) if folder else None)
         if isinstance(self.upload_directory, str):
             folder = self.upload_directory.strip()
             object.__setattr__(self, "upload_directory", Path(folder) if folder else None)
@@ -412,12 +423,18 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
-    def build_signer(self) -> SnapshotSigner:
-        """A snapshot signer for these settings (callers keep it: building one costs a little)."""
+    def signing_keys(self) -> tuple[str, ...]:
+        """The keys in force, the first signs: ``secret_keys``, else the environment's, else
+        the development key (``debug``), else the random process key."""
         keys = self.secret_keys or _env_keys(os.environ)
         if not keys:
             development = _development_key(os.environ) if self.debug else None
             keys = (development or _random_process_key(),)
+        return tuple(keys)
+
+    def build_signer(self) -> SnapshotSigner:
+        """A snapshot signer for these settings (callers keep it: building one costs a little)."""
+        keys = self.signing_keys()
         try:
             return SnapshotSigner(
                 keys, max_age=self.snapshot_max_age, max_bytes=self.max_snapshot_bytes

@@ -33,6 +33,14 @@ from component_framework.core.access import AccessContext, AccessHook, check_acc
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
+from component_framework.core.nesting import (
+    NO_SEEDS,
+    RenderFrame,
+    Seeds,
+    refuse_client_params,
+    verify_children,
+    verify_lazy,
+)
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import ReloadingRenderer, Renderer
@@ -83,6 +91,10 @@ class ComponentCall:
     #: Form fields to validate as a person types: the handler does not run, and the render
     #: shows these fields' errors only (``validate``).
     validate: tuple[str, ...] = ()
+    #: The signed snapshots of the component's direct children (``core.nesting``).
+    children: tuple[str, ...] = ()
+    #: The signed mount of a lazy component (its params come from it, never from the client).
+    lazy: str | None = None
 
     @classmethod
     def from_fields(
@@ -98,6 +110,8 @@ class ComponentCall:
             fields.state,
             context,
             fields.validate,
+            fields.children,
+            fields.lazy,
         )
 
     @property
@@ -126,6 +140,11 @@ class DispatchResult:
     def component_name(self) -> str:
         """The registered name of the component."""
         return self.component.component_name
+
+    @property
+    def listens(self) -> tuple[str, ...]:
+        """The events of other components the component handles (``Component.listens``)."""
+        return self.component.listens
 
     @property
     def errors(self) -> dict[str, list[str]]:
@@ -165,13 +184,16 @@ class PreparedCall:
     __slots__ = (
         "arguments",
         "authorized",
+        "children",
         "cls",
         "component_id",
         "context",
         "event",
         "handler",
+        "held",
         "invalid",
         "mount_arguments",
+        "parent",
         "request",
         "restored_state",
         "runs_async",
@@ -201,6 +223,11 @@ class PreparedCall:
         self.mount_arguments = mount_arguments or {}
         self.component_id = component_id
         self.restored_state = restored_state
+        #: Nesting (``core.nesting``): the parent id and key the instance is signed with, the
+        #: client's children snapshots by key, and whether a connection holds the instance.
+        self.parent: tuple[str, str] | None = None
+        self.children: Seeds = NO_SEEDS
+        self.held = False
         mounting = restored_state is None
         #: What a client sent with the event (``None``: no client's event, a broadcast), the
         #: form that did not bind with it, and the fields to validate as the person types.
@@ -250,6 +277,8 @@ class Dispatcher:
                     candidate.enable_reload()
         self.authorize = authorize
         self.signer: SnapshotSigner = self.settings.build_signer()
+        #: The public URL of the components app: where a lazy placeholder loads from.
+        self.url_prefix = "/components"
         #: Budgets of the rates handlers declare, per (client, component, event).
         self.event_buckets = TokenBuckets()
 
@@ -276,14 +305,27 @@ class Dispatcher:
                 self._take_event(cls, event, call.context)
         elif validate:
             raise PayloadValidationError("validate", "Name the event whose form is validated.")
-        component_id, restored = self._restore(cls, call)
+        component_id, restored, parent = self._restore(cls, call)
+        params = call.params
+        if call.lazy is not None:
+            if restored is not None:
+                raise InvalidSnapshot("a lazy load takes no snapshot: it mounts the component")
+            refuse_client_params(params)
+            component_id, params, parent = verify_lazy(self.signer, cls.component_name, call.lazy)
         if handler is not None and restored is None and not mount_first:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
         arguments: dict[str, Any] = {}
         invalid = None
         if handler is not None:
             arguments, invalid = self._bind_event(handler, call.payload, validate)
-        mount_arguments = self._mount_arguments(cls, call.params) if restored is None else None
+        mount_arguments = self._mount_arguments(cls, params) if restored is None else None
+        children = (
+            verify_children(
+                self.signer, component_id if restored is not None else None, call.children
+            )
+            if call.children
+            else None
+        )
         context = self._context_to_check(cls, call.context)
         plan = PreparedCall(
             cls,
@@ -298,6 +340,10 @@ class Dispatcher:
         )
         if handler is not None:
             plan.submitted, plan.invalid, plan.validate = call.payload, invalid, validate
+        if parent is not None:
+            plan.parent = parent
+        if children is not None:
+            plan.children = children
         return plan
 
     def prepare_live_event(
@@ -389,21 +435,21 @@ class Dispatcher:
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
-    ) -> tuple[str | None, dict[str, Any] | None]:
+    ) -> tuple[str | None, dict[str, Any] | None, tuple[str, str] | None]:
         if call.snapshot is not None:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
                 raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
-            return snapshot.component_id, snapshot.state
+            return snapshot.component_id, snapshot.state, snapshot.parent
         if call.state:
             if not self.settings.trust_client_state:
                 raise InvalidSnapshot(
                     "raw state is not accepted: echo the signed snapshot of the previous "
                     "response (or configure trust_client_state for trusted clients)"
                 )
-            return None, dict(call.state)
-        return None, None
+            return None, dict(call.state), None
+        return None, None, None
 
     @staticmethod
     def _mount_arguments(cls: type[Component], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,6 +482,8 @@ class Dispatcher:
             component = plan.cls(plan.component_id)
             if plan.request is not None:
                 component.request = plan.request
+            if plan.parent is not None or plan.held:
+                component.parent, component.held = plan.parent, plan.held
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)
@@ -516,14 +564,28 @@ class Dispatcher:
             component.errors = {name: list(found) for name, found in kept}
         return invalid is None and not validate
 
-    def render(self, component: Component) -> DispatchResult:
-        """Render and sign: ``before_render``, the template, ``dehydrate``, the snapshot."""
+    def render_template(self, component: Component, children: Seeds = NO_SEEDS) -> str:
+        """The template's HTML, in a ``core.nesting`` frame: the children it renders are kept
+        in ``component.children``; ``children``: the client's snapshots of the component's
+        descendants, by (parent id, key). Also what ``stream_to`` without html renders."""
+        frame = RenderFrame(self, component, children)
+        entered = frame.enter()
+        try:
+            html = component.render(self.renderer)
+        finally:
+            frame.leave(entered)
+        component.children = frame.rendered
+        return html
+
+    def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
+        """Render and sign: ``before_render``, the template (:meth:`render_template`),
+        ``dehydrate``, the snapshot."""
         name = component.component_name
         stage = "before_render"
         try:
             component.before_render()
             stage = "render"
-            html = component.render(self.renderer)
+            html = self.render_template(component, children)
             stage = "dehydrate"
             state = component.dehydrate()
             # Before signing: a refused URL leaves nothing of the change applied.
@@ -531,7 +593,7 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            snapshot = self.signer.sign(name, component.id, state)
+            snapshot = self.signer.sign(name, component.id, state, component.parent)
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
             # many items), so a 413 for it rather than a 500, and no traceback in the log.
@@ -539,6 +601,8 @@ class Dispatcher:
             logger.warning("component %r: %s", name, too_large.message)
             raise too_large from None
         except _USER_FAULTS_PASSED_THROUGH:
+            raise
+        except HandlerError:  # a nested child's failure, logged where it happened
             raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
@@ -569,20 +633,24 @@ class Dispatcher:
             ):
                 close_awaitable(outcome)
                 raise ConfigurationError(f"handler for {plan.event!r} is async: use async_dispatch")
-        return self.render(component)
+        return self.render(component, plan.children)
 
     async def async_run(self, plan: PreparedCall) -> DispatchResult:
         """Complete a prepared call, awaiting async user code on the running loop."""
         component = await self.open(plan)
         if plan.handler is not None:
-            outcome = self.call_handler(plan, component)
-            if outcome is None:
-                pass
-            elif inspect.isawaitable(outcome):
-                await self.await_user_code(plan, "handler", outcome)
-            elif inspect.isasyncgen(outcome):
-                await self.await_user_code(plan, "handler", _drain(outcome))
-        return self.render(component)
+            await self.complete(plan, self.call_handler(plan, component))
+        return self.render(component, plan.children)
+
+    async def complete(self, plan: PreparedCall, outcome: Any) -> None:
+        """Finish what :meth:`call_handler` returned: await a coroutine, drain an async
+        generator (its final state is what counts), nothing for a sync handler's result."""
+        if outcome is None:
+            return
+        if inspect.isawaitable(outcome):
+            await self.await_user_code(plan, "handler", outcome)
+        elif inspect.isasyncgen(outcome):
+            await self.await_user_code(plan, "handler", _drain(outcome))
 
     async def advance(self, plan: PreparedCall, generator: Any) -> bool:
         """Run a generator handler to its next ``yield``; False once it is exhausted."""

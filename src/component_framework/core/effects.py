@@ -134,17 +134,20 @@ class Effects:
     wins, and ``push_url`` / ``replace_url`` replace each other (one history entry an answer).
     """
 
-    __slots__ = ("history", "redirect", "triggers")
+    __slots__ = ("emitted", "history", "redirect", "triggers")
 
     def __init__(self) -> None:
         self.redirect: str | None = None
         self.history: tuple[str, str] | None = None  # ("push_url" | "replace_url", url)
         self.triggers: dict[str, Any] = {}
+        #: Events for the page's listeners (``core.events``): ``{"event", "payload"}`` each.
+        self.emitted: list[dict[str, Any]] = []
 
     def document(self, request: AccessContext, allowed_origins: Sequence[str]) -> dict[str, Any]:
         """The effects as data (``redirect``, ``push_url`` or ``replace_url``, ``trigger``:
-        {name: detail}), once every absolute URL's origin is the request's own host or one of
-        ``allowed_origins``; else ``URLNotAllowed`` (``foreign_origin``)."""
+        {name: detail}, ``emit``: [{"event", "payload"}]), once every absolute URL's origin
+        is the request's own host or one of ``allowed_origins``; else ``URLNotAllowed``
+        (``foreign_origin``)."""
         allowed = [origin for origin in allowed_origins if origin != "*"]
         document: dict[str, Any] = {}
         if self.redirect is not None:
@@ -154,6 +157,8 @@ class Effects:
             document[kind] = self._own(url, kind, request, allowed)
         if self.triggers:
             document["trigger"] = dict(self.triggers)
+        if self.emitted:
+            document["emit"] = list(self.emitted)
         return document
 
     @staticmethod

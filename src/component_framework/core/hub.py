@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 
 from component_framework.core.broker import Broker, BrokerUnavailable, broker_from_url
 from component_framework.core.component import is_valid_event_name
+from component_framework.core.events import MAX_EMIT_DEPTH, page_topic
 from component_framework.core.resume_store import ResumeStore, resume_store_of
 from component_framework.core.turns import LoopSlice, TurnQueue
 from component_framework.errors import ConfigurationError
@@ -64,6 +65,10 @@ class Broadcast:
     component_name: str | None = None
     component_id: str | None = None
     topic: str | None = None
+    #: ``0``: a broadcast. ``n >= 1``: an event a component emitted on a page
+    #: (``core.events``), ``n`` hops into its chain; only listeners that list it run it,
+    #: checked as a client's event.
+    emit_depth: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.event, str) or not is_valid_event_name(self.event):
@@ -95,6 +100,7 @@ class Broadcast:
                 "n": self.component_name,
                 "i": self.component_id,
                 "t": self.topic,
+                "d": self.emit_depth,
             }
             return compact_json(document).encode()
         except (TypeError, ValueError) as exc:
@@ -115,7 +121,18 @@ class Broadcast:
         targets = [document.get(key) for key in ("n", "i", "t")]
         if not all(target is None or isinstance(target, str) for target in targets):
             raise ValueError("broadcast targets must be strings")
-        return origin, cls(document.get("e"), payload, *targets)  # type: ignore[arg-type]
+        depth = document.get("d", 0)
+        if type(depth) is not int or depth < 0:
+            raise ValueError("a broadcast's emit depth must be a whole number")
+        name, component_id, topic = targets
+        return origin, cls(
+            document.get("e"),  # type: ignore[arg-type]
+            payload,
+            component_name=name,
+            component_id=component_id,
+            topic=topic,
+            emit_depth=depth,
+        )
 
 
 class Member(Protocol):
@@ -348,6 +365,25 @@ class Hub:
                     )
                     self._publish_failures = 0
         return delivered
+
+    async def emit_to_page(self, page: str, emitted: list[dict[str, Any]], depth: int) -> None:
+        """Deliver the events a component ``emitted`` (``{"event", "payload"}`` each, checked
+        by ``core.events``) to the live components of ``page`` here and, through the broker,
+        in every process; ``depth``: the hop of the chain these events are at. Past
+        ``MAX_EMIT_DEPTH`` the chain stops, with a warning."""
+        if depth > MAX_EMIT_DEPTH:
+            logger.warning(
+                "events %s were not delivered: a chain of emitted events reached %d hops "
+                "(do listeners emit to each other in a cycle?)",
+                [item["event"] for item in emitted],
+                depth,
+            )
+            return
+        topic = page_topic(page)
+        for item in emitted:
+            await self.broadcast(
+                Broadcast(item["event"], item["payload"], topic=topic, emit_depth=depth)
+            )
 
     def _on_broker_message(self, data: bytes) -> None:
         try:

@@ -39,12 +39,14 @@ from component_framework.core.dispatch import (
     is_async_function,
 )
 from component_framework.core.driver import drive_stream
+from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
     ConfigurationError,
+    InvalidChild,
     InvalidTrigger,
     NotJoined,
     PayloadValidationError,
@@ -54,7 +56,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.websocket import Ref
 
-__all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref"]
+__all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref", "held_child"]
 
 logger = logging.getLogger("component_framework")
 
@@ -94,20 +96,51 @@ class Join:
     params: Mapping[str, Any] = field(default_factory=dict)
     snapshot: str | None = None
     ref: Ref = None
+    #: The signed snapshots of its children that the page holds (``core.nesting``).
+    children: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class Event:
     """Run the handler of ``event`` on the held component (or, with ``validate``, only check
-    those fields of its form, as the person types)."""
+    those fields of its form, as the person types); ``component_id``: on the held child of
+    that id instead (its render goes out as a message of its own)."""
 
     event: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     ref: Ref = None
     validate: tuple[str, ...] = ()
+    component_id: str | None = None
 
 
 Work = Join | Event | Broadcast
+
+
+def _descendants(component: Component | None) -> list[Component]:
+    """The held children of ``component``, theirs, ..., as its last render kept them."""
+    found: list[Component] = []
+    pending = [] if component is None else list(component.children.values())
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(child.children.values())
+    return found
+
+
+def _hears(component: Component, event: str) -> bool:
+    """Whether ``component`` or one of its held children lists the page's ``event``."""
+    return any(event in type(c).listens for c in (component, *_descendants(component)))
+
+
+def held_child(component: Component, component_id: str) -> Component:
+    """The child (grandchild, ...) of ``component`` with ``component_id``, as its last render
+    kept it; ``InvalidChild`` (400) when it holds none (a render removed it meanwhile)."""
+    for child in _descendants(component):
+        if child.id == component_id:
+            return child
+    raise InvalidChild(
+        f"this connection holds no child component {component_id[:64]!r}", "unknown_child"
+    )
 
 
 class LiveSession:
@@ -128,6 +161,7 @@ class LiveSession:
         inbox_limit: int,
         frame_interval: float,
         context: AccessContext | None = None,
+        page: str | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.hub = hub
@@ -138,13 +172,23 @@ class LiveSession:
         self._name = component_name
         self._work: Inbox[Work] = Inbox(inbox_limit, self._process, self._drained)
         self._membership = Membership(hub, self)
-        self._sink = BatchingSink(dispatcher.renderer, frame_interval, outlet.stream)
+        self._sink = BatchingSink(
+            dispatcher.renderer, frame_interval, outlet.stream, dispatcher.render_template
+        )
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
         self._push_queued = False  # a push render waits in the hub's turn queue
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
         self.closed = False
+        #: The page load the client runtime named (``core.events``): the session hears the
+        #: events other components of that page emit, and its own go to them.
+        self.page = page
+        self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
+        self._publishing: set[asyncio.Task[None]] = set()
+        #: Events of the page heard before the component is ready: run after its join.
+        self._early: list[Broadcast] = []
+        self._early_limit = inbox_limit
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -165,6 +209,9 @@ class LiveSession:
         task, the common fan-out case; the push render waits for its turn), else queued; a
         full queue means this session cannot keep up."""
         component = self.component
+        if broadcast.emit_depth:  # an event of the page: only a listener hears it
+            self._hear(broadcast)
+            return
         if self._work.task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
             if handler is None:  # forwarded: after the render of what came before it
@@ -213,7 +260,7 @@ class LiveSession:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
-                await self._broadcast(work)
+                await (self._emitted(work) if work.emit_depth else self._broadcast(work))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a framework bug too: keep the session alive and say so
@@ -251,9 +298,13 @@ class LiveSession:
     async def _join(self, work: Join) -> None:
         dispatcher = self.dispatcher
         call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
-        component = await dispatcher.open(dispatcher.prepare(call))
+        call.children = work.children
+        plan = dispatcher.prepare(call)
+        component = await dispatcher.open(plan)
         component.stream_sink = self._sink
-        result = dispatcher.render(component)  # a failing render keeps the held component
+        component.held = True  # its children live with it, lazy ones render in place
+        # A failing render keeps the held component.
+        result = dispatcher.render(component, plan.children)
         self._rendered_snapshot = result.snapshot
         previous, self.component = self.component, component
         if previous is not None:
@@ -261,11 +312,15 @@ class LiveSession:
         self._dirty = False
         await self._membership.enter(self._read_topics(component))
         self.outlet.render(result, work.ref)
+        self._release_early()
 
     async def _event(self, work: Event) -> None:
         component = self.component
         if component is None:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
+        if work.component_id is not None and work.component_id != component.id:
+            await self._child_event(work, held_child(component, work.component_id))
+            return
         dispatcher = self.dispatcher
         plan = dispatcher.prepare_live_event(
             type(component), work.event, work.payload, self.context, work.validate
@@ -282,6 +337,43 @@ class LiveSession:
         result = self._render(component)
         self._dirty = False
         self.outlet.render(result, work.ref)
+
+    async def _child_event(self, work: Event, child: Component) -> None:
+        """An event for a held child: its handler, then its render as a message of its own
+        (the parent is not rendered; its next render keeps the child as it is now)."""
+        dispatcher = self.dispatcher
+        plan = dispatcher.prepare_live_event(
+            type(child), work.event, work.payload, self.context, work.validate
+        )
+        outcome = dispatcher.call_handler(plan, child)
+        if inspect.isasyncgen(outcome):
+            close_awaitable(outcome)
+            raise ConfigurationError("a held child's handler cannot stream: make it async def")
+        if outcome is not None and inspect.isawaitable(outcome):
+            await dispatcher.await_user_code(plan, "handler", outcome)
+        self._sink.flush()
+        result = dispatcher.render(child)
+        self._pass_on(result)
+        self.outlet.render(result, work.ref)
+
+    async def _emitted(self, broadcast: Broadcast) -> None:
+        """An event another component of the page emitted, run as the client's own event
+        (its rate, binding and 422, authorization) on the held component and on each held
+        child that lists it; each render is pushed, a failure is that component's error only."""
+        self._emit_depth = broadcast.emit_depth
+        component = self.component
+        try:
+            if component is not None and broadcast.event in type(component).listens:
+                await self._event(Event(broadcast.event, broadcast.payload))
+            for child in _descendants(component):
+                if broadcast.event in type(child).listens:
+                    work = Event(broadcast.event, broadcast.payload, component_id=child.id)
+                    try:
+                        await self._child_event(work, child)
+                    except Exception as exc:  # that child's failure only
+                        self._failed(exc, None)
+        finally:
+            self._emit_depth = 0
 
     def _apply(self, broadcast: Broadcast, component: Component) -> None:
         """A broadcast to a sync handler on an idle session: applied now, rendered later."""
@@ -370,7 +462,64 @@ class LiveSession:
         self._rendered_snapshot = result.snapshot
         if self._membership.entered:
             self._membership.update(self._read_topics(component))
+        self._pass_on(result)
         return result
+
+    def _pass_on(self, result: DispatchResult) -> None:
+        """The events ``result``'s component emitted, to the page."""
+        if result.effects and "emit" in result.effects and self.page is not None:
+            self._emit_to_page(result.effects["emit"])
+
+    # -- events of the page (``core.events``) ----------------------------------------------
+
+    async def listen_to_page(self) -> bool:
+        """Hear the page's events from now on, before the component is joined (those that
+        arrive meanwhile run after the join); the transports call it as the connection is
+        accepted. False when there is nothing to hear (no page, or a class that lists no
+        event): then the session enters the hub at its join, as for broadcasts."""
+        cls = self.dispatcher.registry.get(self._name)
+        if self.page is None or not cls.listens:
+            return False
+        try:
+            await self._membership.enter(frozenset({page_topic(self.page)}))
+        except Exception as exc:  # the broker link: the join reports it again
+            self._failed(exc, None)
+            return False
+        return True
+
+    def _hear(self, broadcast: Broadcast) -> None:
+        """An event of the page, when the class lists it: queued, or held until the component
+        is joined (as many as the queue holds: past that the session cannot keep up)."""
+        component = self.component
+        if component is not None:  # it, or one of the children it holds, may list the event
+            if not _hears(component, broadcast.event):
+                return
+        elif broadcast.event not in self.dispatcher.registry.get(self._name).listens:
+            return
+        if component is not None:
+            if not self.submit(broadcast):
+                self.outlet.overflow()
+        elif len(self._early) < self._early_limit:
+            self._early.append(broadcast)
+        else:
+            self.outlet.overflow()
+
+    def _release_early(self) -> None:
+        """The events of the page heard before the join, now that the component is there."""
+        early, self._early = self._early, []
+        for broadcast in early:
+            if not self.submit(broadcast):
+                self.outlet.overflow()
+                return
+
+    def _emit_to_page(self, emitted: list[dict[str, Any]]) -> None:
+        """The events this component emitted, to the page's live components (the client
+        runtime delivers them to the others, from the render's effects)."""
+        assert self.page is not None
+        publish = self.hub.emit_to_page(self.page, emitted, self._emit_depth + 1)
+        task = asyncio.get_running_loop().create_task(publish)
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
 
     def _roll_back(self, component: Component) -> None:
         """Put the held component back to the state of the last render sent, which its client
@@ -393,6 +542,8 @@ class LiveSession:
             raise self.dispatcher.handler_error(self._name, "topics", exc) from exc
         if not all(isinstance(topic, str) for topic in topics):
             raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
+        if self.page is not None and type(component).listens:
+            topics |= {page_topic(self.page)}
         return topics
 
     # -- the end -----------------------------------------------------------------------------

@@ -50,6 +50,8 @@ __all__ = [
     "MultipartForm",
     "MultipartReader",
     "call_upload_rules",
+    "check_file_size",
+    "check_file_type",
     "check_takes_files",
 ]
 
@@ -315,24 +317,38 @@ class MultipartReader:
     # -- limits -------------------------------------------------------------------------------
 
     def _check_file(self, field: str, content_type: str, filename: str) -> None:
-        if self._rules is None:
-            return
-        accept = self._rules.get(field)
-        if accept is None:
-            raise PayloadValidationError(field, FILE_NOT_ACCEPTED)
-        if not accept.allows(content_type, filename):
-            raise UploadTypeNotAllowed(
-                field,
-                f"this field accepts {accept.describe()}, not {shown(content_type)}",
-            )
+        if self._rules is not None:
+            check_file_type(self._rules, field, content_type, filename)
 
     def _check_file_size(self, field: str, size: int) -> None:
-        accept = None if self._rules is None else self._rules.get(field)
-        limit, name = self.limits.max_file_bytes, "upload_max_file_bytes"
-        if accept is not None and accept.max_bytes is not None and accept.max_bytes < limit:
-            limit, name = accept.max_bytes, "max_bytes"
-        if size > limit:
-            raise UploadTooLarge(f"the file is larger than {_size(limit)}", limit=name, field=field)
+        check_file_size(self.limits, self._rules, field, size)
+
+
+def check_file_type(
+    rules: Mapping[str, Accept], field: str, content_type: str, filename: str
+) -> None:
+    """Refuse a file sent in ``field`` that takes none (422) or of a type its ``Accept`` does
+    not take (415)."""
+    accept = rules.get(field)
+    if accept is None:
+        raise PayloadValidationError(field, FILE_NOT_ACCEPTED)
+    if not accept.allows(content_type, filename):
+        raise UploadTypeNotAllowed(
+            field, f"this field accepts {accept.describe()}, not {shown(content_type)}"
+        )
+
+
+def check_file_size(
+    limits: UploadLimits, rules: Mapping[str, Accept] | None, field: str, size: int
+) -> None:
+    """Refuse ``size`` bytes in ``field`` past the app's per-file limit or its ``Accept``'s
+    ``max_bytes`` (413, naming the one that applies)."""
+    accept = None if rules is None else rules.get(field)
+    limit, name = limits.max_file_bytes, "upload_max_file_bytes"
+    if accept is not None and accept.max_bytes is not None and accept.max_bytes < limit:
+        limit, name = accept.max_bytes, "max_bytes"
+    if size > limit:
+        raise UploadTooLarge(f"the file is larger than {_size(limit)}", limit=name, field=field)
 
 
 def check_takes_files(registry: ComponentRegistry, component_name: str) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from component_framework.core.batching import BatchingSink
@@ -46,6 +46,7 @@ from component_framework.protocol.sse import (
     broadcast_frame,
     done_frame,
     error_frame,
+    listening_frame,
     render_frame,
     stream_frame,
 )
@@ -154,6 +155,11 @@ class StreamRun:
         if (frame_id := self._next_id()) is not None:
             self._keep(broadcast_frame(event, payload, frame_id))
 
+    def emit_listening(self, page: str) -> None:
+        """A live subscription hears the events emitted on ``page`` (``protocol.sse``)."""
+        if (frame_id := self._next_id()) is not None:
+            self._keep(listening_frame(page, frame_id))
+
     def close_after_finish(self) -> None:
         """End a live run from inside: readers get the frames so far, then the run goes."""
         self.mark_finished()
@@ -256,19 +262,39 @@ class StreamRun:
         return self._closed
 
 
+#: Hands the events a run's handler emitted to the live components of its page.
+PageEvents = Callable[[list[dict[str, Any]]], Coroutine[Any, Any, None]]
+
+
 async def _drive(
-    run: StreamRun, dispatcher: Dispatcher, plan: PreparedCall, component: Component
+    run: StreamRun,
+    dispatcher: Dispatcher,
+    plan: PreparedCall,
+    component: Component,
+    page_events: PageEvents | None,
 ) -> None:
     """The task of a run: the handler driven as a stream (``core.driver``), a render frame
     per ``yield`` (or one), then ``done``; ``error`` on failure, and ``stream_timeout`` after
     ``Settings.stream_max_seconds``. Stream operations go out as ``stream`` frames, each
-    batch before the frame that follows it; after the end they are dropped."""
+    batch before the frame that follows it; after the end they are dropped. Events a render
+    emitted go to ``page_events`` too (the page's live listeners; the client runtime
+    delivers them to the others from the render's effects)."""
     interval = dispatcher.settings.stream_frame_interval
-    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops)
+    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops, dispatcher.render_template)
 
     def render(held: Component) -> DispatchResult:
         sink.flush()
         return dispatcher.render(held)
+
+    publishing: set[asyncio.Task[None]] = set()
+
+    def show(result: DispatchResult) -> None:
+        run.emit_render(result)
+        emitted = (result.effects or {}).get("emit")
+        if emitted and page_events is not None:
+            task = asyncio.get_running_loop().create_task(page_events(emitted))
+            publishing.add(task)
+            task.add_done_callback(publishing.discard)
 
     try:
         component.stream_sink = sink
@@ -279,7 +305,7 @@ async def _drive(
             component,
             outcome,
             render=render,
-            show=run.emit_render,
+            show=show,
             stopped="the stream",
         )
         run.emit_done(result)
@@ -325,12 +351,15 @@ class StreamRegistry:
         frame_format: FrameFormat,
         grace: float,
         component: Component,
+        page_events: PageEvents | None = None,
     ) -> StreamRun:
         """Start running ``plan``'s handler on ``component`` (opened by
-        ``Dispatcher.open_component``) as a task; returns its run."""
+        ``Dispatcher.open_component``) as a task; returns its run. ``page_events``: where
+        the events it emits go besides its frames (the live components of its page)."""
         run = self.open_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
         run.task = asyncio.get_running_loop().create_task(
-            _drive(run, dispatcher, plan, component), name=f"component-stream-{run.id}"
+            _drive(run, dispatcher, plan, component, page_events),
+            name=f"component-stream-{run.id}",
         )
         return run
 

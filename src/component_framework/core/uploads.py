@@ -144,6 +144,18 @@ class UploadFile:
         upload.rewind()
         return upload
 
+    @classmethod
+    def from_disk(
+        cls, file: IO[bytes], filename: str, content_type: str, *, field: str = ""
+    ) -> UploadFile:
+        """The file open as ``file`` (binary, readable, nameless or about to be: a resumable
+        upload's data, ``core.resumable``), taken over: closing the upload closes it."""
+        upload = cls(filename, content_type, field=field)
+        upload._file, upload._on_disk = file, True
+        upload.size = os.fstat(file.fileno()).st_size
+        upload.rewind()
+        return upload
+
     # -- writing (the multipart reader) -----------------------------------------------------
 
     def write(self, data: bytes) -> None:

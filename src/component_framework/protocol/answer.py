@@ -23,6 +23,7 @@ from component_framework.protocol.fragment import annotate_root, wire_attributes
 
 __all__ = [
     "ANSWER_FORMATS",
+    "EMIT_EVENT",
     "AnswerFormat",
     "Rendered",
     "effect_headers",
@@ -72,6 +73,11 @@ class Rendered(Protocol):
         ...
 
     @property
+    def listens(self) -> tuple[str, ...]:
+        """The events of other components of the page this component handles."""
+        ...
+
+    @property
     def effects(self) -> dict[str, Any] | None:
         """Navigation and client effects for the browser (``redirect``, ``push_url`` or
         ``replace_url``, ``trigger``), or ``None``."""
@@ -97,6 +103,8 @@ def render_document(rendered: Rendered) -> dict[str, Any]:
     return document
 
 
+#: The DOM event (fired through ``HX-Trigger``) that hands emitted events to the runtime.
+EMIT_EVENT: Final = "component:emit"
 #: The htmx response header of each effect (htmx 2 and htmx 4 read the same ones).
 _EFFECT_HEADERS: Final = (
     ("redirect", b"hx-redirect"),
@@ -108,22 +116,26 @@ _EFFECT_HEADERS: Final = (
 def effect_headers(effects: dict[str, Any], component_id: str) -> list[tuple[bytes, bytes]]:
     """The htmx response headers of ``effects``: ``HX-Redirect``, ``HX-Push-Url`` /
     ``HX-Replace-Url`` (URLs with non-ASCII characters percent-encoded) and ``HX-Trigger``,
-    JSON ``{name: detail}`` where each detail is an object (else ``{"value": detail}``, as
-    htmx does) carrying ``target``, the component root's selector: htmx 2 fires the event
-    before its swap and htmx 4 after it, on the element that sent the request, which the swap
-    may have detached; both fire on ``target`` instead, so the event reaches the component
-    (and bubbles to the page) on either."""
+    JSON ``{name: detail}`` (emitted events as :data:`EMIT_EVENT`, detail ``{"events"}``,
+    which the client runtime delivers) where each detail is an object (else
+    ``{"value": detail}``, as htmx does) carrying ``target``, the component root's
+    selector: htmx 2 fires the event before its swap and htmx 4 after it, on the element
+    that sent the request, which the swap may have detached; both fire on ``target``
+    instead, so the event reaches the component (and bubbles to the page) on either."""
     headers = [
         (header, quote(effects[key], safe=_URL_SAFE).encode("ascii"))
         for key, header in _EFFECT_HEADERS
         if key in effects
     ]
-    triggers = effects.get("trigger")
-    if triggers:
+    triggers, emitted = effects.get("trigger"), effects.get("emit")
+    if triggers or emitted:
         selector = '[id="' + component_id.replace("\\", "\\\\").replace('"', '\\"') + '"]'
         fired = {
-            name: {**_as_object(detail), "target": selector} for name, detail in triggers.items()
+            name: {**_as_object(detail), "target": selector}
+            for name, detail in (triggers or {}).items()
         }
+        if emitted:  # the client runtime delivers them to the page's listeners
+            fired[EMIT_EVENT] = {"events": emitted, "target": selector}
         headers.append((b"hx-trigger", json.dumps(fired, ensure_ascii=True).encode("ascii")))
     return headers
 
@@ -136,7 +148,9 @@ def _as_object(detail: Any) -> dict[str, Any]:
 def render_fragment(rendered: Rendered) -> str:
     """The HTML with the wire attributes (id, htmx target and swap, snapshot in ``hx-vals``)
     on its root element: what htmx swaps in and what a page embeds."""
-    attributes = wire_attributes(rendered.component_name, rendered.component_id, rendered.snapshot)
+    attributes = wire_attributes(
+        rendered.component_name, rendered.component_id, rendered.snapshot, rendered.listens
+    )
     return annotate_root(rendered.html, attributes)
 
 

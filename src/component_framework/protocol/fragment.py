@@ -1,7 +1,8 @@
 """Annotation of a rendered fragment's root element with the component's wire attributes.
 
 Owns how a fragment tells htmx where it belongs and what to echo: the root element gets the
-component ``id``, ``data-component``, ``hx-target="this"`` and ``hx-swap="outerHTML"`` (so any
+component ``id``, ``data-component`` (and ``data-listens``: the events of other
+components it handles), ``hx-target="this"`` and ``hx-swap="outerHTML"`` (so any
 ``hx-post`` inside swaps the whole component) and ``hx-vals`` holding the signed snapshot (htmx
 merges inherited ``hx-vals``, so every request from inside the component echoes it).
 Attributes the template already sets win, except ``hx-vals``, whose JSON object is merged.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape, unescape
 from typing import Final
 
@@ -30,15 +31,21 @@ _ATTRIBUTE: Final = re.compile(
 )
 
 
-def wire_attributes(component_name: str, component_id: str, snapshot: str) -> dict[str, str]:
-    """The attributes a component's root element carries on the wire."""
-    return {
+def wire_attributes(
+    component_name: str, component_id: str, snapshot: str, listens: Sequence[str] = ()
+) -> dict[str, str]:
+    """The attributes a component's root element carries on the wire; ``data-listens``
+    names the events of other components it handles (``listens``), when there are any."""
+    attributes = {
         "id": component_id,
         "data-component": component_name,
         "hx-target": "this",
         "hx-swap": "outerHTML",
         "hx-vals": json.dumps({"snapshot": snapshot}, separators=(",", ":")),
     }
+    if listens:
+        attributes["data-listens"] = " ".join(listens)
+    return attributes
 
 
 def _existing_attributes(attrs: str) -> dict[str, str]:

@@ -12,7 +12,11 @@ JSON is read strictly: ``NaN``, ``Infinity``, numbers beyond float range, lone s
 escapes and an object holding one key twice are refused (two readers of one request could
 otherwise disagree about it, as a form repeating a reserved field is refused too).
 
-Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``, ``validate``. Every
+Reserved fields: ``event``, ``payload``, ``params``, ``snapshot``, ``state``, ``validate``, and
+the three of nested and lazy components: ``children`` (the signed snapshots of the target
+component's descendants: a JSON array of strings, or its JSON text in a form),
+``component_id`` (over a socket: the held child component an event is for) and ``lazy`` (the
+signed token of a lazy component's mount). Every
 other field is *loose*: it joins ``payload`` for an event, or ``params`` for a mount (a request
 without an event, or with ``"mount"``, and without a snapshot). ``validate`` names the form
 fields to check as a person types (a string, or a list: a JSON array or the field repeated in a
@@ -40,11 +44,13 @@ from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
 __all__ = [
     "DEFAULT_MAX_FIELDS",
     "MOUNT_EVENT",
+    "PAGE_FIELD",
     "RESERVED_FIELDS",
     "RequestError",
     "RequestFields",
     "RequestProblem",
     "SocketOptions",
+    "child_snapshots",
     "decode_json_object",
     "fields_from_form",
     "fields_from_mapping",
@@ -62,12 +68,26 @@ __all__ = [
 ]
 
 MOUNT_EVENT: Final = "mount"
-RESERVED_FIELDS: Final = frozenset({"event", "payload", "params", "snapshot", "state", "validate"})
+RESERVED_FIELDS: Final = frozenset(
+    {
+        "event",
+        "payload",
+        "params",
+        "snapshot",
+        "state",
+        "validate",
+        "children",
+        "component_id",
+        "lazy",
+    }
+)
 #: The reserved field that may be repeated in a form (a list of field names).
 _VALIDATE: Final = "validate"
 _RESERVED_TYPES: Final = (
     ("event", str),
     ("snapshot", str),
+    ("component_id", str),
+    ("lazy", str),
     ("payload", dict),
     ("params", dict),
     ("state", dict),
@@ -88,6 +108,11 @@ _SOCKET_FORMATS: Final[tuple[AnswerFormat, AnswerFormat]] = ("json", "html")
 RequestProblem = Literal[
     "malformed", "unsupported_media_type", "too_deep", "too_many_fields", "invalid_field"
 ]
+
+
+#: The URL field of a socket or live stream naming the page load (``core.events``); it starts
+#: with ``_`` so that no component's mount parameter (``page=2``) is taken for it.
+PAGE_FIELD: Final = "_page"
 
 
 def is_mount_event(event: str | None) -> bool:
@@ -116,6 +141,12 @@ class RequestFields:
     state: dict[str, Any] | None = None
     #: Form fields to validate as the person types, without running the handler (``validate``).
     validate: tuple[str, ...] = ()
+    #: Signed snapshots of the target component's descendants (``children``).
+    children: tuple[str, ...] = ()
+    #: The held child an event over a socket is for (``component_id``); ``None``: the root.
+    component_id: str | None = None
+    #: The signed mount of a lazy component (``lazy``).
+    lazy: str | None = None
 
     @property
     def is_mount(self) -> bool:
@@ -474,6 +505,22 @@ def _validated_names(value: Any) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
+def child_snapshots(value: Any, max_fields: int) -> tuple[str, ...]:
+    """The ``children`` field: a list of snapshot strings, or its JSON text (a form field)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = _DECODER.decode(value)
+        except (ValueError, RecursionError):
+            raise RequestError("malformed", "field 'children' must be a JSON array") from None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RequestError("malformed", "field 'children' must be an array of snapshot strings")
+    if len(value) > max_fields:
+        raise _too_many_fields("field 'children'", len(value), max_fields)
+    return tuple(value)
+
+
 def merge_loose(target: dict[str, Any], loose: Mapping[str, Any]) -> None:
     """Add loose (non-reserved) fields to ``target``, a request's ``params`` or ``payload``;
     a field that is already there is given twice (``malformed``)."""
@@ -497,7 +544,12 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
         loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
         merge_loose(params if mounting else payload, loose)
     validate = _validated_names(document.get(_VALIDATE))
-    return RequestFields(event, payload, params, snapshot, document.get("state"), validate)
+    fields = RequestFields(event, payload, params, snapshot, document.get("state"), validate)
+    if "children" in document or "component_id" in document or "lazy" in document:
+        fields.children = child_snapshots(document.get("children"), DEFAULT_MAX_FIELDS)
+        fields.component_id = document.get("component_id") or None
+        fields.lazy = document.get("lazy") or None
+    return fields
 
 
 # -- how a request chooses its answer -----------------------------------------------------------
@@ -553,6 +605,8 @@ class SocketOptions:
     target: str | None
     #: ``join=message``: nothing is mounted at connect, the client sends a ``join`` message.
     join_by_message: bool
+    #: ``_page``: the page load's id the client runtime sends (``core.events`` checks it).
+    page: object = None
 
 
 def socket_options(fields: RequestFields) -> SocketOptions:
@@ -564,10 +618,15 @@ def socket_options(fields: RequestFields) -> SocketOptions:
         raise RequestError("malformed", "events are sent as messages, not in the URL")
     if fields.state is not None:
         raise RequestError("malformed", "'state' is not accepted over WebSocket")
+    if fields.children or fields.component_id is not None or fields.lazy is not None:
+        raise RequestError(
+            "malformed", "'children', 'component_id' and 'lazy' go in messages, not in the URL"
+        )
     loose = fields.params if fields.snapshot is None else fields.payload
     requested = loose.pop("format", None)
     target = loose.pop("target", None)
     by_message = loose.pop("join", None)
+    page = loose.pop(PAGE_FIELD, None)
     if by_message is not None and by_message != "message":
         raise _invalid("join", f"expected 'message', got {quoted(by_message, scalars=True)}")
     if by_message is not None and (fields.snapshot is not None or fields.params):
@@ -580,4 +639,4 @@ def socket_options(fields: RequestFields) -> SocketOptions:
     answer_format = _answer_format(requested, _SOCKET_FORMATS)
     if target is not None and (not isinstance(target, str) or not is_valid_target(target)):
         raise _invalid("target", "expected the id of an element of the page")
-    return SocketOptions(answer_format, target, by_message is not None)
+    return SocketOptions(answer_format, target, by_message is not None, page)

@@ -14,7 +14,9 @@ signed by a key this process does not have (``unknown_key``: the server restarte
 random key, or a worker lacks the shared key) is told apart from an edited one (``tampered``).
 It reveals nothing a signature does not: both are HMACs under the key. ``payload`` is base64url
 of compact JSON ``{"c": component name, "i": component id, "t": issue time (unix seconds), "s":
-state}``; ``signature`` is base64url of HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
+state}``, plus ``"p": [parent id, key]`` for a nested component (a child is bound to its
+parent and its key, so its state cannot be moved to another); ``signature`` is base64url of
+HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
 The first key signs; every key verifies, so keys can be rotated by prepending a new one and
 dropping the old one after the longest snapshot lifetime. Tokens of the previous format,
 ``v1.<payload>.<signature>`` (HMAC over ``b"v1." + payload``, no key id), still verify; one
@@ -64,6 +66,8 @@ class Snapshot:
     component_id: str
     issued_at: float
     state: dict[str, Any]
+    #: A nested component's parent id and key; ``None`` for a top-level component.
+    parent: tuple[str, str] | None = None
 
 
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
@@ -131,10 +135,24 @@ class SnapshotSigner:
         digest: bytes = copy.digest()
         return digest
 
-    def sign(self, component_name: str, component_id: str, state: dict[str, Any]) -> str:
-        """Return a token for ``state``; raises ``TypeError`` if state is not JSON data,
-        ``SnapshotError("oversized")`` if the token would exceed ``max_bytes``."""
-        document = {"c": component_name, "i": component_id, "t": int(self._clock()), "s": state}
+    def sign(
+        self,
+        component_name: str,
+        component_id: str,
+        state: dict[str, Any],
+        parent: tuple[str, str] | None = None,
+    ) -> str:
+        """Return a token for ``state`` (of a child of ``parent``: its id and the child's key);
+        raises ``TypeError`` if state is not JSON data, ``SnapshotError("oversized")`` if the
+        token would exceed ``max_bytes``."""
+        document: dict[str, Any] = {
+            "c": component_name,
+            "i": component_id,
+            "t": int(self._clock()),
+            "s": state,
+        }
+        if parent is not None:
+            document["p"] = parent
         encoded = _ENCODER.encode(document).encode("utf-8")
         payload = _b64encode(encoded)
         signed = self._sign_prefix + payload
@@ -148,8 +166,9 @@ class SnapshotSigner:
             )
         return token
 
-    def verify(self, token: str, component_name: str, *, expire: bool = True) -> Snapshot:
+    def verify(self, token: str, component_name: str | None, *, expire: bool = True) -> Snapshot:
         """Check ``token`` and return its snapshot, or raise :class:`SnapshotError`.
+        ``component_name``: the component it must belong to (``None``: any).
 
         The signature is checked before anything in the payload is decoded, so a forged token
         never reaches the JSON parser. ``expire=False`` skips the issue-time checks: for a
@@ -195,7 +214,7 @@ class SnapshotSigner:
                 return self._decode(payload_text, component_name, expire)
         raise SnapshotError("tampered", "snapshot signature does not match")
 
-    def _decode(self, payload_text: str, component_name: str, expire: bool) -> Snapshot:
+    def _decode(self, payload_text: str, component_name: str | None, expire: bool) -> Snapshot:
         try:
             document = json.loads(_b64decode(payload_text))
         except (binascii.Error, ValueError, RecursionError) as exc:
@@ -212,15 +231,24 @@ class SnapshotSigner:
             and isinstance(state, dict)
         ):
             raise SnapshotError("malformed", "snapshot payload lacks name, id, time or state")
-        if name != component_name:
+        if name != component_name and component_name is not None:
             raise SnapshotError(
                 "foreign", f"snapshot belongs to component {name!r}, not {component_name!r}"
             )
+        parent = document.get("p")
+        if parent is not None:
+            if not (
+                isinstance(parent, list)
+                and len(parent) == 2
+                and all(isinstance(part, str) for part in parent)
+            ):
+                raise SnapshotError("malformed", "snapshot payload has a malformed parent")
+            parent = (parent[0], parent[1])
         if not expire:
-            return Snapshot(name, component_id, float(issued_at), state)
+            return Snapshot(name, component_id, float(issued_at), state, parent)
         now = self._clock()
         if issued_at > now + CLOCK_SKEW_SECONDS:
             raise SnapshotError("expired", "snapshot was issued in the future")
         if self.max_age is not None and now - issued_at > self.max_age:
             raise SnapshotError("expired", f"snapshot is older than {self.max_age:g} seconds")
-        return Snapshot(name, component_id, float(issued_at), state)
+        return Snapshot(name, component_id, float(issued_at), state, parent)

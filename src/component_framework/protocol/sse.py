@@ -40,6 +40,7 @@ __all__ = [
     "encode_comment",
     "encode_event",
     "error_frame",
+    "listening_frame",
     "lost_frame",
     "render_frame",
     "stream_frame",
@@ -195,6 +196,13 @@ def broadcast_frame(event: str, payload: Mapping[str, Any], frame_id: str) -> by
     ``{"event", "payload"}``."""
     forwarded = {"event": event, "payload": dict(payload)}
     return encode_event(compact_json(forwarded), event="broadcast", id=frame_id)
+
+
+def listening_frame(page: str, frame_id: str) -> bytes:
+    """A live subscription hears the events emitted on ``page`` (``core.events``), so the
+    client runtime leaves its component out of the batches it sends: ``event: listening``
+    with ``{"page"}``, the stream's first frame."""
+    return encode_event(compact_json({"page": page}), event="listening", id=frame_id)
 
 
 def with_retry(frame: bytes, milliseconds: int) -> bytes:

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 
 from component_framework.protocol.answer import Rendered, render_document, render_fragment
 from component_framework.protocol.compact import compact_json
+from component_framework.protocol.fragment import annotate_root
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
     RequestError,
@@ -40,6 +41,7 @@ __all__ = [
     "done_message",
     "effects_message",
     "error_message",
+    "htmx_child_message",
     "htmx_fragment",
     "htmx_render_message",
     "is_valid_target",
@@ -83,6 +85,9 @@ class ClientMessage:
     htmx: bool = False
     #: Form fields to validate as the person types (``validate``), without running the handler.
     validate: tuple[str, ...] = ()
+    #: A join's children snapshots; an event's held child (``core.nesting``).
+    children: tuple[str, ...] = ()
+    component_id: str | None = None
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -133,6 +138,8 @@ def parse_client_message(
         ref,
         htmx=False,
         validate=fields.validate,
+        children=fields.children,
+        component_id=fields.component_id,
     )
 
 
@@ -151,7 +158,13 @@ def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMes
             ref,
         )
     return ClientMessage(
-        "event", fields.event, fields.payload, ref=ref, htmx=True, validate=fields.validate
+        "event",
+        fields.event,
+        fields.payload,
+        ref=ref,
+        htmx=True,
+        validate=fields.validate,
+        component_id=fields.component_id,
     )
 
 
@@ -169,6 +182,13 @@ def htmx_render_message(rendered: Rendered, target: str | None) -> str:
     """A render for htmx's ws extension: the annotated fragment, placed by
     :func:`htmx_fragment`."""
     return htmx_fragment(render_fragment(rendered), target)
+
+
+def htmx_child_message(rendered: Rendered) -> str:
+    """The render of a nested component held with its parent, for htmx's ws extension: its
+    fragment marked ``hx-swap-oob="outerHTML"``, so htmx 2 and htmx 4 alike replace the
+    element of the same id and nothing else."""
+    return annotate_root(render_fragment(rendered), {"hx-swap-oob": "outerHTML"})
 
 
 def stream_message(op: dict[str, object]) -> str:

@@ -92,6 +92,10 @@ export interface ComponentFrameworkRuntime {
   applyOps(scope: Element, ops: StreamOp[]): void;
   /** Apply every queued operation now. */
   flush(): void;
+  /** This page load's id (32 hex digits: 128 random bits): sent with component requests and
+   * htmx 4 streams (`X-Component-Page`) and in socket and EventSource URLs (`_page`), so live
+   * components hear the events emitted on this page. */
+  readonly page: string;
 }
 
 declare global {

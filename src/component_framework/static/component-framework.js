@@ -9,7 +9,8 @@
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
  * user is typing in is never overwritten by a swap; forms: validating as the person types, and
- * the fields' values kept across a socket's reconnect. The last two sections adapt it to each htmx:
+ * the fields' values kept across a socket's reconnect; nested components (a request carries the
+ * snapshots of the components inside its own; over a socket an event names its child). The last two sections adapt it to each htmx:
  * htmx 2 (defineExtension, inherited hx-vals/hx-target/hx-swap) and htmx 4 (registerExtension,
  * where the runtime itself gives every request from inside a component the root's snapshot, target
  * and swap, and closes a finished stream, since hx-sse would otherwise reconnect forever).
@@ -116,6 +117,7 @@
     fire(elt, "stream:update", detail);
   }
   function endStreams(scope) {
+    scope.cfLive = false; // a live stream that heard its page's events has ended
     scope.querySelectorAll("[" + ACTIVE + "]").forEach(function (elt) { elt.removeAttribute(ACTIVE); });
   }
 
@@ -162,6 +164,7 @@
     source.cfHooked = true;
     source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
     source.addEventListener("effects", function (event) { applyEffects(elt, JSON.parse(event.data)); });
+    source.addEventListener("listening", function () { elt.cfLive = true; });
     source.addEventListener("broadcast", function (event) {
       fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(event.data));
     });
@@ -182,6 +185,7 @@
       case "": flush(); break; // a render replaces the elements queued operations are meant for
       case "stream": enqueue(elt, JSON.parse(message.data)); break;
       case "effects": applyEffects(elt, JSON.parse(message.data)); break;
+      case "listening": elt.cfLive = true; break; // the server delivers the page's events to it
       case "broadcast": fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(message.data)); break;
       default:
         if (FINAL.indexOf(message.event) >= 0) {
@@ -198,6 +202,7 @@
   function joinUrl(url, elt) { // the snapshot goes in a join message, never in a logged URL
     var root = rootIn(elt), joined = new URL(url), kept = new URLSearchParams();
     elt.cfJoin = !elt.cfFresh && root && snapshotOf(root);
+    elt.cfKids = elt.cfJoin ? childSnapshots(root) : [];
     if (!elt.cfJoin) { return url; }
     ["format", "target"].forEach(function (name) {
       if (joined.searchParams.has(name)) { kept.set(name, joined.searchParams.get(name)); }
@@ -211,7 +216,7 @@
     // from the page's URL, where the held events are dropped and reported as not applied.
     var held = elt.cfHeld;
     elt.cfHeld = null;
-    if (message && message.code === "invalid_snapshot") {
+    if (message && /^invalid_(snapshot|child)$/.test(message.code)) {
       elt.cfFresh = true;
       link.queue.push.apply(link.queue, held);
       link.reconnect();
@@ -229,7 +234,9 @@
     elt.cfFresh = false;
     if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
       elt.cfHeld = link.queue.splice(0);
-      link.send(JSON.stringify({ type: "join", snapshot: elt.cfJoin }));
+      var join = { type: "join", snapshot: elt.cfJoin };
+      if (elt.cfKids.length) { join.children = elt.cfKids; }
+      link.send(JSON.stringify(join));
     }
   }
   function socketClosed(elt, link) {
@@ -258,20 +265,101 @@
     return false;
   }
 
+  /* -- nested components: children's snapshots with their parent's requests (docs/nesting.md) -- */
+  // Every request from inside a component carries the snapshots of the components inside it
+  // (children, theirs, ...), so its re-render keeps them; over a socket an event from inside a
+  // held child names it.
+  function childSnapshots(root) {
+    var found = [];
+    root.querySelectorAll(ROOT).forEach(function (child) {
+      var token = snapshotOf(child);
+      if (token) { found.push(token); }
+    });
+    return found;
+  }
+  function withChildren(src, body) { // body: the request's FormData
+    var root = rootOf(src), tokens = root && !hasAttr(src, "data-lazy") ? childSnapshots(root) : [];
+    if (tokens.length && body && body.set) { body.set("children", JSON.stringify(tokens)); }
+  }
+  function ownRoot(socketElt) {
+    return socketElt.matches(ROOT) ? socketElt : rootOf(socketElt) || socketElt.querySelector(ROOT);
+  }
+  function heldChild(elt, values) { // an event sent over its parent's socket
+    var socket = elt.closest("[ws-connect],[data-ws-connect],[hx-ws\\:connect]"), root = rootOf(elt);
+    if (values && socket && root && root !== ownRoot(socket)) { values.component_id = root.id; }
+  }
+
   /* -- navigation and client effects: WebSocket "effects" messages, SSE "effects" frames -------- */
   // Over HTTP htmx applies them from its HX-* headers; here they come after the render they belong
   // to, so a trigger fires on the new root. Order as htmx: events, then history, then redirect.
-  function applyEffects(scope, data) {
+  function applyEffects(scope, data, depth) {
     var effects = data.effects || {}, triggers = effects.trigger || {};
     var root = document.getElementById(data.component_id) || rootIn(scope) || scope;
     Object.keys(triggers).forEach(function (name) {
       var detail = triggers[name], object = detail !== null && typeof detail === "object" && !Array.isArray(detail);
       fire(root, name, object ? detail : { value: detail });
     });
+    if (effects.emit) { deliver(effects.emit, depth || 1); }
     if (effects.push_url) { history.pushState({ htmx: true }, "", effects.push_url); }
     if (effects.replace_url) { history.replaceState({ htmx: true }, "", effects.replace_url); }
     if (effects.redirect) { window.location.assign(effects.redirect); }
   }
+
+  /* -- events between components (docs/events.md): emitted events reach the page's listeners -- */
+  // Listeners inside an open socket or a live stream that said "listening" (both name this page
+  // load) get them from the server; the others in one POST to <prefix>/_emit/ per answer, whose
+  // renders are swapped in by id. The page id: 128 random bits (getRandomValues works on plain
+  // http too, where randomUUID does not exist).
+  var PAGE = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  var SCRIPT = document.currentScript, APP = SCRIPT && SCRIPT.src.split("/_static/")[0], EMIT_URL = APP && APP + "/_emit/";
+  var SSE = "[sse-connect],[data-sse-connect],[hx-sse\\:connect],[data-hx-sse\\:connect]";
+  function paged(url) { var own = new URL(url, location.href); own.searchParams.set("_page", PAGE); return own.href; }
+  function ours(url) { return !!APP && new URL(url, location.href).href.indexOf(APP + "/") === 0; }
+  function heldLive(root) {
+    return !!((root.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened || (root.closest(SSE) || {}).cfLive);
+  }
+  function swapRoot(root, html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var next = template.content.firstElementChild;
+    root.replaceWith(next);
+    htmx.process(next);
+    return next;
+  }
+  function deliver(events, depth) { // depth: the hop of this chain (a cycle stops at the server's limit)
+    var names = events.map(function (e) { return e.event; }), roots = [];
+    document.querySelectorAll("[data-listens]").forEach(function (root) {
+      var listens = root.getAttribute("data-listens").split(" ");
+      if (!heldLive(root) && snapshotOf(root) && names.some(function (n) { return listens.indexOf(n) >= 0; })) { roots.push(root); }
+    });
+    if (!roots.length || !EMIT_URL || depth > 8) { return; }
+    roots.forEach(function (root) { setLoading(root, true); });
+    var listeners = roots.map(function (root) {
+      var listener = { component: root.getAttribute("data-component"), id: root.id, snapshot: snapshotOf(root) };
+      var kids = childSnapshots(root);
+      if (kids.length) { listener.children = kids; } // its re-render keeps them (docs/nesting.md)
+      return listener;
+    });
+    fetch(EMIT_URL, {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: events, listeners: listeners, page: PAGE, depth: depth })
+    }).then(function (response) { return response.json(); }).then(function (answer) {
+      roots.forEach(function (root) { setLoading(root, false); });
+      (answer.results || []).forEach(function (result) {
+        var root = document.getElementById(result.component_id);
+        if (!root) { return; }
+        if (result.error) { fire(root, "component-error", result.error); return; }
+        applyEffects(swapRoot(root, result.html), result, depth + 1);
+      });
+      if (answer.error) { roots.forEach(function (root) { fire(root, "component-error", answer.error); }); }
+    }).catch(function (error) {
+      roots.forEach(function (root) { setLoading(root, false); fire(root, "component-error", { message: String(error) }); });
+    });
+  }
+  document.addEventListener("component:emit", function (event) { // HX-Trigger of an HTTP answer
+    var events = (event.detail || {}).events;
+    if (events) { setTimeout(function () { deliver(events, 1); }, 0); } // after htmx 2's swap
+  });
 
   /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
   var focused = null, typing = null, watcher = new MutationObserver(keepField);
@@ -464,6 +552,96 @@
     };
   }
 
+  /* -- resumable uploads: chosen files over a threshold go first, in chunks (docs/uploads.md) --- */
+  // Each is created at {prefix}/_uploads/, sent in chunks that resume from the server's offset
+  // after a network error, and the request then carries its id where the file was.
+  var CHUNKED = "data-upload-chunked", CHUNK_TYPE = "application/offset+octet-stream";
+  function bigFiles(elt) { // [{name, file}] of the sending form, each over its threshold
+    var form = elt.closest("form") || elt, found = [];
+    form.querySelectorAll("input[type=file][name]").forEach(function (input) {
+      var own = input.getAttribute(CHUNKED) || form.getAttribute(CHUNKED), limit = own === "off" ? Infinity : +own || 8388608;
+      [].forEach.call(input.files || [], function (file) { if (file.size > limit) { found.push({ name: input.name, file: file }); } });
+    });
+    return found;
+  }
+  function eventOf(elt, url) { // the URL's ?event=, the form's event field, or an hx-vals event
+    var named = new URL(url, location.href).searchParams.get("event"), form = elt.closest("form");
+    if (!named && form && form.elements.event) { named = form.elements.event.value; }
+    for (var e = elt; !named && e; e = e.matches(ROOT) ? null : e.parentElement) {
+      try { named = JSON.parse(attr(e, "hx-vals") || "{}").event; } catch (x) { named = null; }
+    }
+    return named;
+  }
+  function refused(answer) { // a 4xx/5xx: its error document, thrown
+    return answer.json().then(function (json) { throw json.error; }, function () { throw { message: "The upload failed (" + answer.status + ")." }; });
+  }
+  function sendChunked(elt, url, big) { // resolves with the uploads' ids by field name
+    var root = elt.cfUpload = rootOf(elt) || elt, at = new URL(url, location.href).pathname.replace(/[^\/]+\/?$/, "_uploads/");
+    var total = 0, offsets = big.map(function (item) { total += item.file.size; return 0; }), ids = {};
+    showUpload(root, 0, total);
+    function one(item, index) {
+      var file = item.file, id, chunk, delay = 1000;
+      function moved(offset) {
+        offsets[index] = offset;
+        showUpload(root, offsets.reduce(function (a, b) { return a + b; }), total);
+        return offset < file.size ? step(offset) : id;
+      }
+      function step(offset) {
+        var headers = { "Content-Type": CHUNK_TYPE, "Upload-Offset": String(offset) };
+        return fetch(at + id, { method: "PATCH", headers: headers, body: file.slice(offset, offset + chunk) }).then(function (answer) {
+          if (!answer.ok && answer.status !== 409) { return refused(answer); }
+          delay = 1000;
+          return answer.json().then(function (json) { return moved(answer.ok ? json.offset : json.error.offset); });
+        }, retry);
+      }
+      function retry() { // a network error: wait, ask the server where it stands, go on from there
+        return new Promise(function (done) { setTimeout(done, delay); delay = Math.min(delay * 2, 30000); })
+          .then(function () { return fetch(at + id, { method: "HEAD" }); })
+          .then(function (answer) { return answer.ok ? moved(+answer.headers.get("Upload-Offset")) : refused(answer); }, retry);
+      }
+      var described = { component: root.getAttribute("data-component"), event: eventOf(elt, url), field: item.name, filename: file.name, size: file.size, content_type: file.type };
+      return fetch(at, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(described) })
+        .then(function (answer) { return answer.ok ? answer.json() : refused(answer); })
+        .then(function (json) { id = json.upload; chunk = json.chunk_bytes; return moved(0); })
+        .then(function (done) { (ids[item.name] = ids[item.name] || []).push(done); });
+    }
+    return big.reduce(function (before, item, index) { return before.then(function () { return one(item, index); }); }, Promise.resolve())
+      .then(function () { return ids; }, function (error) {
+        endUpload(elt);
+        showError(root, (error && error.message) || "The upload failed.");
+        throw error;
+      });
+  }
+  function withIds(body, big, ids) { // the request's body: each uploaded file replaced by its id
+    var sent = big.map(function (item) { return item.file; });
+    Object.keys(ids).forEach(function (name) {
+      var kept = body.getAll(name).filter(function (v) {
+        return !sent.some(function (f) { return v.name === f.name && v.size === f.size && v.lastModified === f.lastModified; });
+      });
+      body.delete(name);
+      kept.concat(ids[name]).forEach(function (v) { body.append(name, v); });
+    });
+  }
+  function chunkFirst(elt, detail) { // htmx 2's confirm: false holds the request until the files are up
+    var big = elt.matches("form") && !elt.cfChunked ? bigFiles(elt) : []; // a submission, not a check
+    if (!big.length) { return true; }
+    sendChunked(elt, detail.path, big).then(function (ids) {
+      elt.cfChunked = { big: big, ids: ids };
+      detail.issueRequest(true);
+    }, function () {});
+    return false;
+  }
+  function chunkedConfigured(ctx) { // htmx 4: the files go first, inside the request's own fetch
+    var src = ctx.sourceElement, big = src.cfValidation ? [] : bigFiles(src), own = ctx.fetch;
+    if (!big.length || !ctx.request.body || !ctx.request.body.getAll) { return; }
+    ctx.fetch = function (url, request) {
+      return sendChunked(src, url, big).then(function (ids) {
+        withIds(request.body, big, ids);
+        return (own || (sendsFiles(request.body) ? fetchWithProgress(src) : window.fetch.bind(window)))(url, request);
+      });
+    };
+  }
+
   /* -- htmx 2: an extension on <body>; hx-vals, hx-target and hx-swap are inherited by htmx ----- */
   function socketElement(url) {
     var wanted = new URL(url), found = null;
@@ -489,14 +667,21 @@
     };
     htmx.createWebSocket = function (url) {
       var elt = socketElement(url);
-      return createSocket(elt ? joinUrl(url, elt) : url);
+      return createSocket(paged(elt ? joinUrl(url, elt) : url));
     };
+    var createSource = htmx.createEventSource || function (url) { return new EventSource(url, { withCredentials: true }); };
+    htmx.createEventSource = function (url) { return createSource(ours(url) ? paged(url) : url); }; // an EventSource sends no header
     htmx.defineExtension("component-framework", {
       onEvent: function (name, event) {
         var elt = event.target, detail = event.detail || {};
         switch (name) {
+          case "htmx:confirm":
+            return chunkFirst(elt, detail);
           case "htmx:configRequest":
             (detail.elt || elt).cfValidation = validatesForm(detail.elt || elt, detail.formData);
+            withChildren(detail.elt || elt, detail.formData);
+            if (elt.cfChunked) { withIds(detail.formData, elt.cfChunked.big, elt.cfChunked.ids); elt.cfChunked = null; }
+            if (rootOf(detail.elt || elt)) { detail.headers["X-Component-Page"] = PAGE; }
             break;
           case "htmx:beforeRequest":
             if ((detail.elt || elt).cfValidation) { break; } // checks fields, sends nothing for good
@@ -541,6 +726,7 @@
             reportDropped(elt);
             break;
           case "htmx:wsConfigSend": // queued until the socket is back: show it as pending
+            heldChild(elt, detail.parameters);
             elt.cfValidation = validatesValues(elt, detail.parameters);
             if (elt.cfValidation) { return checks(elt); }
             if (!(elt.closest("[ws-connect],[data-ws-connect]") || {}).cfOpened) { setLoading(rootOf(elt), true); }
@@ -579,7 +765,10 @@
       ctx.swap = "none"; // htmx 2 markup: without sse-swap, renders are not swapped (only ops apply)
     }
     src.cfValidation = !stream && !!root && validatesForm(src, body);
+    if (root || stream && ours(ctx.request.action)) { ctx.request.headers["X-Component-Page"] = PAGE; }
     if (!root) { return; }
+    if (hasAttr(src, "data-lazy")) { return; } // a lazy load sends no parent's state
+    if (!stream) { withChildren(src, body); }
     if (body && typeof body.set === "function") {
       if (stream) { body.delete("snapshot"); } // never in a stream URL (htmx 2 never sent it)
       else if (!body.has("snapshot") && snapshotOf(root)) { body.set("snapshot", snapshotOf(root)); }
@@ -608,6 +797,7 @@
       init: function (internalApi) { api = internalApi; },
       htmx_config_request: function (elt, detail) {
         configure(detail.ctx);
+        chunkedConfigured(detail.ctx);
         uploadConfigured(detail.ctx);
       },
       htmx_before_request: function (elt, detail) {
@@ -635,11 +825,12 @@
         var connection = detail.connection;
         elt.cfUrl = elt.cfUrl || connection.url;
         elt.cfOpened = false;
-        connection.url = joinUrl(elt.cfUrl, elt);
+        connection.url = paged(joinUrl(elt.cfUrl, elt));
       },
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
       htmx_ws_before_message_outgoing: function (elt, detail) {
+        heldChild(elt, detail.message && detail.message.values);
         elt.cfValidation = validatesValues(elt, detail.message && detail.message.values);
         if (elt.cfValidation) { detail.cancelled = !checks(elt); return; }
         sent(elt);
@@ -664,6 +855,8 @@
     /** Apply stream operations as if they had arrived for the component around ``scope``. */
     applyOps: function (scope, ops) { enqueue(scope, ops); },
     /** Apply every queued operation now instead of at the next animation frame. */
-    flush: flush
+    flush: flush,
+    /** This page load's id (sent with component requests and in socket URLs: docs/events.md). */
+    page: PAGE
   };
 })();

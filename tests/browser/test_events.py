@@ -1,0 +1,166 @@
+"""Events between components in a real headless Chromium, on htmx 2 and htmx 4, on Starlette
+and on Litestar (issue 14.3), with ``tests.browser.events_app`` under a real uvicorn.
+
+What a person sees on ``/shop``: "Add to cart" on an item updates the cart badge and the
+summary (siblings over HTTP) through one request to ``/_emit/`` for both, and the totals held
+by a WebSocket and by a live SSE stream, which the server updates itself (they are never in
+that request; the stream's next broadcast push keeps what the events added); a component that
+does not list the event neither runs nor renders. The page id is 128 random bits even where
+``crypto.randomUUID`` does not exist (plain http on a non-localhost name). No CSP violation, no
+console error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.servers import ServerProcess, uvicorn_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
+
+HOSTS = ("starlette_app", "litestar_app")
+UI_TIMEOUT_MS = 10_000
+INIT_SCRIPT = """
+(() => {
+  const seen = window.__seen = { csp: [], opens: 0, errors: [], messages: 0 };
+  document.addEventListener("securitypolicyviolation", (e) => {
+    seen.csp.push(e.violatedDirective);
+  });
+  document.addEventListener("component-error", (e) => { seen.errors.push(e.detail.code); });
+  const opened = () => { seen.opens += 1; };
+  document.addEventListener("htmx:wsOpen", opened);
+  document.addEventListener("htmx:ws:after:connection", opened);
+  const message = () => { seen.messages += 1; };
+  document.addEventListener("htmx:wsAfterMessage", message);
+  document.addEventListener("htmx:ws:after:message:incoming", message);
+})();
+"""
+
+
+@pytest.fixture(scope="module", params=HOSTS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    app = f"tests.browser.events_app:{request.param}"
+    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
+        yield started
+
+
+class Shop:
+    """The page, the batches it sent (their JSON bodies) and what went wrong."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.batches: list[dict[str, Any]] = []
+        self.console_errors: list[str] = []
+
+    def add(self, sku: str) -> None:
+        self.page.locator(f"#item-{sku} button.add").click()
+
+    def listeners_sent(self) -> list[list[str]]:
+        return [[item["component"] for item in body["listeners"]] for body in self.batches]
+
+
+@pytest.fixture
+def shop(browser: Browser, server: ServerProcess) -> Iterator[Shop]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    shop = Shop(page)
+    page.on("console", lambda m: shop.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: shop.console_errors.append(f"page error: {error}"))
+    page.on(
+        "request",
+        lambda r: shop.batches.append(r.post_data_json) if r.url.endswith("/_emit/") else None,
+    )
+    page.add_init_script(INIT_SCRIPT)
+    try:
+        page.goto(server.base_url + "/shop")
+        # The socket's first render answers its join: from then on the server holds the
+        # component in the page's topic (an event emitted before that does not reach it).
+        page.wait_for_function("() => window.__seen.messages >= 1")
+        # The live stream's render replaced the page's: it said "listening" before it.
+        expect(page.locator("#sse-box .live-sse")).to_contain_text("via stream")
+        yield shop
+        seen = page.evaluate("window.__seen")
+        assert (seen["csp"], seen["errors"]) == ([], [])
+        assert shop.console_errors == []
+    finally:
+        context.close()
+
+
+def test_add_to_cart_updates_the_badge_and_summary_siblings_in_one_request(shop: Shop):
+    shop.add("tea")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 1")
+    expect(shop.page.locator("#summary li")).to_have_text(["tea"])
+    expect(shop.page.locator("#item-tea .added")).to_have_text("added 1")
+    shop.add("cake")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 2")
+    expect(shop.page.locator("#summary li")).to_have_text(["tea", "cake"])
+    # One batch per add, naming both HTTP listeners: never one request per listener.
+    assert shop.listeners_sent() == [["badge", "summary"], ["badge", "summary"]]
+    assert [body["events"] for body in shop.batches] == [
+        [{"event": "added", "payload": {"sku": "tea"}}],
+        [{"event": "added", "payload": {"sku": "cake"}}],
+    ]
+
+
+def test_a_listener_held_by_a_websocket_is_updated_by_the_server(shop: Shop):
+    shop.add("tea")
+    shop.add("cake")
+    expect(shop.page.locator("#live-box .live-total")).to_have_text("live: 2")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 2")
+    assert all("live_total" not in sent for sent in shop.listeners_sent())
+
+
+def test_a_component_that_does_not_list_the_event_neither_runs_nor_renders(shop: Shop):
+    shop.add("tea")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 1")
+    expect(shop.page.locator("#clock .clock")).to_have_text("renders: 1")
+    assert all("clock" not in sent for sent in shop.listeners_sent())
+
+
+def test_listeners_keep_working_after_their_render_was_swapped_in(shop: Shop):
+    for _ in range(3):
+        shop.add("cake")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 3")
+    expect(shop.page.locator("#summary li")).to_have_count(3)
+    expect(shop.page.locator("#live-box .live-total")).to_have_text("live: 3")
+
+
+def test_a_listener_held_by_a_live_sse_stream_is_updated_by_the_server_and_keeps_it(
+    shop: Shop, server: ServerProcess
+):
+    total = shop.page.locator("#sse-box .live-sse")
+    shop.add("tea")
+    shop.add("cake")
+    expect(total).to_have_text("sse: 2 ticks 0 via stream")
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 2")
+    assert all("live_sse_total" not in sent for sent in shop.listeners_sent())
+    # A broadcast's push renders the state the stream holds: the two events are in it.
+    assert shop.page.request.post(server.base_url + "/tick").status == 204
+    expect(total).to_have_text("sse: 2 ticks 1 via stream")
+
+
+def test_the_page_id_is_128_random_bits_without_crypto_random_uuid(
+    browser: Browser, server: ServerProcess
+):
+    context = browser.new_context()
+    context.add_init_script("delete Crypto.prototype.randomUUID;")
+    try:
+        ids = []
+        for _ in range(2):
+            page = context.new_page()
+            page.goto(server.base_url + "/shop")
+            assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+            ids.append(page.evaluate("window.componentFramework.page"))
+            page.close()
+    finally:
+        context.close()
+    assert all(re.fullmatch(r"[0-9a-f]{32}", page_id) for page_id in ids), ids
+    assert ids[0] != ids[1]
