@@ -10,6 +10,9 @@ import asyncio
 import threading
 from typing import Any, ClassVar, Literal
 
+import anyio
+import anyio.lowlevel
+
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.config import Settings
@@ -58,6 +61,14 @@ class CounterComponent(Component):
         self.state["count"] = -1
 
 
+def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running the caller; ``None`` under trio."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 @registry.register("sentiment")
 class SentimentComponent(Component):
     """An async handler; records which thread and loop ran it."""
@@ -69,8 +80,8 @@ class SentimentComponent(Component):
         self.state.update({"text": "", "score": None})
 
     async def on_analyze(self, text: str) -> None:
-        await asyncio.sleep(0)
-        type(self).seen.append((threading.get_ident(), asyncio.get_running_loop()))
+        await anyio.lowlevel.checkpoint()  # user code that runs on asyncio and trio alike
+        type(self).seen.append((threading.get_ident(), _asyncio_loop()))
         self.state["text"] = text
         self.state["score"] = round(len(text) / 10, 2)
 
@@ -136,7 +147,7 @@ class ReportComponent(StreamingComponent):
 
     async def on_generate(self, report_id: int) -> Any:
         for title in ("Summary", "Revenue", "Forecast"):
-            await asyncio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             self.state["sections"].append(f"{title} #{report_id}")
             yield
         self.state["done"] = True

@@ -5,7 +5,9 @@ Owns: :class:`StateRenderer` (a renderer that needs no template files), :func:`a
 :func:`sse_request` (one Server-Sent Events exchange, decoded into events), and
 :class:`ComponentTestClient` with :class:`ComponentSession` (mount a component, send events,
 read state and HTML, with the snapshot echoed for you), and :func:`websocket_connect` (one
-WebSocket connection, message by message). No dependency beyond the standard library.
+WebSocket connection, message by message). No dependency beyond the standard library. The
+HTTP and SSE helpers run on asyncio and trio alike (``core.aio``); :func:`websocket_connect`
+on asyncio.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from component_framework.asgi.app import ComponentASGI
+from component_framework.core import aio
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
 
 __all__ = [
@@ -154,7 +157,7 @@ async def asgi_request(
         for index, chunk in enumerate(chunks)
     ]
     sent: list[dict[str, Any]] = []
-    done = asyncio.Event()
+    done = aio.new_event()
 
     async def receive() -> dict[str, Any]:
         if incoming:
@@ -222,7 +225,7 @@ async def sse_request(
     decoder = SSEDecoder()
     events: list[SSEEvent] = []
     sent: list[dict[str, Any]] = []
-    gone = asyncio.Event()
+    gone = aio.new_event()
     delivered = False
 
     async def receive() -> dict[str, Any]:
@@ -244,7 +247,7 @@ async def sse_request(
             ):
                 gone.set()
 
-    async with asyncio.timeout(give_up_after):
+    async with aio.timeout(give_up_after):
         await app(scope, receive, send)
     gone.set()
     response = _collect(sent)

@@ -2,8 +2,9 @@
 
 Owns each server's command line (the one the docs show, plus a loopback port and a quiet log)
 and what the tests expect of it where servers differ: whether it speaks h2c, whether it can
-send our close codes, how long it takes to stop with streams open. Starting and stopping a
-process belongs to :mod:`tests.servers`; the expectations themselves to the tests.
+send our close codes, whether it takes WebSockets over HTTP/2, how long it takes to stop with
+streams open. Starting and stopping a process belongs to :mod:`tests.servers`; the
+expectations themselves to the tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ServerKind:
     argv: Callable[[str, int], list[str]]
     #: Serves HTTP/2 over cleartext to a client with prior knowledge (h2c).
     http2: bool = False
+    #: Serves WebSockets over HTTP/2 (RFC 8441: it offers ``SETTINGS_ENABLE_CONNECT_PROTOCOL``
+    #: and takes an extended ``CONNECT``).
+    websocket_over_h2: bool = False
     #: Sends any close code; daphne's autobahn sends only 1000 and 3000-4999, so a socket
     #: closed at shutdown reads 1006 there (and a limit's close 1000).
     close_codes: bool = True
@@ -59,6 +63,10 @@ def _hypercorn(app: str, port: int) -> list[str]:
     return _python("hypercorn", app, "--bind", f"{LOOPBACK}:{port}", "--log-level", "warning")
 
 
+def _hypercorn_trio(app: str, port: int) -> list[str]:
+    return [*_hypercorn(app, port), "--worker-class", "trio"]
+
+
 def _daphne(app: str, port: int) -> list[str]:
     return _python("daphne", "--bind", LOOPBACK, "--port", str(port), "-v", "0", app)
 
@@ -75,7 +83,10 @@ SERVERS: dict[str, ServerKind] = {
     for kind in (
         ServerKind("uvicorn-h11-websockets", _uvicorn("h11", "websockets")),
         ServerKind("uvicorn-httptools-wsproto", _uvicorn("httptools", "wsproto")),
-        ServerKind("hypercorn", _hypercorn, http2=True, stop_seconds=4.5),
+        ServerKind("hypercorn", _hypercorn, http2=True, websocket_over_h2=True, stop_seconds=4.5),
+        ServerKind(
+            "hypercorn-trio", _hypercorn_trio, http2=True, websocket_over_h2=True, stop_seconds=4.5
+        ),
         ServerKind("daphne", _daphne, close_codes=False, reads_whole_body=True),
         ServerKind("granian", _granian, http2=True, close_may_race_stop=True),
     )

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
 from tests.hosts.asgi_servers import SERVERS, ServerKind, start
+from tests.hosts.h2_websocket import H2WebSocket
 from tests.servers import LOOPBACK, ServerProcess
 from tests.websocket_uvicorn.wsclient import close_code_of, event, receive_json
 
@@ -141,6 +142,31 @@ async def test_websocket_join_and_event(servers: Any, name: str) -> None:
 
     assert joined["type"] == "render"
     assert clicked["state"] == {"clicks": 1}
+
+
+@pytest.mark.parametrize("name", [name for name, kind in SERVERS.items() if kind.http2])
+async def test_websocket_over_http2_where_the_server_offers_it(servers: Any, name: str) -> None:
+    """RFC 8441: a server that offers extended CONNECT in its SETTINGS opens a component
+    socket on one h2c stream: the join's render, an event's render, a clean close (1000)."""
+    kind, server = SERVERS[name], servers(name)
+    socket = await H2WebSocket.open(LOOPBACK, server.port)
+    try:
+        assert socket.offers_websocket == kind.websocket_over_h2
+        if not kind.websocket_over_h2:
+            return  # the table says so; a browser then opens its socket over HTTP/1.1
+        async with asyncio.timeout(WAIT):
+            status = await socket.connect(f"{LOOPBACK}:{server.port}", "/components/plain/ws/")
+            assert status == 200
+            joined = await socket.receive_json()
+            await socket.send_json({"type": "event", "event": "click", "payload": {}, "ref": 7})
+            clicked = await socket.receive_json()
+            code = await socket.close()
+    finally:
+        await socket.aclose()
+
+    assert joined["type"] == "render"
+    assert (clicked["type"], clicked["ref"], clicked["state"]) == ("render", 7, {"clicks": 1})
+    assert code == 1000
 
 
 @pytest.mark.parametrize("name", list(SERVERS))

@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Final
 
+import anyio
+
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.registry import ComponentRegistry
@@ -225,11 +227,11 @@ class TickerComponent(StreamingComponent):
         try:
             for tick in range(1, count + 1):
                 if tick > 1:
-                    await asyncio.sleep(interval)
+                    await anyio.sleep(interval)  # the real-server tests run it on trio too
                 self.state["tick"] = tick
                 yield
             journal.record("complete", tag)
-        except asyncio.CancelledError:
+        except anyio.get_cancelled_exc_class():
             journal.record("cancelled", tag)
             raise
         finally:

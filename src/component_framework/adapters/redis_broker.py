@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from component_framework.adapters.redis_resume import RedisResumeStore
 from component_framework.core.broker import BrokerUnavailable, MessageCallback
+from component_framework.errors import ConfigurationError
 
 __all__ = ["RedisBroker"]
 
@@ -90,8 +91,16 @@ class RedisBroker:
         )
 
     def _bind_loop(self) -> None:
-        """Connections belong to one event loop; a broker used from a new loop starts over."""
-        loop = asyncio.get_running_loop()
+        """Connections belong to one event loop; a broker used from a new loop starts over.
+        redis-py's client is asyncio's: on another loop (trio) this is a ``ConfigurationError``."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigurationError(
+                "RedisBroker needs asyncio (redis-py's asyncio client), and this code runs on "
+                "another event loop (trio?): serve the app with an asyncio server, or use the "
+                "in-process hub"
+            ) from None
         if self._loop is loop:
             return
         self._loop = loop

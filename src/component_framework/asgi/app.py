@@ -14,7 +14,6 @@ in front of the server's own handler, which runs once our final frames went out)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -34,6 +33,7 @@ from component_framework.asgi.services import AppServices, SocketRegistry, Strea
 from component_framework.asgi.sse import handle_sse
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.asgi.websocket import deny_handshake, handle_websocket
+from component_framework.core import aio
 from component_framework.core.access import AccessHook
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
@@ -89,16 +89,14 @@ class _SignalHook:
     that is not running, or apps on several loops go straight to the replaced handler.
     Installed once, so handlers never pile up."""
 
-    apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, asyncio.AbstractEventLoop]] = (
-        weakref.WeakKeyDictionary()
-    )
+    apps: ClassVar[weakref.WeakKeyDictionary[ComponentASGI, aio.Loop]] = weakref.WeakKeyDictionary()
     installed: ClassVar[bool] = False
     #: Set while a signal waits for the apps' final frames: another one meanwhile goes
     #: straight to the replaced handler (a second Ctrl-C forces the exit at once).
     relaying: ClassVar[bool] = False
 
     @classmethod
-    def watch(cls, app: ComponentASGI, loop: asyncio.AbstractEventLoop) -> None:
+    def watch(cls, app: ComponentASGI, loop: aio.Loop) -> None:
         cls.apps[app] = loop
         if cls.installed or threading.current_thread() is not threading.main_thread():
             return
@@ -139,12 +137,12 @@ class _SignalHook:
         async def relay() -> None:
             try:
                 if shutdowns:
-                    await asyncio.wait(shutdowns, timeout=_SIGNAL_CLOSE_GRACE)
+                    await aio.wait_all(shutdowns, within=_SIGNAL_CLOSE_GRACE)
             finally:
                 _SignalHook.relaying = False
                 previous(signum, None)
 
-        _background.add(task := asyncio.get_running_loop().create_task(relay()))
+        _background.add(task := aio.running_loop().create_task(relay()))
         task.add_done_callback(_background.discard)
 
 
@@ -154,7 +152,7 @@ _SIGNAL_CLOSE_GRACE: Final = 1.0
 _SHUTDOWN_CLOSE_GRACE: Final = 0.5
 #: Tasks started from synchronous code that nobody awaits (shutdowns, signal relays): held
 #: here, since a task nobody references may be collected before it finishes.
-_background: set[asyncio.Task[None]] = set()
+_background: set[aio.Task] = set()
 
 
 class ComponentASGI:
@@ -359,17 +357,17 @@ class ComponentASGI:
         closing = self.sockets.close_all()
         # Let open streams and sockets send their final frame before their runs are cancelled
         # (each close is bounded by ws_send_timeout; shutdown waits for them only this long).
-        await asyncio.sleep(0)
+        await aio.checkpoint()
         if closing:
-            await asyncio.wait(closing, timeout=_SHUTDOWN_CLOSE_GRACE)
+            await aio.wait_all(closing, within=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
 
-    def begin_shutdown(self) -> asyncio.Task[None] | None:
+    def begin_shutdown(self) -> aio.Task | None:
         """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers); the
         task, or ``None`` when a shutdown had already begun."""
         if self.stream_gate.closing:
             return None
-        task = asyncio.get_running_loop().create_task(self.shutdown())
+        task = aio.running_loop().create_task(self.shutdown())
         _background.add(task)
         task.add_done_callback(_background.discard)
         return task
@@ -379,7 +377,7 @@ class ComponentASGI:
         if self._signals_hooked or not self.shutdown_on_signals:
             return
         self._signals_hooked = True
-        _SignalHook.watch(self, asyncio.get_running_loop())
+        _SignalHook.watch(self, aio.running_loop())
 
 
 # -- the routes served by no transport ---------------------------------------------------------

@@ -9,11 +9,18 @@ should lower-case them but need not).
 
 from __future__ import annotations
 
-import asyncio
-from asyncio import current_task
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
+from component_framework.core.aio import (
+    Loop,
+    Task,
+    Timer,
+    cancellable,
+    cancellation,
+    current_task,
+    running_loop,
+)
 from component_framework.core.events import checked_page_id
 from component_framework.errors import (
     ComponentError,
@@ -148,27 +155,27 @@ class BodyDeadlines:
     def __init__(self, timeout: float | None, interval: float = 0.5) -> None:
         self.timeout = timeout
         self.interval = min(interval, timeout) if timeout else interval
-        self.reading: dict[asyncio.Task[Any], float] = {}
-        self.expired: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self.reading: dict[Task, float] = {}
+        self.expired: set[Task] = set()
+        self._timer: Timer | None = None
 
-    def start(self, now: float, timeout: float | None = None) -> asyncio.Task[Any] | None:
+    def start(self, now: float, timeout: float | None = None) -> Task | None:
         """Watch the current task's body read from ``now`` (``time.monotonic()``) for
         ``timeout`` seconds (``None``: the app's); returns the task for :meth:`stop`
         (``None``: off)."""
         timeout = self.timeout if timeout is None else timeout
         if timeout is None:
             return None
-        task = current_task()
+        task: Task | None = current_task()
         if task is None:
             return None
         self.reading[task] = now + timeout
         if self._timer is None:
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
             self._timer = loop.call_later(self.interval, self._check, loop)
         return task
 
-    def stop(self, task: asyncio.Task[Any]) -> bool:
+    def stop(self, task: Task) -> bool:
         """End the watch; True when the read was cancelled for being too slow."""
         if self.reading.pop(task, None) is None and task in self.expired:
             self.expired.discard(task)
@@ -176,7 +183,7 @@ class BodyDeadlines:
             return True
         return False
 
-    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _check(self, loop: Loop) -> None:
         self._timer = None
         now = monotonic()
         for task, deadline in list(self.reading.items()):
@@ -218,30 +225,34 @@ async def read_body(
     chunks: list[bytes] = []
     size = 0
     try:
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _not_a_body_message(message)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-            if not message.get("more_body", False):
-                if not chunks:  # the whole body in one message: no copy
-                    return chunk
+        with cancellable(task):  # trio: the deadline's cancel ends this block quietly
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise _not_a_body_message(message)
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+                if not message.get("more_body", False):
+                    if not chunks:  # the whole body in one message: no copy
+                        return chunk
+                    chunks.append(chunk)
+                    return b"".join(chunks)
                 chunks.append(chunk)
-                return b"".join(chunks)
-            chunks.append(chunk)
-    except asyncio.CancelledError:
+    except cancellation():
         if task is not None and deadlines is not None and deadlines.stop(task):
             task = None
-            raise RequestTimeout(
-                f"the request body did not arrive within {deadlines.timeout:g} s"
-            ) from None
+            raise _body_too_slow(deadlines.timeout) from None
         raise
     finally:
         if task is not None and deadlines is not None:
             deadlines.stop(task)
+    raise _body_too_slow(None if deadlines is None else deadlines.timeout)
+
+
+def _body_too_slow(seconds: float | None) -> RequestTimeout:
+    return RequestTimeout(f"the request body did not arrive within {seconds or 0:g} s")
 
 
 async def read_multipart(
@@ -271,14 +282,15 @@ async def read_multipart(
         if deadlines is not None and seconds is not None:
             task = deadlines.start(started, seconds)
         try:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise _not_a_body_message(message)
-                reader.feed(message.get("body", b""))
-                if not message.get("more_body", False):
-                    return reader.finish()
-        except asyncio.CancelledError:
+            with cancellable(task):  # trio: the deadline's cancel ends this block quietly
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        raise _not_a_body_message(message)
+                    reader.feed(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return reader.finish()
+        except cancellation():
             if task is not None and deadlines is not None and deadlines.stop(task):
                 task = None
                 raise RequestTimeout(f"the upload did not arrive within {seconds} s") from None
@@ -286,6 +298,7 @@ async def read_multipart(
         finally:
             if task is not None and deadlines is not None:
                 deadlines.stop(task)
+        raise RequestTimeout(f"the upload did not arrive within {seconds} s")
     except BaseException:
         reader.abort()
         raise

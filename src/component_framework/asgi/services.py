@@ -11,12 +11,12 @@ of the others.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles
+from component_framework.core import aio
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import Dispatcher
 from component_framework.core.hub import Hub
@@ -44,7 +44,7 @@ class StreamGate:
 
     def __init__(self) -> None:
         self.closing = False
-        self.wakeups: set[asyncio.Event] = set()
+        self.wakeups: set[aio.Event] = set()
 
     def close(self) -> None:
         """Ask every open stream to send its final frame and end."""
@@ -58,7 +58,7 @@ class OpenSocket(Protocol):
 
     def close(
         self, error: ComponentError | None = None, code: int | None = None
-    ) -> asyncio.Task[None] | None:
+    ) -> aio.Task | None:
         """Close with ``error``'s close code, or ``code``: the task sending the close, or
         ``None`` when the connection was not open."""
         ...
@@ -71,7 +71,7 @@ class SocketRegistry:
         self.connections: set[OpenSocket] = set()
         self.closing = False
 
-    def close_all(self) -> list[asyncio.Task[None]]:
+    def close_all(self) -> list[aio.Task]:
         """Close every connection with 1012 (service restart: clients reconnect elsewhere);
         the tasks sending those closes."""
         self.closing = True

@@ -13,7 +13,6 @@ outlet to ``asgi.live_stream``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from functools import partial
@@ -29,6 +28,7 @@ from component_framework.asgi.incoming import (
 )
 from component_framework.asgi.live_stream import start_live_stream
 from component_framework.asgi.responses import Response, error_response, send_response
+from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
@@ -107,9 +107,7 @@ class _Heartbeat:
     One timer per interval and connection (not one per wait, which would cost a timer for
     every frame): each tick marks a beat due, unless frames went out since the last tick."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, interval: float, wakeup: asyncio.Event
-    ) -> None:
+    def __init__(self, loop: aio.Loop, interval: float, wakeup: aio.Event) -> None:
         self.loop, self.interval, self.wakeup = loop, interval, wakeup
         self.active = False  # something was sent since the last tick
         self.due = False
@@ -151,14 +149,17 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with asyncio.timeout(self.settings.stream_send_timeout):
+            async with aio.timeout(self.settings.stream_send_timeout):
                 await self.send(message)
         except (TimeoutError, OSError, RuntimeError):
             # A stalled or failed send means the client is gone (uvicorn may raise, or block
             # on flow control when the reader stopped reading).
             self.gone = True
 
-    async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: asyncio.Event) -> None:
+    async def _write_now(self, data: bytes, *, more: bool) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _watch_disconnect(self, receive: ASGIReceiveCallable, wakeup: aio.Event) -> None:
         try:
             while (await receive())["type"] != "http.disconnect":
                 pass
@@ -174,11 +175,12 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with asyncio.timeout(LAST_FRAME_TIMEOUT):
-                last = self._framed(SHUTDOWN_FRAME)
-                await self.send({"type": "http.response.body", "body": last, "more_body": True})
-                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (TimeoutError, OSError, RuntimeError, asyncio.CancelledError):
+            with aio.shield():
+                async with aio.timeout(LAST_FRAME_TIMEOUT):
+                    last = self._framed(SHUTDOWN_FRAME)
+                    await self._write_now(last, more=True)
+                    await self._write_now(b"", more=False)
+        except aio.cancellation(TimeoutError, OSError, RuntimeError):
             logger.debug("the shutdown frame of a cancelled stream did not go out", exc_info=True)
         self.gone = True
 
@@ -193,7 +195,7 @@ class _StreamReader:
         gate = self.gate
         wakeup = run.attach()
         gate.wakeups.add(wakeup)
-        loop = asyncio.get_running_loop()
+        loop = aio.running_loop()
         watcher = loop.create_task(self._watch_disconnect(receive, wakeup))
         heartbeat = _Heartbeat(loop, self.settings.stream_heartbeat, wakeup)
         try:
@@ -221,7 +223,7 @@ class _StreamReader:
                 await wakeup.wait()
             if not self.gone:
                 await self._write(b"", more=False)
-        except asyncio.CancelledError:
+        except aio.cancellation():
             await self._last_frame()
             raise
         finally:
@@ -237,9 +239,9 @@ class _StreamReader:
         ``after``, as they come; a run that goes away meanwhile (cancelled, expired, lost
         with the store) ends with a ``lost`` frame. Returns when the exchange ends."""
         gate, settings = self.gate, self.settings
-        wakeup = asyncio.Event()  # the disconnect watcher's; reads are bounded by FOLLOW_WAIT
+        wakeup = aio.new_event()  # the disconnect watcher's; reads are bounded by FOLLOW_WAIT
         gate.wakeups.add(wakeup)
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive, wakeup))
+        watcher = aio.running_loop().create_task(self._watch_disconnect(receive, wakeup))
         quiet_since = monotonic()
         try:
             await self._start()
@@ -264,7 +266,7 @@ class _StreamReader:
                     await self._write(HEARTBEAT_FRAME)
             if not self.gone:
                 await self._write(b"", more=False)
-        except asyncio.CancelledError:
+        except aio.cancellation():
             await self._last_frame()
             raise
         finally:

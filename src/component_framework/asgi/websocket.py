@@ -12,7 +12,6 @@ server shutdown). The component itself, its queue and the hub belong to ``core.l
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.responses import error_response
 from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REASON
+from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
@@ -141,21 +141,21 @@ class _SocketConnection:
         self.target = target
         self.state = SocketState.OPEN
         self.session: LiveSession | None = None
-        self._loop = asyncio.get_running_loop()
+        self._loop = aio.running_loop()
         self._outbox = Outbox(
             max_messages=settings.ws_outbox_messages,
             max_bytes=settings.ws_outbox_bytes,
             policy=settings.ws_outbox_policy,
         )
-        self._sender: asyncio.Task[None] | None = None
-        self._closer: asyncio.Task[None] | None = None
+        self._sender: aio.Task | None = None
+        self._closer: aio.Task | None = None
         self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
         self._refused_in_a_row = 0
-        self._reader: asyncio.Task[Any] | None = None
+        self._reader: aio.Task | None = None
         self._abandoned = False
         self._reading = False
-        self._abandon_timer: asyncio.TimerHandle | None = None
-        self._join_timer: asyncio.TimerHandle | None = None
+        self._abandon_timer: aio.Timer | None = None
+        self._join_timer: aio.Timer | None = None
 
     def expect_join(self, timeout: float) -> None:
         """Close with 1008 unless a ``join`` message arrives within ``timeout`` seconds."""
@@ -220,7 +220,7 @@ class _SocketConnection:
         try:
             while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
                 frame: Any = {"type": "websocket.send", "text": text}
-                async with asyncio.timeout(timeout):
+                async with aio.timeout(timeout):
                     await self.send(frame)
         except TimeoutError:
             self._sender = None
@@ -238,7 +238,7 @@ class _SocketConnection:
 
     def close(
         self, error: ComponentError | None = None, code: int | None = None
-    ) -> asyncio.Task[None] | None:
+    ) -> aio.Task | None:
         """Close with ``error``'s close code (or ``code``), dropping unsent messages: the task
         sending the close, or ``None`` when the socket was not open."""
         if self.state is not SocketState.OPEN:
@@ -263,14 +263,14 @@ class _SocketConnection:
 
     async def _send_close(self, code: int, reason: str) -> None:
         sender = self._sender
-        if sender is not None and sender is not asyncio.current_task():
+        if sender is not None and sender is not aio.current_task():
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            await aio.wait_all([sender])
         # A client that neither takes our close frame nor answers it must not hold the
         # connection (and its per-client slot) forever: stop reading when the frame cannot
         # go out, or when no answer came within a grace.
         try:
-            async with asyncio.timeout(self.settings.ws_send_timeout):
+            async with aio.timeout(self.settings.ws_send_timeout):
                 await self._send_close_frame(code, reason)
         except (TimeoutError, OSError, RuntimeError):
             logger.debug("sending a close frame failed", exc_info=True)
@@ -303,9 +303,10 @@ class _SocketConnection:
         if self._sender is not None:
             self._sender.cancel()
         try:
-            async with asyncio.timeout(LAST_CLOSE_TIMEOUT):
-                await self._send_close_frame(CLOSE_SERVICE_RESTART, RESTART_REASON)
-        except (TimeoutError, OSError, RuntimeError, asyncio.CancelledError):
+            with aio.shield():
+                async with aio.timeout(LAST_CLOSE_TIMEOUT):
+                    await self._send_close_frame(CLOSE_SERVICE_RESTART, RESTART_REASON)
+        except aio.cancellation(TimeoutError, OSError, RuntimeError):
             logger.debug("the close of a cancelled WebSocket did not go out", exc_info=True)
 
     def _gone(self) -> None:
@@ -325,11 +326,11 @@ class _SocketConnection:
         if self._abandon_timer is not None:
             self._abandon_timer.cancel()
         sender = self._sender
-        if sender is not None and sender is not asyncio.current_task():
+        if sender is not None and sender is not aio.current_task():
             sender.cancel()
         tasks = [task for task in (sender, self._closer) if task is not None]
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await aio.wait_all(tasks)
         if self.session is not None:
             await self.session.aclose()
 
@@ -337,11 +338,12 @@ class _SocketConnection:
 
     async def read(self, receive: ASGIReceiveCallable) -> None:
         """Read client frames until the client or the server ends the connection."""
-        self._reader = asyncio.current_task()
+        self._reader = aio.current_task()
         self._reading = True
         try:
-            await self._read(receive)
-        except asyncio.CancelledError:
+            with aio.cancellable(self._reader):  # trio: _abandon's cancel ends it quietly
+                await self._read(receive)
+        except aio.cancellation():
             if not self._abandoned or self._reader is None:
                 await self._last_close()
                 raise
@@ -359,7 +361,7 @@ class _SocketConnection:
                 message = await receive()
             else:
                 try:
-                    async with asyncio.timeout(idle):
+                    async with aio.timeout(idle):
                         message = await receive()
                 except TimeoutError:
                     self.close(code=CLOSE_GOING_AWAY)

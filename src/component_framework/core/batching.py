@@ -10,10 +10,10 @@ becomes on the wire belongs to them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from component_framework.core import aio
 from component_framework.core.streams import StreamCoalescer, StreamOp
 
 if TYPE_CHECKING:
@@ -31,10 +31,10 @@ class OpBatcher:
     """
 
     def __init__(self, interval: float, emit: Callable[[list[StreamOp]], None]) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop = aio.running_loop()
         self._coalescer = StreamCoalescer(interval=interval, max_delay=interval * 3)
         self._emit = emit
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: aio.Timer | None = None
 
     async def push(self, op: StreamOp) -> None:
         """Queue ``op``; a due batch goes out now (then the loop gets a turn so that its
@@ -44,7 +44,7 @@ class OpBatcher:
         coalescer.push(op, now)
         if coalescer.ready(now):
             if self.flush():
-                await asyncio.sleep(0)
+                await aio.checkpoint()
         elif self._timer is None:
             deadline = coalescer.next_deadline()
             if deadline is not None:

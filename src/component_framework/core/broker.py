@@ -13,12 +13,12 @@ down is lost for it (the hub has already delivered it locally in the publishing 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from component_framework.core import aio
 from component_framework.core.resume_store import MemoryResumeStore
 from component_framework.errors import ConfigurationError
 
@@ -97,7 +97,7 @@ class MemoryBroker:
             raise BrokerUnavailable("the broker is closed")
         callbacks = self._subscribers.get(channel)
         if callbacks:
-            loop = asyncio.get_running_loop()
+            loop = aio.running_loop()
             for callback in list(callbacks):
                 loop.call_soon(callback, data)
 

@@ -20,7 +20,6 @@ deliberate ``ClientError`` instances.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping
@@ -29,6 +28,7 @@ from itertools import islice
 from time import monotonic
 from typing import Any, Final
 
+from component_framework.core import aio
 from component_framework.core.access import AccessContext, AccessHook, check_access
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
@@ -668,7 +668,7 @@ class Dispatcher:
         """Await user code, turning its failures into a logged ``HandlerError``; cancelled
         with ``HandlerTimeout`` after ``Settings.handler_timeout`` seconds."""
         limit = self.settings.handler_timeout
-        deadline = asyncio.timeout(limit)
+        deadline = aio.timeout(limit)
         try:
             async with deadline:
                 return await awaitable

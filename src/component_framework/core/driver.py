@@ -16,11 +16,11 @@ session's outlet). What failures become on the wire belongs to them too.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any
 
+from component_framework.core import aio
 from component_framework.core.component import Component
 from component_framework.core.dispatch import Dispatcher, DispatchResult, PreparedCall
 from component_framework.errors import StreamTimeout
@@ -44,7 +44,7 @@ async def drive_stream(
     showed the same HTML. Past ``Settings.stream_max_seconds``: ``StreamTimeout`` with the
     message "``stopped`` was stopped after N s"."""
     limit = dispatcher.settings.stream_max_seconds
-    deadline = asyncio.timeout(limit)
+    deadline = aio.timeout(limit)
     try:
         async with deadline:
             if inspect.isasyncgen(outcome):

@@ -17,7 +17,6 @@ The default hub (:func:`default_hub`) is one of the documented pieces of global 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from component_framework.core import aio
 from component_framework.core.broker import Broker, BrokerUnavailable, broker_from_url
 from component_framework.core.component import is_valid_event_name
 from component_framework.core.events import MAX_EMIT_DEPTH, page_topic
@@ -199,13 +199,13 @@ class Hub:
         self.origin = secrets.token_hex(8)
         self._broker: Broker | None = None
         self._subscribed = False
-        self._start_lock: asyncio.Lock | None = None
+        self._start_lock: aio.Lock | None = None
         self._by_name: dict[str, set[Member]] = {}
         self._by_topic: dict[str, set[Member]] = {}
         self._topics: dict[Member, frozenset[str]] = {}
         self._publish_failures = 0
-        self._delivery_lock: asyncio.Lock | None = None
-        self._deliveries: set[asyncio.Task[int]] = set()
+        self._delivery_lock: aio.Lock | None = None
+        self._deliveries: set[aio.Task] = set()
         #: Work that broadcasts cause for members (push renders), done in fair slices.
         self.turns = TurnQueue()
         if broker is not None:
@@ -247,7 +247,7 @@ class Hub:
         if self._subscribed or self._broker is None:
             return
         if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
+            self._start_lock = aio.new_lock()
         async with self._start_lock:
             if self._subscribed or self._broker is None:
                 return
@@ -319,7 +319,7 @@ class Hub:
         Deliveries are serialised (one lock, first come first served), so each member sees
         broadcasts in order."""
         if self._delivery_lock is None:
-            self._delivery_lock = asyncio.Lock()
+            self._delivery_lock = aio.new_lock()
         async with self._delivery_lock:
             members = [m for m in self._candidates(broadcast) if broadcast.matches(m)]
             delivered = 0
@@ -392,7 +392,7 @@ class Hub:
             logger.warning("ignored a malformed broker message: %s", exc)
             return
         if origin != self.origin:
-            task = asyncio.get_running_loop().create_task(self.deliver(broadcast))
+            task = aio.running_loop().create_task(self.deliver(broadcast))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
 

@@ -5,15 +5,17 @@ broadcasts) and the task that works it off: the task exists only while there is 
 one piece at a time (so a component never sees two at once, and answers leave in order), and
 yields a turn of the event loop between pieces while a backlog lasts, so that one busy
 connection cannot hold the worker. What a piece of work means (``process``) and what happens
-once the queue runs dry (``drained``) belong to the owner. Pure asyncio: no I/O.
+once the queue runs dry (``drained``) belong to the owner. Pure (its loop through
+``core.aio``): no I/O.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
+
+from component_framework.core import aio
 
 __all__ = ["Inbox"]
 
@@ -37,7 +39,7 @@ class Inbox(Generic[W]):
         self._process = process
         self._drained = drained
         #: The task working the inbox off; ``None`` when idle.
-        self.task: asyncio.Task[None] | None = None
+        self.task: aio.Task | None = None
 
     def put(self, work: W) -> bool:
         """Queue ``work`` without waiting (the task starts if idle); False when full."""
@@ -46,7 +48,7 @@ class Inbox(Generic[W]):
             return False
         items.append(work)
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._work_off())
+            self.task = aio.running_loop().create_task(self._work_off())
         return True
 
     def __len__(self) -> int:
@@ -58,7 +60,7 @@ class Inbox(Generic[W]):
             while items:
                 await process(items.popleft())
                 if items:  # a backlog must not hold the event loop: one piece a turn
-                    await asyncio.sleep(0)
+                    await aio.checkpoint()
             self._drained()
         finally:
             self.task = None

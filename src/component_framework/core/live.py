@@ -19,7 +19,6 @@ never sees a socket.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -27,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.batching import BatchingSink
 from component_framework.core.component import Component
@@ -185,7 +185,7 @@ class LiveSession:
         #: events other components of that page emit, and its own go to them.
         self.page = page
         self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
-        self._publishing: set[asyncio.Task[None]] = set()
+        self._publishing: set[aio.Task] = set()
         #: Events of the page heard before the component is ready: run after its join.
         self._early: list[Broadcast] = []
         self._early_limit = inbox_limit
@@ -241,7 +241,7 @@ class LiveSession:
         return self._work.task is not None or self._push_queued
 
     @property
-    def _task(self) -> asyncio.Task[None] | None:
+    def _task(self) -> aio.Task | None:
         """The task working the queue off, if any (read by tests and diagnostics)."""
         return self._work.task
 
@@ -261,7 +261,7 @@ class LiveSession:
             else:
                 assert isinstance(work, Broadcast)
                 await (self._emitted(work) if work.emit_depth else self._broadcast(work))
-        except asyncio.CancelledError:
+        except aio.cancellation():
             raise
         except Exception as exc:  # a framework bug too: keep the session alive and say so
             self._failed(exc, None if isinstance(work, Broadcast) else work.ref)
@@ -517,7 +517,7 @@ class LiveSession:
         runtime delivers them to the others, from the render's effects)."""
         assert self.page is not None
         publish = self.hub.emit_to_page(self.page, emitted, self._emit_depth + 1)
-        task = asyncio.get_running_loop().create_task(publish)
+        task = aio.running_loop().create_task(publish)
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
@@ -561,5 +561,5 @@ class LiveSession:
         """:meth:`close`, then wait until the running handler's ``finally`` blocks ran."""
         task = self._work.task
         self.close()
-        if task is not None and task is not asyncio.current_task():
-            await asyncio.gather(task, return_exceptions=True)
+        if task is not None and task is not aio.current_task():
+            await aio.wait_all([task])

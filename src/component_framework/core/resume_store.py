@@ -17,9 +17,10 @@ Frames are opaque encoded SSE frames, numbered by the run.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
+
+from component_framework.core import aio
 
 __all__ = [
     "MemoryResumeStore",
@@ -56,9 +57,9 @@ class PublishedRun(Protocol):
 
     def frames_after(self, seq: int) -> list[Frame]: ...
 
-    def attach(self) -> asyncio.Event: ...
+    def attach(self) -> aio.Event: ...
 
-    def detach(self, wakeup: asyncio.Event) -> None: ...
+    def detach(self, wakeup: aio.Event) -> None: ...
 
 
 class RunLog(Protocol):
@@ -165,7 +166,7 @@ class _MemoryFollower:
 
     def __init__(self, run: PublishedRun) -> None:
         self.run = run
-        self.wakeup: asyncio.Event | None = run.attach()
+        self.wakeup: aio.Event | None = run.attach()
         self._ended = False
 
     def done_after(self, seq: int) -> bool:
@@ -183,7 +184,7 @@ class _MemoryFollower:
         frames = run.frames_after(after)
         if not frames and not run.finished:
             try:
-                async with asyncio.timeout(wait):
+                async with aio.timeout(wait):
                     await wakeup.wait()
             except TimeoutError:
                 return []

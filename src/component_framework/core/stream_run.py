@@ -16,13 +16,13 @@ them. Transports do all I/O.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from component_framework.core import aio
 from component_framework.core.batching import BatchingSink
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
@@ -92,14 +92,14 @@ class StreamRun:
         self.last_render: Frame | None = None
         self.finished = False
         self.readers = 0
-        self.task: asyncio.Task[None] | None = None
-        self._grace_timer: asyncio.TimerHandle | None = None
-        self._wakeups: set[asyncio.Event] = set()
+        self.task: aio.Task | None = None
+        self._grace_timer: aio.Timer | None = None
+        self._wakeups: set[aio.Event] = set()
         self._on_closed = on_closed
         self._closed = False
         #: The run's entry in the deployment's resume store (``None``: this worker only).
         self.log: RunLog | None = None
-        self._checks: set[asyncio.Task[None]] = set()
+        self._checks: set[aio.Task] = set()
 
     # -- producing frames ------------------------------------------------------------------
 
@@ -193,17 +193,17 @@ class StreamRun:
             kept.insert(0, render)
         return kept
 
-    def attach(self) -> asyncio.Event:
+    def attach(self) -> aio.Event:
         """A reader arrives: stop any grace countdown; returns the event set on new frames."""
         self.readers += 1
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
-        wakeup = asyncio.Event()
+        wakeup = aio.new_event()
         self._wakeups.add(wakeup)
         return wakeup
 
-    def detach(self, wakeup: asyncio.Event) -> None:
+    def detach(self, wakeup: aio.Event) -> None:
         """A reader left: with no reader left, start the grace countdown."""
         self._wakeups.discard(wakeup)
         self.readers -= 1
@@ -216,7 +216,7 @@ class StreamRun:
         if self.grace <= 0:
             self.close()
         elif self._grace_timer is None:
-            self._grace_timer = asyncio.get_running_loop().call_later(self.grace, self._grace_over)
+            self._grace_timer = aio.running_loop().call_later(self.grace, self._grace_over)
 
     def _grace_over(self) -> None:
         """The grace after the last local reader left is over: close, unless a reader on
@@ -225,7 +225,7 @@ class StreamRun:
         if self.log is None:
             self.close()
         elif not self._closed:
-            check = asyncio.get_running_loop().create_task(self._close_unless_followed(self.log))
+            check = aio.running_loop().create_task(self._close_unless_followed(self.log))
             self._checks.add(check)
             check.add_done_callback(self._checks.discard)
 
@@ -286,13 +286,13 @@ async def _drive(
         sink.flush()
         return dispatcher.render(held)
 
-    publishing: set[asyncio.Task[None]] = set()
+    publishing: set[aio.Task] = set()
 
     def show(result: DispatchResult) -> None:
         run.emit_render(result)
         emitted = (result.effects or {}).get("emit")
         if emitted and page_events is not None:
-            task = asyncio.get_running_loop().create_task(page_events(emitted))
+            task = aio.running_loop().create_task(page_events(emitted))
             publishing.add(task)
             task.add_done_callback(publishing.discard)
 
@@ -309,7 +309,7 @@ async def _drive(
             stopped="the stream",
         )
         run.emit_done(result)
-    except asyncio.CancelledError:
+    except aio.cancellation():
         raise
     except StreamTimeout as timeout:
         limit = dispatcher.settings.stream_max_seconds
@@ -328,7 +328,7 @@ async def _hold_live(run: StreamRun, session: LiveSession) -> None:
     """The task of a live run: it only waits; cancelling it (grace over, shutdown) ends the
     subscription and whatever handler is running."""
     try:
-        await asyncio.Event().wait()
+        await aio.sleep_forever()
     finally:
         await session.aclose()
 
@@ -357,7 +357,7 @@ class StreamRegistry:
         ``Dispatcher.open_component``) as a task; returns its run. ``page_events``: where
         the events it emits go besides its frames (the live components of its page)."""
         run = self.open_run(plan.cls.component_name, frame_format, grace, dispatcher.settings)
-        run.task = asyncio.get_running_loop().create_task(
+        run.task = aio.running_loop().create_task(
             _drive(run, dispatcher, plan, component, page_events),
             name=f"component-stream-{run.id}",
         )
@@ -366,7 +366,7 @@ class StreamRegistry:
     def hold_live(self, run: StreamRun, session: LiveSession) -> None:
         """Make a live subscription ``run``'s task: ``session`` (whose outlet writes the run's
         frames) lives until the run is closed (grace over, shutdown), then it ends."""
-        run.task = asyncio.get_running_loop().create_task(
+        run.task = aio.running_loop().create_task(
             _hold_live(run, session), name=f"component-live-{run.id}"
         )
 
@@ -417,7 +417,7 @@ class StreamRegistry:
         for run in list(self.runs.values()):
             run.close()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await aio.wait_all(tasks)
 
     def __len__(self) -> int:
         return len(self.runs)

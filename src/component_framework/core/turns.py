@@ -5,17 +5,19 @@ loop, and :class:`TurnQueue`: plain callables queued by anyone and run in order 
 (which exists only while there is work), yielding a turn whenever a slice of
 :data:`SLICE_SECONDS` is spent. A broadcast to thousands of live components, and the push
 renders it causes, thus interleave with every other connection of the worker instead of
-holding the loop until they are all done. Pure asyncio: no I/O, no transports.
+holding the loop until they are all done. Pure (its loop through ``core.aio``): no I/O, no
+transports.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
 from time import perf_counter
 from typing import Final
+
+from component_framework.core import aio
 
 __all__ = ["SLICE_SECONDS", "LoopSlice", "TurnQueue"]
 
@@ -40,7 +42,7 @@ class LoopSlice:
 
     async def next_turn(self) -> None:
         """Let every other ready task and callback run once, then start a new slice."""
-        await asyncio.sleep(0)
+        await aio.checkpoint()
         self._started = perf_counter()
 
 
@@ -54,11 +56,11 @@ class TurnQueue:
     def __init__(self, slice_seconds: float = SLICE_SECONDS) -> None:
         self.slice_seconds = slice_seconds
         self._jobs: deque[Callable[[], None]] = deque()
-        self._task: asyncio.Task[None] | None = None
+        self._task: aio.Task | None = None
 
     def submit(self, job: Callable[[], None]) -> None:
         """Queue ``job``; it runs in a later turn of the running loop."""
-        loop = asyncio.get_running_loop()
+        loop = aio.running_loop()
         task = self._task
         if task is not None and task.get_loop() is not loop:
             self._jobs.clear()
@@ -81,9 +83,9 @@ class TurnQueue:
                     logger.exception("a queued fan-out job failed: %r", job)
                 if jobs and budget.spent():
                     await budget.next_turn()
-        except asyncio.CancelledError:  # the loop is shutting down: its jobs go with it
+        except aio.cancellation():  # the loop is shutting down: its jobs go with it
             jobs.clear()
             raise
         finally:
-            if self._task is asyncio.current_task():
+            if self._task is aio.current_task():
                 self._task = None

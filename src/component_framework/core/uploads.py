@@ -19,7 +19,6 @@ keep it. ``filename`` is what the client claims: never use it as a path.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import shutil
@@ -28,6 +27,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
+
+from component_framework.core import aio
 
 if TYPE_CHECKING:
     from component_framework.core.config import Settings
@@ -195,7 +196,7 @@ class UploadFile:
         """Up to ``size`` bytes from the current position (all the rest by default); a file
         on disk is read in a worker thread, so the event loop never waits for the disk."""
         if self._on_disk:
-            return await asyncio.to_thread(self._file.read, size)
+            return await aio.to_thread(self._file.read, size)
         return self._file.read(size)
 
     async def seek(self, offset: int) -> None:
@@ -215,7 +216,7 @@ class UploadFile:
         """Copy the whole file to ``path`` (replacing what is there) and return it."""
         target = Path(path)
         await self.seek(0)
-        await asyncio.to_thread(self._copy_to, target)
+        await aio.to_thread(self._copy_to, target)
         return target
 
     def _copy_to(self, target: Path) -> None:

@@ -1,0 +1,159 @@
+"""core.aio, the seam to the event loop: each primitive behaves the same on asyncio and trio
+(anyio's pytest plugin runs every test on both)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+import pytest
+
+from component_framework.core import aio
+from tests.event_loops import LOOPS, on_both_loops
+
+
+@on_both_loops
+async def test_timeout_raises_timeout_error_and_says_it_expired() -> None:
+    deadline = aio.timeout(0.05)
+    with pytest.raises(TimeoutError):
+        async with deadline:
+            await anyio.sleep(5)
+    assert deadline.expired()
+
+
+@on_both_loops
+async def test_timeout_that_did_not_fire_lets_other_errors_through() -> None:
+    deadline = aio.timeout(5)
+    with pytest.raises(ValueError, match="own"):
+        async with deadline:
+            raise ValueError("own")
+    assert not deadline.expired()
+    async with aio.timeout(None):  # no limit
+        await aio.checkpoint()
+
+
+@on_both_loops
+async def test_timers_fire_once_unless_cancelled() -> None:
+    loop = aio.running_loop()
+    fired: list[str] = []
+    loop.call_later(0.01, fired.append, "later")
+    loop.call_at(loop.time() + 0.01, fired.append, "at")
+    loop.call_later(0.01, fired.append, "cancelled").cancel()
+    loop.call_soon(fired.append, "soon")
+    await anyio.sleep(0.1)
+    assert sorted(fired) == ["at", "later", "soon"]
+
+
+@on_both_loops
+async def test_a_cancelled_task_runs_its_finally_and_reports_done() -> None:
+    ended: list[str] = []
+    started = aio.new_event()
+    seen: list[Any] = []
+
+    async def work() -> None:
+        seen.append(aio.current_task())
+        started.set()
+        try:
+            await aio.sleep_forever()
+        finally:
+            ended.append("finally")
+
+    task = aio.running_loop().create_task(work())
+    task.add_done_callback(lambda done: ended.append("callback"))
+    await started.wait()
+    assert seen == [task]  # the task knows itself
+    assert not task.done()
+    task.cancel()
+    await aio.wait_all([task])
+    assert task.done()
+    assert ended == ["finally", "callback"]
+
+
+@on_both_loops
+async def test_a_failing_task_does_not_fail_its_waiter_or_the_loop() -> None:
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    task = aio.running_loop().create_task(broken())
+    await aio.wait_all([task])
+    assert task.done()
+    await aio.checkpoint()  # the loop goes on (under trio a system task's error would end it)
+
+
+@on_both_loops
+async def test_an_event_can_be_cleared_and_set_again() -> None:
+    event = aio.new_event()
+    event.set()
+    await event.wait()
+    event.clear()
+    assert not event.is_set()
+    with anyio.move_on_after(0.05) as waited:
+        await event.wait()
+    assert waited.cancelled_caught
+    event.set()
+    assert event.is_set()
+
+
+@on_both_loops
+async def test_a_lock_serialises_its_holders() -> None:
+    lock, order = aio.new_lock(), []
+
+    async def hold(name: str) -> None:
+        async with lock:
+            order.append(f"{name} in")
+            await anyio.sleep(0.01)
+            order.append(f"{name} out")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold, "a")
+        group.start_soon(hold, "b")
+    assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+@on_both_loops
+async def test_a_shielded_block_still_runs_after_a_cancel() -> None:
+    sent: list[str] = []
+
+    async def cancelled_then_says_goodbye() -> None:
+        try:
+            await aio.sleep_forever()
+        except aio.cancellation():
+            with aio.shield():
+                async with aio.timeout(1):
+                    await anyio.sleep(0.01)
+                    sent.append("goodbye")
+            raise
+
+    task = aio.running_loop().create_task(cancelled_then_says_goodbye())
+    await anyio.sleep(0.01)
+    task.cancel()
+    await aio.wait_all([task])
+    assert sent == ["goodbye"]
+
+
+@on_both_loops
+async def test_to_thread_runs_the_function_elsewhere() -> None:
+    assert await aio.to_thread(sum, [1, 2, 3]) == 6
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_on_both_loops_runs_on_the_loop_it_names(loop: str) -> None:
+    """The helper the tests here use is honest: its trio runs see no asyncio loop."""
+
+    async def running() -> aio.Loop:
+        return aio.running_loop()
+
+    found = anyio.run(running, backend=loop)
+    assert isinstance(found, asyncio.AbstractEventLoop) == (loop == "asyncio")
+
+
+@on_both_loops
+async def test_waiting_for_tasks_can_give_up_and_leave_them_running() -> None:
+    task = aio.running_loop().create_task(aio.sleep_forever())
+    with anyio.fail_after(5):
+        await aio.wait_all([task], within=0.05)
+    assert not task.done()
+    task.cancel()
+    await aio.wait_all([task])
+    assert task.done()
