@@ -392,7 +392,7 @@ async def handle_sse(
             run = streams.get(resume[0]) if resume is not None else None
             after = resume[1] if resume else 0
             if run is None or run.component_name != component_name:
-                if resume is not None:  # another worker's, through the resume store?
+                if resume is not None and _RUN_ID.fullmatch(resume[0]):  # another worker's?
                     remote = await streams.find_elsewhere(component_name, resume[0])
                 if remote is None:
                     # Expired, gone or never ours: not "finished", the client missed frames.
