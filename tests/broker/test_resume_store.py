@@ -269,3 +269,27 @@ async def test_a_resume_on_another_worker_while_redis_is_down_is_told_lost(
 
     assert_told_lost(elsewhere, run_of(first.last_id))
     assert [seq_of(e.id) for e in here.events] == [2, 3, 4], "its own worker still resumes it"
+
+
+@pytest.mark.timeout(60)
+async def test_a_follower_tells_its_client_lost_when_redis_stays_away_past_its_patience(
+    fresh_redis: RedisServer,
+) -> None:
+    workers = Workers(fresh_redis.url)
+    try:
+        worker_a, worker_b = workers.worker(), workers.worker()
+        first = workers.open(worker_a, "paced", query={"tag": "away", "steps": 3})
+        await first.events_count(1)
+        first.disconnect()
+        follower = workers.open(worker_b, "paced", headers={"Last-Event-ID": first.last_id})
+        await follower.body_started()
+        workers.store_of(worker_b).patience = 0.5
+
+        fresh_redis.stop()
+        await follower.run_to_end()
+        assert journal.tags("cancelled") == [], "Redis being away cancels nothing on A"
+    finally:
+        await workers.close()
+
+    (lost,) = follower.events
+    assert (lost.event, lost.id) == ("lost", f"{run_of(first.last_id)}.lost")

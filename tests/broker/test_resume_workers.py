@@ -117,6 +117,16 @@ class Reader:
             assert event.data.endswith(f">{self.tag} {count}</p>")
 
 
+async def resume_status(base_url: str, last_event_id: str) -> tuple[int, str]:
+    """The status of a resume through the proxy and the type of its first event ("" if none)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=WAIT) as http:
+        answer = await http.get(
+            "/components/counter/stream/", headers={"Last-Event-ID": last_event_id}
+        )
+    events = SSEDecoder().feed(answer.content)
+    return answer.status_code, events[0].event if events else ""
+
+
 def handler_runs(log_dir: Path) -> list[str]:
     path = log_dir / "runs.txt"
     if not path.exists():
@@ -135,6 +145,11 @@ async def test_every_dropped_stream_resumes_on_any_worker_with_every_frame_once(
             for reader in readers:  # one after the other: the n-th connection -> worker n
                 await reader.read_dropping(proxy.base_url)
             visited = set(proxy.chosen)
+            # Finished anywhere: 204 on every worker; unknown anywhere: still lost.
+            finished = [await resume_status(proxy.base_url, readers[0].last_id or "")]
+            finished += [await resume_status(proxy.base_url, readers[0].last_id or "")
+                         for _ in range(worker_count - 1)]  # fmt: skip
+            unknown = await resume_status(proxy.base_url, "nosuchrun.3")
         logs = "".join(server.log() for server in servers)
 
     for reader in readers:
@@ -142,6 +157,8 @@ async def test_every_dropped_stream_resumes_on_any_worker_with_every_frame_once(
         assert reader.connections >= worker_count, "its reconnects visited every worker"
         assert set(reader.statuses) == {200}
     assert visited == {server.port for server in servers}
+    assert finished == [(204, "")] * worker_count
+    assert unknown == (200, "lost")
     assert handler_runs(tmp_path) == sorted(reader.tag for reader in readers), "each ran once"
     assert "Traceback" not in logs
 
