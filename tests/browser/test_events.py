@@ -13,11 +13,12 @@ console error.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.servers import ServerProcess, uvicorn_server
 
@@ -58,6 +59,16 @@ class Shop:
         self.page = page
         self.batches: list[dict[str, Any]] = []
         self.console_errors: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def batch_sent(self, body: dict[str, Any]) -> None:
+        self.batches.append(body)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def batch_answered(self) -> None:
+        self.in_flight -= 1
 
     def add(self, sku: str) -> None:
         self.page.locator(f"#item-{sku} button.add").click()
@@ -76,7 +87,10 @@ def shop(browser: Browser, server: ServerProcess) -> Iterator[Shop]:
     page.on("pageerror", lambda error: shop.console_errors.append(f"page error: {error}"))
     page.on(
         "request",
-        lambda r: shop.batches.append(r.post_data_json) if r.url.endswith("/_emit/") else None,
+        lambda r: shop.batch_sent(r.post_data_json) if r.url.endswith("/_emit/") else None,
+    )
+    page.on(
+        "requestfinished", lambda r: shop.batch_answered() if r.url.endswith("/_emit/") else None
     )
     page.add_init_script(INIT_SCRIPT)
     try:
@@ -131,6 +145,22 @@ def test_listeners_keep_working_after_their_render_was_swapped_in(shop: Shop):
     expect(shop.page.locator("#badge .badge")).to_have_text("cart: 3")
     expect(shop.page.locator("#summary li")).to_have_count(3)
     expect(shop.page.locator("#live-box .live-total")).to_have_text("live: 3")
+
+
+def test_quick_adds_send_one_batch_at_a_time_and_lose_no_update(shop: Shop):
+    # Five clicks without waiting while each batch takes 0.3 s: a second batch in flight beside
+    # the first would carry the badge's old snapshot and one "added" would be lost; batches go
+    # one after the other, each with the snapshot the previous one's render left.
+    def slow_batch(route: Route) -> None:
+        time.sleep(0.3)
+        route.continue_()
+
+    shop.page.route("**/_emit/", slow_batch)
+    for sku in ("tea", "cake", "tea", "cake", "tea"):
+        shop.add(sku)
+    expect(shop.page.locator("#badge .badge")).to_have_text("cart: 5")
+    expect(shop.page.locator("#summary li")).to_have_count(5)
+    assert shop.most_in_flight == 1, shop.most_in_flight
 
 
 def test_a_listener_held_by_a_live_sse_stream_is_updated_by_the_server_and_keeps_it(

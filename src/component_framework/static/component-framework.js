@@ -326,13 +326,19 @@
     htmx.process(next);
     return next;
   }
+  // One batch at a time, each naming the listeners as the previous batch's renders left them:
+  // two batches in flight would both carry a listener's old snapshot, and one update be lost.
+  var delivering = Promise.resolve();
   function deliver(events, depth) { // depth: the hop of this chain (a cycle stops at the server's limit)
+    delivering = delivering.then(function () { return sendBatch(events, depth); }).catch(function () {});
+  }
+  function sendBatch(events, depth) {
     var names = events.map(function (e) { return e.event; }), roots = [];
     document.querySelectorAll("[data-listens]").forEach(function (root) {
       var listens = root.getAttribute("data-listens").split(" ");
       if (!heldLive(root) && snapshotOf(root) && names.some(function (n) { return listens.indexOf(n) >= 0; })) { roots.push(root); }
     });
-    if (!roots.length || !EMIT_URL || depth > 8) { return; }
+    if (!roots.length || !EMIT_URL || depth > 8) { return null; }
     roots.forEach(function (root) { setLoading(root, true); });
     var listeners = roots.map(function (root) {
       var listener = { component: root.getAttribute("data-component"), id: root.id, snapshot: snapshotOf(root) };
@@ -340,7 +346,7 @@
       if (kids.length) { listener.children = kids; } // its re-render keeps them (docs/nesting.md)
       return listener;
     });
-    fetch(EMIT_URL, {
+    return fetch(EMIT_URL, {
       method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ events: events, listeners: listeners, page: PAGE, depth: depth })
     }).then(function (response) { return response.json(); }).then(function (answer) {
