@@ -13,15 +13,20 @@
   button, and ``authorize`` refuses that event to anyone else (403), whatever they send.
 - ``cart_badge``: the header's cart count; it lists ``added`` in ``listens``, so every
   "Add to cart" on the page updates it (the client runtime delivers the event).
+- ``shop_reviews``: what customers say, a **lazy** component
+  (``{{ component("shop_reviews", lazy=True) }}``, docs/nesting.md): the page paints with its
+  placeholder, then the browser loads it; its ``mount`` is ``async def`` (it waits on a slow
+  source, as a real one would call a service).
 - ``greeting`` and ``checkout`` (``examples.account``): who is signed in, and a cart that
   also hears ``added`` and whose checkout redirects.
 
-Importing this module registers ``shop_products``, ``shop_item`` and ``cart_badge``
-(``examples.showcase`` does).
+Importing this module registers ``shop_products``, ``shop_item``, ``cart_badge`` and
+``shop_reviews`` (``examples.showcase`` does).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,6 +39,7 @@ from examples.account import user_name
 __all__ = [
     "PAGE_SIZE",
     "PRODUCTS",
+    "REVIEWS",
     "SESSION_SECRET",
     "SHOP_OWNER",
     "CartBadgeComponent",
@@ -41,6 +47,7 @@ __all__ = [
     "Product",
     "ShopItemComponent",
     "ShopProductsComponent",
+    "ShopReviewsComponent",
     "featured",
     "shop_page_context",
 ]
@@ -191,3 +198,28 @@ class CartBadgeComponent(Component):
 
     def on_added(self, product_id: int, qty: int = 1) -> None:
         self.state["count"] += max(0, qty)
+
+
+#: What customers said (a real shop reads them from a slower service).
+REVIEWS: Final = (
+    ("Grace", "The yellow raincoat kept me dry all week."),
+    ("Linus", "Blue socks, as advertised."),
+    ("Margaret", "Quick checkout, and the badge counted right."),
+)
+#: How long the reviews "service" takes: long enough to see the placeholder.
+REVIEWS_DELAY: Final = 0.3
+
+
+@registry.register("shop_reviews")
+class ShopReviewsComponent(Component):
+    """Customer reviews, loaded after the page has painted (``lazy=True`` in the page)."""
+
+    template_name = "shop_reviews.html"
+
+    @classmethod
+    def placeholder(cls) -> str:
+        return '<p class="reviews-loading" aria-busy="true">Loading what customers say…</p>'
+
+    async def mount(self) -> None:
+        await asyncio.sleep(REVIEWS_DELAY)
+        self.state["reviews"] = [list(review) for review in REVIEWS]

@@ -332,6 +332,26 @@ async def test_every_host_serves_the_shop_reading_the_search_and_page_from_its_u
         assert f'data-component="{name}"' in page.text
 
 
+async def test_the_shop_paints_the_reviews_placeholder_and_loads_the_reviews_after(
+    example_app: Any,
+) -> None:
+    shop = importlib.import_module("examples.shop")
+    page = await asgi_request(example_app, "GET", "/shop")
+    assert page.status == 200
+    assert 'class="reviews-loading"' in page.text, "the page paints the placeholder"
+    assert shop.REVIEWS[0][1] not in page.text, "not the reviews themselves"
+    (url,) = re.findall(r'hx-get="(/components/shop_reviews/\?lazy=[^"]+)"', page.text)
+    assert 'hx-trigger="load"' in page.text
+
+    path, _, token = html.unescape(url).partition("?lazy=")
+    loaded = await asgi_request(example_app, "GET", path, query={"lazy": token})
+
+    assert loaded.status == 200
+    for name, text in shop.REVIEWS:
+        assert f"<b>{name}</b>: {text}" in loaded.text
+    assert 'data-component="shop_reviews"' in loaded.text
+
+
 async def test_a_hostile_shop_url_shows_the_first_page(example_app: Any) -> None:
     page = await asgi_request(example_app, "GET", "/shop", query={"q": "<x>", "page": "1e99"})
     assert page.status == 200

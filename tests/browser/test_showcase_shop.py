@@ -4,7 +4,8 @@ replaces the history entry, a page change adds one), a reload and an opened link
 shows the previous results; a user signed in through the host's session authentication is
 greeted by name, and only the shop's owner gets (and may use) the Feature action; each
 product is a nested component (a search keeps the state of those still shown), its "Add to
-cart" emits ``added``, which the cart badge and the cart hear, and the checkout redirects."""
+cart" emits ``added``, which the cart badge and the cart hear, and the checkout redirects; the
+reviews are a lazy component that replaces its placeholder once the page has painted."""
 
 from __future__ import annotations
 
@@ -206,5 +207,20 @@ def test_add_to_cart_updates_the_badge_and_the_cart_and_checkout_redirects(
         expect(badge).to_have_text("Cart: 2")
         cart.locator("button.checkout-now").click()
         shopper.page.wait_for_url(server.base_url + "/?ordered=2#checkout-demo")
+        assert shopper.errors == []
+        assert violations(shopper) == []
+
+
+def test_the_lazy_reviews_replace_their_placeholder_once_the_page_has_painted(
+    browser: Browser, server: UvicornServer
+) -> None:
+    with shopping(browser, server) as shopper:
+        section = shopper.page.locator("#reviews-demo")
+        # The page arrives with the placeholder (tests/test_examples.py checks the markup); the
+        # browser then loads the component by itself, and it takes the placeholder's place.
+        reviews = section.locator("ul.reviews[data-component=shop_reviews] li")
+        expect(reviews).to_have_count(3, timeout=UI_TIMEOUT_MS)
+        expect(reviews.first).to_contain_text("Grace")
+        expect(section.locator(".reviews-loading")).to_have_count(0)
         assert shopper.errors == []
         assert violations(shopper) == []
