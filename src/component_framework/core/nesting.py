@@ -267,6 +267,7 @@ class RenderFrame:
                         raise InvalidChild("a child's server-held state was not loaded", "orphan")
                     plan.restored_state, plan.stored_version = seed.state, None
                     plan.loaded_version = seed.version
+                plan.page_url = parent.page_url  # URL state: the parent's page
                 child, _ = dispatcher.create(plan)
                 child.held = parent.held
                 _give_props(child, params)
@@ -277,6 +278,7 @@ class RenderFrame:
                 plan = dispatcher.prepare(ComponentCall(name, params=params, context=context))
                 plan.parent = (parent.id, slot)
                 plan.held = parent.held
+                plan.page_url = parent.page_url
                 result = dispatcher.run(plan)
         except (Forbidden, Unauthorized):
             return ""  # a denied child is left out, as a denied component of a page
