@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from component_framework import ComponentASGI, Settings
 from component_framework.adapters.redis_state_store import RedisStateStore
+from component_framework.core.dispatch import Dispatcher
+from component_framework.core.hub import Hub
+from component_framework.core.server_state import state_key
 from component_framework.core.state_store import (
     MemoryStateStore,
     StateStore,
@@ -18,7 +22,9 @@ from component_framework.core.state_store import (
     state_store_from_url,
 )
 from component_framework.errors import ConfigurationError, StateStoreUnavailable
+from component_framework.testing import asgi_request
 from tests.broker.redis_server import RedisServer
+from tests.server_state import components
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -110,3 +116,33 @@ def test_the_store_comes_from_the_broker_url_scheme() -> None:
     assert isinstance(state_store_from_url("redis://127.0.0.1:1/0"), RedisStateStore)
     with pytest.raises(ConfigurationError, match="postgresql"):
         state_store_from_url("postgresql://localhost/db")
+
+
+async def test_an_app_keeps_server_held_state_in_its_hubs_redis(redis_server: RedisServer) -> None:
+    hub = Hub(redis_server.url)
+    application = ComponentASGI(
+        registry=components.registry,
+        renderer=components.renderer,
+        settings=Settings(secret_keys=(components.SECRET,)),
+        hub=hub,
+        shutdown_on_signals=False,
+    )
+    try:
+        mounted = await asgi_request(application, "POST", "/components/vault/", json={})
+        component_id = mounted.json()["component_id"]
+        store = RedisStateStore(redis_server.url)
+        (entry,) = await store.load([state_key("vault", component_id)])
+        await store.close()
+        assert entry is not None
+        assert entry.version == 1
+        assert components.PASSWORD in entry.data  # the secret is on the server, not the page
+    finally:
+        await application.shutdown()  # closes the Redis store it built
+        await hub.close()
+
+
+def test_a_postgres_broker_keeps_no_state_and_says_what_to_set() -> None:
+    dispatcher = Dispatcher(settings=Settings(secret_keys=(components.SECRET,)))
+    dispatcher.broker_url = lambda: "postgresql://localhost/app"
+    with pytest.raises(ConfigurationError, match="COMPONENT_FRAMEWORK_STATE_STORE_URL"):
+        _ = dispatcher.state_store

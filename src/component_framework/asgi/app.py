@@ -192,6 +192,7 @@ class ComponentASGI:
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize, state_store)
         app_hub = default_hub() if hub is None else hub
+        dispatcher.broker_url = lambda: getattr(app_hub.broker, "url", None)
         dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
@@ -356,8 +357,8 @@ class ComponentASGI:
     async def shutdown(self) -> None:
         """End every open stream with a final ``shutdown`` frame, close every WebSocket with
         1012 (service restart: clients reconnect to another worker), cancel every stream run
-        and live component (their handlers' ``finally`` blocks run). Safe to call more than
-        once."""
+        and live component (their handlers' ``finally`` blocks run), then close the store of
+        server-held state the app built. Safe to call more than once."""
         self.stream_gate.close()
         closing = self.sockets.close_all()
         # Let open streams and sockets send their final frame before their runs are cancelled
@@ -366,6 +367,7 @@ class ComponentASGI:
         if closing:
             await aio.wait_all(closing, within=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
+        await self.dispatcher.close_state_store()  # after the held components' last writes
 
     def begin_shutdown(self) -> aio.Task | None:
         """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers); the

@@ -453,13 +453,14 @@ class Settings:
             keys = (development or _random_process_key(),)
         return tuple(keys)
 
-    def state_store_location(self) -> str:
+    def state_store_location(self, broker_url: str | None = None) -> str:
         """Where server-held state lives: ``state_store_url``, else the
-        ``COMPONENT_FRAMEWORK_STATE_STORE_URL`` variable, else the broker's URL, else
-        ``memory://``."""
+        ``COMPONENT_FRAMEWORK_STATE_STORE_URL`` variable, else the URL of the app's broker
+        (``broker_url``; else ``COMPONENT_FRAMEWORK_BROKER_URL``), else ``memory://``."""
         for url in (
             self.state_store_url,
             os.environ.get(ENV_STATE_STORE_URL),
+            broker_url,
             os.environ.get(ENV_BROKER_URL),
         ):
             if url and url.strip():

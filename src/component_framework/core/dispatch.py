@@ -301,6 +301,7 @@ class Dispatcher:
     ) -> None:
         self.registry = default_registry if registry is None else registry
         self._state_store = state_store
+        self._built_store: StateStore | None = None  # built here: closed by close_state_store
         self.settings = Settings.from_env() if settings is None else settings
         self.renderer = renderer
         if self.settings.debug:  # pick up template edits without a restart
@@ -313,18 +314,30 @@ class Dispatcher:
         self.url_prefix = "/components"
         #: Budgets of the rates handlers declare, per (client, component, event).
         self.event_buckets = TokenBuckets()
+        #: The URL of the app's broker, if any (``ComponentASGI`` asks its hub): where
+        #: server-held state lives unless the settings say otherwise.
+        self.broker_url: Callable[[], str | None] = _no_broker
 
     # -- server-held state (core.server_state) ---------------------------------------------
 
     @property
     def state_store(self) -> StateStore:
         """The store of server-held state, built on first use from
-        ``Settings.state_store_location()`` (a ``ConfigurationError`` for a broker that keeps
-        none)."""
+        ``Settings.state_store_location()`` with the app's broker (a ``ConfigurationError``
+        for a broker that keeps none)."""
         store = self._state_store
         if store is None:
-            store = self._state_store = state_store_from_url(self.settings.state_store_location())
+            location = self.settings.state_store_location(self.broker_url())
+            store = self._state_store = self._built_store = state_store_from_url(location)
         return store
+
+    async def close_state_store(self) -> None:
+        """Close the state store this dispatcher built (one it was given is its owner's to
+        close); a later server-held component builds a new one."""
+        store, self._built_store = self._built_store, None
+        if store is not None:
+            self._state_store = None
+            await store.close()
 
     def keeps_state(self, cls: type[Component]) -> bool:
         """Whether ``cls`` keeps its state on the server (its own switch, else the app's)."""
@@ -866,6 +879,10 @@ class Dispatcher:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
+
+
+def _no_broker() -> str | None:
+    return None
 
 
 def _validated(name: str, names: frozenset[str]) -> bool:
