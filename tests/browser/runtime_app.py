@@ -14,6 +14,8 @@ Pages (``inner``, a Starlette app):
 - ``/ws``: the ``wsbox`` component inside ``#ws-box`` (``ws-connect`` with ``format=html`` and
   ``target=ws-box``): a list with a ``ws-send`` form, a slow event, failing events and stream
   scripts over the socket;
+- ``/ws-vault``: the same with ``vaultbox``, a ``wsbox`` whose state stays on the server
+  (:data:`STATE_STORE`, a memory store);
 - ``/http``: the ``slowhttp`` component (``hx-post``): a slow ``async`` event and an ``int`` field;
 - ``/burst``: no component, two stream elements for ``componentFramework.applyOps`` (one in a
   scrollable box styled by ``/runtime.css``).
@@ -25,7 +27,9 @@ reach the app with a run id it never issued, as on another worker), ``POST
 /test/close-sockets`` (close every socket with 1012), ``POST
 /test/restart?down=S`` (close every socket with 1012 and refuse handshakes for ``S`` seconds, as
 a restarting server does), ``POST /test/broadcast``
-(``tick`` to every live ``wsbox``), ``POST /poked`` (what an inserted ``hx-post`` button calls).
+(``tick`` to every live ``wsbox``), ``POST /test/forget-state`` (the state store forgets every
+server-held state, as one that expired or restarted), ``POST /poked`` (what an inserted
+``hx-post`` button calls).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
+from component_framework.core.state_store import MemoryStateStore
 from component_framework.core.websocket import WebSocketManager
 from component_framework.errors import PayloadValidationError
 
@@ -381,6 +386,17 @@ async def sse_two_page(request: Request) -> HTMLResponse:
     return _page(f"two sse {script}", body)
 
 
+@registry.register("vaultbox")
+class VaultBoxComponent(WsBoxComponent):
+    """``wsbox`` with its state on the server: the page holds a signed reference only."""
+
+    state_on_server = True
+
+
+#: Where ``vaultbox`` keeps its state (``POST /test/forget-state`` empties it).
+STATE_STORE = MemoryStateStore()
+
+
 async def ws_page(request: Request) -> HTMLResponse:
     body = (
         '<div id="ws-box" hx-ext="ws" ws-connect="/components/wsbox/ws/?format=html&target=ws-box">'
@@ -388,6 +404,22 @@ async def ws_page(request: Request) -> HTMLResponse:
         + "</div>"
     )
     return _page("ws", body)
+
+
+async def ws_vault_page(request: Request) -> HTMLResponse:
+    body = (
+        '<div id="ws-box" hx-ext="ws" '
+        'ws-connect="/components/vaultbox/ws/?format=html&target=ws-box">'
+        + _component("vaultbox")
+        + "</div>"
+    )
+    return _page("ws vault", body)
+
+
+async def forget_state(request: Request) -> JSONResponse:
+    forgotten = len(STATE_STORE)
+    await STATE_STORE.close()  # a memory store's close forgets every entry
+    return JSONResponse({"forgotten": forgotten})
 
 
 async def http_page(request: Request) -> HTMLResponse:
@@ -471,6 +503,8 @@ inner = Starlette(
         Route("/sse-around", sse_around_page),
         Route("/sse-two", sse_two_page),
         Route("/ws", ws_page),
+        Route("/ws-vault", ws_vault_page),
+        Route("/test/forget-state", forget_state, methods=["POST"]),
         Route("/http", http_page),
         Route("/http-htmx4", http_htmx4_page),
         Route("/burst", burst_page),
@@ -495,6 +529,7 @@ components = ComponentASGI(
         stream_retry_ms=300,
     ),
     hub=hub,
+    state_store=STATE_STORE,
 )
 register_component_global(renderer.environment, components)
 

@@ -681,6 +681,38 @@ def test_after_a_1012_close_the_page_reconnects_with_its_state(rt: RuntimePage) 
     rt.shot("ws-reconnected")
 
 
+def test_a_join_whose_server_held_state_is_gone_is_retried_as_a_fresh_mount(
+    rt: RuntimePage,
+) -> None:
+    rt.goto("/ws-vault")
+    rt.wait_for_ws_messages(1)
+    old_id = _root(rt, "vaultbox").get_attribute("id")
+    page = rt.page
+    page.locator("input[name=text]").fill("kept on the server")
+    page.locator(".add-form button").click()
+    expect(page.locator(".items li")).to_have_text(["kept on the server"])
+    assert "kept on the server" not in (_root(rt, "vaultbox").get_attribute("hx-vals") or "")
+
+    assert rt.post("/test/forget-state")["forgotten"] >= 1  # (earlier tests' too)
+    rt.post("/test/close-sockets")
+
+    page.wait_for_function(
+        "() => window.__cf.ws.filter((e) => e.type === 'open').length >= 3",
+        timeout=UI_TIMEOUT_MS,
+    )
+    expect(page.locator(".items li")).to_have_count(0)  # a fresh component
+    sockets = rt.record()["sockets"]
+    assert [socket["join_error"] for socket in sockets][1] == "state_expired"
+    assert sockets[-1]["snapshot"] is None  # mounted from the page's own URL
+    expect(page.locator("[data-component-error]")).to_have_count(0)
+    new_id = _root(rt, "vaultbox").get_attribute("id")
+    assert new_id
+    assert new_id != old_id
+    page.locator("input[name=text]").fill("fresh")
+    page.locator(".add-form button").click()
+    expect(page.locator(".items li")).to_have_text(["fresh"])
+
+
 def test_a_join_refused_for_its_snapshot_is_retried_as_a_fresh_mount(
     rt: RuntimePage,
 ) -> None:

@@ -5,10 +5,14 @@ the trio event loop, and the reference token itself (sans-IO)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import jinja2
 import pytest
 
+from component_framework.adapters.jinjax_renderer import register_component_global
+from component_framework.errors import ConfigurationError
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 from component_framework.testing import asgi_request, websocket_connect
 from tests.core.test_multipart import CONTENT_TYPE, body, part
@@ -152,3 +156,27 @@ async def test_server_held_state_on_asyncio_and_trio() -> None:
     assert "<b>1</b>" in opened.json()["html"]
     replay = await post(application, {"event": "open", "snapshot": mounted.json()["snapshot"]})
     assert json.loads(replay.body)["error"]["code"] == "stale_state"
+
+
+# -- the page global ----------------------------------------------------------------------------
+
+
+async def test_a_page_renders_a_server_held_component_whose_next_event_finds_its_state() -> None:
+    application = app()
+    environment = jinja2.Environment(autoescape=True)
+    register_component_global(environment, application)
+    page = environment.from_string('<main>{{ component("vault") }}</main>').render()
+    assert PASSWORD not in page
+    reference = re.search(r"snapshot&quot;:&quot;([^&]*)&quot;", page)
+    assert reference is not None
+    opened = await post(application, {"event": "open", "snapshot": reference.group(1)})
+    assert opened.status == 200, opened.body[:300]
+    assert "<b>1</b>" in opened.json()["html"]
+
+
+def test_a_page_rendered_without_an_event_loop_refuses_a_server_held_component() -> None:
+    environment = jinja2.Environment(autoescape=True)
+    register_component_global(environment, app())
+    template = environment.from_string('{{ component("vault") }}')
+    with pytest.raises(ConfigurationError, match="lazy=True"):
+        template.render()

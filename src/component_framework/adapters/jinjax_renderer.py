@@ -152,7 +152,7 @@ def _component_global(dispatcher: Dispatcher, guard: ClientGuard, prefix: str) -
                 return Markup(
                     placeholder_for(dispatcher, component_name, params, context, None, prefix)
                 )
-            result = dispatcher.dispatch(
+            result = dispatcher.dispatch_for_page(
                 ComponentCall(component_name, params=params, context=context)
             )
         except (Forbidden, Unauthorized):

@@ -56,6 +56,7 @@ from component_framework.core.server_state import (
 from component_framework.core.state_store import StateStore, StateWrite, state_store_from_url
 from component_framework.errors import (
     ClientError,
+    ComponentError,
     ConfigurationError,
     EventNotFound,
     FormInvalid,
@@ -302,6 +303,8 @@ class Dispatcher:
         self.registry = default_registry if registry is None else registry
         self._state_store = state_store
         self._built_store: StateStore | None = None  # built here: closed by close_state_store
+        #: Commits started by :meth:`dispatch_for_page`, by store key: a load of one waits.
+        self._page_commits: dict[str, aio.Task] = {}
         self.settings = Settings.from_env() if settings is None else settings
         self.renderer = renderer
         if self.settings.debug:  # pick up template edits without a restart
@@ -357,6 +360,10 @@ class Dispatcher:
         if own:
             assert plan.component_id is not None
             keys.append(state_key(plan.cls.component_name, plan.component_id))
+        if self._page_commits:  # a page just rendered one of them: its write first
+            waiting = [task for key in keys if (task := self._page_commits.get(key))]
+            if waiting:
+                await aio.wait_all(waiting)
         found = await load_entries(self.state_store, keys)
         loaded = dict(plan.children)
         for (slot, seed), entry in zip(seeds, found, strict=False):
@@ -369,6 +376,38 @@ class Dispatcher:
             stored = check_loaded(found[-1], plan.stored_version, plan.cls.component_name)
             plan.restored_state = decode_state(stored.data)
             plan.loaded_version, plan.stored_version = stored.version, None
+
+    def dispatch_for_page(self, call: ComponentCall) -> DispatchResult:
+        """:meth:`dispatch` for a page's template (the ``component()`` page global), which
+        cannot await: server-held state is stored by a task on the running loop, and a load
+        of it in this process waits for that task. Without a running loop (a template
+        rendered in a thread), a component keeping its state on the server is a
+        ``ConfigurationError``: render it lazily (``lazy=True``) or from async code."""
+        result = self.run(self.prepare(call))
+        if not result.writes:
+            return result
+        try:
+            loop = aio.running_loop()
+        except RuntimeError:
+            raise ConfigurationError(
+                f"{call.component_name!r} keeps its state on the server, which a page rendered "
+                "without an event loop cannot store: render the page from async code, or the "
+                "component with lazy=True"
+            ) from None
+        keys = [pending.write.key for pending in result.writes]
+        task = loop.create_task(self._commit_for_page(result, keys))
+        for key in keys:
+            self._page_commits[key] = task
+        return result
+
+    async def _commit_for_page(self, result: DispatchResult, keys: list[str]) -> None:
+        try:
+            await self.commit(result)
+        except ComponentError as exc:  # its next event answers state_expired
+            logger.warning("a page's component %r was not stored: %s", result.component_name, exc)
+        finally:
+            for key in keys:
+                self._page_commits.pop(key, None)
 
     async def commit(self, result: DispatchResult) -> None:
         """Store every write of ``result`` at once, before its answer goes out: ``409
