@@ -87,7 +87,7 @@ async def test_every_host_serves_the_page_with_every_component(example_app: Any)
 
 async def test_every_host_serves_htmx_and_the_runtime_locally(example_app: Any) -> None:
     page = (await asgi_request(example_app, "GET", "/")).text
-    for script in ("htmx.min.js", "sse.min.js", "ws.min.js", "component-framework.js"):
+    for script in ("htmx.min.js", "sse.min.js", "ws.min.js", "component-framework.min.js"):
         assert f'<script src="/components/_static/{script}' in page
         answer = await asgi_request(example_app, "GET", f"/components/_static/{script}")
         assert answer.status == 200

@@ -202,7 +202,10 @@ class ComponentASGI:
             streams=StreamRegistry(lambda: app_hub.resume_store),
             stream_gate=StreamGate(),
             sockets=SocketRegistry(),
-            static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
+            static=StaticFiles(
+                vendor_directory=dispatcher.settings.vendor_directory,
+                debug=dispatcher.settings.debug,
+            ),
             uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
         # The same objects by name on the app, where pages, adapters and tests read them.

@@ -1,6 +1,7 @@
-/* component-framework client runtime: an htmx extension for htmx 2 and htmx 4 alike, no build step,
- * CSP-safe (no eval, no inline script or style). Served by ComponentASGI at
- * <prefix>/_static/component-framework.js; load it after htmx (and its sse/ws extensions). On htmx 2
+/* component-framework client runtime: an htmx extension for htmx 2 and htmx 4 alike, CSP-safe (no
+ * eval, no inline script or style). Pages load it minified (component-framework.min.js: after an
+ * edit here, run scripts/build-runtime.sh and commit its output); served by ComponentASGI under
+ * <prefix>/_static/; load it after htmx (and its sse/ws extensions). On htmx 2
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
