@@ -143,6 +143,6 @@ async def test_an_app_keeps_server_held_state_in_its_hubs_redis(redis_server: Re
 
 def test_a_postgres_broker_keeps_no_state_and_says_what_to_set() -> None:
     dispatcher = Dispatcher(settings=Settings(secret_keys=(components.SECRET,)))
-    dispatcher.broker_url = lambda: "postgresql://localhost/app"
+    dispatcher.state.broker_url = lambda: "postgresql://localhost/app"
     with pytest.raises(ConfigurationError, match="COMPONENT_FRAMEWORK_STATE_STORE_URL"):
-        _ = dispatcher.state_store
+        _ = dispatcher.state.store

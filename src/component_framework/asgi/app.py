@@ -192,7 +192,7 @@ class ComponentASGI:
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize, state_store)
         app_hub = default_hub() if hub is None else hub
-        dispatcher.broker_url = lambda: getattr(app_hub.broker, "url", None)
+        dispatcher.state.broker_url = lambda: getattr(app_hub.broker, "url", None)
         dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
@@ -370,7 +370,7 @@ class ComponentASGI:
         if closing:
             await aio.wait_all(closing, within=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
-        await self.dispatcher.close_state_store()  # after the held components' last writes
+        await self.dispatcher.state.close()  # after the held components' last writes
 
     def begin_shutdown(self) -> aio.Task | None:
         """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers); the

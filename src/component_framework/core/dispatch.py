@@ -44,19 +44,10 @@ from component_framework.core.nesting import (
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import ReloadingRenderer, Renderer
-from component_framework.core.server_state import (
-    PendingWrite,
-    check_loaded,
-    commit_writes,
-    decode_state,
-    encode_state,
-    load_entries,
-    state_key,
-)
-from component_framework.core.state_store import StateStore, StateWrite, state_store_from_url
+from component_framework.core.server_state import PendingWrite, StateKeeper
+from component_framework.core.state_store import StateStore
 from component_framework.errors import (
     ClientError,
-    ComponentError,
     ConfigurationError,
     EventNotFound,
     FormInvalid,
@@ -301,11 +292,9 @@ class Dispatcher:
         state_store: StateStore | None = None,
     ) -> None:
         self.registry = default_registry if registry is None else registry
-        self._state_store = state_store
-        self._built_store: StateStore | None = None  # built here: closed by close_state_store
-        #: Commits started by :meth:`dispatch_for_page`, by store key: a load of one waits.
-        self._page_commits: dict[str, aio.Task] = {}
         self.settings = Settings.from_env() if settings is None else settings
+        #: Server-held state: which classes keep it, its store, loads and commits.
+        self.state = StateKeeper(self.settings, state_store)
         self.renderer = renderer
         if self.settings.debug:  # pick up template edits without a restart
             for candidate in (renderer, Component.renderer):
@@ -317,124 +306,28 @@ class Dispatcher:
         self.url_prefix = "/components"
         #: Budgets of the rates handlers declare, per (client, component, event).
         self.event_buckets = TokenBuckets()
-        #: The URL of the app's broker, if any (``ComponentASGI`` asks its hub): where
-        #: server-held state lives unless the settings say otherwise.
-        self.broker_url: Callable[[], str | None] = _no_broker
 
-    # -- server-held state (core.server_state) ---------------------------------------------
-
-    @property
-    def state_store(self) -> StateStore:
-        """The store of server-held state, built on first use from
-        ``Settings.state_store_location()`` with the app's broker (a ``ConfigurationError``
-        for a broker that keeps none)."""
-        store = self._state_store
-        if store is None:
-            location = self.settings.state_store_location(self.broker_url())
-            store = self._state_store = self._built_store = state_store_from_url(location)
-        return store
-
-    async def close_state_store(self) -> None:
-        """Close the state store this dispatcher built (one it was given is its owner's to
-        close); a later server-held component builds a new one."""
-        store, self._built_store = self._built_store, None
-        if store is not None:
-            self._state_store = None
-            await store.close()
+    # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
     def keeps_state(self, cls: type[Component]) -> bool:
         """Whether ``cls`` keeps its state on the server (its own switch, else the app's)."""
-        own = cls.state_on_server
-        return self.settings.state_on_server if own is None else own
-
-    async def load(self, plan: PreparedCall) -> None:
-        """Load the server-held state the plan's reference token names, and that of the
-        client's nested children with reference tokens, in one round trip; checks each
-        version (``stale_state`` 409, ``state_expired`` 410, ``state_store_unavailable``
-        503). No-op when nothing is to load."""
-        seeds = [(slot, seed) for slot, seed in plan.children.items() if seed.version is not None]
-        if plan.stored_version is None and not seeds:
-            return
-        keys = [state_key(seed.component_name, seed.component_id) for _, seed in seeds]
-        own = plan.stored_version is not None
-        if own:
-            assert plan.component_id is not None
-            keys.append(state_key(plan.cls.component_name, plan.component_id))
-        if self._page_commits:  # a page just rendered one of them: its write first
-            waiting = [task for key in keys if (task := self._page_commits.get(key))]
-            if waiting:
-                await aio.wait_all(waiting)
-        found = await load_entries(self.state_store, keys)
-        loaded = dict(plan.children)
-        for (slot, seed), entry in zip(seeds, found, strict=False):
-            assert seed.version is not None
-            stored = check_loaded(entry, seed.version, seed.component_name)
-            loaded[slot] = seed.loaded(decode_state(stored.data))
-        plan.children = loaded
-        if own:
-            assert plan.stored_version is not None
-            stored = check_loaded(found[-1], plan.stored_version, plan.cls.component_name)
-            plan.restored_state = decode_state(stored.data)
-            plan.loaded_version, plan.stored_version = stored.version, None
-
-    def dispatch_for_page(self, call: ComponentCall) -> DispatchResult:
-        """:meth:`dispatch` for a page's template (the ``component()`` page global), which
-        cannot await: server-held state is stored by a task on the running loop, and a load
-        of it in this process waits for that task. Without a running loop (a template
-        rendered in a thread), a component keeping its state on the server is a
-        ``ConfigurationError``: render it lazily (``lazy=True``) or from async code."""
-        result = self.run(self.prepare(call))
-        if not result.writes:
-            return result
-        try:
-            loop = aio.running_loop()
-        except RuntimeError:
-            raise ConfigurationError(
-                f"{call.component_name!r} keeps its state on the server, which a page rendered "
-                "without an event loop cannot store: render the page from async code, or the "
-                "component with lazy=True"
-            ) from None
-        keys = [pending.write.key for pending in result.writes]
-        task = loop.create_task(self._commit_for_page(result, keys))
-        for key in keys:
-            self._page_commits[key] = task
-        return result
-
-    async def _commit_for_page(self, result: DispatchResult, keys: list[str]) -> None:
-        try:
-            await self.commit(result)
-        except ComponentError as exc:  # its next event answers state_expired
-            logger.warning("a page's component %r was not stored: %s", result.component_name, exc)
-        finally:
-            for key in keys:
-                self._page_commits.pop(key, None)
+        return self.state.keeps(cls)
 
     async def commit(self, result: DispatchResult) -> None:
         """Store every write of ``result`` at once, before its answer goes out: ``409
         state_conflict`` when another event stored the same version first (nothing is
         stored), ``503 state_store_unavailable`` when the store cannot be reached."""
         if result.writes:
-            await commit_writes(
-                self.state_store,
-                result.writes,
-                self.settings.state_ttl,
-                result.component_name,
-            )
+            await self.state.commit(result.writes, result.component_name)
 
-    def _state_write(self, component: Component, state: dict[str, Any]) -> PendingWrite:
-        """The write of ``component``'s new state; its version advances at once (a held
-        component's next render expects it)."""
-        name = component.component_name
-        try:
-            data = encode_state(state)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"the state of {name!r} is not JSON data: {exc}") from exc
-        limit = self.settings.state_max_bytes
-        if len(data) > limit:
-            raise SnapshotError("oversized", f"state of {name!r} is over {limit} bytes")
-        version = component.state_version
-        component.state_version = version + 1
-        return PendingWrite(StateWrite(state_key(name, component.id), version, data), component)
+    def dispatch_for_page(self, call: ComponentCall) -> DispatchResult:
+        """:meth:`dispatch` for a page's template (the ``component()`` page global), which
+        cannot await: server-held state is stored by a task on the running loop
+        (``StateKeeper.commit_later``; a ``ConfigurationError`` without a loop)."""
+        result = self.run(self.prepare(call))
+        if result.writes:
+            self.state.commit_later(result.writes, call.component_name)
+        return result
 
     # -- checks before user code ---------------------------------------------------------
 
@@ -664,7 +557,7 @@ class Dispatcher:
         """Create the component, then hydrate or mount it; returns it and mount's result
         (an awaitable for an async mount, else ``None``). ``mount=False``: stop after the
         mount-time authorization, before ``mount`` runs. A plan with server-held state to
-        load (:meth:`load`, which :meth:`open` calls) is a ``ConfigurationError``."""
+        load (``StateKeeper.load``, which :meth:`open` calls) is a ``ConfigurationError``."""
         if plan.stored_version is not None:
             raise ConfigurationError(
                 f"{plan.cls.__qualname__} keeps its state on the server: load it first "
@@ -706,9 +599,9 @@ class Dispatcher:
     async def open(self, plan: PreparedCall) -> Component:
         """The phase before the handler, for callers on the event loop: :meth:`create`, and
         await an async ``mount`` (bounded by ``Settings.handler_timeout``); server-held state
-        is loaded first (:meth:`load`)."""
+        is loaded first (``StateKeeper.load``)."""
         if plan.stored_version is not None or plan.children:
-            await self.load(plan)
+            await self.state.load(plan)
         component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
@@ -813,7 +706,7 @@ class Dispatcher:
                 effects = pending.document(component.request, self.settings.allowed_origins)
             held = self.keeps_state(type(component))
             if held:
-                writes = (*writes, self._state_write(component, state))
+                writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(
                     name, component.id, component.state_version, component.parent, meta
                 )
@@ -918,10 +811,6 @@ class Dispatcher:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
         except Exception as exc:
             raise self.handler_error(plan.cls.component_name, stage, exc) from exc
-
-
-def _no_broker() -> str | None:
-    return None
 
 
 def _validated(name: str, names: frozenset[str]) -> bool:

@@ -486,7 +486,7 @@ class LiveSession:
         if writer is None:
             dispatcher = self.dispatcher
             writer = self._writer = WriteBehind(
-                dispatcher.state_store,
+                dispatcher.state.store,
                 dispatcher.settings.state_ttl,
                 self._name,
                 lambda error: self.outlet.error(error, None),

@@ -14,9 +14,12 @@ A component that keeps its state on the server (``Component.state_on_server``, o
   atomic compare-and-set: another event that won the same version makes it ``409
   state_conflict``, and nothing of this answer is stored or sent;
 - :class:`WriteBehind`: a held component's (WebSocket, live SSE, stream run) writes, committed
-  one at a time in render order behind the renders the connection sends.
+  one at a time in render order behind the renders the connection sends;
+- :class:`StateKeeper`: a dispatcher's side of it all: which classes keep their state on the
+  server, the store (given, or built on first use from the settings and the app's broker),
+  loading what a call names, the write of a render, committing (now, or from a page in a task).
 
-Does not own the store (``core.state_store``) nor when a call loads and commits
+Does not own the stores (``core.state_store``) nor when a call loads and commits
 (``core.dispatch``).
 """
 
@@ -27,22 +30,35 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.core import aio
-from component_framework.core.state_store import StateStore, StateWrite, StoredState
+from component_framework.core.config import Settings
+from component_framework.core.state_store import (
+    StateStore,
+    StateWrite,
+    StoredState,
+    state_store_from_url,
+)
 from component_framework.errors import (
     ComponentError,
+    ConfigurationError,
     MalformedRequest,
     StaleState,
     StateConflict,
     StateExpired,
     StateStoreUnavailable,
 )
+from component_framework.protocol.snapshot import SnapshotError
+
+if TYPE_CHECKING:
+    from component_framework.core.component import Component
+    from component_framework.core.dispatch import PreparedCall
 
 __all__ = [
     "KEY_PREFIX",
     "PendingWrite",
+    "StateKeeper",
     "WriteBehind",
     "check_loaded",
     "commit_writes",
@@ -193,3 +209,126 @@ class WriteBehind:
         task = self._task
         if task is not None:
             await aio.wait_all([task])
+
+
+def _no_broker() -> str | None:
+    return None
+
+
+class StateKeeper:
+    """Server-held state for one dispatcher (see the module docstring).
+
+    ``store``: the store to use (closing it is its owner's job); ``None``: built on first use
+    from ``Settings.state_store_location`` with :attr:`broker_url`, and closed by
+    :meth:`close`.
+    """
+
+    def __init__(self, settings: Settings, store: StateStore | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self._built: StateStore | None = None
+        #: The URL of the app's broker, if any (``ComponentASGI`` asks its hub): where the
+        #: state lives unless the settings say otherwise.
+        self.broker_url: Callable[[], str | None] = _no_broker
+        #: Commits started by :meth:`commit_later`, by store key: a load of one waits.
+        self._later: dict[str, aio.Task] = {}
+
+    @property
+    def store(self) -> StateStore:
+        """The store, built on first use (a ``ConfigurationError`` for a broker that keeps
+        no state, such as ``postgresql://``)."""
+        store = self._store
+        if store is None:
+            location = self.settings.state_store_location(self.broker_url())
+            store = self._store = self._built = state_store_from_url(location)
+        return store
+
+    async def close(self) -> None:
+        """Close the store built here (a given one is its owner's to close); a later
+        server-held component builds a new one."""
+        built, self._built = self._built, None
+        if built is not None:
+            self._store = None
+            await built.close()
+
+    def keeps(self, cls: type[Component]) -> bool:
+        """Whether ``cls`` keeps its state on the server (its own switch, else the app's)."""
+        own = cls.state_on_server
+        return self.settings.state_on_server if own is None else own
+
+    async def load(self, plan: PreparedCall) -> None:
+        """Load the state ``plan``'s reference token names, and that of the client's nested
+        children with reference tokens, in one round trip; checks each version
+        (``stale_state`` 409, ``state_expired`` 410, ``state_store_unavailable`` 503). No-op
+        when nothing is to load."""
+        seeds = [(slot, seed) for slot, seed in plan.children.items() if seed.version is not None]
+        own = plan.stored_version
+        if own is None and not seeds:
+            return
+        keys = [state_key(seed.component_name, seed.component_id) for _, seed in seeds]
+        if own is not None:
+            assert plan.component_id is not None
+            keys.append(state_key(plan.cls.component_name, plan.component_id))
+        if self._later:  # a page just rendered one of them: its write first
+            waiting = [task for key in keys if (task := self._later.get(key))]
+            if waiting:
+                await aio.wait_all(waiting)
+        found = await load_entries(self.store, keys)
+        loaded = dict(plan.children)
+        for (slot, seed), entry in zip(seeds, found, strict=False):
+            assert seed.version is not None
+            stored = check_loaded(entry, seed.version, seed.component_name)
+            loaded[slot] = seed.loaded(decode_state(stored.data))
+        plan.children = loaded
+        if own is not None:
+            stored = check_loaded(found[-1], own, plan.cls.component_name)
+            plan.restored_state = decode_state(stored.data)
+            plan.loaded_version, plan.stored_version = stored.version, None
+
+    def write(self, component: Component, state: dict[str, Any]) -> PendingWrite:
+        """The write of ``component``'s new ``state``; its version advances at once (a held
+        component's next render expects it). ``SnapshotError("oversized")`` past
+        ``Settings.state_max_bytes``."""
+        name = component.component_name
+        try:
+            data = encode_state(state)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"the state of {name!r} is not JSON data: {exc}") from exc
+        limit = self.settings.state_max_bytes
+        if len(data) > limit:
+            raise SnapshotError("oversized", f"state of {name!r} is over {limit} bytes")
+        version = component.state_version
+        component.state_version = version + 1
+        return PendingWrite(StateWrite(state_key(name, component.id), version, data), component)
+
+    async def commit(self, writes: Sequence[PendingWrite], component_name: str) -> None:
+        """:func:`commit_writes` on the store, with the settings' time to live."""
+        await commit_writes(self.store, writes, self.settings.state_ttl, component_name)
+
+    def commit_later(self, writes: Sequence[PendingWrite], component_name: str) -> None:
+        """Commit ``writes`` in a task on the running loop, for code that cannot await (a
+        page's template); :meth:`load` of those keys in this process waits for it. Without
+        a running loop: a ``ConfigurationError`` that says what to do instead."""
+        try:
+            loop = aio.running_loop()
+        except RuntimeError:
+            raise ConfigurationError(
+                f"{component_name!r} keeps its state on the server, which a page rendered "
+                "without an event loop cannot store: render the page from async code, or the "
+                "component with lazy=True"
+            ) from None
+        keys = [pending.write.key for pending in writes]
+        task = loop.create_task(self._commit_later(writes, component_name, keys))
+        for key in keys:
+            self._later[key] = task
+
+    async def _commit_later(
+        self, writes: Sequence[PendingWrite], component_name: str, keys: list[str]
+    ) -> None:
+        try:
+            await self.commit(writes, component_name)
+        except ComponentError as exc:  # its next event answers state_expired
+            logger.warning("a page's component %r was not stored: %s", component_name, exc)
+        finally:
+            for key in keys:
+                self._later.pop(key, None)

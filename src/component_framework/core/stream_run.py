@@ -293,7 +293,7 @@ async def _drive(
         if result.writes:  # server-held state: stored in order behind the frames
             if writer is None:
                 writer = WriteBehind(
-                    dispatcher.state_store,
+                    dispatcher.state.store,
                     dispatcher.settings.state_ttl,
                     run.component_name,
                     refused.append,
