@@ -21,6 +21,7 @@ from tests.server_state.components import PASSWORD, app
 from tests.server_state.test_http import JSON, payload_of, post
 from tests.server_state.test_live import child_snapshot, ws_path
 from tests.uploads.upload_app import build_app
+from tests.urlstate.components import make_app as make_url_app
 
 KEY = "reference-token-key-0123456789abcdef"
 DATA = bytes(range(256)) * 40
@@ -180,3 +181,21 @@ def test_a_page_rendered_without_an_event_loop_refuses_a_server_held_component()
     template = environment.from_string('{{ component("vault") }}')
     with pytest.raises(ConfigurationError, match="lazy=True"):
         template.render()
+
+
+# -- URL state ------------------------------------------------------------------------------------
+
+
+async def test_url_state_works_the_same_when_the_state_stays_on_the_server() -> None:
+    shop = make_url_app(state_on_server=True)
+    page = "http://shop.example/shop?q=red&page=2"
+    headers = {"host": "shop.example", "hx-current-url": page}
+    mounted = await asgi_request(shop, "POST", "/components/search/", json={}, headers=headers)
+    assert "state" not in mounted.json()
+    assert "m" in payload_of(mounted.json()["snapshot"])  # URL state's defaults ride along
+    body = {"event": "search", "payload": {"q": ""}, "snapshot": mounted.json()["snapshot"]}
+    answer = await asgi_request(
+        shop, "POST", "/components/search/", json=body, headers={**headers, "hx-request": "true"}
+    )
+    assert answer.status == 200, answer.body[:300]
+    assert answer.header("hx-push-url") == "/shop"  # back at mount's defaults, as for a snapshot
