@@ -198,6 +198,7 @@ class ComponentASGI:
             static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
             uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
+        dispatcher.presence = services.hub.presence
         # The same objects by name on the app, where pages, adapters and tests read them.
         self.dispatcher, self.guard, self.hub = dispatcher, services.guard, services.hub
         self.streams, self.stream_gate = services.streams, services.stream_gate

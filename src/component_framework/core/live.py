@@ -42,6 +42,7 @@ from component_framework.core.driver import drive_stream
 from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
+from component_framework.core.presence import PRESENCE_EVENT, Presence, checked_meta
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -132,6 +133,14 @@ def _hears(component: Component, event: str) -> bool:
     return any(event in type(c).listens for c in (component, *_descendants(component)))
 
 
+def _accepted(handler: Callable[..., Any], offered: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``offered`` that ``handler`` takes (all of them with ``**kwargs``)."""
+    parameters = inspect.signature(handler).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return offered
+    return {name: value for name, value in offered.items() if name in parameters}
+
+
 def held_child(component: Component, component_id: str) -> Component:
     """The child (grandchild, ...) of ``component`` with ``component_id``, as its last render
     kept it; ``InvalidChild`` (400) when it holds none (a render removed it meanwhile)."""
@@ -189,6 +198,8 @@ class LiveSession:
         #: Events of the page heard before the component is ready: run after its join.
         self._early: list[Broadcast] = []
         self._early_limit = inbox_limit
+        #: This connection's presence entry key (``core.presence``), for its whole life.
+        self._presence_key: str | None = None
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -303,6 +314,8 @@ class LiveSession:
         component = await dispatcher.open(plan)
         component.stream_sink = self._sink
         component.held = True  # its children live with it, lazy ones render in place
+        if type(component).presence:  # present before its first render: it sees itself
+            await self._enter_presence(component)
         # A failing render keeps the held component.
         result = dispatcher.render(component, plan.children)
         self._rendered_snapshot = result.snapshot
@@ -462,8 +475,61 @@ class LiveSession:
         self._rendered_snapshot = result.snapshot
         if self._membership.entered:
             self._membership.update(self._read_topics(component))
+        if self._presence_key is not None and component is self.component:
+            self._update_presence(component)
         self._pass_on(result)
         return result
+
+    # -- presence (``core.presence``) ---------------------------------------------------------
+
+    async def _enter_presence(self, component: Component) -> None:
+        presence = self.hub.presence
+        if self._presence_key is None:
+            self._presence_key = Presence.new_key()
+        component.presence_book = presence
+        component.presence_key = self._presence_key
+        topics, meta = self._presence_of(component)
+        notify = PRESENCE_EVENT in type(component).events
+        await presence.enter(self, self._presence_key, topics, meta, notify=notify)
+
+    def _update_presence(self, component: Component) -> None:
+        """After a render: the topics and meta now (only a change is told)."""
+        assert self._presence_key is not None
+        topics, meta = self._presence_of(component)
+        notify = PRESENCE_EVENT in type(component).events
+        self.hub.presence.update(self, self._presence_key, topics, meta, notify=notify)
+
+    def _presence_of(self, component: Component) -> tuple[frozenset[str], dict[str, Any] | None]:
+        topics = self._read_topics(component)
+        if self.page is not None:
+            topics -= {page_topic(self.page)}
+        where = f"{type(component).__qualname__}.presence_meta()"
+        if not topics:
+            raise ConfigurationError(
+                f"{type(component).__qualname__}.presence is on, but its topics() names none: "
+                "a component is present in its topics"
+            )
+        try:
+            meta = component.presence_meta()
+        except Exception as exc:
+            raise self.dispatcher.handler_error(self._name, "presence_meta", exc) from exc
+        return topics, None if meta is None else checked_meta(meta, where)
+
+    def presence_changed(
+        self, topic: str, joined: list[dict[str, Any]], left: list[dict[str, Any]]
+    ) -> None:
+        """Others joined or left ``topic``: ``on_presence`` runs as a broadcast to this
+        component (with the arguments its signature takes)."""
+        component = self.component
+        if component is None or self.closed:
+            return
+        handler = type(component).events.get(PRESENCE_EVENT)
+        if handler is None:
+            return
+        offered = {"topic": topic, "joined": joined, "left": left}
+        self.deliver(
+            Broadcast(PRESENCE_EVENT, _accepted(handler, offered), component_id=component.id)
+        )
 
     def _pass_on(self, result: DispatchResult) -> None:
         """The events ``result``'s component emitted, to the page."""
@@ -554,6 +620,8 @@ class LiveSession:
             return
         self.closed = True
         self._membership.leave()
+        if self._presence_key is not None:
+            self.hub.presence.leave(self)
         self._sink.close()
         self._work.close()
 
