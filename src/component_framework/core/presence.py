@@ -189,7 +189,7 @@ class Presence:
     @staticmethod
     def new_key() -> str:
         """A fresh member key: random, unrelated to sessions or component ids."""
-        return secrets.token_urlsafe(9)
+        return secrets.token_hex(8)
 
     async def enter(
         self,
