@@ -20,6 +20,7 @@ never sees a socket.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -133,12 +134,21 @@ def _hears(component: Component, event: str) -> bool:
     return any(event in type(c).listens for c in (component, *_descendants(component)))
 
 
-def _accepted(handler: Callable[..., Any], offered: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of ``offered`` that ``handler`` takes (all of them with ``**kwargs``)."""
+@functools.cache
+def _parameter_names(handler: Callable[..., Any]) -> frozenset[str] | None:
+    """The names ``handler`` takes by keyword; ``None`` when it takes ``**kwargs``."""
     parameters = inspect.signature(handler).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return frozenset(parameters)
+
+
+def _accepted(handler: Callable[..., Any], offered: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``offered`` that ``handler`` takes (all of them with ``**kwargs``)."""
+    names = _parameter_names(handler)
+    if names is None:
         return offered
-    return {name: value for name, value in offered.items() if name in parameters}
+    return {name: value for name, value in offered.items() if name in names}
 
 
 def held_child(component: Component, component_id: str) -> Component:

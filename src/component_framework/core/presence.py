@@ -5,7 +5,8 @@ key and a small JSON ``meta`` each, per topic), the entries other processes anno
 topics this process follows, and the messages that keep them in step over the hub's broker, on
 a channel of their own (``<hub channel>:presence``):
 
-- ``diff``: a process's joins and leaves on one topic, coalesced over ``tick`` seconds;
+- ``diff``: a process's joins and leaves on one topic: a change after a quiet ``tick`` goes at
+  once, changes that follow within the ``tick`` go together at its end;
 - ``beat``: every ``heartbeat`` seconds, a process's entry count per topic. It renews the
   process's lease; a process whose lease (``3 x heartbeat``) ran out, crashed or cut off, is
   dropped with all its entries (its members "leave"). A count that differs from what a
@@ -15,7 +16,8 @@ a channel of their own (``<hub channel>:presence``):
 - ``bye``: a process that closes its hub leaves at once.
 
 Members that follow a topic hear its changes through :meth:`PresenceMember.presence_changed`,
-at most once per ``tick`` per topic, each list cut to :data:`DIFF_LIMIT` entries: the hook is a
+at most once per ``tick`` (longer for topics with many followers), each list cut to
+:data:`DIFF_LIMIT` entries: the hook is a
 hint that something changed; :meth:`Presence.present` is the truth. Everything here runs on
 the event loop; listing is local, with no I/O. Messages are JSON; what a member shows others is
 checked by :func:`checked_meta` (a mapping of at most :data:`MAX_META_BYTES` bytes of JSON).
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -308,8 +311,12 @@ class Presence:
             return
         broker = self._broker()
         if broker is not None and not self._subscribed:
-            await broker.subscribe(f"{self.channel}:presence", self._on_message)
-            self._subscribed = True
+            try:
+                await broker.subscribe(f"{self.channel}:presence", self._on_message)
+            except BrokerUnavailable as exc:  # the next member's entry tries again
+                logger.warning("presence reaches this process only for now: %s", exc)
+            else:
+                self._subscribed = True
         self._wake = aio.new_event()
         self._task_loop = loop
         self._task = loop.create_task(self._pump(), name="component-framework-presence")
@@ -329,6 +336,7 @@ class Presence:
     async def _pump(self) -> None:
         loop = aio.running_loop()
         next_beat = loop.time()
+        flushed = -math.inf
         wake = self._wake
         assert wake is not None
         while not self._closed:
@@ -337,7 +345,10 @@ class Presence:
                     await wake.wait()
             if wake.is_set():
                 wake.clear()
-                await _sleep(self._delay())  # coalesce what follows closely
+                # The first change after a quiet window goes at once; changes that follow
+                # closely wait for the window's end and go together.
+                await _sleep(flushed + self._delay() - loop.time())
+                flushed = loop.time()
             try:
                 await self._publish_changes()
                 if loop.time() >= next_beat:
@@ -427,7 +438,8 @@ class Presence:
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             logger.warning("ignored a malformed presence message: %.200s", exc)
             return
-        self._wake_up()
+        if self._answers or self._asks or any(d.joined or d.left for d in self._told.values()):
+            self._wake_up()  # only for work: a beat that changed nothing opens no window
 
     def _apply(self, origin: str, kind: str, body: dict[str, Any]) -> None:
         now = aio.running_loop().time()
