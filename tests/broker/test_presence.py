@@ -139,3 +139,17 @@ async def test_a_late_follower_learns_who_is_already_there(broker_factory: Broke
     await wait_for(lambda: sorted(late.joined()) == ["a1", "a2"], "the follower to hear them")
     assert _names(hub_a, "room") == ["Alice", "Bob"]  # a follower only is not listed
     assert hub_b.presence.present("other") == []  # nobody in B follows it
+
+
+async def test_a_present_member_without_a_hook_still_lists_every_worker(
+    broker_factory: BrokerKit,
+) -> None:
+    channel = unique_channel("presence")
+    hub_a, hub_b = await _hub(broker_factory, channel), await _hub(broker_factory, channel)
+    quiet = Viewer()
+    await hub_b.presence.enter(quiet, "q", ["room"], {"name": "Quinn"}, notify=False)
+    await hub_a.presence.enter(Viewer(), "a", ["room"], {"name": "Alice"}, notify=False)
+    await _linked(broker_factory, channel, 2)
+
+    await wait_for(lambda: _names(hub_b, "room") == ["Alice", "Quinn"], "B to list Alice")
+    assert quiet.heard == []

@@ -101,12 +101,15 @@ def checked_meta(meta: object, where: str) -> Meta:
 
 @dataclass(slots=True)
 class _Entry:
-    """One member of this process: its key, topics and meta; ``follows``: topics it hears."""
+    """One member of this process: its key, the topics it is listed in (none when ``meta``
+    is ``None``), the topics it follows (whose members this process learns), and whether it
+    hears their changes (``notify``)."""
 
     key: str
     topics: frozenset[str]
     meta: Meta | None
     follows: frozenset[str]
+    notify: bool
 
 
 @dataclass(slots=True)
@@ -203,8 +206,9 @@ class Presence:
         *,
         notify: bool,
     ) -> None:
-        """``member`` is present in ``topics`` with ``meta`` (``None``: it only follows them);
-        ``notify``: whether it hears changes. Called again, it is :meth:`update`."""
+        """``member`` is present in ``topics`` with ``meta`` (``None``: it only follows them:
+        listed nowhere, but this process learns who is there); ``notify``: whether it hears
+        changes (``presence_changed``). Called again, it is :meth:`update`."""
         await self._start()
         self.update(member, key, topics, meta, notify=notify)
 
@@ -220,13 +224,13 @@ class Presence:
         """The member's topics and meta now; only a change is told."""
         topics = frozenset(topics)
         old = self._members.get(member)
-        follows = topics if notify else frozenset()
-        new = _Entry(key, topics if meta is not None else frozenset(), meta, follows)
-        if old is not None and (old.key, old.topics, old.meta, old.follows) == (
+        new = _Entry(key, topics if meta is not None else frozenset(), meta, topics, notify)
+        if old is not None and (old.key, old.topics, old.meta, old.follows, old.notify) == (
             new.key,
             new.topics,
             new.meta,
             new.follows,
+            new.notify,
         ):
             return
         self._members[member] = new
@@ -399,8 +403,8 @@ class Presence:
             only = set(diff.joined) | set(diff.left)
             for member in list(self._followers.get(topic, ())):
                 entry = self._members.get(member)
-                if entry is None or (len(only) == 1 and entry.key in only):
-                    continue  # gone meanwhile, or the change is its own
+                if entry is None or not entry.notify or (len(only) == 1 and entry.key in only):
+                    continue  # gone meanwhile, not listening, or the change is its own
                 if budget.spent():
                     await budget.next_turn()
                 try:
