@@ -36,11 +36,13 @@ EXPIRY_BOUND = 4 * HEARTBEAT + 0.1
 
 
 @contextlib.contextmanager
-def two_workers(redis: RedisServer, log_dir: Path) -> Iterator[tuple[UvicornServer, ...]]:
+def two_workers(
+    redis: RedisServer, log_dir: Path, heartbeat: float = HEARTBEAT
+) -> Iterator[tuple[UvicornServer, ...]]:
     env = {
         "COMPONENT_FRAMEWORK_BROKER_URL": redis.url,
         "COMPONENT_FRAMEWORK_SECRET_KEY": SECRET,
-        "CF_TEST_PRESENCE_HEARTBEAT": str(HEARTBEAT),
+        "CF_TEST_PRESENCE_HEARTBEAT": str(heartbeat),
     }
     with contextlib.ExitStack() as stack:
         servers = []
@@ -125,3 +127,19 @@ async def test_a_killed_workers_viewers_expire_on_the_other_within_the_bound(
             # The bound holds on an idle machine; on a loaded one the wait above allows more.
             assert took < EXPIRY_BOUND + 5.0
         assert "Traceback" not in worker_b.log()
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_that_shuts_down_takes_its_viewers_away_at_once(
+    fresh_redis: RedisServer, tmp_path: Path
+) -> None:
+    """SIGTERM: its sockets close with 1012 and their leaves are published before it exits;
+    with a 30 s heartbeat, only that (not a lease of 90 s) can clear the other's list."""
+    with two_workers(fresh_redis, tmp_path, heartbeat=30.0) as (worker_a, worker_b):
+        async with viewer(worker_b, "bob") as bob, viewer(worker_a, "ada"):
+            await bob.wait_sees(["ada", "bob"])
+
+            worker_a.process.send_signal(signal.SIGTERM)
+
+            await bob.wait_sees(["bob"])
+        assert "Traceback" not in worker_a.log() + worker_b.log()

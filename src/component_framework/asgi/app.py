@@ -351,8 +351,8 @@ class ComponentASGI:
     async def shutdown(self) -> None:
         """End every open stream with a final ``shutdown`` frame, close every WebSocket with
         1012 (service restart: clients reconnect to another worker), cancel every stream run
-        and live component (their handlers' ``finally`` blocks run). Safe to call more than
-        once."""
+        and live component (their handlers' ``finally`` blocks run), and publish the presence
+        leaves that causes. Safe to call more than once."""
         self.stream_gate.close()
         closing = self.sockets.close_all()
         # Let open streams and sockets send their final frame before their runs are cancelled
@@ -361,6 +361,7 @@ class ComponentASGI:
         if closing:
             await aio.wait_all(closing, within=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
+        await self.hub.presence.flush()  # their members leave everywhere now, not at the lease
 
     def begin_shutdown(self) -> aio.Task | None:
         """:meth:`shutdown` from synchronous code on the loop's thread (signal handlers); the

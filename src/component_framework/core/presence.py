@@ -509,6 +509,12 @@ class Presence:
 
     # -- the end ------------------------------------------------------------------------------
 
+    async def flush(self) -> None:
+        """Publish this process's pending changes now (an app's shutdown: the leaves of its
+        closed connections reach the other processes before this one exits)."""
+        if not self._closed:
+            await self._publish_changes()
+
     async def close(self) -> None:
         """Say ``bye`` to the other processes and stop (the hub's close)."""
         if self._closed:
