@@ -8,6 +8,7 @@ topic and lists who is there in its template.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -20,7 +21,8 @@ from component_framework.core.broker import MemoryBroker
 from component_framework.core.component import Component
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
-from component_framework.testing import WebSocketTestSession, websocket_connect
+from component_framework.testing import WebSocketTestSession, asgi_request, websocket_connect
+from tests.streaming.exchange import Exchange
 
 registry = ComponentRegistry()
 renderer = Jinja2Renderer.from_strings(
@@ -68,6 +70,13 @@ class Terse(Room):
 
     def on_presence(self, joined: list[dict[str, Any]]) -> None:  # type: ignore[override]
         self.state["heard"] += [f"+{e['name']}" for e in joined]
+
+
+@registry.register("room_feed")
+class RoomFeed(Room):
+    """The same room as a live SSE subscription."""
+
+    live_updates = True
 
 
 @registry.register("topicless")
@@ -212,10 +221,30 @@ async def test_meta_larger_than_the_bound_is_a_clear_error(
 async def test_an_http_render_lists_who_this_worker_knows(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
-    from component_framework.testing import asgi_request
-
     app, _ = workers
     async with websocket_connect(as_user(app, "Ada"), "/components/room/ws/") as ada:
         await ada.receive_json()
         answer = await asgi_request(app, "POST", "/components/room/", json={})
     assert answer.json()["html"] == "<p>Ada (1)</p>"
+
+
+async def test_a_live_sse_subscription_is_present_like_a_socket(
+    workers: tuple[ComponentASGI, ComponentASGI],
+) -> None:
+    app_a, app_b = workers
+    feed = Exchange.stream(as_user(app_a, "Sid"), "room_feed", query={"format": "json"})
+    try:
+
+        def htmls() -> list[str]:
+            return [
+                json.loads(e.data)["html"] for e in feed.events if e.event in (None, "", "message")
+            ]
+
+        await feed.wait_until(lambda: "<p>Sid (1)</p>" in htmls())
+        async with websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/") as bob:
+            assert await _html_until(bob, "Bob, Sid (2)") == "<p>Bob, Sid (2) heard +Sid</p>"
+            await feed.wait_until(lambda: "<p>Bob, Sid (2) heard +Bob</p>" in htmls())
+        await feed.wait_until(lambda: "<p>Sid (1) heard +Bob -Bob</p>" in htmls())
+    finally:
+        feed.disconnect()
+        await feed.finished()
