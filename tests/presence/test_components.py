@@ -8,6 +8,7 @@ topic and lists who is there in its template.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -15,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from component_framework import ComponentASGI
+from component_framework import ComponentASGI, Settings
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.broker import MemoryBroker
 from component_framework.core.component import Component
 from component_framework.core.hub import Hub
+from component_framework.core.presence import DIFF_LIMIT
 from component_framework.core.registry import ComponentRegistry
 from component_framework.testing import WebSocketTestSession, asgi_request, websocket_connect
 from tests.streaming.exchange import Exchange
@@ -70,6 +72,19 @@ class Terse(Room):
 
     def on_presence(self, joined: list[dict[str, Any]]) -> None:  # type: ignore[override]
         self.state["heard"] += [f"+{e['name']}" for e in joined]
+
+
+@registry.register("busy_room")
+class BusyRoom(Room):
+    """Counts its ``on_presence`` calls; ``on_work`` keeps it busy for a while."""
+
+    def on_presence(self, joined: list[dict[str, Any]]) -> None:  # type: ignore[override]
+        self.state["heard"] = [*self.state["heard"][-1:], f"calls={len(self.state['heard'])}"]
+        self.state.setdefault("joined", 0)
+        self.state["joined"] += len(joined)
+
+    async def on_work(self) -> None:
+        await asyncio.sleep(0.5)
 
 
 @registry.register("room_feed")
@@ -248,3 +263,35 @@ async def test_a_live_sse_subscription_is_present_like_a_socket(
     finally:
         feed.disconnect()
         await feed.finished()
+
+
+async def test_a_busy_component_gets_one_call_for_many_changes_and_keeps_its_connection() -> None:
+    """While a handler runs, changes for its topic merge into the one queued call (lists
+    capped at DIFF_LIMIT) instead of filling the connection's queue (here 4 messages)."""
+    hub = Hub(presence_heartbeat=60)
+    hub.presence.tick = 0  # every change told on its own
+    app = ComponentASGI(
+        registry=registry, renderer=renderer, hub=hub, settings=Settings(ws_inbox_messages=4)
+    )
+    async with websocket_connect(as_user(app, "Ada"), "/components/busy_room/ws/") as ada:
+        await ada.receive_json()
+        await ada.send_json({"type": "event", "event": "work", "payload": {}, "ref": "w"})
+        for index in range(60):
+            await hub.presence.enter(
+                _Quiet(), f"k{index}", ["room:lobby"], {"name": "x"}, notify=False
+            )
+            await asyncio.sleep(0.002)
+        while (message := await ada.receive_json()).get("ref") != "w":
+            pass
+        assert message["type"] == "render"
+        last = message
+        while last["state"].get("joined", 0) < DIFF_LIMIT:
+            last = await ada.receive_json()
+    assert last["type"] == "render"
+    assert last["state"]["joined"] <= 60
+    await hub.close()
+
+
+class _Quiet:
+    def presence_changed(self, topic: str, joined: Any, left: Any) -> None:
+        return None

@@ -43,7 +43,7 @@ from component_framework.core.driver import drive_stream
 from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
-from component_framework.core.presence import PRESENCE_EVENT, Presence, checked_meta
+from component_framework.core.presence import DIFF_LIMIT, PRESENCE_EVENT, Presence, checked_meta
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -210,6 +210,11 @@ class LiveSession:
         self._early_limit = inbox_limit
         #: This connection's presence entry key (``core.presence``), for its whole life.
         self._presence_key: str | None = None
+        #: Queued ``on_presence`` calls by topic, with their growing joined / left lists: a
+        #: busy session gets one call per topic however many changes arrive meanwhile.
+        self._presence_waiting: dict[
+            str, tuple[Broadcast, list[dict[str, Any]], list[dict[str, Any]]]
+        ] = {}
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -281,6 +286,8 @@ class LiveSession:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
+                if self._presence_waiting and work.event == PRESENCE_EVENT:
+                    self._presence_runs(work)
                 await (self._emitted(work) if work.emit_depth else self._broadcast(work))
         except aio.cancellation():
             raise
@@ -536,10 +543,26 @@ class LiveSession:
         handler = type(component).events.get(PRESENCE_EVENT)
         if handler is None:
             return
+        waiting = self._presence_waiting.get(topic)
+        if waiting is not None:  # a call for this topic still waits in the queue: it takes
+            for held, more in zip(waiting[1:], (joined, left), strict=True):  # these too
+                held.extend(more)
+                del held[DIFF_LIMIT:]
+            return
+        joined, left = list(joined), list(left)  # its own lists: they may grow while queued
         offered = {"topic": topic, "joined": joined, "left": left}
-        self.deliver(
-            Broadcast(PRESENCE_EVENT, _accepted(handler, offered), component_id=component.id)
+        broadcast = Broadcast(
+            PRESENCE_EVENT, _accepted(handler, offered), component_id=component.id
         )
+        if self._work.task is not None or is_async_function(handler):  # it will be queued
+            self._presence_waiting[topic] = (broadcast, joined, left)
+        self.deliver(broadcast)
+
+    def _presence_runs(self, broadcast: Broadcast) -> None:
+        """A queued ``on_presence`` call starts: later changes queue a call of their own."""
+        for topic, waiting in list(self._presence_waiting.items()):
+            if waiting[0] is broadcast:
+                del self._presence_waiting[topic]
 
     def _pass_on(self, result: DispatchResult) -> None:
         """The events ``result``'s component emitted, to the page."""
