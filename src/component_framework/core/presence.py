@@ -177,6 +177,9 @@ class Presence:
         self._followers: dict[str, dict[PresenceMember, None]] = {}
         self._peers: dict[str, _Peer] = {}
         self._told: dict[str, _Diff] = {}  # changes to tell this process's followers
+        #: Each listed topic's entries, merged and sorted by key, until the topic changes: a
+        #: change rendered by thousands of followers sorts the topic once.
+        self._views: dict[str, tuple[list[str], dict[str, Meta]]] = {}
         self._outgoing: dict[str, _Diff] = {}  # this process's changes to publish
         self._asks: set[str] = set()  # topics to ask the other processes for
         self._answers: set[str] = set()  # topics to answer an ask for
@@ -275,6 +278,7 @@ class Presence:
             followers.pop(member, None)
             if not followers:
                 del self._followers[topic]
+                self._views.pop(topic, None)
                 for peer in self._peers.values():  # nobody here follows it any more
                     peer.topics.pop(topic, None)
 
@@ -290,11 +294,14 @@ class Presence:
         """Up to ``limit`` entries of ``topic`` (``{**meta, "key"}``), ordered by key, so every
         process lists them in the same order. Other processes' entries are known for the topics
         a live member of this process follows."""
-        everything = dict(self._local.get(topic, {}))
-        for peer in self._peers.values():
-            everything.update(peer.topics.get(topic, {}))
-        keys = sorted(everything)[: max(limit, 0)]
-        return [{**everything[key], "key": key} for key in keys]
+        view = self._views.get(topic)
+        if view is None:
+            everything = dict(self._local.get(topic, {}))
+            for peer in self._peers.values():
+                everything.update(peer.topics.get(topic, {}))
+            view = self._views[topic] = (sorted(everything), everything)
+        keys, entries = view
+        return [{**entries[key], "key": key} for key in keys[: max(limit, 0)]]
 
     def count(self, topic: str) -> int:
         """How many entries ``topic`` has (here, and elsewhere as far as this process knows)."""
@@ -330,6 +337,8 @@ class Presence:
             self._wake.set()
 
     def _change(self, topic: str) -> _Diff:
+        """The changes of ``topic`` to tell (every change of a topic's entries goes here)."""
+        self._views.pop(topic, None)
         return self._told.setdefault(topic, _Diff())
 
     def _delay(self) -> float:
