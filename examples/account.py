@@ -6,7 +6,9 @@
   ``AuthenticationMiddleware``, or Litestar's cookie sessions and an authentication
   middleware: docs/request.md) the same class greets the signed-in user by name.
 - ``checkout``: a small cart whose checkout sends the browser to the order's page with
-  ``self.redirect`` (here the index page with ``?ordered=N``, so every host serves it), and
+  ``self.redirect``. It also hears ``added``, the event the shop's products emit (``listens``:
+  docs/events.md), so on the shop page (``mount(adder=False)``: no button of its own) it fills
+  from "Add to cart" (here the index page with ``?ordered=N``, so every host serves it), and
   whose "pay elsewhere" asks for a redirect to another site: refused (no open redirect), shown
   in the component, which keeps its cart.
 
@@ -62,12 +64,17 @@ class CheckoutComponent(Component):
     """A cart: ``add`` fills it, ``checkout`` redirects to the order's page."""
 
     template_name = "checkout.html"
+    listens = ("added",)
 
-    def mount(self) -> None:
-        self.state["items"] = 0
+    def mount(self, adder: bool = True) -> None:
+        self.state.update({"items": 0, "adder": adder})
 
     def on_add(self) -> None:
         self.state["items"] = min(MAX_ITEMS, self.state["items"] + 1)
+
+    def on_added(self, product_id: int, qty: int = 1) -> None:
+        """A product was added to the cart on this page (emitted by ``shop_products``)."""
+        self.state["items"] = min(MAX_ITEMS, self.state["items"] + max(0, qty))
 
     def on_checkout(self) -> None:
         if self.state["items"]:

@@ -21,6 +21,9 @@
 - ``greeting`` and ``checkout`` (``examples.account``, imported here): a component that
   reads ``self.request.user``, and handlers that redirect the browser (one refused: no
   open redirect).
+- ``shop_products`` (``examples.shop``, imported here): the shop page's product list, whose
+  search and page live in the page's URL (``url_state``), with an owner-only action, and
+  ``cart_badge``, which hears the products' ``added`` events.
 
 The slow services they call (a mock ML model, a report generator, a fake LLM) live in
 ``examples.fake_services``. Also the pieces each host needs: :func:`example_settings`,
@@ -49,7 +52,7 @@ from component_framework.core.component import Component, StreamingComponent, ra
 from component_framework.core.config import Settings
 from component_framework.core.uploads import Accept, UploadFile
 from component_framework.core.websocket import WebSocketManager
-from examples import account  # noqa: F401  (registers greeting and checkout)
+from examples import account, shop  # noqa: F401  (register the account and shop components)
 from examples.fake_services import (
     REPORT_SECTIONS,
     build_section,

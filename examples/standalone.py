@@ -3,7 +3,8 @@
 Run it with ``python examples/standalone.py`` or ``uvicorn examples.standalone:app``.
 ``ComponentASGI`` serves ``/components/...`` (and the client runtime and htmx under
 ``/components/_static/``) and hands everything else to :func:`pages`, a few lines of raw ASGI
-that serve the index page and its stylesheet and run the ticker's feed in the lifespan.
+that serve the index page, the shop (``examples.shop``, without sign-in: there is no session
+middleware here) and the stylesheet, and run the ticker's feed in the lifespan.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from component_framework.adapters.jinjax_renderer import (
     Jinja2Renderer,
     register_component_global,
 )
+from component_framework.core.access import AccessContext
+from examples.shop import shop_page_context
 from examples.showcase import (  # importing it registers the components
     CONTENT_SECURITY_POLICY,
     STATIC,
@@ -30,6 +33,22 @@ from examples.showcase import (  # importing it registers the components
 )
 
 renderer = Jinja2Renderer(TEMPLATES)
+
+
+class PageRequest:
+    """The page's request as the ``component()`` global reads it (its ``scope``), so the
+    shop's components mount with the page's query (URL state)."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+
+
+def _page(scope: dict[str, Any]) -> str:
+    if scope["path"] == "/":
+        return renderer.environment.get_template("index.html").render()
+    context = shop_page_context(AccessContext("page", scope), sessions=False)
+    template = renderer.environment.get_template("shop.html")
+    return template.render(request=PageRequest(scope), **context)
 
 
 async def pages(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -46,8 +65,8 @@ async def pages(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 return
     if scope["type"] != "http":
         return
-    if scope["path"] == "/":
-        body = renderer.environment.get_template("index.html").render().encode()
+    if scope["path"] in ("/", "/shop"):
+        body = _page(scope).encode()
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),

@@ -7,6 +7,7 @@ what each app serves and what each showcase component does, through the public A
 from __future__ import annotations
 
 import asyncio
+import html
 import importlib
 import json
 import re
@@ -86,7 +87,7 @@ async def test_every_host_serves_the_page_with_every_component(example_app: Any)
 
 async def test_every_host_serves_htmx_and_the_runtime_locally(example_app: Any) -> None:
     page = (await asgi_request(example_app, "GET", "/")).text
-    for script in ("htmx.min.js", "sse.min.js", "ws.min.js", "component-framework.js"):
+    for script in ("htmx.min.js", "sse.min.js", "ws.min.js", "component-framework.min.js"):
         assert f'<script src="/components/_static/{script}' in page
         answer = await asgi_request(example_app, "GET", f"/components/_static/{script}")
         assert answer.status == 200
@@ -316,3 +317,206 @@ async def test_checkout_redirects_to_the_order_and_refuses_to_send_the_browser_e
     assert elsewhere.status == 400
     assert elsewhere.json()["error"]["reason"] == "foreign_origin"
     assert "snapshot" not in elsewhere.json()
+
+
+# -- the shop page (examples.shop): URL state, session sign-in, an owner-only action -----------
+
+#: The hosts with session middleware (the standalone host serves the shop without sign-in).
+SHOP_APPS = ["examples.litestar_example", "examples.starlette_app"]
+
+
+@pytest.fixture(params=SHOP_APPS)
+def shop_app(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("COMPONENT_FRAMEWORK_SECRET_KEY", KEY)
+    return importlib.import_module(request.param).app
+
+
+async def sign_in(app: Any, name: str) -> dict[str, str]:
+    answer = await asgi_request(app, "POST", "/login", form={"name": name})
+    assert answer.status == 303
+    assert answer.header("location") == "/shop"
+    return {"cookie": (answer.header("set-cookie") or "").split(";")[0]}
+
+
+def products_on(page: str) -> list[str]:
+    return [line.split(">", 1)[1] for line in page.split('<span class="name')[1:]]
+
+
+async def test_every_host_serves_the_shop_reading_the_search_and_page_from_its_url(
+    example_app: Any,
+) -> None:
+    shop = importlib.import_module("examples.shop")
+    matching = [p.name for p in shop.PRODUCTS if "s" in p.name.lower()]
+
+    page = await asgi_request(example_app, "GET", "/shop", query={"q": "s", "page": "2"})
+
+    assert page.status == 200
+    assert page.header("content-security-policy") == showcase.CONTENT_SECURITY_POLICY
+    names = [name.split("<", 1)[0] for name in products_on(page.text)]
+    assert names == matching[shop.PAGE_SIZE : 2 * shop.PAGE_SIZE]
+    assert "Page 2 of 3" in page.text
+    for name in ("greeting", "shop_products", "checkout"):
+        assert f'data-component="{name}"' in page.text
+
+
+async def test_the_shop_paints_the_reviews_placeholder_and_loads_the_reviews_after(
+    example_app: Any,
+) -> None:
+    shop = importlib.import_module("examples.shop")
+    page = await asgi_request(example_app, "GET", "/shop")
+    assert page.status == 200
+    assert 'class="reviews-loading"' in page.text, "the page paints the placeholder"
+    assert shop.REVIEWS[0][1] not in page.text, "not the reviews themselves"
+    (url,) = re.findall(r'hx-get="(/components/shop_reviews/\?lazy=[^"]+)"', page.text)
+    assert 'hx-trigger="load"' in page.text
+
+    path, _, token = html.unescape(url).partition("?lazy=")
+    loaded = await asgi_request(example_app, "GET", path, query={"lazy": token})
+
+    assert loaded.status == 200
+    for name, text in shop.REVIEWS:
+        assert f"<b>{name}</b>: {text}" in loaded.text
+    assert 'data-component="shop_reviews"' in loaded.text
+
+
+async def test_a_hostile_shop_url_shows_the_first_page(example_app: Any) -> None:
+    page = await asgi_request(example_app, "GET", "/shop", query={"q": "<x>", "page": "1e99"})
+    assert page.status == 200
+    assert "0 products for “&lt;x&gt;”" in page.text
+    assert "Page 1 of 1" in page.text
+
+
+async def test_a_shop_search_replaces_the_url_and_a_page_change_pushes_it(shop_app: Any) -> None:
+    at = {"hx-current-url": "http://testserver/shop"}
+    mounted = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json={}, headers=at
+    )
+    body = {"event": "search", "payload": {"q": "s"}, "snapshot": mounted.json()["snapshot"]}
+    searched = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=at
+    )
+    body = {"event": "page", "payload": {"page": 2}, "snapshot": searched.json()["snapshot"]}
+    at = {"hx-current-url": "http://testserver/shop?q=s", "hx-request": "true"}
+    paged = await asgi_request(
+        shop_app, "POST", "/components/shop_products/", json=body, headers=at
+    )
+
+    assert searched.json()["effects"] == {"replace_url": "/shop?q=s"}
+    assert paged.header("hx-push-url") == "/shop?q=s&page=2"
+
+
+async def test_the_shop_greets_the_signed_in_user_and_shows_the_owner_the_feature_button(
+    shop_app: Any,
+) -> None:
+    owner = await sign_in(shop_app, "ada")
+    guest = await sign_in(shop_app, "bob")
+
+    as_owner = (await asgi_request(shop_app, "GET", "/shop", headers=owner)).text
+    as_guest = (await asgi_request(shop_app, "GET", "/shop", headers=guest)).text
+    anonymous = (await asgi_request(shop_app, "GET", "/shop")).text
+
+    assert "Hello, ada!" in as_owner
+    assert 'class="feature"' in as_owner
+    assert "Hello, bob!" in as_guest
+    assert 'class="feature"' not in as_guest
+    assert "Hello, stranger!" in anonymous
+    assert 'class="sign-in"' in anonymous
+    assert 'class="sign-out"' in as_owner
+
+
+async def test_only_the_owner_may_feature_a_product(shop_app: Any) -> None:
+    owner = await sign_in(shop_app, "ada")
+    guest = await sign_in(shop_app, "bob")
+    item = "/components/shop_item/"
+    mounted = await asgi_request(shop_app, "POST", item, json={"params": {"product_id": 3}})
+    body = {"event": "feature", "snapshot": mounted.json()["snapshot"]}
+
+    refused = await asgi_request(shop_app, "POST", item, json=body, headers=guest)
+    nobody = await asgi_request(shop_app, "POST", item, json=body)
+    featured = await asgi_request(shop_app, "POST", item, json=body, headers=owner)
+
+    assert refused.status == 403
+    assert nobody.status == 403
+    assert featured.status == 200
+    assert featured.json()["effects"]["emit"] == [
+        {"event": "featured", "payload": {"product_id": 3}}
+    ]
+    listing = await asgi_request(shop_app, "POST", "/components/shop_products/", json={})
+    assert "Featured: <b>Blue shoes</b>" in listing.json()["html"]
+
+
+def roots(fragment: str) -> dict[str, str]:
+    """The snapshot of each nested product root in ``fragment``, by product id."""
+    found = {}
+    for match in re.finditer(
+        r'<li class="product" data-product="(\d+)"[^>]*hx-vals="([^"]+)"', fragment
+    ):
+        found[match.group(1)] = json.loads(html.unescape(match.group(2)))["snapshot"]
+    return found
+
+
+async def test_each_product_is_a_nested_component_that_keeps_its_state_across_a_search(
+    shop_app: Any,
+) -> None:
+    listing = "/components/shop_products/"
+    mounted = (await asgi_request(shop_app, "POST", listing, json={})).json()
+    items = roots(mounted["html"])
+    assert list(items) == ["1", "2", "3", "4"]
+    body = {"event": "add", "snapshot": items["2"]}
+    added = (await asgi_request(shop_app, "POST", "/components/shop_item/", json=body)).json()
+    assert added["state"] == {"product_id": 2, "added": 1}
+
+    search = {
+        "event": "search",
+        "payload": {"q": "hat"},
+        "snapshot": mounted["snapshot"],
+        "children": [added["snapshot"], items["1"], items["3"], items["4"]],
+    }
+    searched = (await asgi_request(shop_app, "POST", listing, json=search)).json()
+
+    assert list(roots(searched["html"])) == ["2", "6"]  # Red hat (kept), Blue hat (new)
+    assert '<span class="added">1 added</span>' in searched["html"]
+    assert searched["effects"] == {"replace_url": "?q=hat"}
+
+
+async def test_the_standalone_shop_offers_no_sign_in_and_the_index_links_to_the_shop() -> None:
+    standalone = importlib.import_module("examples.standalone").app
+    page = (await asgi_request(standalone, "GET", "/shop")).text
+    index = (await asgi_request(standalone, "GET", "/")).text
+    assert 'class="no-sessions"' in page
+    assert 'class="sign-in"' not in page
+    assert '<a href="/shop">' in index
+
+
+async def test_add_to_cart_emits_added_and_the_badge_and_the_cart_hear_it(shop_app: Any) -> None:
+    item = "/components/shop_item/"
+    mounted = await asgi_request(shop_app, "POST", item, json={"params": {"product_id": 2}})
+    body = {"event": "add", "snapshot": mounted.json()["snapshot"]}
+    added = await asgi_request(shop_app, "POST", item, json=body)
+    events = added.json()["effects"]["emit"]
+    assert events == [{"event": "added", "payload": {"product_id": 2, "qty": 1}}]
+
+    listeners = []
+    for name, params in (("cart_badge", {}), ("checkout", {"adder": False})):
+        page = await asgi_request(shop_app, "POST", f"/components/{name}/", json={"params": params})
+        document = page.json()
+        listeners.append(
+            {"component": name, "id": document["component_id"], "snapshot": document["snapshot"]}
+        )
+    batch = {"events": events + events, "listeners": listeners, "format": "json"}
+    heard = await asgi_request(shop_app, "POST", "/components/_emit/", json=batch)
+
+    badge, cart = heard.json()["results"]
+    assert badge["state"] == {"count": 2}
+    assert cart["state"] == {"items": 2, "adder": False}
+    assert "Add an item" not in cart["html"]
+
+
+async def test_the_shop_page_shows_the_cart_badge_and_a_cart_without_its_own_add_button(
+    shop_app: Any,
+) -> None:
+    page = (await asgi_request(shop_app, "GET", "/shop")).text
+    assert 'data-component="cart_badge"' in page
+    assert 'data-listens="added"' in page
+    assert "Add to cart" in page
+    assert "Add an item" not in page

@@ -138,7 +138,7 @@ def test_component_scripts_global_without_an_app_uses_the_shipped_htmx(
     ]
     assert page.count("<script") == 3
     assert "https:" not in page
-    assert '<script src="/components/_static/component-framework.js?v=' in page
+    assert '<script src="/components/_static/component-framework.min.js?v=' in page
 
 
 def test_component_scripts_global_loads_htmx_4_when_asked(tmp_path: Path) -> None:

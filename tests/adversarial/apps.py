@@ -74,6 +74,7 @@ TEMPLATES: Final = {
     "streamer.html": "<ol>{% for step in steps %}<li>{{ step }}</li>{% endfor %}</ol>",
     "audit.html": "<pre>{{ calls | tojson }}</pre>",
     "limited.html": "<p>{{ hits }}</p>",
+    "finder.html": "<p>{{ q }}|{{ page }}</p>",
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -150,6 +151,23 @@ class Listener(Component):
     def on_added(self, amount: int) -> None:
         CALLS["listener.on_added"] += 1
         self.state["seen"] += amount
+
+
+@registry.register("finder")
+class Finder(Component):
+    """URL state: ``q`` and ``page`` are read from the page URL a client names."""
+
+    template_name = "finder.html"
+    url_state = ("q", "page")
+    url_history = ("page",)
+
+    def mount(self) -> None:
+        CALLS["finder.mount"] += 1
+        self.state.update({"q": "", "page": 1})
+
+    def on_search(self, q: str) -> None:
+        CALLS["finder.on_search"] += 1
+        self.state.update({"q": q, "page": 1})
 
 
 @registry.register("other")

@@ -1534,3 +1534,55 @@ async def test_http_a_listener_with_a_bad_snapshot_fails_alone(
     assert ran["component_id"] == "listener-good"
     assert (await host.calls())["listener.on_added"] == before["listener.on_added"] + 1
     await host.check_healthy()
+
+
+# -- URL state: hostile page URLs and query values ------------------------------------------
+# A page URL is the client's to name (HX-Current-URL): whatever it holds, a mount answers 200
+# with mount's values for what does not read, and a history change never leaves the page's
+# own site (a path we would not repeat gives the query alone).
+
+FINDER: Final = "/components/finder/"
+HOSTILE_PAGE_URLS: Final = [
+    "//evil.example/shop?q=a",
+    "http://app.example//evil.example/?q=a",
+    "javascript:alert(1)//?q=a",
+    "http://app.example/\\evil.example?q=a",
+    "http://app.example/a b?q=a",
+    "http://[::1/shop?q=a",
+    "http://app.example/shop?page=1e999&page=-&q=%00%FF",
+    "http://app.example/shop?" + "&".join(["x=1"] * 2000) + "&q=a",
+    "http://app.example/shop?q=" + "x" * 3000,
+    "not a url at all",
+]
+
+
+@pytest.mark.parametrize("page_url", HOSTILE_PAGE_URLS, ids=range(len(HOSTILE_PAGE_URLS)))
+async def test_url_state_a_hostile_page_url_keeps_the_defaults_and_stays_on_site(
+    host: Host, page_url: str
+) -> None:
+    headers = (("hx-current-url", page_url),)
+    mounted = await host.send(post(FINDER, js({}), headers=headers))
+    assert_no_leak(mounted.body)
+    assert mounted.status == 200, mounted.body[:300]
+    state = mounted.json()["state"]
+    assert type(state["page"]) is int
+    assert isinstance(state["q"], str)
+    body = {"event": "search", "payload": {"q": "b"}, "snapshot": mounted.json()["snapshot"]}
+    searched = await host.send(post(FINDER, js(body), headers=headers))
+    assert searched.status == 200, searched.body[:300]
+    effects = searched.json()["effects"]
+    url = effects.get("replace_url") or effects["push_url"]
+    assert url[0] in "/?", url
+    assert not url.startswith("//"), url
+    assert "\\" not in url
+    await host.check_healthy()
+
+
+async def test_url_state_a_value_too_long_for_a_url_is_refused_and_not_applied(
+    host: Host,
+) -> None:
+    mounted = await host.send(post(FINDER, js({})))
+    body = {"event": "search", "payload": {"q": "x" * 5000}, "snapshot": mounted.json()["snapshot"]}
+    response = await host.send(post(FINDER, js(body)))
+    _refused_effect(response, URL_NOT_ALLOWED, "too_long")
+    await host.check_healthy()

@@ -1,5 +1,6 @@
-"""The browser files under ``/_static/`` (the runtime, its types, htmx and its extensions from
-the shipped copies or a configured folder: cached, with ETag) and the page's script tags."""
+"""The browser files under ``/_static/`` (the runtime minified and as source, its source map, its
+types, htmx and its extensions from the shipped copies or a configured folder: cached, with ETag)
+and the page's script tags (the minified runtime, or its source in debug mode)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,39 @@ from component_framework.asgi.static import (
     VENDOR_SCRIPTS,
     StaticFiles,
 )
-from component_framework.asgi.static import RUNTIME as RUNTIME_NAME
+from component_framework.asgi.static import RUNTIME as SOURCE_NAME
+from component_framework.asgi.static import RUNTIME_MINIFIED as RUNTIME_NAME
 from component_framework.core.config import ENV_VENDOR_DIRECTORY, Settings
 from component_framework.testing import asgi_request
 
-RUNTIME = "/components/_static/component-framework.js"
+RUNTIME = "/components/_static/component-framework.min.js"
+SOURCE = "/components/_static/component-framework.js"
 
 
-async def test_runtime_is_served_with_caching_headers(components_app: ComponentASGI) -> None:
-    answer = await asgi_request(components_app, "GET", RUNTIME)
+@pytest.mark.parametrize("path", [RUNTIME, SOURCE])
+async def test_runtime_is_served_with_caching_headers(
+    components_app: ComponentASGI, path: str
+) -> None:
+    answer = await asgi_request(components_app, "GET", path)
     assert answer.status == 200
     assert answer.header("content-type") == "text/javascript; charset=utf-8"
     assert answer.header("cache-control") == "public, max-age=3600"
-    assert answer.body == (STATIC_DIRECTORY / "component-framework.js").read_bytes()
+    assert answer.body == (STATIC_DIRECTORY / path.rsplit("/", 1)[1]).read_bytes()
     assert b"htmx:sseOpen" in answer.body
+
+
+async def test_minified_runtime_names_its_source_map_which_names_the_source(
+    components_app: ComponentASGI,
+) -> None:
+    runtime = await asgi_request(components_app, "GET", RUNTIME)
+    assert runtime.text.endswith("\n//# sourceMappingURL=component-framework.min.js.map")
+    source_map = await asgi_request(
+        components_app, "GET", "/components/_static/component-framework.min.js.map"
+    )
+    assert source_map.status == 200
+    assert source_map.header("content-type") == "application/json; charset=utf-8"
+    assert source_map.json()["sources"] == [SOURCE_NAME]
+    assert len(runtime.body) < len((STATIC_DIRECTORY / SOURCE_NAME).read_bytes()) // 2
 
 
 async def test_matching_etag_answers_304_without_body(components_app: ComponentASGI) -> None:
@@ -174,7 +194,7 @@ def test_script_tags_point_at_local_copies_when_a_vendor_folder_is_set() -> None
         '<script src="/components/_static/htmx.min.js"></script>',
         '<script src="/components/_static/sse.min.js"></script>',
         '<script src="/components/_static/ws.min.js"></script>',
-        f'<script src="/components/_static/component-framework.js?v={version}"></script>',
+        f'<script src="/components/_static/component-framework.min.js?v={version}"></script>',
     ]
 
 
@@ -185,7 +205,7 @@ def test_script_tags_are_local_by_default_too() -> None:
         '<script src="/components/_static/sse.min.js"></script>',
     ]
     assert re.fullmatch(
-        r'<script src="/components/_static/component-framework\.js\?v=[0-9a-f]{12}"></script>',
+        r'<script src="/components/_static/component-framework\.min\.js\?v=[0-9a-f]{12}"></script>',
         tags[2],
     )
     assert len(tags) == 3
@@ -194,7 +214,16 @@ def test_script_tags_are_local_by_default_too() -> None:
 def test_script_tags_follow_the_public_prefix() -> None:
     tags = vendor_app().script_tags(sse=False, ws=False, url_prefix="/ui/components/")
     assert tags.splitlines()[0] == '<script src="/ui/components/_static/htmx.min.js"></script>'
-    assert "/ui/components/_static/component-framework.js?v=" in tags
+    assert "/ui/components/_static/component-framework.min.js?v=" in tags
+
+
+def test_script_tags_load_the_readable_runtime_in_debug_mode() -> None:
+    app = ComponentASGI(settings=Settings(secret_keys=KEY, debug=True))
+    version = app.static.version(SOURCE_NAME)
+    assert version == hashlib.sha256((STATIC_DIRECTORY / SOURCE_NAME).read_bytes()).hexdigest()[:12]
+    assert app.script_tags().splitlines()[-1] == (
+        f'<script src="/components/_static/component-framework.js?v={version}"></script>'
+    )
 
 
 def test_vendor_folder_comes_from_the_environment(tmp_path: Path) -> None:
@@ -220,7 +249,7 @@ def test_script_tags_for_htmx_4_load_htmx_4_and_its_own_extensions() -> None:
         '<script src="/components/_static/htmx4.min.js"></script>',
         '<script src="/components/_static/hx-sse.min.js"></script>',
         '<script src="/components/_static/hx-ws.min.js"></script>',
-        f'<script src="/components/_static/component-framework.js?v={version}"></script>',
+        f'<script src="/components/_static/component-framework.min.js?v={version}"></script>',
     ]
     assert app.script_tags(htmx=4, sse=False, ws=False).splitlines()[0] == tags[0]
 

@@ -5,7 +5,8 @@ requests. ``inner`` is a Starlette app serving:
 
 - ``/``: a page with the guide's markup (:data:`GUIDE_MARKUP`, unchanged), htmx 2 and
   htmx-ext-sse (both from ``node_modules``) and our runtime script
-  ``/components/_static/component-framework.js`` (active through ``hx-ext`` on ``<body>``);
+  ``/components/_static/component-framework.min.js`` (the minified build pages load by default;
+  active through ``hx-ext`` on ``<body>``);
 - ``/no-runtime``: the same page without our runtime script (the control case);
 - ``/sse-close``: no runtime script, the guide's markup plus ``sse-close="done"``;
 - ``/runs``: JSON ``{"runs": n, "requests": [...]}``: how many report runs started, and every
@@ -57,7 +58,7 @@ GUIDE_MARKUP: Final = (
 SSE_CLOSE_MARKUP: Final = GUIDE_MARKUP.replace(
     'sse-swap="message"', 'sse-swap="message" sse-close="done"'
 )
-RUNTIME_SCRIPT: Final = '<script src="/components/_static/component-framework.js"></script>'
+RUNTIME_SCRIPT: Final = '<script src="/components/_static/component-framework.min.js"></script>'
 PAGE: Final = """<!doctype html>
 <html lang="en">
 <head>

@@ -11,6 +11,7 @@ ends with no CSP violation; happy paths also end with no console error.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -628,6 +629,17 @@ def test_a_resume_the_server_cannot_serve_is_shown_as_lost_and_never_retried(
 # -- 8. WebSocket resume -------------------------------------------------------------------------
 
 
+def _without_page(query: str) -> str:
+    """A socket URL's query without the page id the runtime adds (``_page``: 128 random bits
+    in hex, docs/events.md), which it checks is there."""
+    kept, page = [], []
+    for pair in query.split("&"):
+        (page if pair.startswith("_page=") else kept).append(pair)
+    assert len(page) == 1, query
+    assert re.fullmatch(r"_page=[0-9a-f]{32}", page[0]), query
+    return "&".join(kept)
+
+
 def _no_snapshot_in_urls(sockets: list[dict[str, Any]]) -> None:
     """No WebSocket URL of the page carried a snapshot (it would be in access logs)."""
     for socket in sockets:
@@ -642,7 +654,7 @@ def test_the_socket_resumes_the_page_component_with_its_snapshot(rt: RuntimePage
     (socket,) = record["sockets"]
     assert socket["outcome"] == "accepted"
     assert socket["snapshot"] == served["snapshot"], socket  # sent in the join message
-    assert socket["query"] == "format=html&target=ws-box&join=message"
+    assert _without_page(socket["query"]) == "format=html&target=ws-box&join=message"
     _no_snapshot_in_urls(record["sockets"])
     assert component_id == served["id"]
     expect(_root(rt, "wsbox")).to_have_count(1)
@@ -706,7 +718,7 @@ def test_a_join_refused_for_its_snapshot_is_retried_as_a_fresh_mount(
     outcomes = [(socket["snapshot"], socket["join_error"]) for socket in sockets]
     assert outcomes[1] == ("v1.tampered.token", "invalid_snapshot"), outcomes
     assert outcomes[-1] == (None, None)  # mounted from the page's own URL
-    assert sockets[-1]["query"] == "format=html&target=ws-box"
+    assert _without_page(sockets[-1]["query"]) == "format=html&target=ws-box"
     assert all(socket["outcome"] == "accepted" for socket in sockets)
     _no_snapshot_in_urls(sockets)
     expect(page.locator("[data-component-error]")).to_have_count(0)  # nothing was queued
@@ -771,7 +783,7 @@ def test_a_long_snapshot_resumes_through_the_join_message(
     assert _root(rt, "wsbox").get_attribute("id") == component_id
     sockets = rt.record()["sockets"]
     assert len(sockets[-1]["snapshot"]) > 6000
-    assert sockets[-1]["query"] == "format=html&target=ws-box&join=message"
+    assert _without_page(sockets[-1]["query"]) == "format=html&target=ws-box&join=message"
     page.locator("input[name=text]").fill("after")
     page.locator(".add-form button").click()
     expect(page.locator(".items li")).to_have_text([long_item.strip(), "after"])

@@ -157,7 +157,7 @@ def test_page_holds_the_guides_markup_unchanged(server: Server) -> None:
     with urllib.request.urlopen(f"{server.base_url}/", timeout=HTTP_TIMEOUT) as answer:
         page = answer.read().decode("utf-8")
     assert GUIDE_MARKUP in page
-    assert '<script src="/components/_static/component-framework.js"></script>' in page
+    assert '<script src="/components/_static/component-framework.min.js"></script>' in page
 
 
 def test_report_appears_section_by_section(report_page: Opened) -> None:

@@ -78,6 +78,21 @@ class Report(StreamingComponent):
         yield
 
 
+@registry.register("closing")
+class Closing(StreamingComponent):
+    """Asks for an effect after its last ``yield`` without changing what it shows."""
+
+    template_name = "report.html"
+
+    def mount(self) -> None:
+        self.state["part"] = 0
+
+    async def on_run(self) -> AsyncIterator[None]:
+        self.state["part"] = 1
+        yield
+        self.trigger("finished", {"parts": 1})
+
+
 def make_app(**settings: Any) -> ComponentASGI:
     return ComponentASGI(
         registry=registry,

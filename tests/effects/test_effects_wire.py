@@ -181,6 +181,18 @@ async def test_an_sse_html_render_frame_is_followed_by_its_effects_frame():
     assert answer.events[-1].event == "done"
 
 
+async def test_an_effect_asked_for_after_the_last_yield_still_reaches_the_client():
+    # The HTML did not change after the last yield: the final render still goes out, since it
+    # carries the effect (before, it was skipped and the effect was lost without a word).
+    answer = await sse_request(
+        make_app(), "/components/closing/stream/", headers=HOST, give_up_after=WAIT
+    )
+    kinds = [event.event for event in answer.events]
+    assert kinds == ["message", "message", "effects", "done"], kinds
+    assert answer.events[0].data == answer.events[1].data
+    assert json.loads(answer.events[2].data)["effects"] == {"trigger": {"finished": {"parts": 1}}}
+
+
 async def test_an_sse_json_render_frame_carries_the_effects_in_its_document():
     answer = await sse_request(
         make_app(),

@@ -169,7 +169,7 @@ async def test_websocket_handshake_for_an_allowed_host_opens() -> None:
 
 
 async def test_static_files_are_refused_for_an_unknown_host() -> None:
-    runtime = "/components/_static/component-framework.js"
+    runtime = "/components/_static/component-framework.min.js"
     refused = await asgi_request(_app(), "GET", runtime, headers={"Host": "evil.example"})
     assert refused.status == 400
     served = await asgi_request(_app(), "GET", runtime, headers={"Host": "app.example"})

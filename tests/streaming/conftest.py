@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from component_framework import ComponentASGI, Settings
+from component_framework.core.hub import Hub
 from tests.streaming import stream_components
 from tests.streaming.exchange import Exchange
 
@@ -23,10 +24,11 @@ class Streams:
         self.apps: list[ComponentASGI] = []
         self.exchanges: list[Exchange] = []
 
-    def app(self, inner: Any = None, **settings: Any) -> ComponentASGI:
+    def app(self, inner: Any = None, *, hub: Hub | None = None, **settings: Any) -> ComponentASGI:
         """A standalone (or, with ``inner``, middleware) app over the stream components.
 
-        ``settings`` override :class:`Settings` fields. Signals are never hooked: this is the
+        ``hub``: its hub (default: the process's). ``settings`` override :class:`Settings`
+        fields. Signals are never hooked: this is the
         test process (``test_signals`` hooks them in a subprocess)."""
         values: dict[str, Any] = {"secret_keys": (stream_components.SECRET,), **settings}
         app = ComponentASGI(
@@ -35,6 +37,7 @@ class Streams:
             renderer=stream_components.renderer,
             settings=Settings(**values),
             shutdown_on_signals=False,
+            hub=hub,
         )
         self.apps.append(app)
         return app

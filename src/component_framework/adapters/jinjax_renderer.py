@@ -210,7 +210,9 @@ def register_component_global(
     else:
         dispatcher = Dispatcher(settings=Settings.from_env()) if components is None else components
         guard = ClientGuard(dispatcher.settings)
-        static = StaticFiles(vendor_directory=dispatcher.settings.vendor_directory)
+        static = StaticFiles(
+            vendor_directory=dispatcher.settings.vendor_directory, debug=dispatcher.settings.debug
+        )
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
     environment.globals[name] = _component_global(dispatcher, guard, prefix)

@@ -6,7 +6,8 @@ fast instead of stalling the caller) and one listener task per event loop that h
 subscriptions and keeps reconnecting with exponential backoff and jitter while Redis is away.
 An outage is logged once when it starts and once when it ends, never raised into the app:
 the hub keeps delivering locally. Redis pub/sub is at most once: messages published while a
-process is disconnected do not reach it.
+process is disconnected do not reach it. The broker also provides the deployment's resume store
+(``adapters.redis_resume``), on the same Redis.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingExtraError("redis", "redis") from exc
 
 from component_framework.adapters._asyncio_only import running_asyncio_loop
+from component_framework.adapters.redis_resume import RedisResumeStore
 from component_framework.core.broker import BrokerUnavailable, MessageCallback
 
 __all__ = ["RedisBroker"]
@@ -70,6 +72,7 @@ class RedisBroker:
         #: Set by the listener once Redis confirmed the wanted channels.
         self._synced: asyncio.Event | None = None
         self.reconnects = 0
+        self._resume_store: RedisResumeStore | None = None
 
     def __repr__(self) -> str:
         return f"<RedisBroker {self.url!r} connected={self._connected}>"
@@ -240,6 +243,12 @@ class RedisBroker:
                 except Exception:
                     logger.exception("a broker message callback failed")
 
+    def resume_store(self) -> RedisResumeStore:
+        """The deployment's resume store on the same Redis (Redis Streams, one per broker)."""
+        if self._resume_store is None:
+            self._resume_store = RedisResumeStore(self.url)
+        return self._resume_store
+
     # -- closing ---------------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -255,6 +264,8 @@ class RedisBroker:
             await asyncio.gather(listener, return_exceptions=True)
         if self._loop is asyncio.get_running_loop():
             await self._drop_publisher()
+        if self._resume_store is not None:
+            await self._resume_store.close()
         self._connected = False
 
 

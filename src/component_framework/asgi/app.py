@@ -186,16 +186,20 @@ class ComponentASGI:
         self.app = app
         self.prefix = _normalise_prefix(prefix)
         dispatcher = Dispatcher(registry, settings, renderer, authorize)
+        app_hub = default_hub() if hub is None else hub
         dispatcher.url_prefix = self.prefix
         #: What every transport is handed with each exchange.
         self.services = services = AppServices(
             dispatcher=dispatcher,
             guard=ClientGuard(dispatcher.settings),
-            hub=default_hub() if hub is None else hub,
-            streams=StreamRegistry(),
+            hub=app_hub,
+            streams=StreamRegistry(lambda: app_hub.resume_store),
             stream_gate=StreamGate(),
             sockets=SocketRegistry(),
-            static=StaticFiles(vendor_directory=dispatcher.settings.vendor_directory),
+            static=StaticFiles(
+                vendor_directory=dispatcher.settings.vendor_directory,
+                debug=dispatcher.settings.debug,
+            ),
             uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
         dispatcher.presence = services.hub.presence

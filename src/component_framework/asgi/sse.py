@@ -1,7 +1,8 @@
 """The SSE transport: one ``text/event-stream`` exchange for ``/{name}/stream/``.
 
 Owns the exchange: reading the request (query string, or a body for POST), starting a stream run
-or resuming one from ``Last-Event-ID``, the response headers, sending frames as the run produces
+or resuming one from ``Last-Event-ID`` (from this worker's runs, or following another
+worker's run through the resume store), the response headers, sending frames as the run produces
 them (with heartbeats while idle), and ending: after ``done``/``error``, on client disconnect
 (seen from ``http.disconnect`` or from a failing or stalled ``send``), or on server shutdown (a
 final ``shutdown`` frame). A failure before the first frame is the HTTP transport's JSON error
@@ -33,6 +34,7 @@ from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.events import checked_page_id
+from component_framework.core.resume_store import RemoteRun
 from component_framework.core.stream_run import StreamRun
 from component_framework.errors import (
     ComponentError,
@@ -80,6 +82,9 @@ _HEADERS: Final = (
 #: Seconds a cancelled stream may spend sending its shutdown frame (servers that stop by
 #: cancelling the application, daphne and hypercorn's workers, give it no other chance).
 LAST_FRAME_TIMEOUT: Final = 0.5
+#: Longest wait for a followed run's next frame before looking at the client, the shutdown
+#: gate and the heartbeat again (seconds).
+FOLLOW_WAIT: Final = 0.5
 
 
 class StreamNotFound(NotFound):
@@ -122,11 +127,8 @@ class _Heartbeat:
 class _StreamReader:
     """One client reading one run: sends its frames until the run ends or the client goes."""
 
-    def __init__(
-        self, send: ASGISendCallable, run: StreamRun, settings: Settings, gate: StreamGate
-    ) -> None:
+    def __init__(self, send: ASGISendCallable, settings: Settings, gate: StreamGate) -> None:
         self.send = send
-        self.run = run
         self.settings = settings
         self.gate = gate
         self.gone = False
@@ -182,18 +184,22 @@ class _StreamReader:
             logger.debug("the shutdown frame of a cancelled stream did not go out", exc_info=True)
         self.gone = True
 
-    async def serve(self, receive: ASGIReceiveCallable, after: int) -> None:
-        """Send frames after sequence ``after`` as they come; returns when the exchange ends."""
-        run, gate = self.run, self.gate
+    async def _start(self) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
+        await self._send({**start, "trailers": False})
+        await self._write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
+
+    async def serve(self, receive: ASGIReceiveCallable, run: StreamRun, after: int) -> None:
+        """Send ``run``'s frames after sequence ``after`` as they come; returns when the
+        exchange ends."""
+        gate = self.gate
         wakeup = run.attach()
         gate.wakeups.add(wakeup)
         loop = aio.running_loop()
         watcher = loop.create_task(self._watch_disconnect(receive, wakeup))
         heartbeat = _Heartbeat(loop, self.settings.stream_heartbeat, wakeup)
         try:
-            start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
-            await self._send({**start, "trailers": False})
-            await self._write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
+            await self._start()
             while not self.gone:
                 wakeup.clear()
                 frames = run.frames_after(after)
@@ -225,6 +231,48 @@ class _StreamReader:
             watcher.cancel()
             gate.wakeups.discard(wakeup)
             run.detach(wakeup)
+
+    async def follow(
+        self, receive: ASGIReceiveCallable, remote: RemoteRun, run_id: str, after: int
+    ) -> None:
+        """Send the frames of a run another worker produces (from the resume store) after
+        ``after``, as they come; a run that goes away meanwhile (cancelled, expired, lost
+        with the store) ends with a ``lost`` frame. Returns when the exchange ends."""
+        gate, settings = self.gate, self.settings
+        wakeup = aio.new_event()  # the disconnect watcher's; reads are bounded by FOLLOW_WAIT
+        gate.wakeups.add(wakeup)
+        watcher = aio.running_loop().create_task(self._watch_disconnect(receive, wakeup))
+        quiet_since = monotonic()
+        try:
+            await self._start()
+            while not self.gone:
+                if gate.closing:
+                    await self._write(self._framed(SHUTDOWN_FRAME))
+                    break
+                frames = await remote.read(after, FOLLOW_WAIT)
+                if frames is None:
+                    lost = lost_frame(error_document(StreamLost()), run_id)
+                    await self._write(self._framed(lost))
+                    break
+                for seq, wire in frames:
+                    await self._write(self._framed(wire))
+                    after = seq
+                if remote.ended:
+                    break
+                if frames:
+                    quiet_since = monotonic()
+                elif monotonic() - quiet_since >= settings.stream_heartbeat:
+                    quiet_since = monotonic()
+                    await self._write(HEARTBEAT_FRAME)
+            if not self.gone:
+                await self._write(b"", more=False)
+        except aio.cancellation():
+            await self._last_frame()
+            raise
+        finally:
+            watcher.cancel()
+            gate.wakeups.discard(wakeup)
+            await remote.close()
 
 
 def _stream_event(
@@ -329,6 +377,7 @@ async def handle_sse(
     headers = RequestHeaders.of(scope)
     after = 0
     opened = False
+    remote: RemoteRun | None = None
     client = guard.client_address(scope)
     try:
         guard.check_host(headers.host)
@@ -341,15 +390,22 @@ async def handle_sse(
         resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id:
             run = streams.get(resume[0]) if resume is not None else None
+            after = resume[1] if resume else 0
             if run is None or run.component_name != component_name:
-                # Expired, run elsewhere or never ours: not "finished", the client missed frames.
-                await send_response(send, _lost(resume[0] if resume else "", headers, services))
-                return
-            if run.finished and not run.frames_after(resume[1] if resume else 0):
+                if resume is not None and _RUN_ID.fullmatch(resume[0]):  # another worker's?
+                    remote = await streams.find_elsewhere(component_name, resume[0])
+                if remote is None:
+                    # Expired, gone or never ours: not "finished", the client missed frames.
+                    await send_response(send, _lost(resume[0] if resume else "", headers, services))
+                    return
+                if remote.done_after(after):
+                    await remote.close()
+                    await send_response(send, _no_content())  # finished anywhere: 204
+                    return
+            elif run.finished and not run.frames_after(after):
                 # Finished: 204 tells EventSource to stop reconnecting.
                 await send_response(send, _no_content())
                 return
-            after = resume[1] if resume else 0
         else:
             # Starting work is a state change: a cross-site page may not start it.
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "stream start")
@@ -357,6 +413,7 @@ async def handle_sse(
             try:
                 context = AccessContext("sse", scope, client)
                 run = await _start_run(scope, receive, component_name, headers, context, services)
+                await streams.published(run)  # before the client can learn the run's id
             except BaseException:
                 guard.close("stream", client)
                 raise
@@ -364,16 +421,26 @@ async def handle_sse(
     except Disconnected:
         return
     except Exception as exc:  # before the response started: the JSON error answer of HTTP
+        if remote is not None:
+            await remote.close()
         await _refuse(send, exc, component_name, debug, headers.htmx)
         return
     if not opened:
         try:
             guard.open("stream", client)
         except ComponentError as error:
+            if remote is not None:
+                await remote.close()
             await _refuse(send, error, component_name, debug, headers.htmx)
             return
+    reader = _StreamReader(send, services.settings, gate)
     try:
-        await _StreamReader(send, run, services.settings, gate).serve(receive, after)
+        if remote is not None:
+            assert resume is not None
+            await reader.follow(receive, remote, resume[0], after)
+        else:
+            assert run is not None
+            await reader.serve(receive, run, after)
     finally:
         guard.close("stream", client)
 

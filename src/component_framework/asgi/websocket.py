@@ -425,7 +425,7 @@ class _SocketConnection:
                 self._join_timer.cancel()
                 self._join_timer = None
             work: Join | Event = Join(
-                message.params, message.snapshot, message.ref, message.children
+                message.params, message.snapshot, message.ref, message.children, message.url
             )
         else:
             assert message.event is not None

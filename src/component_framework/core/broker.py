@@ -2,7 +2,8 @@
 
 Owns the :class:`Broker` protocol (publish bytes on a channel; deliver every message of a
 subscribed channel to one callback; report whether the link is up), :class:`MemoryBroker`, the
-in-process reference implementation that every broker is tested against, and
+in-process reference implementation (which also provides the in-memory resume store,
+``core.resume_store``) that every broker is tested against, and
 :func:`broker_from_url`, which picks an implementation by URL scheme. Brokers carry opaque
 bytes: what a message means belongs to ``core.hub``.
 
@@ -19,6 +20,7 @@ from typing import Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from component_framework.core import aio
+from component_framework.core.resume_store import MemoryResumeStore
 from component_framework.errors import ConfigurationError
 
 __all__ = [
@@ -91,6 +93,7 @@ class MemoryBroker:
         self._subscribers: dict[str, list[MessageCallback]] = {}
         self._owned: dict[tuple[int, str], MessageCallback] = {}
         self._closed = False
+        self._resume_store: MemoryResumeStore | None = None
 
     async def publish(self, channel: str, data: bytes) -> None:
         if self._closed:
@@ -116,6 +119,12 @@ class MemoryBroker:
     async def close(self) -> None:
         self._closed = True
         self._subscribers.clear()
+
+    def resume_store(self) -> MemoryResumeStore:
+        """The resume store of the apps sharing this broker (``core.resume_store``)."""
+        if self._resume_store is None:
+            self._resume_store = MemoryResumeStore()
+        return self._resume_store
 
 
 def broker_from_url(url: str) -> Broker:

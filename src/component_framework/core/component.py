@@ -37,6 +37,7 @@ from component_framework.core.streams import (
     start_op,
     text_op,
 )
+from component_framework.core.url_state import check_declaration as check_url_state
 from component_framework.errors import ConfigurationError, InvalidEmit
 
 if TYPE_CHECKING:
@@ -173,6 +174,21 @@ class Component:
     #: class does not list never runs it. See ``docs/events.md``.
     listens: ClassVar[tuple[str, ...]] = ()
 
+    # -- state in the URL (core.url_state, docs/url-state.md) ------------------------------
+    #: State keys mirrored into the page's query string as they change, and read back from
+    #: the page URL at mount (the URL's value wins over the one ``mount`` set).
+    url_state: ClassVar[tuple[str, ...]] = ()
+    #: Those of :attr:`url_state` whose change adds a history entry (``push_url``); a change
+    #: of the others replaces the current one (``replace_url``: no entry per keystroke).
+    url_history: ClassVar[tuple[str, ...]] = ()
+    #: The values ``mount`` set (kept signed in the snapshot's meta) and the values the page
+    #: shows; the bookkeeping of ``core.url_state``, never part of the state.
+    url_defaults: dict[str, Any] | None = None
+    url_shown: dict[str, Any] | None = None
+    #: The URL of the page this instance is on, when the transport knows it better than
+    #: ``request`` (a WebSocket join's ``url``); see ``core.url_state.page_url``.
+    page_url: str | None = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "component_name" not in cls.__dict__:
@@ -181,6 +197,7 @@ class Component:
         cls.events = MappingProxyType(_collect_events(cls))
         cls.event_rates = MappingProxyType(_collect_rates(cls, cls.events))
         cls.listens = checked_listens(cls, cls.events)
+        check_url_state(cls)
 
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
         self.id: str = component_id or _new_component_id(self.component_name or "component")

@@ -28,7 +28,7 @@ from itertools import islice
 from time import monotonic
 from typing import Any, Final
 
-from component_framework.core import aio
+from component_framework.core import aio, url_state
 from component_framework.core.access import AccessContext, AccessHook, check_access
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
@@ -96,6 +96,9 @@ class ComponentCall:
     children: tuple[str, ...] = ()
     #: The signed mount of a lazy component (its params come from it, never from the client).
     lazy: str | None = None
+    #: The URL of the page, when the transport knows it better than the request (a WebSocket
+    #: join's ``url``): what URL state reads at mount and builds on.
+    page_url: str | None = None
 
     @classmethod
     def from_fields(
@@ -193,7 +196,9 @@ class PreparedCall:
         "handler",
         "held",
         "invalid",
+        "meta",
         "mount_arguments",
+        "page_url",
         "parent",
         "request",
         "restored_state",
@@ -235,6 +240,9 @@ class PreparedCall:
         self.submitted: Mapping[str, Any] | None = None
         self.invalid: FormInvalid | None = None
         self.validate: tuple[str, ...] = ()
+        #: The restored snapshot's meta (``Snapshot.meta``): the URL state's defaults.
+        self.meta: dict[str, Any] | None = None
+        self.page_url: str | None = None
         self.runs_async = (handler is not None and is_async_function(handler)) or (
             mounting and is_async_function(cls.mount)
         )
@@ -308,7 +316,7 @@ class Dispatcher:
                 self._take_event(cls, event, call.context)
         elif validate:
             raise PayloadValidationError("validate", "Name the event whose form is validated.")
-        component_id, restored, parent = self._restore(cls, call)
+        component_id, restored, parent, meta = self._restore(cls, call)
         params = call.params
         if call.lazy is not None:
             if restored is not None:
@@ -347,6 +355,7 @@ class Dispatcher:
             plan.parent = parent
         if children is not None:
             plan.children = children
+        plan.meta, plan.page_url = meta, call.page_url
         return plan
 
     def prepare_live_event(
@@ -438,21 +447,21 @@ class Dispatcher:
 
     def _restore(
         self, cls: type[Component], call: ComponentCall
-    ) -> tuple[str | None, dict[str, Any] | None, tuple[str, str] | None]:
+    ) -> tuple[str | None, dict[str, Any] | None, tuple[str, str] | None, dict[str, Any] | None]:
         if call.snapshot is not None:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
                 raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
-            return snapshot.component_id, snapshot.state, snapshot.parent
+            return snapshot.component_id, snapshot.state, snapshot.parent, snapshot.meta
         if call.state:
             if not self.settings.trust_client_state:
                 raise InvalidSnapshot(
                     "raw state is not accepted: echo the signed snapshot of the previous "
                     "response (or configure trust_client_state for trusted clients)"
                 )
-            return None, dict(call.state), None
-        return None, None, None
+            return None, dict(call.state), None, None
+        return None, None, None, None
 
     @staticmethod
     def _mount_arguments(cls: type[Component], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -489,9 +498,13 @@ class Dispatcher:
                 component.presence_book = self.presence
             if plan.parent is not None or plan.held:
                 component.parent, component.held = plan.parent, plan.held
+            if plan.page_url is not None:
+                component.page_url = plan.page_url
             if plan.restored_state is not None:
                 stage = "hydrate"
                 component.hydrate(plan.restored_state)
+                if plan.cls.url_state:
+                    url_state.resume(component, plan.meta)
                 if plan.handler is None and plan.context is not None:  # a plain re-render
                     self.check_access(plan, component, MOUNT_EVENT)  # (events: at the handler)
                 return component, None
@@ -500,7 +513,10 @@ class Dispatcher:
             if not mount:
                 return component, None
             stage = "mount"
-            return component, component.mount(**plan.mount_arguments)
+            mounted = component.mount(**plan.mount_arguments)
+            if plan.cls.url_state and not inspect.isawaitable(mounted):
+                url_state.restore(component)  # the URL's values win over mount's
+            return component, mounted
         except _USER_FAULTS_PASSED_THROUGH:
             raise
         except Exception as exc:
@@ -512,6 +528,8 @@ class Dispatcher:
         component, mounted = self.create(plan)
         if mounted is not None and inspect.isawaitable(mounted):
             await self.await_user_code(plan, "mount", mounted)
+            if plan.cls.url_state:
+                url_state.restore(component)
         return component
 
     async def open_component(self, plan: PreparedCall) -> Component:
@@ -593,12 +611,17 @@ class Dispatcher:
             html = self.render_template(component, children)
             stage = "dehydrate"
             state = component.dehydrate()
+            meta = None
+            if component.url_state:  # a changed key asks for the page's new URL
+                url_state.note_change(component)
+                if component.url_defaults is not None:
+                    meta = {url_state.META_KEY: component.url_defaults}
             # Before signing: a refused URL leaves nothing of the change applied.
             effects, pending = None, component.pending_effects
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            snapshot = self.signer.sign(name, component.id, state, component.parent)
+            snapshot = self.signer.sign(name, component.id, state, component.parent, meta)
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
             # many items), so a 413 for it rather than a 500, and no traceback in the log.

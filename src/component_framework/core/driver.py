@@ -1,12 +1,13 @@
 """The stream driver: how a handler whose work reaches the client as a stream is run.
 
-Owns what every streaming caller does the same way, an SSE stream run (any handler it
-started) and a live session (a generator handler over WebSocket or live SSE): a generator
-handler gets a render per ``yield`` and, when the state changed after its last ``yield``, one
-final render; its ``aclose`` runs in ``finally``, so a cancelled stream still runs the
-handler's ``finally`` blocks; a coroutine handler is awaited (``Settings.handler_timeout``
-bounds it as well); and the whole run is bounded by ``Settings.stream_max_seconds``, after
-which the handler is cancelled and :class:`~component_framework.errors.StreamTimeout` raised.
+Owns what every streaming caller does the same way, an SSE stream run (any handler it started)
+and a live session (a generator handler over WebSocket or live SSE): a generator handler gets a
+render per ``yield`` and, when the HTML changed after its last ``yield`` or the handler asked
+for effects (an emit, a trigger, a redirect) after it, one final render; its ``aclose`` runs in
+``finally``, so a cancelled stream still runs the handler's ``finally`` blocks; a coroutine
+handler is awaited (``Settings.handler_timeout`` bounds it as well); and the whole run is
+bounded by ``Settings.stream_max_seconds``, after which the handler is cancelled and
+:class:`~component_framework.errors.StreamTimeout` raised.
 
 Callers call the handler themselves (they decide whether its outcome is a stream) and say
 how a render is made (a live session rolls back a state too large to sign; every caller
@@ -76,6 +77,6 @@ async def _drive_generator(
     finally:
         await generator.aclose()  # on cancellation: runs the handler's finally blocks
     result = render(component)
-    if last is None or result.html != last.html:
-        show(result)  # what changed after the last yield still reaches the page
+    if last is None or result.html != last.html or result.effects:
+        show(result)  # what changed or was asked for after the last yield reaches the page
     return result

@@ -31,6 +31,7 @@ from component_framework.core.broker import Broker, BrokerUnavailable, broker_fr
 from component_framework.core.component import is_valid_event_name
 from component_framework.core.events import MAX_EMIT_DEPTH, page_topic
 from component_framework.core.presence import Presence
+from component_framework.core.resume_store import ResumeStore, resume_store_of
 from component_framework.core.turns import LoopSlice, TurnQueue
 from component_framework.errors import ConfigurationError
 from component_framework.protocol.compact import compact_json
@@ -229,6 +230,12 @@ class Hub:
     def broker(self) -> Broker | None:
         """The broker link, if any."""
         return self._broker
+
+    @property
+    def resume_store(self) -> ResumeStore | None:
+        """Where streams are published for other workers to resume: the broker's store
+        (Redis Streams for a Redis broker), ``None`` without a broker."""
+        return resume_store_of(self._broker) if self._broker is not None else None
 
     def use_broker(self, broker: Broker | str) -> None:
         """Connect this hub to other processes through ``broker`` (a broker or its URL).

@@ -100,6 +100,8 @@ class Join:
     ref: Ref = None
     #: The signed snapshots of its children that the page holds (``core.nesting``).
     children: tuple[str, ...] = ()
+    #: The URL of the page the component is on (the join message's ``url``), for URL state.
+    url: str | None = None
 
 
 @dataclass(slots=True)
@@ -327,6 +329,7 @@ class LiveSession:
         dispatcher = self.dispatcher
         call = ComponentCall(self._name, None, {}, work.params, work.snapshot, None, self.context)
         call.children = work.children
+        call.page_url = work.url
         plan = dispatcher.prepare(call)
         component = await dispatcher.open(plan)
         component.stream_sink = self._sink

@@ -247,6 +247,7 @@ class RenderFrame:
                 result = dispatcher.render(kept, self.seeds)
             elif seed is not None and seed.component_name == name:
                 plan = dispatcher.prepare(ComponentCall(name, snapshot=seed.token, context=context))
+                plan.page_url = parent.page_url  # URL state: the parent's page
                 child, _ = dispatcher.create(plan)
                 child.held = parent.held
                 _give_props(child, params)
@@ -257,6 +258,7 @@ class RenderFrame:
                 plan = dispatcher.prepare(ComponentCall(name, params=params, context=context))
                 plan.parent = (parent.id, slot)
                 plan.held = parent.held
+                plan.page_url = parent.page_url
                 result = dispatcher.run(plan)
         except (Forbidden, Unauthorized):
             return ""  # a denied child is left out, as a denied component of a page

@@ -4,11 +4,14 @@ Owns what outlives a single connection: the task that runs the handler (one rend
 ``yield``, batched ``stream`` frames for stream operations, then ``done`` or ``error``), the
 bounded replay buffer that lets a reconnecting client get exactly the frames it missed, and the
 resume grace (the task keeps running for a while after its last reader left; with nobody back it
-is cancelled, so the handler's ``finally`` blocks run). :class:`StreamRegistry` holds the runs of
-one app; a live SSE subscription is a run whose task holds a live session (its outlet, which
-writes the run's frames, belongs to the SSE transport: ``asgi.live_stream``). Frames are kept
-encoded as SSE, built only by ``protocol.sse``'s frame builders (the one streaming wire format
-so far); this module numbers them. Transports do all I/O.
+is cancelled, so the handler's ``finally`` blocks run). With a resume store
+(``core.resume_store``, chosen by the broker) each run is also published there, so a reconnect
+to another worker can follow it; a run followed that way outlives its grace like a run with a
+local reader. :class:`StreamRegistry` holds the runs of one app; a live SSE subscription is a
+run whose task holds a live session (its outlet, which writes the run's frames, belongs to the
+SSE transport: ``asgi.live_stream``). Frames are kept encoded as SSE, built only by
+``protocol.sse``'s frame builders (the one streaming wire format so far); this module numbers
+them. Transports do all I/O.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from component_framework.core.dispatch import (
 )
 from component_framework.core.driver import drive_stream
 from component_framework.core.live import LiveSession
+from component_framework.core.resume_store import RemoteRun, ResumeStore, RunLog
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
     ComponentError,
@@ -93,6 +97,9 @@ class StreamRun:
         self._wakeups: set[aio.Event] = set()
         self._on_closed = on_closed
         self._closed = False
+        #: The run's entry in the deployment's resume store (``None``: this worker only).
+        self.log: RunLog | None = None
+        self._checks: set[aio.Task] = set()
 
     # -- producing frames ------------------------------------------------------------------
 
@@ -119,6 +126,8 @@ class StreamRun:
             self.held_bytes -= len(self.frames.popleft()[1])
         for wakeup in self._wakeups:
             wakeup.set()
+        if self.log is not None:
+            self.log.notify()
 
     def emit_ops(self, ops: list[StreamOp]) -> None:
         """A batch of stream operations as one ``stream`` frame."""
@@ -162,6 +171,8 @@ class StreamRun:
         self.finished = True
         for wakeup in self._wakeups:
             wakeup.set()
+        if self.log is not None:
+            self.log.notify()
         if self.readers == 0:
             self._schedule_close()
 
@@ -205,13 +216,35 @@ class StreamRun:
         if self.grace <= 0:
             self.close()
         elif self._grace_timer is None:
-            self._grace_timer = aio.running_loop().call_later(self.grace, self.close)
+            self._grace_timer = aio.running_loop().call_later(self.grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        """The grace after the last local reader left is over: close, unless a reader on
+        another worker follows the run through the resume store (then wait another grace)."""
+        self._grace_timer = None
+        if self.log is None:
+            self.close()
+        elif not self._closed:
+            check = aio.running_loop().create_task(self._close_unless_followed(self.log))
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
+
+    async def _close_unless_followed(self, log: RunLog) -> None:
+        followed = await log.followed()
+        if self._closed or self.readers or self._grace_timer is not None:
+            return  # closed meanwhile, or a reader came back (its leaving restarts the grace)
+        if followed:
+            self._schedule_close()
+        else:
+            self.close()
 
     def close(self) -> None:
         """Cancel the task if it still runs and free the frames (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        if self.log is not None:  # first: the store tells a finished run from a cancelled one
+            self.log.close()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         if self.task is not None and not self.task.done():
@@ -301,10 +334,15 @@ async def _hold_live(run: StreamRun, session: LiveSession) -> None:
 
 
 class StreamRegistry:
-    """The runs of one app, by id; the shutdown path cancels them all."""
+    """The runs of one app, by id; the shutdown path cancels them all.
 
-    def __init__(self) -> None:
+    ``store``: called when a run opens, it returns the deployment's resume store (the hub's
+    broker picks it, and may be configured after the app was built), or ``None`` for runs
+    that only this worker can resume."""
+
+    def __init__(self, store: Callable[[], ResumeStore | None] | None = None) -> None:
         self.runs: dict[str, StreamRun] = {}
+        self._store = store
 
     def start_run(
         self,
@@ -352,7 +390,23 @@ class StreamRegistry:
             debug=settings.debug,
         )
         self.runs[run.id] = run
+        store = self._store() if self._store is not None else None
+        if store is not None:
+            run.log = store.publish(run)
         return run
+
+    async def published(self, run: StreamRun) -> None:
+        """Once this returns, other workers can find ``run`` in the resume store (if any)."""
+        if run.log is not None:
+            await run.log.opened()
+
+    async def find_elsewhere(self, component_name: str, run_id: str) -> RemoteRun | None:
+        """A run of ``component_name`` that another worker produces, from the resume store;
+        ``None`` without a store or when no worker has it."""
+        store = self._store() if self._store is not None else None
+        if store is None:
+            return None
+        return await store.find(component_name, run_id)
 
     def _forget(self, run: StreamRun) -> None:
         self.runs.pop(run.id, None)

@@ -15,8 +15,9 @@ random key, or a worker lacks the shared key) is told apart from an edited one (
 It reveals nothing a signature does not: both are HMACs under the key. ``payload`` is base64url
 of compact JSON ``{"c": component name, "i": component id, "t": issue time (unix seconds), "s":
 state}``, plus ``"p": [parent id, key]`` for a nested component (a child is bound to its
-parent and its key, so its state cannot be moved to another); ``signature`` is base64url of
-HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
+parent and its key, so its state cannot be moved to another) and ``"m"``: what the framework
+keeps beside the state (the defaults of URL state), only when there is some; ``signature`` is
+base64url of HMAC-SHA256(key, ``b"v2." + key id + b"." + payload``).
 The first key signs; every key verifies, so keys can be rotated by prepending a new one and
 dropping the old one after the longest snapshot lifetime. Tokens of the previous format,
 ``v1.<payload>.<signature>`` (HMAC over ``b"v1." + payload``, no key id), still verify; one
@@ -68,6 +69,8 @@ class Snapshot:
     state: dict[str, Any]
     #: A nested component's parent id and key; ``None`` for a top-level component.
     parent: tuple[str, str] | None = None
+    #: What the framework keeps beside the state (``"m"``; e.g. the defaults of URL state).
+    meta: dict[str, Any] | None = None
 
 
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
@@ -141,10 +144,12 @@ class SnapshotSigner:
         component_id: str,
         state: dict[str, Any],
         parent: tuple[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> str:
-        """Return a token for ``state`` (of a child of ``parent``: its id and the child's key);
-        raises ``TypeError`` if state is not JSON data, ``SnapshotError("oversized")`` if the
-        token would exceed ``max_bytes``."""
+        """Return a token for ``state`` (of a child of ``parent``: its id and the child's key;
+        with the framework's ``meta``, when there is some); raises ``TypeError`` if state or
+        meta is not JSON data, ``SnapshotError("oversized")`` if the token would exceed
+        ``max_bytes``."""
         document: dict[str, Any] = {
             "c": component_name,
             "i": component_id,
@@ -153,6 +158,8 @@ class SnapshotSigner:
         }
         if parent is not None:
             document["p"] = parent
+        if meta:
+            document["m"] = meta
         encoded = _ENCODER.encode(document).encode("utf-8")
         payload = _b64encode(encoded)
         signed = self._sign_prefix + payload
@@ -223,12 +230,13 @@ class SnapshotSigner:
         if not isinstance(document, dict):
             raise SnapshotError("malformed", "snapshot payload is not an object")
         name, component_id = document.get("c"), document.get("i")
-        issued_at, state = document.get("t"), document.get("s")
+        issued_at, state, meta = document.get("t"), document.get("s"), document.get("m")
         if not (
             isinstance(name, str)
             and isinstance(component_id, str)
             and type(issued_at) is int
             and isinstance(state, dict)
+            and (meta is None or isinstance(meta, dict))
         ):
             raise SnapshotError("malformed", "snapshot payload lacks name, id, time or state")
         if name != component_name and component_name is not None:
@@ -245,10 +253,10 @@ class SnapshotSigner:
                 raise SnapshotError("malformed", "snapshot payload has a malformed parent")
             parent = (parent[0], parent[1])
         if not expire:
-            return Snapshot(name, component_id, float(issued_at), state, parent)
+            return Snapshot(name, component_id, float(issued_at), state, parent, meta)
         now = self._clock()
         if issued_at > now + CLOCK_SKEW_SECONDS:
             raise SnapshotError("expired", "snapshot was issued in the future")
         if self.max_age is not None and now - issued_at > self.max_age:
             raise SnapshotError("expired", f"snapshot is older than {self.max_age:g} seconds")
-        return Snapshot(name, component_id, float(issued_at), state, parent)
+        return Snapshot(name, component_id, float(issued_at), state, parent, meta)

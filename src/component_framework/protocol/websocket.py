@@ -6,7 +6,8 @@ JSON text by the builders below (render, stream, done, error, effects, broadcast
 mirror of ``protocol.sse``'s frame builders). Two client dialects are understood:
 
 - the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
-  ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer;
+  ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer; a
+  ``join`` may carry ``url``, the URL of the page (read by URL state, ``core.url_state``);
 - htmx's ws extension: an object of form values plus its request headers (no ``type``):
   ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
@@ -56,6 +57,7 @@ CLIENT_TYPES: Final = ("event", "join", "ping")
 #: What a client may put in ``ref`` (echoed unchanged in the answer).
 Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
+_MAX_PAGE_URL_LENGTH: Final = 8192
 #: Where htmx's ws extension puts its request headers: htmx 2 ``HEADERS``, htmx 4 ``headers``.
 _HTMX_HEADER_KEYS: Final = ("HEADERS", "headers")
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
@@ -88,6 +90,8 @@ class ClientMessage:
     #: A join's children snapshots; an event's held child (``core.nesting``).
     children: tuple[str, ...] = ()
     component_id: str | None = None
+    #: A join's ``url``: the URL of the page the component is on.
+    url: str | None = None
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -121,6 +125,7 @@ def parse_client_message(
         got = quoted(kind)
         raise MessageError("malformed", f"'type' must be one of {expected}, got {got}", ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
+    url = _page_url_of(body, ref) if kind == "join" else None
     try:
         fields = fields_from_mapping(body, loose_to_payload=kind == "event")
     except RequestError as exc:
@@ -140,7 +145,17 @@ def parse_client_message(
         validate=fields.validate,
         children=fields.children,
         component_id=fields.component_id,
+        url=url,
     )
+
+
+def _page_url_of(body: dict[str, Any], ref: Ref) -> str | None:
+    """A join's ``url`` (taken out of ``body``, so it is no mount parameter)."""
+    url = body.pop("url", None)
+    if url is None or (isinstance(url, str) and len(url) <= _MAX_PAGE_URL_LENGTH):
+        return url
+    expected = f"a string of at most {_MAX_PAGE_URL_LENGTH} characters"
+    raise MessageError("malformed", f"'url' must be {expected}", ref)
 
 
 def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMessage:

@@ -1,6 +1,7 @@
-/* component-framework client runtime: an htmx extension for htmx 2 and htmx 4 alike, no build step,
- * CSP-safe (no eval, no inline script or style). Served by ComponentASGI at
- * <prefix>/_static/component-framework.js; load it after htmx (and its sse/ws extensions). On htmx 2
+/* component-framework client runtime: an htmx extension for htmx 2 and htmx 4 alike, CSP-safe (no
+ * eval, no inline script or style). Pages load it minified (component-framework.min.js: after an
+ * edit here, run scripts/build-runtime.sh and commit its output); served by ComponentASGI under
+ * <prefix>/_static/; load it after htmx (and its sse/ws extensions). On htmx 2
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
@@ -234,7 +235,7 @@
     elt.cfFresh = false;
     if (elt.cfJoin) { // events queued meanwhile wait for the answer to the join
       elt.cfHeld = link.queue.splice(0);
-      var join = { type: "join", snapshot: elt.cfJoin };
+      var join = { type: "join", snapshot: elt.cfJoin, url: location.href }; // url: for URL state
       if (elt.cfKids.length) { join.children = elt.cfKids; }
       link.send(JSON.stringify(join));
     }
@@ -300,9 +301,17 @@
       fire(root, name, object ? detail : { value: detail });
     });
     if (effects.emit) { deliver(effects.emit, depth || 1); }
-    if (effects.push_url) { history.pushState({ htmx: true }, "", effects.push_url); }
-    if (effects.replace_url) { history.replaceState({ htmx: true }, "", effects.replace_url); }
+    if (effects.push_url) { toHistory(effects.push_url, true); }
+    if (effects.replace_url) { toHistory(effects.replace_url, false); }
     if (effects.redirect) { window.location.assign(effects.redirect); }
+  }
+  // As htmx's own history changes, so that Back is htmx's restore (docs/url-state.md): the entry
+  // left is marked as htmx's (else htmx ignores the popstate), and htmx 2 files the page it saves
+  // on Back under the address now shown (its "current path"; htmx 4 reloads the URL instead).
+  function toHistory(url, push) {
+    if (!(history.state && history.state.htmx)) { history.replaceState({ htmx: true }, "", location.href); }
+    history[push ? "pushState" : "replaceState"]({ htmx: true }, "", url);
+    try { sessionStorage.setItem("htmx-current-path-for-history", location.pathname + location.search); } catch (e) { /* no storage */ }
   }
 
   /* -- events between components (docs/events.md): emitted events reach the page's listeners -- */
