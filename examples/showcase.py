@@ -9,7 +9,9 @@
 - ``ticker``: live prices pushed by a background task through ``WebSocketManager.broadcast``.
 - ``todo``: a shared list over WebSocket; every open page sees every change, so each client
   may change it at most twice a second (``@rate_limit``: every change is a broadcast that
-  re-renders every open page).
+  re-renders every open page). It shows who is viewing the list (``presence``: every open
+  page, on every worker with a broker; a closed page leaves at once, a crashed worker's
+  within a few seconds).
 - ``profile``: a form over HTTP whose handler takes a msgspec ``Struct`` (``Profile``): every
   invalid field is shown at once on save with what the person typed kept, each field is
   checked as the person types, and the handler adds an error of its own (a taken name).
@@ -239,6 +241,8 @@ class TickerFeed:
 ticker_feed = TickerFeed()
 MAX_TODO_ITEMS: Final = 50
 MAX_TODO_TEXT: Final = 120
+#: Names shown under the list; beyond them, "and N more".
+MAX_VIEWERS_SHOWN: Final = 8
 
 
 @dataclass
@@ -268,12 +272,29 @@ todo_store = TodoStore()
 
 @registry.register("todo")
 class TodoComponent(Component):
-    """A list shared by every page: each change is broadcast, every live list re-reads it."""
+    """A list shared by every page: each change is broadcast, every live list re-reads it.
+    Each open list is present in the topic ``todo`` and shows who is viewing it."""
 
     template_name = "todo.html"
+    presence = True
 
     def mount(self) -> None:
         self.state["items"] = todo_store.items
+
+    def topics(self) -> list[str]:
+        return ["todo"]
+
+    def on_presence(self) -> None:
+        """Someone opened or closed the list: the render shows who is viewing now."""
+
+    def get_context(self) -> dict[str, Any]:
+        context = super().get_context()
+        context["viewers"] = [
+            {"name": entry["name"], "you": entry["key"] == self.presence_key}
+            for entry in self.present(limit=MAX_VIEWERS_SHOWN)
+        ]
+        context["viewer_count"] = self.present_count()
+        return context
 
     # Each change re-renders every open list: one client may not make the server do that
     # more than twice a second (a burst of 5 for quick clicks).

@@ -153,6 +153,33 @@ async def test_todo_changes_reach_every_live_list() -> None:
         showcase.manager = original
 
 
+VIEWER = r'class="viewer[ "]'
+
+
+async def test_todo_shows_who_is_viewing_the_list() -> None:
+    hub = Hub()
+    app = ComponentASGI(settings=showcase.example_settings(), hub=hub)
+    async with websocket_connect(app, "/components/todo/ws/") as first:
+        alone = (await first.receive_json())["html"]
+        assert re.search(r'<span class="viewer you">Guest [0-9a-f]{4} \(you\)</span>\s*</p>', alone)
+        async with websocket_connect(app, "/components/todo/ws/") as second:
+            both = (await second.receive_json())["html"]
+            assert len(re.findall(VIEWER, both)) == 2
+            pushed = await _render_matching(first, lambda html: len(re.findall(VIEWER, html)) == 2)
+            assert pushed.count("(you)") == 1
+        left = await _render_matching(first, lambda html: len(re.findall(VIEWER, html)) == 1)
+    assert "(you)" in left
+    await hub.close()
+
+
+async def _render_matching(session: Any, wanted: Any) -> str:
+    async with asyncio.timeout(5):
+        while True:
+            message: dict[str, Any] = await session.receive_json()
+            if message["type"] == "render" and wanted(message["html"]):
+                return str(message["html"])
+
+
 async def _render_with_items(session: Any) -> dict[str, Any]:
     async with asyncio.timeout(5):
         while True:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import pytest
 from benchmarks.brokers.measure import KINDS, Plan, measure
 from benchmarks.brokers.run import markdown
+from benchmarks.presence.measure import SMOKE
+from benchmarks.presence.measure import markdown as presence_markdown
+from benchmarks.presence.measure import measure as measure_presence
+
+from tests.broker.redis_server import RedisServer
 
 TINY = Plan(
     subscribers=2,
@@ -47,3 +52,13 @@ def test_the_report_has_one_row_per_kind() -> None:
 
     rows = [line for line in report.splitlines() if line.startswith("| ") and "1,000" in line]
     assert len(rows) == len(KINDS)
+
+
+async def test_the_presence_benchmark_measures_every_follower_hearing_every_change(
+    redis_server: RedisServer,
+) -> None:
+    result = await measure_presence(redis_server.url, redis_server.process.pid, SMOKE)
+
+    assert result["cost"]["members"] == SMOKE.members
+    assert result["cost"]["idle_publishes_per_heartbeat"] > 0
+    assert "| 50 ms |" in presence_markdown(result, {"cpu": "test"})

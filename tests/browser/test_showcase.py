@@ -237,6 +237,29 @@ def test_ticker_updates_reach_two_pages(browser: Browser, server: UvicornServer)
         assert second.problems() == []
 
 
+def test_the_todo_list_shows_who_is_viewing_it(browser: Browser, server: UvicornServer) -> None:
+    """Presence: each open list names every page viewing it (its own marked "you"); a page
+    that closes leaves the other's list at once."""
+    guest_you = re.compile(r"^Guest [0-9a-f]{4} \(you\)$")
+    with open_showcase(browser, server.base_url) as first:
+        first_viewers = first.page.locator("#todo-box .viewer")
+        expect(first_viewers).to_have_text([guest_you], timeout=UI_TIMEOUT_MS)
+        with open_showcase(browser, server.base_url) as second:
+            second_viewers = second.page.locator("#todo-box .viewer")
+            expect(first_viewers).to_have_count(2, timeout=UI_TIMEOUT_MS)
+            expect(second_viewers).to_have_count(2, timeout=UI_TIMEOUT_MS)
+            for page in (first, second):
+                expect(page.page.locator("#todo-box .viewer.you")).to_have_text([guest_you])
+            mine = first.page.locator("#todo-box .viewer.you").inner_text()
+            theirs = second.page.locator("#todo-box .viewer.you").inner_text()
+            assert mine != theirs
+            expect(second_viewers.filter(has_text=mine.removesuffix(" (you)"))).to_have_count(1)
+            second.shot("todo-0-two-viewers")
+            assert second.problems() == []
+        expect(first_viewers).to_have_text([guest_you], timeout=UI_TIMEOUT_MS)
+        assert first.problems() == []
+
+
 def test_todo_changes_in_one_page_appear_in_the_other(
     browser: Browser, server: UvicornServer
 ) -> None:

@@ -208,6 +208,7 @@ class ComponentASGI:
             ),
             uploads=ResumableUploads(dispatcher.registry, dispatcher.settings),
         )
+        dispatcher.presence = services.hub.presence
         # The same objects by name on the app, where pages, adapters and tests read them.
         self.dispatcher, self.guard, self.hub = dispatcher, services.guard, services.hub
         self.streams, self.stream_gate = services.streams, services.stream_gate
@@ -360,8 +361,9 @@ class ComponentASGI:
     async def shutdown(self) -> None:
         """End every open stream with a final ``shutdown`` frame, close every WebSocket with
         1012 (service restart: clients reconnect to another worker), cancel every stream run
-        and live component (their handlers' ``finally`` blocks run), then close the store of
-        server-held state the app built. Safe to call more than once."""
+        and live component (their handlers' ``finally`` blocks run), publish the presence
+        leaves that causes, and close the store of server-held state the app built. Safe to
+        call more than once."""
         self.stream_gate.close()
         closing = self.sockets.close_all()
         # Let open streams and sockets send their final frame before their runs are cancelled
@@ -370,6 +372,7 @@ class ComponentASGI:
         if closing:
             await aio.wait_all(closing, within=_SHUTDOWN_CLOSE_GRACE)
         await self.streams.close_all()
+        await self.hub.presence.flush()  # their members leave everywhere now, not at the lease
         await self.dispatcher.state.close()  # after the held components' last writes
 
     def begin_shutdown(self) -> aio.Task | None:

@@ -16,12 +16,13 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from component_framework.core.access import UNSERVED, AccessContext
 from component_framework.core.effects import Effects, checked_trigger, checked_url
 from component_framework.core.events import MAX_EMITS_PER_ANSWER, checked_emit, checked_listens
 from component_framework.core.forms import flatten
+from component_framework.core.presence import LIST_LIMIT
 from component_framework.core.ratelimit import EventRate, declared_rate, rate_limit
 from component_framework.core.renderer import Renderer
 from component_framework.core.streams import (
@@ -38,6 +39,9 @@ from component_framework.core.streams import (
 )
 from component_framework.core.url_state import check_declaration as check_url_state
 from component_framework.errors import ConfigurationError, InvalidEmit
+
+if TYPE_CHECKING:
+    from component_framework.core.presence import Presence
 
 __all__ = [
     "Component",
@@ -244,6 +248,56 @@ class Component:
         """Broadcast topics this instance listens to while it is live (WebSocket or live
         SSE), e.g. ``[f"room:{self.state['room']}"]``; read again after every event."""
         return ()
+
+    # -- presence: who is connected to a topic (core.presence, docs/presence.md) -------------
+
+    #: A live instance (WebSocket, live SSE) of a class that sets this is *present* in each
+    #: of its :meth:`topics` while its connection lasts, in every worker's lists, showing
+    #: :meth:`presence_meta`; its ``on_presence(topic, joined, left)``, if it has one, runs
+    #: when others join or leave them.
+    presence: ClassVar[bool] = False
+    #: This instance's entry key in presence lists while it is present (random, one per
+    #: connection); ``None`` otherwise.
+    presence_key: str | None = None
+    #: The presence of the hub that serves this instance (set by the app and live sessions).
+    presence_book: Presence | None = None
+
+    def presence_meta(self) -> Mapping[str, Any] | None:
+        """What others see of this instance in presence lists: small JSON data (at most
+        512 bytes, no ``key``), read after every render. By default ``{"name": ...}``: the
+        signed-in user's ``display_name`` or ``name``, else ``"Guest "`` and four characters
+        of the entry key; never the session or anything secret unless you put it here.
+        ``None``: follow the topics (hear ``on_presence``, list them) without being listed."""
+        user = self.request.user
+        if user is not None and getattr(user, "is_authenticated", True):
+            name = getattr(user, "display_name", None) or getattr(user, "name", None)
+            if name:
+                return {"name": str(name)[:64]}
+        return {"name": f"Guest {(self.presence_key or '????')[:4]}"}
+
+    def present(self, topic: str | None = None, *, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """Who is present in ``topic`` (default: this instance's only topic), up to
+        ``limit`` entries, each its :meth:`presence_meta` and ``key``, ordered by key. Every
+        worker's members are listed for topics a live instance of this worker follows;
+        elsewhere, this worker's own. Empty where no app serves the instance."""
+        book = self.presence_book
+        return [] if book is None else book.present(self._presence_topic(topic), limit)
+
+    def present_count(self, topic: str | None = None) -> int:
+        """How many are present in ``topic`` (default: this instance's only topic)."""
+        book = self.presence_book
+        return 0 if book is None else book.count(self._presence_topic(topic))
+
+    def _presence_topic(self, topic: str | None) -> str:
+        if topic is not None:
+            return topic
+        topics = list(dict.fromkeys(self.topics()))
+        if len(topics) != 1:
+            raise ConfigurationError(
+                f"{type(self).__qualname__}.present() needs a topic: topics() names "
+                f"{len(topics)}, not one"
+            )
+        return topics[0]
 
     # -- navigation and client effects -----------------------------------------------------
     # Recorded for the answer of the running event (never in the snapshot); see core.effects

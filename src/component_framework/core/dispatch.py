@@ -41,6 +41,7 @@ from component_framework.core.nesting import (
     verify_children,
     verify_lazy,
 )
+from component_framework.core.presence import Presence
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
 from component_framework.core.renderer import ReloadingRenderer, Renderer
@@ -306,6 +307,8 @@ class Dispatcher:
         self.url_prefix = "/components"
         #: Budgets of the rates handlers declare, per (client, component, event).
         self.event_buckets = TokenBuckets()
+        #: The presence its components list (``Component.present``): the app's hub's.
+        self.presence: Presence | None = None
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -568,6 +571,8 @@ class Dispatcher:
             component = plan.cls(plan.component_id)
             if plan.request is not None:
                 component.request = plan.request
+            if self.presence is not None:
+                component.presence_book = self.presence
             if plan.parent is not None or plan.held:
                 component.parent, component.held = plan.parent, plan.held
             if plan.page_url is not None:

@@ -30,6 +30,7 @@ from component_framework.core import aio
 from component_framework.core.broker import Broker, BrokerUnavailable, broker_from_url
 from component_framework.core.component import is_valid_event_name
 from component_framework.core.events import MAX_EMIT_DEPTH, page_topic
+from component_framework.core.presence import Presence
 from component_framework.core.resume_store import ResumeStore, resume_store_of
 from component_framework.core.turns import LoopSlice, TurnQueue
 from component_framework.errors import ConfigurationError
@@ -192,11 +193,23 @@ class Hub:
 
     ``broker``: a :class:`Broker`, a broker URL, or ``None`` (this process only). ``channel``:
     the broker channel; every process of one deployment must use the same one.
+    ``presence_heartbeat``: seconds between this process's presence beats; a process that
+    misses three in a row is taken for gone, with its members (``core.presence``).
     """
 
-    def __init__(self, broker: Broker | str | None = None, *, channel: str = DEFAULT_CHANNEL):
+    def __init__(
+        self,
+        broker: Broker | str | None = None,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        presence_heartbeat: float = 2.0,
+    ):
         self.channel = channel
         self.origin = secrets.token_hex(8)
+        #: Who is present in which topic, here and (through the broker) everywhere.
+        self.presence = Presence(
+            self.origin, channel, lambda: self._broker, heartbeat=presence_heartbeat
+        )
         self._broker: Broker | None = None
         self._subscribed = False
         self._start_lock: aio.Lock | None = None
@@ -256,6 +269,7 @@ class Hub:
 
     async def close(self) -> None:
         """Close the broker link for good (at process end; the default hub is shared)."""
+        await self.presence.close()
         broker, self._subscribed = self._broker, False
         if broker is not None:
             await broker.close()

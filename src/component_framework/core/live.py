@@ -20,6 +20,7 @@ never sees a socket.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from component_framework.core.driver import drive_stream
 from component_framework.core.events import page_topic
 from component_framework.core.hub import Broadcast, Hub, Membership
 from component_framework.core.inbox import Inbox
+from component_framework.core.presence import DIFF_LIMIT, PRESENCE_EVENT, Presence, checked_meta
 from component_framework.core.server_state import WriteBehind, decode_state
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -135,6 +137,23 @@ def _hears(component: Component, event: str) -> bool:
     return any(event in type(c).listens for c in (component, *_descendants(component)))
 
 
+@functools.cache
+def _parameter_names(handler: Callable[..., Any]) -> frozenset[str] | None:
+    """The names ``handler`` takes by keyword; ``None`` when it takes ``**kwargs``."""
+    parameters = inspect.signature(handler).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return frozenset(parameters)
+
+
+def _accepted(handler: Callable[..., Any], offered: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``offered`` that ``handler`` takes (all of them with ``**kwargs``)."""
+    names = _parameter_names(handler)
+    if names is None:
+        return offered
+    return {name: value for name, value in offered.items() if name in names}
+
+
 def held_child(component: Component, component_id: str) -> Component:
     """The child (grandchild, ...) of ``component`` with ``component_id``, as its last render
     kept it; ``InvalidChild`` (400) when it holds none (a render removed it meanwhile)."""
@@ -196,6 +215,13 @@ class LiveSession:
         #: Events of the page heard before the component is ready: run after its join.
         self._early: list[Broadcast] = []
         self._early_limit = inbox_limit
+        #: This connection's presence entry key (``core.presence``), for its whole life.
+        self._presence_key: str | None = None
+        #: Queued ``on_presence`` calls by topic, with their growing joined / left lists: a
+        #: busy session gets one call per topic however many changes arrive meanwhile.
+        self._presence_waiting: dict[
+            str, tuple[Broadcast, list[dict[str, Any]], list[dict[str, Any]]]
+        ] = {}
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -267,6 +293,8 @@ class LiveSession:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
+                if self._presence_waiting and work.event == PRESENCE_EVENT:
+                    self._presence_runs(work)
                 await (self._emitted(work) if work.emit_depth else self._broadcast(work))
         except aio.cancellation():
             raise
@@ -311,6 +339,8 @@ class LiveSession:
         component = await dispatcher.open(plan)
         component.stream_sink = self._sink
         component.held = True  # its children live with it, lazy ones render in place
+        if type(component).presence:  # present before its first render: it sees itself
+            await self._enter_presence(component)
         # A failing render keeps the held component.
         result = dispatcher.render(component, plan.children)
         self._writer = None  # a new component: a new chain of versions
@@ -474,6 +504,8 @@ class LiveSession:
         self._rendered_snapshot = result.snapshot
         if self._membership.entered:
             self._membership.update(self._read_topics(component))
+        if self._presence_key is not None and component is self.component:
+            self._update_presence(component)
         self._pass_on(result)
         return result
 
@@ -494,6 +526,73 @@ class LiveSession:
         writer.submit(result.writes)
         if result.server_held:
             self._rendered_state = result.writes[-1].write.data
+
+    # -- presence (``core.presence``) ---------------------------------------------------------
+
+    async def _enter_presence(self, component: Component) -> None:
+        presence = self.hub.presence
+        if self._presence_key is None:
+            self._presence_key = Presence.new_key()
+        component.presence_book = presence
+        component.presence_key = self._presence_key
+        topics, meta = self._presence_of(component)
+        notify = PRESENCE_EVENT in type(component).events
+        await presence.enter(self, self._presence_key, topics, meta, notify=notify)
+
+    def _update_presence(self, component: Component) -> None:
+        """After a render: the topics and meta now (only a change is told)."""
+        assert self._presence_key is not None
+        topics, meta = self._presence_of(component)
+        notify = PRESENCE_EVENT in type(component).events
+        self.hub.presence.update(self, self._presence_key, topics, meta, notify=notify)
+
+    def _presence_of(self, component: Component) -> tuple[frozenset[str], dict[str, Any] | None]:
+        topics = self._read_topics(component)
+        if self.page is not None:
+            topics -= {page_topic(self.page)}
+        where = f"{type(component).__qualname__}.presence_meta()"
+        if not topics:
+            raise ConfigurationError(
+                f"{type(component).__qualname__}.presence is on, but its topics() names none: "
+                "a component is present in its topics"
+            )
+        try:
+            meta = component.presence_meta()
+        except Exception as exc:
+            raise self.dispatcher.handler_error(self._name, "presence_meta", exc) from exc
+        return topics, None if meta is None else checked_meta(meta, where)
+
+    def presence_changed(
+        self, topic: str, joined: list[dict[str, Any]], left: list[dict[str, Any]]
+    ) -> None:
+        """Others joined or left ``topic``: ``on_presence`` runs as a broadcast to this
+        component (with the arguments its signature takes)."""
+        component = self.component
+        if component is None or self.closed:
+            return
+        handler = type(component).events.get(PRESENCE_EVENT)
+        if handler is None:
+            return
+        waiting = self._presence_waiting.get(topic)
+        if waiting is not None:  # a call for this topic still waits in the queue: it takes
+            for held, more in zip(waiting[1:], (joined, left), strict=True):  # these too
+                held.extend(more)
+                del held[DIFF_LIMIT:]
+            return
+        joined, left = list(joined), list(left)  # its own lists: they may grow while queued
+        offered = {"topic": topic, "joined": joined, "left": left}
+        broadcast = Broadcast(
+            PRESENCE_EVENT, _accepted(handler, offered), component_id=component.id
+        )
+        if self._work.task is not None or is_async_function(handler):  # it will be queued
+            self._presence_waiting[topic] = (broadcast, joined, left)
+        self.deliver(broadcast)
+
+    def _presence_runs(self, broadcast: Broadcast) -> None:
+        """A queued ``on_presence`` call starts: later changes queue a call of their own."""
+        for topic, waiting in list(self._presence_waiting.items()):
+            if waiting[0] is broadcast:
+                del self._presence_waiting[topic]
 
     def _pass_on(self, result: DispatchResult) -> None:
         """The events ``result``'s component emitted, to the page."""
@@ -587,6 +686,8 @@ class LiveSession:
             return
         self.closed = True
         self._membership.leave()
+        if self._presence_key is not None:
+            self.hub.presence.leave(self)
         self._sink.close()
         self._work.close()
 

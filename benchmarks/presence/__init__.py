@@ -1,0 +1,1 @@
+"""Presence across workers: join/leave latency and what presence costs Redis (see measure)."""
