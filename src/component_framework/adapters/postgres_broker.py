@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -28,8 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("asyncpg", "postgres") from exc
 
-from component_framework.adapters._asyncio_only import running_asyncio_loop
-from component_framework.core.broker import BrokerUnavailable, MessageCallback
+from component_framework.adapters._listening import ListeningBroker
+from component_framework.core.broker import BrokerUnavailable
 from component_framework.core.broker_chunks import (
     NOTIFY_PAYLOAD_LIMIT,
     ChunkAssembler,
@@ -73,7 +72,7 @@ def _checked_channel(channel: str) -> str:
     return channel
 
 
-class PostgresBroker:
+class PostgresBroker(ListeningBroker):
     """PostgreSQL ``LISTEN``/``NOTIFY`` as a :class:`~component_framework.core.broker.Broker`.
 
     ``url``: ``postgresql://user:password@host:5432/database`` (also ``postgres://``; every
@@ -82,8 +81,15 @@ class PostgresBroker:
     ``reconnect_max``: the backoff between reconnection attempts (doubling, with jitter).
     ``health_check_interval``: seconds between ``SELECT 1`` on an idle listener connection, so
     that a link that died silently is noticed. ``payload_limit``: the largest NOTIFY payload
-    sent, in bytes (longer messages are split).
+    sent, in bytes (longer messages are split). A subscription returns once the listener
+    connection runs ``LISTEN`` on it, or after ``publish_timeout`` when PostgreSQL cannot be
+    reached (the listener keeps trying).
     """
+
+    _server = "PostgreSQL"
+    _unconfirmed = "PostgreSQL LISTEN on %r not confirmed yet"
+    _asyncio_because = "asyncpg is an asyncio client"
+    _link_errors = _LINK_ERRORS
 
     def __init__(
         self,
@@ -95,46 +101,24 @@ class PostgresBroker:
         health_check_interval: float = 10.0,
         payload_limit: int = NOTIFY_PAYLOAD_LIMIT,
     ) -> None:
-        self.url = _checked_url(url)
+        checked = _checked_url(url)
+        super().__init__()
+        self.url = checked
         self.publish_timeout = publish_timeout
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
         self.health_check_interval = health_check_interval
         self.payload_limit = payload_limit
-        self._callbacks: dict[str, list[MessageCallback]] = {}
         self._assembler = ChunkAssembler()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._publisher: Any = None
         self._publish_lock: asyncio.Lock | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._connected = False
-        self._closed = False
-        #: Set when the subscribed channels changed or the listener connection was lost.
-        self._changed: asyncio.Event | None = None
-        #: Set by the listener once the wanted channels are LISTENed to.
-        self._synced: asyncio.Event | None = None
-        self.reconnects = 0
 
-    def __repr__(self) -> str:
-        return f"<PostgresBroker {_redacted(self.url)!r} connected={self._connected}>"
+    def _shown_url(self) -> str:
+        return _redacted(self.url)
 
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
-    def _bind_loop(self) -> None:
-        """Connections belong to one event loop; a broker used from a new loop starts over.
-        asyncpg is asyncio's: on another loop (trio) this is a ``ConfigurationError``."""
-        loop = running_asyncio_loop("PostgresBroker", "asyncpg is an asyncio client")
-        if self._loop is loop:
-            return
-        self._loop = loop
+    def _on_new_loop(self) -> None:
         self._publisher = None
         self._publish_lock = asyncio.Lock()
-        self._listener = None
-        self._connected = False
-        self._changed = asyncio.Event()
-        self._synced = asyncio.Event()
 
     async def _connect(self) -> Any:
         return await asyncpg.connect(self.url, timeout=self.publish_timeout)
@@ -142,8 +126,7 @@ class PostgresBroker:
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> None:
-        if self._closed:
-            raise BrokerUnavailable("the PostgreSQL broker is closed")
+        self._check_open()
         self._bind_loop()
         payloads = encode_chunks(data, self.payload_limit)
         _checked_channel(channel)
@@ -182,102 +165,38 @@ class PostgresBroker:
         if publisher is not None and not publisher.is_closed():
             publisher.terminate()
 
-    # -- subscribing -----------------------------------------------------------------------
+    # -- listening -----------------------------------------------------------------------
 
-    async def subscribe(self, channel: str, callback: MessageCallback) -> None:
-        """Add ``callback`` for ``channel``; returns once the listener connection runs
-        ``LISTEN`` on it, or after ``publish_timeout`` when PostgreSQL cannot be reached (the
-        listener keeps trying)."""
-        if self._closed:
-            raise BrokerUnavailable("the PostgreSQL broker is closed")
-        self._bind_loop()
-        self._callbacks.setdefault(_checked_channel(channel), []).append(callback)
-        assert self._changed is not None
-        assert self._synced is not None
-        self._synced.clear()
-        self._changed.set()
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name="component-framework-postgres-listener"
-            )
-        try:
-            async with asyncio.timeout(self.publish_timeout + 0.25):
-                await self._synced.wait()
-        except TimeoutError:
-            logger.debug("PostgreSQL LISTEN on %r not confirmed yet", channel)
+    def _checked_channel(self, channel: str) -> str:
+        return _checked_channel(channel)
 
-    async def unsubscribe(self, channel: str) -> None:
-        self._callbacks.pop(channel, None)
-        if self._changed is not None:
-            self._changed.set()
+    def _listener_name(self) -> str:
+        return "component-framework-postgres-listener"
 
-    async def _listen(self) -> None:
-        delay = self.reconnect_initial
-        loop = asyncio.get_running_loop()
-        outage_since: float | None = None
-        while not self._closed:
-            connection = None
-            try:
-                connection = await self._connect()
-                connection.add_termination_listener(self._on_terminated)
-                listening = await self._sync_channels(connection, set())
-                if outage_since is not None:
-                    self.reconnects += 1
-                    logger.warning(
-                        "PostgreSQL broker %s is back after %.1f s; broadcasts from other "
-                        "processes during the outage were not received",
-                        _redacted(self.url),
-                        loop.time() - outage_since,
-                    )
-                    outage_since = None
-                self._connected = True
-                delay = self.reconnect_initial
-                await self._watch(connection, listening)
-            except asyncio.CancelledError:
-                raise
-            except _LINK_ERRORS as exc:
-                if outage_since is None:
-                    outage_since = loop.time()
-                    logger.warning(
-                        "PostgreSQL broker %s is unavailable (%s): broadcasts reach this process "
-                        "only; reconnecting",
-                        _redacted(self.url),
-                        exc or type(exc).__name__,
-                    )
-            finally:
-                self._connected = False
-                if connection is not None and not connection.is_closed():
-                    connection.terminate()
-            if self._closed:
-                break
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.reconnect_max)
+    async def _open_link(self) -> Any:
+        connection = await self._connect()
+        connection.add_termination_listener(self._on_terminated)
+        return connection
 
     def _on_terminated(self, connection: Any) -> None:
         if self._changed is not None:
             self._changed.set()  # wake the watcher, which notices the closed connection
 
-    async def _sync_channels(self, connection: Any, listening: set[str]) -> set[str]:
-        assert self._changed is not None
-        assert self._synced is not None
-        self._changed.clear()
-        wanted = set(self._callbacks)
-        for channel in wanted - listening:
-            await connection.add_listener(channel, self._on_notification)
-        for channel in listening - wanted:
-            await connection.remove_listener(channel, self._on_notification)
-        if not self._changed.is_set():
-            self._synced.set()
-        return wanted
+    async def _change_channels(self, link: Any, add: set[str], remove: set[str]) -> None:
+        for channel in add:
+            await link.add_listener(channel, self._on_notification)
+        for channel in remove:
+            await link.remove_listener(channel, self._on_notification)
 
-    async def _watch(self, connection: Any, listening: set[str]) -> None:
+    async def _serve(self, link: Any, subscribed: set[str]) -> None:
+        connection = link
         changed = self._changed
         assert changed is not None
         while not self._closed:
             if connection.is_closed():
                 raise ConnectionError("the listener connection was closed")
             if changed.is_set():
-                listening = await self._sync_channels(connection, listening)
+                subscribed = await self._sync_channels(connection, subscribed)
                 continue
             try:
                 async with asyncio.timeout(self.health_check_interval):
@@ -285,6 +204,10 @@ class PostgresBroker:
             except TimeoutError:
                 async with asyncio.timeout(self.publish_timeout):
                     await connection.execute("SELECT 1")
+
+    async def _close_link(self, link: Any) -> None:
+        if not link.is_closed():
+            link.terminate()
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         try:
@@ -294,25 +217,13 @@ class PostgresBroker:
             return
         if data is None:
             return
-        for callback in list(self._callbacks.get(channel, ())):
-            try:
-                callback(data)
-            except Exception:
-                logger.exception("a broker message callback failed")
+        self._deliver(channel, data)
 
     # -- closing ---------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        self._closed = True
-        self._callbacks.clear()
-        listener, self._listener = self._listener, None
-        same_loop = self._loop is asyncio.get_running_loop()
-        if listener is not None and not listener.done() and same_loop:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+    async def _close_publishing(self, same_loop: bool) -> None:
         if same_loop:
             self._drop_publisher()
-        self._connected = False
 
 
 def _redacted(url: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any, Final
 
 try:
@@ -25,27 +24,31 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("redis", "redis") from exc
 
-from component_framework.adapters._asyncio_only import running_asyncio_loop
+from component_framework.adapters._listening import POLL_SECONDS, ListeningBroker
 from component_framework.adapters.redis_resume import RedisResumeStore
-from component_framework.core.broker import BrokerUnavailable, MessageCallback
+from component_framework.core.broker import BrokerUnavailable
 
 __all__ = ["RedisBroker"]
 
 logger = logging.getLogger("component_framework")
-#: How long the listener waits for a message before it looks at subscription changes.
-_POLL_SECONDS: Final = 0.25
 _LINK_ERRORS: Final = (RedisError, OSError, TimeoutError)
 
 
-class RedisBroker:
+class RedisBroker(ListeningBroker):
     """Redis pub/sub as a :class:`~component_framework.core.broker.Broker`.
 
     ``url``: ``redis://host:6379/0`` (also ``rediss://`` and ``unix://``). ``publish_timeout``:
     seconds a publish may take before it counts as an outage. ``reconnect_initial`` /
     ``reconnect_max``: the backoff between reconnection attempts (doubling, with jitter).
     ``health_check_interval``: seconds between pings on an idle subscription, so that a link
-    that died silently is noticed.
+    that died silently is noticed. A subscription returns once Redis confirmed it, or after
+    ``publish_timeout`` when Redis cannot be reached (the listener keeps trying).
     """
+
+    _server = "Redis"
+    _unconfirmed = "Redis subscription to %r not confirmed yet"
+    _asyncio_because = "redis-py's asyncio client"
+    _link_errors = _LINK_ERRORS
 
     def __init__(
         self,
@@ -56,30 +59,14 @@ class RedisBroker:
         reconnect_max: float = 5.0,
         health_check_interval: int = 10,
     ) -> None:
+        super().__init__()
         self.url = url
         self.publish_timeout = publish_timeout
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
         self.health_check_interval = health_check_interval
-        self._callbacks: dict[str, list[MessageCallback]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._publisher: Any = None
-        self._listener: asyncio.Task[None] | None = None
-        self._connected = False
-        self._closed = False
-        #: Set when the subscribed channels changed, for the listener to catch up.
-        self._changed: asyncio.Event | None = None
-        #: Set by the listener once Redis confirmed the wanted channels.
-        self._synced: asyncio.Event | None = None
-        self.reconnects = 0
         self._resume_store: RedisResumeStore | None = None
-
-    def __repr__(self) -> str:
-        return f"<RedisBroker {self.url!r} connected={self._connected}>"
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
 
     def _client(self) -> Any:
         return redis_asyncio.Redis.from_url(
@@ -90,24 +77,13 @@ class RedisBroker:
             retry_on_error=[],
         )
 
-    def _bind_loop(self) -> None:
-        """Connections belong to one event loop; a broker used from a new loop starts over.
-        redis-py's client is asyncio's: on another loop (trio) this is a ``ConfigurationError``."""
-        loop = running_asyncio_loop("RedisBroker", "redis-py's asyncio client")
-        if self._loop is loop:
-            return
-        self._loop = loop
+    def _on_new_loop(self) -> None:
         self._publisher = None
-        self._listener = None
-        self._connected = False
-        self._changed = asyncio.Event()
-        self._synced = asyncio.Event()
 
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> None:
-        if self._closed:
-            raise BrokerUnavailable("the Redis broker is closed")
+        self._check_open()
         self._bind_loop()
         try:
             async with asyncio.timeout(self.publish_timeout):
@@ -140,108 +116,47 @@ class RedisBroker:
             except _LINK_ERRORS:
                 logger.debug("closing a failed Redis publisher failed", exc_info=True)
 
-    # -- subscribing -----------------------------------------------------------------------
+    # -- listening -----------------------------------------------------------------------
 
-    async def subscribe(self, channel: str, callback: MessageCallback) -> None:
-        """Add ``callback`` for ``channel``; returns once Redis confirmed the subscription, or
-        after ``publish_timeout`` when Redis cannot be reached (the listener keeps trying)."""
-        if self._closed:
-            raise BrokerUnavailable("the Redis broker is closed")
-        self._bind_loop()
-        self._callbacks.setdefault(channel, []).append(callback)
-        assert self._changed is not None
-        assert self._synced is not None
-        self._synced.clear()
-        self._changed.set()
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name=f"component-framework-redis-{self.url}"
-            )
-        try:
-            async with asyncio.timeout(self.publish_timeout + _POLL_SECONDS):
-                await self._synced.wait()
-        except TimeoutError:
-            logger.debug("Redis subscription to %r not confirmed yet", channel)
+    def _listener_name(self) -> str:
+        return f"component-framework-redis-{self.url}"
 
-    async def unsubscribe(self, channel: str) -> None:
-        self._callbacks.pop(channel, None)
-        if self._changed is not None:
-            self._changed.set()
+    async def _open_link(self) -> Any:
+        client = self._client()
+        return client, client.pubsub(ignore_subscribe_messages=True)
 
-    async def _listen(self) -> None:
-        delay = self.reconnect_initial
-        loop = asyncio.get_running_loop()
-        outage_since: float | None = None
-        while not self._closed:
-            client = pubsub = None
-            try:
-                client = self._client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                subscribed = await self._sync_channels(pubsub, set())
-                if outage_since is not None:
-                    self.reconnects += 1
-                    logger.warning(
-                        "Redis broker %s is back after %.1f s; broadcasts from other processes "
-                        "during the outage were not received",
-                        self.url,
-                        loop.time() - outage_since,
-                    )
-                    outage_since = None
-                self._connected = True
-                delay = self.reconnect_initial
-                await self._receive(pubsub, subscribed)
-            except asyncio.CancelledError:
-                raise
-            except _LINK_ERRORS as exc:
-                if outage_since is None:
-                    outage_since = loop.time()
-                    logger.warning(
-                        "Redis broker %s is unavailable (%s): broadcasts reach this process "
-                        "only; reconnecting",
-                        self.url,
-                        exc or type(exc).__name__,
-                    )
-            finally:
-                self._connected = False
-                await _close_quietly(pubsub, client)
-            if self._closed:
-                break
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.reconnect_max)
+    async def _change_channels(self, link: Any, add: set[str], remove: set[str]) -> None:
+        _, pubsub = link
+        if add:
+            await pubsub.subscribe(*add)
+        if remove:
+            await pubsub.unsubscribe(*remove)
 
-    async def _sync_channels(self, pubsub: Any, subscribed: set[str]) -> set[str]:
-        assert self._changed is not None
-        assert self._synced is not None
-        self._changed.clear()
-        wanted = set(self._callbacks)
-        if wanted - subscribed:
-            await pubsub.subscribe(*(wanted - subscribed))
-        if subscribed - wanted:
-            await pubsub.unsubscribe(*(subscribed - wanted))
-        if not self._changed.is_set():
-            self._synced.set()
-        return wanted
-
-    async def _receive(self, pubsub: Any, subscribed: set[str]) -> None:
+    async def _serve(self, link: Any, subscribed: set[str]) -> None:
+        _, pubsub = link
         changed = self._changed
         assert changed is not None
         while not self._closed:
             if changed.is_set():
-                subscribed = await self._sync_channels(pubsub, subscribed)
+                subscribed = await self._sync_channels(link, subscribed)
             if not subscribed:  # nothing to listen to: wait for a subscription
                 await changed.wait()
                 continue
-            message = await pubsub.get_message(timeout=_POLL_SECONDS)
+            message = await pubsub.get_message(timeout=POLL_SECONDS)
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
-            for callback in list(self._callbacks.get(channel, ())):
-                try:
-                    callback(message["data"])
-                except Exception:
-                    logger.exception("a broker message callback failed")
+            self._deliver(channel, message["data"])
+
+    async def _close_link(self, link: Any) -> None:
+        client, pubsub = link
+        for resource in (pubsub, client):
+            try:
+                await resource.aclose()
+            except (*_LINK_ERRORS, RuntimeError):
+                logger.debug("closing a Redis connection failed", exc_info=True)
 
     def resume_store(self) -> RedisResumeStore:
         """The deployment's resume store on the same Redis (Redis Streams, one per broker)."""
@@ -251,29 +166,8 @@ class RedisBroker:
 
     # -- closing ---------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        self._closed = True
-        self._callbacks.clear()
-        listener, self._listener = self._listener, None
-        if (
-            listener is not None
-            and not listener.done()
-            and self._loop is asyncio.get_running_loop()
-        ):
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
-        if self._loop is asyncio.get_running_loop():
+    async def _close_publishing(self, same_loop: bool) -> None:
+        if same_loop:
             await self._drop_publisher()
         if self._resume_store is not None:
             await self._resume_store.close()
-        self._connected = False
-
-
-async def _close_quietly(pubsub: Any, client: Any) -> None:
-    for resource in (pubsub, client):
-        if resource is None:
-            continue
-        try:
-            await resource.aclose()
-        except (*_LINK_ERRORS, RuntimeError):
-            logger.debug("closing a Redis connection failed", exc_info=True)
