@@ -65,6 +65,8 @@ from component_framework.protocol.sse import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
     from component_framework.asgi.services import AppServices, StreamGate
@@ -189,48 +191,68 @@ class _StreamReader:
         await self._send({**start, "trailers": False})
         await self._write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
 
-    async def serve(self, receive: ASGIReceiveCallable, run: StreamRun, after: int) -> None:
-        """Send ``run``'s frames after sequence ``after`` as they come; returns when the
-        exchange ends."""
+    async def _exchange(
+        self,
+        receive: ASGIReceiveCallable,
+        wakeup: aio.Event,
+        frames: Callable[[], Awaitable[None]],
+    ) -> None:
+        """The exchange around ``frames`` (which sends the frames): the response starts, the
+        client's disconnect and the server's shutdown set ``wakeup``, the body ends when the
+        client is still there, and a cancelled exchange gets its last frame."""
         gate = self.gate
-        wakeup = run.attach()
         gate.wakeups.add(wakeup)
-        loop = aio.running_loop()
-        watcher = loop.create_task(self._watch_disconnect(receive, wakeup))
-        heartbeat = _Heartbeat(loop, self.settings.stream_heartbeat, wakeup)
+        watcher = aio.running_loop().create_task(self._watch_disconnect(receive, wakeup))
         try:
             await self._start()
-            while not self.gone:
-                wakeup.clear()
-                frames = run.frames_after(after)
-                for seq, wire in frames:
-                    await self._write(self._framed(wire))
-                    if self.gone:
-                        return
-                    after = seq
-                if frames:
-                    heartbeat.active = True
-                    continue
-                if gate.closing:  # before "finished": shutdown also ends the runs
-                    await self._write(self._framed(SHUTDOWN_FRAME))
-                    break
-                if run.finished:
-                    break
-                if heartbeat.due:
-                    heartbeat.due = False
-                    await self._write(HEARTBEAT_FRAME)
-                    continue
-                await wakeup.wait()
+            await frames()
             if not self.gone:
                 await self._write(b"", more=False)
         except aio.cancellation():
             await self._last_frame()
             raise
         finally:
-            heartbeat.cancel()
             watcher.cancel()
             gate.wakeups.discard(wakeup)
+
+    async def serve(self, receive: ASGIReceiveCallable, run: StreamRun, after: int) -> None:
+        """Send ``run``'s frames after sequence ``after`` as they come; returns when the
+        exchange ends."""
+        wakeup = run.attach()
+        heartbeat = _Heartbeat(aio.running_loop(), self.settings.stream_heartbeat, wakeup)
+        try:
+            await self._exchange(
+                receive, wakeup, partial(self._serve_frames, run, after, wakeup, heartbeat)
+            )
+        finally:
+            heartbeat.cancel()
             run.detach(wakeup)
+
+    async def _serve_frames(
+        self, run: StreamRun, after: int, wakeup: aio.Event, heartbeat: _Heartbeat
+    ) -> None:
+        gate = self.gate
+        while not self.gone:
+            wakeup.clear()
+            frames = run.frames_after(after)
+            for seq, wire in frames:
+                await self._write(self._framed(wire))
+                if self.gone:
+                    return
+                after = seq
+            if frames:
+                heartbeat.active = True
+                continue
+            if gate.closing:  # before "finished": shutdown also ends the runs
+                await self._write(self._framed(SHUTDOWN_FRAME))
+                break
+            if run.finished:
+                break
+            if heartbeat.due:
+                heartbeat.due = False
+                await self._write(HEARTBEAT_FRAME)
+                continue
+            await wakeup.wait()
 
     async def follow(
         self, receive: ASGIReceiveCallable, remote: RemoteRun, run_id: str, after: int
@@ -238,41 +260,36 @@ class _StreamReader:
         """Send the frames of a run another worker produces (from the resume store) after
         ``after``, as they come; a run that goes away meanwhile (cancelled, expired, lost
         with the store) ends with a ``lost`` frame. Returns when the exchange ends."""
-        gate, settings = self.gate, self.settings
         wakeup = aio.new_event()  # the disconnect watcher's; reads are bounded by FOLLOW_WAIT
-        gate.wakeups.add(wakeup)
-        watcher = aio.running_loop().create_task(self._watch_disconnect(receive, wakeup))
-        quiet_since = monotonic()
         try:
-            await self._start()
-            while not self.gone:
-                if gate.closing:
-                    await self._write(self._framed(SHUTDOWN_FRAME))
-                    break
-                frames = await remote.read(after, FOLLOW_WAIT)
-                if frames is None:
-                    lost = lost_frame(error_document(StreamLost()), run_id)
-                    await self._write(self._framed(lost))
-                    break
-                for seq, wire in frames:
-                    await self._write(self._framed(wire))
-                    after = seq
-                if remote.ended:
-                    break
-                if frames:
-                    quiet_since = monotonic()
-                elif monotonic() - quiet_since >= settings.stream_heartbeat:
-                    quiet_since = monotonic()
-                    await self._write(HEARTBEAT_FRAME)
-            if not self.gone:
-                await self._write(b"", more=False)
-        except aio.cancellation():
-            await self._last_frame()
-            raise
+            await self._exchange(
+                receive, wakeup, partial(self._follow_frames, remote, run_id, after)
+            )
         finally:
-            watcher.cancel()
-            gate.wakeups.discard(wakeup)
             await remote.close()
+
+    async def _follow_frames(self, remote: RemoteRun, run_id: str, after: int) -> None:
+        gate, settings = self.gate, self.settings
+        quiet_since = monotonic()
+        while not self.gone:
+            if gate.closing:
+                await self._write(self._framed(SHUTDOWN_FRAME))
+                break
+            frames = await remote.read(after, FOLLOW_WAIT)
+            if frames is None:
+                lost = lost_frame(error_document(StreamLost()), run_id)
+                await self._write(self._framed(lost))
+                break
+            for seq, wire in frames:
+                await self._write(self._framed(wire))
+                after = seq
+            if remote.ended:
+                break
+            if frames:
+                quiet_since = monotonic()
+            elif monotonic() - quiet_since >= settings.stream_heartbeat:
+                quiet_since = monotonic()
+                await self._write(HEARTBEAT_FRAME)
 
 
 def _stream_event(
