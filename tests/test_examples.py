@@ -10,7 +10,9 @@ import asyncio
 import html
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -520,3 +522,54 @@ async def test_the_shop_page_shows_the_cart_badge_and_a_cart_without_its_own_add
     assert 'data-listens="added"' in page
     assert "Add to cart" in page
     assert "Add an item" not in page
+
+
+#: What the dev extra brings and ``scripts/demo.sh``'s install (the ``litestar`` extra) does not.
+NOT_IN_THE_LITESTAR_EXTRA = (
+    "cryptography",
+    "itsdangerous",
+    "redis",
+    "asyncpg",
+    "trio",
+    "pydantic",
+    "starlette",
+    "hypercorn",
+    "granian",
+    "daphne",
+    "django",
+)
+DEMO_PROBE = """
+import asyncio, sys
+for name in sys.argv[1:]:
+    sys.modules[name] = None  # as if not installed
+from component_framework.testing import asgi_request
+from examples.litestar_example import app
+
+async def main():
+    page = await asgi_request(app, "GET", "/shop")
+    assert page.status == 200, page.status
+    signed = await asgi_request(app, "POST", "/login", form={"name": "ada"})
+    assert signed.status == 303, signed.status
+    cookie = (signed.header("set-cookie") or "").split(";")[0]
+    again = await asgi_request(app, "GET", "/shop", headers={"cookie": cookie})
+    assert "ada" in again.text
+    print("served")
+
+asyncio.run(main())
+"""
+
+
+def test_the_demo_app_needs_nothing_beyond_the_litestar_extra() -> None:
+    """``scripts/demo.sh`` installs the ``litestar`` extra only: the example app it serves (the
+    shop's sign-in included) must not need a package that only the dev extra brings (it once
+    needed ``cryptography`` for Litestar's cookie sessions and failed to start)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", DEMO_PROBE, *NOT_IN_THE_LITESTAR_EXTRA],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COMPONENT_FRAMEWORK_SECRET_KEY": KEY},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().endswith("served")
