@@ -194,13 +194,15 @@ class StreamRun:
             kept.insert(0, render)
         return kept
 
-    def attach(self) -> aio.Event:
-        """A reader arrives: stop any grace countdown; returns the event set on new frames."""
+    def attach(self, wakeup: aio.Event | None = None) -> aio.Event:
+        """A reader arrives: stop any grace countdown; returns the event set on new frames
+        (``wakeup``, when the reader reads several runs: a page connection)."""
         self.readers += 1
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
-        wakeup = aio.new_event()
+        if wakeup is None:
+            wakeup = aio.new_event()
         self._wakeups.add(wakeup)
         return wakeup
 
