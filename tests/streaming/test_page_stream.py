@@ -8,6 +8,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from component_framework.core.broker import MemoryBroker
+from component_framework.core.hub import Hub
 from component_framework.protocol.sse import SSEEvent
 from component_framework.testing import http_scope
 from tests.streaming.conftest import Streams
@@ -179,6 +181,7 @@ async def test_leaving_starts_each_runs_grace_then_it_is_cancelled(streams: Stre
     await exchange.finished()
     await eventually(lambda: journal.has("cancelled", "gone"))
     assert len(app.streams) == 0
+    assert app.guard.open_count("page_stream") == 0  # the client's count of its runs
 
 
 async def test_the_connection_takes_one_stream_slot_of_the_client(streams: Streams) -> None:
@@ -200,7 +203,7 @@ async def test_bad_requests_get_the_json_error_answer(streams: Streams) -> None:
         ({"streams": []}, 400, "malformed_request"),
         ({"streams": [{"key": "a", "name": "paced"}]}, 400, "malformed_request"),
         ({"streams": [new("a", "paced"), new("a", "paced")]}, 400, "malformed_request"),
-        ({"streams": [new(str(n), "paced") for n in range(3)]}, 413, "payload_too_large"),
+        ({"streams": [new(str(n), "paced") for n in range(257)]}, 413, "payload_too_large"),
         ({"streams": [new("a", "paced")], "extra": 1}, 400, "malformed_request"),
     ]
     for document, status, code in cases:
@@ -238,3 +241,40 @@ async def test_a_cross_site_page_cannot_open_it(streams: Streams) -> None:
     await exchange.run_to_end()
     assert exchange.status == 403
     assert journal.tags("start") == []
+
+
+async def test_a_resume_on_another_worker_follows_the_run_from_the_resume_store(
+    streams: Streams,
+) -> None:
+    broker = MemoryBroker()
+    worker_a, worker_b = streams.app(hub=Hub(broker)), streams.app(hub=Hub(broker))
+    first = page_request(worker_a, streams, [new("a", "paced", tag="hop", steps=4)])
+    await first.events_count(2)
+    run_id = controls(first)["a"]["run"]
+    first.disconnect()
+    await first.finished()
+    pacer.grant("hop", 3)  # produced on worker A while the page is away
+    await eventually(lambda: pacer.waiting("hop"))
+    resume = {"key": "a", "name": "paced", "resume": of_run(first, run_id)[-1].id}
+    second = page_request(worker_b, streams, [resume])
+    await second.wait_until(lambda: len(of_run(second, run_id)) == 2)
+    pacer.grant("hop", 4)
+    await second.run_to_end()
+    assert steps(of_run(first, run_id) + of_run(second, run_id)) == ["1", "2", "3", "4"]
+    assert of_run(second, run_id)[-1].event == "done"
+    assert journal.tags("start") == ["hop"]
+    assert len(worker_b.streams) == 0
+
+
+async def test_runs_past_the_clients_page_stream_limit_are_refused_one_by_one(
+    streams: Streams,
+) -> None:
+    app = streams.app(max_page_streams_per_client=2)
+    exchange = page_request(
+        app, streams, [new(str(n), "paced", tag=f"l{n}", steps=1) for n in range(3)]
+    )
+    await exchange.run_to_end()
+    found = controls(exchange)
+    assert ["run" in found[key] for key in "012"] == [True, True, False]
+    assert (found["2"]["status"], found["2"]["error"]["code"]) == (429, "rate_limited")
+    assert journal.tags("start") == ["l0", "l1"]

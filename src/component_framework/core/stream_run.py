@@ -101,6 +101,8 @@ class StreamRun:
         #: The run's entry in the deployment's resume store (``None``: this worker only).
         self.log: RunLog | None = None
         self._checks: set[aio.Task] = set()
+        #: Called once when the run is closed (a page connection's count of the client's runs).
+        self.on_close: list[Callable[[], None]] = []
 
     # -- producing frames ------------------------------------------------------------------
 
@@ -258,6 +260,8 @@ class StreamRun:
         for wakeup in self._wakeups:
             wakeup.set()
         self._on_closed(self)
+        for callback in self.on_close:
+            callback()
 
     @property
     def closed(self) -> bool:

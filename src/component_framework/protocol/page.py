@@ -30,6 +30,7 @@ from component_framework.protocol.request import RequestError, decode_json_objec
 from component_framework.protocol.sse import encode_event
 
 __all__ = [
+    "MAX_PAGE_ENTRIES",
     "PAGE_EVENT",
     "PageEntry",
     "PageRequest",
@@ -42,6 +43,9 @@ __all__ = [
 
 #: The event name of the page connection's own frames.
 PAGE_EVENT: Final = "page"
+#: Most entries one request may list (the shape's bound; the server joins at most the
+#: client's open-stream limit of them and refuses the others one by one).
+MAX_PAGE_ENTRIES: Final = 256
 _MAX_KEY_CHARS: Final = 64
 _MAX_NAME_CHARS: Final = 128
 _MAX_RESUME_CHARS: Final = 96
