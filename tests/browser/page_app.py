@@ -7,7 +7,10 @@ of a dropped network: the response stops mid-body and the connection closes). ``
 - ``/``: twelve ``sse-connect`` counters (htmx 2 and htmx-ext-sse from ``node_modules``, our
   runtime); ``/?own=1``: the same page with ``data-page-connection="off"`` on ``<body>``;
 - ``/ping``: a plain answer (the request that must not queue behind the streams);
-- ``/stats``: JSON ``{"starts", "page_connections", "stream_requests"}``; ``POST /stats/reset``;
+- ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
+  counter 3 (``#remove``);
+- ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled"}``;
+  ``POST /stats/reset``;
 - ``POST /cut``: end every open page connection now.
 
 A counter streams `` 1 2 ... UPTO`` as ``stream_text`` appends, ``EVERY`` seconds apart, so a
@@ -52,12 +55,16 @@ PAGE: Final = """<!doctype html>
 <script src="/components/_static/component-framework.min.js"></script>
 </head>
 <body hx-ext="component-framework"{own}>
+<button id="add" hx-get="/late" hx-target="#late" hx-swap="innerHTML">add</button>
+<button id="remove" hx-get="/gone" hx-target="#box-3" hx-swap="outerHTML">remove</button>
+<div id="late"></div>
 {markup}
 </body>
 </html>
 """
 MARKUP: Final = (
-    '<div class="counter-box" hx-ext="sse" sse-connect="/components/counter/stream?label=c{n}" '
+    '<div id="box-{n}" class="counter-box" hx-ext="sse" '
+    'sse-connect="/components/counter/stream?label=c{n}" '
     'sse-swap="message" hx-swap="innerHTML"><p>waiting</p></div>'
 )
 TEMPLATES: Final = {
@@ -71,11 +78,11 @@ def expected_text() -> str:
 
 class _Stats:
     def __init__(self) -> None:
-        self.starts = self.page_connections = self.stream_requests = 0
+        self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
         self.cuts: set[asyncio.Event] = set()
 
     def reset(self) -> None:
-        self.starts = self.page_connections = self.stream_requests = 0
+        self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
 
 
 STATS: Final = _Stats()
@@ -87,6 +94,7 @@ class CounterStream(StreamingComponent):
     """Renders its label once, then appends `` n`` for n = 1..UPTO."""
 
     template_name = "counter.html"
+    stream_resume_grace = 2.0  # a stream that left is cancelled soon
 
     def mount(self) -> None:
         self.state["label"] = ""
@@ -96,9 +104,13 @@ class CounterStream(StreamingComponent):
         self.state["label"] = label
         yield
         await self.stream_start("out")
-        for n in range(1, UPTO + 1):
-            await asyncio.sleep(EVERY)
-            await self.stream_text("out", f" {n}")
+        try:
+            for n in range(1, UPTO + 1):
+                await asyncio.sleep(EVERY)
+                await self.stream_text("out", f" {n}")
+        except asyncio.CancelledError:
+            STATS.cancelled += 1
+            raise
         await self.stream_done("out")
 
 
@@ -106,6 +118,14 @@ async def index(request: Request) -> HTMLResponse:
     own = ' data-page-connection="off"' if request.query_params.get("own") else ""
     markup = "\n".join(MARKUP.format(n=n) for n in range(COMPONENTS))
     return HTMLResponse(PAGE.format(own=own, markup=markup))
+
+
+async def late(request: Request) -> HTMLResponse:
+    return HTMLResponse(MARKUP.format(n=COMPONENTS))
+
+
+async def gone(request: Request) -> HTMLResponse:
+    return HTMLResponse("<p>removed</p>")
 
 
 async def ping(request: Request) -> PlainTextResponse:
@@ -118,6 +138,7 @@ async def stats(request: Request) -> JSONResponse:
             "starts": STATS.starts,
             "page_connections": STATS.page_connections,
             "stream_requests": STATS.stream_requests,
+            "cancelled": STATS.cancelled,
         }
     )
 
@@ -138,6 +159,8 @@ inner = Starlette(
     routes=[
         Route("/", index),
         Route("/ping", ping),
+        Route("/late", late),
+        Route("/gone", gone),
         Route("/stats", stats),
         Route("/stats/reset", reset, methods=["POST"]),
         Route("/cut", cut, methods=["POST"]),

@@ -58,10 +58,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield running.base_url
 
 
-def _finished(page: Page) -> None:
+def _finished(page: Page, count: int = COMPONENTS) -> None:
     try:
         page.wait_for_function(
-            _ALL_FINISHED, arg=[COMPONENTS, expected_text()], timeout=FINISH_TIMEOUT_MS
+            _ALL_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS
         )
     except Exception as timeout:
         texts = page.evaluate(_TEXTS)
@@ -109,5 +109,29 @@ def test_data_page_connection_off_keeps_each_stream_on_its_own(
         assert stats["page_connections"] == 0, stats
         assert stats["stream_requests"] >= COMPONENTS, stats
         assert stats["starts"] == COMPONENTS, stats
+    finally:
+        context.close()
+
+
+def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhere(
+    base_url: str, browser: Browser
+) -> None:
+    _http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/")
+        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+        page.click("#add")  # a thirteenth stream joins: the connection re-opens with it
+        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS + 1, timeout=STREAMING_TIMEOUT_MS)
+        page.click("#remove")  # counter 3 leaves mid-stream: re-opened without it
+        page.wait_for_selector("text=removed")
+        _finished(page, COMPONENTS)  # the twelve left, each complete
+        page.wait_for_timeout(3000)  # the left run's resume grace (2 s) is over
+        stats = _http_json(f"{base_url}/stats")
+        assert stats["starts"] == COMPONENTS + 1, stats  # nothing restarted by the re-opens
+        assert stats["cancelled"] == 1, stats  # the removed stream's run, after its grace
+        assert stats["stream_requests"] == 0, stats
+        assert stats["page_connections"] == 3, stats
     finally:
         context.close()
