@@ -4,6 +4,7 @@ and keeps its own errors; the connection ends when no run is left."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -278,3 +279,62 @@ async def test_runs_past_the_clients_page_stream_limit_are_refused_one_by_one(
     assert ["run" in found[key] for key in "012"] == [True, True, False]
     assert (found["2"]["status"], found["2"]["error"]["code"]) == (429, "rate_limited")
     assert journal.tags("start") == ["l0", "l1"]
+
+
+async def test_shutdown_ends_the_connection_with_one_shutdown_frame(streams: Streams) -> None:
+    app = streams.app()
+    exchange = page_request(
+        app, streams, [new("a", "paced", tag="sa", steps=3), new("b", "paced", tag="sb")]
+    )
+    await exchange.wait_until(lambda: len(of_run_events(exchange)) == 2)
+    async with asyncio.timeout(3):
+        await app.shutdown()
+    await exchange.run_to_end()
+    assert [e.event for e in exchange.events][-1] == "shutdown"
+    assert [e.event for e in exchange.events].count("shutdown") == 1
+    assert exchange.events[-1].id is None
+    assert journal.has("cancelled", "sa")
+    assert journal.has("cancelled", "sb")
+    assert app.guard.open_count("stream") == app.guard.open_count("page_stream") == 0
+
+
+async def test_a_stalled_reader_is_given_up_and_its_runs_go_after_their_grace(
+    streams: Streams,
+) -> None:
+    app = streams.app(stream_send_timeout=0.1)
+    never = asyncio.Event()
+
+    async def stall(message: Any, body_messages: int) -> None:
+        if body_messages >= 3:  # the head, the control frame, the first render
+            await never.wait()
+
+    body = json.dumps({"streams": [new("a", "no-grace", tag="stall", steps=3)]}).encode()
+    scope = http_scope("POST", "/components/_page/", headers={"content-type": "application/json"})
+    exchange = streams.track(Exchange(app, scope, body=body, fault=stall).start())
+    await eventually(lambda: pacer.waiting("stall"))
+    pacer.grant("stall", 2)
+    await exchange.finished(2)
+    await eventually(lambda: journal.has("cancelled", "stall"))
+    assert app.guard.open_count("stream") == app.guard.open_count("page_stream") == 0
+
+
+async def test_a_page_of_a_hundred_streams_delivers_every_frame_to_its_stream(
+    streams: Streams,
+) -> None:
+    app = streams.app(http_rate=None)
+    entries = [new(str(n), "no-grace", tag=f"h{n}", steps=2) for n in range(100)]
+    for n in range(100):
+        pacer.grant(f"h{n}", 2)
+    exchange = page_request(app, streams, entries)
+    await exchange.run_to_end(10)
+    found = controls(exchange)
+    assert len(found) == 100
+    for key, control in found.items():
+        events = of_run(exchange, control["run"])
+        assert [e.event for e in events] == ["message", "message", "done"], key
+        assert f"<p>h{key}</p>" in events[0].data
+    assert app.guard.open_count("page_stream") == 0
+
+
+def of_run_events(exchange: Exchange) -> list[SSEEvent]:
+    return [e for e in exchange.events if e.id]
