@@ -348,7 +348,9 @@ async def _start_run(
     fields = await _fields(scope, receive, headers, services)
     post_query = scope["query_string"] if scope["method"] == "POST" else b""
     method = scope["method"]
-    return await start_run_from(fields, method, post_query, name, context, services, page_of(scope))
+    named = checked_page_id(fields.payload.get(PAGE_FIELD))
+    page = None if named else page_of(scope)  # the header, read only when the field is not
+    return await start_run_from(fields, method, post_query, name, context, services, page)
 
 
 async def start_run_from(
