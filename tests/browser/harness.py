@@ -171,6 +171,7 @@ def _watched(
 
         page.on("console", record_console)
         page.on("pageerror", lambda error: opened.console_errors.append(f"page error: {error}"))
+
         def record_violation(violation: str) -> None:
             opened.csp_violations.append(violation)
 
