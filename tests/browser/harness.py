@@ -16,8 +16,12 @@ opted out, no ``component-error`` event bar the codes it expects. A fixture writ
 ``with watched_page(...) as opened: yield opened`` runs those checks after every test, failed or
 not. Extra init scripts (a test's own recorders) run after the watch script.
 
-What this module does not own: servers (``tests/servers.py``), the browser and the htmx round
-(``conftest.py``), and what a test's page object knows of its app (subclass
+:func:`server_on_each_host` makes the module-scoped ``server`` fixture of a test module whose
+app module serves the same pages on Starlette and on Litestar (``starlette_app`` and
+``litestar_app``), each under a real uvicorn.
+
+What this module does not own: how servers start (``tests/servers.py``), the browser and the
+htmx round (``conftest.py``), and what a test's page object knows of its app (subclass
 :class:`WatchedPage` and pass the subclass as ``kind``).
 """
 
@@ -29,9 +33,22 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
+import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
-__all__ = ["UI_TIMEOUT_MS", "WATCH_SCRIPT", "WatchedPage", "watched_page"]
+from tests.servers import ServerProcess, uvicorn_server
+
+__all__ = [
+    "HOSTS",
+    "UI_TIMEOUT_MS",
+    "WATCH_SCRIPT",
+    "WatchedPage",
+    "server_on_each_host",
+    "watched_page",
+]
+
+#: The app names an app module of the per-host browser tests defines.
+HOSTS = ("starlette_app", "litestar_app")
 
 #: Longest wait for anything a page should show (milliseconds).
 UI_TIMEOUT_MS = 10_000
@@ -182,3 +199,18 @@ def _watched(
         opened.check()
     finally:
         context.close()
+
+
+def server_on_each_host(module: str) -> Any:
+    """A module-scoped ``server`` fixture: ``module``'s ``starlette_app``, then its
+    ``litestar_app``, each under a real uvicorn (assign it to ``server`` in the test module)."""
+
+    @pytest.fixture(scope="module", params=HOSTS)
+    def server(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[ServerProcess]:
+        log_dir = tmp_path_factory.mktemp(request.param)
+        with uvicorn_server(f"{module}:{request.param}", log_dir) as started:
+            yield started
+
+    return server

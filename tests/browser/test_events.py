@@ -21,21 +21,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from tests.browser.harness import WatchedPage, watched_page
-from tests.servers import ServerProcess, uvicorn_server
+from tests.browser.harness import WatchedPage, server_on_each_host, watched_page
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-HOSTS = ("starlette_app", "litestar_app")
 
-
-@pytest.fixture(scope="module", params=HOSTS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.events_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.events_app")
 
 
 @dataclass

@@ -27,13 +27,12 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from tests.browser.harness import WatchedPage, watched_page
+from tests.browser.harness import WatchedPage, server_on_each_host, watched_page
 from tests.browser.request_app import FOREIGN
-from tests.servers import ServerProcess, uvicorn_server
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-HOSTS = ("starlette_app", "litestar_app")
 TRANSPORTS = ("http", "ws")
 #: After the back button: htmx swaps the restored (or reloaded) page in, and a socket rejoins.
 RESTORE_SETTLE_MS = 800
@@ -41,13 +40,7 @@ RESTORE_SETTLE_MS = 800
 BAD_REQUEST = re.compile(r"Failed to load resource: the server responded with a status of 400.*")
 
 
-@pytest.fixture(scope="module", params=HOSTS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.request_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.request_app")
 
 
 @dataclass

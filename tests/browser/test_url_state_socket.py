@@ -11,19 +11,13 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.harness import watched_page
-from tests.servers import ServerProcess, uvicorn_server
+from tests.browser.harness import server_on_each_host, watched_page
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 
-@pytest.fixture(scope="module", params=("starlette_app", "litestar_app"))
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.url_state_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.url_state_app")
 
 
 @pytest.fixture
