@@ -149,7 +149,9 @@ def _create(
         if not isinstance(value, str) or (not value and name in ("component", "event", "field")):
             raise MalformedRequest(f"{name!r} must be a non-empty string")
         texts[name] = value
-    size = document.get("size", -1)  # checked by ``create``: a whole number
+    if "size" not in document:
+        raise MalformedRequest("'size' is missing: the upload's size in bytes, a whole number")
+    size = document["size"]  # checked by ``create``: a whole number
     declared = _number_header(scope, b"upload-length", "Upload-Length")
     if declared is not None and declared != size:
         raise MalformedRequest(f"Upload-Length says {declared} bytes, the description {size!r:.40}")
