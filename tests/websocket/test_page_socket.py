@@ -14,7 +14,9 @@ from typing import Any
 from component_framework import ComponentASGI
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import WebSocketTestSession, websocket_connect
+from tests.streaming.exchange import eventually
 from tests.websocket.helpers import make_app, ws_path
+from tests.websocket.ws_components import journal
 
 
 @asynccontextmanager
@@ -215,3 +217,40 @@ async def test_closing_the_socket_ends_every_joined_component(app: ComponentASGI
         await _join(ws, "counter", "2")
         assert await manager.broadcast(component_name="counter", event="notice") == 2
     assert await manager.broadcast(component_name="counter", event="notice") == 0
+
+
+async def test_a_joined_component_that_cannot_keep_up_ends_alone() -> None:
+    app = make_app(ws_inbox_messages=2)
+    manager = WebSocketManager(hub=app.hub)
+    async with _page_socket(app) as ws:
+        sleeper = await _join(ws, "sleeper", "j")
+        await ws.send_json(
+            {"type": "event", "event": "wait", "component_id": sleeper["component_id"], "tag": "t"}
+        )
+        await eventually(lambda: journal.has("start", "t"))
+        for _ in range(4):  # queued behind the running handler: past the queue's two places
+            await manager.broadcast(component_name="sleeper", event="note", payload={"text": "x"})
+        ended = await ws.receive_json()
+        await eventually(lambda: journal.has("finally", "t"))
+        own = await _event(ws, "increment")
+    assert (ended["type"], ended["code"]) == ("error", "slow_consumer")
+    assert ended["component_id"] == sleeper["component_id"]
+    assert own["state"] == {"count": 1}
+    assert await manager.broadcast(component_name="sleeper", event="note") == 0
+
+
+async def test_leave_cancels_the_running_handler_of_that_component_only(
+    app: ComponentASGI,
+) -> None:
+    async with _page_socket(app) as ws:
+        sleeper = await _join(ws, "sleeper", "j")
+        await ws.send_json(
+            {"type": "event", "event": "wait", "component_id": sleeper["component_id"], "tag": "t"}
+        )
+        await eventually(lambda: journal.has("start", "t"))
+        await ws.send_json({"type": "leave", "component_id": sleeper["component_id"]})
+        left = await ws.receive_json()
+        await eventually(lambda: journal.has("finally", "t"))
+        own = await _event(ws, "increment")
+    assert left["type"] == "left"
+    assert own["state"] == {"count": 1}
