@@ -7,6 +7,7 @@ limits, and every message about it names its ``component_id``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -254,3 +255,21 @@ async def test_leave_cancels_the_running_handler_of_that_component_only(
         own = await _event(ws, "increment")
     assert left["type"] == "left"
     assert own["state"] == {"count": 1}
+
+
+async def test_htmx_answers_of_a_joined_component_go_into_its_target(app: ComponentASGI) -> None:
+    query = {"format": "html", "target": "own-box"}
+    async with websocket_connect(app, ws_path("counter"), query=query) as ws:
+        assert 'id="own-box"' in await ws.receive_text()
+        join = {"type": "join", "component": "counter", "target": "other-box", "ref": "j"}
+        await ws.send_json(join)
+        joined = await ws.receive_text()
+        component_id = re.findall(r'id="([^"]+)"', joined)[1]  # its root, inside the target
+        await ws.send_json({"event": "increment", "component_id": component_id, "HEADERS": {}})
+        clicked = await ws.receive_text()
+        await ws.send_json({**join, "target": "not an id!", "ref": "bad"})
+        refused = await ws.receive_json()
+    assert joined.startswith('<div id="other-box" hx-swap-oob="innerHTML">')
+    assert clicked.startswith('<div id="other-box" hx-swap-oob="innerHTML">')
+    assert '<span class="count">1</span>' in clicked
+    assert (refused["code"], refused["ref"]) == ("malformed_request", "bad")

@@ -37,6 +37,7 @@ from component_framework.protocol.websocket import (
     effects_message,
     error_message,
     htmx_child_message,
+    htmx_render_message,
     left_message,
     render_message,
     stream_message,
@@ -69,10 +70,13 @@ class MemberLink(Protocol):
 class MemberOutlet:
     """The outlet of one joined component: its messages, tagged with its component id."""
 
-    def __init__(self, link: MemberLink, members: SocketMembers, name: str) -> None:
+    def __init__(
+        self, link: MemberLink, members: SocketMembers, name: str, target: str | None
+    ) -> None:
         self.link = link
         self.members = members
         self.name = name
+        self.target = target
         self.session: LiveSession | None = None
         #: The id of the component, once its join was answered (``None``: joining).
         self.joined_id: str | None = None
@@ -87,7 +91,8 @@ class MemberOutlet:
         if not link.html:
             link.queue(render_message(result, ref), push=push, key=result.component_id)
             return
-        link.queue(htmx_child_message(result), push=push, key=result.component_id)
+        html = htmx_render_message(result, self.target) if own else htmx_child_message(result)
+        link.queue(html, push=push, key=result.component_id)
         if result.effects:
             link.queue(effects_message(result.effects, result.component_id, ref))
 
@@ -144,9 +149,10 @@ class SocketMembers:
     def __len__(self) -> int:
         return len(self._outlets)
 
-    def join(self, name: str, join: Join) -> None:
-        """Add component ``name`` (mount with ``join.params`` or resume ``join.snapshot``);
-        a refusal is an error message with the join's ``ref``."""
+    def join(self, name: str, join: Join, target: str | None = None) -> None:
+        """Add component ``name`` (mount with ``join.params`` or resume ``join.snapshot``;
+        ``target``: where its HTML renders go, as a socket URL's); a refusal is an error
+        message with the join's ``ref``."""
         services = self._services
         settings = services.dispatcher.settings
         try:
@@ -159,7 +165,7 @@ class SocketMembers:
             document = error_document(error, debug=settings.debug)
             self._link.queue(error_message(document, join.ref))
             return
-        outlet = MemberOutlet(self._link, self, name)
+        outlet = MemberOutlet(self._link, self, name, target)
         outlet.session = LiveSession(
             services.dispatcher,
             services.hub,

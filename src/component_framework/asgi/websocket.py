@@ -439,7 +439,7 @@ class _SocketConnection:
             members.leave(message.component_id, message.ref)
             return
         if message.type == "join" and message.component is not None:
-            members.join(message.component, _join_of(message))
+            members.join(message.component, _join_of(message), message.target)
             return
         if message.type == "join":
             if self._join_timer is not None:

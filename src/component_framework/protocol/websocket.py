@@ -96,8 +96,10 @@ class ClientMessage:
     component_id: str | None = None
     #: A join's ``url``: the URL of the page the component is on.
     url: str | None = None
-    #: A join's ``component``: another component to hold on this socket (its name).
+    #: A join's ``component``: another component to hold on this socket (its name), and
+    #: ``target``: the id of the element its HTML renders go into (htmx answers).
     component: str | None = None
+    target: str | None = None
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -133,6 +135,7 @@ def parse_client_message(
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     url = _page_url_of(body, ref) if kind == "join" else None
     component = _component_of(body, ref) if kind == "join" else None
+    target = _target_of(body, ref) if component is not None else None
     try:
         fields = fields_from_mapping(body, loose_to_payload=kind == "event")
     except RequestError as exc:
@@ -156,6 +159,7 @@ def parse_client_message(
         component_id=fields.component_id,
         url=url,
         component=component,
+        target=target,
     )
 
 
@@ -166,6 +170,14 @@ def _component_of(body: dict[str, Any], ref: Ref) -> str | None:
         return name
     expected = f"a component name of at most {_MAX_NAME_LENGTH} characters"
     raise MessageError("malformed", f"'component' must be {expected}", ref)
+
+
+def _target_of(body: dict[str, Any], ref: Ref) -> str | None:
+    """A joined component's ``target`` (taken out of ``body``, as in a socket's URL)."""
+    target = body.pop("target", None)
+    if target is None or (isinstance(target, str) and is_valid_target(target)):
+        return target
+    raise MessageError("malformed", "'target' must be an element id", ref)
 
 
 def _page_url_of(body: dict[str, Any], ref: Ref) -> str | None:
