@@ -256,6 +256,7 @@
     }
   }
   function onSocketMessage(elt, text, link) { // false: not for htmx to swap
+    if (text === routed) { routed = null; return false; } // a joined component's: swapped there
     var json = text.charAt(0) === "{", message = json && JSON.parse(text), root = rootIn(elt);
     clearLoading(elt);
     if (elt.cfHeld && !joined(elt, link, message)) { return false; }
@@ -265,6 +266,99 @@
     else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
     else if (message.type === "effects") { applyEffects(elt, message); }
     return false;
+  }
+
+  /* -- one socket per page (docs/websocket.md): the page's ws-connect components share one ----- */
+  // htmx 2: the first ws-connect socket of this app is the page's; every other one of the same
+  // format joins it ({"type": "join", "component"}) through a stand-in socket that its ws
+  // extension drives as its own, and leaves when it is removed. A message naming a joined
+  // component (the ref of its join, its component_id, or for HTML the id its fragment swaps)
+  // goes to its stand-in. A drop closes every stand-in with 1006, so each extension reconnects
+  // and rejoins with its snapshot. data-page-connection="off" keeps a socket on its own.
+  var pageSocket = null, joinCount = 0, routed = null;
+  function socketFormat(url) { return new URL(url, location.href).searchParams.get("format") || ""; }
+  function wsName(url) { var m = /\/([^\/]+)\/ws\/?$/.exec(new URL(url, location.href).pathname); return m && m[1]; }
+  function heldId(member) {
+    var root = member.elt.matches(ROOT) ? member.elt : member.elt.querySelector(ROOT);
+    return member.id || (root && root.id);
+  }
+  function memberFor(host, text) {
+    var message = text.charAt(0) === "{" && JSON.parse(text), first = !message && /^<[^>]*?\sid="([^"]+)"/.exec(text);
+    return host.members.filter(function (m) {
+      if (message) {
+        if (message.ref === m.ref && message.component_id) { m.id = message.component_id; }
+        return message.ref === m.ref || (!!message.component_id && message.component_id === heldId(m));
+      }
+      return !!first && (first[1] === m.target || first[1] === heldId(m));
+    })[0];
+  }
+  function attachHost(host, socket) {
+    host.socket = socket;
+    socket.addEventListener("open", function () { setTimeout(function () { host.members.forEach(openMember); }, 0); });
+    socket.addEventListener("message", function (event) {
+      var member = typeof event.data === "string" && memberFor(host, event.data);
+      if (member) { member.deliver(event.data); routed = event.data; } // not the host's to swap
+    });
+    socket.addEventListener("close", function (event) {
+      if (host.socket !== socket) { return; }
+      if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
+      host.members.splice(0).forEach(function (m) {
+        m.readyState = 3;
+        if (m.onclose) { m.onclose({ type: "close", code: 1006 }); } // its extension reconnects
+      });
+    });
+  }
+  function openMember(member) {
+    if (member.readyState) { return; }
+    member.readyState = 1;
+    if (!member.elt.cfJoin) { member.send(JSON.stringify({ type: "join", params: member.params })); }
+    if (member.onopen) { member.onopen({ type: "open" }); } // a resume: the runtime sends its join
+  }
+  function memberSocket(url, elt, host) {
+    var listeners = [], own = new URL(url, location.href), member = {
+      OPEN: 1, readyState: 0, elt: elt, id: null, ref: "cf-join-" + (++joinCount), name: wsName(url),
+      target: own.searchParams.get("target"), params: {},
+      addEventListener: function (type, fn) { if (type === "message") { listeners.push(fn); } },
+      deliver: function (text) { listeners.forEach(function (fn) { fn({ data: text }); }); },
+      send: function (text) { host.socket.send(tagged(member, text)); },
+      close: function () {
+        var at = host.members.indexOf(member), id = heldId(member);
+        if (at >= 0) { host.members.splice(at, 1); }
+        if (member.readyState === 1 && id && host.socket.readyState === 1) {
+          host.socket.send(JSON.stringify({ type: "leave", component_id: id }));
+        }
+        member.readyState = 3;
+      }
+    };
+    own.searchParams.forEach(function (value, key) {
+      if (!/^(format|target|join|_page)$/.test(key)) { member.params[key] = value; }
+    });
+    host.members = host.members.filter(function (m) { return m.elt !== elt; }); // replaced
+    host.members.push(member);
+    if (host.socket.readyState === 1) { setTimeout(function () { openMember(member); }, 0); }
+    return member;
+  }
+  function tagged(member, text) { // a joined component's message names it
+    var message;
+    try { message = JSON.parse(text); } catch (e) { return text; }
+    if (message.type === "join") {
+      message.component = member.name;
+      message.ref = member.ref;
+      if (member.target) { message.target = member.target; }
+    } else if (!message.component_id && heldId(member)) { message.component_id = heldId(member); }
+    return JSON.stringify(message);
+  }
+  function pageSocketFor(url, elt, open) { // the socket of a ws-connect of ours: shared or its own
+    var host = pageSocket;
+    var http = url.replace(/^ws/, "http"); // ours() compares with the page's http(s) URLs
+    if (!elt || !ours(http) || !wsName(url) || elt.closest('[data-page-connection="off"]')) { return open(); }
+    if (host && host.elt !== elt && host.elt.isConnected && host.format === socketFormat(url)) {
+      return memberSocket(url, elt, host);
+    }
+    if (!host || !host.elt.isConnected) { host = pageSocket = { elt: elt, format: socketFormat(url), members: [] }; }
+    var socket = open();
+    if (host.elt === elt) { attachHost(host, socket); }
+    return socket;
   }
 
   /* -- nested components: children's snapshots with their parent's requests (docs/nesting.md) -- */
@@ -854,8 +948,8 @@
       return socket;
     };
     htmx.createWebSocket = function (url) {
-      var elt = socketElement(url);
-      return createSocket(paged(elt ? joinUrl(url, elt) : url));
+      var elt = socketElement(url), own = paged(elt ? joinUrl(url, elt) : url);
+      return pageSocketFor(url, elt, function () { return createSocket(own); });
     };
     var createSource = htmx.createEventSource || function (url) { return new EventSource(url, { withCredentials: true }); };
     htmx.createEventSource = function (url) { // an EventSource sends no header: the page id in its URL
