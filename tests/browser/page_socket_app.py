@@ -1,8 +1,9 @@
 """The app of the page socket browser test (``test_page_socket.py``): three ``ws-connect``
 boxes of this app on one page (two ``tally`` components, one ``meter``), which the client
 runtime puts on one socket, and one box marked ``data-page-connection="off"`` that keeps its
-own. ``/bump`` broadcasts to every ``meter``; ``/drop`` closes every open socket with ``1012``
-(as a restart would), so the page reconnects. Starlette, under a real uvicorn."""
+own. ``/bump`` broadcasts to every ``meter``; ``/reach`` counts the live ``tally``
+components; ``/drop`` closes every open socket with ``1012`` (as a restart would), so the
+page reconnects. Starlette, under a real uvicorn."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ PAGE: Final = """<!doctype html>
 </section>
 <section id="box-m" hx-ext="ws" ws-connect="/components/meter/ws/?format=html&target=box-m">
 </section>
+<div id="slot"></div>
 <section id="box-own" hx-ext="ws" data-page-connection="off"
  ws-connect="/components/tally/ws/?format=html&target=box-own&label=own"></section>
 </body></html>
@@ -100,6 +102,11 @@ async def _bump(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(reached))
 
 
+async def _reach(request: Request) -> PlainTextResponse:
+    """How many live ``tally`` components the app holds (a broadcast nobody handles)."""
+    return PlainTextResponse(str(await manager.broadcast(component_name="tally", event="ping")))
+
+
 async def _drop(request: Request) -> PlainTextResponse:
     connections = list(components.sockets.connections)
     for connection in connections:
@@ -112,6 +119,7 @@ app = Starlette(
         Route("/", _page),
         Route("/bump", _bump, methods=["POST"]),
         Route("/drop", _drop, methods=["POST"]),
+        Route("/reach", _reach, methods=["POST"]),
         Mount("/components", app=components),
     ]
 )

@@ -74,3 +74,34 @@ def test_after_a_drop_the_page_reconnects_once_and_every_component_goes_on(
         expect(page.locator("#box-m .shown")).to_have_text("meter: 1")
     shared = [s for s in sockets if "target=box-own" not in s.url]
     assert len(shared) == 2, "\n".join(s.url for s in sockets)  # the first and one reconnect
+
+
+SWAPPED_IN = (
+    '<section id="box-c" hx-ext="ws" '
+    'ws-connect="/components/tally/ws/?format=html&target=box-c&label=c"></section>'
+)
+
+
+def test_a_swapped_in_component_joins_the_socket_and_a_removed_one_leaves(
+    browser: Browser, server: ServerProcess
+) -> None:
+    with watched_page(browser, server.base_url) as opened:
+        page = opened.page
+        sockets = _open(page, server.base_url)
+        assert httpx.post(server.base_url + "/reach").text == "3"  # a, b and own
+        page.evaluate("(html) => htmx.swap('#slot', html, {swapStyle: 'innerHTML'})", SWAPPED_IN)
+        expect(page.locator("#box-c .shown")).to_have_text("c: 0")
+        page.locator("#box-c button").click()
+        expect(page.locator("#box-c .shown")).to_have_text("c: 1")
+        assert httpx.post(server.base_url + "/reach").text == "4"
+        page.evaluate("() => htmx.remove(htmx.find('#box-b'))")
+        page.wait_for_function("() => !document.getElementById('box-b')")
+        for _ in range(50):
+            if httpx.post(server.base_url + "/reach").text == "3":
+                break
+            page.wait_for_timeout(100)
+        assert httpx.post(server.base_url + "/reach").text == "3"  # b left
+        page.locator("#box-a button").click()
+        expect(page.locator("#box-a .shown")).to_have_text("a: 1")
+    shared = [s for s in sockets if "target=box-own" not in s.url]
+    assert len(shared) == 1, "\n".join(s.url for s in sockets)
