@@ -2,8 +2,8 @@
 page share one WebSocket under the client runtime (``tests/browser/page_socket_app.py``),
 each gets its own renders and broadcasts, a box marked ``data-page-connection="off"`` keeps a
 socket of its own, and after the socket drops the page reconnects once and every component
-goes on with its state. htmx 2 only: on htmx 4 every ``ws-connect`` still opens its own
-socket (hx-ws creates its sockets itself)."""
+goes on with its state; swapped-in components join the socket and removed ones leave it.
+On htmx 2 (htmx-ext-ws) and htmx 4 (hx-ws)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, WebSocket, expect
 from tests.browser.harness import UI_TIMEOUT_MS, watched_page
 from tests.servers import ServerProcess, uvicorn_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.uvicorn, pytest.mark.htmx_only(2)]
+pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,10 @@ def test_after_a_drop_the_page_reconnects_once_and_every_component_goes_on(
     assert len(shared) == 2, "\n".join(s.url for s in sockets)  # the first and one reconnect
 
 
+#: ``htmx.swap`` on htmx 2 (target, text, options) and on htmx 4 (one object).
+SWAP = """([target, html, style]) => htmx.registerExtension
+  ? htmx.swap({target: document.querySelector(target), text: html, swap: style})
+  : htmx.swap(target, html, {swapStyle: style})"""
 SWAPPED_IN = (
     '<section id="box-c" hx-ext="ws" '
     'ws-connect="/components/tally/ws/?format=html&target=box-c&label=c"></section>'
@@ -89,12 +93,12 @@ def test_a_swapped_in_component_joins_the_socket_and_a_removed_one_leaves(
         page = opened.page
         sockets = _open(page, server.base_url)
         assert httpx.post(server.base_url + "/reach").text == "3"  # a, b and own
-        page.evaluate("(html) => htmx.swap('#slot', html, {swapStyle: 'innerHTML'})", SWAPPED_IN)
+        page.evaluate(SWAP, ["#slot", SWAPPED_IN, "innerHTML"])
         expect(page.locator("#box-c .shown")).to_have_text("c: 0")
         page.locator("#box-c button").click()
         expect(page.locator("#box-c .shown")).to_have_text("c: 1")
         assert httpx.post(server.base_url + "/reach").text == "4"
-        page.evaluate("() => htmx.remove(htmx.find('#box-b'))")
+        page.evaluate(SWAP, ["#box-b", "", "outerHTML"])
         page.wait_for_function("() => !document.getElementById('box-b')")
         for _ in range(50):
             if httpx.post(server.base_url + "/reach").text == "3":

@@ -256,7 +256,13 @@
     }
   }
   function onSocketMessage(elt, text, link) { // false: not for htmx to swap
-    if (text === routed) { routed = null; return false; } // a joined component's: swapped there
+    for (var i = 0; i < routed.length; i++) { // a joined component's message: its stand-in's
+      if (routed[i].text === text) {
+        if (routed[i].to === elt) { break; }
+        routed.splice(i, 1);
+        return false;
+      }
+    }
     var json = text.charAt(0) === "{", message = json && JSON.parse(text), root = rootIn(elt);
     clearLoading(elt);
     if (elt.cfHeld && !joined(elt, link, message)) { return false; }
@@ -269,13 +275,13 @@
   }
 
   /* -- one socket per page (docs/websocket.md): the page's ws-connect components share one ----- */
-  // htmx 2: the first ws-connect socket of this app is the page's; every other one of the same
-  // format joins it ({"type": "join", "component"}) through a stand-in socket that its ws
-  // extension drives as its own, and leaves when it is removed. A message naming a joined
+  // The first ws-connect socket of this app is the page's; every other one of the same format
+  // joins it ({"type": "join", "component"}) through a stand-in socket that its ws extension
+  // (htmx 2's, or htmx 4's hx-ws) drives as its own, and leaves when it is removed. A message naming a joined
   // component (the ref of its join, its component_id, or for HTML the id its fragment swaps)
   // goes to its stand-in. A drop closes every stand-in with 1006, so each extension reconnects
   // and rejoins with its snapshot. data-page-connection="off" keeps a socket on its own.
-  var pageSocket = null, joinCount = 0, routed = null;
+  var pageSocket = null, joinCount = 0, routed = [], wsElts = {};
   function socketFormat(url) { return new URL(url, location.href).searchParams.get("format") || ""; }
   function wsName(url) { var m = /\/([^\/]+)\/ws\/?$/.exec(new URL(url, location.href).pathname); return m && m[1]; }
   function heldId(member) {
@@ -297,14 +303,14 @@
     socket.addEventListener("open", function () { setTimeout(function () { host.members.forEach(openMember); }, 0); });
     socket.addEventListener("message", function (event) {
       var member = typeof event.data === "string" && memberFor(host, event.data);
-      if (member) { member.deliver(event.data); routed = event.data; } // not the host's to swap
+      if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
     });
     socket.addEventListener("close", function (event) {
       if (host.socket !== socket) { return; }
       if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
       host.members.splice(0).forEach(function (m) {
         m.readyState = 3;
-        if (m.onclose) { m.onclose({ type: "close", code: 1006 }); } // its extension reconnects
+        m.fire("close", { type: "close", code: 1006, target: m }); // its extension reconnects
       });
     });
   }
@@ -312,14 +318,18 @@
     if (member.readyState) { return; }
     member.readyState = 1;
     if (!member.elt.cfJoin) { member.send(JSON.stringify({ type: "join", params: member.params })); }
-    if (member.onopen) { member.onopen({ type: "open" }); } // a resume: the runtime sends its join
+    member.fire("open", { type: "open", target: member }); // a resume: the runtime sends its join
   }
   function memberSocket(url, elt, host) {
     var listeners = [], own = new URL(url, location.href), member = {
       OPEN: 1, readyState: 0, elt: elt, id: null, ref: "cf-join-" + (++joinCount), name: wsName(url),
       target: own.searchParams.get("target"), params: {},
-      addEventListener: function (type, fn) { if (type === "message") { listeners.push(fn); } },
-      deliver: function (text) { listeners.forEach(function (fn) { fn({ data: text }); }); },
+      addEventListener: function (type, fn, options) { listeners.push([type, fn, options && options.signal]); },
+      fire: function (type, event) {
+        if (member["on" + type]) { member["on" + type](event); } // htmx 2 sets onopen, onclose
+        listeners.forEach(function (l) { if (l[0] === type && !(l[2] && l[2].aborted)) { l[1](event); } });
+      },
+      deliver: function (text) { member.fire("message", { type: "message", data: text, target: member }); },
       send: function (text) { host.socket.send(tagged(member, text)); },
       close: function () {
         var at = host.members.indexOf(member), id = heldId(member);
@@ -1079,6 +1089,13 @@
     };
   }
   function registerHtmx4() {
+    var Native = window.WebSocket; // hx-ws has no socket factory: the page's socket goes here
+    var PageWebSocket = function (url, protocols) {
+      return pageSocketFor(url, wsElts[url], function () { return new Native(url, protocols); });
+    };
+    PageWebSocket.prototype = Native.prototype;
+    ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) { PageWebSocket[name] = Native[name]; });
+    window.WebSocket = PageWebSocket;
     htmx.registerExtension("component-framework", {
       init: function (internalApi) { api = internalApi; },
       htmx_config_request: function (elt, detail) {
@@ -1112,6 +1129,7 @@
         elt.cfUrl = elt.cfUrl || connection.url;
         elt.cfOpened = false;
         connection.url = paged(joinUrl(elt.cfUrl, elt));
+        wsElts[connection.url] = elt; // hx-ws opens it next, with new WebSocket(url)
       },
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },
