@@ -5,7 +5,8 @@
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/); WebSocket resume with the component's last snapshot, sent in a join
+ * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/);
+ * one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
