@@ -273,3 +273,14 @@ async def test_htmx_answers_of_a_joined_component_go_into_its_target(app: Compon
     assert clicked.startswith('<div id="other-box" hx-swap-oob="innerHTML">')
     assert '<span class="count">1</span>' in clicked
     assert (refused["code"], refused["ref"]) == ("malformed_request", "bad")
+
+
+async def test_each_join_costs_a_request_of_the_clients_budget_as_a_handshake_does() -> None:
+    app = make_app(http_rate=0.001, http_burst=2)
+    async with _page_socket(app) as ws:  # the handshake: the first of the two
+        joined = await _join(ws, "counter", "1")
+        refused = await _join(ws, "counter", "2")
+        own = await _event(ws, "increment")
+    assert joined["type"] == "render"
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "rate_limited", "2")
+    assert own["state"] == {"count": 1}
