@@ -50,6 +50,13 @@ def _rates_inprocess(results: Sequence[InProcessResult]) -> Rates:
     }
 
 
+def _rates_cpu(results: Sequence[InProcessResult]) -> Rates:
+    return {
+        "median": {result.key: 1e6 / result.cpu_us for result in results},
+        "best": {result.key: 1e6 / result.cpu_best_us for result in results},
+    }
+
+
 def _rates_loopback(results: Sequence[LoopbackResult]) -> Rates:
     return {
         "median": {result.key: result.requests_per_second for result in results},
@@ -64,14 +71,17 @@ def _inprocess_table(results: Sequence[InProcessResult]) -> list[str]:
         f"{first.iterations} requests (uvloop, synthetic scope/receive/send)",
         "",
         "| contender | µs/request (median) | best round | worst round | "
-        "throughput vs (a), median | vs (a), best |",
-        "|---|---:|---:|---:|---:|---:|",
+        "throughput vs (a), median | vs (a), best | CPU µs/request (median) | best round | "
+        "vs (a) by CPU, median | vs (a) by CPU, best |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         lines.append(
             f"| {result.label} | {result.us_per_request:.1f} | {result.best_us:.1f} | "
             f"{max(result.rounds):.1f} | {first.us_per_request / result.us_per_request:.2f}x | "
-            f"{first.best_us / result.best_us:.2f}x |"
+            f"{first.best_us / result.best_us:.2f}x | {result.cpu_us:.1f} | "
+            f"{result.cpu_best_us:.1f} | {first.cpu_us / result.cpu_us:.2f}x | "
+            f"{first.cpu_best_us / result.cpu_best_us:.2f}x |"
         )
     return lines
 
@@ -121,16 +131,23 @@ def _matrix_table(loopback: Loopbacks) -> list[str]:
     return lines
 
 
-def _places(inprocess: Rates | None, loopback: Mapping[str, Rates]) -> list[tuple[str, Rates]]:
-    """Where targets are checked: in process, then over loopback under each server (the
-    first server's column is plain ``loopback``, the others ``loopback_<server>``)."""
-    places = [("inprocess", inprocess)] if inprocess is not None else []
+def _places(
+    inprocess: tuple[Rates, Rates] | None, loopback: Mapping[str, Rates]
+) -> list[tuple[str, Rates]]:
+    """Where targets are checked: in process (wall clock, then CPU time), then over loopback
+    under each server (the first server's column is plain ``loopback``, the others
+    ``loopback_<server>``)."""
+    places = []
+    if inprocess is not None:
+        places = [("inprocess", inprocess[0]), ("inprocess_cpu", inprocess[1])]
     for index, (server, rates) in enumerate(loopback.items()):
         places.append(("loopback" if index == 0 else f"loopback_{server}", rates))
     return places
 
 
-def _target_rows(inprocess: Rates | None, loopback: Mapping[str, Rates]) -> list[dict[str, Any]]:
+def _target_rows(
+    inprocess: tuple[Rates, Rates] | None, loopback: Mapping[str, Rates]
+) -> list[dict[str, Any]]:
     rows = []
     for target in TARGETS:
         row: dict[str, Any] = {"target": target.text, "factor": target.factor}
@@ -148,7 +165,7 @@ def _target_rows(inprocess: Rates | None, loopback: Mapping[str, Rates]) -> list
 
 
 def _targets_table(rows: Sequence[Mapping[str, Any]], servers: Sequence[str]) -> list[str]:
-    places = [("inprocess", "in process")] + [
+    places = [("inprocess", "in process"), ("inprocess_cpu", "in process by CPU")] + [
         ("loopback" if index == 0 else f"loopback_{server}", f"loopback ({server})")
         for index, server in enumerate(servers or ["uvicorn"])
     ]
@@ -172,7 +189,7 @@ def _targets_table(rows: Sequence[Mapping[str, Any]], servers: Sequence[str]) ->
 
 def _all_rows(inprocess: Sequence[InProcessResult] | None, loopback: Loopbacks) -> list[Any]:
     return _target_rows(
-        _rates_inprocess(inprocess) if inprocess else None,
+        (_rates_inprocess(inprocess), _rates_cpu(inprocess)) if inprocess else None,
         {server: _rates_loopback(results) for server, results in loopback.items() if results},
     )
 
@@ -225,6 +242,9 @@ def to_json(
                 "us_per_request_best": round(result.best_us, 3),
                 "iterations": result.iterations,
                 "rounds_us": [round(value, 3) for value in result.rounds],
+                "cpu_us_per_request_median": round(result.cpu_us, 3),
+                "cpu_us_per_request_best": round(result.cpu_best_us, 3),
+                "cpu_rounds_us": [round(value, 3) for value in result.cpu_rounds],
             }
             for result in inprocess
         ]
