@@ -8,7 +8,10 @@ and a free port. With two or more CPUs and
 the load generator never competes with the server it measures. All servers start first (an idle
 uvicorn costs nothing), each answer is checked over HTTP before and after the load, then the
 ``wrk`` runs interleave the contenders round by round; per contender the reported run is the one
-with the median requests/s. A run with non-2xx answers fails; timing never does.
+with the median requests/s. Around each run the CPU time of the process that runs the app
+(uvicorn, or granian's worker, all its threads) is read from ``/proc``: server CPU µs per
+request, which a busy shared machine distorts far less than requests/s. A run with non-2xx
+answers fails; timing never does.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from benchmarks.common.counter import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.common.probes import read_cpu_seconds
 from benchmarks.common.processes import (
     CpuPlan,
     ServerName,
@@ -90,6 +94,13 @@ class LoopbackResult:
     label: str
     runs: list[WrkRun]
     server: ServerName = "uvicorn"
+    #: Server CPU µs per request of each run, in the order of :attr:`runs`.
+    cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Median server CPU µs per request over the runs."""
+        return statistics.median(self.cpu_us)
 
     @property
     def median(self) -> WrkRun:
@@ -226,6 +237,7 @@ def run_loopback(
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     plan = cpu_plan() if plan is None else plan
     runs: dict[str, list[WrkRun]] = {contender.key: [] for contender in contenders}
+    cpu: dict[str, list[float]] = {contender.key: [] for contender in contenders}
     with (
         tempfile.TemporaryDirectory() as directory,
         _servers(contenders, plan, server) as running,
@@ -243,8 +255,15 @@ def run_loopback(
                 command = wrk_command(
                     plan, script, one.port, connections=connections, duration=duration
                 )
-                runs[one.contender.key].append(_wrk(command, duration, one.contender.label))
+                worker = one.running.worker_pid
+                used = read_cpu_seconds(worker)
+                run = _wrk(command, duration, one.contender.label)
+                used = read_cpu_seconds(worker) - used
+                runs[one.contender.key].append(run)
+                cpu[one.contender.key].append(used * 1e6 / run.requests)
     return [
-        LoopbackResult(contender.key, contender.label, runs[contender.key], server)
+        LoopbackResult(
+            contender.key, contender.label, runs[contender.key], server, cpu[contender.key]
+        )
         for contender in contenders
     ]

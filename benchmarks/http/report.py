@@ -93,8 +93,9 @@ def _loopback_table(results: Sequence[LoopbackResult], setup: str) -> list[str]:
         "contender; latencies (ms) are those of the median run",
         "",
         "| contender | requests/s (median) | best run | worst run | p50 | p90 | p99 | "
-        "throughput vs (a), median | vs (a), best |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "throughput vs (a), median | vs (a), best | server CPU µs/request (median) | "
+        "vs (a) by CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         run = result.median
@@ -104,7 +105,8 @@ def _loopback_table(results: Sequence[LoopbackResult], setup: str) -> list[str]:
             f"{worst:,.0f} | {run.p50_us / 1000:.2f} | {run.p90_us / 1000:.2f} | "
             f"{run.p99_us / 1000:.2f} | "
             f"{result.requests_per_second / first.requests_per_second:.2f}x | "
-            f"{result.best / first.best:.2f}x |"
+            f"{result.best / first.best:.2f}x | {result.cpu_us_per_request:.1f} | "
+            f"{first.cpu_us_per_request / result.cpu_us_per_request:.2f}x |"
         )
     return lines
 
@@ -114,11 +116,13 @@ def _matrix_table(loopback: Loopbacks) -> list[str]:
     floor."""
     servers = list(loopback)
     lines = [
-        "Server matrix: median requests/s over loopback, and throughput vs (a) under the same "
-        "server",
+        "Server matrix: median requests/s over loopback and throughput vs (a) under the same "
+        "server; server CPU µs per request (median; the process running the app, all threads)",
         "",
-        "| contender | " + " | ".join(f"{name} req/s | {name} vs (a)" for name in servers) + " |",
-        "|---|" + "---:|---:|" * len(servers),
+        "| contender | "
+        + " | ".join(f"{name} req/s | {name} vs (a) | {name} CPU µs/req" for name in servers)
+        + " |",
+        "|---|" + "---:|---:|---:|" * len(servers),
     ]
     floors = {name: results[0].requests_per_second for name, results in loopback.items()}
     for index, first in enumerate(loopback[servers[0]]):
@@ -127,6 +131,7 @@ def _matrix_table(loopback: Loopbacks) -> list[str]:
             result = loopback[name][index]
             cells.append(f"{result.requests_per_second:,.0f}")
             cells.append(f"{result.requests_per_second / floors[name]:.2f}x")
+            cells.append(f"{result.cpu_us_per_request:.1f}")
         lines.append(f"| {first.label} | {' | '.join(cells)} |")
     return lines
 
