@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
@@ -362,7 +362,9 @@ _REPEAT_DECODER: Final = json.JSONDecoder(
 )
 
 
-_SCAN: Final = _DECODER.scan_once
+#: The decoder's scanner (an instance attribute typeshed does not declare): one JSON value
+#: read from an index, returning it and the index after it (``StopIteration``: none there).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
 
 
 def _load(text: str, max_depth: int) -> Any:
