@@ -4,9 +4,11 @@ Owns the bounded queue of what a connection asks of its component (joins, events
 broadcasts) and the task that works it off: the task exists only while there is work, runs
 one piece at a time (so a component never sees two at once, and answers leave in order), and
 yields a turn of the event loop between pieces while a backlog lasts, so that one busy
-connection cannot hold the worker. What a piece of work means (``process``) and what happens
-once the queue runs dry (``drained``) belong to the owner. Pure (its loop through
-``core.aio``): no I/O.
+connection cannot hold the worker. An idle inbox can also lend its turn to the caller
+(:meth:`Inbox.run_now`): the piece runs in the caller's own task, with no task created for
+it, and anything queued meanwhile waits behind it as usual. What a piece of work means
+(``process``) and what happens once the queue runs dry (``drained``) belong to the owner.
+Pure (its loop through ``core.aio``): no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Inbox(Generic[W]):
     """At most ``limit`` pieces of work, each handed to ``process`` in order; ``drained`` is
     called when the last one is done (still on the inbox's task: :attr:`task` is set)."""
 
-    __slots__ = ("_drained", "_items", "_limit", "_process", "task")
+    __slots__ = ("_borrowed", "_drained", "_items", "_limit", "_process", "task")
 
     def __init__(
         self,
@@ -40,6 +42,12 @@ class Inbox(Generic[W]):
         self._drained = drained
         #: The task working the inbox off; ``None`` when idle.
         self.task: aio.Task | None = None
+        self._borrowed = False  # ``task`` is a caller's own, lent by :meth:`run_now`
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or running."""
+        return self.task is None and not self._items
 
     def put(self, work: W) -> bool:
         """Queue ``work`` without waiting (the task starts if idle); False when full."""
@@ -53,6 +61,20 @@ class Inbox(Generic[W]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    async def run_now(self, work: W) -> None:
+        """Process ``work`` in the calling task, now; only on an :attr:`idle` inbox. Work
+        queued meanwhile waits behind it and is worked off by the inbox's own task after."""
+        assert self.idle, "run_now on a busy inbox"
+        self.task, self._borrowed = aio.current_task(), True
+        try:
+            await self._process(work)
+            if not self._items:
+                self._drained()
+        finally:
+            self.task, self._borrowed = None, False
+        if self._items:
+            self.task = aio.running_loop().create_task(self._work_off())
 
     async def _work_off(self) -> None:
         try:
@@ -68,5 +90,5 @@ class Inbox(Generic[W]):
     def close(self) -> None:
         """Drop the queued work and cancel the running piece (its ``finally`` blocks run)."""
         self._items.clear()
-        if self.task is not None:
+        if self.task is not None and not self._borrowed:  # a lent task is the caller's own
             self.task.cancel()

@@ -11,7 +11,9 @@ handlers (:func:`~component_framework.core.driver.drive_stream`). Renders caused
 are coalesced: however many broadcasts are queued, one render goes out once they are all
 applied; a broadcast applied to an idle session queues its push render in the hub's turn queue
 (``core.turns``), where it waits for its turn once (later broadcasts only update the state), so
-a broadcast to many sessions renders them in fair slices of the event loop.
+a broadcast to many sessions renders them in fair slices of the event loop. A client's event
+for a plain ``def`` handler on an idle session runs in the transport's reading task
+(:meth:`LiveSession.run_now`), with no task of its own.
 
 A transport supplies an :class:`Outlet` that turns results into its wire messages; the session
 never sees a socket.
@@ -267,6 +269,26 @@ class LiveSession:
         if self.closed:
             return True  # a closing session drops work silently
         return self._work.put(work)
+
+    def runs_now(self, work: Join | Event) -> bool:
+        """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
+        queueing it: an event for the held component whose handler is a plain ``def``, on an
+        idle session (nothing queued or running, so the order of the answers holds). Joins,
+        coroutines and generators, which may wait long, always take the queue's task."""
+        component = self.component
+        if type(work) is not Event or component is None or self.closed:
+            return False
+        if work.component_id is not None and work.component_id != component.id:
+            return False
+        if not self._work.idle:
+            return False
+        handler = type(component).events.get(work.event)
+        return handler is None or not is_async_function(handler)  # None: refused at once
+
+    async def run_now(self, work: Join | Event) -> None:
+        """Run ``work`` in the calling task (only when :meth:`runs_now` says so); the push
+        render of broadcasts applied meanwhile follows its answer."""
+        await self._work.run_now(work)
 
     @property
     def busy(self) -> bool:
