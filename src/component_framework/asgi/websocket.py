@@ -134,6 +134,7 @@ class _SocketConnection:
     """One accepted socket: reads client frames, writes the session's results."""
 
     __slots__ = (
+        "__weakref__",  # test harnesses watch connections through weak references
         "_abandon_timer",
         "_abandoned",
         "_bucket",
@@ -359,7 +360,8 @@ class _SocketConnection:
             logger.debug("sending a close frame failed", exc_info=True)
             self._abandon()
         else:
-            self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
+            if self._reading:  # not when the reading already ended (an interrupted send)
+                self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
 
     async def _send_close_frame(self, code: int, reason: str) -> None:
         """Send the close; a server that refuses the code (daphne's autobahn sends only 1000
