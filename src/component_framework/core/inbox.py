@@ -36,7 +36,7 @@ class Inbox(Generic[W]):
         process: Callable[[W], Coroutine[Any, Any, None]],
         drained: Callable[[], None],
     ) -> None:
-        self._items: deque[W] = deque()
+        self._items: deque[W] | None = None  # only while there is work (see ``Outbox``)
         self._limit = limit
         self._process = process
         self._drained = drained
@@ -52,7 +52,9 @@ class Inbox(Generic[W]):
     def put(self, work: W) -> bool:
         """Queue ``work`` without waiting (the task starts if idle); False when full."""
         items = self._items
-        if len(items) >= self._limit:
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self._limit:
             return False
         items.append(work)
         if self.task is None:
@@ -60,7 +62,7 @@ class Inbox(Generic[W]):
         return True
 
     def __len__(self) -> int:
-        return len(self._items)
+        return 0 if self._items is None else len(self._items)
 
     async def run_now(self, work: W) -> None:
         """Process ``work`` in the calling task, now; only on an :attr:`idle` inbox. Work
@@ -75,10 +77,13 @@ class Inbox(Generic[W]):
             self.task, self._borrowed = None, False
         if self._items:
             self.task = aio.running_loop().create_task(self._work_off())
+        else:
+            self._items = None
 
     async def _work_off(self) -> None:
         try:
             items, process = self._items, self._process
+            assert items is not None
             while items:
                 await process(items.popleft())
                 if items:  # a backlog must not hold the event loop: one piece a turn
@@ -86,9 +91,11 @@ class Inbox(Generic[W]):
             self._drained()
         finally:
             self.task = None
+            if not self._items:
+                self._items = None
 
     def close(self) -> None:
         """Drop the queued work and cancel the running piece (its ``finally`` blocks run)."""
-        self._items.clear()
+        self._items = None
         if self.task is not None and not self._borrowed:  # a lent task is the caller's own
             self.task.cancel()

@@ -213,9 +213,9 @@ class LiveSession:
         #: events other components of that page emit, and its own go to them.
         self.page = page
         self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
-        self._publishing: set[aio.Task] = set()
+        self._publishing: set[aio.Task] | None = None  # created at the first emit
         #: Events of the page heard before the component is ready: run after its join.
-        self._early: list[Broadcast] = []
+        self._early: list[Broadcast] | None = None
         self._early_limit = inbox_limit
         #: This connection's presence entry key (``core.presence``), for its whole life.
         self._presence_key: str | None = None
@@ -650,6 +650,8 @@ class LiveSession:
         if component is not None:
             if not self.submit(broadcast):
                 self.outlet.overflow()
+        elif self._early is None:
+            self._early = [broadcast]
         elif len(self._early) < self._early_limit:
             self._early.append(broadcast)
         else:
@@ -657,7 +659,7 @@ class LiveSession:
 
     def _release_early(self) -> None:
         """The events of the page heard before the join, now that the component is there."""
-        early, self._early = self._early, []
+        early, self._early = self._early or (), None
         for broadcast in early:
             if not self.submit(broadcast):
                 self.outlet.overflow()
@@ -669,6 +671,8 @@ class LiveSession:
         assert self.page is not None
         publish = self.hub.emit_to_page(self.page, emitted, self._emit_depth + 1)
         task = aio.running_loop().create_task(publish)
+        if self._publishing is None:
+            self._publishing = set()
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
