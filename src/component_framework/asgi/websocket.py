@@ -253,34 +253,61 @@ class _SocketConnection:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
         if self._sender is None and not self._inline:  # the reader sends its own after
-            self._sender = self._loop.create_task(self._send_outbox())
+            self._pump()
+
+    def _pump(self) -> None:
+        """Send the outbox now, as far as the server takes messages at once; a send that has
+        to wait goes on in a sender task, which sends the rest after it."""
+        waiting = self._send_ready()
+        if waiting is not None:
+            self._sender = self._loop.create_task(self._send_outbox(waiting))
 
     async def _send_inline(self) -> None:
         """The reader sends what it queued itself (no task), unless a sender runs already."""
         if self._sender is None and self._outbox.count and self.state is SocketState.OPEN:
-            self._sender = self._reader
-            await self._send_outbox()
+            waiting = self._send_ready()
+            if waiting is not None:
+                self._sender = self._reader
+                await self._send_outbox(waiting)
 
-    async def _send_outbox(self) -> None:
-        """Send the outbox until it is empty (on the sender task, or inline on the reader)."""
+    def _send_ready(self) -> aio.Unfinished | None:
+        """Send queued messages while the server takes each at once (no task, no timer); the
+        first send that has to wait is handed back, watched by the watchdog."""
         outbox = self._outbox
-        try:
-            while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
-                frame: Any = {"type": "websocket.send", "text": text}
+        while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
+            frame: Any = {"type": "websocket.send", "text": text}
+            try:
+                waiting = aio.start_now(self.send(frame))
+            except (OSError, RuntimeError):  # the server says the socket is gone
+                self._gone()
+                return None
+            except UnicodeError:  # text the server cannot encode (a lone surrogate)
+                logger.exception("a WebSocket message could not be encoded")
+                self._sender = None
+                self.close(code=CLOSE_INTERNAL_ERROR)
+                return None
+            if waiting is not None:
                 self._send_started = self._loop.time()
                 if self._watchdog is None:
-                    self._watchdog = self._loop.call_later(
-                        self.settings.ws_send_timeout, self._watch
-                    )
-                await self.send(frame)
+                    timeout = self.settings.ws_send_timeout
+                    self._watchdog = self._loop.call_later(timeout, self._watch)
+                return waiting
+        return None
+
+    async def _send_outbox(self, waiting: aio.Unfinished) -> None:
+        """Finish the send that had to wait, then the rest of the outbox (on the sender task,
+        or inline on the reader)."""
+        unfinished: aio.Unfinished | None = waiting
+        try:
+            while unfinished is not None:
+                await unfinished
                 self._send_started = None
+                unfinished = self._send_ready()
         except (OSError, RuntimeError):  # the server says the socket is gone
             self._gone()
-        except UnicodeError:  # text the server cannot encode (a lone surrogate from user code)
-            logger.exception("a WebSocket message could not be encoded")
-            self._sender = None
-            self.close(code=CLOSE_INTERNAL_ERROR)
         finally:
+            if unfinished is not None:  # cancelled before it was awaited
+                unfinished.close()
             self._send_started = None
             self._sender = None
             if self._released is not None:
