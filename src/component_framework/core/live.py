@@ -175,6 +175,33 @@ class LiveSession:
     window of stream operations. ``context``: the client's, for authorization.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_broadcast_plan",
+        "_dirty",
+        "_early",
+        "_early_limit",
+        "_emit_depth",
+        "_membership",
+        "_name",
+        "_presence_key",
+        "_presence_waiting",
+        "_publishing",
+        "_push_queued",
+        "_rendered_snapshot",
+        "_rendered_state",
+        "_sink",
+        "_work",
+        "_writer",
+        "closed",
+        "component",
+        "context",
+        "dispatcher",
+        "hub",
+        "outlet",
+        "page",
+    )
+
     def __init__(
         self,
         dispatcher: Dispatcher,
