@@ -413,7 +413,7 @@ def test_a_handler_failing_mid_stream_keeps_the_partial_text_and_shows_the_error
     # ``onerror``: htmx-ext-sse logs it as htmx:sseError (a console error) before our runtime
     # shows it in the component.
     rt.console_errors_expected = True
-    rt.goto("/sse?script=raise")
+    rt.goto("/sse?script=raise&own=1")
 
     message = _root(rt, "ops").locator("[data-component-error]")
     expect(message).to_have_text(HANDLER_FAILED, timeout=UI_TIMEOUT_MS)
@@ -542,7 +542,7 @@ def test_auto_scroll_follows_new_content_only_when_the_reader_is_at_the_bottom(
 
 
 def test_a_finished_sse_stream_is_not_run_again(rt: RuntimePage) -> None:
-    rt.goto("/sse?script=text")
+    rt.goto("/sse?script=text&own=1")
     rt.wait_for_event("stream:done", "text")
 
     rt.page.wait_for_timeout(AFTER_DONE_WATCH_MS)
@@ -558,7 +558,7 @@ def test_a_dropped_sse_stream_resumes_with_last_event_id_without_loss_or_repeat(
 ) -> None:
     rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     rt.wait_for_event("stream:done", "text")
 
     record = rt.record()
@@ -584,7 +584,7 @@ def test_a_resume_answered_204_ends_the_stream_and_is_never_retried(rt: RuntimeP
     # re-creating it; htmx 4: hx-sse reads the 204 as a success and would retry every 0.5 s.
     rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6&forget=1")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     text = rt.page.locator("[data-stream=text]")
     expect(text).to_have_attribute("data-stream-active", "")
     expect(text).not_to_have_attribute("data-stream-active", "", timeout=UI_TIMEOUT_MS)
@@ -606,7 +606,7 @@ def test_a_resume_the_server_cannot_serve_is_shown_as_lost_and_never_retried(
     # component and fires stream:lost, and nothing runs again or asks again.
     rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6&forget=lost")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     text = rt.page.locator("[data-stream=text]")
     expect(text).to_have_attribute("data-stream-active", "")
     rt.wait_for_event("stream:lost")
