@@ -134,3 +134,27 @@ async def test_a_plain_handler_event_waits_behind_an_async_one_queued_before_it(
     answers = socket.messages[1:]
     assert [m["ref"] for m in answers] == [1, 2, 3, 4]
     assert [m["state"]["tag"] for m in answers] == ["a", "g", "b", "c"]
+
+
+class FailingServer(RawSocket):
+    """A server whose send fails (not a client gone) for every message after the first."""
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and self.messages:
+            raise ValueError("the server cannot send this")
+        await super()._send(message)
+
+
+async def test_a_send_the_server_fails_closes_with_1011_and_the_exchange_ends(caplog: Any):
+    app = make_app()
+    socket = FailingServer(app, "counter").start()
+    try:
+        await socket.wait_until(lambda: len(socket.messages) == 1)
+        socket.send_json({"type": "event", "event": "increment", "ref": 1})
+        assert (await socket.closed())["code"] == 1011
+        socket.disconnect()
+        await socket.finished()  # no exception out of the app
+    finally:
+        await socket.end()
+    assert "the server failed a WebSocket send" in caplog.text
+    assert len(app.hub) == 0

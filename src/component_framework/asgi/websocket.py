@@ -281,10 +281,8 @@ class _SocketConnection:
             except (OSError, RuntimeError):  # the server says the socket is gone
                 self._gone()
                 return None
-            except UnicodeError:  # text the server cannot encode (a lone surrogate)
-                logger.exception("a WebSocket message could not be encoded")
-                self._sender = None
-                self.close(code=CLOSE_INTERNAL_ERROR)
+            except Exception as exc:  # a lone surrogate from user code, or the server's fault
+                self._send_failed(exc)
                 return None
             if waiting is not None:
                 self._send_started = self._loop.time()
@@ -305,6 +303,8 @@ class _SocketConnection:
                 unfinished = self._send_ready()
         except (OSError, RuntimeError):  # the server says the socket is gone
             self._gone()
+        except Exception as exc:
+            self._send_failed(exc)
         finally:
             if unfinished is not None:  # cancelled before it was awaited
                 unfinished.close()
@@ -312,6 +312,15 @@ class _SocketConnection:
             self._sender = None
             if self._released is not None:
                 self._released.set()
+
+    def _send_failed(self, exc: Exception) -> None:
+        """A send failed otherwise than by the client leaving: close with 1011."""
+        if isinstance(exc, UnicodeError):  # text the server cannot encode (a lone surrogate)
+            logger.error("a WebSocket message could not be encoded", exc_info=exc)
+        else:
+            logger.error("the server failed a WebSocket send", exc_info=exc)
+        self._sender = None
+        self.close(code=CLOSE_INTERNAL_ERROR)
 
     def _watch(self) -> None:
         """The send watchdog: close (1013) when the running send started ``ws_send_timeout``
