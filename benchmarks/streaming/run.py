@@ -13,9 +13,13 @@ worker, httptools, uvloop, 127.0.0.1) pinned to the first CPU, with the client
 4. the pacing floor: the token loops alone (:mod:`benchmarks.streaming.floor`) on the server's CPU,
    the least any server would spend producing the same tokens.
 
+``--server uvicorn|granian|both`` (default ``both``): parts 1 and 2 run under each server named,
+parts 3 and 4 under the first; the report's server matrix shows the servers side by side
+(tokens/s and server CPU per token of one stream, p99 token latency per stream count).
+
 Prints the Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
-(under 30 s) runs each part small. Exit status 1 when a stream lost or garbled a token, 2 when a
-server or client fails; timing never fails a run.
+(under a minute) runs each part small, under both servers. Exit status 1 when a stream lost or
+garbled a token, 2 when a server or client fails; timing never fails a run.
 """
 
 from __future__ import annotations
@@ -28,10 +32,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.common.machine import machine_info
-from benchmarks.common.processes import CpuPlan, cpu_plan
+from benchmarks.common.processes import SERVER_CHOICES, CpuPlan, ServerName, cpu_plan, server_names
 from benchmarks.common.report import FAILURES, RESULTS, log, write_results
 from benchmarks.streaming.client import load_timeout
-from benchmarks.streaming.report import burst_summary, floor_summary, markdown, targets
+from benchmarks.streaming.report import (
+    Loads,
+    burst_summary,
+    floor_summary,
+    markdown,
+    server_matrix,
+    targets,
+)
 from benchmarks.streaming.server import (
     StreamServer,
     describe_plan,
@@ -98,15 +109,23 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="short correctness run (< 30 s)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    parser.add_argument(
+        "--server",
+        choices=SERVER_CHOICES,
+        default="both",
+        help="the server(s) to stream through (default: both, side by side)",
+    )
     return parser.parse_args(argv)
 
 
 class _Run:
-    """One benchmark run's results and the errors (lost or wrong tokens) it met."""
+    """One benchmark run's results under one server and the errors (lost or wrong tokens) it
+    met."""
 
-    def __init__(self, plan: CpuPlan, profile: StreamProfile) -> None:
+    def __init__(self, plan: CpuPlan, profile: StreamProfile, server: ServerName) -> None:
         self.plan = plan
         self.profile = profile
+        self.server: ServerName = server
         self.burst_runs: list[dict[str, Any]] = []
         self.loads: dict[int, list[dict[str, Any]]] = {}
         self.idle: dict[str, Any] | None = None
@@ -118,7 +137,7 @@ class _Run:
     ) -> dict[str, Any]:
         result = run_client(self.plan, scenario, server, options, timeout)
         if result.get("error"):
-            self.errors.append(f"{scenario} {' '.join(options)}: {result['error']}")
+            self.errors.append(f"{self.server}: {scenario} {' '.join(options)}: {result['error']}")
             log(f"  ERROR: {result['error']}")
         return result
 
@@ -132,7 +151,7 @@ class _Run:
 
     def load(self, load: Load) -> None:
         """One load run on a fresh server (warmed up by one short stream)."""
-        with stream_server(self.plan) as server:
+        with stream_server(self.plan, server=self.server) as server:
             self._client("burst", server, ["--tokens", "100"], 60)
             self._load(server, load)
 
@@ -176,15 +195,22 @@ class _Run:
             log(f"  memory: {result['bytes_per_stream'] / 1024:.1f} KiB per open stream")
 
 
-def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:
+def _write(
+    arguments: argparse.Namespace, run: _Run, machine: dict[str, str], others: Sequence[_Run]
+) -> int:
     profile = run.profile
     setup = describe_plan(run.plan)
+    by_server: dict[str, tuple[dict[str, Any] | None, Loads]] = {
+        one.server: (burst_summary(one.burst_runs) if one.burst_runs else None, one.loads)
+        for one in (run, *others)
+    }
+    errors = [error for one in (run, *others) for error in one.errors]
     burst = burst_summary(run.burst_runs) if run.burst_runs else None
     target_document = targets(run.loads, TARGET_STREAMS)
     floor = floor_summary(run.floors) if run.floors else None
-    report = markdown(
-        machine, setup, burst, run.loads, run.idle, floor, target_document, run.errors
-    )
+    report = markdown(machine, setup, burst, run.loads, run.idle, floor, target_document, errors)
+    if len(by_server) > 1:
+        report += "\n" + server_matrix(by_server)
     print(report)
     document = {
         "mode": profile.name,
@@ -195,11 +221,19 @@ def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) ->
         "idle": run.idle,
         "pacing_floor": {"summary": floor, "runs": run.floors},
         "targets": target_document,
-        "errors": run.errors,
+        "server": run.server,
+        "by_server": {
+            server: {
+                "burst": burst_of,
+                "loads": {str(count): runs for count, runs in loads.items()},
+            }
+            for server, (burst_of, loads) in by_server.items()
+        },
+        "errors": errors,
     }
     target = write_results(arguments.results, f"streaming-{profile.name}", document, report)
     log(f"[streaming {profile.name}] wrote {target}")
-    return 1 if run.errors else 0
+    return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,23 +241,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     profile = SMOKE if arguments.smoke else FULL
     plan = cpu_plan()
-    run = _Run(plan, profile)
+    first, *rest = server_names(arguments.server)
+    run = _Run(plan, profile, first)
+    others = [_Run(plan, profile, server) for server in rest]
     started = time.monotonic()
     try:
         log(f"[streaming {profile.name}] {describe_plan(plan)}")
-        with stream_server(plan) as server:
-            log("[1/4] one stream, no pacing")
-            run.burst(server)
-        log(f"[2/4] concurrent streams at {RATE:g} tokens/s (a fresh server per run)")
-        run.loads_interleaved()
-        with stream_server(plan) as server:
-            log("[3/4] memory per open stream (fresh server)")
+        for one in (run, *others):
+            with stream_server(plan, server=one.server) as server:
+                log(f"[1/4] {one.server}: one stream, no pacing")
+                one.burst(server)
+            log(
+                f"[2/4] {one.server}: concurrent streams at {RATE:g} tokens/s "
+                "(a fresh server per run)"
+            )
+            one.loads_interleaved()
+        with stream_server(plan, server=first) as server:
+            log(f"[3/4] {first}: memory per open stream (fresh server)")
             run.memory(server)
         log("[4/4] pacing floor: the token loops alone, no framework, no I/O")
         run.pacing_floor()
     except FAILURES as exc:
         log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
-    status = _write(arguments, run, machine_info())
+    status = _write(arguments, run, machine_info(), others)
     log(f"[streaming {profile.name}] done in {time.monotonic() - started:.0f} s")
     return status

@@ -78,3 +78,32 @@ async def test_another_users_live_component_cannot_be_resumed_by_a_forged_run_id
     )
     assert controls(answer)["x"]["end"] == "lost"
     assert [event.event for event in answer.events] == ["page"]
+
+
+async def test_an_entry_is_authorized_with_its_own_streams_url_and_query():
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def only_ada_documents(context: Any, component: Any, event: str) -> bool:
+        if component.component_name != "document":
+            return True
+        seen.append((context.url, dict(context.query_params)))
+        return context.query_params.get("owner") == "ada"
+
+    app = make_app(authorize=only_ada_documents)
+    alone = await stream(app, "document", {"owner": "ada"}, user="ada", max_events=1)
+    assert alone.status == 200
+    answer = await page(
+        app,
+        [entry("a", "document", owner="ada"), entry("b", "document", owner="bob")],
+        user="ada",
+        events=3,
+    )
+    found = controls(answer)
+    assert "run" in found["a"]
+    refused_alone = await stream(app, "document", {"owner": "bob"}, user="ada")
+    assert found["b"]["status"] == refused_alone.status == 403
+    # Every check saw the stream's own URL and query, never the page connection's.
+    assert {url.partition("?")[0].rpartition("/components")[2] for url, _ in seen} == {
+        "/document/stream/"
+    }
+    assert {query.get("owner") for _, query in seen} == {"ada", "bob"}

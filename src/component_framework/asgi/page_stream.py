@@ -31,6 +31,7 @@ from component_framework.asgi.incoming import (
     read_body,
     request_error,
 )
+from component_framework.asgi.routing import PAGE_SEGMENT
 from component_framework.asgi.sse import (
     _RUN_ID,
     FOLLOW_WAIT,
@@ -244,7 +245,7 @@ async def _join(
             max_fields=settings.max_fields,
             loose_to_payload=True,
         )
-        context = AccessContext("sse", scope, client)
+        context = AccessContext("sse", _stream_scope(scope, entry.name, entry.query), client)
         guard.open("page_stream", client)  # counted while the run lives (resumes are free)
         try:
             run = await start_run_from(fields, "GET", b"", entry.name, context, services, page)
@@ -262,6 +263,21 @@ async def _join(
             error = report_failure(exc, f"starting a stream of {entry.name!r:.80}")
         document = error_document(error, debug=settings.debug)
         return refused_frame(entry.key, error.status_code, document), None
+
+
+def _stream_scope(scope: HTTPScope, name: str, query: bytes | None) -> HTTPScope:
+    """The request a stream's own ``GET {prefix}/{name}/stream/?query`` would have been, for
+    authorization and ``self.request``: the page connection's scope (client, headers, cookies,
+    user, session) with that stream's method, path and query string."""
+    marker, own = "/" + PAGE_SEGMENT, f"/{name}/stream/"
+    path = scope["path"]
+    stream: HTTPScope = {**scope, "method": "GET", "query_string": query or b""}
+    stream["path"] = path[: path.rfind(marker)] + own
+    raw_path = scope.get("raw_path")
+    if raw_path:  # as sent, possibly longer than path under a mount
+        raw = bytes(raw_path).partition(b"?")[0]
+        stream["raw_path"] = raw[: raw.rfind(marker.encode())] + own.encode("utf-8")
+    return stream
 
 
 async def _send_frames(
