@@ -275,3 +275,36 @@ async def test_a_component_joins_an_open_socket_takes_an_event_and_leaves() -> N
             left = await exchange({"type": "leave", "component_id": member, "ref": "l"})
             assert left == {"type": "left", "component_id": member, "ref": "l"}
             await to_app.send({"type": "websocket.disconnect", "code": 1000})
+
+
+@on_both_loops
+async def test_a_websocket_answer_not_taken_within_the_send_timeout_closes_with_1013() -> None:
+    app = make_app(ws_send_timeout=0.3)
+    to_app, app_inbox = anyio.create_memory_object_stream[dict[str, Any]](10)
+    app_outbox, from_app = anyio.create_memory_object_stream[dict[str, Any]](10)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return await app_inbox.receive()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and sent:  # the client takes only the first
+            await anyio.sleep_forever()
+        if message["type"] == "websocket.send":
+            sent.append(message)
+        await app_outbox.send(message)
+
+    scope = websocket_scope("/components/counter/ws/")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group, app_inbox, app_outbox, to_app, from_app:
+            group.start_soon(app, scope, receive, send)
+            await to_app.send({"type": "websocket.connect"})
+            assert (await from_app.receive())["type"] == "websocket.accept"
+            assert (await from_app.receive())["type"] == "websocket.send"
+            event = {"type": "event", "event": "increment", "payload": {}, "ref": 1}
+            await to_app.send({"type": "websocket.receive", "text": json.dumps(event)})
+            close = await from_app.receive()
+            assert close["type"] == "websocket.close"
+            assert close["code"] == 1013
+            assert close["reason"] == "the client took no message for 0.3 s"
+        # the task group ended: the app returned without the client's answer to the close

@@ -157,3 +157,72 @@ async def test_waiting_for_tasks_can_give_up_and_leave_them_running() -> None:
     task.cancel()
     await aio.wait_all([task])
     assert task.done()
+
+
+@on_both_loops
+async def test_start_now_finishes_what_does_not_wait_and_hands_back_what_does() -> None:
+    steps: list[str] = []
+
+    async def at_once() -> None:
+        steps.append("at once")
+
+    async def waits() -> None:
+        steps.append("before")
+        await anyio.sleep(0.01)
+        steps.append("after")
+
+    finished = aio.start_now(at_once())
+    if finished is not None:  # trio: nothing runs before the awaiting
+        await finished
+    assert steps == ["at once"]
+    unfinished = aio.start_now(waits())
+    assert unfinished is not None
+    await unfinished
+    assert steps == ["at once", "before", "after"]
+
+
+async def test_start_now_runs_a_coroutine_up_to_its_first_wait_on_asyncio() -> None:
+    steps: list[str] = []
+    gate = asyncio.Event()
+
+    async def waits() -> None:
+        steps.append("before")
+        await gate.wait()
+        steps.append("after")
+
+    async def fails() -> None:
+        raise OSError("gone")
+
+    unfinished = aio.start_now(waits())
+    assert steps == ["before"]  # ran in the caller
+    assert unfinished is not None
+    finisher = asyncio.get_running_loop().create_task(_finish(unfinished))
+    await asyncio.sleep(0)
+    gate.set()
+    await finisher
+    assert steps == ["before", "after"]
+    with pytest.raises(OSError, match="gone"):  # raised in the caller
+        aio.start_now(fails())
+
+
+async def test_cancelling_the_task_that_finishes_a_started_coroutine_cancels_it() -> None:
+    cleaned: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append("finally")
+
+    unfinished = aio.start_now(waits())
+    assert unfinished is not None
+    finisher = asyncio.get_running_loop().create_task(_finish(unfinished))
+    await asyncio.sleep(0)
+    finisher.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await finisher
+    assert cleaned == ["finally"]
+
+
+async def _finish(unfinished: aio.Unfinished) -> None:
+    await unfinished

@@ -11,7 +11,7 @@ from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import WebSocketClosed, websocket_connect
 from tests.streaming.exchange import eventually
 from tests.websocket.helpers import RawSocket, make_app, ws_path
-from tests.websocket.ws_components import journal
+from tests.websocket.ws_components import gates, journal
 
 Raw = Callable[..., RawSocket]
 
@@ -190,20 +190,26 @@ async def test_broadcasts_overflowing_the_inbox_close_with_1013(raw: Raw):
 
 
 async def test_client_messages_beyond_the_inbox_get_a_busy_error_with_their_ref():
+    # A plain def on an idle session runs at once, so the inbox fills only behind a handler
+    # that waits: the gated async one.
     app = make_app(ws_inbox_messages=2)
-    async with websocket_connect(app, ws_path("counter")) as ws:
+    async with websocket_connect(app, ws_path("sleeper")) as ws:
         await ws.receive_json()
+        await ws.send_json({"type": "event", "event": "hold", "payload": {"tag": "full"}})
+        await eventually(lambda: journal.has("start", "full"))
         for index in range(20):
-            await ws.send_json({"type": "event", "event": "increment", "ref": index})
-        answers = [await ws.receive_json() for _ in range(20)]
-        final = await ws.event("increment", ref="last")
-    renders = [answer for answer in answers if answer["type"] == "render"]
-    refused = [answer for answer in answers if answer["type"] == "error"]
-    assert refused, "a full inbox must refuse messages"
+            note = {"type": "event", "event": "note", "payload": {"text": f"n{index}"}}
+            await ws.send_json({**note, "ref": index})
+        refused = [await ws.receive_json() for _ in range(18)]
+        gates.open("full")
+        answers = [await ws.receive_json() for _ in range(3)]
+        final = await ws.event("note", {"text": "last"}, ref="last")
+    assert {answer["type"] for answer in refused} == {"error"}
     assert {answer["code"] for answer in refused} == {"rate_limited"}
-    assert sorted(answer["ref"] for answer in renders + refused) == list(range(20))
-    assert [answer["state"]["count"] for answer in renders] == list(range(1, len(renders) + 1))
-    assert final["state"]["count"] == len(renders) + 1
+    assert [answer["ref"] for answer in refused] == list(range(2, 20))
+    assert [answer.get("ref") for answer in answers] == [None, 0, 1]
+    assert [answer["state"]["tag"] for answer in answers] == ["full", "n0", "n1"]
+    assert final["state"]["tag"] == "last"
 
 
 async def test_close_code_of_a_closed_socket_is_sent_once_and_later_messages_dropped(

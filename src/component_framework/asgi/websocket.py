@@ -8,6 +8,13 @@ limit, parsing) into the connection's :class:`~component_framework.core.live.Liv
 sending its results out of a bounded :class:`~component_framework.core.outbox.Outbox` (the send
 timeout here, the overflow policy there); and closing (client gone, a limit, a slow client,
 server shutdown). The component itself, its queue and the hub belong to ``core.live``.
+
+The common event costs no task: the reading task runs a plain ``def`` handler itself when the
+session is idle (``LiveSession.run_now``) and then sends the outbox itself; a sender task is
+started only for messages that arrive from elsewhere (broadcasts, queued work). The send
+timeout is one watchdog timer per connection (armed at a send, re-armed only while sends go
+on), not a timeout around every send: a send still running ``ws_send_timeout`` after it
+started closes the connection (1013), whichever task is sending.
 """
 
 from __future__ import annotations
@@ -128,6 +135,32 @@ async def deny_handshake(
 class _SocketConnection:
     """One accepted socket: reads client frames, writes the session's results."""
 
+    __slots__ = (
+        "__weakref__",  # test harnesses watch connections through weak references
+        "_abandon_timer",
+        "_abandoned",
+        "_bucket",
+        "_closer",
+        "_inline",
+        "_join_timer",
+        "_loop",
+        "_outbox",
+        "_reader",
+        "_reading",
+        "_refused_in_a_row",
+        "_released",
+        "_send_started",
+        "_sender",
+        "_watchdog",
+        "html",
+        "members",
+        "send",
+        "session",
+        "settings",
+        "state",
+        "target",
+    )
+
     def __init__(
         self,
         scope: WebSocketScope,
@@ -160,6 +193,14 @@ class _SocketConnection:
         self._reading = False
         self._abandon_timer: aio.Timer | None = None
         self._join_timer: aio.Timer | None = None
+        #: The reader is taking a client message: what it queues, it sends itself after.
+        self._inline = False
+        #: Loop time at which the running send started (``None``: no send running), and the
+        #: connection's one send watchdog (``None`` while no send needs watching).
+        self._send_started: float | None = None
+        self._watchdog: aio.Timer | None = None
+        #: Set once an interrupted inline send of the reader has unwound (see _stop_sender).
+        self._released: aio.Event | None = None
 
     def expect_join(self, timeout: float) -> None:
         """Close with 1008 unless a ``join`` message arrives within ``timeout`` seconds."""
@@ -218,27 +259,104 @@ class _SocketConnection:
         if self._outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
-        if self._sender is None:
-            self._sender = self._loop.create_task(self._send_outbox())
+        if self._sender is None and not self._inline:  # the reader sends its own after
+            self._pump()
 
-    async def _send_outbox(self) -> None:
-        outbox, timeout = self._outbox, self.settings.ws_send_timeout
+    def _pump(self) -> None:
+        """Send the outbox now, as far as the server takes messages at once; a send that has
+        to wait goes on in a sender task, which sends the rest after it."""
+        waiting = self._send_ready()
+        if waiting is not None:
+            self._sender = self._loop.create_task(self._send_outbox(waiting))
+
+    async def _send_inline(self) -> None:
+        """The reader sends what it queued itself (no task), unless a sender runs already."""
+        if self._sender is None and self._outbox.count and self.state is SocketState.OPEN:
+            waiting = self._send_ready()
+            if waiting is not None:
+                self._sender = self._reader
+                await self._send_outbox(waiting)
+
+    def _send_ready(self) -> aio.Unfinished | None:
+        """Send queued messages while the server takes each at once (no task, no timer); the
+        first send that has to wait is handed back, watched by the watchdog."""
+        outbox = self._outbox
+        while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
+            frame: Any = {"type": "websocket.send", "text": text}
+            try:
+                waiting = aio.start_now(self.send(frame))
+            except (OSError, RuntimeError):  # the server says the socket is gone
+                self._gone()
+                return None
+            except Exception as exc:  # a lone surrogate from user code, or the server's fault
+                self._send_failed(exc)
+                return None
+            if waiting is not None:
+                self._send_started = self._loop.time()
+                if self._watchdog is None:
+                    timeout = self.settings.ws_send_timeout
+                    self._watchdog = self._loop.call_later(timeout, self._watch)
+                return waiting
+        return None
+
+    async def _send_outbox(self, waiting: aio.Unfinished) -> None:
+        """Finish the send that had to wait, then the rest of the outbox (on the sender task,
+        or inline on the reader)."""
+        unfinished: aio.Unfinished | None = waiting
         try:
-            while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
-                frame: Any = {"type": "websocket.send", "text": text}
-                async with aio.timeout(timeout):
-                    await self.send(frame)
-        except TimeoutError:
-            self._sender = None
-            self.close(SlowConsumer(f"the client took no message for {timeout:g} s"))
+            while unfinished is not None:
+                await unfinished
+                self._send_started = None
+                unfinished = self._send_ready()
         except (OSError, RuntimeError):  # the server says the socket is gone
             self._gone()
-        except UnicodeError:  # text the server cannot encode (a lone surrogate from user code)
-            logger.exception("a WebSocket message could not be encoded")
-            self._sender = None
-            self.close(code=CLOSE_INTERNAL_ERROR)
+        except Exception as exc:
+            self._send_failed(exc)
         finally:
+            if unfinished is not None:  # cancelled before it was awaited
+                unfinished.close()
+            self._send_started = None
             self._sender = None
+            if self._released is not None:
+                self._released.set()
+
+    def _send_failed(self, exc: Exception) -> None:
+        """A send failed otherwise than by the client leaving: close with 1011."""
+        if isinstance(exc, UnicodeError):  # text the server cannot encode (a lone surrogate)
+            logger.error("a WebSocket message could not be encoded", exc_info=exc)
+        else:
+            logger.error("the server failed a WebSocket send", exc_info=exc)
+        self._sender = None
+        self.close(code=CLOSE_INTERNAL_ERROR)
+
+    def _watch(self) -> None:
+        """The send watchdog: close (1013) when the running send started ``ws_send_timeout``
+        ago or more; else wait for that send's own deadline, or rest when none runs."""
+        self._watchdog = None
+        started, timeout = self._send_started, self.settings.ws_send_timeout
+        if started is None or self.state is not SocketState.OPEN:
+            return
+        if (remaining := started + timeout - self._loop.time()) > 0:
+            self._watchdog = self._loop.call_later(remaining, self._watch)
+            return
+        self.close(SlowConsumer(f"the client took no message for {timeout:g} s"))
+
+    async def _stop_sender(self) -> None:
+        """Stop the send in progress, if another task runs it. A sender task is cancelled;
+        the reader's inline send is interrupted by ending the reading (as for a client that
+        does not answer the close): a client that takes no message will not answer either."""
+        sender = self._sender
+        if sender is None or sender is aio.current_task():
+            return
+        if sender is not self._reader:
+            sender.cancel()
+            await aio.wait_all([sender])
+            return
+        released = self._released = aio.new_event()
+        self._abandoned = True
+        sender.cancel()
+        async with aio.timeout(self.settings.ws_send_timeout):
+            await released.wait()
 
     # -- closing -------------------------------------------------------------------------------
 
@@ -267,10 +385,13 @@ class _SocketConnection:
             reader.cancel()
 
     async def _send_close(self, code: int, reason: str) -> None:
-        sender = self._sender
-        if sender is not None and sender is not aio.current_task():
-            sender.cancel()
-            await aio.wait_all([sender])
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        try:
+            await self._stop_sender()
+        except TimeoutError:
+            logger.debug("an interrupted send did not end", exc_info=True)
         # A client that neither takes our close frame nor answers it must not hold the
         # connection (and its per-client slot) forever: stop reading when the frame cannot
         # go out, or when no answer came within a grace.
@@ -281,7 +402,8 @@ class _SocketConnection:
             logger.debug("sending a close frame failed", exc_info=True)
             self._abandon()
         else:
-            self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
+            if self._reading:  # not when the reading already ended (an interrupted send)
+                self._abandon_timer = self._loop.call_later(_CLOSE_ANSWER_GRACE, self._abandon)
 
     async def _send_close_frame(self, code: int, reason: str) -> None:
         """Send the close; a server that refuses the code (daphne's autobahn sends only 1000
@@ -305,7 +427,7 @@ class _SocketConnection:
             return
         self.state = SocketState.CLOSING
         self._outbox.clear()
-        if self._sender is not None:
+        if self._sender is not None and self._sender is not aio.current_task():
             self._sender.cancel()
         try:
             with aio.shield():
@@ -335,6 +457,9 @@ class _SocketConnection:
         self._gone()
         if self._abandon_timer is not None:
             self._abandon_timer.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         sender = self._sender
         if sender is not None and sender is not aio.current_task():
             sender.cancel()
@@ -392,7 +517,12 @@ class _SocketConnection:
                 continue
             # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
             if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
-                self._take(text)
+                self._inline = True
+                try:
+                    await self._take(text)
+                finally:
+                    self._inline = False
+                await self._send_inline()
 
     def _admit(self, size: int) -> bool:
         """The size limit (close 1009) and the rate limit (an error, then close 1008) for one
@@ -413,7 +543,7 @@ class _SocketConnection:
         self._refused_in_a_row = 0
         return True
 
-    def _take(self, text: str) -> None:
+    async def _take(self, text: str) -> None:
         settings = self.settings
         try:
             message = parse_client_message(
@@ -454,7 +584,9 @@ class _SocketConnection:
                 session = joined
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
-        if not session.submit(work):
+        if session.runs_now(work):  # a plain def on an idle session: no task, no queue
+            await session.run_now(work)
+        elif not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)

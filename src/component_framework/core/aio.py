@@ -32,7 +32,7 @@ import math
 import sys
 from asyncio import _get_running_loop
 from asyncio import current_task as _asyncio_current_task
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -47,6 +47,7 @@ __all__ = [
     "Task",
     "Timeout",
     "Timer",
+    "Unfinished",
     "cancellable",
     "cancellation",
     "checkpoint",
@@ -56,6 +57,7 @@ __all__ = [
     "running_loop",
     "shield",
     "sleep_forever",
+    "start_now",
     "timeout",
     "to_thread",
     "wait_all",
@@ -244,6 +246,68 @@ async def wait_all(tasks: Iterable[Any], within: float | None = None) -> None:
     with _trio().move_on_after(math.inf if within is None else within):
         for task in tasks:
             await task.wait()
+
+
+class Unfinished(Protocol):
+    """What :func:`start_now` hands back: await it to finish, or ``close()`` it."""
+
+    def __await__(self) -> Generator[Any, Any, None]: ...
+
+    def close(self) -> None: ...
+
+
+def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
+    """Run ``awaitable`` in the caller up to its first real wait: ``None`` when it finished
+    without waiting (an exception it raised is raised here), else an awaitable that finishes
+    it, for a task to await. A send that the server completes at once (the common case) thus
+    costs no task and no timer. Only a coroutine on asyncio starts at once (the loop's own
+    suspension protocol); under trio, or for another awaitable, nothing runs before the
+    awaiting."""
+    if not isinstance(awaitable, Coroutine):
+        return _awaiting(awaitable)
+    coro = awaitable
+    if _get_running_loop() is None:
+        return coro
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return _Resumed(coro, waiting_on)
+
+
+async def _awaiting(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+class _Resumed:
+    """The rest of a coroutine that :func:`start_now` started: awaiting it hands the future it
+    waits on to the awaiting task, then drives it on (cancellation thrown into it)."""
+
+    __slots__ = ("_coro", "_waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting_on = self._coro, self._waiting_on
+        while True:
+            try:
+                value = yield waiting_on
+            except BaseException as exc:  # thrown into the awaiting task: the coroutine's
+                try:
+                    waiting_on = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting_on = coro.send(value)
+            except StopIteration:
+                return
+
+    def close(self) -> None:
+        """Stop the coroutine where it waits (when it is no longer awaited)."""
+        self._coro.close()
 
 
 def cancellation(*others: type[BaseException]) -> tuple[type[BaseException], ...]:

@@ -4,9 +4,11 @@ Owns the bounded queue of what a connection asks of its component (joins, events
 broadcasts) and the task that works it off: the task exists only while there is work, runs
 one piece at a time (so a component never sees two at once, and answers leave in order), and
 yields a turn of the event loop between pieces while a backlog lasts, so that one busy
-connection cannot hold the worker. What a piece of work means (``process``) and what happens
-once the queue runs dry (``drained``) belong to the owner. Pure (its loop through
-``core.aio``): no I/O.
+connection cannot hold the worker. An idle inbox can also lend its turn to the caller
+(:meth:`Inbox.run_now`): the piece runs in the caller's own task, with no task created for
+it, and anything queued meanwhile waits behind it as usual. What a piece of work means
+(``process``) and what happens once the queue runs dry (``drained``) belong to the owner.
+Pure (its loop through ``core.aio``): no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Inbox(Generic[W]):
     """At most ``limit`` pieces of work, each handed to ``process`` in order; ``drained`` is
     called when the last one is done (still on the inbox's task: :attr:`task` is set)."""
 
-    __slots__ = ("_drained", "_items", "_limit", "_process", "task")
+    __slots__ = ("_borrowed", "_drained", "_items", "_limit", "_process", "task")
 
     def __init__(
         self,
@@ -34,17 +36,25 @@ class Inbox(Generic[W]):
         process: Callable[[W], Coroutine[Any, Any, None]],
         drained: Callable[[], None],
     ) -> None:
-        self._items: deque[W] = deque()
+        self._items: deque[W] | None = None  # only while there is work (see ``Outbox``)
         self._limit = limit
         self._process = process
         self._drained = drained
         #: The task working the inbox off; ``None`` when idle.
         self.task: aio.Task | None = None
+        self._borrowed = False  # ``task`` is a caller's own, lent by :meth:`run_now`
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or running."""
+        return self.task is None and not self._items
 
     def put(self, work: W) -> bool:
         """Queue ``work`` without waiting (the task starts if idle); False when full."""
         items = self._items
-        if len(items) >= self._limit:
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self._limit:
             return False
         items.append(work)
         if self.task is None:
@@ -52,11 +62,28 @@ class Inbox(Generic[W]):
         return True
 
     def __len__(self) -> int:
-        return len(self._items)
+        return 0 if self._items is None else len(self._items)
+
+    async def run_now(self, work: W) -> None:
+        """Process ``work`` in the calling task, now; only on an :attr:`idle` inbox. Work
+        queued meanwhile waits behind it and is worked off by the inbox's own task after."""
+        assert self.idle, "run_now on a busy inbox"
+        self.task, self._borrowed = aio.current_task(), True
+        try:
+            await self._process(work)
+            if not self._items:
+                self._drained()
+        finally:
+            self.task, self._borrowed = None, False
+        if self._items:
+            self.task = aio.running_loop().create_task(self._work_off())
+        else:
+            self._items = None
 
     async def _work_off(self) -> None:
         try:
             items, process = self._items, self._process
+            assert items is not None
             while items:
                 await process(items.popleft())
                 if items:  # a backlog must not hold the event loop: one piece a turn
@@ -64,9 +91,11 @@ class Inbox(Generic[W]):
             self._drained()
         finally:
             self.task = None
+            if not self._items:
+                self._items = None
 
     def close(self) -> None:
         """Drop the queued work and cancel the running piece (its ``finally`` blocks run)."""
-        self._items.clear()
-        if self.task is not None:
+        self._items = None
+        if self.task is not None and not self._borrowed:  # a lent task is the caller's own
             self.task.cancel()

@@ -11,7 +11,9 @@ handlers (:func:`~component_framework.core.driver.drive_stream`). Renders caused
 are coalesced: however many broadcasts are queued, one render goes out once they are all
 applied; a broadcast applied to an idle session queues its push render in the hub's turn queue
 (``core.turns``), where it waits for its turn once (later broadcasts only update the state), so
-a broadcast to many sessions renders them in fair slices of the event loop.
+a broadcast to many sessions renders them in fair slices of the event loop. A client's event
+for a plain ``def`` handler on an idle session runs in the transport's reading task
+(:meth:`LiveSession.run_now`), with no task of its own.
 
 A transport supplies an :class:`Outlet` that turns results into its wire messages; the session
 never sees a socket.
@@ -173,6 +175,33 @@ class LiveSession:
     window of stream operations. ``context``: the client's, for authorization.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_broadcast_plan",
+        "_dirty",
+        "_early",
+        "_early_limit",
+        "_emit_depth",
+        "_membership",
+        "_name",
+        "_presence_key",
+        "_presence_waiting",
+        "_publishing",
+        "_push_queued",
+        "_rendered_snapshot",
+        "_rendered_state",
+        "_sink",
+        "_work",
+        "_writer",
+        "closed",
+        "component",
+        "context",
+        "dispatcher",
+        "hub",
+        "outlet",
+        "page",
+    )
+
     def __init__(
         self,
         dispatcher: Dispatcher,
@@ -211,9 +240,9 @@ class LiveSession:
         #: events other components of that page emit, and its own go to them.
         self.page = page
         self._emit_depth = 0  # the hop of the emitted event being handled (0: none)
-        self._publishing: set[aio.Task] = set()
+        self._publishing: set[aio.Task] | None = None  # created at the first emit
         #: Events of the page heard before the component is ready: run after its join.
-        self._early: list[Broadcast] = []
+        self._early: list[Broadcast] | None = None
         self._early_limit = inbox_limit
         #: This connection's presence entry key (``core.presence``), for its whole life.
         self._presence_key: str | None = None
@@ -276,6 +305,26 @@ class LiveSession:
         if self.closed:
             return True  # a closing session drops work silently
         return self._work.put(work)
+
+    def runs_now(self, work: Join | Event) -> bool:
+        """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
+        queueing it: an event for the held component whose handler is a plain ``def``, on an
+        idle session (nothing queued or running, so the order of the answers holds). Joins,
+        coroutines and generators, which may wait long, always take the queue's task."""
+        component = self.component
+        if type(work) is not Event or component is None or self.closed:
+            return False
+        if work.component_id is not None and work.component_id != component.id:
+            return False
+        if not self._work.idle:
+            return False
+        handler = type(component).events.get(work.event)
+        return handler is None or not is_async_function(handler)  # None: refused at once
+
+    async def run_now(self, work: Join | Event) -> None:
+        """Run ``work`` in the calling task (only when :meth:`runs_now` says so); the push
+        render of broadcasts applied meanwhile follows its answer."""
+        await self._work.run_now(work)
 
     @property
     def busy(self) -> bool:
@@ -637,6 +686,8 @@ class LiveSession:
         if component is not None:
             if not self.submit(broadcast):
                 self.outlet.overflow()
+        elif self._early is None:
+            self._early = [broadcast]
         elif len(self._early) < self._early_limit:
             self._early.append(broadcast)
         else:
@@ -644,7 +695,7 @@ class LiveSession:
 
     def _release_early(self) -> None:
         """The events of the page heard before the join, now that the component is there."""
-        early, self._early = self._early, []
+        early, self._early = self._early or (), None
         for broadcast in early:
             if not self.submit(broadcast):
                 self.outlet.overflow()
@@ -656,6 +707,8 @@ class LiveSession:
         assert self.page is not None
         publish = self.hub.emit_to_page(self.page, emitted, self._emit_depth + 1)
         task = aio.running_loop().create_task(publish)
+        if self._publishing is None:
+            self._publishing = set()
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 

@@ -70,8 +70,9 @@ class Outbox:
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._coalesce = policy == "coalesce"
-        self._queue: deque[OutboxEntry] = deque()
-        self._pending_push: dict[str, OutboxEntry] = {}
+        self._queue: deque[OutboxEntry] | None = None  # only while messages wait: idle
+        # connections are many, and an empty deque costs about 600 bytes
+        self._pending_push: dict[str, OutboxEntry] = {}  # by component key (empty: no table)
         self._dead = 0  # replaced push renders still holding a place in the queue
         self.count = 0
         self.size = 0
@@ -82,6 +83,8 @@ class Outbox:
         :data:`OVERFLOW` the message is queued all the same: the caller closes the connection
         and :meth:`clear` s the outbox."""
         queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         if push and self._coalesce:
             stale = self._pending_push.get(key)
             if stale is not None:  # a newer render of the whole state supersedes it
@@ -120,17 +123,20 @@ class Outbox:
             self.size -= len(entry.text)
             if self._pending_push.get(entry.key) is entry:
                 del self._pending_push[entry.key]
+            if not queue:
+                self._queue = None
             return entry.text
+        self._queue = None
         return None
 
     def clear(self) -> None:
         """Drop every unsent message (the connection is closing or gone)."""
-        self._queue.clear()
+        self._queue = None
         self.count = self.size = self._dead = 0
         self._pending_push.clear()
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return 0 if self._queue is None else len(self._queue)
 
     def __iter__(self) -> Iterator[OutboxEntry]:
-        return iter(self._queue)
+        return iter(() if self._queue is None else self._queue)
