@@ -664,3 +664,24 @@ def test_a_burst_of_ten_thousand_tokens_in_one_second_makes_at_most_61_frames() 
     assert all(op.op == "text" for op in driver.flushed)
     assert "".join(op.text or "" for op in driver.flushed) == "".join(tokens)
     assert max(driver.waits) <= 1 / 60 + 1e-9
+
+
+def test_the_common_text_append_is_the_same_op_as_the_validated_one() -> None:
+    assert text_op("out", "x") == StreamOp("text", "out", text="x", mode="append")
+    with pytest.raises(ValueError, match="expected text to be str"):
+        text_op("out", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected stream to be 1-64 characters"):
+        text_op("bad name", "x")
+
+
+def test_merged_text_appends_stay_valid_ops() -> None:
+    coalescer = StreamCoalescer(interval=1.0, max_delay=1.0)
+    coalescer.push(text_op("out", "a"), 0.0)
+    coalescer.flush(0.0)
+    coalescer.push(text_op("out", "b"), 0.1)
+    coalescer.push(text_op("out", "c"), 0.2)
+
+    (merged,) = coalescer.flush(1.5)
+
+    assert merged == StreamOp("text", "out", text="bc", mode="append")
+    merged.validate()

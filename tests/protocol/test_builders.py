@@ -22,6 +22,7 @@ from component_framework.protocol.sse import (
     SSEDecoder,
     SSEEncodeError,
     SSEEvent,
+    StreamFramer,
     broadcast_frame,
     done_frame,
     error_frame,
@@ -144,6 +145,22 @@ def test_stream_frame_carries_the_batch_of_ops_in_order() -> None:
 
     assert wire.startswith(b"event: stream\nid: run.4\ndata: [")
     assert json.loads(read_frame(wire).data) == ops
+
+
+@pytest.mark.parametrize(
+    "text", ["a", "line\nbreak\r\nand CR\r", "é 😀 \u2028", '\x00\x1f"quoted"']
+)
+def test_a_run_s_stream_framer_writes_the_same_bytes_as_stream_frame(text: str) -> None:
+    ops: list[dict[str, object]] = [{"op": "text", "stream": "out", "text": text}]
+
+    assert StreamFramer("run").frame(ops, 17) == stream_frame(ops, "run.17")
+
+
+def test_a_stream_framer_names_the_field_of_an_unencodable_text() -> None:
+    ops: list[dict[str, object]] = [{"op": "text", "stream": "out", "text": "\ud800"}]
+
+    with pytest.raises(SSEEncodeError, match="data"):
+        StreamFramer("run").frame(ops, 1)
 
 
 def test_done_frame_carries_component_id_and_snapshot() -> None:

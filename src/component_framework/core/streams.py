@@ -209,8 +209,33 @@ def start_op(stream: str) -> StreamOp:
 def text_op(
     stream: str, text: str, mode: TextMode = "append", target: str | None = None
 ) -> StreamOp:
-    """``stream_text``: plain text appended to (or replacing) the stream's text."""
+    """``stream_text``: plain text appended to (or replacing) the stream's text.
+
+    The common case (a ``str`` appended to a well-named stream, no target) is checked in
+    two tests and built without the general validation: token streams call this per token."""
+    if (
+        mode == "append"
+        and target is None
+        and type(text) is str
+        and type(stream) is str
+        and _STREAM_NAME.fullmatch(stream) is not None
+    ):
+        return _append(stream, text)
     return StreamOp("text", stream, text=text, mode=mode, target=target)
+
+
+def _append(stream: str, text: str) -> StreamOp:
+    """A ``text`` append op from fields already known to be valid (no target)."""
+    op = _new_op(StreamOp)
+    op.op = "text"
+    op.stream = stream
+    op.text = text
+    op.mode = "append"
+    op.html = op.at = op.target = op.selector = None
+    return op
+
+
+_new_op: Final = object.__new__
 
 
 def insert_op(
@@ -256,7 +281,11 @@ class _Queued:
     def build(self) -> StreamOp:
         if not self.more:
             return self.op
-        return dataclasses.replace(self.op, text=(self.op.text or "") + "".join(self.more))
+        op = self.op
+        text = (op.text or "") + "".join(self.more)
+        if op.mode == "append" and op.target is None:  # merged from valid ops: still valid
+            return _append(op.stream, text)
+        return dataclasses.replace(op, text=text)
 
 
 def _same_place(a: StreamOp, b: StreamOp) -> bool:

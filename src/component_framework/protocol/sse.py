@@ -34,6 +34,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEncodeError",
     "SSEEvent",
+    "StreamFramer",
     "broadcast_frame",
     "done_frame",
     "effects_frame",
@@ -165,6 +166,28 @@ def effects_frame(effects: Mapping[str, Any], component_id: str) -> bytes:
 def stream_frame(ops: list[dict[str, object]], frame_id: str) -> bytes:
     """A batch of stream operations (their wire form), in order: ``event: stream``."""
     return encode_event(compact_json(ops), event="stream", id=frame_id)
+
+
+class StreamFramer:
+    """The :func:`stream_frame` of one run, with the ``event`` and ``id`` prefix encoded
+    once (a token stream sends one such frame per display frame): ``frame(ops, seq) ==
+    stream_frame(ops, f"{run_id}.{seq}")``, byte for byte."""
+
+    __slots__ = ("_head", "_run_id")
+
+    def __init__(self, run_id: str) -> None:
+        _check_single_line("id", run_id, forbid_nul=True)
+        self._run_id = run_id
+        self._head = _to_utf8(f"event: stream\nid: {run_id}.", {"id": run_id})
+
+    def frame(self, ops: list[dict[str, object]], seq: int) -> bytes:
+        """The frame of ``ops`` numbered ``seq``."""
+        data = compact_json(ops)  # one line: JSON escapes CR and LF
+        try:
+            body = data.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the general path names the field
+            return stream_frame(ops, f"{self._run_id}.{seq}")
+        return b"%s%d\ndata: %s\n\n" % (self._head, seq, body)
 
 
 def done_frame(rendered: Rendered, frame_id: str) -> bytes:
