@@ -3,7 +3,8 @@
 :class:`ResponseReader` takes the bytes a client socket received, chunk by chunk with the time
 each chunk was read, and decodes them: the HTTP/1.1 status line and headers, the chunked
 transfer coding, the SSE frames (with :class:`component_framework.protocol.sse.SSEDecoder`) and
-the JSON op lists of ``event: stream`` frames. It checks that the response is exactly what
+the op lists of ``event: stream`` and compact ``event:t`` frames
+(:func:`component_framework.protocol.sse.stream_ops`). It checks that the response is exactly what
 :class:`benchmarks.streaming.app.TokenStream` sends: status 200, a ``start`` op, tokens ``0..N-1``
 each once and in order, a ``done`` op, then an ``event: done`` frame, and no ``error`` frame;
 or, with ``plain=True``, what the sse-starlette contender (:mod:`benchmarks.streaming.contender`)
@@ -13,12 +14,11 @@ frame. A token's arrival time is the read time of the chunk that completed its f
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections import Counter
 from typing import Final
 
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 
 __all__ = ["ResponseReader", "WrongStream"]
 
@@ -71,6 +71,14 @@ class _Dechunker:
                 if self._left == 0:
                     self.complete = True  # trailers are not used by uvicorn
         return bytes(out)
+
+
+def _ops(event: SSEEvent) -> list[dict[str, object]] | None:
+    """The ops of a ``stream`` or compact text frame (``None`` for other frames)."""
+    try:
+        return stream_ops(event)
+    except ValueError as exc:
+        raise WrongStream(str(exc)) from None
 
 
 class ResponseReader:
@@ -153,10 +161,7 @@ class ResponseReader:
             raise WrongStream(f"a {event.event!r} frame after the done frame")
         if self.plain:
             self._on_plain_event(at, event)
-        elif event.event == "stream":
-            ops = json.loads(event.data)
-            if not isinstance(ops, list):
-                raise WrongStream(f"stream frame: expected a JSON list, got {event.data[:80]!r}")
+        elif (ops := _ops(event)) is not None:
             for op in ops:
                 self._on_op(at, op)
         elif event.event == "done":

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from component_framework.protocol.answer import (
     ANSWER_FORMATS,
@@ -28,6 +30,8 @@ from component_framework.protocol.sse import (
     error_frame,
     render_frame,
     stream_frame,
+    stream_ops,
+    text_frame,
     with_retry,
 )
 from component_framework.protocol.websocket import (
@@ -161,6 +165,52 @@ def test_a_stream_framer_names_the_field_of_an_unencodable_text() -> None:
 
     with pytest.raises(SSEEncodeError, match="data"):
         StreamFramer("run").frame(ops, 1)
+
+
+def test_one_text_append_is_a_compact_text_frame() -> None:
+    ops: list[dict[str, object]] = [
+        {"op": "text", "stream": "out", "text": "Hel lo\nworld", "mode": "append"}
+    ]
+
+    wire = stream_frame(ops, "run.4")
+
+    assert wire == b"event:t\nid:run.4\ndata:out Hel lo\ndata:world\n\n"
+    assert wire == text_frame("out", "Hel lo\nworld", "run.4")
+    assert stream_ops(read_frame(wire)) == ops
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "text", "stream": "out", "text": "a\rb", "mode": "append"}],  # CR: JSON keeps it
+        [{"op": "text", "stream": "out", "text": "a", "mode": "replace"}],
+        [{"op": "text", "stream": "out", "text": "a", "mode": "append", "target": "p"}],
+        [{"op": "text", "stream": "out", "text": "a"}, {"op": "text", "stream": "x", "text": "b"}],
+        [{"op": "start", "stream": "out"}],
+    ],
+)
+def test_every_other_batch_stays_a_json_stream_frame(ops: list[dict[str, object]]) -> None:
+    event = read_frame(stream_frame(ops, "run.4"))
+
+    assert event.event == "stream"
+    assert stream_ops(event) == ops
+
+
+@given(
+    stream=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
+    text=st.text(st.characters(blacklist_categories=("Cs",))),
+)
+def test_a_text_append_round_trips_through_the_frame_it_becomes(stream: str, text: str) -> None:
+    op: dict[str, object] = {"op": "text", "stream": stream, "text": text, "mode": "append"}
+
+    assert stream_ops(read_frame(stream_frame([op], "run.1"))) == [op]
+    assert stream_ops(read_frame(StreamFramer("run").frame([op], 1))) == [op]
+
+
+def test_other_frames_carry_no_stream_ops_and_a_malformed_text_frame_is_refused() -> None:
+    assert stream_ops(SSEEvent("x", "done")) is None
+    with pytest.raises(ValueError, match="expected '<stream> <text>'"):
+        stream_ops(SSEEvent("nospace", "t"))
 
 
 def test_done_frame_carries_component_id_and_snapshot() -> None:

@@ -34,8 +34,10 @@ class FrameClock:
 
     A batcher with ops that are not due yet joins the clock's dirty set; the clock's single
     timer fires at the first such deadline and then once per ``interval`` while any batcher
-    is dirty, and each tick flushes every dirty batcher (each stream gets at most one frame per
-    tick). With nothing dirty no timer is scheduled. The clock binds to the loop of its first
+    is dirty, and each tick flushes every dirty batcher that is due by the middle of the next
+    frame (the others, such as a stream that sent its first op at once just before the tick,
+    wait for the next tick, so a stream still gets about one frame per interval). With
+    nothing dirty no timer is scheduled. The clock binds to the loop of its first
     batcher; a batcher on another loop while this one has work (an app served from two loops
     at once) gets ``False`` from :meth:`schedule` and keeps a timer of its own.
     """
@@ -81,7 +83,12 @@ class FrameClock:
         self._timer = None
         self.ticks += 1
         dirty, self._dirty = self._dirty, {}
+        loop = self._loop
+        due_by = loop.time() + self.interval / 2 if loop is not None else 0.0
         for batcher in dirty:
+            if not batcher.due(due_by):
+                self._dirty[batcher] = None
+                continue
             try:
                 batcher.flush()
             except Exception:  # one stream's bad batch must not hold back the others
@@ -134,6 +141,10 @@ class OpBatcher:
         clock = self._clock
         if clock is None or not clock.schedule(self, self._loop, deadline):
             self._timer = self._loop.call_at(deadline, self.flush)
+
+    def due(self, when: float) -> bool:
+        """Whether the queued batch is due at ``when`` (by time, size or a lifecycle op)."""
+        return self._coalescer.ready(when)
 
     def flush(self) -> bool:
         """Emit what is queued as one batch now; True if there was anything."""
