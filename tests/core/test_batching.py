@@ -5,6 +5,7 @@ for ``stream_to`` without html."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import anyio
@@ -194,3 +195,23 @@ async def test_a_sink_whose_interval_differs_from_the_clock_keeps_its_own_timer(
 
     assert clock.dirty == 0
     await wait_for(lambda: len(emit.batches) == 2)
+
+
+@on_both_loops
+async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too() -> None:
+    clock = FrameClock(0.02)
+    (busy, quiet), (busy_emit, quiet_emit) = clocked_components(2, clock)
+    await quiet.stream_text("out", "q0")  # quiet's first frame, long before the next op
+    await busy.stream_text("out", "a")
+    await busy.stream_text("out", "b")  # the clock's tick is now set
+    await anyio.sleep(0.05)  # both flushed; quiet has been quiet for more than a frame
+    await busy.stream_text("out", "c")
+    await busy.stream_text("out", "d")  # a tick is set again
+    time.sleep(0.05)  # noqa: ASYNC251 - block the loop on purpose: the tick is now overdue
+
+    await quiet.stream_text("out", "q1")
+
+    assert [texts(batch) for batch in quiet_emit.batches] == [["q0"]]  # not at once: waits
+    await wait_for(lambda: len(quiet_emit.batches) == 2)
+    assert [texts(batch) for batch in quiet_emit.batches] == [["q0"], ["q1"]]
+    assert [texts(batch) for batch in busy_emit.batches][-1] == ["d"]

@@ -292,7 +292,7 @@ def push_all(coalescer: StreamCoalescer, ops: Iterable[StreamOp], now: float = 0
 def settled() -> StreamCoalescer:
     """A coalescer that flushed at time 0, so nothing pushed soon after is due yet."""
     coalescer = StreamCoalescer()
-    coalescer.push(start_op("warmup"), 0.0)
+    coalescer.push(text_op("warmup", "w"), 0.0)
     coalescer.flush(0.0)
     return coalescer
 
@@ -419,6 +419,15 @@ def test_the_first_op_goes_out_at_once() -> None:
     assert coalescer.ready(5.0)
 
 
+def test_the_first_text_after_a_start_goes_out_at_once() -> None:
+    coalescer = StreamCoalescer()
+    coalescer.push(start_op("r"), 0.0)
+    assert coalescer.ready(0.0)
+    coalescer.flush(0.0)  # a frame of lifecycle ops alone: it holds nothing back
+    coalescer.push(text_op("r", "first token"), 0.001)
+    assert coalescer.ready(0.001)
+
+
 def test_an_op_after_a_flush_waits_for_the_interval() -> None:
     coalescer = settled()
     coalescer.push(text_op("r", "x"), 0.001)
@@ -456,7 +465,7 @@ def test_a_lifecycle_op_is_due_at_once_behind_the_ops_before_it(lifecycle: Strea
 
 def test_the_byte_budget_makes_a_flush_due_at_once() -> None:
     coalescer = StreamCoalescer(max_batch_bytes=100)
-    coalescer.push(start_op("w"), 0.0)
+    coalescer.push(text_op("w", "w"), 0.0)
     coalescer.flush(0.0)
     coalescer.push(text_op("r", "x" * 40), 0.001)
     assert not coalescer.ready(0.001)
@@ -486,7 +495,7 @@ def test_max_delay_bounds_the_wait_when_an_op_is_stamped_before_the_last_flush()
     # A transport may stamp an op when the handler produced it and push it after a flush that
     # the writer made meanwhile; the rate rule alone would then let it wait interval + lag.
     coalescer = StreamCoalescer(interval=0.04, max_delay=0.05)
-    coalescer.push(start_op("w"), 10.0)
+    coalescer.push(text_op("w", "w"), 10.0)
     coalescer.flush(10.0)
     coalescer.push(text_op("r", "x"), 9.98)
     assert coalescer.next_deadline() == pytest.approx(10.03)

@@ -42,12 +42,13 @@ class FrameClock:
     at once) gets ``False`` from :meth:`schedule` and keeps a timer of its own.
     """
 
-    __slots__ = ("_dirty", "_loop", "_timer", "interval", "ticks")
+    __slots__ = ("_dirty", "_due", "_loop", "_timer", "interval", "ticks")
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._loop: aio.Loop | None = None
         self._timer: aio.Timer | None = None
+        self._due = 0.0
         #: The batchers waiting for the next tick, in the order they got dirty.
         self._dirty: dict[OpBatcher, None] = {}
         #: Ticks so far (for tests and diagnostics).
@@ -63,6 +64,10 @@ class FrameClock:
         """How many batchers wait for the next tick."""
         return len(self._dirty)
 
+    def overdue(self, now: float) -> bool:
+        """Whether the loop runs late: the tick is more than half a frame past its time."""
+        return self._timer is not None and now > self._due + self.interval / 2
+
     def schedule(self, batcher: OpBatcher, loop: aio.Loop, deadline: float) -> bool:
         """Flush ``batcher`` at the first tick at or after about ``deadline``; ``False`` when
         the clock works for another loop right now."""
@@ -72,8 +77,12 @@ class FrameClock:
             self._loop = loop
         self._dirty[batcher] = None
         if self._timer is None:
-            self._timer = loop.call_at(deadline, self._tick)
+            self._set(loop, deadline)
         return True
+
+    def _set(self, loop: aio.Loop, when: float) -> None:
+        self._due = when
+        self._timer = loop.call_at(when, self._tick)
 
     def discard(self, batcher: OpBatcher) -> None:
         """``batcher`` flushed by itself or is gone: not at the next tick."""
@@ -93,8 +102,8 @@ class FrameClock:
                 batcher.flush()
             except Exception:  # one stream's bad batch must not hold back the others
                 logger.exception("a stream batch could not be sent")
-        if self._dirty and self._loop is not None:  # flushes may make others dirty again
-            self._timer = self._loop.call_at(self._loop.time() + self.interval, self._tick)
+        if self._dirty and loop is not None:
+            self._set(loop, loop.time() + self.interval)
 
 
 class OpBatcher:
@@ -104,7 +113,9 @@ class OpBatcher:
     lifecycle op or many bytes are queued, and at once for the first op after a quiet
     interval); ``emit``: called with each non-empty batch; ``clock``: the app's frame clock
     that flushes batches which are not due at once (without one, the batcher sets a timer of
-    its own).
+    its own). While the clock runs late (the loop is overloaded), an op that is due only
+    because its stream was quiet waits for the tick too: the further behind the loop, the
+    more each frame carries, instead of a frame per late token.
     """
 
     __slots__ = ("_clock", "_coalescer", "_emit", "_loop", "_scheduled", "_timer")
@@ -128,13 +139,17 @@ class OpBatcher:
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
-        if coalescer.ready(now):
+        if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
             if self.flush():
                 await aio.checkpoint()
         elif not self._scheduled:
             deadline = coalescer.next_deadline()
             if deadline is not None:
                 self._schedule(deadline)
+
+    def _late(self, now: float) -> bool:
+        clock = self._clock
+        return clock is not None and clock.overdue(now)
 
     def _schedule(self, deadline: float) -> None:
         self._scheduled = True

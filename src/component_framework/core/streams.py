@@ -305,7 +305,8 @@ class StreamCoalescer:
 
     Nothing else merges, and only with the immediately preceding op, so global order is strict.
 
-    A flush is due (:meth:`ready`) when ``interval`` has passed since the last non-empty flush,
+    A flush is due (:meth:`ready`) when ``interval`` has passed since the last flush that
+    carried more than lifecycle ops (so the first text after ``start`` is not held back),
     when the oldest queued op has waited ``max_delay``, when ``max_batch_bytes`` are queued, or
     at once when a lifecycle op (``start``, ``done``, ``error``) is queued; it still leaves
     behind the ops queued before it. The first op after creation is due at once. A transport
@@ -332,6 +333,7 @@ class StreamCoalescer:
         self._queue: list[_Queued] = []
         self._bytes = 0
         self._urgent = False
+        self._content = False  # a queued op that is not a lifecycle op
         self._oldest_at = 0.0
         self._last_flush: float | None = None
 
@@ -356,6 +358,8 @@ class StreamCoalescer:
         self._bytes += size
         if op.op in _LIFECYCLE:
             self._urgent = True
+        else:
+            self._content = True
 
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
@@ -385,6 +389,10 @@ class StreamCoalescer:
         by_rate = self._last_flush + self._interval
         return max(self._oldest_at, min(by_rate, self._oldest_at + self._max_delay))
 
+    def pressing(self) -> bool:
+        """Whether a flush is due whatever the time: a lifecycle op or a full batch waits."""
+        return self._urgent or self._bytes >= self._max_batch_bytes
+
     def ready(self, now: float) -> bool:
         """Whether a flush is due at ``now``."""
         deadline = self.next_deadline()
@@ -404,5 +412,7 @@ class StreamCoalescer:
         self._queue = []
         self._bytes = 0
         self._urgent = False
-        self._last_flush = now
+        if self._content:  # a frame of lifecycle ops alone does not hold the next one back
+            self._last_flush = now
+            self._content = False
         return ops
