@@ -13,9 +13,11 @@ read the counters of a uvicorn worker. Its own mount is not counted.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections import Counter
-from typing import Any, Final
+from pathlib import Path
+from typing import Annotated, Any, Final
 
 from litestar import Litestar
 from starlette.applications import Starlette
@@ -29,6 +31,7 @@ from component_framework.adapters.litestar import create_component_routes
 from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
+from component_framework.core.uploads import Accept, UploadFile
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
@@ -42,6 +45,9 @@ __all__ = [
     "MAX_AGE",
     "SECRET",
     "SNAPSHOT_LIMIT",
+    "UPLOAD_CHUNK",
+    "UPLOAD_DIR",
+    "UPLOAD_LIMIT",
     "WS_BURST",
     "WS_LIMIT",
     "build_litestar",
@@ -64,6 +70,12 @@ BODY_TIMEOUT: Final = 1.0
 WS_RATE: Final = 1.0
 WS_BURST: Final = 10
 INNER_TEXT: Final = "inner app says hello"
+#: Where every host of the matrix, in process or a server, keeps resumable uploads (shared, so
+#: a test can age an upload's file whichever process created it).
+UPLOAD_DIR: Final = Path(tempfile.gettempdir()) / "component-framework-matrix-uploads"
+#: The largest chunk and the largest avatar: small, so the abusive uploads stay cheap.
+UPLOAD_CHUNK: Final = 4096
+UPLOAD_LIMIT: Final = 8 * 4096
 
 #: ``"component.method"`` -> calls, in this process.
 CALLS: Counter[str] = Counter()
@@ -76,6 +88,8 @@ TEMPLATES: Final = {
     "limited.html": "<p>{{ hits }}</p>",
     "vault.html": "<p>{{ opened }}</p>",
     "finder.html": "<p>{{ q }}|{{ page }}</p>",
+    "avatar.html": "<p>{{ size }}</p>",
+    "roster.html": "<p>{{ here }}|{{ news | join(', ') }}</p>",
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -278,6 +292,62 @@ class Limited(StreamingComponent):
         self._hit("client_hit")
 
 
+@registry.register("avatar")
+class Avatar(Component):
+    """Takes a PNG of at most :data:`UPLOAD_LIMIT` bytes, or a file of any type (the
+    resumable upload rows)."""
+
+    template_name = "avatar.html"
+
+    def mount(self) -> None:
+        CALLS["avatar.mount"] += 1
+        self.state["size"] = 0
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["avatar.hydrate"] += 1
+        super().hydrate(state)
+
+    def on_upload(
+        self, avatar: Annotated[UploadFile, Accept("image/png", max_bytes=UPLOAD_LIMIT)]
+    ) -> None:
+        CALLS["avatar.on_upload"] += 1
+        self.state["size"] = avatar.size
+
+    def on_attach(self, file: UploadFile) -> None:  # any type: no ``Accept``
+        CALLS["avatar.on_attach"] += 1
+        self.state["size"] = file.size
+
+
+@registry.register("roster")
+class Roster(Component):
+    """Present in ``room:<room>`` and told who comes and goes (the ``on_presence`` rows): the
+    framework calls ``on_presence``, and a client may name it like any event."""
+
+    template_name = "roster.html"
+    presence = True
+
+    def mount(self, room: str = "lobby") -> None:
+        CALLS["roster.mount"] += 1
+        self.state.update(room=room, news=[])
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["roster.hydrate"] += 1
+        super().hydrate(state)
+
+    def topics(self) -> list[str]:
+        return [f"room:{self.state['room']}"]
+
+    def on_presence(self, joined: list[dict[str, Any]], left: list[dict[str, Any]]) -> None:
+        CALLS["roster.on_presence"] += 1
+        names = [str(entry.get("name", "?")) for entry in joined]
+        self.state["news"] = [*names, *(f"-{entry.get('name', '?')}" for entry in left)][-5:]
+
+    def get_context(self) -> dict[str, Any]:
+        context = super().get_context()
+        context["here"] = self.present_count()
+        return context
+
+
 @registry.register("audit")
 class Audit(Component):
     """Reports :data:`CALLS` of the serving process (not counted itself)."""
@@ -296,7 +366,8 @@ def settings(**overrides: Any) -> Settings:
     """The matrix's settings: a known key, snapshot expiry, small limits, a short body
     timeout, a WebSocket rate that a flood exhausts, an HTTP rate no test reaches, and
     ``allowed_hosts`` (the loopback address the clients use, and the name a cross-site case
-    sends; ``localhost`` is the unknown host)."""
+    sends; ``localhost`` is the unknown host), and small resumable uploads kept in
+    :data:`UPLOAD_DIR`."""
     values: dict[str, Any] = {
         "secret_keys": (SECRET,),
         "snapshot_max_age": MAX_AGE,
@@ -309,6 +380,8 @@ def settings(**overrides: Any) -> Settings:
         "http_burst": 1_000_000,
         "body_timeout": BODY_TIMEOUT,
         "allowed_hosts": ALLOWED_HOSTS,
+        "upload_resumable_directory": UPLOAD_DIR,
+        "upload_chunk_bytes": UPLOAD_CHUNK,
     }
     values.update(overrides)
     return Settings(**values)

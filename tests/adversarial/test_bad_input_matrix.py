@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,6 +34,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from component_framework.core.resumable import ResumableUploads
 from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.protocol.sse import SSEDecoder
 from tests.adversarial.apps import (
@@ -43,6 +46,8 @@ from tests.adversarial.apps import (
     WS_BURST,
     WS_LIMIT,
     build_raw,
+    registry,
+    settings,
     sign,
 )
 from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
@@ -1645,3 +1650,473 @@ async def test_url_state_a_value_too_long_for_a_url_is_refused_and_not_applied(
     response = await host.send(post(FINDER, js(body)))
     _refused_effect(response, URL_NOT_ALLOWED, "too_long")
     await host.check_healthy()
+
+
+# -- resumable uploads (/_uploads/): ids, offsets, headers --------------------------------------
+# Each test makes its own upload holding SENT of its 100 bytes, then sends one bad request: the
+# documented error (``offset`` in a 409, ``limit`` in a 413, ``Allow`` in a 405), no handler
+# run, and the upload still holds exactly SENT bytes (nothing half-written).
+
+UPLOADS: Final = "/components/_uploads/"
+AVATAR: Final = "/components/avatar/"
+CHUNK: Final = "application/offset+octet-stream"
+PNG: Final = b"\x89PNG\r\n\x1a\n" + bytes(range(92))
+SENT: Final = 10
+#: The test process's view of the uploads folder the hosts share, with the apps' keys.
+UPLOADS_HERE: Final = ResumableUploads(registry, settings())
+
+
+def describe(**changes: Any) -> dict[str, Any]:
+    """An upload's description: the avatar's PNG, unless ``changes`` say otherwise."""
+    described = {"component": "avatar", "event": "upload", "field": "avatar"}
+    return {**described, "filename": "me.png", "size": len(PNG), "content_type": "image/png",
+            **changes}  # fmt: skip
+
+
+def chunk(
+    upload_id: str,
+    data: bytes,
+    offset: str | None = "0",
+    content_type: str | None = CHUNK,
+    *,
+    headers: tuple[tuple[str, str], ...] = (),
+    **options: Any,
+) -> Request:
+    """A ``PATCH`` of ``data`` at ``offset`` (``None``: no ``Upload-Offset`` header)."""
+    sent = (() if offset is None else (("upload-offset", offset),)) + headers
+    options.setdefault("method", "PATCH")
+    return post(UPLOADS + upload_id, data, content_type, headers=sent, **options)
+
+
+def at(upload_id: str, method: str, *headers: tuple[str, str]) -> Request:
+    return Request(method, UPLOADS + upload_id, headers=headers)
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """One test's uploads: ``partial`` holds :data:`SENT` bytes; ``expired`` timed out;
+    ``others`` belongs to a signed-in user (the requests here have none); ``snapshot`` is the
+    avatar's snapshot (no upload id, though signed by the same app)."""
+
+    partial: str
+    expired: str
+    others: str
+    snapshot: str
+
+    @property
+    def tampered(self) -> str:
+        head, key, payload, signature = self.partial.split(".")
+        swapped = "AAAA" if signature[-4:] != "AAAA" else "BBBB"
+        return f"{head}.{key}.{payload}.{signature[:-4]}{swapped}"
+
+    @property
+    def rewritten(self) -> str:
+        """The payload's size rewritten, the signature kept."""
+        head, key, _, signature = self.partial.split(".")
+        document = _payload(self.partial)
+        document["s"] = {**document["s"], "z": 10**9}
+        return f"{head}.{key}.{_b64(json.dumps(document).encode())}.{signature}"
+
+
+def _made_here(owner: str = "") -> str:
+    """An upload of the avatar's PNG made by this process in the folder the hosts share (as
+    another worker of the app would make it)."""
+    return UPLOADS_HERE.create(
+        "avatar", "upload", "avatar", filename="me.png", size=len(PNG),
+        content_type="image/png", owner=owner,
+    ).id  # fmt: skip
+
+
+async def uploads_for(host: Host) -> Uploads:
+    created = await host.send(post(UPLOADS, js(describe())))
+    assert created.status == 201, created.body[:300]
+    partial = created.json()["upload"]
+    appended = await host.send(chunk(partial, PNG[:SENT]))
+    assert appended.status == 200, appended.body[:300]
+    expired, aged = _made_here(), time.time() - 2 * UPLOADS_HERE.ttl
+    os.utime(UPLOADS_HERE.path_of(UPLOADS_HERE.open(expired, "")), (aged, aged))
+    others = _made_here(owner="0123456789abcdef0123456789abcdef")  # a signed-in user's
+    return Uploads(partial, expired, others, sign("avatar", {"size": 0}))
+
+
+@dataclass(frozen=True)
+class UploadCase:
+    """One bad request of the upload protocol and its documented answer (``offset``: the
+    confirmed offset a 409 reports; ``limit``: the setting a 413 names)."""
+
+    id: str
+    build: Callable[[Uploads], Request]
+    status: int
+    code: str
+    offset: int | None = None
+    limit: str | None = None
+    allow: str | None = None
+
+
+def up(id: str, build: Callable[[Uploads], Request], status: int, code: str, **kw: Any) -> Any:
+    return pytest.param(UploadCase(id, build, status, code, **kw), id=id)
+
+
+def _claim(u: Uploads, value: Any, field: str = "avatar", event: str = "upload") -> Request:
+    return post(AVATAR, js({"event": event, "payload": {field: value}, "snapshot": u.snapshot}))
+
+
+NOT_FOUND_UPLOAD: Final = "upload_not_found"
+TOO_LARGE_UPLOAD: Final = "upload_too_large"
+MISMATCH: Final = "upload_offset_mismatch"
+REST: Final = PNG[SENT:]
+# fmt: off
+UPLOAD_CASES: Final = [
+    # ids: forged, tampered, expired, another user's, another kind of token
+    up("id-forged", lambda u: chunk("v2.AAAAAAAA.e30.AAAA", REST, str(SENT)), 404,
+       NOT_FOUND_UPLOAD),
+    up("id-garbage", lambda u: at("not-an-id", "HEAD"), 404, NOT_FOUND_UPLOAD),
+    up("id-tampered-signature", lambda u: chunk(u.tampered, REST, str(SENT)), 404,
+       NOT_FOUND_UPLOAD),
+    up("id-rewritten-size", lambda u: chunk(u.rewritten, REST, str(SENT)), 404, NOT_FOUND_UPLOAD),
+    up("id-is-a-snapshot", lambda u: at(u.snapshot, "HEAD"), 404, NOT_FOUND_UPLOAD),
+    up("id-expired-patch", lambda u: chunk(u.expired, PNG[:5]), 410, "upload_expired"),
+    up("id-expired-head", lambda u: at(u.expired, "HEAD"), 410, "upload_expired"),
+    up("id-of-another-user-patch", lambda u: chunk(u.others, PNG[:5]), 403, "forbidden"),
+    up("id-of-another-user-head", lambda u: at(u.others, "HEAD"), 403, "forbidden"),
+    up("id-of-another-user-delete", lambda u: at(u.others, "DELETE"), 403, "forbidden"),
+    up("head-unknown", lambda u: at("v2.AAAAAAAA.e30.AAAA", "HEAD"), 404, NOT_FOUND_UPLOAD),
+    up("delete-unknown", lambda u: at("v2.AAAAAAAA.e30.AAAA", "DELETE"), 404, NOT_FOUND_UPLOAD),
+    up("delete-tampered", lambda u: at(u.tampered, "DELETE"), 404, NOT_FOUND_UPLOAD),
+    # offsets
+    up("offset-behind", lambda u: chunk(u.partial, PNG[:5], "0"), 409, MISMATCH, offset=SENT),
+    up("offset-ahead", lambda u: chunk(u.partial, PNG[:5], str(SENT + 1)), 409, MISMATCH,
+       offset=SENT),
+    up("offset-negative", lambda u: chunk(u.partial, REST, "-10"), 400, MALFORMED),
+    up("offset-huge", lambda u: chunk(u.partial, REST, "9" * 40), 400, MALFORMED),
+    up("offset-not-a-number", lambda u: chunk(u.partial, REST, "ten"), 400, MALFORMED),
+    up("offset-fraction", lambda u: chunk(u.partial, REST, "10.0"), 400, MALFORMED),
+    up("offset-plus-sign", lambda u: chunk(u.partial, REST, "+10"), 400, MALFORMED),
+    up("offset-empty", lambda u: chunk(u.partial, REST, ""), 400, MALFORMED),
+    up("offset-missing", lambda u: chunk(u.partial, REST, None), 400, MALFORMED),
+    up("offset-twice", lambda u: chunk(u.partial, REST, str(SENT),
+                                       headers=(("upload-offset", str(SENT)),)), 400, MALFORMED),
+    up("offset-twice-disagreeing", lambda u: chunk(u.partial, REST, str(SENT),
+                                                   headers=(("upload-offset", "0"),)), 400,
+       MALFORMED),
+    # Upload-Length: optional, a whole number, the upload's own size
+    up("length-negative", lambda u: chunk(u.partial, REST, str(SENT),
+                                          headers=(("upload-length", "-1"),)), 400, MALFORMED),
+    up("length-not-a-number", lambda u: chunk(u.partial, REST, str(SENT),
+                                              headers=(("upload-length", "lots"),)), 400,
+       MALFORMED),
+    up("length-huge", lambda u: chunk(u.partial, REST, str(SENT),
+                                      headers=(("upload-length", "9" * 40),)), 400, MALFORMED),
+    up("length-not-the-uploads", lambda u: chunk(u.partial, REST, str(SENT),
+                                                 headers=(("upload-length", "1000"),)), 400,
+       MALFORMED),
+    up("length-twice", lambda u: chunk(u.partial, REST, str(SENT),
+                                       headers=(("upload-length", "100"),) * 2), 400, MALFORMED),
+    up("create-length-disagrees",
+       lambda u: post(UPLOADS, js(describe()), headers=(("upload-length", "7"),)), 400,
+       MALFORMED),
+    up("create-length-negative",
+       lambda u: post(UPLOADS, js(describe()), headers=(("upload-length", "-7"),)), 400,
+       MALFORMED),
+    # content types
+    up("chunk-no-type", lambda u: chunk(u.partial, REST, str(SENT), None), 415,
+       "unsupported_media_type"),
+    up("chunk-octet-stream", lambda u: chunk(u.partial, REST, str(SENT),
+                                             "application/octet-stream"), 415,
+       "unsupported_media_type"),
+    up("chunk-as-form", lambda u: chunk(u.partial, REST, str(SENT), FORM), 415,
+       "unsupported_media_type"),
+    up("chunk-type-twice", lambda u: chunk(u.partial, REST, str(SENT),
+                                           headers=(("content-type", "text/plain"),)), 400,
+       MALFORMED),
+    up("create-as-form", lambda u: post(UPLOADS, b"component=avatar", FORM), 415,
+       "unsupported_media_type"),
+    up("create-no-type", lambda u: post(UPLOADS, js(describe()), None), 415,
+       "unsupported_media_type"),
+    up("create-type-twice",
+       lambda u: post(UPLOADS, js(describe()), headers=(("content-type", JSON),)), 400,
+       MALFORMED),
+    # past the declared length, or the chunk limit
+    up("chunk-past-the-size", lambda u: chunk(u.partial, REST + b"!", str(SENT)), 413,
+       TOO_LARGE_UPLOAD, limit="upload_length"),
+    up("chunk-past-the-size-undeclared",
+       lambda u: chunk(u.partial, REST + b"!", str(SENT), content_length=None, chunked=True),
+       413, TOO_LARGE_UPLOAD, limit="upload_length"),
+    up("chunk-content-length-past-the-size",
+       lambda u: chunk(u.partial, PNG[SENT:20], str(SENT), content_length="91", raw=True), 413,
+       TOO_LARGE_UPLOAD, limit="upload_length"),
+    # descriptions
+    up("create-repeated-key",
+       lambda u: post(UPLOADS, b'{"component": "avatar", "event": "upload", "field": "avatar",'
+                      b' "size": 1, "size": 100000}'), 400, MALFORMED),
+    up("create-unknown-field", lambda u: post(UPLOADS, js(describe(admin=True))), 400,
+       MALFORMED),
+    up("create-too-deep", lambda u: post(UPLOADS, b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+       400, MALFORMED),
+    up("create-nan-size", lambda u: post(UPLOADS, js(describe())[:-1] + b', "size": NaN}'), 400,
+       MALFORMED),
+    up("create-size-negative", lambda u: post(UPLOADS, js(describe(size=-1))), 400, MALFORMED),
+    up("create-size-text", lambda u: post(UPLOADS, js(describe(size="100"))), 400, MALFORMED),
+    up("create-size-fraction", lambda u: post(UPLOADS, js(describe(size=1.5))), 400, MALFORMED),
+    up("create-size-missing",
+       lambda u: post(UPLOADS, js({k: v for k, v in describe().items() if k != "size"})), 400,
+       MALFORMED),
+    up("create-size-over-the-limit", lambda u: post(UPLOADS, js(describe(size=10**30))), 413,
+       TOO_LARGE_UPLOAD, limit="max_bytes"),
+    up("create-lone-surrogate-filename", lambda u: post(UPLOADS, js(describe(filename="\ud800"))),
+       400, MALFORMED),
+    up("create-content-type-too-long",
+       lambda u: post(UPLOADS, js(describe(event="attach", field="file",
+                                          content_type="x/" + "y" * 5000))), 400, MALFORMED),
+    up("create-type-not-accepted", lambda u: post(UPLOADS, js(describe(content_type="text/html"))),
+       415, "upload_type_not_allowed"),
+    up("create-unknown-component", lambda u: post(UPLOADS, js(describe(component="nope"))), 404,
+       "component_not_found"),
+    up("create-reserved-component", lambda u: post(UPLOADS, js(describe(component="_uploads"))),
+       404, "component_not_found"),
+    up("create-unknown-event", lambda u: post(UPLOADS, js(describe(event="hydrate"))), 404,
+       EVENT_NOT_FOUND),
+    up("create-field-takes-no-file", lambda u: post(UPLOADS, js(describe(event="upload",
+                                                                           field="caption"))),
+       422, VALIDATION),
+    up("create-event-takes-no-file", lambda u: post(UPLOADS, js(describe(component="target",
+                                                                           event="add",
+                                                                           field="amount"))),
+       415, "unsupported_media_type"),
+    # methods and cross-site requests
+    up("get-the-collection", lambda u: at("", "GET"), 405, "method_not_allowed", allow="POST"),
+    up("put-an-upload", lambda u: chunk(u.partial, REST, str(SENT), method="PUT"), 405,
+       "method_not_allowed", allow="HEAD, PATCH, DELETE"),
+    up("patch-cross-site",
+       lambda u: chunk(u.partial, REST, str(SENT),
+                       headers=(("origin", "https://evil.example"),
+                                ("sec-fetch-site", "cross-site"))), 403, "forbidden"),
+    up("create-cross-site",
+       lambda u: post(UPLOADS, js(describe()), headers=(("origin", "https://evil.example"),
+                                                        ("sec-fetch-site", "cross-site"))),
+       403, "forbidden"),
+    # an event naming an upload where the file would be
+    up("claim-incomplete", lambda u: _claim(u, u.partial), 409, "upload_incomplete",
+       offset=SENT),
+    up("claim-forged", lambda u: _claim(u, "v2.AAAAAAAA.e30.AAAA"), 404, NOT_FOUND_UPLOAD),
+    up("claim-tampered", lambda u: _claim(u, u.tampered), 404, NOT_FOUND_UPLOAD),
+    up("claim-expired", lambda u: _claim(u, u.expired), 410, "upload_expired"),
+    up("claim-of-another-user", lambda u: _claim(u, u.others), 403, "forbidden"),
+    up("claim-for-another-field", lambda u: _claim(u, u.partial, "file", "attach"), 404,
+       NOT_FOUND_UPLOAD),
+]
+# fmt: on
+
+
+def assert_upload_error(response: Any, expected: UploadCase, head: bool, protocol: bool) -> None:
+    """``response`` is the documented answer of ``expected`` (a ``HEAD`` answer: no body)."""
+    assert_no_leak(response.body)
+    assert response.status == expected.status, (response.status, response.body[:300])
+    assert (response.header("content-type") or "").startswith(JSON), response.headers
+    if expected.allow is not None:
+        assert response.header("allow") == expected.allow
+    if expected.offset is not None and protocol:  # an event's answer has it in the body only
+        assert response.header("upload-offset") == str(expected.offset), response.headers
+    if head:
+        assert response.body == b""
+        return
+    document = response.json()
+    assert set(document) == {"error"}, document
+    error = document["error"]
+    assert set(error) <= {"code", "message", "field", "offset", "limit"}, error
+    assert error["code"] == expected.code, error
+    assert isinstance(error["message"], str), error
+    assert error["message"], error
+    if expected.offset is not None:
+        assert error["offset"] == expected.offset, error
+    if expected.limit is not None:
+        assert error["limit"] == expected.limit, error
+
+
+async def assert_upload_holds(host: Host, upload_id: str, offset: int) -> None:
+    """``HEAD`` says ``upload_id`` holds ``offset`` bytes (on every host, in every process)."""
+    where = await host.send(at(upload_id, "HEAD"))
+    assert where.status == 200, (where.status, where.headers)
+    assert (where.header("upload-offset"), where.header("upload-length")) == (str(offset), "100")
+
+
+@pytest.mark.parametrize("bad", UPLOAD_CASES)
+async def test_uploads_a_bad_request_gets_its_documented_error_and_changes_nothing(
+    host: Host, bad: UploadCase
+) -> None:
+    uploads = await uploads_for(host)
+    request = bad.build(uploads)
+    before = await host.calls()
+
+    response = await host.send(request)
+
+    protocol = request.path.startswith(UPLOADS)
+    assert_upload_error(response, bad, head=request.method == "HEAD", protocol=protocol)
+    assert await host.calls() == before, "user code ran on a refused upload request"
+    await assert_upload_holds(host, uploads.partial, SENT)
+    await host.check_healthy()
+
+
+async def test_uploads_the_matrix_upload_completes_and_its_event_runs_once(host: Host) -> None:
+    """The control case for the rows above: the same upload, sent right, is taken once."""
+    uploads = await uploads_for(host)
+    done = await host.send(chunk(uploads.partial, REST, str(SENT)))
+    assert (done.status, done.json()["complete"]) == (200, True), done.body[:300]
+
+    taken = await host.send(_claim(uploads, uploads.partial))
+    again = await host.send(_claim(uploads, uploads.partial))
+
+    assert (taken.status, taken.json()["state"]["size"]) == (200, len(PNG)), taken.body[:300]
+    assert (again.status, again.json()["error"]["code"]) == (410, "upload_expired")
+    await host.check_healthy()
+
+
+#: Events that name a complete upload and are refused after its claim (the handler never runs).
+REFUSED_CLAIMS: Final = [
+    pytest.param(lambda i, s: {"event": "upload", "payload": {"avatar": i, "x": 1}, "snapshot": s},
+                 422, id="unknown-field-beside-it"),
+    pytest.param(lambda i, s: {"event": "upload", "payload": {"avatar": [i]}, "snapshot": s}, 422,
+                 id="a-list-for-one-file"),
+    pytest.param(lambda i, s: {"event": "upload", "payload": {"avatar": [i, i]}, "snapshot": s},
+                 410, id="named-twice"),
+    pytest.param(lambda i, s: {"event": "upload", "payload": {"avatar": i},
+                               "snapshot": s[:-6] + "AAAAAA"}, 400, id="forged-snapshot"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("event", "status"), REFUSED_CLAIMS)
+async def test_uploads_an_event_refused_after_its_claim_leaves_the_upload_to_claim_again(
+    host: Host, event: Callable[[str, str], dict[str, Any]], status: int
+) -> None:
+    uploads = await uploads_for(host)
+    done = await host.send(chunk(uploads.partial, REST, str(SENT)))
+    assert done.status == 200, done.body[:300]
+    before = await host.calls()
+
+    refused = await host.send(post(AVATAR, js(event(uploads.partial, uploads.snapshot))))
+
+    assert_no_leak(refused.body)
+    assert refused.status == status, refused.body[:300]
+    assert await host.calls() == before
+    await assert_upload_holds(host, uploads.partial, len(PNG))
+    taken = await host.send(_claim(uploads, uploads.partial))
+    assert (taken.status, taken.json()["state"]["size"]) == (200, len(PNG)), taken.body[:300]
+    await host.check_healthy()
+
+
+# -- on_presence, named by a client like any event ------------------------------------------------
+# docs/presence.md: the framework calls ``on_presence`` when others come or go, and "like every
+# public on_<name> a client can send presence itself, with arguments of its choosing". So a
+# client's call is bound and refused like any event's, and a fitting one changes that
+# component's own state only: never the presence others see, nor anyone else's render.
+
+ROSTER: Final = "/components/roster/"
+ROSTER_SOCKET: Final = "/components/roster/ws/"
+
+
+def _roster(payload: Any) -> dict[str, Any]:
+    snapshot = sign("roster", {"room": "lobby", "news": []})
+    return {"event": "presence", "payload": payload, "snapshot": snapshot}
+
+
+def _presence(payload: Any) -> Callable[[Tokens], Request]:
+    return lambda t: post(ROSTER, js(_roster(payload)))
+
+
+# fmt: off
+PRESENCE_CALLS: Final = [
+    # (id, payload, code, field)
+    ("joined-not-a-list", {"joined": 5, "left": []}, VALIDATION, "joined"),
+    ("joined-of-numbers", {"joined": [1, 2], "left": []}, VALIDATION, "joined[0]"),
+    ("left-missing", {"joined": []}, VALIDATION, "left"),
+    ("topic-not-taken", {"joined": [], "left": [], "topic": "room:elsewhere"}, VALIDATION,
+     "topic"),
+    ("unknown-argument", {"joined": [], "left": [], "key": "k"}, VALIDATION, "key"),
+    ("too-deep", {"joined": [deep(40)], "left": []}, MALFORMED, None),
+]
+PRESENCE_CASES: Final = [
+    *(case(f"presence-{id}", _presence(payload), 400 if code == MALFORMED else 422, code,
+           field=field) for id, payload, code, field in PRESENCE_CALLS),
+    case("presence-payload-not-an-object", _presence([1]), 400, MALFORMED),
+    case("presence-over-a-get-stream", lambda t: get(ROSTER + "stream/", q(event="presence")),
+         405, "method_not_allowed"),
+    case("presence-body-too-large",
+         _presence({"joined": [{"name": "x" * BODY_LIMIT}], "left": []}), 413,
+         "payload_too_large"),
+    case("presence-joined-repeated",
+         lambda t: post(ROSTER, js(_roster({"left": []}))[:-2]
+                        + b', "payload": {"joined": [], "joined": [], "left": []}}'), 400,
+         MALFORMED),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("bad", PRESENCE_CASES)
+async def test_presence_a_clients_bad_call_gets_its_documented_error(
+    host: Host, bad: HttpCase
+) -> None:
+    before = await host.calls()
+
+    response = await host.send(bad.build(Tokens(foreign="")))
+
+    assert_error_answer(response, bad)
+    assert await host.calls() == before, "on_presence ran on a refused call"
+    await host.check_healthy()
+
+
+async def test_presence_a_clients_fitting_call_changes_its_own_state_only(host: Host) -> None:
+    before = await host.calls()
+    call = {"joined": [{"name": "Mallory", "key": "forged"}], "left": [{"name": "Ada"}]}
+
+    response = await host.send(post(ROSTER, js(_roster(call))))
+
+    assert response.status == 200, response.body[:300]
+    assert response.json()["state"]["news"] == ["Mallory", "-Ada"]
+    assert response.json()["html"] == "<p>0|Mallory, -Ada</p>"  # nobody became present
+    assert (await host.calls())["roster.on_presence"] == before["roster.on_presence"] + 1
+    await host.check_healthy()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "field"), [pytest.param(*row[1:], id=row[0]) for row in PRESENCE_CALLS]
+)
+async def test_websocket_presence_a_clients_bad_call_gets_an_error_and_the_socket_stays_open(
+    ws_host: Host, payload: Any, code: str, field: str | None
+) -> None:
+    async with ws_host.websocket(ROSTER_SOCKET, {"room": "solo"}) as ws:
+        first = await ws.receive_json()
+        assert (first["type"], first["html"]) == ("render", "<p>1|</p>"), first
+        before = await ws_host.calls()
+
+        answer = await ws.request(ev("presence", payload, ref="bad"))
+
+        assert_no_leak(json.dumps(answer).encode())
+        assert (answer["type"], answer["code"], answer.get("field")) == ("error", code, field)
+        assert answer["message"]
+        assert await ws_host.calls() == before, "on_presence ran on a refused call"
+        pong = await ws.request({"type": "ping", "ref": "after"})
+        assert (pong["type"], pong["ref"]) == ("pong", "after")
+    await ws_host.check_healthy()
+
+
+async def test_websocket_presence_a_clients_call_reaches_no_other_member(ws_host: Host) -> None:
+    """Two members of one room; the first calls ``presence`` claiming Mallory joined: its own
+    render says so, the count stays two, and the second hears nothing of it."""
+    room = {"room": f"room-{ws_host.name}"}
+    async with (
+        ws_host.websocket(ROSTER_SOCKET, room) as ada,
+        ws_host.websocket(ROSTER_SOCKET, room) as bob,
+    ):
+        assert (await ada.receive_json())["html"] == "<p>1|</p>"
+        assert (await bob.receive_json())["html"] == "<p>2|</p>"
+        told = await ada.receive_json()  # Bob came: the framework's own on_presence call
+        assert told["html"].startswith("<p>2|Guest "), told
+
+        call = {"joined": [{"name": "Mallory", "key": "forged"}], "left": []}
+        answer = await ada.request(ev("presence", call, ref="forged"))
+
+        assert (answer["type"], answer["ref"]) == ("render", "forged"), answer
+        assert answer["html"] == "<p>2|Mallory</p>"
+        pong = await bob.request({"type": "ping", "ref": "quiet"})
+        assert (pong["type"], pong["ref"]) == ("pong", "quiet"), "bob heard of the forged call"
+    await ws_host.check_healthy()

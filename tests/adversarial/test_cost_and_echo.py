@@ -19,7 +19,9 @@ settings: a 16 KiB body and message limit, a 4 KiB snapshot limit and the defaul
 
 Then the same attacks at full size on hosts with room for them (a 2 MiB body and message
 limit): the issue's 586 KiB body of ``a&`` repeated answered at once, in process and under a
-real uvicorn while other requests are served, and a field name of a million characters.
+real uvicorn while other requests are served, and a field name of a million characters; and
+the resumable upload protocol and a client's ``on_presence`` call at that size: a million
+repeats of a field or a header, names and header values of a megabyte.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import httpx
 import pytest
 
 from component_framework.protocol.sse import SSEDecoder
-from tests.adversarial.apps import BODY_LIMIT, SNAPSHOT_LIMIT
+from tests.adversarial.apps import BODY_LIMIT, SNAPSHOT_LIMIT, sign
 from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
 from tests.adversarial.clients import (
     WAIT,
@@ -55,17 +57,25 @@ from tests.adversarial.test_bad_input_matrix import (
     INVALID_SNAPSHOT,
     JSON,
     MALFORMED,
+    PNG,
+    ROSTER,
+    SENT,
     SOCKET,
     STREAM,
     TARGET,
     TARGET_STREAM,
+    UPLOADS,
     VALIDATION,
     HttpCase,
     Tokens,
     assert_error_answer,
     assert_no_leak,
     assert_streams_work,
+    assert_upload_holds,
+    at,
     case,
+    chunk,
+    describe,
     ev,
     form,
     get,
@@ -577,3 +587,95 @@ async def test_under_uvicorn_a_million_character_field_name_gets_small_answers(
     await _assert_huge_name_answers_are_small(roomy_host)
 
     await roomy_host.check_healthy()
+
+
+# -- at full size: the resumable upload protocol and a client's on_presence call ----------------
+# In process, with room for a 16 MiB body: a million repeats of a field (or of a header), a name
+# or header value of a megabyte. Each answer is the documented error, small, prompt, and leaves
+# the test's upload as it was. On the standalone app and behind Litestar's mount (the parsing
+# is the app's own; Starlette's Mount and middleware mode hand the bytes over as they are), so
+# that the matrix stays quick: a million repeats take the parser a second or two here.
+
+LARGE_BODY: Final = 16 << 20
+MILLION: Final = 1_000_000
+MEGA_ID: Final = "v2." + "n" * MILLION + ".e30.AAAA"
+
+
+def _presence_with(payload_text: bytes) -> Request:
+    snapshot = js(sign("roster", {"room": "lobby", "news": []}))
+    return post(ROSTER, b'{"event": "presence", "snapshot": ' + snapshot + b", " + payload_text)
+
+
+# fmt: off
+AT_SCALE: Final = [
+    # (id, request for the upload ``u``, status, code)
+    ("description-a-million-repeated-keys",
+     lambda u: post(UPLOADS, b"{" + b'"size": 1, ' * MILLION + b'"component": "avatar"}'), 400,
+     MALFORMED),
+    ("description-megabyte-component", lambda u: post(UPLOADS, js(describe(component=HUGE))), 404,
+     "component_not_found"),
+    ("description-megabyte-event", lambda u: post(UPLOADS, js(describe(event=HUGE))), 404,
+     EVENT_NOT_FOUND),
+    ("description-megabyte-field", lambda u: post(UPLOADS, js(describe(field=HUGE))), 422,
+     VALIDATION),
+    ("description-megabyte-content-type",
+     lambda u: post(UPLOADS, js(describe(event="attach", field="file", content_type=HUGE))), 400,
+     MALFORMED),
+    ("description-megabyte-key", lambda u: post(UPLOADS, js(describe(**{HUGE: 1}))), 400,
+     MALFORMED),
+    ("megabyte-id-head", lambda u: at(MEGA_ID, "HEAD"), 404, "upload_not_found"),
+    ("megabyte-id-patch", lambda u: chunk(MEGA_ID, PNG[SENT:], str(SENT)), 404,
+     "upload_not_found"),
+    ("megabyte-id-delete", lambda u: at(MEGA_ID, "DELETE"), 404, "upload_not_found"),
+    ("megabyte-offset", lambda u: chunk(u, PNG[SENT:], "1" * MILLION), 400, MALFORMED),
+    ("megabyte-length",
+     lambda u: chunk(u, PNG[SENT:], str(SENT), headers=(("upload-length", "1" * MILLION),)), 400,
+     MALFORMED),
+    ("a-million-offset-headers",
+     lambda u: chunk(u, PNG[SENT:], str(SENT), headers=(("upload-offset", str(SENT)),) * MILLION),
+     400, MALFORMED),
+    ("presence-a-million-repeated-keys",
+     lambda u: _presence_with(b'"payload": {"left": [], ' + b'"joined": [], ' * MILLION
+                              + b'"joined": []}}'), 400, MALFORMED),
+    ("presence-megabyte-name",
+     lambda u: post(ROSTER, js({"event": "presence", "payload": {"joined": [], "left": [],
+                                                                 HUGE: 1},
+                                "snapshot": sign("roster", {"room": "lobby", "news": []})})),
+     422, VALIDATION),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("name", ["raw", "litestar"])
+@pytest.mark.parametrize(
+    ("build", "status", "code"), [pytest.param(*row[1:], id=row[0]) for row in AT_SCALE]
+)
+async def test_uploads_and_presence_at_full_size_get_small_prompt_errors_in_process(
+    name: str, build: Callable[[str], Request], status: int, code: str
+) -> None:
+    host = InProcessHost(name, BUILDERS[name](max_body_bytes=LARGE_BODY))
+    upload = (await host.send(post(UPLOADS, js(describe())))).json()["upload"]
+    assert (await host.send(chunk(upload, PNG[:SENT]))).status == 200
+    before = await host.calls()
+
+    response = await asyncio.wait_for(host.send(build(upload)), PROMPT)
+
+    assert_no_leak(response.body)
+    assert_small(response)
+    assert response.status == status, response.body[:300]
+    if response.body:  # a HEAD answer has none
+        assert response.json()["error"]["code"] == code, response.body[:300]
+    assert await host.calls() == before
+    await assert_upload_holds(host, upload, SENT)
+    await host.check_healthy()
+
+
+async def test_a_megabyte_file_name_is_clipped_and_the_upload_works(in_process_name: str) -> None:
+    host = InProcessHost(in_process_name, BUILDERS[in_process_name](max_body_bytes=LARGE_BODY))
+
+    created = await host.send(post(UPLOADS, js(describe(filename="é" * MILLION + ".png"))))
+
+    assert created.status == 201, created.body[:300]
+    assert_small(created)
+    upload = created.json()["upload"]
+    assert (await host.send(chunk(upload, PNG))).json()["complete"] is True

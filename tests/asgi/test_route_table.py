@@ -23,6 +23,7 @@ PATHS = {
     RouteKind.STATIC: "/components/_static/component-framework.js",
     RouteKind.UPLOADS: "/components/_uploads/",
     RouteKind.EMIT: "/components/_emit/",
+    RouteKind.PAGE: "/components/_page/",
 }
 
 

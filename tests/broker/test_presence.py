@@ -45,6 +45,28 @@ async def _linked(kit: BrokerKit, channel: str, hubs: int) -> None:
     await kit.settled(f"{channel}:presence", hubs)
 
 
+@dataclass
+class Room:
+    """Wanda (a watcher on hub B) and Alice (on hub A) in ``room``, B having heard Alice."""
+
+    hub_a: Hub
+    hub_b: Hub
+    watcher: Viewer
+    alice: Viewer
+
+
+async def _room(kit: BrokerKit, channel: str, *, alice_hears: bool = False) -> Room:
+    """The arrange step of the two-hub tests: both hubs started and linked, Wanda entered on
+    B, Alice on A (hearing changes herself when ``alice_hears``), and B heard her join."""
+    hub_a, hub_b = await _hub(kit, channel), await _hub(kit, channel)
+    watcher, alice = Viewer(), Viewer()
+    await hub_b.presence.enter(watcher, "w", ["room"], {"name": "Wanda"}, notify=True)
+    await hub_a.presence.enter(alice, "a", ["room"], {"name": "Alice"}, notify=alice_hears)
+    await _linked(kit, channel, 2)
+    await wait_for(lambda: "a" in watcher.joined(), "hub B to hear Alice join")
+    return Room(hub_a, hub_b, watcher, alice)
+
+
 def _names(hub: Hub, topic: str) -> list[str]:
     return sorted(entry["name"] for entry in hub.presence.present(topic))
 
@@ -52,57 +74,39 @@ def _names(hub: Hub, topic: str) -> list[str]:
 async def test_a_member_joining_in_one_hub_is_listed_and_heard_in_the_other(
     broker_factory: BrokerKit,
 ) -> None:
-    channel = unique_channel("presence")
-    hub_a, hub_b = await _hub(broker_factory, channel), await _hub(broker_factory, channel)
-    watcher, alice = Viewer(), Viewer()
-    await hub_b.presence.enter(watcher, "w", ["room"], {"name": "Wanda"}, notify=True)
-    await hub_a.presence.enter(alice, "a", ["room"], {"name": "Alice"}, notify=True)
-    await _linked(broker_factory, channel, 2)
+    room = await _room(broker_factory, unique_channel("presence"), alice_hears=True)
 
-    await wait_for(lambda: "a" in watcher.joined(), "hub B to hear Alice join")
-    await wait_for(lambda: _names(hub_a, "room") == ["Alice", "Wanda"], "hub A to list both")
-    assert _names(hub_b, "room") == ["Alice", "Wanda"]
-    assert hub_b.presence.count("room") == 2
-    assert hub_b.presence.present("room", limit=1) == [{"name": "Alice", "key": "a"}]
+    await wait_for(lambda: _names(room.hub_a, "room") == ["Alice", "Wanda"], "A to list both")
+    assert _names(room.hub_b, "room") == ["Alice", "Wanda"]
+    assert room.hub_b.presence.count("room") == 2
+    assert room.hub_b.presence.present("room", limit=1) == [{"name": "Alice", "key": "a"}]
 
 
 async def test_a_member_leaving_is_heard_as_left_in_the_other_hub(
     broker_factory: BrokerKit,
 ) -> None:
-    channel = unique_channel("presence")
-    hub_a, hub_b = await _hub(broker_factory, channel), await _hub(broker_factory, channel)
-    watcher, alice = Viewer(), Viewer()
-    await hub_b.presence.enter(watcher, "w", ["room"], {"name": "Wanda"}, notify=True)
-    await hub_a.presence.enter(alice, "a", ["room"], {"name": "Alice"}, notify=False)
-    await _linked(broker_factory, channel, 2)
-    await wait_for(lambda: "a" in watcher.joined(), "hub B to hear Alice join")
+    room = await _room(broker_factory, unique_channel("presence"))
 
-    hub_a.presence.leave(alice)
+    room.hub_a.presence.leave(room.alice)
 
-    await wait_for(lambda: watcher.left() == ["a"], "hub B to hear Alice leave")
-    assert _names(hub_b, "room") == ["Wanda"]
+    await wait_for(lambda: room.watcher.left() == ["a"], "hub B to hear Alice leave")
+    assert _names(room.hub_b, "room") == ["Wanda"]
 
 
 async def test_a_hub_that_stops_beating_has_its_members_expire_elsewhere(
     broker_factory: BrokerKit,
 ) -> None:
     """A process cut off from the broker (or crashed) says nothing: its lease runs out."""
-    channel = unique_channel("presence")
-    hub_a, hub_b = await _hub(broker_factory, channel), await _hub(broker_factory, channel)
-    watcher, alice = Viewer(), Viewer()
-    await hub_b.presence.enter(watcher, "w", ["room"], {"name": "Wanda"}, notify=True)
-    await hub_a.presence.enter(alice, "a", ["room"], {"name": "Alice"}, notify=False)
-    await _linked(broker_factory, channel, 2)
-    await wait_for(lambda: "a" in watcher.joined(), "hub B to hear Alice join")
-    broker_a = hub_a.broker
+    room = await _room(broker_factory, unique_channel("presence"))
+    broker_a = room.hub_a.broker
     assert broker_a is not None
     if broker_factory.kind in ("memory", "litestar-memory"):  # one shared broker: mute A only
-        hub_a.presence._broker = lambda: None
+        room.hub_a.presence._broker = lambda: None
     else:
         await broker_a.close()
 
-    await wait_for(lambda: watcher.left() == ["a"], "Alice to expire", HEARTBEAT * 5 + WAIT)
-    assert _names(hub_b, "room") == ["Wanda"]
+    await wait_for(lambda: room.watcher.left() == ["a"], "Alice to expire", HEARTBEAT * 5 + WAIT)
+    assert _names(room.hub_b, "room") == ["Wanda"]
 
 
 async def test_a_hub_that_closes_says_goodbye_and_its_members_leave_at_once(

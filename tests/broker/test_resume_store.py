@@ -1,13 +1,13 @@
 """Resume on another worker through Redis Streams, in one process: two apps, each with its own
-``RedisBroker`` on a real Redis (as two workers would have), at the ASGI message level. The same
-behaviour as the in-memory store (``tests/streaming/test_resume_elsewhere.py``), plus what only
-Redis has: keys, expiry, the follower heartbeat and a Redis restart mid-stream."""
+``RedisBroker`` on a real Redis (as two workers would have), at the ASGI message level. The
+contract every store keeps (``tests/streaming/resume_contract.py``, which the in-memory store
+runs too), plus what only Redis has: keys, expiry, the follower heartbeat and a Redis restart
+mid-stream."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from redis import asyncio as redis_asyncio
@@ -19,8 +19,8 @@ from component_framework.core.hub import Hub
 from component_framework.testing import sse_request
 from tests.broker.redis_server import RedisServer
 from tests.streaming import stream_components
-from tests.streaming.conftest import Streams
 from tests.streaming.exchange import eventually
+from tests.streaming.resume_contract import CHECKS, Deployment, check_ids
 from tests.streaming.stream_components import journal, pacer
 from tests.streaming.test_resume import assert_told_lost, run_of, seq_of
 
@@ -34,7 +34,7 @@ def clean_components() -> Iterator[None]:
     stream_components.pacer.reset()
 
 
-class Workers(Streams):
+class Workers(Deployment):
     """Apps on one Redis, each with a broker of its own; hubs closed afterwards."""
 
     def __init__(self, url: str) -> None:
@@ -76,60 +76,22 @@ async def redis_keys(url: str, pattern: str) -> list[bytes]:
         await client.aclose()
 
 
-async def test_a_resume_on_another_worker_replays_from_redis_then_follows_live(
-    workers: Workers,
+@pytest.mark.parametrize("check", CHECKS, ids=check_ids)
+async def test_the_redis_store_keeps_the_resume_contract(
+    workers: Workers, check: Callable[[Deployment], Awaitable[None]]
 ) -> None:
-    worker_a, worker_b = workers.worker(), workers.worker()
-    first = workers.open(worker_a, "paced", query={"tag": "hop", "steps": 5})
-    pacer.grant("hop", 2)
-    await first.events_count(2)
-    first.disconnect()
-    await first.finished()
-    pacer.grant("hop", 3)  # frame 3 is produced while the client is away
-    await eventually(lambda: pacer.waiting("hop"))
-
-    second = workers.open(worker_b, "paced", headers={"Last-Event-ID": first.last_id})
-    await second.events_count(1)
-    pacer.grant("hop", 5)
-    await second.run_to_end()
-
-    received = first.events + second.events
-    run_id = run_of(first.last_id)
-    assert [e.id for e in received] == [f"{run_id}.{seq}" for seq in range(1, 7)]
-    assert [e.event for e in received] == ["message"] * 5 + ["done"]
-    for step, event in enumerate(received[:5], start=1):
-        assert f"<p>step {step}</p>" in event.data
-    assert journal.tags("start") == ["hop"], "the handler ran once, on worker A"
-    assert len(worker_b.streams) == 0
-    keys = await redis_keys(workers.url, f"component_framework:stream:paced:{run_id}*")
-    assert keys, "the run is in Redis"
+    await check(workers)
 
 
-async def test_a_run_finished_on_one_worker_answers_204_on_another(workers: Workers) -> None:
-    worker_a, worker_b = workers.worker(), workers.worker()
-    pacer.grant("over", 2)
-    done = await workers.open(worker_a, "paced", query={"tag": "over", "steps": 2}).run_to_end()
+async def test_a_run_is_kept_in_redis_under_its_component_and_run_id(workers: Workers) -> None:
+    worker_a = workers.worker()
+    pacer.grant("kept", 2)
 
-    async def finished_in_redis() -> bool:
-        answer = await sse_request(
-            worker_b, "/components/paced/stream/", headers={"Last-Event-ID": done.last_id}
-        )
-        return answer.status == 204 and answer.body == b""
+    done = await workers.open(worker_a, "paced", query={"tag": "kept", "steps": 2}).run_to_end()
+    await eventually(lambda: workers.store_of(worker_a).writing == 0)
 
-    for _ in range(50):  # the end is written right after the frame: bounded, not timed
-        if await finished_in_redis():
-            break
-        await asyncio.sleep(0.02)
-    assert await finished_in_redis()
-    assert journal.tags("start") == ["over"]
-
-
-async def test_an_id_no_worker_has_is_still_lost(workers: Workers) -> None:
-    worker_b = workers.worker()
-    answer = await sse_request(
-        worker_b, "/components/paced/stream/", headers={"Last-Event-ID": "nosuchrun.4"}
-    )
-    assert_told_lost(answer, "nosuchrun")
+    pattern = f"component_framework:stream:paced:{run_of(done.last_id)}*"
+    assert await redis_keys(workers.url, pattern)
 
 
 async def test_a_reader_behind_the_kept_frames_gets_what_a_local_one_gets(
@@ -161,23 +123,6 @@ async def test_a_reader_behind_the_kept_frames_gets_what_a_local_one_gets(
     ]
 
 
-async def test_a_run_followed_from_another_worker_outlives_its_grace(workers: Workers) -> None:
-    worker_a, worker_b = workers.worker(), workers.worker()
-    first = workers.open(worker_a, "quick-grace", query={"tag": "kept", "steps": 3})
-    await first.events_count(1)
-    follower = workers.open(worker_b, "quick-grace", headers={"Last-Event-ID": first.last_id})
-    await follower.body_started()
-    first.disconnect()
-    await first.finished()
-
-    await asyncio.sleep(1.0)  # five times the component's 0.2 s grace
-    assert journal.tags("cancelled") == [], "the heartbeat of the follower on B keeps it"
-    pacer.grant("kept", 3)
-    await follower.run_to_end()
-
-    assert [seq_of(e.id) for e in follower.events] == [2, 3, 4]
-
-
 async def test_a_run_nobody_follows_is_cancelled_after_its_grace_and_lost_everywhere(
     workers: Workers,
 ) -> None:
@@ -196,24 +141,6 @@ async def test_a_run_nobody_follows_is_cancelled_after_its_grace_and_lost_everyw
             break
         await asyncio.sleep(0.02)
     assert_told_lost(answer, run_id)
-
-
-async def test_a_follower_is_told_lost_when_the_producing_worker_stops(
-    workers: Workers,
-) -> None:
-    worker_a, worker_b = workers.worker(), workers.worker()
-    first = workers.open(worker_a, "paced", query={"tag": "stopped", "steps": 4})
-    await first.events_count(1)
-    first.disconnect()
-    follower = workers.open(worker_b, "paced", headers={"Last-Event-ID": first.last_id})
-    await follower.body_started()
-
-    await worker_a.shutdown()
-    await follower.run_to_end()
-
-    (lost,) = follower.events
-    assert (lost.event, lost.id) == ("lost", f"{run_of(first.last_id)}.lost")
-    assert json.loads(lost.data)["code"] == "stream_lost"
 
 
 @pytest.mark.timeout(90)

@@ -1,13 +1,15 @@
 """The apps the nesting browser tests drive (``tests/browser/test_nesting.py``): the same
 components and pages on Starlette (``Mount``) and Litestar (``create_component_routes``), with
-components rendered by the ``component()`` page global.
+components rendered by the ``component()`` page global. ``shelf``, ``item``, ``note`` and
+``feed`` are the classes of ``tests/nesting/components.py`` (``feed`` with a slow mount),
+registered here with the pages' own templates.
 
 Pages (each loads ``component_scripts()`` under a strict Content-Security-Policy):
 
 - ``/shelf/http`` and ``/shelf/ws``: the ``shelf`` component (over HTTP, or held by a socket
-  in ``#shelf-box``), which renders a keyed ``item`` per product and one keyless ``note``; its
-  buttons re-render it (``bump``), remove its first product, add one and rename it (``label``
-  is a prop of ``item``); each child has its own ``+1`` button;
+  in ``#shelf-box``), which renders a keyed ``item`` per product (1, 2, 3) and one keyless
+  ``note``; its buttons re-render it (``bump``), remove its first product, add one and rename
+  it (``label`` is a prop of ``item``); each child has its own ``+1`` button;
 - ``/live``: the ``dock`` component (over HTTP) holding a ``clock`` child with a socket of its
   own (``#clock-box``), a ``+1`` button sent over that socket and a button that hides the
   clock; ``/connections`` answers how many sockets hold a ``clock`` now;
@@ -41,6 +43,7 @@ from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
+from tests.nesting.components import Feed, Item, Note, Shelf
 
 __all__ = ["litestar_app", "starlette_app"]
 
@@ -74,12 +77,12 @@ COMPONENT_TEMPLATES: Final = {
     '{{ button("shelf", "add", "Add") }}'
     '{{ button("shelf", "rename", "Rename", \', "label": "Sale"\') }}'
     '<ul class="items">{% for product in products %}'
-    '{{ component("item", key=product, product=product, label=label, via=via) }}'
+    '{{ component("item", key=product, product_id=product, label=label, via=via) }}'
     "{% endfor %}</ul>"
     '{{ component("note", via=via) }}'
     "</section>",
-    "item.html": BUTTON + '<li class="item" data-product="{{ product }}">'
-    '<span class="text">{{ label }} #{{ product }}: {{ count }}</span>'
+    "item.html": BUTTON + '<li class="item" data-product="{{ product_id }}">'
+    '<span class="text">{{ label }} #{{ product_id }}: {{ count }}</span>'
     '{{ button("item", "inc", "+1") }}</li>',
     "note.html": BUTTON + '<div class="note"><span class="text">note {{ count }}</span>'
     '{{ button("note", "inc", "+1") }}</div>',
@@ -110,11 +113,13 @@ PAGE: Final = """<!doctype html>
 </body></html>
 """
 BODIES: Final = {
-    "/shelf/http": '<section id="shelf-box">{{ component("shelf", via="http") }}</section>',
+    "/shelf/http": (
+        '<section id="shelf-box">{{ component("shelf", products=[1, 2, 3], via="http") }}</section>'
+    ),
     "/shelf/ws": (
         '<section id="shelf-box" hx-ext="ws" '
         'ws-connect="/components/shelf/ws/?format=html&target=shelf-box">'
-        '{{ component("shelf", via="ws") }}</section>'
+        '{{ component("shelf", products=[1, 2, 3], via="ws") }}</section>'
     ),
     "/live": '<section id="dock-box">{{ component("dock") }}</section>',
     "/lazy": (
@@ -124,66 +129,21 @@ BODIES: Final = {
 }
 
 registry = ComponentRegistry()
-
-
-@registry.register("shelf")
-class Shelf(Component):
-    template_name = "shelf.html"
-
-    def mount(self, via: str = "http") -> None:
-        self.state.update(products=[1, 2, 3], label="Shelf", renders=0, via=via, next=4)
-
-    def on_bump(self) -> None:
-        self.state["renders"] += 1
-
-    def on_remove(self, product: int) -> None:
-        self.state["products"].remove(product)
-
-    def on_add(self) -> None:
-        self.state["products"].append(self.state["next"])
-        self.state["next"] += 1
-
-    def on_rename(self, label: str) -> None:
-        self.state["label"] = label
-
-
-@registry.register("item")
-class Item(Component):
-    template_name = "item.html"
-    props = ("label",)
-
-    def mount(self, product: int, label: str, via: str) -> None:
-        self.state.update(product=product, label=label, via=via, count=0)
-
-    def on_inc(self) -> None:
-        self.state["count"] += 1
-
-
-@registry.register("note")
-class Note(Component):
-    template_name = "note.html"
-
-    def mount(self, via: str) -> None:
-        self.state.update(via=via, count=0)
-
-    def on_inc(self) -> None:
-        self.state["count"] += 1
+for name, component in {"shelf": Shelf, "item": Item, "note": Note}.items():
+    registry.register(name)(component)
 
 
 @registry.register("feed")
-class Feed(Component):
-    template_name = "feed.html"
+class SlowFeed(Feed):
+    """``feed`` whose mount takes :data:`FEED_DELAY`, so its placeholder shows first."""
 
     @classmethod
     def placeholder(cls) -> str:
         return '<p class="feed-loading">Loading the feed</p>'
 
-    async def mount(self, topic: str, via: str = "http") -> None:
+    async def mount(self, topic: str, via: str | None = "http") -> None:  # type: ignore[override]
         await asyncio.sleep(FEED_DELAY)
-        self.state.update(topic=topic, via=via, count=0)
-
-    def on_inc(self) -> None:
-        self.state["count"] += 1
+        super().mount(topic, via)
 
 
 @registry.register("dock")

@@ -9,8 +9,10 @@ styles or evaluating code, and a strict Content-Security-Policy header (:data:`C
 Pages (``inner``, a Starlette app):
 
 - ``/sse?script=NAME``: the ``ops`` component, whose ``sse-connect`` element runs the stream
-  script ``NAME`` (see :data:`SCRIPTS`) into its ``data-stream`` elements; ``/sse-around``: the
-  ``sse-connect`` element around the component instead; ``/sse-two``: two such components;
+  script ``NAME`` (see :data:`SCRIPTS`) into its ``data-stream`` elements, over the runtime's
+  page connection (``&own=1``: on a connection of its own, ``data-page-connection="off"``);
+  ``/sse-around``: the ``sse-connect`` element around the component instead; ``/sse-two``:
+  two such components;
 - ``/ws``: the ``wsbox`` component inside ``#ws-box`` (``ws-connect`` with ``format=html`` and
   ``target=ws-box``): a list with a ``ws-send`` form, a slow event, failing events and stream
   scripts over the socket;
@@ -366,7 +368,10 @@ def _component(name: str, **params: Any) -> str:
 
 async def sse_page(request: Request) -> HTMLResponse:
     script = request.query_params.get("script", "text")
-    return _page(f"sse {script}", _component("ops", script=script))
+    body = _component("ops", script=script)
+    if request.query_params.get("own"):  # its stream on a connection of its own
+        body = f'<div data-page-connection="off">{body}</div>'
+    return _page(f"sse {script}", body)
 
 
 async def sse_around_page(request: Request) -> HTMLResponse:

@@ -272,5 +272,7 @@ def report_states(user: ShowcasePage) -> list[dict[str, object]]:
 
 
 def stream_requests(server: UvicornServer) -> int:
-    """How many report streams the server was asked for (uvicorn's access log)."""
-    return len(re.findall(r'"GET \S*/report/stream/', server.log()))
+    """How many report streams the server was asked for (uvicorn's access log): the stream's
+    own requests, and the runtime's page connections (each re-open carries the page's streams
+    again, resumed, never re-run)."""
+    return len(re.findall(r'"(GET \S*/report/stream/|POST \S*/_page/)', server.log()))

@@ -10,7 +10,8 @@ requests. ``inner`` is a Starlette app serving:
 - ``/no-runtime``: the same page without our runtime script (the control case);
 - ``/sse-close``: no runtime script, the guide's markup plus ``sse-close="done"``;
 - ``/runs``: JSON ``{"runs": n, "requests": [...]}``: how many report runs started, and every
-  request to the report stream (time since the last reset, ``Last-Event-ID``, status);
+  request to the report stream or the runtime's page connection (time since the last reset,
+  ``Last-Event-ID``, status, ``page``);
 - ``POST /runs/reset``: start counting again (each test resets first);
 - ``/static/htmx/`` and ``/static/htmx-sse/``: the npm packages' ``dist`` folders.
 
@@ -46,6 +47,7 @@ NODE_MODULES: Final = REPO_ROOT / "node_modules"
 HTMX_DIST: Final = NODE_MODULES / "htmx.org" / "dist"
 HTMX_SSE_DIST: Final = NODE_MODULES / "htmx-ext-sse" / "dist"
 STREAM_PATH: Final = "/components/report/stream"
+PAGE_PATH: Final = "/components/_page/"
 SECTION_DELAY: Final = 0.4
 SECTION_TITLES: Final = ("Executive Summary", "Revenue Analysis", "Forecast")
 
@@ -182,13 +184,15 @@ components = ComponentASGI(
 
 
 class _StreamRequestRecorder:
-    """Notes each request to the report stream (its ``Last-Event-ID`` and answer status)."""
+    """Notes each request to the report stream (its ``Last-Event-ID`` and answer status), and
+    each page connection of the runtime (``page``: true; it carries the report's stream)."""
 
     def __init__(self, app: ComponentASGI) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(STREAM_PATH):
+        page = scope["type"] == "http" and scope["path"].startswith(PAGE_PATH)
+        if scope["type"] != "http" or not (page or scope["path"].startswith(STREAM_PATH)):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -197,6 +201,7 @@ class _StreamRequestRecorder:
             "at": RECORD.since_reset(),
             "last_event_id": None if last_event_id is None else last_event_id.decode("latin-1"),
             "status": None,
+            "page": page,  # the runtime's page connection, which carries the report's stream
         }
         RECORD.requests.append(entry)
 

@@ -15,52 +15,28 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Route, expect
 
-from tests.servers import ServerProcess, uvicorn_server
+from tests.browser.harness import WatchedPage, server_on_each_host, watched_page
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-HOSTS = ("starlette_app", "litestar_app")
-UI_TIMEOUT_MS = 10_000
-INIT_SCRIPT = """
-(() => {
-  const seen = window.__seen = { csp: [], opens: 0, errors: [], messages: 0 };
-  document.addEventListener("securitypolicyviolation", (e) => {
-    seen.csp.push(e.violatedDirective);
-  });
-  document.addEventListener("component-error", (e) => { seen.errors.push(e.detail.code); });
-  const opened = () => { seen.opens += 1; };
-  document.addEventListener("htmx:wsOpen", opened);
-  document.addEventListener("htmx:ws:after:connection", opened);
-  const message = () => { seen.messages += 1; };
-  document.addEventListener("htmx:wsAfterMessage", message);
-  document.addEventListener("htmx:ws:after:message:incoming", message);
-})();
-"""
+
+server = server_on_each_host("tests.browser.events_app")
 
 
-@pytest.fixture(scope="module", params=HOSTS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.events_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
-
-
-class Shop:
+@dataclass
+class Shop(WatchedPage):
     """The page, the batches it sent (their JSON bodies) and what went wrong."""
 
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.batches: list[dict[str, Any]] = []
-        self.console_errors: list[str] = []
-        self.in_flight = 0
-        self.most_in_flight = 0
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def batch_sent(self, body: dict[str, Any]) -> None:
         self.batches.append(body)
@@ -79,33 +55,23 @@ class Shop:
 
 @pytest.fixture
 def shop(browser: Browser, server: ServerProcess) -> Iterator[Shop]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    shop = Shop(page)
-    page.on("console", lambda m: shop.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: shop.console_errors.append(f"page error: {error}"))
-    page.on(
-        "request",
-        lambda r: shop.batch_sent(r.post_data_json) if r.url.endswith("/_emit/") else None,
-    )
-    page.on(
-        "requestfinished", lambda r: shop.batch_answered() if r.url.endswith("/_emit/") else None
-    )
-    page.add_init_script(INIT_SCRIPT)
-    try:
-        page.goto(server.base_url + "/shop")
+    with watched_page(browser, server.base_url, Shop) as shop:
+        page = shop.page
+        page.on(
+            "request",
+            lambda r: shop.batch_sent(r.post_data_json) if r.url.endswith("/_emit/") else None,
+        )
+        page.on(
+            "requestfinished",
+            lambda r: shop.batch_answered() if r.url.endswith("/_emit/") else None,
+        )
+        shop.goto("/shop")
         # The socket's first render answers its join: from then on the server holds the
         # component in the page's topic (an event emitted before that does not reach it).
-        page.wait_for_function("() => window.__seen.messages >= 1")
+        shop.wait_for_messages(1)
         # The live stream's render replaced the page's: it said "listening" before it.
         expect(page.locator("#sse-box .live-sse")).to_contain_text("via stream")
         yield shop
-        seen = page.evaluate("window.__seen")
-        assert (seen["csp"], seen["errors"]) == ([], [])
-        assert shop.console_errors == []
-    finally:
-        context.close()
 
 
 def test_add_to_cart_updates_the_badge_and_summary_siblings_in_one_request(shop: Shop):

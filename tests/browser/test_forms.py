@@ -21,39 +21,30 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.forms_app import DEFAULT_KEY, TAKEN
+from tests.browser.harness import UI_TIMEOUT_MS, WatchedPage, watched_page
 from tests.servers import ServerProcess, start_uvicorn, uvicorn_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 APP = "tests.browser.forms_app:app"
-UI_TIMEOUT_MS = 10_000
 HTTP_TIMEOUT = 5.0
 #: The app holds every HTTP validation request back this long in the typing test.
 SLOW_CHECK_S = 0.8
 
-INIT_SCRIPT = """
+#: Runs after the harness's watch script: records ``component:restored`` events too.
+RESTORED_SCRIPT = """
 (() => {
-  const forms = window.__forms = { restored: [], errors: [], opens: 0, messages: 0, csp: [] };
-  document.addEventListener("securitypolicyviolation", (e) => {
-    forms.csp.push(e.violatedDirective + " " + (e.blockedURI || ""));
-  });
-  document.addEventListener("component:restored", (e) => { forms.restored.push(e.detail.fields); });
-  document.addEventListener("component-error", (e) => { forms.errors.push(e.detail.code); });
-  const opened = () => { forms.opens += 1; };
-  const received = () => { forms.messages += 1; };
-  document.addEventListener("htmx:wsOpen", opened);
-  document.addEventListener("htmx:ws:after:connection", opened);
-  document.addEventListener("htmx:wsAfterMessage", received);
-  document.addEventListener("htmx:ws:after:message:incoming", received);
+  const restored = window.__seen.restored = [];
+  document.addEventListener("component:restored", (e) => { restored.push(e.detail.fields); });
 })();
 """
 #: What a page may log while its server is away (the restart test only).
@@ -72,16 +63,8 @@ def _post(url: str) -> Any:
 
 
 @dataclass
-class FormsPage:
+class FormsPage(WatchedPage):
     """One browser context on the forms app, and what went wrong in it."""
-
-    page: Page
-    base_url: str
-    console_errors: list[str] = field(default_factory=list)
-    tolerated: tuple[re.Pattern[str], ...] = ()
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.base_url + path)
 
     def post(self, path: str) -> Any:
         return _post(self.base_url + path)
@@ -94,10 +77,6 @@ class FormsPage:
 
     def message(self, name: str) -> Locator:
         return self.page.locator(f"p.error[data-for='{name}']")
-
-    def forms(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.page.evaluate("window.__forms")
-        return found
 
     def caret(self, name: str) -> dict[str, Any]:
         """The field's value, caret, and whether it has the focus."""
@@ -124,19 +103,9 @@ class FormsPage:
             timeout=UI_TIMEOUT_MS,
         )
 
-    def wait_for_socket_messages(self, count: int) -> None:
-        self.page.wait_for_function(
-            "(count) => window.__forms.messages >= count", arg=count, timeout=UI_TIMEOUT_MS
-        )
-
     def wait_for_restored(self, timeout: int = UI_TIMEOUT_MS) -> None:
         """Until a ``component:restored`` event fired."""
-        self.page.wait_for_function("() => window.__forms.restored.length >= 1", timeout=timeout)
-
-    def wait_for_opens(self, count: int, timeout: int = UI_TIMEOUT_MS) -> None:
-        self.page.wait_for_function(
-            "(count) => window.__forms.opens >= count", arg=count, timeout=timeout
-        )
+        self.page.wait_for_function("() => window.__seen.restored.length >= 1", timeout=timeout)
 
     def shot(self, name: str) -> None:
         """A screenshot that leaves the page alone (Playwright hides the caret with a style
@@ -153,29 +122,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def _open(browser: Browser, base_url: str) -> Iterator[FormsPage]:
-    context = browser.new_context()
-    page = context.new_page()
-    opened = FormsPage(page, base_url)
-    page.on(
-        "console",
-        lambda message: (
-            opened.console_errors.append(message.text) if message.type == "error" else None
-        ),
-    )
-    page.on("pageerror", lambda error: opened.console_errors.append(f"page error: {error}"))
-    page.add_init_script(INIT_SCRIPT)
-    try:
+    with watched_page(browser, base_url, FormsPage, scripts=[RESTORED_SCRIPT]) as opened:
         yield opened
-        assert opened.forms()["csp"] == [], "CSP violations"
-        unexpected = [
-            line
-            for line in opened.console_errors
-            if not any(pattern.fullmatch(line) for pattern in opened.tolerated)
-        ]
-        assert unexpected == [], f"console errors: {unexpected}"
-        assert opened.forms()["errors"] == [], "component-error events"
-    finally:
-        context.close()
 
 
 @pytest.fixture
@@ -289,7 +237,7 @@ def test_fixing_one_field_keeps_the_messages_of_the_others(user: FormsPage) -> N
 
 def _open_ws(user: FormsPage) -> str:
     user.goto("/ws")
-    user.wait_for_socket_messages(1)
+    user.wait_for_messages(1)
     component_id: str = user.root("note").get_attribute("id") or ""
     return component_id
 
@@ -338,7 +286,7 @@ def test_an_invalid_note_over_the_socket_shows_its_error_and_keeps_the_typing(
 def test_a_half_filled_form_is_restored_after_the_socket_reconnects(user: FormsPage) -> None:
     component_id = _open_ws(user)
     _fill_note(user)
-    opens = user.forms()["opens"]
+    opens = user.seen()["opens"]
 
     assert user.post("/test/close-sockets")["closed"] == 1
 
@@ -347,7 +295,7 @@ def test_a_half_filled_form_is_restored_after_the_socket_reconnects(user: FormsP
     _assert_note_kept(user)
     assert user.root("note").get_attribute("id") == component_id  # resumed, not mounted
     # The title has the focus and unsent typing: the typing rule may have put it back first.
-    assert {"body", "kind", "urgent"} <= set(user.forms()["restored"][0])
+    assert {"body", "kind", "urgent"} <= set(user.seen()["restored"][0])
     user.shot("ws-restored")
 
     user.root("note").locator("button[type=submit]").click()
@@ -363,7 +311,7 @@ def test_a_half_filled_form_is_restored_into_a_fresh_mount(user: FormsPage) -> N
         """() => document.querySelector("[data-component=note]")
             .setAttribute("hx-vals", JSON.stringify({ snapshot: "v2.unknown.token.mac" }))"""
     )
-    opens = user.forms()["opens"]
+    opens = user.seen()["opens"]
 
     user.post("/test/close-sockets")
 
@@ -393,7 +341,7 @@ def test_a_half_filled_form_survives_a_server_restart(
             user.tolerated = WHILE_AWAY
             old_id = _open_ws(user)
             _fill_note(user)
-            opens = user.forms()["opens"]
+            opens = user.seen()["opens"]
 
             first.stop()
             new_key = DEFAULT_KEY if key == "same" else DEFAULT_KEY[::-1]

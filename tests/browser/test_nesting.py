@@ -22,54 +22,21 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.servers import ServerProcess, uvicorn_server
+from tests.browser.harness import UI_TIMEOUT_MS, server_on_each_host, watched_page
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-HOSTS = ("starlette_app", "litestar_app")
 TRANSPORTS = ("http", "ws")
-UI_TIMEOUT_MS = 10_000
-
-INIT_SCRIPT = """
-(() => {
-  const seen = window.__seen = { csp: [], opens: 0, errors: [] };
-  document.addEventListener("securitypolicyviolation", (e) => {
-    seen.csp.push(e.violatedDirective + " " + (e.blockedURI || ""));
-  });
-  document.addEventListener("component-error", (e) => { seen.errors.push(e.detail.code); });
-  const opened = () => { seen.opens += 1; };
-  document.addEventListener("htmx:wsOpen", opened);
-  document.addEventListener("htmx:ws:after:connection", opened);
-})();
-"""
 
 
-@pytest.fixture(scope="module", params=HOSTS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.nesting_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.nesting_app")
 
 
 @pytest.fixture
 def page(browser: Browser, server: ServerProcess) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.base_url)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.add_init_script(INIT_SCRIPT)
-    try:
-        yield page
-        seen = page.evaluate("window.__seen")
-        assert seen["csp"] == [], "CSP violations"
-        assert seen["errors"] == [], "component errors"
-        assert errors == [], f"console errors: {errors}"
-    finally:
-        context.close()
+    with watched_page(browser, server.base_url) as opened:
+        yield opened.page
 
 
 def open_shelf(page: Page, transport: str) -> Locator:

@@ -22,66 +22,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, expect
 
+from tests.browser.harness import WatchedPage, server_on_each_host, watched_page
 from tests.browser.request_app import FOREIGN
-from tests.servers import ServerProcess, uvicorn_server
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-HOSTS = ("starlette_app", "litestar_app")
 TRANSPORTS = ("http", "ws")
-UI_TIMEOUT_MS = 10_000
 #: After the back button: htmx swaps the restored (or reloaded) page in, and a socket rejoins.
 RESTORE_SETTLE_MS = 800
 #: Chromium's own console line for an answer with an error status (the refused redirect).
 BAD_REQUEST = re.compile(r"Failed to load resource: the server responded with a status of 400.*")
 
-INIT_SCRIPT = """
-(() => {
-  const seen = window.__seen = { csp: [], opens: 0, errors: [] };
-  document.addEventListener("securitypolicyviolation", (e) => {
-    seen.csp.push(e.violatedDirective + " " + (e.blockedURI || ""));
-  });
-  document.addEventListener("component-error", (e) => { seen.errors.push(e.detail.code); });
-  const opened = () => { seen.opens += 1; };
-  document.addEventListener("htmx:wsOpen", opened);
-  document.addEventListener("htmx:ws:after:connection", opened);
-})();
-"""
 
-
-@pytest.fixture(scope="module", params=HOSTS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.request_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.request_app")
 
 
 @dataclass
-class Visitor:
+class Visitor(WatchedPage):
     """One browser context (one person, one cookie jar) on the app, and what went wrong."""
 
-    page: Page
-    base_url: str
-    console_errors: list[str] = field(default_factory=list)
-    tolerated: tuple[re.Pattern[str], ...] = ()
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.base_url + path)
-
-    def seen(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.page.evaluate("window.__seen")
-        return found
-
     def wait_for_socket(self) -> None:
-        self.page.wait_for_function("() => window.__seen.opens >= 1", timeout=UI_TIMEOUT_MS)
+        self.wait_for_opens(1)
 
     def open_shop(self, transport: str) -> Locator:
         self.goto(f"/shop/{transport}")
@@ -98,35 +65,10 @@ class Visitor:
         return found
 
 
-def _open(browser: Browser, base_url: str) -> Iterator[Visitor]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    visitor = Visitor(page, base_url)
-    page.on(
-        "console",
-        lambda message: (
-            visitor.console_errors.append(message.text) if message.type == "error" else None
-        ),
-    )
-    page.on("pageerror", lambda error: visitor.console_errors.append(f"page error: {error}"))
-    page.add_init_script(INIT_SCRIPT)
-    try:
-        yield visitor
-        assert visitor.seen()["csp"] == [], "CSP violations"
-        unexpected = [
-            line
-            for line in visitor.console_errors
-            if not any(pattern.fullmatch(line) for pattern in visitor.tolerated)
-        ]
-        assert unexpected == [], f"console errors: {unexpected}"
-    finally:
-        context.close()
-
-
 @pytest.fixture
 def visitor(browser: Browser, server: ServerProcess) -> Iterator[Visitor]:
-    yield from _open(browser, server.base_url)
+    with watched_page(browser, server.base_url, Visitor) as opened:
+        yield opened
 
 
 # -- self.request.user behind real session authentication ---------------------------------------
@@ -249,7 +191,7 @@ def test_push_url_changes_the_location_adds_a_history_entry_and_back_returns(
     # keeps working either way.
     visitor.page.wait_for_timeout(RESTORE_SETTLE_MS)
     if transport == "ws":
-        visitor.page.wait_for_function("() => window.__seen.opens >= 1", timeout=UI_TIMEOUT_MS)
+        visitor.wait_for_socket()
     items = int(shop.locator(".item-count").inner_text().removeprefix("items: "))
     shop.locator("button.add").click()
     expect(shop.locator(".item-count")).to_have_text(f"items: {items + 1}")
@@ -283,6 +225,7 @@ def test_a_redirect_to_another_site_is_shown_in_the_component_which_keeps_its_st
     visitor: Visitor, transport: str
 ) -> None:
     visitor.tolerated = (BAD_REQUEST,)
+    visitor.expected_component_errors = ("url_not_allowed",)
     shop = visitor.open_shop(transport)
     shop.locator("button.add").click()
     expect(shop.locator(".item-count")).to_have_text("items: 1")

@@ -14,13 +14,14 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.harness import WatchedPage, watched_page
 from tests.browser.runtime_app import (
     ANSWER_TOKENS,
     CSP,
@@ -39,16 +40,14 @@ HTTP_TIMEOUT = 5.0
 #: How long a finished stream is watched for a re-run: the app's ``retry:`` hint is 0.3 s and
 #: htmx-ext-sse re-creates a closed source after 0.5 s, so a re-run would show well within it.
 AFTER_DONE_WATCH_MS = 1_500
+#: Tolerates every console line (error-path tests).
+ANY_LINE = re.compile(".*", re.DOTALL)
 HANDLER_FAILED = "the component failed to handle the request"
 
+#: Runs after the harness's watch script: the runtime's DOM events and the socket's life.
 INIT_SCRIPT = """
 (() => {
-  const cf = window.__cf = { events: [], ws: [], wsMessages: 0, csp: [] };
-  document.addEventListener("securitypolicyviolation", (e) => {
-    const violation = e.violatedDirective + " " + (e.blockedURI || "");
-    cf.csp.push(violation);
-    if (window.__cfViolation) { window.__cfViolation(violation); }
-  });
+  const cf = window.__cf = { events: [], ws: [], wsMessages: 0 };
   const ids = new WeakMap();
   let nextId = 0;
   const nodeId = (node) => {
@@ -102,18 +101,15 @@ def _http(url: str, method: str = "GET") -> Any:
 
 
 @dataclass
-class RuntimePage:
-    """One page of the test app, what it recorded, and the server's record."""
+class RuntimePage(WatchedPage):
+    """One page of the test app, what it recorded, and the server's record. Tests check the
+    ``component-error`` events themselves (many provoke them)."""
 
-    page: Page
-    base_url: str
-    console_errors: list[str] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    #: Set by tests of error paths: htmx logs failed requests to the console itself.
-    console_errors_expected: bool = False
+    expected_component_errors: tuple[str, ...] | None = None
 
-    def goto(self, path: str) -> Any:
-        return self.page.goto(self.base_url + path)
+    def expect_console_errors(self) -> None:
+        """For tests of error paths: htmx logs failed requests to the console itself."""
+        self.tolerated = (ANY_LINE,)
 
     def events(self, *types: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.page.evaluate("window.__cf.events")
@@ -159,29 +155,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def rt(browser: Browser, base_url: str) -> Iterator[RuntimePage]:
     _http(base_url + "/record/reset", method="POST")
-    context = browser.new_context()
-    page = context.new_page()
-    opened = RuntimePage(page, base_url)
-
-    def record_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            opened.console_errors.append(message.text)
-
-    page.on("console", record_console)
-    page.on("pageerror", lambda error: opened.console_errors.append(str(error)))
-
-    def record_violation(violation: str) -> None:
-        opened.violations.append(violation)
-
-    page.expose_function("__cfViolation", record_violation)
-    page.add_init_script(INIT_SCRIPT)
-    try:
+    with watched_page(browser, base_url, RuntimePage, scripts=[INIT_SCRIPT]) as opened:
         yield opened
-    finally:
-        context.close()
-    assert opened.violations == [], f"CSP violations: {opened.violations}"
-    if not opened.console_errors_expected:
-        assert opened.console_errors == [], f"console errors: {opened.console_errors}"
 
 
 def _root(rt: RuntimePage, name: str) -> Any:
@@ -425,8 +400,8 @@ def test_a_handler_failing_mid_stream_keeps_the_partial_text_and_shows_the_error
     # The failure arrives as an ``event: error`` frame, which EventSource also hands to
     # ``onerror``: htmx-ext-sse logs it as htmx:sseError (a console error) before our runtime
     # shows it in the component.
-    rt.console_errors_expected = True
-    rt.goto("/sse?script=raise")
+    rt.expect_console_errors()
+    rt.goto("/sse?script=raise&own=1")
 
     message = _root(rt, "ops").locator("[data-component-error]")
     expect(message).to_have_text(HANDLER_FAILED, timeout=UI_TIMEOUT_MS)
@@ -555,7 +530,7 @@ def test_auto_scroll_follows_new_content_only_when_the_reader_is_at_the_bottom(
 
 
 def test_a_finished_sse_stream_is_not_run_again(rt: RuntimePage) -> None:
-    rt.goto("/sse?script=text")
+    rt.goto("/sse?script=text&own=1")
     rt.wait_for_event("stream:done", "text")
 
     rt.page.wait_for_timeout(AFTER_DONE_WATCH_MS)
@@ -569,9 +544,9 @@ def test_a_finished_sse_stream_is_not_run_again(rt: RuntimePage) -> None:
 def test_a_dropped_sse_stream_resumes_with_last_event_id_without_loss_or_repeat(
     rt: RuntimePage,
 ) -> None:
-    rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
+    rt.expect_console_errors()  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     rt.wait_for_event("stream:done", "text")
 
     record = rt.record()
@@ -595,9 +570,9 @@ def test_a_dropped_sse_stream_resumes_with_last_event_id_without_loss_or_repeat(
 def test_a_resume_answered_204_ends_the_stream_and_is_never_retried(rt: RuntimePage) -> None:
     # htmx 2: the EventSource is CLOSED by the 204 and the runtime keeps htmx-ext-sse from
     # re-creating it; htmx 4: hx-sse reads the 204 as a success and would retry every 0.5 s.
-    rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
+    rt.expect_console_errors()  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6&forget=1")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     text = rt.page.locator("[data-stream=text]")
     expect(text).to_have_attribute("data-stream-active", "")
     expect(text).not_to_have_attribute("data-stream-active", "", timeout=UI_TIMEOUT_MS)
@@ -617,9 +592,9 @@ def test_a_resume_the_server_cannot_serve_is_shown_as_lost_and_never_retried(
     # The reconnect reaches a server that does not know the run (as another worker would):
     # it answers one `lost` frame; the runtime closes the stream, shows the message in the
     # component and fires stream:lost, and nothing runs again or asks again.
-    rt.console_errors_expected = True  # htmx-ext-sse logs the dropped connection as an error
+    rt.expect_console_errors()  # htmx-ext-sse logs the dropped connection as an error
     rt.post("/arm-drop?after=6&forget=lost")
-    rt.goto("/sse?script=resume")
+    rt.goto("/sse?script=resume&own=1")
     text = rt.page.locator("[data-stream=text]")
     expect(text).to_have_attribute("data-stream-active", "")
     rt.wait_for_event("stream:lost")
@@ -782,7 +757,7 @@ def test_a_reconnect_refused_while_the_server_restarts_still_resumes_the_state(
     """A restart: sockets closed with 1012, then handshakes refused (503) for a while, as a
     server that is going down or not up yet does. The snapshot was never the problem, so once
     the server is back the page must resume its component, not mount a fresh one."""
-    rt.console_errors_expected = True  # refused handshakes are logged by the browser
+    rt.expect_console_errors()  # refused handshakes are logged by the browser
     component_id = _open_ws_page(rt)
     page = rt.page
     page.locator("input[name=text]").fill("before the restart")
@@ -973,7 +948,7 @@ def test_a_websocket_error_is_shown_in_the_component_which_keeps_working(
 
 
 def test_an_http_422_is_shown_in_the_component_which_keeps_working(rt: RuntimePage) -> None:
-    rt.console_errors_expected = True  # checked below: only the browser's own network line
+    rt.expect_console_errors()  # checked below: only the browser's own network line
     rt.goto("/http")
     root = _root(rt, "slowhttp")
     component_id = root.get_attribute("id")
@@ -1019,22 +994,34 @@ def test_pages_run_the_runtime_under_a_strict_csp(rt: RuntimePage, path: str) ->
     # The fixture then checks: no CSP violation and no console error on this page.
 
 
-def test_the_csp_violation_listener_sees_a_blocked_inline_script(
-    browser: Browser, base_url: str
-) -> None:
-    """The control case for the checks above: under this CSP an inline script is blocked and
-    the init script's listener records it (so "no violation" elsewhere means something)."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.add_init_script(INIT_SCRIPT)
-        page.goto(base_url + "/burst")
-        page.evaluate(
+def _run_a_blocked_inline_script(browser: Browser, base_url: str) -> None:
+    with watched_page(browser, base_url) as opened:
+        opened.goto("/burst")
+        opened.page.evaluate(
             """() => { const s = document.createElement("script");
             s.textContent = "window.__inlineRan = true"; document.body.append(s); }"""
         )
-        page.wait_for_function("window.__cf.csp.length > 0", timeout=UI_TIMEOUT_MS)
-        assert page.evaluate("window.__inlineRan === undefined")
-        assert page.evaluate("window.__cf.csp")[0].startswith("script-src")
-    finally:
-        context.close()
+        opened.page.wait_for_function("window.__seen.csp.length > 0")
+        assert opened.page.evaluate("window.__inlineRan === undefined")
+
+
+def test_the_harness_fails_a_page_with_a_csp_violation(browser: Browser, base_url: str) -> None:
+    """The control case for the checks above: under this CSP an inline script is blocked, the
+    harness records it and fails the page (so "no violation" elsewhere means something)."""
+    with pytest.raises(AssertionError, match=r"CSP violations: \['script-src"):
+        _run_a_blocked_inline_script(browser, base_url)
+
+
+def _log_an_error(browser: Browser, base_url: str, *tolerated: re.Pattern[str]) -> None:
+    with watched_page(browser, base_url) as opened:
+        opened.tolerated = tolerated
+        opened.goto("/burst")
+        opened.page.evaluate("() => console.error('boom')")
+
+
+def test_the_harness_fails_a_page_with_a_console_error_it_does_not_tolerate(
+    browser: Browser, base_url: str
+) -> None:
+    with pytest.raises(AssertionError, match=r"console errors: \['boom'\]"):
+        _log_an_error(browser, base_url)
+    _log_an_error(browser, base_url, re.compile("bo+m"))

@@ -206,8 +206,10 @@ def test_finished_report_is_not_run_again(report_page: Opened, server: Server) -
     record = server.record()
     save_observation("not_run_again", record)
     assert record["runs"] == 1, record
-    # One stream request: the source was closed on "done", nobody reconnected.
-    assert [(r["last_event_id"], r["status"]) for r in record["requests"]] == [(None, 200)]
+    # One request, the runtime's page connection: the stream was closed on "done" and the
+    # page connection ended with its last stream; nobody reconnected.
+    requests = [(r["page"], r["last_event_id"], r["status"]) for r in record["requests"]]
+    assert requests == [(True, None, 200)]
     state = dom_state(page)
     assert state == {
         "sections": list(SECTION_TITLES),

@@ -11,47 +11,24 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.servers import ServerProcess, uvicorn_server
+from tests.browser.harness import server_on_each_host, watched_page
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
-UI_TIMEOUT_MS = 10_000
-OPENED = """() => {
-  window.__opens = 0;
-  const opened = () => { window.__opens += 1; };
-  document.addEventListener("htmx:wsOpen", opened);
-  document.addEventListener("htmx:ws:after:connection", opened);
-}"""
 
-
-@pytest.fixture(scope="module", params=("starlette_app", "litestar_app"))
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    app = f"tests.browser.url_state_app:{request.param}"
-    with uvicorn_server(app, tmp_path_factory.mktemp(request.param)) as started:
-        yield started
+server = server_on_each_host("tests.browser.url_state_app")
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.add_init_script(f"({OPENED})()")
-    opened = context.new_page()
-    opened.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield opened
-        assert errors == []
-    finally:
-        context.close()
+def page(browser: Browser, server: ServerProcess) -> Iterator[Page]:
+    with watched_page(browser, server.base_url) as opened:
+        yield opened.page
 
 
 def open_finder(page: Page, base_url: str, query: str = "") -> None:
     page.goto(f"{base_url}/finder{query}")
-    page.wait_for_function("() => window.__opens >= 1")
+    page.wait_for_function("() => window.__seen.opens >= 1")
 
 
 def test_over_a_socket_the_runtime_keeps_the_url_and_back_shows_the_earlier_state(
@@ -74,7 +51,7 @@ def test_over_a_socket_the_runtime_keeps_the_url_and_back_shows_the_earlier_stat
     assert page.evaluate("history.length") == before + 2
 
     page.reload()
-    page.wait_for_function("() => window.__opens >= 1")
+    page.wait_for_function("() => window.__seen.opens >= 1")
     expect(shown).to_have_text("blue page 1")
 
     page.go_back()
@@ -83,7 +60,7 @@ def test_over_a_socket_the_runtime_keeps_the_url_and_back_shows_the_earlier_stat
     page.go_back()
     expect(page).to_have_url(f"{server.base_url}/finder?q=red")
     expect(shown).to_have_text("red page 1")
-    page.wait_for_function("() => window.__opens >= 1")
+    page.wait_for_function("() => window.__seen.opens >= 1")
     page.locator("button.next").click()
     expect(shown).to_have_text("red page 2")
     expect(page).to_have_url(f"{server.base_url}/finder?q=red&page=2")

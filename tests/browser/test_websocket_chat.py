@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, WebSocket, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.harness import WatchedPage, watched_page
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
@@ -26,11 +27,9 @@ UI_TIMEOUT_MS = 10_000
 
 
 @dataclass
-class ChatPage:
-    """An open chat page and what it reported: console errors and its WebSocket closes."""
+class ChatPage(WatchedPage):
+    """An open chat page and what it reported: console errors and the sockets it opened."""
 
-    page: Page
-    errors: list[str] = field(default_factory=list)
     sockets: list[str] = field(default_factory=list)
 
     @property
@@ -51,29 +50,15 @@ def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @contextmanager
 def open_chat(browser: Browser, url: str) -> Iterator[ChatPage]:
-    """A fresh browser context (a separate user) on the chat page, connected; closed on exit."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        opened = ChatPage(page)
-
-        def record_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                opened.errors.append(message.text)
-
-        def record_socket(socket: WebSocket) -> None:
-            opened.sockets.append(socket.url)
-
-        page.on("console", record_console)
-        page.on("pageerror", lambda error: opened.errors.append(str(error)))
-        page.on("websocket", record_socket)
-        page.goto(url)
+    """A fresh browser context (a separate user) on the chat page, connected; checked and
+    closed on exit."""
+    with watched_page(browser, url, ChatPage) as opened:
+        opened.page.on("websocket", lambda socket: opened.sockets.append(socket.url))
+        opened.page.goto(url)
         # Connected: the initial render replaced "Connecting..." with the chat's form.
-        expect(page.locator("#chat-box form")).to_be_visible(timeout=UI_TIMEOUT_MS)
-        expect(page.locator("#chat-box .connecting")).to_have_count(0)
+        expect(opened.page.locator("#chat-box form")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(opened.page.locator("#chat-box .connecting")).to_have_count(0)
         yield opened
-    finally:
-        context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -103,8 +88,8 @@ def test_a_message_sent_on_one_page_appears_on_every_page_of_the_room(
         expect(first.messages).to_have_text(expected, timeout=UI_TIMEOUT_MS)
         expect(second.messages).to_have_text(expected, timeout=UI_TIMEOUT_MS)
         shot(first.page, "ws-chat-3-reply")
-        assert first.errors == [], f"console errors on page 1: {first.errors}"
-        assert second.errors == [], f"console errors on page 2: {second.errors}"
+        assert first.console_errors == [], f"console errors on page 1: {first.console_errors}"
+        assert second.console_errors == [], f"console errors on page 2: {second.console_errors}"
 
 
 def test_a_message_is_shown_as_text_not_html(browser: Browser, chat_url: str) -> None:
@@ -113,5 +98,5 @@ def test_a_message_is_shown_as_text_not_html(browser: Browser, chat_url: str) ->
 
         expect(reader.messages.last).to_have_text("<b>not bold</b>", timeout=UI_TIMEOUT_MS)
         assert reader.page.locator("#chat-box .messages b").count() == 0
-        assert reader.errors == [], f"console errors: {reader.errors}"
-        assert sender.errors == [], f"console errors: {sender.errors}"
+        assert reader.console_errors == [], f"console errors: {reader.console_errors}"
+        assert sender.console_errors == [], f"console errors: {sender.console_errors}"

@@ -20,6 +20,7 @@ import pytest
 from component_framework import ComponentASGI
 from component_framework.core.live import LiveSession
 from component_framework.core.websocket import WebSocketManager
+from component_framework.testing import http_scope
 from tests.faults.components import journal
 from tests.faults.harness import (
     WAIT,
@@ -347,3 +348,47 @@ async def test_live_stream_whose_session_cannot_keep_up_ends_with_slow_consumer(
     assert json.loads(error.data)["code"] == "slow_consumer"
     del session
     await assert_nothing_leaks(app, before, tracker)
+
+
+async def test_on_a_page_connection_a_subscription_that_cannot_keep_up_ends_alone() -> None:
+    """Two live boards share one page connection; a flood ends the busy one's run with
+    ``slow_consumer`` while the calm one goes on streaming on the same connection."""
+    app = sse_app(ws_inbox_messages=INBOX, stream_resume_grace=0)
+    manager = WebSocketManager(hub=app.hub)
+    entries = [
+        {"key": "busy", "name": "board", "query": "room=busy"},
+        {"key": "calm", "name": "board", "query": "room=calm"},
+    ]
+    body = json.dumps({"streams": entries}).encode()
+    scope = http_scope("POST", "/components/_page/", headers={"content-type": "application/json"})
+    exchange = Exchange(app, scope, body=body).start()
+    try:
+        await exchange.wait_until(lambda: len(_page_frames(exchange)) >= 2)
+        runs = {
+            json.loads(e.data)["key"]: json.loads(e.data)["run"]
+            for e in exchange.events
+            if e.event == "page"
+        }
+        for n in range(5 * INBOX):
+            await manager.broadcast("board", "slow_tick", {"n": n}, topic="room:busy")
+        await exchange.wait_until(lambda: any(e.event == "error" for e in exchange.events), WAIT)
+        await manager.broadcast("board", "tick", {"n": 99}, topic="room:calm")
+        await exchange.wait_until(
+            lambda: any("last 99" in e.data for e in _of(exchange, runs["calm"])), WAIT
+        )
+        assert not exchange.ended
+        busy = _of(exchange, runs["busy"])
+        assert busy[-1].event == "error"
+        assert json.loads(busy[-1].data)["code"] == "slow_consumer"
+        assert all(e.event in (None, "message") for e in _of(exchange, runs["calm"]))
+    finally:
+        exchange.disconnect()
+        await exchange.finished()
+
+
+def _page_frames(exchange: Exchange) -> list[Any]:
+    return [e for e in exchange.events if e.id]
+
+
+def _of(exchange: Exchange, run: str) -> list[Any]:
+    return [e for e in exchange.events if (e.id or "").startswith(run + ".")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from component_framework.protocol.sse import SSEDecoder
@@ -49,3 +51,20 @@ async def test_reconnect_to_a_finished_stream_is_204(host: HostClient) -> None:
     )
     assert again.status == 204
     assert again.body == b""
+
+
+async def test_a_page_connection_carries_two_reports_on_every_host(host: HostClient) -> None:
+    streams = [
+        {"key": "a", "name": "report", "query": "report_id=1"},
+        {"key": "b", "name": "report", "query": "report_id=2"},
+    ]
+    response = await host.request("POST", "/components/_page/", json={"streams": streams})
+    assert response.status == 200
+    assert response.header("content-type") == "text/event-stream; charset=utf-8"
+    events = SSEDecoder().feed(response.body)
+    joined = [json.loads(event.data) for event in events if event.event == "page"]
+    assert [control["key"] for control in joined] == ["a", "b"]
+    for control, report_id in zip(joined, (1, 2), strict=True):
+        frames = [e for e in events if (e.id or "").startswith(control["run"] + ".")]
+        assert [frame.event for frame in frames] == ["message"] * 4 + ["done"]
+        assert f"Summary #{report_id}" in frames[0].data

@@ -1,7 +1,12 @@
 """Components of the nesting tests, in their own registry: ``shelf`` renders a keyed ``item``
 per product and one keyless ``note``; ``item`` takes ``label`` as a prop; ``vault`` is a
 child its parent's client may not see; ``feed`` is loaded lazily; ``ticker`` streams renders
-of its children; ``board`` is a parent held by a socket."""
+of its children; ``board`` is a parent held by a socket.
+
+``shelf``, ``item``, ``note`` and ``feed`` are also the components of the nesting browser
+pages (``tests/browser/nesting_app.py`` registers these classes with templates of its own):
+``via`` (``"http"`` or ``"ws"``, kept in the state only when given) tells those templates
+which transport their buttons use."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 
-__all__ = ["SECRET", "make_app", "registry", "renderer"]
+__all__ = ["SECRET", "Feed", "Item", "Note", "Shelf", "make_app", "registry", "renderer"]
 
 SECRET: Final = "nesting-test-secret-0123456789abcdef"
 renderer = Jinja2Renderer.from_strings(
@@ -52,8 +57,13 @@ registry = ComponentRegistry()
 class Shelf(Component):
     template_name = "shelf.html"
 
-    def mount(self, products: list[int] | None = None, vault: bool = False) -> None:
-        self.state.update(products=products or [1, 2], label="Shelf", renders=0, vault=vault)
+    def mount(
+        self, products: list[int] | None = None, vault: bool = False, via: str | None = None
+    ) -> None:
+        products = products or [1, 2]
+        self.state.update(products=products, label="Shelf", renders=0, vault=vault)
+        self.state["next"] = max(products) + 1  # a product added without a number
+        _keep_via(self, via)
 
     def on_bump(self) -> None:
         self.state["renders"] += 1
@@ -61,8 +71,11 @@ class Shelf(Component):
     def on_remove(self, product: int) -> None:
         self.state["products"].remove(product)
 
-    def on_add(self, product: int) -> None:
-        self.state["products"].append(product)
+    def on_add(self, product: int | None = None) -> None:
+        """Add ``product``, or a new one (never a number the shelf had before)."""
+        added = self.state["next"] if product is None else product
+        self.state["products"].append(added)
+        self.state["next"] = max(self.state["next"], added + 1)
 
     def on_rename(self, label: str) -> None:
         self.state["label"] = label
@@ -73,8 +86,9 @@ class Item(Component):
     template_name = "item.html"
     props = ("label",)
 
-    def mount(self, product_id: int, label: str) -> None:
+    def mount(self, product_id: int, label: str, via: str | None = None) -> None:
         self.state.update(product_id=product_id, label=label, count=0)
+        _keep_via(self, via)
 
     def on_inc(self) -> None:
         self.state["count"] += 1
@@ -87,11 +101,17 @@ class Item(Component):
 class Note(Component):
     template_name = "note.html"
 
-    def mount(self) -> None:
+    def mount(self, via: str | None = None) -> None:
         self.state["count"] = 0
+        _keep_via(self, via)
 
     def on_inc(self) -> None:
         self.state["count"] += 1
+
+
+def _keep_via(component: Component, via: str | None) -> None:
+    if via is not None:
+        component.state["via"] = via
 
 
 @registry.register("vault")
@@ -110,8 +130,9 @@ class Feed(Component):
     def placeholder(cls) -> str:
         return '<p class="loading">Loading the feed</p>'
 
-    def mount(self, topic: str) -> None:
+    def mount(self, topic: str, via: str | None = None) -> None:
         self.state.update(topic=topic, count=0)
+        _keep_via(self, via)
 
     def on_inc(self) -> None:
         self.state["count"] += 1

@@ -122,6 +122,16 @@ def as_user(app: ComponentASGI, name: str) -> Any:
     return with_user
 
 
+def member(
+    app: ComponentASGI,
+    name: str,
+    component: str = "room",
+    query: Mapping[str, str] | None = None,
+) -> WebSocketTestSession:
+    """``name``'s page on ``app``: a socket holding ``component``, signed in as ``name``."""
+    return websocket_connect(as_user(app, name), f"/components/{component}/ws/", query=query)
+
+
 @pytest.fixture
 async def workers() -> AsyncIterator[tuple[ComponentASGI, ComponentASGI]]:
     shared = MemoryBroker()
@@ -146,7 +156,7 @@ async def test_a_live_component_lists_itself_from_its_first_render(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
     app, _ = workers
-    async with websocket_connect(as_user(app, "Ada"), "/components/room/ws/") as ws:
+    async with member(app, "Ada") as ws:
         first = await ws.receive_json()
     assert first["html"] == "<p>Ada (1)</p>"
 
@@ -155,9 +165,9 @@ async def test_a_join_on_another_worker_reaches_the_hook_and_the_list(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
     app_a, app_b = workers
-    async with websocket_connect(as_user(app_a, "Ada"), "/components/room/ws/") as ada:
+    async with member(app_a, "Ada") as ada:
         await ada.receive_json()
-        async with websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/") as bob:
+        async with member(app_b, "Bob") as bob:
             # Bob's worker asks who is there; Ada's answers: Bob's list fills in a push render
             assert await _html_until(bob, "Ada, Bob (2)") == "<p>Ada, Bob (2) heard +Ada</p>"
             assert await _html_until(ada, "+Bob") == "<p>Ada, Bob (2) heard +Bob</p>"
@@ -168,14 +178,12 @@ async def test_rooms_are_topics_of_their_own(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
     app_a, app_b = workers
-    async with websocket_connect(as_user(app_a, "Ada"), "/components/room/ws/") as ada:
+    async with member(app_a, "Ada") as ada:
         await ada.receive_json()
         kitchen = {"room": "kitchen"}
-        async with websocket_connect(
-            as_user(app_b, "Cy"), "/components/room/ws/", query=kitchen
-        ) as cy:
+        async with member(app_b, "Cy", query=kitchen) as cy:
             assert (await cy.receive_json())["html"] == "<p>Cy (1)</p>"
-            bob = websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/")
+            bob = member(app_b, "Bob")
             async with bob:
                 await _html_until(ada, "+Bob")  # Ada never hears of Cy, in another room
         assert await _html_until(ada, "-Bob") == "<p>Ada (1) heard +Bob -Bob</p>"
@@ -186,10 +194,10 @@ async def test_a_follower_whose_meta_is_none_hears_but_is_not_listed(
 ) -> None:
     app_a, app_b = workers
     hidden = {"hidden": "true"}
-    eve_page = websocket_connect(as_user(app_a, "Eve"), "/components/room/ws/", query=hidden)
+    eve_page = member(app_a, "Eve", query=hidden)
     async with eve_page as eve:
         assert (await eve.receive_json())["html"] == "<p> (0)</p>"
-        async with websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/") as bob:
+        async with member(app_b, "Bob") as bob:
             assert (await bob.receive_json())["html"] == "<p>Bob (1)</p>"
             assert await _html_until(eve, "+Bob") == "<p>Bob (1) heard +Bob</p>"
 
@@ -207,9 +215,9 @@ async def test_the_hook_gets_only_the_arguments_it_takes(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
     app_a, app_b = workers
-    async with websocket_connect(as_user(app_a, "Ada"), "/components/terse/ws/") as ada:
+    async with member(app_a, "Ada", "terse") as ada:
         await ada.receive_json()
-        async with websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/"):
+        async with member(app_b, "Bob"):
             assert await _html_until(ada, "+Bob") == "<p>Ada, Bob (2) heard +Bob</p>"
 
 
@@ -237,7 +245,7 @@ async def test_an_http_render_lists_who_this_worker_knows(
     workers: tuple[ComponentASGI, ComponentASGI],
 ) -> None:
     app, _ = workers
-    async with websocket_connect(as_user(app, "Ada"), "/components/room/ws/") as ada:
+    async with member(app, "Ada") as ada:
         await ada.receive_json()
         answer = await asgi_request(app, "POST", "/components/room/", json={})
     assert answer.json()["html"] == "<p>Ada (1)</p>"
@@ -256,7 +264,7 @@ async def test_a_live_sse_subscription_is_present_like_a_socket(
             ]
 
         await feed.wait_until(lambda: "<p>Sid (1)</p>" in htmls())
-        async with websocket_connect(as_user(app_b, "Bob"), "/components/room/ws/") as bob:
+        async with member(app_b, "Bob") as bob:
             assert await _html_until(bob, "Bob, Sid (2)") == "<p>Bob, Sid (2) heard +Sid</p>"
             await feed.wait_until(lambda: "<p>Bob, Sid (2) heard +Bob</p>" in htmls())
         await feed.wait_until(lambda: "<p>Sid (1) heard +Bob -Bob</p>" in htmls())
@@ -273,7 +281,7 @@ async def test_a_busy_component_gets_one_call_for_many_changes_and_keeps_its_con
     app = ComponentASGI(
         registry=registry, renderer=renderer, hub=hub, settings=Settings(ws_inbox_messages=4)
     )
-    async with websocket_connect(as_user(app, "Ada"), "/components/busy_room/ws/") as ada:
+    async with member(app, "Ada", "busy_room") as ada:
         await ada.receive_json()
         await ada.send_json({"type": "event", "event": "work", "payload": {}, "ref": "w"})
         for index in range(60):

@@ -174,7 +174,7 @@ def test_one_text_append_is_a_compact_text_frame() -> None:
 
     wire = stream_frame(ops, "run.4")
 
-    assert wire == b"event:t\nid:run.4\ndata:out Hel lo\ndata:world\n\n"
+    assert wire == b"event:t\nid:run.4\ndata:out Hel lo\ndata: world\n\n"
     assert wire == text_frame("out", "Hel lo\nworld", "run.4")
     assert stream_ops(read_frame(wire)) == ops
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from component_framework.core.websocket import WebSocketManager
-from component_framework.testing import sse_request, websocket_connect
+from component_framework.testing import http_scope, sse_request, websocket_connect
 from tests.streaming.exchange import Exchange, eventually
 from tests.websocket.helpers import make_app, ws_path
 
@@ -169,3 +169,33 @@ async def test_shutdown_ends_a_live_subscription_and_leaves_the_hub():
     exchange.disconnect()
     await exchange.finished()
     await eventually(lambda: len(app.hub) == 0)
+
+
+async def test_live_subscriptions_on_one_page_connection_each_get_their_broadcasts():
+    app = make_app(stream_resume_grace=0)
+    manager = WebSocketManager(hub=app.hub)
+    body = json.dumps(
+        {"streams": [{"key": k, "name": "live", "query": ""} for k in ("a", "b")]}
+    ).encode()
+    scope = http_scope("POST", "/components/_page/", headers={"content-type": "application/json"})
+    exchange = Exchange(app, scope, body=body).start()
+    try:
+        await exchange.wait_until(lambda: len(_renders(exchange)) >= 2)
+        reached = await manager.broadcast(component_name="live", event="bump", payload={"by": 5})
+        await manager.broadcast(component_name="live", event="notice", payload={"n": 1})
+        await exchange.wait_until(
+            lambda: (
+                len(_renders(exchange)) >= 4
+                and sum(e.event == "broadcast" for e in exchange.events) >= 2
+            )
+        )
+    finally:
+        exchange.disconnect()
+        await exchange.finished()
+    assert reached == 2
+    runs = {json.loads(e.data)["run"] for e in exchange.events if e.event == "page"}
+    for run in runs:  # each subscription's frames carry its own run id
+        frames = [e for e in exchange.events if (e.id or "").startswith(run + ".")]
+        assert [e.event for e in frames] == ["message", "message", "broadcast"]
+        assert ">5</div>" in frames[1].data
+    assert len(runs) == 2

@@ -4,7 +4,8 @@ Owns the entry point: scope types, the lifespan (its own, or the wrapped app's i
 mode), deciding whether a path is ours, and handing each matched route to its transport module.
 Does not own any exchange itself: ``asgi.http`` serves ``/{name}/``, ``asgi.sse``
 ``/{name}/stream/``, ``asgi.websocket`` ``/{name}/ws/``, ``asgi.static`` ``/_static/...``,
-``asgi.emit`` ``/_emit/`` (a batch of emitted events for a page's listeners).
+``asgi.emit`` ``/_emit/`` (a batch of emitted events for a page's listeners),
+``asgi.page_stream`` ``/_page/`` (every component stream of a page over one response).
 Also owns the shutdown path of open streams and sockets: servers
 wait for open responses before the lifespan shutdown (uvicorn forever, by default), so
 ``ComponentASGI`` ends its streams itself on the lifespan shutdown, on SIGTERM/SIGINT (chained
@@ -26,6 +27,7 @@ from component_framework.asgi.emit import handle_emit
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.http import handle_http
 from component_framework.asgi.incoming import RequestHeaders
+from component_framework.asgi.page_stream import handle_page_stream
 from component_framework.asgi.responses import error_response, send_response
 from component_framework.asgi.resumable import handle_resumable
 from component_framework.asgi.routing import NOT_OURS, Resolution, Route, RouteCache, RouteKind
@@ -224,6 +226,7 @@ class ComponentASGI:
             RouteKind.WEBSOCKET: _websocket_over_http,
             RouteKind.UPLOADS: handle_resumable,
             RouteKind.EMIT: handle_emit,
+            RouteKind.PAGE: self._serve_page_stream,
         }
         self._websocket_routes: dict[RouteKind, WebSocketRouteHandler] = dict.fromkeys(
             RouteKind, _no_websocket_here
@@ -323,6 +326,17 @@ class ComponentASGI:
     ) -> None:
         self._hook_signals()
         await handle_sse(scope, receive, send, name, services)
+
+    async def _serve_page_stream(
+        self,
+        scope: HTTPScope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        name: str,
+        services: AppServices,
+    ) -> None:
+        self._hook_signals()
+        await handle_page_stream(scope, receive, send, name, services)
 
     async def _serve_socket(
         self,

@@ -24,7 +24,7 @@ from component_framework.errors import Forbidden, HostNotAllowed, RateLimited, s
 
 __all__ = ["ClientGuard", "Slot", "host_allowed", "origin_allowed"]
 
-Slot = Literal["stream", "socket"]
+Slot = Literal["stream", "socket", "page_stream"]
 #: Buckets kept at most; the oldest are dropped first (a dropped bucket starts full again).
 MAX_TRACKED_CLIENTS: Final = 10_000
 _SAME_SITE_FETCHES: Final = frozenset({"same-origin", "none"})
@@ -91,7 +91,7 @@ class ClientGuard:
         self._buckets = TokenBuckets(MAX_TRACKED_CLIENTS)
         #: Body reads in progress, ended with 408 after ``settings.body_timeout``.
         self.body_deadlines = BodyDeadlines(settings.body_timeout)
-        self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}}
+        self._open: dict[Slot, dict[str, int]] = {"stream": {}, "socket": {}, "page_stream": {}}
         hosts = settings.allowed_hosts
         self._hosts: tuple[str, ...] | None = tuple(hosts) if hosts else None
         self._host_verdicts: dict[str, bool] = {}
@@ -170,10 +170,13 @@ class ClientGuard:
     def open(self, slot: Slot, client: str) -> None:
         """Count an open stream or socket of ``client``; ``RateLimited`` when it has too many
         (call :meth:`close` exactly once for each successful ``open``)."""
+        settings = self.settings
         limit = (
-            self.settings.max_streams_per_client
+            settings.max_streams_per_client
             if slot == "stream"
-            else self.settings.max_sockets_per_client
+            else settings.max_sockets_per_client
+            if slot == "socket"
+            else settings.max_page_streams_per_client
         )
         counts = self._open[slot]
         current = counts.get(client, 0)

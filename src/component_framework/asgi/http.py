@@ -43,7 +43,8 @@ from component_framework.core.multipart import (
     call_upload_rules,
     check_takes_files,
 )
-from component_framework.core.uploads import UploadFile, UploadLimits
+from component_framework.core.resumable import Claims
+from component_framework.core.uploads import UploadLimits
 from component_framework.errors import MethodNotAllowed, report_failure
 from component_framework.protocol.answer import render_document
 from component_framework.protocol.request import (
@@ -82,7 +83,8 @@ async def handle_http(
     dispatcher, guard = services.dispatcher, services.guard
     settings = dispatcher.settings
     form: MultipartForm | None = None
-    claimed: list[UploadFile] = []
+    claimed: Claims | None = None
+    taken = False  # whether the handler completed with the claimed uploads (then they are its)
     try:
         guard.check_host(headers.host)
         client = guard.client_address(scope)
@@ -122,6 +124,7 @@ async def handle_http(
             result = dispatcher.run(prepared)
             if result.writes:  # server-held state of nested children
                 await dispatcher.commit(result)
+        taken = prepared.invalid is None
         if result.effects and "emit" in result.effects:
             await _emit_to_live(scope, services, result.effects["emit"])
         if http_answer_format(method == "POST", htmx, accept) == "html":
@@ -140,8 +143,8 @@ async def handle_http(
     finally:
         if form is not None:  # the handler is done with the files: free them at once
             form.close()
-        for upload in claimed:
-            upload.close()
+        if claimed is not None:  # a refused or failed event leaves them to be claimed again
+            claimed.settle(taken=taken)
     await send_response(send, response, head=method == "HEAD")
 
 

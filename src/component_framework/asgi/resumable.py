@@ -13,6 +13,12 @@ protocol in the manner of tus:
 * ``HEAD /_uploads/{id}`` answers the confirmed offset (``Upload-Offset``, ``Upload-Length``);
 * ``DELETE /_uploads/{id}`` gives the upload up.
 
+The description is read like every JSON body (``decode_json_object``: depth, field count,
+repeated keys, lone surrogates), and a field it does not know is refused. ``Upload-Offset``
+and ``Upload-Length`` are whole numbers; ``Upload-Length`` is optional and, when sent, must
+agree with the upload's size. Any of ``Content-Type``, ``Content-Length``, ``Upload-Offset``
+and ``Upload-Length`` sent twice is ``400``.
+
 Each request passes the app's host check, its per-client rate and, for the methods that
 change something, its cross-site check. A client that goes away mid-chunk keeps every byte
 that reached the disk: ``HEAD`` says where to go on. Knows nothing of other transports.
@@ -20,11 +26,15 @@ that reached the disk: ``HEAD`` says where to go on. Knows nothing of other tran
 
 from __future__ import annotations
 
-import json
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body
+from component_framework.asgi.incoming import (
+    Disconnected,
+    RequestHeaders,
+    read_body,
+    request_error,
+)
 from component_framework.asgi.responses import (
     JSON_HEADERS,
     Response,
@@ -44,6 +54,7 @@ from component_framework.errors import (
     report_failure,
     shown,
 )
+from component_framework.protocol.request import RequestError, decode_json_object, quoted
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
@@ -56,6 +67,13 @@ __all__ = ["CHUNK_MEDIA_TYPE", "handle_resumable"]
 #: append to an upload through a visitor's browser without a CORS preflight.
 CHUNK_MEDIA_TYPE: Final = "application/offset+octet-stream"
 _CHANGES: Final = frozenset({"POST", "PATCH", "DELETE"})
+#: The fields of an upload's JSON description (``size`` is a number, the rest are texts).
+_DESCRIPTION: Final = frozenset({"component", "event", "field", "filename", "size", "content_type"})
+#: Headers of this protocol a request may carry at most once: a second one (which one would
+#: count?) is refused rather than one of them silently chosen.
+_SINGLE: Final = (b"content-type", b"content-length", b"upload-offset", b"upload-length")
+#: The most digits an ``Upload-Offset`` or ``Upload-Length`` may have (under 10**18).
+_MAX_DIGITS: Final = 18
 
 
 async def handle_resumable(
@@ -74,6 +92,7 @@ async def handle_resumable(
         client = guard.client_address(scope)
         now = monotonic()
         guard.take_request(client, now)
+        _refuse_repeated_headers(scope)
         if method in _CHANGES:
             guard.check_origin(headers.origin, headers.fetch_site, headers.host, "upload")
         owner = upload_owner(AccessContext("http", scope, client))
@@ -97,7 +116,8 @@ async def handle_resumable(
     except Disconnected:
         return
     except Exception as exc:
-        error = report_failure(exc, "serving a resumable upload")
+        failure = request_error(exc) if isinstance(exc, RequestError) else exc
+        error = report_failure(failure, "serving a resumable upload")
         response = error_response(error, debug=settings.debug)
         if isinstance(error, UploadOffsetMismatch):
             extra = (b"upload-offset", b"%d" % error.offset)
@@ -112,25 +132,36 @@ def _create(
     media = (headers.content_type or "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType(f"expected an application/json body, got {shown(media)}")
+    settings = services.dispatcher.settings
     try:
-        document: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedRequest("the body is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise MalformedRequest("expected a JSON object describing the upload")
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("the body is not valid UTF-8") from None
+    document = decode_json_object(
+        text, settings.max_json_depth, "the upload's description", max_fields=settings.max_fields
+    )
+    unknown = set(document) - _DESCRIPTION
+    if unknown:
+        raise MalformedRequest(f"unexpected field {quoted(sorted(unknown)[0])} in the description")
     texts = {}
     for name in ("component", "event", "field", "filename", "content_type"):
         value = document.get(name, "")
         if not isinstance(value, str) or (not value and name in ("component", "event", "field")):
             raise MalformedRequest(f"{name!r} must be a non-empty string")
         texts[name] = value
+    if "size" not in document:
+        raise MalformedRequest("'size' is missing: the upload's size in bytes, a whole number")
+    size = document["size"]  # checked by ``create``: a whole number
+    declared = _number_header(scope, b"upload-length", "Upload-Length")
+    if declared is not None and declared != size:
+        raise MalformedRequest(f"Upload-Length says {declared} bytes, the description {size!r:.40}")
     upload = services.uploads.create(
         texts["component"],
         texts["event"],
         texts["field"],
         filename=texts["filename"],
         content_type=texts["content_type"],
-        size=document.get("size", -1),  # checked there: a whole number
+        size=size,
         owner=owner,
     )
     location = (scope.get("root_path", "") + scope["path"]).rstrip("/") + "/" + upload.id
@@ -153,13 +184,32 @@ def _where(upload: ResumableUpload, services: AppServices) -> Response:
     return Response(200, (*JSON_HEADERS, *extra), json_body(answer))
 
 
-def _offset_header(scope: HTTPScope) -> int:
+def _refuse_repeated_headers(scope: HTTPScope) -> None:
+    """A header of :data:`_SINGLE` sent twice is ``400``: which one would count is unclear."""
+    seen: set[bytes] = set()
+    for key, _ in scope["headers"]:
+        name = key.lower()
+        if name in _SINGLE:
+            if name in seen:
+                raise MalformedRequest(f"the {name.decode()} header is sent more than once")
+            seen.add(name)
+
+
+def _number_header(scope: HTTPScope, header: bytes, label: str) -> int | None:
+    """The whole number in ``header`` (``None`` when absent); anything else is ``400``."""
     for name, value in scope["headers"]:
-        if name.lower() == b"upload-offset":
-            if not value.isdigit() or len(value) > 18:
-                raise MalformedRequest(f"Upload-Offset must be a whole number, got {value!r:.40}")
+        if name.lower() == header:
+            if not value.isdigit() or len(value) > _MAX_DIGITS:
+                raise MalformedRequest(f"{label} must be a whole number, got {value!r:.40}")
             return int(value)
-    raise MalformedRequest("a chunk needs an Upload-Offset header (where it starts)")
+    return None
+
+
+def _offset_header(scope: HTTPScope) -> int:
+    offset = _number_header(scope, b"upload-offset", "Upload-Offset")
+    if offset is None:
+        raise MalformedRequest("a chunk needs an Upload-Offset header (where it starts)")
+    return offset
 
 
 async def _append(
@@ -178,7 +228,10 @@ async def _append(
     media = (headers.content_type or "").split(";", 1)[0].strip().lower()
     if media != CHUNK_MEDIA_TYPE:
         raise UnsupportedMediaType(f"expected a {CHUNK_MEDIA_TYPE} body, got {shown(media)}")
-    writer = uploads.append(upload, _offset_header(scope))
+    offset, length = _offset_header(scope), _number_header(scope, b"upload-length", "Upload-Length")
+    if length is not None and length != upload.size:
+        raise MalformedRequest(f"Upload-Length says {length} bytes, the upload has {upload.size}")
+    writer = uploads.append(upload, offset)
     deadlines, task = services.guard.body_deadlines, None
     try:
         if headers.content_length is not None:

@@ -30,6 +30,7 @@ __all__ = [
 STATIC_SEGMENT: Final = "_static"
 UPLOADS_SEGMENT: Final = "_uploads"
 EMIT_SEGMENT: Final = "_emit"
+PAGE_SEGMENT: Final = "_page"
 
 
 class RouteKind(enum.Enum):
@@ -41,6 +42,7 @@ class RouteKind(enum.Enum):
     STATIC = "static"  # /_static/...    client runtime files
     UPLOADS = "uploads"  # /_uploads/[id]  resumable uploads (the name is the id, or "")
     EMIT = "emit"  # /_emit/         HTTP: a batch of emitted events for a page's listeners
+    PAGE = "page"  # /_page/         SSE: every component stream of a page over one response
 
 
 @dataclass(slots=True)
@@ -96,6 +98,8 @@ def match_route(relative: str) -> Route | None:
         return Route(RouteKind.UPLOADS, segments[1] if len(segments) == 2 else "")
     if head == EMIT_SEGMENT:
         return Route(RouteKind.EMIT, "") if len(segments) == 1 else None
+    if head == PAGE_SEGMENT:
+        return Route(RouteKind.PAGE, "") if len(segments) == 1 else None
     if head.startswith("_"):
         return None
     if len(segments) == 1:

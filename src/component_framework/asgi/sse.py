@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
     from component_framework.asgi.services import AppServices, StreamGate
 
-__all__ = ["StreamNotFound", "handle_sse"]
+__all__ = ["StreamNotFound", "handle_sse", "start_run_from"]
 
 logger = logging.getLogger("component_framework")
 ALLOWED_METHODS: Final = ("GET", "POST")
@@ -345,16 +345,35 @@ async def _start_run(
     context: AccessContext,
     services: AppServices,
 ) -> StreamRun:
-    dispatcher, streams = services.dispatcher, services.streams
     fields = await _fields(scope, receive, headers, services)
+    post_query = scope["query_string"] if scope["method"] == "POST" else b""
+    method = scope["method"]
+    named = checked_page_id(fields.payload.get(PAGE_FIELD))
+    page = None if named else page_of(scope)  # the header, read only when the field is not
+    return await start_run_from(fields, method, post_query, name, context, services, page)
+
+
+async def start_run_from(
+    fields: RequestFields,
+    method: str,
+    post_query: bytes,
+    name: str,
+    context: AccessContext,
+    services: AppServices,
+    page: str | None,
+) -> StreamRun:
+    """Start the run a stream request for ``name`` asks for with ``fields`` (``method``'s:
+    a ``GET`` starts only stream handlers): every check (rates, snapshot, authorization) and
+    the mount happen here, before any frame. ``page``: the page id the request named beside
+    its fields. The page connection (``asgi.page_stream``) starts each of its runs here too."""
+    dispatcher, streams = services.dispatcher, services.streams
     if services.stream_gate.closing:  # the body may arrive after a shutdown began: start nothing
         raise ServiceUnavailable("the server is shutting down")
-    post_query = scope["query_string"] if scope["method"] == "POST" else b""
     frame_format = stream_format(fields, post_query)
-    event = _stream_event(dispatcher, name, fields, scope["method"])
+    event = _stream_event(dispatcher, name, fields, method)
     # The runtime's page id, on every stream (an EventSource can name it in the URL only);
     # never a handler's field nor a mount argument.
-    page = checked_page_id(fields.payload.pop(PAGE_FIELD, None)) or page_of(scope)
+    page = checked_page_id(fields.payload.pop(PAGE_FIELD, None)) or page
     if event is None:  # a live subscription: mount (or resume), then renders from broadcasts
         # It runs no event, so loose fields are mount params, as on a WebSocket URL.
         params = dict(fields.params)

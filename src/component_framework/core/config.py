@@ -219,6 +219,7 @@ _POSITIVE_INTS: Final = (
     *("stream_retry_ms", "stream_replay_frames", "stream_replay_bytes"),
     *("ws_max_message_bytes", "ws_burst", "ws_inbox_messages", "ws_outbox_messages"),
     *("ws_outbox_bytes", "http_burst", "max_streams_per_client", "max_sockets_per_client"),
+    "max_page_streams_per_client",
     *("upload_max_file_bytes", "upload_max_files", "upload_max_bytes", "upload_spool_bytes"),
     "upload_chunk_bytes",
     "state_max_bytes",
@@ -282,7 +283,10 @@ class Settings:
     ``Retry-After``). ``event_rate_limits``: apply the per-client rates that handlers declare
     with ``@rate_limit`` (``False``, or ``COMPONENT_FRAMEWORK_EVENT_RATE_LIMITS=off``, ignores
     them: load tests). ``max_streams_per_client`` / ``max_sockets_per_client``: open SSE
-    responses and WebSocket connections per client address (more gets ``429`` / close 1008).
+    responses and WebSocket connections per client address (more gets ``429`` / close 1008;
+    a page connection is one open response). ``max_page_streams_per_client``: runs a client
+    address started through page connections that are still alive (running, or within their
+    resume grace); more are each refused with ``429``.
     ``trusted_proxies``: addresses or networks (``10.0.0.0/8``) of reverse proxies whose
     ``X-Forwarded-For`` names the real client; from anyone else it is ignored.
     ``handler_timeout``: seconds an ``async`` mount or handler may take before it is cancelled
@@ -356,6 +360,7 @@ class Settings:
     event_rate_limits: bool = True
     max_streams_per_client: int = 32
     max_sockets_per_client: int = 64
+    max_page_streams_per_client: int = 128
     trusted_proxies: tuple[str, ...] | str = ()
     handler_timeout: float | None = 30.0
     body_timeout: float | None = 15.0

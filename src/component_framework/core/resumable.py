@@ -7,7 +7,8 @@ a file there, its ``Accept`` takes the declared type, the declared size is withi
 appends chunks at the confirmed offset only (:class:`ChunkWriter`, checked as the bytes stream
 in, written straight to disk, never held whole), answers the confirmed offset, and hands a
 complete upload to its event once as an ordinary :class:`~component_framework.core.uploads.
-UploadFile` (:meth:`ResumableUploads.claim_payload`).
+UploadFile` (:meth:`ResumableUploads.claim_payload`): taken only when its handler completes
+(:class:`Claims`); a refused or failed event puts it back.
 
 Where the data lives: one file per upload, named by its random nonce, in
 ``Settings.upload_resumable_directory`` (default ``component-framework-uploads`` in the
@@ -17,8 +18,8 @@ offset, so any process that shares the folder can resume it. Everything else an 
 signed like a snapshot but with keys derived for this purpose only, so neither kind of token
 passes for the other. An upload untouched for ``upload_resumable_ttl`` seconds (partial, or
 complete but never claimed) expires; expired files are swept by the requests themselves (at
-most once a minute), never by a task per upload. A claimed upload leaves the folder at once
-(its open file is all that remains, gone when the request is answered).
+most once a minute), never by a task per upload. A claimed upload keeps its data under a
+claimed name while its event runs, then leaves the folder (or, refused, gets its name back).
 
 Owner: when the request has an authenticated user (``scope["user"]``), the upload is bound
 to that user, and a request of another user (or of none) may neither append to it nor claim
@@ -27,6 +28,7 @@ it; without users the unguessable id is the only key. Knows nothing of ASGI.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import hmac
@@ -64,6 +66,7 @@ from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 __all__ = [
     "DEFAULT_FOLDER",
     "ChunkWriter",
+    "Claims",
     "ResumableUpload",
     "ResumableUploads",
     "upload_owner",
@@ -74,6 +77,8 @@ DEFAULT_FOLDER: Final = "component-framework-uploads"
 _KEY_LABEL: Final = b"component-framework resumable upload id"
 _TOKEN_NAME: Final = "_upload"  # the "component" every upload id is signed for
 _MAX_FILENAME: Final = 255
+#: The longest declared content type (RFC 6838 names are at most 127 + 1 + 127 characters).
+_MAX_CONTENT_TYPE: Final = 255
 _SWEEP_EVERY: Final = 60.0
 _NONCE_CHARS: Final = 32
 
@@ -162,6 +167,32 @@ class ChunkWriter:
             self._uploads._writing.discard(self.upload.nonce)
 
 
+class Claims:
+    """The uploads one event claimed (:meth:`ResumableUploads.claim_payload`): their files for
+    the handler, each kept in the folder under a claimed name until :meth:`settle` says whether
+    the handler took them (their data leaves the folder) or the event was refused or failed
+    first (they are put back, to be claimed again: a refused event changes nothing)."""
+
+    def __init__(self) -> None:
+        self.files: list[UploadFile] = []
+        self._held: list[tuple[Path, Path]] = []  # (claimed name, the upload's own name)
+
+    def hold(self, held: Path, own: Path) -> None:
+        self._held.append((held, own))
+
+    def settle(self, *, taken: bool) -> None:
+        """Close the files; remove their data (``taken``) or put the uploads back. Once."""
+        for file in self.files:
+            file.close()
+        for held, own in self._held:
+            if taken:
+                held.unlink(missing_ok=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):  # swept meanwhile
+                    os.rename(held, own)
+        self.files, self._held = [], []
+
+
 class ResumableUploads:
     """The resumable uploads of one app (see the module docstring): ``create``, ``open``
     (verify an id), ``offset``, ``append``, ``discard``, ``claim_payload`` and ``sweep``.
@@ -217,6 +248,11 @@ class ResumableUploads:
             raise MalformedRequest(f"an upload's size must be a whole number >= 0, got {size!r}")
         filename = filename.replace("\\", "/").rsplit("/", 1)[-1][:_MAX_FILENAME] or "file"
         content_type = content_type.strip() or "application/octet-stream"
+        if len(content_type) > _MAX_CONTENT_TYPE:
+            raise MalformedRequest(
+                f"a content type may have at most {_MAX_CONTENT_TYPE} characters, "
+                f"this one has {len(content_type)}"
+            )
         rules = call_upload_rules(self.registry, component, event)
         check_file_type(rules, field, content_type, filename)
         check_file_size(self.limits, rules, field, size)
@@ -300,12 +336,12 @@ class ResumableUploads:
     # -- handing it to its event ---------------------------------------------------------------
 
     def claim(
-        self, upload_id: str, component: str, event: str, field: str, owner: str
+        self, upload_id: str, component: str, event: str, field: str, owner: str, claims: Claims
     ) -> UploadFile:
         """The complete upload ``upload_id`` as an ``UploadFile`` for ``field`` of ``event``
-        on ``component``, taken once: its file leaves the folder now (the returned file holds
-        the data until it is closed). 404 for an id made for another component, event or
-        field; 409 while bytes are missing."""
+        on ``component``, taken once: its file moves to a claimed name now (a second claim
+        finds nothing) and stays there, held by ``claims``, until the event is settled. 404
+        for an id made for another component, event or field; 409 while bytes are missing."""
         upload = self.open(upload_id, owner)
         if (upload.component, upload.event, upload.field) != (component, event, field):
             raise UploadNotFound(
@@ -316,17 +352,20 @@ class ResumableUploads:
         if have != upload.size or upload.nonce in self._writing:
             raise UploadIncomplete(f"the upload has {have} of its {upload.size} bytes", offset=have)
         path = self.path_of(upload)
-        taken = path.with_name(upload.nonce + ".claimed")
+        held = path.with_name(upload.nonce + ".claimed")
         try:
-            os.rename(path, taken)  # atomic: a second claim finds nothing
+            os.rename(path, held)  # atomic: a second claim finds nothing
         except FileNotFoundError:
             raise UploadExpired("this upload is gone: its event already took it") from None
         try:
-            file = taken.open("rb")
-        finally:
-            taken.unlink(missing_ok=True)
-        self.sweep()
-        return UploadFile.from_disk(file, upload.filename, upload.content_type, field=field)
+            file = held.open("rb")
+        except BaseException:
+            os.rename(held, path)
+            raise
+        claims.hold(held, path)
+        claimed = UploadFile.from_disk(file, upload.filename, upload.content_type, field=field)
+        claims.files.append(claimed)
+        return claimed
 
     def claim_payload(
         self,
@@ -334,35 +373,34 @@ class ResumableUploads:
         event: str | None,
         payload: dict[str, Any],
         context: AccessContext | None,
-    ) -> list[UploadFile]:
+    ) -> Claims:
         """Replace each upload id in ``payload`` (a token-shaped text value, or a list of them,
         in a field of ``event`` that takes files) by its claimed ``UploadFile``; returns the
-        files for the caller to close once the request is answered (all closed here on a
+        claims for the caller to settle once the request is answered (all put back here on a
         refusal)."""
+        claims = Claims()
         if event is None or not payload:
-            return []
+            return claims
         cls = self.registry.get(component)
         handler = cls.events.get(event)
         if handler is None:
-            return []  # the dispatcher answers the unknown event
-        owner, claimed = upload_owner(context), []
+            return claims  # the dispatcher answers the unknown event
+        owner = upload_owner(context)
         try:
             for field in binder_for(handler).upload_rules:
                 value = payload.get(field)
                 if isinstance(value, str) and _is_id(value):
-                    payload[field] = self.claim(value, component, event, field, owner)
-                    claimed.append(payload[field])
+                    payload[field] = self.claim(value, component, event, field, owner, claims)
                 elif isinstance(value, list) and value and all(_is_id(v) for v in value):
-                    files = []
-                    for upload_id in value:
-                        files.append(self.claim(upload_id, component, event, field, owner))
-                        claimed.append(files[-1])
-                    payload[field] = files
+                    payload[field] = [
+                        self.claim(upload_id, component, event, field, owner, claims)
+                        for upload_id in value
+                    ]
         except BaseException:
-            for upload in claimed:
-                upload.close()
+            claims.settle(taken=False)
             raise
-        return claimed
+        self.sweep()
+        return claims
 
     # -- expiry --------------------------------------------------------------------------------
 

@@ -102,6 +102,8 @@ class StreamRun:
         self.log: RunLog | None = None
         self._checks: set[aio.Task] = set()
         self._stream_frames = StreamFramer(run_id)
+        #: Called once when the run is closed (a page connection's count of the client's runs).
+        self.on_close: list[Callable[[], None]] = []
 
     # -- producing frames ------------------------------------------------------------------
 
@@ -197,13 +199,15 @@ class StreamRun:
             kept.insert(0, render)
         return kept
 
-    def attach(self) -> aio.Event:
-        """A reader arrives: stop any grace countdown; returns the event set on new frames."""
+    def attach(self, wakeup: aio.Event | None = None) -> aio.Event:
+        """A reader arrives: stop any grace countdown; returns the event set on new frames
+        (``wakeup``, when the reader reads several runs: a page connection)."""
         self.readers += 1
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
-        wakeup = aio.new_event()
+        if wakeup is None:
+            wakeup = aio.new_event()
         self._wakeups.add(wakeup)
         return wakeup
 
@@ -259,6 +263,8 @@ class StreamRun:
         for wakeup in self._wakeups:
             wakeup.set()
         self._on_closed(self)
+        for callback in self.on_close:
+            callback()
 
     @property
     def closed(self) -> bool:

@@ -194,11 +194,12 @@ def _compact_text(ops: list[dict[str, object]]) -> tuple[str, str] | None:
 
 def text_frame(stream: str, text: str, frame_id: str) -> bytes:
     """One text append to ``stream``, compact: ``event:t``, the ``id``, and ``data:<stream>
-    <text>`` (a ``data:`` line per line of text). No spaces after the colons: the format
-    allows none, and a token stream sends one such frame per display frame. ``text`` must
+    <text>`` (a ``data:`` line per line of text). No spaces after the colons (the format
+    allows none, and a token stream sends one such frame per display frame), except on a
+    further line of text, which may itself start with a space. ``text`` must
     not hold CR (:func:`stream_frame` checks; it sends JSON then)."""
     _check_single_line("id", frame_id, forbid_nul=True)
-    data = f"{stream} {text}".replace("\n", "\ndata:")
+    data = f"{stream} {text}".replace("\n", "\ndata: ")  # a space: a line may start with one
     frame = f"event:{TEXT_EVENT}\nid:{frame_id}\ndata:{data}\n\n"
     return _to_utf8(frame, {"id": frame_id, "data": text})
 

@@ -5,7 +5,7 @@
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames and compact "t" text frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; WebSocket resume with the component's last snapshot, sent in a join
+ * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/); WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
@@ -383,6 +383,178 @@
     if (events) { setTimeout(function () { deliver(events, 1); }, 0); } // after htmx 2's swap
   });
 
+  /* -- one connection per page (docs/scaling.md): every stream of ours shares one response ---- */
+  // POST <prefix>/_page/ names each joined stream (what its own URL would ask, or its run and
+  // last frame to resume); the answer carries every run's frames unchanged (the id names the
+  // run). A join or an early leave re-opens it with the new list, a drop re-opens it once with
+  // backoff: each stream resumes after its own last frame, so nothing is lost or repeated.
+  // data-page-connection="off" on the element (or an ancestor) keeps a stream on its own.
+  var PAGE_URL = APP && APP + "/_page/", members = {}, byRun = {}, memberCount = 0;
+  var link = null, reopening = 0, backoff = 0;
+  function pageEntry(url, elt) { // {name, query} of a stream that joins the page's, else null
+    if (!PAGE_URL || !window.ReadableStream || (elt && elt.closest('[data-page-connection="off"]'))) { return null; }
+    var own = new URL(url, location.href), base = new URL(APP + "/", location.href);
+    if (own.origin !== base.origin || own.pathname.indexOf(base.pathname) !== 0) { return null; }
+    var match = /^([^\/]+)\/stream\/?$/.exec(own.pathname.slice(base.pathname.length));
+    return match ? { name: decodeURIComponent(match[1]), query: own.search.slice(1) } : null;
+  }
+  function join(member, elt) {
+    member.key = String(++memberCount);
+    member.elt = elt;
+    members[member.key] = member;
+    reopen(10);
+  }
+  function leave(member) {
+    if (members[member.key] !== member) { return; }
+    delete members[member.key];
+    if (member.run) { delete byRun[member.run]; }
+    if (!member.ended) { reopen(10); } // its run still streams to this page: say it left
+  }
+  function reopen(delay) { if (!reopening) { reopening = setTimeout(openLink, delay); } }
+  function openLink() {
+    reopening = 0;
+    if (link) { link.abort(); link = null; }
+    Object.keys(members).forEach(function (key) { // removed without a close (htmx 4 keeps reading)
+      var member = members[key];
+      if (member.elt && !member.elt.isConnected) { member.ended = true; member.end("gone", {}); }
+    });
+    var keys = Object.keys(members);
+    if (!keys.length) { return; }
+    var controller = new AbortController(), current = link = controller;
+    var streams = keys.map(function (key) {
+      var member = members[key];
+      return member.run ? { key: key, name: member.name, resume: member.run + "." + member.seq }
+        : { key: key, name: member.name, query: member.query };
+    });
+    fetch(PAGE_URL, {
+      method: "POST", credentials: "same-origin", signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-Component-Page": PAGE },
+      body: JSON.stringify({ page: PAGE, streams: streams })
+    }).then(function (answer) {
+      if (answer.ok) { backoff = 0; return readLink(answer.body.getReader(), current); }
+      if (answer.status === 429 || answer.status >= 500) { throw answer.status; } // again later
+      return answer.json().then(function (json) { // refused as a whole: each as if alone
+        keys.forEach(function (key) { control({ key: key, end: "refused", status: answer.status, error: json.error }); });
+      });
+    }).then(function () { dropped(current); }, function () { dropped(current); });
+  }
+  function dropped(current) {
+    if (link !== current) { return; } // replaced on purpose
+    link = null;
+    if (Object.keys(members).length) { backoff = Math.min(backoff ? backoff * 2 : 250, 16000); reopen(backoff); }
+  }
+  function readLink(reader, current) {
+    var decoder = new TextDecoder(), buffer = "";
+    function pump() {
+      return reader.read().then(function (step) {
+        if (link !== current) { reader.cancel(); return; }
+        if (step.done) { return; }
+        buffer += decoder.decode(step.value, { stream: true }).replace(/\r\n/g, "\n");
+        for (var end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          linkFrame(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (link !== current) { reader.cancel(); return; }
+        }
+        return pump();
+      });
+    }
+    return pump();
+  }
+  function linkFrame(block) { // one SSE frame (the server's own: "\n" line ends, no retry to keep)
+    var id = "", event = "message", data = [];
+    block.split("\n").forEach(function (line) {
+      var colon = line.indexOf(":"), field = colon < 0 ? line : line.slice(0, colon);
+      var value = colon < 0 ? "" : line.slice(colon + (line.charAt(colon + 1) === " " ? 2 : 1));
+      if (field === "data") { data.push(value); } else if (field === "event") { event = value; } else if (field === "id") { id = value; }
+    });
+    if (!data.length) { return; } // a heartbeat
+    var text = data.join("\n"), dot = id.lastIndexOf(".");
+    if (event === "page") { return control(JSON.parse(text)); }
+    if (event === "shutdown") { // the server goes away: every stream, as its own would
+      return Object.keys(members).forEach(function (key) { members[key].ended = true; members[key].frame(event, text, ""); });
+    }
+    var member = dot > 0 ? members[byRun[id.slice(0, dot)]] : null;
+    if (!member) { return; }
+    member.seq = +id.slice(dot + 1);
+    if (FINAL.indexOf(event) >= 0) { member.ended = true; }
+    member.frame(event, text, id);
+  }
+  function control(info) {
+    var member = members[info.key];
+    if (!member) { return; }
+    if (info.run) {
+      if (member.run !== info.run) { member.run = info.run; member.seq = 0; byRun[info.run] = member.key; }
+      return member.opened();
+    }
+    member.ended = true;
+    member.end(info.end, info);
+  }
+  function frameText(event, data, id) { // a frame for htmx 4's own reader
+    return (event === "message" ? "" : "event: " + event + "\n") + (id ? "id: " + id + "\n" : "") +
+      data.split("\n").map(function (line) { return "data: " + line + "\n"; }).join("") + "\n";
+  }
+  function pageSource(url, entry, elt) { // htmx 2: an EventSource fed by the page's connection
+    var source = new EventTarget(), member = { name: entry.name, query: entry.query, run: null, seq: 0 };
+    source.url = url;
+    source.withCredentials = true;
+    source.readyState = 0;
+    source.onopen = source.onerror = source.onmessage = null;
+    source.close = function () { if (source.readyState !== 2) { source.readyState = 2; leave(member); } };
+    member.opened = function () { source.readyState = 1; if (source.onopen) { source.onopen(new Event("open")); } };
+    member.frame = function (event, data, id) {
+      var message = new MessageEvent(event, { data: data, lastEventId: id });
+      if (event === "message" && source.onmessage) { source.onmessage(message); }
+      source.dispatchEvent(message);
+    };
+    member.end = function (how, info) { // finished (a 204 alone), lost, refused, gone
+      if (how === "lost") { member.frame("lost", JSON.stringify(info.error), ""); }
+      if (source.readyState === 2) { return leave(member); }
+      source.readyState = 2;
+      leave(member);
+      if (source.onerror) { source.onerror(new Event("error")); }
+    };
+    join(member, elt);
+    return source;
+  }
+  function pageFetch(src, own) { // htmx 4: hx-sse's request answered from the page's connection
+    return function (url, request) {
+      var entry = (request.method || "GET").toUpperCase() === "GET" && pageEntry(url, src); // a POST's fields are its body's
+      if (!entry) { return (own || window.fetch.bind(window))(url, request); }
+      return new Promise(function (resolve) {
+        var member = { name: entry.name, query: entry.query, run: null, seq: 0 }, body = null, feed = null;
+        var encoder = new TextEncoder(), stream = new ReadableStream({
+          start: function (controller) { feed = controller; },
+          cancel: function () { leave(member); }
+        });
+        function answer(status, text, type) { resolve(new Response(text, { status: status, headers: { "Content-Type": type } })); }
+        member.opened = function () { if (!body) { body = stream; answer(200, stream, "text/event-stream"); } };
+        member.frame = function (event, data, id) {
+          try { feed.enqueue(encoder.encode(frameText(event, data, id))); } catch (e) { /* cancelled */ }
+        };
+        member.end = function (how, info) {
+          leave(member);
+          if (!body) { // what its own request would have been answered
+            if (how === "refused") { return answer(info.status, JSON.stringify({ error: info.error }), "application/json"); }
+            if (how === "lost") { return answer(200, frameText("lost", JSON.stringify(info.error), ""), "text/event-stream"); }
+            return answer(204, null, "text/event-stream");
+          }
+          if (how === "lost") { member.frame("lost", JSON.stringify(info.error), ""); }
+          try { feed.close(); } catch (e) { /* cancelled */ }
+        };
+        if (request && request.signal) { request.signal.addEventListener("abort", function () { leave(member); }); }
+        join(member, src);
+      });
+    };
+  }
+  function sourceElement(url) { // the element whose sse-connect asked for url (htmx 2 names only the URL)
+    var wanted = new URL(url, location.href).href, found = null;
+    document.querySelectorAll("[sse-connect],[data-sse-connect]").forEach(function (elt) {
+      var own = elt.getAttribute("sse-connect") || elt.getAttribute("data-sse-connect");
+      if (!found && new URL(own, location.href).href === wanted) { found = elt; }
+    });
+    return found;
+  }
+
   /* -- typing: a field with unsent input keeps its value, caret and focus across swaps ---------- */
   var focused = null, typing = null, watcher = new MutationObserver(keepField);
   function isField(elt) {
@@ -692,7 +864,10 @@
       return createSocket(paged(elt ? joinUrl(url, elt) : url));
     };
     var createSource = htmx.createEventSource || function (url) { return new EventSource(url, { withCredentials: true }); };
-    htmx.createEventSource = function (url) { return createSource(ours(url) ? paged(url) : url); }; // an EventSource sends no header
+    htmx.createEventSource = function (url) { // an EventSource sends no header: the page id in its URL
+      var elt = ours(url) ? sourceElement(url) : null, entry = ours(url) && pageEntry(url, elt);
+      return entry ? pageSource(url, entry, elt) : createSource(ours(url) ? paged(url) : url);
+    };
     htmx.defineExtension("component-framework", {
       onEvent: function (name, event) {
         var elt = event.target, detail = event.detail || {};
@@ -788,6 +963,7 @@
     }
     src.cfValidation = !stream && !!root && validatesForm(src, body);
     if (root || stream && ours(ctx.request.action)) { ctx.request.headers["X-Component-Page"] = PAGE; }
+    if (stream && ours(ctx.request.action)) { ctx.fetch = pageFetch(src, ctx.fetch); } // the page's connection
     if (!root) { return; }
     if (hasAttr(src, "data-lazy")) { return; } // a lazy load sends no parent's state
     if (!stream) { withChildren(src, body); }

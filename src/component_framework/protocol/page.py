@@ -1,0 +1,149 @@
+"""The page connection's wire format (``docs/protocol.md``): ``POST {prefix}/_page/``.
+
+Owns the request's shape::
+
+    {"page": "<the page id>",
+     "streams": [{"key": "3", "name": "report", "query": "topic=x&_page=..."},
+                 {"key": "4", "name": "ticker", "resume": "<run id>.<seq>"}, ...]}
+
+one item a component stream: ``key`` is the client's name for it (echoed, never trusted),
+``name`` the component, and either ``query`` (exactly the query string its own
+``sse-connect`` URL would send: a new run) or ``resume`` (the id of the last frame it got:
+the run goes on after it). Its limits (entries, key length: counts beside the byte limit of
+every body), and the control frames of the answer (``event: page``), one per entry before any
+of its run's frames: ``{"key", "run"}`` (joined: the frames whose id starts with ``<run>.``
+are this entry's), ``{"key", "end": "finished"}`` (a resume of a run that has nothing more:
+what ``204`` says to a stream of its own), ``{"key", "end": "lost", "error"}`` (a resume
+of a run the server does not have) and ``{"key", "end": "refused", "status", "error"}``
+(what the stream of its own would have been refused with). The runs' frames themselves are
+``protocol.sse``'s, written unchanged. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from component_framework.protocol.compact import compact_json
+from component_framework.protocol.request import RequestError, decode_json_object, quoted
+from component_framework.protocol.sse import encode_event
+
+__all__ = [
+    "MAX_PAGE_ENTRIES",
+    "PAGE_EVENT",
+    "PageEntry",
+    "PageRequest",
+    "ended_frame",
+    "joined_frame",
+    "lost_entry_frame",
+    "parse_page_request",
+    "refused_frame",
+]
+
+#: The event name of the page connection's own frames.
+PAGE_EVENT: Final = "page"
+#: Most entries one request may list (the shape's bound; the server joins at most the
+#: client's open-stream limit of them and refuses the others one by one).
+MAX_PAGE_ENTRIES: Final = 256
+_MAX_KEY_CHARS: Final = 64
+_MAX_NAME_CHARS: Final = 128
+_MAX_RESUME_CHARS: Final = 96
+
+
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """One component stream of the page: a new run (``query``) or a resumed one (``resume``)."""
+
+    key: str
+    name: str
+    query: bytes | None = None
+    resume: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """The parsed request: the page id (checked by ``core.events``) and the entries in order."""
+
+    page: object
+    entries: tuple[PageEntry, ...]
+
+
+def _text(item: Mapping[str, Any], key: str, limit: int) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise RequestError(
+            "malformed",
+            f"a page stream's {key!r} must be a string of 1 to {limit} characters, "
+            f"got {quoted(value)}",
+        )
+    return value
+
+
+def _entry(item: object) -> PageEntry:
+    if not isinstance(item, dict):
+        raise RequestError(
+            "malformed", f"every item of 'streams' must be an object, got {quoted(item)}"
+        )
+    unknown = set(item) - {"key", "name", "query", "resume"}
+    if unknown:
+        raise RequestError(
+            "malformed", f"a page stream: unexpected field {quoted(sorted(unknown)[0])}"
+        )
+    key, name = _text(item, "key", _MAX_KEY_CHARS), _text(item, "name", _MAX_NAME_CHARS)
+    if ("query" in item) == ("resume" in item):
+        raise RequestError(
+            "malformed", f"page stream {quoted(key)}: give either 'query' or 'resume'"
+        )
+    if "resume" in item:
+        return PageEntry(key, name, resume=_text(item, "resume", _MAX_RESUME_CHARS))
+    query = item["query"]
+    if not isinstance(query, str):
+        raise RequestError("malformed", f"page stream {quoted(key)}: 'query' must be a string")
+    return PageEntry(key, name, query=query.encode("utf-8", "surrogatepass"))
+
+
+def parse_page_request(
+    text: str, *, max_depth: int, max_fields: int, max_entries: int
+) -> PageRequest:
+    """The request in the JSON body ``text``; ``RequestError`` for anything else (no JSON
+    object, missing or ill-typed fields, no entry or more than ``max_entries``, a key given
+    twice)."""
+    document = decode_json_object(text, max_depth, "page connection", max_fields=max_fields)
+    unknown = set(document) - {"page", "streams"}
+    if unknown:
+        raise RequestError("malformed", f"unexpected field {quoted(sorted(unknown)[0])}")
+    items = document.get("streams")
+    if not isinstance(items, list) or not items:
+        raise RequestError("malformed", f"'streams' must be a non-empty list, got {quoted(items)}")
+    if len(items) > max_entries:
+        raise RequestError(
+            "too_many_fields", f"'streams' holds {len(items)} items, over {max_entries}"
+        )
+    entries = tuple(_entry(item) for item in items)
+    if len({entry.key for entry in entries}) != len(entries):
+        raise RequestError("malformed", "every page stream needs a 'key' of its own")
+    return PageRequest(document.get("page"), entries)
+
+
+def joined_frame(key: str, run_id: str) -> bytes:
+    """Entry ``key`` is run ``run_id``: the frames whose id starts with ``<run_id>.``."""
+    return encode_event(compact_json({"key": key, "run": run_id}), event=PAGE_EVENT)
+
+
+def ended_frame(key: str) -> bytes:
+    """Entry ``key`` resumed a run that has nothing more to send (a stream of its own: 204)."""
+    return encode_event(compact_json({"key": key, "end": "finished"}), event=PAGE_EVENT)
+
+
+def lost_entry_frame(key: str, document: Mapping[str, Any]) -> bytes:
+    """Entry ``key`` resumed a run the server does not have (expired, gone, never ours)."""
+    data = {"key": key, "end": "lost", "error": dict(document)}
+    return encode_event(compact_json(data), event=PAGE_EVENT)
+
+
+def refused_frame(key: str, status: int, document: Mapping[str, Any]) -> bytes:
+    """Entry ``key`` was refused as a stream of its own would be (``status`` and the error
+    document its answer would carry)."""
+    data = {"key": key, "end": "refused", "status": status, "error": dict(document)}
+    return encode_event(compact_json(data), event=PAGE_EVENT)

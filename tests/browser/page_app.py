@@ -1,0 +1,211 @@
+"""The app of the page-connection browser tests: a page of twelve streaming components.
+
+``app`` is ``ComponentASGI(app=inner)`` (middleware mode) behind a recorder that counts the
+page connections and stream requests and can cut every open page connection (the server side
+of a dropped network: the response stops mid-body and the connection closes). ``inner`` serves:
+
+- ``/``: twelve ``sse-connect`` counters (htmx 2 and htmx-ext-sse from ``node_modules``, our
+  runtime); ``/?own=1``: the same page with ``data-page-connection="off"`` on ``<body>``;
+- ``/ping``: a plain answer (the request that must not queue behind the streams);
+- ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
+  counter 3 (``#remove``);
+- ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled"}``;
+  ``POST /stats/reset``;
+- ``POST /cut``: end every open page connection now.
+
+A counter streams `` 1 2 ... UPTO`` as ``stream_text`` appends, ``EVERY`` seconds apart, so a
+lost frame leaves a gap and a repeated one a double in the component's final text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.core.component import StreamingComponent
+from component_framework.core.config import Settings
+from component_framework.core.registry import ComponentRegistry
+
+__all__ = ["COMPONENTS", "EVERY", "UPTO", "app", "expected_text"]
+
+NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
+HTMX_DIST: Final = NODE_MODULES / "htmx.org" / "dist"
+HTMX_SSE_DIST: Final = NODE_MODULES / "htmx-ext-sse" / "dist"
+COMPONENTS: Final = 12
+UPTO: Final = 30
+EVERY: Final = 0.1
+PAGE: Final = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>page connection</title>
+<link rel="icon" href="data:,">
+<script src="/static/htmx/htmx.min.js"></script>
+<script src="/static/htmx-sse/sse.min.js"></script>
+<script src="/components/_static/component-framework.min.js"></script>
+</head>
+<body hx-ext="component-framework"{own}>
+<button id="add" hx-get="/late" hx-target="#late" hx-swap="innerHTML">add</button>
+<button id="remove" hx-get="/gone" hx-target="#box-3" hx-swap="outerHTML">remove</button>
+<div id="late"></div>
+{markup}
+</body>
+</html>
+"""
+MARKUP: Final = (
+    '<div id="box-{n}" class="counter-box" hx-ext="sse" '
+    'sse-connect="/components/counter/stream?label=c{n}" '
+    'sse-swap="message" hx-swap="innerHTML"><p>waiting</p></div>'
+)
+TEMPLATES: Final = {
+    "counter.html": '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
+}
+
+
+def expected_text() -> str:
+    return "".join(f" {n}" for n in range(1, UPTO + 1))
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+        self.cuts: set[asyncio.Event] = set()
+
+    def reset(self) -> None:
+        self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+
+
+STATS: Final = _Stats()
+registry = ComponentRegistry()
+
+
+@registry.register("counter")
+class CounterStream(StreamingComponent):
+    """Renders its label once, then appends `` n`` for n = 1..UPTO."""
+
+    template_name = "counter.html"
+    stream_resume_grace = 2.0  # a stream that left is cancelled soon
+
+    def mount(self) -> None:
+        self.state["label"] = ""
+
+    async def on_count(self, label: str) -> AsyncIterator[None]:
+        STATS.starts += 1
+        self.state["label"] = label
+        yield
+        await self.stream_start("out")
+        try:
+            for n in range(1, UPTO + 1):
+                await asyncio.sleep(EVERY)
+                await self.stream_text("out", f" {n}")
+        except asyncio.CancelledError:
+            STATS.cancelled += 1
+            raise
+        await self.stream_done("out")
+
+
+async def index(request: Request) -> HTMLResponse:
+    own = ' data-page-connection="off"' if request.query_params.get("own") else ""
+    markup = "\n".join(MARKUP.format(n=n) for n in range(COMPONENTS))
+    return HTMLResponse(PAGE.format(own=own, markup=markup))
+
+
+async def late(request: Request) -> HTMLResponse:
+    return HTMLResponse(MARKUP.format(n=COMPONENTS))
+
+
+async def gone(request: Request) -> HTMLResponse:
+    return HTMLResponse("<p>removed</p>")
+
+
+async def ping(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("pong")
+
+
+async def stats(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "starts": STATS.starts,
+            "page_connections": STATS.page_connections,
+            "stream_requests": STATS.stream_requests,
+            "cancelled": STATS.cancelled,
+        }
+    )
+
+
+async def reset(request: Request) -> JSONResponse:
+    STATS.reset()
+    return JSONResponse({})
+
+
+async def cut(request: Request) -> JSONResponse:
+    cuts = list(STATS.cuts)
+    for event in cuts:
+        event.set()
+    return JSONResponse({"cut": len(cuts)})
+
+
+inner = Starlette(
+    routes=[
+        Route("/", index),
+        Route("/ping", ping),
+        Route("/late", late),
+        Route("/gone", gone),
+        Route("/stats", stats),
+        Route("/stats/reset", reset, methods=["POST"]),
+        Route("/cut", cut, methods=["POST"]),
+        Mount("/static/htmx", app=StaticFiles(directory=HTMX_DIST)),
+        Mount("/static/htmx-sse", app=StaticFiles(directory=HTMX_SSE_DIST)),
+    ]
+)
+components = ComponentASGI(
+    app=inner,
+    registry=registry,
+    renderer=Jinja2Renderer.from_strings(TEMPLATES),
+    settings=Settings(secret_keys=("browser-page-test-key-0123456789abcdef",)),
+)
+
+
+async def app(scope: Any, receive: Any, send: Any) -> None:
+    """``components``, counting stream requests; a page connection can be cut by ``/cut``:
+    from then on its sends fail, so the exchange ends without finishing the body and the
+    server closes the connection (what the browser sees of a dropped network)."""
+    path = scope.get("path", "") if scope["type"] == "http" else ""
+    if path.startswith("/components/counter/stream"):
+        STATS.stream_requests += 1
+    if not path.startswith("/components/_page"):
+        await components(scope, receive, send)
+        return
+    STATS.page_connections += 1
+    cut_now = asyncio.Event()
+    STATS.cuts.add(cut_now)
+
+    async def cuttable_send(message: Any) -> None:
+        if cut_now.is_set():
+            raise OSError("the test cut this connection")
+        await send(message)
+
+    async def cuttable_receive() -> Any:
+        waiting = asyncio.ensure_future(receive())
+        cutting = asyncio.ensure_future(cut_now.wait())
+        done, _ = await asyncio.wait({waiting, cutting}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting in done:
+            cutting.cancel()
+            return waiting.result()
+        waiting.cancel()
+        return {"type": "http.disconnect"}
+
+    try:
+        await components(scope, cuttable_receive, cuttable_send)
+    finally:
+        STATS.cuts.discard(cut_now)

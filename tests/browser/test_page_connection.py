@@ -1,0 +1,137 @@
+"""One connection per page, in a real headless Chromium over HTTP/1.1 (htmx 2 and htmx 4).
+
+Runs ``tests.browser.page_app:app`` under a real uvicorn on loopback: a page of twelve
+streaming components, opened in three tabs of one browser (which share its six connections
+per origin). With the runtime loaded, each tab streams all twelve over one page connection, a
+plain request on the same origin still answers within a second, and after the server cuts
+every page connection mid-stream each tab reconnects once and every component ends with
+exactly `` 1 2 ... 30``: nothing lost, nothing repeated, no stream started twice.
+``data-page-connection="off"`` keeps the streams on their own connections.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.page_app import COMPONENTS, expected_text
+from tests.servers import uvicorn_server
+
+pytestmark = pytest.mark.browser
+
+TABS = 3
+STREAMING_TIMEOUT_MS = 15_000
+FINISH_TIMEOUT_MS = 30_000
+_ALL_STREAMING = """(count) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent.includes(' 2'));
+}"""
+_ALL_FINISHED = """([count, text]) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent === text);
+}"""
+_TEXTS = """() => Array.from(document.querySelectorAll('.counter'),
+    c => [c.querySelector('b').textContent, c.querySelector('[data-stream="out"]').textContent])"""
+_PING = """async () => {
+    const began = performance.now();
+    const answer = await fetch('/ping', {cache: 'no-store'});
+    await answer.text();
+    return performance.now() - began;
+}"""
+
+
+def _http_json(url: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=5.0) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log_dir = tmp_path_factory.mktemp("page-app")
+    with uvicorn_server("tests.browser.page_app:app", log_dir) as running:
+        yield running.base_url
+
+
+def _finished(page: Page, count: int = COMPONENTS) -> None:
+    try:
+        page.wait_for_function(
+            _ALL_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS
+        )
+    except Exception as timeout:
+        texts = page.evaluate(_TEXTS)
+        raise AssertionError(f"not every component ended complete: {texts}") from timeout
+
+
+def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component_after_a_drop(
+    base_url: str, browser: Browser
+) -> None:
+    _http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    errors: list[str] = []
+    try:
+        pages = [context.new_page() for _ in range(TABS)]
+        for page in pages:
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{base_url}/")
+        for page in pages:
+            page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+        elapsed_ms = pages[0].evaluate(_PING)  # every stream of the three tabs is open now
+        assert elapsed_ms < 1000, f"a plain request took {elapsed_ms:.0f} ms"
+        cut = _http_json(f"{base_url}/cut", "POST")
+        assert cut["cut"] == TABS  # one page connection per tab, dropped mid-stream
+        for page in pages:
+            _finished(page)
+        stats = _http_json(f"{base_url}/stats")
+        assert stats["starts"] == TABS * COMPONENTS, stats  # no stream ran twice
+        assert stats["stream_requests"] == 0, stats
+        assert TABS * 2 <= stats["page_connections"] <= TABS * 3, stats
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_data_page_connection_off_keeps_each_stream_on_its_own(
+    base_url: str, browser: Browser
+) -> None:
+    _http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/?own=1")
+        _finished(page)
+        stats = _http_json(f"{base_url}/stats")
+        assert stats["page_connections"] == 0, stats
+        assert stats["stream_requests"] >= COMPONENTS, stats
+        assert stats["starts"] == COMPONENTS, stats
+    finally:
+        context.close()
+
+
+def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhere(
+    base_url: str, browser: Browser
+) -> None:
+    _http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/")
+        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+        page.click("#add")  # a thirteenth stream joins: the connection re-opens with it
+        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS + 1, timeout=STREAMING_TIMEOUT_MS)
+        page.click("#remove")  # counter 3 leaves mid-stream: re-opened without it
+        page.wait_for_selector("text=removed")
+        _finished(page, COMPONENTS)  # the twelve left, each complete
+        page.wait_for_timeout(3000)  # the left run's resume grace (2 s) is over
+        stats = _http_json(f"{base_url}/stats")
+        assert stats["starts"] == COMPONENTS + 1, stats  # nothing restarted by the re-opens
+        assert stats["cancelled"] == 1, stats  # the removed stream's run, after its grace
+        assert stats["stream_requests"] == 0, stats
+        assert stats["page_connections"] == 3, stats
+    finally:
+        context.close()
