@@ -223,7 +223,7 @@ def _comparison_table(versus: Mapping[str, Any]) -> list[str]:
         "|---|---|---:|---|",
         f"| largest measured stream count with every token on time (p99 < "
         f"{LATENCY_TARGET_MS:g} ms): at least {STREAMS_RATIO_TARGET:g}x | {shown} | "
-        f"{versus['streams_ratio']} | "
+        f"{versus['streams_ratio'] or 'n/a'} | "
         f"{_verdict(versus['streams_ratio'], STREAMS_RATIO_TARGET, at_most=False)} |",
     ]
     if "flat_out_ratio" in versus:
