@@ -1,15 +1,26 @@
-"""The benchmark harness measures correct contenders: each answers the counter event right.
+"""The benchmark harness measures correct contenders: each answers the counter event right,
+in process and under each server the loopback part starts (uvicorn, granian).
 
 Only answers are checked here, never timing (performance is measured by ``benchmarks/``).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+from pathlib import Path
 
 import pytest
-from benchmarks.common.counter import EXPECTED_COUNT, WrongAnswer, check_answer
-from benchmarks.http.contenders import CONTENDERS
+from benchmarks.common.counter import (
+    CONTENT_TYPE,
+    EXPECTED_COUNT,
+    PATH,
+    WrongAnswer,
+    check_answer,
+    request_body,
+)
+from benchmarks.common.processes import HOST, ServerName, free_port, serve, server_command
+from benchmarks.http.contenders import CONTENDERS, by_key
 from benchmarks.http.inprocess import run_inprocess
 
 
@@ -28,3 +39,38 @@ def test_an_answer_that_does_not_increment_is_rejected() -> None:
 def test_an_error_status_is_rejected() -> None:
     with pytest.raises(WrongAnswer, match="expected status 200"):
         check_answer(400, b"{}", "broken")
+
+
+def _post_counter(port: int) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        connection.request("POST", PATH, request_body(), {"Content-Type": CONTENT_TYPE})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param("uvicorn", marks=pytest.mark.uvicorn),
+        pytest.param("granian", marks=pytest.mark.servers),
+    ],
+)
+def test_the_loopback_launcher_serves_a_correct_contender_under_each_server(
+    server: ServerName,
+) -> None:
+    port = free_port()
+    command = server_command(server, by_key("components").factory, port)
+    with serve(command, port, server=server) as running:
+        status, body = _post_counter(port)
+        check_answer(status, body, f"components under {server}")
+        worker = running.worker_pid  # whose CPU and memory the benchmarks read
+        if server == "granian":  # granian runs the app in its one worker process
+            assert worker != running.pid
+            assert Path(f"/proc/{worker}/stat").read_text().split(") ")[1].split()[1] == str(
+                running.pid
+            )
+        else:
+            assert worker == running.pid

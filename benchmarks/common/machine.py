@@ -12,7 +12,9 @@ from typing import Final
 
 __all__ = ["machine_info"]
 
-PACKAGES: Final = ("uvicorn", "httptools", "uvloop", "litestar", "jinja2", "component-framework")
+PACKAGES: Final = (
+    "uvicorn", "granian", "httptools", "uvloop", "litestar", "jinja2", "component-framework",
+)  # fmt: skip
 
 
 def _cpu_model() -> str:

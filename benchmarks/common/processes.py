@@ -1,13 +1,16 @@
-"""Server and client processes of the benchmarks: loopback ports, CPU pinning, uvicorn
-command lines, readiness, bounded stops and the JSON line a client process prints.
+"""Server and client processes of the benchmarks: loopback ports, CPU pinning, uvicorn and
+granian command lines, readiness, bounded stops and the JSON line a client process prints.
 
 Owns what every benchmark that starts a process shares: :func:`free_port`, :func:`port_answers`,
 :class:`CpuPlan` (which CPU the server and the load generator are pinned to),
-:func:`uvicorn_command` (one worker, httptools, uvloop, no access log), :func:`start_process`
-and :func:`wait_ready` (a server started on an :class:`~contextlib.ExitStack` that stops it),
-:func:`serve` (both in one), :func:`stop_process` (SIGTERM, then SIGKILL after a bounded wait),
-:class:`ServerProcess` (a running server, its port and log) and :func:`run_json` (run a client
-process with a timeout and read the JSON line it prints last).
+:func:`uvicorn_command` (one worker, httptools, uvloop, no access log), :func:`granian_command`
+(its ASGI interface, one worker, uvloop, HTTP/1, no access log), :func:`server_command`
+(either, by name: the benchmarks' ``--server uvicorn|granian|both``, :func:`server_names`),
+:func:`start_process` and :func:`wait_ready` (a server started on an
+:class:`~contextlib.ExitStack` that stops it), :func:`serve` (both in one),
+:func:`stop_process` (SIGTERM, then SIGKILL after a bounded wait), :class:`ServerProcess` (a
+running server, its port, log and the process that runs the app) and :func:`run_json` (run a
+client process with a timeout and read the JSON line it prints last).
 """
 
 from __future__ import annotations
@@ -24,18 +27,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Literal, get_args
 
 __all__ = [
     "HOST",
     "ROOT",
+    "SERVER_CHOICES",
     "CpuPlan",
+    "ServerName",
     "ServerProcess",
     "cpu_plan",
     "free_port",
+    "granian_command",
     "port_answers",
     "run_json",
     "serve",
+    "server_command",
+    "server_names",
     "start_process",
     "stop_process",
     "uvicorn_command",
@@ -47,6 +55,10 @@ HOST: Final = "127.0.0.1"
 ROOT: Final = Path(__file__).resolve().parents[2]
 START_TIMEOUT: Final = 30.0
 STOP_TIMEOUT: Final = 15.0
+#: The servers a benchmark can run its app under (the first is the default everywhere).
+ServerName = Literal["uvicorn", "granian"]
+#: What ``--server`` accepts: one server, or ``both`` (one after the other, side by side).
+SERVER_CHOICES: Final = (*get_args(ServerName), "both")
 
 
 def free_port() -> int:
@@ -79,16 +91,33 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
 
 @dataclass
 class ServerProcess:
-    """A running server: its port, process and log."""
+    """A running server: its port, process and log, and which server it is."""
 
     port: int
     process: subprocess.Popen[bytes]
     log: IO[bytes]
+    server: ServerName = "uvicorn"
 
     @property
     def pid(self) -> int:
         """The server's process (``taskset`` execs it, so it is the process started)."""
         return self.process.pid
+
+    @property
+    def worker_pid(self) -> int:
+        """The process that runs the app, whose CPU time and memory are the server's: uvicorn
+        itself, or granian's one worker (granian's main process only supervises it)."""
+        if self.server == "uvicorn":
+            return self.pid
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            children = _children(self.pid)
+            if len(children) == 1:
+                return children[0]
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.server}: expected one worker, found {children}")
+            time.sleep(0.05)
 
     def output(self) -> str:
         """The last lines it wrote."""
@@ -124,6 +153,58 @@ def cpu_plan() -> CpuPlan:
     return CpuPlan(("taskset", "-c", str(cpus[0])), ("taskset", "-c", str(cpus[1])))
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (from every thread's ``children`` list in ``/proc``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return sorted(set(found))
+
+
+def server_names(choice: str) -> tuple[ServerName, ...]:
+    """The servers a ``--server`` choice names (``both``: every one, uvicorn first)."""
+    servers: tuple[ServerName, ...] = get_args(ServerName)
+    if choice == "both":
+        return servers
+    for server in servers:
+        if server == choice:
+            return (server,)
+    raise ValueError(f"expected one of {', '.join(SERVER_CHOICES)}, got {choice!r}")
+
+
+def server_command(
+    server: ServerName,
+    target: str,
+    port: int,
+    *,
+    ws: str | None = None,
+    factory: bool = True,
+    root: Path = ROOT,
+) -> list[str]:
+    """The command line of ``server`` serving ``target`` on 127.0.0.1:``port`` (``ws``: the
+    uvicorn WebSocket implementation; granian has one of its own)."""
+    if server == "granian":
+        return granian_command(target, port, factory=factory, root=root)
+    return uvicorn_command(target, port, ws=ws, factory=factory, root=root)
+
+
+def granian_command(
+    target: str, port: int, *, factory: bool = True, root: Path = ROOT
+) -> list[str]:
+    """The granian command line serving ``target`` (``module:factory``, or ``module:app`` with
+    ``factory=False``) of the checkout at ``root`` on 127.0.0.1:``port``, as close to
+    :func:`uvicorn_command` as granian allows: its ASGI interface, one worker (a child process
+    of granian's own), uvloop, HTTP/1 only, no access log, log level warning."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", *(["--factory"] if factory else []),
+        "--host", HOST, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "1",
+        "--no-access-log", "--log-level", "warning", "--working-dir", str(root), target,
+    ]  # fmt: skip
+
+
 def uvicorn_command(
     target: str, port: int, *, ws: str | None = None, factory: bool = True, root: Path = ROOT
 ) -> list[str]:
@@ -145,8 +226,9 @@ def start_process(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path = ROOT,
+    server: ServerName = "uvicorn",
 ) -> ServerProcess:
-    """Start ``command`` (a server that will listen on ``port``) with ``env`` added to this
+    """Start ``command`` (``server`` that will listen on ``port``) with ``env`` added to this
     process's environment, its output in a temporary log; ``stack`` stops it and closes the
     log."""
     log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
@@ -155,7 +237,7 @@ def start_process(
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     stack.callback(stop_process, process, STOP_TIMEOUT)
-    return ServerProcess(port, process, log)
+    return ServerProcess(port, process, log, server)
 
 
 def wait_ready(servers: Sequence[ServerProcess], timeout: float = START_TIMEOUT) -> None:
@@ -176,12 +258,13 @@ def serve(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path = ROOT,
+    server: ServerName = "uvicorn",
 ) -> Iterator[ServerProcess]:
-    """The server ``command`` listening on ``port``, ready when entered, stopped on exit."""
+    """The ``server`` ``command`` listening on ``port``, ready when entered, stopped on exit."""
     with ExitStack() as stack:
-        server = start_process(command, port, stack, env=env, cwd=cwd)
-        wait_ready([server])
-        yield server
+        running = start_process(command, port, stack, env=env, cwd=cwd, server=server)
+        wait_ready([running])
+        yield running
 
 
 def run_json(

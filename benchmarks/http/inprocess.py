@@ -8,6 +8,9 @@ same callables, so the only difference is the app. Each app runs its lifespan fi
 needs its startup). Rounds interleave the contenders (rotating their order) so that drift of
 the machine spreads over all of them; the result per contender is the median of its rounds.
 The last answer of every round is checked, so a contender that answers wrongly fails the run.
+Each round is timed twice: wall-clock µs per request, and this process's CPU µs per request
+(``time.process_time``), which a busy shared machine inflates far less (time the process waits
+for a CPU is not counted).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import uvloop
@@ -33,12 +36,13 @@ _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
 
 @dataclass(frozen=True, slots=True)
 class InProcessResult:
-    """Median and per-round µs per request of one contender."""
+    """Median and per-round µs per request of one contender (wall clock, and CPU time)."""
 
     key: str
     label: str
     iterations: int
     rounds: list[float]
+    cpu_rounds: list[float] = field(default_factory=list)
 
     @property
     def us_per_request(self) -> float:
@@ -49,6 +53,16 @@ class InProcessResult:
     def best_us(self) -> float:
         """The fastest round (least disturbed by the rest of the machine)."""
         return min(self.rounds)
+
+    @property
+    def cpu_us(self) -> float:
+        """Median CPU µs per request over the rounds."""
+        return statistics.median(self.cpu_rounds)
+
+    @property
+    def cpu_best_us(self) -> float:
+        """The round with the least CPU per request."""
+        return min(self.cpu_rounds)
 
 
 def _scope_template(body: bytes) -> dict[str, Any]:
@@ -101,11 +115,16 @@ class Exchange:
 
     async def run(self, app: Any, iterations: int) -> float:
         """Serve ``iterations`` requests; return µs per request."""
+        return (await self.measure(app, iterations))[0]
+
+    async def measure(self, app: Any, iterations: int) -> tuple[float, float]:
+        """Serve ``iterations`` requests; return wall-clock and CPU µs per request."""
         template, receive, send = self.scope, self.receive, self.send
-        started = time.perf_counter_ns()
+        started, cpu = time.perf_counter_ns(), time.process_time_ns()
         for _ in range(iterations):
             await app({**template, "state": {}}, receive, send)
-        return (time.perf_counter_ns() - started) / iterations / 1000
+        cpu = time.process_time_ns() - cpu
+        return (time.perf_counter_ns() - started) / iterations / 1000, cpu / iterations / 1000
 
 
 @asynccontextmanager
@@ -133,6 +152,7 @@ async def _measure(
     exchange = Exchange()
     apps = {contender.key: contender.build() for contender in contenders}
     times: dict[str, list[float]] = {contender.key: [] for contender in contenders}
+    cpu: dict[str, list[float]] = {contender.key: [] for contender in contenders}
     async with AsyncExitStack() as stack:
         for contender in contenders:
             await stack.enter_async_context(lifespan(apps[contender.key], contender.label))
@@ -145,10 +165,14 @@ async def _measure(
             shift = index % len(contenders)
             for contender in [*contenders[shift:], *contenders[:shift]]:
                 gc.collect()
-                times[contender.key].append(await exchange.run(apps[contender.key], iterations))
+                wall, used = await exchange.measure(apps[contender.key], iterations)
+                times[contender.key].append(wall)
+                cpu[contender.key].append(used)
                 exchange.check(contender.label)
     return [
-        InProcessResult(contender.key, contender.label, iterations, times[contender.key])
+        InProcessResult(
+            contender.key, contender.label, iterations, times[contender.key], cpu[contender.key]
+        )
         for contender in contenders
     ]
 

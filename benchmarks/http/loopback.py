@@ -1,12 +1,17 @@
-"""Loopback measurement: each contender under a real uvicorn, loaded with ``wrk``.
+"""Loopback measurement: each contender under a real server, loaded with ``wrk``.
 
 Every contender runs in its own ``uvicorn --factory`` process (httptools, uvloop, one worker,
-no access log, log level warning) on 127.0.0.1 and a free port. With two or more CPUs and
+no access log, log level warning), or ``granian --interface asgi --factory`` (one worker,
+uvloop, HTTP/1, no access log: ``benchmarks.common.processes.granian_command``), on 127.0.0.1
+and a free port. With two or more CPUs and
 ``taskset`` available, the servers are pinned to the first CPU and ``wrk`` to the second, so
 the load generator never competes with the server it measures. All servers start first (an idle
 uvicorn costs nothing), each answer is checked over HTTP before and after the load, then the
 ``wrk`` runs interleave the contenders round by round; per contender the reported run is the one
-with the median requests/s. A run with non-2xx answers fails; timing never does.
+with the median requests/s. Around each run the CPU time of the process that runs the app
+(uvicorn, or granian's worker, all its threads) is read from ``/proc``: server CPU µs per
+request, which a busy shared machine distorts far less than requests/s. A run with non-2xx
+answers fails; timing never does.
 """
 
 from __future__ import annotations
@@ -20,18 +25,20 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from benchmarks.common.counter import CONTENT_TYPE, PATH, WrongAnswer, check_answer, request_body
+from benchmarks.common.probes import read_cpu_seconds
 from benchmarks.common.processes import (
     CpuPlan,
+    ServerName,
     ServerProcess,
     cpu_plan,
     free_port,
+    server_command,
     start_process,
-    uvicorn_command,
 )
 from benchmarks.http.contenders import Contender
 
@@ -81,11 +88,19 @@ class WrkRun:
 
 @dataclass(frozen=True, slots=True)
 class LoopbackResult:
-    """Every run of one contender; :attr:`median` is the run reported."""
+    """Every run of one contender under one server; :attr:`median` is the run reported."""
 
     key: str
     label: str
     runs: list[WrkRun]
+    server: ServerName = "uvicorn"
+    #: Server CPU µs per request of each run, in the order of :attr:`runs`.
+    cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Median server CPU µs per request over the runs."""
+        return statistics.median(self.cpu_us)
 
     @property
     def median(self) -> WrkRun:
@@ -127,10 +142,10 @@ class _Server:
         return RuntimeError(f"{self.contender.label}: {why}\n{self.running.output()}")
 
 
-def _start(contender: Contender, plan: CpuPlan, stack: ExitStack) -> _Server:
+def _start(contender: Contender, plan: CpuPlan, stack: ExitStack, server: ServerName) -> _Server:
     port = free_port()
-    command = [*plan.server, *uvicorn_command(contender.factory, port)]
-    return _Server(contender, start_process(command, port, stack))
+    command = [*plan.server, *server_command(server, contender.factory, port)]
+    return _Server(contender, start_process(command, port, stack, server=server))
 
 
 def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:
@@ -138,12 +153,12 @@ def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:
     while True:
         if server.running.process.poll() is not None:
             code = server.running.process.returncode
-            raise server.failure(f"uvicorn exited with code {code}")
+            raise server.failure(f"the server exited with code {code}")
         try:
             status, answer = _post(server.port, body)
         except OSError:
             if time.monotonic() > deadline:
-                raise server.failure("uvicorn did not answer in time") from None
+                raise server.failure("the server did not answer in time") from None
             time.sleep(0.05)
             continue
         check_answer(status, answer, server.contender.label)
@@ -151,16 +166,18 @@ def _check_over_http(server: _Server, body: bytes, deadline: float) -> None:
 
 
 @contextmanager
-def _servers(contenders: Sequence[Contender], plan: CpuPlan) -> Iterator[list[_Server]]:
+def _servers(
+    contenders: Sequence[Contender], plan: CpuPlan, server: ServerName
+) -> Iterator[list[_Server]]:
     body = request_body()
     with ExitStack() as stack:
-        servers = [_start(contender, plan, stack) for contender in contenders]
+        servers = [_start(contender, plan, stack, server) for contender in contenders]
         deadline = time.monotonic() + _START_TIMEOUT
-        for server in servers:
-            _check_over_http(server, body, deadline)
+        for one in servers:
+            _check_over_http(one, body, deadline)
         yield servers
-        for server in servers:
-            _check_over_http(server, body, time.monotonic() + 5)
+        for one in servers:
+            _check_over_http(one, body, time.monotonic() + 5)
 
 
 def _lua_script(directory: Path) -> Path:
@@ -212,28 +229,41 @@ def run_loopback(
     rounds: int,
     warmup: int,
     plan: CpuPlan | None = None,
+    server: ServerName = "uvicorn",
 ) -> list[LoopbackResult]:
-    """Load every contender with wrk; raises if one answers wrongly or a tool fails."""
+    """Load every contender, each under its own ``server`` process, with wrk; raises if one
+    answers wrongly or a tool fails."""
     if shutil.which(WRK) is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     plan = cpu_plan() if plan is None else plan
     runs: dict[str, list[WrkRun]] = {contender.key: [] for contender in contenders}
-    with tempfile.TemporaryDirectory() as directory, _servers(contenders, plan) as servers:
+    cpu: dict[str, list[float]] = {contender.key: [] for contender in contenders}
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        _servers(contenders, plan, server) as running,
+    ):
         script = _lua_script(Path(directory))
         if warmup > 0:
-            for server in servers:
+            for one in running:
                 command = wrk_command(
-                    plan, script, server.port, connections=connections, duration=warmup
+                    plan, script, one.port, connections=connections, duration=warmup
                 )
-                _wrk(command, warmup, server.contender.label)
+                _wrk(command, warmup, one.contender.label)
         for index in range(rounds):
-            shift = index % len(servers)
-            for server in [*servers[shift:], *servers[:shift]]:
+            shift = index % len(running)
+            for one in [*running[shift:], *running[:shift]]:
                 command = wrk_command(
-                    plan, script, server.port, connections=connections, duration=duration
+                    plan, script, one.port, connections=connections, duration=duration
                 )
-                runs[server.contender.key].append(_wrk(command, duration, server.contender.label))
+                worker = one.running.worker_pid
+                used = read_cpu_seconds(worker)
+                run = _wrk(command, duration, one.contender.label)
+                used = read_cpu_seconds(worker) - used
+                runs[one.contender.key].append(run)
+                cpu[one.contender.key].append(used * 1e6 / run.requests)
     return [
-        LoopbackResult(contender.key, contender.label, runs[contender.key])
+        LoopbackResult(
+            contender.key, contender.label, runs[contender.key], server, cpu[contender.key]
+        )
         for contender in contenders
     ]

@@ -27,6 +27,7 @@ __all__ = [
     "floor_summary",
     "load_summary",
     "markdown",
+    "server_matrix",
     "targets",
     "token_text_bytes",
 ]
@@ -315,7 +316,7 @@ def _floor_line(floor: Mapping[str, Any]) -> str:
 
 def _memory_table(idle: Mapping[str, Any]) -> list[str]:
     lines = [
-        "Memory: uvicorn's VmRSS with open idle streams (started, handler awaiting a sleep)",
+        "Memory: the server's VmRSS with open idle streams (started, handler awaiting a sleep)",
         "",
         "| open streams | VmRSS MiB | KiB per stream over 0 |",
         "|---:|---:|---:|",
@@ -383,4 +384,35 @@ def markdown(
         lines += [f"{name}: targets (reported, never enforced)", "", *_targets_table(document), ""]
     if errors:
         lines += ["", "ERRORS (lost or wrong tokens):", *(f"- {error}" for error in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def server_matrix(by_server: Mapping[str, tuple[dict[str, Any] | None, Loads]]) -> str:
+    """The same streams under each server, side by side: one stream's tokens/s and server CPU
+    per token (medians), and the p99 token latency (ms, median run) at each stream count."""
+    counts = sorted({count for _, loads in by_server.values() for count in loads})
+    lines = [
+        "Server matrix: the same app and client under each server (one stream: median "
+        "tokens/s and server CPU µs per token; concurrent streams: p99 token latency in ms of "
+        "the median run)",
+        "",
+        "| server | tokens/s, one stream | server CPU µs/token | "
+        + " | ".join(f"p99 at {count:,} streams" for count in counts)
+        + " |",
+        "|---|---:|---:|" + "---:|" * len(counts),
+    ]
+    for server, (burst, loads) in by_server.items():
+        cells = ["n/a", "n/a"]
+        if burst is not None:
+            cells = [
+                f"{burst['tokens_per_second_median']:,.0f}",
+                f"{burst['server_cpu_us_per_token']:.2f}",
+            ]
+        for count in counts:
+            if count in loads:
+                p99 = load_summary(loads[count])["median_run"]["schedule_latency"]["p99_ms"]
+                cells.append(f"{p99:,.1f}")
+            else:
+                cells.append("n/a")
+        lines.append(f"| {server} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"

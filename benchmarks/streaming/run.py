@@ -17,10 +17,16 @@ uvloop, 127.0.0.1) pinned to the first CPU, with the same client
 4. the pacing floor: the token loops alone (:mod:`benchmarks.streaming.floor`) on the server's CPU,
    the least any server would spend producing the same tokens.
 
+``--server uvicorn|granian|both`` (default ``both``): parts 1 and 2 run under each server named
+(the sse-starlette contender under the first only: the comparison is on the same server),
+parts 3 and 4 under the first; the report's server matrix shows the servers side by side
+(tokens/s and server CPU per token of one stream, p99 token latency per stream count).
+
 The report puts the contenders side by side with the ratios issue 16 names. Prints the
 Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
-(under a minute) runs each part small, for both contenders. Exit status 1 when a stream lost
-or garbled a token, 2 when a server or client fails; timing never fails a run.
+(about a minute) runs each part small, for both contenders and both servers. Exit status 1
+when a stream lost or garbled a token, 2 when a server or client fails; timing never fails a
+run.
 """
 
 from __future__ import annotations
@@ -33,10 +39,18 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.common.machine import machine_info
-from benchmarks.common.processes import CpuPlan, cpu_plan
+from benchmarks.common.processes import SERVER_CHOICES, CpuPlan, ServerName, cpu_plan, server_names
 from benchmarks.common.report import FAILURES, RESULTS, log, write_results
 from benchmarks.streaming.client import load_timeout
-from benchmarks.streaming.report import burst_summary, comparison, floor_summary, markdown, targets
+from benchmarks.streaming.report import (
+    Loads,
+    burst_summary,
+    comparison,
+    floor_summary,
+    markdown,
+    server_matrix,
+    targets,
+)
 from benchmarks.streaming.server import (
     CONTENDERS,
     OURS,
@@ -110,15 +124,30 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="short correctness run (< 60 s)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    parser.add_argument(
+        "--server",
+        choices=SERVER_CHOICES,
+        default="both",
+        help="the server(s) to stream through (default: both, side by side)",
+    )
     return parser.parse_args(argv)
 
 
 class _Run:
-    """One benchmark run's results per contender and the errors (lost or wrong tokens) it met."""
+    """One benchmark run's results under one server, per contender, and the errors (lost or
+    wrong tokens) it met."""
 
-    def __init__(self, plan: CpuPlan, profile: StreamProfile) -> None:
+    def __init__(
+        self,
+        plan: CpuPlan,
+        profile: StreamProfile,
+        server: ServerName,
+        contenders: tuple[Contender, ...] = CONTENDERS,
+    ) -> None:
         self.plan = plan
         self.profile = profile
+        self.server: ServerName = server
+        self.contenders = contenders
         self.burst_runs: dict[str, list[dict[str, Any]]] = {}
         self.loads: dict[str, dict[int, list[dict[str, Any]]]] = {}
         self.idle: dict[str, Any] | None = None
@@ -136,16 +165,15 @@ class _Run:
         options = [*options, *contender.client_options]
         result = run_client(self.plan, scenario, server, options, timeout)
         if result.get("error"):
-            self.errors.append(
-                f"{contender.name} {scenario} {' '.join(options)}: {result['error']}"
-            )
+            where = f"{self.server}: {contender.name} {scenario}"
+            self.errors.append(f"{where} {' '.join(options)}: {result['error']}")
             log(f"  ERROR: {result['error']}")
         return result
 
     def burst(self, contender: Contender) -> None:
         profile = self.profile
         options = ["--tokens", str(profile.burst_tokens), "--rounds", str(profile.burst_rounds)]
-        with stream_server(self.plan, contender.factory) as server:
+        with stream_server(self.plan, contender.factory, server=self.server) as server:
             timeout = 120 + 60 * profile.burst_rounds
             result = self._client("burst", server, options, timeout, contender)
         self.burst_runs[contender.name] = runs = result.get("runs", [])
@@ -154,7 +182,7 @@ class _Run:
 
     def load(self, load: Load, contender: Contender) -> None:
         """One load run on a fresh server (warmed up by one short stream)."""
-        with stream_server(self.plan, contender.factory) as server:
+        with stream_server(self.plan, contender.factory, server=self.server) as server:
             self._client("burst", server, ["--tokens", "100"], 60, contender)
             self._load(server, load, contender)
 
@@ -181,7 +209,7 @@ class _Run:
             shift = index % len(loads)
             for load in [*loads[shift:], *loads[:shift]]:
                 if index < load.rounds:
-                    order = CONTENDERS if index % 2 == 0 else CONTENDERS[::-1]
+                    order = self.contenders if index % 2 == 0 else self.contenders[::-1]
                     for contender in order:
                         self.load(load, contender)
 
@@ -202,16 +230,28 @@ class _Run:
             log(f"  memory: {result['bytes_per_stream'] / 1024:.1f} KiB per open stream")
 
 
-def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:
+def _write(
+    arguments: argparse.Namespace, run: _Run, machine: dict[str, str], others: Sequence[_Run]
+) -> int:
     profile = run.profile
+    by_server: dict[str, tuple[dict[str, Any] | None, Loads]] = {}
+    for one in (run, *others):
+        burst_runs = one.burst_runs.get(OURS.name)
+        by_server[one.server] = (
+            burst_summary(burst_runs) if burst_runs else None,
+            one.loads.get(OURS.name, {}),
+        )
+    errors = [error for one in (run, *others) for error in one.errors]
     setup = describe_plan(run.plan)
     bursts = {name: burst_summary(runs) for name, runs in run.burst_runs.items() if runs}
     target_documents = {name: targets(loads, TARGET_STREAMS) for name, loads in run.loads.items()}
     versus = comparison(bursts, run.loads, target_documents, OURS.name, CONTENDERS[1].name)
     floor = floor_summary(run.floors) if run.floors else None
     report = markdown(
-        machine, setup, bursts, run.loads, run.idle, floor, target_documents, versus, run.errors
+        machine, setup, bursts, run.loads, run.idle, floor, target_documents, versus, errors
     )
+    if len(by_server) > 1:
+        report += "\n" + server_matrix(by_server)
     print(report)
     document = {
         "mode": profile.name,
@@ -230,11 +270,19 @@ def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) ->
         "pacing_floor": {"summary": floor, "runs": run.floors},
         "targets": target_documents,
         "comparison": versus,
-        "errors": run.errors,
+        "server": run.server,
+        "by_server": {
+            server: {
+                "burst": burst_of,
+                "loads": {str(count): runs for count, runs in loads.items()},
+            }
+            for server, (burst_of, loads) in by_server.items()
+        },
+        "errors": errors,
     }
     target = write_results(arguments.results, f"streaming-{profile.name}", document, report)
     log(f"[streaming {profile.name}] wrote {target}")
-    return 1 if run.errors else 0
+    return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,23 +290,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     profile = SMOKE if arguments.smoke else FULL
     plan = cpu_plan()
-    run = _Run(plan, profile)
+    first, *rest = server_names(arguments.server)
+    run = _Run(plan, profile, first)
+    others = [_Run(plan, profile, server, (OURS,)) for server in rest]
     started = time.monotonic()
     try:
         log(f"[streaming {profile.name}] {describe_plan(plan)}")
-        log("[1/4] one stream, no pacing (a fresh server per contender)")
-        for contender in CONTENDERS:
-            run.burst(contender)
-        log(f"[2/4] concurrent streams at {RATE:g} tokens/s (a fresh server per run)")
-        run.loads_interleaved()
-        with stream_server(plan) as server:
-            log("[3/4] memory per open stream (fresh server)")
+        for one in (run, *others):
+            log(f"[1/4] {one.server}: one stream, no pacing (a fresh server per contender)")
+            for contender in one.contenders:
+                one.burst(contender)
+            log(
+                f"[2/4] {one.server}: concurrent streams at {RATE:g} tokens/s "
+                "(a fresh server per run)"
+            )
+            one.loads_interleaved()
+        with stream_server(plan, server=first) as server:
+            log(f"[3/4] {first}: memory per open stream (fresh server)")
             run.memory(server)
         log("[4/4] pacing floor: the token loops alone, no framework, no I/O")
         run.pacing_floor()
     except FAILURES as exc:
         log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
-    status = _write(arguments, run, machine_info())
+    status = _write(arguments, run, machine_info(), others)
     log(f"[streaming {profile.name}] done in {time.monotonic() - started:.0f} s")
     return status

@@ -1,9 +1,11 @@
 """The streaming benchmark's server and client processes, always on 127.0.0.1 and always stopped.
 
 :func:`stream_server` runs ``uvicorn --factory benchmarks.streaming.app:...`` (httptools,
-uvloop, one worker, no access log) pinned to the first CPU and stops it on exit (SIGTERM, then
+uvloop, one worker, no access log), or the same app under granian (``server="granian"``: its
+ASGI interface, one worker, uvloop), pinned to the first CPU and stops it on exit (SIGTERM, then
 SIGKILL after a bounded wait). :func:`run_client` runs one ``benchmarks.streaming.client``
-scenario pinned to the second CPU, with a timeout, and returns its JSON result; :func:`run_floor`
+scenario pinned to the second CPU, with a timeout, and returns its JSON result (the server CPU
+and memory it reads are those of the process running the app: granian's worker); :func:`run_floor`
 runs the pacing floor on the server's CPU.
 """
 
@@ -17,12 +19,13 @@ from typing import Any, Final
 
 from benchmarks.common.processes import (
     CpuPlan,
+    ServerName,
     ServerProcess,
     free_port,
     run_json,
     serve,
-    uvicorn_command,
 )
+from benchmarks.common.processes import server_command as _server_command
 
 __all__ = [
     "CONTENDERS",
@@ -38,7 +41,7 @@ __all__ = [
     "stream_server",
 ]
 
-#: A running uvicorn of the streaming benchmark.
+#: A running server (uvicorn or granian) of the streaming benchmark.
 StreamServer = ServerProcess
 
 
@@ -66,21 +69,25 @@ def describe_plan(plan: CpuPlan) -> str:
     return f"server pinned with `{' '.join(plan.server)}`, client with `{' '.join(plan.wrk)}`"
 
 
-def server_command(factory: str, port: int) -> list[str]:
-    """The uvicorn command line serving ``factory``: ``module:callable``, or a callable of
-    ``benchmarks.streaming.app``."""
+def server_command(factory: str, port: int, server: ServerName = "uvicorn") -> list[str]:
+    """The command line of ``server`` serving ``factory``: ``module:callable``, or a callable
+    of ``benchmarks.streaming.app``."""
     target = factory if ":" in factory else f"benchmarks.streaming.app:{factory}"
-    return uvicorn_command(target, port)
+    return _server_command(server, target, port)
 
 
 @contextmanager
 def stream_server(
-    plan: CpuPlan, factory: str = "build_stream_app", env: Mapping[str, str] | None = None
+    plan: CpuPlan,
+    factory: str = "build_stream_app",
+    env: Mapping[str, str] | None = None,
+    server: ServerName = "uvicorn",
 ) -> Iterator[StreamServer]:
-    """A uvicorn serving the streaming app, ready when entered, stopped on exit."""
+    """``server`` serving the streaming app, ready when entered, stopped on exit."""
     port = free_port()
-    with serve([*plan.server, *server_command(factory, port)], port, env=env) as server:
-        yield server
+    command = [*plan.server, *server_command(factory, port, server)]
+    with serve(command, port, env=env, server=server) as running:
+        yield running
 
 
 def client_command(
@@ -90,7 +97,7 @@ def client_command(
     core = ["--server-core", plan.server[-1]] if plan.server else []
     return [
         *plan.wrk, sys.executable, "-m", "benchmarks.streaming.client", scenario,
-        "--port", str(server.port), "--server-pid", str(server.pid), *core, *options,
+        "--port", str(server.port), "--server-pid", str(server.worker_pid), *core, *options,
     ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""WebSocket benchmark: ``python -m benchmarks.websocket [--smoke] [--ws IMPL]``.
+"""WebSocket benchmark: ``python -m benchmarks.websocket [--smoke] [--ws IMPL] [--server S]``.
 
 Measures ``ComponentASGI``'s WebSocket transport and broadcasts under real uvicorns on
 127.0.0.1 (``--ws websockets`` by default, httptools, uvloop), with the client
@@ -21,6 +21,10 @@ separate process:
    connections of part 2; and a diagnostic run with tracemalloc in the server that splits the
    Python allocations per connection by package.
 
+``--server granian`` runs every server process under granian instead (its ASGI interface and
+WebSocket, one worker, uvloop; ``--ws`` does not apply), e.g. to measure the idle memory per
+connection there.
+
 Prints the Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
 runs each part tiny (5 clients, 50 connections, 2 workers) in well under a minute. Exit status
 1 when a client got a wrong or no answer, 2 when a server, redis or the client fails; timing
@@ -38,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.common.machine import machine_info
-from benchmarks.common.processes import CpuPlan, cpu_plan
+from benchmarks.common.processes import CpuPlan, ServerName, cpu_plan
 from benchmarks.common.report import FAILURES, RESULTS, log, write_results
 from benchmarks.websocket.app import TRACE_ENV
 from benchmarks.websocket.report import CONTENDERS, markdown, targets
@@ -96,6 +100,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="short correctness run (< 60 s)")
     parser.add_argument("--ws", default="websockets", choices=WS_IMPLEMENTATIONS,
                         help="uvicorn's WebSocket implementation")  # fmt: skip
+    parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"),
+                        help="the server of every part (default: uvicorn)")  # fmt: skip
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     return parser.parse_args(argv)
 
@@ -107,10 +113,13 @@ def _fanout_timeout(connections: int, rounds: int) -> float:
 class _Run:
     """One benchmark run's results and the errors (wrong or missing answers) it met."""
 
-    def __init__(self, plan: CpuPlan, profile: WsProfile, ws: str) -> None:
+    def __init__(
+        self, plan: CpuPlan, profile: WsProfile, ws: str, server: ServerName = "uvicorn"
+    ) -> None:
         self.plan = plan
         self.profile = profile
         self.ws = ws
+        self.server: ServerName = server
         self.rtt: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.fanout: dict[int, dict[str, Any]] = {}
         self.workers: dict[str, Any] | None = None
@@ -132,7 +141,9 @@ class _Run:
         profile, plan = self.profile, self.plan
         with ExitStack() as stack:
             servers = {
-                key: stack.enter_context(ws_servers(factory, self.ws, prefix=plan.server))[0]
+                key: stack.enter_context(
+                    ws_servers(factory, self.ws, prefix=plan.server, server=self.server)
+                )[0]
                 for key, (factory, _) in CONTENDERS.items()
             }
             keys = list(servers)
@@ -160,7 +171,9 @@ class _Run:
         """One worker, pinned, fresh; ``connections`` idle tickers, then the broadcasts."""
         rounds = self.profile.fanout_rounds
         options = ["--connections", str(connections), "--rounds", str(rounds)]
-        with ws_servers("build_ws_components", self.ws, prefix=self.plan.server) as servers:
+        with ws_servers(
+            "build_ws_components", self.ws, prefix=self.plan.server, server=self.server
+        ) as servers:
             result = self._client(self.plan.wrk, "fanout", servers, options,
                                   _fanout_timeout(connections, rounds))  # fmt: skip
         self.fanout[connections] = result
@@ -174,7 +187,7 @@ class _Run:
         with redis_server() as redis:
             env = {BROKER_ENV: f"redis://127.0.0.1:{redis.port}/0"}
             with ws_servers("build_ws_components", self.ws, count=profile.workers,
-                            env=env) as servers:  # fmt: skip
+                            env=env, server=self.server) as servers:  # fmt: skip
                 result = self._client((), "fanout", servers, options,
                                       _fanout_timeout(connections, rounds))  # fmt: skip
             redis.check_alive()
@@ -187,7 +200,7 @@ class _Run:
         connections = self.profile.detail_connections
         options = ["--connections", str(connections), "--rounds", "1", "--detail"]
         with ws_servers("build_ws_components", self.ws, prefix=self.plan.server,
-                        env={TRACE_ENV: "1"}) as servers:  # fmt: skip
+                        env={TRACE_ENV: "1"}, server=self.server) as servers:  # fmt: skip
             result = self._client(self.plan.wrk, "fanout", servers, options,
                                   _fanout_timeout(connections, 1) * 3)  # fmt: skip
         self.detail = result
@@ -209,8 +222,9 @@ def _log_fanout(label: str, result: dict[str, Any]) -> None:
 
 def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:
     profile = run.profile
-    setup = (f"uvicorn --ws {run.ws} --http httptools --loop uvloop; "
-             + run.plan.describe().replace("wrk", "client"))  # fmt: skip
+    server = (f"uvicorn --ws {run.ws} --http httptools --loop uvloop" if run.server == "uvicorn"
+              else "granian --interface asgi --loop uvloop --http 1")  # fmt: skip
+    setup = f"{server}; " + run.plan.describe().replace("wrk", "client")
     target_document = targets(run.fanout, run.workers, profile.fanout)
     report = markdown(machine, setup, run.rtt, run.fanout, run.workers, run.detail,
                       target_document, run.errors)  # fmt: skip
@@ -218,7 +232,7 @@ def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) ->
     document = {
         "mode": profile.name,
         "machine": machine,
-        "settings": {**asdict(profile), "ws": run.ws, "setup": setup},
+        "settings": {**asdict(profile), "ws": run.ws, "server": run.server, "setup": setup},
         "round_trips": run.rtt,
         "fanout": {str(count): result for count, result in sorted(run.fanout.items())},
         "workers": run.workers,
@@ -236,11 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     profile = SMOKE if arguments.smoke else FULL
     plan = cpu_plan()
-    run = _Run(plan, profile, arguments.ws)
+    run = _Run(plan, profile, arguments.ws, arguments.server)
     started = time.monotonic()
     try:
         pinning = plan.describe().replace("wrk", "client")
-        log(f"[websocket {profile.name}] --ws {arguments.ws}; {pinning}")
+        log(f"[websocket {profile.name}] {arguments.server} --ws {arguments.ws}; {pinning}")
         log("[1/4] event round trips: floor, ComponentASGI, Litestar, Starlette")
         run.round_trips()
         log("[2/4] broadcast fan-out, one worker (a fresh server per count)")

@@ -2,7 +2,8 @@
 127.0.0.1, always bounded in time and always stopped.
 
 :func:`ws_servers` starts uvicorns serving one factory of :mod:`benchmarks.websocket.app` (one
-worker each, ``--ws`` as asked, httptools, uvloop, no access log) on free ports and stops them
+worker each, ``--ws`` as asked, httptools, uvloop, no access log), or granians (``--server
+granian``: its ASGI interface and WebSocket, one worker each, uvloop), on free ports and stops them
 on exit (SIGTERM, then SIGKILL after a bounded wait); :func:`redis_server` starts a throwaway
 ``redis-server`` (no persistence) on a free port; :func:`run_client` runs one
 :mod:`benchmarks.websocket.client` scenario with a timeout and returns its JSON result.
@@ -19,14 +20,15 @@ from typing import Any, Final
 
 from benchmarks.common.processes import (
     HOST,
+    ServerName,
     ServerProcess,
     free_port,
     run_json,
     serve,
     start_process,
-    uvicorn_command,
     wait_ready,
 )
+from benchmarks.common.processes import server_command as _server_command
 
 __all__ = ["REDIS", "Server", "redis_server", "run_client", "server_command", "ws_servers"]
 
@@ -36,9 +38,10 @@ REDIS: Final = "redis-server"
 Server = ServerProcess
 
 
-def server_command(factory: str, port: int, ws: str) -> list[str]:
-    """The uvicorn command line serving ``benchmarks.websocket.app:<factory>``."""
-    return uvicorn_command(f"benchmarks.websocket.app:{factory}", port, ws=ws)
+def server_command(factory: str, port: int, ws: str, server: ServerName = "uvicorn") -> list[str]:
+    """The command line of ``server`` serving ``benchmarks.websocket.app:<factory>`` (``ws``:
+    uvicorn's WebSocket implementation)."""
+    return _server_command(server, f"benchmarks.websocket.app:{factory}", port, ws=ws)
 
 
 @contextmanager
@@ -49,15 +52,16 @@ def ws_servers(
     count: int = 1,
     prefix: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    server: ServerName = "uvicorn",
 ) -> Iterator[list[Server]]:
-    """``count`` uvicorns (one worker each, own ports) serving ``factory``, ready when entered
-    and stopped on exit."""
+    """``count`` processes of ``server`` (one worker each, own ports) serving ``factory``,
+    ready when entered and stopped on exit."""
     with ExitStack() as stack:
         servers = []
         for _ in range(count):
             port = free_port()
-            command = [*prefix, *server_command(factory, port, ws)]
-            servers.append(start_process(command, port, stack, env=env))
+            command = [*prefix, *server_command(factory, port, ws, server)]
+            servers.append(start_process(command, port, stack, env=env, server=server))
         wait_ready(servers)
         yield servers
 
@@ -87,6 +91,6 @@ def run_client(
     command = [
         *prefix, sys.executable, "-m", "benchmarks.websocket.client", scenario,
         "--ports", ",".join(str(server.port) for server in servers),
-        "--server-pids", ",".join(str(server.pid) for server in servers), *options,
+        "--server-pids", ",".join(str(server.worker_pid) for server in servers), *options,
     ]  # fmt: skip
     return run_json(command, timeout, f"ws client {scenario}", servers=servers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import traceback
 from pathlib import Path
 
 import jinja2
@@ -39,6 +40,42 @@ def test_renderer_reads_templates_from_a_directory(tmp_path: Path) -> None:
 def test_renderer_uses_a_given_environment_as_is() -> None:
     environment = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ v }}"}), autoescape=False)
     assert Jinja2Renderer(environment).render("t", {"v": "<i>"}) == "<i>"
+
+
+def test_renderer_renders_what_jinja_renders_globals_included() -> None:
+    source = (
+        "{% for i in range(n) %}{{ i }}{% endfor %}|{{ greet }}|{{ shadow }}|"
+        "{% set local = 'x' %}{{ local }}|{{ missing | default('none') }}"
+    )
+    environment = jinja2.Environment(loader=jinja2.DictLoader({"t": source}), autoescape=True)
+    environment.globals.update(greet="<hi>", shadow="global")
+    renderer = Jinja2Renderer(environment)
+    context = {"n": 3, "shadow": "context"}
+    expected = environment.get_template("t").render(context)
+    assert renderer.render("t", context) == expected == "012|&lt;hi&gt;|context|x|none"
+
+
+def test_renderer_sees_globals_added_or_replaced_after_the_first_render() -> None:
+    environment = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ site }}"}))
+    environment.globals["site"] = "one"
+    renderer = Jinja2Renderer(environment)
+    assert renderer.render("t", {}) == "one"
+    environment.globals["site"] = "two"
+    assert renderer.render("t", {}) == "two"
+
+
+def test_renderer_keeps_jinjas_errors_and_their_template_line() -> None:
+    source = "line one\n{{ 1 // zero }}"
+    renderer = Jinja2Renderer.from_strings({"broken.html": source})
+    with pytest.raises(ZeroDivisionError) as raised:
+        renderer.render("broken.html", {"zero": 0})
+    frames = [(frame.filename, frame.lineno) for frame in traceback.extract_tb(raised.tb)]
+    assert ("<template>", 2) in frames or ("broken.html", 2) in frames
+
+
+def test_renderer_renders_an_async_environment_through_jinja() -> None:
+    environment = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ v }}!"}), enable_async=True)
+    assert Jinja2Renderer(environment).render("t", {"v": "async"}) == "async!"
 
 
 async def test_page_global_embeds_a_live_component(components_app: ComponentASGI) -> None:

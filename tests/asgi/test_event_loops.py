@@ -238,3 +238,40 @@ async def test_a_websocket_joins_takes_an_event_and_closes() -> None:
             assert clicked["state"] == {"count": 1}
             await to_app.send({"type": "websocket.disconnect", "code": 1000})
         # the task group ended: the app returned after the disconnect, within the deadline
+
+
+@on_both_loops
+async def test_a_component_joins_an_open_socket_takes_an_event_and_leaves() -> None:
+    app = make_app()
+    to_app, app_inbox = anyio.create_memory_object_stream[dict[str, Any]](10)
+    app_outbox, from_app = anyio.create_memory_object_stream[dict[str, Any]](10)
+
+    async def receive() -> dict[str, Any]:
+        return await app_inbox.receive()
+
+    async def send(message: dict[str, Any]) -> None:
+        await app_outbox.send(message)
+
+    async def exchange(message: dict[str, Any]) -> dict[str, Any]:
+        await to_app.send({"type": "websocket.receive", "text": json.dumps(message)})
+        answer = await from_app.receive()
+        decoded: dict[str, Any] = json.loads(answer["text"])
+        return decoded
+
+    scope = websocket_scope("/components/counter/ws/")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group, app_inbox, app_outbox, to_app, from_app:
+            group.start_soon(app, scope, receive, send)
+            await to_app.send({"type": "websocket.connect"})
+            assert (await from_app.receive())["type"] == "websocket.accept"
+            assert (await from_app.receive())["type"] == "websocket.send"  # its own render
+            joined = await exchange({"type": "join", "component": "counter", "ref": "j"})
+            assert (joined["type"], joined["ref"]) == ("render", "j")
+            member = joined["component_id"]
+            clicked = await exchange(
+                {"type": "event", "event": "increment", "component_id": member}
+            )
+            assert (clicked["component_id"], clicked["state"]) == (member, {"count": 1})
+            left = await exchange({"type": "leave", "component_id": member, "ref": "l"})
+            assert left == {"type": "left", "component_id": member, "ref": "l"}
+            await to_app.send({"type": "websocket.disconnect", "code": 1000})

@@ -170,3 +170,11 @@ def test_coalesce_matches_a_simple_model(steps: list[tuple[str, str]]) -> None:
 
 def test_the_verdicts_are_named() -> None:
     assert {verdict.value for verdict in Verdict} == {"queued", "overflow"}
+
+
+def test_push_renders_coalesce_per_component_never_across() -> None:
+    box = outbox("coalesce")
+    box.put("a1", push=True, key="a")
+    box.put("b1", push=True, key="b")
+    box.put("a2", push=True, key="a")
+    assert drain(box) == ["b1", "a2"]

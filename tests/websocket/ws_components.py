@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.core.access import AccessContext
 from component_framework.core.component import Component, StreamingComponent, rate_limit
 from component_framework.core.registry import ComponentRegistry
 from tests import sample_components
@@ -31,6 +32,7 @@ TEMPLATES: Final = {
     "live.html": '<div class="live">{{ count }}</div>',
     "ticker.html": '<div class="ticker">{{ ticks }}</div>',
     "board.html": '<div class="board">{{ posts }}</div>',
+    "owned.html": '<div class="owned">{{ owner }}: {{ notes }}</div>',
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -205,3 +207,22 @@ class BoardComponent(Component):
     @rate_limit(per_second=0.001, burst=1)
     def on_post(self) -> None:
         self.state["posts"] += 1
+
+
+@registry.register("owned")
+class OwnedComponent(Component):
+    """One user's component: whoever mounts it owns it (the ``X-User`` header of the
+    connection); nobody else may open or act on it."""
+
+    template_name = "owned.html"
+
+    def mount(self) -> None:
+        self.state["owner"] = self.request.headers.get("x-user", "")
+        self.state["notes"] = 0
+
+    def authorize(self, context: AccessContext, event: str) -> bool:
+        owner = self.state.get("owner")  # None: being mounted, by whoever connects
+        return owner is None or context.headers.get("x-user", "") == owner
+
+    def on_note(self) -> None:
+        self.state["notes"] += 1

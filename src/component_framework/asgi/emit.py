@@ -71,10 +71,8 @@ async def handle_emit(
     headers = RequestHeaders.of(scope)
     dispatcher, guard, settings = services.dispatcher, services.guard, services.dispatcher.settings
     try:
-        guard.check_host(headers.host)
-        client = guard.client_address(scope)
         now = monotonic()
-        guard.take_request(client, now)
+        client = guard.admit(scope, headers, now, None)  # cross-site: once it is a POST
         if scope["method"] != "POST":
             raise MethodNotAllowed(scope["method"], ["POST"])
         guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from component_framework.asgi.incoming import BodyDeadlines
 from component_framework.core.config import Settings
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.errors import Forbidden, HostNotAllowed, RateLimited, shown
+
+if TYPE_CHECKING:
+    from component_framework.asgi.incoming import RequestHeaders
 
 __all__ = ["ClientGuard", "Slot", "host_allowed", "origin_allowed"]
 
@@ -95,6 +98,41 @@ class ClientGuard:
         hosts = settings.allowed_hosts
         self._hosts: tuple[str, ...] | None = tuple(hosts) if hosts else None
         self._host_verdicts: dict[str, bool] = {}
+        # What admit() reads on every request, read once (Settings is frozen).
+        self._rate = settings.http_rate
+        self._burst = settings.http_burst
+        self._cross_site = settings.check_origin
+
+    # -- one request -----------------------------------------------------------------------
+
+    def admit(
+        self, scope: Mapping[str, Any], headers: RequestHeaders, now: float, action: str | None
+    ) -> str:
+        """Every per-request check of a request/response exchange in one call; returns the
+        client's address. In order: the host (:meth:`check_host`, 400), the client's address
+        (:meth:`client_address`), its request rate (:meth:`take_request`, 429, counted at
+        ``now``) and, when ``action`` names a state change (``None``: a safe method), the
+        cross-site check (:meth:`check_origin`, 403). Each step costs nothing when its
+        setting is off; none is weaker than the method it stands for."""
+        if self._hosts is not None:
+            self.check_host(headers.host)
+        if self._proxies:
+            client = self.client_address(scope)
+        else:  # the common case: the server's peer address, as is
+            peer = scope.get("client")
+            client = _UNKNOWN if not peer else peer[0]
+            if type(client) is not str:
+                client = str(client)
+        rate = self._rate
+        if rate is not None:
+            wait = self._buckets.take(client, rate, self._burst, now)
+            if wait:
+                raise RateLimited("too many requests from this client: slow down", wait)
+        if action is not None and self._cross_site:
+            origin, fetch_site = headers.origin, headers.fetch_site
+            if origin is not None or fetch_site is not None:  # else nothing says cross-site
+                self.check_origin(origin, fetch_site, headers.host, action)
+        return client
 
     # -- hosts -------------------------------------------------------------------------------
 

@@ -7,10 +7,11 @@ status and JSON body. A ``multipart/form-data`` body (an upload) is not collecte
 into a ``core.multipart.MultipartReader`` under the upload limits, which learns the fields
 that take files as soon as the event is known (from the URL, or when its form field arrives);
 the request's files are closed once it is answered, whatever happened. Before any of that,
-the app's ``ClientGuard`` counts the request against the client's rate and refuses a
-cross-site ``POST``; the request's scope is the authorization context of the call. ``GET``
-mounts (or re-renders a snapshot) and never runs an event handler; ``HEAD`` is ``GET``
-without the body; ``POST`` does both. Knows nothing of other transports.
+the app's ``ClientGuard.admit`` checks the host, counts the request against the client's
+rate and refuses a cross-site ``POST``, in one call; the request's scope is the
+authorization context of the call. ``GET`` mounts (or re-renders a snapshot) and never runs
+an event handler; ``HEAD`` is ``GET`` without the body; ``POST`` does both. Knows nothing of
+other transports.
 """
 
 from __future__ import annotations
@@ -86,12 +87,10 @@ async def handle_http(
     claimed: Claims | None = None
     taken = False  # whether the handler completed with the claimed uploads (then they are its)
     try:
-        guard.check_host(headers.host)
-        client = guard.client_address(scope)
         now = monotonic()
-        guard.take_request(client, now)
-        if method == "POST":
-            guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
+        post = method == "POST"
+        client = guard.admit(scope, headers, now, "request" if post else None)
+        if post:
             if is_multipart(headers.content_type):
                 fields, form = await _read_upload(scope, receive, headers, services, component_name)
             else:
@@ -127,7 +126,7 @@ async def handle_http(
         taken = prepared.invalid is None
         if result.effects and "emit" in result.effects:
             await _emit_to_live(scope, services, result.effects["emit"])
-        if http_answer_format(method == "POST", htmx, accept) == "html":
+        if http_answer_format(post, htmx, accept) == "html":
             response = fragment_response(result)  # errors too: htmx swaps it
         elif (refusal := result.refusal()) is not None:  # a form that did not go through
             response = refused_form_response(refusal, render_document(result))

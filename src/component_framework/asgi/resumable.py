@@ -88,13 +88,9 @@ async def handle_resumable(
     method, guard = scope["method"], services.guard
     settings = services.dispatcher.settings
     try:
-        guard.check_host(headers.host)
-        client = guard.client_address(scope)
         now = monotonic()
-        guard.take_request(client, now)
+        client = guard.admit(scope, headers, now, "upload" if method in _CHANGES else None)
         _refuse_repeated_headers(scope)
-        if method in _CHANGES:
-            guard.check_origin(headers.origin, headers.fetch_site, headers.host, "upload")
         owner = upload_owner(AccessContext("http", scope, client))
         if not upload_id:
             if method != "POST":

@@ -22,6 +22,7 @@ from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.responses import error_response
 from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REASON
+from component_framework.asgi.socket_members import SocketMembers
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
@@ -52,6 +53,7 @@ from component_framework.protocol.request import (
     socket_options,
 )
 from component_framework.protocol.websocket import (
+    ClientMessage,
     MessageError,
     Ref,
     broadcast_message,
@@ -141,6 +143,8 @@ class _SocketConnection:
         self.target = target
         self.state = SocketState.OPEN
         self.session: LiveSession | None = None
+        #: The components joined to this socket besides its own (the page's socket).
+        self.members: SocketMembers | None = None
         self._loop = aio.running_loop()
         self._outbox = Outbox(
             max_messages=settings.ws_outbox_messages,
@@ -169,47 +173,49 @@ class _SocketConnection:
         if session is not None and result.component is not session.component:
             # A held child's render: swapped by its own id, never coalesced with the root's.
             if not self.html:
-                self._queue(render_message(result, ref))
+                self.queue(render_message(result, ref))
                 return
-            self._queue(htmx_child_message(result))
+            self.queue(htmx_child_message(result))
             if result.effects:
-                self._queue(effects_message(result.effects, result.component_id, ref))
+                self.queue(effects_message(result.effects, result.component_id, ref))
             return
         if self.html:
-            self._queue(htmx_render_message(result, self.target), push=ref is None)
+            self.queue(htmx_render_message(result, self.target), push=ref is None)
             if result.effects:  # after the swap they belong to; never coalesced away
-                self._queue(effects_message(result.effects, result.component_id, ref))
+                self.queue(effects_message(result.effects, result.component_id, ref))
         else:
-            self._queue(render_message(result, ref), push=ref is None)
+            self.queue(render_message(result, ref), push=ref is None)
 
     def stream(self, ops: list[StreamOp]) -> None:
         for op in ops:
-            self._queue(stream_message(op.to_wire()))
+            self.queue(stream_message(op.to_wire()))
 
     def error(self, error: ComponentError, ref: Ref) -> None:
         if isinstance(error, Forbidden | Unauthorized) and not self._joined():
             self.close(error)  # denied before anything was shown: nothing to keep open for
             return
-        self._queue(error_message(error_document(error, debug=self.settings.debug), ref))
+        self.queue(error_message(error_document(error, debug=self.settings.debug), ref))
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
-        self._queue(broadcast_message(event, payload))
+        self.queue(broadcast_message(event, payload))
 
     def _joined(self) -> bool:
         return self.session is not None and self.session.component is not None
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
-        self._queue(done_message(result, ref))
+        self.queue(done_message(result, ref))
 
     def overflow(self) -> None:
         self.close(SlowConsumer("the connection cannot keep up with its messages"))
 
     # -- the outbox ----------------------------------------------------------------------------
 
-    def _queue(self, text: str, *, push: bool = False) -> None:
+    def queue(self, text: str, *, push: bool = False, key: str = "") -> None:
+        """Queue ``text`` for the client (``push``: a render of component ``key``, the
+        socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
-        if self._outbox.put(text, push=push) is OVERFLOW:
+        if self._outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
         if self._sender is None:
@@ -249,8 +255,7 @@ class _SocketConnection:
         if error is not None and close_code != CLOSE_SERVICE_RESTART:
             logger.info("closing a WebSocket with %d: %s", close_code, error.message)
         self._outbox.clear()
-        if self.session is not None:
-            self.session.close()
+        self._end_sessions()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
         return self._closer
 
@@ -317,8 +322,13 @@ class _SocketConnection:
             return
         self.state = SocketState.CLOSED
         self._outbox.clear()
+        self._end_sessions()
+
+    def _end_sessions(self) -> None:
         if self.session is not None:
             self.session.close()
+        if self.members is not None:
+            self.members.close()
 
     async def finished(self) -> None:
         """Wait for the tasks that still write to the socket (at the end of the exchange)."""
@@ -333,6 +343,8 @@ class _SocketConnection:
             await aio.wait_all(tasks)
         if self.session is not None:
             await self.session.aclose()
+        if self.members is not None:
+            await self.members.aclose()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -418,25 +430,39 @@ class _SocketConnection:
         if message.htmx:
             self.html = True
         if message.type == "ping":
-            self._queue(pong_message(message.ref))
+            self.queue(pong_message(message.ref))
+            return
+        members = self.members
+        assert members is not None
+        if message.type == "leave":
+            assert message.component_id is not None
+            members.leave(message.component_id, message.ref)
+            return
+        if message.type == "join" and message.component is not None:
+            members.join(message.component, _join_of(message), message.target)
             return
         if message.type == "join":
             if self._join_timer is not None:
                 self._join_timer.cancel()
                 self._join_timer = None
-            work: Join | Event = Join(
-                message.params, message.snapshot, message.ref, message.children, message.url
-            )
+            work: Join | Event = _join_of(message)
         else:
             assert message.event is not None
-            work = Event(
-                message.event, message.payload, message.ref, message.validate, message.component_id
-            )
+            target = message.component_id
+            joined = None if target is None else members.session_for(target)
+            if joined is not None:  # an event of a joined component (or of a child it holds)
+                session = joined
+                target = None if joined.component_id == target else target
+            work = Event(message.event, message.payload, message.ref, message.validate, target)
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)
-            self.error(busy, message.ref)
+            session.outlet.error(busy, message.ref)
+
+
+def _join_of(message: ClientMessage) -> Join:
+    return Join(message.params, message.snapshot, message.ref, message.children, message.url)
 
 
 def _connect_options(
@@ -508,7 +534,8 @@ async def handle_websocket(
             return
         html = options.format == "html"
         connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
-        connection.session = LiveSession(
+        page = checked_page_id(options.page)
+        session = connection.session = LiveSession(
             dispatcher,
             services.hub,
             component_name,
@@ -516,7 +543,15 @@ async def handle_websocket(
             inbox_limit=settings.ws_inbox_messages,
             frame_interval=settings.stream_frame_interval,
             context=AccessContext("websocket", scope, client),
-            page=checked_page_id(options.page),
+            page=page,
+        )
+        connection.members = SocketMembers(
+            connection,
+            services,
+            scope,
+            client,
+            page=page,
+            own_id=lambda: session.component_id,
         )
         sockets.connections.add(connection)
         try:

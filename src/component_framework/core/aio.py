@@ -175,10 +175,9 @@ def running_loop() -> Loop:
 
 def current_task() -> Any:
     """The running task (compared with ``is``; a task of :func:`running_loop` is itself)."""
-    try:
-        return _asyncio_current_task()
-    except RuntimeError:  # no asyncio loop: trio's
-        pass
+    loop = _get_running_loop()
+    if loop is not None:  # asyncio's (given the loop: no second look-up of it)
+        return _asyncio_current_task(loop)
     trio_module = _trio()
     handle = _CURRENT.get(None)
     if handle is None:

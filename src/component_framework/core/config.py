@@ -219,7 +219,7 @@ _POSITIVE_INTS: Final = (
     *("stream_retry_ms", "stream_replay_frames", "stream_replay_bytes"),
     *("ws_max_message_bytes", "ws_burst", "ws_inbox_messages", "ws_outbox_messages"),
     *("ws_outbox_bytes", "http_burst", "max_streams_per_client", "max_sockets_per_client"),
-    "max_page_streams_per_client",
+    *("max_page_streams_per_client", "ws_max_components"),
     *("upload_max_file_bytes", "upload_max_files", "upload_max_bytes", "upload_spool_bytes"),
     "upload_chunk_bytes",
     "state_max_bytes",
@@ -273,7 +273,9 @@ class Settings:
     ``ws_send_timeout``: a client that does not take a message within this is closed (1013);
     ``ws_idle_timeout``: close (1001) a socket that received nothing for this long (``None``:
     never; the server's own WebSocket pings already drop dead peers); ``ws_join_timeout``: a
-    socket opened with ``join=message`` that sent no ``join`` within this is closed (1008).
+    socket opened with ``join=message`` that sent no ``join`` within this is closed (1008);
+    ``ws_max_components``: most components one socket holds, its own and those joined to it
+    (the page's socket); a join past it is refused (``rate_limited``), the socket stays open.
 
     Clients and abuse: ``check_origin``: refuse state-changing HTTP requests (``POST``, and
     stream starts) whose ``Origin`` (or, without one, ``Sec-Fetch-Site``) says they come from
@@ -353,6 +355,7 @@ class Settings:
     ws_send_timeout: float = 10.0
     ws_idle_timeout: float | None = None
     ws_join_timeout: float = 5.0
+    ws_max_components: int = 32
     vendor_directory: Path | str | None = None
     check_origin: bool = True
     http_rate: float | None = 50.0

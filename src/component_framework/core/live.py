@@ -241,6 +241,15 @@ class LiveSession:
     def topics(self) -> frozenset[str]:
         return self._membership.topics
 
+    def holds(self, component_id: str) -> bool:
+        """Whether the held component, or a child it holds, has ``component_id``."""
+        component = self.component
+        if component is None:
+            return False
+        return component.id == component_id or any(
+            child.id == component_id for child in _descendants(component)
+        )
+
     def deliver(self, broadcast: Broadcast) -> None:
         """Apply a broadcast: at once when the session is idle and the handler is sync (no
         task, the common fan-out case; the push render waits for its turn), else queued; a

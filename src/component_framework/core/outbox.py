@@ -4,10 +4,11 @@ Owns the queue of a WebSocket connection's unsent messages: its bounds (a number
 and a number of characters of text), the :data:`~component_framework.core.config.OutboxPolicy`
 and the coalescing of push renders. ``coalesce``: a push render carries the whole state, so a
 newer one replaces the unsent one (messages queued after it keep their order) and only other
-messages can overflow; ``disconnect``: every message counts, whatever it is. Does not own
-sending, the send timeout or closing: the WebSocket transport takes messages out of it and
-closes the socket (1013) when :meth:`Outbox.put` answers :data:`OVERFLOW`. Pure: no asyncio,
-no I/O.
+messages can overflow; each component of the connection (``key``) has its own pending push
+render, so one component's render never replaces another's; ``disconnect``: every message
+counts, whatever it is. Does not own sending, the send timeout or closing: the WebSocket
+transport takes messages out of it and closes the socket (1013) when :meth:`Outbox.put`
+answers :data:`OVERFLOW`. Pure: no asyncio, no I/O.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ OVERFLOW: Final = Verdict.OVERFLOW
 
 
 class OutboxEntry:
-    """One queued message; ``dead`` when a newer push render replaced it (its text freed)."""
+    """One queued message; ``dead`` when a newer push render replaced it (its text freed);
+    ``key``: the component a push render shows."""
 
-    __slots__ = ("dead", "text")
+    __slots__ = ("dead", "key", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, key: str = "") -> None:
         self.text = text
         self.dead = False
+        self.key = key
 
 
 class Outbox:
@@ -68,18 +71,19 @@ class Outbox:
         self._max_bytes = max_bytes
         self._coalesce = policy == "coalesce"
         self._queue: deque[OutboxEntry] = deque()
-        self._pending_push: OutboxEntry | None = None
+        self._pending_push: dict[str, OutboxEntry] = {}
         self._dead = 0  # replaced push renders still holding a place in the queue
         self.count = 0
         self.size = 0
 
-    def put(self, text: str, *, push: bool = False) -> Verdict:
-        """Queue ``text`` (``push``: a render of the whole state that nobody asked for) and say
-        whether the outbox is still within its bounds. After :data:`OVERFLOW` the message is
-        queued all the same: the caller closes the connection and :meth:`clear` s the outbox."""
+    def put(self, text: str, *, push: bool = False, key: str = "") -> Verdict:
+        """Queue ``text`` (``push``: a render of the whole state of component ``key`` that
+        nobody asked for) and say whether the outbox is still within its bounds. After
+        :data:`OVERFLOW` the message is queued all the same: the caller closes the connection
+        and :meth:`clear` s the outbox."""
         queue = self._queue
         if push and self._coalesce:
-            stale = self._pending_push
+            stale = self._pending_push.get(key)
             if stale is not None:  # a newer render of the whole state supersedes it
                 self.count -= 1
                 self.size -= len(stale.text)
@@ -89,7 +93,7 @@ class Outbox:
                     stale.dead = True
                     stale.text = ""
                     self._dead += 1
-        entry = OutboxEntry(text)
+        entry = OutboxEntry(text, key)
         if self._dead and len(queue) >= self._max_messages:  # drop the dead places
             live = [queued for queued in queue if not queued.dead]
             queue.clear()
@@ -99,7 +103,7 @@ class Outbox:
         self.count += 1
         self.size += len(text)
         if push:
-            self._pending_push = entry
+            self._pending_push[key] = entry
         if self.count > self._max_messages or self.size > self._max_bytes:
             return OVERFLOW
         return QUEUED
@@ -114,8 +118,8 @@ class Outbox:
                 continue
             self.count -= 1
             self.size -= len(entry.text)
-            if entry is self._pending_push:
-                self._pending_push = None
+            if self._pending_push.get(entry.key) is entry:
+                del self._pending_push[entry.key]
             return entry.text
         return None
 
@@ -123,7 +127,7 @@ class Outbox:
         """Drop every unsent message (the connection is closing or gone)."""
         self._queue.clear()
         self.count = self.size = self._dead = 0
-        self._pending_push = None
+        self._pending_push.clear()
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
@@ -92,6 +92,7 @@ _RESERVED_TYPES: Final = (
     ("params", dict),
     ("state", dict),
 )
+_TYPE_OF: Final = dict(_RESERVED_TYPES)
 _OBJECT_FIELDS: Final = frozenset({"payload", "params", "state"})
 JSON_TYPES: Final = frozenset({"application/json"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
@@ -361,11 +362,26 @@ _REPEAT_DECODER: Final = json.JSONDecoder(
 )
 
 
+#: The decoder's scanner (an instance attribute typeshed does not declare): one JSON value
+#: read from an index, returning it and the index after it (``StopIteration``: none there).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
+
+
 def _load(text: str, max_depth: int) -> Any:
     """Decode JSON ``text``: nesting deeper than the parser can follow is a ``RequestError``
-    here; any other ``ValueError`` is the caller's to word."""
+    here; any other ``ValueError`` is the caller's to word.
+
+    A text that is exactly one JSON value (what clients send) is scanned directly; anything
+    else (surrounding whitespace, extra data, no value at all) goes through the decoder's
+    full path, which accepts the whitespace and words the error."""
     try:
-        return _DECODER.decode(text)
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            return _DECODER.decode(text)
+        if end != len(text):
+            return _DECODER.decode(text)
+        return value
     except RecursionError:
         raise _too_deep(max_depth) from None
 
@@ -486,7 +502,13 @@ def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, A
 
 def _check_types(document: dict[str, Any]) -> None:
     """Reserved fields have fixed types: strings for ``event``/``snapshot``, objects else."""
-    for name, expected in _RESERVED_TYPES:
+    if len(document) < len(_RESERVED_TYPES):  # a small request: look at what it holds
+        checks: Iterable[tuple[str, type]] = [
+            (name, _TYPE_OF[name]) for name in document if name in _TYPE_OF
+        ]
+    else:
+        checks = _RESERVED_TYPES
+    for name, expected in checks:
         value = document.get(name)
         if value is not None and not isinstance(value, expected):
             label = "a string" if expected is str else "an object"

@@ -5,9 +5,11 @@ Owns the WebSocket half of the wire protocol (DESIGN.md section 4), sans-IO: tex
 JSON text by the builders below (render, stream, done, error, effects, broadcast, pong: the
 mirror of ``protocol.sse``'s frame builders). Two client dialects are understood:
 
-- the framework's own: ``{"type": "event" | "join" | "ping", ...}`` with ``event``,
+- the framework's own: ``{"type": "event" | "join" | "leave" | "ping", ...}`` with ``event``,
   ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer; a
-  ``join`` may carry ``url``, the URL of the page (read by URL state, ``core.url_state``);
+  ``join`` may carry ``url``, the URL of the page (read by URL state, ``core.url_state``), and
+  ``component``, the name of another component to hold on the same socket (the page's
+  socket); a ``leave`` names the ``component_id`` of such a component;
 - htmx's ws extension: an object of form values plus its request headers (no ``type``):
   ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
@@ -46,18 +48,20 @@ __all__ = [
     "htmx_fragment",
     "htmx_render_message",
     "is_valid_target",
+    "left_message",
     "parse_client_message",
     "pong_message",
     "render_message",
     "stream_message",
 ]
 
-ClientType = Literal["event", "join", "ping"]
-CLIENT_TYPES: Final = ("event", "join", "ping")
+ClientType = Literal["event", "join", "leave", "ping"]
+CLIENT_TYPES: Final = ("event", "join", "leave", "ping")
 #: What a client may put in ``ref`` (echoed unchanged in the answer).
 Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
 _MAX_PAGE_URL_LENGTH: Final = 8192
+_MAX_NAME_LENGTH: Final = 128
 #: Where htmx's ws extension puts its request headers: htmx 2 ``HEADERS``, htmx 4 ``headers``.
 _HTMX_HEADER_KEYS: Final = ("HEADERS", "headers")
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
@@ -92,6 +96,10 @@ class ClientMessage:
     component_id: str | None = None
     #: A join's ``url``: the URL of the page the component is on.
     url: str | None = None
+    #: A join's ``component``: another component to hold on this socket (its name), and
+    #: ``target``: the id of the element its HTML renders go into (htmx answers).
+    component: str | None = None
+    target: str | None = None
 
 
 def _ref_of(document: dict[str, Any]) -> Ref:
@@ -126,6 +134,8 @@ def parse_client_message(
         raise MessageError("malformed", f"'type' must be one of {expected}, got {got}", ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     url = _page_url_of(body, ref) if kind == "join" else None
+    component = _component_of(body, ref) if kind == "join" else None
+    target = _target_of(body, ref) if component is not None else None
     try:
         fields = fields_from_mapping(body, loose_to_payload=kind == "event")
     except RequestError as exc:
@@ -134,6 +144,8 @@ def parse_client_message(
         raise MessageError("malformed", "'state' is not accepted over WebSocket", ref)
     if kind == "event" and fields.event is None:
         raise MessageError("malformed", "an event message needs an 'event' name", ref)
+    if kind == "leave" and not isinstance(fields.component_id, str):
+        raise MessageError("malformed", "a leave message needs a 'component_id'", ref)
     return ClientMessage(
         kind,
         fields.event,
@@ -146,7 +158,26 @@ def parse_client_message(
         children=fields.children,
         component_id=fields.component_id,
         url=url,
+        component=component,
+        target=target,
     )
+
+
+def _component_of(body: dict[str, Any], ref: Ref) -> str | None:
+    """A join's ``component`` (taken out of ``body``, so it is no mount parameter)."""
+    name = body.pop("component", None)
+    if name is None or (isinstance(name, str) and 0 < len(name) <= _MAX_NAME_LENGTH):
+        return name
+    expected = f"a component name of at most {_MAX_NAME_LENGTH} characters"
+    raise MessageError("malformed", f"'component' must be {expected}", ref)
+
+
+def _target_of(body: dict[str, Any], ref: Ref) -> str | None:
+    """A joined component's ``target`` (taken out of ``body``, as in a socket's URL)."""
+    target = body.pop("target", None)
+    if target is None or (isinstance(target, str) and is_valid_target(target)):
+        return target
+    raise MessageError("malformed", "'target' must be an element id", ref)
 
 
 def _page_url_of(body: dict[str, Any], ref: Ref) -> str | None:
@@ -206,14 +237,24 @@ def htmx_child_message(rendered: Rendered) -> str:
     return annotate_root(render_fragment(rendered), {"hx-swap-oob": "outerHTML"})
 
 
-def stream_message(op: dict[str, object]) -> str:
-    """One stream operation: ``{"type": "stream", "op", "stream", ...}``."""
-    return _encode({"type": "stream", **op})
+def _tagged(message: dict[str, Any], component_id: str | None) -> dict[str, Any]:
+    """``message``, naming the joined component it is about (a socket's own component's
+    messages name none, as before the page's socket)."""
+    if component_id is not None:
+        message["component_id"] = component_id
+    return message
 
 
-def error_message(document: Mapping[str, Any], ref: Ref) -> str:
+def stream_message(op: dict[str, object], component_id: str | None = None) -> str:
+    """One stream operation: ``{"type": "stream", "op", "stream", ...}`` (``component_id``:
+    of a joined component)."""
+    return _encode(_tagged({"type": "stream", **op}, component_id))
+
+
+def error_message(document: Mapping[str, Any], ref: Ref, component_id: str | None = None) -> str:
     """``{"type": "error", "code", "message", "ref"}`` plus the rest of the error document
-    (``field``, ``reason``, ``retry_after``, ``debug``), in that order."""
+    (``field``, ``reason``, ``retry_after``, ``debug``), in that order, then the
+    ``component_id`` of a joined component."""
     message = {
         "type": "error",
         "code": document["code"],
@@ -221,7 +262,7 @@ def error_message(document: Mapping[str, Any], ref: Ref) -> str:
         "ref": ref,
     }
     message.update(document)  # code and message keep their places; the rest follows ref
-    return _encode(message)
+    return _encode(_tagged(message, component_id))
 
 
 def done_message(rendered: Rendered, ref: Ref) -> str:
@@ -247,9 +288,17 @@ def effects_message(effects: Mapping[str, Any], component_id: str, ref: Ref) -> 
     )
 
 
-def broadcast_message(event: str, payload: Mapping[str, Any]) -> str:
+def broadcast_message(
+    event: str, payload: Mapping[str, Any], component_id: str | None = None
+) -> str:
     """A broadcast the component has no handler for, forwarded to the client."""
-    return _encode({"type": "broadcast", "event": event, "payload": dict(payload)})
+    message = {"type": "broadcast", "event": event, "payload": dict(payload)}
+    return _encode(_tagged(message, component_id))
+
+
+def left_message(component_id: str, ref: Ref) -> str:
+    """The answer to a ``leave``: ``{"type": "left", "component_id", "ref"}``."""
+    return _encode({"type": "left", "component_id": component_id, "ref": ref})
 
 
 def pong_message(ref: Ref) -> str:

@@ -5,7 +5,8 @@
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames and compact "t" text frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/); WebSocket resume with the component's last snapshot, sent in a join
+ * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/);
+ * one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
@@ -262,6 +263,13 @@
     }
   }
   function onSocketMessage(elt, text, link) { // false: not for htmx to swap
+    for (var i = 0; i < routed.length; i++) { // a joined component's message: its stand-in's
+      if (routed[i].text === text) {
+        if (routed[i].to === elt) { break; }
+        routed.splice(i, 1);
+        return false;
+      }
+    }
     var json = text.charAt(0) === "{", message = json && JSON.parse(text), root = rootIn(elt);
     clearLoading(elt);
     if (elt.cfHeld && !joined(elt, link, message)) { return false; }
@@ -271,6 +279,103 @@
     else if (message.type === "broadcast") { fire(root || elt, "component:broadcast", message); }
     else if (message.type === "effects") { applyEffects(elt, message); }
     return false;
+  }
+
+  /* -- one socket per page (docs/websocket.md): the page's ws-connect components share one ----- */
+  // The first ws-connect socket of this app is the page's; every other one of the same format
+  // joins it ({"type": "join", "component"}) through a stand-in socket that its ws extension
+  // (htmx 2's, or htmx 4's hx-ws) drives as its own, and leaves when it is removed. A message naming a joined
+  // component (the ref of its join, its component_id, or for HTML the id its fragment swaps)
+  // goes to its stand-in. A drop closes every stand-in with 1006, so each extension reconnects
+  // and rejoins with its snapshot. data-page-connection="off" keeps a socket on its own.
+  var pageSocket = null, joinCount = 0, routed = [], wsElts = {};
+  function socketFormat(url) { return new URL(url, location.href).searchParams.get("format") || ""; }
+  function wsName(url) { var m = /\/([^\/]+)\/ws\/?$/.exec(new URL(url, location.href).pathname); return m && m[1]; }
+  function heldId(member) {
+    var root = member.elt.matches(ROOT) ? member.elt : member.elt.querySelector(ROOT);
+    return member.id || (root && root.id);
+  }
+  function memberFor(host, text) {
+    var message = text.charAt(0) === "{" && JSON.parse(text), first = !message && /^<[^>]*?\sid="([^"]+)"/.exec(text);
+    return host.members.filter(function (m) {
+      if (message) {
+        if (message.ref === m.ref && message.component_id) { m.id = message.component_id; }
+        return message.ref === m.ref || (!!message.component_id && message.component_id === heldId(m));
+      }
+      return !!first && (first[1] === m.target || first[1] === heldId(m));
+    })[0];
+  }
+  function attachHost(host, socket) {
+    host.socket = socket;
+    socket.addEventListener("open", function () { setTimeout(function () { host.members.forEach(openMember); }, 0); });
+    socket.addEventListener("message", function (event) {
+      var member = typeof event.data === "string" && memberFor(host, event.data);
+      if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
+    });
+    socket.addEventListener("close", function (event) {
+      if (host.socket !== socket) { return; }
+      if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
+      host.members.splice(0).forEach(function (m) {
+        m.readyState = 3;
+        m.fire("close", { type: "close", code: 1006, target: m }); // its extension reconnects
+      });
+    });
+  }
+  function openMember(member) {
+    if (member.readyState) { return; }
+    member.readyState = 1;
+    if (!member.elt.cfJoin) { member.send(JSON.stringify({ type: "join", params: member.params })); }
+    member.fire("open", { type: "open", target: member }); // a resume: the runtime sends its join
+  }
+  function memberSocket(url, elt, host) {
+    var listeners = [], own = new URL(url, location.href), member = {
+      OPEN: 1, readyState: 0, elt: elt, id: null, ref: "cf-join-" + (++joinCount), name: wsName(url),
+      target: own.searchParams.get("target"), params: {},
+      addEventListener: function (type, fn, options) { listeners.push([type, fn, options && options.signal]); },
+      fire: function (type, event) {
+        if (member["on" + type]) { member["on" + type](event); } // htmx 2 sets onopen, onclose
+        listeners.forEach(function (l) { if (l[0] === type && !(l[2] && l[2].aborted)) { l[1](event); } });
+      },
+      deliver: function (text) { member.fire("message", { type: "message", data: text, target: member }); },
+      send: function (text) { host.socket.send(tagged(member, text)); },
+      close: function () {
+        var at = host.members.indexOf(member), id = heldId(member);
+        if (at >= 0) { host.members.splice(at, 1); }
+        if (member.readyState === 1 && id && host.socket.readyState === 1) {
+          host.socket.send(JSON.stringify({ type: "leave", component_id: id }));
+        }
+        member.readyState = 3;
+      }
+    };
+    own.searchParams.forEach(function (value, key) {
+      if (!/^(format|target|join|_page)$/.test(key)) { member.params[key] = value; }
+    });
+    host.members = host.members.filter(function (m) { return m.elt !== elt; }); // replaced
+    host.members.push(member);
+    if (host.socket.readyState === 1) { setTimeout(function () { openMember(member); }, 0); }
+    return member;
+  }
+  function tagged(member, text) { // a joined component's message names it
+    var message;
+    try { message = JSON.parse(text); } catch (e) { return text; }
+    if (message.type === "join") {
+      message.component = member.name;
+      message.ref = member.ref;
+      if (member.target) { message.target = member.target; }
+    } else if (!message.component_id && heldId(member)) { message.component_id = heldId(member); }
+    return JSON.stringify(message);
+  }
+  function pageSocketFor(url, elt, open) { // the socket of a ws-connect of ours: shared or its own
+    var host = pageSocket;
+    var http = url.replace(/^ws/, "http"); // ours() compares with the page's http(s) URLs
+    if (!elt || !ours(http) || !wsName(url) || elt.closest('[data-page-connection="off"]')) { return open(); }
+    if (host && host.elt !== elt && host.elt.isConnected && host.format === socketFormat(url)) {
+      return memberSocket(url, elt, host);
+    }
+    if (!host || !host.elt.isConnected) { host = pageSocket = { elt: elt, format: socketFormat(url), members: [] }; }
+    var socket = open();
+    if (host.elt === elt) { attachHost(host, socket); }
+    return socket;
   }
 
   /* -- nested components: children's snapshots with their parent's requests (docs/nesting.md) -- */
@@ -860,8 +965,8 @@
       return socket;
     };
     htmx.createWebSocket = function (url) {
-      var elt = socketElement(url);
-      return createSocket(paged(elt ? joinUrl(url, elt) : url));
+      var elt = socketElement(url), own = paged(elt ? joinUrl(url, elt) : url);
+      return pageSocketFor(url, elt, function () { return createSocket(own); });
     };
     var createSource = htmx.createEventSource || function (url) { return new EventSource(url, { withCredentials: true }); };
     htmx.createEventSource = function (url) { // an EventSource sends no header: the page id in its URL
@@ -991,6 +1096,13 @@
     };
   }
   function registerHtmx4() {
+    var Native = window.WebSocket; // hx-ws has no socket factory: the page's socket goes here
+    var PageWebSocket = function (url, protocols) {
+      return pageSocketFor(url, wsElts[url], function () { return new Native(url, protocols); });
+    };
+    PageWebSocket.prototype = Native.prototype;
+    ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) { PageWebSocket[name] = Native[name]; });
+    window.WebSocket = PageWebSocket;
     htmx.registerExtension("component-framework", {
       init: function (internalApi) { api = internalApi; },
       htmx_config_request: function (elt, detail) {
@@ -1024,6 +1136,7 @@
         elt.cfUrl = elt.cfUrl || connection.url;
         elt.cfOpened = false;
         connection.url = paged(joinUrl(elt.cfUrl, elt));
+        wsElts[connection.url] = elt; // hx-ws opens it next, with new WebSocket(url)
       },
       htmx_ws_after_connection: function (elt, detail) { socketOpened(elt, connectionLink(detail.connection)); },
       htmx_ws_close: function (elt, detail) { socketClosed(elt, connectionLink(detail.connection)); },

@@ -1,0 +1,125 @@
+"""The app of the page socket browser test (``test_page_socket.py``): three ``ws-connect``
+boxes of this app on one page (two ``tally`` components, one ``meter``), which the client
+runtime puts on one socket, and one box marked ``data-page-connection="off"`` that keeps its
+own. ``/bump`` broadcasts to every ``meter``; ``/reach`` counts the live ``tally``
+components; ``/drop`` closes every open socket with ``1012`` (as a restart would), so the
+page reconnects. Starlette, under a real uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer, register_component_global
+from component_framework.core.component import Component
+from component_framework.core.config import Settings
+from component_framework.core.hub import Hub
+from component_framework.core.registry import ComponentRegistry
+from component_framework.core.websocket import WebSocketManager
+
+__all__ = ["app"]
+
+NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
+KEY: Final = "browser-page-socket-key-0123456789abcdef"
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:"
+)
+PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>page socket</title>
+<link rel="icon" href="data:,">
+<meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>
+{{ component_scripts() }}
+</head><body hx-ext="component-framework">
+<section id="box-a" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-a&label=a">
+</section>
+<section id="box-b" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-b&label=b">
+</section>
+<section id="box-m" hx-ext="ws" ws-connect="/components/meter/ws/?format=html&target=box-m">
+</section>
+<div id="slot"></div>
+<section id="box-own" hx-ext="ws" data-page-connection="off"
+ ws-connect="/components/tally/ws/?format=html&target=box-own&label=own"></section>
+</body></html>
+"""
+TALLY: Final = (
+    '<div class="tally"><p class="shown">{{ label }}: {{ count }}</p>'
+    '<button ws-send hx-vals=\'{"event": "add"}\'>add</button></div>'
+)
+METER: Final = '<div class="meter"><p class="shown">meter: {{ level }}</p></div>'
+
+registry = ComponentRegistry()
+
+
+@registry.register("tally")
+class Tally(Component):
+    template_name = "tally.html"
+
+    def mount(self, label: str) -> None:
+        self.state.update({"label": label, "count": 0})
+
+    def on_add(self) -> None:
+        self.state["count"] += 1
+
+
+@registry.register("meter")
+class Meter(Component):
+    template_name = "meter.html"
+
+    def mount(self) -> None:
+        self.state["level"] = 0
+
+    def on_bump(self) -> None:
+        self.state["level"] += 1
+
+
+renderer = Jinja2Renderer.from_strings(
+    {"tally.html": TALLY, "meter.html": METER, "page.html": PAGE}
+)
+hub = Hub()
+manager = WebSocketManager(hub=hub)
+components = ComponentASGI(
+    registry=registry,
+    renderer=renderer,
+    settings=Settings(secret_keys=(KEY,), vendor_directory=NODE_MODULES),
+    hub=hub,
+)
+register_component_global(renderer.environment, components)
+
+
+async def _page(request: Request) -> HTMLResponse:
+    page = renderer.environment.get_template("page.html").render(request=request)
+    return HTMLResponse(page, headers={"content-security-policy": CSP})
+
+
+async def _bump(request: Request) -> PlainTextResponse:
+    reached = await manager.broadcast(component_name="meter", event="bump")
+    return PlainTextResponse(str(reached))
+
+
+async def _reach(request: Request) -> PlainTextResponse:
+    """How many live ``tally`` components the app holds (a broadcast nobody handles)."""
+    return PlainTextResponse(str(await manager.broadcast(component_name="tally", event="ping")))
+
+
+async def _drop(request: Request) -> PlainTextResponse:
+    connections = list(components.sockets.connections)
+    for connection in connections:
+        connection.close(None, 1012)  # as a restart does: the page reconnects
+    return PlainTextResponse(str(len(connections)))
+
+
+app = Starlette(
+    routes=[
+        Route("/", _page),
+        Route("/bump", _bump, methods=["POST"]),
+        Route("/drop", _drop, methods=["POST"]),
+        Route("/reach", _reach, methods=["POST"]),
+        Mount("/components", app=components),
+    ]
+)
