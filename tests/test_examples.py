@@ -127,14 +127,13 @@ def test_chat_reply_is_local_and_deterministic() -> None:
 async def test_report_streams_sections_and_progress() -> None:
     app = ComponentASGI(settings=showcase.example_settings(), hub=Hub())
     answer = await sse_request(app, "/components/report/stream/", query={"report_id": 7})
-    frames = answer.events
-    ops = [op for frame in frames if frame.event == "stream" for op in json.loads(frame.data)]
-    inserted = [op["html"] for op in ops if op["op"] == "insert"]
+    ops = answer.ops
+    inserted = [str(op["html"]) for op in ops if op["op"] == "insert"]
     assert len(inserted) == len(fake_services.REPORT_SECTIONS)
     assert "report #7" in inserted[0]
     assert ops[0]["op"] == "start"
     assert any(op["op"] == "replace" and "report-done" in op["html"] for op in ops)
-    assert frames[-1].event == "done"
+    assert answer.events[-1].event == "done"
 
 
 async def test_todo_changes_reach_every_live_list() -> None:

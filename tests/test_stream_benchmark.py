@@ -99,3 +99,43 @@ def test_a_non_200_answer_fails() -> None:
 def test_token_text_sizes() -> None:
     assert token_text_bytes(10, stamped=False) == 3  # "t0 " .. "t9 "
     assert token_text_bytes(10, stamped=True) == 20  # "0@1700000000.000000 "
+
+
+def _plain_response(tokens: list[int], *, done: bool = True) -> bytes:
+    """What the sse-starlette contender sends: one message per token (CRLF separators)."""
+    frames = [f"data: {index}@1700000000.{index:06d} \r\n\r\n".encode() for index in tokens]
+    if done:
+        frames.append(b"event: done\r\ndata: done\r\n\r\n")
+    body = b"".join(b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames)
+    return HEAD + body + (b"0\r\n\r\n" if done else b"")
+
+
+def _read_plain(data: bytes, tokens: int, *, step: int = 1) -> ResponseReader:
+    reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=True)
+    for offset in range(0, len(data), step):
+        reader.feed(float(offset), data[offset : offset + step])
+    return reader
+
+
+@pytest.mark.parametrize("step", [1, 5, 4096])
+def test_a_complete_contender_stream_passes_however_it_is_split(step: int) -> None:
+    reader = _read_plain(_plain_response([0, 1, 2]), 3, step=step)
+    reader.check_complete()
+    assert reader.tokens == 3
+    assert reader.events["message"] == 3
+
+
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [([0, 2], "expected token 1"), ([0, 1, 1], "expected token 2"), ([1, 0], "expected token 0")],
+)
+def test_a_contender_stream_that_loses_repeats_or_reorders_fails(
+    tokens: list[int], message: str
+) -> None:
+    with pytest.raises(WrongStream, match=message):
+        _read_plain(_plain_response(tokens), 2)
+
+
+def test_a_contender_stream_ending_early_fails() -> None:
+    with pytest.raises(WrongStream, match="done after 1 of 2 tokens"):
+        _read_plain(_plain_response([0]), 2)

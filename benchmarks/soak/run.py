@@ -68,7 +68,7 @@ from benchmarks.soak.app import (
     TOKENS_NAME,
 )
 from component_framework.protocol.snapshot import SnapshotSigner
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 
 __all__ = ["FULL", "SMOKE", "Counts", "SoakProfile", "main"]
 
@@ -355,10 +355,11 @@ class _TokenCheck:
             raise WrongAnswer(f"a {event.event!r} frame after the done frame")
         if event.id:
             self._on_id(event.id)
-        if event.event == "stream":
-            ops = json.loads(event.data)
-            if not isinstance(ops, list):
-                raise WrongAnswer(f"stream frame: not a list: {event.data[:80]!r}")
+        try:
+            ops = stream_ops(event)
+        except ValueError as exc:
+            raise WrongAnswer(str(exc)) from None
+        if ops is not None:
             for op in ops:
                 self._on_op(op)
         elif event.event == "done":

@@ -42,10 +42,12 @@ __all__ = [
     "STATS_PATH",
     "STREAM",
     "GcPauses",
+    "StatsApp",
     "TokenStream",
     "build_profiled_stream_app",
     "build_stream_app",
     "stream_path",
+    "token_text",
 ]
 
 COMPONENT: Final = "tokens"
@@ -79,10 +81,14 @@ class TokenStream(StreamingComponent):
                 delay = start + index / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            text = f"{index}@{time.time():.6f} " if stamp else f"t{index} "
-            await self.stream_text(STREAM, text)
+            await self.stream_text(STREAM, token_text(index, stamp=stamp))
         await self.stream_done(STREAM)
         self.state["sent"] = tokens
+
+
+def token_text(index: int, *, stamp: bool) -> str:
+    """Token ``index``: ``t<i> `` or, stamped, ``<i>@<time.time() now> `` (µs resolution)."""
+    return f"{index}@{time.time():.6f} " if stamp else f"t{index} "
 
 
 def stream_path(tokens: int, rate: float, *, stamp: bool, hold: float = 0) -> str:
@@ -142,10 +148,11 @@ class GcPauses:
         return document
 
 
-class _BenchApp:
-    """The app under test, plus ``GET /_bench/stats`` (GC pauses since the last call)."""
+class StatsApp:
+    """An app under test (ours or the contender), plus ``GET /_bench/stats`` (GC pauses since
+    the last call)."""
 
-    def __init__(self, app: ComponentASGI, pauses: GcPauses) -> None:
+    def __init__(self, app: Any, pauses: GcPauses) -> None:
         self.app = app
         self.pauses = pauses
 
@@ -166,7 +173,7 @@ def build_stream_app() -> Any:
     raise_open_files(65536)
     pauses = GcPauses()
     gc.callbacks.append(pauses.callback)
-    return _BenchApp(_app(), pauses)
+    return StatsApp(_app(), pauses)
 
 
 def build_profiled_stream_app() -> Any:

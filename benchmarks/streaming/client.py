@@ -10,9 +10,11 @@ afterwards, so a busy decoder never delays a read and the arrival times stay hon
 Scenarios: ``burst`` (one stream, no pacing, ``--tokens`` tokens, ``--rounds`` times), ``load``
 (``--streams`` streams at ``--rate`` tokens/s, stamped, started evenly over ``--ramp`` seconds)
 and ``idle`` (``--streams`` streams that start and then wait; the server's RSS from
-``/proc/<pid>/status`` before and after). What is read about the server (CPU time, RSS, and
-with ``--server-core`` how busy that CPU was and how much of it went to the kernel's softirq
-work for loopback networking) comes from :mod:`benchmarks.common.probes`.
+``/proc/<pid>/status`` before and after). ``--plain`` reads the sse-starlette contender's
+format (:mod:`benchmarks.streaming.contender`; ``burst`` and ``load`` only). What is read
+about the server (CPU time, RSS, and with ``--server-core`` how busy that CPU was and how much
+of it went to the kernel's softirq work for loopback networking) comes from
+:mod:`benchmarks.common.probes`.
 Exit status 0 with the JSON line; 1 when a stream lost tokens or carried wrong data (the JSON
 line then holds ``"error"``); timing never fails.
 """
@@ -145,6 +147,11 @@ def _decode(connection: _Connection, reader: ResponseReader, start: int = 0) -> 
     return len(connection.chunks)
 
 
+def _token_frames(reader: ResponseReader) -> int:
+    """Frames that carried tokens: ``stream`` frames, or the contender's messages."""
+    return reader.events["message" if reader.plain else "stream"]
+
+
 def _check(streams: _Streams, readers: list[ResponseReader]) -> None:
     """Decode every stream; raise :class:`WrongStream` naming how many were wrong and the
     first problem (each reader keeps what it decoded before its own problem)."""
@@ -163,7 +170,9 @@ def _check(streams: _Streams, readers: list[ResponseReader]) -> None:
 # -- scenarios ------------------------------------------------------------------------------------
 
 
-async def _burst_round(meter: CpuMeter, port: int, tokens: int, within: float) -> dict[str, Any]:
+async def _burst_round(
+    meter: CpuMeter, port: int, tokens: int, within: float, *, plain: bool
+) -> dict[str, Any]:
     streams = _Streams(port)
     meter.start()
     started = time.time()
@@ -174,7 +183,7 @@ async def _burst_round(meter: CpuMeter, port: int, tokens: int, within: float) -
     if not complete:
         streams.close_all()
         raise WrongStream(f"burst of {tokens} tokens did not finish within {within:g} s")
-    reader = ResponseReader(expected_tokens=tokens, stamped=False)
+    reader = ResponseReader(expected_tokens=tokens, stamped=False, plain=plain)
     _check(streams, [reader])
     first, last = reader.arrived[0], reader.arrived[-1]
     return {
@@ -182,7 +191,7 @@ async def _burst_round(meter: CpuMeter, port: int, tokens: int, within: float) -
         "seconds": round(last - started, 6),
         "tokens_per_second": round(tokens / (last - started), 1),
         "first_token_ms": round((first - started) * 1000, 3),
-        "stream_frames": reader.events["stream"],
+        "stream_frames": _token_frames(reader),
         "frames": sum(reader.events.values()),
         "wire_bytes": reader.wire_bytes,
         "body_bytes": reader.body_bytes,
@@ -191,9 +200,11 @@ async def _burst_round(meter: CpuMeter, port: int, tokens: int, within: float) -
     }
 
 
-async def burst(meter: CpuMeter, port: int, tokens: int, rounds: int) -> dict[str, Any]:
+async def burst(
+    meter: CpuMeter, port: int, tokens: int, rounds: int, *, plain: bool = False
+) -> dict[str, Any]:
     """One stream as fast as possible, ``rounds`` times."""
-    runs = [await _burst_round(meter, port, tokens, 60.0) for _ in range(rounds)]
+    runs = [await _burst_round(meter, port, tokens, 60.0, plain=plain) for _ in range(rounds)]
     return {"scenario": "burst", "runs": runs}
 
 
@@ -218,7 +229,14 @@ def _latencies(readers: Sequence[ResponseReader], rate: float) -> tuple[list[flo
 
 
 async def load(
-    meter: CpuMeter, port: int, count: int, rate: float, tokens: int, ramp: float
+    meter: CpuMeter,
+    port: int,
+    count: int,
+    rate: float,
+    tokens: int,
+    ramp: float,
+    *,
+    plain: bool = False,
 ) -> dict[str, Any]:
     """``count`` stamped streams at ``rate`` tokens/s, opened evenly over ``ramp`` seconds."""
     streams = _Streams(port)
@@ -237,7 +255,10 @@ async def load(
         streams.close_all()
         await streams.wait_closed(5.0)
     gc_pauses = (await server_stats(port))["gc"]
-    readers = [ResponseReader(expected_tokens=tokens, stamped=True) for _ in streams.connections]
+    readers = [
+        ResponseReader(expected_tokens=tokens, stamped=True, plain=plain)
+        for _ in streams.connections
+    ]
     result: dict[str, Any] = {"scenario": "load", "streams": count, "rate": rate,
                               "tokens_per_stream": tokens, "ramp_s": ramp}  # fmt: skip
     error = None
@@ -249,7 +270,7 @@ async def load(
     delivery, schedule = _latencies(readers, rate)
     wall = ended - started
     frames = sum(sum(reader.events.values()) for reader in readers)
-    stream_frames = sum(reader.events["stream"] for reader in readers)
+    stream_frames = sum(_token_frames(reader) for reader in readers)
     wire = sum(reader.wire_bytes for reader in readers)
     arrivals = [reader.arrived[-1] for reader in readers if reader.arrived]
     result.update(
@@ -347,6 +368,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--hold", type=float, default=120.0)
+    parser.add_argument(
+        "--plain", action="store_true", help="the contender's format: one message per token"
+    )
     return parser.parse_args(argv)
 
 
@@ -354,10 +378,16 @@ async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
     port, pid = arguments.port, arguments.server_pid
     meter = CpuMeter(pid, arguments.server_core)
     if arguments.scenario == "burst":
-        return await burst(meter, port, arguments.tokens, arguments.rounds)
+        return await burst(meter, port, arguments.tokens, arguments.rounds, plain=arguments.plain)
     if arguments.scenario == "load":
         return await load(
-            meter, port, arguments.streams, arguments.rate, arguments.tokens, arguments.ramp
+            meter,
+            port,
+            arguments.streams,
+            arguments.rate,
+            arguments.tokens,
+            arguments.ramp,
+            plain=arguments.plain,
         )
     return await idle(port, pid, arguments.streams, arguments.steps, arguments.hold)
 

@@ -3,20 +3,22 @@
 :class:`ResponseReader` takes the bytes a client socket received, chunk by chunk with the time
 each chunk was read, and decodes them: the HTTP/1.1 status line and headers, the chunked
 transfer coding, the SSE frames (with :class:`component_framework.protocol.sse.SSEDecoder`) and
-the JSON op lists of ``event: stream`` frames. It checks that the response is exactly what
+the op lists of ``event: stream`` and compact ``event:t`` frames
+(:func:`component_framework.protocol.sse.stream_ops`). It checks that the response is exactly what
 :class:`benchmarks.streaming.app.TokenStream` sends: status 200, a ``start`` op, tokens ``0..N-1``
-each once and in order, a ``done`` op, then an ``event: done`` frame, and no ``error`` frame. A
-token's arrival time is the read time of the chunk that completed its frame.
+each once and in order, a ``done`` op, then an ``event: done`` frame, and no ``error`` frame;
+or, with ``plain=True``, what the sse-starlette contender (:mod:`benchmarks.streaming.contender`)
+sends: one message frame per token, ``0..N-1`` each once and in order, then an ``event: done``
+frame. A token's arrival time is the read time of the chunk that completed its frame.
 """
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections import Counter
 from typing import Final
 
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 
 __all__ = ["ResponseReader", "WrongStream"]
 
@@ -71,12 +73,21 @@ class _Dechunker:
         return bytes(out)
 
 
+def _ops(event: SSEEvent) -> list[dict[str, object]] | None:
+    """The ops of a ``stream`` or compact text frame (``None`` for other frames)."""
+    try:
+        return stream_ops(event)
+    except ValueError as exc:
+        raise WrongStream(str(exc)) from None
+
+
 class ResponseReader:
     """One stream's response, decoded and checked as its chunks are fed."""
 
-    def __init__(self, *, expected_tokens: int, stamped: bool) -> None:
+    def __init__(self, *, expected_tokens: int, stamped: bool, plain: bool = False) -> None:
         self.expected_tokens = expected_tokens
         self.stamped = stamped
+        self.plain = plain
         self.status: int | None = None
         self.wire_bytes = 0
         self.body_bytes = 0
@@ -148,10 +159,9 @@ class ResponseReader:
         self.events[event.event] += 1
         if self.finished:
             raise WrongStream(f"a {event.event!r} frame after the done frame")
-        if event.event == "stream":
-            ops = json.loads(event.data)
-            if not isinstance(ops, list):
-                raise WrongStream(f"stream frame: expected a JSON list, got {event.data[:80]!r}")
+        if self.plain:
+            self._on_plain_event(at, event)
+        elif (ops := _ops(event)) is not None:
             for op in ops:
                 self._on_op(at, op)
         elif event.event == "done":
@@ -159,6 +169,18 @@ class ResponseReader:
                 raise WrongStream("done frame before the stream's done op")
             self.finished = True
         elif event.event != "message":
+            raise WrongStream(f"unexpected {event.event!r} frame: {event.data[:200]!r}")
+
+    def _on_plain_event(self, at: float, event: SSEEvent) -> None:
+        """The contender's frames: one token per message, then ``event: done``."""
+        if event.event == "message":
+            self.started = True
+            self._on_text(at, event.data)
+        elif event.event == "done" and event.data == "done":
+            if self._next != self.expected_tokens:
+                raise WrongStream(f"done after {self._next} of {self.expected_tokens} tokens")
+            self.stream_done = self.finished = True
+        else:
             raise WrongStream(f"unexpected {event.event!r} frame: {event.data[:200]!r}")
 
     def _on_op(self, at: float, op: object) -> None:

@@ -5,6 +5,12 @@ seconds after that stream's first token was stamped, and its latency is its arri
 that. This includes the server falling behind its own schedule when it is saturated (what a user
 waiting for an upstream token would see). The framework's part alone, from the send stamp read
 just before ``stream_text`` to the arrival, is reported beside it.
+
+Every table is per contender (``ComponentASGI`` and sse-starlette, see
+:mod:`benchmarks.streaming.server`); :func:`comparison` puts them side by side with the ratios
+issue 16 sets as targets (server CPU per token at most 0.5x the contender's, wire bytes per token
+at most its, median latency at most 17 ms above its, at least 2x the streams it carries with
+every token on time, at least 3x its tokens/s flat out).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ __all__ = [
     "LATENCY_TARGET_MS",
     "Loads",
     "burst_summary",
+    "comparison",
     "floor_summary",
     "load_summary",
     "markdown",
@@ -26,6 +33,12 @@ __all__ = [
 ]
 
 LATENCY_TARGET_MS: Final = 100.0
+#: Issue 16's targets against the contender.
+CPU_RATIO_TARGET: Final = 0.5
+WIRE_RATIO_TARGET: Final = 1.0
+P50_EXTRA_TARGET_MS: Final = 17.0
+STREAMS_RATIO_TARGET: Final = 2.0
+FLAT_OUT_RATIO_TARGET: Final = 3.0
 #: Load results by stream count, one per round.
 Loads = Mapping[int, Sequence[Mapping[str, Any]]]
 
@@ -112,10 +125,121 @@ def targets(loads: Loads, target_streams: int) -> dict[str, Any]:
     return document
 
 
-def _burst_table(summary: Mapping[str, Any]) -> list[str]:
+def _per_token(run: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Server CPU µs, wire bytes and frames per delivered token of one load run."""
+    delivered = max(1, run["delivered"])
+    return (
+        run["server_cpu_s"] * 1e6 / delivered,
+        run["wire_bytes"] / delivered,
+        run["frames"] / delivered,
+    )
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 3) if theirs else None
+
+
+def comparison(
+    bursts: Mapping[str, Mapping[str, Any]],
+    loads: Mapping[str, Loads],
+    target_documents: Mapping[str, Mapping[str, Any]],
+    ours: str,
+    theirs: str,
+) -> dict[str, Any]:
+    """``ours`` against ``theirs``: per stream count both ran (median runs), the largest
+    working stream counts and flat-out tokens/s, each with its ratio and issue 16's target."""
+    document: dict[str, Any] = {"ours": ours, "theirs": theirs, "loads": []}
+    our_loads, their_loads = loads.get(ours, {}), loads.get(theirs, {})
+    for count in sorted(set(our_loads) & set(their_loads)):
+        a = load_summary(our_loads[count])["median_run"]
+        b = load_summary(their_loads[count])["median_run"]
+        (cpu_a, wire_a, frames_a), (cpu_b, wire_b, frames_b) = _per_token(a), _per_token(b)
+        p50_a, p50_b = a["schedule_latency"]["p50_ms"], b["schedule_latency"]["p50_ms"]
+        document["loads"].append({
+            "streams": count,
+            "cpu_us_per_token": [round(cpu_a, 2), round(cpu_b, 2)],
+            "cpu_ratio": _ratio(cpu_a, cpu_b),
+            "wire_bytes_per_token": [round(wire_a, 1), round(wire_b, 1)],
+            "wire_ratio": _ratio(wire_a, wire_b),
+            "frames_per_token": [round(frames_a, 3), round(frames_b, 3)],
+            "p50_ms": [p50_a, p50_b],
+            "p50_extra_ms": round(p50_a - p50_b, 2),
+            "p99_ms": [a["schedule_latency"]["p99_ms"], b["schedule_latency"]["p99_ms"]],
+            "delivered": [a["delivered"], b["delivered"]],
+            "sent": [a["sent"], b["sent"]],
+        })  # fmt: skip
+    mine, other = (
+        target_documents.get(name, {}).get("largest_working_streams") for name in (ours, theirs)
+    )
+    document["largest_working_streams"] = [mine, other]
+    document["streams_ratio"] = _ratio(mine, other) if mine and other else None
+    if ours in bursts and theirs in bursts:
+        flat = [bursts[name]["tokens_per_second_median"] for name in (ours, theirs)]
+        document["flat_out_tokens_per_second"] = flat
+        document["flat_out_ratio"] = _ratio(*flat)
+    return document
+
+
+def _verdict(value: float | None, target: float, *, at_most: bool) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if (value <= target if at_most else value >= target) else "missed"
+
+
+def _comparison_table(versus: Mapping[str, Any]) -> list[str]:
+    ours, theirs = versus["ours"], versus["theirs"]
+    lines = [
+        f"{ours} against {theirs} (median runs; each pair: {ours}, {theirs}; "
+        f"targets: CPU ratio <= {CPU_RATIO_TARGET:g}, wire ratio <= {WIRE_RATIO_TARGET:g}, "
+        f"p50 at most {P50_EXTRA_TARGET_MS:g} ms above)",
+        "",
+        "| streams | server CPU µs/token | ratio | wire bytes/token | ratio | frames/token | "
+        "p50 ms | p50 extra ms | p99 ms | delivered |",
+        "|---:|---|---:|---|---:|---|---|---:|---|---|",
+    ]
+    for row in versus["loads"]:
+        cpu, wire, frames = (
+            row["cpu_us_per_token"],
+            row["wire_bytes_per_token"],
+            row["frames_per_token"],
+        )
+        p50, p99 = row["p50_ms"], row["p99_ms"]
+        lines.append(
+            f"| {row['streams']:,} | {cpu[0]:.1f}, {cpu[1]:.1f} | {row['cpu_ratio']} "
+            f"({_verdict(row['cpu_ratio'], CPU_RATIO_TARGET, at_most=True)}) | "
+            f"{wire[0]:.1f}, {wire[1]:.1f} | {row['wire_ratio']} "
+            f"({_verdict(row['wire_ratio'], WIRE_RATIO_TARGET, at_most=True)}) | "
+            f"{frames[0]:.3f}, {frames[1]:.3f} | {p50[0]:,.1f}, {p50[1]:,.1f} | "
+            f"{row['p50_extra_ms']:,.1f} "
+            f"({_verdict(row['p50_extra_ms'], P50_EXTRA_TARGET_MS, at_most=True)}) | "
+            f"{p99[0]:,.1f}, {p99[1]:,.1f} | "
+            f"{row['delivered'][0]:,}/{row['sent'][0]:,}, "
+            f"{row['delivered'][1]:,}/{row['sent'][1]:,} |"
+        )
+    largest = versus["largest_working_streams"]
+    shown = ", ".join("none" if value is None else f"{value:,}" for value in largest)
+    lines += [
+        "",
+        "| target | measured | ratio | |",
+        "|---|---|---:|---|",
+        f"| largest measured stream count with every token on time (p99 < "
+        f"{LATENCY_TARGET_MS:g} ms): at least {STREAMS_RATIO_TARGET:g}x | {shown} | "
+        f"{versus['streams_ratio'] or 'n/a'} | "
+        f"{_verdict(versus['streams_ratio'], STREAMS_RATIO_TARGET, at_most=False)} |",
+    ]
+    if "flat_out_ratio" in versus:
+        flat = versus["flat_out_tokens_per_second"]
+        lines.append(
+            f"| one stream flat out, tokens/s: at least {FLAT_OUT_RATIO_TARGET:g}x | "
+            f"{flat[0]:,.0f}, {flat[1]:,.0f} | {versus['flat_out_ratio']} | "
+            f"{_verdict(versus['flat_out_ratio'], FLAT_OUT_RATIO_TARGET, at_most=False)} |"
+        )
+    return lines
+
+
+def _burst_table(name: str, summary: Mapping[str, Any]) -> list[str]:
     return [
-        f"One stream, no pacing: {summary['tokens']:,} tokens of `stream_text`, "
-        f"{summary['rounds']} rounds",
+        f"{name}, one stream, no pacing: {summary['tokens']:,} tokens, {summary['rounds']} rounds",
         "",
         "| tokens/s (median) | best | worst | stream frames | frames/token | wire bytes/token | "
         "SSE bytes/token | token text bytes | server CPU µs/token | first token ms |",
@@ -128,10 +252,10 @@ def _burst_table(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _load_tables(loads: Loads) -> list[str]:
+def _load_tables(name: str, loads: Loads) -> list[str]:
     lines = [
-        "Concurrent streams at the given rate (stamped tokens); per count the run with the median "
-        "p99 token latency; latencies in ms",
+        f"{name}: concurrent streams at the given rate (stamped tokens); per count the run "
+        "with the median p99 token latency; latencies in ms",
         "",
         "| streams | tok/s each | rounds | delivered / sent | p50 | p99 | best p99 | max | "
         "stream_text→arrival p50 | p99 | works |",
@@ -150,16 +274,18 @@ def _load_tables(loads: Loads) -> list[str]:
         )
     lines += [
         "",
-        "Throughput and cost of the same runs (rates over the whole run, from the first "
+        f"{name}: throughput and cost of the same runs (rates over the whole run, from the first "
         "connection to the last close)",
         "",
         "| streams | nominal s | last token at s | tokens/s | frames/s | wire MB/s | "
-        "frames/token | wire bytes/token | server process CPU | softirq on its CPU | "
-        "client CPU | server RSS MiB: start, peak | full GCs: count, longest ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "frames/token | wire bytes/token | server CPU µs/token | server process CPU | "
+        "softirq on its CPU | client CPU | server RSS MiB: start, peak | "
+        "full GCs: count, longest ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for count in sorted(loads):
         run = load_summary(loads[count])["median_run"]
+        cpu_per_token = _per_token(run)[0]
         nominal = run["ramp_s"] + run["tokens_per_stream"] / run["rate"]
         delivered = max(1, run["delivered"])
         softirq = run.get("server_core_softirq")
@@ -168,7 +294,8 @@ def _load_tables(loads: Loads) -> list[str]:
             f"| {count:,} | {nominal:g} | {run['last_token_after_s'] or 0:.1f} | "
             f"{run['tokens_per_second']:,.0f} | {run['frames_per_second']:,.0f} | "
             f"{run['wire_bytes_per_second'] / 1e6:.2f} | {run['frames'] / delivered:.3f} | "
-            f"{run['wire_bytes'] / delivered:.1f} | {run['server_cpu_share']:.0%} | "
+            f"{run['wire_bytes'] / delivered:.1f} | {cpu_per_token:.1f} | "
+            f"{run['server_cpu_share']:.0%} | "
             f"{'n/a' if softirq is None else f'{softirq:.0%}'} | {run['client_cpu_share']:.0%} | "
             f"{run['server_rss_start_kib'] / 1024:.0f}, {run['server_rss_peak_kib'] / 1024:.0f} | "
             f"{full_gc['collections']}, {full_gc['max_ms']:.0f} |"
@@ -227,11 +354,12 @@ def _targets_table(document: Mapping[str, Any]) -> list[str]:
 def markdown(
     machine: Mapping[str, str],
     setup: str,
-    burst: Mapping[str, Any] | None,
-    loads: Loads,
+    bursts: Mapping[str, Mapping[str, Any]],
+    loads: Mapping[str, Loads],
     idle: Mapping[str, Any] | None,
     floor: Mapping[str, Any] | None,
-    target_document: Mapping[str, Any],
+    target_documents: Mapping[str, Mapping[str, Any]],
+    versus: Mapping[str, Any],
     errors: Sequence[str],
 ) -> str:
     """The report of one run."""
@@ -241,16 +369,19 @@ def markdown(
         f"uvloop {machine['uvloop']}; {setup}",
         "",
     ]
-    if burst is not None:
-        lines += [*_burst_table(burst), ""]
-    if loads:
-        lines += [*_load_tables(loads), ""]
+    lines += [*_comparison_table(versus), ""]
+    for name, burst in bursts.items():
+        lines += [*_burst_table(name, burst), ""]
+    for name, contender_loads in loads.items():
+        if contender_loads:
+            lines += [*_load_tables(name, contender_loads), ""]
     if idle is not None:
         per_stream = idle["bytes_per_stream"] / 1024
         lines += [*_memory_table(idle), "", f"Memory per open stream: {per_stream:.1f} KiB", ""]
     if floor is not None:
         lines += [_floor_line(floor), ""]
-    lines += ["Targets (reported, never enforced)", "", *_targets_table(target_document)]
+    for name, document in target_documents.items():
+        lines += [f"{name}: targets (reported, never enforced)", "", *_targets_table(document), ""]
     if errors:
         lines += ["", "ERRORS (lost or wrong tokens):", *(f"- {error}" for error in errors)]
     return "\n".join(lines) + "\n"

@@ -1,25 +1,32 @@
 """Streaming benchmark: ``python -m benchmarks.streaming [--smoke]``.
 
-Measures ``stream_text`` through ``ComponentASGI``'s SSE transport under a real uvicorn (one
-worker, httptools, uvloop, 127.0.0.1) pinned to the first CPU, with the client
+Measures ``stream_text`` through ``ComponentASGI``'s SSE transport, and the same tokens on the
+same schedule through sse-starlette (:mod:`benchmarks.streaming.contender`, the SSE library a
+user would otherwise pick), each under the same real uvicorn command (one worker, httptools,
+uvloop, 127.0.0.1) pinned to the first CPU, with the same client
 (:mod:`benchmarks.streaming.client`, raw asyncio sockets) pinned to the second:
 
-1. one stream as fast as possible: tokens/s, frames and bytes on the wire per token;
-2. many concurrent streams at 100 tokens/s: every token delivered in order, p50/p99 token
-   latency, frames/s, bytes/s, server CPU, GC pauses, RSS; the stream counts run interleaved
-   round by round, each run on a fresh server (so no run inherits another's heap);
-3. memory per open stream: the server's RSS with 0 and with N open idle streams, on a fresh
-   server (a server that has run the load reuses the memory it freed);
+1. one stream as fast as possible, for each contender: tokens/s, frames and bytes on the wire
+   per token, server CPU per token;
+2. many concurrent streams at 100 tokens/s, for each contender: every token delivered in order,
+   p50/p99 token latency, frames/s, bytes/s, server CPU, GC pauses, RSS; the stream counts and
+   the contenders run interleaved round by round, each run on a fresh server (so no run
+   inherits another's heap);
+3. memory per open stream (``ComponentASGI`` only): the server's RSS with 0 and with N open
+   idle streams, on a fresh server (a server that has run the load reuses the memory it freed);
 4. the pacing floor: the token loops alone (:mod:`benchmarks.streaming.floor`) on the server's CPU,
    the least any server would spend producing the same tokens.
 
-``--server uvicorn|granian|both`` (default ``both``): parts 1 and 2 run under each server named,
+``--server uvicorn|granian|both`` (default ``both``): parts 1 and 2 run under each server named
+(the sse-starlette contender under the first only: the comparison is on the same server),
 parts 3 and 4 under the first; the report's server matrix shows the servers side by side
 (tokens/s and server CPU per token of one stream, p99 token latency per stream count).
 
-Prints the Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
-(under a minute) runs each part small, under both servers. Exit status 1 when a stream lost or
-garbled a token, 2 when a server or client fails; timing never fails a run.
+The report puts the contenders side by side with the ratios issue 16 names. Prints the
+Markdown report and writes it with the JSON to ``benchmarks/results/``. ``--smoke``
+(about a minute) runs each part small, for both contenders and both servers. Exit status 1
+when a stream lost or garbled a token, 2 when a server or client fails; timing never fails a
+run.
 """
 
 from __future__ import annotations
@@ -38,12 +45,16 @@ from benchmarks.streaming.client import load_timeout
 from benchmarks.streaming.report import (
     Loads,
     burst_summary,
+    comparison,
     floor_summary,
     markdown,
     server_matrix,
     targets,
 )
 from benchmarks.streaming.server import (
+    CONTENDERS,
+    OURS,
+    Contender,
     StreamServer,
     describe_plan,
     run_client,
@@ -55,7 +66,7 @@ __all__ = ["FULL", "SMOKE", "Load", "StreamProfile", "main"]
 
 RATE: Final = 100.0
 RAMP: Final = 1.0
-TARGET_STREAMS: Final = 1000
+TARGET_STREAMS: Final = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +100,13 @@ FULL: Final = StreamProfile(
     loads=(
         Load(100, 10, 1),
         Load(200, 10, 3),
-        Load(250, 10, 3),
         Load(300, 10, 1),
-        Load(TARGET_STREAMS, 10, 1),
+        Load(400, 10, 3),
+        Load(500, 10, 1),
+        Load(600, 10, 1),
+        Load(800, 10, 3),
+        Load(TARGET_STREAMS, 10, 3),
+        Load(1000, 10, 1),
     ),
     floor_tasks=TARGET_STREAMS,
     floor_seconds=3,
@@ -107,7 +122,7 @@ SMOKE: Final = StreamProfile(
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="short correctness run (< 30 s)")
+    parser.add_argument("--smoke", action="store_true", help="short correctness run (< 60 s)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     parser.add_argument(
         "--server",
@@ -119,53 +134,71 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 class _Run:
-    """One benchmark run's results under one server and the errors (lost or wrong tokens) it
-    met."""
+    """One benchmark run's results under one server, per contender, and the errors (lost or
+    wrong tokens) it met."""
 
-    def __init__(self, plan: CpuPlan, profile: StreamProfile, server: ServerName) -> None:
+    def __init__(
+        self,
+        plan: CpuPlan,
+        profile: StreamProfile,
+        server: ServerName,
+        contenders: tuple[Contender, ...] = CONTENDERS,
+    ) -> None:
         self.plan = plan
         self.profile = profile
         self.server: ServerName = server
-        self.burst_runs: list[dict[str, Any]] = []
-        self.loads: dict[int, list[dict[str, Any]]] = {}
+        self.contenders = contenders
+        self.burst_runs: dict[str, list[dict[str, Any]]] = {}
+        self.loads: dict[str, dict[int, list[dict[str, Any]]]] = {}
         self.idle: dict[str, Any] | None = None
         self.floors: list[dict[str, Any]] = []
         self.errors: list[str] = []
 
     def _client(
-        self, scenario: str, server: StreamServer, options: list[str], timeout: float
+        self,
+        scenario: str,
+        server: StreamServer,
+        options: list[str],
+        timeout: float,
+        contender: Contender = OURS,
     ) -> dict[str, Any]:
+        options = [*options, *contender.client_options]
         result = run_client(self.plan, scenario, server, options, timeout)
         if result.get("error"):
-            self.errors.append(f"{self.server}: {scenario} {' '.join(options)}: {result['error']}")
+            where = f"{self.server}: {contender.name} {scenario}"
+            self.errors.append(f"{where} {' '.join(options)}: {result['error']}")
             log(f"  ERROR: {result['error']}")
         return result
 
-    def burst(self, server: StreamServer) -> None:
+    def burst(self, contender: Contender) -> None:
         profile = self.profile
         options = ["--tokens", str(profile.burst_tokens), "--rounds", str(profile.burst_rounds)]
-        result = self._client("burst", server, options, 120 + 60 * profile.burst_rounds)
-        self.burst_runs = result.get("runs", [])
-        for run in self.burst_runs:
-            log(f"  burst: {run['tokens_per_second']:,.0f} tokens/s")
+        with stream_server(self.plan, contender.factory, server=self.server) as server:
+            timeout = 120 + 60 * profile.burst_rounds
+            result = self._client("burst", server, options, timeout, contender)
+        self.burst_runs[contender.name] = runs = result.get("runs", [])
+        for run in runs:
+            log(f"  {contender.name} burst: {run['tokens_per_second']:,.0f} tokens/s")
 
-    def load(self, load: Load) -> None:
+    def load(self, load: Load, contender: Contender) -> None:
         """One load run on a fresh server (warmed up by one short stream)."""
-        with stream_server(self.plan, server=self.server) as server:
-            self._client("burst", server, ["--tokens", "100"], 60)
-            self._load(server, load)
+        with stream_server(self.plan, contender.factory, server=self.server) as server:
+            self._client("burst", server, ["--tokens", "100"], 60, contender)
+            self._load(server, load, contender)
 
-    def _load(self, server: StreamServer, load: Load) -> None:
+    def _load(self, server: StreamServer, load: Load, contender: Contender) -> None:
         tokens = round(RATE * load.seconds)
         options = ["--streams", str(load.streams), "--rate", f"{RATE:g}",
                    "--tokens", str(tokens), "--ramp", f"{RAMP:g}"]  # fmt: skip
         timeout = load_timeout(load.streams, RATE, tokens, RAMP) + 120
-        result = self._client("load", server, options, timeout)
+        result = self._client("load", server, options, timeout, contender)
         if "sent" in result:
-            self.loads.setdefault(load.streams, []).append(result)
+            loads = self.loads.setdefault(contender.name, {})
+            loads.setdefault(load.streams, []).append(result)
             latency = result["schedule_latency"]
             log(
-                f"  {load.streams} streams: {result['delivered']:,}/{result['sent']:,} tokens, "
+                f"  {contender.name}, {load.streams} streams: "
+                f"{result['delivered']:,}/{result['sent']:,} tokens, "
                 f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, "
                 f"server CPU {result['server_cpu_share']:.0%}, {result['wall_s']:.1f} s"
             )
@@ -176,7 +209,9 @@ class _Run:
             shift = index % len(loads)
             for load in [*loads[shift:], *loads[:shift]]:
                 if index < load.rounds:
-                    self.load(load)
+                    order = self.contenders if index % 2 == 0 else self.contenders[::-1]
+                    for contender in order:
+                        self.load(load, contender)
 
     def pacing_floor(self) -> None:
         profile = self.profile
@@ -199,16 +234,22 @@ def _write(
     arguments: argparse.Namespace, run: _Run, machine: dict[str, str], others: Sequence[_Run]
 ) -> int:
     profile = run.profile
-    setup = describe_plan(run.plan)
-    by_server: dict[str, tuple[dict[str, Any] | None, Loads]] = {
-        one.server: (burst_summary(one.burst_runs) if one.burst_runs else None, one.loads)
-        for one in (run, *others)
-    }
+    by_server: dict[str, tuple[dict[str, Any] | None, Loads]] = {}
+    for one in (run, *others):
+        burst_runs = one.burst_runs.get(OURS.name)
+        by_server[one.server] = (
+            burst_summary(burst_runs) if burst_runs else None,
+            one.loads.get(OURS.name, {}),
+        )
     errors = [error for one in (run, *others) for error in one.errors]
-    burst = burst_summary(run.burst_runs) if run.burst_runs else None
-    target_document = targets(run.loads, TARGET_STREAMS)
+    setup = describe_plan(run.plan)
+    bursts = {name: burst_summary(runs) for name, runs in run.burst_runs.items() if runs}
+    target_documents = {name: targets(loads, TARGET_STREAMS) for name, loads in run.loads.items()}
+    versus = comparison(bursts, run.loads, target_documents, OURS.name, CONTENDERS[1].name)
     floor = floor_summary(run.floors) if run.floors else None
-    report = markdown(machine, setup, burst, run.loads, run.idle, floor, target_document, errors)
+    report = markdown(
+        machine, setup, bursts, run.loads, run.idle, floor, target_documents, versus, errors
+    )
     if len(by_server) > 1:
         report += "\n" + server_matrix(by_server)
     print(report)
@@ -216,11 +257,19 @@ def _write(
         "mode": profile.name,
         "machine": machine,
         "settings": {**asdict(profile), "rate": RATE, "ramp_s": RAMP, "setup": setup},
-        "burst": {"summary": burst, "runs": run.burst_runs},
-        "loads": {str(count): runs for count, runs in sorted(run.loads.items())},
+        "contenders": [asdict(contender) for contender in CONTENDERS],
+        "burst": {
+            name: {"summary": bursts.get(name), "runs": runs}
+            for name, runs in run.burst_runs.items()
+        },
+        "loads": {
+            name: {str(count): runs for count, runs in sorted(loads.items())}
+            for name, loads in run.loads.items()
+        },
         "idle": run.idle,
         "pacing_floor": {"summary": floor, "runs": run.floors},
-        "targets": target_document,
+        "targets": target_documents,
+        "comparison": versus,
         "server": run.server,
         "by_server": {
             server: {
@@ -243,14 +292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = cpu_plan()
     first, *rest = server_names(arguments.server)
     run = _Run(plan, profile, first)
-    others = [_Run(plan, profile, server) for server in rest]
+    others = [_Run(plan, profile, server, (OURS,)) for server in rest]
     started = time.monotonic()
     try:
         log(f"[streaming {profile.name}] {describe_plan(plan)}")
         for one in (run, *others):
-            with stream_server(plan, server=one.server) as server:
-                log(f"[1/4] {one.server}: one stream, no pacing")
-                one.burst(server)
+            log(f"[1/4] {one.server}: one stream, no pacing (a fresh server per contender)")
+            for contender in one.contenders:
+                one.burst(contender)
             log(
                 f"[2/4] {one.server}: concurrent streams at {RATE:g} tokens/s "
                 "(a fresh server per run)"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from benchmarks.common.processes import (
     CpuPlan,
@@ -27,6 +28,10 @@ from benchmarks.common.processes import (
 from benchmarks.common.processes import server_command as _server_command
 
 __all__ = [
+    "CONTENDERS",
+    "OURS",
+    "SSE_STARLETTE",
+    "Contender",
     "StreamServer",
     "client_command",
     "describe_plan",
@@ -40,6 +45,23 @@ __all__ = [
 StreamServer = ServerProcess
 
 
+@dataclass(frozen=True, slots=True)
+class Contender:
+    """A server the benchmark streams the same tokens through: its name in the report, its
+    uvicorn factory (``module:callable``) and the client options that read its format."""
+
+    name: str
+    factory: str
+    client_options: tuple[str, ...] = ()
+
+
+OURS: Final = Contender("ComponentASGI", "benchmarks.streaming.app:build_stream_app")
+SSE_STARLETTE: Final = Contender(
+    "sse-starlette", "benchmarks.streaming.contender:build_contender_app", ("--plain",)
+)
+CONTENDERS: Final = (OURS, SSE_STARLETTE)
+
+
 def describe_plan(plan: CpuPlan) -> str:
     """A line for the report."""
     if not plan.server:
@@ -48,8 +70,10 @@ def describe_plan(plan: CpuPlan) -> str:
 
 
 def server_command(factory: str, port: int, server: ServerName = "uvicorn") -> list[str]:
-    """The command line of ``server`` serving ``benchmarks.streaming.app:<factory>``."""
-    return _server_command(server, f"benchmarks.streaming.app:{factory}", port)
+    """The command line of ``server`` serving ``factory``: ``module:callable``, or a callable
+    of ``benchmarks.streaming.app``."""
+    target = factory if ":" in factory else f"benchmarks.streaming.app:{factory}"
+    return _server_command(server, target, port)
 
 
 @contextmanager

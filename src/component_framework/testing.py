@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from component_framework.asgi.app import ComponentASGI
 from component_framework.core import aio
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 
 __all__ = [
     "ASGIResponse",
@@ -193,6 +193,12 @@ class SSEResponse:
     events: list[SSEEvent]
     comments: int
     body: bytes
+
+    @property
+    def ops(self) -> list[dict[str, object]]:
+        """Every stream operation of the answer, in order, in its wire form (from its
+        ``event: stream`` frames and its compact ``event:t`` text frames alike)."""
+        return [op for event in self.events for op in stream_ops(event) or ()]
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""

@@ -202,6 +202,19 @@ def test_sse_text_appends_grow_one_text_node_and_replace_mode_replaces_it(
     expect(text).to_have_text("REPLACED +more")
     assert text.evaluate("(el) => el.childNodes.length") == 1
     rt.shot(f"sse-text-{path.strip('/')}")
+    # The appends came as compact text frames (``event:t``, data ``<stream> <text>``), which
+    # the runtime decodes on htmx 2 (EventSource listener) and htmx 4 (hx-sse message hook).
+    raw = _raw_stream(rt.base_url + "/components/ops/stream/?script=text")
+    assert raw.count(b"event:t\n") >= len(TEXT_TOKENS) - 1, raw[:400]
+    assert b"data:text w0 \n" in raw
+
+
+def _raw_stream(url: str) -> bytes:
+    """The whole body of a stream that ends by itself."""
+    request = urllib.request.Request(url, headers={"Accept": "text/event-stream"})
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        body: bytes = answer.read()
+    return body
 
 
 def test_two_components_with_the_same_stream_name_each_get_their_own_ops(

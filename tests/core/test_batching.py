@@ -5,12 +5,16 @@ for ``stream_to`` without html."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-from component_framework.core.batching import BatchingSink
+import anyio
+
+from component_framework.core.batching import BatchingSink, FrameClock
 from component_framework.core.component import Component
 from component_framework.core.streams import StreamOp
 from component_framework.testing import StateRenderer
+from tests.event_loops import on_both_loops
 
 HOUR = 3600.0
 
@@ -91,3 +95,123 @@ async def test_stream_to_without_html_renders_with_the_sinks_renderer() -> None:
     assert batch[0]["op"] == "replace"
     assert "3" in batch[0]["html"]
     assert batch[0]["html"] == sink.render(component)
+
+
+# -- the app's frame clock: one timer for every stream ------------------------------------------
+
+
+def clocked_components(count: int, clock: FrameClock) -> tuple[list[Component], list[Batches]]:
+    components, emits = [], []
+    for _ in range(count):
+        emit = Batches()
+        component = Live()
+        component.stream_sink = BatchingSink(None, clock.interval, emit, clock=clock)
+        components.append(component)
+        emits.append(emit)
+    return components, emits
+
+
+async def wait_for(condition: Any, within: float = 2.0) -> None:
+    for _ in range(round(within / 0.005)):
+        if condition():
+            return
+        await anyio.sleep(0.005)
+    raise AssertionError("condition not met in time")
+
+
+@on_both_loops
+async def test_one_clock_tick_flushes_every_waiting_stream() -> None:
+    clock = FrameClock(0.5)  # long enough that all fifty are pushed before the tick
+    components, emits = clocked_components(50, clock)
+    assert not clock.scheduled  # nothing waits: no timer at all
+    for index, component in enumerate(components):
+        await component.stream_text("out", f"a{index}")  # each stream's first op: at once
+        await component.stream_text("out", f"b{index}")  # waits for the tick
+    assert clock.dirty == 50
+    assert clock.scheduled
+
+    await wait_for(lambda: clock.ticks >= 1)
+
+    assert clock.ticks == 1  # one timer fired, for all fifty streams
+    assert [[texts(b) for b in emit.batches] for emit in emits] == [
+        [[f"a{index}"], [f"b{index}"]] for index in range(50)
+    ]
+    assert clock.dirty == 0
+    assert not clock.scheduled  # all clean: the timer is not set again
+
+
+@on_both_loops
+async def test_the_first_op_after_a_quiet_frame_is_not_held_for_the_tick() -> None:
+    clock = FrameClock(0.02)
+    (component,), (emit,) = clocked_components(1, clock)
+    await component.stream_text("out", "a")
+    await component.stream_text("out", "b")
+    await wait_for(lambda: len(emit.batches) == 2)
+    await anyio.sleep(0.05)  # quiet for more than a frame
+
+    await component.stream_text("out", "c")
+
+    assert [texts(batch) for batch in emit.batches] == [["a"], ["b"], ["c"]]  # no wait
+    assert not clock.scheduled
+
+
+@on_both_loops
+async def test_a_burst_between_two_ticks_is_one_frame() -> None:
+    clock = FrameClock(0.05)
+    (component,), (emit,) = clocked_components(1, clock)
+    for index in range(1000):
+        await component.stream_text("out", f"{index} ")
+
+    await wait_for(lambda: len(emit.batches) == 2)
+
+    assert texts(emit.batches[0]) == ["0 "]
+    assert texts(emit.batches[1]) == ["".join(f"{index} " for index in range(1, 1000))]
+
+
+@on_both_loops
+async def test_a_closed_stream_leaves_the_clock() -> None:
+    clock = FrameClock(0.02)
+    (component,), (emit,) = clocked_components(1, clock)
+    sink = component.stream_sink
+    assert isinstance(sink, BatchingSink)
+    await component.stream_text("out", "a")
+    await component.stream_text("out", "pending")
+    assert clock.dirty == 1
+
+    sink.close()
+
+    assert clock.dirty == 0
+    await anyio.sleep(0.05)
+    assert [texts(batch) for batch in emit.batches] == [["a"]]
+
+
+async def test_a_sink_whose_interval_differs_from_the_clock_keeps_its_own_timer() -> None:
+    clock = FrameClock(0.02)
+    emit = Batches()
+    component = Live()
+    component.stream_sink = BatchingSink(None, 0.01, emit, clock=clock)
+    await component.stream_text("out", "a")
+    await component.stream_text("out", "b")
+
+    assert clock.dirty == 0
+    await wait_for(lambda: len(emit.batches) == 2)
+
+
+@on_both_loops
+async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too() -> None:
+    clock = FrameClock(0.02)
+    (busy, quiet), (busy_emit, quiet_emit) = clocked_components(2, clock)
+    await quiet.stream_text("out", "q0")  # quiet's first frame, long before the next op
+    await busy.stream_text("out", "a")
+    await busy.stream_text("out", "b")  # the clock's tick is now set
+    await anyio.sleep(0.05)  # both flushed; quiet has been quiet for more than a frame
+    await busy.stream_text("out", "c")
+    await busy.stream_text("out", "d")  # a tick is set again
+    time.sleep(0.05)  # noqa: ASYNC251 - block the loop on purpose: the tick is now overdue
+
+    await quiet.stream_text("out", "q1")
+
+    assert [texts(batch) for batch in quiet_emit.batches] == [["q0"]]  # not at once: waits
+    await wait_for(lambda: len(quiet_emit.batches) == 2)
+    assert [texts(batch) for batch in quiet_emit.batches] == [["q0"], ["q1"]]
+    assert [texts(batch) for batch in busy_emit.batches][-1] == ["d"]

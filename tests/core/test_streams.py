@@ -292,7 +292,7 @@ def push_all(coalescer: StreamCoalescer, ops: Iterable[StreamOp], now: float = 0
 def settled() -> StreamCoalescer:
     """A coalescer that flushed at time 0, so nothing pushed soon after is due yet."""
     coalescer = StreamCoalescer()
-    coalescer.push(start_op("warmup"), 0.0)
+    coalescer.push(text_op("warmup", "w"), 0.0)
     coalescer.flush(0.0)
     return coalescer
 
@@ -419,6 +419,15 @@ def test_the_first_op_goes_out_at_once() -> None:
     assert coalescer.ready(5.0)
 
 
+def test_the_first_text_after_a_start_goes_out_at_once() -> None:
+    coalescer = StreamCoalescer()
+    coalescer.push(start_op("r"), 0.0)
+    assert coalescer.ready(0.0)
+    coalescer.flush(0.0)  # a frame of lifecycle ops alone: it holds nothing back
+    coalescer.push(text_op("r", "first token"), 0.001)
+    assert coalescer.ready(0.001)
+
+
 def test_an_op_after_a_flush_waits_for_the_interval() -> None:
     coalescer = settled()
     coalescer.push(text_op("r", "x"), 0.001)
@@ -456,7 +465,7 @@ def test_a_lifecycle_op_is_due_at_once_behind_the_ops_before_it(lifecycle: Strea
 
 def test_the_byte_budget_makes_a_flush_due_at_once() -> None:
     coalescer = StreamCoalescer(max_batch_bytes=100)
-    coalescer.push(start_op("w"), 0.0)
+    coalescer.push(text_op("w", "w"), 0.0)
     coalescer.flush(0.0)
     coalescer.push(text_op("r", "x" * 40), 0.001)
     assert not coalescer.ready(0.001)
@@ -486,7 +495,7 @@ def test_max_delay_bounds_the_wait_when_an_op_is_stamped_before_the_last_flush()
     # A transport may stamp an op when the handler produced it and push it after a flush that
     # the writer made meanwhile; the rate rule alone would then let it wait interval + lag.
     coalescer = StreamCoalescer(interval=0.04, max_delay=0.05)
-    coalescer.push(start_op("w"), 10.0)
+    coalescer.push(text_op("w", "w"), 10.0)
     coalescer.flush(10.0)
     coalescer.push(text_op("r", "x"), 9.98)
     assert coalescer.next_deadline() == pytest.approx(10.03)
@@ -664,3 +673,24 @@ def test_a_burst_of_ten_thousand_tokens_in_one_second_makes_at_most_61_frames() 
     assert all(op.op == "text" for op in driver.flushed)
     assert "".join(op.text or "" for op in driver.flushed) == "".join(tokens)
     assert max(driver.waits) <= 1 / 60 + 1e-9
+
+
+def test_the_common_text_append_is_the_same_op_as_the_validated_one() -> None:
+    assert text_op("out", "x") == StreamOp("text", "out", text="x", mode="append")
+    with pytest.raises(ValueError, match="expected text to be str"):
+        text_op("out", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected stream to be 1-64 characters"):
+        text_op("bad name", "x")
+
+
+def test_merged_text_appends_stay_valid_ops() -> None:
+    coalescer = StreamCoalescer(interval=1.0, max_delay=1.0)
+    coalescer.push(text_op("out", "a"), 0.0)
+    coalescer.flush(0.0)
+    coalescer.push(text_op("out", "b"), 0.1)
+    coalescer.push(text_op("out", "c"), 0.2)
+
+    (merged,) = coalescer.flush(1.5)
+
+    assert merged == StreamOp("text", "out", text="bc", mode="append")
+    merged.validate()

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 from tests.fuzz.apps import (
     DOCUMENTED_STATUSES,
     SERVER_FAULT_CODES,
@@ -172,7 +172,9 @@ def check_http_answer(answer: Answer, method: str, *, left_early: bool = False) 
             answer.body.decode("utf-8")  # HTML fragments and static files are UTF-8
 
 
-FRAME_TYPES = frozenset({"message", "stream", "done", "error", "broadcast", "shutdown", "lost"})
+FRAME_TYPES = frozenset(
+    {"message", "stream", "t", "done", "error", "broadcast", "shutdown", "lost"}
+)
 
 
 def check_sse_body(body: bytes, after: int = 0) -> list[SSEEvent]:
@@ -213,8 +215,8 @@ def check_sse_body(body: bytes, after: int = 0) -> list[SSEEvent]:
                 check_json_render(json.loads(event.data))
             else:
                 assert event.data.startswith("<"), event.data[:100]
-        elif event.event == "stream":
-            ops = json.loads(event.data)
+        elif event.event in ("stream", "t"):
+            ops = stream_ops(event)
             assert isinstance(ops, list), ops
             assert all(isinstance(op, dict) for op in ops), ops
     assert len(run_ids) <= 1, run_ids

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from component_framework.protocol.answer import (
     ANSWER_FORMATS,
@@ -22,11 +24,14 @@ from component_framework.protocol.sse import (
     SSEDecoder,
     SSEEncodeError,
     SSEEvent,
+    StreamFramer,
     broadcast_frame,
     done_frame,
     error_frame,
     render_frame,
     stream_frame,
+    stream_ops,
+    text_frame,
     with_retry,
 )
 from component_framework.protocol.websocket import (
@@ -144,6 +149,68 @@ def test_stream_frame_carries_the_batch_of_ops_in_order() -> None:
 
     assert wire.startswith(b"event: stream\nid: run.4\ndata: [")
     assert json.loads(read_frame(wire).data) == ops
+
+
+@pytest.mark.parametrize(
+    "text", ["a", "line\nbreak\r\nand CR\r", "é 😀 \u2028", '\x00\x1f"quoted"']
+)
+def test_a_run_s_stream_framer_writes_the_same_bytes_as_stream_frame(text: str) -> None:
+    ops: list[dict[str, object]] = [{"op": "text", "stream": "out", "text": text}]
+
+    assert StreamFramer("run").frame(ops, 17) == stream_frame(ops, "run.17")
+
+
+def test_a_stream_framer_names_the_field_of_an_unencodable_text() -> None:
+    ops: list[dict[str, object]] = [{"op": "text", "stream": "out", "text": "\ud800"}]
+
+    with pytest.raises(SSEEncodeError, match="data"):
+        StreamFramer("run").frame(ops, 1)
+
+
+def test_one_text_append_is_a_compact_text_frame() -> None:
+    ops: list[dict[str, object]] = [
+        {"op": "text", "stream": "out", "text": "Hel lo\nworld", "mode": "append"}
+    ]
+
+    wire = stream_frame(ops, "run.4")
+
+    assert wire == b"event:t\nid:run.4\ndata:out Hel lo\ndata: world\n\n"
+    assert wire == text_frame("out", "Hel lo\nworld", "run.4")
+    assert stream_ops(read_frame(wire)) == ops
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "text", "stream": "out", "text": "a\rb", "mode": "append"}],  # CR: JSON keeps it
+        [{"op": "text", "stream": "out", "text": "a", "mode": "replace"}],
+        [{"op": "text", "stream": "out", "text": "a", "mode": "append", "target": "p"}],
+        [{"op": "text", "stream": "out", "text": "a"}, {"op": "text", "stream": "x", "text": "b"}],
+        [{"op": "start", "stream": "out"}],
+    ],
+)
+def test_every_other_batch_stays_a_json_stream_frame(ops: list[dict[str, object]]) -> None:
+    event = read_frame(stream_frame(ops, "run.4"))
+
+    assert event.event == "stream"
+    assert stream_ops(event) == ops
+
+
+@given(
+    stream=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
+    text=st.text(st.characters(blacklist_categories=("Cs",))),
+)
+def test_a_text_append_round_trips_through_the_frame_it_becomes(stream: str, text: str) -> None:
+    op: dict[str, object] = {"op": "text", "stream": stream, "text": text, "mode": "append"}
+
+    assert stream_ops(read_frame(stream_frame([op], "run.1"))) == [op]
+    assert stream_ops(read_frame(StreamFramer("run").frame([op], 1))) == [op]
+
+
+def test_other_frames_carry_no_stream_ops_and_a_malformed_text_frame_is_refused() -> None:
+    assert stream_ops(SSEEvent("x", "done")) is None
+    with pytest.raises(ValueError, match="expected '<stream> <text>'"):
+        stream_ops(SSEEvent("nospace", "t"))
 
 
 def test_done_frame_carries_component_id_and_snapshot() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from component_framework.protocol.sse import SSEEvent
+from component_framework.protocol.sse import SSEEvent, stream_ops
 from component_framework.testing import asgi_request, sse_request
 from tests.streaming import stream_components
 from tests.streaming.conftest import Streams
@@ -31,13 +31,16 @@ def field_values(block: list[str], name: str) -> list[str]:
     return [line[len(prefix) :] for line in block if line.startswith(prefix)]
 
 
+#: The frames that carry stream ops: JSON batches and compact text appends.
+OP_FRAMES = frozenset({"stream", "t"})
+
+
 def ops_of(events: list[SSEEvent]) -> list[dict[str, Any]]:
-    """Every stream op of the ``stream`` frames, in order."""
+    """Every stream op of the ``stream`` and compact text frames, in order."""
     ops: list[dict[str, Any]] = []
     for event in events:
-        if event.event == "stream":
-            batch = json.loads(event.data)
-            assert isinstance(batch, list)
+        batch = stream_ops(event)
+        if batch is not None:
             assert batch, "a stream frame carries at least one op"
             ops.extend(batch)
     return ops
@@ -201,7 +204,7 @@ async def test_stream_ops_arrive_in_order_as_text(streams: Streams) -> None:
 
     kinds = [e.event for e in exchange.events]
     assert kinds[-2:] == ["message", "done"]
-    assert set(kinds[:-2]) == {"stream"}, "the ops come before the final render"
+    assert set(kinds[:-2]) <= OP_FRAMES, "the ops come before the final render"
     for event in exchange.events:
         assert event.id is not None
     ops = ops_of(exchange.events)
@@ -226,7 +229,7 @@ async def test_a_burst_of_text_ops_is_coalesced_without_loss(streams: Streams) -
         app, "tokens", method="POST", json_body={"text": text, "size": 3}
     ).run_to_end(within=10)
 
-    stream_frames = [e for e in exchange.events if e.event == "stream"]
+    stream_frames = [e for e in exchange.events if e.event in OP_FRAMES]
     ops = ops_of(exchange.events)
     assert "".join(op["text"] for op in ops if op["op"] == "text") == text
     assert [op["op"] for op in ops if op["op"] != "text"] == ["start", "done"]
@@ -243,7 +246,7 @@ async def test_stream_ops_reach_the_client_without_waiting_for_a_yield(streams: 
         within=1.0,
     )
     assert pacer.waiting("op"), "delivered while the handler is still running"
-    assert [e.event for e in exchange.events] == ["stream"] * len(exchange.events)
+    assert {e.event for e in exchange.events} <= OP_FRAMES
 
     pacer.grant("op", 2)
     await exchange.run_to_end()
@@ -261,7 +264,7 @@ async def test_paced_text_ops_are_batched_to_about_60_frames_per_second(streams:
     ).run_to_end(within=10)
     elapsed = loop.time() - began
 
-    stream_frames = [e for e in exchange.events if e.event == "stream"]
+    stream_frames = [e for e in exchange.events if e.event in OP_FRAMES]
     assert "".join(op.get("text", "") for op in ops_of(exchange.events)) == text
     # Tokens every ~4 ms (up to 250/s): at most ~60 frames/s (plus start and done)...
     assert len(stream_frames) <= elapsed * 60 * 1.25 + 3, (len(stream_frames), elapsed)

@@ -1,15 +1,19 @@
-"""Batching of one component's stream operations in time, on the event loop.
+"""Batching of stream operations in time, on the event loop: one frame clock per app.
 
-Owns the timer side of stream operations: :class:`OpBatcher` pushes ops into a
-:class:`~component_framework.core.streams.StreamCoalescer` and hands each due batch to a
-callback, at once when a batch is due and otherwise from a loop timer at the coalescer's next
-deadline. :class:`BatchingSink` is the component's stream sink built on it, the one that SSE
-stream runs and live sessions (WebSocket, live SSE) both hand their component; what a batch
-becomes on the wire belongs to them.
+Owns the timer side of stream operations: :class:`FrameClock` is an app's one loop timer for
+every stream that has operations waiting (it ticks once per frame interval while any stream is
+dirty, flushing them all at the tick, and is not scheduled at all when none is);
+:class:`OpBatcher` pushes ops into a :class:`~component_framework.core.streams.StreamCoalescer`
+and hands each due batch to a callback: at once when a batch is due (the first op after a quiet
+frame, a lifecycle op, a full batch), otherwise at the clock's next tick.
+:class:`BatchingSink` is the component's stream sink built on it, the one that SSE stream runs
+and live sessions (WebSocket, live SSE) both hand their component; what a batch becomes on the
+wire belongs to them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -20,64 +24,177 @@ if TYPE_CHECKING:
     from component_framework.core.component import Component
     from component_framework.core.renderer import Renderer
 
-__all__ = ["BatchingSink", "OpBatcher"]
+__all__ = ["BatchingSink", "FrameClock", "OpBatcher"]
+
+logger = logging.getLogger("component_framework")
+
+
+class FrameClock:
+    """One loop timer for every :class:`OpBatcher` of an app.
+
+    A batcher with ops that are not due yet joins the clock's dirty set; the clock's single
+    timer fires at the first such deadline and then once per ``interval`` while any batcher
+    is dirty, and each tick flushes every dirty batcher that is due by the middle of the next
+    frame (the others, such as a stream that sent its first op at once just before the tick,
+    wait for the next tick, so a stream still gets about one frame per interval). With
+    nothing dirty no timer is scheduled. The clock binds to the loop of its first
+    batcher; a batcher on another loop while this one has work (an app served from two loops
+    at once) gets ``False`` from :meth:`schedule` and keeps a timer of its own.
+    """
+
+    __slots__ = ("_dirty", "_due", "_loop", "_timer", "interval", "ticks")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._loop: aio.Loop | None = None
+        self._timer: aio.Timer | None = None
+        self._due = 0.0
+        #: The batchers waiting for the next tick, in the order they got dirty.
+        self._dirty: dict[OpBatcher, None] = {}
+        #: Ticks so far (for tests and diagnostics).
+        self.ticks = 0
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the clock's timer is set (some batcher has ops waiting)."""
+        return self._timer is not None
+
+    @property
+    def dirty(self) -> int:
+        """How many batchers wait for the next tick."""
+        return len(self._dirty)
+
+    def overdue(self, now: float) -> bool:
+        """Whether the loop runs late: the tick is more than half a frame past its time."""
+        return self._timer is not None and now > self._due + self.interval / 2
+
+    def schedule(self, batcher: OpBatcher, loop: aio.Loop, deadline: float) -> bool:
+        """Flush ``batcher`` at the first tick at or after about ``deadline``; ``False`` when
+        the clock works for another loop right now."""
+        if self._loop is not loop:
+            if self._dirty or self._timer is not None:
+                return False
+            self._loop = loop
+        self._dirty[batcher] = None
+        if self._timer is None:
+            self._set(loop, deadline)
+        return True
+
+    def _set(self, loop: aio.Loop, when: float) -> None:
+        self._due = when
+        self._timer = loop.call_at(when, self._tick)
+
+    def discard(self, batcher: OpBatcher) -> None:
+        """``batcher`` flushed by itself or is gone: not at the next tick."""
+        self._dirty.pop(batcher, None)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.ticks += 1
+        dirty, self._dirty = self._dirty, {}
+        loop = self._loop
+        due_by = loop.time() + self.interval / 2 if loop is not None else 0.0
+        for batcher in dirty:
+            if not batcher.due(due_by):
+                self._dirty[batcher] = None
+                continue
+            try:
+                batcher.flush()
+            except Exception:  # one stream's bad batch must not hold back the others
+                logger.exception("a stream batch could not be sent")
+        if self._dirty and loop is not None:
+            self._set(loop, loop.time() + self.interval)
 
 
 class OpBatcher:
     """Lossless, rate-limited batches of stream ops for one receiver.
 
     ``interval``: the shortest time between two batches (a batch is due sooner when a
-    lifecycle op or many bytes are queued); ``emit``: called with each non-empty batch.
+    lifecycle op or many bytes are queued, and at once for the first op after a quiet
+    interval); ``emit``: called with each non-empty batch; ``clock``: the app's frame clock
+    that flushes batches which are not due at once (without one, the batcher sets a timer of
+    its own). While the clock runs late (the loop is overloaded), an op that is due only
+    because its stream was quiet waits for the tick too: the further behind the loop, the
+    more each frame carries, instead of a frame per late token.
     """
 
-    def __init__(self, interval: float, emit: Callable[[list[StreamOp]], None]) -> None:
+    __slots__ = ("_clock", "_coalescer", "_emit", "_loop", "_scheduled", "_timer")
+
+    def __init__(
+        self,
+        interval: float,
+        emit: Callable[[list[StreamOp]], None],
+        clock: FrameClock | None = None,
+    ) -> None:
         self._loop = aio.running_loop()
         self._coalescer = StreamCoalescer(interval=interval, max_delay=interval * 3)
         self._emit = emit
+        self._clock = clock
         self._timer: aio.Timer | None = None
+        self._scheduled = False
 
     async def push(self, op: StreamOp) -> None:
         """Queue ``op``; a due batch goes out now (then the loop gets a turn so that its
-        readers can send it), otherwise when the coalescer's deadline comes."""
+        readers can send it), otherwise at the frame clock's next tick."""
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
-        if coalescer.ready(now):
+        if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
             if self.flush():
                 await aio.checkpoint()
-        elif self._timer is None:
+        elif not self._scheduled:
             deadline = coalescer.next_deadline()
             if deadline is not None:
-                self._timer = self._loop.call_at(deadline, self.flush)
+                self._schedule(deadline)
+
+    def _late(self, now: float) -> bool:
+        clock = self._clock
+        return clock is not None and clock.overdue(now)
+
+    def _schedule(self, deadline: float) -> None:
+        self._scheduled = True
+        clock = self._clock
+        if clock is None or not clock.schedule(self, self._loop, deadline):
+            self._timer = self._loop.call_at(deadline, self.flush)
+
+    def due(self, when: float) -> bool:
+        """Whether the queued batch is due at ``when`` (by time, size or a lifecycle op)."""
+        return self._coalescer.ready(when)
 
     def flush(self) -> bool:
         """Emit what is queued as one batch now; True if there was anything."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._unschedule()
         ops = self._coalescer.flush(self._loop.time())
         if ops:
             self._emit(ops)
         return bool(ops)
 
+    def _unschedule(self) -> None:
+        if self._scheduled:
+            self._scheduled = False
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            elif self._clock is not None:
+                self._clock.discard(self)
+
     def cancel(self) -> None:
-        """Stop the timer; queued ops are dropped (the receiver is gone)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Stop waiting for a tick; queued ops are dropped (the receiver is gone)."""
+        self._unschedule()
 
 
 class BatchingSink:
     """A component's stream sink (``Component.stream_sink``) while a transport drives it.
 
-    Its stream operations are batched (:class:`OpBatcher`, created at the first one) into
-    ``emit``; :meth:`flush` sends the pending batch, which the owner does before each render,
-    so operations always reach the client before the render that follows them; after
-    :meth:`close` operations are dropped (a task the handler left behind may still call
-    ``stream_*``). :meth:`render` serves ``stream_to`` without html, with ``renderer``.
+    Its stream operations are batched (:class:`OpBatcher`, created at the first one, on
+    ``clock`` when given) into ``emit``; :meth:`flush` sends the pending batch, which the
+    owner does before each render, so operations always reach the client before the render
+    that follows them; after :meth:`close` operations are dropped (a task the handler left
+    behind may still call ``stream_*``). :meth:`render` serves ``stream_to`` without html,
+    with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_emit", "_interval", "_template", "closed", "renderer")
+    __slots__ = ("_batcher", "_clock", "_emit", "_interval", "_template", "closed", "renderer")
 
     def __init__(
         self,
@@ -85,12 +202,14 @@ class BatchingSink:
         interval: float,
         emit: Callable[[list[StreamOp]], None],
         template: Callable[[Component], str] | None = None,
+        clock: FrameClock | None = None,
     ) -> None:
         self.renderer = renderer
         #: How the owner renders a template (``Dispatcher.render_template``: with children).
         self._template = template
         self._interval = interval
         self._emit = emit
+        self._clock = clock if clock is not None and clock.interval == interval else None
         self._batcher: OpBatcher | None = None
         self.closed = False
 
@@ -100,7 +219,7 @@ class BatchingSink:
             return
         batcher = self._batcher
         if batcher is None:
-            batcher = self._batcher = OpBatcher(self._interval, self._emit)
+            batcher = self._batcher = OpBatcher(self._interval, self._emit, self._clock)
         await batcher.push(op)
 
     def render(self, component: Component) -> str:

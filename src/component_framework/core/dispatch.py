@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from component_framework.core import aio, url_state
 from component_framework.core.access import AccessContext, AccessHook, check_access
+from component_framework.core.batching import FrameClock
 from component_framework.core.binding import binder_for
 from component_framework.core.component import Component, EventHandler
 from component_framework.core.config import Settings
@@ -309,6 +310,8 @@ class Dispatcher:
         self.event_buckets = TokenBuckets()
         #: The presence its components list (``Component.present``): the app's hub's.
         self.presence: Presence | None = None
+        #: The app's one timer for batched stream operations (``core.batching``).
+        self.frame_clock = FrameClock(self.settings.stream_frame_interval)
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 

@@ -224,7 +224,11 @@ class LiveSession:
         self._work: Inbox[Work] = Inbox(inbox_limit, self._process, self._drained)
         self._membership = Membership(hub, self)
         self._sink = BatchingSink(
-            dispatcher.renderer, frame_interval, outlet.stream, dispatcher.render_template
+            dispatcher.renderer,
+            frame_interval,
+            outlet.stream,
+            dispatcher.render_template,
+            dispatcher.frame_clock,
         )
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None

@@ -44,12 +44,12 @@ from component_framework.errors import (
 )
 from component_framework.protocol.answer import AnswerFormat
 from component_framework.protocol.sse import (
+    StreamFramer,
     broadcast_frame,
     done_frame,
     error_frame,
     listening_frame,
     render_frame,
-    stream_frame,
 )
 
 __all__ = ["Frame", "FrameFormat", "StreamRegistry", "StreamRun"]
@@ -101,6 +101,7 @@ class StreamRun:
         #: The run's entry in the deployment's resume store (``None``: this worker only).
         self.log: RunLog | None = None
         self._checks: set[aio.Task] = set()
+        self._stream_frames = StreamFramer(run_id)
         #: Called once when the run is closed (a page connection's count of the client's runs).
         self.on_close: list[Callable[[], None]] = []
 
@@ -134,8 +135,10 @@ class StreamRun:
 
     def emit_ops(self, ops: list[StreamOp]) -> None:
         """A batch of stream operations as one ``stream`` frame."""
-        if (frame_id := self._next_id()) is not None:
-            self._keep(stream_frame([op.to_wire() for op in ops], frame_id))
+        if self.finished or self._closed:
+            self._next_id()  # logs the drop
+            return
+        self._keep(self._stream_frames.frame([op.to_wire() for op in ops], self.next_seq))
 
     def emit_render(self, result: DispatchResult) -> None:
         """One render frame (its driver flushed the stream operations before it first)."""
@@ -287,7 +290,13 @@ async def _drive(
     emitted go to ``page_events`` too (the page's live listeners; the client runtime
     delivers them to the others from the render's effects)."""
     interval = dispatcher.settings.stream_frame_interval
-    sink = BatchingSink(dispatcher.renderer, interval, run.emit_ops, dispatcher.render_template)
+    sink = BatchingSink(
+        dispatcher.renderer,
+        interval,
+        run.emit_ops,
+        dispatcher.render_template,
+        dispatcher.frame_clock,
+    )
 
     writer: WriteBehind | None = None
     refused: list[ComponentError] = []

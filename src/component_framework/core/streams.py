@@ -209,8 +209,33 @@ def start_op(stream: str) -> StreamOp:
 def text_op(
     stream: str, text: str, mode: TextMode = "append", target: str | None = None
 ) -> StreamOp:
-    """``stream_text``: plain text appended to (or replacing) the stream's text."""
+    """``stream_text``: plain text appended to (or replacing) the stream's text.
+
+    The common case (a ``str`` appended to a well-named stream, no target) is checked in
+    two tests and built without the general validation: token streams call this per token."""
+    if (
+        mode == "append"
+        and target is None
+        and type(text) is str
+        and type(stream) is str
+        and _STREAM_NAME.fullmatch(stream) is not None
+    ):
+        return _append(stream, text)
     return StreamOp("text", stream, text=text, mode=mode, target=target)
+
+
+def _append(stream: str, text: str) -> StreamOp:
+    """A ``text`` append op from fields already known to be valid (no target)."""
+    op = _new_op(StreamOp)
+    op.op = "text"
+    op.stream = stream
+    op.text = text
+    op.mode = "append"
+    op.html = op.at = op.target = op.selector = None
+    return op
+
+
+_new_op: Final = object.__new__
 
 
 def insert_op(
@@ -256,7 +281,11 @@ class _Queued:
     def build(self) -> StreamOp:
         if not self.more:
             return self.op
-        return dataclasses.replace(self.op, text=(self.op.text or "") + "".join(self.more))
+        op = self.op
+        text = (op.text or "") + "".join(self.more)
+        if op.mode == "append" and op.target is None:  # merged from valid ops: still valid
+            return _append(op.stream, text)
+        return dataclasses.replace(op, text=text)
 
 
 def _same_place(a: StreamOp, b: StreamOp) -> bool:
@@ -276,7 +305,8 @@ class StreamCoalescer:
 
     Nothing else merges, and only with the immediately preceding op, so global order is strict.
 
-    A flush is due (:meth:`ready`) when ``interval`` has passed since the last non-empty flush,
+    A flush is due (:meth:`ready`) when ``interval`` has passed since the last flush that
+    carried more than lifecycle ops (so the first text after ``start`` is not held back),
     when the oldest queued op has waited ``max_delay``, when ``max_batch_bytes`` are queued, or
     at once when a lifecycle op (``start``, ``done``, ``error``) is queued; it still leaves
     behind the ops queued before it. The first op after creation is due at once. A transport
@@ -303,6 +333,7 @@ class StreamCoalescer:
         self._queue: list[_Queued] = []
         self._bytes = 0
         self._urgent = False
+        self._content = False  # a queued op that is not a lifecycle op
         self._oldest_at = 0.0
         self._last_flush: float | None = None
 
@@ -327,6 +358,8 @@ class StreamCoalescer:
         self._bytes += size
         if op.op in _LIFECYCLE:
             self._urgent = True
+        else:
+            self._content = True
 
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
@@ -356,6 +389,10 @@ class StreamCoalescer:
         by_rate = self._last_flush + self._interval
         return max(self._oldest_at, min(by_rate, self._oldest_at + self._max_delay))
 
+    def pressing(self) -> bool:
+        """Whether a flush is due whatever the time: a lifecycle op or a full batch waits."""
+        return self._urgent or self._bytes >= self._max_batch_bytes
+
     def ready(self, now: float) -> bool:
         """Whether a flush is due at ``now``."""
         deadline = self.next_deadline()
@@ -375,5 +412,7 @@ class StreamCoalescer:
         self._queue = []
         self._bytes = 0
         self._urgent = False
-        self._last_flush = now
+        if self._content:  # a frame of lifecycle ops alone does not hold the next one back
+            self._last_flush = now
+            self._content = False
         return ops

@@ -10,6 +10,11 @@ stream" rules. Does not own when frames or heartbeats are sent (``asgi.sse``) no
 sequence numbers and replay (``core.stream_run``, which names each frame's ``id``). Pure: no
 I/O, no clock.
 
+Stream operations travel as ``event: stream`` frames whose data is the JSON list of the batch,
+except the most common batch, one plain text append, which is a compact ``event:t`` frame whose
+data is ``<stream> <text>`` (:func:`text_frame`; about 60 bytes less per frame, which is most
+of a token stream's wire bytes); :func:`stream_ops` reads both back into the operations.
+
 Every frame carries at least one ``data:`` line, because ``EventSource`` drops frames without
 data. The decoder is what tests and Python clients read our streams with, so it accepts anything
 a browser accepts and never raises on malformed input.
@@ -18,6 +23,7 @@ a browser accepts and never raises on malformed input.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +37,11 @@ __all__ = [
     "LOST_ID_SUFFIX",
     "SHUTDOWN_FRAME",
     "SSE_CONTENT_TYPE",
+    "TEXT_EVENT",
     "SSEDecoder",
     "SSEEncodeError",
     "SSEEvent",
+    "StreamFramer",
     "broadcast_frame",
     "done_frame",
     "effects_frame",
@@ -44,11 +52,17 @@ __all__ = [
     "lost_frame",
     "render_frame",
     "stream_frame",
+    "stream_ops",
+    "text_frame",
     "with_retry",
 ]
 
 SSE_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
 DEFAULT_EVENT_TYPE: Final = "message"
+#: The event type of a compact text frame (:func:`text_frame`).
+TEXT_EVENT: Final = "t"
+#: The operation a compact text frame stands for has exactly these keys.
+_TEXT_KEYS: Final = frozenset({"op", "stream", "text", "mode"})
 
 #: The three line ends of the format; ``str.splitlines`` would also split on U+2028 and friends.
 _LINE_END: Final = re.compile(r"\r\n|\r|\n")
@@ -162,9 +176,91 @@ def effects_frame(effects: Mapping[str, Any], component_id: str) -> bytes:
     return encode_event(compact_json(document), event="effects")
 
 
+def _compact_text(ops: list[dict[str, object]]) -> tuple[str, str] | None:
+    """``(stream, text)`` when ``ops`` is one plain text append that a compact frame carries
+    losslessly (no target; no CR, which SSE would turn into LF), else ``None``."""
+    if len(ops) != 1:
+        return None
+    (op,) = ops
+    if op.get("op") != "text" or op.get("mode", "append") != "append" or op.keys() - _TEXT_KEYS:
+        return None
+    stream, text = op.get("stream"), op.get("text")
+    if not isinstance(stream, str) or not isinstance(text, str) or "\r" in text:
+        return None
+    if not stream or " " in stream or "\n" in stream:
+        return None
+    return stream, text
+
+
+def text_frame(stream: str, text: str, frame_id: str) -> bytes:
+    """One text append to ``stream``, compact: ``event:t``, the ``id``, and ``data:<stream>
+    <text>`` (a ``data:`` line per line of text). No spaces after the colons (the format
+    allows none, and a token stream sends one such frame per display frame), except on a
+    further line of text, which may itself start with a space. ``text`` must
+    not hold CR (:func:`stream_frame` checks; it sends JSON then)."""
+    _check_single_line("id", frame_id, forbid_nul=True)
+    data = f"{stream} {text}".replace("\n", "\ndata: ")  # a space: a line may start with one
+    frame = f"event:{TEXT_EVENT}\nid:{frame_id}\ndata:{data}\n\n"
+    return _to_utf8(frame, {"id": frame_id, "data": text})
+
+
 def stream_frame(ops: list[dict[str, object]], frame_id: str) -> bytes:
-    """A batch of stream operations (their wire form), in order: ``event: stream``."""
+    """A batch of stream operations (their wire form), in order: ``event: stream`` with the
+    JSON list, or :func:`text_frame` when the batch is one text append it carries as is."""
+    compact = _compact_text(ops)
+    if compact is not None:
+        return text_frame(*compact, frame_id)
     return encode_event(compact_json(ops), event="stream", id=frame_id)
+
+
+def stream_ops(event: SSEEvent) -> list[dict[str, object]] | None:
+    """The stream operations an ``event: stream`` or compact text frame carries, in their
+    wire form (``{"op", "stream", ...}``); ``None`` for any other frame. Raises
+    ``ValueError`` for such a frame whose data is malformed."""
+    if event.event == TEXT_EVENT:
+        stream, space, text = event.data.partition(" ")
+        if not space or not stream:
+            raise ValueError(f"text frame: expected '<stream> <text>', got {event.data[:40]!r}")
+        return [{"op": "text", "stream": stream, "text": text, "mode": "append"}]
+    if event.event != "stream":
+        return None
+    ops = json.loads(event.data)
+    if not isinstance(ops, list):
+        raise ValueError(f"stream frame: expected a JSON list, got {event.data[:40]!r}")
+    return ops
+
+
+class StreamFramer:
+    """The :func:`stream_frame` of one run, with the ``event`` and ``id`` prefix encoded
+    once (a token stream sends one such frame per display frame): ``frame(ops, seq) ==
+    stream_frame(ops, f"{run_id}.{seq}")``, byte for byte."""
+
+    __slots__ = ("_head", "_run_id", "_text_head")
+
+    def __init__(self, run_id: str) -> None:
+        _check_single_line("id", run_id, forbid_nul=True)
+        self._run_id = run_id
+        self._head = _to_utf8(f"event: stream\nid: {run_id}.", {"id": run_id})
+        self._text_head = _to_utf8(f"event:{TEXT_EVENT}\nid:{run_id}.", {"id": run_id})
+
+    def frame(self, ops: list[dict[str, object]], seq: int) -> bytes:
+        """The frame of ``ops`` numbered ``seq``."""
+        compact = _compact_text(ops)
+        if compact is not None:
+            stream, text = compact
+            if "\n" in text:
+                return text_frame(stream, text, f"{self._run_id}.{seq}")
+            try:
+                body = f"{stream} {text}".encode()
+            except UnicodeEncodeError:  # a lone surrogate: the general path names the field
+                return text_frame(stream, text, f"{self._run_id}.{seq}")
+            return b"%s%d\ndata:%s\n\n" % (self._text_head, seq, body)
+        data = compact_json(ops)  # one line: JSON escapes CR and LF
+        try:
+            body = data.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the general path names the field
+            return stream_frame(ops, f"{self._run_id}.{seq}")
+        return b"%s%d\ndata: %s\n\n" % (self._head, seq, body)
 
 
 def done_frame(rendered: Rendered, frame_id: str) -> bytes:

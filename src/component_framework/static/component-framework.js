@@ -4,7 +4,7 @@
  * <prefix>/_static/; load it after htmx (and its sse/ws extensions). On htmx 2
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
- * stream operations (SSE "stream" frames, WebSocket "stream" messages), batched once per frame;
+ * stream operations (SSE "stream" frames and compact "t" text frames, WebSocket "stream" messages), batched once per frame;
  * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/);
  * one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
@@ -43,6 +43,10 @@
     var selector = '[data-stream="' + CSS.escape(name) + '"]', root = rootOf(scope);
     return (root && root.querySelector(selector)) || scope.querySelector(selector) ||
       document.querySelector(selector);
+  }
+  function textOps(data) { // a compact text frame (event "t"): "<stream> <text>"
+    var space = data.indexOf(" ");
+    return space > 0 ? [{ op: "text", stream: data.slice(0, space), text: data.slice(space + 1), mode: "append" }] : [];
   }
   function enqueue(scope, ops) {
     for (var i = 0; i < ops.length; i++) { queue.push([scope, ops[i]]); }
@@ -165,6 +169,7 @@
     if (source.cfHooked) { return; }
     source.cfHooked = true;
     source.addEventListener("stream", function (event) { enqueue(elt, JSON.parse(event.data)); });
+    source.addEventListener("t", function (event) { enqueue(elt, textOps(event.data)); });
     source.addEventListener("effects", function (event) { applyEffects(elt, JSON.parse(event.data)); });
     source.addEventListener("listening", function () { elt.cfLive = true; });
     source.addEventListener("broadcast", function (event) {
@@ -186,6 +191,7 @@
     switch (message.event) {
       case "": flush(); break; // a render replaces the elements queued operations are meant for
       case "stream": enqueue(elt, JSON.parse(message.data)); break;
+      case "t": enqueue(elt, textOps(message.data)); break;
       case "effects": applyEffects(elt, JSON.parse(message.data)); break;
       case "listening": elt.cfLive = true; break; // the server delivers the page's events to it
       case "broadcast": fire(rootIn(elt) || elt, "component:broadcast", JSON.parse(message.data)); break;
