@@ -20,7 +20,12 @@ from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from component_framework.asgi.incoming import Disconnected, RequestHeaders, read_body, request_error
+from component_framework.asgi.incoming import (
+    Disconnected,
+    RequestHeaders,
+    read_json_text,
+    request_error,
+)
 from component_framework.asgi.responses import (
     JSON_HEADERS,
     Response,
@@ -39,7 +44,6 @@ from component_framework.core.events import MAX_EMIT_DEPTH, MAX_EMITS_PER_ANSWER
 from component_framework.errors import (
     MethodNotAllowed,
     NotListening,
-    UnsupportedMediaType,
     error_document,
     report_failure,
 )
@@ -50,7 +54,7 @@ from component_framework.protocol.emit import (
     failed_result,
     parse_emit_batch,
 )
-from component_framework.protocol.request import JSON_TYPES, RequestError
+from component_framework.protocol.request import RequestError
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
@@ -76,15 +80,9 @@ async def handle_emit(
         if scope["method"] != "POST":
             raise MethodNotAllowed(scope["method"], ["POST"])
         guard.check_origin(headers.origin, headers.fetch_site, headers.host, "request")
-        media = (headers.content_type or "").partition(";")[0].strip().lower()
-        if media not in JSON_TYPES:
-            raise UnsupportedMediaType("a batch of emitted events is sent as application/json")
         limit, deadlines = settings.max_body_bytes, guard.body_deadlines
-        body = await read_body(receive, limit, headers.content_length, deadlines, now)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError("malformed", "the body is not valid UTF-8") from None
+        what = "a batch of emitted events"
+        text = await read_json_text(receive, headers, limit, deadlines, now, what)
         batch = parse_emit_batch(
             text,
             max_depth=settings.max_json_depth,

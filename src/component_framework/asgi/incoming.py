@@ -31,7 +31,7 @@ from component_framework.errors import (
     UnsupportedMediaType,
     UploadTooLarge,
 )
-from component_framework.protocol.request import RequestError
+from component_framework.protocol.request import JSON_TYPES, RequestError
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable
@@ -249,6 +249,26 @@ async def read_body(
         if task is not None and deadlines is not None:
             deadlines.stop(task)
     raise _body_too_slow(None if deadlines is None else deadlines.timeout)
+
+
+async def read_json_text(
+    receive: ASGIReceiveCallable,
+    headers: RequestHeaders,
+    limit: int,
+    deadlines: BodyDeadlines | None,
+    now: float,
+    what: str,
+) -> str:
+    """The text of a request whose body must be JSON (``what`` names it in the 415): the
+    media type checked before a byte is read, then :func:`read_body`, then UTF-8 (400)."""
+    media = (headers.content_type or "").partition(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise UnsupportedMediaType(f"{what} is sent as application/json")
+    body = await read_body(receive, limit, headers.content_length, deadlines, now)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError("malformed", "the body is not valid UTF-8") from None
 
 
 def _body_too_slow(seconds: float | None) -> RequestTimeout:

@@ -28,7 +28,7 @@ from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
     page_of,
-    read_body,
+    read_json_text,
     request_error,
 )
 from component_framework.asgi.routing import PAGE_SEGMENT
@@ -51,7 +51,6 @@ from component_framework.errors import (
     MethodNotAllowed,
     ServiceUnavailable,
     StreamLost,
-    UnsupportedMediaType,
     error_document,
     report_failure,
 )
@@ -64,7 +63,7 @@ from component_framework.protocol.page import (
     parse_page_request,
     refused_frame,
 )
-from component_framework.protocol.request import JSON_TYPES, RequestError, parse_query
+from component_framework.protocol.request import RequestError, parse_query
 from component_framework.protocol.sse import HEARTBEAT_FRAME, SHUTDOWN_FRAME, lost_frame
 
 if TYPE_CHECKING:
@@ -156,16 +155,9 @@ async def handle_page_stream(
         # It starts work: a cross-site page may not open it (a resume alone would be allowed,
         # but a request that only resumes costs a same-site client nothing).
         guard.check_origin(headers.origin, headers.fetch_site, headers.host, "stream start")
-        media = (headers.content_type or "").partition(";")[0].strip().lower()
-        if media not in JSON_TYPES:
-            raise UnsupportedMediaType("a page connection is opened with application/json")
-        body = await read_body(
-            receive, settings.max_body_bytes, headers.content_length, guard.body_deadlines, now
-        )
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError("malformed", "the body is not valid UTF-8") from None
+        limit, deadlines = settings.max_body_bytes, guard.body_deadlines
+        what = "a page connection's list of streams"
+        text = await read_json_text(receive, headers, limit, deadlines, now, what)
         request = parse_page_request(
             text,
             max_depth=settings.max_json_depth,
