@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -130,7 +130,25 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default="both",
         help="the server(s) to stream through (default: both, side by side)",
     )
+    parser.add_argument(
+        "--loads",
+        type=_loads,
+        help="the paced stream counts to run instead of the profile's, 10 s each, "
+        "as COUNT or COUNTxROUNDS separated by commas (e.g. 100,400x3,800)",
+    )
     return parser.parse_args(argv)
+
+
+def _loads(text: str) -> tuple[Load, ...]:
+    """``--loads``: ``100,400x3`` -> 100 streams once, 400 streams three times (10 s each)."""
+    loads = []
+    for item in text.split(","):
+        count, _, rounds = item.strip().partition("x")
+        rounds = rounds or "1"
+        if not (count.isdigit() and rounds.isdigit() and int(count) and int(rounds)):
+            raise argparse.ArgumentTypeError(f"not COUNT or COUNTxROUNDS: {item!r}")
+        loads.append(Load(int(count), 10, int(rounds)))
+    return tuple(loads)
 
 
 class _Run:
@@ -289,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return the process exit status."""
     arguments = _arguments(argv)
     profile = SMOKE if arguments.smoke else FULL
+    if arguments.loads:
+        profile = replace(profile, loads=arguments.loads)
     plan = cpu_plan()
     first, *rest = server_names(arguments.server)
     run = _Run(plan, profile, first)

@@ -102,8 +102,27 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="uvicorn's WebSocket implementation")  # fmt: skip
     parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"),
                         help="the server of every part (default: uvicorn)")  # fmt: skip
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        default=PARTS,
+        help=f"the parts to run, separated by commas: {','.join(PARTS)} "
+        "(default: all; fanout includes the memory per idle connection)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     return parser.parse_args(argv)
+
+
+PARTS: Final = ("rtt", "fanout", "redis", "traced")
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    """``--parts``: which of :data:`PARTS` to run."""
+    parts = tuple(part.strip() for part in text.split(","))
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown parts {unknown}; choose from {PARTS}")
+    return parts
 
 
 def _fanout_timeout(connections: int, rounds: int) -> float:
@@ -255,15 +274,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         pinning = plan.describe().replace("wrk", "client")
         log(f"[websocket {profile.name}] {arguments.server} --ws {arguments.ws}; {pinning}")
-        log("[1/4] event round trips: floor, ComponentASGI, Litestar, Starlette")
-        run.round_trips()
-        log("[2/4] broadcast fan-out, one worker (a fresh server per count)")
-        for connections in profile.fanout:
-            run.fan_out(connections)
-        log(f"[3/4] broadcast through Redis to {profile.workers} workers")
-        run.through_redis()
-        log("[4/4] memory per connection by package (tracemalloc in the server)")
-        run.traced()
+        parts = arguments.parts
+        if "rtt" in parts:
+            log("[1/4] event round trips: floor, ComponentASGI, Litestar, Starlette")
+            run.round_trips()
+        if "fanout" in parts:
+            log("[2/4] broadcast fan-out, one worker (a fresh server per count)")
+            for connections in profile.fanout:
+                run.fan_out(connections)
+        if "redis" in parts:
+            log(f"[3/4] broadcast through Redis to {profile.workers} workers")
+            run.through_redis()
+        if "traced" in parts:
+            log("[4/4] memory per connection by package (tracemalloc in the server)")
+            run.traced()
     except FAILURES as exc:
         log(f"FAILED: {type(exc).__name__}: {exc}")
         return 2
