@@ -120,8 +120,10 @@ def test_in_development_an_action_during_a_restart_is_applied_after_the_rejoin(
             todo = user.page.locator("#todo-box [data-component]")
             expect(todo).to_have_attribute("id", todo_id or "")
             expect(todo).not_to_have_attribute("data-loading", re.compile(".*"))
-            log = servers[1].log()  # resumed by a join message: no snapshot in any logged URL
-            assert re.search(r'"WebSocket \S*/todo/ws/\?\S*join=message', log)
+            # Resumed by a join message on the page's socket (the todo list shares it with the
+            # page's other live components): no snapshot in any logged URL.
+            log = servers[1].log()
+            assert re.search(r'"WebSocket \S*/ws/\?\S*join=message', log)
             assert "snapshot=" not in log
 
             counter = user.component("counter")
