@@ -177,8 +177,11 @@ def test_after_a_restart_with_a_new_key_each_component_is_fresh_and_says_its_act
         opened.expected_component_errors = ("not_applied",)
         page = opened.page
         _open(page, server.base_url)
+        meter = page.locator("#box-m [data-component]")
+        meter_id = meter.get_attribute("id") or ""
         _queue_while_down(opened, server.base_url)
         assert httpx.post(server.base_url + "/up?rekey=1").text == "up"
+        expect(meter).not_to_have_attribute("id", meter_id, timeout=4 * UI_TIMEOUT_MS)  # fresh
         for box in QUEUED:  # a joined component as a socket of its own: fresh, and told
             shown = page.locator(f"#box-{box} [data-component-error]")
             expect(shown).to_contain_text(NOT_APPLIED, timeout=4 * UI_TIMEOUT_MS)

@@ -286,8 +286,9 @@
   // joins it ({"type": "join", "component"}) through a stand-in socket that its ws extension
   // (htmx 2's, or htmx 4's hx-ws) drives as its own, and leaves when it is removed. A message naming a joined
   // component (the ref of its join, its component_id, or for HTML the id its fragment swaps)
-  // goes to its stand-in. A drop closes every stand-in with 1006, so each extension reconnects
-  // and rejoins with its snapshot. data-page-connection="off" keeps a socket on its own.
+  // goes to its stand-in. A drop closes every stand-in with the socket's code (1006 unless
+  // 1011-1013), so each extension reconnects and rejoins with its snapshot.
+  // data-page-connection="off" keeps a socket on its own.
   var pageSocket = null, joinCount = 0, routed = [], wsElts = {};
   function socketFormat(url) { return new URL(url, location.href).searchParams.get("format") || ""; }
   function wsName(url) { var m = /\/([^\/]+)\/ws\/?$/.exec(new URL(url, location.href).pathname); return m && m[1]; }
@@ -306,10 +307,11 @@
       return !!first && (first[1] === m.target || first[1] === heldId(m));
     })[0];
   }
-  function dropMembers(host) { // each member's extension reconnects, and it rejoins
+  function dropMembers(host, code) { // each member's extension reconnects, and it rejoins
+    code = [1011, 1012, 1013].indexOf(code) < 0 ? 1006 : code; // the socket's own, if a retry's
     host.members.splice(0).forEach(function (m) {
       m.readyState = 3;
-      m.fire("close", { type: "close", code: 1006, target: m });
+      m.fire("close", { type: "close", code: code, target: m });
     });
   }
   function attachHost(host, socket) {
@@ -327,7 +329,7 @@
     socket.addEventListener("close", function (event) {
       if (host.socket !== socket) { return; }
       if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
-      dropMembers(host);
+      dropMembers(host, event.code);
     });
   }
   function openMember(member) {
