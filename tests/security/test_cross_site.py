@@ -259,7 +259,9 @@ async def test_get_stream_starts_a_generator_handler_named_in_the_query():
 async def test_get_stream_starts_a_declared_stream_event_that_is_not_a_generator():
     answer = await sse_request(make_app(), path("announcer", "stream"), give_up_after=WAIT)
     assert answer.status == 200
-    assert [event.event for event in answer.events] == ["stream", "message", "done"]
+    # its one text operation (a compact text frame), then the render and the end
+    assert [event.event for event in answer.events] == ["t", "message", "done"]
+    assert [(op["op"], op["text"]) for op in answer.ops] == [("text", "hello")]
     assert journal.of("announcer") == ["mount", "announce"]
 
 
