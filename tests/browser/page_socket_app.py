@@ -3,10 +3,14 @@ boxes of this app on one page (two ``tally`` components, one ``meter``), which t
 runtime puts on one socket, and one box marked ``data-page-connection="off"`` that keeps its
 own. ``/bump`` broadcasts to every ``meter``; ``/reach`` counts the live ``tally``
 components; ``/drop`` closes every open socket with ``1012`` (as a restart would), so the
-page reconnects. Starlette, under a real uvicorn."""
+page reconnects. ``/down`` is a restart's first half (every socket closed with ``1012``, new
+handshakes refused) and ``/up`` its second (handshakes accepted again; with ``?rekey=1`` under
+a new signing key, as a process started without a configured key: the page's snapshots are
+refused). Starlette, under a real uvicorn."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Final
 
@@ -14,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer, register_component_global
@@ -114,12 +119,42 @@ async def _drop(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(len(connections)))
 
 
+class Restart:
+    """Whether the app is "down" between ``/down`` and ``/up``: its handshakes are refused."""
+
+    down = False
+
+
+async def _down(request: Request) -> PlainTextResponse:
+    Restart.down = True
+    return await _drop(request)
+
+
+async def _up(request: Request) -> PlainTextResponse:
+    if request.query_params.get("rekey") == "1":  # a new process without a configured key
+        key = secrets.token_urlsafe(32)
+        components.dispatcher.signer = Settings(secret_keys=(key,)).build_signer()
+    Restart.down = False
+    return PlainTextResponse("up")
+
+
+async def _components(scope: Scope, receive: Receive, send: Send) -> None:
+    """The components, whose handshakes are refused while the app is "down"."""
+    if scope["type"] == "websocket" and Restart.down:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1013, "reason": ""})
+        return
+    await components(scope, receive, send)
+
+
 app = Starlette(
     routes=[
         Route("/", _page),
         Route("/bump", _bump, methods=["POST"]),
         Route("/drop", _drop, methods=["POST"]),
+        Route("/down", _down, methods=["POST"]),
+        Route("/up", _up, methods=["POST"]),
         Route("/reach", _reach, methods=["POST"]),
-        Mount("/components", app=components),
+        Mount("/components", app=_components),
     ]
 )

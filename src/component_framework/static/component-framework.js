@@ -286,8 +286,9 @@
   // joins it ({"type": "join", "component"}) through a stand-in socket that its ws extension
   // (htmx 2's, or htmx 4's hx-ws) drives as its own, and leaves when it is removed. A message naming a joined
   // component (the ref of its join, its component_id, or for HTML the id its fragment swaps)
-  // goes to its stand-in. A drop closes every stand-in with 1006, so each extension reconnects
-  // and rejoins with its snapshot. data-page-connection="off" keeps a socket on its own.
+  // goes to its stand-in. A drop closes every stand-in with the socket's code (1006 unless
+  // 1011-1013), so each extension reconnects and rejoins with its snapshot.
+  // data-page-connection="off" keeps a socket on its own.
   var pageSocket = null, joinCount = 0, routed = [], wsElts = {};
   function socketFormat(url) { return new URL(url, location.href).searchParams.get("format") || ""; }
   function wsName(url) { var m = /\/([^\/]+)\/ws\/?$/.exec(new URL(url, location.href).pathname); return m && m[1]; }
@@ -300,25 +301,35 @@
     return host.members.filter(function (m) {
       if (message) {
         if (message.ref === m.ref && message.component_id) { m.id = message.component_id; }
+        if (message.ref === m.ref && message.type === "error") { m.refused = true; } // holds nothing
         return message.ref === m.ref || (!!message.component_id && message.component_id === heldId(m));
       }
       return !!first && (first[1] === m.target || first[1] === heldId(m));
     })[0];
   }
+  function dropMembers(host, code) { // each member's extension reconnects, and it rejoins
+    code = [1011, 1012, 1013].indexOf(code) < 0 ? 1006 : code; // the socket's own, if a retry's
+    host.members.splice(0).forEach(function (m) {
+      m.readyState = 3;
+      m.fire("close", { type: "close", code: code, target: m });
+    });
+  }
   function attachHost(host, socket) {
+    // A new socket of the host's own (a fresh mount after a refused rejoin) while its old one
+    // still closes: the members joined on the old one rejoin on the new one.
+    if (host.socket) { dropMembers(host); }
     host.socket = socket;
-    socket.addEventListener("open", function () { setTimeout(function () { host.members.forEach(openMember); }, 0); });
+    socket.addEventListener("open", function () {
+      if (host.socket === socket) { setTimeout(function () { host.members.forEach(openMember); }, 0); }
+    });
     socket.addEventListener("message", function (event) {
-      var member = typeof event.data === "string" && memberFor(host, event.data);
+      var member = host.socket === socket && typeof event.data === "string" && memberFor(host, event.data);
       if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
     });
     socket.addEventListener("close", function (event) {
       if (host.socket !== socket) { return; }
       if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
-      host.members.splice(0).forEach(function (m) {
-        m.readyState = 3;
-        m.fire("close", { type: "close", code: 1006, target: m }); // its extension reconnects
-      });
+      dropMembers(host, event.code);
     });
   }
   function openMember(member) {
@@ -338,13 +349,14 @@
       },
       deliver: function (text) { member.fire("message", { type: "message", data: text, target: member }); },
       send: function (text) { host.socket.send(tagged(member, text)); },
-      close: function () {
-        var at = host.members.indexOf(member), id = heldId(member);
+      close: function (code) { // as a socket's: then a close event (hx-ws reconnects on its code)
+        var at = host.members.indexOf(member), id = heldId(member), was = member.readyState;
         if (at >= 0) { host.members.splice(at, 1); }
-        if (member.readyState === 1 && id && host.socket.readyState === 1) {
+        if (was === 1 && id && !member.refused && host.socket.readyState === 1) {
           host.socket.send(JSON.stringify({ type: "leave", component_id: id }));
         }
         member.readyState = 3;
+        if (was < 3) { setTimeout(function () { member.fire("close", { type: "close", code: code || 1005, target: member }); }, 0); }
       }
     };
     own.searchParams.forEach(function (value, key) {
