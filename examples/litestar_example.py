@@ -1,6 +1,6 @@
 """The example app on Litestar: an index page rendering every showcase component server-side,
-and the shop (``/shop``, ``examples.shop``) behind Litestar's server-side sessions (kept in the
-app's memory store: no extra package, and a sign-in lasts as long as the process) and an
+and the shop (``/shop``, ``examples.shop``) behind Litestar's cookie sessions (the session in
+an encrypted cookie: ``cryptography``, which the ``litestar`` extra brings) and an
 authentication middleware: ``POST /login`` (a ``name``) puts the name in the session, and the
 components read the user as ``self.request.user``.
 
@@ -21,7 +21,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.params import Body
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -41,7 +41,7 @@ from component_framework.adapters.litestar import (
 )
 from component_framework.core.access import AccessContext
 from component_framework.core.component import Component
-from examples.shop import shop_page_context
+from examples.shop import SESSION_SECRET, shop_page_context
 from examples.showcase import (  # importing it registers the components
     CONTENT_SECURITY_POLICY,
     STATIC,
@@ -109,7 +109,10 @@ class SessionAuthentication(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=SessionUser(name) if name else None, auth="session")
 
 
-_sessions = ServerSideSessionConfig(samesite="lax")
+# Cookie sessions, not the server-side store: with that store, a response to a request that
+# carried no session (a stranger's page, still loading while the visitor signs in) set a new,
+# empty session's cookie over the signed-in one, and the visitor was signed out at random.
+_sessions = CookieBackendConfig(secret=SESSION_SECRET, samesite="lax")
 app = Litestar(
     route_handlers=[
         index,
