@@ -2077,10 +2077,21 @@ async def test_presence_a_clients_fitting_call_changes_its_own_state_only(host: 
     await host.check_healthy()
 
 
+async def _own_join_told(host: Host, wait: float = 1.0) -> None:
+    """Let the framework's own ``on_presence`` call for the member's own join land (up to
+    ``wait`` seconds), so that the count taken next holds only what a client's call adds."""
+    told = (await host.calls())["roster.on_presence"]
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        if (await host.calls())["roster.on_presence"] != told:
+            return
+
+
 async def _answer_past_presence_pushes(ws: Any, ref: str) -> dict[str, Any]:
     """The answer to ``ref`` (an error too malformed to carry it has none); before it may come
-    push renders of the room's presence (the previous test's member leaving the shared
-    server's room, this one's own join): renders nobody asked for, with no ref."""
+    a push render of the room's presence (the member's own join): a render nobody asked for,
+    with no ref."""
     for _ in range(5):
         message: dict[str, Any] = await ws.receive_json()
         if message.get("ref") == ref or message["type"] != "render":
@@ -2095,9 +2106,11 @@ async def _answer_past_presence_pushes(ws: Any, ref: str) -> dict[str, Any]:
 async def test_websocket_presence_a_clients_bad_call_gets_an_error_and_the_socket_stays_open(
     ws_host: Host, payload: Any, code: str, field: str | None
 ) -> None:
-    async with ws_host.websocket(ROSTER_SOCKET, {"room": "solo"}) as ws:
+    room = {"room": f"solo-{os.urandom(6).hex()}"}  # nobody else comes or goes
+    async with ws_host.websocket(ROSTER_SOCKET, room) as ws:
         first = await ws.receive_json()
         assert (first["type"], first["html"]) == ("render", "<p>1|</p>"), first
+        await _own_join_told(ws_host)
         before = await ws_host.calls()
 
         await ws.send_json(ev("presence", payload, ref="bad"))
