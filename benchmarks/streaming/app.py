@@ -25,6 +25,7 @@ import gc
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from benchmarks.common.asgi import one_client_load, profiled
@@ -46,6 +47,7 @@ __all__ = [
     "TokenStream",
     "build_profiled_stream_app",
     "build_stream_app",
+    "paced_tokens",
     "stream_path",
     "token_text",
 ]
@@ -72,18 +74,29 @@ class TokenStream(StreamingComponent):
 
     async def on_run(self, tokens: int, rate: float, stamp: bool = False, hold: float = 0) -> None:
         await self.stream_start(STREAM)
-        if hold > 0:
-            await asyncio.sleep(hold)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index in range(tokens):
-            if rate > 0:
-                delay = start + index / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await self.stream_text(STREAM, token_text(index, stamp=stamp))
+        async for text in paced_tokens(tokens, rate, stamp=stamp, hold=hold):
+            await self.stream_text(STREAM, text)
         await self.stream_done(STREAM)
         self.state["sent"] = tokens
+
+
+async def paced_tokens(
+    tokens: int, rate: float, *, stamp: bool, hold: float = 0
+) -> AsyncIterator[str]:
+    """The token texts of one stream on its schedule, the one every contender serves: after
+    ``hold`` seconds, token ``i`` when ``i / rate`` seconds have passed since the first (an
+    absolute schedule; ``rate`` 0: as fast as the consumer takes them), each stamped as it is
+    produced."""
+    if hold > 0:
+        await asyncio.sleep(hold)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for index in range(tokens):
+        if rate > 0:
+            delay = start + index / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield token_text(index, stamp=stamp)
 
 
 def token_text(index: int, *, stamp: bool) -> str:

@@ -5,7 +5,7 @@ uvicorn factory, served by the same command as :mod:`benchmarks.streaming.app`) 
 app whose endpoint, at the same path and with the same query
 (``GET /components/tokens/stream/?tokens=N&rate=R&stamp=1&hold=S``), returns an
 ``EventSourceResponse`` yielding one ``{"data": token}`` per token, with the same token text
-(:func:`benchmarks.streaming.app.token_text`) on the same absolute schedule, then one
+(:func:`benchmarks.streaming.app.paced_tokens`) on the same absolute schedule, then one
 ``event: done`` frame (``data: done``) so that a client can tell a finished stream from a cut
 one. It keeps sse-starlette's defaults (CRLF separators, a ping every 15 s), and adds
 ``GET /_bench/stats`` like the app under test.
@@ -13,7 +13,6 @@ one. It keeps sse-starlette's defaults (CRLF separators, a ping every 15 s), and
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from benchmarks.common.probes import raise_open_files
-from benchmarks.streaming.app import COMPONENT, GcPauses, StatsApp, token_text
+from benchmarks.streaming.app import COMPONENT, GcPauses, StatsApp, paced_tokens
 
 __all__ = ["DONE_DATA", "build_contender_app"]
 
@@ -37,16 +36,8 @@ def _number(request: Request, name: str, default: float) -> float:
 
 
 async def _tokens(tokens: int, rate: float, stamp: bool, hold: float) -> AsyncIterator[Any]:
-    if hold > 0:
-        await asyncio.sleep(hold)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for index in range(tokens):
-        if rate > 0:
-            delay = start + index / rate - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        yield {"data": token_text(index, stamp=stamp)}
+    async for text in paced_tokens(tokens, rate, stamp=stamp, hold=hold):
+        yield {"data": text}
     yield {"event": "done", "data": DONE_DATA}
 
 
