@@ -256,16 +256,20 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
+        if self._sender is None and not self._inline and self._outbox.passes(text):
+            self._pump(text)  # nothing waits: no place in the queue (a fan-out's push render)
+            return
         if self._outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
         if self._sender is None and not self._inline:  # the reader sends its own after
             self._pump()
 
-    def _pump(self) -> None:
-        """Send the outbox now, as far as the server takes messages at once; a send that has
-        to wait goes on in a sender task, which sends the rest after it."""
-        waiting = self._send_ready()
+    def _pump(self, first: str | None = None) -> None:
+        """Send ``first`` (a message that needed no place in the queue), then the outbox, as
+        far as the server takes messages at once; a send that has to wait goes on in a sender
+        task, which sends the rest after it."""
+        waiting = self._send_ready(first)
         if waiting is not None:
             self._sender = self._loop.create_task(self._send_outbox(waiting))
 
@@ -277,12 +281,17 @@ class _SocketConnection:
                 self._sender = self._reader
                 await self._send_outbox(waiting)
 
-    def _send_ready(self) -> aio.Unfinished | None:
-        """Send queued messages while the server takes each at once (no task, no timer); the
-        first send that has to wait is handed back, watched by the watchdog."""
+    def _send_ready(self, first: str | None = None) -> aio.Unfinished | None:
+        """Send ``first``, if given, then queued messages while the server takes each at once
+        (no task, no timer); the first send that has to wait is handed back, watched by the
+        watchdog."""
         outbox = self._outbox
-        while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
+        text = first
+        while self.state is SocketState.OPEN and (
+            text is not None or (text := outbox.take()) is not None
+        ):
             frame: Any = {"type": "websocket.send", "text": text}
+            text = None
             try:
                 waiting = aio.start_now(self.send(frame))
             except (OSError, RuntimeError):  # the server says the socket is gone
