@@ -483,12 +483,35 @@ class _SocketConnection:
     # -- reading -------------------------------------------------------------------------------
 
     async def read(self, receive: ASGIReceiveCallable) -> None:
-        """Read client frames until the client or the server ends the connection."""
+        """Read client frames until the client or the server ends the connection.
+
+        One coroutine frame for the whole reading (an idle connection holds it for its life,
+        so the loop is not a coroutine of its own); each frame is taken by :meth:`_frame`."""
         self._reader = aio.current_task()
         self._reading = True
+        idle = self.settings.ws_idle_timeout
         try:
             with aio.cancellable(self._reader):  # trio: _abandon's cancel ends it quietly
-                await self._read(receive)
+                while True:
+                    if idle is None:
+                        message = await receive()
+                    else:
+                        try:
+                            async with aio.timeout(idle):
+                                message = await receive()
+                        except TimeoutError:
+                            self.close(code=CLOSE_GOING_AWAY)
+                            continue
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    text = self._frame(message)
+                    if text is not None:
+                        self._inline = True
+                        try:
+                            await self._take(text)
+                        finally:
+                            self._inline = False
+                        await self._send_inline()
         except aio.cancellation():
             if not self._abandoned or self._reader is None:
                 await self._last_close()
@@ -499,39 +522,23 @@ class _SocketConnection:
             if self._abandon_timer is not None:
                 self._abandon_timer.cancel()
 
-    async def _read(self, receive: ASGIReceiveCallable) -> None:
-        idle = self.settings.ws_idle_timeout
+    def _frame(self, message: Any) -> str | None:
+        """The text of a client frame to take, or ``None``: not a frame, the socket is no
+        longer open, a binary frame (refused), or over the size or the rate limit."""
+        if message["type"] != "websocket.receive" or self.state is not SocketState.OPEN:
+            return None
+        text: Any = message.get("text")
+        if text is None:
+            data: Any = message.get("bytes") or b""
+            if self._admit(len(data)):
+                error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
+                self.error(error, None)
+            return None
+        # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
         limit = self.settings.ws_max_message_bytes
-        while True:
-            if idle is None:
-                message = await receive()
-            else:
-                try:
-                    async with aio.timeout(idle):
-                        message = await receive()
-                except TimeoutError:
-                    self.close(code=CLOSE_GOING_AWAY)
-                    continue
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                return
-            if kind != "websocket.receive" or self.state is not SocketState.OPEN:
-                continue
-            text: Any = message.get("text")
-            if text is None:
-                data: Any = message.get("bytes") or b""
-                if self._admit(len(data)):
-                    error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
-                    self.error(error, None)
-                continue
-            # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
-            if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
-                self._inline = True
-                try:
-                    await self._take(text)
-                finally:
-                    self._inline = False
-                await self._send_inline()
+        if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
+            return str(text)
+        return None
 
     def _admit(self, size: int) -> bool:
         """The size limit (close 1009) and the rate limit (an error, then close 1008) for one
