@@ -240,6 +240,10 @@ class _SocketConnection:
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
         self.queue(broadcast_message(event, payload))
 
+    def own_id(self) -> str:
+        """The id of the socket's own component (``""`` until it is mounted)."""
+        return "" if self.session is None else self.session.component_id
+
     def _joined(self) -> bool:
         return self.session is not None and self.session.component is not None
 
@@ -640,6 +644,63 @@ def _connect_options(
     return Join(fields.params, fields.snapshot), options
 
 
+def _check_handshake(
+    scope: WebSocketScope, component_name: str, services: AppServices, client: str
+) -> tuple[Join | None, SocketOptions]:
+    """The checks before accepting (a ``ComponentError`` refuses the handshake): host,
+    shutdown, the handshake as a request, origin, the URL's join and options; then the
+    socket is counted open for ``client``."""
+    dispatcher, guard = services.dispatcher, services.guard
+    settings = dispatcher.settings
+    headers = RequestHeaders.of(scope)
+    guard.check_host(headers.host)
+    if services.sockets.closing:
+        raise ServiceUnavailable("the server is shutting down")
+    guard.take_request(client, monotonic())  # a handshake counts as a request
+    # Browsers always send Origin on a WebSocket handshake (and cookies with it).
+    if not origin_allowed(headers.origin, headers.host, settings):
+        raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
+    join, options = _connect_options(scope, settings)
+    if join is not None and (join.params or join.snapshot):
+        # What the URL asks for is checked before accepting (snapshot 400, params 422);
+        # no user code runs here.
+        call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
+        dispatcher.prepare(call)
+    else:  # a bare URL or join=message: the client sends a join with what it needs
+        dispatcher.registry.get(component_name)
+    guard.open("socket", client)
+    return join, options
+
+
+def _open_connection(
+    scope: WebSocketScope,
+    send: ASGISendCallable,
+    component_name: str,
+    services: AppServices,
+    client: str,
+    options: SocketOptions,
+) -> _SocketConnection:
+    """The accepted socket's connection, with its live session and joined components."""
+    settings = services.dispatcher.settings
+    html = options.format == "html"
+    connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
+    page = checked_page_id(options.page)
+    connection.session = LiveSession(
+        services.dispatcher,
+        services.hub,
+        component_name,
+        connection,
+        inbox_limit=settings.ws_inbox_messages,
+        frame_interval=settings.stream_frame_interval,
+        context=AccessContext("websocket", scope, client),
+        page=page,
+    )
+    connection.members = SocketMembers(
+        connection, services, scope, client, page=page, own_id=connection.own_id
+    )
+    return connection
+
+
 async def handle_websocket(
     scope: WebSocketScope,
     receive: ASGIReceiveCallable,
@@ -647,31 +708,17 @@ async def handle_websocket(
     component_name: str,
     services: AppServices,
 ) -> None:
-    """Serve one WebSocket connection for ``component_name``."""
-    first = await receive()
-    if first["type"] != "websocket.connect":
+    """Serve one WebSocket connection for ``component_name``.
+
+    An open socket holds this coroutine's frame for its whole life, so what only the
+    handshake needs lives in the frames of the helpers above, and the join is let go once
+    submitted."""
+    if (await receive())["type"] != "websocket.connect":
         return
-    dispatcher, guard, sockets = services.dispatcher, services.guard, services.sockets
-    settings = dispatcher.settings
+    guard, sockets = services.guard, services.sockets
     client = guard.client_address(scope)
     try:
-        headers = RequestHeaders.of(scope)
-        guard.check_host(headers.host)
-        if sockets.closing:
-            raise ServiceUnavailable("the server is shutting down")
-        guard.take_request(client, monotonic())  # a handshake counts as a request
-        # Browsers always send Origin on a WebSocket handshake (and cookies with it).
-        if not origin_allowed(headers.origin, headers.host, settings):
-            raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
-        join, options = _connect_options(scope, settings)
-        if join is not None and (join.params or join.snapshot):
-            # What the URL asks for is checked before accepting (snapshot 400, params 422);
-            # no user code runs here.
-            call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
-            dispatcher.prepare(call)
-        else:  # a bare URL or join=message: the client sends a join with what it needs
-            dispatcher.registry.get(component_name)
-        guard.open("socket", client)
+        join, options = _check_handshake(scope, component_name, services, client)
     except ComponentError as error:
         await deny_handshake(scope, send, error)
         return
@@ -680,34 +727,18 @@ async def handle_websocket(
             await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
         except (OSError, RuntimeError):  # the client left during the handshake
             return
-        html = options.format == "html"
-        connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
-        page = checked_page_id(options.page)
-        session = connection.session = LiveSession(
-            dispatcher,
-            services.hub,
-            component_name,
-            connection,
-            inbox_limit=settings.ws_inbox_messages,
-            frame_interval=settings.stream_frame_interval,
-            context=AccessContext("websocket", scope, client),
-            page=page,
-        )
-        connection.members = SocketMembers(
-            connection,
-            services,
-            scope,
-            client,
-            page=page,
-            own_id=lambda: session.component_id,
-        )
+        connection = _open_connection(scope, send, component_name, services, client, options)
+        del options
         sockets.connections.add(connection)
         try:
-            await connection.session.listen_to_page()  # from the accept on: no event is missed
+            session = connection.session
+            assert session is not None
+            await session.listen_to_page()  # from the accept on: no event is missed
             if join is None:  # join=message: the snapshot stays out of the URL (access logs)
-                connection.expect_join(settings.ws_join_timeout)
+                connection.expect_join(services.dispatcher.settings.ws_join_timeout)
             else:
-                connection.session.submit(join)
+                session.submit(join)
+            del join, session
             await connection.read(receive)
         finally:
             sockets.connections.discard(connection)
