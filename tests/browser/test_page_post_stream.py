@@ -1,0 +1,68 @@
+"""A POST stream rides the page connection, in a real headless Chromium on htmx 4.
+
+Runs ``tests.browser.page_app:app`` under a real uvicorn on loopback. On ``/post`` a counter
+streams over the page connection; submitting the form (``hx-post`` to the ``asker``'s stream
+URL: on htmx 4 an ordinary request whose answer is a stream) joins that same connection with
+the form's body: the field reaches the handler, the renders are swapped into the target, no
+stream request of its own is made, and the counter streams on to its end with nothing lost.
+htmx 2 has no POST streams (its requests are ``XMLHttpRequest`` answered whole), so this runs
+on htmx 4 only.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.browser.harness import watched_page
+from tests.browser.page_app import expected_text
+from tests.servers import uvicorn_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.htmx_only(4)]
+
+FINISH_TIMEOUT_MS = 20_000
+
+
+def _http_json(url: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=5.0) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log_dir = tmp_path_factory.mktemp("page-post-app")
+    with uvicorn_server("tests.browser.page_app:app", log_dir) as running:
+        yield running.base_url
+
+
+def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
+    base_url: str, browser: Browser
+) -> None:
+    _http_json(f"{base_url}/stats/reset", "POST")
+    with watched_page(browser, base_url) as opened:
+        page = opened.page
+        opened.goto("/post")
+        page.wait_for_function(
+            "() => (document.querySelector('.counter [data-stream=\"out\"]') || {})"
+            ".textContent?.includes(' 2')"
+        )
+        page.fill("#ask input[name=question]", "what now")
+        page.click("#ask button")
+        page.wait_for_selector("#answer .asked:text-is('answer to what now')")
+        page.wait_for_function(
+            "(text) => document.querySelector('.counter [data-stream=\"out\"]')"
+            ".textContent === text",
+            arg=expected_text(),
+            timeout=FINISH_TIMEOUT_MS,
+        )
+        stats = _http_json(f"{base_url}/stats")
+    assert stats["questions"] == ["what now"], stats  # the field, in the handler, once
+    assert stats["stream_requests"] == 0, stats  # no connection of its own, for either stream
+    assert stats["page_connections"] == 2, stats  # the counter's, re-opened once with the POST
+    assert stats["starts"] == 1, stats  # the counter resumed across the re-open, not restarted
