@@ -5,7 +5,8 @@ Owns that exchange: the connection's own checks (host, client rate, cross-site r
 body under the body limit: ``protocol.page``), one slot of the client's open streams for the
 whole connection, then each entry in turn, started or resumed exactly as a stream of its own
 would be (``asgi.sse.start_run_from``: the stream event, rates, snapshot, authorization and
-the mount; a resume by ``<run>.<seq>`` from this worker's runs, or followed from the resume
+the mount; a ``POST`` entry's fields read from its form body as that ``POST`` would read
+them; a resume by ``<run>.<seq>`` from this worker's runs, or followed from the resume
 store when another worker runs it, with the same replay bounds and grace), each answered
 by a control frame (joined, finished, lost, refused: a refusal is that entry's, the others go
 on). Then the runs' frames, unchanged (their ``id`` names the run,
