@@ -7,13 +7,14 @@ of a dropped network: the response stops mid-body and the connection closes). ``
 - ``/``: twelve ``sse-connect`` counters (htmx 2 and htmx-ext-sse from ``node_modules``, our
   runtime); ``/?own=1``: the same page with ``data-page-connection="off"`` on ``<body>``;
 - ``/post``: one counter and a form whose ``hx-post`` names the ``asker``'s stream URL (a POST
-  stream: on htmx 4 it joins the page connection with its form body);
+  stream: on htmx 4 it joins the page connection with its form body), and one naming the
+  ``slow-asker``'s (whose mount takes a second, ``mounting`` in the stats meanwhile);
 - ``/ping``: a plain answer (the request that must not queue behind the streams);
 - ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
   counter 3 (``#remove``);
 - ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled",
-  "questions"}`` (``stream_requests``: any component's own stream request; ``questions``: what
-  the asker's handler received);
+  "questions", "mounting"}`` (``stream_requests``: any component's own stream request;
+  ``questions``: what the askers' handlers received);
   ``POST /stats/reset``;
 - ``POST /cut``: end every open page connection now.
 
@@ -75,6 +76,9 @@ POST_MARKUP: Final = (
     '<form id="ask" hx-post="/components/asker/stream/" hx-target="#answer" '
     'hx-swap="innerHTML"><input name="question" value="why"><button>ask</button></form>'
     '<div id="answer"></div>'
+    '<form id="ask-slow" hx-post="/components/slow-asker/stream/" hx-target="#slow-answer" '
+    'hx-swap="innerHTML"><input name="question" value="slow"><button>ask</button></form>'
+    '<div id="slow-answer"></div>'
 )
 TEMPLATES: Final = {
     "counter.html": '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>',
@@ -90,6 +94,7 @@ class _Stats:
     def __init__(self) -> None:
         self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
         self.questions: list[str] = []
+        self.mounting = False
         self.cuts: set[asyncio.Event] = set()
 
     def reset(self) -> None:
@@ -149,6 +154,17 @@ async def index(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.format(own=own, markup=markup))
 
 
+@registry.register("slow-asker")
+class SlowAskerStream(AskerStream):
+    """The asker, whose mount takes a second (a page connection can be cut meanwhile)."""
+
+    async def mount(self) -> None:  # type: ignore[override]
+        STATS.mounting = True
+        await asyncio.sleep(1.0)
+        STATS.mounting = False
+        self.state["answer"] = ""
+
+
 async def post_page(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.format(own="", markup=MARKUP.format(n=0) + POST_MARKUP))
 
@@ -173,6 +189,7 @@ async def stats(request: Request) -> JSONResponse:
             "stream_requests": STATS.stream_requests,
             "cancelled": STATS.cancelled,
             "questions": STATS.questions,
+            "mounting": STATS.mounting,
         }
     )
 
