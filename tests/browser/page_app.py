@@ -7,7 +7,8 @@ of a dropped network: the response stops mid-body and the connection closes). ``
 - ``/``: twelve ``sse-connect`` counters (htmx 2 and htmx-ext-sse from ``node_modules``, our
   runtime); ``/?own=1``: the same page with ``data-page-connection="off"`` on ``<body>``;
 - ``/post``: one counter and a form whose ``hx-post`` names the ``asker``'s stream URL (a POST
-  stream: on htmx 4 it joins the page connection with its form body), and one naming the
+  stream: on htmx 4 it joins the page connection with its form body), a button whose
+  ``hx-get`` names it with a query, and a form naming the
   ``slow-asker``'s (whose mount takes a second, ``mounting`` in the stats meanwhile);
 - ``/ping``: a plain answer (the request that must not queue behind the streams);
 - ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
@@ -76,6 +77,8 @@ POST_MARKUP: Final = (
     '<form id="ask" hx-post="/components/asker/stream/" hx-target="#answer" '
     'hx-swap="innerHTML"><input name="question" value="why"><button>ask</button></form>'
     '<div id="answer"></div>'
+    '<button id="ask-get" hx-get="/components/asker/stream/?question=got" hx-target="#got" '
+    'hx-swap="innerHTML">get</button><div id="got"></div>'
     '<form id="ask-slow" hx-post="/components/slow-asker/stream/" hx-target="#slow-answer" '
     'hx-swap="innerHTML"><input name="question" value="slow"><button>ask</button></form>'
     '<div id="slow-answer"></div>'

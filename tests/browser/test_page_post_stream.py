@@ -4,11 +4,11 @@ Runs ``tests.browser.page_app:app`` under a real uvicorn on loopback. On ``/post
 streams over the page connection; submitting the form (``hx-post`` to the ``asker``'s stream
 URL: on htmx 4 an ordinary request whose answer is a stream) joins that same connection with
 the form's body: the field reaches the handler, the renders are swapped into the target, no
-stream request of its own is made, and the counter streams on to its end with nothing lost. A
-POST whose page connection drops before its run is named is never sent again (it would start
-twice): it ends as ``stream:lost``, while the counter resumes.
-htmx 2 has no POST streams (its requests are ``XMLHttpRequest`` answered whole), so this runs
-on htmx 4 only.
+stream request of its own is made (an ``hx-get`` to a stream URL joins too, as a GET stream),
+and the counter streams on to its end with nothing lost. A POST whose page connection drops
+before its run is named is never sent again (it would start twice): it ends as
+``stream:lost``, while the counter resumes. htmx 2 has no POST streams (its requests are
+``XMLHttpRequest`` answered whole), so this runs on htmx 4 only.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
         page.fill("#ask input[name=question]", "what now")
         page.click("#ask button")
         page.wait_for_selector("#answer .asked:text-is('answer to what now')")
+        page.click("#ask-get")  # an hx-get to a stream URL joins as a GET stream
+        page.wait_for_selector("#got .asked:text-is('answer to got')")
         page.wait_for_function(
             "(text) => document.querySelector('.counter [data-stream=\"out\"]')"
             ".textContent === text",
@@ -65,9 +67,9 @@ def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
             timeout=FINISH_TIMEOUT_MS,
         )
         stats = _http_json(f"{base_url}/stats")
-    assert stats["questions"] == ["what now"], stats  # the field, in the handler, once
-    assert stats["stream_requests"] == 0, stats  # no connection of its own, for either stream
-    assert stats["page_connections"] == 2, stats  # the counter's, re-opened once with the POST
+    assert stats["questions"] == ["what now", "got"], stats  # the fields, in the handler, once
+    assert stats["stream_requests"] == 0, stats  # no connection of its own, for any stream
+    assert stats["page_connections"] == 3, stats  # the counter's, re-opened for each join
     assert stats["starts"] == 1, stats  # the counter resumed across the re-open, not restarted
 
 
