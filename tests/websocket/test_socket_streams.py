@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -13,8 +14,10 @@ from component_framework import ComponentASGI
 from component_framework.asgi import socket_streams
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_connect
-from tests.websocket.helpers import make_app, ws_path
+from tests.websocket.helpers import RawSocket, make_app, ws_path
 from tests.websocket.socket_streams import Carried, read_carried, stream_entry
+
+Raw = Callable[..., RawSocket]
 
 
 async def _ping(ws: object) -> dict[str, object]:
@@ -242,3 +245,32 @@ async def test_unstream_stops_sending_that_run_only(app: ComponentASGI) -> None:
     assert carried.messages[0] == {"type": "unstreamed", "key": "a", "ref": "stop"}
     assert len(carried.of("a")) == 1  # nothing of it after the unstream
     assert alive["type"] == "pong"
+
+
+async def test_a_small_outbox_holds_frames_back_and_loses_none() -> None:
+    app = make_app(ws_outbox_messages=4)  # a run of 60 frames passes through 2 at a time
+    async with websocket_connect(app, ws_path("counter")) as ws:
+        await ws.receive_json()
+        await ws.send_json(stream_entry("a", "ticker", "times=60"))
+        await ws.send_json(stream_entry("b", "ticker", "times=60"))
+        carried = await read_carried(ws, until_ended=("a", "b"))
+        alive = await _ping(ws)
+    for key in ("a", "b"):
+        run = carried.controls[key]["run"]
+        frames = carried.of(key)
+        assert [frame.id for frame in frames] == [f"{run}.{seq}" for seq in range(1, 62)]
+        assert [frame.event for frame in frames] == ["message"] * 60 + ["done"]
+    assert alive["type"] == "pong"
+
+
+async def test_a_client_that_takes_no_frame_is_the_sockets_slow_consumer(raw: Raw) -> None:
+    app = make_app(ws_send_timeout=0.2)
+    socket = raw(app, "counter")
+    await socket.wait_until(lambda: len(socket.messages) == 1)
+    socket.hold_sends()
+    socket.send_json(stream_entry("a", "ticker", "times=3"))
+    close = await socket.closed()
+    assert close["code"] == 1013
+    socket.disconnect()
+    await socket.finished()
+    assert len(app.sockets) == 0
