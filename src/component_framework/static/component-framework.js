@@ -5,8 +5,8 @@
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames and compact "t" text frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/);
- * one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
+ * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/,
+ * or the page's socket when it has one); one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
@@ -263,6 +263,7 @@
     }
   }
   function onSocketMessage(elt, text, link) { // false: not for htmx to swap
+    if (isFrame(text) || /^\{"type":"unstreamed"/.test(text)) { return false; } // the page's streams
     for (var i = 0; i < routed.length; i++) { // a joined component's message: its stand-in's
       if (routed[i].text === text) {
         if (routed[i].to === elt) { break; }
@@ -319,17 +320,27 @@
     // still closes: the members joined on the old one rejoin on the new one.
     if (host.socket) { dropMembers(host); }
     host.socket = socket;
+    if (Object.keys(members).length) { reopen(0); } // the page's streams move onto it
     socket.addEventListener("open", function () {
-      if (host.socket === socket) { setTimeout(function () { host.members.forEach(openMember); }, 0); }
+      if (host.socket !== socket) { return; }
+      socket.cfUp = true;
+      host.refused = false;
+      setTimeout(function () { host.members.forEach(openMember); }, 0);
+      reopen(0); // every stream entry, resumed after its last frame
     });
     socket.addEventListener("message", function (event) {
+      if (host.socket === socket && typeof event.data === "string" && isFrame(event.data)) {
+        return event.data.split("\n\n").forEach(function (block) { if (block) { linkFrame(block); } });
+      }
       var member = host.socket === socket && typeof event.data === "string" && memberFor(host, event.data);
       if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
     });
     socket.addEventListener("close", function (event) {
       if (host.socket !== socket) { return; }
       if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
+      host.refused = !socket.cfUp; // never opened: the streams go over /_page/ meanwhile
       dropMembers(host, event.code);
+      reopen(0); // its reconnect carries them again, else /_page/
     });
   }
   function openMember(member) {
@@ -350,10 +361,10 @@
       deliver: function (text) { member.fire("message", { type: "message", data: text, target: member }); },
       send: function (text) { host.socket.send(tagged(member, text)); },
       close: function (code) { // as a socket's: then a close event (hx-ws reconnects on its code)
-        var at = host.members.indexOf(member), id = heldId(member), was = member.readyState;
+        var at = host.members.indexOf(member), was = member.readyState;
         if (at >= 0) { host.members.splice(at, 1); }
-        if (was === 1 && id && !member.refused && host.socket.readyState === 1) {
-          host.socket.send(JSON.stringify({ type: "leave", component_id: id }));
+        if (was === 1 && !member.refused && host.socket.readyState === 1) { // by its join's ref: answered or not
+          host.socket.send(JSON.stringify({ type: "leave", join_ref: member.ref }));
         }
         member.readyState = 3;
         if (was < 3) { setTimeout(function () { member.fire("close", { type: "close", code: code || 1005, target: member }); }, 0); }
@@ -505,6 +516,9 @@
   // last frame to resume); the answer carries every run's frames unchanged (the id names the
   // run). A join or an early leave re-opens it with the new list, a drop re-opens it once with
   // backoff: each stream resumes after its own last frame, so nothing is lost or repeated.
+  // When the page has a socket of ours (open, opening or reconnecting), the same entries ride
+  // it instead: {"type": "stream", ...} one by one, {"type": "unstream", key} on a leave, the
+  // same frames back as socket messages; each (re)open of the socket sends them all again.
   // data-page-connection="off" on the element (or an ancestor) keeps a stream on its own.
   var PAGE_URL = APP && APP + "/_page/", members = {}, byRun = {}, memberCount = 0;
   var link = null, reopening = 0, backoff = 0;
@@ -525,24 +539,43 @@
     if (members[member.key] !== member) { return; }
     delete members[member.key];
     if (member.run) { delete byRun[member.run]; }
-    if (!member.ended) { reopen(10); } // its run still streams to this page: say it left
+    if (member.ended) { return; }
+    if (!member.on) { return reopen(10); } // its run still streams to this page: say it left
+    if (member.on.readyState === 1) { member.on.send(JSON.stringify({ type: "unstream", key: member.key })); }
   }
-  function reopen(delay) { if (!reopening) { reopening = setTimeout(openLink, delay); } }
+  function reopen(delay) {
+    if (reopening && delay) { return; }
+    clearTimeout(reopening);
+    reopening = setTimeout(openLink, delay);
+  }
+  function isFrame(text) { return /^(event|id|data):/.test(text); } // a socket message of the page's streams
+  function entryOf(key) {
+    var member = members[key];
+    return member.run ? { key: key, name: member.name, resume: member.run + "." + member.seq }
+      : { key: key, name: member.name, query: member.query };
+  }
   function openLink() {
     reopening = 0;
-    if (link) { link.abort(); link = null; }
     Object.keys(members).forEach(function (key) { // removed without a close (htmx 4 keeps reading)
       var member = members[key];
       if (member.elt && !member.elt.isConnected) { member.ended = true; member.end("gone", {}); }
     });
-    var keys = Object.keys(members);
+    var keys = Object.keys(members), host = pageSocket;
+    if (host && host.socket && host.elt.isConnected && !host.refused) { // the page's socket carries them
+      if (link) { link.abort(); link = null; }
+      return keys.forEach(function (key) {
+        var member = members[key], socket = host.socket, entry = entryOf(key);
+        if (socket.readyState !== 1 || member.on === socket) { return; } // its open sends them
+        member.on = socket;
+        entry.type = "stream";
+        socket.send(JSON.stringify(entry));
+      });
+    }
+    if (link) { link.abort(); link = null; }
+    keys.forEach(function (key) { members[key].on = null; });
     if (!keys.length) { return; }
     var controller = new AbortController(), current = link = controller;
-    var streams = keys.map(function (key) {
-      var member = members[key];
-      return member.run ? { key: key, name: member.name, resume: member.run + "." + member.seq }
-        : { key: key, name: member.name, query: member.query };
-    });
+    var streams = keys.map(entryOf);
     fetch(PAGE_URL, {
       method: "POST", credentials: "same-origin", signal: controller.signal,
       headers: { "Content-Type": "application/json", "X-Component-Page": PAGE },
