@@ -167,8 +167,8 @@ class SocketStreams:
                 return True
             link.queue(wire.decode())
             member.after = seq
-        if not frames and member.run.finished:
-            del self._entries[member.key]
+        if member.run.finished and not member.run.frames_after(member.after):
+            del self._entries[member.key]  # its last frame is queued: the entry ends now
             member.run.detach(self._wakeup)
         return bool(frames)
 
