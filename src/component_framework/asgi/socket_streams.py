@@ -70,12 +70,18 @@ class SocketStreams:
         self._services = services
         self._carrier = carrier
         self._entries: dict[str, PageMember | _Joining] = {}
-        self._wakeup = aio.new_event()
+        self._wakeup: aio.Event | None = None  # made at the first entry: most sockets carry none
         self._pump: aio.Task | None = None
         self._tasks: set[aio.Task] = set()
         self._closed = False
         #: The pump waits for the outbox to drain (:meth:`drained` wakes it).
         self._held_back = False
+
+    def _woken(self) -> aio.Event:
+        """The event set on new frames of any carried run (and when the outbox drained)."""
+        if self._wakeup is None:
+            self._wakeup = aio.new_event()
+        return self._wakeup
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -98,7 +104,7 @@ class SocketStreams:
         task.add_done_callback(self._tasks.discard)
 
     async def _join(self, entry: PageEntry, joining: _Joining) -> None:
-        wakeup = self._wakeup
+        wakeup = self._woken()
         control, member = await join_entry(
             self._carrier, entry, self._services, wakeup, charge=True
         )
@@ -123,7 +129,7 @@ class SocketStreams:
             self._refuse(NotJoined(f"no stream {key!r} on this socket"), ref)
             return
         if isinstance(carried, PageMember):
-            carried.run.detach(self._wakeup)
+            carried.run.detach(self._woken())
         self._link.queue(unstreamed_message(key, ref))
 
     def _refuse(self, error: ClientError, ref: Ref) -> None:
@@ -133,13 +139,13 @@ class SocketStreams:
         """The outbox emptied: frames held back for it may go now."""
         if self._held_back:
             self._held_back = False
-            self._wakeup.set()
+            self._woken().set()
 
     async def _send_frames(self) -> None:
         """Every member's frames as they come, while the outbox has room (members take turns
         to go first); a member whose run ended (its last frame queued) leaves; the task ends
         when the socket carries no entry."""
-        link, wakeup, turn = self._link, self._wakeup, 0
+        link, wakeup, turn = self._link, self._woken(), 0
         try:
             while not self._closed and self._entries:
                 wakeup.clear()
@@ -169,7 +175,7 @@ class SocketStreams:
             member.after = seq
         if member.run.finished and not member.run.frames_after(member.after):
             del self._entries[member.key]  # its last frame is queued: the entry ends now
-            member.run.detach(self._wakeup)
+            member.run.detach(self._woken())
         return bool(frames)
 
     def close(self) -> None:
@@ -179,9 +185,10 @@ class SocketStreams:
         self._closed = True
         for carried in self._entries.values():
             if isinstance(carried, PageMember):
-                carried.run.detach(self._wakeup)
+                carried.run.detach(self._woken())
         self._entries.clear()
-        self._wakeup.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     async def aclose(self) -> None:
         """:meth:`close`, then wait for the joins (each leaves its run to its grace) and the
