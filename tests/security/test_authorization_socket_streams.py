@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from component_framework.asgi.page_entries import stream_scope
 from component_framework.core.access import AccessContext
+from component_framework.protocol.page import PageEntry
 from component_framework.testing import websocket_scope
 from tests.security.components import journal, user_name
 from tests.security.wire import make_app, scope_extra, socket, stream
@@ -58,7 +59,8 @@ def test_the_streams_request_is_its_own_while_the_user_and_headers_are_the_socke
         headers={"cookie": "sid=1", "host": "example.test"},
         extra_scope=scope_extra("ada"),
     )
-    own = AccessContext("sse", stream_scope(scope, "/public/ws", "ticker", b"steps=2"), "c")
+    entry = PageEntry("t", "ticker", query=b"steps=2")
+    own = AccessContext("sse", stream_scope(scope, "/public/ws", entry), "c")
     assert own.url == "http://example.test/components/ticker/stream/?steps=2"
     assert dict(own.query_params) == {"steps": "2"}
     assert (own.cookies, user_name(own)) == ({"sid": "1"}, "ada")

@@ -274,3 +274,19 @@ async def test_a_client_that_takes_no_frame_is_the_sockets_slow_consumer(raw: Ra
     socket.disconnect()
     await socket.finished()
     assert len(app.sockets) == 0
+
+
+async def test_a_post_entry_rides_the_socket_with_its_form_body(app: ComponentASGI) -> None:
+    entry = {"type": "stream", "key": "p", "name": "ticker", "query": "", "method": "POST"}
+    async with websocket_connect(app, ws_path("counter")) as ws:
+        await ws.receive_json()
+        await ws.send_json({**entry, "body": "times=2"})
+        await ws.send_json({**entry, "key": "q", "body": "times=many"})
+        await ws.send_json({**entry, "key": "r", "method": "PUT", "body": "times=1"})
+        carried = await read_carried(ws, until_ended=("p", "q"), messages=1)
+    assert [frame.event for frame in carried.of("p")] == ["message"] * 2 + ["done"]
+    assert (carried.controls["q"]["status"], carried.controls["q"]["error"]["code"]) == (
+        422,
+        "validation_error",
+    )
+    assert carried.messages[0]["code"] == "malformed_request"  # a body is a POST's alone

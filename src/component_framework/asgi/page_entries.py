@@ -4,8 +4,9 @@ Owns what an entry (``protocol.page.PageEntry``: a new run's query, or a resume 
 whoever carries it (the SSE page connection, ``asgi.page_stream``, or an open WebSocket,
 ``asgi.socket_streams``): a new run started exactly as a stream of its own would start
 (``asgi.sse.start_run_from``: the stream event, rates, snapshot, authorization and the mount;
-counted in ``max_page_streams_per_client`` while it lives; a request of the client's rate when
-the carrier says so), or a run resumed by ``<run>.<seq>`` from this worker's runs or followed
+a ``POST`` entry's fields read from its form body as that ``POST`` would read them; counted in
+``max_page_streams_per_client`` while it lives; a request of the client's rate when the
+carrier says so), or a run resumed by ``<run>.<seq>`` from this worker's runs or followed
 from the resume store when another worker runs it, with the same replay bounds and grace. The
 answer is the entry's control frame (joined, finished, lost, refused: ``protocol.page``) and,
 when it joined, the :class:`PageMember` the carrier reads frames from. A stream's request is
@@ -19,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from component_framework.asgi.incoming import request_error
 from component_framework.asgi.sse import (
     _RUN_ID,
+    ALLOWED_METHODS,
     FOLLOW_WAIT,
     _parse_last_event_id,
     start_run_from,
@@ -31,7 +33,13 @@ from component_framework.asgi.sse import (
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.stream_run import Frame
-from component_framework.errors import ComponentError, StreamLost, error_document, report_failure
+from component_framework.errors import (
+    ComponentError,
+    MethodNotAllowed,
+    StreamLost,
+    error_document,
+    report_failure,
+)
 from component_framework.protocol.page import (
     PageEntry,
     ended_frame,
@@ -39,16 +47,25 @@ from component_framework.protocol.page import (
     lost_entry_frame,
     refused_frame,
 )
-from component_framework.protocol.request import RequestError, parse_query
+from component_framework.protocol.request import (
+    RequestError,
+    RequestFields,
+    parse_body,
+    parse_query,
+)
 from component_framework.protocol.sse import lost_frame
 
 if TYPE_CHECKING:
     from asgiref.typing import HTTPScope
 
     from component_framework.asgi.services import AppServices
+    from component_framework.core.config import Settings
     from component_framework.core.resume_store import RemoteRun
 
-__all__ = ["Carrier", "PageMember", "join_entry", "stream_scope"]
+__all__ = ["FORM_TYPE", "Carrier", "PageMember", "join_entry", "stream_scope"]
+
+#: The type of a POST stream's ``body`` in a page-connection entry.
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 
 class _Source(Protocol):
@@ -183,17 +200,13 @@ async def _start(
     settings, guard, client = services.settings, services.guard, carrier.client
     if charge:  # each new run costs a request, as its own request would
         guard.take_request(client, monotonic())
-    fields = parse_query(
-        entry.query or b"",
-        max_depth=settings.max_json_depth,
-        max_fields=settings.max_fields,
-        loose_to_payload=True,
-    )
-    scope = stream_scope(carrier.scope, carrier.tail, entry.name, entry.query)
-    context = AccessContext("sse", scope, client)
+    fields, post_query = _entry_fields(entry, settings)
+    context = AccessContext("sse", stream_scope(carrier.scope, carrier.tail, entry), client)
     guard.open("page_stream", client)  # counted while the run lives (resumes are free)
     try:
-        run = await start_run_from(fields, "GET", b"", entry.name, context, services, carrier.page)
+        run = await start_run_from(
+            fields, entry.method, post_query, entry.name, context, services, carrier.page
+        )
     except BaseException:
         guard.close("page_stream", client)
         raise
@@ -203,19 +216,40 @@ async def _start(
     return joined_frame(entry.key, run.id), PageMember(entry.key, run, 0)
 
 
+def _entry_fields(entry: PageEntry, settings: Settings) -> tuple[RequestFields, bytes]:
+    """A new entry's fields and the query its ``POST`` would carry beside them: a ``GET``
+    stream's from its query string, a ``POST`` stream's from its form body, read with the
+    limits of that ``POST`` (field count, depth, UTF-8; its size is within the carrier's
+    message or body limit). Another method is refused as its own request would be."""
+    depth, most = settings.max_json_depth, settings.max_fields
+    if entry.method == "GET":
+        query = entry.query or b""
+        return parse_query(query, max_depth=depth, max_fields=most, loose_to_payload=True), b""
+    if entry.method != "POST":
+        raise MethodNotAllowed(entry.method, ALLOWED_METHODS)
+    body = entry.body or b""
+    fields = parse_body(FORM_TYPE, body, max_depth=depth, max_fields=most, loose_to_payload=True)
+    return fields, entry.query or b""
+
+
 _SCHEMES = {"ws": "http", "wss": "https"}
 
 
-def stream_scope(scope: Mapping[str, Any], tail: str, name: str, query: bytes | None) -> HTTPScope:
-    """The request a stream's own ``GET {prefix}/{name}/stream/?query`` would have been, for
-    authorization and ``self.request``: the carrier's scope (client, headers, cookies, user,
-    session) with that stream's method, path and query string; ``tail`` is the carrier's own
-    route after the prefix (``/_page``, ``/<name>/ws``), which the stream's replaces. A
-    WebSocket's scope becomes an HTTP one (``ws`` -> ``http``, ``wss`` -> ``https``)."""
-    own = f"/{name}/stream/"
+def stream_scope(scope: Mapping[str, Any], tail: str, entry: PageEntry) -> HTTPScope:
+    """The request a stream's own ``GET {prefix}/{name}/stream/?query`` (or ``POST`` with its
+    form body) would have been, for authorization and ``self.request``: the carrier's scope
+    (client, headers, cookies, user, session) with that stream's method, path, query string
+    and, for a ``POST``, its content type; ``tail`` is the carrier's own route after the
+    prefix (``/_page``, ``/<name>/ws``), which the stream's replaces. A WebSocket's scope
+    becomes an HTTP one (``ws`` -> ``http``, ``wss`` -> ``https``)."""
+    own = f"/{entry.name}/stream/"
     scheme = scope.get("scheme") or "http"
-    stream: Any = {**scope, "type": "http", "method": "GET", "query_string": query or b""}
+    query = entry.query or b""
+    stream: Any = {**scope, "type": "http", "method": entry.method, "query_string": query}
     stream["scheme"] = _SCHEMES.get(scheme, scheme)
+    if entry.method == "POST":
+        kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+        stream["headers"] = [*kept, (b"content-type", FORM_TYPE.encode("ascii"))]
     path = scope["path"]
     stream["path"] = path[: path.rfind(tail)] + own
     raw_path = scope.get("raw_path")

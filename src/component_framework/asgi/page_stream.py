@@ -5,7 +5,8 @@ Owns that exchange: the connection's own checks (host, client rate, cross-site r
 body under the body limit: ``protocol.page``), one slot of the client's open streams for the
 whole connection, then each entry in turn, joined through ``asgi.page_entries`` (the path an
 open WebSocket's entries take too: started or resumed exactly as a stream of its own would
-be), each answered by a control frame (joined, finished, lost, refused: a refusal is that
+be, a ``POST`` entry's fields read from its form body as that ``POST`` would read them), each
+answered by a control frame (joined, finished, lost, refused: a refusal is that
 entry's, the others go on). Then the runs' frames, unchanged (their ``id`` names the run, so
 nothing is re-encoded), as they come, with heartbeats while all are idle, until every run
 has ended (the connection closes when no component needs it), the client goes, or the server
