@@ -14,8 +14,10 @@ from component_framework import ComponentASGI
 from component_framework.asgi import socket_streams
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_connect
+from tests.streaming.exchange import eventually
 from tests.websocket.helpers import RawSocket, make_app, ws_path
 from tests.websocket.socket_streams import Carried, read_carried, stream_entry
+from tests.websocket.ws_components import gates, journal
 
 Raw = Callable[..., RawSocket]
 
@@ -290,3 +292,22 @@ async def test_a_post_entry_rides_the_socket_with_its_form_body(app: ComponentAS
         "validation_error",
     )
     assert carried.messages[0]["code"] == "malformed_request"  # a body is a POST's alone
+
+
+async def test_an_unstream_while_its_entry_joins_cancels_it_and_nothing_of_it_comes(
+    app: ComponentASGI,
+) -> None:
+    async with websocket_connect(app, ws_path("counter")) as ws:
+        await ws.receive_json()
+        await ws.send_json(stream_entry("s", "slowstart"))
+        await eventually(lambda: journal.has("mount", "slowstart"))
+        await ws.send_json({"type": "unstream", "key": "s", "ref": "stop"})
+        stopped = await ws.receive_json()
+        gates.open("mount")
+        await ws.send_json(stream_entry("t", "ticker", "times=1"))  # after the slow join ended
+        carried = await read_carried(ws, until_ended=("t",))
+        alive = await _ping(ws)
+    assert stopped == {"type": "unstreamed", "key": "s", "ref": "stop"}
+    assert "s" not in carried.controls
+    assert all(frame.id.startswith(carried.controls["t"]["run"]) for frame in carried.frames)
+    assert alive["type"] == "pong"
