@@ -226,3 +226,19 @@ class OwnedComponent(Component):
 
     def on_note(self) -> None:
         self.state["notes"] += 1
+
+
+@registry.register("slowstart")
+class SlowStartComponent(StreamingComponent):
+    """A stream whose mount waits at the gate ``mount`` (a join still running)."""
+
+    template_name = "ticker.html"
+
+    async def mount(self) -> None:
+        journal.record("mount", "slowstart")
+        await gates.wait("mount")
+        self.state["ticks"] = 0
+
+    async def on_run(self) -> Any:
+        self.state["ticks"] = 1
+        yield
