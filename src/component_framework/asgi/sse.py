@@ -151,8 +151,15 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with aio.timeout(self.settings.stream_send_timeout):
-                await self.send(message)
+            # Most sends complete at once (the server buffers them): no timer for those; only
+            # a send that waits (flow control) is bounded.
+            waiting = aio.start_now(self.send(message))
+            if waiting is not None:
+                try:
+                    async with aio.timeout(self.settings.stream_send_timeout):
+                        await waiting
+                finally:
+                    waiting.close()
         except (TimeoutError, OSError, RuntimeError):
             # A stalled or failed send means the client is gone (uvicorn may raise, or block
             # on flow control when the reader stopped reading).
