@@ -149,21 +149,30 @@ class OpBatcher:
         self._timer: aio.Timer | None = None
         self._scheduled = False
 
-    async def push(self, op: StreamOp) -> None:
-        """Queue ``op``; a due batch goes out now (then the loop gets a turn so that its
-        readers can send it), otherwise at the frame clock's next tick."""
+    def push(self, op: StreamOp) -> bool:
+        """Queue ``op``; a due batch goes out now (True: then the caller gives the loop a
+        :meth:`turn`, so that readers waiting for it can send it), otherwise at the frame
+        clock's next tick."""
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
+        if self._scheduled and not coalescer.pressing():
+            return False  # the tick that flushes this stream is set already
         if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
-            if self.flush():
-                await aio.checkpoint()
-                if self._clock is not None:
-                    self._clock.observe(self._loop.time() - now)
-        elif not self._scheduled:
+            return self.flush()
+        if not self._scheduled:
             deadline = coalescer.next_deadline()
             if deadline is not None:
                 self._schedule(deadline)
+        return False
+
+    async def turn(self) -> None:
+        """Give the loop a turn after a batch went out at once; how long the turn took tells
+        the clock whether the loop runs late."""
+        started = self._loop.time()
+        await aio.checkpoint()
+        if self._clock is not None:
+            self._clock.observe(self._loop.time() - started)
 
     def _late(self, now: float) -> bool:
         clock = self._clock
@@ -238,7 +247,8 @@ class BatchingSink:
         batcher = self._batcher
         if batcher is None:
             batcher = self._batcher = OpBatcher(self._interval, self._emit, self._clock)
-        await batcher.push(op)
+        if batcher.push(op):
+            await batcher.turn()
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""
