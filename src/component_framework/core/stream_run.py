@@ -147,6 +147,12 @@ class StreamRun:
         if self.finished or self._closed:
             self._next_id()  # logs the drop
             return
+        if len(ops) == 1:  # a token stream's common batch: one text append, no dicts
+            (op,) = ops
+            text = op.text
+            if op.op == "text" and op.mode == "append" and op.target is None and text is not None:
+                self._keep(self._stream_frames.text(op.stream, text, self.next_seq))
+                return
         self._keep(self._stream_frames.frame([op.to_wire() for op in ops], self.next_seq))
 
     def emit_render(self, result: DispatchResult) -> None:
