@@ -260,7 +260,7 @@ class StreamFramer:
         ``frame([{"op": "text", "stream": stream, "text": text, "mode": "append"}], seq)``
         byte for byte, without building that list (a token stream's common frame)."""
         if "\r" in text or not stream or " " in stream or "\n" in stream:
-            op = {"op": "text", "stream": stream, "text": text, "mode": "append"}
+            op: dict[str, object] = {"op": "text", "stream": stream, "text": text, "mode": "append"}
             return stream_frame([op], f"{self._run_id}.{seq}")  # JSON: compact cannot carry it
         if "\n" in text:
             return text_frame(stream, text, f"{self._run_id}.{seq}")
