@@ -1481,6 +1481,9 @@ ADDED: Final = [{"event": "added", "payload": {"amount": 1}}]
 EMIT_BATCH_CASES: Final = [
     case("emit-get", lambda t: get(EMIT, b""), 405, "method_not_allowed"),
     case("emit-form", lambda t: post(EMIT, b"events=x", FORM), 415, "unsupported_media_type"),
+    case("emit-json-latin1",
+         lambda t: post(EMIT, _batch(ADDED, [_listener()]), f"{JSON}; charset=latin-1"), 415,
+         "unsupported_media_type"),
     case("emit-truncated", lambda t: post(EMIT, b'{"events": ['), 400, MALFORMED),
     case("emit-not-object", lambda t: post(EMIT, b"[1, 2]"), 400, MALFORMED),
     case("emit-not-utf8", lambda t: post(EMIT, b'{"events": "\xff"}'), 400, MALFORMED),
