@@ -1,0 +1,488 @@
+"""The page connection (``POST /_page/``) and the page socket (``join`` / ``leave`` on an open
+WebSocket) in the bad-input matrix, on every host (``host`` / ``ws_host``: raw
+``ComponentASGI``, middleware mode, Litestar and Starlette, in process and under uvicorn).
+
+The page connection: a request that is not the documented shape is refused whole, with the
+JSON error answer of HTTP (docs/protocol.md "The page connection"); a bad entry is that entry's
+``refused`` (or ``lost``, ``finished``) control frame only, the others stream, and its status
+and error document are exactly what the same stream requested alone answers (one source of
+truth: ``asgi.sse``'s own checks). The page socket: a bad ``join``, ``leave`` or event naming
+a component is an ``error`` with its code (docs/websocket.md "Several components on one
+socket"); the socket, its own component and the joined ones are untouched.
+
+As in the rest of the matrix: no user code runs on a refused input, nothing leaks (traceback,
+key), and the host stays healthy. The caps and what a client leaves behind are in
+``test_page_at_scale``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pytest
+
+from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from tests.adversarial.apps import BODY_LIMIT, USER_HEADER, sign
+from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
+from tests.adversarial.clients import Host, InProcessHost, Request
+from tests.adversarial.test_bad_input_matrix import (
+    INVALID_SNAPSHOT,
+    JSON,
+    LOST,
+    MALFORMED,
+    VALIDATION,
+    HttpCase,
+    Tokens,
+    assert_error_answer,
+    assert_no_leak,
+    case,
+    deep,
+    form,
+    get,
+    js,
+    post,
+    q,
+    tokens_for,
+)
+
+PAGE: Final = "/components/_page/"
+TOO_LARGE: Final = "payload_too_large"
+NOT_FOUND: Final = "component_not_found"
+
+
+def new(key: str, name: str = "streamer", query: str = "") -> dict[str, Any]:
+    """An entry starting a run (``query``: what its own stream URL would send)."""
+    return {"key": key, "name": name, "query": query}
+
+
+def resumed(key: str, name: str, resume: Any) -> dict[str, Any]:
+    return {"key": key, "name": name, "resume": resume}
+
+
+#: A good entry: one render, then ``done``.
+GOOD: Final = new("good", query="steps=1")
+
+
+def page(*entries: Any, **extra: Any) -> bytes:
+    return js({"streams": list(entries), **extra})
+
+
+def page_request(*entries: Any, headers: tuple[tuple[str, str], ...] = ()) -> Request:
+    return post(PAGE, page(*entries), headers=headers)
+
+
+def controls(events: list[SSEEvent]) -> dict[str, dict[str, Any]]:
+    """The page connection's control frames, by entry key."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.event == "page":
+            document = json.loads(event.data)
+            found[document.pop("key")] = document
+    return found
+
+
+def of_run(events: list[SSEEvent], run_id: str) -> list[SSEEvent]:
+    return [e for e in events if (e.id or "").rpartition(".")[0] == run_id]
+
+
+def sse_events(response: Any) -> list[SSEEvent]:
+    assert response.status == 200, (response.status, response.body[:300])
+    assert (response.header("content-type") or "").startswith("text/event-stream")
+    assert_no_leak(response.body)
+    return SSEDecoder().feed(response.body)
+
+
+def assert_good_streamed(events: list[SSEEvent], key: str = "good", steps: int = 1) -> None:
+    """Entry ``key`` joined and its run streamed ``steps`` renders, then ``done``."""
+    run = controls(events)[key]["run"]
+    assert [e.event for e in of_run(events, run)] == ["message"] * steps + ["done"], events
+
+
+async def assert_page_works(host: Host) -> None:
+    """A normal page connection right after: two runs, each streamed to its ``done``."""
+    response = await host.send(page_request(GOOD, new("two", query="steps=2")))
+    events = sse_events(response)
+    assert_good_streamed(events)
+    assert_good_streamed(events, "two", steps=2)
+
+
+# -- the request as a whole -------------------------------------------------------------------
+# Refused whole, as /_emit/ is: the JSON error answer of HTTP, no run started.
+
+CROSS_SITE: Final = (("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"))
+ENTRIES_PAST_THE_LIMIT: Final = [new(str(n)) for n in range(257)]
+
+
+def _raw(text: str) -> Callable[[Tokens], Request]:
+    return lambda t: post(PAGE, text.encode())
+
+
+def _entry(**changes: Any) -> Callable[[Tokens], Request]:
+    """A request of one entry: ``GOOD`` with ``changes`` (``None``: the field left out)."""
+    entry = {key: value for key, value in {**GOOD, **changes}.items() if value is not None}
+    return lambda t: post(PAGE, page(entry))
+
+
+# fmt: off
+WHOLE_CASES: Final = [
+    # syntax
+    case("page-not-json", _raw("not json"), 400, MALFORMED),
+    case("page-truncated", _raw('{"streams": ['), 400, MALFORMED),
+    case("page-two-documents", _raw('{"streams": []} {}'), 400, MALFORMED),
+    case("page-a-list", lambda t: post(PAGE, js([GOOD])), 400, MALFORMED),
+    case("page-nan", _raw('{"streams": [], "page": NaN}'), 400, MALFORMED),
+    case("page-invalid-utf8", lambda t: post(PAGE, b'{"streams": "\xff"}'), 400, MALFORMED),
+    case("page-too-deep", lambda t: post(PAGE, page(GOOD, page=deep(40))), 400, MALFORMED),
+    case("page-too-deep-for-the-parser",
+         lambda t: post(PAGE, b'{"streams": ' + b"[" * 8000 + b"]" * 8000 + b"}"), 400,
+         MALFORMED),
+    case("page-key-twice-in-json",
+         _raw('{"streams": [{"key": "a", "key": "b", "name": "streamer", "query": ""}]}'), 400,
+         MALFORMED, message="'key' twice"),
+    case("page-streams-twice-in-json", _raw('{"streams": [], "streams": []}'), 400, MALFORMED),
+    # content types
+    case("page-text-plain", lambda t: post(PAGE, page(GOOD), "text/plain"), 415,
+         "unsupported_media_type"),
+    case("page-form", lambda t: form(PAGE, q(streams=[GOOD])), 415, "unsupported_media_type"),
+    case("page-no-content-type", lambda t: post(PAGE, page(GOOD), None), 415,
+         "unsupported_media_type"),
+    case("page-json-latin1", lambda t: post(PAGE, page(GOOD), f"{JSON}; charset=latin-1"), 415,
+         "unsupported_media_type"),
+    # sizes and counts
+    case("page-body-too-large", lambda t: post(PAGE, page(new("a", query="x=" + "y" * BODY_LIMIT))),
+         413, TOO_LARGE),
+    case("page-body-too-large-chunked",
+         lambda t: post(PAGE, b"", content_length=None, chunked=True,
+                        chunks=(b'{"streams": [], "pad": "', b"y" * BODY_LIMIT, b'"}')), 413,
+         TOO_LARGE),
+    case("page-content-length-lies-huge",
+         lambda t: post(PAGE, page(GOOD), content_length=str(10**12), raw=True), 413, TOO_LARGE),
+    case("page-too-many-entries", lambda t: post(PAGE, page(*ENTRIES_PAST_THE_LIMIT)), 413,
+         TOO_LARGE),
+    case("page-thousands-of-keys",
+         lambda t: post(PAGE, page(GOOD, page={f"k{n}": 0 for n in range(1001)})), 413,
+         TOO_LARGE),
+    # shapes
+    case("page-no-streams", lambda t: post(PAGE, js({"page": "p" * 16})), 400, MALFORMED),
+    case("page-streams-empty", lambda t: post(PAGE, page()), 400, MALFORMED),
+    case("page-streams-an-object", lambda t: post(PAGE, js({"streams": {"good": GOOD}})), 400,
+         MALFORMED),
+    case("page-entry-a-string", lambda t: post(PAGE, page("streamer")), 400, MALFORMED),
+    case("page-unknown-field", lambda t: post(PAGE, page(GOOD, admin=True)), 400, MALFORMED),
+    case("page-entry-unknown-field", _entry(snapshot="x"), 400, MALFORMED),
+    case("page-key-missing", _entry(key=None), 400, MALFORMED),
+    case("page-key-empty", _entry(key=""), 400, MALFORMED),
+    case("page-key-too-long", _entry(key="k" * 65), 400, MALFORMED),
+    case("page-key-not-a-string", _entry(key=5), 400, MALFORMED),
+    case("page-key-twice", lambda t: post(PAGE, page(GOOD, GOOD)), 400, MALFORMED),
+    case("page-name-missing", _entry(name=None), 400, MALFORMED),
+    case("page-name-too-long", _entry(name="n" * 129), 400, MALFORMED),
+    case("page-name-not-a-string", _entry(name=["streamer"]), 400, MALFORMED),
+    case("page-query-and-resume", _entry(resume="run.1"), 400, MALFORMED),
+    case("page-neither-query-nor-resume", _entry(query=None), 400, MALFORMED),
+    case("page-query-not-a-string", _entry(query={"steps": 1}), 400, MALFORMED),
+    case("page-resume-too-long", _entry(query=None, resume="r" * 97), 400, MALFORMED),
+    case("page-resume-not-a-string", _entry(query=None, resume=3), 400, MALFORMED),
+    case("page-resume-empty", _entry(query=None, resume=""), 400, MALFORMED),
+    case("page-lone-surrogate-key", _entry(key="\ud800"), 400, MALFORMED),
+    case("page-lone-surrogate-name", _entry(name="\udfff"), 400, MALFORMED),
+    case("page-lone-surrogate-query", _entry(query="steps=\ud800"), 400, MALFORMED),
+    case("page-lone-surrogate-resume", _entry(query=None, resume="\ud800.1"), 400, MALFORMED),
+    # methods, hosts, cross-site pages
+    *(
+        case(f"page-method-{method.lower()}", lambda t, method=method: get(PAGE, method=method),
+             405, "method_not_allowed", allow="POST")
+        for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS")
+    ),
+    case("page-unknown-host", lambda t: post(PAGE, page(GOOD), headers=(("host", "localhost"),)),
+         400, "host_not_allowed"),
+    case("page-foreign-origin",
+         lambda t: post(PAGE, page(GOOD), headers=(("origin", "https://evil.example"),)), 403,
+         "forbidden"),
+    case("page-cross-site-fetch",
+         lambda t: post(PAGE, page(GOOD), headers=(("sec-fetch-site", "cross-site"),)), 403,
+         "forbidden"),
+    case("page-cross-site-resume-only",
+         lambda t: post(PAGE, page(resumed("r", "streamer", "run.1")), headers=CROSS_SITE), 403,
+         "forbidden"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("bad", WHOLE_CASES)
+async def test_page_a_bad_request_is_refused_whole_with_its_documented_error(
+    host: Host, bad: HttpCase
+) -> None:
+    before = await host.calls()
+
+    response = await host.send(bad.build(Tokens(foreign="")))
+
+    assert_error_answer(response, bad)
+    assert await host.calls() == before, "user code ran on a refused page connection"
+    await host.check_healthy()
+    await assert_page_works(host)
+
+
+@pytest.mark.parametrize("named", [5, "short", "p" * 65, "<script>", {"id": "p" * 16}])
+async def test_page_a_page_id_that_names_no_page_is_no_error(host: Host, named: Any) -> None:
+    """docs/protocol.md: a page id is 8 to 64 characters of ``A-Z a-z 0-9 _ -``, "anything
+    else names no page": the streams run, with no page's events (as on ``/_emit/``)."""
+    response = await host.send(post(PAGE, page(GOOD, page=named)))
+
+    events = sse_events(response)
+    assert_good_streamed(events)
+    assert "script" not in response.body.decode()
+
+
+# -- one entry: refused alone, the others stream ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """What the per-entry cases aim at: the host's tokens and a real run of ``streamer`` that
+    finished (``run``: its id, ``last``: its last frame's id)."""
+
+    tokens: Tokens
+    run: str
+    last: str
+
+
+async def seeds_for(host: Host) -> Seeds:
+    response = await host.send(page_request(GOOD))
+    events = sse_events(response)
+    run = controls(events)["good"]["run"]
+    return Seeds(await tokens_for(host), run, of_run(events, run)[-1].id or "")
+
+
+@dataclass(frozen=True)
+class EntryCase:
+    """One bad entry (key ``bad``), and its stream requested alone: ``name`` and ``query``
+    (``GET {name}/stream/?{query}``), or ``resume`` (the same ``GET`` with that
+    ``Last-Event-ID``). ``end``: the control frame's ``end``; ``status`` / ``code``: what both
+    answer. ``user``: the request's :data:`USER_HEADER`. ``ran``: user code the refusal may
+    run (an authorization that reads the restored state runs after ``hydrate``)."""
+
+    id: str
+    name: str
+    query: Callable[[Seeds], str] | None
+    end: str
+    status: int
+    code: str | None
+    resume: Callable[[Seeds], str] | None = None
+    user: str | None = None
+    field: str | None = None
+    ran: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: The code of the stream requested alone, when its path is refused before the component
+    #: is looked up (a reserved name is no route: ``not_found``); the status is the same.
+    also_alone: str | None = None
+
+    def entry(self, seeds: Seeds) -> dict[str, Any]:
+        if self.resume is not None:
+            return resumed("bad", self.name, self.resume(seeds))
+        assert self.query is not None
+        return new("bad", self.name, self.query(seeds))
+
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        return () if self.user is None else ((USER_HEADER, self.user),)
+
+    def alone(self, seeds: Seeds) -> Request:
+        path = f"/components/{self.name}/stream/"
+        if self.resume is not None:
+            return get(path, headers=(("last-event-id", self.resume(seeds)),))
+        assert self.query is not None
+        return get(path, self.query(seeds), headers=self.headers())
+
+
+def refused(id: str, name: str, query: Callable[[Seeds], str], status: int, code: str,
+            **kw: Any) -> Any:  # fmt: skip
+    return pytest.param(EntryCase(id, name, query, "refused", status, code, **kw), id=id)
+
+
+def ended(id: str, name: str, resume: Callable[[Seeds], str], end: str, **kw: Any) -> Any:
+    status, code = (200, LOST) if end == "lost" else (204, None)
+    return pytest.param(EntryCase(id, name, None, end, status, code, resume, **kw), id=id)
+
+
+def _snapshot(token: Callable[[Tokens], str]) -> Callable[[Seeds], str]:
+    return lambda s: q(snapshot=token(s.tokens))
+
+
+ANNS: Final = sign("locker", {"owner": "ann", "steps": 0})
+STREAMER: Final = "streamer"
+
+# fmt: off
+ENTRY_CASES: Final = [
+    refused("unknown-component", "nope", lambda s: "", 404, NOT_FOUND),
+    refused("reserved-name", "_page", lambda s: "", 404, NOT_FOUND, also_alone="not_found"),
+    refused("component-without-a-stream", "target", lambda s: "", 404, "stream_not_found"),
+    refused("unknown-event", STREAMER, lambda s: q(event="explode"), 404, "event_not_found"),
+    refused("private-event", STREAMER, lambda s: q(event="_secret"), 404, "event_not_found"),
+    refused("plain-handler", STREAMER, lambda s: q(event="reset"), 405, "method_not_allowed"),
+    refused("wrong-type", STREAMER, lambda s: q(steps="lots"), 422, VALIDATION, field="steps"),
+    refused("unexpected-field", STREAMER, lambda s: q(evil=1), 422, VALIDATION, field="evil"),
+    refused("params-unexpected", STREAMER, lambda s: q(params={"evil": 1}), 422, VALIDATION,
+            field="evil"),
+    refused("params-not-json", STREAMER, lambda s: "params=%7Bevil", 400, MALFORMED),
+    refused("payload-too-deep", STREAMER, lambda s: q(payload=deep(40)), 400, MALFORMED),
+    refused("field-twice", STREAMER, lambda s: "steps=1&steps=2", 422, VALIDATION,
+            field="steps"),
+    refused("event-twice", STREAMER, lambda s: "event=run&event=run", 400, MALFORMED),
+    refused("query-invalid-utf8", STREAMER, lambda s: "steps=%FF", 400, MALFORMED),
+    refused("query-thousands-of-fields", STREAMER, lambda s: "a&" * 1500, 413, TOO_LARGE),
+    refused("bad-format", STREAMER, lambda s: q(format="xml"), 422, VALIDATION, field="format"),
+    refused("raw-state", STREAMER, lambda s: q(state={"steps": [1]}), 400, INVALID_SNAPSHOT),
+    refused("snapshot-tampered", STREAMER,
+            _snapshot(lambda t: t.tampered_signature(STREAMER)), 400, INVALID_SNAPSHOT),
+    refused("snapshot-forged-state", STREAMER,
+            _snapshot(lambda t: t.tampered_payload(STREAMER)), 400, INVALID_SNAPSHOT),
+    refused("snapshot-other-key", STREAMER, _snapshot(lambda t: t.other_key(STREAMER)), 400,
+            INVALID_SNAPSHOT),
+    refused("snapshot-of-another-component", STREAMER, _snapshot(lambda t: t.foreign), 400,
+            INVALID_SNAPSHOT),
+    refused("snapshot-expired", STREAMER, _snapshot(lambda t: t.expired(STREAMER)), 400,
+            INVALID_SNAPSHOT),
+    refused("snapshot-garbage", STREAMER, lambda s: q(snapshot="garbage"), 400,
+            INVALID_SNAPSHOT),
+    refused("another-users-component", "locker", lambda s: q(snapshot=ANNS), 403, "forbidden",
+            user="bob", ran={"locker.hydrate": 1}),
+    refused("authorization-refuses-no-user", "locker", lambda s: "", 401, "unauthorized"),
+    refused("authorization-refuses-no-user-resuming", "locker", lambda s: q(snapshot=ANNS),
+            401, "unauthorized", ran={"locker.hydrate": 1}),
+    ended("run-made-up", STREAMER, lambda s: "made-up.3", "lost"),
+    ended("run-id-without-a-sequence", STREAMER, lambda s: "no-dot", "lost"),
+    ended("run-sequence-negative", STREAMER, lambda s: f"{s.run}.-1", "lost"),
+    ended("run-sequence-huge", STREAMER, lambda s: f"{s.run}.{'9' * 19}", "lost"),
+    ended("run-id-forged", STREAMER, lambda s: f"{s.run[:-2]}xx.1", "lost"),
+    ended("run-of-another-component", "target", lambda s: s.last, "lost"),
+    ended("run-of-another-stream-component", "limited", lambda s: s.last, "lost"),
+    ended("run-finished", STREAMER, lambda s: s.last, "finished"),
+]
+# fmt: on
+
+
+def _never_sent(t: Tokens) -> Request:
+    """The request of a case whose answer is checked after the fact (never sent)."""
+    return Request("GET", PAGE)
+
+
+def _alone_answer(response: Any, expected: EntryCase) -> tuple[int, dict[str, Any] | None]:
+    """The status and error document of a stream requested alone."""
+    assert_no_leak(response.body)
+    if expected.end == "lost":
+        assert_error_answer(response, HttpCase(expected.id, _never_sent, 200, LOST))
+        (lost,) = SSEDecoder().feed(response.body)
+        return response.status, json.loads(lost.data)
+    if expected.end == "finished":
+        return response.status, None
+    code = expected.also_alone or expected.code
+    answer = HttpCase(expected.id, _never_sent, expected.status, code, field=expected.field)
+    assert_error_answer(response, answer)
+    return response.status, response.json()["error"]
+
+
+@pytest.mark.parametrize("bad", ENTRY_CASES)
+async def test_page_a_bad_entry_is_refused_alone_as_its_own_stream_is_and_the_others_stream(
+    host: Host, bad: EntryCase
+) -> None:
+    seeds = await seeds_for(host)
+    before = await host.calls()
+
+    response = await host.send(page_request(bad.entry(seeds), GOOD, headers=bad.headers()))
+
+    events = sse_events(response)
+    control = controls(events)["bad"]
+    assert control["end"] == bad.end, control
+    assert_good_streamed(events)
+    calls = await host.calls()
+    calls.subtract(before)
+    assert +calls == {"streamer.mount": 1, "streamer.on_run": 1, **bad.ran}, "user code ran"
+    before = await host.calls()
+    status, error = _alone_answer(await host.send(bad.alone(seeds)), bad)
+    if bad.also_alone is not None:
+        assert (control["status"], control["error"]["code"]) == (status, bad.code), control
+    elif bad.end == "refused":
+        assert control == {"end": "refused", "status": status, "error": error}
+    elif bad.end == "lost":
+        assert control == {"end": "lost", "error": error}
+    else:
+        assert (control, status) == ({"end": "finished"}, 204)
+    calls = await host.calls()
+    calls.subtract(before)
+    assert +calls == dict(bad.ran), "user code ran for the stream requested alone"
+    await host.check_healthy()
+
+
+async def test_page_each_entry_runs_its_own_stream_once(host: Host) -> None:
+    """The control case: two entries of one component, each its own run and state."""
+    before = await host.calls()
+
+    response = await host.send(page_request(new("a", query="steps=1"), new("b", query="steps=3")))
+
+    events = sse_events(response)
+    found = controls(events)
+    assert found["a"]["run"] != found["b"]["run"]
+    assert_good_streamed(events, "a", steps=1)
+    assert_good_streamed(events, "b", steps=3)
+    last_b = [e for e in of_run(events, found["b"]["run"]) if e.event == "message"][-1]
+    assert "<li>2</li>" in last_b.data
+    assert "<li>2</li>" not in "".join(e.data for e in of_run(events, found["a"]["run"]))
+    calls = await host.calls()
+    calls.subtract(before)
+    assert +calls == {"streamer.mount": 2, "streamer.on_run": 2}
+
+
+async def test_page_the_owner_streams_its_locker_over_the_page_connection(host: Host) -> None:
+    """The control case of the authorization rows: ann's snapshot, sent by ann."""
+    headers = ((USER_HEADER, "ann"),)
+    response = await host.send(
+        page_request(new("mine", "locker", q(snapshot=ANNS)), headers=headers)
+    )
+
+    events = sse_events(response)
+    renders = [e for e in of_run(events, controls(events)["mine"]["run"]) if e.event == "message"]
+    assert [r.data.rpartition(">ann:")[2] for r in renders] == ["1</p>"]
+
+
+# -- per client: request rate and the page runs' cap (in process, with small limits) --------------
+
+
+async def test_page_a_client_past_its_request_rate_is_refused_whole_then_entry_by_entry(
+    in_process_name: str,
+) -> None:
+    """``http_burst`` 3: the connection takes one request and each new run past the first one
+    more (docs/scaling.md), so the fourth entry is refused ``429``, alone; the next connection
+    is refused whole."""
+    host = InProcessHost(in_process_name, BUILDERS[in_process_name](http_rate=0.001, http_burst=3))
+
+    response = await host.send(page_request(GOOD, new("two"), new("three"), new("four")))
+
+    found = controls(sse_events(response))
+    assert ["run" in found[key] for key in ("good", "two", "three")] == [True] * 3
+    assert (found["four"]["status"], found["four"]["error"]["code"]) == (429, "rate_limited")
+    again = await host.send(page_request(GOOD))
+    assert_no_leak(again.body)
+    assert (again.status, again.json()["error"]["code"]) == (429, "rate_limited"), again.body
+    assert float(again.header("retry-after") or 0) > 0, again.headers
+
+
+async def test_page_entries_past_the_page_stream_cap_are_refused_alone_with_429(
+    in_process_name: str,
+) -> None:
+    host = InProcessHost(in_process_name, BUILDERS[in_process_name](max_page_streams_per_client=2))
+    before = await host.calls()
+
+    response = await host.send(page_request(new("a"), GOOD, new("c"), new("d")))
+
+    events = sse_events(response)
+    found = controls(events)
+    assert_good_streamed(events)
+    for key in "cd":
+        assert (found[key]["status"], found[key]["error"]["code"]) == (429, "rate_limited")
+        assert found[key]["error"]["message"]
+    calls = await host.calls()
+    calls.subtract(before)
+    assert +calls == {"streamer.mount": 2, "streamer.on_run": 2}
