@@ -34,6 +34,7 @@ from tests.adversarial.test_bad_input_matrix import (
     JSON,
     LOST,
     MALFORMED,
+    SOCKET,
     VALIDATION,
     HttpCase,
     Tokens,
@@ -486,3 +487,202 @@ async def test_page_entries_past_the_page_stream_cap_are_refused_alone_with_429(
     calls = await host.calls()
     calls.subtract(before)
     assert +calls == {"streamer.mount": 2, "streamer.on_run": 2}
+
+
+# -- the page socket: join, leave and events naming a component ----------------------------------
+# The socket holds its own ``target`` (start 5) and a joined ``other``. Each row sends one bad
+# message (after its ``setup``, if any): an ``error`` with its code and ``ref``, no user code,
+# and afterwards an event on the joined ``other`` and one on the socket's own component both
+# answer as before (the socket and the other components untouched).
+
+
+@dataclass(frozen=True)
+class Socket:
+    """An open page socket: its own component's id and snapshot, a joined ``other``'s."""
+
+    own_id: str
+    own_snapshot: str
+    joined_id: str
+    joined_snapshot: str
+    tokens: Tokens
+    #: A component joined by the row's setup and then left (``""``: none).
+    left_id: str = ""
+
+
+@dataclass(frozen=True)
+class SocketCase:
+    """One bad message about the socket's components and the ``error`` it gets. ``setup``:
+    ``"join-and-leave"`` joins a second ``other`` and leaves it first. ``component_id``: the
+    error names that joined component (``True``: the one in the message)."""
+
+    id: str
+    message: Callable[[Socket], Any]
+    code: str
+    field: str | None = None
+    user: str | None = None
+    setup: str | None = None
+    ran: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    names_component: bool = False
+    #: Refused while the message is decoded, before its ``ref`` is read: the error has none.
+    refless: bool = False
+
+
+def sock(id: str, message: Callable[[Socket], Any], code: str, **kw: Any) -> Any:
+    return pytest.param(SocketCase(id, message, code, **kw), id=id)
+
+
+def join(name: Any, **fields: Any) -> dict[str, Any]:
+    return {"type": "join", "component": name, "ref": "bad", **fields}
+
+
+def leave(component_id: Any) -> dict[str, Any]:
+    return {"type": "leave", "component_id": component_id, "ref": "bad"}
+
+
+def event_of(component_id: Any, event: str = "increment") -> dict[str, Any]:
+    return {"type": "event", "event": event, "component_id": component_id, "ref": "bad"}
+
+
+TARGET_NAME: Final = "target"
+# fmt: off
+SOCKET_CASES: Final = [
+    # the join's component field
+    sock("join-component-not-a-string", lambda s: join(5), MALFORMED),
+    sock("join-component-a-list", lambda s: join([TARGET_NAME]), MALFORMED),
+    sock("join-component-empty", lambda s: join(""), MALFORMED),
+    sock("join-component-too-long", lambda s: join("c" * 129), MALFORMED),
+    sock("join-component-lone-surrogate", lambda s: join("\ud800"), MALFORMED, refless=True),
+    sock("join-target-not-an-id", lambda s: join(TARGET_NAME, target="<script>"), MALFORMED),
+    sock("join-raw-state", lambda s: join(TARGET_NAME, state={"count": 1000}), MALFORMED),
+    sock("join-params-too-deep", lambda s: join(TARGET_NAME, params=deep(40)), MALFORMED,
+         refless=True),
+    # the component it names
+    sock("join-unknown-component", lambda s: join("nope"), NOT_FOUND),
+    sock("join-reserved-name", lambda s: join("_page"), NOT_FOUND),
+    sock("join-huge-unknown-name", lambda s: join("n" * 128), NOT_FOUND),
+    # its snapshot and params
+    sock("join-snapshot-tampered",
+         lambda s: join(TARGET_NAME, snapshot=s.tokens.tampered_payload()), INVALID_SNAPSHOT),
+    sock("join-snapshot-forged-signature",
+         lambda s: join(TARGET_NAME, snapshot=s.tokens.tampered_signature()), INVALID_SNAPSHOT),
+    sock("join-snapshot-other-key", lambda s: join(TARGET_NAME, snapshot=s.tokens.other_key()),
+         INVALID_SNAPSHOT),
+    sock("join-snapshot-of-another-component",
+         lambda s: join(TARGET_NAME, snapshot=s.joined_snapshot), INVALID_SNAPSHOT),
+    sock("join-snapshot-expired", lambda s: join(TARGET_NAME, snapshot=s.tokens.expired()),
+         INVALID_SNAPSHOT),
+    sock("join-snapshot-garbage", lambda s: join(TARGET_NAME, snapshot="garbage"),
+         INVALID_SNAPSHOT),
+    sock("join-params-wrong-type", lambda s: join(TARGET_NAME, params={"start": "lots"}),
+         VALIDATION, field="start"),
+    sock("join-params-unexpected", lambda s: join(TARGET_NAME, params={"evil": 1}), VALIDATION,
+         field="evil"),
+    # another user's, or refused by its authorization
+    sock("join-another-users-component", lambda s: join("locker", snapshot=ANNS), "forbidden",
+         user="bob", ran={"locker.hydrate": 1}),
+    sock("join-without-a-user", lambda s: join("locker"), "unauthorized"),
+    # already on the socket
+    sock("join-the-joined-component-again", lambda s: join("other", snapshot=s.joined_snapshot),
+         "bad_request", ran={"other.hydrate": 1}),
+    sock("join-the-sockets-own-component",
+         lambda s: join(TARGET_NAME, snapshot=s.own_snapshot), "bad_request",
+         ran={"target.hydrate": 1}),
+    # leave
+    sock("leave-unknown-component", lambda s: leave("other-" + "f" * 32), "not_joined",
+         names_component=True),
+    sock("leave-the-sockets-own-component", lambda s: leave(s.own_id), "not_joined",
+         names_component=True),
+    sock("leave-a-component-that-left", lambda s: leave(s.left_id), "not_joined",
+         setup="join-and-leave", names_component=True),
+    sock("leave-without-component-id", lambda s: {"type": "leave", "ref": "bad"}, MALFORMED),
+    sock("leave-component-id-not-a-string", lambda s: leave(5), MALFORMED),
+    sock("leave-huge-component-id", lambda s: leave("x" * 5000), "not_joined",
+         names_component=True),
+    # events naming a component that is not (or no longer) on the socket
+    sock("event-of-a-component-that-left", lambda s: event_of(s.left_id), "invalid_child",
+         setup="join-and-leave"),
+    sock("event-of-a-component-never-joined", lambda s: event_of("other-" + "e" * 32),
+         "invalid_child"),
+    sock("event-component-id-not-a-string", lambda s: event_of(["x"]), MALFORMED),
+    sock("event-unknown-on-the-joined-component", lambda s: event_of(s.joined_id, "explode"),
+         "event_not_found", names_component=True),
+]
+# fmt: on
+
+
+async def _join_other(ws: Any, ref: str) -> dict[str, Any]:
+    answer: dict[str, Any] = await ws.request({"type": "join", "component": "other", "ref": ref})
+    assert (answer["type"], answer["ref"], answer["state"]) == ("render", ref, {"seen": 0}), answer
+    return answer
+
+
+async def _open_page_socket(ws: Any, tokens: Tokens) -> Socket:
+    own = await ws.receive_json()
+    assert (own["type"], own["state"]) == ("render", {"count": 5}), own
+    joined = await _join_other(ws, "j0")
+    return Socket(own["component_id"], own["snapshot"], joined["component_id"],
+                  joined["snapshot"], tokens)  # fmt: skip
+
+
+async def _assert_untouched(ws: Any, opened: Socket) -> None:
+    """The joined ``other`` and the socket's own ``target`` both still answer events."""
+    other = await ws.request({"type": "event", "event": "increment", "ref": "o",
+                              "component_id": opened.joined_id})  # fmt: skip
+    assert (other["type"], other["ref"]) == ("render", "o"), other
+    assert (other["component_id"], other["state"]) == (opened.joined_id, {"seen": 1})
+    own = await ws.request({"type": "event", "event": "increment", "ref": "t"})
+    assert (own["type"], own["ref"], own["state"]) == ("render", "t", {"count": 6}), own
+    assert own["component_id"] == opened.own_id
+
+
+@pytest.mark.parametrize("bad", SOCKET_CASES)
+async def test_page_socket_a_bad_join_leave_or_event_gets_an_error_and_nothing_else_changes(
+    ws_host: Host, bad: SocketCase
+) -> None:
+    tokens = await tokens_for(ws_host)
+    headers = None if bad.user is None else {USER_HEADER: bad.user}
+    async with ws_host.websocket(SOCKET, {"start": 5}, headers) as ws:
+        opened = await _open_page_socket(ws, tokens)
+        if bad.setup == "join-and-leave":
+            second = await _join_other(ws, "j1")
+            left = await ws.request({"type": "leave", "component_id": second["component_id"]})
+            assert left["type"] == "left", left
+            opened = dataclasses.replace(opened, left_id=second["component_id"])
+        before = await ws_host.calls()
+        message = bad.message(opened)
+
+        answer = await ws.request(message)
+
+        assert_no_leak(json.dumps(answer).encode())
+        ref = None if bad.refless else "bad"
+        assert (answer["type"], answer["code"], answer.get("ref")) == ("error", bad.code, ref)
+        assert answer["message"], answer
+        assert len(json.dumps(answer)) < 2048, "a client's string came back whole"
+        if bad.field is not None:
+            assert answer["field"] == bad.field, answer
+        if bad.names_component:
+            assert answer["component_id"] == str(message["component_id"])[:128], answer
+        else:
+            assert "component_id" not in answer, answer
+        calls = await ws_host.calls()
+        calls.subtract(before)
+        assert +calls == dict(bad.ran), "user code ran on a refused message"
+        await _assert_untouched(ws, opened)
+    await ws_host.check_healthy()
+
+
+async def test_page_socket_an_event_on_a_joined_component_changes_only_its_state(
+    ws_host: Host,
+) -> None:
+    """The control case: each joined component is its own; leaving one leaves the others."""
+    async with ws_host.websocket(SOCKET, {"start": 5}) as ws:
+        opened = await _open_page_socket(ws, await tokens_for(ws_host))
+        second = await _join_other(ws, "j1")
+        bumped = await ws.request({"type": "event", "event": "increment", "ref": "b",
+                                   "component_id": second["component_id"]})  # fmt: skip
+        assert (bumped["component_id"], bumped["state"]) == (second["component_id"], {"seen": 1})
+        left = await ws.request({"type": "leave", "component_id": second["component_id"],
+                                 "ref": "l"})  # fmt: skip
+        assert left == {"type": "left", "component_id": second["component_id"], "ref": "l"}
+        await _assert_untouched(ws, opened)  # the first ``other`` is still at 0, then 1
+    await ws_host.check_healthy()
