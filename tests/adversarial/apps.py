@@ -40,6 +40,7 @@ __all__ = [
     "BODY_LIMIT",
     "BODY_TIMEOUT",
     "CALLS",
+    "CAPS",
     "HOST_BUILDERS",
     "INNER_TEXT",
     "LIMITED_BURST",
@@ -414,6 +415,16 @@ class Audit(Component):
 
     def mount(self) -> None:
         self.state["calls"] = dict(CALLS)
+
+
+#: Small per-client caps for the at-scale cases (``test_page_bad_input``): open responses,
+#: runs started through page connections, sockets, and components on one socket.
+CAPS: Final = {
+    "max_streams_per_client": 3,
+    "max_page_streams_per_client": 4,
+    "max_sockets_per_client": 3,
+    "ws_max_components": 3,
+}
 
 
 #: The hosts the matrix's apps answer for; a request for ``localhost`` is refused.

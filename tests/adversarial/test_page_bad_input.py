@@ -17,18 +17,30 @@ key), and the host stays healthy. The caps and what a client leaves behind are i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import httpx
 import pytest
 
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
-from tests.adversarial.apps import BODY_LIMIT, USER_HEADER, sign
+from tests.adversarial.apps import BODY_LIMIT, CAPS, USER_HEADER, components_of, sign
 from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
-from tests.adversarial.clients import Host, InProcessHost, Request
+from tests.adversarial.clients import (
+    WAIT,
+    Host,
+    InProcessHost,
+    OpenStream,
+    Refused,
+    Request,
+    UvicornHost,
+)
 from tests.adversarial.test_bad_input_matrix import (
     INVALID_SNAPSHOT,
     JSON,
@@ -49,6 +61,7 @@ from tests.adversarial.test_bad_input_matrix import (
     q,
     tokens_for,
 )
+from tests.servers import UvicornServer, start_uvicorn
 
 PAGE: Final = "/components/_page/"
 TOO_LARGE: Final = "payload_too_large"
@@ -686,3 +699,164 @@ async def test_page_socket_an_event_on_a_joined_component_changes_only_its_state
         assert left == {"type": "left", "component_id": second["component_id"], "ref": "l"}
         await _assert_untouched(ws, opened)  # the first ``other`` is still at 0, then 1
     await ws_host.check_healthy()
+
+
+# -- at scale: a client holding all it may, then going away ---------------------------------------
+# With small caps (apps.CAPS) on every in-process host and a real uvicorn: a client opens page
+# connections and sockets and joins components until each cap refuses it, clearly (429 /
+# rate_limited); what it holds keeps working meanwhile. When it goes, the server frees all of
+# it: the runs after their grace (``board``'s: 0.3 s), the sockets and their components at once.
+
+PAGE_RUNS: Final = CAPS["max_page_streams_per_client"]
+STREAMS: Final = CAPS["max_streams_per_client"]
+SOCKETS: Final = CAPS["max_sockets_per_client"]
+ON_A_SOCKET: Final = CAPS["ws_max_components"]
+BOARD_SOCKET: Final = "/components/board/ws/"
+#: How long the server may take to free what a client left (a generous bound, not a timing).
+FREED_WITHIN: Final = 5.0
+
+
+def _boards(count: int, prefix: str = "b") -> Request:
+    return page_request(*(new(f"{prefix}{n}", "board") for n in range(count)))
+
+
+async def _controls_of(opened: OpenStream, count: int) -> dict[str, dict[str, Any]]:
+    """The first ``count`` control frames of an open page connection (then its frames)."""
+    assert opened.status == 200, (opened.status, opened.body[:300])
+    while len(controls(opened.events)) < count:
+        await opened.next_event()
+    return controls(opened.events)
+
+
+async def _first_frame(opened: OpenStream, run: str) -> SSEEvent:
+    while not of_run(opened.events, run):
+        await opened.next_event()
+    return of_run(opened.events, run)[0]
+
+
+def _assert_429(response: Any) -> None:
+    assert_no_leak(response.body)
+    assert (response.status, response.json()["error"]["code"]) == (429, "rate_limited")
+    assert response.json()["error"]["message"]
+
+
+async def _hold_everything(host: Host, stack: contextlib.AsyncExitStack) -> None:
+    """Open and join until every cap refuses, checking each refusal and that what is held
+    still works."""
+    # Page runs: one connection asks for two more than the cap; the rest are refused alone.
+    first = await stack.enter_async_context(host.stream(_boards(PAGE_RUNS + 2)))
+    found = await _controls_of(first, PAGE_RUNS + 2)
+    runs = [found[f"b{n}"]["run"] for n in range(PAGE_RUNS)]
+    for n in range(PAGE_RUNS, PAGE_RUNS + 2):
+        assert (found[f"b{n}"]["status"], found[f"b{n}"]["error"]["code"]) == (429, "rate_limited")
+    resume = (await _first_frame(first, runs[0])).id
+    # Open responses: page connections resuming a run cost no run, only a connection each.
+    for _ in range(STREAMS - 1):
+        again = await stack.enter_async_context(host.stream(page_request(
+            resumed("r", "board", resume))))  # fmt: skip
+        assert "run" in (await _controls_of(again, 1))["r"]
+    _assert_429(await host.send(page_request(resumed("r", "board", resume))))
+    _assert_429(await host.send(get("/components/streamer/stream/")))
+    # Sockets, and components on one socket.
+    sockets = []
+    for _ in range(SOCKETS):
+        ws = await stack.enter_async_context(host.websocket(BOARD_SOCKET))
+        assert (await ws.receive_json())["type"] == "render"
+        sockets.append(ws)
+    with pytest.raises(Refused) as refused:
+        async with host.websocket(BOARD_SOCKET):
+            pass
+    assert refused.value.status == 429, refused.value
+    assert json.loads(refused.value.body)["error"]["code"] == "rate_limited"
+    joined = []
+    for n in range(ON_A_SOCKET - 1):
+        answer = await sockets[0].request({"type": "join", "component": "board", "ref": n})
+        assert (answer["type"], answer["ref"]) == ("render", n), answer
+        joined.append(answer["component_id"])
+    past = await sockets[0].request({"type": "join", "component": "board", "ref": "past"})
+    assert (past["type"], past["code"], past["ref"]) == ("error", "rate_limited", "past"), past
+    assert "component_id" not in past
+    # What is held still works.
+    noted = await sockets[0].request(
+        {"type": "event", "event": "note", "component_id": joined[-1], "ref": "n"}
+    )
+    assert (noted["component_id"], noted["state"]) == (joined[-1], {"notes": 1}), noted
+    pong = await sockets[-1].request({"type": "ping", "ref": "p"})
+    assert pong["type"] == "pong"
+    assert len(first.events) >= PAGE_RUNS + 2  # and the page connection is still open
+    assert not first.ended
+
+
+async def _holds_nothing(host: Host) -> None:
+    """The client can hold everything again: nothing of its last visit still counts (polled
+    while the runs' grace passes)."""
+    deadline = time.monotonic() + FREED_WITHIN
+    while True:
+        async with host.stream(_boards(PAGE_RUNS)) as opened:
+            found = await _controls_of(opened, PAGE_RUNS)
+        if all("run" in entry for entry in found.values()):
+            break
+        assert time.monotonic() < deadline, f"runs still held: {found}"
+        await asyncio.sleep(0.1)
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(SOCKETS):
+            ws = await stack.enter_async_context(host.websocket(BOARD_SOCKET))
+            assert (await ws.receive_json())["type"] == "render"
+
+
+async def _all_freed(app: Any) -> None:
+    """In process: no open response, run, socket or hub member of the client is left."""
+    components = components_of(app)
+    deadline = time.monotonic() + FREED_WITHIN
+    while True:
+        held = {
+            **{slot: components.guard.open_count(slot) for slot in ("stream", "page_stream",
+                                                                     "socket")},
+            "runs": len(components.streams),
+            "members": len(components.hub.members("board")),
+        }  # fmt: skip
+        if not any(held.values()):
+            return
+        assert time.monotonic() < deadline, f"still held after the client left: {held}"
+        await asyncio.sleep(0.05)
+
+
+async def test_at_scale_a_client_holds_no_more_than_its_caps_and_leaves_nothing_behind(
+    in_process_name: str,
+) -> None:
+    app = BUILDERS[in_process_name](**CAPS)
+    host = InProcessHost(in_process_name, app)
+
+    async with contextlib.AsyncExitStack() as stack:
+        await _hold_everything(host, stack)
+
+    await _all_freed(app)
+    await _holds_nothing(host)
+    await _all_freed(app)
+    await host.check_healthy()
+
+
+@pytest.fixture(scope="module")
+def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
+    """The raw host with :data:`apps.CAPS`, under uvicorn (httptools, websockets)."""
+    server = start_uvicorn(
+        "tests.adversarial.served:capped", tmp_path_factory.mktemp("capped-uvicorn"),
+        ["--lifespan", "on", "--no-access-log", "--http", "httptools", "--ws", "websockets"],
+    )  # fmt: skip
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.uvicorn
+async def test_at_scale_under_uvicorn_a_client_holds_no_more_than_its_caps_and_leaves_nothing(
+    capped_server: UvicornServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=capped_server.base_url, timeout=WAIT) as client:
+        host = UvicornHost("uvicorn-capped", capped_server, client)
+        async with contextlib.AsyncExitStack() as stack:
+            await _hold_everything(host, stack)
+
+        await _holds_nothing(host)
+        await host.check_healthy()
