@@ -860,3 +860,45 @@ async def test_at_scale_under_uvicorn_a_client_holds_no_more_than_its_caps_and_l
 
         await _holds_nothing(host)
         await host.check_healthy()
+
+
+#: An answer that takes longer than this was not prompt (a generous bound, not a timing).
+PROMPT: Final = 5.0
+
+
+@pytest.mark.parametrize("name", ["raw", "litestar"])
+async def test_at_scale_with_the_default_caps_the_largest_page_and_socket_are_bounded(
+    name: str,
+) -> None:
+    """The documented defaults: a page connection of the largest list (256 entries) starts
+    ``max_page_streams_per_client`` (128) runs and refuses the rest one by one; a socket
+    takes ``ws_max_components`` (32, its own included) and refuses the next joins; an
+    unrelated request is answered promptly meanwhile; all of it is freed when the client
+    goes. (The socket's message budget is raised so that only the component cap speaks.)"""
+    app = BUILDERS[name](ws_rate=1000.0, ws_burst=1000)
+    settings = components_of(app).settings
+    runs, places = settings.max_page_streams_per_client, settings.ws_max_components
+    host = InProcessHost(name, app)
+
+    async with contextlib.AsyncExitStack() as stack:
+        opened = await stack.enter_async_context(host.stream(_boards(256)))
+        found = await _controls_of(opened, 256)
+        ws = await stack.enter_async_context(host.websocket(BOARD_SOCKET))
+        await ws.receive_json()
+        for ref in range(places + 8):
+            await ws.send_json({"type": "join", "component": "board", "ref": ref})
+        answers = [await ws.receive_json() for _ in range(places + 8)]
+        answers.sort(key=lambda answer: answer["ref"])  # refusals come first, renders after
+        started = time.monotonic()
+        probe = await asyncio.wait_for(host.post_json("/components/target/", {}), PROMPT)
+        waited = time.monotonic() - started
+
+    joined = [key for key, entry in found.items() if "run" in entry]
+    assert len(joined) == runs == 128
+    assert {(e["status"], e["error"]["code"]) for e in found.values() if "run" not in e} == {
+        (429, "rate_limited")
+    }
+    assert [a["type"] for a in answers] == ["render"] * (places - 1) + ["error"] * 9
+    assert {a["code"] for a in answers if a["type"] == "error"} == {"rate_limited"}
+    assert (probe.status, waited < PROMPT) == (200, True)
+    await _all_freed(app)
