@@ -77,6 +77,7 @@ def resumed(key: str, name: str, resume: Any) -> dict[str, Any]:
     return {"key": key, "name": name, "resume": resume}
 
 
+STREAMER: Final = "streamer"
 #: A good entry: one render, then ``done``.
 GOOD: Final = new("good", query="steps=1")
 
@@ -193,6 +194,11 @@ WHOLE_CASES: Final = [
     case("page-key-too-long", _entry(key="k" * 65), 400, MALFORMED),
     case("page-key-not-a-string", _entry(key=5), 400, MALFORMED),
     case("page-key-twice", lambda t: post(PAGE, page(GOOD, GOOD)), 400, MALFORMED),
+    # One run, one entry: a run resumed twice would have each of its frames written twice.
+    case("page-one-run-resumed-twice",
+         lambda t: post(PAGE, page(resumed("a", STREAMER, "run.1"),
+                                   resumed("b", STREAMER, "run.4"))), 400, MALFORMED,
+         message="twice"),
     case("page-name-missing", _entry(name=None), 400, MALFORMED),
     case("page-name-too-long", _entry(name="n" * 129), 400, MALFORMED),
     case("page-name-not-a-string", _entry(name=["streamer"]), 400, MALFORMED),
@@ -326,7 +332,6 @@ def _snapshot(token: Callable[[Tokens], str]) -> Callable[[Seeds], str]:
 
 
 ANNS: Final = sign("locker", {"owner": "ann", "steps": 0})
-STREAMER: Final = "streamer"
 
 # fmt: off
 ENTRY_CASES: Final = [
