@@ -907,3 +907,20 @@ async def test_at_scale_with_the_default_caps_the_largest_page_and_socket_are_bo
     assert {a["code"] for a in answers if a["type"] == "error"} == {"rate_limited"}
     assert (probe.status, waited < PROMPT) == (200, True)
     await _all_freed(app)
+
+
+async def test_page_resumed_entries_before_the_first_new_run_do_not_make_it_cost_a_request(
+    in_process_name: str,
+) -> None:
+    """docs/scaling.md: resumes cost nothing beyond the connection's own request, and each new
+    run beyond the first costs one. So with ``http_burst`` 2, a re-open listing a resume and
+    then two new runs (the runtime's list after a join) starts both."""
+    host = InProcessHost(in_process_name, BUILDERS[in_process_name](http_rate=0.001, http_burst=2))
+
+    response = await host.send(
+        page_request(resumed("old", STREAMER, "made-up.3"), GOOD, new("two"))
+    )
+
+    found = controls(sse_events(response))
+    assert found["old"]["end"] == "lost"
+    assert ("run" in found["good"], "run" in found["two"]) == (True, True), found

@@ -175,8 +175,10 @@ async def handle_page_stream(
     try:
         page = checked_page_id(request.page) or page_of(scope)
         opening: list[bytes] = []
-        for index, entry in enumerate(request.entries):
-            control, member = await _join(scope, client, entry, index, page, services, wakeup)
+        new_runs = 0  # the entries asking for a new run so far: each past the first costs
+        for entry in request.entries:
+            control, member = await _join(scope, client, entry, new_runs, page, services, wakeup)
+            new_runs += entry.resume is None
             opening.append(control)
             if member is not None:
                 if isinstance(member.run, StreamRun):
@@ -199,13 +201,14 @@ async def _join(
     scope: HTTPScope,
     client: str,
     entry: PageEntry,
-    index: int,
+    new_runs: int,
     page: str | None,
     services: AppServices,
     wakeup: aio.Event,
 ) -> tuple[bytes, _Member | None]:
     """Entry ``entry``'s control frame, and its run when it joined: a resume from this
-    worker's runs, or a new run started as its own ``GET`` stream request would start it."""
+    worker's runs, or a new run started as its own ``GET`` stream request would start it
+    (``new_runs``: the entries before it that asked for one)."""
     streams, settings, guard = services.streams, services.settings, services.guard
     try:
         if entry.resume is not None:
@@ -229,7 +232,7 @@ async def _join(
             if run.finished and not run.frames_after(resume[1]):
                 return ended_frame(entry.key), None
             return joined_frame(entry.key, run.id), _Member(entry.key, run, resume[1])
-        if index:  # each new run beyond the first costs a request, as its own request would
+        if new_runs:  # each new run beyond the first costs a request, as its own request would
             guard.take_request(client, monotonic())
         fields = parse_query(
             entry.query or b"",
