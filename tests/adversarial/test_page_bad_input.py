@@ -572,6 +572,12 @@ SOCKET_CASES: Final = [
     sock("join-component-lone-surrogate", lambda s: join("\ud800"), MALFORMED, refless=True),
     sock("join-target-not-an-id", lambda s: join(TARGET_NAME, target="<script>"), MALFORMED),
     sock("join-raw-state", lambda s: join(TARGET_NAME, state={"count": 1000}), MALFORMED),
+    sock("join-url-too-long", lambda s: join(TARGET_NAME, url="http://app.example/" + "u" * 9000),
+         MALFORMED),
+    sock("join-children-of-another-parent",
+         lambda s: join(TARGET_NAME, children=[sign("other", {"seen": 0}, component_id="o-1",
+                                                    parent=("target-elsewhere", "1"))]),
+         "invalid_child"),
     sock("join-params-too-deep", lambda s: join(TARGET_NAME, params=deep(40)), MALFORMED,
          refless=True),
     # the component it names
@@ -622,6 +628,7 @@ SOCKET_CASES: Final = [
     sock("event-of-a-component-never-joined", lambda s: event_of("other-" + "e" * 32),
          "invalid_child"),
     sock("event-component-id-not-a-string", lambda s: event_of(["x"]), MALFORMED),
+    sock("event-huge-component-id", lambda s: event_of("x" * 5000), "invalid_child"),
     sock("event-unknown-on-the-joined-component", lambda s: event_of(s.joined_id, "explode"),
          "event_not_found", names_component=True),
 ]
