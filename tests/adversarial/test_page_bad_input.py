@@ -810,17 +810,22 @@ async def _holds_nothing(host: Host) -> None:
             break
         assert time.monotonic() < deadline, f"still held: {opened.status} {found}"
         await asyncio.sleep(0.1)
-    while True:
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                for _ in range(SOCKETS):
-                    ws = await stack.enter_async_context(host.websocket(BOARD_SOCKET))
-                    assert (await ws.receive_json())["type"] == "render"
-            return
-        except Refused as refused:
-            assert refused.status == 429, refused
-            assert time.monotonic() < deadline, "sockets still held"
-            await asyncio.sleep(0.1)
+    while (status := await _all_sockets(host)) is not None:
+        assert status == 429, status
+        assert time.monotonic() < deadline, "sockets still held"
+        await asyncio.sleep(0.1)
+
+
+async def _all_sockets(host: Host) -> int | None:
+    """Open as many sockets as the client may, together: ``None``, or the refusal's status."""
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(SOCKETS):
+                ws = await stack.enter_async_context(host.websocket(BOARD_SOCKET))
+                assert (await ws.receive_json())["type"] == "render"
+    except Refused as refused:
+        return refused.status
+    return None
 
 
 async def _all_freed(app: Any) -> None:
