@@ -896,13 +896,16 @@ async def test_at_scale_with_the_default_caps_the_largest_page_and_socket_are_bo
 ) -> None:
     """The documented defaults: a page connection of the largest list (256 entries) starts
     ``max_page_streams_per_client`` (128) runs and refuses the rest one by one; a socket
-    takes ``ws_max_components`` (32, its own included) and refuses the next joins; an
+    takes ``ws_max_components`` (32, its own included) and refuses the next joins; the
+    client holds ``max_streams_per_client`` (32) page connections and no more; an
     unrelated request is answered promptly meanwhile; all of it is freed when the client
     goes. (The socket's message budget is raised so that only the component cap speaks.)"""
     app = BUILDERS[name](ws_rate=1000.0, ws_burst=1000)
     settings = components_of(app).settings
     runs, places = settings.max_page_streams_per_client, settings.ws_max_components
+    connections = settings.max_streams_per_client
     host = InProcessHost(name, app)
+    statuses: list[int] = []
 
     async with contextlib.AsyncExitStack() as stack:
         opened = await stack.enter_async_context(host.stream(_boards(256)))
@@ -913,6 +916,13 @@ async def test_at_scale_with_the_default_caps_the_largest_page_and_socket_are_bo
             await ws.send_json({"type": "join", "component": "board", "ref": ref})
         answers = [await ws.receive_json() for _ in range(places + 8)]
         answers.sort(key=lambda answer: answer["ref"])  # refusals come first, renders after
+        # More page connections than the client may hold open, each resuming one of its runs.
+        resume = (await _first_frame(opened, found["b0"]["run"])).id
+        for _ in range(connections + 8):
+            again = await stack.enter_async_context(
+                host.stream(page_request(resumed("r", "board", resume)))
+            )
+            statuses.append(again.status)
         started = time.monotonic()
         probe = await asyncio.wait_for(host.post_json("/components/target/", {}), PROMPT)
         waited = time.monotonic() - started
@@ -924,6 +934,7 @@ async def test_at_scale_with_the_default_caps_the_largest_page_and_socket_are_bo
     }
     assert [a["type"] for a in answers] == ["render"] * (places - 1) + ["error"] * 9
     assert {a["code"] for a in answers if a["type"] == "error"} == {"rate_limited"}
+    assert statuses == [200] * (connections - 1) + [429] * 9  # the first one is open too
     assert (probe.status, waited < PROMPT) == (200, True)
     await _all_freed(app)
 
