@@ -352,6 +352,8 @@ ENTRY_CASES: Final = [
     refused("event-twice", STREAMER, lambda s: "event=run&event=run", 400, MALFORMED),
     refused("query-invalid-utf8", STREAMER, lambda s: "steps=%FF", 400, MALFORMED),
     refused("query-thousands-of-fields", STREAMER, lambda s: "a&" * 1500, 413, TOO_LARGE),
+    refused("huge-field-name", STREAMER, lambda s: f"steps=1&{'n' * 10_000}=1", 422, VALIDATION),
+    refused("huge-event-name", STREAMER, lambda s: q(event="e" * 10_000), 404, "event_not_found"),
     refused("bad-format", STREAMER, lambda s: q(format="xml"), 422, VALIDATION, field="format"),
     refused("raw-state", STREAMER, lambda s: q(state={"steps": [1]}), 400, INVALID_SNAPSHOT),
     refused("snapshot-tampered", STREAMER,
@@ -415,6 +417,7 @@ async def test_page_a_bad_entry_is_refused_alone_as_its_own_stream_is_and_the_ot
     events = sse_events(response)
     control = controls(events)["bad"]
     assert control["end"] == bad.end, control
+    assert len(json.dumps(control)) < 2048, "a client's string came back whole"
     assert_good_streamed(events)
     calls = await host.calls()
     calls.subtract(before)
