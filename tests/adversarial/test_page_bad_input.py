@@ -208,6 +208,15 @@ WHOLE_CASES: Final = [
     case("page-resume-too-long", _entry(query=None, resume="r" * 97), 400, MALFORMED),
     case("page-resume-not-a-string", _entry(query=None, resume=3), 400, MALFORMED),
     case("page-resume-empty", _entry(query=None, resume=""), 400, MALFORMED),
+    case("page-body-on-a-get-entry", _entry(body="steps=1"), 400, MALFORMED),
+    case("page-body-not-a-string", _entry(method="POST", body={"steps": 1}), 400, MALFORMED),
+    case("page-method-not-a-string", _entry(method=["POST"]), 400, MALFORMED),
+    case("page-method-empty", _entry(method=""), 400, MALFORMED),
+    case("page-body-on-a-resume", _entry(query=None, resume="run.1", method="POST", body=""),
+         400, MALFORMED),
+    case("page-post-entry-cross-site",
+         lambda t: post(PAGE, page({**GOOD, "method": "POST", "body": "steps=1"}),
+                        headers=CROSS_SITE), 403, "forbidden"),
     case("page-lone-surrogate-key", _entry(key="\ud800"), 400, MALFORMED),
     case("page-lone-surrogate-name", _entry(name="\udfff"), 400, MALFORMED),
     case("page-lone-surrogate-query", _entry(query="steps=\ud800"), 400, MALFORMED),
@@ -299,12 +308,20 @@ class EntryCase:
     #: The code of the stream requested alone, when its path is refused before the component
     #: is looked up (a reserved name is no route: ``not_found``); the status is the same.
     also_alone: str | None = None
+    #: A stream its own request starts with another method (``POST``: with this form body).
+    method: str = "GET"
+    body: Callable[[Seeds], str] | None = None
 
     def entry(self, seeds: Seeds) -> dict[str, Any]:
         if self.resume is not None:
             return resumed("bad", self.name, self.resume(seeds))
         assert self.query is not None
-        return new("bad", self.name, self.query(seeds))
+        entry = new("bad", self.name, self.query(seeds))
+        if self.method != "GET":
+            entry["method"] = self.method
+        if self.body is not None:
+            entry["body"] = self.body(seeds)
+        return entry
 
     def headers(self) -> tuple[tuple[str, str], ...]:
         return () if self.user is None else ((USER_HEADER, self.user),)
@@ -314,7 +331,11 @@ class EntryCase:
         if self.resume is not None:
             return get(path, headers=(("last-event-id", self.resume(seeds)),))
         assert self.query is not None
-        return get(path, self.query(seeds), headers=self.headers())
+        if self.method == "GET":
+            return get(path, self.query(seeds), headers=self.headers())
+        body = "" if self.body is None else self.body(seeds)
+        query = self.query(seeds).encode()
+        return form(path, body, method=self.method, query=query, headers=self.headers())
 
 
 def refused(id: str, name: str, query: Callable[[Seeds], str], status: int, code: str,
@@ -373,6 +394,26 @@ ENTRY_CASES: Final = [
     refused("authorization-refuses-no-user", "locker", lambda s: "", 401, "unauthorized"),
     refused("authorization-refuses-no-user-resuming", "locker", lambda s: q(snapshot=ANNS),
             401, "unauthorized", ran={"locker.hydrate": 1}),
+    # POST streams (htmx 4's hx-post to a stream URL): the form body read as that POST reads it
+    refused("post-method-put", STREAMER, lambda s: "", 405, "method_not_allowed",
+            method="PUT"),
+    refused("post-body-not-utf8", STREAMER, lambda s: "", 400, MALFORMED, method="POST",
+            body=lambda s: "steps=%FF"),
+    refused("post-body-thousands-of-fields", STREAMER, lambda s: "", 413, TOO_LARGE,
+            method="POST", body=lambda s: "a&" * 1500),
+    refused("post-body-wrong-type", STREAMER, lambda s: "", 422, VALIDATION, field="steps",
+            method="POST", body=lambda s: "steps=lots"),
+    refused("post-body-payload-not-json", STREAMER, lambda s: "", 400, MALFORMED,
+            method="POST", body=lambda s: "payload=%7Bsteps"),
+    refused("post-body-forged-snapshot", STREAMER, lambda s: "", 400, INVALID_SNAPSHOT,
+            method="POST", body=lambda s: q(snapshot=s.tokens.tampered_payload(STREAMER))),
+    refused("post-body-raw-state", STREAMER, lambda s: "", 400, INVALID_SNAPSHOT,
+            method="POST", body=lambda s: q(state={"steps": [1]})),
+    refused("post-unknown-event", STREAMER, lambda s: "", 404, "event_not_found",
+            method="POST", body=lambda s: "event=explode"),
+    refused("post-another-users-component", "locker", lambda s: "", 403, "forbidden",
+            method="POST", body=lambda s: q(snapshot=ANNS), user="bob",
+            ran={"locker.hydrate": 1}),
     ended("run-made-up", STREAMER, lambda s: "made-up.3", "lost"),
     ended("run-id-without-a-sequence", STREAMER, lambda s: "no-dot", "lost"),
     ended("run-sequence-negative", STREAMER, lambda s: f"{s.run}.-1", "lost"),
@@ -957,3 +998,14 @@ async def test_page_resumed_entries_before_the_first_new_run_do_not_make_it_cost
     found = controls(sse_events(response))
     assert found["old"]["end"] == "lost"
     assert ("run" in found["good"], "run" in found["two"]) == (True, True), found
+
+
+async def test_page_a_post_entry_streams_with_its_form_body_as_its_own_post_would(
+    host: Host,
+) -> None:
+    """The control case of the POST rows: the same stream, with a fitting body."""
+    posted = {**new("posted"), "method": "POST", "body": "steps=2"}
+
+    response = await host.send(page_request(posted))
+
+    assert_good_streamed(sse_events(response), "posted", steps=2)
