@@ -30,8 +30,14 @@ from component_framework.errors import (
     RequestTimeout,
     UnsupportedMediaType,
     UploadTooLarge,
+    shown,
 )
-from component_framework.protocol.request import JSON_TYPES, RequestError
+from component_framework.protocol.request import (
+    JSON_TYPES,
+    UTF8_CHARSETS,
+    RequestError,
+    media_type,
+)
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable
@@ -260,10 +266,13 @@ async def read_json_text(
     what: str,
 ) -> str:
     """The text of a request whose body must be JSON (``what`` names it in the 415): the
-    media type checked before a byte is read, then :func:`read_body`, then UTF-8 (400)."""
-    media = (headers.content_type or "").partition(";")[0].strip().lower()
+    media type and its charset checked before a byte is read (as ``parse_body`` checks them),
+    then :func:`read_body`, then UTF-8 (400)."""
+    media, charset = media_type(headers.content_type or "")
     if media not in JSON_TYPES:
         raise UnsupportedMediaType(f"{what} is sent as application/json")
+    if charset not in UTF8_CHARSETS:
+        raise UnsupportedMediaType(f"{what} is UTF-8 JSON, not charset {shown(charset)}")
     body = await read_body(receive, limit, headers.content_length, deadlines, now)
     try:
         return body.decode("utf-8")

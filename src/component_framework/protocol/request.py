@@ -46,6 +46,7 @@ __all__ = [
     "MOUNT_EVENT",
     "PAGE_FIELD",
     "RESERVED_FIELDS",
+    "UTF8_CHARSETS",
     "RequestError",
     "RequestFields",
     "RequestProblem",
@@ -59,6 +60,7 @@ __all__ = [
     "is_multipart",
     "is_valid_target",
     "json_depth",
+    "media_type",
     "merge_loose",
     "parse_body",
     "parse_query",
@@ -68,6 +70,8 @@ __all__ = [
 ]
 
 MOUNT_EVENT: Final = "mount"
+#: The charsets a text body may declare (none: UTF-8, as JSON and HTML forms are).
+UTF8_CHARSETS: Final = frozenset({None, "utf-8", "utf8"})
 RESERVED_FIELDS: Final = frozenset(
     {
         "event",
@@ -215,7 +219,8 @@ def _too_many_fields(what: str, count: int, max_fields: int) -> RequestError:
     )
 
 
-def _media_type(content_type: str) -> tuple[str, str | None]:
+def media_type(content_type: str) -> tuple[str, str | None]:
+    """``Content-Type`` -> (media type, charset), both lower case (``None``: no charset)."""
     media, _, rest = content_type.partition(";")
     charset = None
     for parameter in rest.split(";"):
@@ -248,8 +253,8 @@ def parse_body(
         return RequestFields()
     if content_type == "application/json":  # the common spelling, without parameter parsing
         return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
-    media, charset = _media_type(content_type or "")
-    if charset not in (None, "utf-8", "utf8"):
+    media, charset = media_type(content_type or "")
+    if charset not in UTF8_CHARSETS:
         raise RequestError(
             "unsupported_media_type", f"expected charset utf-8, got {quoted(charset)}"
         )
