@@ -79,6 +79,19 @@ async def test_streamed_body_over_the_limit_is_refused_midway() -> None:
     assert status == 413
 
 
+async def test_undeclared_body_over_the_limit_in_one_message_is_refused() -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=Settings(secret_keys=sample_components.SECRET, max_body_bytes=100),
+    )
+    communicator = ApplicationCommunicator(app, http_scope())  # no content-length
+    await communicator.send_input({"type": "http.request", "body": b"{" + b" " * 120 + b"}"})
+    status, _, payload = await response_of(communicator)
+    assert status == 413
+    assert json.loads(payload)["error"]["code"] == "payload_too_large"
+
+
 async def test_disconnect_before_the_body_ends_sends_nothing(components_app: ComponentASGI) -> None:
     communicator = ApplicationCommunicator(components_app, http_scope())
     await communicator.send_input({"type": "http.request", "body": b'{"par', "more_body": True})

@@ -19,6 +19,7 @@ from component_framework.core.aio import (
     cancellable,
     cancellation,
     current_task,
+    result_now,
     running_loop,
 )
 from component_framework.core.events import checked_page_id
@@ -216,18 +217,31 @@ async def read_body(
     now: float | None = None,
 ) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
-    (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left."""
+    (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left.
+
+    The deadline bounds every wait for the body. A body that is all there at the first
+    ``receive`` (a small request: the server has read it with the headers) involves no
+    wait, so it is taken without arming the deadline (``aio.result_now``); as soon as a
+    ``receive`` would wait, or more of the body is to come, the deadline is armed, counted
+    from ``now`` as always."""
     if declared is not None:
         declared_length = _declared_length(declared)
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
+    received, message = result_now(receive())
+    if received and message["type"] == "http.request" and not message.get("more_body", False):
+        chunk: bytes = message.get("body", b"")
+        if len(chunk) > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        return chunk
     task = None if deadlines is None else deadlines.start(monotonic() if now is None else now)
     chunks: list[bytes] = []
     size = 0
     try:
         with cancellable(task):  # trio: the deadline's cancel ends this block quietly
             while True:
-                message = await receive()
+                if not received:
+                    message = await message
                 if message["type"] != "http.request":
                     raise _not_a_body_message(message)
                 chunk = message.get("body", b"")
@@ -240,6 +254,7 @@ async def read_body(
                     chunks.append(chunk)
                     return b"".join(chunks)
                 chunks.append(chunk)
+                received, message = False, receive()
     except cancellation():
         if task is not None and deadlines is not None and deadlines.stop(task):
             task = None

@@ -358,7 +358,8 @@ class Dispatcher:
                 self._take_event(cls, event, call.context)
         elif validate:
             raise PayloadValidationError("validate", "Name the event whose form is validated.")
-        component_id, restored, parent, meta, stored_version = self._restore(cls, call)
+        keeps_state = self.state.keeps(cls)
+        component_id, restored, parent, meta, stored_version = self._restore(cls, call, keeps_state)
         params = call.params
         if call.lazy is not None:
             if restored is not None:
@@ -402,7 +403,7 @@ class Dispatcher:
         if stored_version is not None:
             plan.stored_version = stored_version
             plan.runs_async = True
-        elif self.keeps_state(cls):
+        elif keeps_state:
             plan.runs_async = True  # its answer waits for the store
         plan.meta, plan.page_url = meta, call.page_url
         return plan
@@ -495,7 +496,7 @@ class Dispatcher:
             raise self.handler_error(plan.cls.component_name, "authorize", exc) from exc
 
     def _restore(
-        self, cls: type[Component], call: ComponentCall
+        self, cls: type[Component], call: ComponentCall, keeps_state: bool
     ) -> tuple[
         str | None,
         dict[str, Any] | None,
@@ -504,13 +505,13 @@ class Dispatcher:
         int | None,
     ]:
         """The component id, state, parent, meta and stored version (of a reference token)
-        a call restores."""
+        a call restores; ``keeps_state``: whether ``cls`` keeps its state on the server."""
         if call.snapshot is not None:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
                 raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
-            if snapshot.version is None and self.keeps_state(cls):
+            if snapshot.version is None and keeps_state:
                 raise InvalidSnapshot(
                     f"{cls.component_name!r} keeps its state on the server: a snapshot that "
                     "carries state is not accepted (mount the component again)",
@@ -524,7 +525,7 @@ class Dispatcher:
                 snapshot.version,
             )
         if call.state:
-            if self.keeps_state(cls):
+            if keeps_state:
                 raise InvalidSnapshot(
                     f"{cls.component_name!r} keeps its state on the server: raw state is "
                     "never accepted for it"
@@ -712,7 +713,7 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            held = self.keeps_state(type(component))
+            held = self.state.keeps(type(component))
             if held:
                 writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(
