@@ -662,7 +662,8 @@ class Dispatcher:
         assert plan.submitted is not None
         component.submitted = plan.submitted
         component.validating = validate = plan.validate
-        component.errors = {}
+        if component.errors:  # (a new instance's are empty already)
+            component.errors = {}
         invalid = plan.invalid
         if invalid is not None:
             errors: Collection[tuple[str, list[str]]] = invalid.errors.items()
