@@ -368,10 +368,10 @@ class Dispatcher:
             component_id, params, parent = verify_lazy(self.signer, cls.component_name, call.lazy)
         if handler is not None and restored is None and not mount_first:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
-        arguments: dict[str, Any] = {}
-        invalid = None
         if handler is not None:
             arguments, invalid = self._bind_event(handler, call.payload, validate)
+        else:
+            arguments, invalid = {}, None
         mount_arguments = self._mount_arguments(cls, params) if restored is None else None
         children = (
             verify_children(
@@ -691,7 +691,7 @@ class Dispatcher:
         finally:
             frame.leave(entered)
         component.children = frame.rendered
-        return html, tuple(frame.writes)
+        return html, frame.writes
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
