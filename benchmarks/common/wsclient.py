@@ -4,9 +4,10 @@
 upgrade, parsing server frames, masking its own (:func:`mask_frame`) and answering pings: an
 idle connection costs the client a few KiB, so one process opens 10,000 of them and still
 reads fast enough not to be the bottleneck. Every message is stamped in ``data_received``,
-when its last byte was read. :class:`WrongAnswer` is what a client raises for a message that
-is not the expected answer. Used by the WebSocket benchmark, the soak run and the fairness
-benchmark.
+when its last byte was read; the bytes each way are counted (``sent_bytes``,
+``received_bytes``: the handshake and frame heads included). :class:`WrongAnswer` is what
+a client raises for a message that is not the expected answer. Used by the WebSocket
+benchmark, the soak run, the fairness benchmark and the page socket benchmark.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class WsProtocol(asyncio.Protocol):
         self.handshaken = False
         self.messages: list[tuple[float, bytes]] = []
         self.count = 0
+        self.sent_bytes = 0  # on the wire, handshake and frame heads included
+        self.received_bytes = 0
         self.close_code: int | None = None
         self._waiter: asyncio.Future[tuple[float, bytes]] | None = None
         self._sent_close = False
@@ -89,10 +92,12 @@ class WsProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.sent_bytes += len(self.request)
         self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         now = self.clock()
+        self.received_bytes += len(data)
         self.buffer += data
         if not self.handshaken and not self._handshake():
             return
@@ -176,6 +181,7 @@ class WsProtocol(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.sent_bytes += len(data)
             self.transport.write(data)
 
     # -- the API -----------------------------------------------------------------------------

@@ -15,9 +15,11 @@ component, what ``sse-connect`` does without the runtime) and **page** (one ``PO
   every page's streams are open and idle after their first frame, divided by the pages).
 
 Every stream is checked (each component gets its first render, every tick once and in order,
-then ``done``): a wrong stream fails the run. ``--smoke`` is a short correctness run; its
-figures mean nothing. The report is printed as Markdown and written with the JSON to
-``benchmarks/results/``.
+then ``done``): a wrong stream fails the run. The page socket part
+(:mod:`benchmarks.page.socket`) does the same for WebSocket components: one socket per
+component against one socket per page (joins). ``--parts`` picks ``sse``, ``socket`` or both
+(the default). ``--smoke`` is a short correctness run of both; its figures mean nothing.
+The report is printed as Markdown and written with the JSON to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,15 @@ from benchmarks.common.machine import machine_info
 from benchmarks.common.probes import read_cpu_seconds, read_rss_kib
 from benchmarks.common.processes import HOST, cpu_plan, free_port, serve, uvicorn_command
 from benchmarks.common.report import RESULTS, write_results
+from benchmarks.common.wsclient import WrongAnswer
+from benchmarks.page.socket import (
+    SOCKET_FULL,
+    SOCKET_MODES,
+    SOCKET_SMOKE,
+    WS,
+    SocketProfile,
+    measure_sockets,
+)
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
 
 __all__ = ["Profile", "main"]
@@ -43,6 +55,7 @@ __all__ = ["Profile", "main"]
 STREAM_PATH: Final = "/components/ticks/stream/"
 PAGE_PATH: Final = "/components/_page/"
 MODES: Final = ("separate", "page")
+PARTS: Final = ("sse", "socket")
 
 
 @dataclass(frozen=True)
@@ -222,6 +235,8 @@ def _measure(command: list[str], port: int, profile: Profile) -> dict[str, Any]:
 
 def _report(profile: Profile, figures: dict[str, Any]) -> str:
     machine = machine_info()
+    if not figures:
+        return ""
     lines = [
         f"## Page connection vs one connection per component ({profile.name})",
         "",
@@ -243,9 +258,58 @@ def _report(profile: Profile, figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(figures: dict[str, dict[str, float]], key: str) -> str:
+    separate = figures["separate"][key]
+    return f"{figures['shared'][key] / separate:.2f}" if separate else "-"
+
+
+_SOCKET_ROWS: Final = (
+    ("server CPU to open a page (ms)", "open_cpu_ms", "{:.2f}"),
+    ("wire bytes to open a page", "open_bytes", "{:,.0f}"),
+    ("server CPU per round trip (µs)", "rtt_cpu_us", "{:.1f}"),
+    ("wire bytes per round trip", "rtt_bytes", "{:.1f}"),
+    ("server CPU per push render (µs)", "push_cpu_us", "{:.1f}"),
+    ("wire bytes per push render", "push_bytes", "{:.1f}"),
+    ("server KiB per open page", "kib_per_page", "{:.0f}"),
+    ("sockets per page", "sockets_per_page", "{:.0f}"),
+)
+
+
+def _socket_report(name: str, profile: SocketProfile, figures: dict[str, Any]) -> str:
+    if not figures:
+        return ""
+    lines = [
+        f"## Page socket vs one socket per component ({name})",
+        "",
+        f"{profile.pages} pages x {profile.components} components; round trips: every "
+        f"component sends an event at once, {profile.steps} times; pushes: {profile.pushes} "
+        f"broadcasts to pages of tickers; medians of {profile.rounds} interleaved rounds; "
+        f"memory: {profile.memory_pages} pages open and idle on a fresh server (median of "
+        f"{profile.memory_rounds}). uvicorn --ws {WS}. Rough figures from a shared machine.",
+        "",
+        "| per page of components | separate sockets | one shared socket | shared / separate |",
+        "|------------------------|-----------------:|------------------:|------------------:|",
+    ]
+    for label, key, shape in _SOCKET_ROWS:
+        row = [shape.format(figures[mode][key]) for mode in SOCKET_MODES]
+        lines.append(f"| {label} | {row[0]} | {row[1]} | {_ratio(figures, key)} |")
+    return "\n".join(lines)
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in text.split(","))
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown parts {unknown}; choose from {PARTS}")
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.page", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="short correctness run (< 20 s)")
+    parser.add_argument("--smoke", action="store_true", help="short correctness run (< 40 s)")
+    parser.add_argument(
+        "--parts", type=_parts, default=PARTS, help="sse, socket or both (default: sse,socket)"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     arguments = parser.parse_args(argv)
     profile = SMOKE if arguments.smoke else FULL
@@ -254,9 +318,19 @@ def main(argv: list[str] | None = None) -> int:
     command = [*plan.server, *uvicorn_command("benchmarks.page.app:build_page_app", port)]
     if plan.wrk:  # the client on the other CPU
         os.sched_setaffinity(0, {int(plan.wrk[-1])})
-    figures = _measure(command, port, profile)
-    report = _report(profile, figures)
-    document = {"profile": profile.name, "machine": machine_info(), "figures": figures}
+    figures = _measure(command, port, profile) if "sse" in arguments.parts else {}
+    sockets = SOCKET_SMOKE if arguments.smoke else SOCKET_FULL
+    try:
+        socket_figures = (
+            measure_sockets(sockets, plan.server) if "socket" in arguments.parts else {}
+        )
+    except WrongAnswer as exc:
+        print(f"page socket: wrong answer: {exc}", file=sys.stderr)
+        return 1
+    parts = (_report(profile, figures), _socket_report(profile.name, sockets, socket_figures))
+    report = "\n\n".join(part for part in parts if part)
+    document = {"profile": profile.name, "machine": machine_info(), "figures": figures,
+                "socket": socket_figures}  # fmt: skip
     write_results(arguments.results, f"page-{profile.name}", document, report)
     print(report)
     return 0

@@ -88,7 +88,7 @@ class _Pool:
 # -- rtt ------------------------------------------------------------------------------------------
 
 
-def check_render(data: bytes, ref: int | None, count: int) -> None:
+def check_render(data: bytes, ref: object, count: int) -> None:
     try:
         message = json.loads(data)
     except ValueError:

@@ -6,10 +6,16 @@ of a dropped network: the response stops mid-body and the connection closes). ``
 
 - ``/``: twelve ``sse-connect`` counters (htmx 2 and htmx-ext-sse from ``node_modules``, our
   runtime); ``/?own=1``: the same page with ``data-page-connection="off"`` on ``<body>``;
+- ``/post``: one counter and a form whose ``hx-post`` names the ``asker``'s stream URL (a POST
+  stream: on htmx 4 it joins the page connection with its form body), a button whose
+  ``hx-get`` names it with a query, and a form naming the
+  ``slow-asker``'s (whose mount takes a second, ``mounting`` in the stats meanwhile);
 - ``/ping``: a plain answer (the request that must not queue behind the streams);
 - ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
   counter 3 (``#remove``);
-- ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled"}``;
+- ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled",
+  "questions", "mounting"}`` (``stream_requests``: any component's own stream request;
+  ``questions``: what the askers' handlers received);
   ``POST /stats/reset``;
 - ``POST /cut``: end every open page connection now.
 
@@ -67,8 +73,19 @@ MARKUP: Final = (
     'sse-connect="/components/counter/stream?label=c{n}" '
     'sse-swap="message" hx-swap="innerHTML"><p>waiting</p></div>'
 )
+POST_MARKUP: Final = (
+    '<form id="ask" hx-post="/components/asker/stream/" hx-target="#answer" '
+    'hx-swap="innerHTML"><input name="question" value="why"><button>ask</button></form>'
+    '<div id="answer"></div>'
+    '<button id="ask-get" hx-get="/components/asker/stream/?question=got" hx-target="#got" '
+    'hx-swap="innerHTML">get</button><div id="got"></div>'
+    '<form id="ask-slow" hx-post="/components/slow-asker/stream/" hx-target="#slow-answer" '
+    'hx-swap="innerHTML"><input name="question" value="slow"><button>ask</button></form>'
+    '<div id="slow-answer"></div>'
+)
 TEMPLATES: Final = {
-    "counter.html": '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
+    "counter.html": '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>',
+    "asker.html": '<p class="asked">{{ answer }}</p>',
 }
 
 
@@ -79,10 +96,13 @@ def expected_text() -> str:
 class _Stats:
     def __init__(self) -> None:
         self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+        self.questions: list[str] = []
+        self.mounting = False
         self.cuts: set[asyncio.Event] = set()
 
     def reset(self) -> None:
         self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+        self.questions = []
 
 
 STATS: Final = _Stats()
@@ -114,10 +134,42 @@ class CounterStream(StreamingComponent):
         await self.stream_done("out")
 
 
+@registry.register("asker")
+class AskerStream(StreamingComponent):
+    """A POST stream: answers the form's ``question`` in three renders."""
+
+    template_name = "asker.html"
+
+    def mount(self) -> None:
+        self.state["answer"] = ""
+
+    async def on_ask(self, question: str) -> AsyncIterator[None]:
+        STATS.questions.append(question)
+        for word in ("answer", "to", question):
+            await asyncio.sleep(EVERY)
+            self.state["answer"] = f"{self.state['answer']} {word}".strip()
+            yield
+
+
 async def index(request: Request) -> HTMLResponse:
     own = ' data-page-connection="off"' if request.query_params.get("own") else ""
     markup = "\n".join(MARKUP.format(n=n) for n in range(COMPONENTS))
     return HTMLResponse(PAGE.format(own=own, markup=markup))
+
+
+@registry.register("slow-asker")
+class SlowAskerStream(AskerStream):
+    """The asker, whose mount takes a second (a page connection can be cut meanwhile)."""
+
+    async def mount(self) -> None:  # type: ignore[override]
+        STATS.mounting = True
+        await asyncio.sleep(1.0)
+        STATS.mounting = False
+        self.state["answer"] = ""
+
+
+async def post_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(own="", markup=MARKUP.format(n=0) + POST_MARKUP))
 
 
 async def late(request: Request) -> HTMLResponse:
@@ -139,6 +191,8 @@ async def stats(request: Request) -> JSONResponse:
             "page_connections": STATS.page_connections,
             "stream_requests": STATS.stream_requests,
             "cancelled": STATS.cancelled,
+            "questions": STATS.questions,
+            "mounting": STATS.mounting,
         }
     )
 
@@ -158,6 +212,7 @@ async def cut(request: Request) -> JSONResponse:
 inner = Starlette(
     routes=[
         Route("/", index),
+        Route("/post", post_page),
         Route("/ping", ping),
         Route("/late", late),
         Route("/gone", gone),
@@ -181,7 +236,7 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     from then on its sends fail, so the exchange ends without finishing the body and the
     server closes the connection (what the browser sees of a dropped network)."""
     path = scope.get("path", "") if scope["type"] == "http" else ""
-    if path.startswith("/components/counter/stream"):
+    if path.startswith("/components/") and "/stream" in path:
         STATS.stream_requests += 1
     if not path.startswith("/components/_page"):
         await components(scope, receive, send)

@@ -5,7 +5,8 @@ Owns that exchange: the connection's own checks (host, client rate, cross-site r
 body under the body limit: ``protocol.page``), one slot of the client's open streams for the
 whole connection, then each entry in turn, started or resumed exactly as a stream of its own
 would be (``asgi.sse.start_run_from``: the stream event, rates, snapshot, authorization and
-the mount; a resume by ``<run>.<seq>`` from this worker's runs, or followed from the resume
+the mount; a ``POST`` entry's fields read from its form body as that ``POST`` would read
+them; a resume by ``<run>.<seq>`` from this worker's runs, or followed from the resume
 store when another worker runs it, with the same replay bounds and grace), each answered
 by a control frame (joined, finished, lost, refused: a refusal is that entry's, the others go
 on). Then the runs' frames, unchanged (their ``id`` names the run,
@@ -34,6 +35,7 @@ from component_framework.asgi.incoming import (
 from component_framework.asgi.routing import PAGE_SEGMENT
 from component_framework.asgi.sse import (
     _RUN_ID,
+    ALLOWED_METHODS,
     FOLLOW_WAIT,
     _Heartbeat,
     _parse_last_event_id,
@@ -63,17 +65,25 @@ from component_framework.protocol.page import (
     parse_page_request,
     refused_frame,
 )
-from component_framework.protocol.request import RequestError, parse_query
+from component_framework.protocol.request import (
+    RequestError,
+    RequestFields,
+    parse_body,
+    parse_query,
+)
 from component_framework.protocol.sse import HEARTBEAT_FRAME, SHUTDOWN_FRAME, lost_frame
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
     from component_framework.asgi.services import AppServices
+    from component_framework.core.config import Settings
 
 __all__ = ["handle_page_stream"]
 
 _WHAT: Final = "the page connection"
+#: The type of a POST stream's ``body`` on the page connection.
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 
 class _Source(Protocol):
@@ -231,16 +241,13 @@ async def _join(
             return joined_frame(entry.key, run.id), _Member(entry.key, run, resume[1])
         if index:  # each new run beyond the first costs a request, as its own request would
             guard.take_request(client, monotonic())
-        fields = parse_query(
-            entry.query or b"",
-            max_depth=settings.max_json_depth,
-            max_fields=settings.max_fields,
-            loose_to_payload=True,
-        )
-        context = AccessContext("sse", _stream_scope(scope, entry.name, entry.query), client)
+        fields, post_query = _entry_fields(entry, settings)
+        context = AccessContext("sse", _stream_scope(scope, entry), client)
         guard.open("page_stream", client)  # counted while the run lives (resumes are free)
         try:
-            run = await start_run_from(fields, "GET", b"", entry.name, context, services, page)
+            run = await start_run_from(
+                fields, entry.method, post_query, entry.name, context, services, page
+            )
         except BaseException:
             guard.close("page_stream", client)
             raise
@@ -257,13 +264,33 @@ async def _join(
         return refused_frame(entry.key, error.status_code, document), None
 
 
-def _stream_scope(scope: HTTPScope, name: str, query: bytes | None) -> HTTPScope:
-    """The request a stream's own ``GET {prefix}/{name}/stream/?query`` would have been, for
-    authorization and ``self.request``: the page connection's scope (client, headers, cookies,
-    user, session) with that stream's method, path and query string."""
-    marker, own = "/" + PAGE_SEGMENT, f"/{name}/stream/"
+def _entry_fields(entry: PageEntry, settings: Settings) -> tuple[RequestFields, bytes]:
+    """A new entry's fields and the query its ``POST`` would carry beside them: a ``GET``
+    stream's from its query string, a ``POST`` stream's from its form body, read with the
+    limits of that ``POST`` (field count, depth, UTF-8; its size is within the body limit as
+    part of the page connection's body). Another method is refused as its own request would be."""
+    depth, most = settings.max_json_depth, settings.max_fields
+    if entry.method == "GET":
+        query = entry.query or b""
+        return parse_query(query, max_depth=depth, max_fields=most, loose_to_payload=True), b""
+    if entry.method != "POST":
+        raise MethodNotAllowed(entry.method, ALLOWED_METHODS)
+    body = entry.body or b""
+    fields = parse_body(FORM_TYPE, body, max_depth=depth, max_fields=most, loose_to_payload=True)
+    return fields, entry.query or b""
+
+
+def _stream_scope(scope: HTTPScope, entry: PageEntry) -> HTTPScope:
+    """The request a stream's own ``GET {prefix}/{name}/stream/?query`` (or ``POST`` with its
+    form body) would have been, for authorization and ``self.request``: the page connection's
+    scope (client, headers, cookies, user, session) with that stream's method, path, query
+    string and, for a ``POST``, its content type."""
+    marker, own = "/" + PAGE_SEGMENT, f"/{entry.name}/stream/"
     path = scope["path"]
-    stream: HTTPScope = {**scope, "method": "GET", "query_string": query or b""}
+    stream: HTTPScope = {**scope, "method": entry.method, "query_string": entry.query or b""}
+    if entry.method == "POST":
+        kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+        stream["headers"] = [*kept, (b"content-type", FORM_TYPE.encode("ascii"))]
     stream["path"] = path[: path.rfind(marker)] + own
     raw_path = scope.get("raw_path")
     if raw_path:  # as sent, possibly longer than path under a mount

@@ -4,12 +4,17 @@ Owns the request's shape::
 
     {"page": "<the page id>",
      "streams": [{"key": "3", "name": "report", "query": "topic=x&_page=..."},
-                 {"key": "4", "name": "ticker", "resume": "<run id>.<seq>"}, ...]}
+                 {"key": "4", "name": "ticker", "resume": "<run id>.<seq>"},
+                 {"key": "5", "name": "answer", "method": "POST", "query": "",
+                  "body": "question=hi"}, ...]}
 
 one item a component stream: ``key`` is the client's name for it (echoed, never trusted),
 ``name`` the component, and either ``query`` (exactly the query string its own
 ``sse-connect`` URL would send: a new run) or ``resume`` (the id of the last frame it got:
-the run goes on after it). Its limits (entries, key length: counts beside the byte limit of
+the run goes on after it). A stream its own request would start with ``POST`` says so
+(``"method": "POST"``, default ``"GET"``) and carries that request's form body as text
+(``body``, ``application/x-www-form-urlencoded``; ``query`` is then its URL's query string);
+a resume takes neither. Its limits (entries, key length: counts beside the byte limit of
 every body), and the control frames of the answer (``event: page``), one per entry before any
 of its run's frames: ``{"key", "run"}`` (joined: the frames whose id starts with ``<run>.``
 are this entry's), ``{"key", "end": "finished"}`` (a resume of a run that has nothing more:
@@ -49,6 +54,8 @@ MAX_PAGE_ENTRIES: Final = 256
 _MAX_KEY_CHARS: Final = 64
 _MAX_NAME_CHARS: Final = 128
 _MAX_RESUME_CHARS: Final = 96
+_MAX_METHOD_CHARS: Final = 16
+_FIELDS: Final = frozenset({"key", "name", "query", "resume", "method", "body"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,8 @@ class PageEntry:
     name: str
     query: bytes | None = None
     resume: str | None = None
+    method: str = "GET"
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,7 @@ def _entry(item: object) -> PageEntry:
         raise RequestError(
             "malformed", f"every item of 'streams' must be an object, got {quoted(item)}"
         )
-    unknown = set(item) - {"key", "name", "query", "resume"}
+    unknown = set(item) - _FIELDS
     if unknown:
         raise RequestError(
             "malformed", f"a page stream: unexpected field {quoted(sorted(unknown)[0])}"
@@ -96,11 +105,27 @@ def _entry(item: object) -> PageEntry:
             "malformed", f"page stream {quoted(key)}: give either 'query' or 'resume'"
         )
     if "resume" in item:
+        if "method" in item or "body" in item:
+            raise RequestError(
+                "malformed", f"page stream {quoted(key)}: a resume takes no 'method' or 'body'"
+            )
         return PageEntry(key, name, resume=_text(item, "resume", _MAX_RESUME_CHARS))
     query = item["query"]
     if not isinstance(query, str):
         raise RequestError("malformed", f"page stream {quoted(key)}: 'query' must be a string")
-    return PageEntry(key, name, query=query.encode("utf-8", "surrogatepass"))
+    method = _text(item, "method", _MAX_METHOD_CHARS) if "method" in item else "GET"
+    body = item.get("body")
+    if "body" in item and (method != "POST" or not isinstance(body, str)):
+        raise RequestError(
+            "malformed", f"page stream {quoted(key)}: 'body' is a POST stream's form text"
+        )
+    return PageEntry(
+        key,
+        name,
+        query=query.encode("utf-8", "surrogatepass"),
+        method=method,
+        body=None if body is None else body.encode("utf-8", "surrogatepass"),
+    )
 
 
 def parse_page_request(

@@ -530,19 +530,27 @@
   function reopen(delay) { if (!reopening) { reopening = setTimeout(openLink, delay); } }
   function openLink() {
     reopening = 0;
+    if (link && Object.keys(members).some(function (key) { return members[key].sent === link; })) {
+      return reopen(50); // its new runs are not named yet: sent again, each would start twice
+    }
     if (link) { link.abort(); link = null; }
     Object.keys(members).forEach(function (key) { // removed without a close (htmx 4 keeps reading)
       var member = members[key];
       if (member.elt && !member.elt.isConnected) { member.ended = true; member.end("gone", {}); }
     });
-    var keys = Object.keys(members);
-    if (!keys.length) { return; }
-    var controller = new AbortController(), current = link = controller;
-    var streams = keys.map(function (key) {
+    var controller = new AbortController(), streams = [];
+    Object.keys(members).forEach(function (key) {
       var member = members[key];
-      return member.run ? { key: key, name: member.name, resume: member.run + "." + member.seq }
-        : { key: key, name: member.name, query: member.query };
+      if (member.run) { return streams.push({ key: key, name: member.name, resume: member.run + "." + member.seq }); }
+      if (member.sent && member.method) { // a POST whose connection dropped unanswered: never sent twice
+        member.ended = true;
+        return member.end("lost", { error: { code: "stream_lost", message: "the connection dropped before the stream started" } });
+      }
+      member.sent = controller;
+      streams.push({ key: key, name: member.name, query: member.query, method: member.method, body: member.body });
     });
+    var keys = streams.map(function (entry) { return entry.key; }), current = link = controller;
+    if (!keys.length) { link = null; return; }
     fetch(PAGE_URL, {
       method: "POST", credentials: "same-origin", signal: controller.signal,
       headers: { "Content-Type": "application/json", "X-Component-Page": PAGE },
@@ -599,6 +607,7 @@
   function control(info) {
     var member = members[info.key];
     if (!member) { return; }
+    member.sent = null;
     if (info.run) {
       if (member.run !== info.run) { member.run = info.run; member.seq = 0; byRun[info.run] = member.key; }
       return member.opened();
@@ -635,10 +644,13 @@
   }
   function pageFetch(src, own) { // htmx 4: hx-sse's request answered from the page's connection
     return function (url, request) {
-      var entry = (request.method || "GET").toUpperCase() === "GET" && pageEntry(url, src); // a POST's fields are its body's
+      // A POST joins with its form body (a small one: the page's body limit is shared).
+      var form = /^post$/i.test(request.method) && request.body instanceof URLSearchParams && String(request.body);
+      var entry = (form === false ? /^get$/i.test(request.method || "GET") : form.length < 65536) && pageEntry(url, src);
       if (!entry) { return (own || window.fetch.bind(window))(url, request); }
       return new Promise(function (resolve) {
         var member = { name: entry.name, query: entry.query, run: null, seq: 0 }, body = null, feed = null;
+        if (form !== false) { member.method = "POST"; member.body = form; }
         var encoder = new TextEncoder(), stream = new ReadableStream({
           start: function (controller) { feed = controller; },
           cancel: function () { leave(member); }
@@ -1080,7 +1092,7 @@
     }
     src.cfValidation = !stream && !!root && validatesForm(src, body);
     if (root || stream && ours(ctx.request.action)) { ctx.request.headers["X-Component-Page"] = PAGE; }
-    if (stream && ours(ctx.request.action)) { ctx.fetch = pageFetch(src, ctx.fetch); } // the page's connection
+    if (ours(ctx.request.action) && (stream || pageEntry(ctx.request.action, src))) { ctx.fetch = pageFetch(src, ctx.fetch); } // the page's connection (a POST stream's too)
     if (!root) { return; }
     if (hasAttr(src, "data-lazy")) { return; } // a lazy load sends no parent's state
     if (!stream) { withChildren(src, body); }
