@@ -237,7 +237,7 @@ class PreparedCall:
         self.event = event
         self.handler = handler
         self.arguments = arguments  # the handler's
-        self.mount_arguments = mount_arguments or {}
+        self.mount_arguments: Mapping[str, Any] = mount_arguments or _EMPTY
         self.component_id = component_id
         self.restored_state = restored_state
         #: Nesting (``core.nesting``): the parent id and key the instance is signed with, the
