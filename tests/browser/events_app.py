@@ -1,8 +1,11 @@
 """The apps the events-between-components browser tests drive (``test_events.py``).
 
 The same components and page on two hosts: ``starlette_app`` (``Mount("/components", ...)``)
-and ``litestar_app`` (``create_component_routes``). ``/shop`` (strict Content-Security-Policy,
-components rendered by the ``component()`` page global) shows:
+and ``litestar_app`` (``create_component_routes``), and on ``litestar_csrf_app``: Litestar with
+its CSRF middleware on the component routes and the token in the page's ``hx-headers`` (what
+docs/security.md recommends), so every POST of the page, the runtime's own included, carries it.
+``/shop`` (strict Content-Security-Policy, components rendered by the ``component()`` page
+global) shows:
 
 - two ``item`` components (``#item-tea``, ``#item-cake``) over HTTP, whose "Add to cart"
   button emits ``added`` with the item's ``sku``;
@@ -21,10 +24,13 @@ components rendered by the ``component()`` page global) shows:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import jinja2
 from litestar import Litestar, get, post
+from litestar import Request as LitestarRequest
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
@@ -44,7 +50,7 @@ from component_framework.core.config import Settings
 from component_framework.core.hub import Broadcast, Hub
 from component_framework.core.registry import ComponentRegistry
 
-__all__ = ["CSP", "litestar_app", "starlette_app"]
+__all__ = ["CSP", "litestar_app", "litestar_csrf_app", "starlette_app"]
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent.parent
 NODE_MODULES: Final = REPO_ROOT / "node_modules"
@@ -75,7 +81,9 @@ PAGE: Final = """<!doctype html>
 <link rel="icon" href="data:,">
 <meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>
 {{ component_scripts() }}
-</head><body hx-ext="component-framework">
+</head><body hx-ext="component-framework"
+{%- if csrf %} hx-headers='{"X-CSRFToken": "{{ csrf_token() }}"}'
+ hx-headers:inherited='{"X-CSRFToken": "{{ csrf_token() }}"}'{% endif %}>
 <header><span id="badge">{{ component("badge") }}</span></header>
 <section id="item-tea">{{ component("item", sku="tea") }}</section>
 <section id="item-cake">{{ component("item", sku="cake") }}</section>
@@ -202,22 +210,34 @@ starlette_app = Starlette(
 
 
 @get("/shop", sync_to_thread=False)
-def _litestar_page() -> Template:
-    return Template(template_str=PAGE, headers={"content-security-policy": CSP})
+def _litestar_page(request: LitestarRequest[Any, Any, Any]) -> Template:
+    csrf = request.app.csrf_config is not None
+    return Template(
+        template_str=PAGE, headers={"content-security-policy": CSP}, context={"csrf": csrf}
+    )
 
 
 @post("/tick", status_code=204)
-async def _litestar_tick() -> None:
-    await litestar_components.hub.broadcast(TICK)
+async def _litestar_tick(request: LitestarRequest[Any, Any, Any]) -> None:
+    await request.app.state.components.hub.broadcast(TICK)
 
 
-litestar_components = _components()
-litestar_app = Litestar(
-    route_handlers=[_litestar_page, _litestar_tick],
-    template_config=TemplateConfig(
-        directory=REPO_ROOT / "tests" / "browser",
-        engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: register_component_global(engine, litestar_components),
-    ),
-)
-create_component_routes(litestar_app, litestar_components)
+def _litestar(csrf: CSRFConfig | None = None) -> tuple[Litestar, ComponentASGI]:
+    components = _components()
+    host = Litestar(
+        route_handlers=[_litestar_page, _litestar_tick],
+        template_config=TemplateConfig(
+            directory=REPO_ROOT / "tests" / "browser",
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: register_component_global(engine, components),
+        ),
+        csrf_config=csrf,
+        state=State({"components": components}),
+    )
+    create_component_routes(host, components)
+    return host, components
+
+
+litestar_app, litestar_components = _litestar()
+# The page sends Litestar's token in hx-headers; /tick is the tests' own control route.
+litestar_csrf_app, _ = _litestar(CSRFConfig(secret="browser-events-csrf-secret", exclude=["/tick"]))

@@ -201,11 +201,12 @@ def _watched(
         context.close()
 
 
-def server_on_each_host(module: str) -> Any:
+def server_on_each_host(module: str, hosts: Sequence[str] = HOSTS) -> Any:
     """A module-scoped ``server`` fixture: ``module``'s ``starlette_app``, then its
-    ``litestar_app``, each under a real uvicorn (assign it to ``server`` in the test module)."""
+    ``litestar_app`` (or each app named in ``hosts``), each under a real uvicorn (assign it to
+    ``server`` in the test module)."""
 
-    @pytest.fixture(scope="module", params=HOSTS)
+    @pytest.fixture(scope="module", params=hosts)
     def server(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[ServerProcess]:

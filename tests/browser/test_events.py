@@ -1,5 +1,6 @@
 """Events between components in a real headless Chromium, on htmx 2 and htmx 4, on Starlette
-and on Litestar (issue 14.3), with ``tests.browser.events_app`` under a real uvicorn.
+and on Litestar (issue 14.3), also with Litestar's CSRF middleware on, with
+``tests.browser.events_app`` under a real uvicorn.
 
 What a person sees on ``/shop``: "Add to cart" on an item updates the cart badge and the
 summary (siblings over HTTP) through one request to ``/_emit/`` for both, and the totals held
@@ -21,13 +22,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from tests.browser.harness import WatchedPage, server_on_each_host, watched_page
+from tests.browser.harness import HOSTS, WatchedPage, server_on_each_host, watched_page
 from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 
-server = server_on_each_host("tests.browser.events_app")
+# Litestar with its CSRF middleware too: the page's hx-headers token must ride every POST,
+# the runtime's own (/_emit/ and the page connection) included.
+server = server_on_each_host("tests.browser.events_app", hosts=(*HOSTS, "litestar_csrf_app"))
 
 
 @dataclass

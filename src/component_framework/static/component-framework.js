@@ -31,6 +31,12 @@
     elt.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
   }
   function rootOf(elt) { return elt && elt.closest ? elt.closest(ROOT) : null; }
+  function headersFor(elt, own) { // the runtime's own requests carry the page's hx-headers (a CSRF token)
+    var at = (elt && elt.isConnected ? elt : document.body).closest("[hx-headers],[hx-headers\\:inherited]");
+    var text = at && (at.getAttribute("hx-headers") || at.getAttribute("hx-headers:inherited")), more = {};
+    try { more = text && !/^\s*(js|javascript):/.test(text) ? JSON.parse(text) : {}; } catch (e) { /* htmx says so on its own requests */ }
+    return Object.assign(more, own);
+  }
   function rootIn(elt) { return elt.matches(ROOT) ? elt : elt.querySelector(ROOT) || rootOf(elt); }
   function snapshotOf(root) {
     try { return JSON.parse(root.getAttribute("hx-vals") || "{}").snapshot || null; } catch (e) { return null; }
@@ -480,7 +486,7 @@
       return listener;
     });
     return fetch(EMIT_URL, {
-      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      method: "POST", credentials: "same-origin", headers: headersFor(roots[0], { "Content-Type": "application/json" }),
       body: JSON.stringify({ events: events, listeners: listeners, page: PAGE, depth: depth })
     }).then(function (response) { return response.json(); }).then(function (answer) {
       roots.forEach(function (root) { setLoading(root, false); });
@@ -538,9 +544,10 @@
       var member = members[key];
       if (member.elt && !member.elt.isConnected) { member.ended = true; member.end("gone", {}); }
     });
-    var controller = new AbortController(), streams = [];
+    var controller = new AbortController(), streams = [], elt = null;
     Object.keys(members).forEach(function (key) {
       var member = members[key];
+      elt = elt || member.elt;
       if (member.run) { return streams.push({ key: key, name: member.name, resume: member.run + "." + member.seq }); }
       if (member.sent && member.method) { // a POST whose connection dropped unanswered: never sent twice
         member.ended = true;
@@ -553,13 +560,14 @@
     if (!keys.length) { link = null; return; }
     fetch(PAGE_URL, {
       method: "POST", credentials: "same-origin", signal: controller.signal,
-      headers: { "Content-Type": "application/json", "X-Component-Page": PAGE },
+      headers: headersFor(elt, { "Content-Type": "application/json", "X-Component-Page": PAGE }),
       body: JSON.stringify({ page: PAGE, streams: streams })
     }).then(function (answer) {
       if (answer.ok) { backoff = 0; return readLink(answer.body.getReader(), current); }
       if (answer.status === 429 || answer.status >= 500) { throw answer.status; } // again later
-      return answer.json().then(function (json) { // refused as a whole: each as if alone
-        keys.forEach(function (key) { control({ key: key, end: "refused", status: answer.status, error: json.error }); });
+      return answer.json().catch(function () { return {}; }).then(function (json) { // refused as a whole: each as if alone
+        var error = json.error || { code: "page_connection_refused", message: "The page connection was refused (" + answer.status + ")." };
+        keys.forEach(function (key) { control({ key: key, end: "refused", status: answer.status, error: error }); });
       });
     }).then(function () { dropped(current); }, function () { dropped(current); });
   }
@@ -910,7 +918,7 @@
         return offset < file.size ? step(offset) : id;
       }
       function step(offset) {
-        var headers = { "Content-Type": CHUNK_TYPE, "Upload-Offset": String(offset) };
+        var headers = headersFor(root, { "Content-Type": CHUNK_TYPE, "Upload-Offset": String(offset) });
         return fetch(at + id, { method: "PATCH", headers: headers, body: file.slice(offset, offset + chunk) }).then(function (answer) {
           if (!answer.ok && answer.status !== 409) { return refused(answer); }
           delay = 1000;
@@ -923,7 +931,7 @@
           .then(function (answer) { return answer.ok ? moved(+answer.headers.get("Upload-Offset")) : refused(answer); }, retry);
       }
       var described = { component: root.getAttribute("data-component"), event: eventOf(elt, url), field: item.name, filename: file.name, size: file.size, content_type: file.type };
-      return fetch(at, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(described) })
+      return fetch(at, { method: "POST", headers: headersFor(root, { "Content-Type": "application/json" }), body: JSON.stringify(described) })
         .then(function (answer) { return answer.ok ? answer.json() : refused(answer); })
         .then(function (json) { id = json.upload; chunk = json.chunk_bytes; return moved(0); })
         .then(function (done) { (ids[item.name] = ids[item.name] || []).push(done); });
