@@ -83,7 +83,7 @@ def test_the_smoke_run_gets_every_answer_right_on_both_parts(tmp_path: Path) -> 
     assert completed.returncode == 0, completed.stderr[-3000:]
     (written,) = tmp_path.glob("page-smoke-*.json")
     document = json.loads(written.read_text(encoding="utf-8"))
-    for mode in ("separate", "page"):
+    for mode in ("separate", "page", "over-socket"):
         assert document["figures"][mode]["frames"] > 0
     socket = document["socket"]
     assert socket["separate"]["round_trips"] == socket["shared"]["round_trips"] > 0

@@ -2,15 +2,18 @@
 
 One uvicorn (httptools, uvloop, one worker, pinned to the first CPU when ``taskset`` exists)
 serves :mod:`benchmarks.page.app`; this process is the client (asyncio sockets on loopback,
-pinned to the second CPU). The same ``pages x components`` streams are read two ways, in
+pinned to the second CPU). The same ``pages x components`` streams are read three ways, in
 interleaved rounds: **separate** (one ``GET /components/ticks/stream/`` connection per
-component, what ``sse-connect`` does without the runtime) and **page** (one ``POST
-/components/_page/`` connection per page carrying all its components). Measured:
+component, what ``sse-connect`` does without the runtime), **page** (one ``POST
+/components/_page/`` connection per page carrying all its components) and **over-socket** (one
+WebSocket per page, ``/components/ticks/ws/``, carrying the same entries as ``stream``
+messages: what the runtime does on a page that has a socket). Measured:
 
 - server CPU per frame (user + system time of the server process over the load, divided by
   the render and done frames the client received);
 - wire bytes per frame (everything the client read: HTTP heads, chunk framing, frames, and
-  the page connection's control frames);
+  the page connection's control frames; for the socket, every message's payload and frame
+  header, its own component's first render included, the handshake left out);
 - server memory per open page (RSS growth of a fresh server, after one small page, while
   every page's streams are open and idle after their first frame, divided by the pages).
 
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from websockets.asyncio.client import connect
+
 from benchmarks.common.machine import machine_info
 from benchmarks.common.probes import read_cpu_seconds, read_rss_kib
 from benchmarks.common.processes import HOST, cpu_plan, free_port, serve, uvicorn_command
@@ -54,7 +59,8 @@ __all__ = ["Profile", "main"]
 
 STREAM_PATH: Final = "/components/ticks/stream/"
 PAGE_PATH: Final = "/components/_page/"
-MODES: Final = ("separate", "page")
+SOCKET_PATH: Final = "/components/ticks/ws/"
+MODES: Final = ("separate", "page", "over-socket")
 PARTS: Final = ("sse", "socket")
 
 
@@ -161,6 +167,32 @@ def _check_page(body: bytes, components: int, frames: int) -> int:
     return sum(_check_run(run, frames) for run in runs.values())
 
 
+def _frame_header(size: int) -> int:
+    """Bytes of a server-to-client WebSocket frame header (unmasked) for ``size`` bytes."""
+    return 2 if size < 126 else 4 if size < 65_536 else 10
+
+
+async def _socket_page(port: int, queries: list[str], ticks: int) -> tuple[int, int]:
+    """One page over one socket: its own component's render, then every entry to its end."""
+    url = f"ws://{HOST}:{port}{SOCKET_PATH}"
+    async with connect(url, max_size=1 << 22, compression=None) as socket:
+        first = str(await socket.recv())
+        wire = len(first.encode()) + _frame_header(len(first.encode()))
+        for key, query in enumerate(queries):
+            entry = {"type": "stream", "key": str(key), "name": "ticks", "query": query}
+            await socket.send(json.dumps(entry))
+        frames, ended = bytearray(), 0
+        while ended < len(queries):
+            text = str(await socket.recv())
+            size = len(text.encode())
+            wire += size + _frame_header(size)
+            if text.startswith("{"):
+                raise WrongStream(f"unexpected message {text[:200]}")
+            frames += text.encode()
+            ended += text.startswith("event: done") or '"end"' in text
+    return _check_page(bytes(frames), len(queries), ticks), wire
+
+
 async def _load(
     port: int, mode: str, profile: Profile, pages: int, frames: int, hold: float,
     opened: asyncio.Event | None = None,
@@ -173,6 +205,10 @@ async def _load(
     if mode == "page":
         answers = await asyncio.gather(*(_exchange(port, _post(port, q), None) for q in queries))
         count = sum(_check_page(body, profile.components, frames) for body, _ in answers)
+    elif mode == "over-socket":
+        counted = await asyncio.gather(*(_socket_page(port, q, frames) for q in queries))
+        answers = [(b"", wire) for _, wire in counted]
+        count = sum(n for n, _ in counted)
     else:
         flat = [query for page in queries for query in page]
         answers = await asyncio.gather(*(_exchange(port, _get(port, q), None) for q in flat))
@@ -238,7 +274,7 @@ def _report(profile: Profile, figures: dict[str, Any]) -> str:
     if not figures:
         return ""
     lines = [
-        f"## Page connection vs one connection per component ({profile.name})",
+        f"## Page connection, page socket and one connection per component ({profile.name})",
         "",
         f"{profile.pages} pages x {profile.components} components x {profile.frames} ticks "
         f"({profile.every * 1000:g} ms apart), medians of {profile.rounds} interleaved rounds; "

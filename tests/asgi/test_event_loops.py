@@ -20,6 +20,7 @@ from component_framework import ComponentASGI
 from component_framework.core.component import Component, StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
+from component_framework.protocol.sse import SSEDecoder, SSEEvent
 from component_framework.testing import (
     ComponentTestClient,
     StateRenderer,
@@ -275,6 +276,46 @@ async def test_a_component_joins_an_open_socket_takes_an_event_and_leaves() -> N
             left = await exchange({"type": "leave", "component_id": member, "ref": "l"})
             assert left == {"type": "left", "component_id": member, "ref": "l"}
             await to_app.send({"type": "websocket.disconnect", "code": 1000})
+
+
+@on_both_loops
+async def test_a_socket_carries_a_stream_to_its_end_and_resumes_it_on_another() -> None:
+    app = make_app()
+
+    async def carried(entry: dict[str, Any], until: int) -> list[SSEEvent]:
+        """Open a socket, send ``entry``, read ``until`` frames (the control frame first)."""
+        to_app, app_inbox = anyio.create_memory_object_stream[dict[str, Any]](10)
+        app_outbox, from_app = anyio.create_memory_object_stream[dict[str, Any]](100)
+
+        async def receive() -> dict[str, Any]:
+            return await app_inbox.receive()
+
+        async def send(message: dict[str, Any]) -> None:
+            await app_outbox.send(message)
+
+        frames: list[SSEEvent] = []
+        async with anyio.create_task_group() as group, app_inbox, app_outbox, to_app, from_app:
+            group.start_soon(app, websocket_scope("/components/counter/ws/"), receive, send)
+            await to_app.send({"type": "websocket.connect"})
+            assert (await from_app.receive())["type"] == "websocket.accept"
+            assert (await from_app.receive())["type"] == "websocket.send"  # its own render
+            await to_app.send({"type": "websocket.receive", "text": json.dumps(entry)})
+            while len(frames) < until:
+                frames.extend(SSEDecoder().feed((await from_app.receive())["text"].encode()))
+            await to_app.send({"type": "websocket.disconnect", "code": 1000})
+        return frames
+
+    with anyio.fail_after(10):
+        query = "count=4&interval=0.05"
+        entry = {"type": "stream", "key": "t", "name": "ticker", "query": query}
+        first = await carried(entry, 3)  # control, ticks 1 and 2: then the socket drops
+        run = json.loads(first[0].data)["run"]
+        resume = {**entry, "resume": first[-1].id}
+        del resume["query"]
+        rest = await carried(resume, 4)  # control, ticks 3 and 4, done
+    ids = [frame.id for frame in first[1:] + rest[1:]]
+    assert ids == [f"{run}.{seq}" for seq in range(1, 6)]
+    assert rest[-1].event == "done"
 
 
 @on_both_loops

@@ -17,7 +17,7 @@ from asgiref.testing import ApplicationCommunicator
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from component_framework.testing import asgi_request
+from component_framework.testing import asgi_request, websocket_connect
 from tests.hosts.hosts import (
     INNER_TEXT,
     InnerAppRecord,
@@ -28,6 +28,7 @@ from tests.hosts.hosts import (
     http_host_client,
 )
 from tests.hosts.wire import assert_error, assert_render, count_in, parse_fragment
+from tests.websocket.socket_streams import Carried, read_carried
 
 LIFESPAN_SCOPE: dict[str, Any] = {
     "type": "lifespan",
@@ -219,3 +220,20 @@ async def test_standalone_app_completes_its_own_lifespan() -> None:
         "type": "lifespan.shutdown.complete"
     }
     await communicator.wait(MESSAGE_TIMEOUT)
+
+
+# -- the page's streams on the page's socket ------------------------------------------------
+
+
+async def test_every_in_process_host_carries_a_stream_on_a_socket(in_process_app: Any) -> None:
+    """The stream's own request is built from the socket's scope, whichever way the host
+    mounted the app (Litestar hands over a cut path, Starlette the full one)."""
+    carried = Carried()
+    async with websocket_connect(in_process_app, "/components/counter/ws/") as ws:
+        await ws.receive_json()
+        message = {"type": "stream", "key": "r", "name": "report", "query": "report_id=7"}
+        await ws.send_json(message)
+        await read_carried(ws, carried, until_ended=("r",))
+    frames = carried.of("r")
+    assert [frame.event for frame in frames] == ["message"] * 4 + ["done"]
+    assert "Summary #7" in frames[0].data

@@ -11,6 +11,7 @@ HTTP/2 too. The contract suite runs on the same servers through ``tests/hosts/co
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket as sockets
 import time
@@ -27,6 +28,7 @@ from component_framework.protocol.sse import SSEDecoder, SSEEvent
 from tests.hosts.asgi_servers import SERVERS, ServerKind, start
 from tests.hosts.h2_websocket import H2WebSocket
 from tests.servers import LOOPBACK, ServerProcess
+from tests.websocket.socket_streams import Carried
 from tests.websocket_uvicorn.wsclient import close_code_of, event, receive_json
 
 pytestmark = pytest.mark.servers
@@ -142,6 +144,40 @@ async def test_websocket_join_and_event(servers: Any, name: str) -> None:
 
     assert joined["type"] == "render"
     assert clicked["state"] == {"clicks": 1}
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+async def test_streams_ride_the_page_socket_and_resume_on_a_new_one(
+    servers: Any, name: str
+) -> None:
+    """Two page-connection entries on an open socket: one completes, the other resumes on a
+    second socket after the first one drops, with nothing lost or repeated."""
+    url = f"ws://{LOOPBACK}:{servers(name).port}/components/plain/ws/"
+    quick = f"tag=quick-{name}&count=2&interval=0.01"
+    slow = f"tag=slow-{name}&count=5&interval=0.15"
+    carried = Carried()
+    async with connect(url) as socket:
+        await receive_json(socket)
+        for key, query in (("q", quick), ("s", slow)):
+            await socket.send(
+                json.dumps({"type": "stream", "key": key, "name": "ticker", "query": query})
+            )
+        while not carried.ended("q") or not carried.controls.get("s") or not carried.of("s"):
+            carried.take(str(await asyncio.wait_for(socket.recv(), WAIT)))
+    first = carried.of("s")
+    resume = {"type": "stream", "key": "s", "name": "ticker", "resume": first[-1].id}
+    again = Carried()
+    async with connect(url) as socket:
+        await receive_json(socket)
+        await socket.send(json.dumps(resume))
+        while not again.ended("s"):
+            again.take(str(await asyncio.wait_for(socket.recv(), WAIT)))
+    run = carried.controls["s"]["run"]
+    ids = [frame.id for frame in first + again.of("s")]
+    assert [frame.event for frame in carried.of("q")] == ["message"] * 2 + ["done"]
+    assert again.controls["s"]["run"] == run
+    assert ids == [f"{run}.{seq}" for seq in range(1, 7)], ids
+    assert again.of("s")[-1].event == "done"
 
 
 @pytest.mark.parametrize("name", [name for name, kind in SERVERS.items() if kind.http2])

@@ -197,6 +197,53 @@ async def test_leave_ends_a_joined_component_and_its_id_is_no_longer_served(
     assert (unknown["code"], unknown["ref"]) == ("not_joined", "x")
 
 
+async def test_a_leave_by_join_ref_before_the_joins_answer_leaves_nothing_held(
+    app: ComponentASGI,
+) -> None:
+    manager = WebSocketManager(hub=app.hub)
+    async with _page_socket(app, "chat") as ws:
+        # The client has no component_id yet: it names the join by its ref.
+        await ws.send_json({"type": "join", "component": "counter", "ref": "j"})
+        await ws.send_json({"type": "leave", "join_ref": "j", "ref": "l"})
+        left = await ws.receive_json()
+        reached = await manager.broadcast(component_name="counter", event="increment")
+        await ws.send_json({"type": "ping", "ref": "p"})
+        after = await ws.receive_json()
+        await ws.send_json({"type": "leave", "join_ref": "j", "ref": "again"})
+        unknown = await ws.receive_json()
+    assert left == {"type": "left", "component_id": None, "ref": "l", "join_ref": "j"}
+    assert reached == 0
+    assert after == {"type": "pong", "ref": "p"}  # no late answer to the join
+    assert (unknown["code"], unknown["ref"]) == ("not_joined", "again")
+
+
+async def test_a_leave_by_join_ref_after_the_answer_names_the_component(
+    app: ComponentASGI,
+) -> None:
+    async with _page_socket(app, "chat") as ws:
+        joined = await _join(ws, "counter", "j")
+        await ws.send_json({"type": "leave", "join_ref": "j", "ref": "l"})
+        left = await ws.receive_json()
+    assert left == {
+        "type": "left",
+        "component_id": joined["component_id"],
+        "ref": "l",
+        "join_ref": "j",
+    }
+
+
+async def test_a_leave_needs_a_component_id_or_a_join_ref(app: ComponentASGI) -> None:
+    async with _page_socket(app, "chat") as ws:
+        await ws.send_json({"type": "leave", "ref": "l"})
+        neither = await ws.receive_json()
+        await ws.send_json({"type": "leave", "component_id": "x", "join_ref": "j", "ref": "b"})
+        both = await ws.receive_json()
+        await ws.send_json({"type": "leave", "join_ref": ["j"], "ref": "t"})
+        typed = await ws.receive_json()
+    assert [m["code"] for m in (neither, both, typed)] == ["malformed_request"] * 3
+    assert [m["ref"] for m in (neither, both, typed)] == ["l", "b", "t"]
+
+
 async def test_the_socket_holds_at_most_ws_max_components() -> None:
     app = make_app(ws_max_components=3)
     async with _page_socket(app) as ws:

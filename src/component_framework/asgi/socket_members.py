@@ -1,7 +1,8 @@
 """The components joined to an open WebSocket besides its own: the page's socket.
 
 Owns a socket's joined components (``{"type": "join", "component": name, ...}`` adds one,
-``{"type": "leave", "component_id": id}`` removes it): each is a
+``{"type": "leave", "component_id": id}`` removes it, or ``"join_ref"``, the ``ref`` of its join,
+before the join's answer named its id): each is a
 :class:`~component_framework.core.live.LiveSession` of its own, joined through the same code
 as a socket's first component (the per-client request budget, the component's lookup, then
 the session's join: snapshot or params, mount or hydrate, authorization), with its own queue,
@@ -71,17 +72,27 @@ class MemberOutlet:
     """The outlet of one joined component: its messages, tagged with its component id."""
 
     def __init__(
-        self, link: MemberLink, members: SocketMembers, name: str, target: str | None
+        self,
+        link: MemberLink,
+        members: SocketMembers,
+        name: str,
+        target: str | None,
+        join_ref: Ref = None,
     ) -> None:
         self.link = link
         self.members = members
         self.name = name
         self.target = target
+        self.join_ref = join_ref
         self.session: LiveSession | None = None
         #: The id of the component, once its join was answered (``None``: joining).
         self.joined_id: str | None = None
+        #: Left or ended: what its work still produces is not sent.
+        self.dropped = False
 
     def render(self, result: DispatchResult, ref: Ref) -> None:
+        if self.dropped:  # a join left before its answer: nothing of it goes out
+            return
         if self.joined_id is None:  # the answer to the join
             if not self.members.admit(self, result.component_id, ref):
                 return
@@ -101,19 +112,27 @@ class MemberOutlet:
         return result.component is self.session.component
 
     def stream(self, ops: list[StreamOp]) -> None:
+        if self.dropped:
+            return
         for op in ops:
             self.link.queue(stream_message(op.to_wire(), self.joined_id))
 
     def error(self, error: ComponentError, ref: Ref) -> None:
+        if self.dropped:
+            return
         document = error_document(error, debug=self.link.settings.debug)
         self.link.queue(error_message(document, ref, self.joined_id))
         if self.joined_id is None:  # a refused join: nothing is held
             self.members.drop(self)
 
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
+        if self.dropped:
+            return
         self.link.queue(broadcast_message(event, payload, self.joined_id))
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
+        if self.dropped:
+            return
         self.link.queue(done_message(result, ref))
 
     def overflow(self) -> None:
@@ -165,7 +184,7 @@ class SocketMembers:
             document = error_document(error, debug=settings.debug)
             self._link.queue(error_message(document, join.ref))
             return
-        outlet = MemberOutlet(self._link, self, name, target)
+        outlet = MemberOutlet(self._link, self, name, target, join.ref)
         outlet.session = LiveSession(
             services.dispatcher,
             services.hub,
@@ -202,21 +221,26 @@ class SocketMembers:
                 return session
         return None
 
-    def leave(self, component_id: str, ref: Ref) -> None:
-        """Remove the joined component ``component_id``; ``not_joined`` when none is."""
+    def leave(self, component_id: str | None, ref: Ref, join_ref: Ref = None) -> None:
+        """Remove the joined component ``component_id``, or the one whose join had the ref
+        ``join_ref`` (answered or not yet); ``not_joined`` when none is."""
         for outlet in self._outlets:
-            if outlet.joined_id == component_id:
+            by_ref = join_ref is not None and outlet.join_ref == join_ref
+            if (component_id is not None and outlet.joined_id == component_id) or by_ref:
                 self.drop(outlet)
-                self._link.queue(left_message(component_id, ref))
+                self._link.queue(left_message(outlet.joined_id, ref, join_ref))
                 return
-        error = NotJoined(f"no component {component_id[:64]!r} joined this socket")
+        named = f"component {component_id[:64]!r}" if component_id else f"join {join_ref!r:.64}"
+        error = NotJoined(f"no {named} joined this socket")
         document = error_document(error, debug=self._link.settings.debug)
-        self._link.queue(error_message(document, ref, component_id[:128]))
+        tag = component_id[:128] if component_id is not None else None
+        self._link.queue(error_message(document, ref, tag))
 
     def drop(self, outlet: MemberOutlet) -> None:
         """End one member: out of the hub, its work cancelled (its ``finally`` blocks run)."""
         if outlet not in self._outlets:
             return
+        outlet.dropped = True
         self._outlets.remove(outlet)
         session = outlet.session
         if session is not None:

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
+from component_framework.asgi.page_entries import Carrier
 from component_framework.asgi.responses import error_response
 from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REASON
 from component_framework.asgi.socket_members import SocketMembers
+from component_framework.asgi.socket_streams import SocketStreams
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
@@ -158,6 +160,7 @@ class _SocketConnection:
         "session",
         "settings",
         "state",
+        "streams",
         "target",
     )
 
@@ -178,6 +181,8 @@ class _SocketConnection:
         self.session: LiveSession | None = None
         #: The components joined to this socket besides its own (the page's socket).
         self.members: SocketMembers | None = None
+        #: The page-connection entries this socket carries (the page's streams).
+        self.streams: SocketStreams | None = None
         self._loop = aio.running_loop()
         self._outbox = Outbox(
             max_messages=settings.ws_outbox_messages,
@@ -262,6 +267,10 @@ class _SocketConnection:
         if self._sender is None and not self._inline:  # the reader sends its own after
             self._pump()
 
+    def crowded(self) -> bool:
+        """Whether the outbox is half full: the carried streams' frames wait meanwhile."""
+        return self._outbox.half_full()
+
     def _pump(self) -> None:
         """Send the outbox now, as far as the server takes messages at once; a send that has
         to wait goes on in a sender task, which sends the rest after it."""
@@ -297,6 +306,8 @@ class _SocketConnection:
                     timeout = self.settings.ws_send_timeout
                     self._watchdog = self._loop.call_later(timeout, self._watch)
                 return waiting
+        if self.streams is not None:  # frames held back for room may go now
+            self.streams.drained()
         return None
 
     async def _send_outbox(self, waiting: aio.Unfinished) -> None:
@@ -451,6 +462,8 @@ class _SocketConnection:
             self.session.close()
         if self.members is not None:
             self.members.close()
+        if self.streams is not None:
+            self.streams.close()
 
     async def finished(self) -> None:
         """Wait for the tasks that still write to the socket (at the end of the exchange)."""
@@ -470,6 +483,8 @@ class _SocketConnection:
             await self.session.aclose()
         if self.members is not None:
             await self.members.aclose()
+        if self.streams is not None:
+            await self.streams.aclose()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -565,8 +580,17 @@ class _SocketConnection:
         members = self.members
         assert members is not None
         if message.type == "leave":
-            assert message.component_id is not None
-            members.leave(message.component_id, message.ref)
+            members.leave(message.component_id, message.ref, message.join_ref)
+            return
+        streams = self.streams
+        assert streams is not None
+        if message.type == "stream":
+            assert message.entry is not None
+            streams.open(message.entry, message.ref)
+            return
+        if message.type == "unstream":
+            assert message.key is not None
+            streams.close_entry(message.key, message.ref)
             return
         if message.type == "join" and message.component is not None:
             members.join(message.component, _join_of(message), message.target)
@@ -685,6 +709,8 @@ async def handle_websocket(
             page=page,
             own_id=lambda: session.component_id,
         )
+        carrier = Carrier(scope, f"/{component_name}/ws", client, page)
+        connection.streams = SocketStreams(connection, services, carrier)
         sockets.connections.add(connection)
         try:
             await connection.session.listen_to_page()  # from the accept on: no event is missed

@@ -201,7 +201,7 @@ class Component:
 
     def __init__(self, component_id: str | None = None, **state: Any) -> None:
         self.id: str = component_id or _new_component_id(self.component_name or "component")
-        self.state: dict[str, Any] = dict(state)
+        self.state: dict[str, Any] = state  # ``**state`` is a new dict at every call
         #: Where stream operations go while a streaming transport runs this component.
         self.stream_sink: StreamSink | None = None
         #: Field errors of the current request: dotted field name -> messages (``""`` for the

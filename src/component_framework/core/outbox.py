@@ -129,6 +129,11 @@ class Outbox:
         self._queue = None
         return None
 
+    def half_full(self) -> bool:
+        """Whether the waiting messages reach half of either bound: a producer that can wait
+        (a stream's frames, kept in its replay buffer) holds back until the outbox drains."""
+        return self.count * 2 >= self._max_messages or self.size * 2 >= self._max_bytes
+
     def clear(self) -> None:
         """Drop every unsent message (the connection is closing or gone)."""
         self._queue = None

@@ -35,6 +35,7 @@ from component_framework.protocol.request import RequestError, decode_json_objec
 from component_framework.protocol.sse import encode_event
 
 __all__ = [
+    "MAX_KEY_CHARS",
     "MAX_PAGE_ENTRIES",
     "PAGE_EVENT",
     "PageEntry",
@@ -42,6 +43,7 @@ __all__ = [
     "ended_frame",
     "joined_frame",
     "lost_entry_frame",
+    "parse_page_entry",
     "parse_page_request",
     "refused_frame",
 ]
@@ -51,7 +53,8 @@ PAGE_EVENT: Final = "page"
 #: Most entries one request may list (the shape's bound; the server joins at most the
 #: client's open-stream limit of them and refuses the others one by one).
 MAX_PAGE_ENTRIES: Final = 256
-_MAX_KEY_CHARS: Final = 64
+#: The longest entry key (a socket's ``unstream`` names one).
+MAX_KEY_CHARS: Final = 64
 _MAX_NAME_CHARS: Final = 128
 _MAX_RESUME_CHARS: Final = 96
 _MAX_METHOD_CHARS: Final = 16
@@ -89,7 +92,9 @@ def _text(item: Mapping[str, Any], key: str, limit: int) -> str:
     return value
 
 
-def _entry(item: object) -> PageEntry:
+def parse_page_entry(item: object) -> PageEntry:
+    """One entry (a JSON object) of ``streams``, or the body of a socket's ``stream`` message;
+    ``RequestError`` for anything else."""
     if not isinstance(item, dict):
         raise RequestError(
             "malformed", f"every item of 'streams' must be an object, got {quoted(item)}"
@@ -99,7 +104,7 @@ def _entry(item: object) -> PageEntry:
         raise RequestError(
             "malformed", f"a page stream: unexpected field {quoted(sorted(unknown)[0])}"
         )
-    key, name = _text(item, "key", _MAX_KEY_CHARS), _text(item, "name", _MAX_NAME_CHARS)
+    key, name = _text(item, "key", MAX_KEY_CHARS), _text(item, "name", _MAX_NAME_CHARS)
     if ("query" in item) == ("resume" in item):
         raise RequestError(
             "malformed", f"page stream {quoted(key)}: give either 'query' or 'resume'"
@@ -133,7 +138,7 @@ def parse_page_request(
 ) -> PageRequest:
     """The request in the JSON body ``text``; ``RequestError`` for anything else (no JSON
     object, missing or ill-typed fields, no entry or more than ``max_entries``, a key given
-    twice)."""
+    twice, a run resumed by two entries)."""
     document = decode_json_object(text, max_depth, "page connection", max_fields=max_fields)
     unknown = set(document) - {"page", "streams"}
     if unknown:
@@ -145,10 +150,28 @@ def parse_page_request(
         raise RequestError(
             "too_many_fields", f"'streams' holds {len(items)} items, over {max_entries}"
         )
-    entries = tuple(_entry(item) for item in items)
+    entries = tuple(parse_page_entry(item) for item in items)
     if len({entry.key for entry in entries}) != len(entries):
         raise RequestError("malformed", "every page stream needs a 'key' of its own")
+    _check_runs_resumed_once(entries)
     return PageRequest(document.get("page"), entries)
+
+
+def _check_runs_resumed_once(entries: tuple[PageEntry, ...]) -> None:
+    """A run is one entry's: resumed by two, each of its frames would be sent twice on the
+    connection (and the client's routing by run id could only give them to one)."""
+    seen: dict[str, str] = {}
+    for entry in entries:
+        if entry.resume is None:
+            continue
+        run = entry.resume.rpartition(".")[0] or entry.resume
+        if run in seen:
+            raise RequestError(
+                "malformed",
+                f"page streams {quoted(seen[run])} and {quoted(entry.key)} resume the same run "
+                f"{quoted(run)}: a run is resumed once, not twice",
+            )
+        seen[run] = entry.key
 
 
 def joined_frame(key: str, run_id: str) -> bytes:

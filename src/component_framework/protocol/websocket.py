@@ -9,7 +9,10 @@ mirror of ``protocol.sse``'s frame builders). Two client dialects are understood
   ``payload``, ``params``, ``snapshot`` and an optional ``ref`` echoed in the answer; a
   ``join`` may carry ``url``, the URL of the page (read by URL state, ``core.url_state``), and
   ``component``, the name of another component to hold on the same socket (the page's
-  socket); a ``leave`` names the ``component_id`` of such a component;
+  socket); a ``leave`` names the ``component_id`` of such a component, or the ``join_ref`` of
+  its join while the join's answer has not arrived;
+- ``{"type": "stream", "key", "name", "query" | "resume"}``: one entry of the page connection
+  (``protocol.page``) carried by the socket, and ``{"type": "unstream", "key"}`` to stop one;
 - htmx's ws extension: an object of form values plus its request headers (no ``type``):
   ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
@@ -25,6 +28,7 @@ from typing import Any, Final, Literal
 from component_framework.protocol.answer import Rendered, render_document, render_fragment
 from component_framework.protocol.compact import compact_json
 from component_framework.protocol.fragment import annotate_root
+from component_framework.protocol.page import MAX_KEY_CHARS, PageEntry, parse_page_entry
 from component_framework.protocol.request import (
     DEFAULT_MAX_FIELDS,
     RequestError,
@@ -53,10 +57,11 @@ __all__ = [
     "pong_message",
     "render_message",
     "stream_message",
+    "unstreamed_message",
 ]
 
-ClientType = Literal["event", "join", "leave", "ping"]
-CLIENT_TYPES: Final = ("event", "join", "leave", "ping")
+ClientType = Literal["event", "join", "leave", "ping", "stream", "unstream"]
+CLIENT_TYPES: Final = ("event", "join", "leave", "ping", "stream", "unstream")
 #: What a client may put in ``ref`` (echoed unchanged in the answer).
 Ref = str | int | None
 _MAX_REF_LENGTH: Final = 128
@@ -100,16 +105,21 @@ class ClientMessage:
     #: ``target``: the id of the element its HTML renders go into (htmx answers).
     component: str | None = None
     target: str | None = None
+    #: A leave's ``join_ref``: the ``ref`` of the join it undoes (before its answer came).
+    join_ref: Ref = None
+    #: A ``stream``'s page-connection entry; an ``unstream``'s ``key`` (also ``entry.key``).
+    entry: PageEntry | None = None
+    key: str | None = None
 
 
-def _ref_of(document: dict[str, Any]) -> Ref:
-    ref = document.get("ref")
-    if ref is None or type(ref) is int:
-        return ref
-    if isinstance(ref, str) and len(ref) <= _MAX_REF_LENGTH:
-        return ref
+def _ref_of(document: dict[str, Any], name: str = "ref", ref: Ref = None) -> Ref:
+    value = document.get(name)
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, str) and len(value) <= _MAX_REF_LENGTH:
+        return value
     expected = f"a string of at most {_MAX_REF_LENGTH} characters or an int"
-    raise MessageError("malformed", f"'ref' must be {expected}", None)
+    raise MessageError("malformed", f"{name!r} must be {expected}", ref)
 
 
 def parse_client_message(
@@ -133,6 +143,10 @@ def parse_client_message(
         got = quoted(kind)
         raise MessageError("malformed", f"'type' must be one of {expected}, got {got}", ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
+    if kind in ("stream", "unstream"):
+        return _stream_message(kind, body, ref)
+    join_ref = _ref_of(body, "join_ref", ref) if kind == "leave" else None
+    body.pop("join_ref", None)
     url = _page_url_of(body, ref) if kind == "join" else None
     component = _component_of(body, ref) if kind == "join" else None
     target = _target_of(body, ref) if component is not None else None
@@ -144,8 +158,9 @@ def parse_client_message(
         raise MessageError("malformed", "'state' is not accepted over WebSocket", ref)
     if kind == "event" and fields.event is None:
         raise MessageError("malformed", "an event message needs an 'event' name", ref)
-    if kind == "leave" and not isinstance(fields.component_id, str):
-        raise MessageError("malformed", "a leave message needs a 'component_id'", ref)
+    if kind == "leave" and (fields.component_id is None) == (join_ref is None):
+        expected = "a 'component_id' or the 'join_ref' of its join (one of them)"
+        raise MessageError("malformed", f"a leave message needs {expected}", ref)
     return ClientMessage(
         kind,
         fields.event,
@@ -160,7 +175,24 @@ def parse_client_message(
         url=url,
         component=component,
         target=target,
+        join_ref=join_ref,
     )
+
+
+def _stream_message(kind: ClientType, body: dict[str, Any], ref: Ref) -> ClientMessage:
+    """A ``stream`` (the page connection's entry, the same fields and rules) or an
+    ``unstream`` (its ``key`` alone)."""
+    if kind == "stream":
+        try:
+            entry = parse_page_entry(body)
+        except RequestError as exc:
+            raise MessageError("malformed", str(exc), ref) from None
+        return ClientMessage(kind, ref=ref, entry=entry, key=entry.key)
+    key = body.get("key")
+    if set(body) != {"key"} or not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS:
+        expected = f"only a 'key' of 1 to {MAX_KEY_CHARS} characters"
+        raise MessageError("malformed", f"an unstream message takes {expected}", ref)
+    return ClientMessage(kind, ref=ref, key=key)
 
 
 def _component_of(body: dict[str, Any], ref: Ref) -> str | None:
@@ -296,9 +328,19 @@ def broadcast_message(
     return _encode(_tagged(message, component_id))
 
 
-def left_message(component_id: str, ref: Ref) -> str:
-    """The answer to a ``leave``: ``{"type": "left", "component_id", "ref"}``."""
-    return _encode({"type": "left", "component_id": component_id, "ref": ref})
+def left_message(component_id: str | None, ref: Ref, join_ref: Ref = None) -> str:
+    """The answer to a ``leave``: ``{"type": "left", "component_id", "ref"}``; a leave by
+    ``join_ref`` gets it back (``component_id`` is ``null`` when the join had no answer yet)."""
+    message: dict[str, Any] = {"type": "left", "component_id": component_id, "ref": ref}
+    if join_ref is not None:
+        message["join_ref"] = join_ref
+    return _encode(message)
+
+
+def unstreamed_message(key: str, ref: Ref) -> str:
+    """The answer to an ``unstream``: ``{"type": "unstreamed", "key", "ref"}`` (the socket
+    carries that entry's run no more)."""
+    return _encode({"type": "unstreamed", "key": key, "ref": ref})
 
 
 def pong_message(ref: Ref) -> str:

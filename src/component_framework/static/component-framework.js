@@ -5,8 +5,8 @@
  * put hx-ext="component-framework" on <body>; htmx 4 extensions are global once registered.
  * Types: component-framework.d.ts beside this file. What it does, in order below:
  * stream operations (SSE "stream" frames and compact "t" text frames, WebSocket "stream" messages), batched once per frame;
- * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/);
- * one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
+ * SSE ends and resumes; one connection per page for the streams of this app (POST <prefix>/_page/,
+ * or the page's socket when it has one); one socket per page for its ws-connect components; WebSocket resume with the component's last snapshot, sent in a join
  * message (never in the URL), events queued while the socket is away (sent after the rejoin, or
  * reported as not applied after a fresh mount);
  * errors shown in the component, with no htmx console error for them; loading state; a field the
@@ -269,6 +269,7 @@
     }
   }
   function onSocketMessage(elt, text, link) { // false: not for htmx to swap
+    if (isFrame(text) || /^\{"type":"unstreamed"/.test(text)) { return false; } // the page's streams
     for (var i = 0; i < routed.length; i++) { // a joined component's message: its stand-in's
       if (routed[i].text === text) {
         if (routed[i].to === elt) { break; }
@@ -325,17 +326,27 @@
     // still closes: the members joined on the old one rejoin on the new one.
     if (host.socket) { dropMembers(host); }
     host.socket = socket;
+    if (Object.keys(members).length) { reopen(0); } // the page's streams move onto it
     socket.addEventListener("open", function () {
-      if (host.socket === socket) { setTimeout(function () { host.members.forEach(openMember); }, 0); }
+      if (host.socket !== socket) { return; }
+      socket.cfUp = true;
+      host.refused = false;
+      setTimeout(function () { host.members.forEach(openMember); }, 0);
+      reopen(0); // every stream entry, resumed after its last frame
     });
     socket.addEventListener("message", function (event) {
+      if (host.socket === socket && typeof event.data === "string" && isFrame(event.data)) {
+        return event.data.split("\n\n").forEach(function (block) { if (block) { linkFrame(block); } });
+      }
       var member = host.socket === socket && typeof event.data === "string" && memberFor(host, event.data);
       if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
     });
     socket.addEventListener("close", function (event) {
       if (host.socket !== socket) { return; }
       if (!host.elt.isConnected || [1006, 1011, 1012, 1013].indexOf(event.code) < 0) { pageSocket = null; }
+      host.refused = !socket.cfUp; // never opened: the streams go over /_page/ meanwhile
       dropMembers(host, event.code);
+      reopen(0); // its reconnect carries them again, else /_page/
     });
   }
   function openMember(member) {
@@ -356,10 +367,10 @@
       deliver: function (text) { member.fire("message", { type: "message", data: text, target: member }); },
       send: function (text) { host.socket.send(tagged(member, text)); },
       close: function (code) { // as a socket's: then a close event (hx-ws reconnects on its code)
-        var at = host.members.indexOf(member), id = heldId(member), was = member.readyState;
+        var at = host.members.indexOf(member), was = member.readyState;
         if (at >= 0) { host.members.splice(at, 1); }
-        if (was === 1 && id && !member.refused && host.socket.readyState === 1) {
-          host.socket.send(JSON.stringify({ type: "leave", component_id: id }));
+        if (was === 1 && !member.refused && host.socket.readyState === 1) { // by its join's ref: answered or not
+          host.socket.send(JSON.stringify({ type: "leave", join_ref: member.ref }));
         }
         member.readyState = 3;
         if (was < 3) { setTimeout(function () { member.fire("close", { type: "close", code: code || 1005, target: member }); }, 0); }
@@ -511,6 +522,9 @@
   // last frame to resume); the answer carries every run's frames unchanged (the id names the
   // run). A join or an early leave re-opens it with the new list, a drop re-opens it once with
   // backoff: each stream resumes after its own last frame, so nothing is lost or repeated.
+  // When the page has a socket of ours (open, opening or reconnecting), the same entries ride
+  // it instead: {"type": "stream", ...} one by one, {"type": "unstream", key} on a leave, the
+  // same frames back as socket messages; each (re)open of the socket sends them all again.
   // data-page-connection="off" on the element (or an ancestor) keeps a stream on its own.
   var PAGE_URL = APP && APP + "/_page/", members = {}, byRun = {}, memberCount = 0;
   var link = null, reopening = 0, backoff = 0;
@@ -531,9 +545,16 @@
     if (members[member.key] !== member) { return; }
     delete members[member.key];
     if (member.run) { delete byRun[member.run]; }
-    if (!member.ended) { reopen(10); } // its run still streams to this page: say it left
+    if (member.ended) { return; }
+    if (!member.on) { return reopen(10); } // its run still streams to this page: say it left
+    if (member.on.readyState === 1) { member.on.send(JSON.stringify({ type: "unstream", key: member.key })); }
   }
-  function reopen(delay) { if (!reopening) { reopening = setTimeout(openLink, delay); } }
+  function reopen(delay) {
+    if (reopening && delay) { return; }
+    clearTimeout(reopening);
+    reopening = setTimeout(openLink, delay);
+  }
+  function isFrame(text) { return /^(event|id|data):/.test(text); } // a socket message of the page's streams
   function openLink() {
     reopening = 0;
     if (link && Object.keys(members).some(function (key) { return members[key].sent === link; })) {
@@ -544,10 +565,13 @@
       var member = members[key];
       if (member.elt && !member.elt.isConnected) { member.ended = true; member.end("gone", {}); }
     });
-    var controller = new AbortController(), streams = [], elt = null;
+    var host = pageSocket, socket = host && host.socket && host.elt.isConnected && !host.refused && host.socket;
+    var controller = socket || new AbortController(), streams = [], elt = null;
     Object.keys(members).forEach(function (key) {
       var member = members[key];
+      if (socket && (socket.readyState !== 1 || member.on === socket)) { return; } // its open sends them
       elt = elt || member.elt;
+      member.on = socket || null;
       if (member.run) { return streams.push({ key: key, name: member.name, resume: member.run + "." + member.seq }); }
       if (member.sent && member.method) { // a POST whose connection dropped unanswered: never sent twice
         member.ended = true;
@@ -556,6 +580,9 @@
       member.sent = controller;
       streams.push({ key: key, name: member.name, query: member.query, method: member.method, body: member.body });
     });
+    if (socket) { // the page's socket carries them, one message each
+      return streams.forEach(function (entry) { entry.type = "stream"; socket.send(JSON.stringify(entry)); });
+    }
     var keys = streams.map(function (entry) { return entry.key; }), current = link = controller;
     if (!keys.length) { link = null; return; }
     fetch(PAGE_URL, {

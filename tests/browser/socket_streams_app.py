@@ -1,0 +1,191 @@
+"""The app of the streams-on-the-socket browser test (``test_socket_streams.py``): a page with
+two ``ws-connect`` live components (``tally``) and three ``sse-connect`` streams (``counter``)
+of this app, which the client runtime puts on one socket; ``#add`` swaps in a fourth stream
+and ``#remove`` swaps out the first. A recorder in front of the components counts page
+connections (``POST /_page/``), stream requests and socket handshakes; ``/stats`` answers
+those counts, the runs started and cancelled, and the sockets and streams open now;
+``POST /stats/reset`` zeroes them; ``POST /drop`` closes every open socket with ``1012`` (as a
+restart would), so the page reconnects. A counter streams `` 1 2 ... UPTO`` as
+``stream_text`` appends, ``EVERY`` seconds apart, so a lost frame leaves a gap and a repeated
+one a double in its final text. Starlette, under a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.config import Settings
+from component_framework.core.hub import Hub
+from component_framework.core.registry import ComponentRegistry
+
+__all__ = ["EVERY", "STREAMS", "UPTO", "app", "expected_text"]
+
+NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
+KEY: Final = "browser-socket-streams-key-0123456789abcdef"
+STREAMS: Final = 3
+UPTO: Final = 30
+EVERY: Final = 0.1
+STREAM: Final = (
+    '<div id="s-{n}" class="counter-box" hx-ext="sse" '
+    'sse-connect="/components/counter/stream?label=c{n}" '
+    'sse-swap="message" hx-swap="innerHTML"><p>waiting</p></div>'
+)
+PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>streams on the socket</title>
+<link rel="icon" href="data:,">
+<meta name="htmx-config" content='{{"includeIndicatorStyles": false, "allowEval": false}}'>
+{scripts}
+</head><body hx-ext="component-framework">
+<section id="box-a" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-a&label=a">
+</section>
+<section id="box-b" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-b&label=b">
+</section>
+<button id="add" hx-get="/late" hx-target="#late" hx-swap="innerHTML">add</button>
+<button id="remove" hx-get="/gone" hx-target="#s-0" hx-swap="outerHTML">remove</button>
+<div id="late"></div>
+{streams}
+</body></html>
+"""
+TALLY: Final = (
+    '<div class="tally"><p class="shown">{{ label }}: {{ count }}</p>'
+    '<button ws-send hx-vals=\'{"event": "add"}\'>add</button></div>'
+)
+COUNTER: Final = '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
+
+
+def expected_text() -> str:
+    return "".join(f" {n}" for n in range(1, UPTO + 1))
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.starts = self.cancelled = 0
+        self.page_connections = self.stream_requests = self.handshakes = 0
+
+
+STATS: Final = _Stats()
+registry = ComponentRegistry()
+
+
+@registry.register("tally")
+class Tally(Component):
+    template_name = "tally.html"
+
+    def mount(self, label: str) -> None:
+        self.state.update({"label": label, "count": 0})
+
+    def on_add(self) -> None:
+        self.state["count"] += 1
+
+
+@registry.register("counter")
+class CounterStream(StreamingComponent):
+    """Renders its label once, then appends `` n`` for n = 1..UPTO."""
+
+    template_name = "counter.html"
+    stream_resume_grace = 2.0  # a stream that left is cancelled soon
+
+    def mount(self) -> None:
+        self.state["label"] = ""
+
+    async def on_count(self, label: str) -> AsyncIterator[None]:
+        STATS.starts += 1
+        self.state["label"] = label
+        yield
+        await self.stream_start("out")
+        try:
+            for n in range(1, UPTO + 1):
+                await asyncio.sleep(EVERY)
+                await self.stream_text("out", f" {n}")
+        except asyncio.CancelledError:
+            STATS.cancelled += 1
+            raise
+        await self.stream_done("out")
+
+
+renderer = Jinja2Renderer.from_strings({"tally.html": TALLY, "counter.html": COUNTER})
+components = ComponentASGI(
+    registry=registry,
+    renderer=renderer,
+    settings=Settings(secret_keys=(KEY,), vendor_directory=NODE_MODULES),
+    hub=Hub(),
+)
+
+
+async def _page(request: Request) -> HTMLResponse:
+    scripts = components.script_tags()
+    streams = "\n".join(STREAM.format(n=n) for n in range(STREAMS))
+    return HTMLResponse(PAGE.format(scripts=scripts, streams=streams))
+
+
+async def _late(request: Request) -> HTMLResponse:
+    return HTMLResponse(STREAM.format(n=STREAMS))
+
+
+async def _gone(request: Request) -> HTMLResponse:
+    return HTMLResponse('<p id="s-0-gone">removed</p>')
+
+
+async def _stats(request: Request) -> JSONResponse:
+    guard = components.guard
+    return JSONResponse(
+        {
+            "starts": STATS.starts,
+            "cancelled": STATS.cancelled,
+            "page_connections": STATS.page_connections,
+            "stream_requests": STATS.stream_requests,
+            "handshakes": STATS.handshakes,
+            "open_sockets": guard.open_count("socket"),
+            "open_streams": guard.open_count("stream"),
+        }
+    )
+
+
+async def _reset(request: Request) -> PlainTextResponse:
+    STATS.reset()
+    return PlainTextResponse("reset")
+
+
+async def _drop(request: Request) -> PlainTextResponse:
+    connections = list(components.sockets.connections)
+    for connection in connections:
+        connection.close(None, 1012)  # as a restart does: the page reconnects
+    return PlainTextResponse(str(len(connections)))
+
+
+async def _recorded(scope: Scope, receive: Receive, send: Send) -> None:
+    path = scope.get("path", "")
+    if scope["type"] == "websocket":
+        STATS.handshakes += 1
+    elif path.endswith("/_page/"):
+        STATS.page_connections += 1
+    elif "/stream" in path:
+        STATS.stream_requests += 1
+    await components(scope, receive, send)
+
+
+app = Starlette(
+    routes=[
+        Route("/", _page),
+        Route("/late", _late),
+        Route("/gone", _gone),
+        Route("/stats", _stats),
+        Route("/stats/reset", _reset, methods=["POST"]),
+        Route("/drop", _drop, methods=["POST"]),
+        Mount("/components", app=_recorded),
+    ]
+)

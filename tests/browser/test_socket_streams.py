@@ -1,0 +1,126 @@
+"""The page's streams on the page's socket in a real headless Chromium (issue 18), on htmx 2
+and htmx 4: a page with ``ws-connect`` live components and several ``sse-connect`` streams of
+this app (``tests/browser/socket_streams_app.py``) holds exactly one connection to the app,
+the socket, which carries every stream to its end; after the socket drops mid-stream the page
+reconnects once and every stream resumes with nothing lost or repeated (no run started twice,
+no page connection opened); a stream swapped in joins the socket and a removed one stops."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, WebSocket, expect
+
+from tests.browser.harness import WatchedPage, watched_page
+from tests.browser.socket_streams_app import STREAMS, expected_text
+from tests.servers import ServerProcess, uvicorn_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
+
+FINISH_TIMEOUT_MS = 30_000
+_STREAMING = """(count) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent.includes(' 2'));
+}"""
+_FINISHED = """([count, text]) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent === text);
+}"""
+_TEXTS = """() => Array.from(document.querySelectorAll('.counter'),
+    c => [c.querySelector('b').textContent, c.querySelector('[data-stream="out"]').textContent])"""
+
+
+def _http_json(url: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=5.0) as answer:
+        text = answer.read()
+    return json.loads(text) if text.startswith(b"{") else text.decode()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    log_dir = tmp_path_factory.mktemp("socket-streams")
+    with uvicorn_server("tests.browser.socket_streams_app:app", log_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def opened(browser: Browser, server: ServerProcess) -> Iterator[WatchedPage]:
+    _http_json(f"{server.base_url}/stats/reset", "POST")
+    with watched_page(browser, server.base_url) as watched:
+        yield watched
+
+
+def _open(page: Page, base_url: str) -> list[WebSocket]:
+    sockets: list[WebSocket] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.goto(base_url + "/")
+    for box in ("a", "b"):
+        expect(page.locator(f"#box-{box} .shown")).to_have_text(f"{box}: 0")
+    page.wait_for_function(_STREAMING, arg=STREAMS, timeout=FINISH_TIMEOUT_MS)
+    return sockets
+
+
+def _finished(page: Page, count: int) -> None:
+    try:
+        page.wait_for_function(_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS)
+    except Exception as timeout:
+        raise AssertionError(
+            f"not every stream ended complete: {page.evaluate(_TEXTS)}"
+        ) from timeout
+
+
+def test_live_components_and_streams_hold_one_connection_and_every_stream_completes(
+    opened: WatchedPage, server: ServerProcess
+) -> None:
+    page = opened.page
+    sockets = _open(page, server.base_url)
+    streaming = _http_json(f"{server.base_url}/stats")
+    page.locator("#box-a button").click()
+    expect(page.locator("#box-a .shown")).to_have_text("a: 1")
+    _finished(page, STREAMS)
+    stats = _http_json(f"{server.base_url}/stats")
+    assert (streaming["open_sockets"], streaming["open_streams"]) == (1, 0), streaming
+    assert len(sockets) == 1, [socket.url for socket in sockets]
+    assert stats["handshakes"] == 1, stats
+    assert (stats["page_connections"], stats["stream_requests"]) == (0, 0), stats
+    assert stats["starts"] == STREAMS, stats
+
+
+def test_a_socket_drop_mid_stream_resumes_every_stream_with_nothing_lost_or_repeated(
+    opened: WatchedPage, server: ServerProcess
+) -> None:
+    page = opened.page
+    sockets = _open(page, server.base_url)
+    assert _http_json(f"{server.base_url}/drop", "POST") == "1"
+    _finished(page, STREAMS)
+    page.locator("#box-b button").click()
+    expect(page.locator("#box-b .shown")).to_have_text("b: 1")
+    stats = _http_json(f"{server.base_url}/stats")
+    assert len(sockets) == 2, [socket.url for socket in sockets]  # the first and one reconnect
+    assert stats["starts"] == STREAMS, stats  # resumed, never started again
+    assert stats["cancelled"] == 0, stats
+    assert (stats["page_connections"], stats["stream_requests"]) == (0, 0), stats
+
+
+def test_a_stream_swapped_in_joins_the_socket_and_a_removed_one_stops(
+    opened: WatchedPage, server: ServerProcess
+) -> None:
+    page = opened.page
+    _open(page, server.base_url)
+    page.locator("#add").click()
+    page.locator("#remove").click()
+    expect(page.locator("#s-0-gone")).to_have_text("removed")
+    _finished(page, STREAMS)  # two of the first three, and the one swapped in
+    page.wait_for_function(
+        "() => fetch('/stats').then(r => r.json()).then(s => s.cancelled === 1)",
+        timeout=FINISH_TIMEOUT_MS,
+    )
+    stats = _http_json(f"{server.base_url}/stats")
+    assert stats["starts"] == STREAMS + 1, stats
+    assert (stats["page_connections"], stats["stream_requests"]) == (0, 0), stats
+    assert stats["handshakes"] == 1, stats
