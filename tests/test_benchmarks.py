@@ -74,3 +74,15 @@ def test_the_loopback_launcher_serves_a_correct_contender_under_each_server(
             )
         else:
             assert worker == running.pid
+
+
+def test_the_hotspots_diagnostic_prints_its_stage_piece_and_profile_tables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.http import hotspots
+
+    assert hotspots.main(["--iterations", "4", "--rounds", "1", "--requests", "4"]) == 0
+    printed = capsys.readouterr().out
+    for heading in ("| stage (cumulative 1-6) |", "| piece (each alone) |", "| function |"):
+        assert heading in printed
+    assert "| body read (read_body) |" in printed

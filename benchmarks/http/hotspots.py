@@ -1,13 +1,18 @@
 """Where ComponentASGI's time goes: ``python -m benchmarks.http.hotspots [--pyinstrument]``.
 
-Two views of the in-process counter event (same synthetic exchange as
+Three views of the in-process counter event (same synthetic exchange as
 ``benchmarks.http.inprocess``):
 
 1. A stage table without any profiler: cumulative prefixes of the request path (parse, then
    + dispatch, + JSON answer, + send, the whole ``handle_http``, the whole app), each timed as
    the fastest of many interleaved rounds, so the increments add up to the app's cost. Pieces
    the floor shares (verify, sign, render) are timed on their own beside them.
-2. A profile: cProfile's functions of ``component_framework`` by own time (cProfile inflates
+2. A piece table: each step of one request alone (routing, header scan, guard, body read,
+   JSON parse, the call objects, prepare with the snapshot's verification, create and
+   handler, the render with its signature, the answer's JSON, the response messages), by
+   CPU time (best round). Pieces timed alone run warm, so they add up to less than the
+   whole; read them for where the time goes, the stage table for the total.
+3. A profile: cProfile's functions of ``component_framework`` by own time (cProfile inflates
    small calls, so read it for ranking, not for absolute cost), or with ``--pyinstrument`` (if
    installed) pyinstrument's call tree.
 
@@ -30,8 +35,11 @@ from benchmarks.common.counter import COMPONENT_ID, COMPONENT_NAME, CONTENT_TYPE
 from benchmarks.http.contenders import build_components, build_floor
 from benchmarks.http.inprocess import Exchange, lifespan
 from component_framework.asgi.http import handle_http
+from component_framework.asgi.incoming import RequestHeaders, read_body
 from component_framework.asgi.responses import JSON_HEADERS, Response, json_body, send_response
+from component_framework.core.access import AccessContext
 from component_framework.core.dispatch import ComponentCall
+from component_framework.protocol.answer import render_document
 from component_framework.protocol.request import parse_body
 
 __all__ = ["main"]
@@ -135,6 +143,96 @@ async def _stage_table(iterations: int, rounds: int) -> list[str]:
     return lines
 
 
+def _pieces(exchange: Exchange, app: Any) -> dict[str, Loop]:
+    """Each step of one counter event alone, on the objects a request builds."""
+    services = app.services
+    dispatcher, guard, settings = services.dispatcher, services.guard, services.dispatcher.settings
+    scope: Any = {**exchange.scope, "state": {}}
+    body, receive, send = exchange.body, exchange.receive, exchange.send
+    headers = RequestHeaders.of(scope)
+    depth, most = settings.max_json_depth, settings.max_fields
+    fields = parse_body(CONTENT_TYPE, body, max_depth=depth, max_fields=most)
+    context = AccessContext("http", scope, "127.0.0.1")
+    call = ComponentCall.from_fields(COMPONENT_NAME, fields, context)
+    plan = dispatcher.prepare(call)
+    result = dispatcher.run(plan)
+    component, token = result.component, fields.snapshot or ""
+    template_context = component.get_context()
+    response = Response(200, JSON_HEADERS, json_body(render_document(result)))
+
+    def sync(function: Callable[[], object]) -> Loop:
+        async def loop(n: int) -> None:
+            for _ in range(n):
+                function()
+
+        return loop
+
+    async def body_read(n: int) -> None:
+        for _ in range(n):
+            now = time.monotonic()
+            await read_body(receive, settings.max_body_bytes, headers.content_length,
+                            guard.body_deadlines, now)  # fmt: skip
+
+    async def sent(n: int) -> None:
+        for _ in range(n):
+            await send_response(send, response)
+
+    def created() -> None:
+        component, _ = dispatcher.create(dispatcher.prepare(call))
+        dispatcher.call_handler(plan, component)
+
+    return {
+        "routing (RouteCache.resolve)": sync(lambda: app._routes.resolve(scope)),
+        "header scan (RequestHeaders.of)": sync(lambda: RequestHeaders.of(scope)),
+        "guard (host, address, rate, cross-site)": sync(
+            lambda: guard.admit(scope, headers, time.monotonic(), "request")
+        ),
+        "body read (read_body)": body_read,
+        "JSON parse (parse_body)": sync(
+            lambda: parse_body(CONTENT_TYPE, body, max_depth=depth, max_fields=most)
+        ),
+        "call objects (AccessContext, ComponentCall)": sync(
+            lambda: ComponentCall.from_fields(
+                COMPONENT_NAME, fields, AccessContext("http", scope, "127.0.0.1")
+            )
+        ),
+        "prepare (with the snapshot's verify)": sync(lambda: dispatcher.prepare(call)),
+        "  of which SnapshotSigner.verify": sync(
+            lambda: dispatcher.signer.verify(token, COMPONENT_NAME)
+        ),
+        "prepare + create + handler": sync(created),
+        "render (before_render .. sign)": sync(lambda: dispatcher.render(component)),
+        "  of which the template": sync(
+            lambda: dispatcher.renderer.render("counter.html", template_context)
+        ),
+        "  of which SnapshotSigner.sign": sync(
+            lambda: dispatcher.signer.sign(COMPONENT_NAME, COMPONENT_ID, {"count": 42})
+        ),
+        "answer (render_document, JSON, Response)": sync(
+            lambda: Response(200, JSON_HEADERS, json_body(render_document(result)))
+        ),
+        "response messages (send_response)": sent,
+    }
+
+
+async def _piece_table(iterations: int, rounds: int) -> list[str]:
+    exchange = Exchange()
+    app = build_components()
+    pieces = _pieces(exchange, app)
+    best = dict.fromkeys(pieces, float("inf"))
+    for loop in pieces.values():
+        await loop(iterations // 4)
+    for _ in range(rounds):
+        for name, loop in pieces.items():
+            started = time.process_time_ns()
+            await loop(iterations)
+            elapsed = (time.process_time_ns() - started) / iterations / 1000
+            best[name] = min(best[name], elapsed)
+    lines = ["| piece (each alone) | CPU µs (best round) |", "|---|---:|"]
+    lines.extend(f"| {name} | {value:.2f} |" for name, value in best.items())
+    return lines
+
+
 async def _profile(requests: int, top: int, use_pyinstrument: bool) -> list[str]:
     exchange = Exchange()
     app = build_components()
@@ -186,8 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         table = runner.run(_stage_table(arguments.iterations, arguments.rounds))
+        pieces = runner.run(_piece_table(arguments.iterations, arguments.rounds))
         profile = runner.run(_profile(arguments.requests, arguments.top, arguments.pyinstrument))
-    print("\n".join([*table, "", *profile]))
+    print("\n".join([*table, "", *pieces, "", *profile]))
     return 0
 
 

@@ -34,6 +34,7 @@ import uvloop
 from benchmarks.common.probes import (
     CpuMeter,
     RssSampler,
+    percentile,
     raise_open_files,
     read_rss_kib,
     summary_ms,
@@ -228,6 +229,23 @@ def _latencies(readers: Sequence[ResponseReader], rate: float) -> tuple[list[flo
     return delivery, schedule
 
 
+def _fairness(readers: Sequence[ResponseReader], rate: float) -> dict[str, float]:
+    """How evenly the streams were served: each stream's median latency against the schedule,
+    summarised over the streams (ms); a wide spread means some streams waited for others."""
+    medians = []
+    for reader in readers:
+        if reader.sent:
+            first = reader.sent[0]
+            lateness = sorted(a - (first + i / rate) for i, a in enumerate(reader.arrived))
+            medians.append(percentile(lateness, 0.5))
+    medians.sort()
+    return {
+        "min_ms": round(medians[0] * 1000, 3) if medians else float("nan"),
+        "p50_ms": round(percentile(medians, 0.5) * 1000, 3),
+        "max_ms": round(medians[-1] * 1000, 3) if medians else float("nan"),
+    }
+
+
 async def load(
     meter: CpuMeter,
     port: int,
@@ -282,6 +300,7 @@ async def load(
         last_token_after_s=round(max(arrivals) - started, 3) if arrivals else None,
         delivery_latency=summary_ms(delivery),
         schedule_latency=summary_ms(schedule),
+        stream_median_latency=_fairness(readers, rate),
         frames=frames,
         stream_frames=stream_frames,
         wire_bytes=wire,

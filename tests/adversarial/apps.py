@@ -32,6 +32,7 @@ from component_framework.core.component import Component, StreamingComponent, ra
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.uploads import Accept, UploadFile
+from component_framework.errors import Unauthorized
 from component_framework.protocol.snapshot import SnapshotSigner
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "BODY_LIMIT",
     "BODY_TIMEOUT",
     "CALLS",
+    "CAPS",
     "HOST_BUILDERS",
     "INNER_TEXT",
     "LIMITED_BURST",
@@ -48,12 +50,14 @@ __all__ = [
     "UPLOAD_CHUNK",
     "UPLOAD_DIR",
     "UPLOAD_LIMIT",
+    "USER_HEADER",
     "WS_BURST",
     "WS_LIMIT",
     "build_litestar",
     "build_middleware",
     "build_raw",
     "build_starlette",
+    "components_of",
     "registry",
     "settings",
     "sign",
@@ -90,6 +94,8 @@ TEMPLATES: Final = {
     "finder.html": "<p>{{ q }}|{{ page }}</p>",
     "avatar.html": "<p>{{ size }}</p>",
     "roster.html": "<p>{{ here }}|{{ news | join(', ') }}</p>",
+    "locker.html": "<p>{{ owner }}:{{ steps }}</p>",
+    "board.html": "<p>{{ notes }}</p>",
 }
 renderer = Jinja2Renderer.from_strings(TEMPLATES)
 registry = ComponentRegistry()
@@ -348,6 +354,59 @@ class Roster(Component):
         return context
 
 
+#: The header that names the matrix's user (its stand-in for a sign-in: the apps have no
+#: authentication middleware, and a header reaches every host and transport unchanged).
+USER_HEADER: Final = "x-user"
+
+
+@registry.register("locker")
+class Locker(StreamingComponent):
+    """Belongs to the user who mounted it (:data:`USER_HEADER`): its authorization refuses
+    anyone else (403) and a request naming no user (401), at every mount, stream and event."""
+
+    template_name = "locker.html"
+
+    def mount(self) -> None:
+        CALLS["locker.mount"] += 1
+        self.state.update(owner=self.request.headers.get(USER_HEADER, ""), steps=0)
+
+    def hydrate(self, state: dict[str, Any]) -> None:
+        CALLS["locker.hydrate"] += 1
+        super().hydrate(state)
+
+    def authorize(self, context: Any, event: str) -> bool:
+        user = context.headers.get(USER_HEADER)
+        if not user:
+            raise Unauthorized("the locker needs a user")
+        return bool(self.state.get("owner", user) == user)
+
+    async def on_open(self, steps: int = 1) -> Any:
+        CALLS["locker.on_open"] += 1
+        for _ in range(steps):
+            await asyncio.sleep(0)
+            self.state["steps"] += 1
+            yield
+
+
+@registry.register("board")
+class Board(StreamingComponent):
+    """Live updates only (no stream handler): its stream, or its place on a socket, stays
+    open and holds a hub member until the client goes; its runs' resume grace is short, so
+    the at-scale cases see them freed soon after."""
+
+    template_name = "board.html"
+    live_updates = True
+    stream_resume_grace = 0.3
+
+    def mount(self) -> None:
+        CALLS["board.mount"] += 1
+        self.state["notes"] = 0
+
+    def on_note(self) -> None:
+        CALLS["board.on_note"] += 1
+        self.state["notes"] += 1
+
+
 @registry.register("audit")
 class Audit(Component):
     """Reports :data:`CALLS` of the serving process (not counted itself)."""
@@ -356,6 +415,16 @@ class Audit(Component):
 
     def mount(self) -> None:
         self.state["calls"] = dict(CALLS)
+
+
+#: Small per-client caps for the at-scale cases (``test_page_bad_input``): open responses,
+#: runs started through page connections, sockets, and components on one socket.
+CAPS: Final = {
+    "max_streams_per_client": 3,
+    "max_page_streams_per_client": 4,
+    "max_sockets_per_client": 3,
+    "ws_max_components": 3,
+}
 
 
 #: The hosts the matrix's apps answer for; a request for ``localhost`` is refused.
@@ -420,6 +489,17 @@ async def _hello(request: Request) -> PlainTextResponse:
     return PlainTextResponse(INNER_TEXT)
 
 
+def components_of(app: Any) -> ComponentASGI:
+    """The ``ComponentASGI`` a host app built here serves (to read what it holds)."""
+    found: ComponentASGI = getattr(getattr(app, "state", None), "matrix_components", app)
+    return found
+
+
+def _holding(outer: Any, mounted: ComponentASGI) -> Any:
+    outer.state.matrix_components = mounted  # Litestar's and Starlette's app state
+    return outer
+
+
 def build_raw(*, in_process: bool = True, **overrides: Any) -> Any:
     """Standalone ``ComponentASGI`` at ``/components``."""
     return components(in_process=in_process, **overrides)
@@ -434,14 +514,16 @@ def build_middleware(*, in_process: bool = True, **overrides: Any) -> Any:
 def build_litestar(*, in_process: bool = True, **overrides: Any) -> Any:
     """Litestar with ``create_component_routes(app, components)``."""
     app = Litestar(route_handlers=[])
-    create_component_routes(app, components(in_process=in_process, **overrides))
-    return app
+    mounted = components(in_process=in_process, **overrides)
+    create_component_routes(app, mounted)
+    return _holding(app, mounted)
 
 
 def build_starlette(*, in_process: bool = True, **overrides: Any) -> Any:
     """``Starlette(routes=[Mount("/components", app=ComponentASGI(...))])``."""
     mounted = components(in_process=in_process, **overrides)
-    return Starlette(routes=[Mount("/components", app=mounted), Route("/hello", _hello)])
+    outer = Starlette(routes=[Mount("/components", app=mounted), Route("/hello", _hello)])
+    return _holding(outer, mounted)
 
 
 HOST_BUILDERS: Final = {

@@ -24,6 +24,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from component_framework.protocol.sse import SSEDecoder, SSEEvent
 from component_framework.testing import (
     ASGIResponse,
     WebSocketClosed,
@@ -40,6 +41,7 @@ __all__ = [
     "Closed",
     "Host",
     "InProcessHost",
+    "OpenStream",
     "Refused",
     "Request",
     "UvicornHost",
@@ -90,6 +92,53 @@ class Request:
 
     def target(self) -> str:
         return self.path + (f"?{self.query.decode('latin-1')}" if self.query else "")
+
+
+class OpenStream:
+    """An HTTP answer being read: its status and headers, then its SSE events as they come
+    (``next_event``) or up to its end (``rest``); a JSON error answer is in ``body``."""
+
+    def __init__(
+        self, status: int, headers: list[tuple[str, str]], chunks: AsyncIterator[bytes]
+    ) -> None:
+        self.status, self.headers = status, headers
+        self.events: list[SSEEvent] = []  # every event read so far
+        self.body = b""  # every byte read so far
+        self._chunks = chunks
+        self._decoder = SSEDecoder()
+        self._pending: list[SSEEvent] = []
+        self.ended = False
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    async def next_event(self, wait: float = MESSAGE_WAIT) -> SSEEvent:
+        """The next event; ``EOFError`` when the answer ended first, ``TimeoutError`` when
+        none came within ``wait`` seconds."""
+        async with asyncio.timeout(wait):
+            while not self._pending:
+                try:
+                    chunk = await anext(self._chunks)
+                except StopAsyncIteration:
+                    self.ended = True
+                    raise EOFError("the answer ended") from None
+                self.body += chunk
+                self._pending.extend(self._decoder.feed(chunk))
+        event = self._pending.pop(0)
+        self.events.append(event)
+        return event
+
+    async def rest(self, wait: float = WAIT) -> list[SSEEvent]:
+        """Every event up to the end of the answer (within ``wait`` seconds)."""
+        async with asyncio.timeout(wait):
+            while True:
+                try:
+                    await self.next_event(wait)
+                except EOFError:
+                    return self.events
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 # -- WebSocket clients ----------------------------------------------------------------------
@@ -200,6 +249,11 @@ class Host:
     async def check_alive(self) -> None:
         """The serving process still runs and logged no traceback (no-op in process)."""
 
+    def stream(self, request: Request) -> contextlib.AbstractAsyncContextManager[OpenStream]:
+        """An answer read as it comes (``async with``: an endless stream too); leaving the
+        block is the client going away."""
+        raise NotImplementedError
+
     async def post_json(self, path: str, document: Any) -> ASGIResponse:
         body = json.dumps(document).encode()
         headers = (("content-type", "application/json"), ("content-length", str(len(body))))
@@ -219,17 +273,23 @@ class Host:
         await self.check_alive()
 
 
-async def asgi_exchange(app: Any, request: Request, *, limit: float = WAIT) -> ASGIResponse:
-    """Run ``request`` against ``app`` in process, message by message; after the body (or,
-    with ``stall``, never) the receive channel waits, then reports ``http.disconnect`` once
-    the answer is complete. A hang fails with ``TimeoutError`` after ``limit`` seconds."""
+def _request_scope(request: Request) -> dict[str, Any]:
+    """The HTTP scope of ``request``, with the ``Host`` an HTTP/1.1 server passes."""
     scope = http_scope(request.method, request.path)
     scope["query_string"] = request.query
     scope["headers"] = [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in request.headers
     ]
     if not any(name.lower() == "host" for name, _ in request.headers):
-        scope["headers"].append((b"host", IN_PROCESS_HOST))  # as an HTTP/1.1 server passes it
+        scope["headers"].append((b"host", IN_PROCESS_HOST))
+    return scope
+
+
+async def asgi_exchange(app: Any, request: Request, *, limit: float = WAIT) -> ASGIResponse:
+    """Run ``request`` against ``app`` in process, message by message; after the body (or,
+    with ``stall``, never) the receive channel waits, then reports ``http.disconnect`` once
+    the answer is complete. A hang fails with ``TimeoutError`` after ``limit`` seconds."""
+    scope = _request_scope(request)
     chunks = request.chunks
     incoming = [
         {"type": "http.request", "body": chunk,
@@ -280,6 +340,53 @@ class InProcessHost(Host):
 
     async def calls(self) -> Counter[str]:
         return Counter(CALLS)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[OpenStream]:
+        scope = _request_scope(request)
+        incoming = [{"type": "http.request", "body": request.body, "more_body": False}]
+        sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        gone = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if incoming:
+                return incoming.pop(0)
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if not gone.is_set():  # after a disconnect, a no-op (as uvicorn's)
+                await sent.put(message)
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await sent.get()
+                if message["type"] == "http.response.body":
+                    yield message.get("body", b"")
+                    if not message.get("more_body", False):
+                        return
+
+        task = asyncio.get_running_loop().create_task(self.app(scope, receive, send))
+        try:
+            async with asyncio.timeout(WAIT):
+                start = await sent.get()
+            assert start["type"] == "http.response.start", start
+            headers = [
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in start["headers"]
+            ]
+            opened = OpenStream(start["status"], headers, body())
+            if opened.status != 200:
+                await opened.rest()
+            yield opened
+        finally:
+            gone.set()
+            try:
+                async with asyncio.timeout(WAIT):
+                    await task
+            except TimeoutError:
+                task.cancel()
+                left = f"{request.path}: still running after the client left"
+                raise AssertionError(left) from None
 
     @contextlib.asynccontextmanager
     async def websocket(
@@ -359,6 +466,20 @@ class UvicornHost(Host):
         )
         pairs = [(key.lower(), value) for key, value in answer.headers.multi_items()]
         return ASGIResponse(answer.status_code, pairs, answer.content)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[OpenStream]:
+        async with self.client.stream(
+            request.method,
+            request.target(),
+            content=request.body or None,
+            headers=list(request.headers),
+        ) as answer:
+            pairs = [(key.lower(), value) for key, value in answer.headers.multi_items()]
+            opened = OpenStream(answer.status_code, pairs, answer.aiter_raw())
+            if opened.status != 200:
+                await opened.rest()
+            yield opened
 
     async def calls(self) -> Counter[str]:
         response = await self.post_json("/components/audit/", {})

@@ -5,9 +5,15 @@ apps off the test process for nothing)."""
 
 from __future__ import annotations
 
-from tests.adversarial.apps import build_litestar, build_middleware, build_raw, build_starlette
+from tests.adversarial.apps import (
+    CAPS,
+    build_litestar,
+    build_middleware,
+    build_raw,
+    build_starlette,
+)
 
-__all__ = ["litestar", "middleware", "raw", "roomy", "starlette"]
+__all__ = ["capped", "litestar", "middleware", "raw", "roomy", "starlette"]
 
 raw = build_raw(in_process=False)
 middleware = build_middleware(in_process=False)
@@ -15,3 +21,5 @@ litestar = build_litestar(in_process=False)
 starlette = build_starlette(in_process=False)
 #: Room for the full-size attacks of ``test_cost_and_echo`` (a 2 MiB body and message).
 roomy = build_raw(in_process=False, max_body_bytes=2 << 20, ws_max_message_bytes=2 << 20)
+#: Small per-client caps, for the at-scale cases of the page connection and the page socket.
+capped = build_raw(in_process=False, **CAPS)

@@ -50,6 +50,25 @@ async def test_body_split_across_messages_is_reassembled(components_app: Compone
     assert headers[b"content-length"] == str(len(payload)).encode()
 
 
+@pytest.mark.parametrize("name_type", [bytes, bytearray])
+async def test_header_names_are_read_whatever_their_case_and_byte_type(
+    components_app: ComponentASGI, name_type: type
+) -> None:
+    # ASGI servers should lower-case header names but need not; a mixed-case HX-Request
+    # still asks for the htmx fragment, and a bytearray name is read like bytes.
+    body = json.dumps({"params": {"name": "Ada"}}).encode()
+    names = [b"Content-Type", b"HX-Request", b"Content-Length"]
+    values = [b"application/json", b"true", str(len(body)).encode()]
+    headers = [(name_type(name), value) for name, value in zip(names, values, strict=True)]
+    scope = http_scope(path="/components/greeter/", headers=headers)
+    communicator = ApplicationCommunicator(components_app, scope)
+    await communicator.send_input({"type": "http.request", "body": body})
+    status, answer_headers, payload = await response_of(communicator)
+    assert status == 200
+    assert answer_headers[b"content-type"].startswith(b"text/html")
+    assert b"Ada" in payload
+
+
 async def test_declared_oversized_body_is_refused_before_it_is_read() -> None:
     app = ComponentASGI(
         registry=sample_components.registry,
@@ -77,6 +96,19 @@ async def test_streamed_body_over_the_limit_is_refused_midway() -> None:
     await communicator.send_input({"type": "http.request", "body": b" " * 60, "more_body": True})
     status, _, _ = await response_of(communicator)
     assert status == 413
+
+
+async def test_undeclared_body_over_the_limit_in_one_message_is_refused() -> None:
+    app = ComponentASGI(
+        registry=sample_components.registry,
+        renderer=sample_components.renderer,
+        settings=Settings(secret_keys=sample_components.SECRET, max_body_bytes=100),
+    )
+    communicator = ApplicationCommunicator(app, http_scope())  # no content-length
+    await communicator.send_input({"type": "http.request", "body": b"{" + b" " * 120 + b"}"})
+    status, _, payload = await response_of(communicator)
+    assert status == 413
+    assert json.loads(payload)["error"]["code"] == "payload_too_large"
 
 
 async def test_disconnect_before_the_body_ends_sends_nothing(components_app: ComponentASGI) -> None:

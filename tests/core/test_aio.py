@@ -224,5 +224,51 @@ async def test_cancelling_the_task_that_finishes_a_started_coroutine_cancels_it(
     assert cleaned == ["finally"]
 
 
+@on_both_loops
+async def test_result_now_gives_what_does_not_wait_and_hands_back_what_does() -> None:
+    async def at_once() -> str:
+        return "ready"
+
+    async def waits() -> str:
+        await anyio.sleep(0.01)
+        return "later"
+
+    done, value = aio.result_now(at_once())
+    if not done:  # trio: nothing runs before the awaiting
+        value = await value
+    assert value == "ready"
+    done, rest = aio.result_now(waits())
+    assert not done
+    assert await rest == "later"
+
+
+async def test_result_now_runs_a_coroutine_in_the_caller_on_asyncio() -> None:
+    gate = asyncio.Event()
+
+    async def message() -> dict[str, str]:
+        return {"type": "http.request"}
+
+    async def waits() -> str:
+        await gate.wait()
+        return "after"
+
+    async def fails() -> str:
+        raise OSError("gone")
+
+    assert aio.result_now(message()) == (True, {"type": "http.request"})
+    done, rest = aio.result_now(waits())
+    assert not done
+    finisher = asyncio.get_running_loop().create_task(_result_of(rest))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await finisher == "after"
+    with pytest.raises(OSError, match="gone"):  # raised in the caller
+        aio.result_now(fails())
+
+
+async def _result_of(rest: Any) -> Any:
+    return await rest
+
+
 async def _finish(unfinished: aio.Unfinished) -> None:
     await unfinished

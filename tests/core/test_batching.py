@@ -215,3 +215,36 @@ async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too() 
     await wait_for(lambda: len(quiet_emit.batches) == 2)
     assert [texts(batch) for batch in quiet_emit.batches] == [["q0"], ["q1"]]
     assert [texts(batch) for batch in busy_emit.batches][-1] == ["d"]
+
+
+async def test_a_loop_that_runs_late_with_no_tick_set_batches_quiet_streams_too() -> None:
+    # Overloaded, every stream is quiet for more than a frame between two of its turns, so
+    # each sends at once and no tick is ever set: the turn a stream gives after its frame
+    # must tell the clock that the loop runs late. (asyncio only: trio runs the tasks of a
+    # batch in random order, so "the other task runs during this turn" cannot be arranged.)
+    clock = FrameClock(0.02)
+    (first, second), (first_emit, second_emit) = clocked_components(2, clock)
+    busy = anyio.Event()
+
+    async def other_work() -> None:
+        await busy.wait()
+        time.sleep(0.05)  # noqa: ASYNC251 - a loop turn longer than two frames, on purpose
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other_work)
+        await anyio.sleep(0.01)  # other_work waits
+        busy.set()
+        await first.stream_text("out", "a")  # at once; its turn of the loop took 50 ms
+        assert not clock.scheduled  # nothing waits: the clock had no tick to be late
+
+        await second.stream_text("out", "x")  # quiet, but the loop runs late: the tick
+
+        assert second_emit.batches == []
+        await second.stream_text("out", "y")
+        await wait_for(lambda: len(second_emit.batches) == 1)
+        assert [texts(batch) for batch in second_emit.batches] == [["xy"]]
+
+    # The tick came on time: the loop keeps up again, a quiet stream sends at once.
+    await anyio.sleep(0.05)
+    await first.stream_text("out", "b")
+    assert [texts(batch) for batch in first_emit.batches] == [["a"], ["b"]]

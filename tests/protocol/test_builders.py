@@ -160,11 +160,23 @@ def test_a_run_s_stream_framer_writes_the_same_bytes_as_stream_frame(text: str) 
     assert StreamFramer("run").frame(ops, 17) == stream_frame(ops, "run.17")
 
 
+@given(
+    stream=st.sampled_from(["out", "a-b_9", "", "two words", "line\nbreak"]),
+    text=st.text(st.characters(blacklist_categories=("Cs",))),
+)
+def test_a_stream_framer_s_text_append_is_the_frame_of_that_op(stream: str, text: str) -> None:
+    op: dict[str, object] = {"op": "text", "stream": stream, "text": text, "mode": "append"}
+
+    assert StreamFramer("run").text(stream, text, 9) == stream_frame([op], "run.9")
+
+
 def test_a_stream_framer_names_the_field_of_an_unencodable_text() -> None:
     ops: list[dict[str, object]] = [{"op": "text", "stream": "out", "text": "\ud800"}]
 
     with pytest.raises(SSEEncodeError, match="data"):
         StreamFramer("run").frame(ops, 1)
+    with pytest.raises(SSEEncodeError, match="data"):
+        StreamFramer("run").text("out", "\ud800", 1)
 
 
 def test_one_text_append_is_a_compact_text_frame() -> None:

@@ -27,6 +27,16 @@ async def test_body_that_stops_arriving_is_answered_with_408():
     assert journal.entries == []
 
 
+async def test_body_that_never_starts_arriving_is_answered_with_408():
+    # The first receive already waits: a body that is all there at once skips the deadline
+    # (nothing waits), one that is not must arm it all the same.
+    app = make_app(body_timeout=0.3)
+    answer = await stalled_request(app, "POST", path("public"), first_chunk=None)
+    assert answer.status == 408
+    assert answer.json()["error"]["code"] == "request_timeout"
+    assert journal.entries == []
+
+
 async def test_stream_start_whose_body_stops_arriving_is_answered_with_408():
     app = make_app(body_timeout=0.3)
     answer = await stalled_request(app, "POST", path("ticker", "stream"))

@@ -239,11 +239,12 @@ async def stalled_request(
     method: str,
     target: str,
     *,
-    first_chunk: bytes = b'{"par',
+    first_chunk: bytes | None = b'{"par',
     declared_length: int = 100,
 ) -> ASGIResponse:
     """A request whose body stops after ``first_chunk``: the client never sends the rest
-    (a slow-loris). The app runs in its own task, as under a server."""
+    (a slow-loris); ``None``: not a byte of it comes, the first ``receive`` already waits.
+    The app runs in its own task, as under a server."""
     scope = http_scope(
         method,
         target,
@@ -255,7 +256,7 @@ async def stalled_request(
 
     async def receive() -> dict[str, Any]:
         nonlocal delivered
-        if not delivered:
+        if not delivered and first_chunk is not None:
             delivered = True
             return {"type": "http.request", "body": first_chunk, "more_body": True}
         await stalled.wait()

@@ -47,8 +47,14 @@ async def test_stream_cancelled_before_its_first_frame_carries_the_retry_hint_on
     streams: Streams,
 ) -> None:
     app = streams.app(stream_retry_ms=700)
-    exchange = streams.open(app, "paced", query={"tag": "early", "steps": 3})
+
+    async def fault(message: Mapping[str, Any], body_messages: int) -> None:
+        if b"id: " in message.get("body", b""):  # the first frame's send never completes
+            await asyncio.sleep(3600)
+
+    exchange = streams.open(app, "paced", query={"tag": "early", "steps": 3}, fault=fault)
     await exchange.body_started()
+    await asyncio.sleep(0.05)  # the first frame is produced; its send waits
 
     await cancelled(exchange)
 

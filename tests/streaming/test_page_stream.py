@@ -162,16 +162,18 @@ async def test_a_forged_or_foreign_run_id_is_lost_and_a_finished_run_ended(
         [
             {"key": "forged", "name": "paced", "resume": "not-a-run.3"},
             {"key": "other", "name": "tokens", "resume": finished_id},  # another component's
-            {"key": "fin", "name": "paced", "resume": finished_id},
             {"key": "junk", "name": "paced", "resume": "no dot"},
         ],
     )
     await exchange.run_to_end()
-    found = controls(exchange)
+    # A run is resumed by one entry of a request: its own name, asked apart.
+    own = page_request(app, streams, [{"key": "fin", "name": "paced", "resume": finished_id}])
+    await own.run_to_end()
+    found = {**controls(exchange), **controls(own)}
     assert found["forged"]["end"] == found["other"]["end"] == found["junk"]["end"] == "lost"
     assert found["forged"]["error"]["code"] == "stream_lost"
     assert found["fin"] == {"key": "fin", "end": "finished"}
-    assert [e.event for e in exchange.events] == ["page"] * 4
+    assert [e.event for e in exchange.events + own.events] == ["page"] * 4
 
 
 async def test_leaving_starts_each_runs_grace_then_it_is_cancelled(streams: Streams) -> None:

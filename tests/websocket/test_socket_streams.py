@@ -87,8 +87,9 @@ async def test_resuming_a_finished_run_says_finished_and_a_forged_one_is_lost(
         last = carried.of("a")[-1].id
         await ws.send_json({"type": "stream", "key": "b", "name": "ticker", "resume": last})
         await ws.send_json({"type": "stream", "key": "c", "name": "ticker", "resume": "made.3"})
+        ends = await read_carried(ws, until_ended=("b", "c"))
         await ws.send_json({"type": "stream", "key": "d", "name": "counter", "resume": last})
-        ends = await read_carried(ws, until_ended=("b", "c", "d"))
+        await read_carried(ws, ends, until_ended=("d",))
         alive = await _ping(ws)
     assert ends.controls["b"] == {"end": "finished"}
     assert (ends.controls["c"]["end"], ends.controls["c"]["error"]["code"]) == (
@@ -168,6 +169,30 @@ async def test_a_key_in_use_is_refused_and_its_stream_goes_on(app: ComponentASGI
         "again",
     )
     assert [frame.event for frame in carried.of("a")] == ["message"] * 2 + ["done"]
+
+
+async def test_a_run_the_socket_carries_is_not_resumed_by_a_second_key(
+    app: ComponentASGI,
+) -> None:
+    # Carried by two keys, each of its frames would go out twice on the one socket.
+    async with websocket_connect(app, ws_path("counter")) as ws:
+        await ws.receive_json()
+        await ws.send_json(stream_entry("a", "gated", "tag=dup"))
+        carried = Carried()
+        while not carried.frames:
+            carried.take(await ws.receive_text())
+        again = {"type": "stream", "key": "b", "name": "gated", "ref": "dup"}
+        await ws.send_json({**again, "resume": carried.frames[0].id})
+        refused = await read_carried(ws, messages=1)
+        gates.open("dup")
+        await read_carried(ws, carried, until_ended=("a",))
+    assert refused.messages[0]["code"] == "malformed_request"
+    assert refused.messages[0]["ref"] == "dup"
+    assert "b" not in refused.controls
+    assert not refused.frames
+    frames = carried.of("a")
+    assert [frame.event for frame in frames] == ["message"] * 2 + ["done"]
+    assert len({frame.id for frame in frames}) == len(frames)
 
 
 async def test_unstream_of_an_unknown_key_is_not_joined(app: ComponentASGI) -> None:

@@ -194,6 +194,23 @@ class TickerComponent(StreamingComponent):
             yield
 
 
+@registry.register("gated")
+class GatedComponent(StreamingComponent):
+    """One tick, then one more once the gate ``tag`` opens (a run that stays alive)."""
+
+    template_name = "ticker.html"
+
+    def mount(self) -> None:
+        self.state["ticks"] = 0
+
+    async def on_run(self, tag: str) -> Any:
+        self.state["ticks"] += 1
+        yield
+        await gates.wait(tag)
+        self.state["ticks"] += 1
+        yield
+
+
 @registry.register("board")
 class BoardComponent(Component):
     """A shared board: each client may post once (a declared rate that never refills in a

@@ -9,6 +9,7 @@ should lower-case them but need not).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,6 +20,7 @@ from component_framework.core.aio import (
     cancellable,
     cancellation,
     current_task,
+    result_now,
     running_loop,
 )
 from component_framework.core.events import checked_page_id
@@ -30,8 +32,14 @@ from component_framework.errors import (
     RequestTimeout,
     UnsupportedMediaType,
     UploadTooLarge,
+    shown,
 )
-from component_framework.protocol.request import JSON_TYPES, RequestError
+from component_framework.protocol.request import (
+    JSON_TYPES,
+    UTF8_CHARSETS,
+    RequestError,
+    media_type,
+)
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIReceiveCallable
@@ -105,31 +113,62 @@ class RequestHeaders:
 
     @classmethod
     def of(cls, scope: Any) -> RequestHeaders:
-        """Read ``scope["headers"]`` once (locals, then one constructor call: a hot path)."""
+        """Read ``scope["headers"]`` once."""
+        try:
+            return cls._read(scope["headers"])
+        except TypeError:  # names that are not bytes (a bytearray is unhashable): as bytes
+            return cls._read([(bytes(key), bytes(value)) for key, value in scope["headers"]])
+
+    @classmethod
+    def _read(cls, headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
+        """One dict lookup per header, and no lower-casing of names that are lower-case
+        already (servers lower-case them): a browser's dozen headers, most of them of no
+        interest here, cost about what three do (locals, then one constructor call)."""
         content_type = last_event_id = origin = fetch_site = host = None
         content_length = accept = None
         htmx = False
-        for key, value in scope["headers"]:
-            name = key.lower()
-            if name == b"content-type":
+        wanted = _WANTED
+        for key, value in headers:
+            index = wanted.get(key)
+            if index is None and (key.islower() or (index := wanted.get(key.lower())) is None):
+                continue
+            if index == 0:
                 content_type = value.decode("latin-1")
-            elif name == b"content-length":
+            elif index == 1:
                 content_length = value
-            elif name == b"hx-request":
-                htmx = True
-            elif name == b"accept":
-                accept = value
-            elif name == b"host":
+            elif index == 2:
                 host = value.decode("latin-1")
-            elif name == b"origin":
+            elif index == 3:
+                htmx = True
+            elif index == 4:
+                accept = value
+            elif index == 5:
                 origin = value.decode("latin-1")
-            elif name == b"sec-fetch-site":
+            elif index == 6:
                 fetch_site = value.decode("latin-1")
-            elif name == b"last-event-id":
+            else:
                 last_event_id = value.decode("latin-1")
         return cls(
             content_type, content_length, accept, htmx, last_event_id, origin, fetch_site, host
         )
+
+
+#: The header names :class:`RequestHeaders` reads, lower-case, by their branch in ``_read``.
+_WANTED: Final = {
+    name: index
+    for index, name in enumerate(
+        (
+            b"content-type",
+            b"content-length",
+            b"host",
+            b"hx-request",
+            b"accept",
+            b"origin",
+            b"sec-fetch-site",
+            b"last-event-id",
+        )
+    )
+}
 
 
 def request_error(exc: RequestError) -> ComponentError:
@@ -216,18 +255,31 @@ async def read_body(
     now: float | None = None,
 ) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond), within ``deadlines``' timeout
-    (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left."""
+    (408) counted from ``now`` (default: this call); ``Disconnected`` when the client left.
+
+    The deadline bounds every wait for the body. A body that is all there at the first
+    ``receive`` (a small request: the server has read it with the headers) involves no
+    wait, so it is taken without arming the deadline (``aio.result_now``); as soon as a
+    ``receive`` would wait, or more of the body is to come, the deadline is armed, counted
+    from ``now`` as always."""
     if declared is not None:
         declared_length = _declared_length(declared)
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
+    received, message = result_now(receive())
+    if received and message["type"] == "http.request" and not message.get("more_body", False):
+        chunk: bytes = message.get("body", b"")
+        if len(chunk) > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        return chunk
     task = None if deadlines is None else deadlines.start(monotonic() if now is None else now)
     chunks: list[bytes] = []
     size = 0
     try:
         with cancellable(task):  # trio: the deadline's cancel ends this block quietly
             while True:
-                message = await receive()
+                if not received:
+                    message = await message
                 if message["type"] != "http.request":
                     raise _not_a_body_message(message)
                 chunk = message.get("body", b"")
@@ -240,6 +292,7 @@ async def read_body(
                     chunks.append(chunk)
                     return b"".join(chunks)
                 chunks.append(chunk)
+                received, message = False, receive()
     except cancellation():
         if task is not None and deadlines is not None and deadlines.stop(task):
             task = None
@@ -260,10 +313,13 @@ async def read_json_text(
     what: str,
 ) -> str:
     """The text of a request whose body must be JSON (``what`` names it in the 415): the
-    media type checked before a byte is read, then :func:`read_body`, then UTF-8 (400)."""
-    media = (headers.content_type or "").partition(";")[0].strip().lower()
+    media type and its charset checked before a byte is read (as ``parse_body`` checks them),
+    then :func:`read_body`, then UTF-8 (400)."""
+    media, charset = media_type(headers.content_type or "")
     if media not in JSON_TYPES:
         raise UnsupportedMediaType(f"{what} is sent as application/json")
+    if charset not in UTF8_CHARSETS:
+        raise UnsupportedMediaType(f"{what} is UTF-8 JSON, not charset {shown(charset)}")
     body = await read_body(receive, limit, headers.content_length, deadlines, now)
     try:
         return body.decode("utf-8")

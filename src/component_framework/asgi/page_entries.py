@@ -81,9 +81,10 @@ class _Source(Protocol):
 
 @dataclass(slots=True)
 class PageMember:
-    """One entry's run on a carrier and the last frame sent of it."""
+    """One entry's run on a carrier (``run_id`` names it) and the last frame sent of it."""
 
     key: str
+    run_id: str
     run: _Source
     after: int
 
@@ -179,14 +180,16 @@ async def _resume(
                 await remote.close()
                 return ended_frame(entry.key), None
             follower = _Follower(remote, resume[0], resume[1], wakeup)
-            return joined_frame(entry.key, resume[0]), PageMember(entry.key, follower, resume[1])
+            return joined_frame(entry.key, resume[0]), PageMember(
+                entry.key, resume[0], follower, resume[1]
+            )
     if resume is None or run is None or run.component_name != entry.name:
         # Expired, gone, forged or never ours: the client missed frames.
         return lost_entry_frame(entry.key, error_document(StreamLost())), None
     if run.finished and not run.frames_after(resume[1]):
         return ended_frame(entry.key), None
     run.attach(wakeup)
-    return joined_frame(entry.key, run.id), PageMember(entry.key, run, resume[1])
+    return joined_frame(entry.key, run.id), PageMember(entry.key, run.id, run, resume[1])
 
 
 async def _start(
@@ -213,7 +216,7 @@ async def _start(
     run.on_close.append(partial(guard.close, "page_stream", client))
     await services.streams.published(run)
     run.attach(wakeup)
-    return joined_frame(entry.key, run.id), PageMember(entry.key, run, 0)
+    return joined_frame(entry.key, run.id), PageMember(entry.key, run.id, run, 0)
 
 
 def _entry_fields(entry: PageEntry, settings: Settings) -> tuple[RequestFields, bytes]:

@@ -90,9 +90,12 @@ async def handle_page_stream(
         page = checked_page_id(request.page) or page_of(scope)
         carrier = Carrier(scope, "/" + PAGE_SEGMENT, client, page)
         opening: list[bytes] = []
-        for index, entry in enumerate(request.entries):
+        new_runs = 0  # the entries before this one that asked for a new run
+        for entry in request.entries:
             # Each new run beyond the first costs a request, as its own request would.
-            control, member = await join_entry(carrier, entry, services, wakeup, charge=index > 0)
+            charge = new_runs > 0
+            control, member = await join_entry(carrier, entry, services, wakeup, charge=charge)
+            new_runs += entry.resume is None
             opening.append(control)
             if member is not None:
                 members.append(member)

@@ -44,6 +44,10 @@ class RouteKind(enum.Enum):
     EMIT = "emit"  # /_emit/         HTTP: a batch of emitted events for a page's listeners
     PAGE = "page"  # /_page/         SSE: every component stream of a page over one response
 
+    # Members are singletons compared by identity: hash them by identity too, in C. Enum's
+    # own ``__hash__`` is a Python call, and each request looks its route kind up in a table.
+    __hash__ = object.__hash__
+
 
 @dataclass(slots=True)
 class Route:

@@ -57,9 +57,13 @@ class StreamLink(Protocol):
 
 
 class _Joining:
-    """An entry whose join runs (its key is taken; an ``unstream`` meanwhile cancels it)."""
+    """An entry whose join runs (its key is taken; an ``unstream`` meanwhile cancels it);
+    ``run_id``: the run it resumes, if it resumes one."""
 
-    __slots__ = ()
+    __slots__ = ("run_id",)
+
+    def __init__(self, run_id: str | None) -> None:
+        self.run_id = run_id
 
 
 class SocketStreams:
@@ -93,12 +97,18 @@ class SocketStreams:
             error = MalformedRequest(f"stream key {entry.key!r} is in use on this socket")
             self._refuse(error, ref)
             return
+        resumed = entry.resume and (entry.resume.rpartition(".")[0] or entry.resume)
+        twin = next((k for k, e in self._entries.items() if resumed and e.run_id == resumed), None)
+        if twin is not None:  # carried twice, each of its frames would go out twice
+            message = f"stream {entry.key!r:.80} resumes the run stream {twin!r} carries"
+            self._refuse(MalformedRequest(message + ": a run is resumed once"), ref)
+            return
         if len(self._entries) >= MAX_SOCKET_STREAMS:
             limit = RateLimited(f"this socket carries {MAX_SOCKET_STREAMS} streams already", 1.0)
             document = error_document(limit, debug=self._link.settings.debug)
             self._link.queue(refused_frame(entry.key, limit.status_code, document).decode())
             return
-        joining = self._entries[entry.key] = _Joining()
+        joining = self._entries[entry.key] = _Joining(resumed or None)
         task = aio.running_loop().create_task(self._join(entry, joining))
         tasks = self._tasks
         if tasks is None:

@@ -127,7 +127,13 @@ class _Heartbeat:
 
 
 class _StreamReader:
-    """One client reading one run: sends its frames until the run ends or the client goes."""
+    """One client reading one run: sends its frames until the run ends or the client goes.
+
+    While its task waits with nothing left to send (``idle``), the run calls
+    :meth:`_on_frame` for each new frame, which sends it there and then when the server
+    takes it at once (the common case): no task wakes per frame. A send that has to wait
+    (flow control), or fails, is handed to the task (``unfinished``, ``failure``), which
+    bounds it with ``stream_send_timeout``."""
 
     def __init__(self, send: ASGISendCallable, settings: Settings, gate: StreamGate) -> None:
         self.send = send
@@ -135,6 +141,13 @@ class _StreamReader:
         self.gate = gate
         self.gone = False
         self.retry_sent = False
+        #: The last frame sent (or being sent), by sequence number.
+        self.after = 0
+        self.idle = False
+        self.unfinished: aio.Unfinished | None = None
+        #: ``unfinished`` carries the exchange's first frame (with the ``retry`` hint).
+        self.unfinished_first = False
+        self.failure: Exception | None = None
 
     async def _write(self, data: bytes, *, more: bool = True) -> None:
         await self._send({"type": "http.response.body", "body": data, "more_body": more})
@@ -151,12 +164,20 @@ class _StreamReader:
         if self.gone:
             return
         try:
-            async with aio.timeout(self.settings.stream_send_timeout):
-                await self.send(message)
-        except (TimeoutError, OSError, RuntimeError):
-            # A stalled or failed send means the client is gone (uvicorn may raise, or block
-            # on flow control when the reader stopped reading).
+            # Most sends complete at once (the server buffers them): no timer for those; only
+            # a send that waits (flow control) is bounded.
+            waiting = aio.start_now(self.send(message))
+        except (OSError, RuntimeError):  # the server says the client is gone
             self.gone = True
+            return
+        if waiting is not None:
+            self._hand_over(waiting, message)
+            await self._finish_send()
+
+    def _hand_over(self, waiting: aio.Unfinished, message: Any) -> None:
+        """``waiting`` (the send of ``message``) is for the task to finish."""
+        self.unfinished = waiting
+        self.unfinished_first = message.get("body", b"").startswith(b"retry:")
 
     async def _write_now(self, data: bytes, *, more: bool) -> None:
         await self.send({"type": "http.response.body", "body": data, "more_body": more})
@@ -174,6 +195,10 @@ class _StreamReader:
         """The server cancelled the exchange (daphne stops that way, hypercorn after its
         graceful timeout): one bounded try at the ``shutdown`` frame and the body's end, so
         the client learns the server went away rather than reading a cut-off stream."""
+        if self.unfinished is not None:  # that frame is given up, as a cancelled send would be
+            self.unfinished.close()
+            self.unfinished = None
+            self.retry_sent = not self.unfinished_first  # the hint goes on the shutdown frame
         if self.gone:
             return
         try:
@@ -218,28 +243,81 @@ class _StreamReader:
     async def serve(self, receive: ASGIReceiveCallable, run: StreamRun, after: int) -> None:
         """Send ``run``'s frames after sequence ``after`` as they come; returns when the
         exchange ends."""
-        wakeup = run.attach()
+        self.after = after
+        wakeup = aio.new_event()
         heartbeat = _Heartbeat(aio.running_loop(), self.settings.stream_heartbeat, wakeup)
+        run.attach(wakeup, partial(self._on_frame, run, wakeup, heartbeat))
         try:
             await self._exchange(
-                receive, wakeup, partial(self._serve_frames, run, after, wakeup, heartbeat)
+                receive, wakeup, partial(self._serve_frames, run, wakeup, heartbeat)
             )
         finally:
             heartbeat.cancel()
             run.detach(wakeup)
+            if self.unfinished is not None:  # cancelled before the task finished it
+                self.unfinished.close()
+                self.unfinished = None
 
-    async def _serve_frames(
-        self, run: StreamRun, after: int, wakeup: aio.Event, heartbeat: _Heartbeat
-    ) -> None:
+    def _on_frame(self, run: StreamRun, wakeup: aio.Event, heartbeat: _Heartbeat) -> None:
+        """``run`` has a new frame or ended: an idle reader sends its new frames now, as
+        long as the server takes them at once; anything else is the task's (woken)."""
+        if not self.idle or self.gone:
+            wakeup.set()
+            return
+        for seq, wire in run.frames_after(self.after):
+            body = self._framed(wire)
+            message: Any = {"type": "http.response.body", "body": body, "more_body": True}
+            try:
+                waiting = aio.start_now(self.send(message))
+            except (OSError, RuntimeError):  # the server says the client is gone
+                self.gone = True
+            except Exception as exc:  # the server's fault: the task raises it
+                self.failure = exc
+            else:
+                self.after = seq
+                heartbeat.active = True
+                if waiting is None:
+                    continue
+                self._hand_over(waiting, message)
+            self.idle = False
+            wakeup.set()
+            return
+        if run.finished:
+            wakeup.set()
+
+    async def _finish_send(self) -> None:
+        """The task's part of a send the run's call started: finish it (bounded), or raise
+        what it raised."""
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
+        waiting = self.unfinished
+        if waiting is None:
+            return
+        try:
+            async with aio.timeout(self.settings.stream_send_timeout):
+                await waiting
+        except (TimeoutError, OSError, RuntimeError):
+            # A stalled or failed send means the client is gone (uvicorn may raise, or block
+            # on flow control when the reader stopped reading).
+            self.gone = True
+        # Cancelled, it stays for _last_frame, which gives the frame up (keeping its hint).
+        self.unfinished = None
+        waiting.close()
+
+    async def _serve_frames(self, run: StreamRun, wakeup: aio.Event, heartbeat: _Heartbeat) -> None:
         gate = self.gate
         while not self.gone:
             wakeup.clear()
-            frames = run.frames_after(after)
+            await self._finish_send()
+            if self.gone:
+                return
+            frames = run.frames_after(self.after)
             for seq, wire in frames:
+                self.after = seq  # before the send: the run's call must not send it again
                 await self._write(self._framed(wire))
                 if self.gone:
                     return
-                after = seq
             if frames:
                 heartbeat.active = True
                 continue
@@ -252,7 +330,11 @@ class _StreamReader:
                 heartbeat.due = False
                 await self._write(HEARTBEAT_FRAME)
                 continue
-            await wakeup.wait()
+            self.idle = True
+            try:
+                await wakeup.wait()
+            finally:
+                self.idle = False
 
     async def follow(
         self, receive: ASGIReceiveCallable, remote: RemoteRun, run_id: str, after: int

@@ -34,7 +34,7 @@ from asyncio import _get_running_loop
 from asyncio import current_task as _asyncio_current_task
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ __all__ = [
     "current_task",
     "new_event",
     "new_lock",
+    "result_now",
     "running_loop",
     "shield",
     "sleep_forever",
@@ -275,21 +276,39 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     return _Resumed(coro, waiting_on)
 
 
+def result_now(awaitable: Awaitable[T]) -> tuple[bool, Any]:
+    """``(True, result)`` when ``awaitable`` completes in the caller without waiting (what
+    it raises is raised here), else ``(False, rest)``: an awaitable that waits for the
+    result. A caller thus learns that nothing waited (a ``receive`` whose message was
+    already there, the common case of a small request body) and can skip what only a wait
+    needs, such as arming a deadline before awaiting ``rest``. Only a coroutine on asyncio
+    starts at once (as for :func:`start_now`); anything else is ``(False, awaitable)``, with
+    nothing run yet."""
+    if type(awaitable) is not CoroutineType or _get_running_loop() is None:
+        return False, awaitable
+    try:
+        waiting_on = awaitable.send(None)
+    except StopIteration as finished:
+        return True, finished.value
+    return False, _Resumed(awaitable, waiting_on)
+
+
 async def _awaiting(awaitable: Awaitable[None]) -> None:
     await awaitable
 
 
 class _Resumed:
-    """The rest of a coroutine that :func:`start_now` started: awaiting it hands the future it
-    waits on to the awaiting task, then drives it on (cancellation thrown into it)."""
+    """The rest of a coroutine that :func:`start_now` or :func:`result_now` started: awaiting
+    it hands the future it waits on to the awaiting task, then drives it on (cancellation
+    thrown into it) and gives its result."""
 
     __slots__ = ("_coro", "_waiting_on")
 
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
         self._coro = coro
         self._waiting_on = waiting_on
 
-    def __await__(self) -> Generator[Any, Any, None]:
+    def __await__(self) -> Generator[Any, Any, Any]:
         coro, waiting_on = self._coro, self._waiting_on
         while True:
             try:
@@ -297,13 +316,13 @@ class _Resumed:
             except BaseException as exc:  # thrown into the awaiting task: the coroutine's
                 try:
                     waiting_on = coro.throw(exc)
-                except StopIteration:
-                    return
+                except StopIteration as finished:
+                    return finished.value
                 continue
             try:
                 waiting_on = coro.send(value)
-            except StopIteration:
-                return
+            except StopIteration as finished:
+                return finished.value
 
     def close(self) -> None:
         """Stop the coroutine where it waits (when it is no longer awaited)."""

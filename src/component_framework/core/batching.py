@@ -42,13 +42,15 @@ class FrameClock:
     at once) gets ``False`` from :meth:`schedule` and keeps a timer of its own.
     """
 
-    __slots__ = ("_dirty", "_due", "_loop", "_timer", "interval", "ticks")
+    __slots__ = ("_dirty", "_due", "_late", "_loop", "_timer", "interval", "ticks")
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._loop: aio.Loop | None = None
         self._timer: aio.Timer | None = None
         self._due = 0.0
+        #: The loop ran late at the last measure (a tick, or a batcher's turn of the loop).
+        self._late = False
         #: The batchers waiting for the next tick, in the order they got dirty.
         self._dirty: dict[OpBatcher, None] = {}
         #: Ticks so far (for tests and diagnostics).
@@ -65,8 +67,17 @@ class FrameClock:
         return len(self._dirty)
 
     def overdue(self, now: float) -> bool:
-        """Whether the loop runs late: the tick is more than half a frame past its time."""
-        return self._timer is not None and now > self._due + self.interval / 2
+        """Whether the loop runs late: the tick is more than half a frame past its time, or
+        the last measure (:meth:`observe`, the last tick's delay) said so."""
+        if self._timer is not None and now > self._due + self.interval / 2:
+            return True
+        return self._late
+
+    def observe(self, turn: float) -> None:
+        """A batcher gave the loop a turn after its frame and got it back ``turn`` seconds
+        later: longer than half a frame means the loop runs late (it has more ready work than
+        a frame holds), until a tick or a later turn says otherwise."""
+        self._late = turn > self.interval / 2
 
     def schedule(self, batcher: OpBatcher, loop: aio.Loop, deadline: float) -> bool:
         """Flush ``batcher`` at the first tick at or after about ``deadline``; ``False`` when
@@ -93,7 +104,9 @@ class FrameClock:
         self.ticks += 1
         dirty, self._dirty = self._dirty, {}
         loop = self._loop
-        due_by = loop.time() + self.interval / 2 if loop is not None else 0.0
+        now = loop.time() if loop is not None else 0.0
+        self._late = now > self._due + self.interval / 2
+        due_by = now + self.interval / 2
         for batcher in dirty:
             if not batcher.due(due_by):
                 self._dirty[batcher] = None
@@ -115,7 +128,10 @@ class OpBatcher:
     that flushes batches which are not due at once (without one, the batcher sets a timer of
     its own). While the clock runs late (the loop is overloaded), an op that is due only
     because its stream was quiet waits for the tick too: the further behind the loop, the
-    more each frame carries, instead of a frame per late token.
+    more each frame carries, instead of a frame per late token. The clock learns that the
+    loop runs late from its own ticks and from the turn of the loop each batcher gives after
+    a frame it sent at once (an overloaded loop may have no tick to be late: every stream,
+    quiet for longer than a frame between two of its turns, would send each op alone).
     """
 
     __slots__ = ("_clock", "_coalescer", "_emit", "_loop", "_scheduled", "_timer")
@@ -133,19 +149,30 @@ class OpBatcher:
         self._timer: aio.Timer | None = None
         self._scheduled = False
 
-    async def push(self, op: StreamOp) -> None:
-        """Queue ``op``; a due batch goes out now (then the loop gets a turn so that its
-        readers can send it), otherwise at the frame clock's next tick."""
+    def push(self, op: StreamOp) -> bool:
+        """Queue ``op``; a due batch goes out now (True: then the caller gives the loop a
+        :meth:`turn`, so that readers waiting for it can send it), otherwise at the frame
+        clock's next tick."""
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
+        if self._scheduled and not coalescer.pressing():
+            return False  # the tick that flushes this stream is set already
         if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
-            if self.flush():
-                await aio.checkpoint()
-        elif not self._scheduled:
+            return self.flush()
+        if not self._scheduled:
             deadline = coalescer.next_deadline()
             if deadline is not None:
                 self._schedule(deadline)
+        return False
+
+    async def turn(self) -> None:
+        """Give the loop a turn after a batch went out at once; how long the turn took tells
+        the clock whether the loop runs late."""
+        started = self._loop.time()
+        await aio.checkpoint()
+        if self._clock is not None:
+            self._clock.observe(self._loop.time() - started)
 
     def _late(self, now: float) -> bool:
         clock = self._clock
@@ -220,7 +247,8 @@ class BatchingSink:
         batcher = self._batcher
         if batcher is None:
             batcher = self._batcher = OpBatcher(self._interval, self._emit, self._clock)
-        await batcher.push(op)
+        if batcher.push(op):
+            await batcher.turn()
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""

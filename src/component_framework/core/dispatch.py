@@ -237,7 +237,7 @@ class PreparedCall:
         self.event = event
         self.handler = handler
         self.arguments = arguments  # the handler's
-        self.mount_arguments = mount_arguments or {}
+        self.mount_arguments: Mapping[str, Any] = mount_arguments or _EMPTY
         self.component_id = component_id
         self.restored_state = restored_state
         #: Nesting (``core.nesting``): the parent id and key the instance is signed with, the
@@ -364,7 +364,8 @@ class Dispatcher:
                 self._take_event(cls, event, call.context)
         elif validate:
             raise PayloadValidationError("validate", "Name the event whose form is validated.")
-        component_id, restored, parent, meta, stored_version = self._restore(cls, call)
+        keeps_state = self.state.keeps(cls)
+        component_id, restored, parent, meta, stored_version = self._restore(cls, call, keeps_state)
         params = call.params
         if call.lazy is not None:
             if restored is not None:
@@ -373,10 +374,10 @@ class Dispatcher:
             component_id, params, parent = verify_lazy(self.signer, cls.component_name, call.lazy)
         if handler is not None and restored is None and not mount_first:
             raise InvalidSnapshot(f"event {event!r} needs the snapshot from the previous response")
-        arguments: dict[str, Any] = {}
-        invalid = None
         if handler is not None:
             arguments, invalid = self._bind_event(handler, call.payload, validate)
+        else:
+            arguments, invalid = {}, None
         mount_arguments = self._mount_arguments(cls, params) if restored is None else None
         children = (
             verify_children(
@@ -408,7 +409,7 @@ class Dispatcher:
         if stored_version is not None:
             plan.stored_version = stored_version
             plan.runs_async = True
-        elif self.keeps_state(cls):
+        elif keeps_state:
             plan.runs_async = True  # its answer waits for the store
         plan.meta, plan.page_url = meta, call.page_url
         return plan
@@ -516,7 +517,7 @@ class Dispatcher:
             raise self.handler_error(plan.cls.component_name, "authorize", exc) from exc
 
     def _restore(
-        self, cls: type[Component], call: ComponentCall
+        self, cls: type[Component], call: ComponentCall, keeps_state: bool
     ) -> tuple[
         str | None,
         dict[str, Any] | None,
@@ -525,13 +526,13 @@ class Dispatcher:
         int | None,
     ]:
         """The component id, state, parent, meta and stored version (of a reference token)
-        a call restores."""
+        a call restores; ``keeps_state``: whether ``cls`` keeps its state on the server."""
         if call.snapshot is not None:
             try:
                 snapshot = self.signer.verify(call.snapshot, cls.component_name)
             except SnapshotError as exc:
                 raise InvalidSnapshot.refused(exc.problem, str(exc)) from None
-            if snapshot.version is None and self.keeps_state(cls):
+            if snapshot.version is None and keeps_state:
                 raise InvalidSnapshot(
                     f"{cls.component_name!r} keeps its state on the server: a snapshot that "
                     "carries state is not accepted (mount the component again)",
@@ -545,7 +546,7 @@ class Dispatcher:
                 snapshot.version,
             )
         if call.state:
-            if self.keeps_state(cls):
+            if keeps_state:
                 raise InvalidSnapshot(
                     f"{cls.component_name!r} keeps its state on the server: raw state is "
                     "never accepted for it"
@@ -682,7 +683,8 @@ class Dispatcher:
         assert plan.submitted is not None
         component.submitted = plan.submitted
         component.validating = validate = plan.validate
-        component.errors = {}
+        if component.errors:  # (a new instance's are empty already)
+            component.errors = {}
         invalid = plan.invalid
         if invalid is not None:
             errors: Collection[tuple[str, list[str]]] = invalid.errors.items()
@@ -710,7 +712,7 @@ class Dispatcher:
         finally:
             frame.leave(entered)
         component.children = frame.rendered
-        return html, tuple(frame.writes)
+        return html, frame.writes
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
@@ -733,7 +735,7 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            held = self.keeps_state(type(component))
+            held = self.state.keeps(type(component))
             if held:
                 writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(

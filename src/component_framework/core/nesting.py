@@ -211,7 +211,7 @@ class RenderFrame:
         self.rendered: dict[str, Component] = {}
         #: The store writes of the children rendered (server-held state), for the parent's
         #: answer to commit with its own.
-        self.writes: list[PendingWrite] = []
+        self.writes: tuple[PendingWrite, ...] = ()  # (most renders have none)
         self.position = 0
 
     def enter(self) -> Token[RenderFrame | None]:
@@ -283,7 +283,8 @@ class RenderFrame:
         except (Forbidden, Unauthorized):
             return ""  # a denied child is left out, as a denied component of a page
         self.rendered[slot] = result.component
-        self.writes.extend(result.writes)
+        if result.writes:
+            self.writes += result.writes
         return result.fragment()
 
     def _placeholder(

@@ -373,19 +373,19 @@ class ResumableUploads:
         event: str | None,
         payload: dict[str, Any],
         context: AccessContext | None,
-    ) -> Claims:
+    ) -> Claims | None:
         """Replace each upload id in ``payload`` (a token-shaped text value, or a list of them,
         in a field of ``event`` that takes files) by its claimed ``UploadFile``; returns the
         claims for the caller to settle once the request is answered (all put back here on a
-        refusal)."""
-        claims = Claims()
+        refusal), or ``None`` when nothing was claimed (most requests: nothing to settle)."""
         if event is None or not payload:
-            return claims
+            return None
         cls = self.registry.get(component)
         handler = cls.events.get(event)
         if handler is None:
-            return claims  # the dispatcher answers the unknown event
+            return None  # the dispatcher answers the unknown event
         owner = upload_owner(context)
+        claims = Claims()
         try:
             for field in binder_for(handler).upload_rules:
                 value = payload.get(field)
@@ -400,7 +400,7 @@ class ResumableUploads:
             claims.settle(taken=False)
             raise
         self.sweep()
-        return claims
+        return claims if claims.files else None
 
     # -- expiry --------------------------------------------------------------------------------
 

@@ -96,6 +96,8 @@ class StreamRun:
         self.task: aio.Task | None = None
         self._grace_timer: aio.Timer | None = None
         self._wakeups: set[aio.Event] = set()
+        #: Readers told of each new frame by a call instead of their event (``attach``).
+        self._listeners: dict[aio.Event, Callable[[], None]] = {}
         self._on_closed = on_closed
         self._closed = False
         #: The run's entry in the deployment's resume store (``None``: this worker only).
@@ -128,16 +130,29 @@ class StreamRun:
             self.held_bytes > self.max_bytes and len(self.frames) > 1
         ):
             self.held_bytes -= len(self.frames.popleft()[1])
-        for wakeup in self._wakeups:
-            wakeup.set()
+        self._wake()
         if self.log is not None:
             self.log.notify()
+
+    def _wake(self) -> None:
+        """Tell every reader that something changed (a new frame, the end)."""
+        for wakeup in self._wakeups:
+            wakeup.set()
+        if self._listeners:
+            for listener in list(self._listeners.values()):
+                listener()
 
     def emit_ops(self, ops: list[StreamOp]) -> None:
         """A batch of stream operations as one ``stream`` frame."""
         if self.finished or self._closed:
             self._next_id()  # logs the drop
             return
+        if len(ops) == 1:  # a token stream's common batch: one text append, no dicts
+            (op,) = ops
+            text = op.text
+            if op.op == "text" and op.mode == "append" and op.target is None and text is not None:
+                self._keep(self._stream_frames.text(op.stream, text, self.next_seq))
+                return
         self._keep(self._stream_frames.frame([op.to_wire() for op in ops], self.next_seq))
 
     def emit_render(self, result: DispatchResult) -> None:
@@ -175,8 +190,7 @@ class StreamRun:
     def mark_finished(self) -> None:
         """Mark the run finished; its frames stay for the grace period, then go."""
         self.finished = True
-        for wakeup in self._wakeups:
-            wakeup.set()
+        self._wake()
         if self.log is not None:
             self.log.notify()
         if self.readers == 0:
@@ -199,21 +213,30 @@ class StreamRun:
             kept.insert(0, render)
         return kept
 
-    def attach(self, wakeup: aio.Event | None = None) -> aio.Event:
+    def attach(
+        self, wakeup: aio.Event | None = None, listener: Callable[[], None] | None = None
+    ) -> aio.Event:
         """A reader arrives: stop any grace countdown; returns the event set on new frames
-        (``wakeup``, when the reader reads several runs: a page connection)."""
+        (``wakeup``, when the reader reads several runs: a page connection). With
+        ``listener``, that is called instead, at once, on each new frame and at the end (an
+        SSE reader sends a frame from there when its task is idle, and sets the event
+        otherwise); it must not raise."""
         self.readers += 1
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
         if wakeup is None:
             wakeup = aio.new_event()
-        self._wakeups.add(wakeup)
+        if listener is None:
+            self._wakeups.add(wakeup)
+        else:
+            self._listeners[wakeup] = listener
         return wakeup
 
     def detach(self, wakeup: aio.Event) -> None:
         """A reader left: with no reader left, start the grace countdown."""
         self._wakeups.discard(wakeup)
+        self._listeners.pop(wakeup, None)
         self.readers -= 1
         if self.readers == 0:
             self._schedule_close()
@@ -260,8 +283,7 @@ class StreamRun:
         self.frames.clear()
         self.held_bytes = 0
         self.finished = True
-        for wakeup in self._wakeups:
-            wakeup.set()
+        self._wake()
         self._on_closed(self)
         for callback in self.on_close:
             callback()

@@ -16,18 +16,29 @@ __all__ = ["compact_json"]
 
 #: ``json.dumps`` with options builds an encoder on every call; this one is built once.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-#: The C encoder factory behind ``JSONEncoder.encode`` (``None`` without the C accelerator).
-_C_MAKE_ENCODER: Final[Callable[..., Any] | None] = getattr(_json_encoder, "c_make_encoder", None)
-_ENCODE_TEXT: Final = _json_encoder.encode_basestring
+#: The C encoder behind ``JSONEncoder.encode``, built once with the same options
+#: (``None`` without the C accelerator). It keeps no state between calls: without a
+#: ``markers`` table it holds nothing per call, so one object serves every call, on any
+#: thread; a circular structure then ends in the C encoder's recursion guard instead.
+_MAKE_C_ENCODER: Final[Callable[..., Any] | None] = getattr(_json_encoder, "c_make_encoder", None)
+_C_ENCODER: Final[Callable[[Any, int], Any] | None] = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _ENCODER.default, _json_encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+)
 
 
 def compact_json(value: object) -> str:
-    """``value`` as compact JSON text: exactly what ``_ENCODER.encode(value)`` returns
-    (circular references refused with ``ValueError`` too), without its two Python-level calls
-    and option lookups in front of the C encoder, which matter for a small answer."""
-    if _C_MAKE_ENCODER is None or type(value) is str:
+    """``value`` as compact JSON text: exactly what ``_ENCODER.encode(value)`` returns,
+    without its two Python-level calls, option lookups and new C encoder per call in front of
+    the C encoder, which matter for a small answer. What it cannot encode is refused with
+    ``TypeError`` as there, a circular reference (or nesting too deep for the encoder) with
+    ``ValueError``."""
+    if _C_ENCODER is None or type(value) is str:
         return _ENCODER.encode(value)
-    chunks = _C_MAKE_ENCODER(
-        {}, _ENCODER.default, _ENCODE_TEXT, None, ":", ",", False, False, True
-    )(value, 0)
-    return "".join(chunks)
+    try:
+        return "".join(_C_ENCODER(value, 0))
+    except RecursionError:
+        raise ValueError("Circular reference detected, or nesting too deep to encode") from None

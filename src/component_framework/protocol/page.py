@@ -138,7 +138,7 @@ def parse_page_request(
 ) -> PageRequest:
     """The request in the JSON body ``text``; ``RequestError`` for anything else (no JSON
     object, missing or ill-typed fields, no entry or more than ``max_entries``, a key given
-    twice)."""
+    twice, a run resumed by two entries)."""
     document = decode_json_object(text, max_depth, "page connection", max_fields=max_fields)
     unknown = set(document) - {"page", "streams"}
     if unknown:
@@ -153,7 +153,25 @@ def parse_page_request(
     entries = tuple(parse_page_entry(item) for item in items)
     if len({entry.key for entry in entries}) != len(entries):
         raise RequestError("malformed", "every page stream needs a 'key' of its own")
+    _check_runs_resumed_once(entries)
     return PageRequest(document.get("page"), entries)
+
+
+def _check_runs_resumed_once(entries: tuple[PageEntry, ...]) -> None:
+    """A run is one entry's: resumed by two, each of its frames would be sent twice on the
+    connection (and the client's routing by run id could only give them to one)."""
+    seen: dict[str, str] = {}
+    for entry in entries:
+        if entry.resume is None:
+            continue
+        run = entry.resume.rpartition(".")[0] or entry.resume
+        if run in seen:
+            raise RequestError(
+                "malformed",
+                f"page streams {quoted(seen[run])} and {quoted(entry.key)} resume the same run "
+                f"{quoted(run)}: a run is resumed once, not twice",
+            )
+        seen[run] = entry.key
 
 
 def joined_frame(key: str, run_id: str) -> bytes:

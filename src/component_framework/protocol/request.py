@@ -36,7 +36,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NoReturn
 from urllib.parse import parse_qsl
 
 from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
@@ -46,6 +46,7 @@ __all__ = [
     "MOUNT_EVENT",
     "PAGE_FIELD",
     "RESERVED_FIELDS",
+    "UTF8_CHARSETS",
     "RequestError",
     "RequestFields",
     "RequestProblem",
@@ -59,6 +60,7 @@ __all__ = [
     "is_multipart",
     "is_valid_target",
     "json_depth",
+    "media_type",
     "merge_loose",
     "parse_body",
     "parse_query",
@@ -68,6 +70,8 @@ __all__ = [
 ]
 
 MOUNT_EVENT: Final = "mount"
+#: The charsets a text body may declare (none: UTF-8, as JSON and HTML forms are).
+UTF8_CHARSETS: Final = frozenset({None, "utf-8", "utf8"})
 RESERVED_FIELDS: Final = frozenset(
     {
         "event",
@@ -225,7 +229,8 @@ def _too_many_fields(what: str, count: int, max_fields: int) -> RequestError:
     )
 
 
-def _media_type(content_type: str) -> tuple[str, str | None]:
+def media_type(content_type: str) -> tuple[str, str | None]:
+    """``Content-Type`` -> (media type, charset), both lower case (``None``: no charset)."""
     media, _, rest = content_type.partition(";")
     charset = None
     for parameter in rest.split(";"):
@@ -257,14 +262,16 @@ def parse_body(
     if not body or body.isspace():
         return RequestFields()
     if content_type == "application/json":  # the common spelling, without parameter parsing
-        return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
-    media, charset = _media_type(content_type or "")
-    if charset not in (None, "utf-8", "utf8"):
+        document = decode_json_object(_decode_text(body), max_depth, max_fields=max_fields)
+        return fields_from_mapping(document, loose_to_payload)
+    media, charset = media_type(content_type or "")
+    if charset not in UTF8_CHARSETS:
         raise RequestError(
             "unsupported_media_type", f"expected charset utf-8, got {quoted(charset)}"
         )
     if media in JSON_TYPES:
-        return _fields_from_json(_decode_text(body), max_depth, max_fields, loose_to_payload)
+        document = decode_json_object(_decode_text(body), max_depth, max_fields=max_fields)
+        return fields_from_mapping(document, loose_to_payload)
     if media in FORM_TYPES:
         pairs = _form_pairs(_decode_text(body), max_fields, "form data")
         return _fields_from_pairs(pairs, max_depth, max_fields, loose_to_payload, "form data")
@@ -396,14 +403,22 @@ def _load(text: str, max_depth: int) -> Any:
         raise _too_deep(max_depth) from None
 
 
-def _refuse_repeated_keys(text: str, keys: int, what: str) -> None:
+def _refuse_ambiguous(text: str, keys: int, document: Any, what: str) -> None:
+    """Refuse decoded JSON ``document`` of ``text`` that two readers could take differently:
+    an object holding a key twice, or a lone surrogate escape (one call: a hot path)."""
+    if text.count(":") > keys:
+        _refuse_repeated_keys(text, what)
+    if "\\u" in text:  # a plain scan first: the pattern below needs one of these
+        _refuse_lone_surrogates(text, document)
+
+
+def _refuse_repeated_keys(text: str, what: str) -> None:
     """Refuse a JSON object of ``text`` that holds a key twice (Python's parser keeps the
-    last one, another reader may keep the first). ``keys``: the decoded objects' keys, at all
-    levels. Each key the text spells is followed by a ``:`` outside strings, so a text with no
-    more ``:`` than that spells no key twice: only a text with a ``:`` inside a string, or a
-    repeat, is decoded again, by the decoder that sees every key (linear too)."""
-    if text.count(":") <= keys:
-        return
+    last one, another reader may keep the first). Called when ``text`` has more ``:`` than
+    the decoded objects have keys at all levels: each key the text spells is followed by a
+    ``:`` outside strings, so any other text spells no key twice; only a text with a ``:``
+    inside a string, or a repeat, is decoded again, by the decoder that sees every key
+    (linear too)."""
     try:
         _REPEAT_DECODER.decode(text)
     except _RepeatedKey as exc:
@@ -447,16 +462,8 @@ def decode_json_object(
         raise _too_deep(max_depth)
     if keys > max_fields:
         raise _too_many_fields(what, keys, max_fields)
-    _refuse_repeated_keys(text, keys, what)
-    _refuse_lone_surrogates(text, document)
+    _refuse_ambiguous(text, keys, document, what)
     return document
-
-
-def _fields_from_json(
-    text: str, max_depth: int, max_fields: int, loose_to_payload: bool
-) -> RequestFields:
-    document = decode_json_object(text, max_depth, max_fields=max_fields)
-    return fields_from_mapping(document, loose_to_payload)
 
 
 def _fields_from_pairs(
@@ -505,26 +512,27 @@ def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, A
     depth, keys = _shape(decoded)
     if depth + 1 > max_depth:
         raise _too_deep(max_depth)
-    _refuse_repeated_keys(value, keys, what)
-    _refuse_lone_surrogates(value, decoded)
+    _refuse_ambiguous(value, keys, decoded, what)
     return decoded, keys
 
 
 def _check_types(document: dict[str, Any]) -> None:
     """Reserved fields have fixed types: strings for ``event``/``snapshot``, objects else."""
     if len(document) < len(_RESERVED_TYPES):  # a small request: look at what it holds
-        checks: Iterable[tuple[str, type]] = [
-            (name, _TYPE_OF[name]) for name in document if name in _TYPE_OF
-        ]
-    else:
-        checks = _RESERVED_TYPES
-    for name, expected in checks:
+        for name, value in document.items():
+            expected = _TYPE_OF.get(name)
+            if expected is not None and value is not None and not isinstance(value, expected):
+                _refuse_type(name, expected, value)
+        return
+    for name, expected in _RESERVED_TYPES:
         value = document.get(name)
         if value is not None and not isinstance(value, expected):
-            label = "a string" if expected is str else "an object"
-            raise RequestError(
-                "malformed", f"field {name!r} must be {label}, got {type(value).__name__}"
-            )
+            _refuse_type(name, expected, value)
+
+
+def _refuse_type(name: str, expected: type, value: object) -> NoReturn:
+    label = "a string" if expected is str else "an object"
+    raise RequestError("malformed", f"field {name!r} must be {label}, got {type(value).__name__}")
 
 
 def _validated_names(value: Any) -> tuple[str, ...]:
@@ -575,7 +583,8 @@ def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> Req
         mounting = mounting and not loose_to_payload
         loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}
         merge_loose(params if mounting else payload, loose)
-    validate = _validated_names(document.get(_VALIDATE))
+    named = document.get(_VALIDATE)
+    validate = () if named is None else _validated_names(named)
     fields = RequestFields(event, payload, params, snapshot, document.get("state"), validate)
     if "children" in document or "component_id" in document or "lazy" in document:
         fields.children = child_snapshots(document.get("children"), DEFAULT_MAX_FIELDS)

@@ -247,20 +247,28 @@ class StreamFramer:
         """The frame of ``ops`` numbered ``seq``."""
         compact = _compact_text(ops)
         if compact is not None:
-            stream, text = compact
-            if "\n" in text:
-                return text_frame(stream, text, f"{self._run_id}.{seq}")
-            try:
-                body = f"{stream} {text}".encode()
-            except UnicodeEncodeError:  # a lone surrogate: the general path names the field
-                return text_frame(stream, text, f"{self._run_id}.{seq}")
-            return b"%s%d\ndata:%s\n\n" % (self._text_head, seq, body)
+            return self.text(*compact, seq)
         data = compact_json(ops)  # one line: JSON escapes CR and LF
         try:
             body = data.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the general path names the field
             return stream_frame(ops, f"{self._run_id}.{seq}")
         return b"%s%d\ndata: %s\n\n" % (self._head, seq, body)
+
+    def text(self, stream: str, text: str, seq: int) -> bytes:
+        """The frame of one plain text append (no target) to ``stream`` numbered ``seq``,
+        ``frame([{"op": "text", "stream": stream, "text": text, "mode": "append"}], seq)``
+        byte for byte, without building that list (a token stream's common frame)."""
+        if "\r" in text or not stream or " " in stream or "\n" in stream:
+            op: dict[str, object] = {"op": "text", "stream": stream, "text": text, "mode": "append"}
+            return stream_frame([op], f"{self._run_id}.{seq}")  # JSON: compact cannot carry it
+        if "\n" in text:
+            return text_frame(stream, text, f"{self._run_id}.{seq}")
+        try:
+            body = f"{stream} {text}".encode()
+        except UnicodeEncodeError:  # a lone surrogate: the general path names the field
+            return text_frame(stream, text, f"{self._run_id}.{seq}")
+        return b"%s%d\ndata:%s\n\n" % (self._text_head, seq, body)
 
 
 def done_frame(rendered: Rendered, frame_id: str) -> bytes:
