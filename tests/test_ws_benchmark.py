@@ -21,6 +21,7 @@ from benchmarks.websocket.app import (
     build_ws_starlette,
 )
 from benchmarks.websocket.client import check_render
+from benchmarks.websocket.inprocess import main as in_process_main
 from benchmarks.websocket.server import redis_server, run_client, ws_servers
 
 from component_framework.core.hub import reset_default_hub
@@ -132,3 +133,13 @@ def test_a_broadcast_reaches_every_worker_through_redis() -> None:
     assert fanout["members_per_worker"] == [10, 10]
     assert fanout["rounds"][0]["reached_on_trigger_worker"] == 10
     assert fanout["rounds"][0]["delivered"] == 20
+
+
+def test_the_in_process_run_checks_its_answers_and_reports_both_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert in_process_main(["--smoke"]) == 0
+    printed = capsys.readouterr().out
+    assert "us of CPU per event (200 events)" in printed
+    assert "us of CPU per member" in printed
+    assert "50 connections, 2 broadcasts" in printed

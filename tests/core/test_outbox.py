@@ -178,3 +178,23 @@ def test_push_renders_coalesce_per_component_never_across() -> None:
     box.put("b1", push=True, key="b")
     box.put("a2", push=True, key="a")
     assert drain(box) == ["b1", "a2"]
+
+
+def test_a_message_passes_the_queue_only_when_nothing_waits_and_it_fits_alone() -> None:
+    box = outbox(size=10)
+    assert box.passes("a" * 10)
+    assert not box.passes("a" * 11), "too large alone: put says OVERFLOW, the caller closes"
+    box.put("waiting")
+    assert not box.passes("b"), "it would overtake the message that waits"
+    box.take()
+    assert box.passes("b")
+
+
+def test_nothing_passes_while_a_replaced_push_render_still_holds_a_place() -> None:
+    box = outbox()
+    box.put("first push", push=True)
+    box.put("answer")
+    box.put("second push", push=True)  # the first one is dead but keeps its place
+    assert not box.passes("next")
+    assert drain(box) == ["answer", "second push"]
+    assert box.passes("next")

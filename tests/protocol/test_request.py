@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from component_framework.protocol.request import (
     RequestError,
     RequestFields,
+    decode_json_object,
     json_depth,
     parse_body,
     parse_query,
@@ -613,6 +614,50 @@ def test_extremely_deep_json_in_query_string_is_too_deep() -> None:
 )
 def test_json_depth_counts_containers(value: Any, depth: int) -> None:
     assert json_depth(value) == depth
+
+
+def _depth_and_keys(value: Any) -> tuple[int, int]:
+    """The oracle: depth and object keys at every level, by plain recursion."""
+    if isinstance(value, dict):
+        below = [_depth_and_keys(child) for child in value.values()]
+        return 1 + max((d for d, _ in below), default=0), len(value) + sum(k for _, k in below)
+    if isinstance(value, list):
+        below = [_depth_and_keys(child) for child in value]
+        return 1 + max((d for d, _ in below), default=0), sum(k for _, k in below)
+    return 0, 0
+
+
+_names = st.text(alphabet="abcxyz", max_size=3)
+_scalars = st.none() | st.booleans() | st.integers() | st.text(alphabet="abc", max_size=3)
+#: Objects of scalars and of objects of scalars (the fast path), and deeper ones.
+_objects = st.dictionaries(
+    _names,
+    _scalars
+    | st.dictionaries(_names, _scalars, max_size=3)
+    | st.recursive(
+        _scalars,
+        lambda children: (
+            st.lists(children, max_size=2) | st.dictionaries(_names, children, max_size=2)
+        ),
+        max_leaves=6,
+    ),
+    max_size=4,
+)
+
+
+@given(document=_objects)
+def test_depth_and_key_limits_count_every_level_of_an_object(document: dict[str, Any]) -> None:
+    depth, keys = _depth_and_keys(document)
+    text = json.dumps(document)
+    assert json_depth(document) == depth
+    assert decode_json_object(text, depth, max_fields=keys) == document
+    with pytest.raises(RequestError) as too_deep:
+        decode_json_object(text, depth - 1, max_fields=keys)
+    assert too_deep.value.problem == "too_deep"
+    if keys:
+        with pytest.raises(RequestError) as too_many:
+            decode_json_object(text, depth, max_fields=keys - 1)
+        assert too_many.value.problem == "too_many_fields"
 
 
 def test_json_depth_handles_nesting_deeper_than_the_recursion_limit() -> None:

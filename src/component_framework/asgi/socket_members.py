@@ -162,7 +162,7 @@ class SocketMembers:
         self._page = page
         self._own_id = own_id
         self._outlets: list[MemberOutlet] = []
-        self._tasks: set[aio.Task] = set()
+        self._tasks: set[aio.Task] | None = None  # made at the first: an empty set is 216 B
         self._closed = False
 
     def __len__(self) -> int:
@@ -250,8 +250,11 @@ class SocketMembers:
 
     def _track(self, work: Any) -> None:
         task = aio.running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     def close(self) -> None:
         """The socket is closing or gone: every member ends (idempotent)."""
@@ -263,7 +266,7 @@ class SocketMembers:
     async def aclose(self) -> None:
         """:meth:`close`, then wait for every member's running work to end."""
         self.close()
-        tasks = [task for task in self._tasks if task is not aio.current_task()]
+        tasks = [task for task in self._tasks or () if task is not aio.current_task()]
         if tasks:
             await aio.wait_all(tasks)
         for outlet in self._outlets:

@@ -76,7 +76,7 @@ class SocketStreams:
         self._entries: dict[str, PageMember | _Joining] = {}
         self._wakeup: aio.Event | None = None  # made at the first entry: most sockets carry none
         self._pump: aio.Task | None = None
-        self._tasks: set[aio.Task] = set()
+        self._tasks: set[aio.Task] | None = None  # made at the first: an empty set is 216 B
         self._closed = False
         #: The pump waits for the outbox to drain (:meth:`drained` wakes it).
         self._held_back = False
@@ -110,8 +110,11 @@ class SocketStreams:
             return
         joining = self._entries[entry.key] = _Joining(resumed or None)
         task = aio.running_loop().create_task(self._join(entry, joining))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _join(self, entry: PageEntry, joining: _Joining) -> None:
         wakeup = self._woken()
@@ -206,6 +209,6 @@ class SocketStreams:
         self.close()
         if self._pump is not None:
             self._pump.cancel()
-        tasks = [*self._tasks, *([self._pump] if self._pump is not None else [])]
+        tasks = [*(self._tasks or ()), *([self._pump] if self._pump is not None else [])]
         if tasks:
             await aio.wait_all(tasks)

@@ -245,6 +245,10 @@ class _SocketConnection:
     def forward(self, event: str, payload: Mapping[str, Any]) -> None:
         self.queue(broadcast_message(event, payload))
 
+    def own_id(self) -> str:
+        """The id of the socket's own component (``""`` until it is mounted)."""
+        return "" if self.session is None else self.session.component_id
+
     def _joined(self) -> bool:
         return self.session is not None and self.session.component is not None
 
@@ -261,6 +265,9 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
+        if self._sender is None and not self._inline and self._outbox.passes(text):
+            self._pump(text)  # nothing waits: no place in the queue (a fan-out's push render)
+            return
         if self._outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
@@ -271,10 +278,11 @@ class _SocketConnection:
         """Whether the outbox is half full: the carried streams' frames wait meanwhile."""
         return self._outbox.half_full()
 
-    def _pump(self) -> None:
-        """Send the outbox now, as far as the server takes messages at once; a send that has
-        to wait goes on in a sender task, which sends the rest after it."""
-        waiting = self._send_ready()
+    def _pump(self, first: str | None = None) -> None:
+        """Send ``first`` (a message that needed no place in the queue), then the outbox, as
+        far as the server takes messages at once; a send that has to wait goes on in a sender
+        task, which sends the rest after it."""
+        waiting = self._send_ready(first)
         if waiting is not None:
             self._sender = self._loop.create_task(self._send_outbox(waiting))
 
@@ -286,12 +294,17 @@ class _SocketConnection:
                 self._sender = self._reader
                 await self._send_outbox(waiting)
 
-    def _send_ready(self) -> aio.Unfinished | None:
-        """Send queued messages while the server takes each at once (no task, no timer); the
-        first send that has to wait is handed back, watched by the watchdog."""
+    def _send_ready(self, first: str | None = None) -> aio.Unfinished | None:
+        """Send ``first``, if given, then queued messages while the server takes each at once
+        (no task, no timer); the first send that has to wait is handed back, watched by the
+        watchdog."""
         outbox = self._outbox
-        while self.state is SocketState.OPEN and (text := outbox.take()) is not None:
+        text = first
+        while self.state is SocketState.OPEN and (
+            text is not None or (text := outbox.take()) is not None
+        ):
             frame: Any = {"type": "websocket.send", "text": text}
+            text = None
             try:
                 waiting = aio.start_now(self.send(frame))
             except (OSError, RuntimeError):  # the server says the socket is gone
@@ -489,12 +502,35 @@ class _SocketConnection:
     # -- reading -------------------------------------------------------------------------------
 
     async def read(self, receive: ASGIReceiveCallable) -> None:
-        """Read client frames until the client or the server ends the connection."""
+        """Read client frames until the client or the server ends the connection.
+
+        One coroutine frame for the whole reading (an idle connection holds it for its life,
+        so the loop is not a coroutine of its own); each frame is taken by :meth:`_frame`."""
         self._reader = aio.current_task()
         self._reading = True
+        idle = self.settings.ws_idle_timeout
         try:
             with aio.cancellable(self._reader):  # trio: _abandon's cancel ends it quietly
-                await self._read(receive)
+                while True:
+                    if idle is None:
+                        message = await receive()
+                    else:
+                        try:
+                            async with aio.timeout(idle):
+                                message = await receive()
+                        except TimeoutError:
+                            self.close(code=CLOSE_GOING_AWAY)
+                            continue
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    text = self._frame(message)
+                    if text is not None:
+                        self._inline = True
+                        try:
+                            await self._take(text)
+                        finally:
+                            self._inline = False
+                        await self._send_inline()
         except aio.cancellation():
             if not self._abandoned or self._reader is None:
                 await self._last_close()
@@ -505,39 +541,23 @@ class _SocketConnection:
             if self._abandon_timer is not None:
                 self._abandon_timer.cancel()
 
-    async def _read(self, receive: ASGIReceiveCallable) -> None:
-        idle = self.settings.ws_idle_timeout
+    def _frame(self, message: Any) -> str | None:
+        """The text of a client frame to take, or ``None``: not a frame, the socket is no
+        longer open, a binary frame (refused), or over the size or the rate limit."""
+        if message["type"] != "websocket.receive" or self.state is not SocketState.OPEN:
+            return None
+        text: Any = message.get("text")
+        if text is None:
+            data: Any = message.get("bytes") or b""
+            if self._admit(len(data)):
+                error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
+                self.error(error, None)
+            return None
+        # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
         limit = self.settings.ws_max_message_bytes
-        while True:
-            if idle is None:
-                message = await receive()
-            else:
-                try:
-                    async with aio.timeout(idle):
-                        message = await receive()
-                except TimeoutError:
-                    self.close(code=CLOSE_GOING_AWAY)
-                    continue
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                return
-            if kind != "websocket.receive" or self.state is not SocketState.OPEN:
-                continue
-            text: Any = message.get("text")
-            if text is None:
-                data: Any = message.get("bytes") or b""
-                if self._admit(len(data)):
-                    error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
-                    self.error(error, None)
-                continue
-            # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
-            if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
-                self._inline = True
-                try:
-                    await self._take(text)
-                finally:
-                    self._inline = False
-                await self._send_inline()
+        if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
+            return str(text)
+        return None
 
     def _admit(self, size: int) -> bool:
         """The size limit (close 1009) and the rate limit (an error, then close 1008) for one
@@ -648,6 +668,65 @@ def _connect_options(
     return Join(fields.params, fields.snapshot), options
 
 
+def _check_handshake(
+    scope: WebSocketScope, component_name: str, services: AppServices, client: str
+) -> tuple[Join | None, SocketOptions]:
+    """The checks before accepting (a ``ComponentError`` refuses the handshake): host,
+    shutdown, the handshake as a request, origin, the URL's join and options; then the
+    socket is counted open for ``client``."""
+    dispatcher, guard = services.dispatcher, services.guard
+    settings = dispatcher.settings
+    headers = RequestHeaders.of(scope)
+    guard.check_host(headers.host)
+    if services.sockets.closing:
+        raise ServiceUnavailable("the server is shutting down")
+    guard.take_request(client, monotonic())  # a handshake counts as a request
+    # Browsers always send Origin on a WebSocket handshake (and cookies with it).
+    if not origin_allowed(headers.origin, headers.host, settings):
+        raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
+    join, options = _connect_options(scope, settings)
+    if join is not None and (join.params or join.snapshot):
+        # What the URL asks for is checked before accepting (snapshot 400, params 422);
+        # no user code runs here.
+        call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
+        dispatcher.prepare(call)
+    else:  # a bare URL or join=message: the client sends a join with what it needs
+        dispatcher.registry.get(component_name)
+    guard.open("socket", client)
+    return join, options
+
+
+def _open_connection(
+    scope: WebSocketScope,
+    send: ASGISendCallable,
+    component_name: str,
+    services: AppServices,
+    client: str,
+    options: SocketOptions,
+) -> _SocketConnection:
+    """The accepted socket's connection, with its live session and joined components."""
+    settings = services.dispatcher.settings
+    html = options.format == "html"
+    connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
+    page = checked_page_id(options.page)
+    connection.session = LiveSession(
+        services.dispatcher,
+        services.hub,
+        component_name,
+        connection,
+        inbox_limit=settings.ws_inbox_messages,
+        frame_interval=settings.stream_frame_interval,
+        context=AccessContext("websocket", scope, client),
+        page=page,
+    )
+    connection.members = SocketMembers(
+        connection, services, scope, client, page=page, own_id=connection.own_id
+    )
+    carrier = Carrier(scope, f"/{component_name}/ws", client, page)
+    connection.streams = SocketStreams(connection, services, carrier)
+    return connection
+
+
 async def handle_websocket(
     scope: WebSocketScope,
     receive: ASGIReceiveCallable,
@@ -655,31 +734,17 @@ async def handle_websocket(
     component_name: str,
     services: AppServices,
 ) -> None:
-    """Serve one WebSocket connection for ``component_name``."""
-    first = await receive()
-    if first["type"] != "websocket.connect":
+    """Serve one WebSocket connection for ``component_name``.
+
+    An open socket holds this coroutine's frame for its whole life, so what only the
+    handshake needs lives in the frames of the helpers above, and the join is let go once
+    submitted."""
+    if (await receive())["type"] != "websocket.connect":
         return
-    dispatcher, guard, sockets = services.dispatcher, services.guard, services.sockets
-    settings = dispatcher.settings
+    guard, sockets = services.guard, services.sockets
     client = guard.client_address(scope)
     try:
-        headers = RequestHeaders.of(scope)
-        guard.check_host(headers.host)
-        if sockets.closing:
-            raise ServiceUnavailable("the server is shutting down")
-        guard.take_request(client, monotonic())  # a handshake counts as a request
-        # Browsers always send Origin on a WebSocket handshake (and cookies with it).
-        if not origin_allowed(headers.origin, headers.host, settings):
-            raise Forbidden(f"origin {shown(headers.origin)} may not open this socket")
-        join, options = _connect_options(scope, settings)
-        if join is not None and (join.params or join.snapshot):
-            # What the URL asks for is checked before accepting (snapshot 400, params 422);
-            # no user code runs here.
-            call = ComponentCall(component_name, None, {}, join.params, join.snapshot)
-            dispatcher.prepare(call)
-        else:  # a bare URL or join=message: the client sends a join with what it needs
-            dispatcher.registry.get(component_name)
-        guard.open("socket", client)
+        join, options = _check_handshake(scope, component_name, services, client)
     except ComponentError as error:
         await deny_handshake(scope, send, error)
         return
@@ -688,36 +753,18 @@ async def handle_websocket(
             await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
         except (OSError, RuntimeError):  # the client left during the handshake
             return
-        html = options.format == "html"
-        connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
-        page = checked_page_id(options.page)
-        session = connection.session = LiveSession(
-            dispatcher,
-            services.hub,
-            component_name,
-            connection,
-            inbox_limit=settings.ws_inbox_messages,
-            frame_interval=settings.stream_frame_interval,
-            context=AccessContext("websocket", scope, client),
-            page=page,
-        )
-        connection.members = SocketMembers(
-            connection,
-            services,
-            scope,
-            client,
-            page=page,
-            own_id=lambda: session.component_id,
-        )
-        carrier = Carrier(scope, f"/{component_name}/ws", client, page)
-        connection.streams = SocketStreams(connection, services, carrier)
+        connection = _open_connection(scope, send, component_name, services, client, options)
+        del options
         sockets.connections.add(connection)
         try:
-            await connection.session.listen_to_page()  # from the accept on: no event is missed
+            session = connection.session
+            assert session is not None
+            await session.listen_to_page()  # from the accept on: no event is missed
             if join is None:  # join=message: the snapshot stays out of the URL (access logs)
-                connection.expect_join(settings.ws_join_timeout)
+                connection.expect_join(services.dispatcher.settings.ws_join_timeout)
             else:
-                connection.session.submit(join)
+                session.submit(join)
+            del join, session
             await connection.read(receive)
         finally:
             sockets.connections.discard(connection)

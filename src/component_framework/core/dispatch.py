@@ -267,6 +267,10 @@ _USER_FAULTS_PASSED_THROUGH: Final = (ClientError, ConfigurationError)
 _async_functions: dict[Callable[..., Any], bool] = {}
 
 
+#: Argument types whose values members of one broadcast may share (immutable scalars).
+_SHAREABLE: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def needs_access_check(cls: type[Component]) -> bool:
     """Whether ``cls`` declares permissions or overrides ``authorize``."""
     return bool(cls.permission_classes) or cls.authorize is not Component.authorize
@@ -312,6 +316,8 @@ class Dispatcher:
         self.presence: Presence | None = None
         #: The app's one timer for batched stream operations (``core.batching``).
         self.frame_clock = FrameClock(self.settings.stream_frame_interval)
+        #: The plan of the broadcast being delivered, for one class (:meth:`prepare_broadcast`).
+        self._broadcast_plan: tuple[object, type[Component], PreparedCall] | None = None
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -438,6 +444,21 @@ class Dispatcher:
         plan = PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
         if not broadcast:
             plan.submitted, plan.invalid, plan.validate = payload, invalid, validate
+        return plan
+
+    def prepare_broadcast(
+        self, cls: type[Component], event: str, payload: Mapping[str, Any], broadcast: object
+    ) -> PreparedCall:
+        """:meth:`prepare_live_event` of the server's own ``broadcast`` (its identity: the
+        object delivered) for a member of ``cls``. Its many members of one class share the
+        plan, the payload bound once, when every argument is an immutable scalar: no member
+        can change what another one is handed. Any other argument is bound per member."""
+        held = self._broadcast_plan
+        if held is not None and held[0] is broadcast and held[1] is cls:
+            return held[2]
+        plan = self.prepare_live_event(cls, event, payload, broadcast=True)
+        if all(type(value) in _SHAREABLE for value in plan.arguments.values()):
+            self._broadcast_plan = (broadcast, cls, plan)
         return plan
 
     def _bind_event(

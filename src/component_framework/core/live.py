@@ -27,7 +27,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
@@ -64,6 +64,7 @@ from component_framework.protocol.websocket import Ref
 __all__ = ["Event", "Join", "LiveSession", "Outlet", "Ref", "held_child"]
 
 logger = logging.getLogger("component_framework")
+_NO_TOPICS: Final[frozenset[str]] = frozenset()
 
 
 class Outlet(Protocol):
@@ -187,6 +188,7 @@ class LiveSession:
         "_presence_key",
         "_presence_waiting",
         "_publishing",
+        "_push_job",
         "_push_queued",
         "_rendered_snapshot",
         "_rendered_state",
@@ -233,6 +235,10 @@ class LiveSession:
         self._dirty = False
         self._broadcast_plan: PreparedCall | None = None
         self._push_queued = False  # a push render waits in the hub's turn queue
+        #: The job queued for it, made at the first one: a bound method made per broadcast
+        #: lives through the whole fan-out, so the collector would promote one per member to
+        #: its oldest generation, and a full collection walks every connection's objects.
+        self._push_job: Callable[[], None] | None = None
         #: The snapshot of the last render sent: the state the client holds.
         self._rendered_snapshot: str | None = None
         #: Server-held state (``core.server_state``): the store writes of the renders, in
@@ -489,7 +495,10 @@ class LiveSession:
             )
         if self._dirty and not self._push_queued:
             self._push_queued = True
-            self.hub.turns.submit(self._push_turn)
+            job = self._push_job
+            if job is None:
+                job = self._push_job = self._push_turn
+            self.hub.turns.submit(job)
 
     def _push_turn(self) -> None:
         self._push_queued = False
@@ -512,8 +521,8 @@ class LiveSession:
             return None
         dispatcher = self.dispatcher
         try:
-            plan = dispatcher.prepare_live_event(
-                type(component), broadcast.event, broadcast.payload, broadcast=True
+            plan = dispatcher.prepare_broadcast(
+                type(component), broadcast.event, broadcast.payload, broadcast
             )
         except PayloadValidationError as exc:  # the server's own broadcast is wrong
             logger.error("broadcast %r does not fit %r: %s", broadcast.event, self._name, exc)
@@ -734,12 +743,15 @@ class LiveSession:
             raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
     def _read_topics(self, component: Component) -> frozenset[str]:
-        try:
-            topics = frozenset(component.topics())
-        except Exception as exc:
-            raise self.dispatcher.handler_error(self._name, "topics", exc) from exc
-        if not all(isinstance(topic, str) for topic in topics):
-            raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
+        if type(component).topics is Component.topics:  # not overridden: no topics
+            topics: frozenset[str] = _NO_TOPICS
+        else:
+            try:
+                topics = frozenset(component.topics())
+            except Exception as exc:
+                raise self.dispatcher.handler_error(self._name, "topics", exc) from exc
+            if not all(isinstance(topic, str) for topic in topics):
+                raise ComponentError(f"{type(component).__qualname__}.topics() must yield strings")
         if self.page is not None and type(component).listens:
             topics |= {page_topic(self.page)}
         return topics

@@ -111,6 +111,12 @@ class Outbox:
             return OVERFLOW
         return QUEUED
 
+    def passes(self, text: str) -> bool:
+        """Whether ``text`` may go to the socket without a place in the queue: nothing waits
+        (nothing to keep in order, nothing to coalesce with) and it is within the bounds on
+        its own, so :meth:`put` followed by :meth:`take` would hand it straight back."""
+        return self._queue is None and len(text) <= self._max_bytes and self._max_messages > 0
+
     def take(self) -> str | None:
         """The oldest unsent message, out of the outbox; ``None`` when there is none."""
         queue = self._queue

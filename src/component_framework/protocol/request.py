@@ -164,12 +164,22 @@ def _shape(value: Any) -> tuple[int, int]:
     dicts and lists), in one pass without recursion; only containers are visited."""
     if not isinstance(value, dict | list):
         return 0, 0
-    if isinstance(value, dict):  # the common request: one object of scalars, no stack needed
+    if isinstance(value, dict):  # the common request: no stack needed for an object of
+        depth, keys = 1, len(value)  # scalars and of objects of scalars (a message's payload)
         for child in value.values():
-            if type(child) is dict or type(child) is list:
+            kind = type(child)
+            if kind is dict:
+                for grandchild in child.values():
+                    if type(grandchild) is dict or type(grandchild) is list:
+                        break
+                else:
+                    depth, keys = 2, keys + len(child)
+                    continue
+                break
+            if kind is list:
                 break
         else:
-            return 1, len(value)
+            return depth, keys
     deepest, keys = 0, 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     push = stack.append

@@ -70,6 +70,8 @@ _MAX_NAME_LENGTH: Final = 128
 #: Where htmx's ws extension puts its request headers: htmx 2 ``HEADERS``, htmx 4 ``headers``.
 _HTMX_HEADER_KEYS: Final = ("HEADERS", "headers")
 _ENVELOPE_KEYS: Final = frozenset({"type", "ref"})
+#: The keys of the common event message, read without the general field rules.
+_PLAIN_EVENT_KEYS: Final = frozenset({"type", "event", "payload", "ref"})
 
 
 class MessageError(ValueError):
@@ -142,6 +144,12 @@ def parse_client_message(
         expected = ", ".join(repr(name) for name in CLIENT_TYPES)
         got = quoted(kind)
         raise MessageError("malformed", f"'type' must be one of {expected}, got {got}", ref)
+    if kind == "event" and document.keys() <= _PLAIN_EVENT_KEYS:
+        # The common message: what the general rules below make of it, without copying it
+        # into a body and through the request fields (anything unusual takes them).
+        event, payload = document.get("event"), document.get("payload")
+        if type(event) is str and event and (payload is None or type(payload) is dict):
+            return ClientMessage("event", event, payload or {}, ref=ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     if kind in ("stream", "unstream"):
         return _stream_message(kind, body, ref)

@@ -1,0 +1,202 @@
+"""The library's own CPU per WebSocket event and per broadcast member, with no server.
+
+``python -m benchmarks.websocket.inprocess [--parts rtt,fanout] [--smoke]``
+
+``ComponentASGI`` (the factory of :mod:`benchmarks.websocket.app`) is called directly, one
+in-memory ``receive``/``send`` pair per connection, on uvloop: no uvicorn, no sockets, so the
+figures hold only what the library spends (the server's WebSocket stack is most of the cost
+measured through uvicorn, and its noise hides changes of a few µs).
+
+- ``rtt``: one connection to the counter, ``--events`` ``increment`` events in a closed loop
+  (after 2,000 of warm-up); process CPU time per event.
+- ``fanout``: ``--connections`` idle ticker connections, ``--broadcasts`` broadcasts of
+  ``price_update``, each until every connection has its push render; process CPU time per
+  member of each broadcast (the first two are warm-up), and how many full collections of the
+  garbage collector ran during the measured ones.
+
+Every answer is checked (exit status 1 when one is wrong). Diagnostic only: never fails on
+timing. Pin it to one CPU and alternate the trees compared (``PYTHONPATH``), as in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import resource
+import statistics
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import uvloop
+
+from benchmarks.websocket.app import COUNTER_PATH, TICKER, TICKER_PATH, build_ws_components
+from component_framework.core.websocket import WebSocketManager
+from component_framework.testing import websocket_scope
+
+__all__ = ["main"]
+
+WARMUP_EVENTS = 2_000
+WARMUP_BROADCASTS = 2
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Arrivals:
+    """Counts the messages of every connection; wakes the waiter at a target count."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._target = -1
+        self._waiter: asyncio.Future[None] | None = None
+
+    def arrived(self) -> None:
+        self.total += 1
+        if self.total == self._target and self._waiter is not None:
+            self._waiter.set_result(None)
+
+    def until(self, target: int) -> asyncio.Future[None]:
+        self._target = target
+        self._waiter = asyncio.get_running_loop().create_future()
+        if self.total >= target:
+            self._waiter.set_result(None)
+        return self._waiter
+
+
+class _Connection:
+    """One WebSocket exchange with the app over in-memory ASGI messages."""
+
+    def __init__(self, app: Any, path: str, arrivals: _Arrivals) -> None:
+        self._app, self._arrivals = app, arrivals
+        self._scope = websocket_scope(path)
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.last = ""
+        self.task: asyncio.Task[None] | None = None
+
+    async def _receive(self) -> dict[str, Any]:
+        return await self._inbox.get()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            self.last = message["text"]
+            self._arrivals.arrived()
+
+    def open(self) -> None:
+        self._inbox.put_nowait({"type": "websocket.connect"})
+        self.task = asyncio.ensure_future(self._app(self._scope, self._receive, self._send))
+
+    def put(self, text: str) -> None:
+        self._inbox.put_nowait({"type": "websocket.receive", "text": text})
+
+    def leave(self) -> None:
+        self._inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+
+async def _round_trips(app: Any, events: int) -> float:
+    arrivals = _Arrivals()
+    connection = _Connection(app, COUNTER_PATH, arrivals)
+    connection.open()
+    await arrivals.until(1)
+
+    async def run(first: int, count: int) -> None:
+        for ref in range(first, first + count):
+            message = {"type": "event", "event": "increment", "payload": {}, "ref": ref}
+            connection.put(json.dumps(message))
+            await arrivals.until(arrivals.total + 1)
+            # The answer's ref here (cheap, inside the timing); its count after the run.
+            if not connection.last.endswith(f',"ref":{ref}}}'):
+                raise ValueError(f"event {ref}: wrong answer {connection.last[:200]}")
+        answer = json.loads(connection.last)
+        if answer["type"] != "render" or answer["state"] != {"count": first + count}:
+            raise ValueError(f"after event {first + count - 1}: {connection.last[:200]}")
+
+    await run(0, WARMUP_EVENTS)
+    started = _cpu_seconds()
+    await run(WARMUP_EVENTS, events)
+    seconds = _cpu_seconds() - started
+    connection.leave()
+    assert connection.task is not None
+    await connection.task
+    return seconds / events * 1e6
+
+
+async def _fan_out(app: Any, count: int, broadcasts: int) -> tuple[list[float], int]:
+    arrivals = _Arrivals()
+    connections = [_Connection(app, TICKER_PATH, arrivals) for _ in range(count)]
+    for connection in connections:
+        connection.open()
+    await arrivals.until(count)
+    manager, per_member, collections = WebSocketManager(), [], [0]
+
+    def count_full(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            collections[0] += 1
+
+    gc.callbacks.append(count_full)
+    try:
+        for index in range(broadcasts):
+            if index == WARMUP_BROADCASTS:
+                collections[0] = 0
+            price = 100.0 + index
+            done = arrivals.until(arrivals.total + count)
+            started = _cpu_seconds()
+            await manager.broadcast(component_name=TICKER, event="price_update",
+                                    payload={"price": price})  # fmt: skip
+            await done
+            per_member.append((_cpu_seconds() - started) / count * 1e6)
+            wrong = [c.last for c in connections if json.loads(c.last)["state"]["price"] != price]
+            if wrong:
+                raise ValueError(f"broadcast {index}: {len(wrong)} wrong renders: {wrong[0]}")
+    finally:
+        gc.callbacks.remove(count_full)
+    for connection in connections:
+        connection.leave()
+    await asyncio.gather(*(c.task for c in connections if c.task is not None))
+    return per_member[WARMUP_BROADCASTS:], collections[0]
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.inprocess")
+    parser.add_argument("--parts", default="rtt,fanout", help="comma-separated: rtt, fanout")
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--connections", type=int, default=5_000)
+    parser.add_argument("--broadcasts", type=int, default=12)
+    parser.add_argument("--smoke", action="store_true", help="a tiny correctness run")
+    arguments = parser.parse_args(argv)
+    if arguments.smoke:
+        arguments.events, arguments.connections, arguments.broadcasts = 200, 50, 4
+    return arguments
+
+
+async def _run(arguments: argparse.Namespace) -> None:
+    app = build_ws_components()
+    parts = arguments.parts.split(",")
+    if "rtt" in parts:
+        micros = await _round_trips(app, arguments.events)
+        print(f"rtt: {micros:.1f} us of CPU per event ({arguments.events:,} events)")
+    if "fanout" in parts:
+        per_member, collections = await _fan_out(app, arguments.connections,
+                                                 arguments.broadcasts)  # fmt: skip
+        print(f"fanout: {statistics.median(per_member):.1f} us of CPU per member (median; "
+              f"best {min(per_member):.1f}; {arguments.connections:,} connections, "
+              f"{len(per_member)} broadcasts, {collections} full collections)")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the parts asked for and print their figures; 1 when an answer was wrong."""
+    try:
+        uvloop.run(_run(_arguments(argv)))
+    except ValueError as exc:
+        print(f"WRONG ANSWER: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

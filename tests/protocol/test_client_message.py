@@ -1,0 +1,55 @@
+"""The common event message is read as the general field rules read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from component_framework.protocol.websocket import ClientMessage, MessageError, parse_client_message
+
+scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+plain_events = st.fixed_dictionaries(
+    {"type": st.just("event")},
+    optional={
+        "event": st.none() | st.integers() | st.text(max_size=8),
+        "payload": st.none()
+        | st.lists(scalars, max_size=2)
+        | st.dictionaries(st.text(max_size=4), scalars, max_size=3),
+        "ref": st.none() | st.integers() | st.text(max_size=8),
+    },
+)
+
+
+def _read(document: dict[str, Any]) -> ClientMessage | tuple[str, str, object]:
+    try:
+        return parse_client_message(json.dumps(document), max_depth=8)
+    except MessageError as error:
+        return error.problem, str(error), error.ref
+
+
+@given(document=plain_events)
+def test_a_plain_event_message_reads_as_with_one_more_field_that_changes_nothing(
+    document: dict[str, Any],
+) -> None:
+    # "params": null is a reserved field at its default: the message takes the general rules.
+    assert _read(document) == _read({**document, "params": None})
+
+
+def test_a_plain_event_message_gives_the_event_its_payload_and_ref() -> None:
+    text = '{"type": "event", "event": "increment", "payload": {"by": 2}, "ref": 7}'
+    message = parse_client_message(text, max_depth=8)
+    assert (message.type, message.event, message.payload, message.ref) == (
+        "event",
+        "increment",
+        {"by": 2},
+        7,
+    )
+    assert (message.params, message.snapshot, message.component_id, message.htmx) == (
+        {},
+        None,
+        None,
+        False,
+    )
