@@ -50,11 +50,35 @@ if TYPE_CHECKING:
     from component_framework.asgi.services import AppServices
     from component_framework.core.config import Settings
     from component_framework.core.dispatch import DispatchResult
+    from component_framework.core.live import Outlet
     from component_framework.core.streams import StreamOp
 
-__all__ = ["MemberLink", "MemberOutlet", "SocketMembers"]
+__all__ = ["MemberLink", "MemberOutlet", "SocketMembers", "socket_session"]
 
 logger = logging.getLogger("component_framework")
+
+
+def socket_session(
+    services: AppServices,
+    name: str,
+    outlet: Outlet,
+    scope: WebSocketScope,
+    client: str,
+    page: str | None,
+) -> LiveSession:
+    """A live session of component ``name`` held by a socket (its own or a joined one):
+    the socket's client for authorization, the app's queue and frame settings."""
+    settings = services.dispatcher.settings
+    return LiveSession(
+        services.dispatcher,
+        services.hub,
+        name,
+        outlet,
+        inbox_limit=settings.ws_inbox_messages,
+        frame_interval=settings.stream_frame_interval,
+        context=AccessContext("websocket", scope, client),
+        page=page,
+    )
 
 
 class MemberLink(Protocol):
@@ -185,15 +209,8 @@ class SocketMembers:
             self._link.queue(error_message(document, join.ref))
             return
         outlet = MemberOutlet(self._link, self, name, target, join.ref)
-        outlet.session = LiveSession(
-            services.dispatcher,
-            services.hub,
-            name,
-            outlet,
-            inbox_limit=settings.ws_inbox_messages,
-            frame_interval=settings.stream_frame_interval,
-            context=AccessContext("websocket", self._scope, self._client),
-            page=self._page,
+        outlet.session = socket_session(
+            services, name, outlet, self._scope, self._client, self._page
         )
         self._outlets.append(outlet)
         self._track(self._start(outlet.session, join))

@@ -30,10 +30,9 @@ from component_framework.asgi.incoming import RequestHeaders, request_error
 from component_framework.asgi.page_entries import Carrier
 from component_framework.asgi.responses import error_response
 from component_framework.asgi.services import CLOSE_SERVICE_RESTART, RESTART_REASON
-from component_framework.asgi.socket_members import SocketMembers
+from component_framework.asgi.socket_members import SocketMembers, socket_session
 from component_framework.asgi.socket_streams import SocketStreams
 from component_framework.core import aio
-from component_framework.core.access import AccessContext
 from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
 from component_framework.core.events import checked_page_id
@@ -709,16 +708,7 @@ def _open_connection(
     html = options.format == "html"
     connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
     page = checked_page_id(options.page)
-    connection.session = LiveSession(
-        services.dispatcher,
-        services.hub,
-        component_name,
-        connection,
-        inbox_limit=settings.ws_inbox_messages,
-        frame_interval=settings.stream_frame_interval,
-        context=AccessContext("websocket", scope, client),
-        page=page,
-    )
+    connection.session = socket_session(services, component_name, connection, scope, client, page)
     connection.members = SocketMembers(
         connection, services, scope, client, page=page, own_id=connection.own_id
     )
