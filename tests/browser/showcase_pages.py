@@ -9,13 +9,14 @@ so tests wait for "connected" instead of sleeping.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, WebSocket, expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.servers import UvicornServer, start_uvicorn
@@ -85,6 +86,31 @@ class ShowcasePage:
     page: Page
     errors: list[str] = field(default_factory=list)
     sockets: list[str] = field(default_factory=list)
+    #: Stream runs the page asked the server to start, by component name, on any carrier: a
+    #: stream's own request, a page connection's entry, or a page socket's ``stream`` message
+    #: (resumes are not runs started).
+    starts: list[str] = field(default_factory=list)
+
+    def runs_started(self, name: str) -> int:
+        return self.starts.count(name)
+
+    def _request(self, request: Request) -> None:
+        own = re.search(r"/components/([\w-]+)/stream/", request.url)
+        if own:
+            self.starts.append(own.group(1))
+        elif request.url.endswith("/_page/") and request.post_data:
+            entries = json.loads(request.post_data)["streams"]
+            self.starts += [e["name"] for e in entries if "resume" not in e]
+
+    def _socket(self, socket: WebSocket) -> None:
+        self.sockets.append(socket.url)
+        socket.on("framesent", self._frame_sent)
+
+    def _frame_sent(self, payload: str | bytes) -> None:
+        if isinstance(payload, str) and payload.startswith("{"):
+            message = json.loads(payload)
+            if message.get("type") == "stream" and "resume" not in message:
+                self.starts.append(message["name"])
 
     def component(self, name: str) -> Locator:
         return self.page.locator(f"[data-component={name}]")
@@ -169,7 +195,8 @@ def open_showcase(browser: Browser, url: str) -> Iterator[ShowcasePage]:
 
         page.on("console", record_console)
         page.on("pageerror", lambda error: opened.errors.append(f"page error: {error}"))
-        page.on("websocket", lambda socket: opened.sockets.append(socket.url))
+        page.on("websocket", opened._socket)
+        page.on("request", opened._request)
         page.goto(url)
         expect(page.locator("[data-component]")).to_have_count(10)
         opened.wait_until_connected()
@@ -269,10 +296,3 @@ def text_events(user: ShowcasePage) -> list[dict[str, object]]:
 def report_states(user: ShowcasePage) -> list[dict[str, object]]:
     states: list[dict[str, object]] = user.page.evaluate("window.__report")
     return states
-
-
-def stream_requests(server: UvicornServer) -> int:
-    """How many report streams the server was asked for (uvicorn's access log): the stream's
-    own requests, and the runtime's page connections (each re-open carries the page's streams
-    again, resumed, never re-run)."""
-    return len(re.findall(r'"(GET \S*/report/stream/|POST \S*/_page/)', server.log()))

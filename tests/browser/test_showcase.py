@@ -32,7 +32,6 @@ from tests.browser.showcase_pages import (
     report_states,
     showcase_server,
     start_showcase,
-    stream_requests,
     text_events,
     wait_for_final_answer,
 )
@@ -138,7 +137,6 @@ def test_report_sections_arrive_one_by_one_and_the_stream_runs_once(
 ) -> None:
     with open_showcase(browser, server.base_url) as user:
         report = user.component("report")
-        requests_before = stream_requests(server)
         user.page.evaluate(REPORT_WATCH)
         report.locator("button", has_text="Generate report").click()
 
@@ -178,7 +176,7 @@ def test_report_sections_arrive_one_by_one_and_the_stream_runs_once(
         user.page.wait_for_timeout(AFTER_DONE_MS)
         expect(sections.locator("article")).to_have_count(3)
         expect(report.locator(".report-done")).to_be_visible()
-        assert stream_requests(server) == requests_before + 1, server.log()
+        assert user.runs_started("report") == 1, (user.starts, server.log())
         assert user.problems() == []
 
 
