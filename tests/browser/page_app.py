@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,7 +42,7 @@ from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
 
-__all__ = ["COMPONENTS", "EVERY", "UPTO", "app", "expected_text"]
+__all__ = ["COMPONENTS", "COUNTER", "EVERY", "UPTO", "app", "counter_stream", "expected_text"]
 
 NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
 HTMX_DIST: Final = NODE_MODULES / "htmx.org" / "dist"
@@ -83,8 +83,9 @@ POST_MARKUP: Final = (
     'hx-swap="innerHTML"><input name="question" value="slow"><button>ask</button></form>'
     '<div id="slow-answer"></div>'
 )
+COUNTER: Final = '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
 TEMPLATES: Final = {
-    "counter.html": '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>',
+    "counter.html": COUNTER,
     "asker.html": '<p class="asked">{{ answer }}</p>',
 }
 
@@ -109,29 +110,42 @@ STATS: Final = _Stats()
 registry = ComponentRegistry()
 
 
-@registry.register("counter")
-class CounterStream(StreamingComponent):
-    """Renders its label once, then appends `` n`` for n = 1..UPTO."""
+class RunCounts(Protocol):
+    """Where a counter stream counts its runs."""
 
-    template_name = "counter.html"
-    stream_resume_grace = 2.0  # a stream that left is cancelled soon
+    starts: int
+    cancelled: int
 
-    def mount(self) -> None:
-        self.state["label"] = ""
 
-    async def on_count(self, label: str) -> AsyncIterator[None]:
-        STATS.starts += 1
-        self.state["label"] = label
-        yield
-        await self.stream_start("out")
-        try:
-            for n in range(1, UPTO + 1):
-                await asyncio.sleep(EVERY)
-                await self.stream_text("out", f" {n}")
-        except asyncio.CancelledError:
-            STATS.cancelled += 1
-            raise
-        await self.stream_done("out")
+def counter_stream(stats: RunCounts) -> type[StreamingComponent]:
+    """The counter stream of the page tests (template ``counter.html``, ``COUNTER``): renders
+    its label once, then appends `` n`` for n = 1..UPTO, counting its runs in ``stats``."""
+
+    class CounterStream(StreamingComponent):
+        template_name = "counter.html"
+        stream_resume_grace = 2.0  # a stream that left is cancelled soon
+
+        def mount(self) -> None:
+            self.state["label"] = ""
+
+        async def on_count(self, label: str) -> AsyncIterator[None]:
+            stats.starts += 1
+            self.state["label"] = label
+            yield
+            await self.stream_start("out")
+            try:
+                for n in range(1, UPTO + 1):
+                    await asyncio.sleep(EVERY)
+                    await self.stream_text("out", f" {n}")
+            except asyncio.CancelledError:
+                stats.cancelled += 1
+                raise
+            await self.stream_done("out")
+
+    return CounterStream
+
+
+registry.register("counter")(counter_stream(STATS))
 
 
 @registry.register("asker")

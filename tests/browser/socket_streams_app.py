@@ -11,8 +11,6 @@ one a double in its final text. Starlette, under a real uvicorn."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
@@ -24,18 +22,17 @@ from starlette.types import Receive, Scope, Send
 
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
-from component_framework.core.component import Component, StreamingComponent
+from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
+from tests.browser.page_app import COUNTER, EVERY, UPTO, counter_stream, expected_text
 
 __all__ = ["EVERY", "STREAMS", "UPTO", "app", "expected_text"]
 
 NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
 KEY: Final = "browser-socket-streams-key-0123456789abcdef"
 STREAMS: Final = 3
-UPTO: Final = 30
-EVERY: Final = 0.1
 STREAM: Final = (
     '<div id="s-{n}" class="counter-box" hx-ext="sse" '
     'sse-connect="/components/counter/stream?label=c{n}" '
@@ -61,11 +58,6 @@ TALLY: Final = (
     '<div class="tally"><p class="shown">{{ label }}: {{ count }}</p>'
     '<button ws-send hx-vals=\'{"event": "add"}\'>add</button></div>'
 )
-COUNTER: Final = '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
-
-
-def expected_text() -> str:
-    return "".join(f" {n}" for n in range(1, UPTO + 1))
 
 
 class _Stats:
@@ -92,29 +84,7 @@ class Tally(Component):
         self.state["count"] += 1
 
 
-@registry.register("counter")
-class CounterStream(StreamingComponent):
-    """Renders its label once, then appends `` n`` for n = 1..UPTO."""
-
-    template_name = "counter.html"
-    stream_resume_grace = 2.0  # a stream that left is cancelled soon
-
-    def mount(self) -> None:
-        self.state["label"] = ""
-
-    async def on_count(self, label: str) -> AsyncIterator[None]:
-        STATS.starts += 1
-        self.state["label"] = label
-        yield
-        await self.stream_start("out")
-        try:
-            for n in range(1, UPTO + 1):
-                await asyncio.sleep(EVERY)
-                await self.stream_text("out", f" {n}")
-        except asyncio.CancelledError:
-            STATS.cancelled += 1
-            raise
-        await self.stream_done("out")
+registry.register("counter")(counter_stream(STATS))
 
 
 renderer = Jinja2Renderer.from_strings({"tally.html": TALLY, "counter.html": COUNTER})
