@@ -42,7 +42,18 @@ from component_framework.core.component import StreamingComponent
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
 
-__all__ = ["COMPONENTS", "COUNTER", "EVERY", "UPTO", "app", "counter_stream", "expected_text"]
+__all__ = [
+    "COMPONENTS",
+    "COUNTER",
+    "COUNTERS_FINISHED",
+    "COUNTERS_STREAMING",
+    "COUNTER_TEXTS",
+    "EVERY",
+    "UPTO",
+    "app",
+    "counter_stream",
+    "expected_text",
+]
 
 NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
 HTMX_DIST: Final = NODE_MODULES / "htmx.org" / "dist"
@@ -84,6 +95,19 @@ POST_MARKUP: Final = (
     '<div id="slow-answer"></div>'
 )
 COUNTER: Final = '<div class="counter"><b>{{ label }}</b><span data-stream="out"></span></div>'
+#: Page scripts over ``count`` counters (``COUNTER``) for ``wait_for_function`` / ``evaluate``:
+#: every one has streamed past `` 2``; every one ended with exactly ``text``; each one's
+#: label and text.
+COUNTERS_STREAMING: Final = """(count) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent.includes(' 2'));
+}"""
+COUNTERS_FINISHED: Final = """([count, text]) => {
+    const outs = document.querySelectorAll('.counter [data-stream="out"]');
+    return outs.length === count && Array.from(outs).every(out => out.textContent === text);
+}"""
+COUNTER_TEXTS: Final = """() => Array.from(document.querySelectorAll('.counter'),
+    c => [c.querySelector('b').textContent, c.querySelector('[data-stream="out"]').textContent])"""
 TEMPLATES: Final = {
     "counter.html": COUNTER,
     "asker.html": '<p class="asked">{{ answer }}</p>',

@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.page_app import COMPONENTS, expected_text
+from tests.browser.page_app import (
+    COMPONENTS,
+    COUNTER_TEXTS,
+    COUNTERS_FINISHED,
+    COUNTERS_STREAMING,
+    expected_text,
+)
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.browser
@@ -27,16 +33,6 @@ pytestmark = pytest.mark.browser
 TABS = 3
 STREAMING_TIMEOUT_MS = 15_000
 FINISH_TIMEOUT_MS = 30_000
-_ALL_STREAMING = """(count) => {
-    const outs = document.querySelectorAll('.counter [data-stream="out"]');
-    return outs.length === count && Array.from(outs).every(out => out.textContent.includes(' 2'));
-}"""
-_ALL_FINISHED = """([count, text]) => {
-    const outs = document.querySelectorAll('.counter [data-stream="out"]');
-    return outs.length === count && Array.from(outs).every(out => out.textContent === text);
-}"""
-_TEXTS = """() => Array.from(document.querySelectorAll('.counter'),
-    c => [c.querySelector('b').textContent, c.querySelector('[data-stream="out"]').textContent])"""
 _PING = """async () => {
     const began = performance.now();
     const answer = await fetch('/ping', {cache: 'no-store'});
@@ -61,10 +57,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _finished(page: Page, count: int = COMPONENTS) -> None:
     try:
         page.wait_for_function(
-            _ALL_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS
+            COUNTERS_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS
         )
     except Exception as timeout:
-        texts = page.evaluate(_TEXTS)
+        texts = page.evaluate(COUNTER_TEXTS)
         raise AssertionError(f"not every component ended complete: {texts}") from timeout
 
 
@@ -80,7 +76,7 @@ def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{base_url}/")
         for page in pages:
-            page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+            page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         elapsed_ms = pages[0].evaluate(_PING)  # every stream of the three tabs is open now
         assert elapsed_ms < 1000, f"a plain request took {elapsed_ms:.0f} ms"
         cut = _http_json(f"{base_url}/cut", "POST")
@@ -121,9 +117,9 @@ def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhe
     try:
         page = context.new_page()
         page.goto(f"{base_url}/")
-        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+        page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         page.click("#add")  # a thirteenth stream joins: the connection re-opens with it
-        page.wait_for_function(_ALL_STREAMING, arg=COMPONENTS + 1, timeout=STREAMING_TIMEOUT_MS)
+        page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS + 1, timeout=STREAMING_TIMEOUT_MS)
         page.click("#remove")  # counter 3 leaves mid-stream: re-opened without it
         page.wait_for_selector("text=removed")
         _finished(page, COMPONENTS)  # the twelve left, each complete

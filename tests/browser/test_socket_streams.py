@@ -16,22 +16,13 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.browser.harness import WatchedPage, watched_page
+from tests.browser.page_app import COUNTER_TEXTS, COUNTERS_FINISHED, COUNTERS_STREAMING
 from tests.browser.socket_streams_app import STREAMS, expected_text
 from tests.servers import ServerProcess, uvicorn_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 FINISH_TIMEOUT_MS = 30_000
-_STREAMING = """(count) => {
-    const outs = document.querySelectorAll('.counter [data-stream="out"]');
-    return outs.length === count && Array.from(outs).every(out => out.textContent.includes(' 2'));
-}"""
-_FINISHED = """([count, text]) => {
-    const outs = document.querySelectorAll('.counter [data-stream="out"]');
-    return outs.length === count && Array.from(outs).every(out => out.textContent === text);
-}"""
-_TEXTS = """() => Array.from(document.querySelectorAll('.counter'),
-    c => [c.querySelector('b').textContent, c.querySelector('[data-stream="out"]').textContent])"""
 
 
 def _http_json(url: str, method: str = "GET") -> Any:
@@ -61,16 +52,18 @@ def _open(page: Page, base_url: str) -> list[WebSocket]:
     page.goto(base_url + "/")
     for box in ("a", "b"):
         expect(page.locator(f"#box-{box} .shown")).to_have_text(f"{box}: 0")
-    page.wait_for_function(_STREAMING, arg=STREAMS, timeout=FINISH_TIMEOUT_MS)
+    page.wait_for_function(COUNTERS_STREAMING, arg=STREAMS, timeout=FINISH_TIMEOUT_MS)
     return sockets
 
 
 def _finished(page: Page, count: int) -> None:
     try:
-        page.wait_for_function(_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS)
+        page.wait_for_function(
+            COUNTERS_FINISHED, arg=[count, expected_text()], timeout=FINISH_TIMEOUT_MS
+        )
     except Exception as timeout:
         raise AssertionError(
-            f"not every stream ended complete: {page.evaluate(_TEXTS)}"
+            f"not every stream ended complete: {page.evaluate(COUNTER_TEXTS)}"
         ) from timeout
 
 
