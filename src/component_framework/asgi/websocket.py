@@ -37,7 +37,7 @@ from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
 from component_framework.core.events import checked_page_id
 from component_framework.core.live import Event, Join, LiveSession
-from component_framework.core.outbox import OVERFLOW, Outbox
+from component_framework.core.outbox import OVERFLOW, Outbox, fits_alone
 from component_framework.core.ratelimit import TokenBucket
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -141,6 +141,7 @@ class _SocketConnection:
         "_abandon_timer",
         "_abandoned",
         "_bucket",
+        "_client",
         "_closer",
         "_inline",
         "_join_timer",
@@ -150,8 +151,10 @@ class _SocketConnection:
         "_reading",
         "_refused_in_a_row",
         "_released",
+        "_scope",
         "_send_started",
         "_sender",
+        "_services",
         "_watchdog",
         "html",
         "members",
@@ -167,27 +170,31 @@ class _SocketConnection:
         self,
         scope: WebSocketScope,
         send: ASGISendCallable,
-        settings: Settings,
+        services: AppServices,
+        client: str,
         *,
         html: bool,
         target: str | None,
     ) -> None:
+        settings = services.dispatcher.settings
         self.send = send
         self.settings = settings
         self.html = html
         self.target = target
         self.state = SocketState.OPEN
         self.session: LiveSession | None = None
-        #: The components joined to this socket besides its own (the page's socket).
+        #: The components joined to this socket besides its own (the page's socket), and the
+        #: page-connection entries it carries (the page's streams): each made at the first
+        #: message that needs it (most sockets never join or carry anything, and the pair
+        #: costs an idle socket about 0.6 KB); the session holds what they are made of.
         self.members: SocketMembers | None = None
-        #: The page-connection entries this socket carries (the page's streams).
         self.streams: SocketStreams | None = None
+        self._services = services
+        self._scope = scope
+        self._client = client
         self._loop = aio.running_loop()
-        self._outbox = Outbox(
-            max_messages=settings.ws_outbox_messages,
-            max_bytes=settings.ws_outbox_bytes,
-            policy=settings.ws_outbox_policy,
-        )
+        #: The unsent messages, only while some wait (see :meth:`queue`).
+        self._outbox: Outbox | None = None
         self._sender: aio.Task | None = None
         self._closer: aio.Task | None = None
         self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
@@ -205,6 +212,17 @@ class _SocketConnection:
         self._watchdog: aio.Timer | None = None
         #: Set once an interrupted inline send of the reader has unwound (see _stop_sender).
         self._released: aio.Event | None = None
+
+    async def start(self, join: Join | None) -> None:
+        """Listen to the page from the accept on (no event is missed), then mount or resume
+        the component as the URL asks, or wait for the ``join`` message (``join`` is
+        ``None``: the snapshot stays out of the URL, and access logs)."""
+        session = self._session()
+        await session.listen_to_page()
+        if join is None:
+            self.expect_join(self.settings.ws_join_timeout)
+        else:
+            session.submit(join)
 
     def expect_join(self, timeout: float) -> None:
         """Close with 1008 unless a ``join`` message arrives within ``timeout`` seconds."""
@@ -251,6 +269,34 @@ class _SocketConnection:
     def _joined(self) -> bool:
         return self.session is not None and self.session.component is not None
 
+    def _members(self) -> SocketMembers:
+        """The components joined to this socket, made at the first ``join`` of one (or
+        ``leave``)."""
+        members = self.members
+        if members is None:
+            session = self._session()
+            members = self.members = SocketMembers(
+                self, self._services, self._scope, self._client, page=session.page,
+                own_id=self.own_id,
+            )  # fmt: skip
+        return members
+
+    def _streams(self) -> SocketStreams:
+        """The page-connection entries this socket carries, made at the first ``stream``
+        (or ``unstream``) message."""
+        streams = self.streams
+        if streams is None:
+            session = self._session()
+            tail = f"/{session.component_name}/ws"
+            carrier = Carrier(self._scope, tail, self._client, session.page)
+            streams = self.streams = SocketStreams(self, self._services, carrier)
+        return streams
+
+    def _session(self) -> LiveSession:
+        session = self.session
+        assert session is not None  # made right after the accept
+        return session
+
     def done(self, result: DispatchResult, ref: Ref) -> None:
         self.queue(done_message(result, ref))
 
@@ -264,18 +310,36 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
-        if self._sender is None and not self._inline and self._outbox.passes(text):
+        if self._sender is None and not self._inline and self._passes(text):
             self._pump(text)  # nothing waits: no place in the queue (a fan-out's push render)
             return
-        if self._outbox.put(text, push=push, key=key) is OVERFLOW:
+        outbox = self._outbox
+        if outbox is None:  # made when a message has to wait, dropped once all went out
+            settings = self.settings
+            outbox = self._outbox = Outbox(
+                max_messages=settings.ws_outbox_messages,
+                max_bytes=settings.ws_outbox_bytes,
+                policy=settings.ws_outbox_policy,
+            )
+        if outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
         if self._sender is None and not self._inline:  # the reader sends its own after
             self._pump()
 
+    def _passes(self, text: str) -> bool:
+        """Whether ``text`` may go out without a place in the outbox (``Outbox.passes``)."""
+        outbox = self._outbox
+        if outbox is not None:
+            return outbox.passes(text)
+        settings = self.settings
+        return fits_alone(
+            text, max_messages=settings.ws_outbox_messages, max_bytes=settings.ws_outbox_bytes
+        )
+
     def crowded(self) -> bool:
         """Whether the outbox is half full: the carried streams' frames wait meanwhile."""
-        return self._outbox.half_full()
+        return self._outbox is not None and self._outbox.half_full()
 
     def _pump(self, first: str | None = None) -> None:
         """Send ``first`` (a message that needed no place in the queue), then the outbox, as
@@ -287,7 +351,13 @@ class _SocketConnection:
 
     async def _send_inline(self) -> None:
         """The reader sends what it queued itself (no task), unless a sender runs already."""
-        if self._sender is None and self._outbox.count and self.state is SocketState.OPEN:
+        outbox = self._outbox
+        if (
+            self._sender is None
+            and outbox is not None
+            and outbox.count
+            and self.state is SocketState.OPEN
+        ):
             waiting = self._send_ready()
             if waiting is not None:
                 self._sender = self._reader
@@ -297,10 +367,9 @@ class _SocketConnection:
         """Send ``first``, if given, then queued messages while the server takes each at once
         (no task, no timer); the first send that has to wait is handed back, watched by the
         watchdog."""
-        outbox = self._outbox
         text = first
         while self.state is SocketState.OPEN and (
-            text is not None or (text := outbox.take()) is not None
+            text is not None or (text := self._take_queued()) is not None
         ):
             frame: Any = {"type": "websocket.send", "text": text}
             text = None
@@ -321,6 +390,15 @@ class _SocketConnection:
         if self.streams is not None:  # frames held back for room may go now
             self.streams.drained()
         return None
+
+    def _take_queued(self) -> str | None:
+        """The oldest unsent message; ``None`` when none waits (the outbox goes then: an
+        idle socket holds none)."""
+        outbox = self._outbox
+        text = None if outbox is None else outbox.take()
+        if text is None:
+            self._outbox = None
+        return text
 
     async def _send_outbox(self, waiting: aio.Unfinished) -> None:
         """Finish the send that had to wait, then the rest of the outbox (on the sender task,
@@ -395,7 +473,7 @@ class _SocketConnection:
         reason = _reason(error.client_message) if error is not None else ""
         if error is not None and close_code != CLOSE_SERVICE_RESTART:
             logger.info("closing a WebSocket with %d: %s", close_code, error.message)
-        self._outbox.clear()
+        self._outbox = None
         self._end_sessions()
         self._closer = self._loop.create_task(self._send_close(close_code, reason))
         return self._closer
@@ -449,7 +527,7 @@ class _SocketConnection:
         if self.state is not SocketState.OPEN:
             return
         self.state = SocketState.CLOSING
-        self._outbox.clear()
+        self._outbox = None
         if self._sender is not None and self._sender is not aio.current_task():
             self._sender.cancel()
         try:
@@ -466,7 +544,7 @@ class _SocketConnection:
         if self.state is SocketState.CLOSED:
             return
         self.state = SocketState.CLOSED
-        self._outbox.clear()
+        self._outbox = None
         self._end_sessions()
 
     def _end_sessions(self) -> None:
@@ -500,45 +578,20 @@ class _SocketConnection:
 
     # -- reading -------------------------------------------------------------------------------
 
-    async def read(self, receive: ASGIReceiveCallable) -> None:
-        """Read client frames until the client or the server ends the connection.
+    async def _reading_cancelled(self) -> bool:
+        """The reading was cancelled: by :meth:`_abandon` (the client did not answer our
+        close: the reading just ends), else by the server (one last 1012 close, and the
+        cancellation goes on: ``True``)."""
+        if not self._abandoned or self._reader is None:
+            await self._last_close()
+            return True
+        self._reader.uncancel()
+        return False
 
-        One coroutine frame for the whole reading (an idle connection holds it for its life,
-        so the loop is not a coroutine of its own); each frame is taken by :meth:`_frame`."""
-        self._reader = aio.current_task()
-        self._reading = True
-        idle = self.settings.ws_idle_timeout
-        try:
-            with aio.cancellable(self._reader):  # trio: _abandon's cancel ends it quietly
-                while True:
-                    if idle is None:
-                        message = await receive()
-                    else:
-                        try:
-                            async with aio.timeout(idle):
-                                message = await receive()
-                        except TimeoutError:
-                            self.close(code=CLOSE_GOING_AWAY)
-                            continue
-                    if message["type"] == "websocket.disconnect":
-                        return
-                    text = self._frame(message)
-                    if text is not None:
-                        self._inline = True
-                        try:
-                            await self._take(text)
-                        finally:
-                            self._inline = False
-                        await self._send_inline()
-        except aio.cancellation():
-            if not self._abandoned or self._reader is None:
-                await self._last_close()
-                raise
-            self._reader.uncancel()
-        finally:
-            self._reading = False
-            if self._abandon_timer is not None:
-                self._abandon_timer.cancel()
+    def _stop_reading(self) -> None:
+        self._reading = False
+        if self._abandon_timer is not None:
+            self._abandon_timer.cancel()
 
     def _frame(self, message: Any) -> str | None:
         """The text of a client frame to take, or ``None``: not a frame, the socket is no
@@ -596,23 +649,19 @@ class _SocketConnection:
         if message.type == "ping":
             self.queue(pong_message(message.ref))
             return
-        members = self.members
-        assert members is not None
         if message.type == "leave":
-            members.leave(message.component_id, message.ref, message.join_ref)
+            self._members().leave(message.component_id, message.ref, message.join_ref)
             return
-        streams = self.streams
-        assert streams is not None
         if message.type == "stream":
             assert message.entry is not None
-            streams.open(message.entry, message.ref)
+            self._streams().open(message.entry, message.ref)
             return
         if message.type == "unstream":
             assert message.key is not None
-            streams.close_entry(message.key, message.ref)
+            self._streams().close_entry(message.key, message.ref)
             return
         if message.type == "join" and message.component is not None:
-            members.join(message.component, _join_of(message), message.target)
+            self._members().join(message.component, _join_of(message), message.target)
             return
         if message.type == "join":
             if self._join_timer is not None:
@@ -621,8 +670,8 @@ class _SocketConnection:
             work: Join | Event = _join_of(message)
         else:
             assert message.event is not None
-            target = message.component_id
-            joined = None if target is None else members.session_for(target)
+            target, members = message.component_id, self.members
+            joined = None if target is None or members is None else members.session_for(target)
             if joined is not None:  # an event of a joined component (or of a child it holds)
                 session = joined
                 target = None if joined.component_id == target else target
@@ -695,26 +744,41 @@ def _check_handshake(
     return join, options
 
 
-def _open_connection(
+async def _accept(
     scope: WebSocketScope,
+    receive: ASGIReceiveCallable,
     send: ASGISendCallable,
     component_name: str,
     services: AppServices,
-    client: str,
-    options: SocketOptions,
-) -> _SocketConnection:
-    """The accepted socket's connection, with its live session and joined components."""
-    settings = services.dispatcher.settings
-    html = options.format == "html"
-    connection = _SocketConnection(scope, send, settings, html=html, target=options.target)
-    page = checked_page_id(options.page)
-    connection.session = socket_session(services, component_name, connection, scope, client, page)
-    connection.members = SocketMembers(
-        connection, services, scope, client, page=page, own_id=connection.own_id
-    )
-    carrier = Carrier(scope, f"/{component_name}/ws", client, page)
-    connection.streams = SocketStreams(connection, services, carrier)
-    return connection
+) -> tuple[_SocketConnection | None, Join | None]:
+    """The handshake: the accepted socket's connection (with its live session) and the join
+    the URL asks for; no connection when the handshake was refused or the client left
+    during it (its socket no longer counted for the client)."""
+    if (await receive())["type"] != "websocket.connect":
+        return None, None
+    guard = services.guard
+    client = guard.client_address(scope)
+    try:
+        join, options = _check_handshake(scope, component_name, services, client)
+    except ComponentError as error:
+        await deny_handshake(scope, send, error)
+        return None, None
+    try:
+        try:
+            await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+        except (OSError, RuntimeError):  # the client left during the handshake
+            guard.close("socket", client)
+            return None, None
+        page = checked_page_id(options.page)
+        html, target = options.format == "html", options.target
+        connection = _SocketConnection(scope, send, services, client, html=html, target=target)
+        connection.session = socket_session(
+            services, component_name, connection, scope, client, page
+        )
+    except BaseException:
+        guard.close("socket", client)
+        raise
+    return connection, join
 
 
 async def handle_websocket(
@@ -726,38 +790,50 @@ async def handle_websocket(
 ) -> None:
     """Serve one WebSocket connection for ``component_name``.
 
-    An open socket holds this coroutine's frame for its whole life, so what only the
-    handshake needs lives in the frames of the helpers above, and the join is let go once
-    submitted."""
-    if (await receive())["type"] != "websocket.connect":
-        return
-    guard, sockets = services.guard, services.sockets
-    client = guard.client_address(scope)
-    try:
-        join, options = _check_handshake(scope, component_name, services, client)
-    except ComponentError as error:
-        await deny_handshake(scope, send, error)
+    An open socket holds this coroutine's frame for its whole life and no other of ours:
+    the handshake runs in :func:`_accept`'s (gone once the socket is open), the join is let
+    go once submitted, and the reading loop is this frame's own; each client frame is taken
+    by the connection's methods."""
+    connection, join = await _accept(scope, receive, send, component_name, services)
+    if connection is None:
         return
     try:
+        services.sockets.connections.add(connection)
         try:
-            await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
-        except (OSError, RuntimeError):  # the client left during the handshake
-            return
-        connection = _open_connection(scope, send, component_name, services, client, options)
-        del options
-        sockets.connections.add(connection)
-        try:
-            session = connection.session
-            assert session is not None
-            await session.listen_to_page()  # from the accept on: no event is missed
-            if join is None:  # join=message: the snapshot stays out of the URL (access logs)
-                connection.expect_join(services.dispatcher.settings.ws_join_timeout)
-            else:
-                session.submit(join)
-            del join, session
-            await connection.read(receive)
+            await connection.start(join)
+            del join
+            # The reading, until the client or the server ends the connection.
+            connection._reader = aio.current_task()
+            connection._reading = True
+            try:
+                with aio.cancellable(connection._reader):  # trio: _abandon's cancel ends it
+                    while True:
+                        if connection.settings.ws_idle_timeout is None:
+                            message = await receive()
+                        else:
+                            try:
+                                async with aio.timeout(connection.settings.ws_idle_timeout):
+                                    message = await receive()
+                            except TimeoutError:
+                                connection.close(code=CLOSE_GOING_AWAY)
+                                continue
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        text = connection._frame(message)
+                        if text is not None:
+                            connection._inline = True  # what it queues, the reader sends after
+                            try:
+                                await connection._take(text)
+                            finally:
+                                connection._inline = False
+                            await connection._send_inline()
+            except aio.cancellation():
+                if await connection._reading_cancelled():
+                    raise
+            finally:
+                connection._stop_reading()
         finally:
-            sockets.connections.discard(connection)
+            services.sockets.connections.discard(connection)
             await connection.finished()
     finally:
-        guard.close("socket", client)
+        services.guard.close("socket", connection._client)

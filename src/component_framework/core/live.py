@@ -257,10 +257,11 @@ class LiveSession:
         #: This connection's presence entry key (``core.presence``), for its whole life.
         self._presence_key: str | None = None
         #: Queued ``on_presence`` calls by topic, with their growing joined / left lists: a
-        #: busy session gets one call per topic however many changes arrive meanwhile.
-        self._presence_waiting: dict[
-            str, tuple[Broadcast, list[dict[str, Any]], list[dict[str, Any]]]
-        ] = {}
+        #: busy session gets one call per topic however many changes arrive meanwhile (made
+        #: at the first: most sessions never see one, and an empty dict is 64 bytes).
+        self._presence_waiting: (
+            dict[str, tuple[Broadcast, list[dict[str, Any]], list[dict[str, Any]]]] | None
+        ) = None
 
     # -- the Member protocol (the hub entry itself is ``_membership``) --------------------------
 
@@ -644,7 +645,7 @@ class LiveSession:
         handler = type(component).events.get(PRESENCE_EVENT)
         if handler is None:
             return
-        waiting = self._presence_waiting.get(topic)
+        waiting = None if self._presence_waiting is None else self._presence_waiting.get(topic)
         if waiting is not None:  # a call for this topic still waits in the queue: it takes
             for held, more in zip(waiting[1:], (joined, left), strict=True):  # these too
                 held.extend(more)
@@ -656,14 +657,18 @@ class LiveSession:
             PRESENCE_EVENT, _accepted(handler, offered), component_id=component.id
         )
         if self._work.task is not None or is_async_function(handler):  # it will be queued
+            if self._presence_waiting is None:
+                self._presence_waiting = {}
             self._presence_waiting[topic] = (broadcast, joined, left)
         self.deliver(broadcast)
 
     def _presence_runs(self, broadcast: Broadcast) -> None:
         """A queued ``on_presence`` call starts: later changes queue a call of their own."""
-        for topic, waiting in list(self._presence_waiting.items()):
+        waiting_calls = self._presence_waiting
+        assert waiting_calls is not None  # called only when some call waits
+        for topic, waiting in list(waiting_calls.items()):
             if waiting[0] is broadcast:
-                del self._presence_waiting[topic]
+                del waiting_calls[topic]
 
     def _pass_on(self, result: DispatchResult) -> None:
         """The events ``result``'s component emitted, to the page."""

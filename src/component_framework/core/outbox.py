@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from component_framework.core.config import OutboxPolicy
 
-__all__ = ["OVERFLOW", "QUEUED", "Outbox", "OutboxEntry", "Verdict"]
+__all__ = ["OVERFLOW", "QUEUED", "Outbox", "OutboxEntry", "Verdict", "fits_alone"]
 
 
 class Verdict(enum.Enum):
@@ -33,6 +33,13 @@ class Verdict(enum.Enum):
 
 QUEUED: Final = Verdict.QUEUED
 OVERFLOW: Final = Verdict.OVERFLOW
+
+
+def fits_alone(text: str, *, max_messages: int, max_bytes: int) -> bool:
+    """Whether ``text`` is within an outbox's bounds on its own: with nothing waiting, it
+    may go to the socket without a place in the queue (see :meth:`Outbox.passes`; a
+    connection makes its outbox only when a message has to wait)."""
+    return len(text) <= max_bytes and max_messages > 0
 
 
 class OutboxEntry:
@@ -72,7 +79,9 @@ class Outbox:
         self._coalesce = policy == "coalesce"
         self._queue: deque[OutboxEntry] | None = None  # only while messages wait: idle
         # connections are many, and an empty deque costs about 600 bytes
-        self._pending_push: dict[str, OutboxEntry] = {}  # by component key (empty: no table)
+        #: The pending push render by component key, only while one waits (an empty dict is
+        #: 64 bytes per idle connection).
+        self._pending_push: dict[str, OutboxEntry] | None = None
         self._dead = 0  # replaced push renders still holding a place in the queue
         self.count = 0
         self.size = 0
@@ -85,8 +94,9 @@ class Outbox:
         queue = self._queue
         if queue is None:
             queue = self._queue = deque()
-        if push and self._coalesce:
-            stale = self._pending_push.get(key)
+        pending = self._pending_push
+        if push and self._coalesce and pending is not None:
+            stale = pending.get(key)
             if stale is not None:  # a newer render of the whole state supersedes it
                 self.count -= 1
                 self.size -= len(stale.text)
@@ -106,7 +116,9 @@ class Outbox:
         self.count += 1
         self.size += len(text)
         if push:
-            self._pending_push[key] = entry
+            if pending is None:
+                pending = self._pending_push = {}
+            pending[key] = entry
         if self.count > self._max_messages or self.size > self._max_bytes:
             return OVERFLOW
         return QUEUED
@@ -115,7 +127,9 @@ class Outbox:
         """Whether ``text`` may go to the socket without a place in the queue: nothing waits
         (nothing to keep in order, nothing to coalesce with) and it is within the bounds on
         its own, so :meth:`put` followed by :meth:`take` would hand it straight back."""
-        return self._queue is None and len(text) <= self._max_bytes and self._max_messages > 0
+        return self._queue is None and fits_alone(
+            text, max_messages=self._max_messages, max_bytes=self._max_bytes
+        )
 
     def take(self) -> str | None:
         """The oldest unsent message, out of the outbox; ``None`` when there is none."""
@@ -127,12 +141,13 @@ class Outbox:
                 continue
             self.count -= 1
             self.size -= len(entry.text)
-            if self._pending_push.get(entry.key) is entry:
-                del self._pending_push[entry.key]
-            if not queue:
-                self._queue = None
+            pending = self._pending_push
+            if pending is not None and pending.get(entry.key) is entry:
+                del pending[entry.key]
+            if not queue:  # every entry is out, the pending push renders too
+                self._queue = self._pending_push = None
             return entry.text
-        self._queue = None
+        self._queue = self._pending_push = None
         return None
 
     def half_full(self) -> bool:
@@ -142,9 +157,8 @@ class Outbox:
 
     def clear(self) -> None:
         """Drop every unsent message (the connection is closing or gone)."""
-        self._queue = None
+        self._queue = self._pending_push = None
         self.count = self.size = self._dead = 0
-        self._pending_push.clear()
 
     def __len__(self) -> int:
         return 0 if self._queue is None else len(self._queue)
