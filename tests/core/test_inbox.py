@@ -16,7 +16,7 @@ class Recorder:
         self.pause = pause
         self.running = 0
         self.most_at_once = 0
-        self.inbox: Inbox[str] = Inbox(3, self.process, self.drained)
+        self.inbox: Inbox[str] = Inbox(3, self)
 
     async def process(self, work: str) -> None:
         self.running += 1
@@ -79,7 +79,7 @@ async def test_a_task_exists_only_while_there_is_work() -> None:
 
 async def test_a_backlog_gives_the_loop_a_turn_between_pieces() -> None:
     turns: list[str] = []
-    inbox: Inbox[int] = Inbox(10, lambda n: _note(turns, n), lambda: None)
+    inbox: Inbox[int] = Inbox(10, _Noter(turns))
 
     async def other_connection() -> None:
         for _ in range(3):
@@ -93,6 +93,19 @@ async def test_a_backlog_gives_the_loop_a_turn_between_pieces() -> None:
     await other
 
     assert turns.index("other") < turns.index("work 1")  # not all of the backlog first
+
+
+class _Noter:
+    """An owner that notes each piece of work."""
+
+    def __init__(self, turns: list[str]) -> None:
+        self.turns = turns
+
+    async def process(self, n: int) -> None:
+        await _note(self.turns, n)
+
+    def drained(self) -> None:
+        pass
 
 
 async def _note(turns: list[str], n: int) -> None:

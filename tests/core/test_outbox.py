@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from component_framework.core.outbox import OVERFLOW, QUEUED, Outbox, Verdict
+from component_framework.core.outbox import OVERFLOW, QUEUED, Outbox, Verdict, fits_alone
 
 
 def outbox(policy: str = "coalesce", messages: int = 8, size: int = 1000) -> Outbox:
@@ -188,6 +188,27 @@ def test_a_message_passes_the_queue_only_when_nothing_waits_and_it_fits_alone() 
     assert not box.passes("b"), "it would overtake the message that waits"
     box.take()
     assert box.passes("b")
+
+
+def test_a_connection_without_an_outbox_lets_pass_what_an_empty_outbox_would() -> None:
+    # A connection makes its outbox only when a message has to wait: until then it asks
+    # fits_alone, which must agree with an empty outbox of the same bounds.
+    for messages, size, text in [(8, 10, "a" * 10), (8, 10, "a" * 11), (0, 10, "a"), (1, 0, "")]:
+        empty = outbox(messages=messages, size=size)
+        assert fits_alone(text, max_messages=messages, max_bytes=size) == empty.passes(text)
+
+
+def test_a_drained_outbox_coalesces_afresh() -> None:
+    box = outbox()
+    box.put("old push", push=True)
+    assert drain(box) == ["old push"]
+    box.put("new push", push=True)
+    box.put("newest push", push=True)
+    assert drain(box) == ["newest push"]
+    box.put("after clear", push=True)
+    box.clear()
+    box.put("push", push=True)
+    assert drain(box) == ["push"]
 
 
 def test_nothing_passes_while_a_replaced_push_render_still_holds_a_place() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from component_framework.core import aio
 from component_framework.core.streams import StreamCoalescer, StreamOp
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from component_framework.core.component import Component
     from component_framework.core.renderer import Renderer
 
-__all__ = ["BatchingSink", "FrameClock", "OpBatcher"]
+__all__ = ["BatchingSink", "FrameClock", "OpBatcher", "TemplateHost"]
 
 logger = logging.getLogger("component_framework")
 
@@ -210,6 +210,14 @@ class OpBatcher:
         self._unschedule()
 
 
+class TemplateHost(Protocol):
+    """What renders a component's template for a sink (``Dispatcher``: with children)."""
+
+    def render_template(self, component: Component) -> str:
+        """The HTML of ``component``'s template."""
+        ...
+
+
 class BatchingSink:
     """A component's stream sink (``Component.stream_sink``) while a transport drives it.
 
@@ -221,19 +229,20 @@ class BatchingSink:
     with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_clock", "_emit", "_interval", "_template", "closed", "renderer")
+    __slots__ = ("_batcher", "_clock", "_emit", "_interval", "_templates", "closed", "renderer")
 
     def __init__(
         self,
         renderer: Renderer | None,
         interval: float,
         emit: Callable[[list[StreamOp]], None],
-        template: Callable[[Component], str] | None = None,
+        templates: TemplateHost | None = None,
         clock: FrameClock | None = None,
     ) -> None:
         self.renderer = renderer
-        #: How the owner renders a template (``Dispatcher.render_template``: with children).
-        self._template = template
+        #: What renders a template for the owner (the ``Dispatcher``: with children); the
+        #: object itself, not its bound method, which would cost every held component 64 B.
+        self._templates = templates
         self._interval = interval
         self._emit = emit
         self._clock = clock if clock is not None and clock.interval == interval else None
@@ -252,8 +261,8 @@ class BatchingSink:
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""
-        if self._template is not None:
-            return self._template(component)
+        if self._templates is not None:
+            return self._templates.render_template(component)
         return component.render(self.renderer)
 
     def flush(self) -> bool:

@@ -711,7 +711,8 @@ class Dispatcher:
             html = component.render(self.renderer)
         finally:
             frame.leave(entered)
-        component.children = frame.rendered
+        # Without children the class's empty mapping stays: no dict per held instance.
+        component.children = frame.rendered or Component.children
         return html, frame.writes
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:

@@ -223,13 +223,13 @@ class LiveSession:
         self.outlet = outlet
         self.component: Component | None = None
         self._name = component_name
-        self._work: Inbox[Work] = Inbox(inbox_limit, self._process, self._drained)
+        self._work: Inbox[Work] = Inbox(inbox_limit, self)
         self._membership = Membership(hub, self)
         self._sink = BatchingSink(
             dispatcher.renderer,
             frame_interval,
             outlet.stream,
-            dispatcher.render_template,
+            dispatcher,
             dispatcher.frame_clock,
         )
         self._dirty = False
@@ -352,7 +352,9 @@ class LiveSession:
         """The queued work (read by tests and diagnostics: its ``len``)."""
         return self._work
 
-    async def _process(self, work: Work) -> None:
+    # -- the inbox's owner (``core.inbox.InboxOwner``) ---------------------------------------
+
+    async def process(self, work: Work) -> None:
         """One piece of work; its failure becomes an error for the client, never a dead
         session."""
         try:
@@ -370,7 +372,7 @@ class LiveSession:
         except Exception as exc:  # a framework bug too: keep the session alive and say so
             self._failed(exc, None if isinstance(work, Broadcast) else work.ref)
 
-    def _drained(self) -> None:
+    def drained(self) -> None:
         """The queue ran dry: the push render of the broadcasts it applied, if any."""
         component = self.component
         if self._dirty and component is not None and not self.closed:

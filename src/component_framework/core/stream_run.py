@@ -316,7 +316,7 @@ async def _drive(
         dispatcher.renderer,
         interval,
         run.emit_ops,
-        dispatcher.render_template,
+        dispatcher,
         dispatcher.frame_clock,
     )
 
