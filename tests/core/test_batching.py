@@ -23,7 +23,7 @@ class Batches:
     def __init__(self) -> None:
         self.batches: list[list[dict[str, Any]]] = []
 
-    def __call__(self, ops: list[StreamOp]) -> None:
+    def stream(self, ops: list[StreamOp]) -> None:
         self.batches.append([op.to_wire() for op in ops])
 
 

@@ -35,7 +35,7 @@ class _LiveFrames:
         self.run.emit_render(result)
 
     def stream(self, ops: list[StreamOp]) -> None:
-        self.run.emit_ops(ops)
+        self.run.stream(ops)
 
     def error(self, error: ComponentError, ref: Ref) -> None:
         if self.session is not None and self.session.component is None:

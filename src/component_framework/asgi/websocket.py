@@ -23,7 +23,7 @@ import enum
 import logging
 from collections.abc import Mapping
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from component_framework.asgi.guard import origin_allowed
 from component_framework.asgi.incoming import RequestHeaders, request_error
@@ -151,7 +151,6 @@ class _SocketConnection:
         "_reading",
         "_refused_in_a_row",
         "_released",
-        "_scope",
         "_send_started",
         "_sender",
         "_services",
@@ -168,7 +167,6 @@ class _SocketConnection:
 
     def __init__(
         self,
-        scope: WebSocketScope,
         send: ASGISendCallable,
         services: AppServices,
         client: str,
@@ -190,14 +188,15 @@ class _SocketConnection:
         self.members: SocketMembers | None = None
         self.streams: SocketStreams | None = None
         self._services = services
-        self._scope = scope
         self._client = client
         self._loop = aio.running_loop()
         #: The unsent messages, only while some wait (see :meth:`queue`).
         self._outbox: Outbox | None = None
         self._sender: aio.Task | None = None
         self._closer: aio.Task | None = None
-        self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, self._loop.time())
+        #: The client's message rate, made full at its first message (as full as it would
+        #: be by then: a bucket never holds more than its burst).
+        self._bucket: TokenBucket | None = None
         self._refused_in_a_row = 0
         self._reader: aio.Task | None = None
         self._abandoned = False
@@ -276,7 +275,7 @@ class _SocketConnection:
         if members is None:
             session = self._session()
             members = self.members = SocketMembers(
-                self, self._services, self._scope, self._client, page=session.page,
+                self, self._services, self._scope(), self._client, page=session.page,
                 own_id=self.own_id,
             )  # fmt: skip
         return members
@@ -288,7 +287,7 @@ class _SocketConnection:
         if streams is None:
             session = self._session()
             tail = f"/{session.component_name}/ws"
-            carrier = Carrier(self._scope, tail, self._client, session.page)
+            carrier = Carrier(self._scope(), tail, self._client, session.page)
             streams = self.streams = SocketStreams(self, self._services, carrier)
         return streams
 
@@ -296,6 +295,12 @@ class _SocketConnection:
         session = self.session
         assert session is not None  # made right after the accept
         return session
+
+    def _scope(self) -> WebSocketScope:
+        """The connection's scope (its session's access context holds it)."""
+        context = self._session().context
+        assert context is not None  # a socket's session always has one
+        return cast("WebSocketScope", context.scope)
 
     def done(self, result: DispatchResult, ref: Ref) -> None:
         self.queue(done_message(result, ref))
@@ -619,7 +624,10 @@ class _SocketConnection:
         if size > limit:
             self.close(PayloadTooLarge(f"message exceeds the limit of {limit} bytes"))
             return False
-        wait = self._bucket.take(self._loop.time())
+        now, bucket = self._loop.time(), self._bucket
+        if bucket is None:
+            bucket = self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, now)
+        wait = bucket.take(now)
         if wait:
             self._refused_in_a_row += 1
             if self._refused_in_a_row >= settings.ws_burst:
@@ -771,7 +779,7 @@ async def _accept(
             return None, None
         page = checked_page_id(options.page)
         html, target = options.format == "html", options.target
-        connection = _SocketConnection(scope, send, services, client, html=html, target=target)
+        connection = _SocketConnection(send, services, client, html=html, target=target)
         connection.session = socket_session(
             services, component_name, connection, scope, client, page
         )

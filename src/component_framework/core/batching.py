@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from component_framework.core.component import Component
     from component_framework.core.renderer import Renderer
 
-__all__ = ["BatchingSink", "FrameClock", "OpBatcher", "TemplateHost"]
+__all__ = ["BatchingSink", "FrameClock", "OpBatcher", "StreamOutlet", "TemplateHost"]
 
 logger = logging.getLogger("component_framework")
 
@@ -210,6 +210,14 @@ class OpBatcher:
         self._unschedule()
 
 
+class StreamOutlet(Protocol):
+    """Where a sink's batches go (a live session's outlet, a stream run)."""
+
+    def stream(self, ops: list[StreamOp]) -> None:
+        """Send one batch of stream operations."""
+        ...
+
+
 class TemplateHost(Protocol):
     """What renders a component's template for a sink (``Dispatcher``: with children)."""
 
@@ -222,40 +230,42 @@ class BatchingSink:
     """A component's stream sink (``Component.stream_sink``) while a transport drives it.
 
     Its stream operations are batched (:class:`OpBatcher`, created at the first one, on
-    ``clock`` when given) into ``emit``; :meth:`flush` sends the pending batch, which the
+    ``clock`` when given) into ``outlet.stream``; :meth:`flush` sends the pending batch, which the
     owner does before each render, so operations always reach the client before the render
     that follows them; after :meth:`close` operations are dropped (a task the handler left
     behind may still call ``stream_*``). :meth:`render` serves ``stream_to`` without html,
     with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_clock", "_emit", "_interval", "_templates", "closed", "renderer")
+    __slots__ = ("_batcher", "_clock", "_interval", "_outlet", "_templates", "closed", "renderer")
 
     def __init__(
         self,
         renderer: Renderer | None,
         interval: float,
-        emit: Callable[[list[StreamOp]], None],
+        outlet: StreamOutlet,
         templates: TemplateHost | None = None,
         clock: FrameClock | None = None,
     ) -> None:
         self.renderer = renderer
-        #: What renders a template for the owner (the ``Dispatcher``: with children); the
-        #: object itself, not its bound method, which would cost every held component 64 B.
+        #: What renders a template for the owner (the ``Dispatcher``: with children). The
+        #: sink holds objects, not their bound methods, which would cost every held
+        #: component 64 bytes each while it streams nothing.
         self._templates = templates
         self._interval = interval
-        self._emit = emit
+        self._outlet = outlet
         self._clock = clock if clock is not None and clock.interval == interval else None
         self._batcher: OpBatcher | None = None
         self.closed = False
 
     async def send_op(self, op: StreamOp) -> None:
-        """Queue ``op``; a due batch goes to ``emit`` (see :meth:`OpBatcher.push`)."""
+        """Queue ``op``; a due batch goes to the outlet (see :meth:`OpBatcher.push`)."""
         if self.closed:
             return
         batcher = self._batcher
         if batcher is None:
-            batcher = self._batcher = OpBatcher(self._interval, self._emit, self._clock)
+            emit = self._outlet.stream
+            batcher = self._batcher = OpBatcher(self._interval, emit, self._clock)
         if batcher.push(op):
             await batcher.turn()
 

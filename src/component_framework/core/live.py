@@ -228,7 +228,7 @@ class LiveSession:
         self._sink = BatchingSink(
             dispatcher.renderer,
             frame_interval,
-            outlet.stream,
+            outlet,
             dispatcher,
             dispatcher.frame_clock,
         )

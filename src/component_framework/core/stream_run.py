@@ -142,7 +142,7 @@ class StreamRun:
             for listener in list(self._listeners.values()):
                 listener()
 
-    def emit_ops(self, ops: list[StreamOp]) -> None:
+    def stream(self, ops: list[StreamOp]) -> None:
         """A batch of stream operations as one ``stream`` frame."""
         if self.finished or self._closed:
             self._next_id()  # logs the drop
@@ -315,7 +315,7 @@ async def _drive(
     sink = BatchingSink(
         dispatcher.renderer,
         interval,
-        run.emit_ops,
+        run,
         dispatcher,
         dispatcher.frame_clock,
     )
