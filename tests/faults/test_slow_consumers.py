@@ -65,7 +65,8 @@ def outbox_of(app: ComponentASGI) -> tuple[int, int]:
     if not connections:
         return 0, 0
     (connection,) = connections
-    queued = list(connection._outbox)
+    outbox = connection._outbox  # made only while a message waits: none holds nothing
+    queued = [] if outbox is None else list(outbox)
     return len(queued), sum(len(out.text) for out in queued)
 
 

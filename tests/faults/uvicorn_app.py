@@ -37,7 +37,10 @@ class Probe(Component):
     template_name = "probe.html"
 
     def mount(self) -> None:
-        outboxes = [len(connection._outbox) for connection in slow.sockets.connections]
+        outboxes = [  # a socket makes its outbox only while a message waits
+            0 if connection._outbox is None else len(connection._outbox)
+            for connection in slow.sockets.connections
+        ]
         self.state.update(
             {
                 "runs": len(slow.streams),
