@@ -48,6 +48,7 @@ __all__ = [
     "Timeout",
     "Timer",
     "Unfinished",
+    "after_turn",
     "cancellable",
     "cancellation",
     "checkpoint",
@@ -217,6 +218,17 @@ def checkpoint() -> Awaitable[None]:
         return asyncio.sleep(0)
     sleep: Awaitable[None] = _trio().sleep(0)
     return sleep
+
+
+def after_turn(callback: Callable[..., object], *args: Any) -> None:
+    """Call ``callback(*args)`` once the tasks that are ready now have run (the loop's next
+    turn), as a callback rather than a task: asyncio's ``call_soon``, the trio run's
+    ``run_sync_soon`` (which logs what the callback raises)."""
+    loop = _get_running_loop()
+    if loop is not None:
+        loop.call_soon(callback, *args)
+    else:
+        running_loop().call_soon_threadsafe(callback, *args)
 
 
 async def sleep_forever() -> None:

@@ -361,6 +361,29 @@ class StreamCoalescer:
         else:
             self._content = True
 
+    def append_text(self, stream: str, text: str) -> bool:
+        """Append ``text`` to the queued op when that is a ``text`` op of ``stream`` with no
+        target and the batch stays as due as it was (no lifecycle op, under the byte budget):
+        ``push(text_op(stream, text), now)`` without building the op (``stream`` is that of
+        an op already checked). ``False``: nothing was queued, push the op instead."""
+        queue = self._queue
+        if not queue or self._urgent:
+            return False
+        last = queue[-1]
+        op = last.op
+        size = len(text)
+        if (
+            op.op != "text"
+            or op.stream != stream
+            or op.target is not None
+            or self._bytes + size >= self._max_batch_bytes
+        ):
+            return False
+        last.more.append(text)
+        last.size += size
+        self._bytes += size
+        return True
+
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
             return False
