@@ -276,7 +276,7 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     costs no task and no timer. Only a coroutine on asyncio starts at once (the loop's own
     suspension protocol); under trio, or for another awaitable, nothing runs before the
     awaiting."""
-    if not isinstance(awaitable, Coroutine):
+    if type(awaitable) is not CoroutineType and not isinstance(awaitable, Coroutine):
         return _awaiting(awaitable)
     coro = awaitable
     if _get_running_loop() is None:

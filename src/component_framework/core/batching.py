@@ -112,7 +112,7 @@ class FrameClock:
                 self._dirty[batcher] = None
                 continue
             try:
-                batcher.flush()
+                batcher.flush_at_tick(now)
             except Exception:  # one stream's bad batch must not hold back the others
                 logger.exception("a stream batch could not be sent")
         if self._dirty and loop is not None:
@@ -152,20 +152,21 @@ class OpBatcher:
         self._measuring = False
 
     def push(self, op: StreamOp) -> bool:
-        """Queue ``op``; a due batch goes out now (True: then the caller gives the loop a
-        :meth:`turn`, so that readers waiting for it can send it), otherwise at the frame
-        clock's next tick."""
+        """Queue ``op``; a due batch goes out now (True: then the caller tells :meth:`sent`),
+        otherwise at the frame clock's next tick."""
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
-        if self._scheduled and not coalescer.pressing():
+        pressing = coalescer.pressing()
+        if self._scheduled and not pressing:
             return False  # the tick that flushes this stream is set already
-        if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
+        deadline = coalescer.next_deadline()  # ready(now): pressing, or due by time
+        if deadline is None:
+            return False
+        if pressing or (now >= deadline and not self._late(now)):
             return self.flush()
         if not self._scheduled:
-            deadline = coalescer.next_deadline()
-            if deadline is not None:
-                self._schedule(deadline)
+            self._schedule(deadline)
         return False
 
     def append_text(self, stream: str, text: str) -> bool:
@@ -221,6 +222,14 @@ class OpBatcher:
         if ops:
             self._emit(ops)
         return bool(ops)
+
+    def flush_at_tick(self, now: float) -> None:
+        """The clock's tick at ``now``, which took this batcher off its dirty set, flushes
+        it (:meth:`flush` without the unscheduling the tick already did)."""
+        self._scheduled = False
+        ops = self._coalescer.flush(now)
+        if ops:
+            self._emit(ops)
 
     def _unschedule(self) -> None:
         if self._scheduled:

@@ -429,9 +429,10 @@ class StreamCoalescer:
         ``now`` becomes the last flush time, unless nothing was queued: an empty flush sends no
         frame, so it does not hold back the next one.
         """
-        if not self._queue:
+        queue = self._queue
+        if not queue:
             return []
-        ops = [queued.build() for queued in self._queue]
+        ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
         self._queue = []
         self._bytes = 0
         self._urgent = False
