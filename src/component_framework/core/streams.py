@@ -20,7 +20,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, get_args
 
 __all__ = [
@@ -272,14 +272,15 @@ def done_op(stream: str) -> StreamOp:
 
 @dataclass(slots=True)
 class _Queued:
-    """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2) concat)."""
+    """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2)
+    concat), made at the first append."""
 
     op: StreamOp
     size: int
-    more: list[str] = field(default_factory=list)
+    more: list[str] | None = None
 
     def build(self) -> StreamOp:
-        if not self.more:
+        if self.more is None:
             return self.op
         op = self.op
         text = (op.text or "") + "".join(self.more)
@@ -379,7 +380,10 @@ class StreamCoalescer:
             or self._bytes + size >= self._max_batch_bytes
         ):
             return False
-        last.more.append(text)
+        if last.more is None:
+            last.more = [text]
+        else:
+            last.more.append(text)
         last.size += size
         self._bytes += size
         return True
@@ -389,7 +393,10 @@ class StreamCoalescer:
             return False
         if op.op == "text" and op.mode != "replace":
             text = op.text or ""
-            last.more.append(text)
+            if last.more is None:
+                last.more = [text]
+            else:
+                last.more.append(text)
             last.size += len(text)
             self._bytes += len(text)
             return True
