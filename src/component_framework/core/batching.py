@@ -112,7 +112,7 @@ class FrameClock:
                 self._dirty[batcher] = None
                 continue
             try:
-                batcher.flush_at_tick(now)
+                batcher.flush_at_tick()
             except Exception:  # one stream's bad batch must not hold back the others
                 logger.exception("a stream batch could not be sent")
         if self._dirty and loop is not None:
@@ -223,11 +223,11 @@ class OpBatcher:
             self._emit(ops)
         return bool(ops)
 
-    def flush_at_tick(self, now: float) -> None:
-        """The clock's tick at ``now``, which took this batcher off its dirty set, flushes
-        it (:meth:`flush` without the unscheduling the tick already did)."""
+    def flush_at_tick(self) -> None:
+        """The clock's tick, which took this batcher off its dirty set, flushes it
+        (:meth:`flush` without the unscheduling the tick already did)."""
         self._scheduled = False
-        ops = self._coalescer.flush(now)
+        ops = self._coalescer.flush(self._loop.time())  # the time of this flush, not the tick's
         if ops:
             self._emit(ops)
 
