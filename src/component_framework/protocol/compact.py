@@ -13,7 +13,7 @@ from collections.abc import Callable
 from json import encoder as _json_encoder
 from typing import Any, Final
 
-__all__ = ["compact_json", "strict_json"]
+__all__ = ["compact_json", "json_string", "strict_json"]
 
 #: ``json.dumps`` with options builds an encoder on every call; this one is built once.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -65,3 +65,8 @@ def strict_json(value: object) -> str:
         return "".join(_STRICT_C_ENCODER(value, 0))
     except RecursionError:
         raise ValueError("Circular reference detected, or nesting too deep to encode") from None
+
+
+#: One ``str`` as JSON text, exactly as the encoders above write strings (for a message put
+#: together from parts that were encoded apart).
+json_string: Final[Callable[[str], str]] = _json_encoder.encode_basestring
