@@ -123,34 +123,34 @@ class RequestHeaders:
     def _read(cls, headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
         """One dict lookup per header, and no lower-casing of names that are lower-case
         already (servers lower-case them): a browser's dozen headers, most of them of no
-        interest here, cost about what three do (locals, then one constructor call)."""
-        content_type = last_event_id = origin = fetch_site = host = None
-        content_length = accept = None
-        htmx = False
+        interest here, cost about what three do. The instance is filled in place (no
+        ``__init__`` call: a request's first object, built on every request)."""
+        self = cls.__new__(cls)
+        self.content_type = self.content_length = self.accept = self.last_event_id = None
+        self.origin = self.fetch_site = self.host = None
+        self.htmx = False
         wanted = _WANTED
         for key, value in headers:
             index = wanted.get(key)
             if index is None and (key.islower() or (index := wanted.get(key.lower())) is None):
                 continue
             if index == 0:
-                content_type = value.decode("latin-1")
+                self.content_type = value.decode("latin-1")
             elif index == 1:
-                content_length = value
+                self.content_length = value
             elif index == 2:
-                host = value.decode("latin-1")
+                self.host = value.decode("latin-1")
             elif index == 3:
-                htmx = True
+                self.htmx = True
             elif index == 4:
-                accept = value
+                self.accept = value
             elif index == 5:
-                origin = value.decode("latin-1")
+                self.origin = value.decode("latin-1")
             elif index == 6:
-                fetch_site = value.decode("latin-1")
+                self.fetch_site = value.decode("latin-1")
             else:
-                last_event_id = value.decode("latin-1")
-        return cls(
-            content_type, content_length, accept, htmx, last_event_id, origin, fetch_site, host
-        )
+                self.last_event_id = value.decode("latin-1")
+        return self
 
 
 #: The header names :class:`RequestHeaders` reads, lower-case, by their branch in ``_read``.
