@@ -142,6 +142,7 @@ class _SocketConnection:
         "_abandoned",
         "_bucket",
         "_closer",
+        "_held",
         "_inline",
         "_join_timer",
         "_loop",
@@ -197,8 +198,10 @@ class _SocketConnection:
         self._reading = False
         self._abandon_timer: aio.Timer | None = None
         self._join_timer: aio.Timer | None = None
-        #: The reader is taking a client message: what it queues, it sends itself after.
+        #: The reader is taking a client message: a send of its that has to wait is
+        #: ``_held`` for the reader to finish after the message (no sender task).
         self._inline = False
+        self._held: aio.Unfinished | None = None
         #: Loop time at which the running send started (``None``: no send running), and the
         #: connection's one send watchdog (``None`` while no send needs watching).
         self._send_started: float | None = None
@@ -264,13 +267,15 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
-        if self._sender is None and not self._inline and self._outbox.passes(text):
-            self._pump(text)  # nothing waits: no place in the queue (a fan-out's push render)
+        if self._sender is None and self._outbox.passes(text):
+            # Nothing waits: no place in the queue (a fan-out's push render, the answer to
+            # the message the reader takes).
+            self._pump(text)
             return
         if self._outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
-        if self._sender is None and not self._inline:  # the reader sends its own after
+        if self._sender is None:
             self._pump()
 
     def crowded(self) -> bool:
@@ -282,16 +287,31 @@ class _SocketConnection:
         far as the server takes messages at once; a send that has to wait goes on in a sender
         task, which sends the rest after it."""
         waiting = self._send_ready(first)
-        if waiting is not None:
+        if waiting is None:
+            return
+        if self._inline:  # the reader finishes it after its message: no task
+            self._sender, self._held = self._reader, waiting
+        else:
             self._sender = self._loop.create_task(self._send_outbox(waiting))
 
-    async def _send_inline(self) -> None:
-        """The reader sends what it queued itself (no task), unless a sender runs already."""
-        if self._sender is None and self._outbox.count and self.state is SocketState.OPEN:
-            waiting = self._send_ready()
-            if waiting is not None:
-                self._sender = self._reader
-                await self._send_outbox(waiting)
+    async def _send_held(self) -> None:
+        """The reader finishes its send that had to wait, then the rest of the outbox (it
+        reads the next message only then: a client that takes nothing is not read on)."""
+        held, self._held = self._held, None
+        assert held is not None
+        await self._send_outbox(held)
+
+    def _drop_held(self) -> None:
+        """The reading ended before it finished its held send: stop that send."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        held.close()
+        self._send_started = None
+        if self._sender is self._reader:
+            self._sender = None
+        if self._released is not None:
+            self._released.set()
 
     def _send_ready(self, first: str | None = None) -> aio.Unfinished | None:
         """Send ``first``, if given, then queued messages while the server takes each at once
@@ -529,7 +549,8 @@ class _SocketConnection:
                             await self._take(text)
                         finally:
                             self._inline = False
-                        await self._send_inline()
+                        if self._held is not None:
+                            await self._send_held()
         except aio.cancellation():
             if not self._abandoned or self._reader is None:
                 await self._last_close()
@@ -537,6 +558,7 @@ class _SocketConnection:
             self._reader.uncancel()
         finally:
             self._reading = False
+            self._drop_held()
             if self._abandon_timer is not None:
                 self._abandon_timer.cancel()
 
@@ -627,9 +649,10 @@ class _SocketConnection:
                 session = joined
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
-        if session.runs_now(work):  # a plain def on an idle session: no task, no queue
-            await session.run_now(work)
-        elif not session.submit(work):
+            assert self._reader is not None
+            if await session.run_now(work, self._reader):  # a plain def on an idle session
+                return
+        if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)

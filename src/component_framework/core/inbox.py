@@ -64,11 +64,12 @@ class Inbox(Generic[W]):
     def __len__(self) -> int:
         return 0 if self._items is None else len(self._items)
 
-    async def run_now(self, work: W) -> None:
-        """Process ``work`` in the calling task, now; only on an :attr:`idle` inbox. Work
-        queued meanwhile waits behind it and is worked off by the inbox's own task after."""
-        assert self.idle, "run_now on a busy inbox"
-        self.task, self._borrowed = aio.current_task(), True
+    async def run_now(self, work: W, task: aio.Task) -> None:
+        """Process ``work`` in the calling task ``task``, now; only on an :attr:`idle` inbox.
+        Work queued meanwhile waits behind it and is worked off by the inbox's own task after.
+        (The caller names its task, which it knows: no look-up of the running task.)"""
+        assert self.task is None and not self._items, "run_now on a busy inbox"
+        self.task, self._borrowed = task, True
         try:
             await self._process(work)
             if not self._items:

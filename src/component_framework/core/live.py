@@ -124,6 +124,12 @@ class Event:
 Work = Join | Event | Broadcast
 
 
+def _fixed_topics(cls: type[Component], page: str | None) -> bool:
+    """Whether every render of ``cls`` has the same hub topics (it does not override
+    ``topics()`` and hears no page's events): then a render does not read them again."""
+    return cls.topics is Component.topics and (page is None or not cls.listens)
+
+
 def _descendants(component: Component | None) -> list[Component]:
     """The held children of ``component``, theirs, ..., as its last render kept them."""
     found: list[Component] = []
@@ -316,25 +322,23 @@ class LiveSession:
             return True  # a closing session drops work silently
         return self._work.put(work)
 
-    def runs_now(self, work: Join | Event) -> bool:
-        """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
-        queueing it: an event for the held component whose handler is a plain ``def``, on an
-        idle session (nothing queued or running, so the order of the answers holds). Joins,
-        coroutines and generators, which may wait long, always take the queue's task."""
+    async def run_now(self, work: Event, task: aio.Task) -> bool:
+        """Run ``work`` in the caller's own task ``task``, instead of queueing it, when it may:
+        an event for the held component whose handler is a plain ``def``, on an idle session
+        (nothing queued or running, so the order of the answers holds); the push render of
+        broadcasts applied meanwhile follows its answer. False (nothing ran): queue it with
+        :meth:`submit`. Joins, coroutines and generators, which may wait long, always take
+        the queue's task."""
         component = self.component
-        if type(work) is not Event or component is None or self.closed:
+        if component is None or self.closed or not self._work.idle:
             return False
         if work.component_id is not None and work.component_id != component.id:
             return False
-        if not self._work.idle:
-            return False
         handler = type(component).events.get(work.event)
-        return handler is None or not is_async_function(handler)  # None: refused at once
-
-    async def run_now(self, work: Join | Event) -> None:
-        """Run ``work`` in the calling task (only when :meth:`runs_now` says so); the push
-        render of broadcasts applied meanwhile follows its answer."""
-        await self._work.run_now(work)
+        if handler is not None and is_async_function(handler):  # None: refused at once
+            return False
+        await self._work.run_now(work, task)
+        return True
 
     @property
     def busy(self) -> bool:
@@ -571,13 +575,15 @@ class LiveSession:
         except SnapshotTooLarge:
             self._roll_back(component)
             raise
-        self._store(result)
+        if result.writes:
+            self._store(result)
         self._rendered_snapshot = result.snapshot
-        if self._membership.entered:
+        if self._membership.entered and not _fixed_topics(type(component), self.page):
             self._membership.update(self._read_topics(component))
         if self._presence_key is not None and component is self.component:
             self._update_presence(component)
-        self._pass_on(result)
+        if result.effects:
+            self._pass_on(result)
         return result
 
     def _store(self, result: DispatchResult) -> None:
@@ -743,6 +749,7 @@ class LiveSession:
             raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
     def _read_topics(self, component: Component) -> frozenset[str]:
+        """The hub topics of ``component`` now (see :func:`_fixed_topics`)."""
         if type(component).topics is Component.topics:  # not overridden: no topics
             topics: frozenset[str] = _NO_TOPICS
         else:

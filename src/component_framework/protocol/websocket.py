@@ -261,7 +261,7 @@ def _encode(message: dict[str, Any]) -> str:
 def render_message(rendered: Rendered, ref: Ref) -> str:
     """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``, with
     ``errors`` before ``ref`` when the render shows form errors."""
-    return _encode({"type": "render", **render_document(rendered), "ref": ref})
+    return compact_json({"type": "render", **render_document(rendered), "ref": ref})
 
 
 def htmx_render_message(rendered: Rendered, target: str | None) -> str:
