@@ -264,8 +264,8 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     costs no task and no timer. Only a coroutine on asyncio starts at once (the loop's own
     suspension protocol); under trio, or for another awaitable, nothing runs before the
     awaiting."""
-    if not isinstance(awaitable, Coroutine):
-        return _awaiting(awaitable)
+    if type(awaitable) is not CoroutineType and not isinstance(awaitable, Coroutine):
+        return _awaiting(awaitable)  # (the exact type first: an ABC check costs a call)
     coro = awaitable
     if _get_running_loop() is None:
         return coro

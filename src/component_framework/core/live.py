@@ -578,7 +578,7 @@ class LiveSession:
         if result.writes:
             self._store(result)
         self._rendered_snapshot = result.snapshot
-        if self._membership.entered and not _fixed_topics(type(component), self.page):
+        if not _fixed_topics(type(component), self.page) and self._membership.entered:
             self._membership.update(self._read_topics(component))
         if self._presence_key is not None and component is self.component:
             self._update_presence(component)
