@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -546,7 +546,9 @@ class _SocketConnection:
                     if text is not None:
                         self._inline = True
                         try:
-                            await self._take(text)
+                            running = self._take(text)
+                            if running is not None:
+                                await running
                         finally:
                             self._inline = False
                         if self._held is not None:
@@ -599,7 +601,9 @@ class _SocketConnection:
         self._refused_in_a_row = 0
         return True
 
-    async def _take(self, text: str) -> None:
+    def _take(self, text: str) -> Coroutine[Any, Any, None] | None:
+        """Take one client message: what has to run in the reader (an event it runs itself)
+        is handed back to await; everything else is done or queued here."""
         settings = self.settings
         try:
             message = parse_client_message(
@@ -610,32 +614,32 @@ class _SocketConnection:
             # frame over the size limit (1009), the message was read and refused in full.
             refused = PayloadTooLarge if exc.problem == "too_many_fields" else MalformedRequest
             self.error(refused(str(exc)), exc.ref)
-            return
+            return None
         session = self.session
         assert session is not None
         if message.htmx:
             self.html = True
         if message.type == "ping":
             self.queue(pong_message(message.ref))
-            return
+            return None
         members = self.members
         assert members is not None
         if message.type == "leave":
             members.leave(message.component_id, message.ref, message.join_ref)
-            return
+            return None
         streams = self.streams
         assert streams is not None
         if message.type == "stream":
             assert message.entry is not None
             streams.open(message.entry, message.ref)
-            return
+            return None
         if message.type == "unstream":
             assert message.key is not None
             streams.close_entry(message.key, message.ref)
-            return
+            return None
         if message.type == "join" and message.component is not None:
             members.join(message.component, _join_of(message), message.target)
-            return
+            return None
         if message.type == "join":
             if self._join_timer is not None:
                 self._join_timer.cancel()
@@ -650,13 +654,15 @@ class _SocketConnection:
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
             assert self._reader is not None
-            if await session.run_now(work, self._reader):  # a plain def on an idle session
-                return
+            running = session.run_now(work, self._reader)
+            if running is not None:  # a plain def on an idle session: no task, no queue
+                return running
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)
             session.outlet.error(busy, message.ref)
+        return None
 
 
 def _join_of(message: ClientMessage) -> Join:

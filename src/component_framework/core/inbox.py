@@ -68,7 +68,8 @@ class Inbox(Generic[W]):
         """Process ``work`` in the calling task ``task``, now; only on an :attr:`idle` inbox.
         Work queued meanwhile waits behind it and is worked off by the inbox's own task after.
         (The caller names its task, which it knows: no look-up of the running task.)"""
-        assert self.task is None and not self._items, "run_now on a busy inbox"
+        assert self.task is None, "run_now on a busy inbox"
+        assert not self._items, "run_now on an inbox with queued work"
         self.task, self._borrowed = task, True
         try:
             await self._process(work)

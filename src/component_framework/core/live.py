@@ -25,7 +25,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -322,23 +322,22 @@ class LiveSession:
             return True  # a closing session drops work silently
         return self._work.put(work)
 
-    async def run_now(self, work: Event, task: aio.Task) -> bool:
-        """Run ``work`` in the caller's own task ``task``, instead of queueing it, when it may:
-        an event for the held component whose handler is a plain ``def``, on an idle session
-        (nothing queued or running, so the order of the answers holds); the push render of
-        broadcasts applied meanwhile follows its answer. False (nothing ran): queue it with
-        :meth:`submit`. Joins, coroutines and generators, which may wait long, always take
-        the queue's task."""
+    def run_now(self, work: Event, task: aio.Task) -> Coroutine[Any, Any, None] | None:
+        """``work`` to run in the caller's own task ``task`` (await it), instead of queueing
+        it, when it may: an event for the held component whose handler is a plain ``def``,
+        on an idle session (nothing queued or running, so the order of the answers holds);
+        the push render of broadcasts applied meanwhile follows its answer. ``None``: queue
+        it with :meth:`submit`. Joins, coroutines and generators, which may wait long,
+        always take the queue's task."""
         component = self.component
         if component is None or self.closed or not self._work.idle:
-            return False
+            return None
         if work.component_id is not None and work.component_id != component.id:
-            return False
+            return None
         handler = type(component).events.get(work.event)
         if handler is not None and is_async_function(handler):  # None: refused at once
-            return False
-        await self._work.run_now(work, task)
-        return True
+            return None
+        return self._work.run_now(work, task)
 
     @property
     def busy(self) -> bool:
@@ -360,7 +359,9 @@ class LiveSession:
         session."""
         try:
             if type(work) is Event:
-                await self._event(work)
+                rest = self._event_now(work)  # (no coroutine of its own for a plain def)
+                if rest is not None:
+                    await rest
             elif type(work) is Join:
                 await self._join(work)
             else:
@@ -427,28 +428,44 @@ class LiveSession:
         self._release_early()
 
     async def _event(self, work: Event) -> None:
+        rest = self._event_now(work)
+        if rest is not None:
+            await rest
+
+    def _event_now(self, work: Event) -> Coroutine[Any, Any, None] | None:
+        """:meth:`_event` up to its first wait: a plain ``def`` handler runs and its render
+        goes to the outlet here; what has to wait (an ``async def`` handler's outcome, a
+        generator, a held child's event) is handed back to await."""
         component = self.component
         if component is None:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
         if work.component_id is not None and work.component_id != component.id:
-            await self._child_event(work, held_child(component, work.component_id))
-            return
+            return self._child_event(work, held_child(component, work.component_id))
         dispatcher = self.dispatcher
         plan = dispatcher.prepare_live_event(
             type(component), work.event, work.payload, self.context, work.validate
         )
         outcome = dispatcher.call_handler(plan, component)
-        if outcome is not None:
-            if inspect.isasyncgen(outcome):
-                result = await self._stream(plan, component, outcome, work.ref)
-                self._dirty = False
-                self.outlet.done(result, work.ref)
-                return
-            if inspect.isawaitable(outcome):
-                await dispatcher.await_user_code(plan, "handler", outcome)
+        if outcome is not None and (inspect.isasyncgen(outcome) or inspect.isawaitable(outcome)):
+            return self._event_outcome(plan, component, outcome, work.ref)
         result = self._render(component)
         self._dirty = False
         self.outlet.render(result, work.ref)
+        return None
+
+    async def _event_outcome(
+        self, plan: PreparedCall, component: Component, outcome: Any, ref: Ref
+    ) -> None:
+        """The rest of an event whose handler handed back a generator or an awaitable."""
+        if inspect.isasyncgen(outcome):
+            result = await self._stream(plan, component, outcome, ref)
+            self._dirty = False
+            self.outlet.done(result, ref)
+            return
+        await self.dispatcher.await_user_code(plan, "handler", outcome)
+        result = self._render(component)
+        self._dirty = False
+        self.outlet.render(result, ref)
 
     async def _child_event(self, work: Event, child: Component) -> None:
         """An event for a held child: its handler, then its render as a message of its own
