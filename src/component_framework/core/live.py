@@ -322,22 +322,25 @@ class LiveSession:
             return True  # a closing session drops work silently
         return self._work.put(work)
 
-    def run_now(self, work: Event, task: aio.Task) -> Coroutine[Any, Any, None] | None:
-        """``work`` to run in the caller's own task ``task`` (await it), instead of queueing
-        it, when it may: an event for the held component whose handler is a plain ``def``,
-        on an idle session (nothing queued or running, so the order of the answers holds);
-        the push render of broadcasts applied meanwhile follows its answer. ``None``: queue
-        it with :meth:`submit`. Joins, coroutines and generators, which may wait long,
-        always take the queue's task."""
+    def runs_now(self, work: Event) -> bool:
+        """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
+        queueing it: an event for the held component whose handler is a plain ``def``, on an
+        idle session (nothing queued or running, so the order of the answers holds). Joins,
+        coroutines and generators, which may wait long, always take the queue's task."""
         component = self.component
         if component is None or self.closed or not self._work.idle:
-            return None
+            return False
         if work.component_id is not None and work.component_id != component.id:
-            return None
+            return False
         handler = type(component).events.get(work.event)
-        if handler is not None and is_async_function(handler):  # None: refused at once
-            return None
-        return self._work.run_now(work, task)
+        return handler is None or not is_async_function(handler)  # None: refused at once
+
+    def run_now(self, work: Event, task: aio.Task) -> Coroutine[Any, Any, None] | None:
+        """Run ``work`` in the caller's own task ``task`` (only when :meth:`runs_now` says
+        so), up to its first wait: the rest, if any, is handed back for the caller to await
+        at once (a plain ``def`` handler's event leaves none). The push render of broadcasts
+        applied meanwhile follows its answer."""
+        return self._work.run_now(work, task, self._event_step)
 
     @property
     def busy(self) -> bool:
@@ -357,12 +360,13 @@ class LiveSession:
     async def _process(self, work: Work) -> None:
         """One piece of work; its failure becomes an error for the client, never a dead
         session."""
+        if type(work) is Event:
+            rest = self._event_step(work)  # (no coroutine of its own for a plain def)
+            if rest is not None:
+                await rest
+            return
         try:
-            if type(work) is Event:
-                rest = self._event_now(work)  # (no coroutine of its own for a plain def)
-                if rest is not None:
-                    await rest
-            elif type(work) is Join:
+            if type(work) is Join:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
@@ -426,6 +430,24 @@ class LiveSession:
         await self._membership.enter(self._read_topics(component))
         self.outlet.render(result, work.ref)
         self._release_early()
+
+    def _event_step(self, work: Event) -> Coroutine[Any, Any, None] | None:
+        """A client's event as one piece of work, up to its first wait (the rest handed back,
+        see :meth:`_event_now`); its failure becomes an error for the client."""
+        try:
+            rest = self._event_now(work)
+        except Exception as exc:  # a framework bug too: keep the session alive and say so
+            self._failed(exc, work.ref)
+            return None
+        return None if rest is None else self._event_rest(rest, work.ref)
+
+    async def _event_rest(self, rest: Coroutine[Any, Any, None], ref: Ref) -> None:
+        try:
+            await rest
+        except aio.cancellation():
+            raise
+        except Exception as exc:
+            self._failed(exc, ref)
 
     async def _event(self, work: Event) -> None:
         rest = self._event_now(work)
