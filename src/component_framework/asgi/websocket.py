@@ -9,12 +9,13 @@ sending its results out of a bounded :class:`~component_framework.core.outbox.Ou
 timeout here, the overflow policy there); and closing (client gone, a limit, a slow client,
 server shutdown). The component itself, its queue and the hub belong to ``core.live``.
 
-The common event costs no task: the reading task runs a plain ``def`` handler itself when the
-session is idle (``LiveSession.run_now``) and then sends the outbox itself; a sender task is
-started only for messages that arrive from elsewhere (broadcasts, queued work). The send
-timeout is one watchdog timer per connection (armed at a send, re-armed only while sends go
-on), not a timeout around every send: a send still running ``ws_send_timeout`` after it
-started closes the connection (1013), whichever task is sending.
+The common event costs no task and no coroutine: the reading task runs a plain ``def``
+handler itself when the session is idle (``LiveSession.run_now``) and sends its answer at once;
+a sender task is started only for messages that arrive from elsewhere (broadcasts, queued work)
+and have to wait. A send of the reader's that has to wait is finished by the reader before it
+reads the next message. The send timeout is one watchdog timer per connection (armed at a send,
+re-armed only while sends go on), not a timeout around every send: a send still running
+``ws_send_timeout`` after it started closes the connection (1013), whichever task is sending.
 """
 
 from __future__ import annotations
@@ -654,9 +655,8 @@ class _SocketConnection:
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
             assert self._reader is not None
-            running = session.run_now(work, self._reader)
-            if running is not None:  # a plain def on an idle session: no task, no queue
-                return running
+            if session.runs_now(work):  # a plain def on an idle session: no task, no queue
+                return session.run_now(work, self._reader)
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
