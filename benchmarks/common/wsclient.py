@@ -5,9 +5,11 @@ upgrade, parsing server frames, masking its own (:func:`mask_frame`) and answeri
 idle connection costs the client a few KiB, so one process opens 10,000 of them and still
 reads fast enough not to be the bottleneck. Every message is stamped in ``data_received``,
 when its last byte was read; the bytes each way are counted (``sent_bytes``,
-``received_bytes``: the handshake and frame heads included). :class:`WrongAnswer` is what
-a client raises for a message that is not the expected answer. Used by the WebSocket
-benchmark, the soak run, the fairness benchmark and the page socket benchmark.
+``received_bytes``: the handshake and frame heads included). :class:`Arrivals` counts the
+messages of many connections (pass its ``on_message``) and waits until a number arrived.
+:class:`WrongAnswer` is what a client raises for a message that is not the expected answer.
+Used by the WebSocket benchmark, the soak run, the fairness benchmark and the page socket
+benchmark.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Final, cast
 
-__all__ = ["HOST", "WrongAnswer", "WsProtocol", "mask_frame"]
+__all__ = ["HOST", "Arrivals", "WrongAnswer", "WsProtocol", "mask_frame"]
 
 HOST: Final = "127.0.0.1"
 _GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -32,6 +34,34 @@ _OP_PING: Final = 0x9
 
 class WrongAnswer(Exception):
     """A message that is not the expected answer, or no message at all."""
+
+
+class Arrivals:
+    """Counts messages over many connections (:meth:`on_message` is each one's callback);
+    :meth:`wait` until ``target`` of them arrived in all."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.target = 0
+        self.reached: asyncio.Event = asyncio.Event()
+
+    def on_message(self) -> None:
+        self.total += 1
+        if self.total >= self.target:
+            self.reached.set()
+
+    async def wait(self, target: int, within: float) -> bool:
+        """Until ``target`` messages arrived in all; False when ``within`` seconds ran out."""
+        self.target = target
+        if self.total >= target:
+            return True
+        self.reached.clear()
+        try:
+            async with asyncio.timeout(within):
+                await self.reached.wait()
+        except TimeoutError:
+            return False
+        return True
 
 
 def mask_frame(opcode: int, payload: bytes) -> bytes:

@@ -30,9 +30,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from benchmarks.common.control import control_request
 from benchmarks.common.probes import read_cpu_seconds, read_rss_kib
 from benchmarks.common.processes import HOST, free_port, serve, uvicorn_command
-from benchmarks.common.wsclient import WrongAnswer, WsProtocol
+from benchmarks.common.wsclient import Arrivals, WrongAnswer, WsProtocol
 from benchmarks.websocket.app import (
     BROADCAST_PATH,
     COUNTER,
@@ -50,6 +51,8 @@ SOCKET_MODES: Final = ("separate", "shared")
 WS: Final = "wsproto"
 _PATHS: Final = {COUNTER: COUNTER_PATH, TICKER: TICKER_PATH}
 _SETTLE: Final = 10.0
+#: Longest wait for the renders of a step or a push to arrive (seconds).
+_ARRIVAL_WAIT: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -169,52 +172,19 @@ async def _step(page: _Page, ref: int) -> int:
     return len(page.routes)
 
 
-async def _http(port: int, method: str, path: str, body: bytes = b"") -> dict[str, Any]:
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        writer.write(
-            (f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json"
-             f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
-        )  # fmt: skip
-        async with asyncio.timeout(30):
-            answer = await reader.read()
-    finally:
-        writer.close()
-    head, _, rest = answer.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise WrongAnswer(f"{method} {path}: {head[:100]!r}")
-    document: dict[str, Any] = json.loads(rest)
-    return document
-
-
 async def _no_tickers(port: int) -> None:
     """Wait until the server holds no ticker (the last round's pages have left)."""
     for _ in range(int(_SETTLE / 0.05)):
-        if (await _http(port, "GET", MEMORY_PATH))["members"] == 0:
+        if (await control_request(port, "GET", MEMORY_PATH))["members"] == 0:
             return
         await asyncio.sleep(0.05)
     raise WrongAnswer("tickers of a closed page are still held")
 
 
-class _Arrivals:
-    """Messages over every socket; :meth:`wait` until ``target``."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.target = 0
-        self.reached = asyncio.Event()
-
-    def on_message(self) -> None:
-        self.total += 1
-        if self.total >= self.target:
-            self.reached.set()
-
-    async def wait(self, target: int) -> None:
-        self.target = target
-        if self.total < target:
-            self.reached.clear()
-            async with asyncio.timeout(30):
-                await self.reached.wait()
+async def _arrived(arrivals: Arrivals, target: int) -> None:
+    """Until ``target`` renders arrived in all; ``WrongAnswer`` after ``_ARRIVAL_WAIT``."""
+    if not await arrivals.wait(target, _ARRIVAL_WAIT):
+        raise WrongAnswer(f"only {arrivals.total} of {target} renders arrived")
 
 
 def _check_pushes(pages: list[_Page], pushes: int) -> int:
@@ -240,22 +210,22 @@ def _price(index: int) -> float:
 
 async def _push_round(port: int, pid: int, mode: str, profile: SocketProfile) -> dict[str, float]:
     await _no_tickers(port)
-    arrivals = _Arrivals()
+    arrivals = Arrivals()
     pages = [
         await _open_page(port, mode, TICKER, profile.components, arrivals.on_message)
         for _ in range(profile.pages)
     ]
     renders = profile.pages * profile.components
     try:
-        await arrivals.wait(renders)
+        await _arrived(arrivals, renders)
         wire = sum(page.wire for page in pages)
         before = read_cpu_seconds(pid)
         for index in range(profile.pushes):
             body = json.dumps({"price": _price(index)}).encode()
-            answer = await _http(port, "POST", BROADCAST_PATH, body)
+            answer = await control_request(port, "POST", BROADCAST_PATH, body)
             if answer["reached"] != renders:
                 raise WrongAnswer(f"the broadcast reached {answer['reached']} of {renders}")
-            await arrivals.wait(renders * (index + 2))
+            await _arrived(arrivals, renders * (index + 2))
         cpu = read_cpu_seconds(pid) - before
         wire = sum(page.wire for page in pages) - wire
         pushed = _check_pushes(pages, profile.pushes)

@@ -31,6 +31,7 @@ from typing import Any, Final, cast
 
 import uvloop
 
+from benchmarks.common.control import control_request
 from benchmarks.common.probes import (
     CpuMeter,
     RssSampler,
@@ -128,18 +129,7 @@ class _Streams:
 
 async def server_stats(port: int) -> dict[str, Any]:
     """``GET /_bench/stats`` of the server: its GC pauses since the last call."""
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        writer.write(_request(STATS_PATH, port))
-        async with asyncio.timeout(10):
-            answer = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"{STATS_PATH}: {head[:100]!r}")
-    stats: dict[str, Any] = json.loads(body)
-    return stats
+    return await control_request(port, "GET", STATS_PATH, within=10)
 
 
 def _decode(connection: _Connection, reader: ResponseReader, start: int = 0) -> int:

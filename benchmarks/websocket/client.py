@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import uvloop
 
+from benchmarks.common.control import control_request
 from benchmarks.common.probes import (
     CpuMeter,
     raise_open_files,
@@ -44,7 +45,7 @@ from benchmarks.common.probes import (
     read_rss_kib,
     summary_ms,
 )
-from benchmarks.common.wsclient import HOST, WrongAnswer, WsProtocol
+from benchmarks.common.wsclient import HOST, Arrivals, WrongAnswer, WsProtocol
 from benchmarks.websocket.app import BROADCAST_PATH, COUNTER_PATH, MEMORY_PATH, TICKER_PATH
 
 __all__ = ["check_render", "check_ticker", "main"]
@@ -184,51 +185,6 @@ async def rtt(
 # -- fanout ---------------------------------------------------------------------------------------
 
 
-async def _http(port: int, method: str, path: str, body: bytes = b"") -> dict[str, Any]:
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json"
-            f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(head.encode("ascii") + body)
-        async with asyncio.timeout(30):
-            answer = await reader.read()
-    finally:
-        writer.close()
-    status, _, rest = answer.partition(b"\r\n")
-    if not status.startswith(b"HTTP/1.1 200"):
-        raise WrongAnswer(f"{method} {path}: {status!r}")
-    document: dict[str, Any] = json.loads(rest.partition(b"\r\n\r\n")[2])
-    return document
-
-
-class _Arrivals:
-    """Counts messages over all connections; :meth:`wait` until there are ``target``."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.target = 0
-        self.reached: asyncio.Event = asyncio.Event()
-
-    def on_message(self) -> None:
-        self.total += 1
-        if self.total >= self.target:
-            self.reached.set()
-
-    async def wait(self, target: int, within: float) -> bool:
-        self.target = target
-        if self.total >= target:
-            return True
-        self.reached.clear()
-        try:
-            async with asyncio.timeout(within):
-                await self.reached.wait()
-        except TimeoutError:
-            return False
-        return True
-
-
 def check_ticker(data: bytes, price: float) -> None:
     try:
         message = json.loads(data)
@@ -247,16 +203,17 @@ def _rss(pids: Sequence[int]) -> list[int]:
 
 
 async def _memory(ports: Sequence[int], mark: str) -> list[dict[str, Any]]:
-    return [await _http(port, "GET", f"{MEMORY_PATH}?mark={mark}") for port in ports]
+    return [await control_request(port, "GET", f"{MEMORY_PATH}?mark={mark}") for port in ports]
 
 
 async def _broadcast_round(
-    pool: _Pool, arrivals: _Arrivals, port: int, index: int, within: float
+    pool: _Pool, arrivals: Arrivals, port: int, index: int, within: float
 ) -> dict[str, Any]:
     price = 100.0 + index + 0.25
     target = arrivals.total + len(pool.connections)
     posted = time.time()
-    answer = await _http(port, "POST", BROADCAST_PATH, json.dumps({"price": price}).encode())
+    body = json.dumps({"price": price}).encode()
+    answer = await control_request(port, "POST", BROADCAST_PATH, body)
     complete = await arrivals.wait(target, within)
     stamp = answer["stamp"]
     times: list[float] = []
@@ -292,7 +249,7 @@ async def fanout(
 ) -> dict[str, Any]:
     """``count`` idle ticker connections over ``ports``; RSS before/after; ``rounds``
     broadcasts, each timed until every connection has its render."""
-    pool, arrivals = _Pool(), _Arrivals()
+    pool, arrivals = _Pool(), Arrivals()
     await asyncio.sleep(0.5)
     traced_before = await _memory(ports, "before") if detail else None
     rss_before = _rss(pids)

@@ -34,6 +34,7 @@ from component_framework.testing import (
     websocket_scope,
 )
 from tests.adversarial.apps import CALLS, SECRET
+from tests.fuzz.wire import client_receive
 from tests.servers import LOOPBACK, UvicornServer
 
 __all__ = [
@@ -291,19 +292,14 @@ async def asgi_exchange(app: Any, request: Request, *, limit: float = WAIT) -> A
     the answer is complete. A hang fails with ``TimeoutError`` after ``limit`` seconds."""
     scope = _request_scope(request)
     chunks = request.chunks
-    incoming = [
+    incoming: list[dict[str, Any]] = [
         {"type": "http.request", "body": chunk,
          "more_body": request.stall or index < len(chunks) - 1}
         for index, chunk in enumerate(chunks)
     ]  # fmt: skip
     sent: list[dict[str, Any]] = []
     finished = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await finished.wait()
-        return {"type": "http.disconnect"}
+    receive = client_receive(incoming, finished)
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -344,15 +340,12 @@ class InProcessHost(Host):
     @contextlib.asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[OpenStream]:
         scope = _request_scope(request)
-        incoming = [{"type": "http.request", "body": request.body, "more_body": False}]
+        incoming: list[dict[str, Any]] = [
+            {"type": "http.request", "body": request.body, "more_body": False}
+        ]
         sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         gone = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            if incoming:
-                return incoming.pop(0)
-            await gone.wait()
-            return {"type": "http.disconnect"}
+        receive = client_receive(incoming, gone)
 
         async def send(message: dict[str, Any]) -> None:
             if not gone.is_set():  # after a disconnect, a no-op (as uvicorn's)

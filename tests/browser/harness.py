@@ -20,6 +20,9 @@ not. Extra init scripts (a test's own recorders) run after the watch script.
 app module serves the same pages on Starlette and on Litestar (``starlette_app`` and
 ``litestar_app``), each under a real uvicorn.
 
+:func:`http_json` is a test's own request to its app's controls and records (``/stats``,
+``/stats/reset``, ``/cut``, ...): a ``GET`` or an empty ``POST``, answered with JSON.
+
 What this module does not own: how servers start (``tests/servers.py``), the browser and the
 htmx round (``conftest.py``), and what a test's page object knows of its app (subclass
 :class:`WatchedPage` and pass the subclass as ``kind``).
@@ -27,7 +30,9 @@ htmx round (``conftest.py``), and what a test's page object knows of its app (su
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -40,9 +45,11 @@ from tests.servers import ServerProcess, uvicorn_server
 
 __all__ = [
     "HOSTS",
+    "HTTP_TIMEOUT",
     "UI_TIMEOUT_MS",
     "WATCH_SCRIPT",
     "WatchedPage",
+    "http_json",
     "server_on_each_host",
     "watched_page",
 ]
@@ -52,6 +59,9 @@ HOSTS = ("starlette_app", "litestar_app")
 
 #: Longest wait for anything a page should show (milliseconds).
 UI_TIMEOUT_MS = 10_000
+
+#: Longest wait for a test's own HTTP request to its app (seconds).
+HTTP_TIMEOUT = 5.0
 
 #: Installed before any script of the page runs; reports CSP violations to Python as well.
 WATCH_SCRIPT = """
@@ -199,6 +209,13 @@ def _watched(
         opened.check()
     finally:
         context.close()
+
+
+def http_json(url: str, method: str = "GET") -> Any:
+    """The JSON answer to a ``GET`` (or, with ``method="POST"``, an empty ``POST``) of ``url``."""
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+        return json.loads(answer.read())
 
 
 def server_on_each_host(module: str, hosts: Sequence[str] = HOSTS) -> Any:

@@ -28,23 +28,27 @@ from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
 
-__all__ = ["app"]
+__all__ = ["TALLY", "TALLY_BOXES", "Tally", "app"]
 
 NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modules"
 KEY: Final = "browser-page-socket-key-0123456789abcdef"
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:"
 )
+#: The page's two ``tally`` boxes (labels ``a`` and ``b``), each its own ``ws-connect``.
+TALLY_BOXES: Final = """\
+<section id="box-a" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-a&label=a">
+</section>
+<section id="box-b" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-b&label=b">
+</section>
+"""
 PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>page socket</title>
 <link rel="icon" href="data:,">
 <meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false}'>
 {{ component_scripts() }}
 </head><body hx-ext="component-framework">
-<section id="box-a" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-a&label=a">
-</section>
-<section id="box-b" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-b&label=b">
-</section>
+{% include "tally_boxes.html" %}
 <section id="box-m" hx-ext="ws" ws-connect="/components/meter/ws/?format=html&target=box-m">
 </section>
 <div id="slot"></div>
@@ -52,6 +56,7 @@ PAGE: Final = """<!doctype html>
  ws-connect="/components/tally/ws/?format=html&target=box-own&label=own"></section>
 </body></html>
 """
+#: The ``tally`` template: its label and count, and a button that sends ``add`` on the socket.
 TALLY: Final = (
     '<div class="tally"><p class="shown">{{ label }}: {{ count }}</p>'
     '<button ws-send hx-vals=\'{"event": "add"}\'>add</button></div>'
@@ -63,6 +68,8 @@ registry = ComponentRegistry()
 
 @registry.register("tally")
 class Tally(Component):
+    """A live count (template ``tally.html``, ``TALLY``) that ``add`` raises by one."""
+
     template_name = "tally.html"
 
     def mount(self, label: str) -> None:
@@ -84,7 +91,7 @@ class Meter(Component):
 
 
 renderer = Jinja2Renderer.from_strings(
-    {"tally.html": TALLY, "meter.html": METER, "page.html": PAGE}
+    {"tally.html": TALLY, "tally_boxes.html": TALLY_BOXES, "meter.html": METER, "page.html": PAGE}
 )
 hub = Hub()
 manager = WebSocketManager(hub=hub)

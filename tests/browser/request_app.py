@@ -7,6 +7,9 @@ The same components and pages on two hosts, each behind real session authenticat
 - ``litestar_app``: ``create_component_routes`` on a Litestar app with its cookie sessions
   (``CookieBackendConfig(...).middleware``) and an ``AbstractAuthenticationMiddleware``.
 
+Both authenticate as the request tests' hosts do (their ``SessionBackend`` and
+``SessionAuthentication``, from ``tests/request/hosts.py``).
+
 Pages (every one loads ``component_scripts()``, ``/listener.js`` and a strict
 Content-Security-Policy header; components rendered by the ``component()`` page global, so with
 the page's request):
@@ -34,9 +37,7 @@ from typing import Annotated, Any, Final
 import jinja2
 from litestar import Litestar, get, post
 from litestar import Request as LitestarRequest
-from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.params import Body
@@ -45,16 +46,10 @@ from litestar.response import Redirect, Template
 from litestar.response import Response as LitestarResponse
 from litestar.template.config import TemplateConfig
 from starlette.applications import Starlette
-from starlette.authentication import (
-    AuthCredentials,
-    AuthenticationBackend,
-    BaseUser,
-    SimpleUser,
-)
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
@@ -69,6 +64,7 @@ from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
+from tests.request.hosts import SessionAuthentication, SessionBackend
 
 __all__ = ["CSP", "FOREIGN", "litestar_app", "starlette_app"]
 
@@ -247,16 +243,6 @@ def _page_context(path: str, query: dict[str, str]) -> dict[str, Any]:
 # -- Starlette: SessionMiddleware + AuthenticationMiddleware around a Mount --------------------
 
 
-class SessionBackend(AuthenticationBackend):
-    """The user named in the session, else nobody."""
-
-    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        name = conn.session.get("user")
-        if not name:
-            return None
-        return AuthCredentials(["authenticated"]), SimpleUser(name)
-
-
 starlette_components = _components()
 starlette_environment = jinja2.Environment(autoescape=True)
 register_component_global(starlette_environment, starlette_components)
@@ -311,24 +297,6 @@ starlette_app = Starlette(
 
 
 # -- Litestar: cookie sessions + an authentication middleware, create_component_routes --------
-
-
-class SessionUser:
-    """The user the authentication middleware builds from the session."""
-
-    def __init__(self, name: str) -> None:
-        self.display_name = name
-        self.is_authenticated = True
-
-
-class SessionAuthentication(AbstractAuthenticationMiddleware):
-    """``scope["user"]`` is the user the session names (``None`` without one)."""
-
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        name = connection.session.get("user") if connection.scope.get("session") else None
-        return AuthenticationResult(user=SessionUser(name) if name else None, auth="session")
 
 
 def _litestar_render(request: LitestarRequest[Any, Any, Any]) -> Template:

@@ -1,13 +1,14 @@
 """The app of the streams-on-the-socket browser test (``test_socket_streams.py``): a page with
-two ``ws-connect`` live components (``tally``) and three ``sse-connect`` streams (``counter``)
-of this app, which the client runtime puts on one socket; ``#add`` swaps in a fourth stream
-and ``#remove`` swaps out the first. A recorder in front of the components counts page
-connections (``POST /_page/``), stream requests and socket handshakes; ``/stats`` answers
-those counts, the runs started and cancelled, and the sockets and streams open now;
-``POST /stats/reset`` zeroes them; ``POST /drop`` closes every open socket with ``1012`` (as a
-restart would), so the page reconnects. A counter streams `` 1 2 ... UPTO`` as
-``stream_text`` appends, ``EVERY`` seconds apart, so a lost frame leaves a gap and a repeated
-one a double in its final text. Starlette, under a real uvicorn."""
+two ``ws-connect`` live components (``tally``, the page socket app's) and three ``sse-connect``
+streams (``counter``, the page-connection app's) of this app, which the client runtime puts on
+one socket; ``#add`` swaps in a fourth stream and ``#remove`` swaps out the first. A recorder
+in front of the components counts page connections (``POST /_page/``), stream requests and
+socket handshakes; ``/stats`` answers those counts, the runs started and cancelled, and the
+sockets and streams open now; ``POST /stats/reset`` zeroes them; ``POST /drop`` closes every
+open socket with ``1012`` (as a restart would), so the page reconnects, and answers
+``{"dropped": n}``. A counter streams
+`` 1 2 ... UPTO`` as ``stream_text`` appends, ``EVERY`` seconds apart, so a lost frame leaves a
+gap and a repeated one a double in its final text. Starlette, under a real uvicorn."""
 
 from __future__ import annotations
 
@@ -16,17 +17,17 @@ from typing import Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
-from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from tests.browser.page_app import COUNTER, EVERY, UPTO, counter_stream, expected_text
+from tests.browser.page_socket_app import TALLY, TALLY_BOXES, Tally
 
 __all__ = ["EVERY", "STREAMS", "UPTO", "app", "expected_text"]
 
@@ -44,20 +45,13 @@ PAGE: Final = """<!doctype html>
 <meta name="htmx-config" content='{{"includeIndicatorStyles": false, "allowEval": false}}'>
 {scripts}
 </head><body hx-ext="component-framework">
-<section id="box-a" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-a&label=a">
-</section>
-<section id="box-b" hx-ext="ws" ws-connect="/components/tally/ws/?format=html&target=box-b&label=b">
-</section>
+{tallies}
 <button id="add" hx-get="/late" hx-target="#late" hx-swap="innerHTML">add</button>
 <button id="remove" hx-get="/gone" hx-target="#s-0" hx-swap="outerHTML">remove</button>
 <div id="late"></div>
 {streams}
 </body></html>
 """
-TALLY: Final = (
-    '<div class="tally"><p class="shown">{{ label }}: {{ count }}</p>'
-    '<button ws-send hx-vals=\'{"event": "add"}\'>add</button></div>'
-)
 
 
 class _Stats:
@@ -73,17 +67,7 @@ STATS: Final = _Stats()
 registry = ComponentRegistry()
 
 
-@registry.register("tally")
-class Tally(Component):
-    template_name = "tally.html"
-
-    def mount(self, label: str) -> None:
-        self.state.update({"label": label, "count": 0})
-
-    def on_add(self) -> None:
-        self.state["count"] += 1
-
-
+registry.register("tally")(Tally)
 registry.register("counter")(counter_stream(STATS))
 
 
@@ -99,7 +83,7 @@ components = ComponentASGI(
 async def _page(request: Request) -> HTMLResponse:
     scripts = components.script_tags()
     streams = "\n".join(STREAM.format(n=n) for n in range(STREAMS))
-    return HTMLResponse(PAGE.format(scripts=scripts, streams=streams))
+    return HTMLResponse(PAGE.format(scripts=scripts, tallies=TALLY_BOXES, streams=streams))
 
 
 async def _late(request: Request) -> HTMLResponse:
@@ -125,16 +109,16 @@ async def _stats(request: Request) -> JSONResponse:
     )
 
 
-async def _reset(request: Request) -> PlainTextResponse:
+async def _reset(request: Request) -> JSONResponse:
     STATS.reset()
-    return PlainTextResponse("reset")
+    return JSONResponse({})
 
 
-async def _drop(request: Request) -> PlainTextResponse:
+async def _drop(request: Request) -> JSONResponse:
     connections = list(components.sockets.connections)
     for connection in connections:
         connection.close(None, 1012)  # as a restart does: the page reconnects
-    return PlainTextResponse(str(len(connections)))
+    return JSONResponse({"dropped": len(connections)})
 
 
 async def _recorded(scope: Scope, receive: Receive, send: Send) -> None:

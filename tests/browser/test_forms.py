@@ -17,9 +17,7 @@ server that is away, in the restart test).
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +28,12 @@ from playwright.sync_api import Browser, Locator, expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.forms_app import DEFAULT_KEY, TAKEN
-from tests.browser.harness import UI_TIMEOUT_MS, WatchedPage, watched_page
+from tests.browser.harness import UI_TIMEOUT_MS, WatchedPage, http_json, watched_page
 from tests.servers import ServerProcess, start_uvicorn, uvicorn_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 APP = "tests.browser.forms_app:app"
-HTTP_TIMEOUT = 5.0
 #: The app holds every HTTP validation request back this long in the typing test.
 SLOW_CHECK_S = 0.8
 
@@ -56,18 +53,12 @@ WHILE_AWAY = (
 )
 
 
-def _post(url: str) -> Any:
-    request = urllib.request.Request(url, method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-        return json.loads(answer.read())
-
-
 @dataclass
 class FormsPage(WatchedPage):
     """One browser context on the forms app, and what went wrong in it."""
 
     def post(self, path: str) -> Any:
-        return _post(self.base_url + path)
+        return http_json(self.base_url + path, "POST")
 
     def root(self, name: str) -> Locator:
         return self.page.locator(f"[data-component={name}]")
@@ -128,7 +119,7 @@ def _open(browser: Browser, base_url: str) -> Iterator[FormsPage]:
 
 @pytest.fixture
 def user(browser: Browser, server: ServerProcess) -> Iterator[FormsPage]:
-    _post(server.base_url + "/test/slow-checks?seconds=0")
+    http_json(server.base_url + "/test/slow-checks?seconds=0", "POST")
     yield from _open(browser, server.base_url)
 
 

@@ -11,14 +11,12 @@ exactly `` 1 2 ... 30``: nothing lost, nothing repeated, no stream started twice
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.browser.harness import http_json
 from tests.browser.page_app import (
     COMPONENTS,
     COUNTER_TEXTS,
@@ -41,12 +39,6 @@ _PING = """async () => {
 }"""
 
 
-def _http_json(url: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=5.0) as answer:
-        return json.loads(answer.read())
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_dir = tmp_path_factory.mktemp("page-app")
@@ -67,7 +59,7 @@ def _finished(page: Page, count: int = COMPONENTS) -> None:
 def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component_after_a_drop(
     base_url: str, browser: Browser
 ) -> None:
-    _http_json(f"{base_url}/stats/reset", "POST")
+    http_json(f"{base_url}/stats/reset", "POST")
     context = browser.new_context()
     errors: list[str] = []
     try:
@@ -79,11 +71,11 @@ def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component
             page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         elapsed_ms = pages[0].evaluate(_PING)  # every stream of the three tabs is open now
         assert elapsed_ms < 1000, f"a plain request took {elapsed_ms:.0f} ms"
-        cut = _http_json(f"{base_url}/cut", "POST")
+        cut = http_json(f"{base_url}/cut", "POST")
         assert cut["cut"] == TABS  # one page connection per tab, dropped mid-stream
         for page in pages:
             _finished(page)
-        stats = _http_json(f"{base_url}/stats")
+        stats = http_json(f"{base_url}/stats")
         assert stats["starts"] == TABS * COMPONENTS, stats  # no stream ran twice
         assert stats["stream_requests"] == 0, stats
         assert TABS * 2 <= stats["page_connections"] <= TABS * 3, stats
@@ -95,13 +87,13 @@ def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component
 def test_data_page_connection_off_keeps_each_stream_on_its_own(
     base_url: str, browser: Browser
 ) -> None:
-    _http_json(f"{base_url}/stats/reset", "POST")
+    http_json(f"{base_url}/stats/reset", "POST")
     context = browser.new_context()
     try:
         page = context.new_page()
         page.goto(f"{base_url}/?own=1")
         _finished(page)
-        stats = _http_json(f"{base_url}/stats")
+        stats = http_json(f"{base_url}/stats")
         assert stats["page_connections"] == 0, stats
         assert stats["stream_requests"] >= COMPONENTS, stats
         assert stats["starts"] == COMPONENTS, stats
@@ -112,7 +104,7 @@ def test_data_page_connection_off_keeps_each_stream_on_its_own(
 def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhere(
     base_url: str, browser: Browser
 ) -> None:
-    _http_json(f"{base_url}/stats/reset", "POST")
+    http_json(f"{base_url}/stats/reset", "POST")
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -123,10 +115,13 @@ def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhe
         page.click("#remove")  # counter 3 leaves mid-stream: re-opened without it
         page.wait_for_selector("text=removed")
         _finished(page, COMPONENTS)  # the twelve left, each complete
-        page.wait_for_timeout(3000)  # the left run's resume grace (2 s) is over
-        stats = _http_json(f"{base_url}/stats")
+        page.wait_for_function(  # the removed stream's run, cancelled once its grace (2 s) is over
+            "() => fetch('/stats').then(r => r.json()).then(s => s.cancelled === 1)",
+            timeout=STREAMING_TIMEOUT_MS,
+        )
+        stats = http_json(f"{base_url}/stats")
         assert stats["starts"] == COMPONENTS + 1, stats  # nothing restarted by the re-opens
-        assert stats["cancelled"] == 1, stats  # the removed stream's run, after its grace
+        assert stats["cancelled"] == 1, stats  # and no other run cancelled
         assert stats["stream_requests"] == 0, stats
         assert stats["page_connections"] == 3, stats
     finally:

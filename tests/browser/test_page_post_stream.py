@@ -13,28 +13,19 @@ before its run is named is never sent again (it would start twice): it ends as
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
 
-from tests.browser.harness import watched_page
+from tests.browser.harness import http_json, watched_page
 from tests.browser.page_app import expected_text
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.htmx_only(4)]
 
 FINISH_TIMEOUT_MS = 20_000
-
-
-def _http_json(url: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=5.0) as answer:
-        return json.loads(answer.read())
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +38,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
     base_url: str, browser: Browser
 ) -> None:
-    _http_json(f"{base_url}/stats/reset", "POST")
+    http_json(f"{base_url}/stats/reset", "POST")
     with watched_page(browser, base_url) as opened:
         page = opened.page
         opened.goto("/post")
@@ -66,7 +57,7 @@ def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
             arg=expected_text(),
             timeout=FINISH_TIMEOUT_MS,
         )
-        stats = _http_json(f"{base_url}/stats")
+        stats = http_json(f"{base_url}/stats")
     assert stats["questions"] == ["what now", "got"], stats  # the fields, in the handler, once
     assert stats["stream_requests"] == 0, stats  # no connection of its own, for any stream
     assert stats["page_connections"] == 3, stats  # the counter's, re-opened for each join
@@ -76,7 +67,7 @@ def test_a_post_streams_form_fields_reach_its_handler_over_the_page_connection(
 def test_a_post_whose_page_connection_dropped_before_it_started_is_lost_not_sent_again(
     base_url: str, browser: Browser
 ) -> None:
-    _http_json(f"{base_url}/stats/reset", "POST")
+    http_json(f"{base_url}/stats/reset", "POST")
     with watched_page(browser, base_url) as opened:
         opened.tolerated = (re.compile(r"Failed to load resource.*"),)  # the cut connection
         page = opened.page
@@ -87,10 +78,10 @@ def test_a_post_whose_page_connection_dropped_before_it_started_is_lost_not_sent
         )
         page.click("#ask-slow button")
         for _ in range(100):  # its entry is being started: its mount takes a second
-            if _http_json(f"{base_url}/stats")["mounting"]:
+            if http_json(f"{base_url}/stats")["mounting"]:
                 break
             page.wait_for_timeout(20)
-        assert _http_json(f"{base_url}/cut", "POST")["cut"] == 1
+        assert http_json(f"{base_url}/cut", "POST")["cut"] == 1
         page.wait_for_function("() => window.__lost.length === 1")
         page.wait_for_function(
             "(text) => document.querySelector('.counter [data-stream=\"out\"]')"
@@ -99,7 +90,7 @@ def test_a_post_whose_page_connection_dropped_before_it_started_is_lost_not_sent
             timeout=FINISH_TIMEOUT_MS,
         )
         lost = page.evaluate("window.__lost")
-        stats = _http_json(f"{base_url}/stats")
+        stats = http_json(f"{base_url}/stats")
     assert lost[0]["code"] == "stream_lost"
     assert stats["questions"] == ["slow"], stats  # started by the first connection only
     assert stats["starts"] == 1, stats  # the counter resumed after the drop

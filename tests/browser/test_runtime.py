@@ -10,7 +10,6 @@ ends with no CSP violation; happy paths also end with no console error.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.harness import WatchedPage, watched_page
+from tests.browser.harness import WatchedPage, http_json, watched_page
 from tests.browser.runtime_app import (
     ANSWER_TOKENS,
     CSP,
@@ -36,7 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 #: Longest wait for something the page should show (milliseconds).
 UI_TIMEOUT_MS = 10_000
-HTTP_TIMEOUT = 5.0
 #: How long a finished stream is watched for a re-run: the app's ``retry:`` hint is 0.3 s and
 #: htmx-ext-sse re-creates a closed source after 0.5 s, so a re-run would show well within it.
 AFTER_DONE_WATCH_MS = 1_500
@@ -93,13 +91,6 @@ INIT_SCRIPT = """
 """
 
 
-def _http(url: str, method: str = "GET") -> Any:
-    data = b"" if method == "POST" else None
-    request = urllib.request.Request(url, method=method, data=data)
-    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-        return json.loads(answer.read())
-
-
 @dataclass
 class RuntimePage(WatchedPage):
     """One page of the test app, what it recorded, and the server's record. Tests check the
@@ -124,11 +115,11 @@ class RuntimePage(WatchedPage):
         )
 
     def record(self) -> dict[str, Any]:
-        found: dict[str, Any] = _http(self.base_url + "/record")
+        found: dict[str, Any] = http_json(self.base_url + "/record")
         return found
 
     def post(self, path: str) -> dict[str, Any]:
-        found: dict[str, Any] = _http(self.base_url + path, method="POST")
+        found: dict[str, Any] = http_json(self.base_url + path, "POST")
         return found
 
     def ws_messages(self) -> int:
@@ -154,7 +145,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def rt(browser: Browser, base_url: str) -> Iterator[RuntimePage]:
-    _http(base_url + "/record/reset", method="POST")
+    http_json(base_url + "/record/reset", "POST")
     with watched_page(browser, base_url, RuntimePage, scripts=[INIT_SCRIPT]) as opened:
         yield opened
 

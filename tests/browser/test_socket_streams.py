@@ -7,15 +7,12 @@ no page connection opened); a stream swapped in joins the socket and a removed o
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocket, expect
 
-from tests.browser.harness import WatchedPage, watched_page
+from tests.browser.harness import WatchedPage, http_json, watched_page
 from tests.browser.page_app import COUNTER_TEXTS, COUNTERS_FINISHED, COUNTERS_STREAMING
 from tests.browser.socket_streams_app import STREAMS, expected_text
 from tests.servers import ServerProcess, uvicorn_server
@@ -23,13 +20,6 @@ from tests.servers import ServerProcess, uvicorn_server
 pytestmark = [pytest.mark.browser, pytest.mark.uvicorn]
 
 FINISH_TIMEOUT_MS = 30_000
-
-
-def _http_json(url: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=5.0) as answer:
-        text = answer.read()
-    return json.loads(text) if text.startswith(b"{") else text.decode()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def opened(browser: Browser, server: ServerProcess) -> Iterator[WatchedPage]:
-    _http_json(f"{server.base_url}/stats/reset", "POST")
+    http_json(f"{server.base_url}/stats/reset", "POST")
     with watched_page(browser, server.base_url) as watched:
         yield watched
 
@@ -72,11 +62,11 @@ def test_live_components_and_streams_hold_one_connection_and_every_stream_comple
 ) -> None:
     page = opened.page
     sockets = _open(page, server.base_url)
-    streaming = _http_json(f"{server.base_url}/stats")
+    streaming = http_json(f"{server.base_url}/stats")
     page.locator("#box-a button").click()
     expect(page.locator("#box-a .shown")).to_have_text("a: 1")
     _finished(page, STREAMS)
-    stats = _http_json(f"{server.base_url}/stats")
+    stats = http_json(f"{server.base_url}/stats")
     assert (streaming["open_sockets"], streaming["open_streams"]) == (1, 0), streaming
     assert len(sockets) == 1, [socket.url for socket in sockets]
     assert stats["handshakes"] == 1, stats
@@ -89,11 +79,11 @@ def test_a_socket_drop_mid_stream_resumes_every_stream_with_nothing_lost_or_repe
 ) -> None:
     page = opened.page
     sockets = _open(page, server.base_url)
-    assert _http_json(f"{server.base_url}/drop", "POST") == "1"
+    assert http_json(f"{server.base_url}/drop", "POST") == {"dropped": 1}
     _finished(page, STREAMS)
     page.locator("#box-b button").click()
     expect(page.locator("#box-b .shown")).to_have_text("b: 1")
-    stats = _http_json(f"{server.base_url}/stats")
+    stats = http_json(f"{server.base_url}/stats")
     assert len(sockets) == 2, [socket.url for socket in sockets]  # the first and one reconnect
     assert stats["starts"] == STREAMS, stats  # resumed, never started again
     assert stats["cancelled"] == 0, stats
@@ -113,7 +103,7 @@ def test_a_stream_swapped_in_joins_the_socket_and_a_removed_one_stops(
         "() => fetch('/stats').then(r => r.json()).then(s => s.cancelled === 1)",
         timeout=FINISH_TIMEOUT_MS,
     )
-    stats = _http_json(f"{server.base_url}/stats")
+    stats = http_json(f"{server.base_url}/stats")
     assert stats["starts"] == STREAMS + 1, stats
     assert (stats["page_connections"], stats["stream_requests"]) == (0, 0), stats
     assert stats["handshakes"] == 1, stats

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.harness import HTTP_TIMEOUT, http_json
 from tests.browser.sse_app import GUIDE_MARKUP, SECTION_DELAY, SECTION_TITLES
 from tests.servers import uvicorn_server
 
@@ -42,7 +43,6 @@ HTMX4_LOOP_WATCH = 5.0
 #: Longest wait for the control page to start a second run (observed: about 2.6 s after done).
 RERUN_TIMEOUT = 12.0
 POLL_INTERVAL = 0.02
-HTTP_TIMEOUT = 5.0
 
 _DOM_STATE = """() => ({
     sections: Array.from(document.querySelectorAll('.report-section h3'), h => h.textContent),
@@ -52,12 +52,6 @@ _DOM_STATE = """() => ({
 })"""
 
 
-def _http_json(url: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-        return json.loads(answer.read())
-
-
 @dataclass
 class Server:
     """The test app's base URL and its ``/runs`` record."""
@@ -65,10 +59,10 @@ class Server:
     base_url: str
 
     def reset(self) -> None:
-        _http_json(f"{self.base_url}/runs/reset", "POST")
+        http_json(f"{self.base_url}/runs/reset", "POST")
 
     def record(self) -> dict[str, Any]:
-        record: dict[str, Any] = _http_json(f"{self.base_url}/runs")
+        record: dict[str, Any] = http_json(f"{self.base_url}/runs")
         return record
 
     def runs(self) -> int:

@@ -5,32 +5,18 @@ own decoder)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 from component_framework.protocol.answer import effect_headers, render_document
 from component_framework.protocol.sse import SSEDecoder, effects_frame, render_frame
 from component_framework.protocol.websocket import effects_message
+from tests.protocol.test_builders import FakeRender
 
 EFFECTS = {"redirect": "/thanks", "push_url": "/shop?page=2", "trigger": {"flash": {"t": 1}}}
 
 
-@dataclass
-class Render:
-    html: str = "<div>1</div>"
-    state: dict[str, Any] = field(default_factory=lambda: {"count": 1})
-    snapshot: str = "v2.k.payload.mac"
-    component_id: str = "c-1"
-    component_name: str = "counter"
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    effects: dict[str, Any] | None = None
-    listens: tuple[str, ...] = ()
-    server_held: bool = False
-
-
 def test_the_render_document_has_effects_only_when_there_are_some():
-    assert "effects" not in render_document(Render())
-    assert render_document(Render(effects=EFFECTS))["effects"] == EFFECTS
+    assert "effects" not in render_document(FakeRender())
+    assert render_document(FakeRender(effects=EFFECTS))["effects"] == EFFECTS
 
 
 def test_htmx_headers_name_each_effect():
@@ -67,8 +53,8 @@ def test_the_sse_frame_is_an_effects_event_without_an_id():
 
 
 def test_an_html_render_frame_brings_its_effects_frame_and_a_json_one_does_not():
-    html = SSEDecoder().feed(render_frame(Render(effects=EFFECTS), "html", "r.1"))
+    html = SSEDecoder().feed(render_frame(FakeRender(effects=EFFECTS), "html", "r.1"))
     assert [(e.event, e.id) for e in html] == [("message", "r.1"), ("effects", None)]
-    document = SSEDecoder().feed(render_frame(Render(effects=EFFECTS), "json", "r.1"))
+    document = SSEDecoder().feed(render_frame(FakeRender(effects=EFFECTS), "json", "r.1"))
     assert len(document) == 1
     assert json.loads(document[0].data)["effects"] == EFFECTS

@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
 from tests.faults.components import JOURNAL_FILE_VARIABLE, SECRET
 from tests.faults.harness import WAIT
 from tests.servers import UvicornServer, uvicorn_server
+from tests.websocket_uvicorn.wsclient import close_code_of
 
 pytestmark = pytest.mark.uvicorn
 
@@ -64,16 +64,6 @@ async def read_stream(
             if any(event.event == "message" for event in events):
                 opened.set()
     return events
-
-
-async def close_of(socket: ClientConnection) -> tuple[int | None, str]:
-    async with asyncio.timeout(WAIT):
-        try:
-            while True:
-                await socket.recv()
-        except ConnectionClosed as closed:
-            received = closed.rcvd
-            return (received.code, received.reason) if received else (None, "")
 
 
 def wait_for_exit(process: subprocess.Popen[bytes]) -> int | None:
@@ -124,7 +114,7 @@ async def test_sigterm_ends_every_stream_and_socket_and_runs_every_finally(
 
             server.process.send_signal(signal.SIGTERM)
 
-            closes = {name: await close_of(socket) for name, socket in sockets.items()}
+            closes = {name: await close_code_of(socket) for name, socket in sockets.items()}
             events = {name: await asyncio.wait_for(task, WAIT) for name, task in readers.items()}
         status = await asyncio.to_thread(wait_for_exit, server.process)
         log = server.log()

@@ -3,6 +3,8 @@
 Unlike ``component_framework.testing``, these never assume the app behaves: every message the
 app sends is recorded and checked against the ASGI rules, an exception escaping the app fails
 the example, and every wait is bounded (a hang is a failure, not a stuck test run).
+:func:`client_receive` (a client's ``receive``) also serves the adversarial matrix's in-process
+host (``tests/adversarial/clients.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,22 @@ _BAD_HEADER_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 BROADCAST = "fuzz.broadcast"
 #: Longest an app may take to finish once its client has left (or its answer is complete).
 HANG_LIMIT = 5.0
+
+
+def client_receive(
+    incoming: list[dict[str, Any]], gone: asyncio.Event
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The ASGI ``receive`` of an HTTP client in process: hands out ``incoming`` in order (it
+    takes them off the list), then waits until ``gone`` is set and reports ``http.disconnect``
+    from then on."""
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def http_scope(
@@ -90,12 +109,7 @@ async def http_exchange(
         incoming = [*incoming[:leave_after_chunks], {"type": "http.disconnect"}]
     answer = Answer()
     gone = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await gone.wait()
-        return {"type": "http.disconnect"}
+    receive = client_receive(incoming, gone)
 
     async def send(message: dict[str, Any]) -> None:
         if gone.is_set() and not answer.complete:

@@ -41,7 +41,15 @@ from component_framework import ComponentASGI
 from component_framework.adapters.jinjax_renderer import register_component_global
 from component_framework.adapters.litestar import ComponentPlugin, create_component_routes
 
-__all__ = ["PAGE", "SessionUser", "fastapi_host", "litestar_host", "starlette_host"]
+__all__ = [
+    "PAGE",
+    "SessionAuthentication",
+    "SessionBackend",
+    "SessionUser",
+    "fastapi_host",
+    "litestar_host",
+    "starlette_host",
+]
 
 HERE = Path(__file__).resolve().parent
 PAGE: Final = '<main>{{ component("greeting") }}</main>'

@@ -59,9 +59,18 @@ async def read_carried(
     *,
     until_ended: tuple[str, ...] = (),
     messages: int = 0,
+    controls: int = 0,
+    frames: int = 0,
 ) -> Carried:
-    """Read until every entry of ``until_ended`` ended and ``messages`` JSON messages came."""
+    """Read until every entry of ``until_ended`` ended and at least ``messages`` JSON messages,
+    ``controls`` control frames and ``frames`` run frames came (counting what ``carried``
+    holds already)."""
     carried = carried or Carried()
-    while not all(carried.ended(key) for key in until_ended) or len(carried.messages) < messages:
+    while (
+        not all(carried.ended(key) for key in until_ended)
+        or len(carried.messages) < messages
+        or len(carried.controls) < controls
+        or len(carried.frames) < frames
+    ):
         carried.take(await ws.receive_text())
     return carried

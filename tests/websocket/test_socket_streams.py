@@ -16,7 +16,7 @@ from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_connect
 from tests.streaming.exchange import eventually
 from tests.websocket.helpers import RawSocket, make_app, ws_path
-from tests.websocket.socket_streams import Carried, read_carried, stream_entry
+from tests.websocket.socket_streams import read_carried, stream_entry
 from tests.websocket.ws_components import gates, journal
 
 Raw = Callable[..., RawSocket]
@@ -61,9 +61,7 @@ async def test_a_run_resumed_on_a_new_socket_loses_and_repeats_nothing(
     async with websocket_connect(app, ws_path("counter")) as ws:
         await ws.receive_json()
         await ws.send_json(stream_entry("a", "ticker", "times=6"))
-        carried = Carried()
-        while len(carried.frames) < 2:
-            carried.take(await ws.receive_text())
+        carried = await read_carried(ws, frames=2)
     seen = carried.frames[:2]  # what the page got before the drop
     async with websocket_connect(app, ws_path("counter")) as ws:
         await ws.receive_json()
@@ -178,9 +176,7 @@ async def test_a_run_the_socket_carries_is_not_resumed_by_a_second_key(
     async with websocket_connect(app, ws_path("counter")) as ws:
         await ws.receive_json()
         await ws.send_json(stream_entry("a", "gated", "tag=dup"))
-        carried = Carried()
-        while not carried.frames:
-            carried.take(await ws.receive_text())
+        carried = await read_carried(ws, frames=1)
         again = {"type": "stream", "key": "b", "name": "gated", "ref": "dup"}
         await ws.send_json({**again, "resume": carried.frames[0].id})
         refused = await read_carried(ws, messages=1)
@@ -213,9 +209,7 @@ async def test_a_socket_carries_at_most_its_bound_of_streams(
         await ws.receive_json()
         await ws.send_json(stream_entry("a", "live"))  # a live subscription: runs on
         await ws.send_json(stream_entry("b", "ticker", "times=1"))
-        carried = Carried()
-        while len(carried.controls) < 2:
-            carried.take(await ws.receive_text())
+        carried = await read_carried(ws, controls=2)
     assert (carried.controls["b"]["status"], carried.controls["b"]["error"]["code"]) == (
         429,
         "rate_limited",
@@ -229,9 +223,7 @@ async def test_new_runs_count_in_max_page_streams_per_client() -> None:
         await ws.receive_json()
         await ws.send_json(stream_entry("a", "live"))
         await ws.send_json(stream_entry("b", "live"))
-        carried = Carried()
-        while len(carried.controls) < 2:
-            carried.take(await ws.receive_text())
+        carried = await read_carried(ws, controls=2)
     assert "run" in carried.controls["a"]
     assert (carried.controls["b"]["status"], carried.controls["b"]["error"]["code"]) == (
         429,
@@ -259,9 +251,7 @@ async def test_unstream_stops_sending_that_run_only(app: ComponentASGI) -> None:
         await ws.receive_json()
         await ws.send_json(stream_entry("a", "live"))
         await ws.send_json(stream_entry("b", "live"))
-        carried = Carried()
-        while len(carried.frames) < 2:  # each subscription's first render
-            carried.take(await ws.receive_text())
+        carried = await read_carried(ws, frames=2)  # each subscription's first render
         await ws.send_json({"type": "unstream", "key": "a", "ref": "stop"})
         await read_carried(ws, carried, messages=1)
         assert await manager.broadcast(component_name="live", event="bump") == 2

@@ -91,8 +91,10 @@ class SocketStreams:
         return len(self._entries)
 
     def open(self, entry: PageEntry, ref: Ref) -> None:
-        """Carry ``entry``: its control frame, then its run's frames (a key in use is an
-        ``error`` with the message's ``ref``; past the bound the entry is refused, ``429``)."""
+        """Carry ``entry``: its control frame, then its run's frames. A key in use, or a
+        ``resume`` of a run the socket already carries (or is resuming) under another key
+        (each of its frames would go out twice), is a ``malformed_request`` ``error`` with the
+        message's ``ref``; past the bound the entry is refused, ``429``."""
         if entry.key in self._entries:
             error = MalformedRequest(f"stream key {entry.key!r} is in use on this socket")
             self._refuse(error, ref)
