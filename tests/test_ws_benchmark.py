@@ -120,6 +120,9 @@ def test_round_trips_and_a_broadcast_are_correct_under_uvicorn() -> None:
     assert fanout.get("error") is None
     assert [run["delivered"] for run in fanout["rounds"]] == [50, 50]
     assert all(run["complete"] for run in fanout["rounds"])
+    # Each round says how many full collections the server ran during it (read from it).
+    assert all(type(run["full_collections"]) is int for run in fanout["rounds"])
+    assert all(run["full_collection_ms"] >= 0 for run in fanout["rounds"])
 
 
 @pytest.mark.uvicorn

@@ -12,7 +12,13 @@ Three views of the in-process counter event (same synthetic exchange as
    handler, the render with its signature, the answer's JSON, the response messages), by
    CPU time (best round). Pieces timed alone run warm, so they add up to less than the
    whole; read them for where the time goes, the stage table for the total.
-3. A profile: cProfile's functions of ``component_framework`` by own time (cProfile inflates
+3. A cold-cache table: the floor and ``ComponentASGI`` in process, CPU µs per request with
+   ``--evict`` bytes of memory written between requests (outside the timing), and with none.
+   Under a real server the kernel's loopback work and the server itself evict the caches
+   between requests, so the code and objects a request touches cost far more than a tight
+   loop shows; this reproduces the loopback ratio (by server CPU) in process, without the
+   noise of ``wrk`` on a shared machine (1 MiB: about the ratio measured over loopback).
+4. A profile: cProfile's functions of ``component_framework`` by own time (cProfile inflates
    small calls, so read it for ranking, not for absolute cost), or with ``--pyinstrument`` (if
    installed) pyinstrument's call tree.
 
@@ -25,8 +31,10 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 import uvloop
@@ -233,6 +241,45 @@ async def _piece_table(iterations: int, rounds: int) -> list[str]:
     return lines
 
 
+async def _cold_round(exchange: Exchange, app: Any, requests: int, evict: bytearray) -> float:
+    """CPU µs per request of ``requests`` requests, writing one byte of each 64-byte cache
+    line of ``evict`` (empty: none) before each, outside the timing."""
+    zeros = bytes(len(evict[::64]))
+    spent = 0
+    for _ in range(requests):
+        if evict:
+            evict[::64] = zeros
+        started = time.process_time_ns()
+        await app({**exchange.scope, "state": {}}, exchange.receive, exchange.send)
+        spent += time.process_time_ns() - started
+    return spent / requests / 1000
+
+
+async def _cold_table(requests: int, rounds: int, evict: int) -> list[str]:
+    """Median CPU µs per request of the floor and of ``ComponentASGI`` (interleaved rounds),
+    warm and with ``evict`` bytes written between requests."""
+    exchange = Exchange()
+    apps = {"(a) floor": build_floor(), "(b) ComponentASGI": build_components()}
+    sizes = {"warm": bytearray(), f"{evict / 1024:g} KiB evicted": bytearray(evict)}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    async with AsyncExitStack() as stack:
+        for label, app in apps.items():
+            await stack.enter_async_context(lifespan(app, label))
+            await exchange.run(app, requests)
+        for _ in range(rounds):
+            for kept, scratch in sizes.items():
+                for label, app in apps.items():
+                    used = await _cold_round(exchange, app, requests, scratch)
+                    cpu.setdefault((label, kept), []).append(used)
+                    exchange.check(label)
+    lines = ["| caches between requests | (a) floor CPU µs | (b) CPU µs | (b) vs (a) by CPU |"]
+    lines.append("|---|---:|---:|---:|")
+    for kept in sizes:
+        floor, ours = (statistics.median(cpu[(label, kept)]) for label in apps)
+        lines.append(f"| {kept} | {floor:.1f} | {ours:.1f} | {floor / ours:.2f}x |")
+    return lines
+
+
 async def _profile(requests: int, top: int, use_pyinstrument: bool) -> list[str]:
     exchange = Exchange()
     app = build_components()
@@ -274,19 +321,24 @@ async def _profile(requests: int, top: int, use_pyinstrument: bool) -> list[str]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the stage table and the profile."""
+    """Print the stage, piece and cold-cache tables and the profile."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.http.hotspots", description=__doc__)
     parser.add_argument("--iterations", type=int, default=2000, help="requests per stage round")
     parser.add_argument("--rounds", type=int, default=15, help="rounds per stage")
     parser.add_argument("--requests", type=int, default=20000, help="requests profiled")
     parser.add_argument("--top", type=int, default=25, help="functions listed")
     parser.add_argument("--pyinstrument", action="store_true", help="pyinstrument call tree")
+    parser.add_argument(
+        "--evict", type=int, default=1 << 20, help="bytes evicted between cold requests"
+    )
+    parser.add_argument("--cold-requests", type=int, default=400, help="requests per cold round")
     arguments = parser.parse_args(argv)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         table = runner.run(_stage_table(arguments.iterations, arguments.rounds))
         pieces = runner.run(_piece_table(arguments.iterations, arguments.rounds))
+        cold = runner.run(_cold_table(arguments.cold_requests, arguments.rounds, arguments.evict))
         profile = runner.run(_profile(arguments.requests, arguments.top, arguments.pyinstrument))
-    print("\n".join([*table, "", *pieces, "", *profile]))
+    print("\n".join([*table, "", *pieces, "", *cold, "", *profile]))
     return 0
 
 

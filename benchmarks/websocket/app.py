@@ -23,7 +23,11 @@ The ``ComponentASGI`` app also answers, outside ``/components``:
   answers ``{"stamp", "returned", "reached", "pid"}``;
 - ``GET /_bench/memory?mark=NAME``: the process's ``VmRSS``, live ``ticker`` members, and with
   ``$WS_BENCH_TRACEMALLOC=1`` (tracemalloc started in the factory) the Python allocations still
-  alive, grouped by package, against the snapshot marked ``before``.
+  alive, grouped by package, against the snapshot marked ``before``;
+- ``GET /_bench/gc``: how many full collections of the garbage collector the process ran so
+  far and their wall time in ms (``{"full_collections", "full_collection_ms"}``), counted by
+  a ``gc.callbacks`` hook from the factory on (the memory route's own ``gc.collect()`` counts
+  too: read it around the broadcasts only).
 
 The ``ComponentASGI`` settings raise ``ws_rate``/``ws_burst`` (50/s and 100 by default) so the
 closed-loop client, which sends the next event as soon as it has the answer, is never rate
@@ -68,6 +72,7 @@ __all__ = [
     "BROADCAST_PATH",
     "COUNTER",
     "COUNTER_PATH",
+    "GC_PATH",
     "MEMORY_PATH",
     "PROFILE_ENV",
     "TICKER",
@@ -88,6 +93,7 @@ COUNTER_PATH: Final = f"/components/{COUNTER}/ws/"
 TICKER_PATH: Final = f"/components/{TICKER}/ws/"
 BROADCAST_PATH: Final = "/_bench/broadcast"
 MEMORY_PATH: Final = "/_bench/memory"
+GC_PATH: Final = "/_bench/gc"
 TRACE_ENV: Final = "WS_BENCH_TRACEMALLOC"
 PROFILE_ENV: Final = "WS_BENCH_PROFILE"
 TICKER_TEMPLATE_NAME: Final = "ticker.html"
@@ -311,12 +317,37 @@ def _package(filename: str) -> str:
     return "other"
 
 
+class _FullCollections:
+    """Counts the process's full collections (generation 2) and their wall time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+
+    def document(self) -> dict[str, Any]:
+        return {"full_collections": self.count,
+                "full_collection_ms": round(self.seconds * 1000, 3)}  # fmt: skip
+
+
 class _BenchRoutes:
-    """``/_bench/broadcast`` and ``/_bench/memory`` (everything outside ``/components``)."""
+    """``/_bench/broadcast``, ``/_bench/memory`` and ``/_bench/gc`` (everything outside
+    ``/components``)."""
 
     def __init__(self, manager: WebSocketManager) -> None:
         self.manager = manager
         self.before: tracemalloc.Snapshot | None = None
+        self.collections = _FullCollections()
+        gc.callbacks.append(self.collections)
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -336,6 +367,8 @@ class _BenchRoutes:
             returned = time.time()
             await _json(send, 200, {"stamp": stamp, "returned": returned, "reached": reached,
                                     "pid": os.getpid()})  # fmt: skip
+        elif path == GC_PATH:
+            await _json(send, 200, self.collections.document())
         elif path == MEMORY_PATH:
             query = parse_qs(scope["query_string"].decode())
             await _json(send, 200, self._memory(query.get("mark", [""])[0]))

@@ -46,7 +46,13 @@ from benchmarks.common.probes import (
     summary_ms,
 )
 from benchmarks.common.wsclient import HOST, Arrivals, WrongAnswer, WsProtocol
-from benchmarks.websocket.app import BROADCAST_PATH, COUNTER_PATH, MEMORY_PATH, TICKER_PATH
+from benchmarks.websocket.app import (
+    BROADCAST_PATH,
+    COUNTER_PATH,
+    GC_PATH,
+    MEMORY_PATH,
+    TICKER_PATH,
+)
 
 __all__ = ["check_render", "check_ticker", "main"]
 
@@ -206,15 +212,24 @@ async def _memory(ports: Sequence[int], mark: str) -> list[dict[str, Any]]:
     return [await control_request(port, "GET", f"{MEMORY_PATH}?mark={mark}") for port in ports]
 
 
+async def _collections(ports: Sequence[int]) -> tuple[int, float]:
+    """The full collections the servers ran so far, and their ms, summed over ``ports``."""
+    documents = [await control_request(port, "GET", GC_PATH) for port in ports]
+    return (sum(d["full_collections"] for d in documents),
+            sum(d["full_collection_ms"] for d in documents))  # fmt: skip
+
+
 async def _broadcast_round(
-    pool: _Pool, arrivals: Arrivals, port: int, index: int, within: float
+    pool: _Pool, arrivals: Arrivals, ports: Sequence[int], index: int, within: float
 ) -> dict[str, Any]:
     price = 100.0 + index + 0.25
     target = arrivals.total + len(pool.connections)
+    collections, collection_ms = await _collections(ports)
     posted = time.time()
     body = json.dumps({"price": price}).encode()
-    answer = await control_request(port, "POST", BROADCAST_PATH, body)
+    answer = await control_request(ports[0], "POST", BROADCAST_PATH, body)
     complete = await arrivals.wait(target, within)
+    collections_after, collection_ms_after = await _collections(ports)
     stamp = answer["stamp"]
     times: list[float] = []
     problems: list[str] = []
@@ -241,6 +256,8 @@ async def _broadcast_round(
         "first_problem": problems[0] if problems else None,
         "latency": summary_ms(times),
         "last_ms": round(max(times) * 1000, 3) if times else None,
+        "full_collections": collections_after - collections,
+        "full_collection_ms": round(collection_ms_after - collection_ms, 3),
     }
 
 
@@ -292,7 +309,7 @@ async def fanout(
         runs = []
         for index in range(rounds):
             cpu = [read_cpu_seconds(pid) for pid in pids]
-            run = await _broadcast_round(pool, arrivals, ports[0], index, 60 + count / 200)
+            run = await _broadcast_round(pool, arrivals, ports, index, 60 + count / 200)
             run["server_cpu_s"] = [round(read_cpu_seconds(p) - c, 3)
                                    for p, c in zip(pids, cpu, strict=True)]  # fmt: skip
             runs.append(run)

@@ -136,14 +136,18 @@ def _rtt_tables(rtt: RttResults) -> list[str]:
 def _fanout_row(label: str, result: Mapping[str, Any]) -> str:
     summary = fanout_summary(result)
     if summary is None:
-        return f"| {label} | no complete round | | | | | | | |"
+        return f"| {label} | no complete round | | | | | | | | |"
     run = summary["median_round"]
     latency = run["latency"]
     cpu = sum(run["server_cpu_s"])
+    runs = result["rounds"]
+    collections = sum(r.get("full_collections", 0) for r in runs)
+    collection_ms = sum(r.get("full_collection_ms", 0.0) for r in runs)
     return (
         f"| {label} | {summary['rounds']} | {run['last_ms']:,.1f} | {summary['best_ms']:,.1f} | "
         f"{summary['worst_ms']:,.1f} | {latency['p50_ms']:,.1f} | {latency['p99_ms']:,.1f} | "
-        f"{run['broadcast_returned_ms']:,.1f} | {cpu:.2f} |"
+        f"{run['broadcast_returned_ms']:,.1f} | {cpu:.2f} | "
+        f"{collections} ({collection_ms:,.0f} ms) |"
     )
 
 
@@ -157,8 +161,9 @@ def _fanout_table(
         "the last client",
         "",
         "| setup | rounds | last client (median round) | best round | worst round | "
-        "p50 over clients | p99 over clients | broadcast() returned | server CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "p50 over clients | p99 over clients | broadcast() returned | server CPU s | "
+        "full collections, all rounds (their ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for count, result in sorted(fanout.items()):
         lines.append(_fanout_row(f"{count:,} connections, one worker", result))

@@ -236,7 +236,8 @@ def _log_fanout(label: str, result: dict[str, Any]) -> None:
     for run in result.get("rounds", []):
         log(f"  {label}: last render {run['last_ms']:,.1f} ms after the trigger, p50 "
              f"{run['latency']['p50_ms']:,.1f} ms, broadcast() returned after "
-             f"{run['broadcast_returned_ms']:,.1f} ms")  # fmt: skip
+             f"{run['broadcast_returned_ms']:,.1f} ms, {run['full_collections']} full "
+             f"collections ({run['full_collection_ms']:,.0f} ms)")  # fmt: skip
 
 
 def _write(arguments: argparse.Namespace, run: _Run, machine: dict[str, str]) -> int:

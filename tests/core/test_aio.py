@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import anyio
@@ -264,6 +267,44 @@ async def test_result_now_runs_a_coroutine_in_the_caller_on_asyncio() -> None:
     assert await finisher == "after"
     with pytest.raises(OSError, match="gone"):  # raised in the caller
         aio.result_now(fails())
+
+
+_WITHOUT_TRIO = textwrap.dedent(
+    """
+    import asyncio, sys
+    from component_framework.core import aio
+
+    async def ready():
+        return "ready"
+
+    def looked_up():
+        raise AssertionError("asked asyncio for its running loop")
+
+    async def main():
+        assert "trio" not in sys.modules
+        aio._get_running_loop = looked_up
+        assert aio.result_now(ready()) == (True, "ready")
+        assert aio.start_now(ready()) is None
+        done, rest = aio.result_now(asyncio.sleep(0.01, "later"))
+        assert not done
+        assert await rest == "later"
+        assert "trio" not in sys.modules
+        print("ok")
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_process_without_trio_still_runs_ready_coroutines_in_the_caller() -> None:
+    """Where trio was never imported, ``result_now`` and ``start_now`` know they run on
+    asyncio without asking asyncio for its running loop (a ``getpid()`` system call per call
+    before Python 3.12): the same answers, no look-up, and trio still not imported."""
+    finished = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TRIO], capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "ok"
 
 
 async def _result_of(rest: Any) -> Any:

@@ -18,6 +18,7 @@ from component_framework.protocol.answer import (
     render_fragment,
     render_text,
 )
+from component_framework.protocol.compact import compact_json
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
     SHUTDOWN_FRAME,
@@ -304,6 +305,41 @@ def test_render_message_is_the_render_document_with_type_and_ref() -> None:
 
     assert json.loads(text) == {"type": "render", **DOCUMENT, "ref": "r1"}
     assert list(json.loads(text)) == ["type", *DOCUMENT, "ref"]
+
+
+_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+_STATES = st.dictionaries(
+    st.text(),
+    st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6),
+    max_size=4,
+)
+
+
+@given(
+    html=st.text(),
+    state=_STATES,
+    snapshot=st.text(),
+    component_id=st.text(),
+    ref=st.none() | st.integers() | st.text(),
+    errors=st.sampled_from([{}, {"name": ["required"]}]),
+    effects=st.sampled_from([None, {"trigger": {"saved": {}}}]),
+    server_held=st.booleans(),
+)
+def test_render_message_is_exactly_the_whole_document_encoded_at_once(
+    html: str,
+    state: dict[str, Any],
+    snapshot: str,
+    component_id: str,
+    ref: str | int | None,
+    errors: dict[str, list[str]],
+    effects: dict[str, Any] | None,
+    server_held: bool,
+) -> None:
+    render = FakeRender(html, state, snapshot, component_id, "counter", errors, effects, (),
+                        server_held)  # fmt: skip
+    whole = {"type": "render", **render_document(render), "ref": ref}
+
+    assert render_message(render, ref) == compact_json(whole)
 
 
 def test_htmx_render_message_is_the_fragment_placed_by_target() -> None:

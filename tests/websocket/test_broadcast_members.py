@@ -2,7 +2,9 @@
 
 The members of one class are handed the same bound arguments when every one is an immutable
 scalar (the payload is bound once per broadcast); anything else is bound per member, so no
-member's handler can change what another member is handed or holds.
+member's handler can change what another member is handed or holds. Every member's push
+render is its own: HTML, state and snapshot from its own state and its own connection's
+request, never another member's, however alike the members are.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from component_framework import ComponentASGI
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.hub import Hub
@@ -41,10 +44,28 @@ class Board(Component):
         self.state["pins"] = pins
 
 
-def _app() -> ComponentASGI:
+@registry.register("badge")
+class Badge(Component):
+    """Shows its own count and its connection's ``X-Viewer`` header; ``on_tick`` adds one."""
+
+    template_name = "badge.html"
+
+    def mount(self, start: int = 0) -> None:
+        self.state["count"] = start
+
+    def on_tick(self) -> None:
+        self.state["count"] += 1
+
+
+BADGE_TEMPLATE = (
+    '<p id="{{ component_id }}">{{ count }} for {{ request.headers.get("x-viewer", "") }}</p>'
+)
+
+
+def _app(renderer: Any = None) -> ComponentASGI:
     return ComponentASGI(
         registry=registry,
-        renderer=StateRenderer(),
+        renderer=renderer or StateRenderer(),
         settings=Settings(secret_keys=(SECRET,)),
         hub=Hub(),
         shutdown_on_signals=False,
@@ -86,3 +107,29 @@ async def test_every_broadcast_binds_its_own_payload_for_every_member():
             for push in pushes:
                 assert push["state"]["level"] == level
                 assert push["state"]["label"] == f"v@{push['component_id']}"
+
+
+async def test_each_member_gets_the_render_of_its_own_state_and_its_own_request():
+    app = _app(Jinja2Renderer.from_strings({"badge.html": BADGE_TEMPLATE}))
+    manager = WebSocketManager(hub=app.hub)
+    # Pairs alike in all but one input: the same count for two viewers, two counts for one.
+    members = [(5, "ann"), (5, "bob"), (7, "bob"), (5, "ann")]
+    async with AsyncExitStack() as stack:
+        sockets = []
+        for start, viewer in members:
+            ws = await stack.enter_async_context(
+                websocket_connect(
+                    app, ws_path("badge"), query={"start": start}, headers={"x-viewer": viewer}
+                )
+            )
+            assert (await ws.receive_json())["type"] == "render"
+            sockets.append(ws)
+        await manager.broadcast(component_name="badge", event="tick", payload={})
+        pushes = [await ws.receive_json() for ws in sockets]
+    assert len({push["component_id"] for push in pushes}) == len(members)
+    for (start, viewer), push in zip(members, pushes, strict=True):
+        own_id = push["component_id"]
+        assert push["html"] == f'<p id="{own_id}">{start + 1} for {viewer}</p>'
+        assert push["state"] == {"count": start + 1}
+        snapshot = app.dispatcher.signer.verify(push["snapshot"], "badge")
+        assert (snapshot.component_id, snapshot.state) == (own_id, {"count": start + 1})

@@ -113,9 +113,10 @@ async def handle_http(
         else:
             raise MethodNotAllowed(method, ALLOWED_METHODS)
         context = AccessContext("http", scope, client)
-        claimed = services.uploads.claim_payload(  # resumable uploads named by their id
-            component_name, fields.event, fields.payload, context
-        )
+        if fields.payload:  # resumable uploads named by their id (an empty payload has none)
+            claimed = services.uploads.claim_payload(
+                component_name, fields.event, fields.payload, context
+            )
         prepared = dispatcher.prepare(ComponentCall.from_fields(component_name, fields, context))
         if prepared.runs_async:
             result = await dispatcher.async_run(prepared)

@@ -9,7 +9,6 @@ should lower-case them but need not).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
@@ -113,47 +112,44 @@ class RequestHeaders:
 
     @classmethod
     def of(cls, scope: Any) -> RequestHeaders:
-        """Read ``scope["headers"]`` once."""
-        try:
-            return cls._read(scope["headers"])
-        except TypeError:  # names that are not bytes (a bytearray is unhashable): as bytes
-            return cls._read([(bytes(key), bytes(value)) for key, value in scope["headers"]])
-
-    @classmethod
-    def _read(cls, headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
-        """One dict lookup per header, and no lower-casing of names that are lower-case
-        already (servers lower-case them): a browser's dozen headers, most of them of no
-        interest here, cost about what three do (locals, then one constructor call)."""
-        content_type = last_event_id = origin = fetch_site = host = None
-        content_length = accept = None
-        htmx = False
+        """Read ``scope["headers"]`` once: one dict lookup per header, and no lower-casing of
+        names that are lower-case already (servers lower-case them), so a browser's dozen
+        headers, most of them of no interest here, cost about what three do. The instance is
+        filled in place (no ``__init__`` call: a request's first object, built on every
+        request, in one function)."""
+        self = cls.__new__(cls)
+        self.content_type = self.content_length = self.accept = self.last_event_id = None
+        self.origin = self.fetch_site = self.host = None
+        self.htmx = False
         wanted = _WANTED
-        for key, value in headers:
-            index = wanted.get(key)
-            if index is None and (key.islower() or (index := wanted.get(key.lower())) is None):
-                continue
-            if index == 0:
-                content_type = value.decode("latin-1")
-            elif index == 1:
-                content_length = value
-            elif index == 2:
-                host = value.decode("latin-1")
-            elif index == 3:
-                htmx = True
-            elif index == 4:
-                accept = value
-            elif index == 5:
-                origin = value.decode("latin-1")
-            elif index == 6:
-                fetch_site = value.decode("latin-1")
-            else:
-                last_event_id = value.decode("latin-1")
-        return cls(
-            content_type, content_length, accept, htmx, last_event_id, origin, fetch_site, host
-        )
+        try:
+            for key, value in scope["headers"]:
+                index = wanted.get(key)
+                if index is None and (key.islower() or (index := wanted.get(key.lower())) is None):
+                    continue
+                if index == 0:
+                    self.content_type = value.decode("latin-1")
+                elif index == 1:
+                    self.content_length = value
+                elif index == 2:
+                    self.host = value.decode("latin-1")
+                elif index == 3:
+                    self.htmx = True
+                elif index == 4:
+                    self.accept = value
+                elif index == 5:
+                    self.origin = value.decode("latin-1")
+                elif index == 6:
+                    self.fetch_site = value.decode("latin-1")
+                else:
+                    self.last_event_id = value.decode("latin-1")
+        except TypeError:  # names that are not bytes (a bytearray is unhashable): as bytes
+            headers = [(bytes(key), bytes(value)) for key, value in scope["headers"]]
+            return cls.of({"headers": headers})
+        return self
 
 
-#: The header names :class:`RequestHeaders` reads, lower-case, by their branch in ``_read``.
+#: The header names :class:`RequestHeaders` reads, lower-case, by their branch in ``of``.
 _WANTED: Final = {
     name: index
     for index, name in enumerate(

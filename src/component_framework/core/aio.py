@@ -4,7 +4,9 @@ Owns every concurrency primitive the rest of the code uses: the running loop
 (:func:`running_loop`: tasks, timers, the clock), events, locks, timeouts, checkpoints,
 threads and the cancellation exception. On asyncio each function hands back asyncio's own
 object (``running_loop()`` *is* the running loop, ``new_event()`` an ``asyncio.Event``), so
-the asyncio path costs one C-level "is a loop running?" check and nothing else. Under trio
+the asyncio path costs one C-level "is a loop running?" check and nothing else (and the
+per-request and per-frame paths, :func:`start_now` and :func:`result_now`, not even that while
+trio has not been imported: see :func:`_on_asyncio`). Under trio
 (``hypercorn -k trio``, or any server that runs the ASGI app in ``trio.run``) the same
 methods are served by small trio-backed objects:
 
@@ -249,6 +251,15 @@ async def wait_all(tasks: Iterable[Any], within: float | None = None) -> None:
             await task.wait()
 
 
+def _on_asyncio() -> bool:
+    """Whether the running code runs on asyncio rather than trio, for the calls made per
+    request and per frame. Without trio imported it cannot be trio, and nothing is looked up:
+    before Python 3.12 asyncio's own look-up of the running loop makes a ``getpid()`` system
+    call every time (its check for a fork), which cost an HTTP request about a microsecond
+    of server time (and the floor's code makes none)."""
+    return "trio" not in sys.modules or _get_running_loop() is not None
+
+
 class Unfinished(Protocol):
     """What :func:`start_now` hands back: await it to finish, or ``close()`` it."""
 
@@ -267,7 +278,7 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     if type(awaitable) is not CoroutineType and not isinstance(awaitable, Coroutine):
         return _awaiting(awaitable)  # (the exact type first: an ABC check costs a call)
     coro = awaitable
-    if _get_running_loop() is None:
+    if not _on_asyncio():
         return coro
     try:
         waiting_on = coro.send(None)
@@ -284,7 +295,7 @@ def result_now(awaitable: Awaitable[T]) -> tuple[bool, Any]:
     needs, such as arming a deadline before awaiting ``rest``. Only a coroutine on asyncio
     starts at once (as for :func:`start_now`); anything else is ``(False, awaitable)``, with
     nothing run yet."""
-    if type(awaitable) is not CoroutineType or _get_running_loop() is None:
+    if type(awaitable) is not CoroutineType or not _on_asyncio():
         return False, awaitable
     try:
         waiting_on = awaitable.send(None)

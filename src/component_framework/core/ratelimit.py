@@ -45,7 +45,9 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """Take a token at time ``now``: 0.0 when allowed, else the seconds until one is due."""
-        tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        tokens = self.tokens + (now - self.updated) * self.rate
+        if tokens > self.burst:  # (no ``min()`` call: every request takes a token)
+            tokens = self.burst
         self.updated = now
         if tokens >= 1.0:
             self.tokens = tokens - 1.0

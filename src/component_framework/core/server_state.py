@@ -49,6 +49,7 @@ from component_framework.errors import (
     StateExpired,
     StateStoreUnavailable,
 )
+from component_framework.protocol.compact import strict_json
 from component_framework.protocol.snapshot import SnapshotError
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ logger = logging.getLogger("component_framework")
 
 #: Every store key starts with this, so the keys of an app are easy to find (and to flush).
 KEY_PREFIX: Final = "cf:state:"
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def state_key(component_name: str, component_id: str) -> str:
@@ -82,7 +82,7 @@ def state_key(component_name: str, component_id: str) -> str:
 
 def encode_state(state: dict[str, Any]) -> str:
     """The state as compact JSON text (``TypeError`` / ``ValueError`` if it is not JSON data)."""
-    return _ENCODER.encode(state)
+    return strict_json(state)
 
 
 def decode_state(data: str) -> dict[str, Any]:

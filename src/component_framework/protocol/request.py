@@ -87,16 +87,16 @@ RESERVED_FIELDS: Final = frozenset(
 )
 #: The reserved field that may be repeated in a form (a list of field names).
 _VALIDATE: Final = "validate"
-_RESERVED_TYPES: Final = (
-    ("event", str),
-    ("snapshot", str),
-    ("component_id", str),
-    ("lazy", str),
-    ("payload", dict),
-    ("params", dict),
-    ("state", dict),
-)
-_TYPE_OF: Final = dict(_RESERVED_TYPES)
+#: The reserved fields with a fixed type (``validate`` and ``children`` are checked apart).
+_TYPE_OF: Final[dict[str, type]] = {
+    "event": str,
+    "snapshot": str,
+    "component_id": str,
+    "lazy": str,
+    "payload": dict,
+    "params": dict,
+    "state": dict,
+}
 _OBJECT_FIELDS: Final = frozenset({"payload", "params", "state"})
 JSON_TYPES: Final = frozenset({"application/json"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded"})
@@ -162,7 +162,7 @@ class RequestFields:
 def _shape(value: Any) -> tuple[int, int]:
     """Nesting depth and the number of object keys (at every level) of decoded JSON (plain
     dicts and lists), in one pass without recursion; only containers are visited."""
-    if not isinstance(value, dict | list):
+    if type(value) is not dict and not isinstance(value, dict | list):  # an object: one test
         return 0, 0
     if isinstance(value, dict):  # the common request: no stack needed for an object of
         depth, keys = 1, len(value)  # scalars and of objects of scalars (a message's payload)
@@ -516,20 +516,6 @@ def _embedded_object(name: str, value: str, max_depth: int) -> tuple[dict[str, A
     return decoded, keys
 
 
-def _check_types(document: dict[str, Any]) -> None:
-    """Reserved fields have fixed types: strings for ``event``/``snapshot``, objects else."""
-    if len(document) < len(_RESERVED_TYPES):  # a small request: look at what it holds
-        for name, value in document.items():
-            expected = _TYPE_OF.get(name)
-            if expected is not None and value is not None and not isinstance(value, expected):
-                _refuse_type(name, expected, value)
-        return
-    for name, expected in _RESERVED_TYPES:
-        value = document.get(name)
-        if value is not None and not isinstance(value, expected):
-            _refuse_type(name, expected, value)
-
-
 def _refuse_type(name: str, expected: type, value: object) -> NoReturn:
     label = "a string" if expected is str else "an object"
     raise RequestError("malformed", f"field {name!r} must be {label}, got {type(value).__name__}")
@@ -572,13 +558,25 @@ def merge_loose(target: dict[str, Any], loose: Mapping[str, Any]) -> None:
 
 def fields_from_mapping(document: dict[str, Any], loose_to_payload: bool) -> RequestFields:
     """The fields of a decoded JSON object or form: reserved fields checked, loose fields
-    moved into ``payload`` (or ``params`` at a mount, unless ``loose_to_payload``)."""
-    _check_types(document)
+    moved into ``payload`` (or ``params`` at a mount, unless ``loose_to_payload``).
+
+    One pass over the fields checks the reserved ones' fixed types (strings for ``event``,
+    ``snapshot``, ``component_id`` and ``lazy``, objects for ``payload``, ``params`` and
+    ``state``) and notes whether any field is loose."""
+    loose_fields = False
+    type_of = _TYPE_OF
+    for name, value in document.items():
+        expected = type_of.get(name)
+        if expected is None:
+            if name not in RESERVED_FIELDS:
+                loose_fields = True
+        elif value is not None and not isinstance(value, expected):
+            _refuse_type(name, expected, value)
     event = document.get("event") or None
     snapshot = document.get("snapshot") or None
     payload = document.get("payload") or {}
     params = document.get("params") or {}
-    if not document.keys() <= RESERVED_FIELDS:
+    if loose_fields:
         mounting = (event is None or event == MOUNT_EVENT) and snapshot is None
         mounting = mounting and not loose_to_payload
         loose = {key: value for key, value in document.items() if key not in RESERVED_FIELDS}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from component_framework.protocol.answer import Rendered, render_document, render_fragment
-from component_framework.protocol.compact import compact_json
+from component_framework.protocol.compact import compact_json, json_string
 from component_framework.protocol.fragment import annotate_root
 from component_framework.protocol.page import MAX_KEY_CHARS, PageEntry, parse_page_entry
 from component_framework.protocol.request import (
@@ -254,14 +254,38 @@ def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMes
     )
 
 
-def _encode(message: dict[str, Any]) -> str:
+#: One string as JSON text, as the compact encoder writes strings.
+_string: Final = json_string
+
+
+def _encode(message: Any) -> str:
     return compact_json(message)
 
 
 def render_message(rendered: Rendered, ref: Ref) -> str:
     """``{"type": "render", "html", "state", "snapshot", "component_id", "ref"}``, with
-    ``errors`` before ``ref`` when the render shows form errors."""
-    return compact_json({"type": "render", **render_document(rendered), "ref": ref})
+    ``errors`` before ``ref`` when the render shows form errors.
+
+    The common render (state in the document, no errors, no effects: every push render of a
+    fan-out) is written from its encoded parts, with no document dicts in between; the text
+    is the same as that of the whole document encoded at once."""
+    if rendered.server_held or rendered.effects or rendered.errors:
+        return _encode({"type": "render", **render_document(rendered), "ref": ref})
+    return "".join(
+        (
+            '{"type":"render","html":',
+            _string(rendered.html),
+            ',"state":',
+            _encode(rendered.state),
+            ',"snapshot":',
+            _string(rendered.snapshot),
+            ',"component_id":',
+            _string(rendered.component_id),
+            ',"ref":',
+            "null" if ref is None else _encode(ref),
+            "}",
+        )
+    )
 
 
 def htmx_render_message(rendered: Rendered, target: str | None) -> str:
