@@ -139,3 +139,17 @@ def test_a_contender_stream_that_loses_repeats_or_reorders_fails(
 def test_a_contender_stream_ending_early_fails() -> None:
     with pytest.raises(WrongStream, match="done after 1 of 2 tokens"):
         _read_plain(_plain_response([0]), 2)
+
+
+def test_the_in_process_diagnostic_checks_every_stream_of_both_contenders(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.streaming import inprocess
+
+    assert inprocess.main(["--smoke"]) == 0
+
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["ComponentASGI", "20"],
+        ["sse-starlette", "20"],
+    ]

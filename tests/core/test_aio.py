@@ -99,6 +99,23 @@ async def test_an_event_can_be_cleared_and_set_again() -> None:
 
 
 @on_both_loops
+async def test_after_turn_calls_back_on_a_later_turn_of_the_loop_not_in_the_caller() -> None:
+    order: list[str] = []
+
+    async def ready_task() -> None:
+        order.append("ready task")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ready_task)
+        aio.after_turn(order.append, "callback")
+        assert order == []  # not called in the caller
+        for _ in range(5):
+            await aio.checkpoint()
+
+    assert sorted(order) == ["callback", "ready task"]
+
+
+@on_both_loops
 async def test_a_lock_serialises_its_holders() -> None:
     lock, order = aio.new_lock(), []
 

@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
+import pytest
 
 from component_framework.core.batching import BatchingSink, FrameClock
 from component_framework.core.component import Component
@@ -49,6 +51,54 @@ async def test_the_first_op_goes_out_at_once_later_ones_wait_for_a_flush() -> No
     assert sink.flush()
     assert [texts(batch) for batch in emit.batches] == [["a"], ["bc"]]  # adjacent texts merged
     assert not sink.flush()  # nothing pending: no empty batch
+
+
+async def test_a_text_joining_a_waiting_batch_is_still_checked() -> None:
+    emit = Batches()
+    component = Live()
+    component.stream_sink = BatchingSink(None, HOUR, emit)
+    await component.stream_text("out", "a")  # at once
+    await component.stream_text("out", "b")  # waits: later texts of "out" join it
+
+    with pytest.raises(ValueError, match="expected stream to be 1-64 characters"):
+        await component.stream_text("bad name", "x")
+    with pytest.raises(ValueError, match="expected text to be str"):
+        await component.stream_text("out", 3)  # type: ignore[arg-type]
+    await component.stream_text("out", "c")
+    await component.stream_text("out", "d", mode="replace")
+
+    assert component.stream_sink.flush()
+    assert emit.batches[1] == [
+        {"op": "text", "stream": "out", "text": "bc", "mode": "append"},
+        {"op": "text", "stream": "out", "text": "d", "mode": "replace"},
+    ]
+
+
+@on_both_loops
+async def test_a_producer_that_never_waits_still_lets_the_loop_turn_after_each_frame() -> None:
+    emit = Batches()
+    component = Live()
+    component.stream_sink = BatchingSink(None, 0.005, emit)
+    turns = 0
+    stop = anyio.Event()
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not stop.is_set():
+            turns += 1
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other_task)
+        await anyio.lowlevel.checkpoint()
+        started, end = turns, time.monotonic() + 0.1
+        while time.monotonic() < end:  # flat out: awaits nothing but stream_text
+            await component.stream_text("out", "x" * 4096)  # a full batch every 16 tokens
+        frames, ran = len(emit.batches), turns - started
+        stop.set()
+
+    assert frames >= 5
+    assert ran >= frames - 1  # a turn after every batch sent at once (before the next op)
 
 
 async def test_a_due_batch_goes_out_from_the_timer() -> None:
@@ -219,7 +269,7 @@ async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too() 
 
 async def test_a_loop_that_runs_late_with_no_tick_set_batches_quiet_streams_too() -> None:
     # Overloaded, every stream is quiet for more than a frame between two of its turns, so
-    # each sends at once and no tick is ever set: the turn a stream gives after its frame
+    # each sends at once and no tick is ever set: the loop's turn after a stream's frame
     # must tell the clock that the loop runs late. (asyncio only: trio runs the tasks of a
     # batch in random order, so "the other task runs during this turn" cannot be arranged.)
     clock = FrameClock(0.02)
@@ -234,7 +284,8 @@ async def test_a_loop_that_runs_late_with_no_tick_set_batches_quiet_streams_too(
         group.start_soon(other_work)
         await anyio.sleep(0.01)  # other_work waits
         busy.set()
-        await first.stream_text("out", "a")  # at once; its turn of the loop took 50 ms
+        await first.stream_text("out", "a")  # at once; the loop's next turn takes 50 ms
+        await anyio.lowlevel.checkpoint()  # that turn (a paced producer waits)
         assert not clock.scheduled  # nothing waits: the clock had no tick to be late
 
         await second.stream_text("out", "x")  # quiet, but the loop runs late: the tick

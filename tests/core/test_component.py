@@ -362,6 +362,9 @@ class _RecordingSink:
     async def send_op(self, op: Any) -> None:
         self.ops.append(op.to_wire())
 
+    def append_text(self, stream: str, text: str) -> bool:
+        return False  # no batching here: every op is sent
+
     def render(self, component: Component) -> str:
         return f"<div>{component.state['n']}</div>"
 

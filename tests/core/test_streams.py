@@ -694,3 +694,61 @@ def test_merged_text_appends_stay_valid_ops() -> None:
 
     assert merged == StreamOp("text", "out", text="bc", mode="append")
     merged.validate()
+
+
+# -- the token path: a text append without building the op ----------------------------------
+
+
+def test_append_text_joins_the_waiting_text_op_of_its_stream() -> None:
+    coalescer = StreamCoalescer()
+    coalescer.push(text_op("r", "Hel"), 0.0)
+
+    assert coalescer.append_text("r", "lo, ")
+    assert coalescer.append_text("r", "world")
+
+    assert coalescer.pending == 1
+    assert coalescer.pending_bytes == text_op("r", "Hello, world").size()
+    assert coalescer.flush(0.0) == [text_op("r", "Hello, world")]
+
+
+@pytest.mark.parametrize(
+    "queued",
+    [
+        [],  # nothing waits
+        [text_op("other", "x")],  # another stream
+        [text_op("r", "x", target="#t")],  # another place in the stream
+        [insert_op("r", "<hr>")],  # not a text op
+        [start_op("r"), text_op("r", "x")],  # a lifecycle op makes the batch due at once
+        [text_op("r", "x" * 100)],  # past the byte budget: due at once
+    ],
+    ids=["empty", "other-stream", "target", "insert", "lifecycle", "budget"],
+)
+def test_append_text_takes_nothing_that_push_would_handle_differently(
+    queued: list[StreamOp],
+) -> None:
+    coalescer = StreamCoalescer(max_batch_bytes=120)
+    push_all(coalescer, queued)
+
+    assert not coalescer.append_text("r", "y" * 20)
+
+    assert coalescer.flush(0.0) == queued
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.text(max_size=3), st.booleans()), max_size=60
+    )
+)
+def test_append_text_queues_what_pushing_the_op_queues(
+    steps: list[tuple[str, str, bool]],
+) -> None:
+    pushed, appended = StreamCoalescer(max_batch_bytes=80), StreamCoalescer(max_batch_bytes=80)
+    for stream, text, insert in steps:
+        op = insert_op(stream, "<hr>") if insert else text_op(stream, text)
+        pushed.push(op, 0.0)
+        if insert or not appended.append_text(stream, text):
+            appended.push(op, 0.0)
+        assert appended.ready(0.0) == pushed.ready(0.0)
+        assert appended.pending_bytes == pushed.pending_bytes
+    assert appended.flush(0.0) == pushed.flush(0.0)

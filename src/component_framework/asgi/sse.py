@@ -35,7 +35,7 @@ from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.events import checked_page_id
 from component_framework.core.resume_store import RemoteRun
-from component_framework.core.stream_run import StreamRun
+from component_framework.core.stream_run import Frame, StreamRun
 from component_framework.errors import (
     ComponentError,
     MethodNotAllowed,
@@ -65,7 +65,7 @@ from component_framework.protocol.sse import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
@@ -264,8 +264,13 @@ class _StreamReader:
         if not self.idle or self.gone:
             wakeup.set()
             return
-        for seq, wire in run.frames_after(self.after):
-            body = self._framed(wire)
+        frames = run.frames
+        if frames and frames[-1][0] == self.after + 1:  # the common case: one new frame
+            new: Iterable[Frame] = (frames[-1],)
+        else:
+            new = run.frames_after(self.after)
+        for seq, wire in new:
+            body = wire if self.retry_sent else self._framed(wire)
             message: Any = {"type": "http.response.body", "body": body, "more_body": True}
             try:
                 waiting = aio.start_now(self.send(message))

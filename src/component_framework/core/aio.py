@@ -50,6 +50,7 @@ __all__ = [
     "Timeout",
     "Timer",
     "Unfinished",
+    "after_turn",
     "cancellable",
     "cancellation",
     "checkpoint",
@@ -221,6 +222,17 @@ def checkpoint() -> Awaitable[None]:
     return sleep
 
 
+def after_turn(callback: Callable[..., object], *args: Any) -> None:
+    """Call ``callback(*args)`` once the tasks that are ready now have run (the loop's next
+    turn), as a callback rather than a task: asyncio's ``call_soon``, the trio run's
+    ``run_sync_soon`` (which logs what the callback raises)."""
+    loop = _get_running_loop()
+    if loop is not None:
+        loop.call_soon(callback, *args)
+    else:
+        running_loop().call_soon_threadsafe(callback, *args)
+
+
 async def sleep_forever() -> None:
     """Wait until cancelled."""
     if _get_running_loop() is not None:
@@ -276,7 +288,7 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     suspension protocol); under trio, or for another awaitable, nothing runs before the
     awaiting."""
     if type(awaitable) is not CoroutineType and not isinstance(awaitable, Coroutine):
-        return _awaiting(awaitable)  # (the exact type first: an ABC check costs a call)
+        return _awaiting(awaitable)
     coro = awaitable
     if not _on_asyncio():
         return coro

@@ -112,7 +112,7 @@ class FrameClock:
                 self._dirty[batcher] = None
                 continue
             try:
-                batcher.flush()
+                batcher.flush_at_tick()
             except Exception:  # one stream's bad batch must not hold back the others
                 logger.exception("a stream batch could not be sent")
         if self._dirty and loop is not None:
@@ -134,7 +134,7 @@ class OpBatcher:
     quiet for longer than a frame between two of its turns, would send each op alone).
     """
 
-    __slots__ = ("_clock", "_coalescer", "_emit", "_loop", "_scheduled", "_timer")
+    __slots__ = ("_clock", "_coalescer", "_emit", "_loop", "_measuring", "_scheduled", "_timer")
 
     def __init__(
         self,
@@ -148,31 +148,58 @@ class OpBatcher:
         self._clock = clock
         self._timer: aio.Timer | None = None
         self._scheduled = False
+        #: A frame went out at once and the loop has not taken its turn since (see :meth:`sent`).
+        self._measuring = False
 
     def push(self, op: StreamOp) -> bool:
-        """Queue ``op``; a due batch goes out now (True: then the caller gives the loop a
-        :meth:`turn`, so that readers waiting for it can send it), otherwise at the frame
-        clock's next tick."""
+        """Queue ``op``; a due batch goes out now (True: then the caller tells :meth:`sent`),
+        otherwise at the frame clock's next tick."""
         now = self._loop.time()
         coalescer = self._coalescer
         coalescer.push(op, now)
-        if self._scheduled and not coalescer.pressing():
+        pressing = coalescer.pressing()
+        if self._scheduled and not pressing:
             return False  # the tick that flushes this stream is set already
-        if coalescer.ready(now) and (coalescer.pressing() or not self._late(now)):
+        deadline = coalescer.next_deadline()  # ready(now): pressing, or due by time
+        if deadline is None:
+            return False
+        if pressing or (now >= deadline and not self._late(now)):
             return self.flush()
         if not self._scheduled:
-            deadline = coalescer.next_deadline()
-            if deadline is not None:
-                self._schedule(deadline)
+            self._schedule(deadline)
         return False
 
-    async def turn(self) -> None:
-        """Give the loop a turn after a batch went out at once; how long the turn took tells
-        the clock whether the loop runs late."""
-        started = self._loop.time()
-        await aio.checkpoint()
+    def append_text(self, stream: str, text: str) -> bool:
+        """Append ``text`` to the text op of ``stream`` that waits for the clock's tick, if
+        that loses nothing (the cheap path of a token stream: no op is built); ``False``: the
+        caller pushes the op instead."""
+        if self._measuring or not self._scheduled:
+            return False
+        return self._coalescer.append_text(stream, text)
+
+    def sent(self) -> None:
+        """A batch went out at once (:meth:`push` returned True): a callback measures the
+        loop's next turn for the clock (longer than half a frame: the loop runs late)."""
+        if not self._measuring:
+            self._measuring = True
+            aio.after_turn(self._turned, self._loop.time())
+
+    def _turned(self, started: float) -> None:
+        self._measuring = False
         if self._clock is not None:
             self._clock.observe(self._loop.time() - started)
+
+    @property
+    def owes_turn(self) -> bool:
+        """A batch went out at once and the loop has not turned since: the producer has not
+        waited for anything meanwhile (it runs flat out) and must give the loop a turn
+        (:meth:`turn`) before its next op, so that it cannot keep the loop to itself. A
+        paced producer, which waits anyway, is never held."""
+        return self._measuring
+
+    async def turn(self) -> None:
+        """Give the loop a turn (the callback of :meth:`sent` measures it for the clock)."""
+        await aio.checkpoint()
 
     def _late(self, now: float) -> bool:
         clock = self._clock
@@ -195,6 +222,14 @@ class OpBatcher:
         if ops:
             self._emit(ops)
         return bool(ops)
+
+    def flush_at_tick(self) -> None:
+        """The clock's tick, which took this batcher off its dirty set, flushes it
+        (:meth:`flush` without the unscheduling the tick already did)."""
+        self._scheduled = False
+        ops = self._coalescer.flush(self._loop.time())  # the time of this flush, not the tick's
+        if ops:
+            self._emit(ops)
 
     def _unschedule(self) -> None:
         if self._scheduled:
@@ -247,8 +282,18 @@ class BatchingSink:
         batcher = self._batcher
         if batcher is None:
             batcher = self._batcher = OpBatcher(self._interval, self._emit, self._clock)
-        if batcher.push(op):
+        elif batcher.owes_turn:
             await batcher.turn()
+            if self.closed:
+                return
+        if batcher.push(op):
+            batcher.sent()
+
+    def append_text(self, stream: str, text: str) -> bool:
+        """Append ``text`` to the pending text op of ``stream`` when that op waits for the
+        next frame anyway (see :meth:`OpBatcher.append_text`); ``False``: send the op."""
+        batcher = self._batcher
+        return batcher is not None and batcher.append_text(stream, text)
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""

@@ -66,6 +66,12 @@ class StreamSink(Protocol):
         """Queue ``op`` for the client (batched; may wait when the client is slow)."""
         ...
 
+    def append_text(self, stream: str, text: str) -> bool:
+        """Append plain ``text`` to ``stream`` if an op that takes it already waits (True);
+        ``False``: the caller sends ``text_op(stream, text)`` with :meth:`send_op` (a token
+        stream's cheap path: most tokens join the text that waits for the next frame)."""
+        ...
+
     def render(self, component: Component) -> str:
         """Render ``component`` with the transport's renderer (for ``stream_to`` without html)."""
         ...
@@ -446,8 +452,15 @@ class Component:
     async def stream_text(self, name: str, text: str, mode: TextMode = "append") -> None:
         """Append ``text`` (or replace the text, ``mode="replace"``) in the ``name`` target.
         Text is inserted as text, never parsed as HTML."""
-        op = text_op(name, text, mode)  # validated with or without a sink
         sink = getattr(self, "stream_sink", None)
+        if (
+            sink is not None
+            and mode == "append"
+            and type(text) is str
+            and sink.append_text(name, text)  # joined a checked op of ``name`` that waits
+        ):
+            return
+        op = text_op(name, text, mode)  # validated with or without a sink
         if sink is not None:  # what _stream does, one coroutine less for each token
             await sink.send_op(op)
 

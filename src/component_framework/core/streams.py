@@ -20,7 +20,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, get_args
 
 __all__ = [
@@ -272,14 +272,15 @@ def done_op(stream: str) -> StreamOp:
 
 @dataclass(slots=True)
 class _Queued:
-    """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2) concat)."""
+    """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2)
+    concat), made at the first append."""
 
     op: StreamOp
     size: int
-    more: list[str] = field(default_factory=list)
+    more: list[str] | None = None
 
     def build(self) -> StreamOp:
-        if not self.more:
+        if self.more is None:
             return self.op
         op = self.op
         text = (op.text or "") + "".join(self.more)
@@ -361,12 +362,41 @@ class StreamCoalescer:
         else:
             self._content = True
 
+    def append_text(self, stream: str, text: str) -> bool:
+        """Append ``text`` to the queued op when that is a ``text`` op of ``stream`` with no
+        target and the batch stays as due as it was (no lifecycle op, under the byte budget):
+        ``push(text_op(stream, text), now)`` without building the op (``stream`` is that of
+        an op already checked). ``False``: nothing was queued, push the op instead."""
+        queue = self._queue
+        if not queue or self._urgent:
+            return False
+        last = queue[-1]
+        op = last.op
+        size = len(text)
+        if (
+            op.op != "text"
+            or op.stream != stream
+            or op.target is not None
+            or self._bytes + size >= self._max_batch_bytes
+        ):
+            return False
+        if last.more is None:
+            last.more = [text]
+        else:
+            last.more.append(text)
+        last.size += size
+        self._bytes += size
+        return True
+
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
             return False
         if op.op == "text" and op.mode != "replace":
             text = op.text or ""
-            last.more.append(text)
+            if last.more is None:
+                last.more = [text]
+            else:
+                last.more.append(text)
             last.size += len(text)
             self._bytes += len(text)
             return True
@@ -406,9 +436,10 @@ class StreamCoalescer:
         ``now`` becomes the last flush time, unless nothing was queued: an empty flush sends no
         frame, so it does not hold back the next one.
         """
-        if not self._queue:
+        queue = self._queue
+        if not queue:
             return []
-        ops = [queued.build() for queued in self._queue]
+        ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
         self._queue = []
         self._bytes = 0
         self._urgent = False

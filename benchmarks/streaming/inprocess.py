@@ -1,0 +1,156 @@
+"""The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
+
+``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
+[--smoke]``
+
+Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
+:mod:`benchmarks.streaming.contender`) is called directly on uvloop, one in-memory
+``receive``/``send`` pair per stream: ``--streams`` paced streams of 100 stamped tokens/s for
+``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark requests them.
+``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time per token holds
+only what the app and its token loop spend (through uvicorn, the server's ``send`` and the
+kernel's loopback ``write`` per frame add to it, and the machine's noise hides changes of a
+few µs). Contenders alternate from round to round. Every stream is decoded and checked after
+the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token once, in order, and
+the final frame; exit status 1 otherwise). Diagnostic only: never fails on timing. Pin it to one
+CPU (``taskset -c 0``) and alternate the trees compared (``PYTHONPATH``), as in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import uvloop
+
+from benchmarks.streaming.app import build_stream_app, stream_path
+from benchmarks.streaming.contender import build_contender_app
+from benchmarks.streaming.decode import ResponseReader, WrongStream
+
+__all__ = ["main"]
+
+RATE = 100.0
+HOST = (b"host", b"127.0.0.1:8000")
+
+
+class _Stream:
+    """One stream request's ASGI exchange in memory: the body kept, the end awaited."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.content_type = ""
+        self.body: list[bytes] = []
+        self.sends = 0
+        self.ended = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.ended.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = dict(message.get("headers", []))
+            self.content_type = headers.get(b"content-type", b"").decode("latin-1")
+            return
+        self.sends += 1
+        self.body.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            self.ended.set()
+
+    def check(self, tokens: int, plain: bool) -> None:
+        reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain)
+        head = f"HTTP/1.1 {self.status} OK\r\ncontent-type: {self.content_type}\r\n\r\n"
+        reader.feed(0.0, head.encode("latin-1") + b"".join(self.body))
+        reader.check_complete()
+
+
+def _scope(target: str) -> dict[str, Any]:
+    path, _, query = target.partition("?")
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": query.encode(), "headers": [HOST], "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000), "state": {},
+    }  # fmt: skip
+
+
+async def _load(app: Any, streams: int, seconds: float, plain: bool) -> dict[str, Any]:
+    tokens = round(RATE * seconds)
+    scope = _scope(stream_path(tokens, RATE, stamp=True))
+    warm = _Stream()
+    await app(_scope(stream_path(20, 0, stamp=True)), warm.receive, warm.send)
+    exchanges = [_Stream() for _ in range(streams)]
+    gc.collect()
+    cpu, wall = time.process_time(), time.monotonic()
+    tasks = []
+    for exchange in exchanges:
+        tasks.append(asyncio.create_task(app(dict(scope), exchange.receive, exchange.send)))
+        await asyncio.sleep(1 / streams)
+    await asyncio.gather(*tasks)
+    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    for exchange in exchanges:
+        exchange.check(tokens, plain)
+    sent = streams * tokens
+    return {
+        "streams": streams,
+        "cpu_us_per_token": round(cpu * 1e6 / sent, 2),
+        "sends_per_token": round(sum(e.sends for e in exchanges) / sent, 3),
+        "late_s": round(wall - seconds - 1, 2),
+    }
+
+
+def _figures(row: dict[str, Any]) -> list[Any]:
+    return [row["cpu_us_per_token"], row["sends_per_token"], row["late_s"]]
+
+
+CONTENDERS = {
+    "ComponentASGI": (build_stream_app, False),
+    "sse-starlette": (build_contender_app, True),
+}
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming.inprocess")
+    parser.add_argument("--streams", default="100,300,600", help="counts, comma separated")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every count through each contender, alternating; print one line per run."""
+    arguments = _arguments(argv)
+    counts = [int(count) for count in arguments.streams.split(",")]
+    seconds, rounds = arguments.seconds, arguments.rounds
+    if arguments.smoke:
+        counts, seconds, rounds = [20], 0.5, 1
+    names = list(CONTENDERS)
+    print("contender | streams | CPU µs/token | sends/token | late s")
+    for round_index in range(rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for count in counts:
+            for name in order:
+                factory, plain = CONTENDERS[name]
+                callbacks = list(gc.callbacks)  # the factories add a GC pause counter
+                try:
+                    row = uvloop.run(_load(factory(), count, seconds, plain))
+                except WrongStream as error:
+                    print(f"{name} {count}: wrong stream: {error}", file=sys.stderr)
+                    return 1
+                finally:
+                    gc.callbacks[:] = callbacks
+                cells = [name, count, *_figures(row)]
+                print(" | ".join(map(str, cells)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
