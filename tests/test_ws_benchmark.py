@@ -146,3 +146,19 @@ def test_the_in_process_run_checks_its_answers_and_reports_both_figures(
     assert "us of CPU per event (200 events)" in printed
     assert "us of CPU per member" in printed
     assert "50 connections, 2 broadcasts" in printed
+
+
+def test_the_in_process_round_trips_run_every_contender_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    names = ["components", "floor", "litestar", "starlette"]
+    assert in_process_main(["--smoke", "--parts", "rtt", "--contenders", ",".join(names)]) == 0
+    printed = capsys.readouterr().out
+    for name in names:
+        assert f"rtt {name}: " in printed
+    assert "us of CPU per member" not in printed
+
+
+def test_the_in_process_run_refuses_an_unknown_contender() -> None:
+    with pytest.raises(SystemExit):
+        in_process_main(["--smoke", "--contenders", "components,nginx"])

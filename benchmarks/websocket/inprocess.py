@@ -8,7 +8,9 @@ figures hold only what the library spends (the server's WebSocket stack is most 
 measured through uvicorn, and its noise hides changes of a few µs).
 
 - ``rtt``: one connection to the counter, ``--events`` ``increment`` events in a closed loop
-  (after 2,000 of warm-up); process CPU time per event.
+  (after 2,000 of warm-up); process CPU time per event. ``--contenders`` runs the same loop on
+  the round-trip part's other apps too (``floor``, ``litestar``, ``starlette``), one after the
+  other in one process, for a comparison without servers (the order rotates with ``--rounds``).
 - ``fanout``: ``--connections`` idle ticker connections, ``--broadcasts`` broadcasts of
   ``price_update``, each until every connection has its push render; process CPU time per
   member of each broadcast (the first two are warm-up), and how many full collections of the
@@ -28,18 +30,33 @@ import json
 import resource
 import statistics
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import uvloop
 
-from benchmarks.websocket.app import COUNTER_PATH, TICKER, TICKER_PATH, build_ws_components
+from benchmarks.websocket.app import (
+    COUNTER_PATH,
+    TICKER,
+    TICKER_PATH,
+    build_ws_components,
+    build_ws_floor,
+    build_ws_litestar,
+    build_ws_starlette,
+)
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_scope
 
 __all__ = ["main"]
 
 WARMUP_EVENTS = 2_000
+#: The apps of the round-trip part, by the name ``--contenders`` takes.
+CONTENDERS: Final[dict[str, Callable[[], Any]]] = {
+    "components": build_ws_components,
+    "floor": build_ws_floor,
+    "litestar": build_ws_litestar,
+    "starlette": build_ws_starlette,
+}
 WARMUP_BROADCASTS = 2
 
 
@@ -164,23 +181,34 @@ async def _fan_out(app: Any, count: int, broadcasts: int) -> tuple[list[float], 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.inprocess")
     parser.add_argument("--parts", default="rtt,fanout", help="comma-separated: rtt, fanout")
+    parser.add_argument("--contenders", default="components",
+                        help="rtt: comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="rtt: rounds over the contenders")
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--connections", type=int, default=5_000)
     parser.add_argument("--broadcasts", type=int, default=12)
     parser.add_argument("--smoke", action="store_true", help="a tiny correctness run")
     arguments = parser.parse_args(argv)
+    unknown = set(arguments.contenders.split(",")) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
     if arguments.smoke:
         arguments.events, arguments.connections, arguments.broadcasts = 200, 50, 4
     return arguments
 
 
 async def _run(arguments: argparse.Namespace) -> None:
-    app = build_ws_components()
     parts = arguments.parts.split(",")
     if "rtt" in parts:
-        micros = await _round_trips(app, arguments.events)
-        print(f"rtt: {micros:.1f} us of CPU per event ({arguments.events:,} events)")
+        names = arguments.contenders.split(",")
+        for index in range(arguments.rounds):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                micros = await _round_trips(CONTENDERS[name](), arguments.events)
+                label = "" if names == ["components"] else f" {name}"
+                print(f"rtt{label}: {micros:.1f} us of CPU per event ({arguments.events:,} events)")
     if "fanout" in parts:
+        app = build_ws_components()
         per_member, collections = await _fan_out(app, arguments.connections,
                                                  arguments.broadcasts)  # fmt: skip
         print(f"fanout: {statistics.median(per_member):.1f} us of CPU per member (median; "

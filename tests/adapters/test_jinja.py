@@ -37,6 +37,13 @@ def test_renderer_reads_templates_from_a_directory(tmp_path: Path) -> None:
     assert Jinja2Renderer(str(tmp_path)).render("hello.html", {"who": "x"}) == "<p>x</p>"
 
 
+@pytest.mark.parametrize("name", ["page.html", "note.txt", "NOTE.TXT", "plain"])
+def test_renderer_escapes_every_template_whatever_its_name(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("{{ v }}")
+    for renderer in (Jinja2Renderer(tmp_path), Jinja2Renderer.from_strings({name: "{{ v }}"})):
+        assert renderer.render(name, {"v": "<b>&"}) == "&lt;b&gt;&amp;"
+
+
 def test_renderer_uses_a_given_environment_as_is() -> None:
     environment = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ v }}"}), autoescape=False)
     assert Jinja2Renderer(environment).render("t", {"v": "<i>"}) == "<i>"

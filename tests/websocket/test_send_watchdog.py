@@ -158,3 +158,20 @@ async def test_a_send_the_server_fails_closes_with_1011_and_the_exchange_ends(ca
         await socket.end()
     assert "the server failed a WebSocket send" in caplog.text
     assert len(app.hub) == 0
+
+
+async def test_the_reader_takes_no_next_message_while_its_answer_waits_for_the_client(raw: Raw):
+    app = make_app(ws_send_timeout=5.0)
+    socket = raw(app, "counter")
+    await socket.wait_until(lambda: len(socket.messages) == 1)
+    socket.hold_sends()
+    for ref in (1, 2):
+        socket.send_json({"type": "event", "event": "increment", "ref": ref})
+    # The first answer's send waits for the client; the second message stays unread.
+    await eventually(lambda: socket.incoming.qsize() == 1)
+    await asyncio.sleep(0.05)
+    assert socket.incoming.qsize() == 1
+    socket.release_sends()
+    await socket.wait_until(lambda: len(socket.messages) == 3)
+    assert [(m["ref"], m["state"]["count"]) for m in socket.messages[1:]] == [(1, 1), (2, 2)]
+    assert socket.close is None

@@ -67,7 +67,7 @@ class Jinja2Renderer:
                 auto_reload = _env_flag(os.environ, ENV_DEBUG)
             self.environment = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(source),
-                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                autoescape=True,  # every template (see from_strings)
                 auto_reload=auto_reload,
             )
             self.environment.globals["component"] = _child_global
@@ -77,7 +77,9 @@ class Jinja2Renderer:
         """A renderer over in-memory templates (handy in tests and examples)."""
         environment = jinja2.Environment(
             loader=jinja2.DictLoader(dict(templates)),
-            autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+            # Every template escapes, whatever its name: what select_autoescape(default=True,
+            # default_for_string=True) answers too, but at a call per render.
+            autoescape=True,
             auto_reload=False,
         )
         return cls(environment)

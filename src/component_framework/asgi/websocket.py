@@ -9,19 +9,20 @@ sending its results out of a bounded :class:`~component_framework.core.outbox.Ou
 timeout here, the overflow policy there); and closing (client gone, a limit, a slow client,
 server shutdown). The component itself, its queue and the hub belong to ``core.live``.
 
-The common event costs no task: the reading task runs a plain ``def`` handler itself when the
-session is idle (``LiveSession.run_now``) and then sends the outbox itself; a sender task is
-started only for messages that arrive from elsewhere (broadcasts, queued work). The send
-timeout is one watchdog timer per connection (armed at a send, re-armed only while sends go
-on), not a timeout around every send: a send still running ``ws_send_timeout`` after it
-started closes the connection (1013), whichever task is sending.
+The common event costs no task and no coroutine: the reading task runs a plain ``def``
+handler itself when the session is idle (``LiveSession.run_now``) and sends its answer at once;
+a sender task is started only for messages that arrive from elsewhere (broadcasts, queued work)
+and have to wait. A send of the reader's that has to wait is finished by the reader before it
+reads the next message. The send timeout is one watchdog timer per connection (armed at a send,
+re-armed only while sends go on), not a timeout around every send: a send still running
+``ws_send_timeout`` after it started closes the connection (1013), whichever task is sending.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -143,6 +144,7 @@ class _SocketConnection:
         "_bucket",
         "_client",
         "_closer",
+        "_held",
         "_inline",
         "_join_timer",
         "_loop",
@@ -203,8 +205,10 @@ class _SocketConnection:
         self._reading = False
         self._abandon_timer: aio.Timer | None = None
         self._join_timer: aio.Timer | None = None
-        #: The reader is taking a client message: what it queues, it sends itself after.
+        #: The reader is taking a client message: a send of its that has to wait is
+        #: ``_held`` for the reader to finish after the message (no sender task).
         self._inline = False
+        self._held: aio.Unfinished | None = None
         #: Loop time at which the running send started (``None``: no send running), and the
         #: connection's one send watchdog (``None`` while no send needs watching).
         self._send_started: float | None = None
@@ -315,8 +319,10 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
-        if self._sender is None and not self._inline and self._passes(text):
-            self._pump(text)  # nothing waits: no place in the queue (a fan-out's push render)
+        if self._sender is None and self._passes(text):
+            # Nothing waits: no place in the queue (a fan-out's push render, the answer to
+            # the message the reader takes).
+            self._pump(text)
             return
         outbox = self._outbox
         if outbox is None:  # made when a message has to wait, dropped once all went out
@@ -329,7 +335,7 @@ class _SocketConnection:
         if outbox.put(text, push=push, key=key) is OVERFLOW:
             self.close(SlowConsumer("the client does not take its messages fast enough"))
             return
-        if self._sender is None and not self._inline:  # the reader sends its own after
+        if self._sender is None:
             self._pump()
 
     def _passes(self, text: str) -> bool:
@@ -351,22 +357,31 @@ class _SocketConnection:
         far as the server takes messages at once; a send that has to wait goes on in a sender
         task, which sends the rest after it."""
         waiting = self._send_ready(first)
-        if waiting is not None:
+        if waiting is None:
+            return
+        if self._inline:  # the reader finishes it after its message: no task
+            self._sender, self._held = self._reader, waiting
+        else:
             self._sender = self._loop.create_task(self._send_outbox(waiting))
 
-    async def _send_inline(self) -> None:
-        """The reader sends what it queued itself (no task), unless a sender runs already."""
-        outbox = self._outbox
-        if (
-            self._sender is None
-            and outbox is not None
-            and outbox.count
-            and self.state is SocketState.OPEN
-        ):
-            waiting = self._send_ready()
-            if waiting is not None:
-                self._sender = self._reader
-                await self._send_outbox(waiting)
+    async def _send_held(self) -> None:
+        """The reader finishes its send that had to wait, then the rest of the outbox (it
+        reads the next message only then: a client that takes nothing is not read on)."""
+        held, self._held = self._held, None
+        assert held is not None
+        await self._send_outbox(held)
+
+    def _drop_held(self) -> None:
+        """The reading ended before it finished its held send: stop that send."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        held.close()
+        self._send_started = None
+        if self._sender is self._reader:
+            self._sender = None
+        if self._released is not None:
+            self._released.set()
 
     def _send_ready(self, first: str | None = None) -> aio.Unfinished | None:
         """Send ``first``, if given, then queued messages while the server takes each at once
@@ -594,7 +609,10 @@ class _SocketConnection:
         return False
 
     def _stop_reading(self) -> None:
+        """The reading ended: a send it held is stopped, the close's answer no longer
+        awaited."""
         self._reading = False
+        self._drop_held()
         if self._abandon_timer is not None:
             self._abandon_timer.cancel()
 
@@ -638,7 +656,9 @@ class _SocketConnection:
         self._refused_in_a_row = 0
         return True
 
-    async def _take(self, text: str) -> None:
+    def _take(self, text: str) -> Coroutine[Any, Any, None] | None:
+        """Take one client message: what has to run in the reader (an event it runs itself)
+        is handed back to await; everything else is done or queued here."""
         settings = self.settings
         try:
             message = parse_client_message(
@@ -649,28 +669,28 @@ class _SocketConnection:
             # frame over the size limit (1009), the message was read and refused in full.
             refused = PayloadTooLarge if exc.problem == "too_many_fields" else MalformedRequest
             self.error(refused(str(exc)), exc.ref)
-            return
+            return None
         session = self.session
         assert session is not None
         if message.htmx:
             self.html = True
         if message.type == "ping":
             self.queue(pong_message(message.ref))
-            return
+            return None
         if message.type == "leave":
             self._members().leave(message.component_id, message.ref, message.join_ref)
-            return
+            return None
         if message.type == "stream":
             assert message.entry is not None
             self._streams().open(message.entry, message.ref)
-            return
+            return None
         if message.type == "unstream":
             assert message.key is not None
             self._streams().close_entry(message.key, message.ref)
-            return
+            return None
         if message.type == "join" and message.component is not None:
             self._members().join(message.component, _join_of(message), message.target)
-            return
+            return None
         if message.type == "join":
             if self._join_timer is not None:
                 self._join_timer.cancel()
@@ -684,13 +704,15 @@ class _SocketConnection:
                 session = joined
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
-        if session.runs_now(work):  # a plain def on an idle session: no task, no queue
-            await session.run_now(work)
-        elif not session.submit(work):
+            assert self._reader is not None
+            if session.runs_now(work):  # a plain def on an idle session: no task, no queue
+                return session.run_now(work, self._reader)
+        if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)
             session.outlet.error(busy, message.ref)
+        return None
 
 
 def _join_of(message: ClientMessage) -> Join:
@@ -829,12 +851,15 @@ async def handle_websocket(
                             break
                         text = connection._frame(message)
                         if text is not None:
-                            connection._inline = True  # what it queues, the reader sends after
+                            connection._inline = True  # a send that waits, it finishes after
                             try:
-                                await connection._take(text)
+                                running = connection._take(text)
+                                if running is not None:
+                                    await running
                             finally:
                                 connection._inline = False
-                            await connection._send_inline()
+                            if connection._held is not None:
+                                await connection._send_held()
             except aio.cancellation():
                 if await connection._reading_cancelled():
                     raise

@@ -78,6 +78,10 @@ logger = logging.getLogger("component_framework")
 _EMPTY: Final[Mapping[str, Any]] = {}
 #: ``restored_state`` of a call on a component the transport holds (never used to hydrate).
 _HELD_STATE: Final[dict[str, Any]] = {}
+#: The hooks a render calls when a class overrides them (the base ones do nothing more than
+#: this: ``dehydrate`` hands back the state itself).
+_NO_BEFORE_RENDER: Final = Component.before_render
+_OWN_STATE: Final = Component.dehydrate
 
 
 @dataclass(slots=True)
@@ -719,13 +723,15 @@ class Dispatcher:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
         ``dehydrate``, the snapshot."""
         name = component.component_name
+        cls = type(component)
         stage = "before_render"
         try:
-            component.before_render()
+            if cls.before_render is not _NO_BEFORE_RENDER:  # (a hook not overridden: no call)
+                component.before_render()
             stage = "render"
             html, writes = self._render_frame(component, children)
             stage = "dehydrate"
-            state = component.dehydrate()
+            state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
             meta = None
             if component.url_state:  # a changed key asks for the page's new URL
                 url_state.note_change(component)
@@ -736,7 +742,7 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            held = self.state.keeps(type(component))
+            held = self.state.keeps(cls)
             if held:
                 writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(

@@ -16,7 +16,8 @@ Pure (its loop through ``core.aio``): no I/O.
 from __future__ import annotations
 
 from collections import deque
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, Protocol, TypeVar
 
 from component_framework.core import aio
 
@@ -24,6 +25,7 @@ __all__ = ["Inbox", "InboxOwner"]
 
 W = TypeVar("W")
 W_contra = TypeVar("W_contra", contravariant=True)
+P = TypeVar("P")  # the piece :meth:`Inbox.run_now` runs (a kind of work its step knows)
 
 
 class InboxOwner(Protocol[W_contra]):
@@ -73,13 +75,39 @@ class Inbox(Generic[W]):
     def __len__(self) -> int:
         return 0 if self._items is None else len(self._items)
 
-    async def run_now(self, work: W) -> None:
-        """Process ``work`` in the calling task, now; only on an :attr:`idle` inbox. Work
-        queued meanwhile waits behind it and is worked off by the inbox's own task after."""
-        assert self.idle, "run_now on a busy inbox"
-        self.task, self._borrowed = aio.current_task(), True
+    def run_now(
+        self, work: P, task: aio.Task, step: Callable[[P], Coroutine[Any, Any, None] | None]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Process ``work`` in the calling task ``task``, now; only on an :attr:`idle` inbox.
+        ``step`` runs it up to its first wait and hands back the rest, if any: then so does
+        this, and the caller awaits it at once (nothing waits at all for most work: no
+        coroutine is made). Work queued meanwhile waits behind it and is worked off by the
+        inbox's own task after. (The caller names its task, which it knows.)"""
+        assert self.task is None, "run_now on a busy inbox"
+        assert not self._items, "run_now on an inbox with queued work"
+        self.task, self._borrowed = task, True
         try:
-            await self._owner.process(work)
+            rest = step(work)
+        except BaseException:
+            self.task, self._borrowed = None, False
+            raise
+        if rest is not None:
+            return self._run_rest(rest)
+        self._ran_now()
+        return None
+
+    async def _run_rest(self, rest: Coroutine[Any, Any, None]) -> None:
+        try:
+            await rest
+        except BaseException:
+            self.task, self._borrowed = None, False
+            raise
+        self._ran_now()
+
+    def _ran_now(self) -> None:
+        """The piece of :meth:`run_now` is done: ``drained``, the turn given back, and a task
+        for what was queued meanwhile."""
+        try:
             if not self._items:
                 self._owner.drained()
         finally:

@@ -25,7 +25,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -122,6 +122,12 @@ class Event:
 
 
 Work = Join | Event | Broadcast
+
+
+def _fixed_topics(cls: type[Component], page: str | None) -> bool:
+    """Whether every render of ``cls`` has the same hub topics (it does not override
+    ``topics()`` and hears no page's events): then a render does not read them again."""
+    return cls.topics is Component.topics and (page is None or not cls.listens)
 
 
 def _descendants(component: Component | None) -> list[Component]:
@@ -320,25 +326,25 @@ class LiveSession:
             return True  # a closing session drops work silently
         return self._work.put(work)
 
-    def runs_now(self, work: Join | Event) -> bool:
+    def runs_now(self, work: Event) -> bool:
         """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
         queueing it: an event for the held component whose handler is a plain ``def``, on an
         idle session (nothing queued or running, so the order of the answers holds). Joins,
         coroutines and generators, which may wait long, always take the queue's task."""
         component = self.component
-        if type(work) is not Event or component is None or self.closed:
+        if component is None or self.closed or not self._work.idle:
             return False
         if work.component_id is not None and work.component_id != component.id:
-            return False
-        if not self._work.idle:
             return False
         handler = type(component).events.get(work.event)
         return handler is None or not is_async_function(handler)  # None: refused at once
 
-    async def run_now(self, work: Join | Event) -> None:
-        """Run ``work`` in the calling task (only when :meth:`runs_now` says so); the push
-        render of broadcasts applied meanwhile follows its answer."""
-        await self._work.run_now(work)
+    def run_now(self, work: Event, task: aio.Task) -> Coroutine[Any, Any, None] | None:
+        """Run ``work`` in the caller's own task ``task`` (only when :meth:`runs_now` says
+        so), up to its first wait: the rest, if any, is handed back for the caller to await
+        at once (a plain ``def`` handler's event leaves none). The push render of broadcasts
+        applied meanwhile follows its answer."""
+        return self._work.run_now(work, task, self._event_step)
 
     @property
     def busy(self) -> bool:
@@ -360,10 +366,13 @@ class LiveSession:
     async def process(self, work: Work) -> None:
         """One piece of work; its failure becomes an error for the client, never a dead
         session."""
+        if type(work) is Event:
+            rest = self._event_step(work)  # (no coroutine of its own for a plain def)
+            if rest is not None:
+                await rest
+            return
         try:
-            if type(work) is Event:
-                await self._event(work)
-            elif type(work) is Join:
+            if type(work) is Join:
                 await self._join(work)
             else:
                 assert isinstance(work, Broadcast)
@@ -428,29 +437,63 @@ class LiveSession:
         self.outlet.render(result, work.ref)
         self._release_early()
 
+    def _event_step(self, work: Event) -> Coroutine[Any, Any, None] | None:
+        """A client's event as one piece of work, up to its first wait (the rest handed back,
+        see :meth:`_event_now`); its failure becomes an error for the client."""
+        try:
+            rest = self._event_now(work)
+        except Exception as exc:  # a framework bug too: keep the session alive and say so
+            self._failed(exc, work.ref)
+            return None
+        return None if rest is None else self._event_rest(rest, work.ref)
+
+    async def _event_rest(self, rest: Coroutine[Any, Any, None], ref: Ref) -> None:
+        try:
+            await rest
+        except aio.cancellation():
+            raise
+        except Exception as exc:
+            self._failed(exc, ref)
+
     async def _event(self, work: Event) -> None:
+        rest = self._event_now(work)
+        if rest is not None:
+            await rest
+
+    def _event_now(self, work: Event) -> Coroutine[Any, Any, None] | None:
+        """:meth:`_event` up to its first wait: a plain ``def`` handler runs and its render
+        goes to the outlet here; what has to wait (an ``async def`` handler's outcome, a
+        generator, a held child's event) is handed back to await."""
         component = self.component
         if component is None:
             raise NotJoined("no component is mounted on this connection: send a 'join' first")
         if work.component_id is not None and work.component_id != component.id:
-            await self._child_event(work, held_child(component, work.component_id))
-            return
+            return self._child_event(work, held_child(component, work.component_id))
         dispatcher = self.dispatcher
         plan = dispatcher.prepare_live_event(
             type(component), work.event, work.payload, self.context, work.validate
         )
         outcome = dispatcher.call_handler(plan, component)
-        if outcome is not None:
-            if inspect.isasyncgen(outcome):
-                result = await self._stream(plan, component, outcome, work.ref)
-                self._dirty = False
-                self.outlet.done(result, work.ref)
-                return
-            if inspect.isawaitable(outcome):
-                await dispatcher.await_user_code(plan, "handler", outcome)
+        if outcome is not None and (inspect.isasyncgen(outcome) or inspect.isawaitable(outcome)):
+            return self._event_outcome(plan, component, outcome, work.ref)
         result = self._render(component)
         self._dirty = False
         self.outlet.render(result, work.ref)
+        return None
+
+    async def _event_outcome(
+        self, plan: PreparedCall, component: Component, outcome: Any, ref: Ref
+    ) -> None:
+        """The rest of an event whose handler handed back a generator or an awaitable."""
+        if inspect.isasyncgen(outcome):
+            result = await self._stream(plan, component, outcome, ref)
+            self._dirty = False
+            self.outlet.done(result, ref)
+            return
+        await self.dispatcher.await_user_code(plan, "handler", outcome)
+        result = self._render(component)
+        self._dirty = False
+        self.outlet.render(result, ref)
 
     async def _child_event(self, work: Event, child: Component) -> None:
         """An event for a held child: its handler, then its render as a message of its own
@@ -580,13 +623,15 @@ class LiveSession:
         except SnapshotTooLarge:
             self._roll_back(component)
             raise
-        self._store(result)
+        if result.writes:
+            self._store(result)
         self._rendered_snapshot = result.snapshot
-        if self._membership.entered:
+        if not _fixed_topics(type(component), self.page) and self._membership.entered:
             self._membership.update(self._read_topics(component))
         if self._presence_key is not None and component is self.component:
             self._update_presence(component)
-        self._pass_on(result)
+        if result.effects:
+            self._pass_on(result)
         return result
 
     def _store(self, result: DispatchResult) -> None:
@@ -756,6 +801,7 @@ class LiveSession:
             raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
     def _read_topics(self, component: Component) -> frozenset[str]:
+        """The hub topics of ``component`` now (see :func:`_fixed_topics`)."""
         if type(component).topics is Component.topics:  # not overridden: no topics
             topics: frozenset[str] = _NO_TOPICS
         else:
