@@ -10,7 +10,7 @@ import json
 
 import pytest
 from benchmarks.streaming.decode import ResponseReader, WrongStream
-from benchmarks.streaming.report import token_text_bytes
+from benchmarks.streaming.report import load_summary, token_text_bytes
 
 from component_framework.protocol.sse import encode_event
 
@@ -153,3 +153,30 @@ def test_the_in_process_diagnostic_checks_every_stream_of_both_contenders(
         ["ComponentASGI", "20"],
         ["sse-starlette", "20"],
     ]
+
+
+def _load_run(*, p99_ms: float, last_token_after_s: float | None) -> dict[str, object]:
+    """A load run of 10 s of tokens after a 1 s ramp, as the client reports it."""
+    return {
+        "complete": True,
+        "schedule_latency": {"p99_ms": p99_ms},
+        "ramp_s": 1.0,
+        "tokens_per_stream": 1000,
+        "rate": 100.0,
+        "last_token_after_s": last_token_after_s,
+    }
+
+
+def test_a_load_run_on_time_and_on_pace_works() -> None:
+    assert load_summary([_load_run(p99_ms=60.0, last_token_after_s=11.6)])["works"]
+
+
+def test_a_load_run_whose_last_token_came_far_past_its_nominal_end_does_not_work() -> None:
+    # Each stream kept its own schedule from its late first token, so p99 looks fine, but
+    # the server fell behind the opening ramp and never carried all the streams at once.
+    late = _load_run(p99_ms=60.0, last_token_after_s=26.5)
+    assert not load_summary([late])["works"]
+
+
+def test_a_load_run_over_the_latency_target_does_not_work() -> None:
+    assert not load_summary([_load_run(p99_ms=150.0, last_token_after_s=11.2)])["works"]
