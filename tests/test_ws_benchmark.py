@@ -159,6 +159,21 @@ def test_the_in_process_round_trips_run_every_contender_asked_for(
     assert "us of CPU per member" not in printed
 
 
+def test_the_in_process_round_trips_run_many_clients_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--smoke", "--parts", "rtt", "--contenders", "components,floor", "--clients", "20"]
+    assert in_process_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "us of CPU per event (200 events over 20 clients)" in printed
+    assert "rtt floor: " in printed
+
+
+def test_the_in_process_run_refuses_more_clients_than_events() -> None:
+    with pytest.raises(SystemExit):
+        in_process_main(["--smoke", "--parts", "rtt", "--clients", "201"])
+
+
 def test_the_in_process_run_refuses_an_unknown_contender() -> None:
     with pytest.raises(SystemExit):
         in_process_main(["--smoke", "--contenders", "components,nginx"])

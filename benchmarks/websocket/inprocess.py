@@ -7,8 +7,9 @@ in-memory ``receive``/``send`` pair per connection, on uvloop: no uvicorn, no so
 figures hold only what the library spends (the server's WebSocket stack is most of the cost
 measured through uvicorn, and its noise hides changes of a few µs).
 
-- ``rtt``: one connection to the counter, ``--events`` ``increment`` events in a closed loop
-  (after 2,000 of warm-up); process CPU time per event. ``--contenders`` runs the same loop on
+- ``rtt``: ``--clients`` connections to the counter (one by default), ``--events``
+  ``increment`` events in all, each connection in a closed loop (after 2,000 of warm-up
+  shared the same way); process CPU time per event. ``--contenders`` runs the same loop on
   the round-trip part's other apps too (``floor``, ``litestar``, ``starlette``), one after the
   other in one process, for a comparison without servers (the order rotates with ``--rounds``).
 - ``fanout``: ``--connections`` idle ticker connections, ``--broadcasts`` broadcasts of
@@ -95,6 +96,7 @@ class _Connection:
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.last = ""
         self.task: asyncio.Task[None] | None = None
+        self._answered: asyncio.Future[None] | None = None
 
     async def _receive(self) -> dict[str, Any]:
         return await self._inbox.get()
@@ -103,6 +105,14 @@ class _Connection:
         if message["type"] == "websocket.send":
             self.last = message["text"]
             self._arrivals.arrived()
+            answered = self._answered
+            if answered is not None and not answered.done():
+                answered.set_result(None)
+
+    def expect(self) -> asyncio.Future[None]:
+        """A future done by this connection's next message."""
+        self._answered = asyncio.get_running_loop().create_future()
+        return self._answered
 
     def open(self) -> None:
         self._inbox.put_nowait({"type": "websocket.connect"})
@@ -115,17 +125,19 @@ class _Connection:
         self._inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
 
-async def _round_trips(app: Any, events: int) -> float:
+async def _round_trips(app: Any, events: int, clients: int = 1) -> float:
     arrivals = _Arrivals()
-    connection = _Connection(app, COUNTER_PATH, arrivals)
-    connection.open()
-    await arrivals.until(1)
+    connections = [_Connection(app, COUNTER_PATH, arrivals) for _ in range(clients)]
+    for connection in connections:
+        connection.open()
+    await arrivals.until(clients)
 
-    async def run(first: int, count: int) -> None:
+    async def run(connection: _Connection, first: int, count: int) -> None:
         for ref in range(first, first + count):
             message = {"type": "event", "event": "increment", "payload": {}, "ref": ref}
+            answered = connection.expect()
             connection.put(json.dumps(message))
-            await arrivals.until(arrivals.total + 1)
+            await answered
             # The answer's ref here (cheap, inside the timing); its count after the run.
             if not connection.last.endswith(f',"ref":{ref}}}'):
                 raise ValueError(f"event {ref}: wrong answer {connection.last[:200]}")
@@ -133,14 +145,15 @@ async def _round_trips(app: Any, events: int) -> float:
         if answer["type"] != "render" or answer["state"] != {"count": first + count}:
             raise ValueError(f"after event {first + count - 1}: {connection.last[:200]}")
 
-    await run(0, WARMUP_EVENTS)
+    warmup, each = max(1, WARMUP_EVENTS // clients), events // clients
+    await asyncio.gather(*(run(connection, 0, warmup) for connection in connections))
     started = _cpu_seconds()
-    await run(WARMUP_EVENTS, events)
+    await asyncio.gather(*(run(connection, warmup, each) for connection in connections))
     seconds = _cpu_seconds() - started
-    connection.leave()
-    assert connection.task is not None
-    await connection.task
-    return seconds / events * 1e6
+    for connection in connections:
+        connection.leave()
+    await asyncio.gather(*(c.task for c in connections if c.task is not None))
+    return seconds / (each * clients) * 1e6
 
 
 async def _fan_out(app: Any, count: int, broadcasts: int) -> tuple[list[float], int]:
@@ -185,6 +198,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="rtt: comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="rtt: rounds over the contenders")
     parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--clients", type=int, default=1, help="rtt: connections at once")
     parser.add_argument("--connections", type=int, default=5_000)
     parser.add_argument("--broadcasts", type=int, default=12)
     parser.add_argument("--smoke", action="store_true", help="a tiny correctness run")
@@ -194,6 +208,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
     if arguments.smoke:
         arguments.events, arguments.connections, arguments.broadcasts = 200, 50, 4
+    if not 1 <= arguments.clients <= arguments.events:
+        parser.error("--clients must be at least 1 and at most --events")
     return arguments
 
 
@@ -204,9 +220,12 @@ async def _run(arguments: argparse.Namespace) -> None:
         for index in range(arguments.rounds):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
-                micros = await _round_trips(CONTENDERS[name](), arguments.events)
+                clients = arguments.clients
+                micros = await _round_trips(CONTENDERS[name](), arguments.events, clients)
                 label = "" if names == ["components"] else f" {name}"
-                print(f"rtt{label}: {micros:.1f} us of CPU per event ({arguments.events:,} events)")
+                over = "" if clients == 1 else f" over {clients:,} clients"
+                print(f"rtt{label}: {micros:.1f} us of CPU per event "
+                      f"({arguments.events // clients * clients:,} events{over})")  # fmt: skip
     if "fanout" in parts:
         app = build_ws_components()
         per_member, collections = await _fan_out(app, arguments.connections,
