@@ -29,6 +29,7 @@ __all__ = [
     "StreamOp",
     "StreamOpKind",
     "TextMode",
+    "checked_text_op",
     "delete_op",
     "done_op",
     "error_op",
@@ -220,12 +221,15 @@ def text_op(
         and type(stream) is str
         and _STREAM_NAME.fullmatch(stream) is not None
     ):
-        return _append(stream, text)
+        return checked_text_op(stream, text)
     return StreamOp("text", stream, text=text, mode=mode, target=target)
 
 
-def _append(stream: str, text: str) -> StreamOp:
-    """A ``text`` append op from fields already known to be valid (no target)."""
+def checked_text_op(stream: str, text: str) -> StreamOp:
+    """``text_op(stream, text)`` built without validation, for fields already known to be
+    valid: ``text`` a ``str`` and ``stream`` a name an op has carried before (every op is
+    checked when it is made), such as the merge of two appends or a stream sink's next token
+    to a stream it has seen."""
     op = _new_op(StreamOp)
     op.op = "text"
     op.stream = stream
@@ -285,7 +289,7 @@ class _Queued:
         op = self.op
         text = (op.text or "") + "".join(self.more)
         if op.mode == "append" and op.target is None:  # merged from valid ops: still valid
-            return _append(op.stream, text)
+            return checked_text_op(op.stream, text)
         return dataclasses.replace(op, text=text)
 
 
