@@ -85,7 +85,7 @@ async def test_tokens_queued_without_an_op_keep_their_place_among_other_ops() ->
     assert sink.flush()
     await component.stream_insert("out", "<li>x</li>")  # waits
     await component.stream_text("out", "c")  # after the insert: not merged into "b"
-    await component.stream_text("out", "d")
+    await component.stream_text("".join(["o", "u", "t"]), "d")  # an equal name, checked
     await component.stream_text("other", "e")  # another stream: an op of its own
     with pytest.raises(ValueError, match="expected stream to be 1-64 characters"):
         await component.stream_text("out!", "x")  # a name no op carried is checked

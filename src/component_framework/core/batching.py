@@ -309,7 +309,7 @@ class BatchingSink:
         self._clock = clock if clock is not None and clock.interval == interval else None
         self._batcher: OpBatcher | None = None
         #: The stream of the last op sent here: a valid name (ops are checked when made), so
-        #: a token to it needs no check again (:meth:`append_text`).
+        #: a token naming this same object needs no check again (:meth:`append_text`).
         self._checked: str | None = None
         self.closed = False
 
@@ -332,11 +332,13 @@ class BatchingSink:
     def append_text(self, stream: str, text: str) -> bool:
         """Queue a plain text append of ``text`` to ``stream`` here and now, without an op
         when it joins the text that waits for the next frame, and without checking the name
-        again when an earlier op went to the same stream (see :meth:`OpBatcher.append_text`);
+        again when the last op sent here carried this very name (the same ``str`` object, as
+        a handler's constant is; see :meth:`OpBatcher.append_text`);
         ``False``: send the op (the first token, after a close, or when the producer owes
         the loop a turn)."""
         batcher = self._batcher
-        return batcher is not None and batcher.append_text(stream, text, stream == self._checked)
+        checked = stream is self._checked  # the very object that op carried, not a lookalike
+        return batcher is not None and batcher.append_text(stream, text, checked)
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""
