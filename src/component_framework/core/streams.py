@@ -159,9 +159,19 @@ class StreamOp:
         uses it for its byte budget.
         """
         total = _OP_OVERHEAD + len(self.op) + len(self.stream)
-        for value in (self.text, self.html, self.mode, self.at, self.target, self.selector):
-            if value is not None:
-                total += _FIELD_OVERHEAD + len(value)
+        # Unrolled: the first op of every frame of a token stream is sized here.
+        if self.text is not None:
+            total += _FIELD_OVERHEAD + len(self.text)
+        if self.html is not None:
+            total += _FIELD_OVERHEAD + len(self.html)
+        if self.mode is not None:
+            total += _FIELD_OVERHEAD + len(self.mode)
+        if self.at is not None:
+            total += _FIELD_OVERHEAD + len(self.at)
+        if self.target is not None:
+            total += _FIELD_OVERHEAD + len(self.target)
+        if self.selector is not None:
+            total += _FIELD_OVERHEAD + len(self.selector)
         return total
 
 
@@ -444,7 +454,7 @@ class StreamCoalescer:
         if not queue:
             return []
         ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
-        self._queue = []
+        queue.clear()  # kept for the next batch: one list less per frame
         self._bytes = 0
         self._urgent = False
         if self._content:  # a frame of lifecycle ops alone does not hold the next one back
