@@ -8,7 +8,8 @@ open WebSocket's entries take too: started or resumed exactly as a stream of its
 be, a ``POST`` entry's fields read from its form body as that ``POST`` would read them), each
 answered by a control frame (joined, finished, lost, refused: a refusal is that
 entry's, the others go on). Then the runs' frames, unchanged (their ``id`` names the run, so
-nothing is re-encoded), as they come, with heartbeats while all are idle, until every run
+nothing is re-encoded; on a connection that asked for compact frames, the entry's number
+stands for the run in its text frames: ``protocol.page.ShortFrames``), as they come, with heartbeats while all are idle, until every run
 has ended (the connection closes when no component needs it), the client goes, or the server
 shuts down (one ``shutdown`` frame). One run's ``error`` ends that run only. Joins and leaves
 after the connection opened are a new connection with the new list (the client runtime's
@@ -91,10 +92,13 @@ async def handle_page_stream(
         carrier = Carrier(scope, "/" + PAGE_SEGMENT, client, page)
         opening: list[bytes] = []
         new_runs = 0  # the entries before this one that asked for a new run
-        for entry in request.entries:
+        for number, entry in enumerate(request.entries, 1):
             # Each new run beyond the first costs a request, as its own request would.
             charge = new_runs > 0
-            control, member = await join_entry(carrier, entry, services, wakeup, charge=charge)
+            short = number if request.compact else None
+            control, member = await join_entry(
+                carrier, entry, services, wakeup, charge=charge, short=short
+            )
             new_runs += entry.resume is None
             opening.append(control)
             if member is not None:
@@ -130,7 +134,7 @@ async def _send_frames(
         for member in list(members):
             frames = member.run.frames_after(member.after)
             for seq, wire in frames:
-                await reader._write(wire)
+                await reader._write(member.wire(wire))
                 if reader.gone:
                     return
                 member.after = seq
