@@ -50,7 +50,7 @@ def of_run(exchange: Exchange, run_id: str) -> list[SSEEvent]:
 
 def text_of(events: list[SSEEvent]) -> str:
     return "".join(
-        op["text"] for event in events for op in stream_ops(event) or [] if op["op"] == "text"
+        str(op["text"]) for event in events for op in stream_ops(event) or [] if op["op"] == "text"
     )
 
 
@@ -67,7 +67,8 @@ async def test_a_request_without_the_opt_in_gets_the_frames_as_before(streams: S
     await full.run_to_end()
     run = controls(plain)["a"]["run"]
     assert controls(plain)["a"] == {"key": "a", "run": run}  # no number announced
-    assert b"\nt:" not in plain.body and not plain.body.startswith(b"t:")
+    assert b"\nt:" not in plain.body
+    assert not plain.body.startswith(b"t:")
     assert plain.body.count(f"event:t\nid:{run}.".encode()) >= 1
     other = controls(full)["a"]["run"]
     assert controls(full)["a"] == {"key": "a", "run": other}
@@ -105,9 +106,7 @@ async def test_the_opt_in_gets_compact_text_frames_that_read_back_as_the_full_on
     events = of_run(compact, run)
     assert sequence(events) == sequence(of_run(full, controls(full)["a"]["run"]))
     assert text_of(events) == "hello world"
-    assert [int(e.id.rpartition(".")[2]) for e in events if e.id] == list(
-        range(1, len(events) + 1)
-    )
+    assert [int(e.id.rpartition(".")[2]) for e in events if e.id] == list(range(1, len(events) + 1))
 
 
 async def test_two_runs_on_one_compact_connection_each_get_their_own_frames(
@@ -123,7 +122,8 @@ async def test_two_runs_on_one_compact_connection_each_get_their_own_frames(
     await exchange.run_to_end()
     found = controls(exchange)
     assert (found["x"]["short"], found["y"]["short"]) == (1, 2)
-    assert b"\nt:1." in exchange.body and b"\nt:2." in exchange.body
+    assert b"\nt:1." in exchange.body
+    assert b"\nt:2." in exchange.body
     assert text_of(of_run(exchange, found["x"]["run"])) == "first answer"
     assert text_of(of_run(exchange, found["y"]["run"])) == "second one here"
 
@@ -139,7 +139,8 @@ async def test_a_drop_mid_stream_resumes_exactly_with_the_full_run_id(streams: S
     await first.finished()
     run = controls(first)["a"]["run"]
     last = of_run(first, run)[-1].id
-    assert last is not None and last.startswith(run + ".")
+    assert last is not None
+    assert last.startswith(run + ".")
     await eventually(lambda: pacer.waiting("held"))  # the rest was produced while away
     second = page_request(
         app, streams, [{"key": "a", "name": "tokens", "resume": last}], frames="compact"
@@ -156,8 +157,8 @@ async def test_bad_opt_in_values_get_a_clear_error(streams: Streams) -> None:
     app = streams.app()
     entry = tokens("a", "hi")
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"streams": [entry], "frames": "short"}, "'frames' must be \"full\" or \"compact\""),
-        ({"streams": [entry], "frames": 1}, "'frames' must be \"full\" or \"compact\""),
+        ({"streams": [entry], "frames": "short"}, '\'frames\' must be "full" or "compact"'),
+        ({"streams": [entry], "frames": 1}, '\'frames\' must be "full" or "compact"'),
         ({"streams": [entry], "frames": None}, "'frames' must be"),
         ({"streams": [{**entry, "frames": "compact"}]}, "give 'frames' once, beside 'streams'"),
     ]

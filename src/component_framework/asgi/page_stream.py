@@ -9,11 +9,12 @@ be, a ``POST`` entry's fields read from its form body as that ``POST`` would rea
 answered by a control frame (joined, finished, lost, refused: a refusal is that
 entry's, the others go on). Then the runs' frames, unchanged (their ``id`` names the run, so
 nothing is re-encoded; on a connection that asked for compact frames, the entry's number
-stands for the run in its text frames: ``protocol.page.ShortFrames``), as they come, with heartbeats while all are idle, until every run
-has ended (the connection closes when no component needs it), the client goes, or the server
-shuts down (one ``shutdown`` frame). One run's ``error`` ends that run only. Joins and leaves
-after the connection opened are a new connection with the new list (the client runtime's
-reconnect), which resume makes lossless. A part of the SSE transport: it reuses
+stands for the run in its text frames: ``protocol.page.ShortFrames``), as they come, with
+heartbeats while all are idle, until every run has ended (the connection closes when no
+component needs it), the client goes, or the server shuts down (one ``shutdown`` frame).
+One run's ``error`` ends that run only. Joins and leaves after the connection opened are a
+new connection with the new list (the client runtime's reconnect), which resume makes
+lossless. A part of the SSE transport: it reuses
 ``asgi.sse``'s reader (send timeout, disconnect watch, shutdown, last frame on cancel).
 """
 

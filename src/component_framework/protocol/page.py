@@ -109,7 +109,7 @@ def _compact(document: Mapping[str, Any], where: str) -> bool:
     if not isinstance(value, str) or value not in _FRAME_FORMS:
         raise RequestError(
             "malformed",
-            f"{where}'s 'frames' must be \"full\" or \"compact\", got {quoted(value)}",
+            f'{where}\'s \'frames\' must be "full" or "compact", got {quoted(value)}',
         )
     return value == COMPACT_FRAMES
 
