@@ -185,9 +185,9 @@ class ResponseReader:
             raise WrongStream(f"unexpected {event.event!r} frame: {event.data[:200]!r}")
 
     def _on_control(self, event: SSEEvent) -> None:
-        """The page connection's control frame: the one entry joined, with its number."""
+        """The page connection's control frame: the one entry joined."""
         control = json.loads(event.data)
-        if self.joined or "run" not in control or "short" not in control:
+        if self.joined or "run" not in control:
             raise WrongStream(f"unexpected control frame: {event.data[:200]!r}")
         self.joined = True
 
