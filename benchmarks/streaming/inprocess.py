@@ -1,7 +1,7 @@
 """The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
 
 ``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
-[--smoke]``
+[--only NAME,NAME] [--smoke]``
 
 Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
 :mod:`benchmarks.streaming.contender`, and ``ComponentASGI`` with each stream opened over a page
@@ -152,8 +152,8 @@ def _figures(row: dict[str, Any]) -> list[Any]:
 CONTENDERS: dict[str, tuple[Any, bool, str | None]] = {
     "ComponentASGI": (build_stream_app, False, None),
     "sse-starlette": (build_contender_app, True, None),
-    "ComponentASGI page, compact": (build_stream_app, False, "compact"),
-    "ComponentASGI page, full": (build_stream_app, False, "full"),
+    "ComponentASGI page compact": (build_stream_app, False, "compact"),
+    "ComponentASGI page full": (build_stream_app, False, "full"),
 }
 
 
@@ -163,6 +163,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
+    parser.add_argument(
+        "--only", default="", help="contenders to run, comma separated (default: all)"
+    )
     return parser.parse_args(argv)
 
 
@@ -173,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds, rounds = arguments.seconds, arguments.rounds
     if arguments.smoke:
         counts, seconds, rounds = [20], 0.5, 1
-    names = list(CONTENDERS)
+    names = [name for name in CONTENDERS if not arguments.only or name in arguments.only.split(",")]
     print("contender | streams | CPU µs/token | sends/token | body bytes/token | late s")
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]

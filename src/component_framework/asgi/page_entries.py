@@ -83,13 +83,16 @@ class _Source(Protocol):
 @dataclass(slots=True)
 class PageMember:
     """One entry's run on a carrier (``run_id`` names it) and the last frame sent of it;
-    ``short``: how a carrier with compact frames writes them (``None``: as they are)."""
+    ``short``: how a carrier with compact frames writes them (``None``: as they are);
+    ``key_event``: the event the carrier attached it with when not the carrier's wakeup
+    (the one to detach)."""
 
     key: str
     run_id: str
     run: _Source
     after: int
     short: ShortFrames | None = None
+    key_event: aio.Event | None = None
 
     def wire(self, frame: bytes) -> bytes:
         """``frame`` (one of its run's) as its carrier writes it."""
