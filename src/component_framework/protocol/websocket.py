@@ -268,16 +268,18 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     ``errors`` before ``ref`` when the render shows form errors.
 
     The common render (state in the document, no errors, no effects: every push render of a
-    fan-out) is written from its encoded parts, with no document dicts in between; the text
-    is the same as that of the whole document encoded at once."""
+    fan-out) is written from its encoded parts, with no document dicts in between, and the
+    state's text that the snapshot holds when there is one; the text is the same as that of
+    the whole document encoded at once."""
     if rendered.server_held or rendered.effects or rendered.errors:
         return _encode({"type": "render", **render_document(rendered), "ref": ref})
+    state_text = rendered.state_text  # (the snapshot's: the state is encoded once)
     return "".join(
         (
             '{"type":"render","html":',
             _string(rendered.html),
             ',"state":',
-            _encode(rendered.state),
+            _encode(rendered.state) if state_text is None else state_text,
             ',"snapshot":',
             _string(rendered.snapshot),
             ',"component_id":',
