@@ -1,10 +1,12 @@
 """The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
 
 ``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
-[--virtual-clock] [--smoke]``
+[--only NAME,NAME] [--virtual-clock] [--smoke]``
 
 Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
-:mod:`benchmarks.streaming.contender`) is called directly on uvloop, one in-memory
+:mod:`benchmarks.streaming.contender`, and ``ComponentASGI`` with each stream opened over a page
+connection of its own, with compact frames as the client runtime asks, and without) is called
+directly on uvloop, one in-memory
 ``receive``/``send`` pair per stream: ``--streams`` paced streams of 100 stamped tokens/s for
 ``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark requests them.
 ``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time per token holds
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -46,7 +49,9 @@ HOST = (b"host", b"127.0.0.1:8000")
 class _Stream:
     """One stream request's ASGI exchange in memory: the body kept, the end awaited."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: bytes | None = None) -> None:
+        self.request = request  # a page connection's body, received once
+        self.page = request is not None
         self.status = 0
         self.content_type = ""
         self.body: list[bytes] = []
@@ -54,6 +59,9 @@ class _Stream:
         self.ended = asyncio.Event()
 
     async def receive(self) -> dict[str, Any]:
+        if self.request is not None:
+            body, self.request = self.request, None
+            return {"type": "http.request", "body": body, "more_body": False}
         await self.ended.wait()
         return {"type": "http.disconnect"}
 
@@ -69,7 +77,7 @@ class _Stream:
             self.ended.set()
 
     def check(self, tokens: int, plain: bool) -> None:
-        reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain)
+        reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain, page=self.page)
         head = f"HTTP/1.1 {self.status} OK\r\ncontent-type: {self.content_type}\r\n\r\n"
         reader.feed(0.0, head.encode("latin-1") + b"".join(self.body))
         reader.check_complete()
@@ -85,12 +93,35 @@ def _scope(target: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _load(app: Any, streams: int, seconds: float, plain: bool) -> dict[str, Any]:
+def _page_body(target: str, frames: str) -> bytes:
+    """The page connection's request naming the one stream ``target``."""
+    path, _, query = target.partition("?")
+    entry = {"key": "1", "name": path.split("/")[2], "query": query}
+    return json.dumps({"streams": [entry], "frames": frames}).encode()
+
+
+def _page_scope(body: bytes) -> dict[str, Any]:
+    scope = _scope("/components/_page/")
+    scope["method"] = "POST"
+    length = str(len(body)).encode()
+    scope["headers"] = [HOST, (b"content-type", b"application/json"), (b"content-length", length)]
+    return scope
+
+
+async def _load(
+    app: Any, streams: int, seconds: float, plain: bool, frames: str | None = None
+) -> dict[str, Any]:
+    """``frames``: each stream over a page connection asking for those frames."""
     tokens = round(RATE * seconds)
-    scope = _scope(stream_path(tokens, RATE, stamp=True))
+    target = stream_path(tokens, RATE, stamp=True)
+    scope = _scope(target)
+    body = None
+    if frames is not None:
+        body = _page_body(target, frames)
+        scope = _page_scope(body)
     warm = _Stream()
     await app(_scope(stream_path(20, 0, stamp=True)), warm.receive, warm.send)
-    exchanges = [_Stream() for _ in range(streams)]
+    exchanges = [_Stream(body) for _ in range(streams)]
     gc.collect()
     loop = asyncio.get_running_loop()  # its time: the virtual one under --virtual-clock
     cpu, wall = time.process_time(), loop.time()
@@ -107,12 +138,20 @@ async def _load(app: Any, streams: int, seconds: float, plain: bool) -> dict[str
         "streams": streams,
         "cpu_us_per_token": round(cpu * 1e6 / sent, 2),
         "sends_per_token": round(sum(e.sends for e in exchanges) / sent, 3),
+        "body_bytes_per_token": round(
+            sum(map(len, (b for e in exchanges for b in e.body))) / sent, 1
+        ),
         "late_s": round(wall - seconds - 1, 2),
     }
 
 
 def _figures(row: dict[str, Any]) -> list[Any]:
-    return [row["cpu_us_per_token"], row["sends_per_token"], row["late_s"]]
+    return [
+        row["cpu_us_per_token"],
+        row["sends_per_token"],
+        row["body_bytes_per_token"],
+        row["late_s"],
+    ]
 
 
 class _VirtualSelector:
@@ -155,9 +194,11 @@ def _run(load: Any, virtual: bool) -> dict[str, Any]:
         return result
 
 
-CONTENDERS = {
-    "ComponentASGI": (build_stream_app, False),
-    "sse-starlette": (build_contender_app, True),
+CONTENDERS: dict[str, tuple[Any, bool, str | None]] = {
+    "ComponentASGI": (build_stream_app, False, None),
+    "sse-starlette": (build_contender_app, True, None),
+    "ComponentASGI page compact": (build_stream_app, False, "compact"),
+    "ComponentASGI page full": (build_stream_app, False, "full"),
 }
 
 
@@ -172,6 +213,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="asyncio's loop on a virtual clock instead of uvloop: the same frames every run",
     )
     parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
+    parser.add_argument(
+        "--only", default="", help="contenders to run, comma separated (default: all)"
+    )
     return parser.parse_args(argv)
 
 
@@ -182,16 +226,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds, rounds = arguments.seconds, arguments.rounds
     if arguments.smoke:
         counts, seconds, rounds = [20], 0.5, 1
-    names = list(CONTENDERS)
-    print("contender | streams | CPU µs/token | sends/token | late s")
+    names = [name for name in CONTENDERS if not arguments.only or name in arguments.only.split(",")]
+    print("contender | streams | CPU µs/token | sends/token | body bytes/token | late s")
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for count in counts:
             for name in order:
-                factory, plain = CONTENDERS[name]
+                factory, plain, frames = CONTENDERS[name]
                 callbacks = list(gc.callbacks)  # the factories add a GC pause counter
                 try:
-                    row = _run(_load(factory(), count, seconds, plain), arguments.virtual_clock)
+                    load = _load(factory(), count, seconds, plain, frames)
+                    row = _run(load, arguments.virtual_clock)
                 except WrongStream as error:
                     print(f"{name} {count}: wrong stream: {error}", file=sys.stderr)
                     return 1

@@ -12,7 +12,8 @@ mirror of ``protocol.sse``'s frame builders). Two client dialects are understood
   socket); a ``leave`` names the ``component_id`` of such a component, or the ``join_ref`` of
   its join while the join's answer has not arrived;
 - ``{"type": "stream", "key", "name", "query" | "resume"}``: one entry of the page connection
-  (``protocol.page``) carried by the socket, and ``{"type": "unstream", "key"}`` to stop one;
+  (``protocol.page``; ``"frames": "compact"`` asks for its compact frames) carried by the
+  socket, and ``{"type": "unstream", "key"}`` to stop one;
 - htmx's ws extension: an object of form values plus its request headers (no ``type``):
   ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
