@@ -141,18 +141,23 @@ def test_a_contender_stream_ending_early_fails() -> None:
         _read_plain(_plain_response([0]), 2)
 
 
-def test_the_in_process_diagnostic_checks_every_stream_of_both_contenders(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("clock", [[], ["--virtual-clock"]], ids=["uvloop", "virtual-clock"])
+def test_the_in_process_diagnostic_checks_every_stream_of_every_contender(
+    clock: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from benchmarks.streaming import inprocess
 
-    assert inprocess.main(["--smoke"]) == 0
+    assert inprocess.main(["--smoke", *clock]) == 0
 
     rows = capsys.readouterr().out.splitlines()[1:]
     assert [row.split(" | ")[:2] for row in rows] == [
         ["ComponentASGI", "20"],
         ["sse-starlette", "20"],
+        ["ComponentASGI page compact", "20"],
+        ["ComponentASGI page full", "20"],
     ]
+    if clock:  # a virtual clock never runs late: every run ends on its schedule
+        assert [float(row.split(" | ")[-1]) <= 0 for row in rows] == [True] * 4
 
 
 def _load_run(*, p99_ms: float, last_token_after_s: float | None) -> dict[str, object]:

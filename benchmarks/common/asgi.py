@@ -82,4 +82,5 @@ def one_client_load(settings: Settings) -> Settings:
         http_burst=1_000_000_000,
         max_streams_per_client=1_000_000,
         max_sockets_per_client=1_000_000,
+        max_page_streams_per_client=1_000_000,
     )

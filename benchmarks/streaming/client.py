@@ -11,7 +11,10 @@ Scenarios: ``burst`` (one stream, no pacing, ``--tokens`` tokens, ``--rounds`` t
 (``--streams`` streams at ``--rate`` tokens/s, stamped, started evenly over ``--ramp`` seconds)
 and ``idle`` (``--streams`` streams that start and then wait; the server's RSS from
 ``/proc/<pid>/status`` before and after). ``--plain`` reads the sse-starlette contender's
-format (:mod:`benchmarks.streaming.contender`; ``burst`` and ``load`` only). What is read
+format (:mod:`benchmarks.streaming.contender`; ``burst`` and ``load`` only). ``--page`` opens
+each stream as the client runtime would: ``POST /components/_page/`` naming that one stream,
+with the runtime's opt-in to compact frames (one page connection per stream; ``burst`` and
+``load`` only). What is read
 about the server (CPU time, RSS, and with ``--server-core`` how busy that CPU was and how much
 of it went to the kernel's softirq work for loopback networking) comes from
 :mod:`benchmarks.common.probes`.
@@ -46,6 +49,7 @@ from benchmarks.streaming.decode import ResponseReader, WrongStream
 __all__ = ["load_timeout", "main", "server_stats"]
 
 HOST: Final = "127.0.0.1"
+PAGE_PATH: Final = "/components/_page/"
 _CONNECT_LIMIT: Final = 64
 _POLL: Final = 0.05
 
@@ -78,7 +82,19 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-def _request(path: str, port: int) -> bytes:
+def _request(path: str, port: int, *, page: bool = False) -> bytes:
+    """The request of one stream: ``GET path``, or (``page``) the page connection of the
+    client runtime asking for that one stream, compact frames included."""
+    if page:
+        target, _, query = path.partition("?")
+        name = target.removeprefix("/components/").partition("/")[0]
+        entry = {"key": "1", "name": name, "query": query}
+        body = json.dumps({"streams": [entry], "frames": "compact"}, separators=(",", ":"))
+        return (
+            f"POST {PAGE_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            "Accept: text/event-stream\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+        ).encode("ascii")
     return (
         f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n"
         "Connection: close\r\n\r\n"
@@ -86,10 +102,11 @@ def _request(path: str, port: int) -> bytes:
 
 
 class _Streams:
-    """Opens and tracks many streams to one server."""
+    """Opens and tracks many streams to one server (``page``: each over a page connection)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, page: bool = False) -> None:
         self.port = port
+        self.page = page
         self.connections: list[_Connection] = []
         self.failed: list[str] = []
         self._gate = asyncio.Semaphore(_CONNECT_LIMIT)
@@ -98,7 +115,8 @@ class _Streams:
         loop = asyncio.get_running_loop()
         if at is not None:
             await asyncio.sleep(max(0.0, at - loop.time()))
-        connection = _Connection(_request(path, self.port), loop.create_future())
+        request = _request(path, self.port, page=self.page)
+        connection = _Connection(request, loop.create_future())
         try:
             async with self._gate:
                 await loop.create_connection(lambda: connection, HOST, self.port)
@@ -162,9 +180,9 @@ def _check(streams: _Streams, readers: list[ResponseReader]) -> None:
 
 
 async def _burst_round(
-    meter: CpuMeter, port: int, tokens: int, within: float, *, plain: bool
+    meter: CpuMeter, port: int, tokens: int, within: float, *, plain: bool, page: bool
 ) -> dict[str, Any]:
-    streams = _Streams(port)
+    streams = _Streams(port, page=page)
     meter.start()
     started = time.time()
     await streams.open(stream_path(tokens, 0, stamp=False))
@@ -174,7 +192,7 @@ async def _burst_round(
     if not complete:
         streams.close_all()
         raise WrongStream(f"burst of {tokens} tokens did not finish within {within:g} s")
-    reader = ResponseReader(expected_tokens=tokens, stamped=False, plain=plain)
+    reader = ResponseReader(expected_tokens=tokens, stamped=False, plain=plain, page=page)
     _check(streams, [reader])
     first, last = reader.arrived[0], reader.arrived[-1]
     return {
@@ -192,10 +210,18 @@ async def _burst_round(
 
 
 async def burst(
-    meter: CpuMeter, port: int, tokens: int, rounds: int, *, plain: bool = False
+    meter: CpuMeter,
+    port: int,
+    tokens: int,
+    rounds: int,
+    *,
+    plain: bool = False,
+    page: bool = False,
 ) -> dict[str, Any]:
     """One stream as fast as possible, ``rounds`` times."""
-    runs = [await _burst_round(meter, port, tokens, 60.0, plain=plain) for _ in range(rounds)]
+    runs = [
+        await _burst_round(meter, port, tokens, 60.0, plain=plain, page=page) for _ in range(rounds)
+    ]
     return {"scenario": "burst", "runs": runs}
 
 
@@ -245,9 +271,10 @@ async def load(
     ramp: float,
     *,
     plain: bool = False,
+    page: bool = False,
 ) -> dict[str, Any]:
     """``count`` stamped streams at ``rate`` tokens/s, opened evenly over ``ramp`` seconds."""
-    streams = _Streams(port)
+    streams = _Streams(port, page=page)
     await server_stats(port)  # resets the server's GC counters
     sampler = RssSampler(meter.pid)
     sampler.start()
@@ -264,7 +291,7 @@ async def load(
         await streams.wait_closed(5.0)
     gc_pauses = (await server_stats(port))["gc"]
     readers = [
-        ResponseReader(expected_tokens=tokens, stamped=True, plain=plain)
+        ResponseReader(expected_tokens=tokens, stamped=True, plain=plain, page=page)
         for _ in streams.connections
     ]
     result: dict[str, Any] = {"scenario": "load", "streams": count, "rate": rate,
@@ -380,6 +407,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--plain", action="store_true", help="the contender's format: one message per token"
     )
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="each stream over a page connection of its own, with compact frames",
+    )
     return parser.parse_args(argv)
 
 
@@ -387,7 +419,14 @@ async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
     port, pid = arguments.port, arguments.server_pid
     meter = CpuMeter(pid, arguments.server_core)
     if arguments.scenario == "burst":
-        return await burst(meter, port, arguments.tokens, arguments.rounds, plain=arguments.plain)
+        return await burst(
+            meter,
+            port,
+            arguments.tokens,
+            arguments.rounds,
+            plain=arguments.plain,
+            page=arguments.page,
+        )
     if arguments.scenario == "load":
         return await load(
             meter,
@@ -397,6 +436,7 @@ async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
             arguments.tokens,
             arguments.ramp,
             plain=arguments.plain,
+            page=arguments.page,
         )
     return await idle(port, pid, arguments.streams, arguments.steps, arguments.hold)
 

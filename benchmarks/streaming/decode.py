@@ -9,15 +9,20 @@ the op lists of ``event: stream`` and compact ``event:t`` frames
 each once and in order, a ``done`` op, then an ``event: done`` frame, and no ``error`` frame;
 or, with ``plain=True``, what the sse-starlette contender (:mod:`benchmarks.streaming.contender`)
 sends: one message frame per token, ``0..N-1`` each once and in order, then an ``event: done``
-frame. A token's arrival time is the read time of the chunk that completed its frame.
+frame. With ``page=True`` the response is a page connection's carrying that one stream, in
+compact frames (:class:`component_framework.protocol.page.PageDecoder` reads them): its
+control frame must say the entry joined, then the same frames. A token's arrival time is the
+read time of the chunk that completed its frame.
 """
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections import Counter
 from typing import Final
 
+from component_framework.protocol.page import PAGE_EVENT, PageDecoder
 from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
 
 __all__ = ["ResponseReader", "WrongStream"]
@@ -84,10 +89,14 @@ def _ops(event: SSEEvent) -> list[dict[str, object]] | None:
 class ResponseReader:
     """One stream's response, decoded and checked as its chunks are fed."""
 
-    def __init__(self, *, expected_tokens: int, stamped: bool, plain: bool = False) -> None:
+    def __init__(
+        self, *, expected_tokens: int, stamped: bool, plain: bool = False, page: bool = False
+    ) -> None:
         self.expected_tokens = expected_tokens
         self.stamped = stamped
         self.plain = plain
+        self.page = page
+        self.joined = False
         self.status: int | None = None
         self.wire_bytes = 0
         self.body_bytes = 0
@@ -101,7 +110,7 @@ class ResponseReader:
         self._head = bytearray()
         self._chunked: _Dechunker | None = None
         self._in_body = False
-        self._sse = SSEDecoder()
+        self._sse = PageDecoder() if page else SSEDecoder()
         self._next = 0
 
     @property
@@ -159,7 +168,11 @@ class ResponseReader:
         self.events[event.event] += 1
         if self.finished:
             raise WrongStream(f"a {event.event!r} frame after the done frame")
-        if self.plain:
+        if self.page and event.event == PAGE_EVENT:
+            self._on_control(event)
+        elif self.page and not self.joined:
+            raise WrongStream(f"a {event.event!r} frame before the entry joined")
+        elif self.plain:
             self._on_plain_event(at, event)
         elif (ops := _ops(event)) is not None:
             for op in ops:
@@ -170,6 +183,13 @@ class ResponseReader:
             self.finished = True
         elif event.event != "message":
             raise WrongStream(f"unexpected {event.event!r} frame: {event.data[:200]!r}")
+
+    def _on_control(self, event: SSEEvent) -> None:
+        """The page connection's control frame: the one entry joined."""
+        control = json.loads(event.data)
+        if self.joined or "run" not in control:
+            raise WrongStream(f"unexpected control frame: {event.data[:200]!r}")
+        self.joined = True
 
     def _on_plain_event(self, at: float, event: SSEEvent) -> None:
         """The contender's frames: one token per message, then ``event: done``."""

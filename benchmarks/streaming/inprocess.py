@@ -1,10 +1,12 @@
 """The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
 
 ``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
-[--smoke]``
+[--only NAME,NAME] [--virtual-clock] [--smoke]``
 
 Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
-:mod:`benchmarks.streaming.contender`) is called directly on uvloop, one in-memory
+:mod:`benchmarks.streaming.contender`, and ``ComponentASGI`` with each stream opened over a page
+connection of its own, with compact frames as the client runtime asks, and without) is called
+directly on uvloop, one in-memory
 ``receive``/``send`` pair per stream: ``--streams`` paced streams of 100 stamped tokens/s for
 ``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark requests them.
 ``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time per token holds
@@ -14,7 +16,11 @@ few µs). Contenders alternate from round to round. Every stream is decoded and 
 the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token once, in order, and
 the final frame; exit status 1 otherwise). Diagnostic only: never fails on timing. Pin it to one
 CPU (``taskset -c 0``) and alternate the trees compared (``PYTHONPATH``), as in
-docs/benchmarks.md.
+docs/benchmarks.md. ``--virtual-clock`` runs asyncio's own loop on a virtual clock instead of
+uvloop (:class:`VirtualClockLoop`): the loop is never late, so every run of a tree makes the
+same frames (on a busy machine the frames per token, and with them the CPU per token, move
+with the load), and an A/B compares CPU time alone; asyncio's loop costs more per wakeup
+than uvloop, so compare its figures only with each other.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -42,7 +49,9 @@ HOST = (b"host", b"127.0.0.1:8000")
 class _Stream:
     """One stream request's ASGI exchange in memory: the body kept, the end awaited."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: bytes | None = None) -> None:
+        self.request = request  # a page connection's body, received once
+        self.page = request is not None
         self.status = 0
         self.content_type = ""
         self.body: list[bytes] = []
@@ -50,6 +59,9 @@ class _Stream:
         self.ended = asyncio.Event()
 
     async def receive(self) -> dict[str, Any]:
+        if self.request is not None:
+            body, self.request = self.request, None
+            return {"type": "http.request", "body": body, "more_body": False}
         await self.ended.wait()
         return {"type": "http.disconnect"}
 
@@ -65,7 +77,7 @@ class _Stream:
             self.ended.set()
 
     def check(self, tokens: int, plain: bool) -> None:
-        reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain)
+        reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain, page=self.page)
         head = f"HTTP/1.1 {self.status} OK\r\ncontent-type: {self.content_type}\r\n\r\n"
         reader.feed(0.0, head.encode("latin-1") + b"".join(self.body))
         reader.check_complete()
@@ -81,20 +93,44 @@ def _scope(target: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _load(app: Any, streams: int, seconds: float, plain: bool) -> dict[str, Any]:
+def _page_body(target: str, frames: str) -> bytes:
+    """The page connection's request naming the one stream ``target``."""
+    path, _, query = target.partition("?")
+    entry = {"key": "1", "name": path.split("/")[2], "query": query}
+    return json.dumps({"streams": [entry], "frames": frames}).encode()
+
+
+def _page_scope(body: bytes) -> dict[str, Any]:
+    scope = _scope("/components/_page/")
+    scope["method"] = "POST"
+    length = str(len(body)).encode()
+    scope["headers"] = [HOST, (b"content-type", b"application/json"), (b"content-length", length)]
+    return scope
+
+
+async def _load(
+    app: Any, streams: int, seconds: float, plain: bool, frames: str | None = None
+) -> dict[str, Any]:
+    """``frames``: each stream over a page connection asking for those frames."""
     tokens = round(RATE * seconds)
-    scope = _scope(stream_path(tokens, RATE, stamp=True))
+    target = stream_path(tokens, RATE, stamp=True)
+    scope = _scope(target)
+    body = None
+    if frames is not None:
+        body = _page_body(target, frames)
+        scope = _page_scope(body)
     warm = _Stream()
     await app(_scope(stream_path(20, 0, stamp=True)), warm.receive, warm.send)
-    exchanges = [_Stream() for _ in range(streams)]
+    exchanges = [_Stream(body) for _ in range(streams)]
     gc.collect()
-    cpu, wall = time.process_time(), time.monotonic()
+    loop = asyncio.get_running_loop()  # its time: the virtual one under --virtual-clock
+    cpu, wall = time.process_time(), loop.time()
     tasks = []
     for exchange in exchanges:
         tasks.append(asyncio.create_task(app(dict(scope), exchange.receive, exchange.send)))
         await asyncio.sleep(1 / streams)
     await asyncio.gather(*tasks)
-    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    cpu, wall = time.process_time() - cpu, loop.time() - wall
     for exchange in exchanges:
         exchange.check(tokens, plain)
     sent = streams * tokens
@@ -102,17 +138,67 @@ async def _load(app: Any, streams: int, seconds: float, plain: bool) -> dict[str
         "streams": streams,
         "cpu_us_per_token": round(cpu * 1e6 / sent, 2),
         "sends_per_token": round(sum(e.sends for e in exchanges) / sent, 3),
+        "body_bytes_per_token": round(
+            sum(map(len, (b for e in exchanges for b in e.body))) / sent, 1
+        ),
         "late_s": round(wall - seconds - 1, 2),
     }
 
 
 def _figures(row: dict[str, Any]) -> list[Any]:
-    return [row["cpu_us_per_token"], row["sends_per_token"], row["late_s"]]
+    return [
+        row["cpu_us_per_token"],
+        row["sends_per_token"],
+        row["body_bytes_per_token"],
+        row["late_s"],
+    ]
 
 
-CONTENDERS = {
-    "ComponentASGI": (build_stream_app, False),
-    "sse-starlette": (build_contender_app, True),
+class _VirtualSelector:
+    """A selector that never sleeps: with nothing ready it moves its loop's clock on by the
+    timeout instead (to the next timer), so a paced run takes no wall time to speak of and
+    the loop is never late, however busy the machine."""
+
+    def __init__(self, selector: Any, loop: VirtualClockLoop) -> None:
+        self._selector = selector
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> Any:
+        events = self._selector.select(0)
+        if not events and timeout is not None and timeout > 0:
+            self._loop.now += timeout
+        return events
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._selector, name)
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """asyncio's own loop on a virtual clock (:class:`_VirtualSelector`): every run of the
+    same tree makes the same frames, so an A/B compares CPU time alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+
+    def time(self) -> float:
+        return self.now
+
+
+def _run(load: Any, virtual: bool) -> dict[str, Any]:
+    if not virtual:
+        return uvloop.run(load)
+    with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+        result: dict[str, Any] = runner.run(load)
+        return result
+
+
+CONTENDERS: dict[str, tuple[Any, bool, str | None]] = {
+    "ComponentASGI": (build_stream_app, False, None),
+    "sse-starlette": (build_contender_app, True, None),
+    "ComponentASGI page compact": (build_stream_app, False, "compact"),
+    "ComponentASGI page full": (build_stream_app, False, "full"),
 }
 
 
@@ -121,7 +207,15 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--streams", default="100,300,600", help="counts, comma separated")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--virtual-clock",
+        action="store_true",
+        help="asyncio's loop on a virtual clock instead of uvloop: the same frames every run",
+    )
     parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
+    parser.add_argument(
+        "--only", default="", help="contenders to run, comma separated (default: all)"
+    )
     return parser.parse_args(argv)
 
 
@@ -132,16 +226,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds, rounds = arguments.seconds, arguments.rounds
     if arguments.smoke:
         counts, seconds, rounds = [20], 0.5, 1
-    names = list(CONTENDERS)
-    print("contender | streams | CPU µs/token | sends/token | late s")
+    names = [name for name in CONTENDERS if not arguments.only or name in arguments.only.split(",")]
+    print("contender | streams | CPU µs/token | sends/token | body bytes/token | late s")
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for count in counts:
             for name in order:
-                factory, plain = CONTENDERS[name]
+                factory, plain, frames = CONTENDERS[name]
                 callbacks = list(gc.callbacks)  # the factories add a GC pause counter
                 try:
-                    row = uvloop.run(_load(factory(), count, seconds, plain))
+                    load = _load(factory(), count, seconds, plain, frames)
+                    row = _run(load, arguments.virtual_clock)
                 except WrongStream as error:
                     print(f"{name} {count}: wrong stream: {error}", file=sys.stderr)
                     return 1

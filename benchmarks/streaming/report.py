@@ -6,8 +6,9 @@ that. This includes the server falling behind its own schedule when it is satura
 waiting for an upstream token would see). The framework's part alone, from the send stamp read
 just before ``stream_text`` to the arrival, is reported beside it.
 
-Every table is per contender (``ComponentASGI`` and sse-starlette, see
-:mod:`benchmarks.streaming.server`); :func:`comparison` puts them side by side with the ratios
+Every table is per contender (``ComponentASGI``, sse-starlette, and ``ComponentASGI`` through
+the page connection, see :mod:`benchmarks.streaming.server`); :func:`comparison` puts each of
+ours beside sse-starlette with the ratios
 issue 16 sets as targets (server CPU per token at most 0.5x the contender's, wire bytes per token
 at most its, median latency at most 17 ms above its, at least 2x the streams it carries with
 every token on time, at least 3x its tokens/s flat out).
@@ -382,7 +383,7 @@ def markdown(
     idle: Mapping[str, Any] | None,
     floor: Mapping[str, Any] | None,
     target_documents: Mapping[str, Mapping[str, Any]],
-    versus: Mapping[str, Any],
+    versus: Sequence[Mapping[str, Any]],
     errors: Sequence[str],
 ) -> str:
     """The report of one run."""
@@ -392,7 +393,8 @@ def markdown(
         f"uvloop {machine['uvloop']}; {setup}",
         "",
     ]
-    lines += [*_comparison_table(versus), ""]
+    for one in versus:
+        lines += [*_comparison_table(one), ""]
     for name, burst in bursts.items():
         lines += [*_burst_table(name, burst), ""]
     for name, contender_loads in loads.items():

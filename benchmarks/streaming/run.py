@@ -7,7 +7,9 @@ uvloop, 127.0.0.1) pinned to the first CPU, with the same client
 (:mod:`benchmarks.streaming.client`, raw asyncio sockets) pinned to the second:
 
 1. one stream as fast as possible, for each contender: tokens/s, frames and bytes on the wire
-   per token, server CPU per token;
+   per token, server CPU per token (``ComponentASGI`` twice: its plain stream, and the same
+   stream opened as the client runtime opens it in a browser, over a page connection with
+   compact frames);
 2. many concurrent streams at 100 tokens/s, for each contender: every token delivered in order,
    p50/p99 token latency, frames/s, bytes/s, server CPU, GC pauses, RSS; the stream counts and
    the contenders run interleaved round by round, each run on a fresh server (so no run
@@ -54,6 +56,8 @@ from benchmarks.streaming.report import (
 from benchmarks.streaming.server import (
     CONTENDERS,
     OURS,
+    OURS_PAGE,
+    SSE_STARLETTE,
     Contender,
     StreamServer,
     describe_plan,
@@ -263,7 +267,11 @@ def _write(
     setup = describe_plan(run.plan)
     bursts = {name: burst_summary(runs) for name, runs in run.burst_runs.items() if runs}
     target_documents = {name: targets(loads, TARGET_STREAMS) for name, loads in run.loads.items()}
-    versus = comparison(bursts, run.loads, target_documents, OURS.name, CONTENDERS[1].name)
+    versus = [
+        comparison(bursts, run.loads, target_documents, ours.name, SSE_STARLETTE.name)
+        for ours in (OURS, OURS_PAGE)
+        if ours in run.contenders
+    ]
     floor = floor_summary(run.floors) if run.floors else None
     report = markdown(
         machine, setup, bursts, run.loads, run.idle, floor, target_documents, versus, errors
@@ -287,7 +295,8 @@ def _write(
         "idle": run.idle,
         "pacing_floor": {"summary": floor, "runs": run.floors},
         "targets": target_documents,
-        "comparison": versus,
+        "comparison": versus[0] if versus else None,
+        "page_connection_comparison": versus[1] if len(versus) > 1 else None,
         "server": run.server,
         "by_server": {
             server: {

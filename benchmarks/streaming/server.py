@@ -30,6 +30,7 @@ from benchmarks.common.processes import server_command as _server_command
 __all__ = [
     "CONTENDERS",
     "OURS",
+    "OURS_PAGE",
     "SSE_STARLETTE",
     "Contender",
     "StreamServer",
@@ -59,7 +60,12 @@ OURS: Final = Contender("ComponentASGI", "benchmarks.streaming.app:build_stream_
 SSE_STARLETTE: Final = Contender(
     "sse-starlette", "benchmarks.streaming.contender:build_contender_app", ("--plain",)
 )
-CONTENDERS: Final = (OURS, SSE_STARLETTE)
+#: The same app, each stream opened as the client runtime opens it in a browser: over a page
+#: connection (one per stream here) that asks for compact frames.
+OURS_PAGE: Final = Contender(
+    "ComponentASGI page connection", "benchmarks.streaming.app:build_stream_app", ("--page",)
+)
+CONTENDERS: Final = (OURS, SSE_STARLETTE, OURS_PAGE)
 
 
 def describe_plan(plan: CpuPlan) -> str:

@@ -8,12 +8,18 @@ import json
 import re
 import traceback
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
+from jinja2 import pass_context
 
 from component_framework import ComponentASGI
-from component_framework.adapters.jinjax_renderer import Jinja2Renderer, register_component_global
+from component_framework.adapters.jinjax_renderer import (
+    Jinja2Renderer,
+    _render_context,
+    register_component_global,
+)
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
 from component_framework.core.registry import ComponentRegistry
@@ -195,3 +201,51 @@ def test_component_scripts_global_loads_htmx_4_when_asked(tmp_path: Path) -> Non
         '<script src="/components/_static/htmx4.min.js"></script>',
         '<script src="/components/_static/hx-sse.min.js"></script>',
     ]
+
+
+_TEMPLATES = {
+    "base.html": "<h1>{% block title %}base{% endblock %}</h1>{% block body %}{% endblock %}",
+    "child.html": (
+        '{% extends "base.html" %}{% block title %}{{ super() }}+{{ v }}{% endblock %}'
+        "{% block body %}{% autoescape false %}{{ v }}{% endautoescape %}|{{ v }}{% endblock %}"
+    ),
+    "plain.txt": "{{ v }}|{% set shown = v %}{{ shown }}|{{ probe() }}",
+}
+
+
+@pass_context
+def _probe(context: jinja2.runtime.Context) -> str:
+    """What a context-reading global sees of the render's context."""
+    return ",".join(sorted(context.get_all())) + f"/{context.name}/{context.eval_ctx.autoescape}"
+
+
+@pytest.mark.parametrize("autoescape", [True, False, jinja2.select_autoescape(["html"])])
+@pytest.mark.parametrize("name", sorted(_TEMPLATES))
+def test_renderer_renders_what_jinja_renders_with_blocks_autoescape_and_context_globals(
+    autoescape: Any, name: str
+) -> None:
+    """The renderer's context, made directly, renders as Jinja's own does: inherited blocks
+    and ``super()``, autoescape blocks, an autoescape that depends on the template's name,
+    set variables, a global reading the context; twice, each render on a context of its own."""
+    environment = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=autoescape)
+    environment.globals["probe"] = _probe
+    renderer = Jinja2Renderer(environment)
+    for value in ("<b>&", "second"):
+        expected = environment.get_template(name).render({"v": value})
+        assert renderer.render(name, {"v": value}) == expected
+
+
+def test_a_context_made_directly_holds_what_jinjas_own_holds() -> None:
+    environment = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=True)
+    template = environment.get_template("child.html")
+    names = dict(template.globals)
+    made = _render_context(environment, {**names, "v": 1}, template, names)
+    own = jinja2.runtime.Context(
+        environment, {**names, "v": 1}, template.name, template.blocks, globals=names
+    )
+
+    assert vars(made).keys() == vars(own).keys()
+    assert {key: value for key, value in vars(made).items() if key != "eval_ctx"} == {
+        key: value for key, value in vars(own).items() if key != "eval_ctx"
+    }
+    assert vars(made.eval_ctx) == vars(own.eval_ctx)

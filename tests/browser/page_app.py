@@ -14,8 +14,11 @@ of a dropped network: the response stops mid-body and the connection closes). ``
 - ``/late``: a thirteenth counter (the page's ``#add`` swaps it in), ``/gone``: what replaces
   counter 3 (``#remove``);
 - ``/stats``: JSON ``{"starts", "page_connections", "stream_requests", "cancelled",
-  "questions", "mounting"}`` (``stream_requests``: any component's own stream request;
-  ``questions``: what the askers' handlers received);
+  "questions", "mounting", "compact_asked", "compact_text", "long_text"}``
+  (``stream_requests``: any component's own stream request; ``questions``: what the askers'
+  handlers received; ``compact_asked``: page connections whose request asked for compact
+  frames; ``compact_text`` / ``long_text``: text frames the page connections sent compact,
+  ``t:<n>.<seq>``, or in the long form, ``event:t`` and the run id);
   ``POST /stats/reset``;
 - ``POST /cut``: end every open page connection now.
 
@@ -121,13 +124,20 @@ def expected_text() -> str:
 class _Stats:
     def __init__(self) -> None:
         self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+        self.compact_asked = self.compact_text = self.long_text = 0
         self.questions: list[str] = []
         self.mounting = False
         self.cuts: set[asyncio.Event] = set()
 
     def reset(self) -> None:
         self.starts = self.page_connections = self.stream_requests = self.cancelled = 0
+        self.compact_asked = self.compact_text = self.long_text = 0
         self.questions = []
+
+    def count_frames(self, body: bytes) -> None:
+        """Count the text frames of a page connection's body chunk, by form."""
+        self.compact_text += body.startswith(b"t:") + body.count(b"\n\nt:")
+        self.long_text += body.count(b"event:t\n")
 
 
 STATS: Final = _Stats()
@@ -231,6 +241,9 @@ async def stats(request: Request) -> JSONResponse:
             "cancelled": STATS.cancelled,
             "questions": STATS.questions,
             "mounting": STATS.mounting,
+            "compact_asked": STATS.compact_asked,
+            "compact_text": STATS.compact_text,
+            "long_text": STATS.long_text,
         }
     )
 
@@ -286,6 +299,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     async def cuttable_send(message: Any) -> None:
         if cut_now.is_set():
             raise OSError("the test cut this connection")
+        if message["type"] == "http.response.body":
+            STATS.count_frames(message.get("body", b""))
         await send(message)
 
     async def cuttable_receive() -> Any:
@@ -294,7 +309,10 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         done, _ = await asyncio.wait({waiting, cutting}, return_when=asyncio.FIRST_COMPLETED)
         if waiting in done:
             cutting.cancel()
-            return waiting.result()
+            message = waiting.result()
+            if b'"frames":"compact"' in message.get("body", b""):
+                STATS.compact_asked += 1
+            return message
         waiting.cancel()
         return {"type": "http.disconnect"}
 

@@ -6,7 +6,9 @@ per origin). With the runtime loaded, each tab streams all twelve over one page 
 plain request on the same origin still answers within a second, and after the server cuts
 every page connection mid-stream each tab reconnects once and every component ends with
 exactly `` 1 2 ... 30``: nothing lost, nothing repeated, no stream started twice.
-``data-page-connection="off"`` keeps the streams on their own connections.
+``data-page-connection="off"`` keeps the streams on their own connections. The runtime asks
+for compact frames: every text frame comes as ``t:<n>.<seq>``, none in the long form, and a
+drop mid-stream still resumes every component exactly.
 """
 
 from __future__ import annotations
@@ -126,3 +128,28 @@ def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhe
         assert stats["page_connections"] == 3, stats
     finally:
         context.close()
+
+
+def test_the_runtime_gets_compact_text_frames_and_resumes_exactly_after_a_drop(
+    base_url: str, browser: Browser
+) -> None:
+    http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base_url}/")
+        page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
+        before = http_json(f"{base_url}/stats")
+        assert http_json(f"{base_url}/cut", "POST")["cut"] == 1  # dropped mid-stream
+        _finished(page)  # each ends with exactly " 1 2 ... 30"
+        stats = http_json(f"{base_url}/stats")
+    finally:
+        context.close()
+    assert before["compact_text"] >= COMPONENTS, before  # before the drop, compact already
+    assert stats["compact_text"] > before["compact_text"], stats  # and after the resume
+    assert stats["long_text"] == 0, stats
+    assert stats["compact_asked"] == stats["page_connections"] >= 2, stats
+    assert stats["starts"] == COMPONENTS, stats  # resumed, never started again
+    assert errors == []

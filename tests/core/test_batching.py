@@ -74,6 +74,36 @@ async def test_a_text_joining_a_waiting_batch_is_still_checked() -> None:
     ]
 
 
+async def test_tokens_queued_without_an_op_keep_their_place_among_other_ops() -> None:
+    emit = Batches()
+    sink = BatchingSink(None, HOUR, emit)
+    component = Live()
+    component.stream_sink = sink
+    await component.stream_start("out")  # a lifecycle op: at once
+    await component.stream_text("out", "a")  # the first text: at once
+    await component.stream_text("out", "b")  # waits for the next frame
+    assert sink.flush()
+    await component.stream_insert("out", "<li>x</li>")  # waits
+    await component.stream_text("out", "c")  # after the insert: not merged into "b"
+    await component.stream_text("".join(["o", "u", "t"]), "d")  # an equal name, checked
+    await component.stream_text("other", "e")  # another stream: an op of its own
+    with pytest.raises(ValueError, match="expected stream to be 1-64 characters"):
+        await component.stream_text("out!", "x")  # a name no op carried is checked
+    await component.stream_text("other", "f")
+    assert sink.flush()
+
+    assert [[(op["op"], op["stream"], op.get("text")) for op in b] for b in emit.batches] == [
+        [("start", "out", None)],
+        [("text", "out", "a")],
+        [("text", "out", "b")],
+        [
+            ("insert", "out", None),
+            ("text", "out", "cd"),
+            ("text", "other", "ef"),
+        ],
+    ]
+
+
 @on_both_loops
 async def test_a_producer_that_never_waits_still_lets_the_loop_turn_after_each_frame() -> None:
     emit = Batches()

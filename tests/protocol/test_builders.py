@@ -59,6 +59,7 @@ class FakeRender:
     effects: dict[str, Any] | None = None
     listens: tuple[str, ...] = ()
     server_held: bool = False
+    state_text: str | None = None
 
 
 RENDER = FakeRender()
@@ -324,6 +325,7 @@ _STATES = st.dictionaries(
     errors=st.sampled_from([{}, {"name": ["required"]}]),
     effects=st.sampled_from([None, {"trigger": {"saved": {}}}]),
     server_held=st.booleans(),
+    written=st.booleans(),
 )
 def test_render_message_is_exactly_the_whole_document_encoded_at_once(
     html: str,
@@ -334,9 +336,12 @@ def test_render_message_is_exactly_the_whole_document_encoded_at_once(
     errors: dict[str, list[str]],
     effects: dict[str, Any] | None,
     server_held: bool,
+    written: bool,
 ) -> None:
+    """Whether the render brings its state's text (a signed render's) or not."""
+    state_text = compact_json(state) if written and not server_held else None
     render = FakeRender(html, state, snapshot, component_id, "counter", errors, effects, (),
-                        server_held)  # fmt: skip
+                        server_held, state_text)  # fmt: skip
     whole = {"type": "render", **render_document(render), "ref": ref}
 
     assert render_message(render, ref) == compact_json(whole)

@@ -512,6 +512,43 @@ def test_any_json_state_round_trips_exactly(
     assert (snapshot.component_name, snapshot.component_id) == (name, component_id)
 
 
+@settings(max_examples=200)
+@given(
+    state=json_states,
+    name=st.text(max_size=20),
+    component_id=st.text(max_size=20),
+    parent=st.none() | st.tuples(st.text(max_size=8), st.text(max_size=8)),
+    meta=st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+)
+def test_a_token_is_exactly_the_whole_document_signed_and_carries_the_state_text(
+    state: dict[str, Any],
+    name: str,
+    component_id: str,
+    parent: tuple[str, str] | None,
+    meta: dict[str, Any] | None,
+) -> None:
+    """The payload joined from its parts is the document encoded at once, and the state
+    text handed back is what the compact encoder writes for the state."""
+    token, state_text = signer(max_bytes=1 << 20).signed_state(
+        name, component_id, state, parent, meta
+    )
+
+    document: dict[str, Any] = {"c": name, "i": component_id, "t": NOW, "s": state}
+    if parent is not None:
+        document["p"] = parent
+    if meta:
+        document["m"] = meta
+    whole = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert token == hand_signed(b64(whole.encode("utf-8")))
+    assert state_text == json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    assert token == signer(max_bytes=1 << 20).sign(name, component_id, state, parent, meta)
+
+
+def test_a_state_that_is_not_strict_json_is_refused_when_signed() -> None:
+    with pytest.raises(ValueError, match="Out of range float values"):
+        signer().signed_state(NAME, COMPONENT_ID, {"price": float("nan")})
+
+
 _TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_.="
 token_like = st.one_of(
     st.text(),

@@ -1,5 +1,6 @@
 """Reading a socket that carries page-connection entries: its JSON messages apart from the
-run frames and control frames (SSE frames, byte for byte the page connection's)."""
+run frames and control frames (SSE frames, byte for byte the page connection's, compact
+ones included)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from component_framework.protocol.sse import SSEDecoder, SSEEvent
+from component_framework.protocol.page import PageDecoder
+from component_framework.protocol.sse import SSEEvent
 from component_framework.testing import WebSocketTestSession
 
 __all__ = ["Carried", "read_carried", "stream_entry"]
@@ -25,6 +27,8 @@ class Carried:
     messages: list[dict[str, Any]] = field(default_factory=list)
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)
     frames: list[SSEEvent] = field(default_factory=list)
+    #: Reads every message: a compact frame's number stands for the run a control frame named.
+    decoder: PageDecoder = field(default_factory=PageDecoder)
 
     def of(self, key: str) -> list[SSEEvent]:
         """The run frames of entry ``key`` (by the run its control frame named)."""
@@ -43,7 +47,7 @@ class Carried:
         if text.startswith("{"):
             self.messages.append(json.loads(text))
             return
-        events = SSEDecoder().feed(text.encode("utf-8"))
+        events = self.decoder.feed(text.encode("utf-8"))
         assert len(events) == 1, f"one frame per message, got {text!r}"
         event = events[0]
         if event.event == "page":

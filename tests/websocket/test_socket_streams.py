@@ -13,10 +13,11 @@ import pytest
 from component_framework import ComponentASGI
 from component_framework.asgi import socket_streams
 from component_framework.core.websocket import WebSocketManager
+from component_framework.protocol.sse import stream_ops
 from component_framework.testing import websocket_connect
 from tests.streaming.exchange import eventually
 from tests.websocket.helpers import RawSocket, make_app, ws_path
-from tests.websocket.socket_streams import read_carried, stream_entry
+from tests.websocket.socket_streams import Carried, read_carried, stream_entry
 from tests.websocket.ws_components import gates, journal
 
 Raw = Callable[..., RawSocket]
@@ -324,5 +325,35 @@ async def test_an_unstream_while_its_entry_joins_cancels_it_and_nothing_of_it_co
         alive = await _ping(ws)
     assert stopped == {"type": "unstreamed", "key": "s", "ref": "stop"}
     assert "s" not in carried.controls
-    assert all(frame.id.startswith(carried.controls["t"]["run"]) for frame in carried.frames)
+    assert all(
+        (frame.id or "").startswith(carried.controls["t"]["run"]) for frame in carried.frames
+    )
     assert alive["type"] == "pong"
+
+
+async def test_an_entry_that_asks_for_compact_frames_gets_them_numbered_by_the_socket(
+    app: ComponentASGI,
+) -> None:
+    async with websocket_connect(app, ws_path("counter")) as ws:
+        await ws.receive_json()
+        await ws.send_json(stream_entry("a", "ticker", "times=1", frames="compact"))
+        form = {"method": "POST", "body": "event=write&parts=3", "frames": "compact"}
+        await ws.send_json(stream_entry("b", "writer", **form))
+        texts: list[str] = []
+        carried = Carried()
+        while not (carried.ended("a") and carried.ended("b")):
+            text = await ws.receive_text()
+            texts.append(text)
+            carried.take(text)
+        await ws.send_json({"type": "stream", "key": "c", "name": "ticker", "frames": "short"})
+        answer = await ws.receive_json()
+    assert {carried.controls["a"]["short"], carried.controls["b"]["short"]} == {1, 2}
+    short = carried.controls["b"]["short"]
+    compact = [text for text in texts if text.startswith(f"t:{short}.")]
+    assert compact
+    assert all(text.count("\n") == 3 for text in compact)  # t:, data:, blank line
+    ops = [op for frame in carried.of("b") for op in stream_ops(frame) or [] if op["op"] == "text"]
+    assert "".join(str(op["text"]) for op in ops) == "piece-0;piece-1;piece-2;"
+    assert [frame.event for frame in carried.of("a")] == ["message", "done"]
+    assert (answer["type"], answer["code"]) == ("error", "malformed_request")
+    assert "'frames' must be" in answer["message"]

@@ -42,6 +42,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.page import (
     PageEntry,
+    ShortFrames,
     ended_frame,
     joined_frame,
     lost_entry_frame,
@@ -81,12 +82,22 @@ class _Source(Protocol):
 
 @dataclass(slots=True)
 class PageMember:
-    """One entry's run on a carrier (``run_id`` names it) and the last frame sent of it."""
+    """One entry's run on a carrier (``run_id`` names it) and the last frame sent of it;
+    ``short``: how a carrier with compact frames writes them (``None``: as they are);
+    ``key_event``: the event the carrier attached it with when not the carrier's wakeup
+    (the one to detach)."""
 
     key: str
     run_id: str
     run: _Source
     after: int
+    short: ShortFrames | None = None
+    key_event: aio.Event | None = None
+
+    def wire(self, frame: bytes) -> bytes:
+        """``frame`` (one of its run's) as its carrier writes it."""
+        short = self.short
+        return frame if short is None else short.frame(frame)
 
 
 class _Follower:
@@ -146,15 +157,22 @@ async def join_entry(
     wakeup: aio.Event,
     *,
     charge: bool,
+    short: int | None = None,
 ) -> tuple[bytes, PageMember | None]:
     """Entry ``entry``'s control frame, and its member when it joined (attached to
     ``wakeup``): a resume from this worker's runs, or followed from another worker's, or a new
     run started as its own ``GET`` stream request would start it (``charge``: it costs a
-    request of the client's rate)."""
+    request of the client's rate). ``short``: the carrier writes compact frames, and this
+    number (its own, announced in the control frame) stands for the run in them."""
     try:
         if entry.resume is not None:
-            return await _resume(entry, entry.resume, services, wakeup)
-        return await _start(carrier, entry, services, wakeup, charge=charge)
+            control, member = await _resume(entry, entry.resume, services, wakeup)
+        else:
+            control, member = await _start(carrier, entry, services, wakeup, charge=charge)
+        if member is not None and short is not None:
+            member.short = ShortFrames(member.run_id, short)
+            control = joined_frame(entry.key, member.run_id, short)
+        return control, member
     except Exception as exc:  # that entry's refusal; the others go on
         error: ComponentError
         if isinstance(exc, RequestError):

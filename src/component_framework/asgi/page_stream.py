@@ -8,8 +8,11 @@ open WebSocket's entries take too: started or resumed exactly as a stream of its
 be, a ``POST`` entry's fields read from its form body as that ``POST`` would read them), each
 answered by a control frame (joined, finished, lost, refused: a refusal is that
 entry's, the others go on). Then the runs' frames, unchanged (their ``id`` names the run, so
-nothing is re-encoded), as they come, with heartbeats while all are idle, until every run
-has ended (the connection closes when no component needs it), the client goes, or the server
+nothing is re-encoded; on a connection that asked for compact frames, the entry's number
+stands for the run in its text frames: ``protocol.page.ShortFrames``), as they come (while
+the task waits, a run's new frame is sent by the run's call, as ``asgi.sse``'s idle reader
+sends it: no task wakes per frame), with heartbeats while all are idle, until every run has
+ended (the connection closes when no component needs it), the client goes, or the server
 shuts down (one ``shutdown`` frame). One run's ``error`` ends that run only. Joins and leaves
 after the connection opened are a new connection with the new list (the client runtime's
 reconnect), which resume makes lossless. A part of the SSE transport: it reuses
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from functools import partial
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
@@ -33,6 +36,7 @@ from component_framework.asgi.routing import PAGE_SEGMENT
 from component_framework.asgi.sse import _Heartbeat, _refuse, _StreamReader
 from component_framework.core import aio
 from component_framework.core.events import checked_page_id
+from component_framework.core.stream_run import StreamRun
 from component_framework.errors import MethodNotAllowed, ServiceUnavailable
 from component_framework.protocol.page import MAX_PAGE_ENTRIES, parse_page_request
 from component_framework.protocol.sse import HEARTBEAT_FRAME, SHUTDOWN_FRAME
@@ -91,16 +95,24 @@ async def handle_page_stream(
         carrier = Carrier(scope, "/" + PAGE_SEGMENT, client, page)
         opening: list[bytes] = []
         new_runs = 0  # the entries before this one that asked for a new run
-        for entry in request.entries:
+        for number, entry in enumerate(request.entries, 1):
             # Each new run beyond the first costs a request, as its own request would.
             charge = new_runs > 0
-            control, member = await join_entry(carrier, entry, services, wakeup, charge=charge)
+            short = number if request.compact else None
+            control, member = await join_entry(
+                carrier, entry, services, wakeup, charge=charge, short=short
+            )
             new_runs += entry.resume is None
             opening.append(control)
             if member is not None:
                 members.append(member)
         reader = _StreamReader(send, settings, gate)
         heartbeat = _Heartbeat(aio.running_loop(), settings.stream_heartbeat, wakeup)
+        for member in members:
+            if isinstance(member.run, StreamRun):  # called on its frames (a followed run: woken)
+                listener = partial(_on_frame, reader, member, member.run, wakeup, heartbeat)
+                member.key_event = member.run.attach(aio.new_event(), listener)
+                member.run.detach(wakeup)  # after: the run never sees no reader meanwhile
         try:
             frames = partial(_send_frames, reader, opening, members, wakeup, heartbeat)
             await reader._exchange(receive, wakeup, frames)
@@ -108,7 +120,7 @@ async def handle_page_stream(
             heartbeat.cancel()
     finally:
         for member in members:
-            member.run.detach(wakeup)
+            member.run.detach(member.key_event or wakeup)
         guard.close("stream", client)
 
 
@@ -126,19 +138,22 @@ async def _send_frames(
     gate = reader.gate
     while not reader.gone:
         wakeup.clear()
+        await reader._finish_send()  # one the runs' calls started
+        if reader.gone:
+            return
         sent = False
         for member in list(members):
             frames = member.run.frames_after(member.after)
             for seq, wire in frames:
-                await reader._write(wire)
+                member.after = seq  # before the send: the run's call must not send it again
+                await reader._write(member.wire(wire))
                 if reader.gone:
                     return
-                member.after = seq
             if frames:
                 sent = True
             elif member.run.finished and not gate.closing:
                 members.remove(member)
-                member.run.detach(wakeup)
+                member.run.detach(member.key_event or wakeup)
         if sent:
             heartbeat.active = True
             continue
@@ -151,4 +166,48 @@ async def _send_frames(
             heartbeat.due = False
             await reader._write(HEARTBEAT_FRAME)
             continue
-        await wakeup.wait()
+        reader.idle = True
+        try:
+            await wakeup.wait()
+        finally:
+            reader.idle = False
+
+
+def _on_frame(
+    reader: _StreamReader,
+    member: PageMember,
+    run: StreamRun,
+    wakeup: aio.Event,
+    heartbeat: _Heartbeat,
+) -> None:
+    """``member``'s run has a new frame or ended: while the connection's task waits with
+    nothing to send, the frame goes out there and then when the server takes it at once (no
+    task wakes per frame, as for a stream of its own: ``asgi.sse``); anything else (a send
+    that has to wait or fails, the run's end) is the task's."""
+    if not reader.idle or reader.gone:
+        wakeup.set()
+        return
+    frames = run.frames
+    if frames and frames[-1][0] == member.after + 1:  # the common case: one new frame
+        new = [frames[-1]]
+    else:
+        new = run.frames_after(member.after)
+    for seq, wire in new:
+        message: Any = {"type": "http.response.body", "body": member.wire(wire), "more_body": True}
+        try:
+            waiting = aio.start_now(reader.send(message))
+        except (OSError, RuntimeError):  # the server says the client is gone
+            reader.gone = True
+        except Exception as exc:  # the server's fault: the task raises it
+            reader.failure = exc
+        else:
+            member.after = seq
+            heartbeat.active = True
+            if waiting is None:
+                continue
+            reader._hand_over(waiting, message)
+        reader.idle = False
+        wakeup.set()
+        return
+    if run.finished:
+        wakeup.set()

@@ -7,7 +7,9 @@ Owns a socket's streams (``{"type": "stream", "key", "name", "query" | "resume"}
 the client's rate; a resume from this worker's runs or followed from the resume store), in a
 task of its own so the socket goes on reading meanwhile. Its control frame and then its run's
 frames go out as socket text messages, byte for byte the page connection's SSE frames (the
-client runtime routes them by their ``<run>.<seq>`` id, as it routes the page connection's);
+client runtime routes them by their ``<run>.<seq>`` id, as it routes the page connection's;
+an entry that asked for compact frames gets a number of this socket, never reused, and its
+run's text frames carry it: ``protocol.page.ShortFrames``);
 never push renders, so the outbox never coalesces them away. One pump task per socket, only
 while an entry is carried, moves frames into the outbox while the outbox is under half its
 bounds (a run's frames wait in its replay buffer meanwhile, as they wait for a slow SSE
@@ -74,6 +76,7 @@ class SocketStreams:
         self._services = services
         self._carrier = carrier
         self._entries: dict[str, PageMember | _Joining] = {}
+        self._shorts = 0  # the last number given to an entry that asked for compact frames
         self._wakeup: aio.Event | None = None  # made at the first entry: most sockets carry none
         self._pump: aio.Task | None = None
         self._tasks: set[aio.Task] | None = None  # made at the first: an empty set is 216 B
@@ -111,17 +114,20 @@ class SocketStreams:
             self._link.queue(refused_frame(entry.key, limit.status_code, document).decode())
             return
         joining = self._entries[entry.key] = _Joining(resumed or None)
-        task = aio.running_loop().create_task(self._join(entry, joining))
+        short = None
+        if entry.compact:  # never one number for two runs on this socket
+            short = self._shorts = self._shorts + 1
+        task = aio.running_loop().create_task(self._join(entry, joining, short))
         tasks = self._tasks
         if tasks is None:
             tasks = self._tasks = set()
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    async def _join(self, entry: PageEntry, joining: _Joining) -> None:
+    async def _join(self, entry: PageEntry, joining: _Joining, short: int | None) -> None:
         wakeup = self._woken()
         control, member = await join_entry(
-            self._carrier, entry, self._services, wakeup, charge=True
+            self._carrier, entry, self._services, wakeup, charge=True, short=short
         )
         if self._closed or self._entries.get(entry.key) is not joining:  # left meanwhile
             if member is not None:
@@ -186,7 +192,7 @@ class SocketStreams:
         for seq, wire in frames:
             if link.crowded():
                 return True
-            link.queue(wire.decode())
+            link.queue(member.wire(wire).decode())
             member.after = seq
         if member.run.finished and not member.run.frames_after(member.after):
             del self._entries[member.key]  # its last frame is queued: the entry ends now

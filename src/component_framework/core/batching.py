@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from component_framework.core import aio
-from component_framework.core.streams import StreamCoalescer, StreamOp
+from component_framework.core.streams import StreamCoalescer, StreamOp, checked_text_op
 
 if TYPE_CHECKING:
     from component_framework.core.component import Component
@@ -108,11 +108,9 @@ class FrameClock:
         self._late = now > self._due + self.interval / 2
         due_by = now + self.interval / 2
         for batcher in dirty:
-            if not batcher.due(due_by):
-                self._dirty[batcher] = None
-                continue
             try:
-                batcher.flush_at_tick()
+                if not batcher.flush_at_tick(due_by):
+                    self._dirty[batcher] = None
             except Exception:  # one stream's bad batch must not hold back the others
                 logger.exception("a stream batch could not be sent")
         if self._dirty and loop is not None:
@@ -169,13 +167,22 @@ class OpBatcher:
             self._schedule(deadline)
         return False
 
-    def append_text(self, stream: str, text: str) -> bool:
-        """Append ``text`` to the text op of ``stream`` that waits for the clock's tick, if
-        that loses nothing (the cheap path of a token stream: no op is built); ``False``: the
-        caller pushes the op instead."""
-        if self._measuring or not self._scheduled:
+    def append_text(self, stream: str, text: str, checked: bool = False) -> bool:
+        """Queue a plain text append of ``text`` to ``stream`` without a coroutine, as
+        :meth:`push` of its op would (the cheap path of a token stream); ``False``: the caller
+        pushes the op instead. It joins the text op of ``stream`` that waits for the clock's
+        tick, if that loses nothing (no op is built); otherwise, with ``checked`` (``stream``
+        is a name an op has carried, so valid), its op is built unchecked and pushed here.
+        Never while the producer owes the loop a turn (:attr:`owes_turn`)."""
+        if self._measuring:
             return False
-        return self._coalescer.append_text(stream, text)
+        if self._scheduled and self._coalescer.append_text(stream, text):
+            return True
+        if not checked:
+            return False
+        if self.push(checked_text_op(stream, text)):
+            self.sent()
+        return True
 
     def sent(self) -> None:
         """A batch went out at once (:meth:`push` returned True): a callback measures the
@@ -211,10 +218,6 @@ class OpBatcher:
         if clock is None or not clock.schedule(self, self._loop, deadline):
             self._timer = self._loop.call_at(deadline, self.flush)
 
-    def due(self, when: float) -> bool:
-        """Whether the queued batch is due at ``when`` (by time, size or a lifecycle op)."""
-        return self._coalescer.ready(when)
-
     def flush(self) -> bool:
         """Emit what is queued as one batch now; True if there was anything."""
         self._unschedule()
@@ -223,13 +226,18 @@ class OpBatcher:
             self._emit(ops)
         return bool(ops)
 
-    def flush_at_tick(self) -> None:
-        """The clock's tick, which took this batcher off its dirty set, flushes it
-        (:meth:`flush` without the unscheduling the tick already did)."""
+    def flush_at_tick(self, due_by: float) -> bool:
+        """The clock's tick, which took this batcher off its dirty set, flushes it if its
+        batch is due by ``due_by`` (by time, size or a lifecycle op): :meth:`flush` without
+        the unscheduling the tick already did. ``False``: not due, it waits for the next."""
+        coalescer = self._coalescer
+        if not coalescer.ready(due_by):
+            return False
         self._scheduled = False
-        ops = self._coalescer.flush(self._loop.time())  # the time of this flush, not the tick's
+        ops = coalescer.flush(self._loop.time())  # the time of this flush, not the tick's
         if ops:
             self._emit(ops)
+        return True
 
     def _unschedule(self) -> None:
         if self._scheduled:
@@ -272,7 +280,16 @@ class BatchingSink:
     with ``renderer``.
     """
 
-    __slots__ = ("_batcher", "_clock", "_interval", "_outlet", "_templates", "closed", "renderer")
+    __slots__ = (
+        "_batcher",
+        "_checked",
+        "_clock",
+        "_interval",
+        "_outlet",
+        "_templates",
+        "closed",
+        "renderer",
+    )
 
     def __init__(
         self,
@@ -291,6 +308,9 @@ class BatchingSink:
         self._outlet = outlet
         self._clock = clock if clock is not None and clock.interval == interval else None
         self._batcher: OpBatcher | None = None
+        #: The stream of the last op sent here: a valid name (ops are checked when made), so
+        #: a token naming this same object needs no check again (:meth:`append_text`).
+        self._checked: str | None = None
         self.closed = False
 
     async def send_op(self, op: StreamOp) -> None:
@@ -305,14 +325,20 @@ class BatchingSink:
             await batcher.turn()
             if self.closed:
                 return
+        self._checked = op.stream
         if batcher.push(op):
             batcher.sent()
 
     def append_text(self, stream: str, text: str) -> bool:
-        """Append ``text`` to the pending text op of ``stream`` when that op waits for the
-        next frame anyway (see :meth:`OpBatcher.append_text`); ``False``: send the op."""
+        """Queue a plain text append of ``text`` to ``stream`` here and now, without an op
+        when it joins the text that waits for the next frame, and without checking the name
+        again when the last op sent here carried this very name (the same ``str`` object, as
+        a handler's constant is; see :meth:`OpBatcher.append_text`);
+        ``False``: send the op (the first token, after a close, or when the producer owes
+        the loop a turn)."""
         batcher = self._batcher
-        return batcher is not None and batcher.append_text(stream, text)
+        checked = stream is self._checked  # the very object that op carried, not a lookalike
+        return batcher is not None and batcher.append_text(stream, text, checked)
 
     def render(self, component: Component) -> str:
         """Render ``component``'s template (for ``stream_to`` without html)."""

@@ -67,9 +67,10 @@ class StreamSink(Protocol):
         ...
 
     def append_text(self, stream: str, text: str) -> bool:
-        """Append plain ``text`` to ``stream`` if an op that takes it already waits (True);
-        ``False``: the caller sends ``text_op(stream, text)`` with :meth:`send_op` (a token
-        stream's cheap path: most tokens join the text that waits for the next frame)."""
+        """Queue plain ``text`` appended to ``stream`` at once when the sink can, exactly as
+        ``send_op(text_op(stream, text))`` would (True); ``False``: the caller does that (a
+        token stream's cheap path: most tokens join the text that waits for the next frame,
+        and the others need no coroutine)."""
         ...
 
     def render(self, component: Component) -> str:
@@ -457,7 +458,7 @@ class Component:
             sink is not None
             and mode == "append"
             and type(text) is str
-            and sink.append_text(name, text)  # joined a checked op of ``name`` that waits
+            and sink.append_text(name, text)  # queued at once, as the op below would be
         ):
             return
         op = text_op(name, text, mode)  # validated with or without a sink

@@ -147,6 +147,9 @@ class DispatchResult:
     #: Whether the component keeps its state on the server: ``snapshot`` is a reference and
     #: the render document carries no ``state``.
     server_held: bool = False
+    #: ``state`` as compact JSON text, as its snapshot holds it (``None``: not written, as
+    #: for server-held state): a message that carries the state reuses it.
+    state_text: str | None = None
 
     @property
     def component_id(self) -> str:
@@ -746,13 +749,16 @@ class Dispatcher:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
             held = self.state.keeps(cls)
+            state_text = None
             if held:
                 writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(
                     name, component.id, component.state_version, component.parent, meta
                 )
             else:
-                snapshot = self.signer.sign(name, component.id, state, component.parent, meta)
+                snapshot, state_text = self.signer.signed_state(
+                    name, component.id, state, component.parent, meta
+                )
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
             # many items), so a 413 for it rather than a 500, and no traceback in the log.
@@ -765,7 +771,9 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
-        return DispatchResult(component, html, state, snapshot, effects or None, writes, held)
+        return DispatchResult(
+            component, html, state, snapshot, effects or None, writes, held, state_text
+        )
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call`` synchronously; a coroutine handler or mount, or server-held state

@@ -318,12 +318,24 @@ class Hub:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def _candidates(self, broadcast: Broadcast) -> Iterable[Member]:
-        if broadcast.topic is not None:
-            return self._by_topic.get(broadcast.topic, ())
-        if broadcast.component_name is not None:
-            return self._by_name.get(broadcast.component_name, ())
-        return [member for members in self._by_name.values() for member in members]
+    def _targets(self, broadcast: Broadcast) -> list[Member]:
+        """The members ``broadcast`` targets, in a list of their own (members may join or
+        leave while it is delivered). A broadcast with one target takes its index's entry as
+        it is: every member there matches (the common fan-out, by component name, thus costs
+        no check per member); more targets are checked against each member of the first."""
+        topic, name = broadcast.topic, broadcast.component_name
+        if topic is not None:
+            candidates: Iterable[Member] = self._by_topic.get(topic, ())
+            single = name is None and broadcast.component_id is None
+        elif name is not None:
+            candidates = self._by_name.get(name, ())
+            single = broadcast.component_id is None
+        else:
+            candidates = [member for members in self._by_name.values() for member in members]
+            single = False
+        if single:
+            return list(candidates)
+        return [member for member in candidates if broadcast.matches(member)]
 
     async def deliver(self, broadcast: Broadcast) -> int:
         """Hand ``broadcast`` to every matching member of this process; returns how many.
@@ -335,13 +347,14 @@ class Hub:
         if self._delivery_lock is None:
             self._delivery_lock = aio.new_lock()
         async with self._delivery_lock:
-            members = [m for m in self._candidates(broadcast) if broadcast.matches(m)]
+            members = self._targets(broadcast)
             delivered = 0
             budget = LoopSlice()
+            present = self._topics
             for member in members:
                 if budget.spent():
                     await budget.next_turn()
-                if member not in self._topics:  # left while we yielded
+                if member not in present:  # left while we yielded
                     continue
                 try:
                     member.deliver(broadcast)

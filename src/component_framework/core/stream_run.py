@@ -96,8 +96,10 @@ class StreamRun:
         self.task: aio.Task | None = None
         self._grace_timer: aio.Timer | None = None
         self._wakeups: set[aio.Event] = set()
-        #: Readers told of each new frame by a call instead of their event (``attach``).
+        #: Readers told of each new frame by a call instead of their event (``attach``),
+        #: and the calls alone, made again when a reader comes or goes (not at every frame).
         self._listeners: dict[aio.Event, Callable[[], None]] = {}
+        self._calls: tuple[Callable[[], None], ...] = ()
         self._on_closed = on_closed
         self._closed = False
         #: The run's entry in the deployment's resume store (``None``: this worker only).
@@ -138,9 +140,8 @@ class StreamRun:
         """Tell every reader that something changed (a new frame, the end)."""
         for wakeup in self._wakeups:
             wakeup.set()
-        if self._listeners:
-            for listener in list(self._listeners.values()):
-                listener()
+        for listener in self._calls:  # a reader that leaves meanwhile is still called once
+            listener()
 
     def stream(self, ops: list[StreamOp]) -> None:
         """A batch of stream operations as one ``stream`` frame."""
@@ -231,12 +232,14 @@ class StreamRun:
             self._wakeups.add(wakeup)
         else:
             self._listeners[wakeup] = listener
+            self._calls = tuple(self._listeners.values())
         return wakeup
 
     def detach(self, wakeup: aio.Event) -> None:
         """A reader left: with no reader left, start the grace countdown."""
         self._wakeups.discard(wakeup)
-        self._listeners.pop(wakeup, None)
+        if self._listeners.pop(wakeup, None) is not None:
+            self._calls = tuple(self._listeners.values())
         self.readers -= 1
         if self.readers == 0:
             self._schedule_close()

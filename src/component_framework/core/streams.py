@@ -29,6 +29,7 @@ __all__ = [
     "StreamOp",
     "StreamOpKind",
     "TextMode",
+    "checked_text_op",
     "delete_op",
     "done_op",
     "error_op",
@@ -158,9 +159,19 @@ class StreamOp:
         uses it for its byte budget.
         """
         total = _OP_OVERHEAD + len(self.op) + len(self.stream)
-        for value in (self.text, self.html, self.mode, self.at, self.target, self.selector):
-            if value is not None:
-                total += _FIELD_OVERHEAD + len(value)
+        # Unrolled: the first op of every frame of a token stream is sized here.
+        if self.text is not None:
+            total += _FIELD_OVERHEAD + len(self.text)
+        if self.html is not None:
+            total += _FIELD_OVERHEAD + len(self.html)
+        if self.mode is not None:
+            total += _FIELD_OVERHEAD + len(self.mode)
+        if self.at is not None:
+            total += _FIELD_OVERHEAD + len(self.at)
+        if self.target is not None:
+            total += _FIELD_OVERHEAD + len(self.target)
+        if self.selector is not None:
+            total += _FIELD_OVERHEAD + len(self.selector)
         return total
 
 
@@ -220,12 +231,15 @@ def text_op(
         and type(stream) is str
         and _STREAM_NAME.fullmatch(stream) is not None
     ):
-        return _append(stream, text)
+        return checked_text_op(stream, text)
     return StreamOp("text", stream, text=text, mode=mode, target=target)
 
 
-def _append(stream: str, text: str) -> StreamOp:
-    """A ``text`` append op from fields already known to be valid (no target)."""
+def checked_text_op(stream: str, text: str) -> StreamOp:
+    """``text_op(stream, text)`` built without validation, for fields already known to be
+    valid: ``text`` a ``str`` and ``stream`` a name an op has carried before (every op is
+    checked when it is made), such as the merge of two appends or a stream sink's next token
+    to a stream it has seen."""
     op = _new_op(StreamOp)
     op.op = "text"
     op.stream = stream
@@ -285,7 +299,7 @@ class _Queued:
         op = self.op
         text = (op.text or "") + "".join(self.more)
         if op.mode == "append" and op.target is None:  # merged from valid ops: still valid
-            return _append(op.stream, text)
+            return checked_text_op(op.stream, text)
         return dataclasses.replace(op, text=text)
 
 
@@ -440,7 +454,7 @@ class StreamCoalescer:
         if not queue:
             return []
         ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
-        self._queue = []
+        queue.clear()  # kept for the next batch: one list less per frame
         self._bytes = 0
         self._urgent = False
         if self._content:  # a frame of lifecycle ops alone does not hold the next one back

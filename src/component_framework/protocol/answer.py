@@ -84,6 +84,12 @@ class Rendered(Protocol):
         ...
 
     @property
+    def state_text(self) -> str | None:
+        """``state`` as compact JSON text when the render wrote it already (inside its
+        snapshot), else ``None``: a builder that carries the state encodes it then."""
+        ...
+
+    @property
     def effects(self) -> dict[str, Any] | None:
         """Navigation and client effects for the browser (``redirect``, ``push_url`` or
         ``replace_url``, ``trigger``), or ``None``."""

@@ -21,25 +21,34 @@ are this entry's), ``{"key", "end": "finished"}`` (a resume of a run that has no
 what ``204`` says to a stream of its own), ``{"key", "end": "lost", "error"}`` (a resume
 of a run the server does not have) and ``{"key", "end": "refused", "status", "error"}``
 (what the stream of its own would have been refused with). The runs' frames themselves are
-``protocol.sse``'s, written unchanged. Pure.
+``protocol.sse``'s, written unchanged, except on a connection that asked for compact frames
+(``"frames": "compact"`` beside ``streams``, or in a socket's ``stream`` entry: the client
+runtime's opt-in): there a joined entry's control frame also carries ``"short": <n>``, a number
+of that connection, and its run's compact text frames go out as ``t:<n>.<seq>`` and their
+``data:`` line (no ``event:`` line, no run id: :class:`ShortFrames`, the head cut off the
+stored frame); :class:`PageDecoder` reads both forms back to full events. Pure.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from component_framework.protocol.compact import compact_json
 from component_framework.protocol.request import RequestError, decode_json_object, quoted
-from component_framework.protocol.sse import encode_event
+from component_framework.protocol.sse import TEXT_EVENT, SSEDecoder, SSEEvent, encode_event
 
 __all__ = [
+    "COMPACT_FRAMES",
     "MAX_KEY_CHARS",
     "MAX_PAGE_ENTRIES",
     "PAGE_EVENT",
+    "PageDecoder",
     "PageEntry",
     "PageRequest",
+    "ShortFrames",
     "ended_frame",
     "joined_frame",
     "lost_entry_frame",
@@ -58,7 +67,13 @@ MAX_KEY_CHARS: Final = 64
 _MAX_NAME_CHARS: Final = 128
 _MAX_RESUME_CHARS: Final = 96
 _MAX_METHOD_CHARS: Final = 16
-_FIELDS: Final = frozenset({"key", "name", "query", "resume", "method", "body"})
+_FIELDS: Final = frozenset({"key", "name", "query", "resume", "method", "body", "frames"})
+#: The value of ``frames`` that asks for compact frames (the only value there is besides
+#: ``"full"``, the default).
+COMPACT_FRAMES: Final = "compact"
+_FRAME_FORMS: Final = ("full", COMPACT_FRAMES)
+#: The field of a compact text frame: ``t:<n>.<seq>``.
+SHORT_FIELD: Final = "t"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +86,32 @@ class PageEntry:
     resume: str | None = None
     method: str = "GET"
     body: bytes | None = None
+    #: Its run's text frames go out compact (a socket's entry asked so).
+    compact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """The parsed request: the page id (checked by ``core.events``) and the entries in order."""
+    """The parsed request: the page id (checked by ``core.events``), the entries in order,
+    and whether the connection asked for compact frames."""
 
     page: object
     entries: tuple[PageEntry, ...]
+    compact: bool = False
+
+
+def _compact(document: Mapping[str, Any], where: str) -> bool:
+    """Whether ``document`` asks for compact frames (``"frames"``: ``"full"`` or
+    ``"compact"``); ``RequestError`` for any other value."""
+    if "frames" not in document:
+        return False
+    value = document["frames"]
+    if not isinstance(value, str) or value not in _FRAME_FORMS:
+        raise RequestError(
+            "malformed",
+            f'{where}\'s \'frames\' must be "full" or "compact", got {quoted(value)}',
+        )
+    return value == COMPACT_FRAMES
 
 
 def _text(item: Mapping[str, Any], key: str, limit: int) -> str:
@@ -105,6 +138,7 @@ def parse_page_entry(item: object) -> PageEntry:
             "malformed", f"a page stream: unexpected field {quoted(sorted(unknown)[0])}"
         )
     key, name = _text(item, "key", MAX_KEY_CHARS), _text(item, "name", _MAX_NAME_CHARS)
+    compact = _compact(item, f"page stream {quoted(key)}")
     if ("query" in item) == ("resume" in item):
         raise RequestError(
             "malformed", f"page stream {quoted(key)}: give either 'query' or 'resume'"
@@ -114,7 +148,8 @@ def parse_page_entry(item: object) -> PageEntry:
             raise RequestError(
                 "malformed", f"page stream {quoted(key)}: a resume takes no 'method' or 'body'"
             )
-        return PageEntry(key, name, resume=_text(item, "resume", _MAX_RESUME_CHARS))
+        resume = _text(item, "resume", _MAX_RESUME_CHARS)
+        return PageEntry(key, name, resume=resume, compact=compact)
     query = item["query"]
     if not isinstance(query, str):
         raise RequestError("malformed", f"page stream {quoted(key)}: 'query' must be a string")
@@ -130,6 +165,7 @@ def parse_page_entry(item: object) -> PageEntry:
         query=query.encode("utf-8", "surrogatepass"),
         method=method,
         body=None if body is None else body.encode("utf-8", "surrogatepass"),
+        compact=compact,
     )
 
 
@@ -138,9 +174,10 @@ def parse_page_request(
 ) -> PageRequest:
     """The request in the JSON body ``text``; ``RequestError`` for anything else (no JSON
     object, missing or ill-typed fields, no entry or more than ``max_entries``, a key given
-    twice, a run resumed by two entries)."""
+    twice, a run resumed by two entries, a ``frames`` other than ``"full"`` or ``"compact"``,
+    or one given in an entry rather than once beside ``streams``)."""
     document = decode_json_object(text, max_depth, "page connection", max_fields=max_fields)
-    unknown = set(document) - {"page", "streams"}
+    unknown = set(document) - {"page", "streams", "frames"}
     if unknown:
         raise RequestError("malformed", f"unexpected field {quoted(sorted(unknown)[0])}")
     items = document.get("streams")
@@ -150,11 +187,16 @@ def parse_page_request(
         raise RequestError(
             "too_many_fields", f"'streams' holds {len(items)} items, over {max_entries}"
         )
+    compact = _compact(document, "the page connection")
     entries = tuple(parse_page_entry(item) for item in items)
+    if any(isinstance(item, dict) and "frames" in item for item in items):
+        raise RequestError(
+            "malformed", "give 'frames' once, beside 'streams', not in a page stream"
+        )
     if len({entry.key for entry in entries}) != len(entries):
         raise RequestError("malformed", "every page stream needs a 'key' of its own")
     _check_runs_resumed_once(entries)
-    return PageRequest(document.get("page"), entries)
+    return PageRequest(document.get("page"), entries, compact)
 
 
 def _check_runs_resumed_once(entries: tuple[PageEntry, ...]) -> None:
@@ -174,9 +216,13 @@ def _check_runs_resumed_once(entries: tuple[PageEntry, ...]) -> None:
         seen[run] = entry.key
 
 
-def joined_frame(key: str, run_id: str) -> bytes:
-    """Entry ``key`` is run ``run_id``: the frames whose id starts with ``<run_id>.``."""
-    return encode_event(compact_json({"key": key, "run": run_id}), event=PAGE_EVENT)
+def joined_frame(key: str, run_id: str, short: int | None = None) -> bytes:
+    """Entry ``key`` is run ``run_id``: the frames whose id starts with ``<run_id>.``, and on
+    a connection with compact frames (``short``) the ``t:<short>.<seq>`` frames too."""
+    data: dict[str, object] = {"key": key, "run": run_id}
+    if short is not None:
+        data["short"] = short
+    return encode_event(compact_json(data), event=PAGE_EVENT)
 
 
 def ended_frame(key: str) -> bytes:
@@ -195,3 +241,66 @@ def refused_frame(key: str, status: int, document: Mapping[str, Any]) -> bytes:
     document its answer would carry)."""
     data = {"key": key, "end": "refused", "status": status, "error": dict(document)}
     return encode_event(compact_json(data), event=PAGE_EVENT)
+
+
+class ShortFrames:
+    """One run's frames as a connection with compact frames writes them: a compact text frame
+    (``event:t``, ``id:<run>.<seq>``, ``data:<stream> <text>``: ``protocol.sse.text_frame``)
+    loses its head up to the sequence number for ``t:<short>.``, which says the same on that
+    connection (``t``: a text frame; ``<short>``: the run, announced by its entry's control
+    frame); every other frame goes as it is (its ``id`` names the run in full). The heads are
+    built once per run, so a frame costs a prefix test and a copy of its bytes."""
+
+    __slots__ = ("_cut", "_long", "_short")
+
+    def __init__(self, run_id: str, short: int) -> None:
+        self._long = f"event:{TEXT_EVENT}\nid:{run_id}.".encode()
+        self._short = f"{SHORT_FIELD}:{short}.".encode("ascii")
+        self._cut = len(self._long)
+
+    def frame(self, wire: bytes) -> bytes:
+        """``wire`` (one entry of the run's frames) as this connection writes it."""
+        if wire.startswith(self._long):
+            return self._short + wire[self._cut :]
+        return wire
+
+
+class PageDecoder(SSEDecoder):
+    """:class:`~component_framework.protocol.sse.SSEDecoder` for a page connection's answer
+    in either form: a compact text frame (``t:<short>.<seq>``) comes out as the ``event:t``
+    frame it stands for, its ``id`` the full ``<run>.<seq>`` (the run its control frame
+    announced for ``short``); everything else as ``SSEDecoder`` reads it. A ``t:`` of a number
+    no control frame announced keeps its short id as the ``id`` (the caller's to reject)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: dict[str, str] = {}
+        self._short: str | None = None
+
+    def _apply_field(self, name: str, value: str) -> None:
+        if name == SHORT_FIELD:
+            self._short = value
+        else:
+            super()._apply_field(name, value)
+
+    def _dispatch(self) -> SSEEvent | None:
+        short, self._short = self._short, None
+        event = super()._dispatch()
+        if event is None:
+            return None
+        if short is not None:
+            number, _, seq = short.partition(".")
+            run = self.runs.get(number)
+            event.event = TEXT_EVENT
+            event.id = f"{run}.{seq}" if run is not None else short
+        elif event.event == PAGE_EVENT:
+            self._announce(event.data)
+        return event
+
+    def _announce(self, data: str) -> None:
+        try:
+            control = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(control, dict) and "short" in control and "run" in control:
+            self.runs[str(control["short"])] = str(control["run"])

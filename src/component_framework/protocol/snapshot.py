@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from component_framework.protocol.compact import strict_json
+from component_framework.protocol.compact import json_string, strict_json
 
 __all__ = ["Snapshot", "SnapshotError", "SnapshotSigner", "key_id"]
 
@@ -168,13 +168,41 @@ class SnapshotSigner:
         with the framework's ``meta``, when there is some); raises ``TypeError`` if state or
         meta is not JSON data, ``SnapshotError("oversized")`` if the token would exceed
         ``max_bytes``."""
-        document: dict[str, Any] = {
-            "c": component_name,
-            "i": component_id,
-            "t": int(self._clock()),
-            "s": state,
-        }
-        return self._seal(component_name, document, parent, meta)
+        return self.signed_state(component_name, component_id, state, parent, meta)[0]
+
+    def signed_state(
+        self,
+        component_name: str,
+        component_id: str,
+        state: dict[str, Any],
+        parent: tuple[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        """:meth:`sign`'s token, and the state's JSON text as written inside it: the compact
+        text any encoder of ours writes for ``state`` (a message that carries the state too
+        reuses it instead of encoding the state a second time).
+
+        The payload is joined from its encoded parts, key by key in the order of the whole
+        document (``c``, ``i``, ``t``, ``s``, then ``p`` and ``m`` when given): the same text
+        as the document encoded at once, without the document dict and with the state
+        encoded only once."""
+        state_text = strict_json(state)
+        parts = [
+            '{"c":',
+            json_string(component_name),
+            ',"i":',
+            json_string(component_id),
+            ',"t":',
+            str(int(self._clock())),
+            ',"s":',
+            state_text,
+        ]
+        if parent is not None:
+            parts += (',"p":', strict_json(parent))
+        if meta:
+            parts += (',"m":', strict_json(meta))
+        parts.append("}")
+        return self._seal_text(component_name, "".join(parts)), state_text
 
     def sign_reference(
         self,
@@ -206,8 +234,11 @@ class SnapshotSigner:
             document["p"] = parent
         if meta:
             document["m"] = meta
-        encoded = strict_json(document).encode("utf-8")
-        payload = _b64encode(encoded)
+        return self._seal_text(component_name, strict_json(document))
+
+    def _seal_text(self, component_name: str, text: str) -> str:
+        """The token of the payload document ``text`` (its JSON)."""
+        payload = _b64encode(text.encode("utf-8"))
         signed = self._sign_prefix + payload
         signature = _b64encode(self._signature(self._macs[0], signed))
         token = (signed + b"." + signature).decode("ascii")

@@ -12,7 +12,8 @@ mirror of ``protocol.sse``'s frame builders). Two client dialects are understood
   socket); a ``leave`` names the ``component_id`` of such a component, or the ``join_ref`` of
   its join while the join's answer has not arrived;
 - ``{"type": "stream", "key", "name", "query" | "resume"}``: one entry of the page connection
-  (``protocol.page``) carried by the socket, and ``{"type": "unstream", "key"}`` to stop one;
+  (``protocol.page``; ``"frames": "compact"`` asks for its compact frames) carried by the
+  socket, and ``{"type": "unstream", "key"}`` to stop one;
 - htmx's ws extension: an object of form values plus its request headers (no ``type``):
   ``HEADERS`` from htmx 2's htmx-ext-ws, ``headers`` from htmx 4's hx-ws. Its ``event``
   field names the handler, every other non-reserved field joins the payload, and the answer is
@@ -267,16 +268,18 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     ``errors`` before ``ref`` when the render shows form errors.
 
     The common render (state in the document, no errors, no effects: every push render of a
-    fan-out) is written from its encoded parts, with no document dicts in between; the text
-    is the same as that of the whole document encoded at once."""
+    fan-out) is written from its encoded parts, with no document dicts in between, and the
+    state's text that the snapshot holds when there is one; the text is the same as that of
+    the whole document encoded at once."""
     if rendered.server_held or rendered.effects or rendered.errors:
         return _encode({"type": "render", **render_document(rendered), "ref": ref})
+    state_text = rendered.state_text  # (the snapshot's: the state is encoded once)
     return "".join(
         (
             '{"type":"render","html":',
             _string(rendered.html),
             ',"state":',
-            _encode(rendered.state),
+            _encode(rendered.state) if state_text is None else state_text,
             ',"snapshot":',
             _string(rendered.snapshot),
             ',"component_id":',

@@ -336,7 +336,8 @@
     });
     socket.addEventListener("message", function (event) {
       if (host.socket === socket && typeof event.data === "string" && isFrame(event.data)) {
-        return event.data.split("\n\n").forEach(function (block) { if (block) { linkFrame(block); } });
+        var shorts = socket.cfShort || (socket.cfShort = {}); // its compact frames' numbers
+        return event.data.split("\n\n").forEach(function (block) { if (block) { linkFrame(block, shorts); } });
       }
       var member = host.socket === socket && typeof event.data === "string" && memberFor(host, event.data);
       if (member) { routed.push({ text: event.data, to: member.elt }); member.deliver(event.data); }
@@ -519,8 +520,8 @@
 
   /* -- one connection per page (docs/scaling.md): every stream of ours shares one response ---- */
   // POST <prefix>/_page/ names each joined stream (what its own URL would ask, or its run and
-  // last frame to resume); the answer carries every run's frames unchanged (the id names the
-  // run). A join or an early leave re-opens it with the new list, a drop re-opens it once with
+  // last frame to resume); the answer carries every run's frames (the id names the run; in a
+  // compact text frame, the number its control frame gave it). A join or an early leave re-opens it with the new list, a drop re-opens it once with
   // backoff: each stream resumes after its own last frame, so nothing is lost or repeated.
   // When the page has a socket of ours (open, opening or reconnecting), the same entries ride
   // it instead: {"type": "stream", ...} one by one, {"type": "unstream", key} on a leave, the
@@ -554,7 +555,7 @@
     clearTimeout(reopening);
     reopening = setTimeout(openLink, delay);
   }
-  function isFrame(text) { return /^(event|id|data):/.test(text); } // a socket message of the page's streams
+  function isFrame(text) { return /^(event|id|data|t):/.test(text); } // a socket message of the page's streams
   function openLink() {
     reopening = 0;
     if (link && Object.keys(members).some(function (key) { return members[key].sent === link; })) {
@@ -581,14 +582,14 @@
       streams.push({ key: key, name: member.name, query: member.query, method: member.method, body: member.body });
     });
     if (socket) { // the page's socket carries them, one message each
-      return streams.forEach(function (entry) { entry.type = "stream"; socket.send(JSON.stringify(entry)); });
+      return streams.forEach(function (entry) { entry.type = "stream"; entry.frames = "compact"; socket.send(JSON.stringify(entry)); });
     }
     var keys = streams.map(function (entry) { return entry.key; }), current = link = controller;
     if (!keys.length) { link = null; return; }
     fetch(PAGE_URL, {
       method: "POST", credentials: "same-origin", signal: controller.signal,
       headers: headersFor(elt, { "Content-Type": "application/json", "X-Component-Page": PAGE }),
-      body: JSON.stringify({ page: PAGE, streams: streams })
+      body: JSON.stringify({ page: PAGE, streams: streams, frames: "compact" })
     }).then(function (answer) {
       if (answer.ok) { backoff = 0; return readLink(answer.body.getReader(), current); }
       if (answer.status === 429 || answer.status >= 500) { throw answer.status; } // again later
@@ -604,14 +605,14 @@
     if (Object.keys(members).length) { backoff = Math.min(backoff ? backoff * 2 : 250, 16000); reopen(backoff); }
   }
   function readLink(reader, current) {
-    var decoder = new TextDecoder(), buffer = "";
+    var decoder = new TextDecoder(), buffer = "", shorts = {}; // this connection's numbers of its runs
     function pump() {
       return reader.read().then(function (step) {
         if (link !== current) { reader.cancel(); return; }
         if (step.done) { return; }
         buffer += decoder.decode(step.value, { stream: true }).replace(/\r\n/g, "\n");
         for (var end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-          linkFrame(buffer.slice(0, end));
+          linkFrame(buffer.slice(0, end), shorts);
           buffer = buffer.slice(end + 2);
           if (link !== current) { reader.cancel(); return; }
         }
@@ -620,16 +621,23 @@
     }
     return pump();
   }
-  function linkFrame(block) { // one SSE frame (the server's own: "\n" line ends, no retry to keep)
+  // Compact frames (asked for above): a text frame is "t:<n>.<seq>" and its data, <n> the
+  // number this connection's control frame gave the run; every other frame names its run.
+  function linkFrame(block, shorts) { // one SSE frame (the server's own: "\n" line ends, no retry to keep)
     var id = "", event = "message", data = [];
     block.split("\n").forEach(function (line) {
       var colon = line.indexOf(":"), field = colon < 0 ? line : line.slice(0, colon);
       var value = colon < 0 ? "" : line.slice(colon + (line.charAt(colon + 1) === " " ? 2 : 1));
       if (field === "data") { data.push(value); } else if (field === "event") { event = value; } else if (field === "id") { id = value; }
+      if (field === "t") { // the full id again: each entry resumes with it
+        var at = value.indexOf("."), owner = members[shorts[value.slice(0, at)]];
+        event = "t";
+        id = owner && owner.run ? owner.run + value.slice(at) : "";
+      }
     });
     if (!data.length) { return; } // a heartbeat
     var text = data.join("\n"), dot = id.lastIndexOf(".");
-    if (event === "page") { return control(JSON.parse(text)); }
+    if (event === "page") { return control(JSON.parse(text), shorts); }
     if (event === "shutdown") { // the server goes away: every stream, as its own would
       return Object.keys(members).forEach(function (key) { members[key].ended = true; members[key].frame(event, text, ""); });
     }
@@ -639,10 +647,11 @@
     if (FINAL.indexOf(event) >= 0) { member.ended = true; }
     member.frame(event, text, id);
   }
-  function control(info) {
+  function control(info, shorts) {
     var member = members[info.key];
     if (!member) { return; }
     member.sent = null;
+    if (info.short) { shorts[info.short] = info.key; }
     if (info.run) {
       if (member.run !== info.run) { member.run = info.run; member.seq = 0; byRun[info.run] = member.key; }
       return member.opened();
