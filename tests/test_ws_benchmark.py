@@ -20,6 +20,8 @@ from benchmarks.websocket.app import (
     build_ws_litestar,
     build_ws_starlette,
 )
+from benchmarks.websocket.cachesim import main as cache_main
+from benchmarks.websocket.cachesim import parse_counts, per_event
 from benchmarks.websocket.client import check_render
 from benchmarks.websocket.inprocess import main as in_process_main
 from benchmarks.websocket.server import redis_server, run_client, ws_servers
@@ -177,3 +179,37 @@ def test_the_in_process_run_refuses_more_clients_than_events() -> None:
 def test_the_in_process_run_refuses_an_unknown_contender() -> None:
     with pytest.raises(SystemExit):
         in_process_main(["--smoke", "--contenders", "components,nginx"])
+
+
+CACHEGRIND_OUT = """desc: I1 cache:         32768 B, 64 B, 8-way associative
+cmd: python -m benchmarks.websocket.inprocess
+events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw
+fl=ceval.c
+fn=_PyEval_EvalFrameDefault
+1 5 0 0 0 0 0 0 0 0
+summary: {}
+"""
+
+
+def test_the_cache_simulation_counts_one_event_as_the_difference_of_two_runs() -> None:
+    short = parse_counts(CACHEGRIND_OUT.format("1000 10 1 400 40 4 200 20 2"))
+    long = parse_counts(CACHEGRIND_OUT.format("3000 30 3 1200 100 14 600 60 12"))
+    assert short["D1mr"] == 40
+    assert per_event(short, long, 10) == {
+        "instructions": 200.0,
+        "L1 data misses": 10.0,  # reads (100 - 40) and writes (60 - 20), over 10 events
+        "last-level misses": 2.0,
+        "L1 instruction misses": 2.0,
+    }
+
+
+def test_the_cache_simulation_refuses_a_file_without_totals() -> None:
+    with pytest.raises(ValueError, match="no summary"):
+        parse_counts("events: Ir\n")
+    with pytest.raises(ValueError, match="2 counts for 1 events"):
+        parse_counts("events: Ir\nsummary: 1 2\n")
+
+
+def test_the_cache_simulation_refuses_an_unknown_contender() -> None:
+    with pytest.raises(SystemExit):
+        cache_main(["--smoke", "--contenders", "components,nginx"])

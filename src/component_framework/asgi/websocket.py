@@ -319,12 +319,23 @@ class _SocketConnection:
         socket's own by default, that nobody asked for: coalesced)."""
         if self.state is not SocketState.OPEN:
             return
-        if self._sender is None and self._passes(text):
-            # Nothing waits: no place in the queue (a fan-out's push render, the answer to
-            # the message the reader takes).
-            self._pump(text)
-            return
         outbox = self._outbox
+        if self._sender is None and (
+            outbox.passes(text)
+            if outbox is not None
+            else fits_alone(
+                text,
+                max_messages=self.settings.ws_outbox_messages,
+                max_bytes=self.settings.ws_outbox_bytes,
+            )
+        ):
+            # Nothing waits: no place in the queue (a fan-out's push render, the answer to
+            # the message the reader takes), and sent from here (no call between: each
+            # layer of an event's path is code and data the CPU's caches have to hold).
+            waiting = self._send_ready(text)
+            if waiting is not None:
+                self._finish_later(waiting)
+            return
         if outbox is None:  # made when a message has to wait, dropped once all went out
             settings = self.settings
             outbox = self._outbox = Outbox(
@@ -338,27 +349,20 @@ class _SocketConnection:
         if self._sender is None:
             self._pump()
 
-    def _passes(self, text: str) -> bool:
-        """Whether ``text`` may go out without a place in the outbox (``Outbox.passes``)."""
-        outbox = self._outbox
-        if outbox is not None:
-            return outbox.passes(text)
-        settings = self.settings
-        return fits_alone(
-            text, max_messages=settings.ws_outbox_messages, max_bytes=settings.ws_outbox_bytes
-        )
-
     def crowded(self) -> bool:
         """Whether the outbox is half full: the carried streams' frames wait meanwhile."""
         return self._outbox is not None and self._outbox.half_full()
 
-    def _pump(self, first: str | None = None) -> None:
-        """Send ``first`` (a message that needed no place in the queue), then the outbox, as
-        far as the server takes messages at once; a send that has to wait goes on in a sender
-        task, which sends the rest after it."""
-        waiting = self._send_ready(first)
-        if waiting is None:
-            return
+    def _pump(self) -> None:
+        """Send the outbox as far as the server takes messages at once; a send that has to
+        wait goes on in a sender task, which sends the rest after it."""
+        waiting = self._send_ready()
+        if waiting is not None:
+            self._finish_later(waiting)
+
+    def _finish_later(self, waiting: aio.Unfinished) -> None:
+        """A send had to wait: the reader finishes it after its message (no task), anyone
+        else's goes on in a sender task, which then sends the rest of the outbox."""
         if self._inline:  # the reader finishes it after its message: no task
             self._sender, self._held = self._reader, waiting
         else:
@@ -388,9 +392,13 @@ class _SocketConnection:
         (no task, no timer); the first send that has to wait is handed back, watched by the
         watchdog."""
         text = first
-        while self.state is SocketState.OPEN and (
-            text is not None or (text := self._take_queued()) is not None
-        ):
+        while self.state is SocketState.OPEN:
+            if text is None:
+                if self._outbox is None:  # (the common case: no call to find nothing queued)
+                    break
+                text = self._take_queued()
+                if text is None:
+                    break
             frame: Any = {"type": "websocket.send", "text": text}
             text = None
             try:
@@ -618,30 +626,22 @@ class _SocketConnection:
 
     def _frame(self, message: Any) -> str | None:
         """The text of a client frame to take, or ``None``: not a frame, the socket is no
-        longer open, a binary frame (refused), or over the size or the rate limit."""
+        longer open, over the size limit (close 1009) or the rate limit (an error, then close
+        1008), or a binary frame (refused; it counts against both limits like any frame).
+        (The admission of a frame is this one call: each layer of an event's path is code and
+        data that the CPU's caches have to hold.)"""
         if message["type"] != "websocket.receive" or self.state is not SocketState.OPEN:
             return None
-        text: Any = message.get("text")
-        if text is None:
-            data: Any = message.get("bytes") or b""
-            if self._admit(len(data)):
-                error = UnsupportedMediaType("binary frames are not accepted: send JSON text")
-                self.error(error, None)
-            return None
-        # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit.
-        limit = self.settings.ws_max_message_bytes
-        if self._admit(len(text) if len(text) * 4 <= limit else len(text.encode())):
-            return str(text)
-        return None
-
-    def _admit(self, size: int) -> bool:
-        """The size limit (close 1009) and the rate limit (an error, then close 1008) for one
-        frame of ``size`` bytes."""
         settings = self.settings
         limit = settings.ws_max_message_bytes
+        text: Any = message.get("text")
+        if text is None:
+            size = len(message.get("bytes") or b"")
+        else:  # UTF-8 takes at most 4 bytes a character: encode only when the limit could be hit
+            size = len(text) if len(text) * 4 <= limit else len(text.encode())
         if size > limit:
             self.close(PayloadTooLarge(f"message exceeds the limit of {limit} bytes"))
-            return False
+            return None
         now, bucket = self._loop.time(), self._bucket
         if bucket is None:
             bucket = self._bucket = TokenBucket(settings.ws_rate, settings.ws_burst, now)
@@ -652,9 +652,12 @@ class _SocketConnection:
                 self.close(RateLimited("too many messages: rate limit exceeded", wait))
             elif self._refused_in_a_row == 1:
                 self.error(RateLimited("too many messages: slow down", wait), None)
-            return False
+            return None
         self._refused_in_a_row = 0
-        return True
+        if text is None:
+            self.error(UnsupportedMediaType("binary frames are not accepted: send JSON text"), None)
+            return None
+        return str(text)
 
     def _take(self, text: str) -> Coroutine[Any, Any, None] | None:
         """Take one client message: what has to run in the reader (an event it runs itself)
@@ -705,8 +708,10 @@ class _SocketConnection:
                 target = None if joined.component_id == target else target
             work = Event(message.event, message.payload, message.ref, message.validate, target)
             assert self._reader is not None
-            if session.runs_now(work):  # a plain def on an idle session: no task, no queue
-                return session.run_now(work, self._reader)
+            # A plain def on an idle session: run here, no task, no queue.
+            running = session.run_now(work, self._reader)
+            if running is not False:
+                return running
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).

@@ -687,8 +687,11 @@ class Dispatcher:
         keeps its last event's until the next one). False when the handler must not run: the
         form did not bind (its errors, at most ``Settings.max_fields`` of them, become the
         component's), or the person is typing (only the named fields' errors)."""
-        assert plan.submitted is not None
-        component.submitted = plan.submitted
+        submitted = plan.submitted
+        assert submitted is not None
+        # An empty submission leaves the class's empty mapping: a held component keeps no
+        # dict of its own between events (freeing the last event's touched cold memory).
+        component.submitted = submitted if submitted else Component.submitted
         component.validating = validate = plan.validate
         if component.errors:  # (a new instance's are empty already)
             component.errors = {}

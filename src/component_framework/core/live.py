@@ -27,7 +27,7 @@ import inspect
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
@@ -326,24 +326,26 @@ class LiveSession:
             return True  # a closing session drops work silently
         return self._work.put(work)
 
-    def runs_now(self, work: Event) -> bool:
-        """Whether the caller may run ``work`` in its own task (:meth:`run_now`) instead of
-        queueing it: an event for the held component whose handler is a plain ``def``, on an
-        idle session (nothing queued or running, so the order of the answers holds). Joins,
-        coroutines and generators, which may wait long, always take the queue's task."""
+    def run_now(
+        self, work: Event, task: aio.Task
+    ) -> Coroutine[Any, Any, None] | Literal[False] | None:
+        """Run ``work`` in the caller's own task ``task`` instead of queueing it, when it
+        may: an event for the held component whose handler is a plain ``def``, on an idle
+        session (nothing queued or running, so the order of the answers holds); else
+        ``False``, and the caller queues it (joins, coroutines and generators, which may wait
+        long, always take the queue's task). It runs up to its first wait: the rest, if any,
+        is handed back for the caller to await at once (a plain ``def`` handler's event
+        leaves none). The push render of broadcasts applied meanwhile follows its answer.
+        (One call decides and runs: each layer of an event's path is code and data that the
+        CPU's caches have to hold.)"""
         component = self.component
         if component is None or self.closed or not self._work.idle:
             return False
         if work.component_id is not None and work.component_id != component.id:
             return False
         handler = type(component).events.get(work.event)
-        return handler is None or not is_async_function(handler)  # None: refused at once
-
-    def run_now(self, work: Event, task: aio.Task) -> Coroutine[Any, Any, None] | None:
-        """Run ``work`` in the caller's own task ``task`` (only when :meth:`runs_now` says
-        so), up to its first wait: the rest, if any, is handed back for the caller to await
-        at once (a plain ``def`` handler's event leaves none). The push render of broadcasts
-        applied meanwhile follows its answer."""
+        if handler is not None and is_async_function(handler):  # None: refused at once
+            return False
         return self._work.run_now(work, task, self._event_step)
 
     @property

@@ -150,7 +150,7 @@ def parse_client_message(
         # into a body and through the request fields (anything unusual takes them).
         event, payload = document.get("event"), document.get("payload")
         if type(event) is str and event and (payload is None or type(payload) is dict):
-            return ClientMessage("event", event, payload or {}, ref=ref)
+            return ClientMessage("event", event, {} if payload is None else payload, ref=ref)
     body = {key: value for key, value in document.items() if key not in _ENVELOPE_KEYS}
     if kind in ("stream", "unstream"):
         return _stream_message(kind, body, ref)

@@ -1,0 +1,145 @@
+"""What an event round trip costs in instructions and cache misses, counted rather than timed:
+``python -m benchmarks.websocket.cachesim``.
+
+Runs the in-process round trip of :mod:`benchmarks.websocket.inprocess` (``--parts rtt``: no
+server, ``--clients`` connections in closed loops) for each contender under valgrind's cache
+simulator (cachegrind), twice: with ``--events`` and with ``--events`` plus ``--extra``. The
+difference divided by ``--extra`` is what one event costs, without the start-up (imports,
+connections, warm-up) both runs share. Per event: instructions, L1 data misses (reads and
+writes), last-level misses (a last level of ``--ll`` bytes, 2 MiB by default: the cache one
+worker gets on a shared machine) and L1 instruction misses.
+
+A simulation counts the same on a busy machine as on a quiet one: it tells apart changes of a
+few hundred misses per event that the timings of a shared machine cannot. One tree and one
+command always count the same (``PYTHONHASHSEED`` is fixed), but any code change moves the heap
+and the code around, so differences of a few tens of L1 misses per event are layout, not work.
+The tree measured is the one on ``PYTHONPATH``, as for the other diagnostics.
+
+Diagnostic only: slow (about a minute per run, ``--jobs`` runs at a time), needs valgrind,
+never fails on the figures (status 2 when valgrind is missing or a run fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final
+
+from benchmarks.common.processes import ROOT
+from benchmarks.websocket.inprocess import CONTENDERS
+
+__all__ = ["main", "parse_counts", "per_event"]
+
+#: What each figure of the table adds up, from cachegrind's events.
+FIGURES: Final[dict[str, tuple[str, ...]]] = {
+    "instructions": ("Ir",),
+    "L1 data misses": ("D1mr", "D1mw"),
+    "last-level misses": ("DLmr", "DLmw"),
+    "L1 instruction misses": ("I1mr",),
+}
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    """The program totals of a cachegrind output file: event name -> count."""
+    names: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith("summary:"):
+            values = [int(value) for value in line.split()[1:]]
+            if len(values) != len(names):
+                raise ValueError(f"summary of {len(values)} counts for {len(names)} events")
+            return dict(zip(names, values, strict=True))
+    raise ValueError("no summary line: not a cachegrind output file")
+
+
+def per_event(short: Mapping[str, int], long: Mapping[str, int], extra: int) -> dict[str, float]:
+    """Each figure of :data:`FIGURES` per event: the long run's counts over the short run's,
+    divided by the ``extra`` events the long run had."""
+    return {
+        figure: sum(long[name] - short[name] for name in names) / extra
+        for figure, names in FIGURES.items()
+    }
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.cachesim")
+    parser.add_argument("--contenders", default="components,floor,litestar",
+                        help="comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--events", type=int, default=500, help="events of the short run")
+    parser.add_argument("--extra", type=int, default=4000, help="events the long run adds")
+    parser.add_argument("--ll", type=int, default=2 * 1024 * 1024, help="last level, bytes")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (5 clients)")
+    arguments = parser.parse_args(argv)
+    unknown = set(arguments.contenders.split(",")) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
+    if arguments.smoke:
+        arguments.clients, arguments.events, arguments.extra = 5, 50, 50
+    if not 1 <= arguments.clients <= arguments.events or arguments.extra < arguments.clients:
+        parser.error("expected 1 <= --clients <= --events and --extra >= --clients")
+    return arguments
+
+
+def _run(valgrind: str, contender: str, events: int, clients: int, ll: int, out: Path) -> str:
+    """One run under cachegrind; its output file's text."""
+    command = [
+        valgrind, "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll},16,64",
+        "--D1=32768,8,64", "--I1=32768,8,64", f"--cachegrind-out-file={out}",
+        sys.executable, "-m", "benchmarks.websocket.inprocess", "--parts", "rtt",
+        "--contenders", contender, "--clients", str(clients), "--events", str(events),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=1800, check=False)  # fmt: skip
+    if completed.returncode != 0:
+        raise RuntimeError(f"{contender} ({events} events) failed:\n{completed.stderr[-2000:]}")
+    return out.read_text()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Count every contender's short and long run; print the figures per event."""
+    arguments = _arguments(argv)
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    names = arguments.contenders.split(",")
+    long_events = arguments.events + arguments.extra
+    with tempfile.TemporaryDirectory() as directory, ThreadPoolExecutor(arguments.jobs) as pool:
+        clients, ll, folder = arguments.clients, arguments.ll, Path(directory)
+        runs = {
+            (name, events): pool.submit(
+                _run, valgrind, name, events, clients, ll, folder / f"{name}-{events}.out"
+            )
+            for name in names
+            for events in (arguments.events, long_events)
+        }
+        try:
+            counts = {key: parse_counts(run.result()) for key, run in runs.items()}
+        except (RuntimeError, ValueError) as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 2
+    clients = arguments.clients  # each connection runs events // clients of them
+    extra = (long_events // clients - arguments.events // clients) * clients
+    print(f"per event, {clients:,} clients in process, last level {arguments.ll / 1048576:g} "
+          f"MiB ({extra:,} events measured)\n")  # fmt: skip
+    print("| contender | " + " | ".join(FIGURES) + " |")
+    print("|---|" + "---:|" * len(FIGURES))
+    for name in names:
+        figures = per_event(counts[name, arguments.events], counts[name, long_events], extra)
+        print(f"| {name} | " + " | ".join(f"{value:,.1f}" for value in figures.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
