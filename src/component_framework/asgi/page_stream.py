@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from functools import partial
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from component_framework.asgi.incoming import (
     Disconnected,
@@ -181,33 +181,6 @@ def _on_frame(
     heartbeat: _Heartbeat,
 ) -> None:
     """``member``'s run has a new frame or ended: while the connection's task waits with
-    nothing to send, the frame goes out there and then when the server takes it at once (no
-    task wakes per frame, as for a stream of its own: ``asgi.sse``); anything else (a send
-    that has to wait or fails, the run's end) is the task's."""
-    if not reader.idle or reader.gone:
-        wakeup.set()
-        return
-    frames = run.frames
-    if frames and frames[-1][0] == member.after + 1:  # the common case: one new frame
-        new = [frames[-1]]
-    else:
-        new = run.frames_after(member.after)
-    for seq, wire in new:
-        message: Any = {"type": "http.response.body", "body": member.wire(wire), "more_body": True}
-        try:
-            waiting = aio.start_now(reader.send(message))
-        except (OSError, RuntimeError):  # the server says the client is gone
-            reader.gone = True
-        except Exception as exc:  # the server's fault: the task raises it
-            reader.failure = exc
-        else:
-            member.after = seq
-            heartbeat.active = True
-            if waiting is None:
-                continue
-            reader._hand_over(waiting, message)
-        reader.idle = False
-        wakeup.set()
-        return
-    if run.finished:
-        wakeup.set()
+    nothing to send, the frame goes out there and then, as its carrier writes it, when the
+    server takes it at once (as for a stream of its own: ``_StreamReader.send_now``)."""
+    member.after = reader.send_now(run, member.after, member.wire, wakeup, heartbeat)

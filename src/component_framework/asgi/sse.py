@@ -259,19 +259,33 @@ class _StreamReader:
                 self.unfinished = None
 
     def _on_frame(self, run: StreamRun, wakeup: aio.Event, heartbeat: _Heartbeat) -> None:
-        """``run`` has a new frame or ended: an idle reader sends its new frames now, as
-        long as the server takes them at once; anything else is the task's (woken)."""
+        """``run`` has a new frame or ended: :meth:`send_now` for this stream."""
+        self.after = self.send_now(run, self.after, self._framed, wakeup, heartbeat)
+
+    def send_now(
+        self,
+        run: StreamRun,
+        after: int,
+        wire: Callable[[bytes], bytes],
+        wakeup: aio.Event,
+        heartbeat: _Heartbeat,
+    ) -> int:
+        """The run's call on a new frame or its end, for a follower of ``run`` that has sent
+        its frames up to ``after``: while this reader's task waits with nothing to send, the
+        new frames (each as ``wire`` writes it) go out there and then, as long as the server
+        takes them at once (no task wakes per frame); anything else (a send that has to
+        wait or fails, the run's end) is the task's, woken. Returns the sequence number of
+        the last frame sent (``after`` when none was)."""
         if not self.idle or self.gone:
             wakeup.set()
-            return
+            return after
         frames = run.frames
-        if frames and frames[-1][0] == self.after + 1:  # the common case: one new frame
+        if frames and frames[-1][0] == after + 1:  # the common case: one new frame
             new: Iterable[Frame] = (frames[-1],)
         else:
-            new = run.frames_after(self.after)
-        for seq, wire in new:
-            body = wire if self.retry_sent else self._framed(wire)
-            message: Any = {"type": "http.response.body", "body": body, "more_body": True}
+            new = run.frames_after(after)
+        for seq, frame in new:
+            message: Any = {"type": "http.response.body", "body": wire(frame), "more_body": True}
             try:
                 waiting = aio.start_now(self.send(message))
             except (OSError, RuntimeError):  # the server says the client is gone
@@ -279,16 +293,17 @@ class _StreamReader:
             except Exception as exc:  # the server's fault: the task raises it
                 self.failure = exc
             else:
-                self.after = seq
+                after = seq
                 heartbeat.active = True
                 if waiting is None:
                     continue
                 self._hand_over(waiting, message)
             self.idle = False
             wakeup.set()
-            return
+            return after
         if run.finished:
             wakeup.set()
+        return after
 
     async def _finish_send(self) -> None:
         """The task's part of a send the run's call started: finish it (bounded), or raise
