@@ -213,3 +213,8 @@ def test_the_cache_simulation_refuses_a_file_without_totals() -> None:
 def test_the_cache_simulation_refuses_an_unknown_contender() -> None:
     with pytest.raises(SystemExit):
         cache_main(["--smoke", "--contenders", "components,nginx"])
+
+
+def test_the_cache_simulation_of_the_fan_out_refuses_a_short_run_of_warm_up_only() -> None:
+    with pytest.raises(SystemExit):  # the in-process fan-out measures after two broadcasts
+        cache_main(["--part", "fanout", "--events", "2"])

@@ -1,13 +1,16 @@
-"""What an event round trip costs in instructions and cache misses, counted rather than timed:
-``python -m benchmarks.websocket.cachesim``.
+"""What an event round trip, or a broadcast's member, costs in instructions and cache misses,
+counted rather than timed: ``python -m benchmarks.websocket.cachesim [--part rtt|fanout]``.
 
 Runs the in-process round trip of :mod:`benchmarks.websocket.inprocess` (``--parts rtt``: no
 server, ``--clients`` connections in closed loops) for each contender under valgrind's cache
 simulator (cachegrind), twice: with ``--events`` and with ``--events`` plus ``--extra``. The
 difference divided by ``--extra`` is what one event costs, without the start-up (imports,
-connections, warm-up) both runs share. Per event: instructions, L1 data misses (reads and
-writes), last-level misses (a last level of ``--ll`` bytes, 2 MiB by default: the cache one
-worker gets on a shared machine) and L1 instruction misses.
+connections, warm-up) both runs share. ``--part fanout`` counts the in-process fan-out
+instead (``--parts fanout``: ``--connections`` idle ticker connections, the library alone):
+``--events`` and ``--extra`` are then broadcasts, and the figures are per member of a
+broadcast (the extra broadcasts times the connections). Per event: instructions, L1 data
+misses (reads and writes), last-level misses (a last level of ``--ll`` bytes, 2 MiB by
+default: the cache one worker gets on a shared machine) and L1 instruction misses.
 
 A simulation counts the same on a busy machine as on a quiet one: it tells apart changes of a
 few hundred misses per event that the timings of a shared machine cannot. One tree and one
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.common.processes import ROOT
-from benchmarks.websocket.inprocess import CONTENDERS
+from benchmarks.websocket.inprocess import CONTENDERS, WARMUP_BROADCASTS
 
 __all__ = ["main", "parse_counts", "per_event"]
 
@@ -73,9 +76,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.cachesim")
     parser.add_argument("--contenders", default="components,floor,litestar",
                         help="comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
+    parser.add_argument("--part", choices=("rtt", "fanout"), default="rtt")
     parser.add_argument("--clients", type=int, default=500)
-    parser.add_argument("--events", type=int, default=500, help="events of the short run")
-    parser.add_argument("--extra", type=int, default=4000, help="events the long run adds")
+    parser.add_argument("--connections", type=int, default=1000, help="fanout: members")
+    parser.add_argument("--events", type=int, default=None,
+                        help="events (fanout: broadcasts) of the short run; 500 (4)")  # fmt: skip
+    parser.add_argument("--extra", type=int, default=None,
+                        help="events (fanout: broadcasts) the long run adds; 4000 (8)")  # fmt: skip
     parser.add_argument("--ll", type=int, default=2 * 1024 * 1024, help="last level, bytes")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (5 clients)")
@@ -83,27 +90,66 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown = set(arguments.contenders.split(",")) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
+    fanout = arguments.part == "fanout"
+    if fanout:  # the library's own fan-out: no other contender has one
+        arguments.contenders = "components"
+    if arguments.events is None:
+        arguments.events = 4 if fanout else 500
+    if arguments.extra is None:
+        arguments.extra = 8 if fanout else 4000
     if arguments.smoke:
-        arguments.clients, arguments.events, arguments.extra = 5, 50, 50
-    if not 1 <= arguments.clients <= arguments.events or arguments.extra < arguments.clients:
+        arguments.clients, arguments.connections = 5, 20
+        arguments.events, arguments.extra = (WARMUP_BROADCASTS + 1, 2) if fanout else (50, 50)
+    if fanout:
+        if (
+            arguments.connections < 1
+            or arguments.events <= WARMUP_BROADCASTS
+            or arguments.extra < 1
+        ):
+            parser.error(f"expected --connections >= 1, --events > {WARMUP_BROADCASTS} and "
+                         "--extra >= 1")  # fmt: skip
+    elif not 1 <= arguments.clients <= arguments.events or arguments.extra < arguments.clients:
         parser.error("expected 1 <= --clients <= --events and --extra >= --clients")
     return arguments
 
 
-def _run(valgrind: str, contender: str, events: int, clients: int, ll: int, out: Path) -> str:
-    """One run under cachegrind; its output file's text."""
+def _workload(arguments: argparse.Namespace, contender: str, events: int) -> list[str]:
+    """The in-process run counted: ``events`` round trips of ``contender``, or (fanout)
+    ``events`` broadcasts to the ticker connections."""
+    if arguments.part == "fanout":
+        return ["--parts", "fanout", "--connections", str(arguments.connections),
+                "--broadcasts", str(events)]  # fmt: skip
+    return ["--parts", "rtt", "--contenders", contender, "--clients", str(arguments.clients),
+            "--events", str(events)]  # fmt: skip
+
+
+def _run(valgrind: str, workload: list[str], ll: int, out: Path) -> str:
+    """One run of ``benchmarks.websocket.inprocess`` with ``workload`` under cachegrind; its
+    output file's text."""
     command = [
         valgrind, "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll},16,64",
         "--D1=32768,8,64", "--I1=32768,8,64", f"--cachegrind-out-file={out}",
-        sys.executable, "-m", "benchmarks.websocket.inprocess", "--parts", "rtt",
-        "--contenders", contender, "--clients", str(clients), "--events", str(events),
+        sys.executable, "-m", "benchmarks.websocket.inprocess", *workload,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=1800, check=False)  # fmt: skip
     if completed.returncode != 0:
-        raise RuntimeError(f"{contender} ({events} events) failed:\n{completed.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(workload)} failed:\n{completed.stderr[-2000:]}")
     return out.read_text()
+
+
+def _measured(arguments: argparse.Namespace) -> tuple[int, str]:
+    """How many events (fanout: members) the long run adds, and what the table shows."""
+    ll = f"last level {arguments.ll / 1048576:g} MiB"
+    if arguments.part == "fanout":
+        members = arguments.extra * arguments.connections
+        connections = f"{arguments.connections:,} ticker connections in process"
+        return members, f"per member of a broadcast, {connections}, {ll} ({members:,} measured)"
+    clients = arguments.clients  # each connection runs events // clients of them
+    long_events = arguments.events + arguments.extra
+    extra = (long_events // clients - arguments.events // clients) * clients
+    return extra, f"per event, {clients:,} clients in process, {ll} ({extra:,} events measured)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,10 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = arguments.contenders.split(",")
     long_events = arguments.events + arguments.extra
     with tempfile.TemporaryDirectory() as directory, ThreadPoolExecutor(arguments.jobs) as pool:
-        clients, ll, folder = arguments.clients, arguments.ll, Path(directory)
+        folder = Path(directory)
         runs = {
             (name, events): pool.submit(
-                _run, valgrind, name, events, clients, ll, folder / f"{name}-{events}.out"
+                _run,
+                valgrind,
+                _workload(arguments, name, events),
+                arguments.ll,
+                folder / f"{name}-{events}.out",
             )
             for name in names
             for events in (arguments.events, long_events)
@@ -129,10 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (RuntimeError, ValueError) as exc:
             print(f"ERROR: {exc}", file=sys.stderr)
             return 2
-    clients = arguments.clients  # each connection runs events // clients of them
-    extra = (long_events // clients - arguments.events // clients) * clients
-    print(f"per event, {clients:,} clients in process, last level {arguments.ll / 1048576:g} "
-          f"MiB ({extra:,} events measured)\n")  # fmt: skip
+    extra, title = _measured(arguments)
+    print(title + "\n")
     print("| contender | " + " | ".join(FIGURES) + " |")
     print("|---|" + "---:|" * len(FIGURES))
     for name in names:
