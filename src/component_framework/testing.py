@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -159,20 +159,30 @@ async def asgi_request(
     sent: list[dict[str, Any]] = []
     done = aio.new_event()
 
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await done.wait()
-        return {"type": "http.disconnect"}
-
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             done.set()
 
-    await app(scope, receive, send)
+    await app(scope, _receiver(incoming, done), send)
     done.set()
     return _collect(sent)
+
+
+def _receiver(
+    incoming: list[dict[str, Any]], gone: aio.Event
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An in-process client's ``receive``: the request's messages ``incoming`` in turn, then
+    ``http.disconnect`` once ``gone`` is set (the response ended, or the client left), as a
+    server reports it."""
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def _collect(sent: list[dict[str, Any]]) -> ASGIResponse:
@@ -232,15 +242,7 @@ async def sse_request(
     events: list[SSEEvent] = []
     sent: list[dict[str, Any]] = []
     gone = aio.new_event()
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": payload, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
+    receive = _receiver([{"type": "http.request", "body": payload, "more_body": False}], gone)
 
     async def send(message: dict[str, Any]) -> None:
         if gone.is_set():
