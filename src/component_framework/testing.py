@@ -35,6 +35,7 @@ __all__ = [
     "WebSocketDenied",
     "WebSocketTestSession",
     "asgi_request",
+    "client_receive",
     "http_scope",
     "sse_request",
     "websocket_connect",
@@ -164,17 +165,17 @@ async def asgi_request(
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             done.set()
 
-    await app(scope, _receiver(incoming, done), send)
+    await app(scope, client_receive(incoming, done), send)
     done.set()
     return _collect(sent)
 
 
-def _receiver(
+def client_receive(
     incoming: list[dict[str, Any]], gone: aio.Event
 ) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """An in-process client's ``receive``: the request's messages ``incoming`` in turn, then
-    ``http.disconnect`` once ``gone`` is set (the response ended, or the client left), as a
-    server reports it."""
+    """The ASGI ``receive`` of an HTTP client in process: hands out ``incoming`` in order (it
+    takes them off the list), then waits until ``gone`` is set (the response ended, or the
+    client left) and reports ``http.disconnect`` from then on, as a server does."""
 
     async def receive() -> dict[str, Any]:
         if incoming:
@@ -242,7 +243,7 @@ async def sse_request(
     events: list[SSEEvent] = []
     sent: list[dict[str, Any]] = []
     gone = aio.new_event()
-    receive = _receiver([{"type": "http.request", "body": payload, "more_body": False}], gone)
+    receive = client_receive([{"type": "http.request", "body": payload, "more_body": False}], gone)
 
     async def send(message: dict[str, Any]) -> None:
         if gone.is_set():
