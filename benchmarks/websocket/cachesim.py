@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.common.processes import ROOT
-from benchmarks.websocket.inprocess import CONTENDERS, WARMUP_BROADCASTS
+from benchmarks.websocket.inprocess import CONTENDERS, WARMUP_BROADCASTS, contender_names
 
 __all__ = ["main", "parse_counts", "per_event"]
 
@@ -74,7 +74,7 @@ def per_event(short: Mapping[str, int], long: Mapping[str, int], extra: int) -> 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.cachesim")
-    parser.add_argument("--contenders", default="components,floor,litestar",
+    parser.add_argument("--contenders", type=contender_names, default="components,floor,litestar",
                         help="comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
     parser.add_argument("--part", choices=("rtt", "fanout"), default="rtt")
     parser.add_argument("--clients", type=int, default=500)
@@ -87,12 +87,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (5 clients)")
     arguments = parser.parse_args(argv)
-    unknown = set(arguments.contenders.split(",")) - set(CONTENDERS)
-    if unknown:
-        parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
     fanout = arguments.part == "fanout"
     if fanout:  # the library's own fan-out: no other contender has one
-        arguments.contenders = "components"
+        arguments.contenders = ["components"]
     if arguments.events is None:
         arguments.events = 4 if fanout else 500
     if arguments.extra is None:
@@ -159,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if valgrind is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
-    names = arguments.contenders.split(",")
+    names = arguments.contenders
     long_events = arguments.events + arguments.extra
     with tempfile.TemporaryDirectory() as directory, ThreadPoolExecutor(arguments.jobs) as pool:
         folder = Path(directory)

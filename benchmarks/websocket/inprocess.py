@@ -48,7 +48,7 @@ from benchmarks.websocket.app import (
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_scope
 
-__all__ = ["main"]
+__all__ = ["CONTENDERS", "contender_names", "main"]
 
 WARMUP_EVENTS = 2_000
 #: The apps of the round-trip part, by the name ``--contenders`` takes.
@@ -191,10 +191,20 @@ async def _fan_out(app: Any, count: int, broadcasts: int) -> tuple[list[float], 
     return per_member[WARMUP_BROADCASTS:], collections[0]
 
 
+def contender_names(text: str) -> list[str]:
+    """``--contenders``'s value (comma-separated names of :data:`CONTENDERS`) as a list; an
+    unknown name is the option's error."""
+    names = text.split(",")
+    unknown = set(names) - set(CONTENDERS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown contenders: {', '.join(sorted(unknown))}")
+    return names
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket.inprocess")
     parser.add_argument("--parts", default="rtt,fanout", help="comma-separated: rtt, fanout")
-    parser.add_argument("--contenders", default="components",
+    parser.add_argument("--contenders", type=contender_names, default="components",
                         help="rtt: comma-separated, of " + ", ".join(CONTENDERS))  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="rtt: rounds over the contenders")
     parser.add_argument("--events", type=int, default=30_000)
@@ -203,9 +213,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--broadcasts", type=int, default=12)
     parser.add_argument("--smoke", action="store_true", help="a tiny correctness run")
     arguments = parser.parse_args(argv)
-    unknown = set(arguments.contenders.split(",")) - set(CONTENDERS)
-    if unknown:
-        parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
     if arguments.smoke:
         arguments.events, arguments.connections, arguments.broadcasts = 200, 50, 4
     if not 1 <= arguments.clients <= arguments.events:
@@ -216,7 +223,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 async def _run(arguments: argparse.Namespace) -> None:
     parts = arguments.parts.split(",")
     if "rtt" in parts:
-        names = arguments.contenders.split(",")
+        names = arguments.contenders
         for index in range(arguments.rounds):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +35,7 @@ __all__ = [
     "WebSocketDenied",
     "WebSocketTestSession",
     "asgi_request",
+    "client_receive",
     "http_scope",
     "sse_request",
     "websocket_connect",
@@ -159,20 +160,30 @@ async def asgi_request(
     sent: list[dict[str, Any]] = []
     done = aio.new_event()
 
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await done.wait()
-        return {"type": "http.disconnect"}
-
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             done.set()
 
-    await app(scope, receive, send)
+    await app(scope, client_receive(incoming, done), send)
     done.set()
     return _collect(sent)
+
+
+def client_receive(
+    incoming: list[dict[str, Any]], gone: aio.Event
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The ASGI ``receive`` of an HTTP client in process: hands out ``incoming`` in order (it
+    takes them off the list), then waits until ``gone`` is set (the response ended, or the
+    client left) and reports ``http.disconnect`` from then on, as a server does."""
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def _collect(sent: list[dict[str, Any]]) -> ASGIResponse:
@@ -232,15 +243,7 @@ async def sse_request(
     events: list[SSEEvent] = []
     sent: list[dict[str, Any]] = []
     gone = aio.new_event()
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": payload, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
+    receive = client_receive([{"type": "http.request", "body": payload, "more_body": False}], gone)
 
     async def send(message: dict[str, Any]) -> None:
         if gone.is_set():

@@ -30,11 +30,11 @@ from component_framework.testing import (
     WebSocketClosed,
     WebSocketDenied,
     WebSocketTestSession,
+    client_receive,
     http_scope,
     websocket_scope,
 )
 from tests.adversarial.apps import CALLS, SECRET
-from tests.fuzz.wire import client_receive
 from tests.servers import LOOPBACK, UvicornServer
 
 __all__ = [

@@ -1217,7 +1217,7 @@ async def test_websocket_refused_effects_leave_the_held_component_as_it_was(
 # -- WebSocket: closes ------------------------------------------------------------------------
 
 
-async def _close_code(ws: WSClient) -> tuple[int | None, list[dict[str, Any]]]:
+async def close_code(ws: WSClient) -> tuple[int | None, list[dict[str, Any]]]:
     """Read until the server closes; its close code and the messages before it."""
     seen: list[dict[str, Any]] = []
     async with asyncio.timeout(15):
@@ -1228,7 +1228,7 @@ async def _close_code(ws: WSClient) -> tuple[int | None, list[dict[str, Any]]]:
                 return closed.code, seen
 
 
-async def _send_ignoring_close(ws: WSClient, frames: Sequence[str | bytes]) -> None:
+async def send_ignoring_close(ws: WSClient, frames: Sequence[str | bytes]) -> None:
     for frame in frames:
         try:
             if isinstance(frame, bytes):
@@ -1256,8 +1256,8 @@ async def test_websocket_oversized_message_closes_with_1009(
         await ws.receive_json()
         before = await ws_host.calls()
 
-        await _send_ignoring_close(ws, frames)
-        code, seen = await _close_code(ws)
+        await send_ignoring_close(ws, frames)
+        code, seen = await close_code(ws)
 
         assert code == 1009, (code, seen)
         assert seen == []
@@ -1284,8 +1284,8 @@ async def test_websocket_flood_is_rate_limited_then_closed_with_1008(ws_host: Ho
         assert len(answers) > WS_BURST, "refused before the burst was spent"
 
         pings = [js({"type": "ping", "ref": n}).decode() for n in range(400)]
-        await _send_ignoring_close(ws, pings)
-        code, seen = await _close_code(ws)
+        await send_ignoring_close(ws, pings)
+        code, seen = await close_code(ws)
 
         assert code == 1008, (code, seen[-3:])
         assert {message["type"] for message in seen} <= {"pong", "error"}, seen
@@ -1299,8 +1299,8 @@ async def test_websocket_flood_of_binary_frames_is_closed_with_1008(ws_host: Hos
         await ws.receive_json()
         before = await ws_host.calls()
 
-        await _send_ignoring_close(ws, [b"\x00"] * 400)
-        code, seen = await _close_code(ws)
+        await send_ignoring_close(ws, [b"\x00"] * 400)
+        code, seen = await close_code(ws)
 
         assert code == 1008, (code, seen[-3:])
         assert {message["code"] for message in seen} <= {"unsupported_media_type", "rate_limited"}
@@ -1319,7 +1319,7 @@ async def test_websocket_text_frame_of_invalid_utf8_is_closed_by_the_server(
         before = await uvicorn_host.calls()
 
         await ws.send_invalid_utf8_text(b'{"type": "ping", "x": "\xff"}')
-        code, seen = await _close_code(ws)
+        code, seen = await close_code(ws)
 
         assert code in (1007, None), (code, seen)  # 1007, or wsproto's abrupt close
         assert await uvicorn_host.calls() == before

@@ -29,8 +29,9 @@ from typing import Any, Final
 import httpx
 import pytest
 
+from component_framework.protocol.page import PageDecoder
 from component_framework.protocol.sse import SSEDecoder, SSEEvent
-from tests.adversarial.apps import BODY_LIMIT, CAPS, USER_HEADER, components_of, sign
+from tests.adversarial.apps import BODY_LIMIT, CAPS, USER_HEADER, WS_LIMIT, components_of, sign
 from tests.adversarial.apps import HOST_BUILDERS as BUILDERS
 from tests.adversarial.clients import (
     WAIT,
@@ -53,12 +54,14 @@ from tests.adversarial.test_bad_input_matrix import (
     assert_error_answer,
     assert_no_leak,
     case,
+    close_code,
     deep,
     form,
     get,
     js,
     post,
     q,
+    send_ignoring_close,
     tokens_for,
 )
 from tests.servers import UvicornServer, start_uvicorn
@@ -66,6 +69,12 @@ from tests.servers import UvicornServer, start_uvicorn
 PAGE: Final = "/components/_page/"
 TOO_LARGE: Final = "payload_too_large"
 NOT_FOUND: Final = "component_not_found"
+#: What the error of a ``frames`` value other than ``"full"`` or ``"compact"`` says.
+FRAMES_VALUE: Final = '\'frames\' must be "full" or "compact"'
+#: What the error of a ``frames`` in a ``/_page/`` entry rather than beside ``streams`` says.
+FRAMES_ONCE: Final = "give 'frames' once"
+#: An answer that takes longer than this was not prompt (a generous bound, not a timing).
+PROMPT: Final = 5.0
 
 
 def new(key: str, name: str = "streamer", query: str = "") -> dict[str, Any]:
@@ -140,6 +149,11 @@ def _entry(**changes: Any) -> Callable[[Tokens], Request]:
     """A request of one entry: ``GOOD`` with ``changes`` (``None``: the field left out)."""
     entry = {key: value for key, value in {**GOOD, **changes}.items() if value is not None}
     return lambda t: post(PAGE, page(entry))
+
+
+def _frames(value: Any) -> Callable[[Tokens], Request]:
+    """A request of ``GOOD`` with ``frames`` (the compact-frames opt-in) set to ``value``."""
+    return lambda t: post(PAGE, page(GOOD, frames=value))
 
 
 # fmt: off
@@ -221,6 +235,42 @@ WHOLE_CASES: Final = [
     case("page-lone-surrogate-name", _entry(name="\udfff"), 400, MALFORMED),
     case("page-lone-surrogate-query", _entry(query="steps=\ud800"), 400, MALFORMED),
     case("page-lone-surrogate-resume", _entry(query=None, resume="\ud800.1"), 400, MALFORMED),
+    # the compact-frames opt-in: "full" or "compact", once, beside 'streams'
+    case("page-frames-unknown", _frames("short"), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-uppercase", _frames("COMPACT"), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-padded", _frames(" compact"), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-empty", _frames(""), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-not-a-string", _frames(1), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-null", _frames(None), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-true", _frames(True), 400, MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-an-object", _frames({"compact": True}), 400, MALFORMED,
+         message=FRAMES_VALUE),
+    case("page-frames-lone-surrogate", _frames("\ud800"), 400, MALFORMED),
+    case("page-frames-twice-in-json",
+         _raw('{"streams": [], "frames": "compact", "frames": "full"}'), 400, MALFORMED,
+         message="'frames' twice"),
+    case("page-frames-in-an-entry", _entry(frames="compact"), 400, MALFORMED,
+         message=FRAMES_ONCE),
+    case("page-frames-bad-in-an-entry", _entry(frames="short"), 400, MALFORMED,
+         message=FRAMES_VALUE),
+    case("page-frames-in-an-entry-and-beside",
+         lambda t: post(PAGE, page({**GOOD, "frames": "full"}, frames="compact")), 400,
+         MALFORMED, message=FRAMES_ONCE),
+    case("page-frames-on-a-cross-site-page",
+         lambda t: post(PAGE, page(GOOD, frames="compact"), headers=CROSS_SITE), 403,
+         "forbidden"),
+    # ... at scale: a megabyte value, one just under the body limit, the field many times
+    case("page-frames-a-megabyte", _frames("c" * 2**20), 413, TOO_LARGE),
+    case("page-frames-under-the-body-limit", _frames("c" * (BODY_LIMIT - 200)), 400,
+         MALFORMED, message=FRAMES_VALUE),
+    case("page-frames-a-thousand-entry-list", _frames(["compact"] * 1000), 400, MALFORMED,
+         message=FRAMES_VALUE),
+    case("page-frames-500-times-in-json",
+         _raw('{"streams": [], ' + '"frames": "compact", ' * 500 + '"page": "p"}'), 400,
+         MALFORMED, message="'frames' twice"),
+    case("page-frames-in-each-of-200-entries",
+         lambda t: post(PAGE, page(*({**new(f"k{n}"), "frames": "compact"} for n in range(200)))),
+         400, MALFORMED, message=FRAMES_ONCE),
     # methods, hosts, cross-site pages
     *(
         case(f"page-method-{method.lower()}", lambda t, method=method: get(PAGE, method=method),
@@ -251,9 +301,23 @@ async def test_page_a_bad_request_is_refused_whole_with_its_documented_error(
     response = await host.send(bad.build(Tokens(foreign="")))
 
     assert_error_answer(response, bad)
+    assert len(response.body) < 2048, "a client's value came back whole"
     assert await host.calls() == before, "user code ran on a refused page connection"
-    await host.check_healthy()
+    await asyncio.wait_for(host.check_healthy(), PROMPT)
     await assert_page_works(host)
+
+
+@pytest.mark.parametrize("frames", ["full", "compact"])
+async def test_page_either_frames_value_streams_every_entry(host: Host, frames: str) -> None:
+    """The control case of the ``frames`` rows: each entry joins (with its number on a
+    compact connection) and streams to its ``done``."""
+    response = await host.send(post(PAGE, page(GOOD, new("two", query="steps=2"), frames=frames)))
+
+    events = sse_events(response)
+    assert_good_streamed(events)
+    assert_good_streamed(events, "two", steps=2)
+    shorts = {key: control.get("short") for key, control in controls(events).items()}
+    assert shorts == ({"good": 1, "two": 2} if frames == "compact" else {"good": None, "two": None})
 
 
 @pytest.mark.parametrize("named", [5, "short", "p" * 65, "<script>", {"id": "p" * 16}])
@@ -587,6 +651,8 @@ class SocketCase:
     names_component: bool = False
     #: Refused while the message is decoded, before its ``ref`` is read: the error has none.
     refless: bool = False
+    #: What the error's message says (the field it names).
+    says: str | None = None
 
 
 def sock(id: str, message: Callable[[Socket], Any], code: str, **kw: Any) -> Any:
@@ -603,6 +669,19 @@ def leave(component_id: Any) -> dict[str, Any]:
 
 def event_of(component_id: Any, event: str = "increment") -> dict[str, Any]:
     return {"type": "event", "event": event, "component_id": component_id, "ref": "bad"}
+
+
+def stream_of(frames: Any) -> dict[str, Any]:
+    """A ``stream`` message for a run of ``streamer``, its ``frames`` opt-in ``frames``."""
+    return {"type": "stream", "ref": "bad", **GOOD, "frames": frames}
+
+
+#: A ``stream`` message holding ``frames`` 500 times (raw text: JSON keeps one of each key).
+FRAMES_500_TIMES: Final = (
+    '{"type": "stream", "key": "a", "name": "streamer", "query": "", "ref": "bad", '
+    + '"frames": "compact", ' * 500
+    + '"frames": "full"}'
+)
 
 
 TARGET_NAME: Final = "target"
@@ -675,6 +754,23 @@ SOCKET_CASES: Final = [
     sock("event-huge-component-id", lambda s: event_of("x" * 5000), "invalid_child"),
     sock("event-unknown-on-the-joined-component", lambda s: event_of(s.joined_id, "explode"),
          "event_not_found", names_component=True),
+    # a stream entry's compact-frames opt-in: "full" or "compact"
+    sock("stream-frames-unknown", lambda s: stream_of("short"), MALFORMED, says=FRAMES_VALUE),
+    sock("stream-frames-uppercase", lambda s: stream_of("COMPACT"), MALFORMED,
+         says=FRAMES_VALUE),
+    sock("stream-frames-not-a-string", lambda s: stream_of(1), MALFORMED, says=FRAMES_VALUE),
+    sock("stream-frames-null", lambda s: stream_of(None), MALFORMED, says=FRAMES_VALUE),
+    sock("stream-frames-an-object", lambda s: stream_of({"compact": True}), MALFORMED,
+         says=FRAMES_VALUE),
+    sock("stream-frames-lone-surrogate", lambda s: stream_of("\ud800"), MALFORMED,
+         refless=True),
+    # ... at scale: one just under the message limit, the field many times, a long list
+    sock("stream-frames-under-the-message-limit", lambda s: stream_of("c" * (WS_LIMIT - 300)),
+         MALFORMED, says=FRAMES_VALUE),
+    sock("stream-frames-a-thousand-entry-list", lambda s: stream_of(["compact"] * 1000),
+         MALFORMED, says=FRAMES_VALUE),
+    sock("stream-frames-500-times-in-json", lambda s: FRAMES_500_TIMES, MALFORMED,
+         refless=True, says="'frames' twice"),
 ]
 # fmt: on
 
@@ -720,12 +816,18 @@ async def test_page_socket_a_bad_join_leave_or_event_gets_an_error_and_nothing_e
         before = await ws_host.calls()
         message = bad.message(opened)
 
-        answer = await ws.request(message)
+        if isinstance(message, str):  # raw text
+            await ws.send_text(message)
+            answer = await ws.receive_json()
+        else:
+            answer = await ws.request(message)
 
         assert_no_leak(json.dumps(answer).encode())
         ref = None if bad.refless else "bad"
         assert (answer["type"], answer["code"], answer.get("ref")) == ("error", bad.code, ref)
         assert answer["message"], answer
+        if bad.says is not None:
+            assert bad.says in answer["message"], answer
         assert len(json.dumps(answer)) < 2048, "a client's string came back whole"
         if bad.field is not None:
             assert answer["field"] == bad.field, answer
@@ -737,7 +839,33 @@ async def test_page_socket_a_bad_join_leave_or_event_gets_an_error_and_nothing_e
         calls.subtract(before)
         assert +calls == dict(bad.ran), "user code ran on a refused message"
         await _assert_untouched(ws, opened)
-    await ws_host.check_healthy()
+    await asyncio.wait_for(ws_host.check_healthy(), PROMPT)
+
+
+async def test_page_socket_a_megabyte_frames_value_closes_it_with_1009_and_nothing_else(
+    ws_host: Host,
+) -> None:
+    """The ``frames`` opt-in past the message limit: the socket's oversized-message close, no
+    user code; the host answers promptly and a new socket streams a compact entry."""
+    async with ws_host.websocket(SOCKET, {"start": 5}) as ws:
+        await ws.receive_json()
+        before = await ws_host.calls()
+
+        await send_ignoring_close(ws, [js(stream_of("c" * 2**20)).decode()])
+        code, seen = await close_code(ws)
+
+        assert (code, seen) == (1009, [])
+        assert await ws_host.calls() == before
+    await asyncio.wait_for(ws_host.check_healthy(), PROMPT)
+    async with ws_host.websocket(SOCKET, {"start": 5}) as ws:
+        await ws.receive_json()
+        await ws.send_json({**stream_of("compact"), "ref": "ok"})
+        decoder = PageDecoder()
+        events = [event for _ in range(3) for event in decoder.feed(
+            (await ws.receive_text()).encode())]  # fmt: skip
+    control = json.loads(events[0].data)
+    assert (events[0].event, control["key"], control["short"]) == ("page", "good", 1), events
+    assert [e.event for e in events[1:]] == ["message", "done"]
 
 
 async def test_page_socket_an_event_on_a_joined_component_changes_only_its_state(
@@ -928,10 +1056,6 @@ async def test_at_scale_under_uvicorn_a_client_holds_no_more_than_its_caps_and_l
 
         await _holds_nothing(host)
         await host.check_healthy()
-
-
-#: An answer that takes longer than this was not prompt (a generous bound, not a timing).
-PROMPT: Final = 5.0
 
 
 @pytest.mark.parametrize("name", ["raw", "litestar"])

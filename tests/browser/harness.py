@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
@@ -50,6 +51,7 @@ __all__ = [
     "WATCH_SCRIPT",
     "WatchedPage",
     "http_json",
+    "polled_json",
     "server_on_each_host",
     "watched_page",
 ]
@@ -216,6 +218,16 @@ def http_json(url: str, method: str = "GET") -> Any:
     request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
         return json.loads(answer.read())
+
+
+def polled_json(url: str, done: Callable[[Any], bool], timeout_ms: int) -> Any:
+    """:func:`http_json` of ``url``, asked again until ``done`` holds for the answer or
+    ``timeout_ms`` passed; the last answer. (``page.wait_for_function`` cannot wait for a
+    ``fetch``: the promise it returns is truthy at once.)"""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not done(answer := http_json(url)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return answer
 
 
 def server_on_each_host(module: str, hosts: Sequence[str] = HOSTS) -> Any:

@@ -14,11 +14,12 @@ drop mid-stream still resumes every component exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser.harness import http_json
+from tests.browser.harness import http_json, polled_json
 from tests.browser.page_app import (
     COMPONENTS,
     COUNTER_TEXTS,
@@ -48,6 +49,26 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield running.base_url
 
 
+@contextmanager
+def _fresh_context(base_url: str, browser: Browser) -> Iterator[BrowserContext]:
+    """A new browser context (its own connections), the server's counts reset first."""
+    http_json(f"{base_url}/stats/reset", "POST")
+    context = browser.new_context()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def _opened(context: BrowserContext, url: str, errors: list[str] | None = None) -> Page:
+    """A new tab of ``context`` at ``url``; its script errors go to ``errors``."""
+    page = context.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return page
+
+
 def _finished(page: Page, count: int = COMPONENTS) -> None:
     try:
         page.wait_for_function(
@@ -61,14 +82,9 @@ def _finished(page: Page, count: int = COMPONENTS) -> None:
 def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component_after_a_drop(
     base_url: str, browser: Browser
 ) -> None:
-    http_json(f"{base_url}/stats/reset", "POST")
-    context = browser.new_context()
     errors: list[str] = []
-    try:
-        pages = [context.new_page() for _ in range(TABS)]
-        for page in pages:
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{base_url}/")
+    with _fresh_context(base_url, browser) as context:
+        pages = [_opened(context, f"{base_url}/", errors) for _ in range(TABS)]
         for page in pages:
             page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         elapsed_ms = pages[0].evaluate(_PING)  # every stream of the three tabs is open now
@@ -81,72 +97,51 @@ def test_three_tabs_of_twelve_streams_stay_responsive_and_resume_every_component
         assert stats["starts"] == TABS * COMPONENTS, stats  # no stream ran twice
         assert stats["stream_requests"] == 0, stats
         assert TABS * 2 <= stats["page_connections"] <= TABS * 3, stats
-    finally:
-        context.close()
     assert errors == []
 
 
 def test_data_page_connection_off_keeps_each_stream_on_its_own(
     base_url: str, browser: Browser
 ) -> None:
-    http_json(f"{base_url}/stats/reset", "POST")
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(f"{base_url}/?own=1")
+    with _fresh_context(base_url, browser) as context:
+        page = _opened(context, f"{base_url}/?own=1")
         _finished(page)
         stats = http_json(f"{base_url}/stats")
         assert stats["page_connections"] == 0, stats
         assert stats["stream_requests"] >= COMPONENTS, stats
         assert stats["starts"] == COMPONENTS, stats
-    finally:
-        context.close()
 
 
 def test_a_stream_swapped_in_joins_and_a_removed_one_leaves_without_loss_elsewhere(
     base_url: str, browser: Browser
 ) -> None:
-    http_json(f"{base_url}/stats/reset", "POST")
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(f"{base_url}/")
+    with _fresh_context(base_url, browser) as context:
+        page = _opened(context, f"{base_url}/")
         page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         page.click("#add")  # a thirteenth stream joins: the connection re-opens with it
         page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS + 1, timeout=STREAMING_TIMEOUT_MS)
         page.click("#remove")  # counter 3 leaves mid-stream: re-opened without it
         page.wait_for_selector("text=removed")
         _finished(page, COMPONENTS)  # the twelve left, each complete
-        page.wait_for_function(  # the removed stream's run, cancelled once its grace (2 s) is over
-            "() => fetch('/stats').then(r => r.json()).then(s => s.cancelled === 1)",
-            timeout=STREAMING_TIMEOUT_MS,
-        )
-        stats = http_json(f"{base_url}/stats")
+        # the removed stream's run, cancelled once its grace (2 s) is over
+        stats = polled_json(f"{base_url}/stats", lambda s: s["cancelled"] > 0, STREAMING_TIMEOUT_MS)
         assert stats["starts"] == COMPONENTS + 1, stats  # nothing restarted by the re-opens
         assert stats["cancelled"] == 1, stats  # and no other run cancelled
         assert stats["stream_requests"] == 0, stats
         assert stats["page_connections"] == 3, stats
-    finally:
-        context.close()
 
 
 def test_the_runtime_gets_compact_text_frames_and_resumes_exactly_after_a_drop(
     base_url: str, browser: Browser
 ) -> None:
-    http_json(f"{base_url}/stats/reset", "POST")
-    context = browser.new_context()
     errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{base_url}/")
+    with _fresh_context(base_url, browser) as context:
+        page = _opened(context, f"{base_url}/", errors)
         page.wait_for_function(COUNTERS_STREAMING, arg=COMPONENTS, timeout=STREAMING_TIMEOUT_MS)
         before = http_json(f"{base_url}/stats")
         assert http_json(f"{base_url}/cut", "POST")["cut"] == 1  # dropped mid-stream
         _finished(page)  # each ends with exactly " 1 2 ... 30"
         stats = http_json(f"{base_url}/stats")
-    finally:
-        context.close()
     assert before["compact_text"] >= COMPONENTS, before  # before the drop, compact already
     assert stats["compact_text"] > before["compact_text"], stats  # and after the resume
     assert stats["long_text"] == 0, stats

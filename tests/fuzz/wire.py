@@ -3,8 +3,8 @@
 Unlike ``component_framework.testing``, these never assume the app behaves: every message the
 app sends is recorded and checked against the ASGI rules, an exception escaping the app fails
 the example, and every wait is bounded (a hang is a failure, not a stuck test run).
-:func:`client_receive` (a client's ``receive``) also serves the adversarial matrix's in-process
-host (``tests/adversarial/clients.py``).
+A client's ``receive`` is ``component_framework.testing.client_receive``, as for the
+adversarial matrix's in-process host (``tests/adversarial/clients.py``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from component_framework.protocol.sse import SSEDecoder, SSEEvent, stream_ops
+from component_framework.testing import client_receive
 from tests.fuzz.apps import (
     DOCUMENTED_STATUSES,
     SERVER_FAULT_CODES,
@@ -35,22 +35,6 @@ _BAD_HEADER_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 BROADCAST = "fuzz.broadcast"
 #: Longest an app may take to finish once its client has left (or its answer is complete).
 HANG_LIMIT = 5.0
-
-
-def client_receive(
-    incoming: list[dict[str, Any]], gone: asyncio.Event
-) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """The ASGI ``receive`` of an HTTP client in process: hands out ``incoming`` in order (it
-    takes them off the list), then waits until ``gone`` is set and reports ``http.disconnect``
-    from then on."""
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    return receive
 
 
 def http_scope(

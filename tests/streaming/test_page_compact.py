@@ -9,43 +9,13 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlencode
 
-from component_framework.protocol.page import PageDecoder
 from component_framework.protocol.sse import SSEEvent, stream_ops
 from component_framework.testing import http_scope
 from tests.streaming.conftest import Streams
 from tests.streaming.exchange import Exchange, eventually
+from tests.streaming.page_wire import controls, new, of_run, page_request
 from tests.streaming.stream_components import pacer
-
-
-def page_request(
-    app: Any, streams: Streams, entries: list[dict[str, Any]], **fields: Any
-) -> Exchange:
-    """A started page connection asking for ``entries`` (``fields``: beside ``streams``),
-    read with the page connection's decoder."""
-    body = json.dumps({"page": "a" * 32, "streams": entries, **fields}).encode()
-    headers = {"content-type": "application/json", "content-length": str(len(body))}
-    exchange = Exchange(app, http_scope("POST", "/components/_page/", headers=headers), body=body)
-    exchange.decoder = PageDecoder()
-    return streams.track(exchange.start())
-
-
-def tokens(key: str, text: str, **query: Any) -> dict[str, Any]:
-    return {"key": key, "name": "tokens", "query": urlencode({"text": text, **query})}
-
-
-def controls(exchange: Exchange) -> dict[str, dict[str, Any]]:
-    found = {}
-    for event in exchange.events:
-        if event.event == "page":
-            document = json.loads(event.data)
-            found[document["key"]] = document
-    return found
-
-
-def of_run(exchange: Exchange, run_id: str) -> list[SSEEvent]:
-    return [e for e in exchange.events if e.id and e.id.rpartition(".")[0] == run_id]
 
 
 def text_of(events: list[SSEEvent]) -> str:
@@ -61,8 +31,9 @@ def sequence(events: list[SSEEvent]) -> list[tuple[str, str]]:
 
 async def test_a_request_without_the_opt_in_gets_the_frames_as_before(streams: Streams) -> None:
     app = streams.app()
-    plain = page_request(app, streams, [tokens("a", "hello world", size=3)])
-    full = page_request(app, streams, [tokens("a", "hello world", size=3)], frames="full")
+    hello = new("a", "tokens", text="hello world", size=3)
+    plain = page_request(app, streams, [hello])
+    full = page_request(app, streams, [hello], frames="full")
     await plain.run_to_end()
     await full.run_to_end()
     run = controls(plain)["a"]["run"]
@@ -91,8 +62,9 @@ async def test_the_opt_in_gets_compact_text_frames_that_read_back_as_the_full_on
     streams: Streams,
 ) -> None:
     app = streams.app()
-    full = page_request(app, streams, [tokens("a", "hello world", size=3)])
-    compact = page_request(app, streams, [tokens("a", "hello world", size=3)], frames="compact")
+    hello = new("a", "tokens", text="hello world", size=3)
+    full = page_request(app, streams, [hello])
+    compact = page_request(app, streams, [hello], frames="compact")
     await full.run_to_end()
     await compact.run_to_end()
     control = controls(compact)["a"]
@@ -116,7 +88,10 @@ async def test_two_runs_on_one_compact_connection_each_get_their_own_frames(
     exchange = page_request(
         app,
         streams,
-        [tokens("x", "first answer", size=2), tokens("y", "second one here", size=4)],
+        [
+            new("x", "tokens", text="first answer", size=2),
+            new("y", "tokens", text="second one here", size=4),
+        ],
         frames="compact",
     )
     await exchange.run_to_end()
@@ -132,7 +107,7 @@ async def test_a_drop_mid_stream_resumes_exactly_with_the_full_run_id(streams: S
     app = streams.app()
     text = "abcdefghijklmnopqrstuvwxyz"
     first = page_request(
-        app, streams, [tokens("a", text, delay=0.02, tag="held")], frames="compact"
+        app, streams, [new("a", "tokens", text=text, delay=0.02, tag="held")], frames="compact"
     )
     await first.wait_until(lambda: "ghi" in text_of(first.events))
     first.disconnect()
@@ -155,7 +130,7 @@ async def test_a_drop_mid_stream_resumes_exactly_with_the_full_run_id(streams: S
 
 async def test_bad_opt_in_values_get_a_clear_error(streams: Streams) -> None:
     app = streams.app()
-    entry = tokens("a", "hi")
+    entry = new("a", "tokens", text="hi")
     cases: list[tuple[dict[str, Any], str]] = [
         ({"streams": [entry], "frames": "short"}, '\'frames\' must be "full" or "compact"'),
         ({"streams": [entry], "frames": 1}, '\'frames\' must be "full" or "compact"'),

@@ -12,14 +12,10 @@ import pytest
 
 from tests.streaming.conftest import Streams
 from tests.streaming.exchange import Exchange, stream_scope
+from tests.streaming.page_wire import controls, new, of_run, page_request, posted, steps
 from tests.streaming.stream_components import journal, pacer
-from tests.streaming.test_page_stream import controls, new, of_run, page_request, steps
 
 FORM = "application/x-www-form-urlencoded"
-
-
-def posted(key: str, name: str, body: str, query: str = "") -> dict[str, Any]:
-    return {"key": key, "name": name, "method": "POST", "query": query, "body": body}
 
 
 def own_post(streams: Streams, app: Any, name: str, body: bytes) -> Exchange:
@@ -143,8 +139,7 @@ async def test_a_cross_site_page_cannot_start_a_post_stream_through_it(streams: 
         app,
         streams,
         [posted("p", "paced", "event=bump")],
-        origin="https://evil.example",
-        host="testserver",
+        headers={"origin": "https://evil.example", "host": "testserver"},
     )
     await exchange.run_to_end()
     assert exchange.status == 403

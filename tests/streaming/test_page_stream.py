@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from component_framework.core.broker import MemoryBroker
 from component_framework.core.hub import Hub
@@ -15,39 +14,8 @@ from component_framework.protocol.sse import SSEEvent
 from component_framework.testing import http_scope
 from tests.streaming.conftest import Streams
 from tests.streaming.exchange import Exchange, eventually
+from tests.streaming.page_wire import controls, new, of_run, page_request, steps
 from tests.streaming.stream_components import journal, pacer
-
-
-def page_request(
-    app: Any, streams: Streams, entries: list[dict[str, Any]], **headers: str
-) -> Exchange:
-    """A started page connection asking for ``entries``."""
-    body = json.dumps({"page": "a" * 32, "streams": entries}).encode()
-    header_map = {"content-type": "application/json", "content-length": str(len(body)), **headers}
-    scope = http_scope("POST", "/components/_page/", headers=header_map)
-    return streams.track(Exchange(app, scope, body=body).start())
-
-
-def new(key: str, name: str, **query: Any) -> dict[str, Any]:
-    return {"key": key, "name": name, "query": urlencode(query)}
-
-
-def controls(exchange: Exchange) -> dict[str, dict[str, Any]]:
-    """The control frames by entry key."""
-    found = {}
-    for event in exchange.events:
-        if event.event == "page":
-            document = json.loads(event.data)
-            found[document["key"]] = document
-    return found
-
-
-def of_run(exchange: Exchange, run_id: str) -> list[SSEEvent]:
-    return [e for e in exchange.events if e.id and e.id.rpartition(".")[0] == run_id]
-
-
-def steps(events: list[SSEEvent]) -> list[str]:
-    return [e.data.split("<p>step ")[1].split("<")[0] for e in events if e.event == "message"]
 
 
 async def test_two_components_stream_over_one_connection_which_ends_with_the_last_run(
@@ -238,8 +206,7 @@ async def test_a_cross_site_page_cannot_open_it(streams: Streams) -> None:
         app,
         streams,
         [new("a", "paced", tag="x")],
-        origin="https://evil.example",
-        host="testserver",
+        headers={"origin": "https://evil.example", "host": "testserver"},
     )
     await exchange.run_to_end()
     assert exchange.status == 403

@@ -16,7 +16,8 @@ ended (the connection closes when no component needs it), the client goes, or th
 shuts down (one ``shutdown`` frame). One run's ``error`` ends that run only. Joins and leaves
 after the connection opened are a new connection with the new list (the client runtime's
 reconnect), which resume makes lossless. A part of the SSE transport: it reuses
-``asgi.sse``'s reader (send timeout, disconnect watch, shutdown, last frame on cancel).
+``asgi.sse``'s reader through its interface (``StreamReader``: send timeout, disconnect
+watch, shutdown, last frame on cancel).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from component_framework.asgi.incoming import (
 )
 from component_framework.asgi.page_entries import Carrier, PageMember, join_entry
 from component_framework.asgi.routing import PAGE_SEGMENT
-from component_framework.asgi.sse import _Heartbeat, _refuse, _StreamReader
+from component_framework.asgi.sse import Heartbeat, StreamReader, _refuse
 from component_framework.core import aio
 from component_framework.core.events import checked_page_id
 from component_framework.core.stream_run import StreamRun
@@ -106,8 +107,8 @@ async def handle_page_stream(
             opening.append(control)
             if member is not None:
                 members.append(member)
-        reader = _StreamReader(send, settings, gate)
-        heartbeat = _Heartbeat(aio.running_loop(), settings.stream_heartbeat, wakeup)
+        reader = StreamReader(send, settings, gate)
+        heartbeat = Heartbeat(aio.running_loop(), settings.stream_heartbeat, wakeup)
         for member in members:
             if isinstance(member.run, StreamRun):  # called on its frames (a followed run: woken)
                 listener = partial(_on_frame, reader, member, member.run, wakeup, heartbeat)
@@ -115,7 +116,7 @@ async def handle_page_stream(
                 member.run.detach(wakeup)  # after: the run never sees no reader meanwhile
         try:
             frames = partial(_send_frames, reader, opening, members, wakeup, heartbeat)
-            await reader._exchange(receive, wakeup, frames)
+            await reader.exchange(receive, wakeup, frames)
         finally:
             heartbeat.cancel()
     finally:
@@ -125,20 +126,20 @@ async def handle_page_stream(
 
 
 async def _send_frames(
-    reader: _StreamReader,
+    reader: StreamReader,
     opening: list[bytes],
     members: list[PageMember],
     wakeup: aio.Event,
-    heartbeat: _Heartbeat,
+    heartbeat: Heartbeat,
 ) -> None:
     """The control frames, then every member's frames as they come; a member whose run ended
     (its last frame sent) leaves, and the connection ends with the last one."""
     for control in opening:
-        await reader._write(control)
+        await reader.write(control)
     gate = reader.gate
     while not reader.gone:
         wakeup.clear()
-        await reader._finish_send()  # one the runs' calls started
+        await reader.finish_send()  # one the runs' calls started
         if reader.gone:
             return
         sent = False
@@ -146,7 +147,7 @@ async def _send_frames(
             frames = member.run.frames_after(member.after)
             for seq, wire in frames:
                 member.after = seq  # before the send: the run's call must not send it again
-                await reader._write(member.wire(wire))
+                await reader.write(member.wire(wire))
                 if reader.gone:
                     return
             if frames:
@@ -158,29 +159,25 @@ async def _send_frames(
             heartbeat.active = True
             continue
         if gate.closing:  # before "finished": shutdown also ends the runs
-            await reader._write(SHUTDOWN_FRAME)
+            await reader.write(SHUTDOWN_FRAME)
             return
         if not members:
             return
         if heartbeat.due:
             heartbeat.due = False
-            await reader._write(HEARTBEAT_FRAME)
+            await reader.write(HEARTBEAT_FRAME)
             continue
-        reader.idle = True
-        try:
-            await wakeup.wait()
-        finally:
-            reader.idle = False
+        await reader.wait_idle(wakeup)
 
 
 def _on_frame(
-    reader: _StreamReader,
+    reader: StreamReader,
     member: PageMember,
     run: StreamRun,
     wakeup: aio.Event,
-    heartbeat: _Heartbeat,
+    heartbeat: Heartbeat,
 ) -> None:
     """``member``'s run has a new frame or ended: while the connection's task waits with
     nothing to send, the frame goes out there and then, as its carrier writes it, when the
-    server takes it at once (as for a stream of its own: ``_StreamReader.send_now``)."""
+    server takes it at once (as for a stream of its own: ``StreamReader.send_now``)."""
     member.after = reader.send_now(run, member.after, member.wire, wakeup, heartbeat)

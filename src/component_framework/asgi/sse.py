@@ -103,7 +103,7 @@ def _parse_last_event_id(value: str) -> tuple[str, int] | None:
     return run_id, int(seq)
 
 
-class _Heartbeat:
+class Heartbeat:
     """A keep-alive comment when a connection sent nothing for a whole interval.
 
     One timer per interval and connection (not one per wait, which would cost a timer for
@@ -126,14 +126,20 @@ class _Heartbeat:
         self.timer.cancel()
 
 
-class _StreamReader:
+class StreamReader:
     """One client reading one run: sends its frames until the run ends or the client goes.
 
-    While its task waits with nothing left to send (``idle``), the run calls
+    While its task waits with nothing left to send (:meth:`wait_idle`), the run calls
     :meth:`_on_frame` for each new frame, which sends it there and then when the server
     takes it at once (the common case): no task wakes per frame. A send that has to wait
     (flow control), or fails, is handed to the task (``unfinished``, ``failure``), which
-    bounds it with ``stream_send_timeout``."""
+    bounds it with ``stream_send_timeout``.
+
+    Its interface for an exchange that sends frames of its own (the page connection,
+    ``asgi.page_stream``, whose frames come from several runs): :meth:`exchange` around its
+    frame loop, which sends with :meth:`write`, finishes a send a run's call started with
+    :meth:`finish_send`, waits with :meth:`wait_idle`, and stops when ``gone``; its runs' calls
+    send new frames with :meth:`send_now`."""
 
     def __init__(self, send: ASGISendCallable, settings: Settings, gate: StreamGate) -> None:
         self.send = send
@@ -149,7 +155,8 @@ class _StreamReader:
         self.unfinished_first = False
         self.failure: Exception | None = None
 
-    async def _write(self, data: bytes, *, more: bool = True) -> None:
+    async def write(self, data: bytes, *, more: bool = True) -> None:
+        """Send ``data`` as the body's next part (bounded; a client gone sets ``gone``)."""
         await self._send({"type": "http.response.body", "body": data, "more_body": more})
 
     def _framed(self, frame: bytes) -> bytes:
@@ -172,7 +179,7 @@ class _StreamReader:
             return
         if waiting is not None:
             self._hand_over(waiting, message)
-            await self._finish_send()
+            await self.finish_send()
 
     def _hand_over(self, waiting: aio.Unfinished, message: Any) -> None:
         """``waiting`` (the send of ``message``) is for the task to finish."""
@@ -214,9 +221,9 @@ class _StreamReader:
     async def _start(self) -> None:
         start = {"type": "http.response.start", "status": 200, "headers": list(_HEADERS)}
         await self._send({**start, "trailers": False})
-        await self._write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
+        await self.write(b"")  # the head goes out now (hypercorn and daphne wait for a body)
 
-    async def _exchange(
+    async def exchange(
         self,
         receive: ASGIReceiveCallable,
         wakeup: aio.Event,
@@ -232,7 +239,7 @@ class _StreamReader:
             await self._start()
             await frames()
             if not self.gone:
-                await self._write(b"", more=False)
+                await self.write(b"", more=False)
         except aio.cancellation():
             await self._last_frame()
             raise
@@ -245,10 +252,10 @@ class _StreamReader:
         exchange ends."""
         self.after = after
         wakeup = aio.new_event()
-        heartbeat = _Heartbeat(aio.running_loop(), self.settings.stream_heartbeat, wakeup)
+        heartbeat = Heartbeat(aio.running_loop(), self.settings.stream_heartbeat, wakeup)
         run.attach(wakeup, partial(self._on_frame, run, wakeup, heartbeat))
         try:
-            await self._exchange(
+            await self.exchange(
                 receive, wakeup, partial(self._serve_frames, run, wakeup, heartbeat)
             )
         finally:
@@ -258,7 +265,7 @@ class _StreamReader:
                 self.unfinished.close()
                 self.unfinished = None
 
-    def _on_frame(self, run: StreamRun, wakeup: aio.Event, heartbeat: _Heartbeat) -> None:
+    def _on_frame(self, run: StreamRun, wakeup: aio.Event, heartbeat: Heartbeat) -> None:
         """``run`` has a new frame or ended: :meth:`send_now` for this stream."""
         self.after = self.send_now(run, self.after, self._framed, wakeup, heartbeat)
 
@@ -268,7 +275,7 @@ class _StreamReader:
         after: int,
         wire: Callable[[bytes], bytes],
         wakeup: aio.Event,
-        heartbeat: _Heartbeat,
+        heartbeat: Heartbeat,
     ) -> int:
         """The run's call on a new frame or its end, for a follower of ``run`` that has sent
         its frames up to ``after``: while this reader's task waits with nothing to send, the
@@ -305,7 +312,7 @@ class _StreamReader:
             wakeup.set()
         return after
 
-    async def _finish_send(self) -> None:
+    async def finish_send(self) -> None:
         """The task's part of a send the run's call started: finish it (bounded), or raise
         what it raised."""
         failure, self.failure = self.failure, None
@@ -325,36 +332,41 @@ class _StreamReader:
         self.unfinished = None
         waiting.close()
 
-    async def _serve_frames(self, run: StreamRun, wakeup: aio.Event, heartbeat: _Heartbeat) -> None:
+    async def _serve_frames(self, run: StreamRun, wakeup: aio.Event, heartbeat: Heartbeat) -> None:
         gate = self.gate
         while not self.gone:
             wakeup.clear()
-            await self._finish_send()
+            await self.finish_send()
             if self.gone:
                 return
             frames = run.frames_after(self.after)
             for seq, wire in frames:
                 self.after = seq  # before the send: the run's call must not send it again
-                await self._write(self._framed(wire))
+                await self.write(self._framed(wire))
                 if self.gone:
                     return
             if frames:
                 heartbeat.active = True
                 continue
             if gate.closing:  # before "finished": shutdown also ends the runs
-                await self._write(self._framed(SHUTDOWN_FRAME))
+                await self.write(self._framed(SHUTDOWN_FRAME))
                 break
             if run.finished:
                 break
             if heartbeat.due:
                 heartbeat.due = False
-                await self._write(HEARTBEAT_FRAME)
+                await self.write(HEARTBEAT_FRAME)
                 continue
-            self.idle = True
-            try:
-                await wakeup.wait()
-            finally:
-                self.idle = False
+            await self.wait_idle(wakeup)
+
+    async def wait_idle(self, wakeup: aio.Event) -> None:
+        """Wait for ``wakeup`` with nothing left to send: meanwhile the runs' calls send new
+        frames themselves (:meth:`send_now`)."""
+        self.idle = True
+        try:
+            await wakeup.wait()
+        finally:
+            self.idle = False
 
     async def follow(
         self, receive: ASGIReceiveCallable, remote: RemoteRun, run_id: str, after: int
@@ -364,7 +376,7 @@ class _StreamReader:
         with the store) ends with a ``lost`` frame. Returns when the exchange ends."""
         wakeup = aio.new_event()  # the disconnect watcher's; reads are bounded by FOLLOW_WAIT
         try:
-            await self._exchange(
+            await self.exchange(
                 receive, wakeup, partial(self._follow_frames, remote, run_id, after)
             )
         finally:
@@ -375,15 +387,15 @@ class _StreamReader:
         quiet_since = monotonic()
         while not self.gone:
             if gate.closing:
-                await self._write(self._framed(SHUTDOWN_FRAME))
+                await self.write(self._framed(SHUTDOWN_FRAME))
                 break
             frames = await remote.read(after, FOLLOW_WAIT)
             if frames is None:
                 lost = lost_frame(error_document(StreamLost()), run_id)
-                await self._write(self._framed(lost))
+                await self.write(self._framed(lost))
                 break
             for seq, wire in frames:
-                await self._write(self._framed(wire))
+                await self.write(self._framed(wire))
                 after = seq
             if remote.ended:
                 break
@@ -391,7 +403,7 @@ class _StreamReader:
                 quiet_since = monotonic()
             elif monotonic() - quiet_since >= settings.stream_heartbeat:
                 quiet_since = monotonic()
-                await self._write(HEARTBEAT_FRAME)
+                await self.write(HEARTBEAT_FRAME)
 
 
 def _stream_event(
@@ -571,7 +583,7 @@ async def handle_sse(
                 await remote.close()
             await _refuse(send, error, component_name, debug, headers.htmx)
             return
-    reader = _StreamReader(send, services.settings, gate)
+    reader = StreamReader(send, services.settings, gate)
     try:
         if remote is not None:
             assert resume is not None

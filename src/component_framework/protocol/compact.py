@@ -15,56 +15,46 @@ from typing import Any, Final
 
 __all__ = ["compact_json", "json_string", "strict_json"]
 
-#: ``json.dumps`` with options builds an encoder on every call; this one is built once.
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_STRICT_ENCODER: Final = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-#: The C encoder behind ``JSONEncoder.encode``, built once with the same options
-#: (``None`` without the C accelerator). It keeps no state between calls: without a
-#: ``markers`` table it holds nothing per call, so one object serves every call, on any
-#: thread; a circular structure then ends in the C encoder's recursion guard instead.
+#: The C encoder behind ``JSONEncoder.encode`` (``None`` without the C accelerator).
 _MAKE_C_ENCODER: Final[Callable[..., Any] | None] = getattr(_json_encoder, "c_make_encoder", None)
 
 
-def _c_encoder(allow_nan: bool) -> Callable[[Any, int], Any] | None:
+def _writer(allow_nan: bool) -> Callable[[object], str]:
+    """A function writing a value as compact JSON text: exactly what ``JSONEncoder(separators=
+    (",", ":"), ensure_ascii=False, allow_nan=allow_nan).encode`` returns, without its two
+    Python-level calls, option lookups and new C encoder per call in front of the C encoder,
+    which matter for a small answer (``json.dumps`` with options even builds the encoder on
+    every call). What it cannot encode is refused with ``TypeError`` as there, a circular
+    reference (or nesting too deep for the encoder) with ``ValueError``.
+
+    The C encoder is built once: it keeps no state between calls (without a ``markers`` table
+    it holds nothing per call), so one object serves every call, on any thread; a circular
+    structure then ends in the C encoder's recursion guard instead."""
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
     if _MAKE_C_ENCODER is None:
-        return None
-    encoder: Callable[[Any, int], Any] = _MAKE_C_ENCODER(
-        None, _ENCODER.default, _json_encoder.encode_basestring, None, ":", ",", False, False,
+        return encoder.encode
+    c_encoder: Callable[[Any, int], Any] = _MAKE_C_ENCODER(
+        None, encoder.default, _json_encoder.encode_basestring, None, ":", ",", False, False,
         allow_nan,
     )  # fmt: skip
-    return encoder
+
+    def write(value: object) -> str:
+        if type(value) is str:
+            return encoder.encode(value)
+        try:
+            return "".join(c_encoder(value, 0))
+        except RecursionError:
+            raise ValueError("Circular reference detected, or nesting too deep to encode") from None
+
+    return write
 
 
-_C_ENCODER: Final = _c_encoder(allow_nan=True)
-_STRICT_C_ENCODER: Final = _c_encoder(allow_nan=False)
-
-
-def compact_json(value: object) -> str:
-    """``value`` as compact JSON text: exactly what ``_ENCODER.encode(value)`` returns,
-    without its two Python-level calls, option lookups and new C encoder per call in front of
-    the C encoder, which matter for a small answer. What it cannot encode is refused with
-    ``TypeError`` as there, a circular reference (or nesting too deep for the encoder) with
-    ``ValueError``."""
-    if _C_ENCODER is None or type(value) is str:
-        return _ENCODER.encode(value)
-    try:
-        return "".join(_C_ENCODER(value, 0))
-    except RecursionError:
-        raise ValueError("Circular reference detected, or nesting too deep to encode") from None
-
-
-def strict_json(value: object) -> str:
-    """:func:`compact_json` that refuses ``NaN``, ``Infinity`` and ``-Infinity`` with
-    ``ValueError`` (exactly what ``JSONEncoder(allow_nan=False)`` writes and refuses): the
-    text of signed snapshots and stored state, which must read back as written."""
-    if _STRICT_C_ENCODER is None or type(value) is str:
-        return _STRICT_ENCODER.encode(value)
-    try:
-        return "".join(_STRICT_C_ENCODER(value, 0))
-    except RecursionError:
-        raise ValueError("Circular reference detected, or nesting too deep to encode") from None
+#: ``value`` as compact JSON text (:func:`_writer`): every answer, frame and message.
+compact_json: Final = _writer(allow_nan=True)
+#: :data:`compact_json` that refuses ``NaN``, ``Infinity`` and ``-Infinity`` with
+#: ``ValueError`` (exactly what ``JSONEncoder(allow_nan=False)`` writes and refuses): the text
+#: of signed snapshots and stored state, which must read back as written.
+strict_json: Final = _writer(allow_nan=False)
 
 
 #: One ``str`` as JSON text, exactly as the encoders above write strings (for a message put
