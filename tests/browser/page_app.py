@@ -62,7 +62,10 @@ NODE_MODULES: Final = Path(__file__).resolve().parent.parent.parent / "node_modu
 HTMX_DIST: Final = NODE_MODULES / "htmx.org" / "dist"
 HTMX_SSE_DIST: Final = NODE_MODULES / "htmx-ext-sse" / "dist"
 COMPONENTS: Final = 12
-UPTO: Final = 30
+#: A run lasts ``UPTO * EVERY`` = 6 s: a stream removed within 4 s of its start is still
+#: running when its resume grace (2 s) ends, so it is cancelled however slowly a busy
+#: machine gets the browser to remove it.
+UPTO: Final = 60
 EVERY: Final = 0.1
 PAGE: Final = """<!doctype html>
 <html lang="en">
