@@ -6,6 +6,8 @@ key=..., **params) }}``, a nested child, through ``core.nesting``) and
 :func:`register_component_global`, which puts ``{{ component("counter", start=3) }}`` into any
 Jinja environment, including the one inside Litestar's ``JinjaTemplateEngine`` (the top level
 of a page; inside a component's render it renders a child, as the renderer's own global).
+Also owns which templates may render a child (:meth:`Jinja2Renderer.may_render_children`:
+a template whose sources never name such a global renders without a nesting frame).
 Requires the ``litestar`` extra (it brings Jinja2).
 """
 
@@ -13,13 +15,16 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 try:
     import jinja2
+    import jinja2.meta
     from markupsafe import Markup
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     from component_framework.adapters._extras import MissingExtraError
@@ -72,6 +77,7 @@ class Jinja2Renderer:
                 auto_reload=auto_reload,
             )
             self.environment.globals["component"] = _child_global
+        self._nesting = _nesting_of(self.environment)
 
     @classmethod
     def from_strings(cls, templates: Mapping[str, str]) -> Jinja2Renderer:
@@ -104,6 +110,89 @@ class Jinja2Renderer:
             if not self.environment.auto_reload:
                 self._templates[template_name] = template
         return render_template(template, context)
+
+    def may_render_children(self, template_name: str) -> bool:
+        """Whether rendering ``template_name`` may render a nested child: its source, or that
+        of a template it extends, includes or imports, names a global that renders one
+        (``component``, or the name a page global was registered under), or it includes,
+        extends or imports a template chosen at render time; also when a source cannot be
+        read or parsed. The answer is kept per template; while the environment auto-reloads,
+        only as long as none of the sources read changed."""
+        answer = self._nesting.answers.get(template_name)
+        if answer is not None and (not self.environment.auto_reload or answer.current()):
+            return answer.may
+        answer = _read_nesting(self.environment, template_name, self._nesting.names)
+        if answer.sources is not None:  # (a source that could not be read: asked again)
+            self._nesting.answers[template_name] = answer
+        return answer.may
+
+
+@dataclass(slots=True, frozen=True)
+class _Answer:
+    """Whether a template may render a child, and the up-to-date checks of the sources read
+    (Jinja's loaders' own; ``None`` in the tuple: a source that never changes); ``sources``
+    ``None``: one could not be read, so the answer is a guess, never kept."""
+
+    may: bool
+    sources: tuple[Callable[[], bool] | None, ...] | None
+
+    def current(self) -> bool:
+        """Whether none of the sources read changed since."""
+        return self.sources is not None and all(check is None or check() for check in self.sources)
+
+
+@dataclass(slots=True)
+class _Nesting:
+    """One environment's record of child rendering: the global names that render a child
+    (``component``, and each page global's), and the answers per template, dropped when a
+    name is added."""
+
+    names: set[str] = field(default_factory=lambda: {"component"})
+    answers: dict[str, _Answer] = field(default_factory=dict)
+
+    def add_name(self, name: str) -> None:
+        """``name`` renders a child from now on: every template is asked again."""
+        self.names.add(name)
+        self.answers.clear()
+
+
+_NESTING: Final[WeakKeyDictionary[jinja2.Environment, _Nesting]] = WeakKeyDictionary()
+
+
+def _nesting_of(environment: jinja2.Environment) -> _Nesting:
+    nesting = _NESTING.get(environment)
+    if nesting is None:
+        nesting = _NESTING[environment] = _Nesting()
+    return nesting
+
+
+def _read_nesting(environment: jinja2.Environment, template_name: str, names: set[str]) -> _Answer:
+    """Read ``template_name``'s source and those of the templates it extends, includes and
+    imports (each once; names joined as Jinja joins them) until one names a global of
+    ``names``, includes one chosen at render time, or cannot be read (then ``may``)."""
+    pending, seen = [template_name], set()
+    sources: list[Callable[[], bool] | None] = []
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        loader = environment.loader
+        try:
+            if loader is None:
+                raise jinja2.TemplateNotFound(name)
+            source, _, uptodate = loader.get_source(environment, name)
+            tree = environment.parse(source, name)
+        except Exception:  # (the render raises it, if it is one for the render too)
+            return _Answer(True, None)
+        sources.append(uptodate)
+        if any(node.name in names for node in tree.find_all(jinja2.nodes.Name)):
+            return _Answer(True, tuple(sources))
+        for referenced in jinja2.meta.find_referenced_templates(tree):
+            if referenced is None:  # chosen at render time
+                return _Answer(True, tuple(sources))
+            pending.append(environment.join_path(referenced, name))
+    return _Answer(False, tuple(sources))
 
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -301,4 +390,5 @@ def register_component_global(
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
     environment.globals[name] = _component_global(dispatcher, guard, prefix)
+    _nesting_of(environment).add_name(name)  # in a component's template, it renders a child
     environment.globals[scripts_name] = _ScriptsGlobal(prefix, static)

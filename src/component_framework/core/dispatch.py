@@ -45,7 +45,7 @@ from component_framework.core.nesting import (
 from component_framework.core.presence import Presence
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
-from component_framework.core.renderer import ReloadingRenderer, Renderer
+from component_framework.core.renderer import NestingRenderer, ReloadingRenderer, Renderer
 from component_framework.core.server_state import PendingWrite, StateKeeper
 from component_framework.core.state_store import StateStore
 from component_framework.errors import (
@@ -82,6 +82,8 @@ _HELD_STATE: Final[dict[str, Any]] = {}
 #: this: ``dehydrate`` hands back the state itself).
 _NO_BEFORE_RENDER: Final = Component.before_render
 _OWN_STATE: Final = Component.dehydrate
+_OWN_RENDER: Final = Component.render
+_NOT_ASKED: Final = object()
 
 
 @dataclass(slots=True)
@@ -325,6 +327,10 @@ class Dispatcher:
         self.frame_clock = FrameClock(self.settings.stream_frame_interval)
         #: The plan of the broadcast being delivered, for one class (:meth:`prepare_broadcast`).
         self._broadcast_plan: tuple[object, type[Component], PreparedCall] | None = None
+        #: The renderer last asked which templates may render children, and how to ask it
+        #: (``None``: it cannot tell; see :meth:`_childless`).
+        self._nesting_for: object = _NOT_ASKED
+        self._may_nest: Callable[[str], bool] | None = None
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -715,6 +721,10 @@ class Dispatcher:
         self, component: Component, children: Seeds
     ) -> tuple[str, tuple[PendingWrite, ...]]:
         """:meth:`render_template`, and the store writes of the children it rendered."""
+        if self._childless(component):  # no child can be rendered: no frame to hold one
+            html = component.render(self.renderer)
+            component.children = Component.children
+            return html, ()
         frame = RenderFrame(self, component, children)
         entered = frame.enter()
         try:
@@ -724,6 +734,22 @@ class Dispatcher:
         # Without children the class's empty mapping stays: no dict per held instance.
         component.children = frame.rendered or Component.children
         return html, frame.writes
+
+    def _childless(self, component: Component) -> bool:
+        """Whether ``component``'s template renders no nested children, by its renderer's word
+        (``NestingRenderer``); False for a renderer that cannot tell, or a class that renders
+        its own way (an overridden ``Component.render``)."""
+        cls = type(component)
+        renderer = self.renderer or cls.renderer  # the one Component.render uses
+        if renderer is not self._nesting_for:  # (a changed class-level renderer too)
+            self._nesting_for = renderer
+            self._may_nest = (
+                renderer.may_render_children if isinstance(renderer, NestingRenderer) else None
+            )
+        may_nest, name = self._may_nest, component.template_name
+        if may_nest is None or not name or cls.render is not _OWN_RENDER:
+            return False
+        return not may_nest(name)
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
