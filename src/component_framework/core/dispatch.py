@@ -327,6 +327,8 @@ class Dispatcher:
         self.frame_clock = FrameClock(self.settings.stream_frame_interval)
         #: The plan of the broadcast being delivered, for one class (:meth:`prepare_broadcast`).
         self._broadcast_plan: tuple[object, type[Component], PreparedCall] | None = None
+        #: The plans payload-less events share (:meth:`_bare_plan`), by class and event.
+        self._bare_plans: dict[tuple[type[Component], str], PreparedCall] = {}
         #: The renderer last asked which templates may render children, and how to ask it
         #: (``None``: it cannot tell; see :meth:`_childless`).
         self._nesting_for: object = _NOT_ASKED
@@ -449,14 +451,38 @@ class Dispatcher:
             raise EventNotFound(cls.component_name, event)
         if cls.event_rates and context is not None and not validate:
             self._take_event(cls, event, context)
+        context = self._context_to_check(cls, context)
+        if not payload and not broadcast and not validate and context is None:
+            bare = self._bare_plan(cls, event, handler)
+            if bare is not None:
+                return bare
         if broadcast:
             arguments, invalid = binder_for(handler).bind(payload), None
         else:
             arguments, invalid = self._bind_event(handler, payload, validate)
-        context = self._context_to_check(cls, context)
         plan = PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
         if not broadcast:
             plan.submitted, plan.invalid, plan.validate = payload, invalid, validate
+        return plan
+
+    def _bare_plan(
+        self, cls: type[Component], event: str, handler: EventHandler
+    ) -> PreparedCall | None:
+        """The plan every payload-less event ``event`` of a held ``cls`` shares when nothing
+        of it is the client's: no payload, nothing to validate, no access check, and a
+        handler that an empty payload always binds to no arguments (no form, no required
+        parameter); ``None`` for any other. Never changed after it is made: the live
+        transports only read an event's plan."""
+        key = (cls, event)
+        plan = self._bare_plans.get(key)
+        if plan is not None and plan.handler is handler:
+            return plan
+        binder = binder_for(handler)
+        if binder.form is not None or binder.required:
+            return None
+        plan = PreparedCall(cls, event, handler, {}, None, _HELD_STATE)
+        plan.submitted = _EMPTY
+        self._bare_plans[key] = plan
         return plan
 
     def prepare_broadcast(
