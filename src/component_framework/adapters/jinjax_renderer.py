@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -116,39 +116,29 @@ class Jinja2Renderer:
         of a template it extends, includes or imports, names a global that renders one
         (``component``, or the name a page global was registered under), or it includes,
         extends or imports a template chosen at render time; also when a source cannot be
-        read or parsed. The answer is kept per template; while the environment auto-reloads,
-        only as long as none of the sources read changed."""
-        answer = self._nesting.answers.get(template_name)
-        if answer is not None and (not self.environment.auto_reload or answer.current()):
-            return answer.may
-        answer = _read_nesting(self.environment, template_name, self._nesting.names)
-        if answer.sources is not None:  # (a source that could not be read: asked again)
-            self._nesting.answers[template_name] = answer
-        return answer.may
-
-
-@dataclass(slots=True, frozen=True)
-class _Answer:
-    """Whether a template may render a child, and the up-to-date checks of the sources read
-    (Jinja's loaders' own; ``None`` in the tuple: a source that never changes); ``sources``
-    ``None``: one could not be read, so the answer is a guess, never kept."""
-
-    may: bool
-    sources: tuple[Callable[[], bool] | None, ...] | None
-
-    def current(self) -> bool:
-        """Whether none of the sources read changed since."""
-        return self.sources is not None and all(check is None or check() for check in self.sources)
+        read or parsed. The answer is read once per template. While the environment
+        auto-reloads (debug mode, or an ``Environment`` given with Jinja's default
+        ``auto_reload=True``) every template may: an edit can add a child at any render, and
+        checking the sources again would cost more than it saves."""
+        if self.environment.auto_reload:
+            return True
+        answers = self._nesting.answers
+        may = answers.get(template_name)
+        if may is None:
+            may = answers[template_name] = _read_nesting(
+                self.environment, template_name, self._nesting.names
+            )
+        return may
 
 
 @dataclass(slots=True)
 class _Nesting:
     """One environment's record of child rendering: the global names that render a child
-    (``component``, and each page global's), and the answers per template, dropped when a
-    name is added."""
+    (``component``, and each page global's), and the answers per template name (whether it
+    may render one), dropped when a name is added; not asked while templates reload."""
 
     names: set[str] = field(default_factory=lambda: {"component"})
-    answers: dict[str, _Answer] = field(default_factory=dict)
+    answers: dict[str, bool] = field(default_factory=dict)
 
     def add_name(self, name: str) -> None:
         """``name`` renders a child from now on: every template is asked again."""
@@ -166,33 +156,30 @@ def _nesting_of(environment: jinja2.Environment) -> _Nesting:
     return nesting
 
 
-def _read_nesting(environment: jinja2.Environment, template_name: str, names: set[str]) -> _Answer:
+def _read_nesting(environment: jinja2.Environment, template_name: str, names: set[str]) -> bool:
     """Read ``template_name``'s source and those of the templates it extends, includes and
     imports (each once; names joined as Jinja joins them) until one names a global of
-    ``names``, includes one chosen at render time, or cannot be read (then ``may``)."""
+    ``names``, includes one chosen at render time, or cannot be read: then True."""
     pending, seen = [template_name], set()
-    sources: list[Callable[[], bool] | None] = []
+    loader = environment.loader
     while pending:
         name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
-        loader = environment.loader
         try:
             if loader is None:
                 raise jinja2.TemplateNotFound(name)
-            source, _, uptodate = loader.get_source(environment, name)
-            tree = environment.parse(source, name)
+            tree = environment.parse(loader.get_source(environment, name)[0], name)
         except Exception:  # (the render raises it, if it is one for the render too)
-            return _Answer(True, None)
-        sources.append(uptodate)
+            return True
         if any(node.name in names for node in tree.find_all(jinja2.nodes.Name)):
-            return _Answer(True, tuple(sources))
+            return True
         for referenced in jinja2.meta.find_referenced_templates(tree):
             if referenced is None:  # chosen at render time
-                return _Answer(True, tuple(sources))
+                return True
             pending.append(environment.join_path(referenced, name))
-    return _Answer(False, tuple(sources))
+    return False
 
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any]) -> str:
