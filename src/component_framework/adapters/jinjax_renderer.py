@@ -6,6 +6,8 @@ key=..., **params) }}``, a nested child, through ``core.nesting``) and
 :func:`register_component_global`, which puts ``{{ component("counter", start=3) }}`` into any
 Jinja environment, including the one inside Litestar's ``JinjaTemplateEngine`` (the top level
 of a page; inside a component's render it renders a child, as the renderer's own global).
+Also owns which templates may render a child (:meth:`Jinja2Renderer.may_render_children`:
+a template whose sources never name such a global renders without a nesting frame).
 Requires the ``litestar`` extra (it brings Jinja2).
 """
 
@@ -14,12 +16,15 @@ from __future__ import annotations
 import os
 from collections import ChainMap
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 try:
     import jinja2
+    import jinja2.meta
     from markupsafe import Markup
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     from component_framework.adapters._extras import MissingExtraError
@@ -72,6 +77,7 @@ class Jinja2Renderer:
                 auto_reload=auto_reload,
             )
             self.environment.globals["component"] = _child_global
+        self._nesting = _nesting_of(self.environment)
 
     @classmethod
     def from_strings(cls, templates: Mapping[str, str]) -> Jinja2Renderer:
@@ -104,6 +110,76 @@ class Jinja2Renderer:
             if not self.environment.auto_reload:
                 self._templates[template_name] = template
         return render_template(template, context)
+
+    def may_render_children(self, template_name: str) -> bool:
+        """Whether rendering ``template_name`` may render a nested child: its source, or that
+        of a template it extends, includes or imports, names a global that renders one
+        (``component``, or the name a page global was registered under), or it includes,
+        extends or imports a template chosen at render time; also when a source cannot be
+        read or parsed. The answer is read once per template. While the environment
+        auto-reloads (debug mode, or an ``Environment`` given with Jinja's default
+        ``auto_reload=True``) every template may: an edit can add a child at any render, and
+        checking the sources again would cost more than it saves."""
+        if self.environment.auto_reload:
+            return True
+        answers = self._nesting.answers
+        may = answers.get(template_name)
+        if may is None:
+            may = answers[template_name] = _read_nesting(
+                self.environment, template_name, self._nesting.names
+            )
+        return may
+
+
+@dataclass(slots=True)
+class _Nesting:
+    """One environment's record of child rendering: the global names that render a child
+    (``component``, and each page global's), and the answers per template name (whether it
+    may render one), dropped when a name is added; not asked while templates reload."""
+
+    names: set[str] = field(default_factory=lambda: {"component"})
+    answers: dict[str, bool] = field(default_factory=dict)
+
+    def add_name(self, name: str) -> None:
+        """``name`` renders a child from now on: every template is asked again."""
+        self.names.add(name)
+        self.answers.clear()
+
+
+_NESTING: Final[WeakKeyDictionary[jinja2.Environment, _Nesting]] = WeakKeyDictionary()
+
+
+def _nesting_of(environment: jinja2.Environment) -> _Nesting:
+    nesting = _NESTING.get(environment)
+    if nesting is None:
+        nesting = _NESTING[environment] = _Nesting()
+    return nesting
+
+
+def _read_nesting(environment: jinja2.Environment, template_name: str, names: set[str]) -> bool:
+    """Read ``template_name``'s source and those of the templates it extends, includes and
+    imports (each once; names joined as Jinja joins them) until one names a global of
+    ``names``, includes one chosen at render time, or cannot be read: then True."""
+    pending, seen = [template_name], set()
+    loader = environment.loader
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            if loader is None:
+                raise jinja2.TemplateNotFound(name)
+            tree = environment.parse(loader.get_source(environment, name)[0], name)
+        except Exception:  # (the render raises it, if it is one for the render too)
+            return True
+        if any(node.name in names for node in tree.find_all(jinja2.nodes.Name)):
+            return True
+        for referenced in jinja2.meta.find_referenced_templates(tree):
+            if referenced is None:  # chosen at render time
+                return True
+            pending.append(environment.join_path(referenced, name))
+    return False
 
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -301,4 +377,5 @@ def register_component_global(
         prefix = "/components" if url_prefix is None else url_prefix
     environment = _environment_of(target)
     environment.globals[name] = _component_global(dispatcher, guard, prefix)
+    _nesting_of(environment).add_name(name)  # in a component's template, it renders a child
     environment.globals[scripts_name] = _ScriptsGlobal(prefix, static)

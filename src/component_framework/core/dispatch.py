@@ -45,7 +45,7 @@ from component_framework.core.nesting import (
 from component_framework.core.presence import Presence
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
-from component_framework.core.renderer import ReloadingRenderer, Renderer
+from component_framework.core.renderer import NestingRenderer, ReloadingRenderer, Renderer
 from component_framework.core.server_state import PendingWrite, StateKeeper
 from component_framework.core.state_store import StateStore
 from component_framework.errors import (
@@ -82,6 +82,8 @@ _HELD_STATE: Final[dict[str, Any]] = {}
 #: this: ``dehydrate`` hands back the state itself).
 _NO_BEFORE_RENDER: Final = Component.before_render
 _OWN_STATE: Final = Component.dehydrate
+_OWN_RENDER: Final = Component.render
+_NOT_ASKED: Final = object()
 
 
 @dataclass(slots=True)
@@ -325,6 +327,12 @@ class Dispatcher:
         self.frame_clock = FrameClock(self.settings.stream_frame_interval)
         #: The plan of the broadcast being delivered, for one class (:meth:`prepare_broadcast`).
         self._broadcast_plan: tuple[object, type[Component], PreparedCall] | None = None
+        #: The plans payload-less events share (:meth:`_bare_plan`), by class and event.
+        self._bare_plans: dict[tuple[type[Component], str], PreparedCall] = {}
+        #: The renderer last asked which templates may render children, and how to ask it
+        #: (``None``: it cannot tell; see :meth:`_childless`).
+        self._nesting_for: object = _NOT_ASKED
+        self._may_nest: Callable[[str], bool] | None = None
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -443,14 +451,38 @@ class Dispatcher:
             raise EventNotFound(cls.component_name, event)
         if cls.event_rates and context is not None and not validate:
             self._take_event(cls, event, context)
+        context = self._context_to_check(cls, context)
+        if not payload and not broadcast and not validate and context is None:
+            bare = self._bare_plan(cls, event, handler)
+            if bare is not None:
+                return bare
         if broadcast:
             arguments, invalid = binder_for(handler).bind(payload), None
         else:
             arguments, invalid = self._bind_event(handler, payload, validate)
-        context = self._context_to_check(cls, context)
         plan = PreparedCall(cls, event, handler, arguments, None, _HELD_STATE, None, context)
         if not broadcast:
             plan.submitted, plan.invalid, plan.validate = payload, invalid, validate
+        return plan
+
+    def _bare_plan(
+        self, cls: type[Component], event: str, handler: EventHandler
+    ) -> PreparedCall | None:
+        """The plan every payload-less event ``event`` of a held ``cls`` shares when nothing
+        of it is the client's: no payload, nothing to validate, no access check, and a
+        handler that an empty payload always binds to no arguments (no form, no required
+        parameter); ``None`` for any other. Never changed after it is made: the live
+        transports only read an event's plan."""
+        key = (cls, event)
+        plan = self._bare_plans.get(key)
+        if plan is not None and plan.handler is handler:
+            return plan
+        binder = binder_for(handler)
+        if binder.form is not None or binder.required:
+            return None
+        plan = PreparedCall(cls, event, handler, {}, None, _HELD_STATE)
+        plan.submitted = _EMPTY
+        self._bare_plans[key] = plan
         return plan
 
     def prepare_broadcast(
@@ -715,6 +747,10 @@ class Dispatcher:
         self, component: Component, children: Seeds
     ) -> tuple[str, tuple[PendingWrite, ...]]:
         """:meth:`render_template`, and the store writes of the children it rendered."""
+        if self._childless(component):  # no child can be rendered: no frame to hold one
+            html = component.render(self.renderer)
+            component.children = Component.children
+            return html, ()
         frame = RenderFrame(self, component, children)
         entered = frame.enter()
         try:
@@ -724,6 +760,22 @@ class Dispatcher:
         # Without children the class's empty mapping stays: no dict per held instance.
         component.children = frame.rendered or Component.children
         return html, frame.writes
+
+    def _childless(self, component: Component) -> bool:
+        """Whether ``component``'s template renders no nested children, by its renderer's word
+        (``NestingRenderer``); False for a renderer that cannot tell, or a class that renders
+        its own way (an overridden ``Component.render``)."""
+        cls = type(component)
+        renderer = self.renderer or cls.renderer  # the one Component.render uses
+        if renderer is not self._nesting_for:  # (a changed class-level renderer too)
+            self._nesting_for = renderer
+            self._may_nest = (
+                renderer.may_render_children if isinstance(renderer, NestingRenderer) else None
+            )
+        may_nest, name = self._may_nest, component.template_name
+        if may_nest is None or not name or cls.render is not _OWN_RENDER:
+            return False
+        return not may_nest(name)
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),

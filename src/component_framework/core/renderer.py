@@ -1,6 +1,7 @@
 """The renderer seam: how a component's template and context become HTML.
 
-Owns only the :class:`Renderer` protocol and its optional debug hook, :class:`ReloadingRenderer`.
+Owns only the :class:`Renderer` protocol and its optional hooks: :class:`ReloadingRenderer`
+(debug reload) and :class:`NestingRenderer` (which templates may render nested children).
 The default implementation, ``Jinja2Renderer``, lives in ``adapters.jinjax_renderer`` so that the
 core never imports Jinja; ``component_framework.testing`` has renderers that need no files.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ReloadingRenderer", "Renderer"]
+__all__ = ["NestingRenderer", "ReloadingRenderer", "Renderer"]
 
 
 @runtime_checkable
@@ -34,4 +35,18 @@ class ReloadingRenderer(Protocol):
 
     def enable_reload(self) -> None:
         """Re-read templates that changed on disk from now on (unless told never to)."""
+        ...
+
+
+@runtime_checkable
+class NestingRenderer(Protocol):
+    """A renderer that can tell that a template renders no nested children. The dispatcher
+    renders each component inside a ``core.nesting`` frame, so that ``component()`` in its
+    template can render a child there; for a template this renderer answers ``False`` for,
+    it renders without one (a render of a renderer without this method always has one)."""
+
+    def may_render_children(self, template_name: str) -> bool:
+        """False only when rendering ``template_name`` can never render a nested child: when
+        unsure (a template that cannot be read, a dynamic include), True. The answer follows
+        template edits whenever the renderer re-reads them."""
         ...
