@@ -15,7 +15,9 @@ measured through uvicorn, and its noise hides changes of a few µs).
 - ``fanout``: ``--connections`` idle ticker connections, ``--broadcasts`` broadcasts of
   ``price_update``, each until every connection has its push render; process CPU time per
   member of each broadcast (the first two are warm-up), and how many full collections of the
-  garbage collector ran during the measured ones.
+  garbage collector ran during the measured ones. ``--slice`` sets the hub's slices (the
+  library's 2 ms by default; the cache simulator, which runs the code about a hundred
+  times slower, passes one as long at its pace).
 
 Every answer is checked (exit status 1 when one is wrong). Diagnostic only: never fails on
 timing. Pin it to one CPU and alternate the trees compared (``PYTHONPATH``), as in
@@ -45,6 +47,7 @@ from benchmarks.websocket.app import (
     build_ws_litestar,
     build_ws_starlette,
 )
+from component_framework.core.turns import SLICE_SECONDS
 from component_framework.core.websocket import WebSocketManager
 from component_framework.testing import websocket_scope
 
@@ -156,13 +159,16 @@ async def _round_trips(app: Any, events: int, clients: int = 1) -> float:
     return seconds / (each * clients) * 1e6
 
 
-async def _fan_out(app: Any, count: int, broadcasts: int) -> tuple[list[float], int]:
+async def _fan_out(
+    app: Any, count: int, broadcasts: int, slice_seconds: float = SLICE_SECONDS
+) -> tuple[list[float], int]:
     arrivals = _Arrivals()
     connections = [_Connection(app, TICKER_PATH, arrivals) for _ in range(count)]
     for connection in connections:
         connection.open()
     await arrivals.until(count)
     manager, per_member, collections = WebSocketManager(), [], [0]
+    manager.hub.turns.slice_seconds = slice_seconds
 
     def count_full(phase: str, info: dict[str, Any]) -> None:
         if phase == "stop" and info["generation"] == 2:
@@ -211,6 +217,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=1, help="rtt: connections at once")
     parser.add_argument("--connections", type=int, default=5_000)
     parser.add_argument("--broadcasts", type=int, default=12)
+    parser.add_argument("--slice", type=float, default=SLICE_SECONDS,
+                        help="fanout: seconds of the hub's slices")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="a tiny correctness run")
     arguments = parser.parse_args(argv)
     if arguments.smoke:
@@ -235,8 +243,9 @@ async def _run(arguments: argparse.Namespace) -> None:
                       f"({arguments.events // clients * clients:,} events{over})")  # fmt: skip
     if "fanout" in parts:
         app = build_ws_components()
-        per_member, collections = await _fan_out(app, arguments.connections,
-                                                 arguments.broadcasts)  # fmt: skip
+        per_member, collections = await _fan_out(
+            app, arguments.connections, arguments.broadcasts, arguments.slice
+        )
         print(f"fanout: {statistics.median(per_member):.1f} us of CPU per member (median; "
               f"best {min(per_member):.1f}; {arguments.connections:,} connections, "
               f"{len(per_member)} broadcasts, {collections} full collections)")  # fmt: skip

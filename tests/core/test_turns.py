@@ -119,8 +119,11 @@ class SlowMember:
         self.seen.append(f"member {self.index}")
 
 
-async def test_a_broadcast_to_slow_members_lets_other_tasks_run_between_them() -> None:
-    hub, seen, stop = Hub(), [], asyncio.Event()
+async def deliver_to_slow_members(hub: Hub) -> list[str]:
+    """A broadcast to four slow members of ``hub`` while another task ticks: what happened,
+    in order (``member i`` and ``tick`` entries)."""
+    seen: list[str] = []
+    stop = asyncio.Event()
     for index in range(4):
         hub.join(SlowMember(index, seen))
     other = asyncio.get_running_loop().create_task(ticking(seen, stop))
@@ -131,7 +134,27 @@ async def test_a_broadcast_to_slow_members_lets_other_tasks_run_between_them() -
     await other
 
     assert reached == 4
-    members = [index for index, entry in enumerate(seen) if entry.startswith("member")]
+    return seen
+
+
+def members_at(seen: list[str]) -> list[int]:
+    return [index for index, entry in enumerate(seen) if entry.startswith("member")]
+
+
+async def test_a_broadcast_to_slow_members_lets_other_tasks_run_between_them() -> None:
+    seen = await deliver_to_slow_members(Hub())
+
+    members = members_at(seen)
     assert len(members) == 4
     for first, second in itertools.pairwise(members):
         assert "tick" in seen[first:second], seen
+
+
+async def test_a_broadcast_is_delivered_in_slices_as_long_as_the_hubs_turn_queue() -> None:
+    hub = Hub()
+    hub.turns.slice_seconds = HOUR  # no slow member spends an hour
+
+    seen = await deliver_to_slow_members(hub)
+
+    members = members_at(seen)
+    assert members == list(range(members[0], members[0] + 4)), seen

@@ -339,9 +339,10 @@ class Hub:
 
     async def deliver(self, broadcast: Broadcast) -> int:
         """Hand ``broadcast`` to every matching member of this process; returns how many.
-        Members are served in slices (:class:`~component_framework.core.turns.LoopSlice`)
-        with a turn of the event loop between them, so that a broadcast to thousands of
-        members does not hold every other connection of the worker for its whole duration.
+        Members are served in slices (:class:`~component_framework.core.turns.LoopSlice`,
+        as long as those of :attr:`turns`) with a turn of the event loop between them, so
+        that a broadcast to thousands of members does not hold every other connection of the
+        worker for its whole duration.
         Deliveries are serialised (one lock, first come first served), so each member sees
         broadcasts in order."""
         if self._delivery_lock is None:
@@ -349,7 +350,7 @@ class Hub:
         async with self._delivery_lock:
             members = self._targets(broadcast)
             delivered = 0
-            budget = LoopSlice()
+            budget = LoopSlice(self.turns.slice_seconds)
             present = self._topics
             for member in members:
                 if budget.spent():
