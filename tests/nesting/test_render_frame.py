@@ -22,6 +22,7 @@ from component_framework.core.hub import Hub
 from component_framework.core.nesting import RenderFrame, current_frame
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.renderer import NestingRenderer, Renderer
+from component_framework.errors import ConfigurationError
 
 KEY = "nesting-frame-key-0123456789abcdef"
 SETTINGS = Settings(secret_keys=(KEY,))
@@ -207,3 +208,14 @@ def test_an_unreadable_template_counts_as_one_that_may_render_children() -> None
     assert outer_html(renderer) == ""
     assert renderer.may_render_children("outer.html")
     assert renderer.may_render_children("no-such-template.html")
+
+
+def test_a_python_function_reaching_component_from_a_childless_template_gets_a_clear_error() -> (
+    None
+):
+    renderer, _ = probed_renderer({"outer.html": "<p>{{ mine() }}</p>"})
+    component_global = renderer.environment.globals["component"]
+    renderer.environment.globals["mine"] = lambda: component_global("inner")
+
+    with pytest.raises(ConfigurationError, match="name the global itself"):
+        outer_html(renderer)

@@ -328,7 +328,9 @@ def render_child(name: str, key: object = None, lazy: bool = False, **params: An
     if frame is None:
         raise ConfigurationError(
             "component() was called outside a component's render: for a page template, "
-            "register the page global with register_component_global"
+            "register the page global with register_component_global; in a component's "
+            "template, name the global itself (a template that never names it renders "
+            "without the frame children need)"
         )
     if not isinstance(name, str):
         raise ConfigurationError(f"component() takes a component name, got {type(name).__name__}")
