@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -30,10 +28,9 @@ from pathlib import Path
 
 import uvloop
 
-from benchmarks.common.processes import ROOT
 from benchmarks.http.contenders import CONTENDERS, by_key
 from benchmarks.http.inprocess import Exchange, lifespan
-from benchmarks.websocket.cachesim import FIGURES, parse_counts, per_event
+from benchmarks.websocket.cachesim import FIGURES, cachegrind, parse_counts, per_event
 
 __all__ = ["main"]
 
@@ -54,19 +51,12 @@ async def _serve(key: str, requests: int, evict: int) -> None:
 
 
 def _run(valgrind: str, key: str, requests: int, evict: int, out: Path) -> str:
-    """One run under cachegrind; its output file's text."""
-    command = [
-        valgrind, "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
-        "--D1=32768,8,64", "--I1=32768,8,64", f"--cachegrind-out-file={out}",
-        sys.executable, "-m", "benchmarks.http.cachesim", "--serve", key,
-        "--requests", str(requests), "--evict", str(evict),
+    """One run under cachegrind (a last level of 2 MiB); its output file's text."""
+    module = [
+        "benchmarks.http.cachesim", "--serve", key, "--requests", str(requests),
+        "--evict", str(evict),
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                               timeout=1800, check=False)  # fmt: skip
-    if completed.returncode != 0:
-        raise RuntimeError(f"{key} ({requests} requests) failed:\n{completed.stderr[-2000:]}")
-    return out.read_text()
+    return cachegrind(valgrind, module, 2 * 1024 * 1024, out, f"{key} ({requests} requests)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

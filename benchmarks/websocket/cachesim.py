@@ -35,7 +35,7 @@ from typing import Final
 from benchmarks.common.processes import ROOT
 from benchmarks.websocket.inprocess import CONTENDERS
 
-__all__ = ["main", "parse_counts", "per_event"]
+__all__ = ["cachegrind", "main", "parse_counts", "per_event"]
 
 #: What each figure of the table adds up, from cachegrind's events.
 FIGURES: Final[dict[str, tuple[str, ...]]] = {
@@ -90,20 +90,30 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def _run(valgrind: str, contender: str, events: int, clients: int, ll: int, out: Path) -> str:
-    """One run under cachegrind; its output file's text."""
+def cachegrind(valgrind: str, module: Sequence[str], ll: int, out: Path, what: str) -> str:
+    """``python -m`` ``module`` (its name and arguments) under cachegrind, with an L1 of 32 KiB
+    each and a last level of ``ll`` bytes, ``PYTHONHASHSEED`` fixed; its output file's text
+    (``RuntimeError`` naming ``what`` when the run fails)."""
     command = [
         valgrind, "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll},16,64",
         "--D1=32768,8,64", "--I1=32768,8,64", f"--cachegrind-out-file={out}",
-        sys.executable, "-m", "benchmarks.websocket.inprocess", "--parts", "rtt",
-        "--contenders", contender, "--clients", str(clients), "--events", str(events),
+        sys.executable, "-m", *module,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=1800, check=False)  # fmt: skip
     if completed.returncode != 0:
-        raise RuntimeError(f"{contender} ({events} events) failed:\n{completed.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed:\n{completed.stderr[-2000:]}")
     return out.read_text()
+
+
+def _run(valgrind: str, contender: str, events: int, clients: int, ll: int, out: Path) -> str:
+    """One run under cachegrind; its output file's text."""
+    module = [
+        "benchmarks.websocket.inprocess", "--parts", "rtt", "--contenders", contender,
+        "--clients", str(clients), "--events", str(events),
+    ]  # fmt: skip
+    return cachegrind(valgrind, module, ll, out, f"{contender} ({events} events)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
