@@ -86,3 +86,17 @@ def test_the_hotspots_diagnostic_prints_its_stage_piece_and_profile_tables(
     for heading in ("| stage (cumulative 1-6) |", "| piece (each alone) |", "| function |"):
         assert heading in printed
     assert "| body read (read_body) |" in printed
+
+
+def test_the_cache_simulation_child_serves_the_counter_with_the_caches_evicted() -> None:
+    from benchmarks.http import cachesim
+
+    # the run valgrind counts: the answers are checked (WrongAnswer otherwise)
+    assert cachesim.main(["--serve", "components", "--requests", "5", "--evict", "65536"]) == 0
+
+
+def test_the_http_cache_simulation_refuses_an_unknown_contender() -> None:
+    from benchmarks.http import cachesim
+
+    with pytest.raises(SystemExit):
+        cachesim.main(["--contenders", "floor,nginx"])

@@ -40,7 +40,7 @@ from benchmarks.common.processes import ROOT
 from benchmarks.websocket.inprocess import CONTENDERS, WARMUP_BROADCASTS, contender_names
 from component_framework.core.turns import SLICE_SECONDS
 
-__all__ = ["main", "parse_counts", "per_event"]
+__all__ = ["cachegrind", "main", "parse_counts", "per_event"]
 
 #: What each figure of the table adds up, from cachegrind's events.
 #: How many times slower the fan-out runs under cachegrind than natively (about 1,500 against
@@ -127,20 +127,28 @@ def _workload(arguments: argparse.Namespace, contender: str, events: int) -> lis
             "--events", str(events)]  # fmt: skip
 
 
-def _run(valgrind: str, workload: list[str], ll: int, out: Path) -> str:
-    """One run of ``benchmarks.websocket.inprocess`` with ``workload`` under cachegrind; its
-    output file's text."""
+def cachegrind(valgrind: str, module: Sequence[str], ll: int, out: Path, what: str) -> str:
+    """``python -m`` ``module`` (its name and arguments) under cachegrind, with an L1 of 32 KiB
+    each and a last level of ``ll`` bytes, ``PYTHONHASHSEED`` fixed; its output file's text
+    (``RuntimeError`` naming ``what`` when the run fails)."""
     command = [
         valgrind, "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll},16,64",
         "--D1=32768,8,64", "--I1=32768,8,64", f"--cachegrind-out-file={out}",
-        sys.executable, "-m", "benchmarks.websocket.inprocess", *workload,
+        sys.executable, "-m", *module,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=1800, check=False)  # fmt: skip
     if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(workload)} failed:\n{completed.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed:\n{completed.stderr[-2000:]}")
     return out.read_text()
+
+
+def _run(valgrind: str, workload: list[str], ll: int, out: Path) -> str:
+    """One run of ``benchmarks.websocket.inprocess`` with ``workload`` under cachegrind; its
+    output file's text."""
+    module = ["benchmarks.websocket.inprocess", *workload]
+    return cachegrind(valgrind, module, ll, out, " ".join(workload))
 
 
 def _measured(arguments: argparse.Namespace) -> tuple[int, str]:

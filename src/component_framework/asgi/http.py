@@ -91,13 +91,14 @@ async def handle_http(
         post = method == "POST"
         client = guard.admit(scope, headers, now, "request" if post else None)
         if post:
-            if is_multipart(headers.content_type):
+            content_type = headers.content_type
+            if content_type != "application/json" and is_multipart(content_type):
                 fields, form = await _read_upload(scope, receive, headers, services, component_name)
             else:
                 limit, deadlines = settings.max_body_bytes, guard.body_deadlines
                 body = await read_body(receive, limit, headers.content_length, deadlines, now)
                 fields = parse_body(
-                    headers.content_type,
+                    content_type,
                     body,
                     max_depth=settings.max_json_depth,
                     max_fields=settings.max_fields,

@@ -259,7 +259,10 @@ async def read_body(
     ``receive`` would wait, or more of the body is to come, the deadline is armed, counted
     from ``now`` as always."""
     if declared is not None:
-        declared_length = _declared_length(declared)
+        try:  # (not ``_declared_length``: one call less on every request)
+            declared_length = int(declared)
+        except ValueError:
+            raise MalformedRequest(f"invalid Content-Length {declared!r}") from None
         if declared_length > limit:
             raise PayloadTooLarge(f"body of {declared_length} bytes exceeds the limit of {limit}")
     received, message = result_now(receive())

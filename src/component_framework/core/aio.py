@@ -6,7 +6,7 @@ threads and the cancellation exception. On asyncio each function hands back asyn
 object (``running_loop()`` *is* the running loop, ``new_event()`` an ``asyncio.Event``), so
 the asyncio path costs one C-level "is a loop running?" check and nothing else (and the
 per-request and per-frame paths, :func:`start_now` and :func:`result_now`, not even that while
-trio has not been imported: see :func:`_on_asyncio`). Under trio
+trio has not been imported: see :data:`_MODULES`). Under trio
 (``hypercorn -k trio``, or any server that runs the ASGI app in ``trio.run``) the same
 methods are served by small trio-backed objects:
 
@@ -37,7 +37,7 @@ from asyncio import current_task as _asyncio_current_task
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from contextlib import AbstractContextManager
 from types import CoroutineType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import trio
@@ -263,13 +263,13 @@ async def wait_all(tasks: Iterable[Any], within: float | None = None) -> None:
             await task.wait()
 
 
-def _on_asyncio() -> bool:
-    """Whether the running code runs on asyncio rather than trio, for the calls made per
-    request and per frame. Without trio imported it cannot be trio, and nothing is looked up:
-    before Python 3.12 asyncio's own look-up of the running loop makes a ``getpid()`` system
-    call every time (its check for a fork), which cost an HTTP request about a microsecond
-    of server time (and the floor's code makes none)."""
-    return "trio" not in sys.modules or _get_running_loop() is not None
+#: Where trio has never been imported the running code cannot run under trio, so the calls
+#: made per request and per frame (:func:`start_now`, :func:`result_now`) test this table
+#: first and look nothing up: before Python 3.12 asyncio's own look-up of the running loop
+#: makes a ``getpid()`` system call every time (its check for a fork), which cost an HTTP
+#: request about a microsecond of server time (and the floor's code makes none). The test is
+#: written out in both (no call: each runs once per request or frame).
+_MODULES: Final = sys.modules
 
 
 class Unfinished(Protocol):
@@ -290,7 +290,7 @@ def start_now(awaitable: Awaitable[None]) -> Unfinished | None:
     if type(awaitable) is not CoroutineType and not isinstance(awaitable, Coroutine):
         return _awaiting(awaitable)
     coro = awaitable
-    if not _on_asyncio():
+    if "trio" in _MODULES and _get_running_loop() is None:  # under trio
         return coro
     try:
         waiting_on = coro.send(None)
@@ -307,7 +307,9 @@ def result_now(awaitable: Awaitable[T]) -> tuple[bool, Any]:
     needs, such as arming a deadline before awaiting ``rest``. Only a coroutine on asyncio
     starts at once (as for :func:`start_now`); anything else is ``(False, awaitable)``, with
     nothing run yet."""
-    if type(awaitable) is not CoroutineType or not _on_asyncio():
+    if type(awaitable) is not CoroutineType or (
+        "trio" in _MODULES and _get_running_loop() is None  # under trio
+    ):
         return False, awaitable
     try:
         waiting_on = awaitable.send(None)

@@ -132,7 +132,10 @@ class StreamRun:
             self.held_bytes > self.max_bytes and len(self.frames) > 1
         ):
             self.held_bytes -= len(self.frames.popleft()[1])
-        self._wake()
+        for wakeup in self._wakeups:  # :meth:`_wake`, written out: once per frame
+            wakeup.set()
+        for listener in self._calls:
+            listener()
         if self.log is not None:
             self.log.notify()
 

@@ -438,11 +438,16 @@ class StreamCoalescer:
         return self._urgent or self._bytes >= self._max_batch_bytes
 
     def ready(self, now: float) -> bool:
-        """Whether a flush is due at ``now``."""
-        deadline = self.next_deadline()
-        if deadline is None:
+        """Whether a flush is due at ``now``: ``now >= next_deadline()`` (or pressing), in one
+        call (the frame clock asks every stream it ticks for)."""
+        if not self._queue:
             return False
-        return self._urgent or self._bytes >= self._max_batch_bytes or now >= deadline
+        if self._urgent or self._bytes >= self._max_batch_bytes:
+            return True
+        oldest, last = self._oldest_at, self._last_flush
+        if now < oldest:
+            return False
+        return last is None or now >= last + self._interval or now >= oldest + self._max_delay
 
     def flush(self, now: float) -> list[StreamOp]:
         """Return every queued op in order, merged, and empty the queue.
