@@ -45,7 +45,12 @@ from component_framework.core.nesting import (
 from component_framework.core.presence import Presence
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
-from component_framework.core.renderer import NestingRenderer, ReloadingRenderer, Renderer
+from component_framework.core.renderer import (
+    NestingRenderer,
+    ReloadingRenderer,
+    Renderer,
+    SharingRenderer,
+)
 from component_framework.core.server_state import PendingWrite, StateKeeper
 from component_framework.core.state_store import StateStore
 from component_framework.errors import (
@@ -61,6 +66,7 @@ from component_framework.errors import (
     SnapshotTooLarge,
 )
 from component_framework.protocol.answer import render_document, render_fragment
+from component_framework.protocol.compact import plain_json, strict_json
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_mount_event
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
@@ -83,6 +89,7 @@ _HELD_STATE: Final[dict[str, Any]] = {}
 _NO_BEFORE_RENDER: Final = Component.before_render
 _OWN_STATE: Final = Component.dehydrate
 _OWN_RENDER: Final = Component.render
+_OWN_CONTEXT: Final = Component.get_context
 _NOT_ASKED: Final = object()
 
 
@@ -333,6 +340,8 @@ class Dispatcher:
         #: (``None``: it cannot tell; see :meth:`_childless`).
         self._nesting_for: object = _NOT_ASKED
         self._may_nest: Callable[[str], bool] | None = None
+        self._sharing_for: object = _NOT_ASKED
+        self._sharing: SharingRenderer | None = None
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -777,6 +786,43 @@ class Dispatcher:
             return False
         return not may_nest(name)
 
+    def _shared_render(self, component: Component) -> tuple[str, str] | None:
+        """The HTML of a render shared with every component of the class in the same state
+        (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key; ``None``
+        when not shared: a class that renders its own way (``render``, ``get_context`` or
+        ``dehydrate`` overridden), keeps its state on the server or in the URL, may render
+        a child, or a state of other than plain JSON types (the text would not tell them
+        apart: a tuple and a list, ``Markup`` and ``str``), or one it cannot encode."""
+        cls = type(component)
+        renderer = self.renderer or cls.renderer  # the one Component.render uses
+        if renderer is not self._sharing_for:  # (asked once per renderer: a protocol check
+            self._sharing_for = renderer  # costs more than the rest of this)
+            self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
+        sharing = self._sharing
+        if (
+            sharing is None
+            or cls.render is not _OWN_RENDER
+            or cls.get_context is not _OWN_CONTEXT
+            or cls.dehydrate is not _OWN_STATE
+            or component.url_state
+            or self.state.keeps(cls)
+            or not component.template_name
+            or not sharing.may_share(component.template_name)
+            or not self._childless(component)
+        ):
+            return None
+        state = component.state
+        if not plain_json(state):
+            return None
+        try:
+            state_text = strict_json(state)
+        except ValueError:  # NaN: refused by the snapshot, as usual
+            return None
+        html = sharing.render_shared(
+            component.template_name, state, state_text, component.component_name, component.id
+        )
+        return None if html is None else (html, state_text)
+
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
         ``dehydrate``, the snapshot."""
@@ -787,7 +833,13 @@ class Dispatcher:
             if cls.before_render is not _NO_BEFORE_RENDER:  # (a hook not overridden: no call)
                 component.before_render()
             stage = "render"
-            html, writes = self._render_frame(component, children)
+            shared = self._shared_render(component)
+            if shared is None:
+                html, writes, shared_text = *self._render_frame(component, children), None
+            else:
+                html, shared_text = shared
+                component.children = Component.children
+                writes = ()
             stage = "dehydrate"
             state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
             meta = None
@@ -809,7 +861,7 @@ class Dispatcher:
                 )
             else:
                 snapshot, state_text = self.signer.signed_state(
-                    name, component.id, state, component.parent, meta
+                    name, component.id, state, component.parent, meta, shared_text
                 )
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
