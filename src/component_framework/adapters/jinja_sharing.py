@@ -57,6 +57,11 @@ _TESTS: Final = frozenset(
 _VALUE_ATTRIBUTES: Final = frozenset(
     name for kind in (dict, list, str, int, float, bool) for name in dir(kind)
 )
+#: What a ``for`` loop's ``loop`` holds that is a value (not a method).
+_LOOP_ATTRIBUTES: Final = frozenset(
+    ("index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
+     "previtem", "nextitem")
+)  # fmt: skip
 #: Nodes a shared template may hold (a filter, a test, a subscript and the id are checked
 #: further); anything else (a call, an include, a block, a macro, ...) is not shared.
 _NODES: Final = (
@@ -79,10 +84,12 @@ SHARED_LIMIT: Final = 256
 @dataclass(frozen=True, slots=True)
 class Shareable:
     """What a shareable template reads: its free ``names`` (each must be a state key, or one
-    of ``state``, ``component_name``, ``component_id``) and the ``filters`` and ``tests`` of
+    of ``state``, ``component_name``, ``component_id``), every name it ``loads`` (one that a
+    template's own global holds is free too) and the ``filters`` and ``tests`` of
     Jinja's own it uses (each must still be Jinja's own in the environment)."""
 
     names: frozenset[str]
+    loads: frozenset[str]
     filters: frozenset[str]
     tests: frozenset[str]
 
@@ -92,8 +99,10 @@ def _node_ok(node: jinja2.nodes.Node, parent: jinja2.nodes.Node | None) -> bool:
         return False
     if isinstance(node, jinja2.nodes.Name) and node.name == "component_id":
         return isinstance(parent, jinja2.nodes.Output) and node.ctx == "load"
+    if isinstance(node, jinja2.nodes.Name) and node.name == "loop":
+        return node.ctx == "load"  # (never assigned: only a ``for`` loop's own)
     if isinstance(node, jinja2.nodes.Getattr):
-        return node.attr not in _VALUE_ATTRIBUTES
+        return node.attr not in _VALUE_ATTRIBUTES or _loop_attribute(node)
     if isinstance(node, jinja2.nodes.Getitem):
         argument = node.arg
         if isinstance(argument, jinja2.nodes.Slice):
@@ -106,6 +115,16 @@ def _node_ok(node: jinja2.nodes.Node, parent: jinja2.nodes.Node | None) -> bool:
     if isinstance(node, jinja2.nodes.Test):
         return node.name in _TESTS and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
     return True
+
+
+def _loop_attribute(node: jinja2.nodes.Getattr) -> bool:
+    """``loop.index`` and the like (``index`` is also a method of ``list`` and ``str``)."""
+    inner = node.node
+    return (
+        isinstance(inner, jinja2.nodes.Name)
+        and inner.name == "loop"
+        and node.attr in _LOOP_ATTRIBUTES
+    )
 
 
 def shareable_names(environment: jinja2.Environment, template_name: str) -> Shareable | None:
@@ -121,7 +140,7 @@ def shareable_names(environment: jinja2.Environment, template_name: str) -> Shar
     except Exception:  # (the render raises it, if it is one for the render too)
         return None
     pending: list[tuple[jinja2.nodes.Node, jinja2.nodes.Node | None]] = [(tree, None)]
-    filters, tests = set(), set()
+    filters, tests, loads = set(), set(), set()
     while pending:
         node, parent = pending.pop()
         if not _node_ok(node, parent):
@@ -130,11 +149,16 @@ def shareable_names(environment: jinja2.Environment, template_name: str) -> Shar
             filters.add(node.name)
         elif isinstance(node, jinja2.nodes.Test):
             tests.add(node.name)
+        elif isinstance(node, jinja2.nodes.Name) and node.ctx == "load":
+            loads.add(node.name)
         pending.extend((child, node) for child in node.iter_child_nodes())
-    names = frozenset(jinja2.meta.find_undeclared_variables(tree))
-    if names & _PER_COMPONENT:
+    # (Jinja's list leaves out the environment's globals: a name of theirs is free too.)
+    names = frozenset(jinja2.meta.find_undeclared_variables(tree)) | (
+        loads & environment.globals.keys()
+    )
+    if names & _PER_COMPONENT or "loop" in names:  # a ``loop`` outside a loop: a state key
         return None
-    return Shareable(names, frozenset(filters), frozenset(tests))
+    return Shareable(names, frozenset(loads), frozenset(filters), frozenset(tests))
 
 
 class SharedRenders:
@@ -199,7 +223,10 @@ class SharedRenders:
         name = template.name or ""
         self.may_share(name)
         answer = self._answers[name]
-        if answer is None or not answer.names <= _IDENTITY | state.keys() - _PER_COMPONENT:
+        if answer is None:
+            return None
+        free = answer.names | (answer.loads & template.globals.keys())  # (its own globals)
+        if not free <= _IDENTITY | state.keys() - _PER_COMPONENT:
             return None
         splits = []
         for marker in self._markers:
