@@ -18,9 +18,8 @@ a JSON value (``items``, ``upper``), a computed subscript, keyword arguments to 
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -73,10 +72,8 @@ _NODES: Final = (
     jinja2.nodes.Neg, jinja2.nodes.Pos, jinja2.nodes.Concat, jinja2.nodes.Tuple,
     jinja2.nodes.List, jinja2.nodes.Dict, jinja2.nodes.Pair,
 )  # fmt: skip
-#: Characters that HTML escaping changes: an id holding one is not written in as is.
-_ESCAPED: Final = re.compile(r"[&<>'\"]")
-#: No split yet (a split holds one part at least).
-_UNSEEN: Final[tuple[str, ...]] = ()
+#: No split yet.
+_UNSEEN: Final[Any] = object()
 #: Most shared renders kept per renderer (the table is emptied when full).
 SHARED_LIMIT: Final = 256
 
@@ -169,18 +166,22 @@ class SharedRenders:
 
     def __init__(self, environment: jinja2.Environment) -> None:
         self.environment = environment
-        self._answers: dict[str, Shareable | None] = {}
-        self._renders: dict[tuple[str, str, str, object], tuple[str, ...] | None] = {}
+        #: Per template name: what it reads, or ``None``: never shared (no call, include
+        #: or import either, so a shared template renders no nested child).
+        self.answers: dict[str, Shareable | None] = {}
+        self._renders: dict[
+            tuple[str, str, str, object], tuple[tuple[str, ...], Shareable] | None
+        ] = {}
         # Two markers, never sent: a render is shared only when both split it alike.
         self._markers = ("cf" + secrets.token_hex(16), "cf" + secrets.token_hex(16))
 
     def clear(self) -> None:
-        self._answers.clear()
+        self.answers.clear()
         self._renders.clear()
 
     def may_share(self, template_name: str) -> bool:
         """Whether ``template_name`` may be shared (:func:`shareable_names`; read once)."""
-        answers = self._answers
+        answers = self.answers
         answer = answers.get(template_name, False)
         if answer is False:
             answer = answers[template_name] = shareable_names(self.environment, template_name)
@@ -188,28 +189,40 @@ class SharedRenders:
 
     def render(
         self,
-        template: jinja2.Template,
+        template_of: Callable[[str], jinja2.Template],
+        template_name: str,
         state: Mapping[str, Any],
         state_text: str,
         component_name: str,
         component_id: str,
     ) -> str | None:
-        """The render for ``component_id`` (see ``SharingRenderer.render_shared``), or None."""
+        """The render for ``component_id`` (see ``SharingRenderer.render_shared``), or None;
+        ``template_of``: the compiled template of a name, for a render not made yet."""
         environment = self.environment
-        if type(component_id) is not str or _ESCAPED.search(component_id) is not None:
+        if environment.auto_reload or type(component_id) is not str:
             return None
-        name = template.name or ""
-        key = (name, component_name, state_text, environment.autoescape)
+        # An id that HTML escaping would change is not written in as is (a regular
+        # expression costs twice these five tests).
+        if (
+            "&" in component_id
+            or "<" in component_id
+            or ">" in component_id
+            or "'" in component_id
+            or '"' in component_id
+        ):
+            return None
+        key = (template_name, component_name, state_text, environment.autoescape)
         renders = self._renders
-        parts = renders.get(key, _UNSEEN)
-        if parts is _UNSEEN:
+        split = renders.get(key, _UNSEEN)
+        if split is _UNSEEN:
             if len(renders) >= SHARED_LIMIT:
                 renders.clear()
-            parts = renders[key] = self._split(template, state, state_text, component_name)
-        if parts is None:
+            template = template_of(template_name)
+            split = renders[key] = self._split(template, state, state_text, component_name)
+        if split is None:
             return None
-        answer = self._answers.get(name)
-        if answer is None or not _own(environment, answer):
+        parts, answer = split
+        if (answer.filters or answer.tests) and not _own(environment, answer):
             return None
         return component_id.join(parts)
 
@@ -219,10 +232,13 @@ class SharedRenders:
         state: Mapping[str, Any],
         state_text: str,
         component_name: str,
-    ) -> tuple[str, ...] | None:
+    ) -> tuple[tuple[str, ...], Shareable] | None:
+        """``template``'s output for ``state`` split where the id goes, with what it reads:
+        rendered twice, with a marker of its own for the id each time, and shared only when
+        both split alike (a state whose text somehow made a marker would not)."""
         name = template.name or ""
         self.may_share(name)
-        answer = self._answers[name]
+        answer = self.answers[name]
         if answer is None:
             return None
         free = answer.names | (answer.loads & template.globals.keys())  # (its own globals)
@@ -239,7 +255,7 @@ class SharedRenders:
             except Exception:  # the usual render raises it again, as usual
                 return None
             splits.append(tuple(html.split(marker)))
-        return splits[0] if splits[0] == splits[1] else None
+        return (splits[0], answer) if splits[0] == splits[1] else None
 
 
 def _own(environment: jinja2.Environment, answer: Shareable) -> bool:

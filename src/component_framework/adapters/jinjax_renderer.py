@@ -110,15 +110,16 @@ class Jinja2Renderer:
         own cache checks the files for changes on every call, as configured)."""
         template = self._templates.get(template_name)
         if template is None:
-            template = self.environment.get_template(template_name)
-            if not self.environment.auto_reload:
-                self._templates[template_name] = template
+            template = self._template(template_name)
         return render_template(template, context)
 
     def may_share(self, template_name: str) -> bool:
         """Whether a render of ``template_name`` may be shared (``SharingRenderer``): never
         while the environment auto-reloads; else as ``adapters.jinja_sharing`` reads it."""
-        return not self.environment.auto_reload and self._shared.may_share(template_name)
+        if self.environment.auto_reload:
+            return False
+        answer = self._shared.answers.get(template_name, False)  # (read once per template)
+        return answer is not None if answer is not False else self._shared.may_share(template_name)
 
     def render_shared(
         self,
@@ -133,14 +134,18 @@ class Jinja2Renderer:
         and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
         template reads nothing else; ``None`` otherwise, and always while the environment
         auto-reloads (an edit could change the answer at any render)."""
-        environment = self.environment
-        if environment.auto_reload:
-            return None
+        return self._shared.render(
+            self._template, template_name, state, state_text, component_name, component_id
+        )
+
+    def _template(self, template_name: str) -> jinja2.Template:
+        """The compiled template of ``template_name`` (kept per name while not reloading)."""
         template = self._templates.get(template_name)
         if template is None:
-            template = environment.get_template(template_name)
-            self._templates[template_name] = template
-        return self._shared.render(template, state, state_text, component_name, component_id)
+            template = self.environment.get_template(template_name)
+            if not self.environment.auto_reload:
+                self._templates[template_name] = template
+        return template
 
     def may_render_children(self, template_name: str) -> bool:
         """Whether rendering ``template_name`` may render a nested child: its source, or that

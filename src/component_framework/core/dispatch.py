@@ -342,6 +342,7 @@ class Dispatcher:
         self._may_nest: Callable[[str], bool] | None = None
         self._sharing_for: object = _NOT_ASKED
         self._sharing: SharingRenderer | None = None
+        self._shares: dict[str, bool] = {}  # its answers by template name
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -790,14 +791,16 @@ class Dispatcher:
         """The HTML of a render shared with every component of the class in the same state
         (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key; ``None``
         when not shared: a class that renders its own way (``render``, ``get_context`` or
-        ``dehydrate`` overridden), keeps its state on the server or in the URL, may render
-        a child, or a state of other than plain JSON types (the text would not tell them
+        ``dehydrate`` overridden), keeps its state on the server or in the URL, a template
+        the renderer never shares (one that may render a child among them), or a state of
+        other than plain JSON types (the text would not tell them
         apart: a tuple and a list, ``Markup`` and ``str``), or one it cannot encode."""
         cls = type(component)
         renderer = self.renderer or cls.renderer  # the one Component.render uses
         if renderer is not self._sharing_for:  # (asked once per renderer: a protocol check
             self._sharing_for = renderer  # costs more than the rest of this)
             self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
+            self._shares = {}
         sharing = self._sharing
         if (
             sharing is None
@@ -807,9 +810,13 @@ class Dispatcher:
             or component.url_state
             or self.state.keeps(cls)
             or not component.template_name
-            or not sharing.may_share(component.template_name)
-            or not self._childless(component)
         ):
+            return None
+        name = component.template_name
+        shares = self._shares.get(name)
+        if shares is None:  # (then it renders no child; a stale True only costs the key)
+            shares = self._shares[name] = sharing.may_share(name)
+        if not shares:
             return None
         state = component.state
         if not plain_json(state):
@@ -819,7 +826,7 @@ class Dispatcher:
         except ValueError:  # NaN: refused by the snapshot, as usual
             return None
         html = sharing.render_shared(
-            component.template_name, state, state_text, component.component_name, component.id
+            name, state, state_text, component.component_name, component.id
         )
         return None if html is None else (html, state_text)
 

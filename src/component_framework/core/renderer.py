@@ -58,12 +58,13 @@ class SharingRenderer(Protocol):
     """A renderer that can render a template once for every component in the same state (the
     members of a broadcast that all end in it) and write each one's id into a copy.
     The dispatcher asks it only for a component rendered with the default context
-    (``Component.get_context`` and ``Component.render`` not overridden, no nested child)."""
+    (``Component.get_context`` and ``Component.render`` not overridden)."""
 
     def may_share(self, template_name: str) -> bool:
         """False when no render of ``template_name`` can be shared (then the dispatcher does
         not prepare the key); read once per template, like the answer of
-        :class:`NestingRenderer`."""
+        :class:`NestingRenderer`. Must be False for a template that may render a nested
+        child (the dispatcher renders a shared one without a nesting frame)."""
         ...
 
     def render_shared(

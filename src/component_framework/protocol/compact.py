@@ -70,6 +70,14 @@ def plain_json(value: object) -> bool:
     apart from every other such value (a tuple, a ``str`` subclass such as ``Markup``, an
     ``IntEnum`` or an ``int`` key would write the same text as a value that is not equal to
     it, nor shown alike by a template)."""
+    if type(value) is dict:  # the common state: a dict of scalars, seen in one loop
+        for key, entry in value.items():
+            if type(key) is not str:
+                return False
+            if type(entry) not in _PLAIN_SCALARS:
+                break
+        else:
+            return True
     pending = [value]
     while pending:
         item = pending.pop()
