@@ -163,6 +163,18 @@ async def _members(
     return sockets
 
 
+async def _mounted(
+    stack: AsyncExitStack, app: ComponentASGI, name: str, count: int
+) -> list[WebSocketTestSession]:
+    """``count`` connections to ``name``, each mounted (its first render read)."""
+    sockets = []
+    for _ in range(count):
+        ws = await stack.enter_async_context(websocket_connect(app, ws_path(name)))
+        assert (await ws.receive_json())["type"] == "render"
+        sockets.append(ws)
+    return sockets
+
+
 async def _pushes(
     templates: Mapping[str, str], renderer: Any, ids: list[str], now: int
 ) -> list[list[str]]:
@@ -250,12 +262,7 @@ async def test_a_class_that_renders_its_own_way_is_never_shared(cls: type[Shaped
     renderer = _jinja(CountingRenderer, SHARED)
     app = _app(registry, renderer, int(time.time()))
     async with AsyncExitStack() as stack:
-        sockets = [
-            await stack.enter_async_context(websocket_connect(app, ws_path("own")))
-            for _ in range(3)
-        ]
-        for ws in sockets:
-            await ws.receive_json()
+        sockets = await _mounted(stack, app, "own", 3)
         await WebSocketManager(hub=app.hub).broadcast(
             component_name="own", event="set", payload={"choices": [7], "label": ""}
         )
@@ -276,12 +283,7 @@ async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path:
     manager = WebSocketManager(hub=app.hub)
     payload = {"choices": [5], "label": ""}
     async with AsyncExitStack() as stack:
-        sockets = [
-            await stack.enter_async_context(websocket_connect(app, ws_path("plain")))
-            for _ in range(2)
-        ]
-        for ws in sockets:
-            await ws.receive_json()
+        sockets = await _mounted(stack, app, "plain", 2)
         await manager.broadcast(component_name="plain", event="set", payload=payload)
         first = [(await ws.receive_json())["html"] for ws in sockets]
         (tmp_path / "plain").write_text('<div id="{{ component_id }}">edited {{ value }}</div>')

@@ -187,15 +187,9 @@ class SharedRenders:
             answer = answers[template_name] = shareable_names(self.environment, template_name)
         return answer is not None
 
-    def render(
-        self,
-        template_of: Callable[[str], jinja2.Template],
-        template_name: str,
-        state: Mapping[str, Any],
-        state_text: str,
-        component_name: str,
-        component_id: str,
-    ) -> str | None:
+    def render(self, template_of: Callable[[str], jinja2.Template], template_name: str,
+               state: Mapping[str, Any], state_text: str, component_name: str,
+               component_id: str) -> str | None:  # fmt: skip
         """The render for ``component_id`` (see ``SharingRenderer.render_shared``), or None;
         ``template_of``: the compiled template of a name, for a render not made yet."""
         environment = self.environment

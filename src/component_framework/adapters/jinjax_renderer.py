@@ -121,14 +121,8 @@ class Jinja2Renderer:
         answer = self._shared.answers.get(template_name, False)  # (read once per template)
         return answer is not None if answer is not False else self._shared.may_share(template_name)
 
-    def render_shared(
-        self,
-        template_name: str,
-        state: Mapping[str, Any],
-        state_text: str,
-        component_name: str,
-        component_id: str,
-    ) -> str | None:
+    def render_shared(self, template_name: str, state: Mapping[str, Any], state_text: str,
+                      component_name: str, component_id: str) -> str | None:  # fmt: skip
         """The render of ``template_name`` for a component in ``state`` (the
         ``SharingRenderer`` hook): made once per template, component name and state text,
         and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
