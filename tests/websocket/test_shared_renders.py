@@ -20,6 +20,7 @@ import pytest
 from markupsafe import Markup
 
 from component_framework import ComponentASGI
+from component_framework.adapters.jinja_sharing import SHARED_LIMIT
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
@@ -292,3 +293,14 @@ async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path:
     assert all(">5<" in html for html in first)
     assert all(">edited 5<" in html for html in second)
     assert renderer.render_shared("plain", {"value": 5}, '{"value":5}', "plain", "p-1") is None
+
+
+def test_more_states_than_the_table_keeps_are_each_rendered_right():
+    renderer = _jinja(Jinja2Renderer, SHARED)
+    for number in range(3 * SHARED_LIMIT + 1):  # the table is emptied twice on the way
+        state = {"value": number, "label": "", "items": []}
+        context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
+        text = f'{{"value":{number},"label":"","items":[]}}'
+        assert renderer.render_shared("plain", state, text, "plain", "p-1") == renderer.render(
+            "plain", context
+        )

@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("jinja2", "litestar") from exc
 
-__all__ = ["Shareable", "SharedRenders", "shareable_names"]
+__all__ = ["SHARED_LIMIT", "Shareable", "SharedRenders", "shareable_names"]
 
 #: The template's names a shared render may read, besides the state's keys.
 _IDENTITY: Final = frozenset({"state", "component_name", "component_id"})
@@ -75,7 +75,7 @@ _NODES: Final = (
 #: No split yet.
 _UNSEEN: Final[Any] = object()
 #: Most shared renders kept per renderer (the table is emptied when full).
-SHARED_LIMIT: Final = 256
+SHARED_LIMIT: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
