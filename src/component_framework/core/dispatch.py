@@ -453,7 +453,9 @@ class Dispatcher:
             self._take_event(cls, event, context)
         context = self._context_to_check(cls, context)
         if not payload and not broadcast and not validate and context is None:
-            bare = self._bare_plan(cls, event, handler)
+            bare = self._bare_plans.get((cls, event))  # (made once: no call to find it)
+            if bare is None or bare.handler is not handler:
+                bare = self._bare_plan(cls, event, handler)
             if bare is not None:
                 return bare
         if broadcast:
@@ -471,18 +473,15 @@ class Dispatcher:
         """The plan every payload-less event ``event`` of a held ``cls`` shares when nothing
         of it is the client's: no payload, nothing to validate, no access check, and a
         handler that an empty payload always binds to no arguments (no form, no required
-        parameter); ``None`` for any other. Never changed after it is made: the live
+        parameter); ``None`` for any other. Made at the class's first such event (later ones
+        find it in ``_bare_plans`` without this call); never changed after: the live
         transports only read an event's plan."""
-        key = (cls, event)
-        plan = self._bare_plans.get(key)
-        if plan is not None and plan.handler is handler:
-            return plan
         binder = binder_for(handler)
         if binder.form is not None or binder.required:
             return None
         plan = PreparedCall(cls, event, handler, {}, None, _HELD_STATE)
         plan.submitted = _EMPTY
-        self._bare_plans[key] = plan
+        self._bare_plans[cls, event] = plan
         return plan
 
     def prepare_broadcast(
