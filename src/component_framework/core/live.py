@@ -333,14 +333,14 @@ class LiveSession:
         (One call decides and runs: each layer of an event's path is code and data that the
         CPU's caches have to hold.)"""
         component = self.component
-        if component is None or self.closed or not self._work.idle:
+        if component is None or self.closed:
             return False
         if work.component_id is not None and work.component_id != component.id:
             return False
         handler = type(component).events.get(work.event)
         if handler is not None and is_async_function(handler):  # None: refused at once
             return False
-        return self._work.run_now(work, task, self._event_step)
+        return self._work.run_now(work, task, self._event_step)  # False: the inbox is busy
 
     @property
     def busy(self) -> bool:

@@ -276,6 +276,12 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     if rendered.server_held or rendered.effects or rendered.errors:
         return _encode({"type": "render", **render_document(rendered), "ref": ref})
     state_text = rendered.state_text  # (the snapshot's: the state is encoded once)
+    if ref is None:
+        ref_text = "null"
+    elif type(ref) is int:  # the text the encoder writes for an int: no encoder call
+        ref_text = str(ref)
+    else:
+        ref_text = _encode(ref)
     return "".join(
         (
             '{"type":"render","html":',
@@ -287,7 +293,7 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
             ',"component_id":',
             _string(rendered.component_id),
             ',"ref":',
-            "null" if ref is None else _encode(ref),
+            ref_text,
             "}",
         )
     )
