@@ -155,9 +155,32 @@ def test_the_in_process_diagnostic_checks_every_stream_of_every_contender(
         ["sse-starlette", "20"],
         ["ComponentASGI page compact", "20"],
         ["ComponentASGI page full", "20"],
+        ["ComponentASGI floor", "20"],
     ]
+    cells = {row.split(" | ")[0]: row.split(" | ") for row in rows}
+    assert cells["ComponentASGI floor"][6:] == ["-", "-"]  # it streams no token
     if clock:  # a virtual clock never runs late: every run ends on its schedule
-        assert [float(row.split(" | ")[-1]) <= 0 for row in rows] == [True] * 4
+        assert [float(row.split(" | ")[5]) <= 0 for row in rows] == [True] * 5
+        # and the latency is the batching's alone: none for one send per token, at most
+        # a frame clock's longest wait (three frames) for ours
+        assert cells["sse-starlette"][6:] == ["0.0", "0.0"]
+        assert 0 < float(cells["ComponentASGI"][6]) <= float(cells["ComponentASGI"][7]) <= 50
+
+
+def test_the_in_process_diagnostic_takes_a_rate_and_can_skip_the_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.streaming import inprocess
+
+    arguments = ["--smoke", "--virtual-clock", "--rate", "40", "--no-check"]
+    assert inprocess.main([*arguments, "--only", "ComponentASGI"]) == 0
+
+    (row,) = capsys.readouterr().out.splitlines()[1:]
+    cells = row.split(" | ")
+    # 40 tokens/s is a token every 25 ms, more than a frame: each goes out alone, in a send
+    # of its own (at 100 tokens/s a frame carries about 1.7)
+    assert float(cells[3]) >= 1
+    assert cells[6:] == ["-", "-"]  # unchecked: no latency either
 
 
 def _load_run(*, p99_ms: float, last_token_after_s: float | None) -> dict[str, object]:

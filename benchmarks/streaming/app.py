@@ -8,7 +8,8 @@ seconds after the first; ``R = 0`` means no pacing at all), then ``stream_done("
 
 Token ``i`` is the text ``t<i> `` or, with ``stamp=1``, ``<i>@<send time> `` where the send time is
 ``time.time()`` (µs resolution) read just before ``stream_text``: the client subtracts it from the
-token's arrival time (same machine, same clock) to get the delivery latency.
+token's arrival time (same machine, same clock) to get the delivery latency. The in-process
+benchmark's virtual clock stamps with its own time instead (:data:`stamp_clock`).
 
 :func:`build_stream_app` is the uvicorn factory; it raises the open-file limit of the server
 process and adds ``GET /_bench/stats``: the garbage collector's pauses since the last call (the
@@ -25,7 +26,7 @@ import gc
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 from benchmarks.common.asgi import one_client_load, profiled
@@ -44,10 +45,13 @@ __all__ = [
     "STREAM",
     "GcPauses",
     "StatsApp",
+    "TokenLoopFloor",
     "TokenStream",
+    "build_floor_app",
     "build_profiled_stream_app",
     "build_stream_app",
     "paced_tokens",
+    "stamp_clock",
     "stream_path",
     "token_text",
 ]
@@ -61,6 +65,11 @@ TEMPLATE_NAME: Final = "tokens.html"
 TEMPLATE: Final = '<div id="{{ component_id }}"><p data-stream="out"></p></div>'
 SECRET_KEY: Final = "streaming-benchmark-key-0123456789abcdef"
 REGISTRY: Final = ComponentRegistry()
+#: The clock of the tokens' send stamps: the wall clock, which a client in another process
+#: reads too; ``benchmarks.streaming.inprocess --virtual-clock`` sets its loop's (plus a
+#: fixed epoch, so a stamp has as many digits) and puts this back after the run.
+stamp_clock: Callable[[], float] = time.time
+FLOOR_REGISTRY: Final = ComponentRegistry()
 
 
 @REGISTRY.register(COMPONENT)
@@ -76,6 +85,25 @@ class TokenStream(StreamingComponent):
         await self.stream_start(STREAM)
         async for text in paced_tokens(tokens, rate, stamp=stamp, hold=hold):
             await self.stream_text(STREAM, text)
+        await self.stream_done(STREAM)
+        self.state["sent"] = tokens
+
+
+@FLOOR_REGISTRY.register(COMPONENT)
+class TokenLoopFloor(StreamingComponent):
+    """:class:`TokenStream` without its tokens: the same run, ``stream_start``, paced token
+    loop (each token's text made on its schedule) and ``stream_done``, but no
+    ``stream_text``. What it costs is the part of a paced token that is not the library's
+    stream path (the benchmark's loop, the handler's coroutine chain, the event loop)."""
+
+    template_name = TEMPLATE_NAME
+    stream_resume_grace = 0.0
+    stream_event = "run"
+
+    async def on_run(self, tokens: int, rate: float, stamp: bool = False, hold: float = 0) -> None:
+        await self.stream_start(STREAM)
+        async for _text in paced_tokens(tokens, rate, stamp=stamp, hold=hold):
+            pass  # the token is made on time and dropped
         await self.stream_done(STREAM)
         self.state["sent"] = tokens
 
@@ -100,8 +128,8 @@ async def paced_tokens(
 
 
 def token_text(index: int, *, stamp: bool) -> str:
-    """Token ``index``: ``t<i> `` or, stamped, ``<i>@<time.time() now> `` (µs resolution)."""
-    return f"{index}@{time.time():.6f} " if stamp else f"t{index} "
+    """Token ``index``: ``t<i> `` or, stamped, ``<i>@<stamp_clock() now> `` (µs resolution)."""
+    return f"{index}@{stamp_clock():.6f} " if stamp else f"t{index} "
 
 
 def stream_path(tokens: int, rate: float, *, stamp: bool, hold: float = 0) -> str:
@@ -112,13 +140,13 @@ def stream_path(tokens: int, rate: float, *, stamp: bool, hold: float = 0) -> st
     return f"/components/{COMPONENT}/stream/?{query}"
 
 
-def _app() -> ComponentASGI:
+def _app(registry: ComponentRegistry = REGISTRY) -> ComponentASGI:
     overrides: dict[str, Any] = {}
     interval = os.environ.get(INTERVAL_ENV)
     if interval:
         overrides["stream_frame_interval"] = float(interval)
     return ComponentASGI(
-        registry=REGISTRY,
+        registry=registry,
         renderer=Jinja2Renderer.from_strings({TEMPLATE_NAME: TEMPLATE}),
         settings=one_client_load(Settings(secret_keys=(SECRET_KEY,), **overrides)),
     )
@@ -187,6 +215,14 @@ def build_stream_app() -> Any:
     pauses = GcPauses()
     gc.callbacks.append(pauses.callback)
     return StatsApp(_app(), pauses)
+
+
+def build_floor_app() -> Any:
+    """:func:`build_stream_app` serving :class:`TokenLoopFloor` in place of
+    :class:`TokenStream` (the in-process benchmark's floor)."""
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    return StatsApp(_app(FLOOR_REGISTRY), pauses)
 
 
 def build_profiled_stream_app() -> Any:

@@ -1,26 +1,31 @@
 """The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
 
 ``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
-[--only NAME,NAME] [--virtual-clock] [--smoke]``
+[--only NAME,NAME] [--rate 100] [--virtual-clock] [--no-check] [--smoke]``
 
 Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
-:mod:`benchmarks.streaming.contender`, and ``ComponentASGI`` with each stream opened over a page
-connection of its own, with compact frames as the client runtime asks, and without) is called
-directly on uvloop, one in-memory
-``receive``/``send`` pair per stream: ``--streams`` paced streams of 100 stamped tokens/s for
-``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark requests them.
-``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time per token holds
-only what the app and its token loop spend (through uvicorn, the server's ``send`` and the
-kernel's loopback ``write`` per frame add to it, and the machine's noise hides changes of a
-few µs). Contenders alternate from round to round. Every stream is decoded and checked after
-the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token once, in order, and
-the final frame; exit status 1 otherwise). Diagnostic only: never fails on timing. Pin it to one
-CPU (``taskset -c 0``) and alternate the trees compared (``PYTHONPATH``), as in
-docs/benchmarks.md. ``--virtual-clock`` runs asyncio's own loop on a virtual clock instead of
-uvloop (:class:`VirtualClockLoop`): the loop is never late, so every run of a tree makes the
-same frames (on a busy machine the frames per token, and with them the CPU per token, move
-with the load), and an A/B compares CPU time alone; asyncio's loop costs more per wakeup
-than uvloop, so compare its figures only with each other.
+:mod:`benchmarks.streaming.contender`, ``ComponentASGI`` with each stream opened over a page
+connection of its own, with compact frames as the client runtime asks, and without; and
+``ComponentASGI floor``, the same run and token loop without ``stream_text``:
+:class:`benchmarks.streaming.app.TokenLoopFloor`) is called directly on uvloop, one in-memory
+``receive``/``send`` pair per stream: ``--streams`` paced streams of ``--rate`` (100) stamped
+tokens/s for ``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark
+requests them. ``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time
+per token holds only what the app and its token loop spend (through uvicorn, the server's
+``send`` and the kernel's loopback ``write`` per frame add to it, and the machine's noise
+hides changes of a few µs). Contenders alternate from round to round. Every stream is decoded
+and checked after the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token
+once, in order, and the final frame; exit status 1 otherwise; ``--no-check`` skips it, so that
+an instruction count can tell the decoder's share), and each token's latency is the time of
+the ``send`` that carried it less its stamp (p50 and p99 in ms; under ``--virtual-clock`` both
+are the loop's virtual time, so the latency is what the frame clock's batching adds, with no
+CPU time in it). Diagnostic only: never fails on timing. Pin it to one CPU (``taskset -c 0``)
+and alternate the trees compared (``PYTHONPATH``), as in docs/benchmarks.md.
+``--virtual-clock`` runs asyncio's own loop on a virtual clock instead of uvloop
+(:class:`VirtualClockLoop`): the loop is never late, so every run of a tree makes the same
+frames (on a busy machine the frames per token, and with them the CPU per token, move with the
+load), and an A/B compares CPU time alone; asyncio's loop costs more per wakeup than uvloop, so
+compare its figures only with each other.
 """
 
 from __future__ import annotations
@@ -36,14 +41,17 @@ from typing import Any
 
 import uvloop
 
-from benchmarks.streaming.app import build_stream_app, stream_path
+from benchmarks.common.probes import percentile
+from benchmarks.streaming import app as streaming_app
+from benchmarks.streaming.app import build_floor_app, build_stream_app, stream_path
 from benchmarks.streaming.contender import build_contender_app
 from benchmarks.streaming.decode import ResponseReader, WrongStream
 
 __all__ = ["main"]
 
-RATE = 100.0
+RATE = 100.0  # tokens per second per stream, as in part 2 of the benchmark
 HOST = (b"host", b"127.0.0.1:8000")
+STAMP_EPOCH = 1_700_000_000.0
 
 
 class _Stream:
@@ -55,6 +63,7 @@ class _Stream:
         self.status = 0
         self.content_type = ""
         self.body: list[bytes] = []
+        self.at: list[float] = []  # per body part: when it was sent, on the stamps' clock
         self.sends = 0
         self.ended = asyncio.Event()
 
@@ -73,14 +82,19 @@ class _Stream:
             return
         self.sends += 1
         self.body.append(message.get("body", b""))
+        self.at.append(streaming_app.stamp_clock())
         if not message.get("more_body", False):
             self.ended.set()
 
-    def check(self, tokens: int, plain: bool) -> None:
+    def check(self, tokens: int, plain: bool) -> list[float]:
+        """Decode and check the body; each token's latency (s)."""
         reader = ResponseReader(expected_tokens=tokens, stamped=True, plain=plain, page=self.page)
         head = f"HTTP/1.1 {self.status} OK\r\ncontent-type: {self.content_type}\r\n\r\n"
-        reader.feed(0.0, head.encode("latin-1") + b"".join(self.body))
+        reader.feed(0.0, head.encode("latin-1"))
+        for at, part in zip(self.at, self.body, strict=True):
+            reader.feed(at, part)
         reader.check_complete()
+        return [arrived - sent for sent, arrived in zip(reader.sent, reader.arrived, strict=True)]
 
 
 def _scope(target: str) -> dict[str, Any]:
@@ -109,11 +123,17 @@ def _page_scope(body: bytes) -> dict[str, Any]:
 
 
 async def _load(
-    app: Any, streams: int, seconds: float, plain: bool, frames: str | None = None
+    app: Any,
+    streams: int,
+    seconds: float,
+    contender: tuple[Any, bool, str | None, bool],
+    check: bool = True,
+    rate: float = RATE,
 ) -> dict[str, Any]:
-    """``frames``: each stream over a page connection asking for those frames."""
-    tokens = round(RATE * seconds)
-    target = stream_path(tokens, RATE, stamp=True)
+    """``contender``: see :data:`CONTENDERS`; ``check``: decode and check every stream."""
+    _factory, plain, frames, carries_tokens = contender
+    tokens = round(rate * seconds)
+    target = stream_path(tokens, rate, stamp=True)
     scope = _scope(target)
     body = None
     if frames is not None:
@@ -124,6 +144,8 @@ async def _load(
     exchanges = [_Stream(body) for _ in range(streams)]
     gc.collect()
     loop = asyncio.get_running_loop()  # its time: the virtual one under --virtual-clock
+    if isinstance(loop, VirtualClockLoop):
+        streaming_app.stamp_clock = loop.stamp_time
     cpu, wall = time.process_time(), loop.time()
     tasks = []
     for exchange in exchanges:
@@ -131,8 +153,13 @@ async def _load(
         await asyncio.sleep(1 / streams)
     await asyncio.gather(*tasks)
     cpu, wall = time.process_time() - cpu, loop.time() - wall
-    for exchange in exchanges:
-        exchange.check(tokens, plain)
+    streaming_app.stamp_clock = time.time
+    latencies = [
+        latency
+        for exchange in (exchanges if check else ())
+        for latency in exchange.check(tokens if carries_tokens else 0, plain)
+    ]
+    latencies.sort()
     sent = streams * tokens
     return {
         "streams": streams,
@@ -142,6 +169,8 @@ async def _load(
             sum(map(len, (b for e in exchanges for b in e.body))) / sent, 1
         ),
         "late_s": round(wall - seconds - 1, 2),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 2) if latencies else "-",
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2) if latencies else "-",
     }
 
 
@@ -151,6 +180,8 @@ def _figures(row: dict[str, Any]) -> list[Any]:
         row["sends_per_token"],
         row["body_bytes_per_token"],
         row["late_s"],
+        row["p50_ms"],
+        row["p99_ms"],
     ]
 
 
@@ -185,6 +216,11 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self.now
 
+    def stamp_time(self) -> float:
+        """The tokens' send stamps on this clock, from a fixed epoch (``time.time()``'s
+        digits, so the tokens are as long as on the wall clock)."""
+        return STAMP_EPOCH + self.now
+
 
 def _run(load: Any, virtual: bool) -> dict[str, Any]:
     if not virtual:
@@ -194,11 +230,15 @@ def _run(load: Any, virtual: bool) -> dict[str, Any]:
         return result
 
 
-CONTENDERS: dict[str, tuple[Any, bool, str | None]] = {
-    "ComponentASGI": (build_stream_app, False, None),
-    "sse-starlette": (build_contender_app, True, None),
-    "ComponentASGI page compact": (build_stream_app, False, "compact"),
-    "ComponentASGI page full": (build_stream_app, False, "full"),
+#: Per contender: its app's factory, whether its frames are sse-starlette's plain ones, the
+#: page connection's frames (``None``: a stream of its own), and whether it sends the tokens
+#: (the floor makes them and drops them).
+CONTENDERS: dict[str, tuple[Any, bool, str | None, bool]] = {
+    "ComponentASGI": (build_stream_app, False, None, True),
+    "sse-starlette": (build_contender_app, True, None, True),
+    "ComponentASGI page compact": (build_stream_app, False, "compact", True),
+    "ComponentASGI page full": (build_stream_app, False, "full", True),
+    "ComponentASGI floor": (build_floor_app, False, None, False),
 }
 
 
@@ -207,10 +247,16 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--streams", default="100,300,600", help="counts, comma separated")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=RATE, help="tokens per second per stream")
     parser.add_argument(
         "--virtual-clock",
         action="store_true",
         help="asyncio's loop on a virtual clock instead of uvloop: the same frames every run",
+    )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not decode and check the streams (to count the decoder's instructions apart)",
     )
     parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
     parser.add_argument(
@@ -227,15 +273,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.smoke:
         counts, seconds, rounds = [20], 0.5, 1
     names = [name for name in CONTENDERS if not arguments.only or name in arguments.only.split(",")]
-    print("contender | streams | CPU µs/token | sends/token | body bytes/token | late s")
+    print(
+        "contender | streams | CPU µs/token | sends/token | body bytes/token | late s"
+        " | p50 ms | p99 ms"
+    )
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for count in counts:
             for name in order:
-                factory, plain, frames = CONTENDERS[name]
+                contender = CONTENDERS[name]
                 callbacks = list(gc.callbacks)  # the factories add a GC pause counter
                 try:
-                    load = _load(factory(), count, seconds, plain, frames)
+                    check = not arguments.no_check
+                    load = _load(contender[0](), count, seconds, contender, check, arguments.rate)
                     row = _run(load, arguments.virtual_clock)
                 except WrongStream as error:
                     print(f"{name} {count}: wrong stream: {error}", file=sys.stderr)

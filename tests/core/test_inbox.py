@@ -146,3 +146,26 @@ async def test_close_drops_queued_work_and_cancels_the_running_piece() -> None:
     assert owner.seen == ["begin a", "cancelled a"]  # b and c never began
     assert len(owner.inbox) == 0
     assert owner.inbox.task is None
+
+
+async def test_run_now_runs_a_piece_in_the_callers_task_only_while_the_inbox_is_idle() -> None:
+    owner = Recorder()
+    current = asyncio.current_task()
+    assert current is not None
+    ran: list[str] = []
+
+    def step(work: str) -> None:
+        ran.append(work)
+
+    assert owner.inbox.run_now("now", current, step) is None
+    assert owner.inbox.put("queued")
+    # Busy (a piece queued, its task started): refused, nothing run, the queue as it was.
+    assert owner.inbox.run_now("refused", current, step) is False
+    assert len(owner.inbox) == 1
+
+    await idle(owner.inbox)
+
+    assert ran == ["now"]
+    assert owner.seen == ["drained, task set", "begin queued", "end queued", "drained, task set"]
+    assert owner.inbox.run_now("after", current, step) is None
+    assert ran == ["now", "after"]

@@ -734,6 +734,78 @@ def test_append_text_takes_nothing_that_push_would_handle_differently(
     assert coalescer.flush(0.0) == queued
 
 
+def test_start_text_starts_a_batch_as_pushing_its_op_would() -> None:
+    coalescer = StreamCoalescer(interval=0.02, max_delay=0.06)
+    coalescer.push(text_op("r", "a"), 0.0)
+    coalescer.flush(0.0)
+
+    assert coalescer.start_text("r", "Hel", 0.005) == 0.02  # a frame after the last flush
+    assert coalescer.append_text("r", "lo")
+    assert coalescer.pending_bytes == text_op("r", "Hello").size()
+    assert coalescer.flush(0.02) == [text_op("r", "Hello")]
+
+
+@pytest.mark.parametrize(
+    ("queued", "text"),
+    [
+        ([insert_op("r", "<hr>")], "y"),  # ops wait: push merges or queues behind them
+        ([], "y" * 120),  # the text alone fills the byte budget: the batch is pressing
+    ],
+    ids=["ops-wait", "budget"],
+)
+def test_start_text_queues_nothing_when_the_batch_would_not_start_plain(
+    queued: list[StreamOp], text: str
+) -> None:
+    coalescer = StreamCoalescer(max_batch_bytes=120)
+    push_all(coalescer, queued)
+
+    assert coalescer.start_text("r", text, 0.0) is None
+
+    assert coalescer.flush(0.0) == queued
+
+
+def test_a_flush_never_changes_an_op_the_caller_pushed() -> None:
+    coalescer = StreamCoalescer()
+    op = text_op("r", "a")
+    coalescer.push(op, 0.0)
+    assert coalescer.append_text("r", "b")
+
+    assert coalescer.flush(0.0) == [text_op("r", "ab")]
+    assert op == text_op("r", "a")
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.text(max_size=30),
+            st.booleans(),
+            st.sampled_from([0.0, 0.004, 0.01, 0.03]),
+        ),
+        max_size=60,
+    )
+)
+def test_start_text_queues_what_pushing_the_op_queues(
+    steps: list[tuple[str, str, bool, float]],
+) -> None:
+    pushed, started = StreamCoalescer(max_batch_bytes=80), StreamCoalescer(max_batch_bytes=80)
+    now = 0.0
+    for stream, text, flush, step in steps:
+        now += step
+        pushed.push(text_op(stream, text), now)
+        deadline = started.start_text(stream, text, now)
+        if deadline is None:
+            started.push(text_op(stream, text), now)
+        else:
+            assert deadline == pushed.next_deadline()
+        assert started.pending_bytes == pushed.pending_bytes
+        assert started.ready(now) == pushed.ready(now)
+        if flush:
+            assert started.flush(now) == pushed.flush(now)
+    assert started.flush(now) == pushed.flush(now)
+
+
 @settings(max_examples=200)
 @given(
     st.lists(

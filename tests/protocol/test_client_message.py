@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,3 +54,19 @@ def test_a_plain_event_message_gives_the_event_its_payload_and_ref() -> None:
         None,
         False,
     )
+
+
+@pytest.mark.parametrize("kind", ["event", "ping"])
+@pytest.mark.parametrize("ref", [None, 0, -3, 2**70, "", "r" * 128])
+def test_a_ref_that_is_an_int_or_a_short_string_is_echoed_as_sent(kind: str, ref: object) -> None:
+    text = json.dumps({"type": kind, "event": "increment", "ref": ref})
+    assert parse_client_message(text, max_depth=8).ref == ref
+
+
+@pytest.mark.parametrize("kind", ["event", "ping"])
+@pytest.mark.parametrize("ref", [True, False, 1.5, "r" * 129, [1], {"a": 1}])
+def test_any_other_ref_is_refused_as_malformed(kind: str, ref: object) -> None:
+    text = json.dumps({"type": kind, "event": "increment", "ref": ref})
+    with pytest.raises(MessageError, match="'ref' must be a string of at most 128") as caught:
+        parse_client_message(text, max_depth=8)
+    assert (caught.value.problem, caught.value.ref) == ("malformed", None)

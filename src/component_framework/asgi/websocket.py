@@ -677,41 +677,43 @@ class _SocketConnection:
         assert session is not None
         if message.htmx:
             self.html = True
-        if message.type == "ping":
-            self.queue(pong_message(message.ref))
-            return None
-        if message.type == "leave":
-            self._members().leave(message.component_id, message.ref, message.join_ref)
-            return None
-        if message.type == "stream":
-            assert message.entry is not None
-            self._streams().open(message.entry, message.ref)
-            return None
-        if message.type == "unstream":
-            assert message.key is not None
-            self._streams().close_entry(message.key, message.ref)
-            return None
-        if message.type == "join" and message.component is not None:
-            self._members().join(message.component, _join_of(message), message.target)
-            return None
-        if message.type == "join":
-            if self._join_timer is not None:
-                self._join_timer.cancel()
-                self._join_timer = None
-            work: Join | Event = _join_of(message)
-        else:
+        kind = message.type
+        if kind == "event":  # (the common message first: no test of the others before it)
             assert message.event is not None
             target, members = message.component_id, self.members
             joined = None if target is None or members is None else members.session_for(target)
             if joined is not None:  # an event of a joined component (or of a child it holds)
                 session = joined
                 target = None if joined.component_id == target else target
-            work = Event(message.event, message.payload, message.ref, message.validate, target)
+            event = Event(message.event, message.payload, message.ref, message.validate, target)
             assert self._reader is not None
             # A plain def on an idle session: run here, no task, no queue.
-            running = session.run_now(work, self._reader)
+            running = session.run_now(event, self._reader)
             if running is not False:
                 return running
+            work: Join | Event = event
+        elif kind == "ping":
+            self.queue(pong_message(message.ref))
+            return None
+        elif kind == "leave":
+            self._members().leave(message.component_id, message.ref, message.join_ref)
+            return None
+        elif kind == "stream":
+            assert message.entry is not None
+            self._streams().open(message.entry, message.ref)
+            return None
+        elif kind == "unstream":
+            assert message.key is not None
+            self._streams().close_entry(message.key, message.ref)
+            return None
+        elif message.component is not None:  # a join of another component on the socket
+            self._members().join(message.component, _join_of(message), message.target)
+            return None
+        else:  # the join of the socket's own component
+            if self._join_timer is not None:
+                self._join_timer.cancel()
+                self._join_timer = None
+            work = _join_of(message)
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).

@@ -176,12 +176,22 @@ class OpBatcher:
         Never while the producer owes the loop a turn (:attr:`owes_turn`)."""
         if self._measuring:
             return False
-        if self._scheduled and self._coalescer.append_text(stream, text):
+        coalescer = self._coalescer
+        if self._scheduled and coalescer.append_text(stream, text):
             return True
         if not checked:
             return False
-        if self.push(checked_text_op(stream, text)):
-            self.sent()
+        now = self._loop.time()
+        deadline = coalescer.start_text(stream, text, now)  # a batch's first token, no op
+        if deadline is None:  # ops wait, or a token as large as a batch
+            if self.push(checked_text_op(stream, text)):
+                self.sent()
+        elif not self._scheduled:  # what push does with a batch that is not pressing
+            if now >= deadline and not self._late(now):
+                if self.flush():
+                    self.sent()
+            else:
+                self._schedule(deadline)
         return True
 
     def sent(self) -> None:

@@ -337,7 +337,7 @@ class Dispatcher:
         #: The plans payload-less events share (:meth:`_bare_plan`), by class and event.
         self._bare_plans: dict[tuple[type[Component], str], PreparedCall] = {}
         #: The renderer last asked which templates may render children, and how to ask it
-        #: (``None``: it cannot tell; see :meth:`_childless`).
+        #: (``None``: it cannot tell; see :meth:`_render_frame`).
         self._nesting_for: object = _NOT_ASKED
         self._may_nest: Callable[[str], bool] | None = None
         self._sharing_for: object = _NOT_ASKED
@@ -463,7 +463,9 @@ class Dispatcher:
             self._take_event(cls, event, context)
         context = self._context_to_check(cls, context)
         if not payload and not broadcast and not validate and context is None:
-            bare = self._bare_plan(cls, event, handler)
+            bare = self._bare_plans.get((cls, event))  # (made once: no call to find it)
+            if bare is None or bare.handler is not handler:
+                bare = self._bare_plan(cls, event, handler)
             if bare is not None:
                 return bare
         if broadcast:
@@ -481,18 +483,15 @@ class Dispatcher:
         """The plan every payload-less event ``event`` of a held ``cls`` shares when nothing
         of it is the client's: no payload, nothing to validate, no access check, and a
         handler that an empty payload always binds to no arguments (no form, no required
-        parameter); ``None`` for any other. Never changed after it is made: the live
+        parameter); ``None`` for any other. Made at the class's first such event (later ones
+        find it in ``_bare_plans`` without this call); never changed after: the live
         transports only read an event's plan."""
-        key = (cls, event)
-        plan = self._bare_plans.get(key)
-        if plan is not None and plan.handler is handler:
-            return plan
         binder = binder_for(handler)
         if binder.form is not None or binder.required:
             return None
         plan = PreparedCall(cls, event, handler, {}, None, _HELD_STATE)
         plan.submitted = _EMPTY
-        self._bare_plans[key] = plan
+        self._bare_plans[cls, event] = plan
         return plan
 
     def prepare_broadcast(
@@ -548,7 +547,11 @@ class Dispatcher:
         ``authorize`` override), else ``None``: calls with nothing to check skip the work."""
         if context is None:
             return None
-        if self.authorize is None and not needs_access_check(cls):
+        if (  # needs_access_check(cls) written out: every client event asks
+            self.authorize is None
+            and not cls.permission_classes
+            and cls.authorize is Component.authorize
+        ):
             return None
         return context
 
@@ -756,8 +759,21 @@ class Dispatcher:
     def _render_frame(
         self, component: Component, children: Seeds
     ) -> tuple[str, tuple[PendingWrite, ...]]:
-        """:meth:`render_template`, and the store writes of the children it rendered."""
-        if self._childless(component):  # no child can be rendered: no frame to hold one
+        """:meth:`render_template`, and the store writes of the children it rendered.
+
+        No frame when no child can be rendered: the class renders its template its own way
+        (``Component.render`` not overridden) and its renderer says the template renders no
+        child (``NestingRenderer``); a renderer that cannot tell gets a frame every time.
+        (The test is written out here, no call: every render asks it.)"""
+        cls = type(component)
+        renderer = self.renderer or cls.renderer  # the one Component.render uses
+        if renderer is not self._nesting_for:  # (a changed class-level renderer too)
+            self._nesting_for = renderer
+            self._may_nest = (
+                renderer.may_render_children if isinstance(renderer, NestingRenderer) else None
+            )
+        may_nest, name = self._may_nest, component.template_name
+        if may_nest is not None and name and cls.render is _OWN_RENDER and not may_nest(name):
             html = component.render(self.renderer)
             component.children = Component.children
             return html, ()
@@ -770,22 +786,6 @@ class Dispatcher:
         # Without children the class's empty mapping stays: no dict per held instance.
         component.children = frame.rendered or Component.children
         return html, frame.writes
-
-    def _childless(self, component: Component) -> bool:
-        """Whether ``component``'s template renders no nested children, by its renderer's word
-        (``NestingRenderer``); False for a renderer that cannot tell, or a class that renders
-        its own way (an overridden ``Component.render``)."""
-        cls = type(component)
-        renderer = self.renderer or cls.renderer  # the one Component.render uses
-        if renderer is not self._nesting_for:  # (a changed class-level renderer too)
-            self._nesting_for = renderer
-            self._may_nest = (
-                renderer.may_render_children if isinstance(renderer, NestingRenderer) else None
-            )
-        may_nest, name = self._may_nest, component.template_name
-        if may_nest is None or not name or cls.render is not _OWN_RENDER:
-            return False
-        return not may_nest(name)
 
     def _shared_render(self, component: Component) -> tuple[str, str] | None:
         """The HTML of a render shared with every component of the class in the same state

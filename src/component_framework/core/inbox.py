@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from component_framework.core import aio
 
@@ -77,14 +77,15 @@ class Inbox(Generic[W]):
 
     def run_now(
         self, work: P, task: aio.Task, step: Callable[[P], Coroutine[Any, Any, None] | None]
-    ) -> Coroutine[Any, Any, None] | None:
-        """Process ``work`` in the calling task ``task``, now; only on an :attr:`idle` inbox.
-        ``step`` runs it up to its first wait and hands back the rest, if any: then so does
-        this, and the caller awaits it at once (nothing waits at all for most work: no
-        coroutine is made). Work queued meanwhile waits behind it and is worked off by the
-        inbox's own task after. (The caller names its task, which it knows.)"""
-        assert self.task is None, "run_now on a busy inbox"
-        assert not self._items, "run_now on an inbox with queued work"
+    ) -> Coroutine[Any, Any, None] | Literal[False] | None:
+        """Process ``work`` in the calling task ``task``, now, when the inbox is :attr:`idle`;
+        else ``False`` and nothing done (the caller queues it: it waits behind the work
+        before it). ``step`` runs it up to its first wait and hands back the rest, if any:
+        then so does this, and the caller awaits it at once (nothing waits at all for most
+        work: no coroutine is made). Work queued meanwhile waits behind it and is worked off
+        by the inbox's own task after. (The caller names its task, which it knows.)"""
+        if self.task is not None or self._items:  # (idle's test: no call for it)
+            return False
         self.task, self._borrowed = task, True
         try:
             rest = step(work)

@@ -124,12 +124,6 @@ class Event:
 Work = Join | Event | Broadcast
 
 
-def _fixed_topics(cls: type[Component], page: str | None) -> bool:
-    """Whether every render of ``cls`` has the same hub topics (it does not override
-    ``topics()`` and hears no page's events): then a render does not read them again."""
-    return cls.topics is Component.topics and (page is None or not cls.listens)
-
-
 def _descendants(component: Component | None) -> list[Component]:
     """The held children of ``component``, theirs, ..., as its last render kept them."""
     found: list[Component] = []
@@ -339,14 +333,14 @@ class LiveSession:
         (One call decides and runs: each layer of an event's path is code and data that the
         CPU's caches have to hold.)"""
         component = self.component
-        if component is None or self.closed or not self._work.idle:
+        if component is None or self.closed:
             return False
         if work.component_id is not None and work.component_id != component.id:
             return False
         handler = type(component).events.get(work.event)
         if handler is not None and is_async_function(handler):  # None: refused at once
             return False
-        return self._work.run_now(work, task, self._event_step)
+        return self._work.run_now(work, task, self._event_step)  # False: the inbox is busy
 
     @property
     def busy(self) -> bool:
@@ -628,7 +622,11 @@ class LiveSession:
         if result.writes:
             self._store(result)
         self._rendered_snapshot = result.snapshot
-        if not _fixed_topics(type(component), self.page) and self._membership.entered:
+        # Every render of a class that does not override topics() and hears no page's
+        # events has the same hub topics: then a render does not read them again.
+        cls = type(component)
+        fixed = cls.topics is Component.topics and (self.page is None or not cls.listens)
+        if not fixed and self._membership.entered:
             self._membership.update(self._read_topics(component))
         if self._presence_key is not None and component is self.component:
             self._update_presence(component)
@@ -803,7 +801,8 @@ class LiveSession:
             raise dispatcher.handler_error(self._name, "hydrate", exc) from exc
 
     def _read_topics(self, component: Component) -> frozenset[str]:
-        """The hub topics of ``component`` now (see :func:`_fixed_topics`)."""
+        """The hub topics of ``component`` now (a render reads them again only when they may
+        have changed: see :meth:`_render`)."""
         if type(component).topics is Component.topics:  # not overridden: no topics
             topics: frozenset[str] = _NO_TOPICS
         else:

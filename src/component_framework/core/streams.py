@@ -78,6 +78,8 @@ _LIFECYCLE: Final = frozenset({"start", "done", "error"})
 # Rough JSON cost of an op's frame (braces, keys, quotes), for the coalescer's byte budget.
 _OP_OVERHEAD: Final = 24
 _FIELD_OVERHEAD: Final = 10
+#: ``checked_text_op(stream, text).size()`` less the lengths of ``stream`` and ``text``.
+_TEXT_APPEND_SIZE: Final = _OP_OVERHEAD + len("text") + 2 * _FIELD_OVERHEAD + len("append")
 
 
 def _type_name(value: object) -> str:
@@ -287,17 +289,23 @@ def done_op(stream: str) -> StreamOp:
 @dataclass(slots=True)
 class _Queued:
     """A queued op; ``more`` holds text appended to it, joined once at flush (no O(n^2)
-    concat), made at the first append."""
+    concat), made at the first append. ``own``: the coalescer made ``op`` itself
+    (:meth:`StreamCoalescer.start_text`) and nobody else holds it, so the joined text
+    goes into it instead of a new op."""
 
     op: StreamOp
     size: int
     more: list[str] | None = None
+    own: bool = False
 
     def build(self) -> StreamOp:
         if self.more is None:
             return self.op
         op = self.op
         text = (op.text or "") + "".join(self.more)
+        if self.own:
+            op.text = text
+            return op
         if op.mode == "append" and op.target is None:  # merged from valid ops: still valid
             return checked_text_op(op.stream, text)
         return dataclasses.replace(op, text=text)
@@ -402,6 +410,24 @@ class StreamCoalescer:
         self._bytes += size
         return True
 
+    def start_text(self, stream: str, text: str, now: float) -> float | None:
+        """Start a batch with a plain text append of ``text`` to ``stream`` (a name an op has
+        carried, so valid) at time ``now``: ``push(checked_text_op(stream, text), now)`` into
+        an empty queue, returning :meth:`next_deadline` (the first token of each frame of a
+        token stream comes here). ``None``: nothing was queued, push the op instead (ops
+        wait, or the text alone fills the byte budget, which makes the batch pressing)."""
+        size = _TEXT_APPEND_SIZE + len(stream) + len(text)
+        if self._queue or size >= self._max_batch_bytes:
+            return None
+        self._queue.append(_Queued(checked_text_op(stream, text), size, None, True))
+        self._bytes = size
+        self._content = True
+        self._oldest_at = now
+        last = self._last_flush
+        if last is None:
+            return now
+        return max(now, min(last + self._interval, now + self._max_delay))
+
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
             return False
@@ -417,7 +443,7 @@ class StreamCoalescer:
         if op.op == "replace":
             size = op.size()
             self._bytes += size - last.size
-            last.op, last.size = op, size
+            last.op, last.size, last.own = op, size, False  # the caller's op now
             return True
         return False
 

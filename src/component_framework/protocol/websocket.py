@@ -135,7 +135,9 @@ def parse_client_message(
         document = decode_json_object(text, max_depth, "message", max_fields=max_fields)
     except RequestError as exc:
         raise MessageError(exc.problem, str(exc), None) from None
-    ref = _ref_of(document)
+    ref = document.get("ref")
+    if ref is not None and type(ref) is not int:  # (no call for the common ref: an int)
+        ref = _ref_of(document)
     if "type" not in document:
         for headers in _HTMX_HEADER_KEYS:  # htmx 4's hx-ws: headers
             if isinstance(document.get(headers), dict):
@@ -259,8 +261,8 @@ def _htmx_message(document: dict[str, Any], ref: Ref, headers: str) -> ClientMes
 _string: Final = json_string
 
 
-def _encode(message: Any) -> str:
-    return compact_json(message)
+#: A message as compact JSON text (the compact encoder itself: no call in front of it).
+_encode: Final = compact_json
 
 
 def render_message(rendered: Rendered, ref: Ref) -> str:
@@ -274,6 +276,12 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     if rendered.server_held or rendered.effects or rendered.errors:
         return _encode({"type": "render", **render_document(rendered), "ref": ref})
     state_text = rendered.state_text  # (the snapshot's: the state is encoded once)
+    if ref is None:
+        ref_text = "null"
+    elif type(ref) is int:  # the text the encoder writes for an int: no encoder call
+        ref_text = str(ref)
+    else:
+        ref_text = _encode(ref)
     return "".join(
         (
             '{"type":"render","html":',
@@ -285,7 +293,7 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
             ',"component_id":',
             _string(rendered.component_id),
             ',"ref":',
-            "null" if ref is None else _encode(ref),
+            ref_text,
             "}",
         )
     )
