@@ -232,12 +232,18 @@ def test_the_renderer_tells_which_templates_it_may_share():
 def test_an_id_that_escapes_or_a_state_with_a_name_it_lacks_is_rendered_as_usual():
     renderer = _jinja(Jinja2Renderer, SHARED)
     state = {"value": "<v>", "label": "a", "items": []}
+    # A state's first render is the caller's usual one; the second in it is shared.
+    assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a0") is None
     shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a1")
     context = {**state, "state": state, "component_id": "attrs-a1", "component_name": "attrs"}
     assert shared == renderer.render("attrs", context)
     assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", 'a"b') is None
     # The template reads ``label``: a state without it is not shared (a global could fill it).
-    assert renderer.render_shared("attrs", {"value": 1}, '{"value":1}', "attrs", "attrs-1") is None
+    for component_id in ("attrs-1", "attrs-2"):
+        assert (
+            renderer.render_shared("attrs", {"value": 1}, '{"value":1}', "attrs", component_id)
+            is None
+        )
 
 
 class OwnContext(Shaped):
@@ -301,6 +307,7 @@ def test_more_states_than_the_table_keeps_are_each_rendered_right():
         state = {"value": number, "label": "", "items": []}
         context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
         text = f'{{"value":{number},"label":"","items":[]}}'
+        assert renderer.render_shared("plain", state, text, "plain", "p-0") is None  # the first
         assert renderer.render_shared("plain", state, text, "plain", "p-1") == renderer.render(
             "plain", context
         )

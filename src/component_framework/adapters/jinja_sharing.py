@@ -72,8 +72,10 @@ _NODES: Final = (
     jinja2.nodes.Neg, jinja2.nodes.Pos, jinja2.nodes.Concat, jinja2.nodes.Tuple,
     jinja2.nodes.List, jinja2.nodes.Dict, jinja2.nodes.Pair,
 )  # fmt: skip
-#: No split yet.
+#: Not rendered in this state yet.
 _UNSEEN: Final[Any] = object()
+#: Rendered once in this state, the usual way: the next render in it makes the split.
+_SEEN_ONCE: Final[Any] = object()
 #: Most shared renders kept per renderer (the table is emptied when full).
 SHARED_LIMIT: Final = 64
 
@@ -161,8 +163,12 @@ def shareable_names(environment: jinja2.Environment, template_name: str) -> Shar
 class SharedRenders:
     """The shared renders of one environment, by template, component name and state text:
     each the template's output split where the id goes, or ``None`` for a state it could not
-    be shared in. At most :data:`SHARED_LIMIT` kept (emptied when full); dropped with the
-    template answers when the environment starts reloading (then nothing is shared)."""
+    be shared in. A state's first render is not shared (the caller renders as usual and
+    this only notes the state): a component's own events mostly make states never seen
+    again, which two renders to make a split would make dearer; the second render in the
+    same state makes the split, and every later one shares it. At most
+    :data:`SHARED_LIMIT` kept (emptied when full); dropped with the template answers when
+    the environment starts reloading (then nothing is shared)."""
 
     def __init__(self, environment: jinja2.Environment) -> None:
         self.environment = environment
@@ -208,9 +214,12 @@ class SharedRenders:
         key = (template_name, component_name, state_text, environment.autoescape)
         renders = self._renders
         split = renders.get(key, _UNSEEN)
-        if split is _UNSEEN:
-            if len(renders) >= SHARED_LIMIT:
+        if split is _UNSEEN:  # a first render in this state: the usual one (most states of
+            if len(renders) >= SHARED_LIMIT:  # a component's own events are never seen twice)
                 renders.clear()
+            renders[key] = _SEEN_ONCE
+            return None
+        if split is _SEEN_ONCE:  # a second: split it (two renders) for this one and the next
             template = template_of(template_name)
             split = renders[key] = self._split(template, state, state_text, component_name)
         if split is None:

@@ -91,6 +91,8 @@ _OWN_STATE: Final = Component.dehydrate
 _OWN_RENDER: Final = Component.render
 _OWN_CONTEXT: Final = Component.get_context
 _NOT_ASKED: Final = object()
+#: What :meth:`Dispatcher._shared_render` answers for a render it does not share.
+_NOT_SHARED: Final[tuple[None, None]] = (None, None)
 
 
 @dataclass(slots=True)
@@ -787,14 +789,18 @@ class Dispatcher:
         component.children = frame.rendered or Component.children
         return html, frame.writes
 
-    def _shared_render(self, component: Component) -> tuple[str, str] | None:
+    def _shared_render(self, component: Component) -> tuple[str | None, str | None]:
         """The HTML of a render shared with every component of the class in the same state
-        (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key; ``None``
-        when not shared: a class that renders its own way (``render``, ``get_context`` or
+        (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key. The HTML
+        is ``None`` when not shared: a state seen for the first time (the renderer shares
+        from the second render in a state on), or one the renderer could not share. Both
+        are ``None`` for a class that renders its own way (``render``, ``get_context`` or
         ``dehydrate`` overridden), keeps its state on the server or in the URL, a template
         the renderer never shares (one that may render a child among them), or a state of
-        other than plain JSON types (the text would not tell them
-        apart: a tuple and a list, ``Markup`` and ``str``), or one it cannot encode."""
+        other than plain JSON types (the text would not tell them apart: a tuple and a
+        list, ``Markup`` and ``str``), or one it cannot encode. (A text given back is
+        still the state's after the usual render: a template the renderer may share
+        makes no call, so its render changes nothing.)"""
         cls = type(component)
         renderer = self.renderer or cls.renderer  # the one Component.render uses
         if renderer is not self._sharing_for:  # (asked once per renderer: a protocol check
@@ -811,24 +817,24 @@ class Dispatcher:
             or self.state.keeps(cls)
             or not component.template_name
         ):
-            return None
+            return _NOT_SHARED
         name = component.template_name
         shares = self._shares.get(name)
         if shares is None:  # (then it renders no child; a stale True only costs the key)
             shares = self._shares[name] = sharing.may_share(name)
         if not shares:
-            return None
+            return _NOT_SHARED
         state = component.state
         if not plain_json(state):
-            return None
+            return _NOT_SHARED
         try:
             state_text = strict_json(state)
         except ValueError:  # NaN: refused by the snapshot, as usual
-            return None
+            return _NOT_SHARED
         html = sharing.render_shared(
             name, state, state_text, component.component_name, component.id
         )
-        return None if html is None else (html, state_text)
+        return html, state_text
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
@@ -840,13 +846,12 @@ class Dispatcher:
             if cls.before_render is not _NO_BEFORE_RENDER:  # (a hook not overridden: no call)
                 component.before_render()
             stage = "render"
-            shared = self._shared_render(component)
+            shared, shared_text = self._shared_render(component)
             if shared is None:
-                html, writes, shared_text = *self._render_frame(component, children), None
+                html, writes = self._render_frame(component, children)
             else:
-                html, shared_text = shared
+                html, writes = shared, ()
                 component.children = Component.children
-                writes = ()
             stage = "dehydrate"
             state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
             meta = None
