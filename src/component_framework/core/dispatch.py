@@ -344,7 +344,7 @@ class Dispatcher:
         self._may_nest: Callable[[str], bool] | None = None
         self._sharing_for: object = _NOT_ASKED
         self._sharing: SharingRenderer | None = None
-        self._shares: dict[str, bool] = {}  # its answers by template name
+        self._shares: dict[type[Component], str | None] = {}  # by class: _shared_template
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -808,21 +808,13 @@ class Dispatcher:
             self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
             self._shares = {}
         sharing = self._sharing
-        if (
-            sharing is None
-            or cls.render is not _OWN_RENDER
-            or cls.get_context is not _OWN_CONTEXT
-            or cls.dehydrate is not _OWN_STATE
-            or component.url_state
-            or self.state.keeps(cls)
-            or not component.template_name
-        ):
+        if sharing is None:
             return _NOT_SHARED
-        name = component.template_name
-        shares = self._shares.get(name)
-        if shares is None:  # (then it renders no child; a stale True only costs the key)
-            shares = self._shares[name] = sharing.may_share(name)
-        if not shares:
+        shares = self._shares
+        if cls not in shares:  # (one look-up for the class's checks)
+            shares[cls] = self._shared_template(cls, sharing)
+        name = shares[cls]
+        if name is None or name != component.template_name:  # (an instance's own: not shared)
             return _NOT_SHARED
         state = component.state
         if not plain_json(state):
@@ -835,6 +827,25 @@ class Dispatcher:
             name, state, state_text, component.component_name, component.id
         )
         return html, state_text
+
+    def _shared_template(self, cls: type[Component], sharing: SharingRenderer) -> str | None:
+        """The template of ``cls`` when a render of it may be shared, else ``None``: a class
+        that renders its own way (``render``, ``get_context`` or ``dehydrate`` overridden),
+        keeps its state on the server or in the URL, or whose template the renderer never
+        shares (one that may render a child among them). Asked once per class and renderer
+        (a stale yes after a template's edit only costs the key: the renderer then says no)."""
+        name = cls.template_name
+        if (
+            cls.render is not _OWN_RENDER
+            or cls.get_context is not _OWN_CONTEXT
+            or cls.dehydrate is not _OWN_STATE
+            or cls.url_state
+            or self.state.keeps(cls)
+            or not name
+            or not sharing.may_share(name)
+        ):
+            return None
+        return name
 
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
