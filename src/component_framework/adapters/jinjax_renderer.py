@@ -7,7 +7,8 @@ key=..., **params) }}``, a nested child, through ``core.nesting``) and
 Jinja environment, including the one inside Litestar's ``JinjaTemplateEngine`` (the top level
 of a page; inside a component's render it renders a child, as the renderer's own global).
 Also owns which templates may render a child (:meth:`Jinja2Renderer.may_render_children`:
-a template whose sources never name such a global renders without a nesting frame).
+a template whose sources never name such a global renders without a nesting frame), and
+hands shared renders (:meth:`Jinja2Renderer.render_shared`) to ``adapters.jinja_sharing``.
 Requires the ``litestar`` extra (it brings Jinja2).
 """
 
@@ -31,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("jinja2", "litestar") from exc
 
+from component_framework.adapters.jinja_sharing import SharedRenders
 from component_framework.asgi.app import ComponentASGI
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles, script_tags
@@ -78,6 +80,7 @@ class Jinja2Renderer:
             )
             self.environment.globals["component"] = _child_global
         self._nesting = _nesting_of(self.environment)
+        self._shared = SharedRenders(self.environment)
 
     @classmethod
     def from_strings(cls, templates: Mapping[str, str]) -> Jinja2Renderer:
@@ -98,6 +101,7 @@ class Jinja2Renderer:
         if self._follows_debug and not self.environment.auto_reload:
             self.environment.auto_reload = True
             self._templates.clear()
+            self._shared.clear()
 
     def render(self, template_name: str, context: Mapping[str, Any]) -> str:
         """Render ``template_name`` with ``context``.
@@ -106,10 +110,36 @@ class Jinja2Renderer:
         own cache checks the files for changes on every call, as configured)."""
         template = self._templates.get(template_name)
         if template is None:
+            template = self._template(template_name)
+        return render_template(template, context)
+
+    def may_share(self, template_name: str) -> bool:
+        """Whether a render of ``template_name`` may be shared (``SharingRenderer``): never
+        while the environment auto-reloads; else as ``adapters.jinja_sharing`` reads it."""
+        if self.environment.auto_reload:
+            return False
+        answer = self._shared.answers.get(template_name, False)  # (read once per template)
+        return answer is not None if answer is not False else self._shared.may_share(template_name)
+
+    def render_shared(self, template_name: str, state: Mapping[str, Any], state_text: str,
+                      component_name: str, component_id: str) -> str | None:  # fmt: skip
+        """The render of ``template_name`` for a component in ``state`` (the
+        ``SharingRenderer`` hook): made once per template, component name and state text,
+        and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
+        template reads nothing else; ``None`` otherwise, and always while the environment
+        auto-reloads (an edit could change the answer at any render)."""
+        return self._shared.render(
+            self._template, template_name, state, state_text, component_name, component_id
+        )
+
+    def _template(self, template_name: str) -> jinja2.Template:
+        """The compiled template of ``template_name`` (kept per name while not reloading)."""
+        template = self._templates.get(template_name)
+        if template is None:
             template = self.environment.get_template(template_name)
             if not self.environment.auto_reload:
                 self._templates[template_name] = template
-        return render_template(template, context)
+        return template
 
     def may_render_children(self, template_name: str) -> bool:
         """Whether rendering ``template_name`` may render a nested child: its source, or that

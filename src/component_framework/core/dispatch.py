@@ -45,7 +45,12 @@ from component_framework.core.nesting import (
 from component_framework.core.presence import Presence
 from component_framework.core.ratelimit import TokenBuckets
 from component_framework.core.registry import ComponentRegistry, default_registry
-from component_framework.core.renderer import NestingRenderer, ReloadingRenderer, Renderer
+from component_framework.core.renderer import (
+    NestingRenderer,
+    ReloadingRenderer,
+    Renderer,
+    SharingRenderer,
+)
 from component_framework.core.server_state import PendingWrite, StateKeeper
 from component_framework.core.state_store import StateStore
 from component_framework.errors import (
@@ -61,6 +66,7 @@ from component_framework.errors import (
     SnapshotTooLarge,
 )
 from component_framework.protocol.answer import render_document, render_fragment
+from component_framework.protocol.compact import plain_json, strict_json
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_mount_event
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
@@ -83,7 +89,10 @@ _HELD_STATE: Final[dict[str, Any]] = {}
 _NO_BEFORE_RENDER: Final = Component.before_render
 _OWN_STATE: Final = Component.dehydrate
 _OWN_RENDER: Final = Component.render
+_OWN_CONTEXT: Final = Component.get_context
 _NOT_ASKED: Final = object()
+#: What :meth:`Dispatcher._shared_render` answers for a render it does not share.
+_NOT_SHARED: Final[tuple[None, None]] = (None, None)
 
 
 @dataclass(slots=True)
@@ -333,6 +342,9 @@ class Dispatcher:
         #: (``None``: it cannot tell; see :meth:`_render_frame`).
         self._nesting_for: object = _NOT_ASKED
         self._may_nest: Callable[[str], bool] | None = None
+        self._sharing_for: object = _NOT_ASKED
+        self._sharing: SharingRenderer | None = None
+        self._shares: dict[type[Component], str | None] = {}  # by class: _shared_template
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -777,6 +789,64 @@ class Dispatcher:
         component.children = frame.rendered or Component.children
         return html, frame.writes
 
+    def _shared_render(self, component: Component) -> tuple[str | None, str | None]:
+        """The HTML of a render shared with every component of the class in the same state
+        (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key. The HTML
+        is ``None`` when not shared: a state seen for the first time (the renderer shares
+        from the second render in a state on), or one the renderer could not share. Both
+        are ``None`` for a class that renders its own way (``render``, ``get_context`` or
+        ``dehydrate`` overridden), keeps its state on the server or in the URL, a template
+        the renderer never shares (one that may render a child among them), or a state of
+        other than plain JSON types (the text would not tell them apart: a tuple and a
+        list, ``Markup`` and ``str``), or one it cannot encode. (A text given back is
+        still the state's after the usual render: a template the renderer may share
+        makes no call, so its render changes nothing.)"""
+        cls = type(component)
+        renderer = self.renderer or cls.renderer  # the one Component.render uses
+        if renderer is not self._sharing_for:  # (asked once per renderer: a protocol check
+            self._sharing_for = renderer  # costs more than the rest of this)
+            self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
+            self._shares = {}
+        sharing = self._sharing
+        if sharing is None:
+            return _NOT_SHARED
+        shares = self._shares
+        if cls not in shares:  # (one look-up for the class's checks)
+            shares[cls] = self._shared_template(cls, sharing)
+        name = shares[cls]
+        if name is None or name != component.template_name:  # (an instance's own: not shared)
+            return _NOT_SHARED
+        state = component.state
+        if not plain_json(state):
+            return _NOT_SHARED
+        try:
+            state_text = strict_json(state)
+        except ValueError:  # NaN: refused by the snapshot, as usual
+            return _NOT_SHARED
+        html = sharing.render_shared(
+            name, state, state_text, component.component_name, component.id
+        )
+        return html, state_text
+
+    def _shared_template(self, cls: type[Component], sharing: SharingRenderer) -> str | None:
+        """The template of ``cls`` when a render of it may be shared, else ``None``: a class
+        that renders its own way (``render``, ``get_context`` or ``dehydrate`` overridden),
+        keeps its state on the server or in the URL, or whose template the renderer never
+        shares (one that may render a child among them). Asked once per class and renderer
+        (a stale yes after a template's edit only costs the key: the renderer then says no)."""
+        name = cls.template_name
+        if (
+            cls.render is not _OWN_RENDER
+            or cls.get_context is not _OWN_CONTEXT
+            or cls.dehydrate is not _OWN_STATE
+            or cls.url_state
+            or self.state.keeps(cls)
+            or not name
+            or not sharing.may_share(name)
+        ):
+            return None
+        return name
+
     def render(self, component: Component, children: Seeds = NO_SEEDS) -> DispatchResult:
         """Render and sign: ``before_render``, the template (:meth:`render_template`),
         ``dehydrate``, the snapshot."""
@@ -787,7 +857,12 @@ class Dispatcher:
             if cls.before_render is not _NO_BEFORE_RENDER:  # (a hook not overridden: no call)
                 component.before_render()
             stage = "render"
-            html, writes = self._render_frame(component, children)
+            shared, shared_text = self._shared_render(component)
+            if shared is None:
+                html, writes = self._render_frame(component, children)
+            else:
+                html, writes = shared, ()
+                component.children = Component.children
             stage = "dehydrate"
             state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
             meta = None
@@ -809,7 +884,7 @@ class Dispatcher:
                 )
             else:
                 snapshot, state_text = self.signer.signed_state(
-                    name, component.id, state, component.parent, meta
+                    name, component.id, state, component.parent, meta, shared_text
                 )
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,

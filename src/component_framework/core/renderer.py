@@ -1,7 +1,8 @@
 """The renderer seam: how a component's template and context become HTML.
 
 Owns only the :class:`Renderer` protocol and its optional hooks: :class:`ReloadingRenderer`
-(debug reload) and :class:`NestingRenderer` (which templates may render nested children).
+(debug reload), :class:`NestingRenderer` (which templates may render nested children) and
+:class:`SharingRenderer` (one render shared by every component in the same state).
 The default implementation, ``Jinja2Renderer``, lives in ``adapters.jinjax_renderer`` so that the
 core never imports Jinja; ``component_framework.testing`` has renderers that need no files.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["NestingRenderer", "ReloadingRenderer", "Renderer"]
+__all__ = ["NestingRenderer", "ReloadingRenderer", "Renderer", "SharingRenderer"]
 
 
 @runtime_checkable
@@ -49,4 +50,37 @@ class NestingRenderer(Protocol):
         """False only when rendering ``template_name`` can never render a nested child: when
         unsure (a template that cannot be read, a dynamic include), True. The answer follows
         template edits whenever the renderer re-reads them."""
+        ...
+
+
+@runtime_checkable
+class SharingRenderer(Protocol):
+    """A renderer that can render a template once for every component in the same state (the
+    members of a broadcast that all end in it) and write each one's id into a copy.
+    The dispatcher asks it only for a component rendered with the default context
+    (``Component.get_context`` and ``Component.render`` not overridden)."""
+
+    def may_share(self, template_name: str) -> bool:
+        """False when no render of ``template_name`` can be shared (then the dispatcher does
+        not prepare the key); read once per template, like the answer of
+        :class:`NestingRenderer`. Must be False for a template that may render a nested
+        child (the dispatcher renders a shared one without a nesting frame)."""
+        ...
+
+    def render_shared(
+        self,
+        template_name: str,
+        state: Mapping[str, Any],
+        state_text: str,
+        component_name: str,
+        component_id: str,
+    ) -> str | None:
+        """The HTML of ``template_name`` for the default context of a component named
+        ``component_name`` with ``component_id`` and ``state``, byte for byte what
+        :meth:`Renderer.render` returns for it; ``None`` when it cannot tell that the output
+        depends on nothing but these (the caller then renders as usual). ``state_text``: the
+        state's strict JSON text, a key that tells equal states apart (``1``, ``1.0`` and
+        ``true`` included); the caller guarantees that the state holds only ``dict`` (with
+        ``str`` keys), ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``, of exactly
+        these types."""
         ...

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from json import encoder as _json_encoder
 from typing import Any, Final
 
-__all__ = ["compact_json", "json_string", "strict_json"]
+__all__ = ["compact_json", "json_string", "plain_json", "strict_json"]
 
 #: The C encoder behind ``JSONEncoder.encode`` (``None`` without the C accelerator).
 _MAKE_C_ENCODER: Final[Callable[..., Any] | None] = getattr(_json_encoder, "c_make_encoder", None)
@@ -60,3 +60,37 @@ strict_json: Final = _writer(allow_nan=False)
 #: One ``str`` as JSON text, exactly as the encoders above write strings (for a message put
 #: together from parts that were encoded apart).
 json_string: Final[Callable[[str], str]] = _json_encoder.encode_basestring
+
+_PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def plain_json(value: object) -> bool:
+    """Whether ``value`` holds only ``dict`` (with ``str`` keys), ``list``, ``str``, ``int``,
+    ``float``, ``bool`` and ``None``, of exactly these types: then its JSON text tells it
+    apart from every other such value (a tuple, a ``str`` subclass such as ``Markup``, an
+    ``IntEnum`` or an ``int`` key would write the same text as a value that is not equal to
+    it, nor shown alike by a template)."""
+    if type(value) is dict:  # the common state: a dict of scalars, seen in one loop
+        for key, entry in value.items():
+            if type(key) is not str:
+                return False
+            if type(entry) not in _PLAIN_SCALARS:
+                break
+        else:
+            return True
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) in _PLAIN_SCALARS:
+            continue
+        if type(item) is dict:
+            for key, entry in item.items():
+                if type(key) is not str:
+                    return False
+                if type(entry) not in _PLAIN_SCALARS:
+                    pending.append(entry)
+        elif type(item) is list:
+            pending.extend(item)
+        else:
+            return False
+    return True

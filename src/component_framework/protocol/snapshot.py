@@ -178,6 +178,7 @@ class SnapshotSigner:
         state: dict[str, Any],
         parent: tuple[str, str] | None = None,
         meta: dict[str, Any] | None = None,
+        state_text: str | None = None,
     ) -> tuple[str, str]:
         """:meth:`sign`'s token, and the state's JSON text as written inside it: the compact
         text any encoder of ours writes for ``state`` (a message that carries the state too
@@ -186,8 +187,9 @@ class SnapshotSigner:
         The payload is joined from its encoded parts, key by key in the order of the whole
         document (``c``, ``i``, ``t``, ``s``, then ``p`` and ``m`` when given): the same text
         as the document encoded at once, without the document dict and with the state
-        encoded only once."""
-        state_text = strict_json(state)
+        encoded only once. ``state_text``: that text, when the caller has it already."""
+        if state_text is None:
+            state_text = strict_json(state)
         parts = [
             '{"c":',
             json_string(component_name),

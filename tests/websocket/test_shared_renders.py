@@ -1,0 +1,313 @@
+"""A broadcast's members in the same state share one render of their template.
+
+``Jinja2Renderer`` renders a template once per state and writes each member's id into a copy
+when the template can read nothing but the state and the component's name and id (the id only
+as a plain ``{{ component_id }}``). Every push message must be byte for byte the one each
+member got before: the same members, joined with the same snapshots to an app whose renderer
+cannot share, get the same texts, over many templates (shared or not) and states that tell
+``1``, ``1.0`` and ``True`` apart, escape, or are not plain JSON values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from markupsafe import Markup
+
+from component_framework import ComponentASGI
+from component_framework.adapters.jinja_sharing import SHARED_LIMIT
+from component_framework.adapters.jinjax_renderer import Jinja2Renderer
+from component_framework.core.component import Component
+from component_framework.core.config import Settings
+from component_framework.core.hub import Hub
+from component_framework.core.registry import ComponentRegistry
+from component_framework.core.websocket import WebSocketManager
+from component_framework.protocol.snapshot import SnapshotSigner
+from component_framework.testing import WebSocketTestSession, websocket_connect
+from tests.sample_components import SECRET
+from tests.websocket.helpers import ws_path
+
+#: Templates whose renders are shared, by name (also the component's name).
+SHARED = {
+    "plain": '<div id="{{ component_id }}">{{ value }}</div>',
+    "attrs": (
+        '<div id="{{ component_id }}" data-v="{{ value }}" title="{{ label }}">'
+        "{{ component_name }}|{{ component_id }}</div>"
+    ),
+    "loop": (
+        '<ul id="{{ component_id }}">{% for item in items %}<li data-of="{{ component_id }}">'
+        "{{ loop.index }}:{{ item }}</li>{% else %}<li>none</li>{% endfor %}</ul>"
+    ),
+    "branch": (
+        "{% if value is number and value > 1 %}<b>{{ value * 2 }}</b>{% elif value %}<i>"
+        "{{ value }}</i>{% else %}<s>{{ value }}</s>{% endif %}"
+        '<p id="{{ component_id }}">{{ value is sameas true }}</p>'
+    ),
+    "filters": (
+        '<p id="{{ component_id }}">{{ label|upper }} {{ label|length }} {{ items|join(",") }}'
+        " {{ state|length }} {{ value|default('-') }}</p>"
+    ),
+    "whole_state": '<pre id="{{ component_id }}">{{ state }}</pre>',
+}
+#: Templates that must never be shared: the id changed on its way out, something of the
+#: request, a call, an include, a global, a random filter, ...
+UNSHARED = {
+    "id_filtered": '<div id="{{ component_id|upper }}">{{ value }}</div>',
+    "id_length": "<i>{{ component_id|length }}</i>{{ value }}",
+    "id_joined": '<i id="{{ "x-" ~ component_id }}">{{ value }}</i>',
+    "id_set": '{% set own = component_id %}<p id="{{ own }}">{{ value }}</p>',
+    "id_compared": '<p>{{ component_id == "x" }}</p>{{ value }}',
+    "id_sliced": '<p id="{{ component_id[:4] }}">{{ value }}</p>',
+    "request": '<p id="{{ component_id }}">{{ value }} {{ request.headers.get("x-v", "") }}</p>',
+    "errors": '<p id="{{ component_id }}">{{ value }}{{ errors }}{{ form }}</p>',
+    "include": '{% include "part.html" %}<p id="{{ component_id }}"></p>',
+    "macro": (
+        "{% macro show(v) %}<b>{{ v }}</b>{% endmacro %}{{ show(value) }}"
+        '<p id="{{ component_id }}">'
+    ),
+    "global": '<p id="{{ component_id }}">{{ greeting }} {{ value }}</p>',
+    "call": '<p id="{{ component_id }}">{{ label.upper() }}{{ range(2)|list }}</p>',
+    "safe": '<p id="{{ component_id }}">{{ label|safe }}</p>',
+}
+EXTRA = {"part.html": "<i>{{ value }}</i>"}
+#: What the members end in, one choice per member group: equal states within a group.
+CHOICES: list[list[Any]] = [
+    [1, 1.0, True],
+    [0, False, None, -0.0, 0.0],
+    ["<b>&'\"</b>", "&amp;", "plain"],
+    [2.5, [1, "a"], {"k": "<v>"}],
+    [(1, 2), [1, 2], Markup("<em>x</em>")],
+]
+GROUPS = 3
+R = TypeVar("R", bound=Jinja2Renderer)
+
+
+class Shaped(Component):
+    """Ends a ``set`` broadcast in the choice of its group (its state's ``group``)."""
+
+    def mount(self) -> None:
+        self.state.update({"group": 0, "value": 0, "label": "", "items": []})
+
+    def on_set(self, choices: list[Any], label: str) -> None:
+        choice = choices[self.state["group"] % len(choices)]
+        self.state["value"] = choice
+        self.state["label"] = label
+        self.state["items"] = [choice, label]
+
+
+def _registry(names: list[str]) -> ComponentRegistry:
+    registry = ComponentRegistry()
+    for name in names:
+        registry.register(name)(type(name.title(), (Shaped,), {"template_name": name}))
+    return registry
+
+
+class CountingRenderer(Jinja2Renderer):
+    """The sharing renderer, counting the renders it shared."""
+
+    shared = 0
+
+    def render_shared(self, *arguments: Any) -> str | None:
+        html = super().render_shared(*arguments)
+        self.shared += html is not None
+        return html
+
+
+class PlainRenderer:
+    """A Jinja renderer that cannot share: every component renders its own template."""
+
+    def __init__(self, templates: Mapping[str, str]) -> None:
+        self.inner = _jinja(Jinja2Renderer, templates)
+
+    def render(self, template_name: str, context: Mapping[str, Any]) -> str:
+        return self.inner.render(template_name, context)
+
+    def may_render_children(self, template_name: str) -> bool:
+        return self.inner.may_render_children(template_name)
+
+
+def _jinja(kind: type[R], templates: Mapping[str, str]) -> R:
+    renderer = kind(Jinja2Renderer.from_strings({**templates, **EXTRA}).environment)
+    renderer.environment.globals["greeting"] = "hello"
+    return renderer
+
+
+def _app(registry: ComponentRegistry, renderer: Any, now: int) -> ComponentASGI:
+    app = ComponentASGI(
+        registry=registry,
+        renderer=renderer,
+        settings=Settings(secret_keys=(SECRET,), max_sockets_per_client=1000),
+        hub=Hub(),
+        shutdown_on_signals=False,
+    )
+    app.dispatcher.signer = SnapshotSigner([SECRET], clock=lambda: now)  # the same `t` in both
+    return app
+
+
+async def _members(
+    stack: AsyncExitStack, app: ComponentASGI, snapshots: list[tuple[str, str]]
+) -> list[WebSocketTestSession]:
+    sockets = []
+    for name, snapshot in snapshots:
+        path = ws_path(name)
+        ws = await stack.enter_async_context(
+            websocket_connect(app, path, query={"join": "message"})
+        )
+        await ws.send_json({"type": "join", "snapshot": snapshot})
+        assert (await ws.receive_json())["type"] == "render"
+        sockets.append(ws)
+    return sockets
+
+
+async def _mounted(
+    stack: AsyncExitStack, app: ComponentASGI, name: str, count: int
+) -> list[WebSocketTestSession]:
+    """``count`` connections to ``name``, each mounted (its first render read)."""
+    sockets = []
+    for _ in range(count):
+        ws = await stack.enter_async_context(websocket_connect(app, ws_path(name)))
+        assert (await ws.receive_json())["type"] == "render"
+        sockets.append(ws)
+    return sockets
+
+
+async def _pushes(
+    templates: Mapping[str, str], renderer: Any, ids: list[str], now: int
+) -> list[list[str]]:
+    """The push texts of every member, broadcast by broadcast, each member in the state
+    of its group (``ids``: the members' ids, round robin over the templates)."""
+    names = list(templates)
+    registry = _registry(names)
+    app = _app(registry, renderer, now)
+    signer = SnapshotSigner([SECRET], clock=lambda: now)
+    snapshots = []
+    for index, component_id in enumerate(ids):
+        name = names[index % len(names)]
+        state = {"group": index % GROUPS, "value": 0, "label": "", "items": []}
+        snapshots.append((name, signer.sign(name, f"{name}-{component_id}", state)))
+    manager = WebSocketManager(hub=app.hub)
+    pushes = []
+    async with AsyncExitStack() as stack:
+        sockets = await _members(stack, app, snapshots)
+        for number, choices in enumerate(CHOICES):
+            payload = {"choices": choices, "label": f"<{number}>"}
+            for name in names:
+                await manager.broadcast(component_name=name, event="set", payload=payload)
+            pushes.append([await ws.receive_text() for ws in sockets])
+    return pushes
+
+
+IDS = [f"m{index:02d}abcdefghij" for index in range(2 * GROUPS)] + ["m-x.y_z:1", "a&b<c'"]
+
+
+@pytest.mark.parametrize("templates", [SHARED, UNSHARED], ids=["shared", "unshared"])
+async def test_every_push_is_byte_for_byte_the_render_of_its_own_template(
+    templates: dict[str, str],
+):
+    now = int(time.time())
+    sharing = _jinja(CountingRenderer, templates)
+    shared = await _pushes(templates, sharing, IDS * len(templates), now)
+    plain = await _pushes(templates, PlainRenderer(templates), IDS * len(templates), now)
+    assert shared == plain
+    members = len(IDS) * len(templates)
+    assert all(len(texts) == members for texts in shared)
+    if templates is SHARED:  # members whose state is plain JSON: all but the tuple and Markup
+        assert sharing.shared >= members * (len(CHOICES) - 1)
+    else:
+        assert sharing.shared == 0
+
+
+def test_the_renderer_tells_which_templates_it_may_share():
+    renderer = _jinja(Jinja2Renderer, {**SHARED, **UNSHARED})
+    # ``global`` may be shared in a state that has a ``greeting`` key (it wins over the global).
+    expected = {*SHARED, "global"}
+    assert {name for name in {**SHARED, **UNSHARED} if renderer.may_share(name)} == expected
+
+
+def test_an_id_that_escapes_or_a_state_with_a_name_it_lacks_is_rendered_as_usual():
+    renderer = _jinja(Jinja2Renderer, SHARED)
+    state = {"value": "<v>", "label": "a", "items": []}
+    # A state's first render is the caller's usual one; the second in it is shared.
+    assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a0") is None
+    shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a1")
+    context = {**state, "state": state, "component_id": "attrs-a1", "component_name": "attrs"}
+    assert shared == renderer.render("attrs", context)
+    assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", 'a"b') is None
+    # The template reads ``label``: a state without it is not shared (a global could fill it).
+    for component_id in ("attrs-1", "attrs-2"):
+        assert (
+            renderer.render_shared("attrs", {"value": 1}, '{"value":1}', "attrs", component_id)
+            is None
+        )
+
+
+class OwnContext(Shaped):
+    template_name = "plain"
+
+    def get_context(self) -> dict[str, Any]:
+        context = super().get_context()
+        context["value"] = self.id[::-1]
+        return context
+
+
+class OwnRender(Shaped):
+    template_name = "plain"
+
+    def render(self, renderer: Any = None) -> str:
+        return f"<p>{self.id}:{self.state['value']}</p>"
+
+
+@pytest.mark.parametrize("cls", [OwnContext, OwnRender])
+async def test_a_class_that_renders_its_own_way_is_never_shared(cls: type[Shaped]):
+    registry = ComponentRegistry()
+    registry.register("own")(cls)
+    renderer = _jinja(CountingRenderer, SHARED)
+    app = _app(registry, renderer, int(time.time()))
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "own", 3)
+        await WebSocketManager(hub=app.hub).broadcast(
+            component_name="own", event="set", payload={"choices": [7], "label": ""}
+        )
+        pushes = [await ws.receive_json() for ws in sockets]
+    for push in pushes:
+        own = push["component_id"]
+        expected = own[::-1] if cls is OwnContext else f"{own}:7"
+        assert expected in push["html"]
+    assert renderer.shared == 0
+
+
+async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path: Path):
+    (tmp_path / "plain").write_text(SHARED["plain"])
+    renderer = Jinja2Renderer(tmp_path, auto_reload=True)
+    registry = _registry(["plain"])
+    app = _app(registry, renderer, int(time.time()))
+    assert not renderer.may_share("plain")
+    manager = WebSocketManager(hub=app.hub)
+    payload = {"choices": [5], "label": ""}
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "plain", 2)
+        await manager.broadcast(component_name="plain", event="set", payload=payload)
+        first = [(await ws.receive_json())["html"] for ws in sockets]
+        (tmp_path / "plain").write_text('<div id="{{ component_id }}">edited {{ value }}</div>')
+        await manager.broadcast(component_name="plain", event="set", payload=payload)
+        second = [(await ws.receive_json())["html"] for ws in sockets]
+    assert all(">5<" in html for html in first)
+    assert all(">edited 5<" in html for html in second)
+    assert renderer.render_shared("plain", {"value": 5}, '{"value":5}', "plain", "p-1") is None
+
+
+def test_more_states_than_the_table_keeps_are_each_rendered_right():
+    renderer = _jinja(Jinja2Renderer, SHARED)
+    for number in range(3 * SHARED_LIMIT + 1):  # the table is emptied twice on the way
+        state = {"value": number, "label": "", "items": []}
+        context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
+        text = f'{{"value":{number},"label":"","items":[]}}'
+        assert renderer.render_shared("plain", state, text, "plain", "p-0") is None  # the first
+        assert renderer.render_shared("plain", state, text, "plain", "p-1") == renderer.render(
+            "plain", context
+        )
