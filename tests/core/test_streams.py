@@ -780,7 +780,7 @@ def probe_times(coalescer: StreamCoalescer, now: float, limits: Limits) -> list[
                                                  math.nextafter(edge, math.inf))]  # fmt: skip
 
 
-@settings(deadline=None, max_examples=200)
+@settings(max_examples=200)
 @given(limits(), ACTIONS)
 def test_ready_is_due_by_next_deadline_or_pressing_in_every_state_at_every_time(
     limits: Limits, actions: list[tuple[str, StreamOp, float]]

@@ -793,7 +793,7 @@ def _object_texts(draw: st.DrawFn, depth: int = 2) -> str:
     return "{" + ", ".join(members) + "}"
 
 
-@settings(deadline=None, max_examples=300)
+@settings(max_examples=300)
 @given(_object_texts())
 def test_any_object_text_is_read_alike_by_the_body_and_the_form_field(text: str) -> None:
     assert body_reading(text) == form_field_reading(text) == plain_reading(text)
