@@ -65,11 +65,16 @@ class VirtualClock:
         self._asyncio_loop = _StillLoop()
         return self._asyncio_loop
 
-    async def advance(self, seconds: float) -> None:
+    def jump(self, seconds: float) -> None:
+        """Move the clock on without a turn of the loop: as if the loop had been blocked."""
         if self._asyncio_loop is not None:
             self._asyncio_loop.now += seconds
         else:
             self.trio_clock.jump(seconds)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock on, then let the loop turn: each timer now due fires."""
+        self.jump(seconds)
         for _ in range(self.TURNS):
             await anyio.lowlevel.checkpoint()
 
