@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
 from component_framework import ComponentASGI, Settings, testing
-from component_framework.errors import ServerError
+from component_framework.asgi.incoming import RequestHeaders, read_body, read_multipart
+from component_framework.core.multipart import MultipartReader
+from component_framework.core.uploads import UploadLimits
+from component_framework.errors import (
+    ComponentError,
+    PayloadTooLarge,
+    ServerError,
+    UploadTooLarge,
+)
 from tests import sample_components
 
 
@@ -282,3 +291,76 @@ async def test_error_messages_do_not_echo_huge_client_input(components_app: Comp
     message = json.loads(payload)["error"]["message"]
     assert len(message) < 200
     assert message.startswith("component 'counter' has no event 'xxxx")
+
+
+# -- Content-Length: the JSON body's reader and the upload reader parse it alike ------------------
+
+#: Header values as a client may send them (a list: the header repeated), from the plain to
+#: the malformed; ``int`` is lenient (signs, spaces, underscores), so both readers are.
+CONTENT_LENGTHS: list[list[bytes]] = [
+    [b"12"],
+    [b"0"],
+    [b"007"],
+    [b"+12"],
+    [b"-12"],
+    [b" 12 "],
+    [b"\t12"],
+    [b"1_000"],
+    [b"9" * 40],  # huge
+    [b""],
+    [b" "],
+    [b"12a"],
+    [b"0x10"],
+    [b"1e3"],
+    [b"1.0"],
+    [b"12, 12"],
+    ["١٢".encode()],  # Arabic-Indic digits, not ASCII
+    [b"\xff"],
+    [b"12", b"13"],  # repeated: the last one counts
+    [b"nope", b"12"],
+    [b"12", b"nope"],
+]
+#: Below every number either reader can parse: each declared length is "too large", and the
+#: refusal names it.
+NEVER = -(10**100)
+
+
+def declared_by(values: list[bytes]) -> bytes | None:
+    return RequestHeaders.of(
+        {"headers": [(b"content-length", value) for value in values]}
+    ).content_length
+
+
+async def outcome_of(read: Any) -> tuple[str, str]:
+    """What a reader made of the declared length: the number it refused, or the error."""
+    try:
+        await read
+    except (PayloadTooLarge, UploadTooLarge) as exc:
+        numbers = re.findall(r"-?\d+", str(exc))
+        return "number", numbers[0]
+    except ComponentError as exc:
+        return exc.code, exc.message
+    raise AssertionError("a length below NEVER was accepted")
+
+
+@pytest.mark.parametrize("values", CONTENT_LENGTHS, ids=repr)
+async def test_the_body_reader_and_the_upload_reader_read_content_length_alike(
+    values: list[bytes],
+) -> None:
+    # ``read_body`` parses the header in place (one call less per request) rather than through
+    # the helper the upload path uses: the two must stay the same rule.
+    declared = declared_by(values)
+    reader = MultipartReader("multipart/form-data; boundary=x", UploadLimits(max_bytes=NEVER))
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the declared length decides before a byte is read")
+
+    body = await outcome_of(read_body(receive, NEVER, declared))  # type: ignore[arg-type]
+    upload = await outcome_of(read_multipart(receive, reader, declared))  # type: ignore[arg-type]
+
+    assert body == upload
+    try:
+        expected = ("number", str(int(values[-1])))
+    except ValueError:
+        expected = ("malformed_request", f"invalid Content-Length {values[-1]!r}")
+    assert body == expected

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sniffio
 
 from component_framework.core import aio
 from tests.event_loops import LOOPS, on_both_loops
@@ -284,6 +285,33 @@ async def test_result_now_runs_a_coroutine_in_the_caller_on_asyncio() -> None:
     assert await finisher == "after"
     with pytest.raises(OSError, match="gone"):  # raised in the caller
         aio.result_now(fails())
+
+
+@on_both_loops
+async def test_start_now_and_result_now_run_in_the_caller_on_asyncio_and_never_on_trio() -> None:
+    # Both functions write out the same "under trio" test (a hot path): each must take the
+    # branch of the loop it runs on, in a process where trio is imported.
+    on_asyncio = sniffio.current_async_library() == "asyncio"
+    assert "trio" in sys.modules
+    ran: list[str] = []
+
+    async def ready(name: str) -> str:
+        ran.append(name)
+        return name
+
+    started = aio.start_now(ready("start_now"))
+    done, value = aio.result_now(ready("result_now"))
+
+    if on_asyncio:
+        assert (started, done, value) == (None, True, "result_now")
+        assert ran == ["start_now", "result_now"]  # in the caller
+    else:
+        assert started is not None
+        assert not done
+        assert ran == []  # nothing before the awaiting
+        await started
+        assert await value == "result_now"
+        assert ran == ["start_now", "result_now"]
 
 
 _WITHOUT_TRIO = textwrap.dedent(

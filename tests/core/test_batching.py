@@ -16,7 +16,7 @@ from component_framework.core.batching import BatchingSink, FrameClock
 from component_framework.core.component import Component
 from component_framework.core.streams import StreamOp
 from component_framework.testing import StateRenderer
-from tests.event_loops import on_both_loops
+from tests.event_loops import VirtualClock, on_both_loops, on_both_loops_in_virtual_time
 
 HOUR = 3600.0
 
@@ -220,14 +220,21 @@ async def test_one_clock_tick_flushes_every_waiting_stream() -> None:
     assert not clock.scheduled  # all clean: the timer is not set again
 
 
-@on_both_loops
-async def test_the_first_op_after_a_quiet_frame_is_not_held_for_the_tick() -> None:
+@on_both_loops_in_virtual_time
+async def test_the_first_op_after_a_quiet_frame_is_not_held_for_the_tick(
+    virtual: VirtualClock,
+) -> None:
+    # In virtual time: on a loaded machine the real tick that flushes "b" can fire more than
+    # half a frame late, and the clock then rightly takes the loop for late and holds "c"
+    # for the tick (the rule of the test after the next one); here the loop is never late.
     clock = FrameClock(0.02)
     (component,), (emit,) = clocked_components(1, clock)
     await component.stream_text("out", "a")
     await component.stream_text("out", "b")
-    await wait_for(lambda: len(emit.batches) == 2)
-    await anyio.sleep(0.05)  # quiet for more than a frame
+    await virtual.advance(0.02)  # the tick, on time
+    assert [texts(batch) for batch in emit.batches] == [["a"], ["b"]]
+    assert not clock.scheduled
+    await virtual.advance(0.05)  # quiet for more than a frame
 
     await component.stream_text("out", "c")
 
@@ -235,15 +242,18 @@ async def test_the_first_op_after_a_quiet_frame_is_not_held_for_the_tick() -> No
     assert not clock.scheduled
 
 
-@on_both_loops
-async def test_a_burst_between_two_ticks_is_one_frame() -> None:
+@on_both_loops_in_virtual_time
+async def test_a_burst_between_two_ticks_is_one_frame(virtual: VirtualClock) -> None:
+    # In virtual time: on a loaded machine a real burst of 1000 ops outlasted the 50 ms frame,
+    # and the tick in its middle made three batches.
     clock = FrameClock(0.05)
     (component,), (emit,) = clocked_components(1, clock)
     for index in range(1000):
         await component.stream_text("out", f"{index} ")
 
-    await wait_for(lambda: len(emit.batches) == 2)
+    await virtual.advance(0.05)
 
+    assert len(emit.batches) == 2
     assert texts(emit.batches[0]) == ["0 "]
     assert texts(emit.batches[1]) == ["".join(f"{index} " for index in range(1, 1000))]
 
@@ -277,24 +287,29 @@ async def test_a_sink_whose_interval_differs_from_the_clock_keeps_its_own_timer(
     await wait_for(lambda: len(emit.batches) == 2)
 
 
-@on_both_loops
-async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too() -> None:
+@on_both_loops_in_virtual_time
+async def test_while_the_loop_runs_late_a_quiet_stream_waits_for_the_tick_too(
+    virtual: VirtualClock,
+) -> None:
+    # In virtual time: on a loaded machine the real tick that flushes "b" fired late, the
+    # clock took the loop for late already, and "c" waited for the tick with "d".
     clock = FrameClock(0.02)
     (busy, quiet), (busy_emit, quiet_emit) = clocked_components(2, clock)
     await quiet.stream_text("out", "q0")  # quiet's first frame, long before the next op
     await busy.stream_text("out", "a")
     await busy.stream_text("out", "b")  # the clock's tick is now set
-    await anyio.sleep(0.05)  # both flushed; quiet has been quiet for more than a frame
-    await busy.stream_text("out", "c")
+    await virtual.advance(0.02)  # the tick, on time: "b" goes
+    await virtual.advance(0.03)  # quiet has been quiet for more than a frame
+    await busy.stream_text("out", "c")  # at once: the loop is on time
     await busy.stream_text("out", "d")  # a tick is set again
-    time.sleep(0.05)  # noqa: ASYNC251 - block the loop on purpose: the tick is now overdue
+    virtual.jump(0.05)  # the loop blocked: the tick is now overdue
 
     await quiet.stream_text("out", "q1")
 
     assert [texts(batch) for batch in quiet_emit.batches] == [["q0"]]  # not at once: waits
-    await wait_for(lambda: len(quiet_emit.batches) == 2)
+    await virtual.advance(0)  # the overdue tick fires
     assert [texts(batch) for batch in quiet_emit.batches] == [["q0"], ["q1"]]
-    assert [texts(batch) for batch in busy_emit.batches][-1] == ["d"]
+    assert [texts(batch) for batch in busy_emit.batches] == [["a"], ["b"], ["c"], ["d"]]
 
 
 async def test_a_loop_that_runs_late_with_no_tick_set_batches_quiet_streams_too() -> None:

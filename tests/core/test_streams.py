@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -824,3 +825,53 @@ def test_append_text_queues_what_pushing_the_op_queues(
         assert appended.ready(0.0) == pushed.ready(0.0)
         assert appended.pending_bytes == pushed.pending_bytes
     assert appended.flush(0.0) == pushed.flush(0.0)
+
+
+# -- coalescer: ready() is next_deadline()'s rule in one call --------------------------------
+
+#: What a transport does to a coalescer: push an op, append a token, flush, each at a time.
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["push", "append_text", "flush"]),
+        SMALL_OPS,
+        st.one_of(st.just(0.0), st.floats(-0.01, 0.01), st.floats(0.0, 0.2)),
+    ),
+    max_size=30,
+)
+
+
+def probe_times(coalescer: StreamCoalescer, now: float, limits: Limits) -> list[float]:
+    """Times around every edge of the due rule: the deadline, and each bound it is made of
+    (the oldest op, the last flush plus the interval, the oldest op plus the delay), each
+    exactly and one float either side."""
+    deadline = coalescer.next_deadline()
+    edges = [now, now - limits.interval, now + limits.interval, now + limits.max_delay]
+    if deadline is not None:
+        edges += [deadline, deadline + limits.interval, deadline - limits.max_delay]
+    return [time for edge in edges for time in (math.nextafter(edge, -math.inf), edge,
+                                                 math.nextafter(edge, math.inf))]  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(limits(), ACTIONS)
+def test_ready_is_due_by_next_deadline_or_pressing_in_every_state_at_every_time(
+    limits: Limits, actions: list[tuple[str, StreamOp, float]]
+) -> None:
+    # ``ready`` restates ``next_deadline``'s rule to save the frame clock a call: a change to
+    # one rule that the other does not follow fails here.
+    coalescer = limits.coalescer()
+    now = 0.0
+    for action, op, gap in actions:
+        now += gap
+        if action == "push":
+            coalescer.push(op, now)
+        elif action == "append_text":
+            if not coalescer.append_text(op.stream, op.text or "t"):
+                coalescer.push(text_op(op.stream, op.text or "t"), now)
+        else:
+            coalescer.flush(now)
+        for time in probe_times(coalescer, now, limits):
+            deadline = coalescer.next_deadline()
+            due_by_time = deadline is not None and time >= deadline
+            assert coalescer.ready(time) == (coalescer.pressing() or due_by_time), (time, deadline)
+            assert not coalescer.pressing() or deadline is not None  # pressing: something waits

@@ -239,9 +239,11 @@ async def test_enormous_error_counts_are_bounded_by_max_fields() -> None:
     mounted = await _mount(app, "tags")
     body = {"event": "save", "snapshot": mounted["snapshot"], "tags": ["x"] * 100_000}
 
-    started = time.perf_counter()
+    # CPU time of this process, not the wall clock: on a loaded machine (load average 15) the
+    # request waits for a core for seconds without doing any more work.
+    started = time.process_time()
     answer = await asgi_request(app, "POST", _path("tags"), json=body)
-    elapsed = time.perf_counter() - started
+    spent = time.process_time() - started
 
     assert answer.status == 422
     document = answer.json()
@@ -249,7 +251,7 @@ async def test_enormous_error_counts_are_bounded_by_max_fields() -> None:
     assert len(document["error"]["errors"]) == 100
     assert document["error"]["message"] == "100 fields need correcting."
     assert len(answer.body) < 20_000
-    assert elapsed < 3  # pydantic lists all 100,000 item errors (~0.2 s); the rest stops at 100
+    assert spent < 3  # pydantic lists all 100,000 item errors (~0.2 s); the rest stops at 100
 
 
 async def test_an_htmx_answer_to_a_form_of_many_fields_sends_no_header_of_them() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -708,3 +708,92 @@ def test_any_query_string_parses_or_raises_request_error(query: bytes) -> None:
     assert isinstance(outcome, RequestFields) or outcome.problem in REQUEST_PROBLEMS - {
         "unsupported_media_type"
     }
+
+
+# -- the JSON body's cheap pre-test and the full ambiguity check agree ------------------------
+
+#: JSON objects that are plain, ambiguous (a key twice, a lone surrogate) or look so (a colon
+#: or a ``\u`` where no key is repeated).
+AMBIGUITY_TABLE = [
+    r"{}",
+    r'{"a": 1}',
+    r'{"a": 1, "a": 2}',
+    r'{"a": 1, "\u0061": 2}',
+    r'{"\u0061": 1}',
+    r'{"a:b": 1, "a": 2}',
+    r'{"a": "x:y:z"}',
+    r'{"a": "1", "b": {"a": "2"}}',
+    r'{"a": {"b": 1, "b": 2}}',
+    r'{"a": [{"b": 1}, {"b": 1, "b": 2}]}',
+    r'{"a": [{"b": 1}, {"b": 2}]}',
+    r'{"a": "\ud800"}',
+    r'{"\udfff": 1}',
+    r'{"a": "\ud83d\ude00"}',
+    r'{"a": "\u00e9"}',
+    r'{"a": "\\u"}',
+    r'{"a": "\\ud800"}',
+    r'{"a": "\\", "a": 1}',
+    r'{"a": ":", "b": ":", "c": 3}',
+    r'{"a": ":", "a": ":"}',
+    r'{"a" : 1 ,"b":{"c":[1,{"d":"\"e\":"}]}}',
+]
+
+
+def plain_reading(text: str) -> dict[str, Any] | str:
+    """An independent reading: the object, or ``"malformed"`` when a key is repeated in one
+    object or a lone surrogate makes it not text."""
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        repeated = repeated or len({key for key, _ in items}) < len(items)
+        return dict(items)
+
+    document = json.loads(text, object_pairs_hook=pairs)
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "malformed"
+    return "malformed" if repeated else document
+
+
+def body_reading(text: str) -> dict[str, Any] | str:
+    try:
+        return decode_json_object(text, DEPTH)
+    except RequestError as exc:
+        return exc.problem
+
+
+def form_field_reading(text: str) -> dict[str, Any] | str:
+    try:
+        return parse_body(FORM, urlencode({"params": text}).encode(), max_depth=DEPTH + 1).params
+    except RequestError as exc:
+        return exc.problem
+
+
+@pytest.mark.parametrize("text", AMBIGUITY_TABLE)
+def test_a_json_body_and_a_json_form_field_are_refused_alike_when_ambiguous(text: str) -> None:
+    # The JSON body's path runs the ambiguity check only past a cheap pre-test written out in
+    # ``decode_json_object`` (a hot path); an object field of a form runs the whole check every
+    # time. Both must read each text as a reader that sees every key does.
+    assert body_reading(text) == form_field_reading(text) == plain_reading(text)
+
+
+_KEYS = st.sampled_from(["a", "b", "\\u0061", "a:", ":", "\\ud800", "\\\\u"])
+_VALUES = st.sampled_from(["1", '"x:y"', '"\\ud800"', '"\\u00e9"', '"\\\\u"', "[]", '":"'])
+
+
+@st.composite
+def _object_texts(draw: st.DrawFn, depth: int = 2) -> str:
+    members = []
+    for key in draw(st.lists(_KEYS, max_size=4)):
+        nested = depth > 0 and draw(st.booleans())
+        value = draw(_object_texts(depth - 1)) if nested else draw(_VALUES)
+        members.append(f'"{key}": {value}')
+    return "{" + ", ".join(members) + "}"
+
+
+@settings(max_examples=300)
+@given(_object_texts())
+def test_any_object_text_is_read_alike_by_the_body_and_the_form_field(text: str) -> None:
+    assert body_reading(text) == form_field_reading(text) == plain_reading(text)

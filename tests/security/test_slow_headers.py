@@ -176,9 +176,11 @@ def _established(port: int) -> int | None:
 
 async def _hold_half_sent_request(port: int, trickle: bool) -> float:
     """Open a connection, send part of a request header (then, if ``trickle``, one more byte
-    every ``TRICKLE`` s) and wait for the server to close it; returns how long it stayed open."""
+    every ``TRICKLE`` s) and wait for the server to close it; returns how long it stayed open,
+    counted from before the connection was asked for, so never less than nginx held it (a
+    loaded machine's loop may note the connection long after nginx accepted it)."""
+    asked = time.monotonic()
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
-    opened = time.monotonic()
     try:
         writer.write(HALF_SENT)
         await writer.drain()
@@ -193,7 +195,7 @@ async def _hold_half_sent_request(port: int, trickle: bool) -> float:
         pass
     finally:
         writer.close()
-    return time.monotonic() - opened
+    return time.monotonic() - asked
 
 
 async def _mount_through(nginx: Nginx) -> None:
@@ -250,9 +252,9 @@ async def test_half_sent_headers_are_held_by_nginx_and_reset_after_its_timeout(
         for task in slow:
             task.cancel()
         await asyncio.gather(*slow, return_exceptions=True)
-    # Bounds with room for a loaded machine (a busy loop notes a connection's start late):
-    # the connections ended by the timeout, not by a refusal, and not long after it.
-    assert min(lifetimes) >= HEADER_TIMEOUT * 0.5, min(lifetimes)
+    # The connections ended by the timeout, not by a refusal (nginx's timer may round down a
+    # little), and not long after it (a loaded machine notes the close late).
+    assert min(lifetimes) >= HEADER_TIMEOUT * 0.9, min(lifetimes)
     assert max(lifetimes) <= HEADER_TIMEOUT + WAIT, max(lifetimes)
     timed_out = nginx.error_log().count("client timed out (110: Connection timed out) while "
                                         "reading client request headers")  # fmt: skip

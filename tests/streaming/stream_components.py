@@ -238,6 +238,20 @@ class TickerComponent(StreamingComponent):
             journal.record("finally", tag)
 
 
+@registry.register("patient-ticker")
+class PatientTickerComponent(TickerComponent):
+    """The ticker with a resume grace no loaded machine outlasts, and each tick's frame in the
+    journal once it is kept (``tick``, ``"<tag> <n>"``): a test waits until frames were
+    produced while its client was away instead of sleeping for a time it hopes is enough."""
+
+    stream_resume_grace = 30.0
+
+    async def on_tick(self, tag: str, count: int = 4, interval: float = 0.3) -> AsyncIterator[None]:
+        async for _ in super().on_tick(tag, count, interval):
+            yield
+            journal.record("tick", f"{tag} {self.state['tick']}")
+
+
 @registry.register("plain")
 class PlainComponent(Component):
     """No generator handler: not a stream."""

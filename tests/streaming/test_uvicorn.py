@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.uvicorn
 
 APP = "tests.streaming.uvicorn_app:app"
 STREAM = "/components/ticker/stream/"
+PATIENT_STREAM = "/components/patient-ticker/stream/"
 TICKER_GRACE = 1.0
 HTTP_IMPLEMENTATIONS = ["h11", "httptools"]
 CLIENT_TIMEOUT = httpx.Timeout(5.0)
@@ -73,12 +74,13 @@ async def read_stream(
     params: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     stop_after: int | None = None,
+    path: str = STREAM,
 ) -> Read:
-    """GET the ticker stream on a connection of its own; with ``stop_after`` the client drops
-    the connection once that many events arrived."""
+    """GET the ticker stream (or another at ``path``) on a connection of its own; with
+    ``stop_after`` the client drops the connection once that many events arrived."""
     async with (
         httpx.AsyncClient(base_url=base_url, timeout=CLIENT_TIMEOUT) as client,
-        client.stream("GET", STREAM, params=params, headers=headers) as response,
+        client.stream("GET", path, params=params, headers=headers) as response,
     ):
         read = Read(response.status_code)
         decoder = SSEDecoder()
@@ -98,6 +100,17 @@ async def journal_of(server: UvicornServer) -> list[tuple[str, str]]:
         response = await client.get("/probe")
     response.raise_for_status()
     return [(kind, tag) for kind, tag in response.json()]
+
+
+async def until(
+    server: UvicornServer, condition: Callable[[list[tuple[str, str]]], bool], within: float = 20
+) -> list[tuple[str, str]]:
+    """The journal once ``condition`` holds of it (polled; fails after ``within`` s)."""
+    deadline = time.monotonic() + within
+    while not condition(journal := await journal_of(server)):
+        assert time.monotonic() < deadline, f"condition still false after {within} s: {journal}"
+        await asyncio.sleep(0.05)
+    return journal
 
 
 def lines_of(path: Path) -> list[str]:
@@ -121,12 +134,17 @@ async def test_frames_arrive_as_they_are_produced(server: UvicornServer) -> None
 
 
 async def test_resume_after_a_dropped_connection(server: UvicornServer) -> None:
+    # The patient ticker's 30 s grace: with the ticker's 1 s, a loaded machine (load average
+    # 25) took longer than the grace to reconnect and the resume got ``lost``.
     tag = f"resume-{server.port}"
     params = {"tag": tag, "count": 6, "interval": 0.3}
-    first = await read_stream(server.base_url, params=params, stop_after=2)
-    await asyncio.sleep(0.5)  # frames are produced meanwhile; well within the 1 s grace
+    first = await read_stream(server.base_url, params=params, stop_after=2, path=PATIENT_STREAM)
+    missed = ("tick", f"{tag} 4")  # frames 3 and 4 are kept while the client is away
+    await until(server, lambda journal: missed in journal)
 
-    second = await read_stream(server.base_url, headers={"Last-Event-ID": first.last_id})
+    second = await read_stream(
+        server.base_url, headers={"Last-Event-ID": first.last_id}, path=PATIENT_STREAM
+    )
 
     assert second.status == 200
     assert second.ended

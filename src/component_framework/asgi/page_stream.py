@@ -34,7 +34,7 @@ from component_framework.asgi.incoming import (
 )
 from component_framework.asgi.page_entries import Carrier, PageMember, join_entry
 from component_framework.asgi.routing import PAGE_SEGMENT
-from component_framework.asgi.sse import Heartbeat, StreamReader, _refuse
+from component_framework.asgi.sse import Heartbeat, StreamReader, refuse_stream_start
 from component_framework.core import aio
 from component_framework.core.events import checked_page_id
 from component_framework.core.stream_run import StreamRun
@@ -87,7 +87,7 @@ async def handle_page_stream(
     except Disconnected:
         return
     except Exception as exc:  # before the response started: the JSON error answer of HTTP
-        await _refuse(send, exc, _WHAT, settings.debug, headers.htmx)
+        await refuse_stream_start(send, exc, _WHAT, settings.debug, headers.htmx)
         return
     wakeup = aio.new_event()
     members: list[PageMember] = []

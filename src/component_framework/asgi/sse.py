@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
     from component_framework.asgi.services import AppServices, StreamGate
 
-__all__ = ["StreamNotFound", "handle_sse", "start_run_from"]
+__all__ = ["StreamNotFound", "handle_sse", "refuse_stream_start", "start_run_from"]
 
 logger = logging.getLogger("component_framework")
 ALLOWED_METHODS: Final = ("GET", "POST")
@@ -573,7 +573,7 @@ async def handle_sse(
     except Exception as exc:  # before the response started: the JSON error answer of HTTP
         if remote is not None:
             await remote.close()
-        await _refuse(send, exc, component_name, debug, headers.htmx)
+        await refuse_stream_start(send, exc, component_name, debug, headers.htmx)
         return
     if not opened:
         try:
@@ -581,7 +581,7 @@ async def handle_sse(
         except ComponentError as error:
             if remote is not None:
                 await remote.close()
-            await _refuse(send, error, component_name, debug, headers.htmx)
+            await refuse_stream_start(send, error, component_name, debug, headers.htmx)
             return
     reader = StreamReader(send, services.settings, gate)
     try:
@@ -595,10 +595,12 @@ async def handle_sse(
         guard.close("stream", client)
 
 
-async def _refuse(
+async def refuse_stream_start(
     send: ASGISendCallable, exc: Exception, name: str, debug: bool, htmx: bool
 ) -> None:
-    """Answer a stream request that failed before its response started, as HTTP does."""
+    """Answer a stream request that failed before its response started, as HTTP does: a
+    ``RequestError`` as the client's fault, anything else reported as a server fault (the
+    page connection, a part of this transport, refuses its requests so too)."""
     if isinstance(exc, RequestError):
         error = request_error(exc)
     else:
