@@ -281,6 +281,42 @@ async def test_a_class_that_renders_its_own_way_is_never_shared(cls: type[Shaped
     assert renderer.shared == 0
 
 
+async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from_then_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    class Patched(Shaped):
+        template_name = "plain"
+
+    registry = ComponentRegistry()
+    registry.register("patched")(Patched)
+    renderer = _jinja(CountingRenderer, SHARED)
+    app = _app(registry, renderer, int(time.time()))
+    hub = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "patched", 3)
+        await hub.broadcast(
+            component_name="patched", event="set", payload={"choices": [7], "label": ""}
+        )
+        first = [await ws.receive_json() for ws in sockets]
+        shared_before = renderer.shared
+        assert shared_before > 0  # the class shared its renders
+
+        def reversed_id(self: Component) -> dict[str, Any]:
+            context = Component.get_context(self)
+            context["value"] = self.id[::-1]
+            return context
+
+        monkeypatch.setattr(Patched, "get_context", reversed_id)
+        await hub.broadcast(
+            component_name="patched", event="set", payload={"choices": [8], "label": ""}
+        )
+        second = [await ws.receive_json() for ws in sockets]
+    assert all(">7<" in push["html"] for push in first)
+    for push in second:
+        assert f">{push['component_id'][::-1]}<" in push["html"]
+    assert renderer.shared == shared_before  # none of the patched class's renders shared
+
+
 async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path: Path):
     (tmp_path / "plain").write_text(SHARED["plain"])
     renderer = Jinja2Renderer(tmp_path, auto_reload=True)

@@ -814,7 +814,15 @@ class Dispatcher:
         if cls not in shares:  # (one look-up for the class's checks)
             shares[cls] = self._shared_template(cls, sharing)
         name = shares[cls]
-        if name is None or name != component.template_name:  # (an instance's own: not shared)
+        if (
+            name is None
+            or name != component.template_name  # (an instance's own: not shared)
+            # Asked again at every render, as the nesting frame's test is: a method replaced
+            # on the class after its first render (a test's patch) renders its own way.
+            or cls.render is not _OWN_RENDER
+            or cls.get_context is not _OWN_CONTEXT
+            or cls.dehydrate is not _OWN_STATE
+        ):
             return _NOT_SHARED
         state = component.state
         if not plain_json(state):
@@ -833,7 +841,8 @@ class Dispatcher:
         that renders its own way (``render``, ``get_context`` or ``dehydrate`` overridden),
         keeps its state on the server or in the URL, or whose template the renderer never
         shares (one that may render a child among them). Asked once per class and renderer
-        (a stale yes after a template's edit only costs the key: the renderer then says no)."""
+        (a stale yes after a template's edit only costs the key: the renderer then says no;
+        the three methods are asked again at every render, in :meth:`_shared_render`)."""
         name = cls.template_name
         if (
             cls.render is not _OWN_RENDER
