@@ -317,6 +317,36 @@ async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from
     assert renderer.shared == shared_before  # none of the patched class's renders shared
 
 
+async def test_a_dehydrate_replaced_on_the_class_after_a_shared_render_writes_its_state(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    class Patched(Shaped):
+        template_name = "plain"
+
+    registry = ComponentRegistry()
+    registry.register("patched")(Patched)
+    renderer = _jinja(CountingRenderer, SHARED)
+    app = _app(registry, renderer, int(time.time()))
+    hub = WebSocketManager(hub=app.hub)
+    payload = {"choices": [7], "label": ""}
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "patched", 3)
+        await hub.broadcast(component_name="patched", event="set", payload=payload)
+        first = [await ws.receive_json() for ws in sockets]
+        assert renderer.shared > 0  # the class shared its renders
+
+        def labelled(self: Component) -> dict[str, Any]:
+            return {**self.state, "label": "dehydrated"}
+
+        monkeypatch.setattr(Patched, "dehydrate", labelled)
+        await hub.broadcast(component_name="patched", event="set", payload=payload)
+        second = [await ws.receive_json() for ws in sockets]
+    assert all(push["state"]["label"] == "" for push in first)
+    for push in second:  # the template renders the state; the snapshot holds dehydrate's
+        assert f'<div id="{push["component_id"]}">7</div>' == push["html"]
+        assert push["state"] == {"group": 0, "value": 7, "label": "dehydrated", "items": [7, ""]}
+
+
 async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path: Path):
     (tmp_path / "plain").write_text(SHARED["plain"])
     renderer = Jinja2Renderer(tmp_path, auto_reload=True)

@@ -72,8 +72,6 @@ _NODES: Final = (
     jinja2.nodes.Neg, jinja2.nodes.Pos, jinja2.nodes.Concat, jinja2.nodes.Tuple,
     jinja2.nodes.List, jinja2.nodes.Dict, jinja2.nodes.Pair,
 )  # fmt: skip
-#: Not rendered in this state yet.
-_UNSEEN: Final[Any] = object()
 #: Rendered once in this state, the usual way: the next render in it makes the split.
 _SEEN_ONCE: Final[Any] = object()
 #: Most shared renders kept per renderer (the table is emptied when full).
@@ -199,25 +197,27 @@ class SharedRenders:
         """The render for ``component_id`` (see ``SharingRenderer.render_shared``), or None;
         ``template_of``: the compiled template of a name, for a render not made yet."""
         environment = self.environment
-        if environment.auto_reload or type(component_id) is not str:
+        if environment.auto_reload:
+            return None
+        key = (template_name, component_name, state_text, environment.autoescape)
+        renders = self._renders
+        size = len(renders)
+        split = renders.setdefault(key, _SEEN_ONCE)  # (one look-up for a state never seen)
+        if len(renders) != size:  # a first render in this state: the usual one, noted only
+            if size >= SHARED_LIMIT:  # (most states of a component's own events are never
+                renders.clear()  # seen twice: nothing else is asked for them)
+                renders[key] = _SEEN_ONCE
             return None
         # An id that HTML escaping would change is not written in as is (a regular
         # expression costs twice these five tests).
         if (
-            "&" in component_id
+            type(component_id) is not str
+            or "&" in component_id
             or "<" in component_id
             or ">" in component_id
             or "'" in component_id
             or '"' in component_id
         ):
-            return None
-        key = (template_name, component_name, state_text, environment.autoescape)
-        renders = self._renders
-        split = renders.get(key, _UNSEEN)
-        if split is _UNSEEN:  # a first render in this state: the usual one (most states of
-            if len(renders) >= SHARED_LIMIT:  # a component's own events are never seen twice)
-                renders.clear()
-            renders[key] = _SEEN_ONCE
             return None
         if split is _SEEN_ONCE:  # a second: split it (two renders) for this one and the next
             template = template_of(template_name)

@@ -811,17 +811,19 @@ class Dispatcher:
         if sharing is None:
             return _NOT_SHARED
         shares = self._shares
-        if cls not in shares:  # (one look-up for the class's checks)
-            shares[cls] = self._shared_template(cls, sharing)
-        name = shares[cls]
+        try:  # (one look-up for the class's checks)
+            name = shares[cls]
+        except KeyError:
+            name = shares[cls] = self._shared_template(cls, sharing)
         if (
             name is None
             or name != component.template_name  # (an instance's own: not shared)
             # Asked again at every render, as the nesting frame's test is: a method replaced
-            # on the class after its first render (a test's patch) renders its own way.
+            # on the class after its first render (a test's patch) renders its own way. (A
+            # replaced ``dehydrate`` changes only the snapshot's state: :meth:`render`, which
+            # asks it anyway, then leaves this text out.)
             or cls.render is not _OWN_RENDER
             or cls.get_context is not _OWN_CONTEXT
-            or cls.dehydrate is not _OWN_STATE
         ):
             return _NOT_SHARED
         state = component.state
@@ -842,7 +844,8 @@ class Dispatcher:
         keeps its state on the server or in the URL, or whose template the renderer never
         shares (one that may render a child among them). Asked once per class and renderer
         (a stale yes after a template's edit only costs the key: the renderer then says no;
-        the three methods are asked again at every render, in :meth:`_shared_render`)."""
+        ``render`` and ``get_context`` are asked again at every render, in
+        :meth:`_shared_render`, and ``dehydrate`` in :meth:`render`)."""
         name = cls.template_name
         if (
             cls.render is not _OWN_RENDER
@@ -873,7 +876,10 @@ class Dispatcher:
                 html, writes = shared, ()
                 component.children = Component.children
             stage = "dehydrate"
-            state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
+            if cls.dehydrate is _OWN_STATE:
+                state = component.state
+            else:  # (replaced after the class's first render: the text is of the other state)
+                state, shared_text = component.dehydrate(), None
             meta = None
             if component.url_state:  # a changed key asks for the page's new URL
                 url_state.note_change(component)
