@@ -24,6 +24,7 @@ from component_framework.adapters.jinja_sharing import SHARED_LIMIT
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
+from component_framework.core.dispatch import SEEN_LIMIT
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
@@ -108,12 +109,14 @@ def _registry(names: list[str]) -> ComponentRegistry:
 
 
 class CountingRenderer(Jinja2Renderer):
-    """The sharing renderer, counting the renders it shared."""
+    """The sharing renderer, counting the renders it was asked for and those it shared."""
 
     shared = 0
+    asked = 0
 
     def render_shared(self, *arguments: Any) -> str | None:
         html = super().render_shared(*arguments)
+        self.asked += 1
         self.shared += html is not None
         return html
 
@@ -232,11 +235,12 @@ def test_the_renderer_tells_which_templates_it_may_share():
 def test_an_id_that_escapes_or_a_state_with_a_name_it_lacks_is_rendered_as_usual():
     renderer = _jinja(Jinja2Renderer, SHARED)
     state = {"value": "<v>", "label": "a", "items": []}
-    # A state's first render is the caller's usual one; the second in it is shared.
-    assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a0") is None
-    shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a1")
-    context = {**state, "state": state, "component_id": "attrs-a1", "component_name": "attrs"}
-    assert shared == renderer.render("attrs", context)
+    # The renderer shares from the first render it is asked for in a state (the dispatcher
+    # asks from a state's second on).
+    for own in ("attrs-a0", "attrs-a1"):
+        shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", own)
+        context = {**state, "state": state, "component_id": own, "component_name": "attrs"}
+        assert shared == renderer.render("attrs", context)
     assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", 'a"b') is None
     # The template reads ``label``: a state without it is not shared (a global could fill it).
     for component_id in ("attrs-1", "attrs-2"):
@@ -367,13 +371,31 @@ async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path:
     assert renderer.render_shared("plain", {"value": 5}, '{"value":5}', "plain", "p-1") is None
 
 
+async def test_a_state_is_asked_of_the_renderer_from_its_second_render_on():
+    registry = _registry(["plain"])
+    renderer = _jinja(CountingRenderer, SHARED)
+    app = _app(registry, renderer, int(time.time()))
+    hub = WebSocketManager(hub=app.hub)
+    states = 2 * SEEN_LIMIT + 1  # the dispatcher's table of states seen once is emptied twice
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "plain", 3)  # three first renders in one state
+        assert (renderer.asked, renderer.shared) == (2, 2)
+        for number in range(1, states + 1):
+            payload = {"choices": [number], "label": ""}
+            await hub.broadcast(component_name="plain", event="set", payload=payload)
+            for ws in sockets:
+                push = await ws.receive_json()
+                assert push["html"] == f'<div id="{push["component_id"]}">{number}</div>'
+    # Each state's first render was the usual one, without asking; the other two shared.
+    assert (renderer.asked, renderer.shared) == (2 + 2 * states, 2 + 2 * states)
+
+
 def test_more_states_than_the_table_keeps_are_each_rendered_right():
     renderer = _jinja(Jinja2Renderer, SHARED)
     for number in range(3 * SHARED_LIMIT + 1):  # the table is emptied twice on the way
         state = {"value": number, "label": "", "items": []}
         context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
         text = f'{{"value":{number},"label":"","items":[]}}'
-        assert renderer.render_shared("plain", state, text, "plain", "p-0") is None  # the first
         assert renderer.render_shared("plain", state, text, "plain", "p-1") == renderer.render(
             "plain", context
         )

@@ -71,6 +71,7 @@ from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 __all__ = [
+    "SEEN_LIMIT",
     "ComponentCall",
     "DispatchResult",
     "Dispatcher",
@@ -93,6 +94,9 @@ _OWN_CONTEXT: Final = Component.get_context
 _NOT_ASKED: Final = object()
 #: What :meth:`Dispatcher._shared_render` answers for a render it does not share.
 _NOT_SHARED: Final[tuple[None, None]] = (None, None)
+#: Most state texts a dispatcher keeps as seen once (emptied when full): a state's first
+#: render is not shared, and only a state seen before is asked of the renderer.
+SEEN_LIMIT: Final = 64
 
 
 @dataclass(slots=True)
@@ -345,6 +349,7 @@ class Dispatcher:
         self._sharing_for: object = _NOT_ASKED
         self._sharing: SharingRenderer | None = None
         self._shares: dict[type[Component], str | None] = {}  # by class: _shared_template
+        self._seen: set[str] = set()  # the state texts rendered once (:meth:`_shared_render`)
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -792,8 +797,9 @@ class Dispatcher:
     def _shared_render(self, component: Component) -> tuple[str | None, str | None]:
         """The HTML of a render shared with every component of the class in the same state
         (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key. The HTML
-        is ``None`` when not shared: a state seen for the first time (the renderer shares
-        from the second render in a state on), or one the renderer could not share. Both
+        is ``None`` when not shared: a state seen for the first time (its text is only
+        noted: the renderer is asked from the second render in a state on, whatever the
+        class), or one the renderer could not share. Both
         are ``None`` for a class that renders its own way (``render``, ``get_context`` or
         ``dehydrate`` overridden), keeps its state on the server or in the URL, a template
         the renderer never shares (one that may render a child among them), or a state of
@@ -807,6 +813,7 @@ class Dispatcher:
             self._sharing_for = renderer  # costs more than the rest of this)
             self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
             self._shares = {}
+            self._seen = set()
         sharing = self._sharing
         if sharing is None:
             return _NOT_SHARED
@@ -833,6 +840,12 @@ class Dispatcher:
             state_text = strict_json(state)
         except ValueError:  # NaN: refused by the snapshot, as usual
             return _NOT_SHARED
+        seen = self._seen
+        if state_text not in seen:  # a first render in this state: the usual one, noted only
+            if len(seen) >= SEEN_LIMIT:  # (a component's own events mostly make states never
+                seen.clear()  # seen again: they are not asked of the renderer)
+            seen.add(state_text)
+            return None, state_text
         html = sharing.render_shared(
             name, state, state_text, component.component_name, component.id
         )
