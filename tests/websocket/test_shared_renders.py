@@ -24,10 +24,11 @@ from component_framework.adapters.jinja_sharing import SHARED_LIMIT
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
-from component_framework.core.dispatch import SEEN_LIMIT
+from component_framework.core.dispatch import SEEN_LIMIT, ComponentCall, Dispatcher
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
+from component_framework.errors import HandlerError
 from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.testing import WebSocketTestSession, websocket_connect
 from tests.sample_components import SECRET
@@ -388,6 +389,32 @@ async def test_a_state_is_asked_of_the_renderer_from_its_second_render_on():
                 assert push["html"] == f'<div id="{push["component_id"]}">{number}</div>'
     # Each state's first render was the usual one, without asking; the other two shared.
     assert (renderer.asked, renderer.shared) == (2 + 2 * states, 2 + 2 * states)
+
+
+class Unwritable(Shaped):
+    template_name = "plain"
+
+    def on_keep_a_set(self) -> None:
+        self.state["items"] = {1, 2}
+
+    def on_nest_deeply(self) -> None:
+        nested: list[Any] = []
+        for _ in range(100_000):
+            nested = [nested]
+        self.state["items"] = nested  # (not shown: the template shows only ``value``)
+
+
+@pytest.mark.parametrize("event", ["keep_a_set", "nest_deeply"])
+def test_a_state_that_is_not_json_fails_in_dehydrate_as_without_sharing(event: str):
+    registry = ComponentRegistry()
+    registry.register("unwritable")(Unwritable)
+    dispatcher = Dispatcher(
+        registry, Settings(secret_keys=(SECRET,)), _jinja(Jinja2Renderer, SHARED)
+    )
+    mounted = dispatcher.dispatch(ComponentCall("unwritable"))
+    with pytest.raises(HandlerError) as excinfo:
+        dispatcher.dispatch(ComponentCall("unwritable", event, snapshot=mounted.snapshot))
+    assert excinfo.value.stage == "dehydrate"
 
 
 def test_more_states_than_the_table_keeps_are_each_rendered_right():

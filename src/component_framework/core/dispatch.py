@@ -799,12 +799,13 @@ class Dispatcher:
         (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key. The HTML
         is ``None`` when not shared: a state seen for the first time (its text is only
         noted: the renderer is asked from the second render in a state on, whatever the
-        class), or one the renderer could not share. Both
-        are ``None`` for a class that renders its own way (``render``, ``get_context`` or
-        ``dehydrate`` overridden), keeps its state on the server or in the URL, a template
-        the renderer never shares (one that may render a child among them), or a state of
-        other than plain JSON types (the text would not tell them apart: a tuple and a
-        list, ``Markup`` and ``str``), or one it cannot encode. (A text given back is
+        class), a state of other than plain JSON types (the text would not tell them apart:
+        a tuple and a list, ``Markup`` and ``str``; asked only from its second render on),
+        or one the renderer could not share. Both are ``None`` for a class that renders its
+        own way (``render``, ``get_context`` or ``dehydrate`` overridden), keeps its state
+        on the server or in the URL, a template the renderer never shares (one that may
+        render a child among them), or a state it cannot encode (the snapshot then refuses
+        it, at the usual stage). (A text given back is
         still the state's after the usual render: a template the renderer may share
         makes no call, so its render changes nothing.)"""
         cls = type(component)
@@ -834,17 +835,17 @@ class Dispatcher:
         ):
             return _NOT_SHARED
         state = component.state
-        if not plain_json(state):
-            return _NOT_SHARED
         try:
             state_text = strict_json(state)
-        except ValueError:  # NaN: refused by the snapshot, as usual
+        except (TypeError, ValueError):  # NaN, or not JSON: the snapshot refuses it as usual
             return _NOT_SHARED
         seen = self._seen
         if state_text not in seen:  # a first render in this state: the usual one, noted only
             if len(seen) >= SEEN_LIMIT:  # (a component's own events mostly make states never
                 seen.clear()  # seen again: they are not asked of the renderer)
             seen.add(state_text)
+            return None, state_text
+        if not plain_json(state):  # (only a key: a text seen of another value asks early)
             return None, state_text
         html = sharing.render_shared(
             name, state, state_text, component.component_name, component.id
