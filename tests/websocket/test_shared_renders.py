@@ -286,9 +286,10 @@ async def test_a_class_that_renders_its_own_way_is_never_shared(cls: type[Shaped
     assert renderer.shared == 0
 
 
-async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from_then_on(
-    monkeypatch: pytest.MonkeyPatch,
-):
+def _patchable() -> tuple[type[Shaped], CountingRenderer, ComponentASGI, WebSocketManager]:
+    """A class of its own on a shared template (a test patches it), registered as
+    ``patched`` on an app with a counting renderer, and the app's broadcaster."""
+
     class Patched(Shaped):
         template_name = "plain"
 
@@ -296,7 +297,13 @@ async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from
     registry.register("patched")(Patched)
     renderer = _jinja(CountingRenderer, SHARED)
     app = _app(registry, renderer, int(time.time()))
-    hub = WebSocketManager(hub=app.hub)
+    return Patched, renderer, app, WebSocketManager(hub=app.hub)
+
+
+async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from_then_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    Patched, renderer, app, hub = _patchable()
     async with AsyncExitStack() as stack:
         sockets = await _mounted(stack, app, "patched", 3)
         await hub.broadcast(
@@ -325,14 +332,7 @@ async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from
 async def test_a_dehydrate_replaced_on_the_class_after_a_shared_render_writes_its_state(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    class Patched(Shaped):
-        template_name = "plain"
-
-    registry = ComponentRegistry()
-    registry.register("patched")(Patched)
-    renderer = _jinja(CountingRenderer, SHARED)
-    app = _app(registry, renderer, int(time.time()))
-    hub = WebSocketManager(hub=app.hub)
+    Patched, renderer, app, hub = _patchable()
     payload = {"choices": [7], "label": ""}
     async with AsyncExitStack() as stack:
         sockets = await _mounted(stack, app, "patched", 3)
