@@ -286,9 +286,9 @@ class StreamReader:
         if not self.idle or self.gone:
             wakeup.set()
             return after
-        frames = run.frames
-        if frames and frames[-1][0] == after + 1:  # the common case: one new frame
-            new: Iterable[Frame] = (frames[-1],)
+        wires = run.wires
+        if wires and run.next_seq == after + 2:  # the common case: one new frame
+            new: Iterable[Frame] = ((after + 1, wires[-1]),)
         else:
             new = run.frames_after(after)
         for seq, frame in new:
