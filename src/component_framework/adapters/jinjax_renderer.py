@@ -37,7 +37,7 @@ from component_framework.asgi.app import ComponentASGI
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.access import AccessContext
-from component_framework.core.config import ENV_DEBUG, Settings, _env_flag
+from component_framework.core.config import ENV_DEBUG, Settings, env_flag
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.nesting import current_frame, placeholder_for, render_child
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
@@ -72,7 +72,7 @@ class Jinja2Renderer:
             self.environment.globals.setdefault("component", _child_global)
         else:
             if auto_reload is None:
-                auto_reload = _env_flag(os.environ, ENV_DEBUG)
+                auto_reload = env_flag(os.environ, ENV_DEBUG)
             self.environment = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(source),
                 autoescape=True,  # every template (see from_strings)
