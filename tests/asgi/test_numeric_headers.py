@@ -70,15 +70,15 @@ def assert_malformed(answer: ASGIResponse, header: str) -> None:
     assert len(error["message"]) < 100  # the value is quoted cut short, never whole
 
 
+async def post_counter(app: ComponentASGI, body: bytes, length: bytes) -> ASGIResponse:
+    """A JSON POST to the counter that declares ``length`` whatever the body's size."""
+    headers = {"content-type": "application/json", "content-length": length.decode("latin-1")}
+    return await asgi_request(app, "POST", "/components/counter/", body=body, headers=headers)
+
+
 @pytest.mark.parametrize("length", BAD_LENGTHS, ids=IDS)
 async def test_an_event_post_with_a_length_that_is_not_digits_is_400(length: bytes) -> None:
-    answer = await asgi_request(
-        sample_app(),
-        "POST",
-        "/components/counter/",
-        body=b'{"params": {"start": 2}}',
-        headers={"content-type": "application/json", "content-length": length.decode("latin-1")},
-    )
+    answer = await post_counter(sample_app(), b'{"params": {"start": 2}}', length)
 
     assert_malformed(answer, "Content-Length")
 
@@ -154,13 +154,7 @@ async def test_a_resumable_chunk_with_a_number_header_that_is_not_digits_is_400(
 
 @pytest.mark.parametrize("length", [b"2", b"02", b"000000000000000002"])
 async def test_leading_zeros_are_digits_and_the_length_is_read(length: bytes) -> None:
-    answer = await asgi_request(
-        sample_app(),
-        "POST",
-        "/components/counter/",
-        body=b"{}",
-        headers={"content-type": "application/json", "content-length": length.decode()},
-    )
+    answer = await post_counter(sample_app(), b"{}", length)
 
     assert answer.status == 200, answer.body[:200]
 
@@ -186,15 +180,7 @@ NEAR_DIGITS = st.sampled_from([*b"0123456789", *b"+-_ \t.,eExX"]).map(lambda b: 
 async def test_exactly_the_digit_forms_are_read_as_a_length(value: bytes) -> None:
     # 1*DIGIT of at most 18 digits is a length (413 past the limit, else the request is
     # served); anything else is 400 before a byte of the body is read.
-    app = sample_app(max_body_bytes=LIMIT)
-
-    answer = await asgi_request(
-        app,
-        "POST",
-        "/components/counter/",
-        body=b"{}",
-        headers={"content-type": "application/json", "content-length": value.decode("latin-1")},
-    )
+    answer = await post_counter(sample_app(max_body_bytes=LIMIT), b"{}", value)
 
     code = json.loads(answer.body)["error"]["code"] if answer.status != 200 else None
     if re.fullmatch(rb"[0-9]{1,18}", value):
