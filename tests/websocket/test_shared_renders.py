@@ -21,7 +21,7 @@ import pytest
 from markupsafe import Markup
 
 from component_framework import ComponentASGI
-from component_framework.adapters.jinja_sharing import SHARED_LIMIT, SharedRenders
+from component_framework.adapters.jinja_sharing import SHARED_LIMIT
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
@@ -359,20 +359,6 @@ async def test_an_environment_passed_with_jinjas_default_reload_shares_no_render
     assert renderer.may_share("plain") is not auto_reload
     assert renderer.may_render_children("plain") is auto_reload
     assert (renderer.shared > 0) is not auto_reload
-
-
-@pytest.mark.parametrize("name", [*SHARED, *UNSHARED, "missing.html"])
-def test_the_renderers_answer_is_the_sharing_tables_asked_first_and_again(name: str):
-    # Jinja2Renderer.may_share writes out SharedRenders.may_share's look-up (one call less
-    # per render): the first answer, the kept one, and the one while reloading must agree.
-    renderer = _jinja(Jinja2Renderer, {**SHARED, **UNSHARED})
-    table = SharedRenders(renderer.environment)
-    expected = table.may_share(name)
-    assert renderer.may_share(name) is expected  # answered from the sources
-    assert renderer.may_share(name) is expected  # answered from what was kept
-    assert table.may_share(name) is expected
-    renderer.environment.auto_reload = True
-    assert renderer.may_share(name) is False
 
 
 def test_more_states_than_the_table_keeps_are_each_rendered_right():

@@ -116,12 +116,7 @@ class Jinja2Renderer:
     def may_share(self, template_name: str) -> bool:
         """Whether a render of ``template_name`` may be shared (``SharingRenderer``): never
         while the environment auto-reloads; else as ``adapters.jinja_sharing`` reads it."""
-        if self.environment.auto_reload:
-            return False
-        # ``SharedRenders.may_share``'s look-up written out for an answered template (one
-        # call less at every render: about 420 instructions; a test ties the two).
-        answer = self._shared.answers.get(template_name, False)
-        return answer is not None if answer is not False else self._shared.may_share(template_name)
+        return not self.environment.auto_reload and self._shared.may_share(template_name)
 
     def render_shared(self, template_name: str, state: Mapping[str, Any], state_text: str,
                       component_name: str, component_id: str) -> str | None:  # fmt: skip
