@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
 import pytest
 from markupsafe import Markup
 
@@ -335,6 +336,29 @@ async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path:
     assert all(">5<" in html for html in first)
     assert all(">edited 5<" in html for html in second)
     assert renderer.render_shared("plain", {"value": 5}, '{"value":5}', "plain", "p-1") is None
+
+
+@pytest.mark.parametrize("auto_reload", [True, False], ids=["jinja-default", "auto_reload-off"])
+async def test_an_environment_passed_with_jinjas_default_reload_shares_no_render(auto_reload):
+    # jinja2.Environment reloads by default: a renderer given one shares no render and gets
+    # the nesting frame at every render, until the environment says auto_reload=False.
+    environment = jinja2.Environment(loader=jinja2.DictLoader(SHARED), autoescape=True)
+    assert environment.auto_reload  # Jinja's default, which this test is about
+    environment.auto_reload = auto_reload
+    renderer = CountingRenderer(environment)
+    app = _app(_registry(["plain"]), renderer, int(time.time()))
+    manager = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "plain", 3)
+        for choice in (4, 4, 6):
+            payload = {"choices": [choice], "label": ""}
+            await manager.broadcast(component_name="plain", event="set", payload=payload)
+            pushes = [await ws.receive_json() for ws in sockets]
+            assert all(f">{choice}<" in push["html"] for push in pushes)
+
+    assert renderer.may_share("plain") is not auto_reload
+    assert renderer.may_render_children("plain") is auto_reload
+    assert (renderer.shared > 0) is not auto_reload
 
 
 def test_more_states_than_the_table_keeps_are_each_rendered_right():
