@@ -119,10 +119,11 @@ class Jinja2Renderer:
         return not self.environment.auto_reload and self._shared.may_share(template_name)
 
     def render_shared(self, template_name: str, state: Mapping[str, Any], state_text: str,
-                      component_name: str, component_id: str) -> str | None:  # fmt: skip
-        """The render of ``template_name`` for a component in ``state`` (the
-        ``SharingRenderer`` hook): made once per template, component name and state text,
-        and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
+                      component_name: str,
+                      component_id: str) -> tuple[str, str] | None:  # fmt: skip
+        """The render of ``template_name`` for a component in ``state``, and its JSON string
+        text (the ``SharingRenderer`` hook): made once per template, component name and
+        state text, and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
         template reads nothing else; ``None`` otherwise, and always while the environment
         auto-reloads (an edit could change the answer at any render)."""
         return self._shared.render(
