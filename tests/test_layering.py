@@ -73,3 +73,44 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from component_framework.adapters.litestar import component_endpoint\n")
     assert "component_framework.adapters.litestar" in imports_of(sample)
+
+
+def private_names_imported(path: Path) -> list[str]:
+    """``module.name`` for each private name (one leading underscore) that ``path`` imports
+    from another module of the package, at any depth (a function's own imports too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = node.module or ""
+        if node.level == 0 and module.split(".")[0] != "component_framework":
+            continue
+        for alias in node.names:
+            if alias.name.startswith("_") and not alias.name.startswith("__"):
+                source = "." * node.level + module
+                found.append(f"{source}.{alias.name}" if module else source + alias.name)
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
+def test_no_module_imports_another_modules_private_name(path: Path) -> None:
+    # A name with a leading underscore is its module's own: a module that needs it gives
+    # it a public home instead (the module that owns the concept, in its __all__).
+    assert private_names_imported(path) == []
+
+
+def test_the_checker_sees_a_private_name_imported(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from component_framework.core.config import ENV_DEBUG, _secret\n"
+        "from . import _sibling\n"
+        "from os import _exit\n"  # the standard library's: not ours to police
+        "def later():\n"
+        "    from component_framework.asgi.sse import _late, __all__\n"
+    )
+    assert private_names_imported(sample) == [
+        "component_framework.core.config._secret",
+        "._sibling",
+        "component_framework.asgi.sse._late",
+    ]

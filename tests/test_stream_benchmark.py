@@ -156,11 +156,13 @@ def test_the_in_process_diagnostic_checks_every_stream_of_every_contender(
         ["ComponentASGI page compact", "20"],
         ["ComponentASGI page full", "20"],
         ["ComponentASGI floor", "20"],
+        ["token loop alone", "20"],
     ]
     cells = {row.split(" | ")[0]: row.split(" | ") for row in rows}
     assert cells["ComponentASGI floor"][6:] == ["-", "-"]  # it streams no token
+    assert cells["token loop alone"][6:] == ["-", "-"]
     if clock:  # a virtual clock never runs late: every run ends on its schedule
-        assert [float(row.split(" | ")[5]) <= 0 for row in rows] == [True] * 5
+        assert [float(row.split(" | ")[5]) <= 0 for row in rows] == [True] * 6
         # and the latency is the batching's alone: none for one send per token, at most
         # a frame clock's longest wait (three frames) for ours
         assert cells["sse-starlette"][6:] == ["0.0", "0.0"]

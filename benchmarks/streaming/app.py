@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from benchmarks.common.asgi import one_client_load, profiled
 from benchmarks.common.probes import raise_open_files
@@ -50,6 +51,7 @@ __all__ = [
     "build_floor_app",
     "build_profiled_stream_app",
     "build_stream_app",
+    "build_token_loop_app",
     "paced_tokens",
     "stamp_clock",
     "stream_path",
@@ -223,6 +225,27 @@ def build_floor_app() -> Any:
     pauses = GcPauses()
     gc.callbacks.append(pauses.callback)
     return StatsApp(_app(FLOOR_REGISTRY), pauses)
+
+
+class TokenLoopApp:
+    """The paced token loop of a stream request and nothing else: no framework, no frames
+    (``200``, then one plain ``done`` frame after the last token, which sse-starlette's
+    reader takes). Against :func:`build_floor_app` it counts what the library adds to the
+    floor (the run's task, its coroutine layers, its timers)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+        tokens, rate, stamp = int(query["tokens"]), float(query["rate"]), query["stamp"] == "1"
+        async for _text in paced_tokens(tokens, rate, stamp=stamp):
+            pass  # made on time and dropped, as the floor's
+        await send({"type": "http.response.body", "body": b"event: done\ndata: done\n\n"})
+
+
+def build_token_loop_app() -> Any:
+    """:class:`TokenLoopApp`, the in-process benchmark's bare token loop."""
+    return TokenLoopApp()
 
 
 def build_profiled_stream_app() -> Any:

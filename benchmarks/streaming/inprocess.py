@@ -7,20 +7,21 @@ Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-
 :mod:`benchmarks.streaming.contender`, ``ComponentASGI`` with each stream opened over a page
 connection of its own, with compact frames as the client runtime asks, and without; and
 ``ComponentASGI floor``, the same run and token loop without ``stream_text``:
-:class:`benchmarks.streaming.app.TokenLoopFloor`) is called directly on uvloop, one in-memory
-``receive``/``send`` pair per stream: ``--streams`` paced streams of ``--rate`` (100) stamped
-tokens/s for ``--seconds``, opened evenly over one second, exactly as part 2 of the benchmark
-requests them. ``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU time
-per token holds only what the app and its token loop spend (through uvicorn, the server's
-``send`` and the kernel's loopback ``write`` per frame add to it, and the machine's noise
-hides changes of a few µs). Contenders alternate from round to round. Every stream is decoded
-and checked after the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token
-once, in order, and the final frame; exit status 1 otherwise; ``--no-check`` skips it, so that
-an instruction count can tell the decoder's share), and each token's latency is the time of
-the ``send`` that carried it less its stamp (p50 and p99 in ms; under ``--virtual-clock`` both
-are the loop's virtual time, so the latency is what the frame clock's batching adds, with no
-CPU time in it). Diagnostic only: never fails on timing. Pin it to one CPU (``taskset -c 0``)
-and alternate the trees compared (``PYTHONPATH``), as in docs/benchmarks.md.
+:class:`benchmarks.streaming.app.TokenLoopFloor`; ``token loop alone``, that token loop with no
+framework at all: :class:`benchmarks.streaming.app.TokenLoopApp`) is called directly on uvloop, one
+in-memory ``receive``/``send`` pair per stream: ``--streams`` paced streams of ``--rate`` (100)
+stamped tokens/s for ``--seconds``, opened evenly over one second, exactly as part 2 of the
+benchmark requests them. ``send`` only keeps the bytes; no uvicorn, no sockets, so the process CPU
+time per token holds only what the app and its token loop spend (through uvicorn, the server's
+``send`` and the kernel's loopback ``write`` per frame add to it, and the machine's noise hides
+changes of a few µs). Contenders alternate from round to round. Every stream is decoded and checked
+after the run (:class:`benchmarks.streaming.decode.ResponseReader`: every token once, in order, and
+the final frame; exit status 1 otherwise; ``--no-check`` skips it, so that an instruction count can
+tell the decoder's share), and each token's latency is the time of the ``send`` that carried it less
+its stamp (p50 and p99 in ms; under ``--virtual-clock`` both are the loop's virtual time, so the
+latency is what the frame clock's batching adds, with no CPU time in it). Diagnostic only: never
+fails on timing. Pin it to one CPU (``taskset -c 0``) and alternate the trees compared
+(``PYTHONPATH``), as in docs/benchmarks.md.
 ``--virtual-clock`` runs asyncio's own loop on a virtual clock instead of uvloop
 (:class:`VirtualClockLoop`): the loop is never late, so every run of a tree makes the same
 frames (on a busy machine the frames per token, and with them the CPU per token, move with the
@@ -43,7 +44,12 @@ import uvloop
 
 from benchmarks.common.probes import percentile
 from benchmarks.streaming import app as streaming_app
-from benchmarks.streaming.app import build_floor_app, build_stream_app, stream_path
+from benchmarks.streaming.app import (
+    build_floor_app,
+    build_stream_app,
+    build_token_loop_app,
+    stream_path,
+)
 from benchmarks.streaming.contender import build_contender_app
 from benchmarks.streaming.decode import ResponseReader, WrongStream
 
@@ -239,6 +245,7 @@ CONTENDERS: dict[str, tuple[Any, bool, str | None, bool]] = {
     "ComponentASGI page compact": (build_stream_app, False, "compact", True),
     "ComponentASGI page full": (build_stream_app, False, "full", True),
     "ComponentASGI floor": (build_floor_app, False, None, False),
+    "token loop alone": (build_token_loop_app, True, None, False),
 }
 
 

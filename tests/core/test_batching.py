@@ -11,10 +11,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from component_framework.core.batching import BatchingSink, FrameClock
+from component_framework.core.batching import BatchingSink, FrameClock, OpBatcher
 from component_framework.core.component import Component
-from component_framework.core.streams import StreamOp
+from component_framework.core.streams import StreamOp, checked_text_op, insert_op, start_op
 from component_framework.testing import StateRenderer
 from tests.event_loops import VirtualClock, on_both_loops, on_both_loops_in_virtual_time
 
@@ -344,3 +346,67 @@ async def test_a_loop_that_runs_late_with_no_tick_set_batches_quiet_streams_too(
     await anyio.sleep(0.05)
     await first.stream_text("out", "b")
     assert [texts(batch) for batch in first_emit.batches] == [["a"], ["b"]]
+
+
+# -- append_text schedules a batch's first token as push schedules its op ---------------------
+
+#: What a producer does at one step: a token, another op, a token as large as a batch, or the
+#: loop blocked for a while (the clock jumps without a turn: the loop runs late).
+STEP_KINDS = ("token", "token", "token", "insert", "big", "blocked")
+GAPS = (0.0, 0.0, 0.001, 0.004, 0.01, 0.02, 0.03, 0.05, 0.2)
+
+
+async def batches_of_both_paths(
+    virtual: VirtualClock, steps: list[tuple[str, float]], with_clock: bool
+) -> tuple[list[Any], list[Any]]:
+    """The batches (with their times) of a batcher fed through ``append_text`` and of one fed
+    the same ops through ``push``, side by side on one loop in virtual time."""
+    loop = asyncio.get_running_loop()
+    sent: tuple[list[Any], list[Any]] = ([], [])
+
+    def recorder(into: list[Any]) -> Any:
+        return lambda ops: into.append((loop.time(), [op.to_wire() for op in ops]))
+
+    interval = 0.02
+    by_text, by_push = (
+        OpBatcher(interval, recorder(into), FrameClock(interval) if with_clock else None)
+        for into in sent
+    )
+    for batcher in (by_text, by_push):
+        batcher.push(start_op("out"))
+    for index, (kind, gap) in enumerate(steps):
+        if kind == "blocked":
+            virtual.jump(gap)
+            continue
+        await virtual.advance(gap)
+        if kind == "insert":
+            ops = [insert_op("out", f"<i>{index}</i>")] * 2
+        else:
+            text = f"{index} " * (2000 if kind == "big" else 1)
+            ops = [checked_text_op("out", text)] * 2
+            if by_text.append_text("out", text, checked=True):
+                ops[0] = None  # queued by append_text, as a token stream does
+        for batcher, op in zip((by_text, by_push), ops, strict=True):
+            if op is not None and batcher.push(op):
+                batcher.sent()
+    await virtual.advance(1.0)
+    return sent
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.sampled_from(STEP_KINDS), st.sampled_from(GAPS)), max_size=40),
+    with_clock=st.booleans(),
+)
+def test_append_text_sends_the_batches_push_would_at_the_same_times(
+    steps: list[tuple[str, float]], with_clock: bool
+) -> None:
+    # append_text starts a batch with its first token without building an op, and restates
+    # push's scheduling for it (flush now when due and the loop is not late, else wait for
+    # the tick or a timer): written out for the paced path, so tied here to push's.
+    virtual = VirtualClock("asyncio")
+    options = {"loop_factory": virtual.new_asyncio_loop}
+    by_text, by_push = anyio.run(
+        batches_of_both_paths, virtual, steps, with_clock, backend_options=options
+    )
+    assert by_text == by_push

@@ -16,7 +16,7 @@ from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, Dispatcher, DispatchResult
 from component_framework.core.driver import drive_stream
 from component_framework.core.registry import ComponentRegistry
-from component_framework.errors import HandlerError, StreamTimeout
+from component_framework.errors import HandlerError, HandlerTimeout, StreamTimeout
 from component_framework.testing import StateRenderer
 from tests.sample_components import SECRET
 
@@ -63,6 +63,12 @@ class Steps(StreamingComponent):
     async def on_wait(self) -> None:
         await asyncio.sleep(0)
         self.state["n"] = 7
+
+    async def on_stall(self) -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            journal.append("finally")
 
     def on_set(self, n: int) -> None:
         self.state["n"] = n
@@ -136,6 +142,25 @@ async def test_a_sync_handler_is_rendered_once() -> None:
 async def test_past_stream_max_seconds_the_handler_is_stopped_and_its_finally_runs() -> None:
     with pytest.raises(StreamTimeout, match=r"^the test stream was stopped after 0\.05 s$"):
         await drive(dispatcher(stream_max_seconds=0.05), "forever")
+
+    assert journal == ["finally"]
+
+
+async def test_a_coroutine_past_a_shorter_stream_max_seconds_is_a_stream_timeout() -> None:
+    settings = dispatcher(stream_max_seconds=0.05, handler_timeout=30.0)
+    with pytest.raises(StreamTimeout, match=r"^the test stream was stopped after 0\.05 s$"):
+        await drive(settings, "stall")
+
+    assert journal == ["finally"]
+
+
+@pytest.mark.parametrize("stream_max_seconds", [3600.0, None])
+async def test_a_coroutine_past_a_shorter_handler_timeout_is_a_handler_timeout(
+    stream_max_seconds: float | None,
+) -> None:
+    settings = dispatcher(stream_max_seconds=stream_max_seconds, handler_timeout=0.05)
+    with pytest.raises(HandlerTimeout, match=r"took longer than 0\.05 s"):
+        await drive(settings, "stall")
 
     assert journal == ["finally"]
 

@@ -18,7 +18,7 @@ from component_framework.protocol.answer import (
     render_fragment,
     render_text,
 )
-from component_framework.protocol.compact import compact_json
+from component_framework.protocol.compact import compact_json, json_string
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
     SHUTDOWN_FRAME,
@@ -60,6 +60,9 @@ class FakeRender:
     listens: tuple[str, ...] = ()
     server_held: bool = False
     state_text: str | None = None
+    html_text: str | None = None
+    snapshot_plain: bool = False
+    component_id_text: str | None = None
 
 
 RENDER = FakeRender()
@@ -319,7 +322,7 @@ _STATES = st.dictionaries(
 @given(
     html=st.text(),
     state=_STATES,
-    snapshot=st.text(),
+    snapshot=st.text() | st.from_regex(r"[A-Za-z0-9_.-]*", fullmatch=True),
     component_id=st.text(),
     ref=st.none() | st.integers() | st.text(),
     errors=st.sampled_from([{}, {"name": ["required"]}]),
@@ -338,10 +341,13 @@ def test_render_message_is_exactly_the_whole_document_encoded_at_once(
     server_held: bool,
     written: bool,
 ) -> None:
-    """Whether the render brings its state's text (a signed render's) or not."""
+    """Whether the render brings its state's, HTML's and id's texts and says its snapshot
+    needs no escaping (a signed shared render) or not."""
     state_text = compact_json(state) if written and not server_held else None
+    html_text, id_text = (json_string(html), json_string(component_id)) if written else (None, None)
+    plain = written and json_string(snapshot) == f'"{snapshot}"'
     render = FakeRender(html, state, snapshot, component_id, "counter", errors, effects, (),
-                        server_held, state_text)  # fmt: skip
+                        server_held, state_text, html_text, plain, id_text)  # fmt: skip
     whole = {"type": "render", **render_document(render), "ref": ref}
 
     assert render_message(render, ref) == compact_json(whole)

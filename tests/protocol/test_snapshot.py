@@ -512,6 +512,58 @@ def test_any_json_state_round_trips_exactly(
     assert (snapshot.component_name, snapshot.component_id) == (name, component_id)
 
 
+@settings(max_examples=100)
+@given(
+    tokens=st.lists(
+        st.tuples(st.sampled_from(["", "a", "b", 'q"\\\n', "é"]), st.text(max_size=8)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_one_signer_signs_names_and_ids_in_turn_as_if_each_were_its_first(
+    tokens: list[tuple[str, str]],
+) -> None:
+    """The signer keeps the last name's text, and a caller may bring the id's: every
+    token is still the whole document signed, whatever came before it."""
+    one = signer()
+    for name, component_id in tokens:
+        whole = json.dumps(
+            {"c": name, "i": component_id, "t": NOW, "s": {"n": 1}},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        expected = hand_signed(b64(whole.encode("utf-8")))
+        assert one.sign(name, component_id, {"n": 1}) == expected
+        id_text = json.dumps(component_id, ensure_ascii=False)
+        token, _ = one.signed_state(name, component_id, {"n": 1}, id_text=id_text)
+        assert token == expected
+
+
+#: Tokens of any state, name, id and parent, and reference tokens of any version.
+signed_tokens = st.builds(
+    lambda state, name, component_id, parent: signer(max_bytes=1 << 20).sign(
+        name, component_id, state, parent
+    ),
+    json_states,
+    st.text(max_size=20),
+    st.text(max_size=20),
+    st.none() | st.tuples(st.text(max_size=8), st.text(max_size=8)),
+) | st.builds(
+    lambda name, version: signer().sign_reference(name, f"{name}-1", version),
+    st.text(max_size=20),
+    st.integers(min_value=1),
+)
+
+
+@settings(max_examples=200)
+@given(token=signed_tokens)
+def test_a_token_as_a_json_string_is_itself_in_quotes(token: str) -> None:
+    """A message writes a token in quotes, without the string encoder: its characters
+    (base64url and dots) never need escaping, whatever the state, name and id hold."""
+    assert json.dumps(token, ensure_ascii=False) == f'"{token}"'
+    assert json.dumps(token) == f'"{token}"'
+
+
 @settings(max_examples=200)
 @given(
     state=json_states,

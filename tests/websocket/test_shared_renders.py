@@ -10,13 +10,17 @@ cannot share, get the same texts, over many templates (shared or not) and states
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import Markup
 
 from component_framework import ComponentASGI
@@ -29,6 +33,7 @@ from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
 from component_framework.errors import HandlerError
+from component_framework.protocol.compact import compact_json, json_string
 from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.testing import WebSocketTestSession, websocket_connect
 from tests.sample_components import SECRET
@@ -56,6 +61,8 @@ SHARED = {
     ),
     "whole_state": '<pre id="{{ component_id }}">{{ state }}</pre>',
 }
+#: A shared template without the id: its render is one part, quoted at both ends.
+NO_ID = {"no_id": "<p>{{ value }} {{ label }}</p>"}
 #: Templates that must never be shared: the id changed on its way out, something of the
 #: request, a call, an include, a global, a random filter, ...
 UNSHARED = {
@@ -115,11 +122,11 @@ class CountingRenderer(Jinja2Renderer):
     shared = 0
     asked = 0
 
-    def render_shared(self, *arguments: Any) -> str | None:
-        html = super().render_shared(*arguments)
+    def render_shared(self, *arguments: Any) -> tuple[str, str] | None:
+        shared = super().render_shared(*arguments)
         self.asked += 1
-        self.shared += html is not None
-        return html
+        self.shared += shared is not None
+        return shared
 
 
 class PlainRenderer:
@@ -226,6 +233,67 @@ async def test_every_push_is_byte_for_byte_the_render_of_its_own_template(
         assert sharing.shared == 0
 
 
+#: Text of any code point but the surrogates (which UTF-8 cannot carry to the client).
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+#: An id HTML escaping leaves as is (else its render is not shared), with anything JSON
+#: escapes or leaves as is: quotes aside, backslashes, control characters, non-ASCII.
+_IDS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="&<>'\""))
+_VALUES = _TEXT | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.booleans()
+_ESCAPED = '"\\\b\f\n\r\t\x00\x1f\x7f\u2028é中😀'
+
+
+@settings(max_examples=20)
+@given(name=st.sampled_from(["attrs", "whole_state", "no_id"]), value=_VALUES, label=_TEXT,
+       suffixes=st.lists(_IDS, min_size=3, max_size=3, unique=True))  # fmt: skip
+async def test_a_broadcast_pushes_each_member_the_json_dumps_message_of_its_own_render(
+    name: str, value: Any, label: str, suffixes: list[str]
+):
+    """The members end in one state, so from the second on their renders are shared: each
+    push is still, byte for byte, ``json.dumps`` of the member's own render document (the
+    HTML rendered for its id by a renderer that cannot share, the token signed for it)."""
+    now = int(time.time())
+    sharing = _jinja(CountingRenderer, {**SHARED, **NO_ID})
+    plain = PlainRenderer({**SHARED, **NO_ID})
+    app = _app(_registry([name]), sharing, now)
+    signer = SnapshotSigner([SECRET], clock=lambda: now)
+    start = {"group": 0, "value": 0, "label": "", "items": []}
+    ids = [f"{name}-{index}{suffix}" for index, suffix in enumerate(suffixes)]
+    label += _ESCAPED
+    async with AsyncExitStack() as stack:
+        sockets = await _members(stack, app, [(name, signer.sign(name, i, start)) for i in ids])
+        sharing.shared = 0  # (the joins, in one state too, shared theirs)
+        await WebSocketManager(hub=app.hub).broadcast(
+            component_name=name, event="set", payload={"choices": [value], "label": label}
+        )
+        pushes = [await ws.receive_text() for ws in sockets]
+    state = {"group": 0, "value": value, "label": label, "items": [value, label]}
+    for component_id, push in zip(ids, pushes, strict=True):
+        context = {**state, "state": state, "component_id": component_id, "component_name": name}
+        document = {
+            "type": "render",
+            "html": plain.render(name, context),
+            "state": state,
+            "snapshot": signer.sign(name, component_id, state),
+            "component_id": component_id,
+            "ref": None,
+        }
+        assert push == json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    assert sharing.shared == len(ids) - 1  # the first in the state renders as usual
+
+
+def test_a_shared_render_s_json_text_is_its_html_quoted_at_once():
+    renderer = _jinja(Jinja2Renderer, {**SHARED, **NO_ID})
+    state = {"value": _ESCAPED, "label": "\x01\\", "items": [_ESCAPED]}
+    text = compact_json(state)
+    for name in {**SHARED, **NO_ID}:
+        for component_id in ("x", "x\\y\n\x00é😀", ""):
+            renderer.render_shared(name, state, text, name, component_id)
+            shared = renderer.render_shared(name, state, text, name, component_id)
+            context = {**state, "state": state, "component_id": component_id}
+            html = renderer.render(name, {**context, "component_name": name})
+            assert shared == (html, json.dumps(html, ensure_ascii=False)), name
+
+
 def test_the_renderer_tells_which_templates_it_may_share():
     renderer = _jinja(Jinja2Renderer, {**SHARED, **UNSHARED})
     # ``global`` may be shared in a state that has a ``greeting`` key (it wins over the global).
@@ -241,7 +309,8 @@ def test_an_id_that_escapes_or_a_state_with_a_name_it_lacks_is_rendered_as_usual
     for own in ("attrs-a0", "attrs-a1"):
         shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", own)
         context = {**state, "state": state, "component_id": own, "component_name": "attrs"}
-        assert shared == renderer.render("attrs", context)
+        html = renderer.render("attrs", context)
+        assert shared == (html, json_string(html))
     assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", 'a"b') is None
     # The template reads ``label``: a state without it is not shared (a global could fill it).
     for component_id in ("attrs-1", "attrs-2"):
@@ -417,12 +486,37 @@ def test_a_state_that_is_not_json_fails_in_dehydrate_as_without_sharing(event: s
     assert excinfo.value.stage == "dehydrate"
 
 
+@pytest.mark.parametrize("auto_reload", [True, False], ids=["jinja-default", "auto_reload-off"])
+async def test_an_environment_passed_with_jinjas_default_reload_shares_no_render(auto_reload):
+    # jinja2.Environment reloads by default: a renderer given one shares no render and gets
+    # the nesting frame at every render, until the environment says auto_reload=False.
+    environment = jinja2.Environment(loader=jinja2.DictLoader(SHARED), autoescape=True)
+    assert environment.auto_reload  # Jinja's default, which this test is about
+    environment.auto_reload = auto_reload
+    renderer = CountingRenderer(environment)
+    app = _app(_registry(["plain"]), renderer, int(time.time()))
+    manager = WebSocketManager(hub=app.hub)
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "plain", 3)
+        for choice in (4, 4, 6):
+            payload = {"choices": [choice], "label": ""}
+            await manager.broadcast(component_name="plain", event="set", payload=payload)
+            pushes = [await ws.receive_json() for ws in sockets]
+            assert all(f">{choice}<" in push["html"] for push in pushes)
+
+    assert renderer.may_share("plain") is not auto_reload
+    assert renderer.may_render_children("plain") is auto_reload
+    assert (renderer.shared > 0) is not auto_reload
+
+
 def test_more_states_than_the_table_keeps_are_each_rendered_right():
     renderer = _jinja(Jinja2Renderer, SHARED)
     for number in range(3 * SHARED_LIMIT + 1):  # the table is emptied twice on the way
         state = {"value": number, "label": "", "items": []}
         context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
         text = f'{{"value":{number},"label":"","items":[]}}'
-        assert renderer.render_shared("plain", state, text, "plain", "p-1") == renderer.render(
-            "plain", context
+        html = renderer.render("plain", context)
+        assert renderer.render_shared("plain", state, text, "plain", "p-1") == (
+            html,
+            json_string(html),
         )

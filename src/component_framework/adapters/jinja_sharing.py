@@ -34,6 +34,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("jinja2", "litestar") from exc
 
+from component_framework.protocol.compact import json_string
+
 __all__ = ["SHARED_LIMIT", "Shareable", "SharedRenders", "shareable_names"]
 
 #: The template's names a shared render may read, besides the state's keys.
@@ -89,6 +91,11 @@ class Shareable:
     loads: frozenset[str]
     filters: frozenset[str]
     tests: frozenset[str]
+
+
+#: A shared render: its parts (split where the id goes), the same as JSON string text, and
+#: what its template reads.
+_Split = tuple[tuple[str, ...], tuple[str, ...], Shareable]
 
 
 def _node_ok(node: jinja2.nodes.Node, parent: jinja2.nodes.Node | None) -> bool:
@@ -173,9 +180,7 @@ class SharedRenders:
         #: Per template name: what it reads, or ``None``: never shared (no call, include
         #: or import either, so a shared template renders no nested child).
         self.answers: dict[str, Shareable | None] = {}
-        self._renders: dict[
-            tuple[str, str, str, object], tuple[tuple[str, ...], Shareable] | None
-        ] = {}
+        self._renders: dict[tuple[str, str, str, object], _Split | None] = {}
         # Two markers, never sent: a render is shared only when both split it alike.
         self._markers = ("cf" + secrets.token_hex(16), "cf" + secrets.token_hex(16))
 
@@ -193,9 +198,12 @@ class SharedRenders:
 
     def render(self, template_of: Callable[[str], jinja2.Template], template_name: str,
                state: Mapping[str, Any], state_text: str, component_name: str,
-               component_id: str) -> str | None:  # fmt: skip
-        """The render for ``component_id`` (see ``SharingRenderer.render_shared``), or None;
-        ``template_of``: the compiled template of a name, for a render not made yet."""
+               component_id: str) -> tuple[str, str] | None:  # fmt: skip
+        """The render for ``component_id`` and its JSON string text (see
+        ``SharingRenderer.render_shared``), or None; ``template_of``: the compiled template
+        of a name, for a render not made yet. The text is joined from the parts quoted once
+        per state, with the id quoted in between: JSON escapes code point by code point, so
+        that is the text of the whole HTML quoted at once."""
         environment = self.environment
         if environment.auto_reload:
             return None
@@ -220,10 +228,10 @@ class SharedRenders:
             split = renders[key] = self._split(template, state, state_text, component_name)
         if split is None:
             return None
-        parts, answer = split
+        parts, quoted, answer = split
         if (answer.filters or answer.tests) and not _own(environment, answer):
             return None
-        return component_id.join(parts)
+        return component_id.join(parts), json_string(component_id)[1:-1].join(quoted)
 
     def _split(
         self,
@@ -231,10 +239,12 @@ class SharedRenders:
         state: Mapping[str, Any],
         state_text: str,
         component_name: str,
-    ) -> tuple[tuple[str, ...], Shareable] | None:
-        """``template``'s output for ``state`` split where the id goes, with what it reads:
-        rendered twice, with a marker of its own for the id each time, and shared only when
-        both split alike (a state whose text somehow made a marker would not)."""
+    ) -> _Split | None:
+        """``template``'s output for ``state`` split where the id goes, the parts as JSON
+        string text (the first with its opening quote, the last with its closing one), and
+        what it reads: rendered twice, with a marker of its own for the id each time, and
+        shared only when both split alike (a state whose text somehow made a marker would
+        not)."""
         name = template.name or ""
         self.may_share(name)
         answer = self.answers[name]
@@ -254,7 +264,13 @@ class SharedRenders:
             except Exception:  # the usual render raises it again, as usual
                 return None
             splits.append(tuple(html.split(marker)))
-        return (splits[0], answer) if splits[0] == splits[1] else None
+        parts = splits[0]
+        if parts != splits[1]:
+            return None
+        quoted = [json_string(part)[1:-1] for part in parts]
+        quoted[0] = '"' + quoted[0]
+        quoted[-1] += '"'  # (after the first: a template without the id is one part)
+        return parts, tuple(quoted), answer
 
 
 def _own(environment: jinja2.Environment, answer: Shareable) -> bool:

@@ -37,7 +37,7 @@ from component_framework.asgi.app import ComponentASGI
 from component_framework.asgi.guard import ClientGuard
 from component_framework.asgi.static import StaticFiles, script_tags
 from component_framework.core.access import AccessContext
-from component_framework.core.config import ENV_DEBUG, Settings, _env_flag
+from component_framework.core.config import ENV_DEBUG, Settings, env_flag
 from component_framework.core.dispatch import ComponentCall, Dispatcher
 from component_framework.core.nesting import current_frame, placeholder_for, render_child
 from component_framework.errors import ConfigurationError, Forbidden, Unauthorized
@@ -72,7 +72,7 @@ class Jinja2Renderer:
             self.environment.globals.setdefault("component", _child_global)
         else:
             if auto_reload is None:
-                auto_reload = _env_flag(os.environ, ENV_DEBUG)
+                auto_reload = env_flag(os.environ, ENV_DEBUG)
             self.environment = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(source),
                 autoescape=True,  # every template (see from_strings)
@@ -116,16 +116,14 @@ class Jinja2Renderer:
     def may_share(self, template_name: str) -> bool:
         """Whether a render of ``template_name`` may be shared (``SharingRenderer``): never
         while the environment auto-reloads; else as ``adapters.jinja_sharing`` reads it."""
-        if self.environment.auto_reload:
-            return False
-        answer = self._shared.answers.get(template_name, False)  # (read once per template)
-        return answer is not None if answer is not False else self._shared.may_share(template_name)
+        return not self.environment.auto_reload and self._shared.may_share(template_name)
 
     def render_shared(self, template_name: str, state: Mapping[str, Any], state_text: str,
-                      component_name: str, component_id: str) -> str | None:  # fmt: skip
-        """The render of ``template_name`` for a component in ``state`` (the
-        ``SharingRenderer`` hook): made once per template, component name and state text,
-        and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
+                      component_name: str,
+                      component_id: str) -> tuple[str, str] | None:  # fmt: skip
+        """The render of ``template_name`` for a component in ``state``, and its JSON string
+        text (the ``SharingRenderer`` hook): made once per template, component name and
+        state text, and the id written into a copy, when ``adapters.jinja_sharing`` finds that the
         template reads nothing else; ``None`` otherwise, and always while the environment
         auto-reloads (an edit could change the answer at any render)."""
         return self._shared.render(

@@ -337,7 +337,7 @@ class _RunWriter:
             if finished and seq == last:
                 fields["e"] = b"1"
             pipe.xadd(key, fields, id=f"0-{seq}")
-        first_kept = run.frames[0][0] if run.frames else 0
+        first_kept = run.first_kept
         if frames and first_kept > self.trimmed:  # to what the run still keeps
             pipe.xtrim(key, minid=f"0-{first_kept}", approximate=False)
         render = run.last_render

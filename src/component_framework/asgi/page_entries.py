@@ -23,13 +23,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from component_framework.asgi.incoming import request_error
-from component_framework.asgi.sse import (
-    _RUN_ID,
-    ALLOWED_METHODS,
-    FOLLOW_WAIT,
-    _parse_last_event_id,
-    start_run_from,
-)
+from component_framework.asgi.sse import ALLOWED_METHODS, FOLLOW_WAIT, start_run_from
 from component_framework.core import aio
 from component_framework.core.access import AccessContext
 from component_framework.core.stream_run import Frame
@@ -54,7 +48,7 @@ from component_framework.protocol.request import (
     parse_body,
     parse_query,
 )
-from component_framework.protocol.sse import lost_frame
+from component_framework.protocol.sse import RUN_ID, lost_frame, parse_frame_id
 
 if TYPE_CHECKING:
     from asgiref.typing import HTTPScope
@@ -187,11 +181,11 @@ async def _resume(
     entry: PageEntry, point: str, services: AppServices, wakeup: aio.Event
 ) -> tuple[bytes, PageMember | None]:
     streams = services.streams
-    resume = _parse_last_event_id(point)
+    resume = parse_frame_id(point)
     run = streams.get(resume[0]) if resume is not None else None
     if resume is not None and (run is None or run.component_name != entry.name):
         remote = None
-        if _RUN_ID.fullmatch(resume[0]):  # another worker's?
+        if RUN_ID.fullmatch(resume[0]):  # another worker's?
             remote = await streams.find_elsewhere(entry.name, resume[0])
         if remote is not None:
             if remote.done_after(resume[1]):

@@ -15,7 +15,8 @@ protocol in the manner of tus:
 
 The description is read like every JSON body (``decode_json_object``: depth, field count,
 repeated keys, lone surrogates), and a field it does not know is refused. ``Upload-Offset``
-and ``Upload-Length`` are whole numbers; ``Upload-Length`` is optional and, when sent, must
+and ``Upload-Length`` are whole numbers (``1*DIGIT``, as ``Content-Length``:
+``incoming.header_number``); ``Upload-Length`` is optional and, when sent, must
 agree with the upload's size. Any of ``Content-Type``, ``Content-Length``, ``Upload-Offset``
 and ``Upload-Length`` sent twice is ``400``.
 
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 from component_framework.asgi.incoming import (
     Disconnected,
     RequestHeaders,
+    header_number,
     read_body,
     request_error,
 )
@@ -72,8 +74,6 @@ _DESCRIPTION: Final = frozenset({"component", "event", "field", "filename", "siz
 #: Headers of this protocol a request may carry at most once: a second one (which one would
 #: count?) is refused rather than one of them silently chosen.
 _SINGLE: Final = (b"content-type", b"content-length", b"upload-offset", b"upload-length")
-#: The most digits an ``Upload-Offset`` or ``Upload-Length`` may have (under 10**18).
-_MAX_DIGITS: Final = 18
 
 
 async def handle_resumable(
@@ -192,12 +192,11 @@ def _refuse_repeated_headers(scope: HTTPScope) -> None:
 
 
 def _number_header(scope: HTTPScope, header: bytes, label: str) -> int | None:
-    """The whole number in ``header`` (``None`` when absent); anything else is ``400``."""
+    """The whole number in ``header`` (``None`` when absent); anything that is not
+    ``1*DIGIT`` is ``400`` (``incoming.header_number``)."""
     for name, value in scope["headers"]:
         if name.lower() == header:
-            if not value.isdigit() or len(value) > _MAX_DIGITS:
-                raise MalformedRequest(f"{label} must be a whole number, got {value!r:.40}")
-            return int(value)
+            return header_number(value, label)
     return None
 
 
@@ -231,9 +230,7 @@ async def _append(
     deadlines, task = services.guard.body_deadlines, None
     try:
         if headers.content_length is not None:
-            declared = int(headers.content_length) if headers.content_length.isdigit() else -1
-            if declared < 0:
-                raise MalformedRequest(f"invalid Content-Length {headers.content_length!r:.40}")
+            declared = header_number(headers.content_length, "Content-Length")
             if writer.offset + declared > upload.size or declared > uploads.chunk_bytes:
                 _refuse_declared(writer.offset, declared, upload.size, uploads.chunk_bytes)
         if settings.upload_timeout is not None:

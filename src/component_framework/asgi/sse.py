@@ -14,7 +14,6 @@ outlet to ``asgi.live_stream``.
 from __future__ import annotations
 
 import logging
-import re
 from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
@@ -58,9 +57,11 @@ from component_framework.protocol.request import (
 from component_framework.protocol.sse import (
     HEARTBEAT_FRAME,
     LOST_ID_SUFFIX,
+    RUN_ID,
     SHUTDOWN_FRAME,
     SSE_CONTENT_TYPE,
     lost_frame,
+    parse_frame_id,
     with_retry,
 )
 
@@ -93,14 +94,6 @@ class StreamNotFound(NotFound):
     """The component has no stream to run for this request."""
 
     code = "stream_not_found"
-
-
-def _parse_last_event_id(value: str) -> tuple[str, int] | None:
-    run_id, _, seq = value.rpartition(".")
-    # ASCII digits only ("²".isdigit() is true) and a sane length (int() refuses huge ones).
-    if not run_id or not seq.isascii() or not seq.isdigit() or len(seq) > 18:
-        return None
-    return run_id, int(seq)
 
 
 class Heartbeat:
@@ -286,9 +279,9 @@ class StreamReader:
         if not self.idle or self.gone:
             wakeup.set()
             return after
-        frames = run.frames
-        if frames and frames[-1][0] == after + 1:  # the common case: one new frame
-            new: Iterable[Frame] = (frames[-1],)
+        wires = run.wires
+        if wires and run.next_seq == after + 2:  # the common case: one new frame
+            new: Iterable[Frame] = ((after + 1, wires[-1]),)
         else:
             new = run.frames_after(after)
         for seq, frame in new:
@@ -537,12 +530,12 @@ async def handle_sse(
             raise ServiceUnavailable("the server is shutting down")
         guard.take_request(client, monotonic())
         # An empty Last-Event-ID is no id at all (EventSource never sends one).
-        resume = _parse_last_event_id(headers.last_event_id) if headers.last_event_id else None
+        resume = parse_frame_id(headers.last_event_id) if headers.last_event_id else None
         if headers.last_event_id:
             run = streams.get(resume[0]) if resume is not None else None
             after = resume[1] if resume else 0
             if run is None or run.component_name != component_name:
-                if resume is not None and _RUN_ID.fullmatch(resume[0]):  # another worker's?
+                if resume is not None and RUN_ID.fullmatch(resume[0]):  # another worker's?
                     remote = await streams.find_elsewhere(component_name, resume[0])
                 if remote is None:
                     # Expired, gone or never ours: not "finished", the client missed frames.
@@ -612,17 +605,12 @@ def _no_content() -> Response:
     return Response(204, (), b"")
 
 
-#: What a run id we issued looks like (``secrets.token_urlsafe``); anything else is echoed as
-#: ``unknown`` in the ``lost`` frame's id.
-_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 def _lost(run_id: str, headers: RequestHeaders, services: AppServices) -> Response:
     """The answer to a resume of a stream this server does not have: one ``lost`` frame
     (``StreamLost``, with the retry hint as every first frame), whose id a reconnect sends
     back to be answered ``204``."""
     if (headers.last_event_id or "").endswith(LOST_ID_SUFFIX):
         return _no_content()  # the client was told; a plain EventSource asks once more
-    shown_id = run_id if _RUN_ID.fullmatch(run_id) else "unknown"
+    shown_id = run_id if RUN_ID.fullmatch(run_id) else "unknown"
     frame = lost_frame(error_document(StreamLost()), shown_id)
     return Response(200, _HEADERS, with_retry(frame, services.settings.stream_retry_ms))

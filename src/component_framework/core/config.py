@@ -5,7 +5,8 @@ snapshot keys: explicit keys, else the ``COMPONENT_FRAMEWORK_SECRET_KEY`` enviro
 (comma-separated, the first signs), else, with ``debug`` on only, the development key kept in
 ``.component-framework-dev-key`` in the working directory (or the file that
 ``COMPONENT_FRAMEWORK_DEV_KEY_FILE`` names), created on first use, so that open pages survive a
-restart during development; else one random key per process with a warning. The process key is
+restart during development; else one random key per process with a warning. Also how an on/off
+environment variable is read (:func:`env_flag`). The process key is
 one of the two documented pieces of global state (the other is the default registry), so that
 every ``ComponentASGI`` and the ``component()`` page global of one process agree on it.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "ENV_VENDOR_DIRECTORY",
     "OutboxPolicy",
     "Settings",
+    "env_flag",
 ]
 
 ENV_SECRET_KEY: Final = "COMPONENT_FRAMEWORK_SECRET_KEY"
@@ -148,7 +150,10 @@ def _env_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
-def _env_flag(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
+def env_flag(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """The on/off setting environment variable ``name`` holds (``1``, ``true``, ``yes``,
+    ``on``, any case: on; anything else set: off; unset or blank: ``default``): how
+    :meth:`Settings.from_env` reads its flags, and ``Jinja2Renderer`` the debug flag."""
     value = environ.get(name, "").strip().lower()
     return value in {"1", "true", "yes", "on"} if value else default
 
@@ -440,14 +445,14 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "secret_keys": env.get(ENV_SECRET_KEY, ""),
-            "debug": _env_flag(env, ENV_DEBUG),
-            "trust_client_state": _env_flag(env, ENV_TRUST_CLIENT_STATE),
+            "debug": env_flag(env, ENV_DEBUG),
+            "trust_client_state": env_flag(env, ENV_TRUST_CLIENT_STATE),
             "allowed_origins": env.get(ENV_ALLOWED_ORIGINS, ""),
             "allowed_hosts": env.get(ENV_ALLOWED_HOSTS, ""),
             "vendor_directory": env.get(ENV_VENDOR_DIRECTORY, ""),
             "trusted_proxies": env.get(ENV_TRUSTED_PROXIES, ""),
-            "event_rate_limits": _env_flag(env, ENV_EVENT_RATE_LIMITS, default=True),
-            "state_on_server": _env_flag(env, ENV_STATE_ON_SERVER),
+            "event_rate_limits": env_flag(env, ENV_EVENT_RATE_LIMITS, default=True),
+            "state_on_server": env_flag(env, ENV_STATE_ON_SERVER),
         }
         values.update(overrides)
         return cls(**values)

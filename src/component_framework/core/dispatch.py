@@ -66,7 +66,7 @@ from component_framework.errors import (
     SnapshotTooLarge,
 )
 from component_framework.protocol.answer import render_document, render_fragment
-from component_framework.protocol.compact import plain_json, strict_json
+from component_framework.protocol.compact import json_string, plain_json, strict_json
 from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_mount_event
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
@@ -165,6 +165,14 @@ class DispatchResult:
     #: ``state`` as compact JSON text, as its snapshot holds it (``None``: not written, as
     #: for server-held state): a message that carries the state reuses it.
     state_text: str | None = None
+    #: ``html`` as a JSON string (``protocol.compact.json_string``'s text), when the render
+    #: has it already: a shared render's, quoted once per state (``None``: not written).
+    html_text: str | None = None
+    #: Whether ``snapshot`` needs no JSON escaping: a signed token's characters, base64url
+    #: and dots, never do (a message writes it in quotes as it is).
+    snapshot_plain: bool = False
+    #: ``component_id`` as a JSON string, when the render wrote it (into the snapshot).
+    component_id_text: str | None = None
 
     @property
     def component_id(self) -> str:
@@ -794,18 +802,18 @@ class Dispatcher:
         component.children = frame.rendered or Component.children
         return html, frame.writes
 
-    def _shared_render(self, component: Component) -> tuple[str | None, str | None]:
+    def _shared_render(self, component: Component) -> tuple[tuple[str, str] | None, str | None]:
         """The HTML of a render shared with every component of the class in the same state
-        (a :class:`SharingRenderer`'s), and the state's strict JSON text, its key. The HTML
-        is ``None`` when not shared: a state seen for the first time (its text is only
-        noted: the renderer is asked from the second render in a state on, whatever the
-        class), a state of other than plain JSON types (the text would not tell them apart:
-        a tuple and a list, ``Markup`` and ``str``; asked only from its second render on),
-        or one the renderer could not share. Both are ``None`` for a class that renders its
-        own way (``render``, ``get_context`` or ``dehydrate`` overridden), keeps its state
-        on the server or in the URL, a template the renderer never shares (one that may
-        render a child among them), or a state it cannot encode (the snapshot then refuses
-        it, at the usual stage). (A text given back is
+        (a :class:`SharingRenderer`'s) with its JSON string text, and the state's strict
+        JSON text, its key. The pair is ``None`` when not shared: a state seen for the first
+        time (its text is only noted: the renderer is asked from the second render in a
+        state on, whatever the class), a state of other than plain JSON types (the text
+        would not tell them apart: a tuple and a list, ``Markup`` and ``str``; asked only
+        from its second render on), or one the renderer could not share. Both are ``None``
+        for a class that renders its own way (``render``, ``get_context`` or ``dehydrate``
+        overridden), keeps its state on the server or in the URL, a template the renderer
+        never shares (one that may render a child among them), or a state it cannot encode
+        (the snapshot then refuses it, at the usual stage). (A text given back is
         still the state's after the usual render: a template the renderer may share
         makes no call, so its render changes nothing.)"""
         cls = type(component)
@@ -886,8 +894,9 @@ class Dispatcher:
             shared, shared_text = self._shared_render(component)
             if shared is None:
                 html, writes = self._render_frame(component, children)
+                html_text = None
             else:
-                html, writes = shared, ()
+                (html, html_text), writes = shared, ()
                 component.children = Component.children
             stage = "dehydrate"
             if cls.dehydrate is _OWN_STATE:
@@ -905,15 +914,16 @@ class Dispatcher:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
             held = self.state.keeps(cls)
-            state_text = None
+            state_text = id_text = None
             if held:
                 writes = (*writes, self.state.write(component, state))
                 snapshot = self.signer.sign_reference(
                     name, component.id, component.state_version, component.parent, meta
                 )
             else:
+                id_text = json_string(component.id)  # (the snapshot's and the message's)
                 snapshot, state_text = self.signer.signed_state(
-                    name, component.id, state, component.parent, meta, shared_text
+                    name, component.id, state, component.parent, meta, shared_text, id_text
                 )
         except SnapshotError as exc:
             # The state grew past max_snapshot_bytes: usually a client's doing (a long text,
@@ -927,9 +937,8 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
-        return DispatchResult(
-            component, html, state, snapshot, effects or None, writes, held, state_text
-        )
+        return DispatchResult(component, html, state, snapshot, effects or None, writes, held,
+                              state_text, html_text, True, id_text)  # fmt: skip
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call`` synchronously; a coroutine handler or mount, or server-held state

@@ -45,20 +45,35 @@ async def drive_stream(
     showed the same HTML. Past ``Settings.stream_max_seconds``: ``StreamTimeout`` with the
     message "``stopped`` was stopped after N s"."""
     limit = dispatcher.settings.stream_max_seconds
-    deadline = aio.timeout(limit)
-    try:
-        async with deadline:
-            if inspect.isasyncgen(outcome):
-                return await _drive_generator(dispatcher, plan, component, outcome, render, show)
-            if outcome is not None:
-                await dispatcher.await_user_code(plan, "handler", outcome)
-    except TimeoutError:
-        if not deadline.expired():
-            raise
-        raise StreamTimeout(f"{stopped} was stopped after {limit:g} s") from None
+    generator = inspect.isasyncgen(outcome)
+    if not generator and _expires_first(dispatcher.settings.handler_timeout, limit):
+        # A coroutine's own deadline (``await_user_code``) always ends it first: one timer
+        # per run instead of two (a paced run's sleeps share the loop's timer heap with them).
+        if outcome is not None:
+            await dispatcher.await_user_code(plan, "handler", outcome)
+    else:
+        deadline = aio.timeout(limit)
+        try:
+            async with deadline:
+                if generator:
+                    return await _drive_generator(
+                        dispatcher, plan, component, outcome, render, show
+                    )
+                if outcome is not None:
+                    await dispatcher.await_user_code(plan, "handler", outcome)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise StreamTimeout(f"{stopped} was stopped after {limit:g} s") from None
     result = render(component)
     show(result)
     return result
+
+
+def _expires_first(handler_timeout: float | None, limit: float | None) -> bool:
+    """Whether a coroutine handler's own deadline (``handler_timeout``, armed after the
+    run's) comes strictly before the run's ``limit``, so the run's could never fire."""
+    return handler_timeout is not None and (limit is None or handler_timeout < limit)
 
 
 async def _drive_generator(

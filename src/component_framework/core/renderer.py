@@ -74,14 +74,17 @@ class SharingRenderer(Protocol):
         state_text: str,
         component_name: str,
         component_id: str,
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
         """The HTML of ``template_name`` for the default context of a component named
         ``component_name`` with ``component_id`` and ``state``, byte for byte what
-        :meth:`Renderer.render` returns for it; ``None`` when it cannot tell that the output
-        depends on nothing but these (the caller then renders as usual). ``state_text``: the
-        state's strict JSON text, a key that tells equal states apart (``1``, ``1.0`` and
-        ``true`` included); the caller guarantees that the state holds only ``dict`` (with
-        ``str`` keys), ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``, of exactly
-        these types. The dispatcher asks only from the second render in a state on (a state's
-        first render is the usual one, and its text is only noted)."""
+        :meth:`Renderer.render` returns for it, and that HTML as a JSON string, byte for byte
+        what ``protocol.compact.json_string`` writes for it (a message carries that text; a
+        renderer that shares a render can quote its shared parts once); ``None`` when it
+        cannot tell that the output depends on nothing but these (the caller then renders as
+        usual). ``state_text``: the state's strict JSON text, a key that tells equal states
+        apart (``1``, ``1.0`` and ``true`` included); the caller guarantees that the state
+        holds only ``dict`` (with ``str`` keys), ``list``, ``str``, ``int``, ``float``,
+        ``bool`` and ``None``, of exactly these types. The dispatcher
+        asks only from the second render in a state on (a state's first render is the usual
+        one, and its text is only noted)."""
         ...

@@ -17,7 +17,7 @@ Frames are opaque encoded SSE frames, numbered by the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from component_framework.core import aio
@@ -51,8 +51,8 @@ class PublishedRun(Protocol):
     def closed(self) -> bool: ...
 
     @property
-    def frames(self) -> Sequence[Frame]:
-        """The frames the run keeps (its replay buffer, oldest first)."""
+    def first_kept(self) -> int:
+        """The sequence number of the oldest frame the run keeps (``0`` with none)."""
         ...
 
     def frames_after(self, seq: int) -> list[Frame]: ...

@@ -59,9 +59,11 @@ logger = logging.getLogger("component_framework")
 FrameFormat = AnswerFormat
 
 
-#: One frame of a run, ready for the wire: ``(sequence number, encoded SSE frame)``. A plain
-#: tuple of an int and bytes, so the garbage collector stops tracking it (replay buffers hold
-#: many), and encoded once however many readers send it.
+#: One frame of a run, ready for the wire: ``(sequence number, encoded SSE frame)``, encoded
+#: once however many readers send it. The replay buffer keeps the encoded frames alone (their
+#: numbers follow from ``next_seq``): a tuple kept per frame was an object the collector counts
+#: until its first young collection, whose stream of survivors promoted every in-flight object of
+#: every stream and set off a full collection about once a second at 600 paced streams.
 Frame = tuple[int, bytes]
 
 
@@ -85,7 +87,8 @@ class StreamRun:
         self.format: FrameFormat = frame_format
         self.grace = grace
         self.debug = debug
-        self.frames: deque[Frame] = deque()
+        #: The replay buffer: the encoded frames numbered ``next_seq - len(wires)`` on.
+        self.wires: deque[bytes] = deque()
         self.held_bytes = 0
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -122,16 +125,14 @@ class StreamRun:
     def _keep(self, wire: bytes, *, render: bool = False) -> None:
         """Add the next frame (encoded with :meth:`_next_id`) to the replay buffer, within
         its bounds, and wake the readers."""
-        frame = (self.next_seq, wire)
-        self.next_seq += 1
-        self.frames.append(frame)
-        self.held_bytes += len(wire)
         if render:
-            self.last_render = frame
-        while len(self.frames) > self.max_frames or (
-            self.held_bytes > self.max_bytes and len(self.frames) > 1
-        ):
-            self.held_bytes -= len(self.frames.popleft()[1])
+            self.last_render = (self.next_seq, wire)
+        self.next_seq += 1
+        wires = self.wires
+        wires.append(wire)
+        self.held_bytes += len(wire)
+        while len(wires) > self.max_frames or (self.held_bytes > self.max_bytes and len(wires) > 1):
+            self.held_bytes -= len(wires.popleft())
         for wakeup in self._wakeups:  # :meth:`_wake`, written out: once per frame
             wakeup.set()
         for listener in self._calls:
@@ -202,16 +203,28 @@ class StreamRun:
 
     # -- reading frames --------------------------------------------------------------------
 
+    @property
+    def frames(self) -> list[Frame]:
+        """The frames the replay buffer keeps, oldest first (a copy)."""
+        first = self.next_seq - len(self.wires)
+        return [(first + index, wire) for index, wire in enumerate(self.wires)]
+
+    @property
+    def first_kept(self) -> int:
+        """The sequence number of the oldest frame kept (``0`` with none)."""
+        return self.next_seq - len(self.wires) if self.wires else 0
+
     def frames_after(self, seq: int) -> list[Frame]:
         """Frames after ``seq``. A reader that fell behind the replay buffer first gets the
         latest render older than what is kept, so its page shows the current state."""
-        frames = self.frames
-        if not frames or seq >= frames[-1][0]:
+        wires = self.wires
+        last = self.next_seq - 1
+        if not wires or seq >= last:
             return []
-        first = frames[0][0]
+        first = self.next_seq - len(wires)
         if seq + 1 >= first:  # the common case: only the newest few, without copying the rest
-            return [frames[index] for index in range(seq - frames[-1][0], 0)]
-        kept = list(frames)
+            return [(last + 1 + index, wires[index]) for index in range(seq - last, 0)]
+        kept = self.frames
         render = self.last_render
         if render is not None and seq < render[0] < first:
             kept.insert(0, render)
@@ -286,7 +299,7 @@ class StreamRun:
             self._grace_timer.cancel()
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self.frames.clear()
+        self.wires.clear()
         self.held_bytes = 0
         self.finished = True
         self._wake()

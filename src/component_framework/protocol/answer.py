@@ -90,6 +90,24 @@ class Rendered(Protocol):
         ...
 
     @property
+    def html_text(self) -> str | None:
+        """``html`` as a JSON string (``compact.json_string``'s text) when the render has it
+        already (a shared render quotes its parts once), else ``None``."""
+        ...
+
+    @property
+    def snapshot_plain(self) -> bool:
+        """Whether ``snapshot`` needs no JSON escaping (a signed token's characters,
+        base64url and dots, never do): a message writes it in quotes as it is."""
+        ...
+
+    @property
+    def component_id_text(self) -> str | None:
+        """``component_id`` as a JSON string when the render wrote it already, else
+        ``None``."""
+        ...
+
+    @property
     def effects(self) -> dict[str, Any] | None:
         """Navigation and client effects for the browser (``redirect``, ``push_url`` or
         ``replace_url``, ``trigger``), or ``None``."""

@@ -150,6 +150,8 @@ class SnapshotSigner:
         self.max_age = max_age
         self.max_bytes = max_bytes
         self._clock = clock
+        #: The last name signed for, and the payload's text up to its id's key.
+        self._named = ("", '{"c":""')
 
     def _signature(self, mac: Any, signed: bytes) -> bytes:
         copy = mac.copy()
@@ -179,6 +181,7 @@ class SnapshotSigner:
         parent: tuple[str, str] | None = None,
         meta: dict[str, Any] | None = None,
         state_text: str | None = None,
+        id_text: str | None = None,
     ) -> tuple[str, str]:
         """:meth:`sign`'s token, and the state's JSON text as written inside it: the compact
         text any encoder of ours writes for ``state`` (a message that carries the state too
@@ -187,14 +190,18 @@ class SnapshotSigner:
         The payload is joined from its encoded parts, key by key in the order of the whole
         document (``c``, ``i``, ``t``, ``s``, then ``p`` and ``m`` when given): the same text
         as the document encoded at once, without the document dict and with the state
-        encoded only once. ``state_text``: that text, when the caller has it already."""
+        encoded only once. ``state_text``: that text, when the caller has it already;
+        ``id_text``: ``component_id`` as a JSON string, likewise (a render message carries
+        it too). The name's text is kept for the next token (most are of the same name)."""
         if state_text is None:
             state_text = strict_json(state)
+        named = self._named  # (one attribute: a thread in between sees a matching pair)
+        if named[0] != component_name:
+            named = self._named = (component_name, '{"c":' + json_string(component_name))
         parts = [
-            '{"c":',
-            json_string(component_name),
+            named[1],
             ',"i":',
-            json_string(component_id),
+            json_string(component_id) if id_text is None else id_text,
             ',"t":',
             str(int(self._clock())),
             ',"s":',

@@ -7,8 +7,9 @@ builders of ``protocol.websocket``: render, stream, done, error, effects, broadc
 stream's own heartbeat and shutdown frames, and the ``retry:`` hint put on a stream's first
 frame), and how a byte stream becomes events, following the WHATWG "interpreting an event
 stream" rules. Does not own when frames or heartbeats are sent (``asgi.sse``) nor a run's
-sequence numbers and replay (``core.stream_run``, which names each frame's ``id``). Pure: no
-I/O, no clock.
+sequence numbers and replay (``core.stream_run``, which names each frame's ``id``). A frame id
+is ``<run id>.<seq>``: :class:`StreamFramer` writes it, :func:`parse_frame_id` reads one a
+client sends back, :data:`RUN_ID` says what a run id looks like. Pure: no I/O, no clock.
 
 Stream operations travel as ``event: stream`` frames whose data is the JSON list of the batch,
 except the most common batch, one plain text append, which is a compact ``event:t`` frame whose
@@ -35,6 +36,7 @@ from component_framework.protocol.compact import compact_json
 __all__ = [
     "HEARTBEAT_FRAME",
     "LOST_ID_SUFFIX",
+    "RUN_ID",
     "SHUTDOWN_FRAME",
     "SSE_CONTENT_TYPE",
     "TEXT_EVENT",
@@ -50,6 +52,7 @@ __all__ = [
     "error_frame",
     "listening_frame",
     "lost_frame",
+    "parse_frame_id",
     "render_frame",
     "stream_frame",
     "stream_ops",
@@ -286,6 +289,21 @@ def error_frame(document: Mapping[str, Any], frame_id: str) -> bytes:
 #: The end of a ``Last-Event-ID`` that a ``lost`` frame answered: a reconnect with it is told
 #: "nothing to resume" (``204``) instead of "lost" again.
 LOST_ID_SUFFIX: Final = ".lost"
+#: What a run id looks like (``core.stream_run`` issues them with ``secrets.token_urlsafe``):
+#: a resume point's run id of another shape was not ours, and is echoed as ``unknown``.
+RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def parse_frame_id(value: str) -> tuple[str, int] | None:
+    """The run id and sequence number of a frame id ``<run id>.<seq>`` as a client sends it
+    back (``Last-Event-ID``, a page entry's resume point); ``None`` when it is not one. The
+    number is ASCII digits only (``"²".isdigit()`` is true) and at most 18 of them (``int()``
+    refuses huge ones); the run id is checked against :data:`RUN_ID` by the caller that
+    would look for it elsewhere."""
+    run_id, _, seq = value.rpartition(".")
+    if not run_id or not seq.isascii() or not seq.isdigit() or len(seq) > 18:
+        return None
+    return run_id, int(seq)
 
 
 def lost_frame(document: Mapping[str, Any], run_id: str) -> bytes:

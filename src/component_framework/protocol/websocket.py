@@ -272,10 +272,16 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     The common render (state in the document, no errors, no effects: every push render of a
     fan-out) is written from its encoded parts, with no document dicts in between, and the
     state's text that the snapshot holds when there is one; the text is the same as that of
-    the whole document encoded at once."""
+    the whole document encoded at once. The HTML's and the id's JSON texts too, when the
+    render has them (``html_text``, ``component_id_text``), and a snapshot that needs no
+    escaping (``snapshot_plain``) in quotes as it is: a shared render's HTML is quoted once
+    per state, the id was quoted for the snapshot, and a signed token never needs escaping,
+    where the string encoder reads every character twice."""
     if rendered.server_held or rendered.effects or rendered.errors:
         return _encode({"type": "render", **render_document(rendered), "ref": ref})
     state_text = rendered.state_text  # (the snapshot's: the state is encoded once)
+    html_text, id_text = rendered.html_text, rendered.component_id_text
+    snapshot, plain = rendered.snapshot, rendered.snapshot_plain
     if ref is None:
         ref_text = "null"
     elif type(ref) is int:  # the text the encoder writes for an int: no encoder call
@@ -285,13 +291,13 @@ def render_message(rendered: Rendered, ref: Ref) -> str:
     return "".join(
         (
             '{"type":"render","html":',
-            _string(rendered.html),
+            _string(rendered.html) if html_text is None else html_text,
             ',"state":',
             _encode(rendered.state) if state_text is None else state_text,
-            ',"snapshot":',
-            _string(rendered.snapshot),
-            ',"component_id":',
-            _string(rendered.component_id),
+            ',"snapshot":"' if plain else ',"snapshot":',
+            snapshot if plain else _string(snapshot),
+            '","component_id":' if plain else ',"component_id":',
+            _string(rendered.component_id) if id_text is None else id_text,
             ',"ref":',
             ref_text,
             "}",
