@@ -28,9 +28,11 @@ from component_framework.adapters.jinja_sharing import SHARED_LIMIT
 from component_framework.adapters.jinjax_renderer import Jinja2Renderer
 from component_framework.core.component import Component
 from component_framework.core.config import Settings
+from component_framework.core.dispatch import SEEN_LIMIT, ComponentCall, Dispatcher
 from component_framework.core.hub import Hub
 from component_framework.core.registry import ComponentRegistry
 from component_framework.core.websocket import WebSocketManager
+from component_framework.errors import HandlerError
 from component_framework.protocol.compact import compact_json, json_string
 from component_framework.protocol.snapshot import SnapshotSigner
 from component_framework.testing import WebSocketTestSession, websocket_connect
@@ -115,12 +117,14 @@ def _registry(names: list[str]) -> ComponentRegistry:
 
 
 class CountingRenderer(Jinja2Renderer):
-    """The sharing renderer, counting the renders it shared."""
+    """The sharing renderer, counting the renders it was asked for and those it shared."""
 
     shared = 0
+    asked = 0
 
     def render_shared(self, *arguments: Any) -> tuple[str, str] | None:
         shared = super().render_shared(*arguments)
+        self.asked += 1
         self.shared += shared is not None
         return shared
 
@@ -300,12 +304,13 @@ def test_the_renderer_tells_which_templates_it_may_share():
 def test_an_id_that_escapes_or_a_state_with_a_name_it_lacks_is_rendered_as_usual():
     renderer = _jinja(Jinja2Renderer, SHARED)
     state = {"value": "<v>", "label": "a", "items": []}
-    # A state's first render is the caller's usual one; the second in it is shared.
-    assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a0") is None
-    shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", "attrs-a1")
-    context = {**state, "state": state, "component_id": "attrs-a1", "component_name": "attrs"}
-    html = renderer.render("attrs", context)
-    assert shared == (html, json_string(html))
+    # The renderer shares from the first render it is asked for in a state (the dispatcher
+    # asks from a state's second on).
+    for own in ("attrs-a0", "attrs-a1"):
+        shared = renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", own)
+        context = {**state, "state": state, "component_id": own, "component_name": "attrs"}
+        html = renderer.render("attrs", context)
+        assert shared == (html, json_string(html))
     assert renderer.render_shared("attrs", state, '{"value":"<v>"}', "attrs", 'a"b') is None
     # The template reads ``label``: a state without it is not shared (a global could fill it).
     for component_id in ("attrs-1", "attrs-2"):
@@ -350,9 +355,10 @@ async def test_a_class_that_renders_its_own_way_is_never_shared(cls: type[Shaped
     assert renderer.shared == 0
 
 
-async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from_then_on(
-    monkeypatch: pytest.MonkeyPatch,
-):
+def _patchable() -> tuple[type[Shaped], CountingRenderer, ComponentASGI, WebSocketManager]:
+    """A class of its own on a shared template (a test patches it), registered as
+    ``patched`` on an app with a counting renderer, and the app's broadcaster."""
+
     class Patched(Shaped):
         template_name = "plain"
 
@@ -360,7 +366,13 @@ async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from
     registry.register("patched")(Patched)
     renderer = _jinja(CountingRenderer, SHARED)
     app = _app(registry, renderer, int(time.time()))
-    hub = WebSocketManager(hub=app.hub)
+    return Patched, renderer, app, WebSocketManager(hub=app.hub)
+
+
+async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from_then_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    Patched, renderer, app, hub = _patchable()
     async with AsyncExitStack() as stack:
         sockets = await _mounted(stack, app, "patched", 3)
         await hub.broadcast(
@@ -386,6 +398,29 @@ async def test_a_method_replaced_on_the_class_after_a_shared_render_is_used_from
     assert renderer.shared == shared_before  # none of the patched class's renders shared
 
 
+async def test_a_dehydrate_replaced_on_the_class_after_a_shared_render_writes_its_state(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    Patched, renderer, app, hub = _patchable()
+    payload = {"choices": [7], "label": ""}
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "patched", 3)
+        await hub.broadcast(component_name="patched", event="set", payload=payload)
+        first = [await ws.receive_json() for ws in sockets]
+        assert renderer.shared > 0  # the class shared its renders
+
+        def labelled(self: Component) -> dict[str, Any]:
+            return {**self.state, "label": "dehydrated"}
+
+        monkeypatch.setattr(Patched, "dehydrate", labelled)
+        await hub.broadcast(component_name="patched", event="set", payload=payload)
+        second = [await ws.receive_json() for ws in sockets]
+    assert all(push["state"]["label"] == "" for push in first)
+    for push in second:  # the template renders the state; the snapshot holds dehydrate's
+        assert f'<div id="{push["component_id"]}">7</div>' == push["html"]
+        assert push["state"] == {"group": 0, "value": 7, "label": "dehydrated", "items": [7, ""]}
+
+
 async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path: Path):
     (tmp_path / "plain").write_text(SHARED["plain"])
     renderer = Jinja2Renderer(tmp_path, auto_reload=True)
@@ -404,6 +439,51 @@ async def test_a_reloading_template_is_never_shared_and_its_edit_shows(tmp_path:
     assert all(">5<" in html for html in first)
     assert all(">edited 5<" in html for html in second)
     assert renderer.render_shared("plain", {"value": 5}, '{"value":5}', "plain", "p-1") is None
+
+
+async def test_a_state_is_asked_of_the_renderer_from_its_second_render_on():
+    registry = _registry(["plain"])
+    renderer = _jinja(CountingRenderer, SHARED)
+    app = _app(registry, renderer, int(time.time()))
+    hub = WebSocketManager(hub=app.hub)
+    states = 2 * SEEN_LIMIT + 1  # the dispatcher's table of states seen once is emptied twice
+    async with AsyncExitStack() as stack:
+        sockets = await _mounted(stack, app, "plain", 3)  # three first renders in one state
+        assert (renderer.asked, renderer.shared) == (2, 2)
+        for number in range(1, states + 1):
+            payload = {"choices": [number], "label": ""}
+            await hub.broadcast(component_name="plain", event="set", payload=payload)
+            for ws in sockets:
+                push = await ws.receive_json()
+                assert push["html"] == f'<div id="{push["component_id"]}">{number}</div>'
+    # Each state's first render was the usual one, without asking; the other two shared.
+    assert (renderer.asked, renderer.shared) == (2 + 2 * states, 2 + 2 * states)
+
+
+class Unwritable(Shaped):
+    template_name = "plain"
+
+    def on_keep_a_set(self) -> None:
+        self.state["items"] = {1, 2}
+
+    def on_nest_deeply(self) -> None:
+        nested: list[Any] = []
+        for _ in range(100_000):
+            nested = [nested]
+        self.state["items"] = nested  # (not shown: the template shows only ``value``)
+
+
+@pytest.mark.parametrize("event", ["keep_a_set", "nest_deeply"])
+def test_a_state_that_is_not_json_fails_in_dehydrate_as_without_sharing(event: str):
+    registry = ComponentRegistry()
+    registry.register("unwritable")(Unwritable)
+    dispatcher = Dispatcher(
+        registry, Settings(secret_keys=(SECRET,)), _jinja(Jinja2Renderer, SHARED)
+    )
+    mounted = dispatcher.dispatch(ComponentCall("unwritable"))
+    with pytest.raises(HandlerError) as excinfo:
+        dispatcher.dispatch(ComponentCall("unwritable", event, snapshot=mounted.snapshot))
+    assert excinfo.value.stage == "dehydrate"
 
 
 @pytest.mark.parametrize("auto_reload", [True, False], ids=["jinja-default", "auto_reload-off"])
@@ -435,7 +515,6 @@ def test_more_states_than_the_table_keeps_are_each_rendered_right():
         state = {"value": number, "label": "", "items": []}
         context = {**state, "state": state, "component_id": "p-1", "component_name": "plain"}
         text = f'{{"value":{number},"label":"","items":[]}}'
-        assert renderer.render_shared("plain", state, text, "plain", "p-0") is None  # the first
         html = renderer.render("plain", context)
         assert renderer.render_shared("plain", state, text, "plain", "p-1") == (
             html,

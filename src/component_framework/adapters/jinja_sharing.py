@@ -74,10 +74,8 @@ _NODES: Final = (
     jinja2.nodes.Neg, jinja2.nodes.Pos, jinja2.nodes.Concat, jinja2.nodes.Tuple,
     jinja2.nodes.List, jinja2.nodes.Dict, jinja2.nodes.Pair,
 )  # fmt: skip
-#: Not rendered in this state yet.
+#: Not split in this state yet.
 _UNSEEN: Final[Any] = object()
-#: Rendered once in this state, the usual way: the next render in it makes the split.
-_SEEN_ONCE: Final[Any] = object()
 #: Most shared renders kept per renderer (the table is emptied when full).
 SHARED_LIMIT: Final = 64
 
@@ -170,10 +168,10 @@ def shareable_names(environment: jinja2.Environment, template_name: str) -> Shar
 class SharedRenders:
     """The shared renders of one environment, by template, component name and state text:
     each the template's output split where the id goes, or ``None`` for a state it could not
-    be shared in. A state's first render is not shared (the caller renders as usual and
-    this only notes the state): a component's own events mostly make states never seen
-    again, which two renders to make a split would make dearer; the second render in the
-    same state makes the split, and every later one shares it. At most
+    be shared in. The first render asked for in a state makes the split (two renders), and
+    every later one shares it; the dispatcher asks only from a state's second render on (a
+    component's own events mostly make states never seen again, which two renders to make
+    a split would make dearer: their first render is the usual one). At most
     :data:`SHARED_LIMIT` kept (emptied when full); dropped with the template answers when
     the environment starts reloading (then nothing is shared)."""
 
@@ -207,12 +205,13 @@ class SharedRenders:
         per state, with the id quoted in between: JSON escapes code point by code point, so
         that is the text of the whole HTML quoted at once."""
         environment = self.environment
-        if environment.auto_reload or type(component_id) is not str:
+        if environment.auto_reload:
             return None
         # An id that HTML escaping would change is not written in as is (a regular
         # expression costs twice these five tests).
         if (
-            "&" in component_id
+            type(component_id) is not str
+            or "&" in component_id
             or "<" in component_id
             or ">" in component_id
             or "'" in component_id
@@ -222,12 +221,9 @@ class SharedRenders:
         key = (template_name, component_name, state_text, environment.autoescape)
         renders = self._renders
         split = renders.get(key, _UNSEEN)
-        if split is _UNSEEN:  # a first render in this state: the usual one (most states of
-            if len(renders) >= SHARED_LIMIT:  # a component's own events are never seen twice)
+        if split is _UNSEEN:  # split it (two renders) for this one and the next
+            if len(renders) >= SHARED_LIMIT:
                 renders.clear()
-            renders[key] = _SEEN_ONCE
-            return None
-        if split is _SEEN_ONCE:  # a second: split it (two renders) for this one and the next
             template = template_of(template_name)
             split = renders[key] = self._split(template, state, state_text, component_name)
         if split is None:

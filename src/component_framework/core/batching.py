@@ -299,6 +299,7 @@ class BatchingSink:
         "_templates",
         "closed",
         "renderer",
+        "streamed",
     )
 
     def __init__(
@@ -318,6 +319,9 @@ class BatchingSink:
         self._outlet = outlet
         self._clock = clock if clock is not None and clock.interval == interval else None
         self._batcher: OpBatcher | None = None
+        #: Whether an operation ever came here: until then :meth:`flush` has nothing to send,
+        #: and the owner's render need not call it.
+        self.streamed = False
         #: The stream of the last op sent here: a valid name (ops are checked when made), so
         #: a token naming this same object needs no check again (:meth:`append_text`).
         self._checked: str | None = None
@@ -331,6 +335,7 @@ class BatchingSink:
         if batcher is None:
             emit = self._outlet.stream
             batcher = self._batcher = OpBatcher(self._interval, emit, self._clock)
+            self.streamed = True
         elif batcher.owes_turn:
             await batcher.turn()
             if self.closed:

@@ -71,6 +71,7 @@ from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 __all__ = [
+    "SEEN_LIMIT",
     "ComponentCall",
     "DispatchResult",
     "Dispatcher",
@@ -93,6 +94,9 @@ _OWN_CONTEXT: Final = Component.get_context
 _NOT_ASKED: Final = object()
 #: What :meth:`Dispatcher._shared_render` answers for a render it does not share.
 _NOT_SHARED: Final[tuple[None, None]] = (None, None)
+#: Most state texts a dispatcher keeps as seen once (emptied when full): a state's first
+#: render is not shared, and only a state seen before is asked of the renderer.
+SEEN_LIMIT: Final = 64
 
 
 @dataclass(slots=True)
@@ -353,6 +357,7 @@ class Dispatcher:
         self._sharing_for: object = _NOT_ASKED
         self._sharing: SharingRenderer | None = None
         self._shares: dict[type[Component], str | None] = {}  # by class: _shared_template
+        self._seen: set[str] = set()  # the state texts rendered once (:meth:`_shared_render`)
 
     # -- server-held state (core.server_state.StateKeeper) ---------------------------------
 
@@ -801,13 +806,14 @@ class Dispatcher:
         """The HTML of a render shared with every component of the class in the same state
         (a :class:`SharingRenderer`'s) with its JSON string text, and the state's strict
         JSON text, its key. The pair is ``None`` when not shared: a state seen for the first
-        time (the renderer shares from the second render in a state on), or one the
-        renderer could not share. Both are ``None`` for a class that renders its own way
-        (``render``, ``get_context`` or ``dehydrate`` overridden), keeps its state on the
-        server or in the URL, a template the renderer never shares (one that may render a
-        child among them), or a state of other than plain JSON types (the text would not
-        tell them apart: a tuple and a list, ``Markup`` and ``str``), or one it cannot
-        encode. (A text given back is
+        time (its text is only noted: the renderer is asked from the second render in a
+        state on, whatever the class), a state of other than plain JSON types (the text
+        would not tell them apart: a tuple and a list, ``Markup`` and ``str``; asked only
+        from its second render on), or one the renderer could not share. Both are ``None``
+        for a class that renders its own way (``render``, ``get_context`` or ``dehydrate``
+        overridden), keeps its state on the server or in the URL, a template the renderer
+        never shares (one that may render a child among them), or a state it cannot encode
+        (the snapshot then refuses it, at the usual stage). (A text given back is
         still the state's after the usual render: a template the renderer may share
         makes no call, so its render changes nothing.)"""
         cls = type(component)
@@ -816,30 +822,39 @@ class Dispatcher:
             self._sharing_for = renderer  # costs more than the rest of this)
             self._sharing = renderer if isinstance(renderer, SharingRenderer) else None
             self._shares = {}
+            self._seen = set()
         sharing = self._sharing
         if sharing is None:
             return _NOT_SHARED
         shares = self._shares
-        if cls not in shares:  # (one look-up for the class's checks)
-            shares[cls] = self._shared_template(cls, sharing)
-        name = shares[cls]
+        try:  # (one look-up for the class's checks)
+            name = shares[cls]
+        except KeyError:
+            name = shares[cls] = self._shared_template(cls, sharing)
         if (
             name is None
             or name != component.template_name  # (an instance's own: not shared)
             # Asked again at every render, as the nesting frame's test is: a method replaced
-            # on the class after its first render (a test's patch) renders its own way.
+            # on the class after its first render (a test's patch) renders its own way. (A
+            # replaced ``dehydrate`` changes only the snapshot's state: :meth:`render`, which
+            # asks it anyway, then leaves this text out.)
             or cls.render is not _OWN_RENDER
             or cls.get_context is not _OWN_CONTEXT
-            or cls.dehydrate is not _OWN_STATE
         ):
             return _NOT_SHARED
         state = component.state
-        if not plain_json(state):
-            return _NOT_SHARED
         try:
             state_text = strict_json(state)
-        except ValueError:  # NaN: refused by the snapshot, as usual
+        except (TypeError, ValueError):  # NaN, or not JSON: the snapshot refuses it as usual
             return _NOT_SHARED
+        seen = self._seen
+        if state_text not in seen:  # a first render in this state: the usual one, noted only
+            if len(seen) >= SEEN_LIMIT:  # (a component's own events mostly make states never
+                seen.clear()  # seen again: they are not asked of the renderer)
+            seen.add(state_text)
+            return None, state_text
+        if not plain_json(state):  # (only a key: a text seen of another value asks early)
+            return None, state_text
         html = sharing.render_shared(
             name, state, state_text, component.component_name, component.id
         )
@@ -851,7 +866,8 @@ class Dispatcher:
         keeps its state on the server or in the URL, or whose template the renderer never
         shares (one that may render a child among them). Asked once per class and renderer
         (a stale yes after a template's edit only costs the key: the renderer then says no;
-        the three methods are asked again at every render, in :meth:`_shared_render`)."""
+        ``render`` and ``get_context`` are asked again at every render, in
+        :meth:`_shared_render`, and ``dehydrate`` in :meth:`render`)."""
         name = cls.template_name
         if (
             cls.render is not _OWN_RENDER
@@ -883,7 +899,10 @@ class Dispatcher:
                 (html, html_text), writes = shared, ()
                 component.children = Component.children
             stage = "dehydrate"
-            state = component.state if cls.dehydrate is _OWN_STATE else component.dehydrate()
+            if cls.dehydrate is _OWN_STATE:
+                state = component.state
+            else:  # (replaced after the class's first render: the text is of the other state)
+                state, shared_text = component.dehydrate(), None
             meta = None
             if component.url_state:  # a changed key asks for the page's new URL
                 url_state.note_change(component)

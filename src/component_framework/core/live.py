@@ -613,7 +613,9 @@ class LiveSession:
         )
 
     def _render(self, component: Component) -> DispatchResult:
-        self._sink.flush()  # stream operations before the render that follows them
+        sink = self._sink
+        if sink.streamed:  # stream operations before the render that follows them
+            sink.flush()
         try:
             result = self.dispatcher.render(component)
         except SnapshotTooLarge:

@@ -84,5 +84,7 @@ class SharingRenderer(Protocol):
         usual). ``state_text``: the state's strict JSON text, a key that tells equal states
         apart (``1``, ``1.0`` and ``true`` included); the caller guarantees that the state
         holds only ``dict`` (with ``str`` keys), ``list``, ``str``, ``int``, ``float``,
-        ``bool`` and ``None``, of exactly these types."""
+        ``bool`` and ``None``, of exactly these types. The dispatcher
+        asks only from the second render in a state on (a state's first render is the usual
+        one, and its text is only noted)."""
         ...
