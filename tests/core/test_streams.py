@@ -875,3 +875,86 @@ def test_ready_is_due_by_next_deadline_or_pressing_in_every_state_at_every_time(
             due_by_time = deadline is not None and time >= deadline
             assert coalescer.ready(time) == (coalescer.pressing() or due_by_time), (time, deadline)
             assert not coalescer.pressing() or deadline is not None  # pressing: something waits
+
+
+# -- the batch start_text begins is held without an op: the same as pushing every op ---------
+
+#: A transport's calls on a coalescer: push any op, start a batch with a token, append a
+#: token, flush; each after a gap (the texts are those of SMALL_OPS' text ops).
+TOKEN_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["push", "start_text", "append_text", "flush"]),
+        SMALL_OPS,
+        st.one_of(st.just(0.0), st.floats(0.0, 0.01), st.floats(0.0, 0.2)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(limits(), TOKEN_ACTIONS)
+def test_a_batch_begun_by_start_text_behaves_as_its_ops_pushed_one_by_one(
+    limits: Limits, actions: list[tuple[str, StreamOp, float]]
+) -> None:
+    # The reference is pushed ops only: every token start_text or append_text takes is
+    # pushed to it as its op, so the batch held in the coalescer's fields must answer every
+    # question and flush every op as those ops queued one by one would.
+    tokens, reference = limits.coalescer(), limits.coalescer()
+    now = 0.0
+    for action, op, gap in actions:
+        now += gap
+        text = op.text or "t"
+        if action == "push":
+            tokens.push(op, now)
+            reference.push(op, now)
+        elif action == "flush":
+            assert tokens.flush(now) == reference.flush(now)
+        else:
+            reference.push(text_op(op.stream, text), now)
+            if action == "start_text":
+                deadline = tokens.start_text(op.stream, text, now)
+                if deadline is None:
+                    tokens.push(text_op(op.stream, text), now)
+                else:
+                    assert deadline == reference.next_deadline()
+            elif tokens.append_text(op.stream, text):
+                assert not reference.pressing()  # taken only when the batch stays as due
+            else:
+                tokens.push(text_op(op.stream, text), now)
+        assert tokens.pending == reference.pending
+        assert tokens.pending_bytes == reference.pending_bytes
+        assert tokens.pressing() == reference.pressing()
+        assert tokens.next_deadline() == reference.next_deadline()
+        for time in probe_times(reference, now, limits):
+            assert tokens.ready(time) == reference.ready(time)
+    assert tokens.flush(now) == reference.flush(now)
+    assert tokens.pending == 0
+
+
+def test_a_batch_begun_by_start_text_queues_behind_it_what_comes_after_it() -> None:
+    coalescer = StreamCoalescer(interval=0.02, max_delay=0.06)
+    assert coalescer.start_text("r", "Hel", 0.0) == 0.0
+    assert coalescer.append_text("r", "lo")
+    coalescer.push(text_op("r", ", "), 0.001)
+    coalescer.push(insert_op("r", "<hr>"), 0.002)  # the held batch becomes a queued op
+    coalescer.push(done_op("r"), 0.003)
+
+    assert coalescer.pending == 3
+    assert coalescer.pressing()
+    assert coalescer.flush(0.003) == [text_op("r", "Hello, "), insert_op("r", "<hr>"), done_op("r")]
+    assert coalescer.start_text("r", "again", 0.004) == 0.023  # the held list, cleared, reused
+    assert coalescer.flush(0.023) == [text_op("r", "again")]
+
+
+def test_append_text_leaves_a_begun_batch_that_it_would_fill_to_push() -> None:
+    size = text_op("r", "Hel").size()
+    coalescer = StreamCoalescer(max_batch_bytes=size + 2)
+    coalescer.start_text("r", "Hel", 0.0)
+
+    assert not coalescer.append_text("r", "lo")  # would reach the budget: push makes it due
+    assert not coalescer.append_text("other", "x")  # another stream
+    assert coalescer.append_text("r", "l")
+
+    assert coalescer.pending_bytes == size + 1
+    assert not coalescer.pressing()
+    assert coalescer.flush(0.0) == [text_op("r", "Hell")]

@@ -335,6 +335,14 @@ class StreamCoalescer:
     behind the ops queued before it. The first op after creation is due at once. A transport
     pushes, flushes when ready, and otherwise sleeps until :meth:`next_deadline`. Ops are not
     copied: an unmerged op comes back from :meth:`flush` as the same object.
+
+    A batch that :meth:`start_text` began (a plain text append, the first token of a frame of a
+    token stream) is held in fields of the coalescer while nothing else is queued: the stream's
+    name, one list of texts kept for the coalescer's life (cleared at each flush) and the size,
+    so a paced token stream makes no object that waits across the frame (which the garbage
+    collector would promote, see docs/benchmarks.md); its op is built at :meth:`flush`. Any
+    other op pushed behind it turns it into a queued op first, so everything else behaves as
+    for ops pushed one by one.
     """
 
     def __init__(
@@ -359,11 +367,15 @@ class StreamCoalescer:
         self._content = False  # a queued op that is not a lifecycle op
         self._oldest_at = 0.0
         self._last_flush: float | None = None
+        #: The stream of the batch :meth:`start_text` began, held in ``_texts`` while the queue
+        #: is empty (``None``: no such batch); its size is ``_bytes``.
+        self._text_stream: str | None = None
+        self._texts: list[str] = []
 
     @property
     def pending(self) -> int:
         """Number of queued ops, after merging."""
-        return len(self._queue)
+        return 1 if self._text_stream is not None else len(self._queue)
 
     @property
     def pending_bytes(self) -> int:
@@ -372,7 +384,20 @@ class StreamCoalescer:
 
     def push(self, op: StreamOp, now: float) -> None:
         """Queue ``op`` at time ``now``, merging it into the previous op where lossless."""
-        if not self._queue:
+        stream = self._text_stream
+        if stream is not None:
+            if (
+                op.op == "text"
+                and op.mode != "replace"
+                and op.stream == stream
+                and op.target is None
+            ):
+                text = op.text or ""
+                self._texts.append(text)
+                self._bytes += len(text)
+                return
+            self._queue_text_batch(stream)
+        elif not self._queue:
             self._oldest_at = now
         elif self._merge(self._queue[-1], op):
             return
@@ -389,6 +414,12 @@ class StreamCoalescer:
         target and the batch stays as due as it was (no lifecycle op, under the byte budget):
         ``push(text_op(stream, text), now)`` without building the op (``stream`` is that of
         an op already checked). ``False``: nothing was queued, push the op instead."""
+        if self._text_stream is not None:
+            if stream != self._text_stream or self._bytes + len(text) >= self._max_batch_bytes:
+                return False
+            self._texts.append(text)
+            self._bytes += len(text)
+            return True
         queue = self._queue
         if not queue or self._urgent:
             return False
@@ -417,9 +448,10 @@ class StreamCoalescer:
         token stream comes here). ``None``: nothing was queued, push the op instead (ops
         wait, or the text alone fills the byte budget, which makes the batch pressing)."""
         size = _TEXT_APPEND_SIZE + len(stream) + len(text)
-        if self._queue or size >= self._max_batch_bytes:
+        if self._queue or self._text_stream is not None or size >= self._max_batch_bytes:
             return None
-        self._queue.append(_Queued(checked_text_op(stream, text), size, None, True))
+        self._text_stream = stream  # no op, no _Queued: see the class's docstring
+        self._texts.append(text)
         self._bytes = size
         self._content = True
         self._oldest_at = now
@@ -427,6 +459,16 @@ class StreamCoalescer:
         if last is None:
             return now
         return max(now, min(last + self._interval, now + self._max_delay))
+
+    def _queue_text_batch(self, stream: str) -> None:
+        """Turn the batch held in fields into the queued op it stands for (another op comes
+        behind it); the list of texts stays for the next batch."""
+        texts = self._texts
+        op = checked_text_op(stream, texts[0])
+        more = texts[1:] if len(texts) > 1 else None
+        self._queue.append(_Queued(op, self._bytes, more, True))
+        texts.clear()
+        self._text_stream = None
 
     def _merge(self, last: _Queued, op: StreamOp) -> bool:
         if not _same_place(last.op, op) or last.op.op != op.op:
@@ -452,7 +494,7 @@ class StreamCoalescer:
 
         It may be at or before the current time, meaning due now.
         """
-        if not self._queue:
+        if not self._queue and self._text_stream is None:
             return None
         if self._urgent or self._bytes >= self._max_batch_bytes or self._last_flush is None:
             return self._oldest_at
@@ -466,7 +508,7 @@ class StreamCoalescer:
     def ready(self, now: float) -> bool:
         """Whether a flush is due at ``now``: ``now >= next_deadline()`` (or pressing), in one
         call (the frame clock asks every stream it ticks for)."""
-        if not self._queue:
+        if not self._queue and self._text_stream is None:
             return False
         if self._urgent or self._bytes >= self._max_batch_bytes:
             return True
@@ -481,6 +523,16 @@ class StreamCoalescer:
         ``now`` becomes the last flush time, unless nothing was queued: an empty flush sends no
         frame, so it does not hold back the next one.
         """
+        stream = self._text_stream
+        if stream is not None:  # the batch start_text began, nothing behind it
+            texts = self._texts
+            op = checked_text_op(stream, texts[0] if len(texts) == 1 else "".join(texts))
+            texts.clear()
+            self._text_stream = None
+            self._bytes = 0
+            self._last_flush = now  # a text op: content
+            self._content = False
+            return [op]
         queue = self._queue
         if not queue:
             return []
