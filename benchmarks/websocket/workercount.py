@@ -41,7 +41,7 @@ import uvloop
 from benchmarks.common.processes import HOST, free_port, start_process, wait_ready
 from benchmarks.common.wsclient import WrongAnswer, WsProtocol
 from benchmarks.websocket.app import COUNTER_PATH
-from benchmarks.websocket.cachesim import FIGURES, parse_counts, per_event
+from benchmarks.websocket.cachesim import FIGURES, parse_counts
 from benchmarks.websocket.client import check_render
 from benchmarks.websocket.report import CONTENDERS
 from benchmarks.websocket.server import server_command
@@ -159,8 +159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| contender | " + " | ".join(figures) + " |")
     print("|---|" + "---|" * len(figures))
     for name in arguments.contenders:
-        pairs = [per_event(counts[name, repeat, lengths[0]], counts[name, repeat, lengths[1]],
-                           arguments.extra) for repeat in range(arguments.repeats)]  # fmt: skip
+        pairs = [
+            {
+                figure: sum(counts[name, repeat, lengths[1]][event]
+                            - counts[name, repeat, lengths[0]][event] for event in events)
+                / arguments.extra
+                for figure, events in figures.items()
+            }
+            for repeat in range(arguments.repeats)
+        ]  # fmt: skip
         cells = []
         for figure in figures:
             values = [pair[figure] for pair in pairs]
