@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +40,7 @@ import uvloop
 from benchmarks.common.processes import HOST, free_port, start_process, wait_ready
 from benchmarks.common.wsclient import WrongAnswer, WsProtocol
 from benchmarks.websocket.app import COUNTER_PATH
-from benchmarks.websocket.cachesim import FIGURES, parse_counts
+from benchmarks.websocket.cachesim import FIGURES, find_valgrind, parse_counts
 from benchmarks.websocket.client import check_render
 from benchmarks.websocket.report import CONTENDERS
 from benchmarks.websocket.server import server_command
@@ -123,9 +122,8 @@ def _run(
 def main(argv: Sequence[str] | None = None) -> int:
     """Count every contender's short and long runs; print the instructions per round trip."""
     arguments = _arguments(argv)
-    valgrind = shutil.which("valgrind")
+    valgrind = find_valgrind()
     if valgrind is None:
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     short = arguments.warmup + arguments.round_trips
     lengths = (short, short + arguments.extra)
