@@ -9,10 +9,14 @@ load started: a window inside the steady state, after the ramp and before the la
 Just after the window it reads the worker's tracked objects (``GET /_bench/objects``); the
 client reports p99 token latency and the collections of the whole run as the benchmark does.
 
-Instructions per token divide the window's count by ``streams x rate x window``: the tokens
-the window carries when every token is on time, so a run whose p99 (schedule) is over 100 ms is
-marked late and its figure is an upper bound. Instruction counts barely move with the host's
-load, which timing does; the kernel's share is not counted. The contenders: ``ours`` (the plain
+Instructions per token divide the window's count by the tokens the server stamped in the
+window (the client counts them: ``--count-window``; the token loop alone sends none, so for it
+``streams x rate x window``, the tokens of the window when every token is on time, which they
+are at its low CPU share). perf attaches a few milliseconds after the window opens.
+Instruction counts barely move with the host's load, which timing does; the kernel's share is
+not counted. Where the machine has no hardware counters (a virtual machine without a PMU:
+perf answers ``<not supported>``), ``--event task-clock`` counts the worker's CPU time instead:
+rough, as any timing on a shared host. The contenders: ``ours`` (the plain
 stream), ``page`` (the same stream over a page connection, compact frames), ``sse-starlette`` and
 ``loop`` (the paced token loop alone, :class:`benchmarks.streaming.app.TokenLoopApp`, no
 framework: its client finds no tokens, which is expected, so it has no latency). Needs ``perf``
@@ -87,9 +91,14 @@ def perf_count(pid: int, seconds: float, event: str = INSTRUCTIONS) -> float:
     raise RuntimeError(f"perf stat failed ({completed.returncode}): {completed.stderr[-2000:]}")
 
 
-def _objects(port: int) -> dict[str, int]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{OBJECTS_PATH}", timeout=30) as answer:
-        found: dict[str, int] = json.loads(answer.read())
+def _objects(port: int) -> dict[str, int] | None:
+    """The worker's tracked objects; ``None`` when it does not answer within 10 s (a worker
+    seconds behind its streams)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{OBJECTS_PATH}", timeout=10) as answer:
+            found: dict[str, int] = json.loads(answer.read())
+    except OSError:
+        return None
     return found
 
 
@@ -110,19 +119,23 @@ def _one_run(
             warm.append("--plain")
         run_client(plan, "burst", server, warm, 60)
         before = _objects(server.port)
+        counted_from = time.time() + window.start
+        counted_to = counted_from + window.seconds
+        options += ["--count-window", f"{counted_from:.6f}:{counted_to:.6f}"]
 
         def load(server: StreamServer = server) -> None:
             result.update(run_client(plan, "load", server, options, timeout))
 
         client = threading.Thread(target=load)
-        started = time.monotonic()
         client.start()
-        time.sleep(window.start)
+        time.sleep(max(0.0, counted_from - time.time()))
         count = perf_count(server.worker_pid, window.seconds, event)
-        counted = time.monotonic() - started
+        late_s = time.time() - counted_to
         during = _objects(server.port)
         client.join()
-    window_tokens = streams * RATE * window.seconds
+    on_schedule = streams * RATE * window.seconds
+    carried = result.get("tokens_in_window") if contender is not LOOP else None
+    window_tokens = carried or on_schedule
     latency = result.get("schedule_latency") or {}
     p99 = latency.get("p99_ms") if contender is not LOOP else None
     return {
@@ -130,7 +143,9 @@ def _one_run(
         "gc": gc_setting,
         "streams": streams,
         "window_s": [window.start, window.end],
-        "window_ended_after_s": round(counted, 3),
+        "count_ended_late_s": round(late_s, 3),
+        "tokens_in_window": window_tokens,
+        "tokens_on_schedule": on_schedule,
         "event": event,
         "count": count,
         "per_token": round(count / window_tokens, 1 if event == INSTRUCTIONS else 6),
@@ -160,7 +175,7 @@ def _table(runs: Sequence[dict[str, Any]]) -> str:
                          for run in group)  # fmt: skip
         longest = max(((run["server_gc"] or {}).get("gen2", {}).get("max_ms", 0.0)
                        for run in group), default=0.0)  # fmt: skip
-        during = group[-1]["objects_during"]
+        during = group[-1]["objects_during"] or dict.fromkeys(("gen0", "gen1", "gen2", "frozen"), 0)
         lines.append(
             f"| {name} | {setting} | {streams} | {', '.join(_figure(c) for c in counts)} "
             f"| {_figure(median(counts))} | {p99} | {full} | {longest:.1f} "
