@@ -47,6 +47,7 @@ __all__ = [
     "COMPONENT",
     "GC_ENV",
     "GC_SETTINGS",
+    "GC_THRESHOLDS",
     "INTERVAL_ENV",
     "OBJECTS_PATH",
     "PROFILE_ENV",
