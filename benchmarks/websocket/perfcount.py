@@ -3,9 +3,10 @@
 
 Starts one real uvicorn (``--ws wsproto`` by default, httptools, uvloop, one worker, its
 keep-alive pings off) serving :func:`benchmarks.websocket.app.build_ws_components` under
-valgrind's callgrind with the instrumentation off, opens ``--connections`` idle ticker connections with the benchmark's own
-client (:class:`benchmarks.websocket.client.ConnectionPool`), broadcasts once to warm up, turns
-the instrumentation on (``callgrind_control``) and ``--repeats`` times counts the worker's
+valgrind's callgrind with the instrumentation off, opens ``--connections`` idle ticker
+connections with the benchmark's own client
+(:class:`benchmarks.websocket.client.ConnectionPool`), broadcasts once to warm up, turns the
+instrumentation on (``callgrind_control``) and ``--repeats`` times counts the worker's
 user-space instructions (uvicorn, wsproto, uvloop, CPython and the library; the kernel
 excluded) over two windows of the same shape:
 

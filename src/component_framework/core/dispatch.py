@@ -913,7 +913,8 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            held = self.state.keeps(cls)
+            own = cls.state_on_server  # (ServerState.keeps written out: once per render)
+            held = self.state.settings.state_on_server if own is None else own
             state_text = id_text = None
             if held:
                 writes = (*writes, self.state.write(component, state))
