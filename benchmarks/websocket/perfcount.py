@@ -2,11 +2,12 @@
 ``python -m benchmarks.websocket.perfcount``.
 
 Starts one real uvicorn (``--ws wsproto`` by default, httptools, uvloop, one worker, its
-keep-alive pings off) serving :func:`benchmarks.websocket.app.build_ws_components` under
-valgrind's callgrind with the instrumentation off, opens ``--connections`` idle ticker
-connections with the benchmark's own client
-(:class:`benchmarks.websocket.client.ConnectionPool`), broadcasts once to warm up, turns the
-instrumentation on (``callgrind_control``) and ``--repeats`` times counts the worker's
+keep-alive pings off, the hub's slices as much longer as valgrind is slower, as
+:mod:`benchmarks.websocket.cachesim` makes them) serving
+:func:`benchmarks.websocket.app.build_ws_components` under valgrind's callgrind with the
+instrumentation off, opens ``--connections`` idle ticker connections with the benchmark's own
+client (:class:`benchmarks.websocket.client.ConnectionPool`), broadcasts once to warm up,
+turns the instrumentation on (``callgrind_control``) and ``--repeats`` times counts the worker's
 user-space instructions (uvicorn, wsproto, uvloop, CPython and the library; the kernel
 excluded) over two windows of the same shape:
 
@@ -49,9 +50,11 @@ from benchmarks.common.control import control_request
 from benchmarks.common.probes import raise_open_files
 from benchmarks.common.processes import ServerProcess, free_port, start_process, wait_ready
 from benchmarks.common.wsclient import Arrivals, WrongAnswer, WsProtocol
-from benchmarks.websocket.app import BROADCAST_PATH, GC_PATH, TICKER_PATH
+from benchmarks.websocket.app import BROADCAST_PATH, GC_PATH, SLICE_ENV, TICKER_PATH
+from benchmarks.websocket.cachesim import VALGRIND_PACE
 from benchmarks.websocket.client import ConnectionPool, check_ticker
 from benchmarks.websocket.server import server_command
+from component_framework.core.turns import SLICE_SECONDS
 
 __all__ = ["main", "parse_totals", "per_member"]
 
@@ -105,7 +108,8 @@ def _server(ws: str, directory: Path) -> Iterator[ServerProcess]:
         # a round of pings to every connection in one window and not in its twin would count.
         command = [*prefix, *server_command("build_ws_components", port, ws),
                    "--ws-ping-interval", "0"]  # fmt: skip
-        server = start_process(command, port, stack)
+        slices = {SLICE_ENV: str(SLICE_SECONDS * VALGRIND_PACE)}
+        server = start_process(command, port, stack, env=slices)
         wait_ready([server], START_TIMEOUT)
         yield server
 

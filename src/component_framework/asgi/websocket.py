@@ -38,7 +38,7 @@ from component_framework.core.config import Settings
 from component_framework.core.dispatch import ComponentCall, DispatchResult
 from component_framework.core.events import checked_page_id
 from component_framework.core.live import Event, Join, LiveSession
-from component_framework.core.outbox import OVERFLOW, Outbox
+from component_framework.core.outbox import OVERFLOW, Outbox, fits_alone
 from component_framework.core.ratelimit import TokenBucket
 from component_framework.core.streams import StreamOp
 from component_framework.errors import (
@@ -320,20 +320,22 @@ class _SocketConnection:
         if self.state is not SocketState.OPEN:
             return
         outbox = self._outbox
-        if self._sender is None:
-            if outbox is None:  # (fits_alone written out: a call less per member of a fan-out)
-                settings = self.settings
-                alone = len(text) <= settings.ws_outbox_bytes and settings.ws_outbox_messages > 0
-            else:
-                alone = outbox.passes(text)
-            if alone:
-                # Nothing waits: no place in the queue (a fan-out's push render, the answer
-                # to the message the reader takes), and sent from here (no call between: each
-                # layer of an event's path is code and data the CPU's caches have to hold).
-                waiting = self._send_ready(text)
-                if waiting is not None:
-                    self._finish_later(waiting)
-                return
+        if self._sender is None and (
+            outbox.passes(text)
+            if outbox is not None
+            else fits_alone(
+                text,
+                max_messages=self.settings.ws_outbox_messages,
+                max_bytes=self.settings.ws_outbox_bytes,
+            )
+        ):
+            # Nothing waits: no place in the queue (a fan-out's push render, the answer to
+            # the message the reader takes), and sent from here (no call between: each
+            # layer of an event's path is code and data the CPU's caches have to hold).
+            waiting = self._send_ready(text)
+            if waiting is not None:
+                self._finish_later(waiting)
+            return
         if outbox is None:  # made when a message has to wait, dropped once all went out
             settings = self.settings
             outbox = self._outbox = Outbox(

@@ -913,8 +913,7 @@ class Dispatcher:
             if pending is not None:
                 component.pending_effects = None
                 effects = pending.document(component.request, self.settings.allowed_origins)
-            own = cls.state_on_server  # (ServerState.keeps written out: once per render)
-            held = self.state.settings.state_on_server if own is None else own
+            held = self.state.keeps(cls)
             state_text = id_text = None
             if held:
                 writes = (*writes, self.state.write(component, state))
