@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 
 import pytest
 from benchmarks.streaming.decode import ResponseReader, WrongStream
@@ -210,3 +212,130 @@ def test_a_load_run_whose_last_token_came_far_past_its_nominal_end_does_not_work
 
 def test_a_load_run_over_the_latency_target_does_not_work() -> None:
     assert not load_summary([_load_run(p99_ms=150.0, last_token_after_s=11.2)])["works"]
+
+
+# -- the collector settings and the count through the server ------------------------------------
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Puts the collector back as it was: thresholds, callbacks (each app built adds its
+    pause counter) and nothing frozen."""
+    thresholds, callbacks = gc.get_threshold(), gc.callbacks[:]
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    gc.callbacks[:] = callbacks
+
+
+async def _lifespan(app: object) -> list[str]:
+    """Run ``app``'s lifespan (startup, then shutdown); the message types it sent."""
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return next(incoming)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)  # type: ignore[operator]
+    return sent
+
+
+async def _get(app: object, path: str) -> dict[str, object]:
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+    await app(scope, receive, send)  # type: ignore[operator]
+    assert sent[0]["status"] == 200
+    body = sent[1]["body"]
+    assert isinstance(body, bytes)
+    found: dict[str, object] = json.loads(body)
+    return found
+
+
+@pytest.mark.parametrize(
+    "factory", ["build_stream_app", "build_served_token_loop_app", "contender"]
+)
+async def test_the_freeze_setting_freezes_the_workers_objects_at_the_lifespan_startup(
+    factory: str, monkeypatch: pytest.MonkeyPatch, collector: None
+) -> None:
+    from benchmarks.streaming import app as streaming_app
+    from benchmarks.streaming.contender import build_contender_app
+
+    monkeypatch.setenv(streaming_app.GC_ENV, "freeze")
+    build = build_contender_app if factory == "contender" else getattr(streaming_app, factory)
+    app = build()
+    assert gc.get_freeze_count() == 0
+    assert await _lifespan(app) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    frozen = gc.get_freeze_count()
+    assert frozen > 1000  # everything imported so far
+    objects = await _get(app, streaming_app.OBJECTS_PATH)
+    assert objects["frozen"] == frozen
+    assert set(objects) == {"gen0", "gen1", "gen2", "frozen"}
+
+
+async def test_the_default_setting_leaves_the_collector_alone(
+    monkeypatch: pytest.MonkeyPatch, collector: None
+) -> None:
+    from benchmarks.streaming import app as streaming_app
+
+    monkeypatch.delenv(streaming_app.GC_ENV, raising=False)
+    thresholds = gc.get_threshold()
+    app = streaming_app.build_served_token_loop_app()
+    await _lifespan(app)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+    objects = await _get(app, streaming_app.OBJECTS_PATH)
+    assert objects["frozen"] == 0
+    assert isinstance(objects["gen2"], int)
+    assert objects["gen2"] > 0
+
+
+def test_the_thresholds_setting_raises_the_young_threshold(
+    monkeypatch: pytest.MonkeyPatch, collector: None
+) -> None:
+    from benchmarks.streaming import app as streaming_app
+
+    monkeypatch.setenv(streaming_app.GC_ENV, "thresholds")
+    assert streaming_app.apply_gc_setting() == "thresholds"
+    assert gc.get_threshold() == (7000, 10, 10)
+
+
+def test_an_unknown_collector_setting_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks.streaming import app as streaming_app
+
+    monkeypatch.setenv(streaming_app.GC_ENV, "off")
+    with pytest.raises(ValueError, match="'off' is not one of default, thresholds, freeze"):
+        streaming_app.apply_gc_setting()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--window", "5:3"], "not 0 <= START < END"),
+        (["--window", "3"], "not START:END"),
+        (["--window", "3:12"], "--window ends after the streams do"),
+        (["--gc", "off"], "'off' is not one of default, thresholds, freeze"),
+        (["--contenders", "ours,litestar"], "'litestar' is not one of"),
+        (["--streams", "0"], "--streams: not counts"),
+    ],
+)
+def test_the_perf_count_refuses_bad_options_by_name(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.streaming import perfcount
+
+    with pytest.raises(SystemExit) as exited:
+        perfcount.main(arguments)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

@@ -24,6 +24,7 @@ from benchmarks.websocket.cachesim import main as cache_main
 from benchmarks.websocket.cachesim import parse_counts, per_event
 from benchmarks.websocket.client import check_render
 from benchmarks.websocket.inprocess import main as in_process_main
+from benchmarks.websocket.perfcount import parse_totals, per_member
 from benchmarks.websocket.server import redis_server, run_client, ws_servers
 from benchmarks.websocket.workercount import main as worker_count_main
 from benchmarks.websocket.workercount import round_trips
@@ -237,3 +238,14 @@ def test_the_worker_counts_loop_checks_every_answer_under_uvicorn(factory: str) 
 def test_the_worker_count_refuses_arguments_it_cannot_count_with(arguments: list[str]) -> None:
     with pytest.raises(SystemExit):
         worker_count_main(arguments)
+
+
+def test_the_worker_count_is_the_broadcast_window_less_the_idle_one_per_member() -> None:
+    busy = parse_totals("events: Ir\nsummary: 9\nfn=x\n1 9\ntotals: 1205000\n")
+    assert busy == 1_205_000
+    assert per_member(busy, 5_000, connections=400, broadcasts=3) == 1000.0
+
+
+def test_the_worker_count_refuses_a_dump_without_totals() -> None:
+    with pytest.raises(ValueError, match="no totals"):
+        parse_totals("events: Ir\nsummary: 9\n")

@@ -16,7 +16,12 @@ process and adds ``GET /_bench/stats``: the garbage collector's pauses since the
 client reads it before and after a load). :func:`build_profiled_stream_app` also profiles the
 server's thread with cProfile from the factory call to the lifespan shutdown and dumps the stats
 to ``$STREAM_BENCH_PROFILE``. ``$STREAM_BENCH_FRAME_INTERVAL`` (seconds) overrides
-``Settings.stream_frame_interval``.
+``Settings.stream_frame_interval``. ``$STREAM_BENCH_GC`` sets the worker's garbage collector,
+the same for every contender (:data:`GC_SETTINGS`): ``default``, ``thresholds``
+(``gc.set_threshold(7000, 10, 10)`` when the factory runs) or ``freeze`` (``gc.collect()`` and
+``gc.freeze()`` when the app reports its lifespan startup complete: the imports and the startup
+go to the permanent generation). ``GET /_bench/objects`` answers the tracked objects per
+generation and the frozen ones, without resetting anything.
 """
 
 from __future__ import annotations
@@ -40,7 +45,11 @@ from component_framework.core.registry import ComponentRegistry
 
 __all__ = [
     "COMPONENT",
+    "GC_ENV",
+    "GC_SETTINGS",
+    "GC_THRESHOLDS",
     "INTERVAL_ENV",
+    "OBJECTS_PATH",
     "PROFILE_ENV",
     "STATS_PATH",
     "STREAM",
@@ -48,8 +57,10 @@ __all__ = [
     "StatsApp",
     "TokenLoopFloor",
     "TokenStream",
+    "apply_gc_setting",
     "build_floor_app",
     "build_profiled_stream_app",
+    "build_served_token_loop_app",
     "build_stream_app",
     "build_token_loop_app",
     "paced_tokens",
@@ -62,6 +73,12 @@ COMPONENT: Final = "tokens"
 STREAM: Final = "out"
 PROFILE_ENV: Final = "STREAM_BENCH_PROFILE"
 STATS_PATH: Final = "/_bench/stats"
+OBJECTS_PATH: Final = "/_bench/objects"
+GC_ENV: Final = "STREAM_BENCH_GC"
+#: The collector settings ``$STREAM_BENCH_GC`` takes (the default first).
+GC_SETTINGS: Final = ("default", "thresholds", "freeze")
+#: ``thresholds``: the seventh pass's in-process setting (young collections 10x rarer).
+GC_THRESHOLDS: Final = (7000, 10, 10)
 INTERVAL_ENV: Final = "STREAM_BENCH_FRAME_INTERVAL"
 TEMPLATE_NAME: Final = "tokens.html"
 TEMPLATE: Final = '<div id="{{ component_id }}"><p data-stream="out"></p></div>'
@@ -191,23 +208,58 @@ class GcPauses:
         return document
 
 
+def apply_gc_setting() -> str:
+    """Apply ``$STREAM_BENCH_GC``'s setting that takes effect at once (``thresholds``) and
+    return the setting; ``freeze`` is done by :class:`StatsApp` at the lifespan startup."""
+    setting = os.environ.get(GC_ENV) or "default"
+    if setting not in GC_SETTINGS:
+        raise ValueError(f"${GC_ENV}: {setting!r} is not one of {', '.join(GC_SETTINGS)}")
+    if setting == "thresholds":
+        gc.set_threshold(*GC_THRESHOLDS)
+    return setting
+
+
+def tracked_objects() -> dict[str, int]:
+    """The objects the collector tracks, per generation, and the frozen ones."""
+    counts = {f"gen{generation}": len(gc.get_objects(generation)) for generation in range(3)}
+    return {**counts, "frozen": gc.get_freeze_count()}
+
+
 class StatsApp:
     """An app under test (ours or the contender), plus ``GET /_bench/stats`` (GC pauses since
-    the last call)."""
+    the last call) and ``GET /_bench/objects`` (:func:`tracked_objects`); with the ``freeze``
+    setting it freezes the collector's objects once the app's lifespan startup is complete."""
 
     def __init__(self, app: Any, pauses: GcPauses) -> None:
         self.app = app
         self.pauses = pauses
+        self.freeze = apply_gc_setting() == "freeze"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == STATS_PATH:
-            body = json.dumps({"gc": self.pauses.take()}).encode()
+        if scope["type"] == "http" and scope["path"] in (STATS_PATH, OBJECTS_PATH):
+            found = {"gc": self.pauses.take()} if scope["path"] == STATS_PATH else tracked_objects()
+            body = json.dumps(found).encode()
             headers = [(b"content-type", b"application/json"),
                        (b"content-length", str(len(body)).encode())]  # fmt: skip
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
+        if scope["type"] == "lifespan" and self.freeze:
+            await self.app(scope, receive, _freezing(send))
+            return
         await self.app(scope, receive, send)
+
+
+def _freezing(send: Any) -> Any:
+    """``send`` that freezes the collector's objects as the lifespan startup completes."""
+
+    async def freezing(message: Any) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            gc.collect()
+            gc.freeze()
+        await send(message)
+
+    return freezing
 
 
 def build_stream_app() -> Any:
@@ -234,6 +286,11 @@ class TokenLoopApp:
     floor (the run's task, its coroutine layers, its timers)."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # a server's startup and shutdown, nothing else
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         query = dict(parse_qsl(scope["query_string"].decode()))
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
@@ -246,6 +303,15 @@ class TokenLoopApp:
 def build_token_loop_app() -> Any:
     """:class:`TokenLoopApp`, the in-process benchmark's bare token loop."""
     return TokenLoopApp()
+
+
+def build_served_token_loop_app() -> Any:
+    """uvicorn factory: :class:`TokenLoopApp` plus ``GET /_bench/stats`` (the token loop
+    alone through a real server)."""
+    raise_open_files(65536)
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    return StatsApp(TokenLoopApp(), pauses)
 
 
 def build_profiled_stream_app() -> Any:

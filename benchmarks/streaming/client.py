@@ -272,8 +272,10 @@ async def load(
     *,
     plain: bool = False,
     page: bool = False,
+    window: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """``count`` stamped streams at ``rate`` tokens/s, opened evenly over ``ramp`` seconds."""
+    """``count`` stamped streams at ``rate`` tokens/s, opened evenly over ``ramp`` seconds;
+    ``window`` (wall clock, from, to): count the tokens the server stamped in it too."""
     streams = _Streams(port, page=page)
     await server_stats(port)  # resets the server's GC counters
     sampler = RssSampler(meter.pid)
@@ -330,6 +332,11 @@ async def load(
         server_gc=gc_pauses,
         heartbeats=sum(reader.heartbeats for reader in readers),
     )
+    if window is not None:
+        start, end = window
+        result["tokens_in_window"] = sum(
+            1 for reader in readers for stamp in reader.sent if start <= stamp < end
+        )
     return result
 
 
@@ -412,7 +419,25 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="each stream over a page connection of its own, with compact frames",
     )
+    parser.add_argument(
+        "--count-window",
+        type=_window,
+        default=None,
+        metavar="FROM:TO",
+        help="load: also count the tokens stamped from FROM to TO (wall clock, epoch seconds)",
+    )
     return parser.parse_args(argv)
+
+
+def _window(text: str) -> tuple[float, float]:
+    start, _, end = text.partition(":")
+    try:
+        window = float(start), float(end)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not FROM:TO: {text!r}") from None
+    if not window[0] < window[1]:
+        raise argparse.ArgumentTypeError(f"not FROM < TO: {text!r}")
+    return window
 
 
 async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -437,6 +462,7 @@ async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
             arguments.ramp,
             plain=arguments.plain,
             page=arguments.page,
+            window=arguments.count_window,
         )
     return await idle(port, pid, arguments.streams, arguments.steps, arguments.hold)
 

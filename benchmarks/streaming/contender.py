@@ -55,6 +55,8 @@ def build_contender_app() -> Any:
     """uvicorn factory: sse-starlette on Starlette at ``/components/tokens/stream/``, plus
     ``GET /_bench/stats``."""
     raise_open_files(65536)
+    import sse_starlette  # noqa: F401  # at startup, with the other imports (a frozen GC keeps it)
+
     pauses = GcPauses()
     gc.callbacks.append(pauses.callback)
     path = f"/components/{COMPONENT}/stream/"

@@ -1,7 +1,7 @@
 """The app's own CPU per paced token, with no server: ``python -m benchmarks.streaming.inprocess``.
 
 ``python -m benchmarks.streaming.inprocess [--streams 100,300,600] [--seconds 3] [--rounds 2]
-[--only NAME,NAME] [--rate 100] [--virtual-clock] [--no-check] [--smoke]``
+[--only NAME,NAME] [--rate 100] [--virtual-clock] [--no-check] [--gc SETTING] [--smoke]``
 
 Each contender's app (``ComponentASGI`` of :mod:`benchmarks.streaming.app`, sse-starlette of
 :mod:`benchmarks.streaming.contender`, ``ComponentASGI`` with each stream opened over a page
@@ -27,6 +27,10 @@ fails on timing. Pin it to one CPU (``taskset -c 0``) and alternate the trees co
 frames (on a busy machine the frames per token, and with them the CPU per token, move with the
 load), and an A/B compares CPU time alone; asyncio's loop costs more per wakeup than uvloop, so
 compare its figures only with each other.
+``--gc thresholds|freeze`` sets the garbage collector for every contender alike, as
+``$STREAM_BENCH_GC`` does in the server (:mod:`benchmarks.streaming.app`): ``thresholds`` before
+the app is built, ``freeze`` (``gc.collect()``, ``gc.freeze()``) after its warm-up stream, where a
+server's lifespan startup would be; both undone after each run.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ import uvloop
 from benchmarks.common.probes import percentile
 from benchmarks.streaming import app as streaming_app
 from benchmarks.streaming.app import (
+    GC_SETTINGS,
+    GC_THRESHOLDS,
     build_floor_app,
     build_stream_app,
     build_token_loop_app,
@@ -135,8 +141,10 @@ async def _load(
     contender: tuple[Any, bool, str | None, bool],
     check: bool = True,
     rate: float = RATE,
+    gc_setting: str = "default",
 ) -> dict[str, Any]:
-    """``contender``: see :data:`CONTENDERS`; ``check``: decode and check every stream."""
+    """``contender``: see :data:`CONTENDERS`; ``check``: decode and check every stream;
+    ``gc_setting``: ``freeze`` freezes the collector's objects after the warm-up."""
     _factory, plain, frames, carries_tokens = contender
     tokens = round(rate * seconds)
     target = stream_path(tokens, rate, stamp=True)
@@ -149,6 +157,8 @@ async def _load(
     await app(_scope(stream_path(20, 0, stamp=True)), warm.receive, warm.send)
     exchanges = [_Stream(body) for _ in range(streams)]
     gc.collect()
+    if gc_setting == "freeze":
+        gc.freeze()
     loop = asyncio.get_running_loop()  # its time: the virtual one under --virtual-clock
     if isinstance(loop, VirtualClockLoop):
         streaming_app.stamp_clock = loop.stamp_time
@@ -265,6 +275,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not decode and check the streams (to count the decoder's instructions apart)",
     )
+    parser.add_argument(
+        "--gc",
+        choices=GC_SETTINGS,
+        default="default",
+        help="the garbage collector's setting, for every contender alike (default: default)",
+    )
     parser.add_argument("--smoke", action="store_true", help="20 streams for 0.5 s, once")
     parser.add_argument(
         "--only", default="", help="contenders to run, comma separated (default: all)"
@@ -290,15 +306,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in order:
                 contender = CONTENDERS[name]
                 callbacks = list(gc.callbacks)  # the factories add a GC pause counter
+                thresholds = gc.get_threshold()
+                if arguments.gc == "thresholds":
+                    gc.set_threshold(*GC_THRESHOLDS)
                 try:
                     check = not arguments.no_check
-                    load = _load(contender[0](), count, seconds, contender, check, arguments.rate)
+                    app = contender[0]()
+                    load = _load(
+                        app, count, seconds, contender, check, arguments.rate, arguments.gc
+                    )
                     row = _run(load, arguments.virtual_clock)
                 except WrongStream as error:
                     print(f"{name} {count}: wrong stream: {error}", file=sys.stderr)
                     return 1
                 finally:
                     gc.callbacks[:] = callbacks
+                    gc.set_threshold(*thresholds)
+                    gc.unfreeze()
                 cells = [name, count, *_figures(row)]
                 print(" | ".join(map(str, cells)), flush=True)
     return 0

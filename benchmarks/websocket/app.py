@@ -29,6 +29,9 @@ The ``ComponentASGI`` app also answers, outside ``/components``:
   a ``gc.callbacks`` hook from the factory on (the memory route's own ``gc.collect()`` counts
   too: read it around the broadcasts only).
 
+With ``$WS_BENCH_SLICE`` set (seconds) the factory makes the hub's fan-out slices that long
+(:mod:`benchmarks.websocket.perfcount`: under valgrind a 2 ms slice would hold a member or two).
+
 The ``ComponentASGI`` settings raise ``ws_rate``/``ws_burst`` (50/s and 100 by default) so the
 closed-loop client, which sends the next event as soon as it has the answer, is never rate
 limited; the token bucket still runs on every message.
@@ -75,6 +78,7 @@ __all__ = [
     "GC_PATH",
     "MEMORY_PATH",
     "PROFILE_ENV",
+    "SLICE_ENV",
     "TICKER",
     "TICKER_PATH",
     "TRACE_ENV",
@@ -96,6 +100,7 @@ MEMORY_PATH: Final = "/_bench/memory"
 GC_PATH: Final = "/_bench/gc"
 TRACE_ENV: Final = "WS_BENCH_TRACEMALLOC"
 PROFILE_ENV: Final = "WS_BENCH_PROFILE"
+SLICE_ENV: Final = "WS_BENCH_SLICE"
 TICKER_TEMPLATE_NAME: Final = "ticker.html"
 TICKER_TEMPLATE: Final = (
     '<div id="{{ component_id }}" class="ticker"><span class="price">{{ price }}</span></div>'
@@ -402,6 +407,8 @@ def build_ws_components() -> Any:
     if os.environ.get(TRACE_ENV) == "1":
         tracemalloc.start()
     manager = WebSocketManager()  # the process's default hub, as ComponentASGI's
+    if SLICE_ENV in os.environ:
+        manager.hub.turns.slice_seconds = float(os.environ[SLICE_ENV])
     renderer = Jinja2Renderer.from_strings(
         {TEMPLATE_NAME: TEMPLATE, TICKER_TEMPLATE_NAME: TICKER_TEMPLATE}
     )

@@ -54,13 +54,13 @@ from benchmarks.websocket.app import (
     TICKER_PATH,
 )
 
-__all__ = ["check_render", "check_ticker", "main"]
+__all__ = ["ConnectionPool", "check_render", "check_ticker", "main"]
 
 _CONNECT_LIMIT: Final = 64
 _CONNECT_TIMEOUT: Final = 30.0
 
 
-class _Pool:
+class ConnectionPool:
     """Opens many connections, at most :data:`_CONNECT_LIMIT` handshakes at a time."""
 
     def __init__(self) -> None:
@@ -155,7 +155,7 @@ async def rtt(
     meter: CpuMeter, port: int, clients: int, seconds: float, warmup: float, rate: float
 ) -> dict[str, Any]:
     """``clients`` connections to the counter, each a closed loop (or paced at ``rate``)."""
-    pool = _Pool()
+    pool = ConnectionPool()
     await asyncio.gather(
         *(pool.open(lambda: WsProtocol(COUNTER_PATH, port), port) for _ in range(clients))
     )
@@ -220,7 +220,7 @@ async def _collections(ports: Sequence[int]) -> tuple[int, float]:
 
 
 async def _broadcast_round(
-    pool: _Pool, arrivals: Arrivals, ports: Sequence[int], index: int, within: float
+    pool: ConnectionPool, arrivals: Arrivals, ports: Sequence[int], index: int, within: float
 ) -> dict[str, Any]:
     price = 100.0 + index + 0.25
     target = arrivals.total + len(pool.connections)
@@ -266,7 +266,7 @@ async def fanout(
 ) -> dict[str, Any]:
     """``count`` idle ticker connections over ``ports``; RSS before/after; ``rounds``
     broadcasts, each timed until every connection has its render."""
-    pool, arrivals = _Pool(), Arrivals()
+    pool, arrivals = ConnectionPool(), Arrivals()
     await asyncio.sleep(0.5)
     traced_before = await _memory(ports, "before") if detail else None
     rss_before = _rss(pids)

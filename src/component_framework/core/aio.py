@@ -51,6 +51,7 @@ __all__ = [
     "Timer",
     "Unfinished",
     "after_turn",
+    "asyncio_loop",
     "cancellable",
     "cancellation",
     "checkpoint",
@@ -164,6 +165,12 @@ def _trio() -> Any:
         else:
             return trio_module
     raise RuntimeError("no running event loop (neither asyncio nor trio)")
+
+
+#: The running asyncio loop, or ``None`` (under trio, or outside a loop): asyncio's own C
+#: function, for code run once per member of a fan-out, which falls back on
+#: :func:`running_loop` when it says ``None`` (that is a Python call more per member).
+asyncio_loop: Final[Callable[[], asyncio.AbstractEventLoop | None]] = _get_running_loop
 
 
 def running_loop() -> Loop:

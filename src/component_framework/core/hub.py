@@ -24,6 +24,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any, Final, Protocol
 
 from component_framework.core import aio
@@ -353,7 +354,7 @@ class Hub:
             budget = LoopSlice(self.turns.slice_seconds)
             present = self._topics
             for member in members:
-                if budget.spent():
+                if perf_counter() >= budget.ends:  # (budget.spent(), without a call per member)
                     await budget.next_turn()
                 if member not in present:  # left while we yielded
                     continue

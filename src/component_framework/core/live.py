@@ -297,7 +297,7 @@ class LiveSession:
         if self._work.task is None and component is not None and not self.closed:
             handler = type(component).events.get(broadcast.event)
             if handler is None:  # forwarded: after the render of what came before it
-                self._at_once(self._push_due)
+                self._push_due()
                 self._at_once(lambda: self._start_broadcast(broadcast, component))
                 return
             if not is_async_function(handler):
@@ -547,18 +547,19 @@ class LiveSession:
 
     def _push_turn(self) -> None:
         self._push_queued = False
-        try:  # (what _at_once does, one call less per member of a fan-out)
-            self._push_due()
-        except Exception as exc:
-            self._failed(exc, None)
+        self._push_due()
 
     def _push_due(self) -> None:
         """The push render of applied broadcasts, unless nothing changed since the last
-        render, or the running queue renders at its end anyway."""
+        render, or the running queue renders at its end anyway; its failure becomes an error
+        for the client."""
         component = self.component
         if self._dirty and self._work.task is None and component is not None and not self.closed:
             self._dirty = False
-            self.outlet.render(self._render(component), None)
+            try:  # (what _at_once does, without its call: a fan-out's member pushes here)
+                self.outlet.render(self._render(component), None)
+            except Exception as exc:
+                self._failed(exc, None)
 
     def _start_broadcast(self, broadcast: Broadcast, component: Component) -> Any:
         """Forward ``broadcast`` or call its handler; returns what a handler returned that

@@ -317,6 +317,59 @@ class StreamRun:
 PageEvents = Callable[[list[dict[str, Any]]], Coroutine[Any, Any, None]]
 
 
+class _RunRenders:
+    """The renders of one run's handler (:func:`_drive`): :meth:`render` flushes the stream
+    ops queued before it and stores the component's server-held state in order behind the
+    frames; :meth:`show` sends it and hands the events it emitted to the page. One slotted
+    object per run in place of two closures and their cells (fewer objects for the collector
+    to walk while the run lives)."""
+
+    __slots__ = ("dispatcher", "page_events", "publishing", "refused", "run", "sink", "writer")
+
+    def __init__(
+        self,
+        run: StreamRun,
+        dispatcher: Dispatcher,
+        sink: BatchingSink,
+        page_events: PageEvents | None,
+    ) -> None:
+        self.run = run
+        self.dispatcher = dispatcher
+        self.sink = sink
+        self.page_events = page_events
+        self.writer: WriteBehind | None = None
+        self.refused: list[ComponentError] | None = None
+        self.publishing: set[aio.Task] | None = None
+
+    def render(self, held: Component) -> DispatchResult:
+        self.sink.flush()
+        result = self.dispatcher.render(held)
+        if result.writes:  # server-held state: stored in order behind the frames
+            writer = self.writer
+            if writer is None:
+                settings = self.dispatcher.settings
+                self.refused = []
+                writer = self.writer = WriteBehind(
+                    self.dispatcher.state.store,
+                    settings.state_ttl,
+                    self.run.component_name,
+                    self.refused.append,
+                )
+            writer.submit(result.writes)
+        return result
+
+    def show(self, result: DispatchResult) -> None:
+        self.run.emit_render(result)
+        emitted = (result.effects or {}).get("emit")
+        if emitted and self.page_events is not None:
+            task = aio.running_loop().create_task(self.page_events(emitted))
+            publishing = self.publishing
+            if publishing is None:
+                publishing = self.publishing = set()
+            publishing.add(task)
+            task.add_done_callback(publishing.discard)
+
+
 async def _drive(
     run: StreamRun,
     dispatcher: Dispatcher,
@@ -338,35 +391,7 @@ async def _drive(
         dispatcher,
         dispatcher.frame_clock,
     )
-
-    writer: WriteBehind | None = None
-    refused: list[ComponentError] = []
-
-    def render(held: Component) -> DispatchResult:
-        nonlocal writer
-        sink.flush()
-        result = dispatcher.render(held)
-        if result.writes:  # server-held state: stored in order behind the frames
-            if writer is None:
-                writer = WriteBehind(
-                    dispatcher.state.store,
-                    dispatcher.settings.state_ttl,
-                    run.component_name,
-                    refused.append,
-                )
-            writer.submit(result.writes)
-        return result
-
-    publishing: set[aio.Task] = set()
-
-    def show(result: DispatchResult) -> None:
-        run.emit_render(result)
-        emitted = (result.effects or {}).get("emit")
-        if emitted and page_events is not None:
-            task = aio.running_loop().create_task(page_events(emitted))
-            publishing.add(task)
-            task.add_done_callback(publishing.discard)
-
+    renders = _RunRenders(run, dispatcher, sink, page_events)
     try:
         component.stream_sink = sink
         outcome = dispatcher.call_handler(plan, component)
@@ -375,14 +400,14 @@ async def _drive(
             plan,
             component,
             outcome,
-            render=render,
-            show=show,
+            render=renders.render,
+            show=renders.show,
             stopped="the stream",
         )
-        if writer is not None:  # the done frame's reference is valid when it arrives
-            await writer.flush()
-        if refused:
-            run.emit_error(refused[0])
+        if renders.writer is not None:  # the done frame's reference is valid when it arrives
+            await renders.writer.flush()
+        if renders.refused:
+            run.emit_error(renders.refused[0])
         else:
             run.emit_done(result)
     except aio.cancellation():
