@@ -26,6 +26,8 @@ from benchmarks.websocket.client import check_render
 from benchmarks.websocket.inprocess import main as in_process_main
 from benchmarks.websocket.perfcount import parse_totals, per_member
 from benchmarks.websocket.server import redis_server, run_client, ws_servers
+from benchmarks.websocket.workercount import main as worker_count_main
+from benchmarks.websocket.workercount import round_trips
 
 from component_framework.core.hub import reset_default_hub
 from component_framework.testing import websocket_connect
@@ -219,6 +221,23 @@ def test_the_cache_simulation_refuses_an_unknown_contender() -> None:
 def test_the_cache_simulation_of_the_fan_out_refuses_a_short_run_of_warm_up_only() -> None:
     with pytest.raises(SystemExit):  # the in-process fan-out measures after two broadcasts
         cache_main(["--part", "fanout", "--events", "2"])
+
+
+@pytest.mark.uvicorn
+@pytest.mark.parametrize("factory", ["build_ws_components", "build_ws_floor"])
+def test_the_worker_counts_loop_checks_every_answer_under_uvicorn(factory: str) -> None:
+    with ws_servers(factory, "websockets") as servers:
+        asyncio.run(round_trips(servers[0].port, 5))  # raises WrongAnswer on a wrong render
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--contenders", "components,nginx"], ["--extra", "0"], ["--repeats", "0"]],
+    ids=["unknown contender", "no extra round trips", "no repeats"],
+)
+def test_the_worker_count_refuses_arguments_it_cannot_count_with(arguments: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        worker_count_main(arguments)
 
 
 def test_the_worker_count_is_the_broadcast_window_less_the_idle_one_per_member() -> None:

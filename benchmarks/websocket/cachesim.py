@@ -40,7 +40,7 @@ from benchmarks.common.processes import ROOT
 from benchmarks.websocket.inprocess import CONTENDERS, WARMUP_BROADCASTS, contender_names
 from component_framework.core.turns import SLICE_SECONDS
 
-__all__ = ["cachegrind", "main", "parse_counts", "per_event"]
+__all__ = ["cachegrind", "find_valgrind", "main", "parse_counts", "per_event"]
 
 #: What each figure of the table adds up, from cachegrind's events.
 #: How many times slower the fan-out runs under cachegrind than natively (about 1,500 against
@@ -127,6 +127,14 @@ def _workload(arguments: argparse.Namespace, contender: str, events: int) -> lis
             "--events", str(events)]  # fmt: skip
 
 
+def find_valgrind() -> str | None:
+    """The valgrind binary, or ``None`` after saying on stderr that it is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+    return valgrind
+
+
 def cachegrind(valgrind: str, module: Sequence[str], ll: int, out: Path, what: str) -> str:
     """``python -m`` ``module`` (its name and arguments) under cachegrind, with an L1 of 32 KiB
     each and a last level of ``ll`` bytes, ``PYTHONHASHSEED`` fixed; its output file's text
@@ -167,9 +175,8 @@ def _measured(arguments: argparse.Namespace) -> tuple[int, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Count every contender's short and long run; print the figures per event."""
     arguments = _arguments(argv)
-    valgrind = shutil.which("valgrind")
+    valgrind = find_valgrind()
     if valgrind is None:
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     names = arguments.contenders
     long_events = arguments.events + arguments.extra

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from component_framework.protocol.websocket import ClientMessage, MessageError, parse_client_message
+from component_framework.protocol.websocket import (
+    ClientMessage,
+    MessageError,
+    parse_client_message,
+    read_client_message,
+)
 
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 plain_events = st.fixed_dictionaries(
@@ -54,6 +59,39 @@ def test_a_plain_event_message_gives_the_event_its_payload_and_ref() -> None:
         None,
         False,
     )
+
+
+@given(document=plain_events)
+def test_the_readers_plain_event_is_what_the_parsed_message_holds(
+    document: dict[str, Any],
+) -> None:
+    # The socket's reader takes a plain event as (event, payload, ref): the same three fields,
+    # the same errors; anything else comes back as the ClientMessage parse_client_message gives.
+    text = json.dumps(document)
+
+    def both(read: Any) -> object:
+        try:
+            message = read(text, max_depth=8)
+        except MessageError as error:
+            return error.problem, str(error), error.ref
+        if isinstance(message, tuple):  # the reader's plain event, as a message to compare
+            return ClientMessage("event", message[0], message[1], ref=message[2])
+        return message
+
+    assert both(read_client_message) == both(parse_client_message)
+
+
+def test_only_a_plain_event_is_read_as_its_three_fields() -> None:
+    plain = '{"type": "event", "event": "increment", "payload": {"by": 2}, "ref": 7}'
+    assert read_client_message(plain, max_depth=8) == ("increment", {"by": 2}, 7)
+    assert read_client_message('{"type": "event", "event": "go"}', max_depth=8) == ("go", {}, None)
+    of_a_child = '{"type": "event", "event": "go", "component_id": "c-1"}'
+    message = read_client_message(of_a_child, max_depth=8)
+    assert isinstance(message, ClientMessage)
+    assert (message.event, message.component_id) == ("go", "c-1")
+    ping = read_client_message('{"type": "ping", "ref": 3}', max_depth=8)
+    assert isinstance(ping, ClientMessage)
+    assert (ping.type, ping.ref) == ("ping", 3)
 
 
 @pytest.mark.parametrize("kind", ["event", "ping"])

@@ -71,8 +71,8 @@ from component_framework.protocol.websocket import (
     error_message,
     htmx_child_message,
     htmx_render_message,
-    parse_client_message,
     pong_message,
+    read_client_message,
     render_message,
     stream_message,
 )
@@ -664,7 +664,7 @@ class _SocketConnection:
         is handed back to await; everything else is done or queued here."""
         settings = self.settings
         try:
-            message = parse_client_message(
+            message = read_client_message(
                 text, max_depth=settings.max_json_depth, max_fields=settings.max_fields
             )
         except MessageError as exc:
@@ -675,6 +675,16 @@ class _SocketConnection:
             return None
         session = self.session
         assert session is not None
+        work: Join | Event
+        if isinstance(message, tuple):  # the common message: a plain event of its own component
+            name, payload, ref = message
+            work = Event(name, payload, ref)
+            assert self._reader is not None
+            running = session.run_now(work, self._reader)  # as below
+            if running is not False:
+                return running
+            self._submit(session, work, ref)
+            return None
         if message.htmx:
             self.html = True
         kind = message.type
@@ -691,7 +701,7 @@ class _SocketConnection:
             running = session.run_now(event, self._reader)
             if running is not False:
                 return running
-            work: Join | Event = event
+            work = event
         elif kind == "ping":
             self.queue(pong_message(message.ref))
             return None
@@ -714,12 +724,17 @@ class _SocketConnection:
                 self._join_timer.cancel()
                 self._join_timer = None
             work = _join_of(message)
+        self._submit(session, work, message.ref)
+        return None
+
+    @staticmethod
+    def _submit(session: LiveSession, work: Join | Event, ref: Ref) -> None:
+        """Queue ``work`` (of the message ``ref``) for ``session``."""
         if not session.submit(work):
             # The component is busy with earlier messages: say so rather than stop reading
             # (a client that is not read cannot even be seen leaving).
             busy = RateLimited("too many messages are waiting for the component", 1.0)
-            session.outlet.error(busy, message.ref)
-        return None
+            session.outlet.error(busy, ref)
 
 
 def _join_of(message: ClientMessage) -> Join:
