@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from time import monotonic
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 from component_framework.core import aio, url_state
 from component_framework.core.access import AccessContext, AccessHook, check_access
@@ -171,9 +171,11 @@ class DispatchResult:
     component_id_text: str | None = None
     #: Whether ``snapshot`` needs no JSON escaping: always, for a dispatcher's result (its
     #: only maker signs it, and a signed token's characters, base64url and dots, never need
-    #: escaping), so a message writes it in quotes as it is. A class constant, not a field:
-    #: ``protocol.answer.Rendered`` keeps the attribute for renders of other makers.
-    snapshot_plain: ClassVar[bool] = True
+    #: escaping), so a message writes it in quotes as it is. Not a constructor argument;
+    #: a slot rather than a class constant, which Python 3.11 reads through an instance
+    #: about 140 instructions slower per render message (docs/benchmarks.md, "Issue 16,
+    #: eighth pass"). ``protocol.answer.Rendered`` keeps the attribute for other makers.
+    snapshot_plain: bool = field(default=True, init=False)
 
     @property
     def component_id(self) -> str:
