@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from component_framework.protocol.request import MAX_NUMBER_DIGITS
 from component_framework.protocol.sse import (
     SSE_CONTENT_TYPE,
     SSEDecoder,
@@ -19,6 +20,7 @@ from component_framework.protocol.sse import (
     SSEEvent,
     encode_comment,
     encode_event,
+    parse_frame_id,
 )
 
 UNICODE = "emoji 😀🎉, CJK 漢字かな한글, combining e\u0301 n\u0303, RTL עברית"
@@ -528,6 +530,27 @@ def test_a_long_line_fed_byte_by_byte_is_one_line() -> None:
     stream = b"data: " + b"x" * 20_000 + b"\n\n"
 
     assert decode(*(stream[i : i + 1] for i in range(len(stream)))) == [SSEEvent("x" * 20_000)]
+
+
+# -- frame ids as a client sends them back ----------------------------------------------------
+
+
+def test_a_frame_id_is_read_back_as_its_run_id_and_sequence_number() -> None:
+    assert parse_frame_id("Ab_-9.0") == ("Ab_-9", 0)
+    assert parse_frame_id("run.with.dots.42") == ("run.with.dots", 42)
+
+
+@pytest.mark.parametrize("value", ["run", ".5", "run.", "run.+5", "run.-5", "run.1_0", "run.²"])
+def test_a_frame_id_without_a_run_id_and_ascii_digits_is_not_one(value: str) -> None:
+    assert parse_frame_id(value) is None
+
+
+def test_a_sequence_number_has_at_most_the_digits_a_numeric_header_may_have() -> None:
+    # One limit for both: a Content-Length of more digits is refused as well.
+    longest = "9" * MAX_NUMBER_DIGITS
+    assert parse_frame_id(f"run.{longest}") == ("run", int(longest))
+    assert parse_frame_id(f"run.0{longest}") is None
+    assert parse_frame_id(f"run.{'9' * 5000}") is None  # refused, not converted
 
 
 # -- properties -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from component_framework.errors import (
 )
 from component_framework.protocol.request import (
     JSON_TYPES,
+    MAX_NUMBER_DIGITS,
     UTF8_CHARSETS,
     RequestError,
     media_type,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from component_framework.core.multipart import MultipartForm, MultipartReader
 
 __all__ = [
-    "MAX_HEADER_DIGITS",
     "PAGE_HEADER",
     "BodyDeadlines",
     "Disconnected",
@@ -234,17 +234,13 @@ class BodyDeadlines:
             self._timer = loop.call_later(self.interval, self._check, loop)
 
 
-#: The most digits a numeric header (``Content-Length``, ``Upload-Offset``) may have: 18 are
-#: below 10**18 bytes, past any limit, and a longer value is refused without converting it.
-MAX_HEADER_DIGITS: Final = 18
-
-
 def header_number(value: bytes, name: str) -> int:
     """The whole number a numeric request header holds: RFC 9110's ``1*DIGIT`` only, ASCII
-    ``0-9`` (leading zeros allowed), at most :data:`MAX_HEADER_DIGITS` of them. Anything else
-    is ``MalformedRequest`` (400, ``malformed_request``) naming the header: ``int()`` would
-    take a sign (``-5`` passes every limit), spaces, ``1_000`` and non-ASCII digits."""
-    if len(value) <= MAX_HEADER_DIGITS and value.isdigit():  # bytes: ASCII digits only
+    ``0-9`` (leading zeros allowed), at most ``protocol.request.MAX_NUMBER_DIGITS`` of them.
+    Anything else is ``MalformedRequest`` (400, ``malformed_request``) naming the header:
+    ``int()`` would take a sign (``-5`` passes every limit), spaces, ``1_000`` and non-ASCII
+    digits."""
+    if len(value) <= MAX_NUMBER_DIGITS and value.isdigit():  # bytes: ASCII digits only
         return int(value)
     raise invalid_number(value, name)
 
@@ -252,7 +248,7 @@ def header_number(value: bytes, name: str) -> int:
 def invalid_number(value: bytes, name: str) -> MalformedRequest:
     """The 400 for a numeric header that is not ``1*DIGIT`` (its value quoted, cut short)."""
     return MalformedRequest(
-        f"invalid {name} {bytes(value)!r:.40}: 1 to {MAX_HEADER_DIGITS} ASCII digits"
+        f"invalid {name} {bytes(value)!r:.40}: 1 to {MAX_NUMBER_DIGITS} ASCII digits"
     )
 
 
@@ -279,7 +275,7 @@ async def read_body(
     from ``now`` as always."""
     if declared is not None:
         # ``header_number`` written out (one call less on every request; a test ties them).
-        if len(declared) > MAX_HEADER_DIGITS or not declared.isdigit():
+        if len(declared) > MAX_NUMBER_DIGITS or not declared.isdigit():
             raise invalid_number(declared, "Content-Length")
         declared_length = int(declared)
         if declared_length > limit:

@@ -71,7 +71,6 @@ from component_framework.protocol.request import MOUNT_EVENT, RequestFields, is_
 from component_framework.protocol.snapshot import SnapshotError, SnapshotSigner
 
 __all__ = [
-    "SEEN_LIMIT",
     "ComponentCall",
     "DispatchResult",
     "Dispatcher",
@@ -168,11 +167,15 @@ class DispatchResult:
     #: ``html`` as a JSON string (``protocol.compact.json_string``'s text), when the render
     #: has it already: a shared render's, quoted once per state (``None``: not written).
     html_text: str | None = None
-    #: Whether ``snapshot`` needs no JSON escaping: a signed token's characters, base64url
-    #: and dots, never do (a message writes it in quotes as it is).
-    snapshot_plain: bool = False
     #: ``component_id`` as a JSON string, when the render wrote it (into the snapshot).
     component_id_text: str | None = None
+    #: Whether ``snapshot`` needs no JSON escaping: always, for a dispatcher's result (its
+    #: only maker signs it, and a signed token's characters, base64url and dots, never need
+    #: escaping), so a message writes it in quotes as it is. Not a constructor argument;
+    #: a slot rather than a class constant, which Python 3.11 reads through an instance
+    #: about 140 instructions slower per render message (docs/benchmarks.md, "Issue 16,
+    #: eighth pass"). ``protocol.answer.Rendered`` keeps the attribute for other makers.
+    snapshot_plain: bool = field(default=True, init=False)
 
     @property
     def component_id(self) -> str:
@@ -938,7 +941,7 @@ class Dispatcher:
         except Exception as exc:
             raise self.handler_error(name, stage, exc) from exc
         return DispatchResult(component, html, state, snapshot, effects or None, writes, held,
-                              state_text, html_text, True, id_text)  # fmt: skip
+                              state_text, html_text, id_text)  # fmt: skip
 
     def dispatch(self, call: ComponentCall) -> DispatchResult:
         """Run ``call`` synchronously; a coroutine handler or mount, or server-held state

@@ -455,6 +455,10 @@ class StreamCoalescer:
         self._bytes = size
         self._content = True
         self._oldest_at = now
+        # next_deadline()'s rule for this state, written out: the call costs about 500
+        # instructions per token of a paced stream (docs/benchmarks.md, "Issue 16, eighth
+        # pass"); test_start_text_queues_what_pushing_the_op_queues and
+        # test_a_batch_begun_by_start_text_behaves_as_its_ops_pushed_one_by_one tie the two.
         last = self._last_flush
         if last is None:
             return now
@@ -526,20 +530,17 @@ class StreamCoalescer:
         stream = self._text_stream
         if stream is not None:  # the batch start_text began, nothing behind it
             texts = self._texts
-            op = checked_text_op(stream, texts[0] if len(texts) == 1 else "".join(texts))
+            ops = [checked_text_op(stream, texts[0] if len(texts) == 1 else "".join(texts))]
             texts.clear()
             self._text_stream = None
-            self._bytes = 0
-            self._last_flush = now  # a text op: content
-            self._content = False
-            return [op]
-        queue = self._queue
-        if not queue:
-            return []
-        ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
-        queue.clear()  # kept for the next batch: one list less per frame
+        else:
+            queue = self._queue
+            if not queue:
+                return []
+            ops = [queue[0].build()] if len(queue) == 1 else [queued.build() for queued in queue]
+            queue.clear()  # kept for the next batch: one list less per frame
+            self._urgent = False  # (only a queued op makes a batch urgent)
         self._bytes = 0
-        self._urgent = False
         if self._content:  # a frame of lifecycle ops alone does not hold the next one back
             self._last_flush = now
             self._content = False

@@ -43,6 +43,7 @@ from component_framework.protocol.answer import ANSWER_FORMATS, AnswerFormat
 
 __all__ = [
     "DEFAULT_MAX_FIELDS",
+    "MAX_NUMBER_DIGITS",
     "MOUNT_EVENT",
     "PAGE_FIELD",
     "RESERVED_FIELDS",
@@ -70,6 +71,12 @@ __all__ = [
 ]
 
 MOUNT_EVENT: Final = "mount"
+#: The most digits a whole number a client writes as text may have: a numeric header
+#: (``Content-Length``, ``Upload-Offset``; ``asgi.incoming.header_number``) and a frame id's
+#: sequence number (``Last-Event-ID``; ``protocol.sse.parse_frame_id``). 18 digits stay below
+#: 10**18, past any limit and any sequence, and a longer value is refused without converting
+#: it (``int()`` of a long digit string costs, and refuses one past 4,300 digits).
+MAX_NUMBER_DIGITS: Final = 18
 #: The charsets a text body may declare (none: UTF-8, as JSON and HTML forms are).
 UTF8_CHARSETS: Final = frozenset({None, "utf-8", "utf8"})
 RESERVED_FIELDS: Final = frozenset(

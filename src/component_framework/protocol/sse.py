@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from component_framework.protocol.answer import AnswerFormat, Rendered, render_text
 from component_framework.protocol.compact import compact_json
+from component_framework.protocol.request import MAX_NUMBER_DIGITS
 
 __all__ = [
     "HEARTBEAT_FRAME",
@@ -297,11 +298,12 @@ RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def parse_frame_id(value: str) -> tuple[str, int] | None:
     """The run id and sequence number of a frame id ``<run id>.<seq>`` as a client sends it
     back (``Last-Event-ID``, a page entry's resume point); ``None`` when it is not one. The
-    number is ASCII digits only (``"²".isdigit()`` is true) and at most 18 of them (``int()``
-    refuses huge ones); the run id is checked against :data:`RUN_ID` by the caller that
-    would look for it elsewhere."""
+    number is ASCII digits only (``"²".isdigit()`` is true) and at most
+    ``request.MAX_NUMBER_DIGITS`` of them, as a numeric header (``int()`` refuses huge
+    ones); the run id is checked against :data:`RUN_ID` by the caller that would look for
+    it elsewhere."""
     run_id, _, seq = value.rpartition(".")
-    if not run_id or not seq.isascii() or not seq.isdigit() or len(seq) > 18:
+    if not run_id or not seq.isascii() or not seq.isdigit() or len(seq) > MAX_NUMBER_DIGITS:
         return None
     return run_id, int(seq)
 
